@@ -1,0 +1,52 @@
+# Makefile for the pipeline-parallelism teaching kit.
+#
+#   make          build lib/libpp.a and every demo
+#   make run      build, then run the main demo on 4 ranks
+#   make test     build, then run every test (ends on "N passed, N failed")
+#   make bench    build, then print the benchmark tables
+#   make clean    remove what the build made
+#
+# MPICH, ncurses and OpenBLAS are installed through apt-get when they are
+# missing (tools/deps.sh says what it does first).
+
+CC      = mpicc
+CFLAGS  = -std=c11 -Wall -Wextra -pedantic -O2 -g -D_POSIX_C_SOURCE=200809L -Ilib
+LDLIBS  = -lm
+MPIEXEC = mpiexec
+
+LIB_SRC = $(wildcard lib/*.c)
+LIB_OBJ = $(LIB_SRC:.c=.o)
+DEMOS   = $(patsubst %.c,%,$(wildcard demos/*.c))
+TESTS   = $(patsubst %.c,%,$(wildcard tests/*.c))
+
+.PHONY: all deps run test bench clean
+
+all: deps lib/libpp.a $(DEMOS) $(TESTS)
+
+# Checks for MPICH, ncurses and OpenBLAS; installs what is missing.
+deps:
+	@sh tools/deps.sh
+
+lib/%.o: lib/%.c lib/pp.h lib/internal.h | deps
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+lib/libpp.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+demos/%: demos/%.c lib/libpp.a
+	$(CC) $(CFLAGS) -o $@ $< lib/libpp.a $(LDLIBS)
+
+tests/%: tests/%.c lib/libpp.a
+	$(CC) $(CFLAGS) -o $@ $< lib/libpp.a $(LDLIBS)
+
+run: all
+	$(MPIEXEC) -n 4 ./demos/05_1f1b
+
+test: all
+	@sh tests/run.sh
+
+bench: all
+	@sh bench/run.sh
+
+clean:
+	rm -f lib/*.o lib/libpp.a $(DEMOS) $(TESTS)

@@ -1,0 +1,120 @@
+/* 04_bubble_efficiency.c -- how the bubble shrinks as micro-batches grow.
+ *
+ * The idea: with P stages a step has P-1 slots of fill and drain whatever M
+ * is, so the idle share is (P-1)/(M+P-1) of the step.  The demo sweeps M for
+ * the P that mpiexec gives and prints, for each M, the formula, the
+ * simulator's prediction and the measured bubble, in both of the common
+ * definitions (share of the step, and over the ideal bubble-free time).
+ *
+ *   mpiexec -n 4 ./demos/04_bubble_efficiency -m 1,2,4,8,16,32
+ */
+#include "pp.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* One row of the table, also kept for the CSV. */
+typedef struct {
+    int M;
+    double formula[2], predicted[2], measured[2]; /* [0] share of step, [1] over ideal */
+    double pred_ms, meas_ms;
+} row;
+
+static void print_row(const row *r)
+{
+    printf("%5d |", r->M);
+    for (int k = 0; k < 2; k++) {
+        if (r->formula[k] < 0) printf("      n/a");
+        else printf(" %7.1f %%", 100 * r->formula[k]);
+        printf(" %7.1f %% %7.1f %%", 100 * r->predicted[k], 100 * r->measured[k]);
+        if (r->formula[k] < 0) printf("      n/a |");
+        else printf(" %+8.2f |", 100 * (r->measured[k] - r->formula[k]));
+    }
+    printf(" %9.1f %9.1f\n", r->pred_ms, r->meas_ms);
+    fflush(stdout);
+}
+
+/* Writes the table to path (through a temporary file, so that a failure
+ * leaves no half-written table).  Returns 0 on success. */
+static int write_csv(const char *path, const pp_sched *s, const pp_demo *d, const row *rows, int n)
+{
+    char tmp[300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return -1;
+    fprintf(f, "schedule,P,M,tick_ms,payload_bytes,formula_step,predicted_step,measured_step,"
+               "formula_ideal,predicted_ideal,measured_ideal,predicted_makespan_ms,measured_makespan_ms\n");
+    for (int i = 0; i < n; i++) {
+        const row *r = &rows[i];
+        fprintf(f, "%s,%d,%d,%g,%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.3f\n", s->name, s->nstages, r->M,
+                d->exec.tick_s * 1e3, d->exec.payload, r->formula[0], r->predicted[0], r->measured[0],
+                r->formula[1], r->predicted[1], r->measured[1], r->pred_ms, r->meas_ms);
+    }
+    if (fclose(f) != 0) return -1;
+    return rename(tmp, path);
+}
+
+int main(int argc, char **argv)
+{
+    pp_demo d;
+    pp_cli_defaults(&d.opt);
+    int sweep[] = {1, 2, 4, 8, 16, 32};
+    d.opt.nmb = 6;
+    memcpy(d.opt.mb, sweep, sizeof sweep);
+    d.opt.mb_list_ok = 1;
+    pp_demo_start(&d, &argc, &argv, "Sweeps the number of micro-batches M and compares the bubble with its formula.");
+
+    /* Refuse a table path that cannot be written now, not after the sweep. */
+    if (d.opt.csv[0]) {
+        char tmp[300];
+        snprintf(tmp, sizeof tmp, "%s.tmp", d.opt.csv);
+        FILE *probe = d.grid->rank == 0 ? fopen(tmp, "w") : NULL;
+        if (probe) {
+            fclose(probe);
+            remove(tmp);
+        }
+        pp_demo_refuse_if(&d, d.grid->rank == 0 && !probe, "--csv: cannot write '%s'", d.opt.csv);
+    }
+    size_t len = strlen(d.opt.schedule);
+    int from_file = len > 4 && strcmp(d.opt.schedule + len - 4, ".csv") == 0;
+    int n = from_file ? 1 : d.opt.nmb; /* a schedule file fixes its own M */
+    row rows[PP_MAX_MB_LIST];
+    for (int i = 0; i < n; i++) {
+        pp_sched *s = pp_demo_schedule(&d, d.opt.schedule, d.opt.mb[i]);
+        pp_run *pred, *meas;
+        pp_demo_run(&d, s, &pred, &meas);
+        if (d.grid->rank == 0) {
+            if (i == 0) {
+                pp_demo_header(stdout, &d, s);
+                printf("bubble, share of the step = idle / (P x makespan); formula %s\n",
+                       pp_theory_bubble_step_text(s->family));
+                printf("bubble over the ideal time = idle / busy;          formula %s\n",
+                       pp_theory_bubble_ideal_text(s->family));
+                printf("      |         share of the step, %%          |        over the ideal time, %%        |  makespan, ms\n");
+                printf("    M |  formula predicted  measured   diff   |  formula predicted  measured   diff   | predicted measured\n");
+            }
+            row *r = &rows[i];
+            r->M = s->nmb;
+            r->formula[0] = pp_theory_bubble_step(s->family, s->nstages, s->nmb);
+            r->formula[1] = pp_theory_bubble_ideal(s->family, s->nstages, s->nmb);
+            r->predicted[0] = pp_run_bubble_step(pred);
+            r->predicted[1] = pp_run_bubble_ideal(pred);
+            r->measured[0] = pp_run_bubble_step(meas);
+            r->measured[1] = pp_run_bubble_ideal(meas);
+            r->pred_ms = pred->makespan * d.exec.tick_s * 1e3;
+            r->meas_ms = meas->makespan * 1e3;
+            print_row(r);
+        }
+        if (i == n - 1 && d.grid->rank == 0) {
+            printf("formula and predicted: computed; measured: timed run on this machine; diff = measured - formula, points\n");
+            if (d.opt.csv[0] && write_csv(d.opt.csv, s, &d, rows, n) == 0)
+                printf("table written to %s\n", d.opt.csv);
+            else if (d.opt.csv[0])
+                PP_CHECK(PP_EIO, "the --csv table could not be written");
+        }
+        pp_sched_free(s);
+        pp_run_free(pred);
+        pp_run_free(meas);
+    }
+    return pp_demo_end(&d);
+}

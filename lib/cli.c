@@ -1,0 +1,214 @@
+/* cli.c -- the command line every demo shares: -m, --schedule, --tick-ms,
+ * --payload, --cost, --csv, --save-schedule, --help.  P is not an option: it
+ * is the number of ranks mpiexec started.
+ *
+ * Every rank parses the same argv and so reaches the same verdict without
+ * talking: bad input is caught before any rank waits for another.
+ * Left out on purpose: option abbreviations and environment variables.
+ */
+#include "pp.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAX_MB = 1024 };
+
+void pp_cli_defaults(pp_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->mb[0] = 8;
+    o->nmb = 1;
+    snprintf(o->schedule, sizeof o->schedule, "1f1b");
+    o->tick_ms = 10.0;
+    o->payload = 64 * 1024;
+    o->ticks[PP_F] = 1;
+    o->ticks[PP_B] = 2;
+    o->ticks[PP_I] = 1;
+    o->ticks[PP_W] = 1;
+}
+
+static pp_status fail(char *err, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+    return PP_EARG;
+}
+
+/* Reads a whole decimal integer in [lo, hi]; 0 on success. */
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Reads a number in [lo, hi]; 0 on success. */
+static int parse_num(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end != '\0' || !isfinite(v) || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static pp_status parse_mb(const char *v, pp_opts *o, char *err, size_t n)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", v);
+    o->nmb = 0;
+    for (char *tok = buf, *next; tok; tok = next) {
+        next = strchr(tok, ',');
+        if (next) *next++ = '\0';
+        long m;
+        if (parse_int(tok, 1, MAX_MB, &m) != 0)
+            return fail(err, n, "-m: '%s' is not a number of micro-batches: give a whole number from 1 to %d%s",
+                        tok, MAX_MB, o->mb_list_ok ? " or a list like 1,2,4,8" : "");
+        if (o->nmb == PP_MAX_MB_LIST)
+            return fail(err, n, "-m: more than %d values in '%s'", PP_MAX_MB_LIST, v);
+        o->mb[o->nmb++] = (int)m;
+    }
+    if (o->nmb > 1 && !o->mb_list_ok)
+        return fail(err, n, "-m: '%s' is a list, but this demo runs one M: give one whole number", v);
+    o->m_given = 1;
+    return PP_OK;
+}
+
+/* "65536", "64K", "64KiB", "1M": bytes. */
+static pp_status parse_payload(const char *v, pp_opts *o, char *err, size_t n)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    double unit = 1;
+    if (*end == 'K' || *end == 'k') unit = 1024, end++;
+    else if (*end == 'M' || *end == 'm') unit = 1024 * 1024, end++;
+    if (unit > 1 && strcmp(end, "iB") == 0) end += 2;
+    x *= unit;
+    if (errno || end == v || *end != '\0' || !isfinite(x) || x < 0 || x > 256.0 * 1024 * 1024 || x != floor(x))
+        return fail(err, n, "--payload: '%s' is not a message size: give bytes from 0 to 256M, like 4096, 64K or 1M", v);
+    o->payload = (size_t)x;
+    return PP_OK;
+}
+
+/* "F=1,B=2" or "I=1,W=1": ticks per kind. */
+static pp_status parse_cost(const char *v, pp_opts *o, char *err, size_t n)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *tok = buf, *next; tok; tok = next) {
+        next = strchr(tok, ',');
+        if (next) *next++ = '\0';
+        const char *kinds = "FBIW";
+        const char *k = tok[0] ? strchr(kinds, tok[0]) : NULL;
+        double ticks;
+        if (!k || tok[1] != '=' || parse_num(tok + 2, 0, 1000, &ticks) != 0)
+            return fail(err, n, "--cost: '%s' is not a cost: give KIND=TICKS pairs like F=1,B=2 (kinds F, B, I, W; ticks 0 to 1000)", tok);
+        o->ticks[k - kinds] = ticks;
+    }
+    return PP_OK;
+}
+
+static pp_status parse_schedule(const char *v, pp_opts *o, char *err, size_t n)
+{
+    if (o->no_schedule)
+        return fail(err, n, "--schedule: this demo chooses its own schedules; run 04_bubble_efficiency for '%s'", v);
+    size_t len = strlen(v);
+    pp_sched *s = NULL;
+    int builder = pp_sched_build(v, 1, 1, &s) == PP_OK;
+    pp_sched_free(s);
+    int csv = len > 4 && strcmp(v + len - 4, ".csv") == 0;
+    if (!builder && !csv)
+        return fail(err, n, "--schedule: '%s' is not a schedule: use one of %s, or a file NAME.csv", v,
+                    pp_sched_names());
+    if (len >= sizeof o->schedule) return fail(err, n, "--schedule: the file name is too long");
+    memcpy(o->schedule, v, len + 1);
+    return PP_OK;
+}
+
+static pp_status copy_path(const char *opt, const char *v, char *dst, size_t cap, char *err, size_t n)
+{
+    if (!v[0] || strlen(v) >= cap) return fail(err, n, "%s: '%s' is not a usable file name", opt, v);
+    memcpy(dst, v, strlen(v) + 1);
+    return PP_OK;
+}
+
+pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            o->help = 1;
+            continue;
+        }
+        /* The name, and its value: "--tick-ms=5" or "--tick-ms 5". */
+        char name[64];
+        const char *eq = strchr(a, '=');
+        size_t nlen = eq && a[0] == '-' && a[1] == '-' ? (size_t)(eq - a) : strlen(a);
+        snprintf(name, sizeof name, "%.*s", (int)(nlen < sizeof name ? nlen : sizeof name - 1), a);
+        static const char *known[] = {"-m", "--microbatches", "--schedule", "--tick-ms", "--payload",
+                                      "--cost", "--csv", "--save-schedule"};
+        int k = -1;
+        for (int j = 0; j < (int)(sizeof known / sizeof known[0]); j++)
+            if (strcmp(name, known[j]) == 0) k = j;
+        if (k < 0) {
+            if (a[0] == '-') return fail(err, n, "unknown option '%s' (try --help)", a);
+            return fail(err, n, "unexpected argument '%s' (try --help)", a);
+        }
+        const char *v = eq && nlen == strlen(name) && a[1] == '-' ? eq + 1 : NULL;
+        if (!v) {
+            if (i + 1 >= argc) return fail(err, n, "option %s needs a value (try --help)", name);
+            v = argv[++i];
+        }
+        pp_status st = PP_OK;
+        double ms;
+        switch (k) {
+        case 0:
+        case 1: st = parse_mb(v, o, err, n); break;
+        case 2: st = parse_schedule(v, o, err, n); break;
+        case 3:
+            if (parse_num(v, 0.1, 10000, &ms) != 0)
+                return fail(err, n, "--tick-ms: '%s' is not a tick length: give milliseconds from 0.1 to 10000", v);
+            o->tick_ms = ms;
+            break;
+        case 4: st = parse_payload(v, o, err, n); break;
+        case 5: st = parse_cost(v, o, err, n); break;
+        case 6: st = copy_path("--csv", v, o->csv, sizeof o->csv, err, n); break;
+        case 7: st = copy_path("--save-schedule", v, o->save, sizeof o->save, err, n); break;
+        }
+        if (st != PP_OK) return st;
+    }
+    return PP_OK;
+}
+
+void pp_cli_usage(FILE *f, const char *prog, const char *what, const pp_opts *d)
+{
+    char mb[128] = "";
+    size_t k = 0;
+    for (int i = 0; i < d->nmb && k < sizeof mb - 8; i++)
+        k += (size_t)snprintf(mb + k, sizeof mb - k, "%s%d", i ? "," : "", d->mb[i]);
+    fprintf(f, "usage: mpiexec -n P %s [options]\n%s\n\n", prog, what);
+    fprintf(f, "P, the number of pipeline stages, is the number of ranks mpiexec starts.\n\n");
+    fprintf(f, "  -m, --microbatches M  micro-batches per step%s (default %s)\n",
+            d->mb_list_ok ? "; a list like 1,2,4 sweeps them" : "", mb);
+    if (!d->no_schedule)
+        fprintf(f, "  --schedule NAME       %s, or a CSV file (one row per rank) (default %s)\n",
+                pp_sched_names(), d->schedule);
+    fprintf(f, "  --tick-ms MS          length of one tick in milliseconds (default %g)\n", d->tick_ms);
+    fprintf(f, "  --cost F=1,B=2        ticks per forward, backward, I and W (default F=%g,B=%g,I=%g,W=%g)\n",
+            d->ticks[PP_F], d->ticks[PP_B], d->ticks[PP_I], d->ticks[PP_W]);
+    fprintf(f, "  --payload SIZE        bytes per activation or gradient message, like 4096, 64K, 1M (default %zuK)\n",
+            d->payload / 1024);
+    fprintf(f, "  --csv FILE            also write the results table as CSV, for plotting\n");
+    fprintf(f, "  --save-schedule FILE  write the schedule as CSV (one row per rank), to edit and load back\n");
+    fprintf(f, "  -h, --help            this text\n");
+}

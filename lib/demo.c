@@ -1,0 +1,181 @@
+/* demo.c -- what every demo does first and last: start MPI, read the
+ * options, get a checked schedule, and on bad input stop every rank with one
+ * clear message.
+ *
+ * The rule for bad input: every rank must reach the same verdict and leave
+ * through MPI_Finalize together, so that mpiexec returns at once instead of
+ * waiting for a rank that waits for another.  Options are parsed on every
+ * rank; a schedule file is read on rank 0 only (other machines may not have
+ * it) and its text, or the news that it is bad, is broadcast.
+ * Left out on purpose: the terminal (the live view owns it).
+ */
+#include "pp.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *pp_strerror(pp_status st)
+{
+    switch (st) {
+    case PP_OK: return "no error";
+    case PP_EARG: return "bad argument";
+    case PP_EMPI: return "an MPI call failed";
+    case PP_ENOMEM: return "out of memory";
+    case PP_ESCHED: return "the schedule is incomplete or would deadlock";
+    case PP_EIO: return "a file could not be read or written";
+    case PP_EPARSE: return "text could not be parsed";
+    }
+    return "unknown status";
+}
+
+static const char *prog_name = "pp";
+
+void pp_die(const char *file, int line, const char *call, pp_status st, const char *hint)
+{
+    fflush(stdout);
+    fprintf(stderr, "%s: %s:%d: %s failed: %s%s%s\n", prog_name, file, line, call, pp_strerror(st),
+            hint && hint[0] ? "; " : "", hint ? hint : "");
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    exit(1);
+}
+
+/* Every rank calls this with the same verdict: rank 0 says why, all leave. */
+static void refuse(pp_demo *d, const char *fmt, ...)
+{
+    if (d->grid->rank == 0) {
+        char msg[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        fflush(stdout);
+        fprintf(stderr, "%s: error: %s\n", d->prog, msg);
+    }
+    pp_grid_free(d->grid);
+    MPI_Finalize();
+    exit(2);
+}
+
+void pp_demo_refuse_if(pp_demo *d, int bad, const char *fmt, ...)
+{
+    MPI_Bcast(&bad, 1, MPI_INT, 0, d->grid->pipe);
+    if (!bad) return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    refuse(d, "%s", msg);
+}
+
+void pp_demo_start(pp_demo *d, int *argc, char ***argv, const char *what)
+{
+    MPI_Init(argc, argv);
+    const char *slash = strrchr((*argv)[0], '/');
+    d->prog = prog_name = slash ? slash + 1 : (*argv)[0];
+    PP_CHECK(pp_grid_new(MPI_COMM_WORLD, &d->grid), "could not set up the ranks");
+
+    char err[512];
+    pp_opts defaults = d->opt;
+    if (pp_cli_parse(*argc, *argv, &d->opt, err, sizeof err) != PP_OK) refuse(d, "%s", err);
+    if (d->opt.help) {
+        if (d->grid->rank == 0) pp_cli_usage(stdout, d->prog, what, &defaults);
+        pp_grid_free(d->grid);
+        MPI_Finalize();
+        exit(0);
+    }
+    pp_exec_opts_default(&d->exec);
+    d->exec.tick_s = d->opt.tick_ms * 1e-3;
+    d->exec.payload = d->opt.payload;
+    for (int k = 0; k < 4; k++) d->exec.costs.ticks[k] = d->opt.ticks[k];
+}
+
+/* Rank 0 reads the file; every rank gets its text, or NULL and the reason. */
+static char *share_file(pp_demo *d, const char *path, char *err, size_t errlen)
+{
+    long len = -1;
+    char *text = NULL;
+    if (d->grid->rank == 0) {
+        FILE *f = fopen(path, "rb");
+        if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+            (text = malloc((size_t)len + 1)) && fread(text, 1, (size_t)len, f) == (size_t)len) {
+            text[len] = '\0';
+        } else {
+            snprintf(err, errlen, "cannot read schedule file '%s'", path);
+            len = -1;
+        }
+        if (f) fclose(f);
+    }
+    MPI_Bcast(&len, 1, MPI_LONG, 0, d->grid->pipe);
+    if (len < 0) {
+        free(text);
+        return NULL;
+    }
+    if (d->grid->rank != 0) text = malloc((size_t)len + 1);
+    if (!text) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "schedule file too large");
+    MPI_Bcast(text, (int)len + 1, MPI_CHAR, 0, d->grid->pipe);
+    return text;
+}
+
+pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M)
+{
+    int P = d->grid->size;
+    pp_sched *s = NULL;
+    char err[512] = "";
+    size_t len = strlen(name);
+    if (len > 4 && strcmp(name + len - 4, ".csv") == 0) {
+        char *text = share_file(d, name, err, sizeof err);
+        if (!text) refuse(d, "%s", err);
+        char inner[400] = "";
+        pp_status st = pp_sched_from_csv(text, &s, inner, sizeof inner);
+        free(text);
+        if (st != PP_OK) refuse(d, "%s: %s", name, inner);
+        const char *base = strrchr(name, '/');
+        snprintf(s->name, sizeof s->name, "%.31s", base ? base + 1 : name);
+        if (s->nranks != P)
+            refuse(d, "%s has %d rows but mpiexec started %d ranks: the schedule needs one row per rank", name,
+                   s->nranks, P);
+        if (d->opt.m_given && s->nmb != M)
+            refuse(d, "-m %d disagrees with %s, which has %d micro-batches (leave -m out)", M, name, s->nmb);
+    } else if (pp_sched_build(name, P, M, &s) != PP_OK) {
+        refuse(d, "cannot build schedule '%s' for P=%d, M=%d (schedules: %s)", name, P, M, pp_sched_names());
+    }
+
+    pp_check c;
+    if (pp_sched_validate(s, &c) != PP_OK) {
+        if (d->grid->rank == 0) fprintf(stderr, "%s: schedule '%s' refused before running:\n%s", d->prog, s->name,
+                                        c.grid ? c.grid : "");
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s", c.msg);
+        pp_check_clear(&c);
+        pp_sched_free(s);
+        refuse(d, "schedule refused: %s", msg);
+    }
+    if (d->opt.save[0]) {
+        int bad = d->grid->rank == 0 && pp_sched_save(s, d->opt.save) != PP_OK;
+        pp_demo_refuse_if(d, bad, "--save-schedule: cannot write '%s'", d->opt.save);
+    }
+    return s;
+}
+
+void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
+{
+    PP_CHECK(pp_simulate(s, &d->exec.costs, pred), "the simulator could not replay a checked schedule");
+    PP_CHECK(pp_exec_timed(d->grid, s, &d->exec, meas), "the timed run failed");
+}
+
+void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s)
+{
+    const double *t = d->exec.costs.ticks;
+    fprintf(f, "%s: P=%d stages on %d ranks, M=%d micro-batches; F=%g B=%g ticks of %g ms; %zu-byte messages\n",
+            s->name, s->nstages, s->nranks, s->nmb, t[PP_F], t[PP_B], d->exec.tick_s * 1e3, d->exec.payload);
+}
+
+int pp_demo_end(pp_demo *d)
+{
+    pp_grid_free(d->grid);
+    d->grid = NULL;
+    MPI_Finalize();
+    return 0;
+}

@@ -1,0 +1,262 @@
+/* exec.c -- the executor in timed mode: every rank runs its own action list
+ * over MPI, "computes" by sleeping for a set number of ticks, and records
+ * what it did; rank 0 gathers every rank's events onto its own clock.
+ *
+ * How a rank sends and waits is what makes the measured bubble equal the
+ * textbook one on a laptop with fewer cores than ranks:
+ *   - every receive of the step is posted before the step starts, so an
+ *     arriving message always finds its buffer;
+ *   - sends are non-blocking (MPI_Isend): a blocking send of a large message
+ *     waits for the receiver to reach its receive and serializes the pipeline;
+ *   - while "computing" a rank sleeps in short slices to an absolute deadline
+ *     and tests its requests between slices, so MPI keeps moving messages;
+ *   - while waiting for a message it tests, then sleeps a little: a rank that
+ *     spins in MPI_Recv steals the core of a rank that has work to do.
+ * Left out on purpose: real compute (the tensors come with the model).
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void pp_exec_opts_default(pp_exec_opts *o)
+{
+    o->tick_s = 0.010;
+    pp_costs_default(&o->costs);
+    o->payload = 64 * 1024;
+    o->poll_wait_s = 20e-6;
+    o->poll_busy_s = 200e-6;
+}
+
+/* A message in flight: its request, its buffer, and its event. */
+typedef struct {
+    MPI_Request req;
+    char *buf;        /* payload bytes, owned */
+    int ev;           /* index of its SEND event, or -1 */
+    int done;
+} msg;
+
+/* One rank's state while it runs its list. */
+typedef struct {
+    const pp_sched *lo;    /* the lowered schedule (sends and receives explicit) */
+    const pp_exec_opts *o;
+    MPI_Comm comm;
+    int me;
+    double start;          /* this rank's clock at the common start */
+    msg *recvs;            /* [len] receive posted for action i (RECV only) */
+    msg *sends;            /* [len] send made by action i (SEND only) */
+    int next_recv;         /* the next receive this rank will wait for, or len */
+    pp_evlist ev;
+    int inflight;
+} runner;
+
+static double since_start(const runner *x)
+{
+    return pp_now() - x->start;
+}
+
+/* The first bytes of every message say what it carries, so the receiver can
+ * check it got the message it expected. */
+static void stamp(char *buf, size_t n, int stage, int mb, int dir)
+{
+    int head[3] = {stage, mb, dir};
+    if (n >= sizeof head) memcpy(buf, head, sizeof head);
+}
+
+static int stamp_ok(const char *buf, size_t n, int stage, int mb, int dir)
+{
+    int head[3];
+    if (n < sizeof head) return 1;
+    memcpy(head, buf, sizeof head);
+    return head[0] == stage && head[1] == mb && head[2] == dir;
+}
+
+/* Gives MPI a chance to move messages: tests every unfinished send and the
+ * next receive.  Records when each send is seen complete. */
+static pp_status progress(runner *x)
+{
+    int len = x->lo->len[x->me];
+    for (int i = 0; i < len; i++) {
+        msg *m = &x->sends[i];
+        if (!m->buf || m->done) continue;
+        if (MPI_Test(&m->req, &m->done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
+        if (m->done) x->ev.ev[m->ev].t1 = since_start(x);
+    }
+    while (x->next_recv < len && !x->recvs[x->next_recv].buf) x->next_recv++;
+    if (x->next_recv < len) {
+        msg *m = &x->recvs[x->next_recv];
+        if (!m->done && MPI_Test(&m->req, &m->done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
+    }
+    return PP_OK;
+}
+
+/* Sleeps until `deadline` (seconds since start) in slices of `poll`,
+ * progressing MPI between slices. */
+static pp_status busy_until(runner *x, double deadline, double poll)
+{
+    for (;;) {
+        pp_status st = progress(x);
+        double now = since_start(x);
+        if (st != PP_OK || now >= deadline) return st;
+        double wake = now + poll < deadline ? now + poll : deadline;
+        pp_sleep_until(x->start + wake);
+    }
+}
+
+/* Posts every receive of this rank's list, before the step starts. */
+static pp_status post_receives(runner *x)
+{
+    const pp_sched *lo = x->lo;
+    for (int i = 0; i < lo->len[x->me]; i++) {
+        pp_action a = lo->acts[x->me][i];
+        if (a.kind != PP_RECV_F && a.kind != PP_RECV_B) continue;
+        int f = a.kind == PP_RECV_F;
+        int from = lo->stage_rank[f ? a.stage - 1 : a.stage + 1];
+        msg *m = &x->recvs[i];
+        m->buf = malloc(x->o->payload ? x->o->payload : 1);
+        if (!m->buf) return PP_ENOMEM;
+        if (MPI_Irecv(m->buf, (int)x->o->payload, MPI_BYTE, from, pp_tag(a.stage, a.mb, !f, lo->nmb),
+                      x->comm, &m->req) != MPI_SUCCESS)
+            return PP_EMPI;
+    }
+    return PP_OK;
+}
+
+/* Runs action i of this rank's list. */
+static pp_status run_action(runner *x, int i)
+{
+    pp_action a = x->lo->acts[x->me][i];
+    const pp_exec_opts *o = x->o;
+    pp_event e = {PP_EV_COMPUTE, a.kind, a.stage, a.mb, 0, since_start(x), 0, 0};
+    pp_status st = PP_OK;
+
+    if (pp_kind_is_compute(a.kind)) {
+        if (a.kind == PP_F) x->inflight++;
+        st = busy_until(x, e.t0 + pp_costs_of(&o->costs, a.kind, a.stage) * o->tick_s, o->poll_busy_s);
+        if (a.kind == PP_B || a.kind == PP_W) x->inflight--;
+    } else if (a.kind == PP_SEND_F || a.kind == PP_SEND_B) {
+        int f = a.kind == PP_SEND_F;
+        int to = x->lo->stage_rank[f ? a.stage + 1 : a.stage - 1];
+        msg *m = &x->sends[i];
+        m->buf = malloc(o->payload ? o->payload : 1);
+        if (!m->buf) return PP_ENOMEM;
+        stamp(m->buf, o->payload, a.stage, a.mb, !f);
+        m->ev = x->ev.n;
+        e.type = PP_EV_SEND;
+        e.bytes = (long)o->payload;
+        /* The tag names the receiving stage, so it matches the receive
+         * that stage posted before the start. */
+        if (MPI_Isend(m->buf, (int)o->payload, MPI_BYTE, to,
+                      pp_tag(f ? a.stage + 1 : a.stage - 1, a.mb, !f, x->lo->nmb), x->comm,
+                      &m->req) != MPI_SUCCESS)
+            return PP_EMPI;
+    } else if (a.kind == PP_RECV_F || a.kind == PP_RECV_B) {
+        msg *m = &x->recvs[i];
+        x->next_recv = i;
+        e.type = PP_EV_WAIT;
+        e.bytes = (long)o->payload;
+        while (st == PP_OK && !m->done) st = busy_until(x, since_start(x) + o->poll_wait_s, o->poll_wait_s);
+        if (st == PP_OK && !stamp_ok(m->buf, o->payload, a.kind == PP_RECV_F ? a.stage - 1 : a.stage + 1,
+                                     a.mb, a.kind == PP_RECV_B))
+            st = PP_EMPI;
+        x->next_recv = i + 1;
+    } else {
+        return PP_OK; /* an idle slot */
+    }
+    e.t1 = since_start(x);
+    e.inflight = x->inflight;
+    if (st == PP_OK) st = pp_evlist_push(&x->ev, e);
+    return st;
+}
+
+/* Rank 0 picks a start a little in the future on its clock; every rank
+ * converts it to its own clock with the measured offset and sleeps until
+ * then, so all ranks start together even if their clocks disagree. */
+static pp_status common_start(const pp_grid *g, runner *x)
+{
+    double t0 = g->rank == 0 ? pp_now() + 0.02 : 0;
+    if (MPI_Bcast(&t0, 1, MPI_DOUBLE, 0, g->pipe) != MPI_SUCCESS) return PP_EMPI;
+    x->start = t0 + g->clock_offset;
+    pp_sleep_until(x->start);
+    return PP_OK;
+}
+
+/* Collects every rank's events on rank 0 into a pp_run. */
+static pp_status gather(const pp_grid *g, const pp_sched *s, const pp_evlist *mine, pp_run **out)
+{
+    int P = g->size, n = mine->n * (int)sizeof(pp_event);
+    int *counts = NULL, *displs = NULL;
+    char *all = NULL;
+    pp_status st = PP_OK;
+    if (g->rank == 0) {
+        counts = calloc((size_t)P, sizeof *counts);
+        displs = calloc((size_t)P, sizeof *displs);
+        if (!counts || !displs) st = PP_ENOMEM;
+    }
+    if (MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, g->pipe) != MPI_SUCCESS) st = PP_EMPI;
+    size_t total = 0;
+    for (int p = 0; g->rank == 0 && st == PP_OK && p < P; p++) {
+        displs[p] = (int)total;
+        total += (size_t)counts[p];
+    }
+    if (g->rank == 0 && st == PP_OK && !(all = malloc(total ? total : 1))) st = PP_ENOMEM;
+    /* Everyone takes part in the Gatherv even after a local failure, so that
+     * no rank is left waiting in it. */
+    if (MPI_Gatherv(mine->ev, n, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, g->pipe) != MPI_SUCCESS)
+        st = PP_EMPI;
+    if (g->rank == 0 && st == PP_OK) st = pp_run_new(P, s->nmb, out);
+    if (g->rank == 0 && st == PP_OK) (*out)->in_ticks = 0;
+    for (int p = 0; g->rank == 0 && st == PP_OK && p < P; p++) {
+        const pp_event *e = (const pp_event *)(all + displs[p]);
+        for (int k = 0; k < counts[p] / (int)sizeof(pp_event) && st == PP_OK; k++)
+            st = pp_evlist_push(&(*out)->ranks[p], e[k]);
+    }
+    if (g->rank == 0 && st == PP_OK) pp_run_summarize(*out);
+    free(counts);
+    free(displs);
+    free(all);
+    return st;
+}
+
+static void runner_free(runner *x, int len)
+{
+    for (int i = 0; i < len; i++) {
+        if (x->recvs) free(x->recvs[i].buf);
+        if (x->sends) free(x->sends[i].buf);
+    }
+    free(x->recvs);
+    free(x->sends);
+    pp_evlist_clear(&x->ev);
+}
+
+pp_status pp_exec_timed(const pp_grid *g, const pp_sched *s, const pp_exec_opts *o, pp_run **out)
+{
+    *out = NULL;
+    if (s->nranks != g->size) return PP_EARG;
+    pp_sched *lo = NULL;
+    pp_status st = pp_sched_lower(s, &lo, NULL);
+    if (st != PP_OK) return st;
+    runner x = {0};
+    x.lo = lo;
+    x.o = o;
+    x.comm = g->pipe;
+    x.me = g->rank;
+    int len = lo->len[x.me];
+    x.recvs = calloc((size_t)len + 1, sizeof *x.recvs);
+    x.sends = calloc((size_t)len + 1, sizeof *x.sends);
+    if (!x.recvs || !x.sends) st = PP_ENOMEM;
+
+    /* 1. Post every receive, 2. start together, 3. run the list,
+     * 4. finish the sends still in flight, 5. gather on rank 0. */
+    if (st == PP_OK) st = post_receives(&x);
+    if (st == PP_OK) st = common_start(g, &x);
+    for (int i = 0; i < len && st == PP_OK; i++) st = run_action(&x, i);
+    for (int i = 0; i < len && st == PP_OK; i++)
+        while (st == PP_OK && x.sends[i].buf && !x.sends[i].done)
+            st = busy_until(&x, since_start(&x) + o->poll_wait_s, o->poll_wait_s);
+    pp_status gst = gather(g, s, &x.ev, out);
+    if (st == PP_OK) st = gst;
+    runner_free(&x, len);
+    pp_sched_free(lo);
+    return st;
+}

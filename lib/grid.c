@@ -1,0 +1,159 @@
+/* grid.c -- the ranks and their places: the pipeline communicator, each
+ * rank's neighbours, and the clock every rank's trace is put on.
+ *
+ * MPI does not promise that two machines' clocks agree.  At start-up rank 0
+ * plays ping-pong with every other rank, keeps the fastest round trip, and
+ * takes the other rank's clock reading to be from the middle of that round
+ * trip: the offset is then known to within half the fastest round trip.
+ * Left out on purpose (for now): the tensor- and data-parallel communicators.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <time.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+/* ---- clock ------------------------------------------------------------- */
+
+static double injected_offset; /* seconds added to this rank's clock by tests */
+
+double pp_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec + injected_offset;
+}
+
+void pp_clock_inject_offset(double seconds)
+{
+    injected_offset = seconds;
+}
+
+void pp_sleep_until(double t)
+{
+    /* Sleeping to an absolute deadline (not "for a while") keeps small
+     * oversleeps from adding up over a long run. */
+    double real = t - injected_offset;
+    if (real <= 0) return;
+    struct timespec ts;
+    ts.tv_sec = (time_t)real;
+    ts.tv_nsec = (long)((real - (double)ts.tv_sec) * 1e9);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {
+        /* interrupted by a signal: sleep again to the same deadline */
+    }
+}
+
+pp_status pp_wait(MPI_Request *req, double poll_s)
+{
+    for (;;) {
+        int done = 0;
+        if (MPI_Test(req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
+        if (done) return PP_OK;
+        pp_sleep_until(pp_now() + poll_s);
+    }
+}
+
+/* ---- clock offsets ----------------------------------------------------- */
+
+enum { PING_TRIALS = 16, TAG_PING = 1, TAG_PONG = 2 };
+
+/* Rank 0's side of the ping-pong with `peer`: returns the peer's clock minus
+ * rank 0's, taken at the fastest round trip (written to *rtt). */
+static pp_status ping(MPI_Comm c, int peer, double *offset, double *rtt)
+{
+    *rtt = 1e30;
+    for (int i = 0; i < PING_TRIALS; i++) {
+        double theirs = 0, t0 = pp_now();
+        MPI_Request rq;
+        if (MPI_Send(NULL, 0, MPI_BYTE, peer, TAG_PING, c) != MPI_SUCCESS) return PP_EMPI;
+        if (MPI_Irecv(&theirs, 1, MPI_DOUBLE, peer, TAG_PONG, c, &rq) != MPI_SUCCESS) return PP_EMPI;
+        if (pp_wait(&rq, 0) != PP_OK) return PP_EMPI;
+        double t1 = pp_now();
+        if (t1 - t0 < *rtt) {
+            *rtt = t1 - t0;
+            *offset = theirs - 0.5 * (t0 + t1);
+        }
+    }
+    return PP_OK;
+}
+
+/* Every other rank's side: answer each ping with the time it arrived. */
+static pp_status pong(MPI_Comm c)
+{
+    for (int i = 0; i < PING_TRIALS; i++) {
+        MPI_Request rq;
+        if (MPI_Irecv(NULL, 0, MPI_BYTE, 0, TAG_PING, c, &rq) != MPI_SUCCESS) return PP_EMPI;
+        /* Waiting for rank 0 to reach this rank can take a while: sleep, do not spin. */
+        if (pp_wait(&rq, i == 0 ? 1e-4 : 0) != PP_OK) return PP_EMPI;
+        double now = pp_now();
+        if (MPI_Send(&now, 1, MPI_DOUBLE, 0, TAG_PONG, c) != MPI_SUCCESS) return PP_EMPI;
+    }
+    return PP_OK;
+}
+
+static pp_status estimate_offsets(pp_grid *g)
+{
+    double *off = NULL, *rtt = NULL;
+    pp_status st = PP_OK;
+    if (g->rank == 0) {
+        off = calloc((size_t)g->size, sizeof *off);
+        rtt = calloc((size_t)g->size, sizeof *rtt);
+        if (!off || !rtt) st = PP_ENOMEM;
+        for (int p = 1; p < g->size && st == PP_OK; p++) st = ping(g->pipe, p, &off[p], &rtt[p]);
+    } else {
+        st = pong(g->pipe);
+    }
+    double mine[2];
+    if (st == PP_OK &&
+        (MPI_Scatter(off, 1, MPI_DOUBLE, &mine[0], 1, MPI_DOUBLE, 0, g->pipe) != MPI_SUCCESS ||
+         MPI_Scatter(rtt, 1, MPI_DOUBLE, &mine[1], 1, MPI_DOUBLE, 0, g->pipe) != MPI_SUCCESS))
+        st = PP_EMPI;
+    if (st == PP_OK) {
+        g->clock_offset = mine[0];
+        g->clock_rtt = mine[1];
+    }
+    free(off);
+    free(rtt);
+    return st;
+}
+
+/* ---- the grid ---------------------------------------------------------- */
+
+pp_status pp_grid_new(MPI_Comm world, pp_grid **out)
+{
+    *out = NULL;
+#ifdef __linux__
+    /* Ask the kernel to wake sleeping ranks within 1 us of their deadline
+     * rather than the default 50 us: ticks stay ticks. */
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+#endif
+    pp_grid *g = calloc(1, sizeof *g);
+    if (!g) return PP_ENOMEM;
+    g->world = world;
+    /* A communicator of its own, so that no other library's messages can
+     * match the pipeline's tags. */
+    if (MPI_Comm_dup(world, &g->pipe) != MPI_SUCCESS) {
+        free(g);
+        return PP_EMPI;
+    }
+    MPI_Comm_rank(g->pipe, &g->rank);
+    MPI_Comm_size(g->pipe, &g->size);
+    g->prev = g->rank > 0 ? g->rank - 1 : MPI_PROC_NULL;
+    g->next = g->rank < g->size - 1 ? g->rank + 1 : MPI_PROC_NULL;
+    pp_status st = estimate_offsets(g);
+    if (st != PP_OK) {
+        pp_grid_free(g);
+        return st;
+    }
+    *out = g;
+    return PP_OK;
+}
+
+void pp_grid_free(pp_grid *g)
+{
+    if (!g) return;
+    if (g->pipe != MPI_COMM_NULL) MPI_Comm_free(&g->pipe);
+    free(g);
+}

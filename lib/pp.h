@@ -1,0 +1,336 @@
+/* pp.h -- libpp: pipeline parallelism over MPI, small enough to read in an afternoon.
+ *
+ * The whole library follows one idea: a schedule is data.  A builder (or a CSV
+ * file written by hand) gives every rank a list of actions such as "2F0"
+ * (stage 2, forward, micro-batch 0).  The validator proves the lists cannot
+ * deadlock, the simulator predicts their timeline, the executor runs them over
+ * MPI, the trace records what really happened, and the report puts measured,
+ * predicted and formula figures side by side.
+ *
+ * Every function returns a pp_status (PP_OK is 0) and never exits; pp_strerror()
+ * names the problem.  Objects the library allocates are freed with the matching
+ * pp_..._free(), which accepts NULL.
+ *
+ * Left out on purpose (for now): tensor and data parallel dimensions, real
+ * compute, the live ncurses view.  The grid and the trace leave room for them.
+ */
+#ifndef PP_H
+#define PP_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <mpi.h>
+
+/* ---- status codes ------------------------------------------------------- */
+
+typedef enum {
+    PP_OK = 0,
+    PP_EARG,   /* a bad argument or option value */
+    PP_EMPI,   /* an MPI call failed */
+    PP_ENOMEM, /* out of memory */
+    PP_ESCHED, /* the schedule is incomplete, inconsistent or would deadlock */
+    PP_EIO,    /* a file could not be read or written */
+    PP_EPARSE  /* a text (action, CSV cell, option) could not be parsed */
+} pp_status;
+
+/* Returns a one-line description of a status code. */
+const char *pp_strerror(pp_status st);
+
+/* ---- clock -------------------------------------------------------------- */
+/* Seconds on this process's monotonic clock.  Different machines disagree
+ * about this clock; pp_grid_new() measures each rank's offset from rank 0 so
+ * that traces can be put on rank 0's clock. */
+double pp_now(void);
+
+/* Sleeps until this process's clock reads t (absolute, seconds). */
+void pp_sleep_until(double t);
+
+/* For tests: adds an artificial offset (seconds) to this process's clock, as
+ * if the rank ran on a machine whose clock disagrees with rank 0's. */
+void pp_clock_inject_offset(double seconds);
+
+/* ---- grid: ranks and their place in the pipeline ------------------------ */
+
+typedef struct {
+    MPI_Comm world;     /* the communicator the grid was made from */
+    MPI_Comm pipe;      /* the pipeline communicator (its own context for tags) */
+    int rank, size;     /* this rank and the number of ranks in pipe */
+    int prev, next;     /* neighbouring ranks in the pipeline, MPI_PROC_NULL at the ends */
+    double clock_offset;   /* this rank's clock minus rank 0's, seconds (estimated) */
+    double clock_rtt;      /* fastest ping-pong round trip seen while estimating, seconds */
+    /* Tensor- and data-parallel dimensions will sit here: tp, dp, their communicators. */
+} pp_grid;
+
+/* Makes the grid over `world` (collective) and estimates clock offsets. */
+pp_status pp_grid_new(MPI_Comm world, pp_grid **out);
+void pp_grid_free(pp_grid *g);
+
+/* ---- schedules: per-rank lists of actions, built, read, checked --------- */
+
+typedef enum {
+    PP_F,       /* forward of one micro-batch through one stage */
+    PP_B,       /* full backward: input and weight gradients together */
+    PP_I,       /* backward for the input gradient only (zero-bubble schedules) */
+    PP_W,       /* backward for the weight gradient only (zero-bubble schedules) */
+    PP_SEND_F,  /* send this stage's forward output to the next stage */
+    PP_RECV_F,  /* receive this stage's forward input from the previous stage */
+    PP_SEND_B,  /* send this stage's input gradient to the previous stage */
+    PP_RECV_B,  /* receive this stage's output gradient from the next stage */
+    PP_IDLE,    /* an empty slot: written by hand for alignment, skipped when run */
+    PP_NKINDS
+} pp_kind;
+
+/* "2F0": stage 2, forward, micro-batch 0.  An idle slot has stage = mb = -1. */
+typedef struct {
+    int stage;
+    pp_kind kind;
+    int mb;
+} pp_action;
+
+/* Which formula family a schedule belongs to (the formulas differ). */
+typedef enum { PP_FAM_CUSTOM, PP_FAM_NAIVE, PP_FAM_GPIPE, PP_FAM_1F1B } pp_family;
+
+typedef struct {
+    char name[32];      /* "gpipe", "1f1b", ... or the file it came from */
+    pp_family family;
+    int nranks;         /* P: one action list per rank */
+    int nstages;        /* S: stages (equal to P for the schedules built here) */
+    int nmb;            /* M: micro-batches per step */
+    int *stage_rank;    /* [nstages] the rank that runs each stage */
+    int *len;           /* [nranks] actions per rank */
+    pp_action **acts;   /* [nranks][len[r]] each rank's list, run in order */
+    int *cap;           /* [nranks] room allocated per list (kept by pp_sched_push) */
+} pp_sched;
+
+/* Builders.  Naive: one micro-batch at a time through every stage and back.
+ * GPipe: all forwards, then all backwards.  1F1B: P - r warm-up forwards on
+ * rank r, then one forward and one backward in turn, then the cool-down. */
+pp_status pp_sched_naive(int P, int M, pp_sched **out);
+pp_status pp_sched_gpipe(int P, int M, pp_sched **out);
+pp_status pp_sched_1f1b(int P, int M, pp_sched **out);
+/* Builds by name ("naive", "gpipe", "1f1b"). */
+pp_status pp_sched_build(const char *name, int P, int M, pp_sched **out);
+/* The names pp_sched_build() accepts, as "naive, gpipe, 1f1b". */
+const char *pp_sched_names(void);
+
+/* An empty schedule with P lists, to be filled with pp_sched_push(). */
+pp_status pp_sched_new(int P, pp_sched **out);
+pp_status pp_sched_push(pp_sched *s, int rank, pp_action a);
+/* Sets nstages, nmb and stage_rank from the actions (after pushing). */
+pp_status pp_sched_finish(pp_sched *s);
+void pp_sched_free(pp_sched *s);
+
+/* Adds the sends and receives that a compute-only schedule implies: a
+ * RECV before every compute that needs a remote input, a SEND after every
+ * compute whose output another rank needs.  A schedule that already holds
+ * communication actions is copied unchanged.  src_index (optional) receives,
+ * per rank, the index in `s` each new action comes from. */
+pp_status pp_sched_lower(const pp_sched *s, pp_sched **out, int ***src_index);
+
+/* Action notation: "2F0", "3B1", "1W4", "0SEND_F2".  Returns the length
+ * written (snprintf-like); an idle action writes "". */
+int pp_action_str(pp_action a, char *buf, size_t n);
+pp_status pp_action_parse(const char *text, pp_action *out);
+int pp_kind_is_compute(pp_kind k);
+const char *pp_kind_name(pp_kind k);   /* "F", "SEND_F", ... */
+
+/* The compute-only CSV form: one row per rank, one action per cell, an empty
+ * cell is an idle slot.  Text in, schedule out; schedule in, text out. */
+pp_status pp_sched_from_csv(const char *text, pp_sched **out, char *err, size_t errlen);
+pp_status pp_sched_load(const char *path, pp_sched **out, char *err, size_t errlen);
+/* Returns a malloc'd CSV text; the caller frees it. */
+char *pp_sched_to_csv(const pp_sched *s);
+pp_status pp_sched_save(const pp_sched *s, const char *path);
+
+/* ---- validator ---------------------------------------------------------- */
+
+typedef enum {
+    PP_BAD_NONE,
+    PP_BAD_STAGE,        /* a stage split over two ranks, or stages not 0..S-1 */
+    PP_BAD_DUPLICATE,    /* the same action twice */
+    PP_BAD_MISSING,      /* an F, B (or I and W) that a stage must run is absent */
+    PP_BAD_ORDER,        /* an action before the local action it needs (B before its F) */
+    PP_BAD_UNMATCHED,    /* a send without its receive, or a receive without its send */
+    PP_BAD_DEADLOCK      /* a cycle of waits */
+} pp_bad_kind;
+
+typedef struct {
+    pp_bad_kind kind;
+    int rank, index;     /* the first bad action: rank and position in its list */
+    char msg[256];       /* one line: what is wrong and why */
+    char missing[24];    /* for PP_BAD_MISSING: the absent action, "1B3" */
+    char *grid;          /* malloc'd step-by-rank grid marking the bad action, or NULL */
+} pp_check;
+
+/* Checks a schedule before anything runs.  Returns PP_OK or PP_ESCHED with
+ * `out` filled in; free out->grid with pp_check_clear(). */
+pp_status pp_sched_validate(const pp_sched *s, pp_check *out);
+void pp_check_clear(pp_check *c);
+
+/* ---- trace events ------------------------------------------------------- */
+
+typedef enum {
+    PP_EV_COMPUTE,  /* F, B, I or W (see kind) */
+    PP_EV_WAIT,     /* waiting for a message to arrive (kind: RECV_F or RECV_B) */
+    PP_EV_SEND      /* a message on its way: posted at t0, seen complete at t1 */
+} pp_ev_type;
+
+typedef struct {
+    int type;       /* pp_ev_type */
+    int kind;       /* pp_kind of the action */
+    int stage, mb;
+    int inflight;   /* micro-batches whose activations this rank holds after the event */
+    double t0, t1;  /* seconds since the step started, on rank 0's clock */
+    long bytes;     /* message size for WAIT and SEND events */
+} pp_event;
+
+/* A growable list of events, one per rank. */
+typedef struct {
+    pp_event *ev;
+    int n, cap;
+} pp_evlist;
+
+pp_status pp_evlist_push(pp_evlist *l, pp_event e);
+void pp_evlist_clear(pp_evlist *l);
+
+/* ---- costs and the simulator ------------------------------------------- */
+
+typedef struct {
+    double ticks[4];       /* cost of F, B, I, W in ticks (default 1, 2, 1, 1) */
+    const double *stage_scale; /* optional [nstages] multiplier per stage, NULL = all 1 */
+    double latency;        /* ticks from a send to its receive being usable (default 0) */
+} pp_costs;
+
+void pp_costs_default(pp_costs *c);
+double pp_costs_of(const pp_costs *c, pp_kind k, int stage);
+
+/* A whole step: every rank's events and the figures derived from them.
+ * Filled by the simulator (predicted) or by the executor (measured, rank 0). */
+typedef struct {
+    int P, M;
+    int in_ticks;         /* 1: times are in ticks (predicted); 0: in seconds (measured) */
+    pp_evlist *ranks;     /* [P] */
+    double makespan;      /* same unit as events */
+    double *busy;         /* [P] compute time per rank */
+    int *peak_inflight;   /* [P] peak micro-batches whose activations are held */
+    long *bytes_sent;     /* [P] */
+} pp_run;
+
+pp_status pp_run_new(int P, int M, pp_run **out);
+void pp_run_free(pp_run *r);
+/* Recomputes makespan, busy, peaks and bytes from the events. */
+void pp_run_summarize(pp_run *r);
+
+/* Replays the schedule with the given costs (in ticks); fills a pp_run whose
+ * times are in ticks.  The schedule must validate. */
+pp_status pp_simulate(const pp_sched *s, const pp_costs *c, pp_run **out);
+
+/* ---- theory: the formulas, and the measured counterparts ---------------- */
+
+/* Bubble as a fraction of the step: (P-1)/(M+P-1) for GPipe and 1F1B,
+ * (P-1)/P for naive; negative when no formula applies (custom schedules). */
+double pp_theory_bubble_step(pp_family f, int P, int M);
+/* Bubble over ideal (bubble-free) time: (P-1)/M for GPipe and 1F1B, P-1 naive. */
+double pp_theory_bubble_ideal(pp_family f, int P, int M);
+/* Peak micro-batches with stored activations on the rank running `stage`:
+ * GPipe M, 1F1B min(M, P - stage), naive 1; negative when unknown. */
+int pp_theory_peak_inflight(pp_family f, int P, int M, int stage);
+/* The formulas as text, e.g. "(P-1)/(M+P-1)". */
+const char *pp_theory_bubble_step_text(pp_family f);
+const char *pp_theory_bubble_ideal_text(pp_family f);
+const char *pp_theory_peak_text(pp_family f);
+
+/* Measured from a run: idle / (P x makespan), and idle / busy. */
+double pp_run_bubble_step(const pp_run *r);
+double pp_run_bubble_ideal(const pp_run *r);
+
+/* ---- executor ----------------------------------------------------------- */
+
+typedef struct {
+    double tick_s;        /* seconds per tick (default 0.010) */
+    pp_costs costs;       /* op costs in ticks */
+    size_t payload;       /* bytes per activation or gradient message (default 64 KiB) */
+    double poll_wait_s;   /* sleep between tests while waiting for a message */
+    double poll_busy_s;   /* sleep between tests while "computing" */
+} pp_exec_opts;
+
+void pp_exec_opts_default(pp_exec_opts *o);
+
+/* Runs the schedule in timed mode: every rank runs its own list (collective
+ * over g->pipe).  On rank 0, *out receives the whole step's events on rank 0's
+ * clock; other ranks get NULL.  The schedule must have validated. */
+pp_status pp_exec_timed(const pp_grid *g, const pp_sched *s, const pp_exec_opts *o,
+                        pp_run **out);
+
+/* ---- reports: plain text for output that is not a terminal -------------- */
+
+/* One row per rank, one character per time slot: F/B/I/W blocks with the
+ * micro-batch where it fits, '.' idle.  `slot` is the time per column in the
+ * run's unit; width caps the row length (longer runs are rescaled). */
+void pp_report_timeline(FILE *f, const pp_run *r, double slot, int width);
+/* The per-rank table and the measured / predicted / formula bubble lines. */
+void pp_report_summary(FILE *f, const pp_run *measured, const pp_run *predicted,
+                       const pp_sched *s, const pp_exec_opts *o);
+
+/* ---- command line shared by the demos ---------------------------------- */
+
+#define PP_MAX_MB_LIST 32
+
+typedef struct {
+    int mb[PP_MAX_MB_LIST];  /* -m/--microbatches: one value or a list "1,2,4" */
+    int nmb;
+    int mb_list_ok;          /* set by the demo: 1 if a list of M is accepted */
+    char schedule[256];      /* --schedule: a builder name or a CSV file */
+    double tick_ms;          /* --tick-ms */
+    size_t payload;          /* --payload: bytes, "64K" and "1M" accepted */
+    double ticks[4];         /* --cost F=1,B=2,I=1,W=1 */
+    char csv[256];           /* --csv FILE: write the demo's table for plotting */
+    char save[256];          /* --save-schedule FILE: write the schedule as CSV */
+    int help;                /* --help given */
+    int m_given;             /* -m was on the command line */
+    int no_schedule;         /* set by the demo: --schedule is refused (the demo picks) */
+} pp_opts;
+
+/* The defaults: M = 8, schedule 1f1b, tick 10 ms, 64 KiB, F=1 B=2 I=1 W=1. */
+void pp_cli_defaults(pp_opts *o);
+
+/* Parses argv into o (o holds the demo's defaults on entry).  On error returns
+ * PP_EARG with a one-line message in err. */
+pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t errlen);
+/* The usage text for the common options. */
+void pp_cli_usage(FILE *f, const char *prog, const char *what, const pp_opts *defaults);
+
+/* The demos' start: MPI_Init, grid, options, schedule (built or loaded on rank
+ * 0 and shared), validation.  On bad input rank 0 prints one clear message
+ * and every rank finalizes and exits with status 2; --help exits 0. */
+typedef struct {
+    const char *prog;
+    pp_grid *grid;
+    pp_opts opt;
+    pp_exec_opts exec;
+} pp_demo;
+
+void pp_demo_start(pp_demo *d, int *argc, char ***argv, const char *what);
+/* Builds (or loads) the schedule named in d->opt for M micro-batches and
+ * validates it; on failure reports and exits all ranks (status 2). */
+pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M);
+/* Collective: rank 0's verdict `bad` is shared; if set, rank 0 prints the
+ * message and every rank finalizes and exits with status 2. */
+void pp_demo_refuse_if(pp_demo *d, int bad, const char *fmt, ...);
+/* Predicts (simulator, in ticks) and runs (timed executor) one schedule.
+ * Every rank gets *pred; *meas is set on rank 0 only. */
+void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas);
+/* Prints the schedule's one-line description: name, P, M, costs, tick, payload. */
+void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s);
+/* Ends the demo: frees, MPI_Finalize, returns the exit status to use. */
+int pp_demo_end(pp_demo *d);
+/* Prints (rank 0) and aborts every rank: used by PP_CHECK. */
+void pp_die(const char *file, int line, const char *call, pp_status st, const char *hint);
+
+#define PP_CHECK(call, hint)                                      \
+    do {                                                          \
+        pp_status pp_st_ = (call);                                \
+        if (pp_st_ != PP_OK) pp_die(__FILE__, __LINE__, #call, pp_st_, hint); \
+    } while (0)
+
+#endif /* PP_H */

@@ -1,0 +1,107 @@
+/* report.c -- plain-text output for when stdout is not a terminal: the
+ * timeline (one row per rank, one character per time slot) and the summary
+ * (measured, predicted and formula figures side by side, each labelled).
+ *
+ * Drawing takes finished data and writes text; it knows nothing of MPI.
+ * Left out on purpose: colour and live redraws (the ncurses view does those).
+ */
+#include "pp.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+
+/* ---- timeline ---------------------------------------------------------- */
+
+/* Paints one compute event into row[c0..c1): the kind's letter, then the
+ * micro-batch digits if they fit, then the letter in lower case. */
+static void paint(char *row, int c0, int c1, const pp_event *e)
+{
+    char label[24];
+    int n = snprintf(label, sizeof label, "%s%d", pp_kind_name((pp_kind)e->kind), e->mb);
+    if (n > c1 - c0) n = 1;
+    for (int c = c0; c < c1; c++) {
+        int k = c - c0;
+        row[c] = k < n ? label[k] : (char)tolower((unsigned char)label[0]);
+    }
+}
+
+void pp_report_timeline(FILE *f, const pp_run *r, double slot, int width)
+{
+    if (width < 20) width = 20;
+    int cols = (int)ceil(r->makespan / slot - 1e-9);
+    if (cols > width) {
+        slot = r->makespan / width;
+        cols = width;
+    }
+    if (cols < 1) cols = 1;
+    char row[4096];
+    if (cols > (int)sizeof row - 1) cols = (int)sizeof row - 1;
+    for (int p = 0; p < r->P; p++) {
+        memset(row, '.', (size_t)cols);
+        row[cols] = '\0';
+        for (int i = 0; i < r->ranks[p].n; i++) {
+            const pp_event *e = &r->ranks[p].ev[i];
+            if (e->type != PP_EV_COMPUTE) continue;
+            int c0 = (int)lround(e->t0 / slot), c1 = (int)lround(e->t1 / slot);
+            if (c1 <= c0) c1 = c0 + 1;
+            if (c0 >= cols) continue;
+            paint(row, c0, c1 < cols ? c1 : cols, e);
+        }
+        fprintf(f, "  rank %d |%s|\n", p, row);
+    }
+    if (r->in_ticks)
+        fprintf(f, "  one column = %.2f tick; F = forward, B = backward (digits: micro-batch), . = idle\n", slot);
+    else
+        fprintf(f, "  one column = %.2f ms; F = forward, B = backward (digits: micro-batch), . = idle\n",
+                slot * 1e3);
+}
+
+/* ---- summary ----------------------------------------------------------- */
+
+/* Prints "  27.3 %" or the "n/a" of a formula that does not apply. */
+static void pct(FILE *f, double v)
+{
+    if (v < 0) fprintf(f, "%8s", "n/a");
+    else fprintf(f, "%6.1f %%", 100.0 * v);
+}
+
+void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sched *s,
+                       const pp_exec_opts *o)
+{
+    int P = s->nstages, M = s->nmb;
+    pp_family fam = s->family;
+
+    fprintf(f, "  rank  busy   idle   peak micro-batches held      sent\n");
+    fprintf(f, "        (measured, %% of makespan)  measured  formula %-7s KiB\n", pp_theory_peak_text(fam));
+    for (int p = 0; p < m->P; p++) {
+        double busy = m->makespan > 0 ? m->busy[p] / m->makespan : 0;
+        int formula = pp_theory_peak_inflight(fam, P, M, p);
+        fprintf(f, "  %4d %5.1f  %5.1f  %16d  ", p, 100 * busy, 100 * (1 - busy), m->peak_inflight[p]);
+        if (formula < 0) fprintf(f, "%8s", "n/a");
+        else fprintf(f, "%8d", formula);
+        fprintf(f, "  %10.0f\n", m->bytes_sent[p] / 1024.0);
+    }
+
+    double tick_ms = o->tick_s * 1e3;
+    fprintf(f, "  makespan: %.1f ms measured, %.1f ms predicted by the simulator (%.0f ticks of %.2f ms)\n",
+            m->makespan * 1e3, pred->makespan * tick_ms, pred->makespan, tick_ms);
+
+    double fs = pp_theory_bubble_step(fam, P, M), fi = pp_theory_bubble_ideal(fam, P, M);
+    double ms = pp_run_bubble_step(m), mi = pp_run_bubble_ideal(m);
+    fprintf(f, "  bubble, share of the step  = idle / (P x makespan):  measured");
+    pct(f, ms);
+    fprintf(f, "   formula %s", pp_theory_bubble_step_text(fam));
+    pct(f, fs);
+    fprintf(f, "   predicted");
+    pct(f, pp_run_bubble_step(pred));
+    if (fs >= 0) fprintf(f, "   measured - formula %+.2f points", 100 * (ms - fs));
+    fprintf(f, "\n  bubble over the ideal time = idle / busy:            measured");
+    pct(f, mi);
+    fprintf(f, "   formula %s", pp_theory_bubble_ideal_text(fam));
+    pct(f, fi);
+    fprintf(f, "   predicted");
+    pct(f, pp_run_bubble_ideal(pred));
+    if (fi >= 0) fprintf(f, "   measured - formula %+.2f points", 100 * (mi - fi));
+    fprintf(f, "\n");
+}

@@ -1,0 +1,471 @@
+/* sched.c -- schedules as data: the action notation, the builders (naive,
+ * GPipe, 1F1B), lowering to explicit sends and receives, and the CSV form.
+ *
+ * A schedule is nothing but one list of actions per rank.  Builders are short
+ * functions that push actions; nothing here knows about MPI or clocks.
+ * Left out on purpose: interleaved and zero-bubble builders (they only need
+ * pushing in another order), and checking (validate.c).
+ */
+#include "pp.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- kinds and the notation ------------------------------------------- */
+
+static const char *kind_names[PP_NKINDS] = {
+    "F", "B", "I", "W", "SEND_F", "RECV_F", "SEND_B", "RECV_B", ""
+};
+
+const char *pp_kind_name(pp_kind k)
+{
+    return (k >= 0 && k < PP_NKINDS) ? kind_names[k] : "?";
+}
+
+int pp_kind_is_compute(pp_kind k)
+{
+    return k == PP_F || k == PP_B || k == PP_I || k == PP_W;
+}
+
+int pp_action_str(pp_action a, char *buf, size_t n)
+{
+    if (a.kind == PP_IDLE) {
+        if (n) buf[0] = '\0';
+        return 0;
+    }
+    return snprintf(buf, n, "%d%s%d", a.stage, pp_kind_name(a.kind), a.mb);
+}
+
+/* Reads a non-negative decimal number at *p; returns -1 if there is none or
+ * it is too large to be a stage or micro-batch. */
+static long read_count(const char **p)
+{
+    const char *s = *p;
+    long v = 0;
+    if (!isdigit((unsigned char)*s)) return -1;
+    while (isdigit((unsigned char)*s)) {
+        v = v * 10 + (*s - '0');
+        if (v > 1000000) return -1;
+        s++;
+    }
+    *p = s;
+    return v;
+}
+
+pp_status pp_action_parse(const char *text, pp_action *out)
+{
+    const char *p = text;
+    long stage = read_count(&p);
+    if (stage < 0) return PP_EPARSE;
+    /* Longest kind name first, so "SEND_F" is not read as a bad "S". */
+    int kind = -1;
+    size_t best = 0;
+    for (int k = 0; k < PP_IDLE; k++) {
+        size_t len = strlen(kind_names[k]);
+        if (len > best && strncmp(p, kind_names[k], len) == 0) {
+            kind = k;
+            best = len;
+        }
+    }
+    if (kind < 0) return PP_EPARSE;
+    p += best;
+    long mb = read_count(&p);
+    if (mb < 0 || *p != '\0') return PP_EPARSE;
+    out->stage = (int)stage;
+    out->kind = (pp_kind)kind;
+    out->mb = (int)mb;
+    return PP_OK;
+}
+
+/* ---- the schedule object ----------------------------------------------- */
+
+pp_status pp_sched_new(int P, pp_sched **out)
+{
+    *out = NULL;
+    if (P < 1) return PP_EARG;
+    pp_sched *s = calloc(1, sizeof *s);
+    if (!s) return PP_ENOMEM;
+    s->nranks = P;
+    s->len = calloc((size_t)P, sizeof *s->len);
+    s->acts = calloc((size_t)P, sizeof *s->acts);
+    s->cap = calloc((size_t)P, sizeof *s->cap);
+    if (!s->len || !s->acts || !s->cap) {
+        pp_sched_free(s);
+        return PP_ENOMEM;
+    }
+    snprintf(s->name, sizeof s->name, "custom");
+    *out = s;
+    return PP_OK;
+}
+
+void pp_sched_free(pp_sched *s)
+{
+    if (!s) return;
+    for (int r = 0; s->acts && r < s->nranks; r++) free(s->acts[r]);
+    free(s->acts);
+    free(s->len);
+    free(s->cap);
+    free(s->stage_rank);
+    free(s);
+}
+
+pp_status pp_sched_push(pp_sched *s, int rank, pp_action a)
+{
+    if (rank < 0 || rank >= s->nranks) return PP_EARG;
+    if (s->len[rank] == s->cap[rank]) {
+        int cap = s->cap[rank] ? 2 * s->cap[rank] : 16;
+        pp_action *grown = realloc(s->acts[rank], (size_t)cap * sizeof *grown);
+        if (!grown) return PP_ENOMEM;
+        s->acts[rank] = grown;
+        s->cap[rank] = cap;
+    }
+    s->acts[rank][s->len[rank]++] = a;
+    return PP_OK;
+}
+
+pp_status pp_sched_finish(pp_sched *s)
+{
+    int S = 0, M = 0;
+    for (int r = 0; r < s->nranks; r++)
+        for (int i = 0; i < s->len[r]; i++) {
+            pp_action a = s->acts[r][i];
+            if (a.kind == PP_IDLE) continue;
+            if (a.stage + 1 > S) S = a.stage + 1;
+            if (a.mb + 1 > M) M = a.mb + 1;
+        }
+    free(s->stage_rank);
+    s->stage_rank = malloc((size_t)(S ? S : 1) * sizeof *s->stage_rank);
+    if (!s->stage_rank) return PP_ENOMEM;
+    for (int st = 0; st < S; st++) s->stage_rank[st] = -1;
+    /* The first rank seen running a stage owns it; the validator refuses a
+     * stage found on two ranks. */
+    for (int r = 0; r < s->nranks; r++)
+        for (int i = 0; i < s->len[r]; i++) {
+            pp_action a = s->acts[r][i];
+            if (a.kind != PP_IDLE && s->stage_rank[a.stage] < 0) s->stage_rank[a.stage] = r;
+        }
+    s->nstages = S;
+    s->nmb = M;
+    return PP_OK;
+}
+
+/* ---- builders ---------------------------------------------------------- */
+
+static pp_action act(int stage, pp_kind k, int mb)
+{
+    pp_action a = {stage, k, mb};
+    return a;
+}
+
+/* Starts a built schedule: checks P and M, allocates, names it. */
+static pp_status begin(const char *name, pp_family fam, int P, int M, pp_sched **out)
+{
+    *out = NULL;
+    if (P < 1 || M < 1) return PP_EARG;
+    pp_status st = pp_sched_new(P, out);
+    if (st != PP_OK) return st;
+    snprintf((*out)->name, sizeof (*out)->name, "%s", name);
+    (*out)->family = fam;
+    return PP_OK;
+}
+
+/* Ends a built schedule; frees it on failure. */
+static pp_status end(pp_status st, pp_sched **out)
+{
+    if (st == PP_OK) st = pp_sched_finish(*out);
+    if (st != PP_OK) {
+        pp_sched_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+pp_status pp_sched_naive(int P, int M, pp_sched **out)
+{
+    pp_status st = begin("naive", PP_FAM_NAIVE, P, M, out);
+    if (st != PP_OK) return st;
+    /* Every rank: F0 B0 F1 B1 ...  The messages do the rest: rank 0 cannot
+     * start F1 until the gradient of micro-batch 0 has come all the way back. */
+    for (int r = 0; r < P && st == PP_OK; r++)
+        for (int m = 0; m < M && st == PP_OK; m++) {
+            st = pp_sched_push(*out, r, act(r, PP_F, m));
+            if (st == PP_OK) st = pp_sched_push(*out, r, act(r, PP_B, m));
+        }
+    return end(st, out);
+}
+
+pp_status pp_sched_gpipe(int P, int M, pp_sched **out)
+{
+    pp_status st = begin("gpipe", PP_FAM_GPIPE, P, M, out);
+    if (st != PP_OK) return st;
+    /* Every rank: all M forwards, then all M backwards in the same order. */
+    for (int r = 0; r < P && st == PP_OK; r++) {
+        for (int m = 0; m < M && st == PP_OK; m++) st = pp_sched_push(*out, r, act(r, PP_F, m));
+        for (int m = 0; m < M && st == PP_OK; m++) st = pp_sched_push(*out, r, act(r, PP_B, m));
+    }
+    return end(st, out);
+}
+
+pp_status pp_sched_1f1b(int P, int M, pp_sched **out)
+{
+    pp_status st = begin("1f1b", PP_FAM_1F1B, P, M, out);
+    if (st != PP_OK) return st;
+    for (int r = 0; r < P && st == PP_OK; r++) {
+        /* Warm-up: enough forwards that the first gradient arrives just as
+         * the steady phase starts.  Rank r holds at most P - r micro-batches. */
+        int warm = P - r - 1 < M ? P - r - 1 : M;
+        int f = 0, b = 0;
+        while (f < warm && st == PP_OK) st = pp_sched_push(*out, r, act(r, PP_F, f++));
+        /* Steady: one forward, one backward. */
+        while (f < M && st == PP_OK) {
+            st = pp_sched_push(*out, r, act(r, PP_F, f++));
+            if (st == PP_OK) st = pp_sched_push(*out, r, act(r, PP_B, b++));
+        }
+        /* Cool-down: the backwards still owed. */
+        while (b < M && st == PP_OK) st = pp_sched_push(*out, r, act(r, PP_B, b++));
+    }
+    return end(st, out);
+}
+
+static const struct {
+    const char *name;
+    pp_status (*build)(int, int, pp_sched **);
+} builders[] = {
+    {"naive", pp_sched_naive},
+    {"gpipe", pp_sched_gpipe},
+    {"1f1b", pp_sched_1f1b},
+};
+
+const char *pp_sched_names(void)
+{
+    return "naive, gpipe, 1f1b";
+}
+
+pp_status pp_sched_build(const char *name, int P, int M, pp_sched **out)
+{
+    *out = NULL;
+    for (size_t i = 0; i < sizeof builders / sizeof builders[0]; i++)
+        if (strcmp(name, builders[i].name) == 0) return builders[i].build(P, M, out);
+    return PP_EARG;
+}
+
+/* ---- lowering: the sends and receives a compute-only schedule implies --- */
+
+static int has_comm(const pp_sched *s)
+{
+    for (int r = 0; r < s->nranks; r++)
+        for (int i = 0; i < s->len[r]; i++)
+            if (!pp_kind_is_compute(s->acts[r][i].kind) && s->acts[r][i].kind != PP_IDLE)
+                return 1;
+    return 0;
+}
+
+/* Is the neighbouring stage `other` run by another rank than `r`? */
+static int remote(const pp_sched *s, int r, int other)
+{
+    return other >= 0 && other < s->nstages && s->stage_rank[other] != r;
+}
+
+pp_status pp_sched_lower(const pp_sched *s, pp_sched **out, int ***src_index)
+{
+    pp_sched *lo = NULL;
+    pp_status st = pp_sched_new(s->nranks, &lo);
+    if (st != PP_OK) return st;
+    memcpy(lo->name, s->name, sizeof lo->name);
+    lo->family = s->family;
+    int **src = calloc((size_t)s->nranks, sizeof *src);
+    if (!src) st = PP_ENOMEM;
+    int explicit_comm = has_comm(s);
+
+    for (int r = 0; r < s->nranks && st == PP_OK; r++) {
+        /* At most three lowered actions come from one action. */
+        src[r] = malloc((size_t)(3 * s->len[r] + 1) * sizeof **src);
+        if (!src[r]) { st = PP_ENOMEM; break; }
+        for (int i = 0; i < s->len[r] && st == PP_OK; i++) {
+            pp_action a = s->acts[r][i];
+            if (a.kind == PP_IDLE) continue;
+            int fwd = a.kind == PP_F, bwd = a.kind == PP_B || a.kind == PP_I;
+            /* The receive comes right before the compute that needs it: the
+             * executor posts every receive early anyway, so this is where
+             * the rank waits, not where the message is asked for. */
+            if (!explicit_comm && fwd && remote(s, r, a.stage - 1)) {
+                src[r][lo->len[r]] = i;
+                st = pp_sched_push(lo, r, act(a.stage, PP_RECV_F, a.mb));
+            }
+            if (!explicit_comm && bwd && remote(s, r, a.stage + 1) && st == PP_OK) {
+                src[r][lo->len[r]] = i;
+                st = pp_sched_push(lo, r, act(a.stage, PP_RECV_B, a.mb));
+            }
+            if (st != PP_OK) break;
+            src[r][lo->len[r]] = i;
+            st = pp_sched_push(lo, r, a);
+            /* The send goes right after the compute that produced it. */
+            if (!explicit_comm && fwd && remote(s, r, a.stage + 1) && st == PP_OK) {
+                src[r][lo->len[r]] = i;
+                st = pp_sched_push(lo, r, act(a.stage, PP_SEND_F, a.mb));
+            }
+            if (!explicit_comm && bwd && remote(s, r, a.stage - 1) && st == PP_OK) {
+                src[r][lo->len[r]] = i;
+                st = pp_sched_push(lo, r, act(a.stage, PP_SEND_B, a.mb));
+            }
+        }
+    }
+    if (st == PP_OK) st = pp_sched_finish(lo);
+    if (st == PP_OK && src_index) {
+        *src_index = src;
+        src = NULL;
+    }
+    if (src)
+        for (int r = 0; r < s->nranks; r++) free(src[r]);
+    free(src);
+    if (st != PP_OK) {
+        pp_sched_free(lo);
+        lo = NULL;
+    }
+    *out = lo;
+    return st;
+}
+
+/* ---- the CSV form ------------------------------------------------------ */
+
+/* Copies the cell starting at *p (up to a comma or the end of the line) into
+ * buf without surrounding blanks; moves *p past the comma.  Returns 1 if the
+ * line has ended. */
+static int next_cell(const char **p, const char *eol, char *buf, size_t n)
+{
+    const char *c = *p;
+    while (c < eol && *c != ',') c++;
+    const char *b = *p, *e = c;
+    while (b < e && isspace((unsigned char)*b)) b++;
+    while (e > b && isspace((unsigned char)e[-1])) e--;
+    size_t len = (size_t)(e - b) < n - 1 ? (size_t)(e - b) : n - 1;
+    memcpy(buf, b, len);
+    buf[len] = '\0';
+    *p = c < eol ? c + 1 : c;
+    return c >= eol;
+}
+
+/* Is the line empty or a comment ('#')? */
+static int skip_line(const char *b, const char *eol)
+{
+    while (b < eol && isspace((unsigned char)*b)) b++;
+    return b == eol || *b == '#';
+}
+
+pp_status pp_sched_from_csv(const char *text, pp_sched **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    /* First pass: count the rows. */
+    int rows = 0;
+    for (const char *l = text; *l;) {
+        const char *eol = strchr(l, '\n');
+        if (!eol) eol = l + strlen(l);
+        if (!skip_line(l, eol)) rows++;
+        l = *eol ? eol + 1 : eol;
+    }
+    if (rows == 0) {
+        snprintf(err, errlen, "the schedule has no rows (one row of actions per rank is needed)");
+        return PP_EPARSE;
+    }
+    pp_sched *s = NULL;
+    pp_status st = pp_sched_new(rows, &s);
+    if (st != PP_OK) return st;
+
+    /* Second pass: one rank per row, one action per cell. */
+    int r = 0, line = 0;
+    for (const char *l = text; *l && st == PP_OK;) {
+        const char *eol = strchr(l, '\n');
+        if (!eol) eol = l + strlen(l);
+        line++;
+        if (!skip_line(l, eol)) {
+            const char *p = l;
+            int col = 0, done = 0;
+            while (!done && st == PP_OK) {
+                char cell[64];
+                done = next_cell(&p, eol, cell, sizeof cell);
+                col++;
+                pp_action a = {-1, PP_IDLE, -1};
+                if (cell[0] && pp_action_parse(cell, &a) != PP_OK) {
+                    snprintf(err, errlen,
+                             "line %d, cell %d: '%s' is not an action "
+                             "(write stage, kind, micro-batch: 2F0, 3B1, 1I4, 1W4, or leave the cell empty)",
+                             line, col, cell);
+                    st = PP_EPARSE;
+                } else {
+                    st = pp_sched_push(s, r, a);
+                }
+            }
+            r++;
+        }
+        l = *eol ? eol + 1 : eol;
+    }
+    if (st == PP_OK) st = pp_sched_finish(s);
+    if (st != PP_OK) {
+        pp_sched_free(s);
+        return st;
+    }
+    *out = s;
+    return PP_OK;
+}
+
+pp_status pp_sched_load(const char *path, pp_sched **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open schedule file '%s': %s", path, strerror(errno));
+        return PP_EIO;
+    }
+    size_t cap = 4096, n = 0;
+    char *text = malloc(cap);
+    while (text) {
+        n += fread(text + n, 1, cap - 1 - n, f);
+        if (n < cap - 1) break;
+        char *grown = realloc(text, cap *= 2);
+        if (!grown) { free(text); text = NULL; }
+        else text = grown;
+    }
+    fclose(f);
+    if (!text) return PP_ENOMEM;
+    text[n] = '\0';
+    char inner[200] = "";
+    pp_status st = pp_sched_from_csv(text, out, inner, sizeof inner);
+    free(text);
+    if (st != PP_OK) snprintf(err, errlen, "%s: %s", path, inner);
+    else snprintf((*out)->name, sizeof (*out)->name, "%.31s", strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+    return st;
+}
+
+char *pp_sched_to_csv(const pp_sched *s)
+{
+    size_t cap = 64, n = 0;
+    for (int r = 0; r < s->nranks; r++) cap += (size_t)s->len[r] * 16 + 2;
+    char *text = malloc(cap);
+    if (!text) return NULL;
+    for (int r = 0; r < s->nranks; r++) {
+        for (int i = 0; i < s->len[r]; i++) {
+            if (i) text[n++] = ',';
+            n += (size_t)pp_action_str(s->acts[r][i], text + n, cap - n);
+        }
+        text[n++] = '\n';
+    }
+    text[n] = '\0';
+    return text;
+}
+
+pp_status pp_sched_save(const pp_sched *s, const char *path)
+{
+    char *text = pp_sched_to_csv(s);
+    if (!text) return PP_ENOMEM;
+    FILE *f = fopen(path, "wb");
+    pp_status st = PP_EIO;
+    if (f) {
+        size_t len = strlen(text);
+        st = fwrite(text, 1, len, f) == len ? PP_OK : PP_EIO;
+        if (fclose(f) != 0) st = PP_EIO;
+    }
+    free(text);
+    return st;
+}

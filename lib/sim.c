@@ -1,0 +1,315 @@
+/* sim.c -- the simulator: replays a schedule with given op costs and predicts
+ * every rank's timeline, the makespan, the bubble and the peak number of
+ * micro-batches whose activations each rank holds.
+ *
+ * The same replay, with unit costs, is how the validator finds a schedule
+ * that would deadlock: if at some point no rank can take its next action, the
+ * ranks are waiting on each other.  Left out on purpose: bandwidth models
+ * (a message costs a fixed latency, 0 by default) and memory in bytes.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- costs ------------------------------------------------------------- */
+
+void pp_costs_default(pp_costs *c)
+{
+    c->ticks[PP_F] = 1.0;
+    c->ticks[PP_B] = 2.0;
+    c->ticks[PP_I] = 1.0;
+    c->ticks[PP_W] = 1.0;
+    c->stage_scale = NULL;
+    c->latency = 0.0;
+}
+
+double pp_costs_of(const pp_costs *c, pp_kind k, int stage)
+{
+    if (!pp_kind_is_compute(k)) return 0.0;
+    double scale = c->stage_scale ? c->stage_scale[stage] : 1.0;
+    return c->ticks[k] * scale;
+}
+
+/* ---- runs: events of a whole step and what they add up to -------------- */
+
+pp_status pp_run_new(int P, int M, pp_run **out)
+{
+    pp_run *r = calloc(1, sizeof *r);
+    if (!r) return PP_ENOMEM;
+    r->P = P;
+    r->M = M;
+    r->in_ticks = 1;
+    r->ranks = calloc((size_t)P, sizeof *r->ranks);
+    r->busy = calloc((size_t)P, sizeof *r->busy);
+    r->peak_inflight = calloc((size_t)P, sizeof *r->peak_inflight);
+    r->bytes_sent = calloc((size_t)P, sizeof *r->bytes_sent);
+    if (!r->ranks || !r->busy || !r->peak_inflight || !r->bytes_sent) {
+        pp_run_free(r);
+        return PP_ENOMEM;
+    }
+    *out = r;
+    return PP_OK;
+}
+
+void pp_run_free(pp_run *r)
+{
+    if (!r) return;
+    for (int i = 0; r->ranks && i < r->P; i++) pp_evlist_clear(&r->ranks[i]);
+    free(r->ranks);
+    free(r->busy);
+    free(r->peak_inflight);
+    free(r->bytes_sent);
+    free(r);
+}
+
+void pp_run_summarize(pp_run *r)
+{
+    r->makespan = 0.0;
+    for (int p = 0; p < r->P; p++) {
+        r->busy[p] = 0.0;
+        r->peak_inflight[p] = 0;
+        r->bytes_sent[p] = 0;
+        for (int i = 0; i < r->ranks[p].n; i++) {
+            const pp_event *e = &r->ranks[p].ev[i];
+            if (e->type == PP_EV_COMPUTE) {
+                r->busy[p] += e->t1 - e->t0;
+                if (e->t1 > r->makespan) r->makespan = e->t1;
+            }
+            if (e->type == PP_EV_SEND) r->bytes_sent[p] += e->bytes;
+            if (e->inflight > r->peak_inflight[p]) r->peak_inflight[p] = e->inflight;
+        }
+    }
+}
+
+/* ---- the replay -------------------------------------------------------- */
+
+/* Times at which things happened, per (stage, micro-batch); -1 = not yet. */
+typedef struct {
+    double *fwd;     /* forward computed */
+    double *bwd;     /* input gradient computed (B or I) */
+    double *sent_f, *sent_b;   /* activation / gradient sent by this stage */
+    double *got_f, *got_b;     /* activation / gradient received by this stage */
+    int *weights;    /* W done */
+} replay_state;
+
+static pp_status state_new(replay_state *st, int n)
+{
+    double **arrays[] = {&st->fwd, &st->bwd, &st->sent_f, &st->sent_b, &st->got_f, &st->got_b};
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
+        *arrays[i] = malloc((size_t)n * sizeof(double));
+        if (!*arrays[i]) return PP_ENOMEM;
+        for (int k = 0; k < n; k++) (*arrays[i])[k] = -1.0;
+    }
+    st->weights = calloc((size_t)n, sizeof(int));
+    return st->weights ? PP_OK : PP_ENOMEM;
+}
+
+static void state_free(replay_state *st)
+{
+    free(st->fwd); free(st->bwd);
+    free(st->sent_f); free(st->sent_b);
+    free(st->got_f); free(st->got_b);
+    free(st->weights);
+}
+
+/* Writes an ordering error for action a (rank r, index i) needing `need`. */
+static pp_status order_error(pp_replay_fail *fail, int r, int i, pp_action a,
+                             pp_action need, const char *why)
+{
+    char as[24], ns[24];
+    pp_action_str(a, as, sizeof as);
+    pp_action_str(need, ns, sizeof ns);
+    fail->kind = PP_BAD_ORDER;
+    fail->rank = r;
+    fail->index = i;
+    snprintf(fail->msg, sizeof fail->msg, "rank %d runs %s before %s: %s", r, as, ns, why);
+    return PP_ESCHED;
+}
+
+/* Is the input of a forward (or the gradient of a backward) on stage `from`,
+ * needed on rank r, there yet?  Same-rank neighbours hand over directly. */
+static double input_time(const pp_sched *s, const replay_state *st, int r, int from, int mb,
+                         int dir)
+{
+    int k = pp_sm(s, from, mb);
+    int here = pp_sm(s, dir == 0 ? from + 1 : from - 1, mb);
+    if (s->stage_rank[from] == r) return dir == 0 ? st->fwd[k] : st->bwd[k];
+    return dir == 0 ? st->got_f[here] : st->got_b[here];
+}
+
+/* Tries to take action i of rank r at time *t.  Returns 1 if taken, 0 if it
+ * must wait for a message, -1 on an ordering error (fail filled in). */
+static int take(const pp_sched *s, const pp_costs *c, replay_state *st, int r, int i,
+                double *t, pp_run *run, int *inflight, pp_replay_fail *fail)
+{
+    pp_action a = s->acts[r][i];
+    int k = pp_sm(s, a.stage, a.mb), S = s->nstages;
+    double t0 = *t, ready = *t;
+    pp_event ev = {PP_EV_COMPUTE, a.kind, a.stage, a.mb, 0, 0, 0, 0};
+
+    switch (a.kind) {
+    case PP_F:
+        if (a.stage > 0) {
+            double in = input_time(s, st, r, a.stage - 1, a.mb, 0);
+            pp_action need = {a.stage - 1, PP_F, a.mb};
+            if (s->stage_rank[a.stage - 1] != r) need = (pp_action){a.stage, PP_RECV_F, a.mb};
+            if (in < 0) return order_error(fail, r, i, a, need, "a forward needs its input first"), -1;
+        }
+        st->fwd[k] = *t = t0 + pp_costs_of(c, a.kind, a.stage);
+        ++*inflight;
+        break;
+    case PP_B:
+    case PP_I:
+        if (st->fwd[k] < 0)
+            return order_error(fail, r, i, a, (pp_action){a.stage, PP_F, a.mb},
+                               "a backward needs the activations its forward stored"), -1;
+        if (a.stage < S - 1) {
+            double g = input_time(s, st, r, a.stage + 1, a.mb, 1);
+            pp_action need = {a.stage + 1, PP_B, a.mb};
+            if (s->stage_rank[a.stage + 1] != r) need = (pp_action){a.stage, PP_RECV_B, a.mb};
+            if (g < 0) return order_error(fail, r, i, a, need, "a backward needs the gradient from the next stage"), -1;
+        }
+        st->bwd[k] = *t = t0 + pp_costs_of(c, a.kind, a.stage);
+        if (a.kind == PP_B) --*inflight;
+        break;
+    case PP_W:
+        if (st->bwd[k] < 0)
+            return order_error(fail, r, i, a, (pp_action){a.stage, PP_I, a.mb},
+                               "the weight gradient uses what the input-gradient pass computed"), -1;
+        *t = t0 + pp_costs_of(c, a.kind, a.stage);
+        st->weights[k] = 1;
+        --*inflight;
+        break;
+    case PP_SEND_F:
+    case PP_SEND_B: {
+        int f = a.kind == PP_SEND_F;
+        if ((f ? st->fwd[k] : st->bwd[k]) < 0)
+            return order_error(fail, r, i, a, (pp_action){a.stage, f ? PP_F : PP_B, a.mb},
+                               "a send needs the result it sends"), -1;
+        (f ? st->sent_f : st->sent_b)[k] = *t;
+        ev.type = PP_EV_SEND;
+        break;
+    }
+    case PP_RECV_F:
+    case PP_RECV_B: {
+        int f = a.kind == PP_RECV_F;
+        double sent = f ? st->sent_f[pp_sm(s, a.stage - 1, a.mb)]
+                        : st->sent_b[pp_sm(s, a.stage + 1, a.mb)];
+        if (sent < 0) return 0; /* the sender has not got there yet: wait */
+        if (sent + c->latency > ready) ready = sent + c->latency;
+        (f ? st->got_f : st->got_b)[k] = *t = ready;
+        ev.type = PP_EV_WAIT;
+        break;
+    }
+    default:
+        return 1; /* idle slots cost nothing */
+    }
+    ev.t0 = t0;
+    ev.t1 = *t;
+    ev.inflight = *inflight;
+    if (run && (ev.type != PP_EV_WAIT || ev.t1 > ev.t0)) pp_evlist_push(&run->ranks[r], ev);
+    return 1;
+}
+
+/* Names the cycle of waits that stopped the replay, starting from rank r0. */
+static void describe_cycle(const pp_sched *s, const int *pc, int r0, pp_replay_fail *fail)
+{
+    int P = s->nranks, r = r0;
+    int *seen = calloc((size_t)P, sizeof *seen);
+    /* Walk the "waits for" edges until a rank repeats: that is the cycle. */
+    for (int step = 0; seen && !seen[r] && step <= P; step++) {
+        seen[r] = 1;
+        pp_action a = s->acts[r][pc[r]];
+        int from = s->stage_rank[a.kind == PP_RECV_F ? a.stage - 1 : a.stage + 1];
+        if (pc[from] >= s->len[from]) { /* only an unchecked schedule gets here */
+            free(seen);
+            fail->kind = PP_BAD_UNMATCHED;
+            fail->rank = r;
+            fail->index = pc[r];
+            snprintf(fail->msg, sizeof fail->msg, "rank %d waits for a message rank %d never sends", r, from);
+            return;
+        }
+        r = from;
+    }
+    free(seen);
+    fail->kind = PP_BAD_DEADLOCK;
+    fail->rank = r;
+    fail->index = pc[r];
+    int n = snprintf(fail->msg, sizeof fail->msg, "cycle of waits:");
+    int start = r;
+    do {
+        pp_action a = s->acts[r][pc[r]];
+        int from = s->stage_rank[a.kind == PP_RECV_F ? a.stage - 1 : a.stage + 1];
+        char as[24];
+        pp_action_str(a, as, sizeof as);
+        if (n < (int)sizeof fail->msg)
+            n += snprintf(fail->msg + n, sizeof fail->msg - (size_t)n,
+                          "%s rank %d waits at %s for rank %d", r == start ? "" : ",", r, as, from);
+        r = from;
+    } while (r != start);
+}
+
+pp_status pp_replay(const pp_sched *s, const pp_costs *c, pp_run *run, pp_replay_fail *fail)
+{
+    int P = s->nranks, n = s->nstages * s->nmb;
+    memset(fail, 0, sizeof *fail);
+    replay_state st = {0};
+    int *pc = calloc((size_t)P, sizeof *pc), *inflight = calloc((size_t)P, sizeof *inflight);
+    double *t = calloc((size_t)P, sizeof *t);
+    pp_status rc = (pc && inflight && t) ? state_new(&st, n > 0 ? n : 1) : PP_ENOMEM;
+
+    /* Sweep the ranks, each as far as it can go, until all are done or a
+     * sweep moves nobody.  The times do not depend on the sweep order: an
+     * action's time depends only on the actions it waits for. */
+    for (int moved = 1; rc == PP_OK && moved;) {
+        moved = 0;
+        for (int r = 0; r < P && rc == PP_OK; r++)
+            while (pc[r] < s->len[r]) {
+                int ok = take(s, c, &st, r, pc[r], &t[r], run, &inflight[r], fail);
+                if (ok < 0) rc = PP_ESCHED;
+                if (ok <= 0) break;
+                pc[r]++;
+                moved = 1;
+            }
+    }
+    /* Anyone left unfinished is waiting for a message that cannot come. */
+    for (int r = 0; r < P && rc == PP_OK; r++)
+        if (pc[r] < s->len[r]) {
+            fail->blocked = malloc((size_t)P * sizeof *fail->blocked);
+            for (int q = 0; fail->blocked && q < P; q++)
+                fail->blocked[q] = pc[q] < s->len[q] ? pc[q] : -1;
+            describe_cycle(s, pc, r, fail);
+            rc = PP_ESCHED;
+        }
+    if (rc == PP_OK && run) pp_run_summarize(run);
+    state_free(&st);
+    free(pc);
+    free(inflight);
+    free(t);
+    return rc;
+}
+
+void pp_free_index(int **idx, int nranks)
+{
+    for (int r = 0; idx && r < nranks; r++) free(idx[r]);
+    free(idx);
+}
+
+pp_status pp_simulate(const pp_sched *s, const pp_costs *c, pp_run **out)
+{
+    *out = NULL;
+    pp_sched *lo = NULL;
+    pp_status st = pp_sched_lower(s, &lo, NULL);
+    if (st != PP_OK) return st;
+    st = pp_run_new(s->nranks, s->nmb, out);
+    pp_replay_fail fail = {0};
+    if (st == PP_OK) st = pp_replay(lo, c, *out, &fail);
+    if (st != PP_OK) {
+        free(fail.blocked);
+        pp_run_free(*out);
+        *out = NULL;
+    }
+    pp_sched_free(lo);
+    return st;
+}

@@ -1,0 +1,225 @@
+/* validate.c -- refuses a schedule that is incomplete or would deadlock,
+ * before anything runs, and shows where with a step-by-rank grid.
+ *
+ * The checks, in order: every stage on one rank; no action twice; every stage
+ * runs F and B (or I and W) for every micro-batch; every send has its receive;
+ * and finally a replay (sim.c) that finds any action placed before what it
+ * needs (a B before its F) and any cycle of ranks waiting on each other.
+ * Left out on purpose: memory limits (a schedule may hold many activations).
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void pp_check_clear(pp_check *c)
+{
+    if (!c) return;
+    free(c->grid);
+    c->grid = NULL;
+}
+
+/* Records the first problem found; later ones are ignored. */
+static void report(pp_check *c, pp_bad_kind kind, int rank, int index, const char *msg)
+{
+    if (c->kind != PP_BAD_NONE) return;
+    c->kind = kind;
+    c->rank = rank;
+    c->index = index;
+    snprintf(c->msg, sizeof c->msg, "%s", msg);
+}
+
+/* ---- the grid ----------------------------------------------------------- */
+
+/* A step-by-rank picture of the schedule around the marked actions: mark[r]
+ * is the index to bracket on rank r (or -1); an index equal to the list's
+ * length brackets `missing` placed after the last action. */
+static char *make_grid(const pp_sched *s, const int *mark, const char *missing)
+{
+    int lo = -1, maxlen = 0;
+    for (int r = 0; r < s->nranks; r++) {
+        if (mark[r] >= 0 && (lo < 0 || mark[r] < lo)) lo = mark[r];
+        if (s->len[r] + 1 > maxlen) maxlen = s->len[r] + 1;
+    }
+    lo = lo > 4 ? lo - 4 : 0;
+    int hi = lo + 12 < maxlen ? lo + 12 : maxlen;
+    size_t cap = (size_t)(s->nranks + 2) * (size_t)(hi - lo + 2) * 16 + 256;
+    char *g = malloc(cap);
+    if (!g) return NULL;
+    size_t n = (size_t)snprintf(g, cap, "  step   %s", lo > 0 ? "... " : "");
+    for (int i = lo; i < hi; i++) n += (size_t)snprintf(g + n, cap - n, "%-10d", i);
+    n += (size_t)snprintf(g + n, cap - n, "\n");
+    for (int r = 0; r < s->nranks; r++) {
+        n += (size_t)snprintf(g + n, cap - n, "  rank %-2d%s", r, lo > 0 ? "... " : "");
+        for (int i = lo; i < hi; i++) {
+            char as[32] = "";
+            if (i < s->len[r]) pp_action_str(s->acts[r][i], as, sizeof as);
+            else if (i == mark[r]) snprintf(as, sizeof as, "%s?", missing);
+            if (i >= s->len[r] && i != mark[r]) break;
+            if (s->acts[r] && i < s->len[r] && s->acts[r][i].kind == PP_IDLE) snprintf(as, sizeof as, "-");
+            char cell[40];
+            snprintf(cell, sizeof cell, i == mark[r] ? "[%s]" : " %s ", as);
+            n += (size_t)snprintf(g + n, cap - n, "%-10s", cell);
+        }
+        n += (size_t)snprintf(g + n, cap - n, "%s\n", hi < s->len[r] ? "..." : "");
+    }
+    return g;
+}
+
+/* ---- checks ------------------------------------------------------------ */
+
+/* Every action's stage belongs to the rank running it; comm actions point at
+ * a neighbour that exists and runs on another rank. */
+static void check_stages(const pp_sched *s, pp_check *c)
+{
+    char as[24], msg[256];
+    for (int st = 0; st < s->nstages; st++)
+        if (s->stage_rank[st] < 0) {
+            snprintf(msg, sizeof msg, "stage %d has no actions: stages must be numbered 0..%d without gaps",
+                     st, s->nstages - 1);
+            report(c, PP_BAD_STAGE, 0, 0, msg);
+        }
+    for (int r = 0; r < s->nranks; r++)
+        for (int i = 0; i < s->len[r]; i++) {
+            pp_action a = s->acts[r][i];
+            if (a.kind == PP_IDLE) continue;
+            pp_action_str(a, as, sizeof as);
+            if (s->stage_rank[a.stage] != r) {
+                snprintf(msg, sizeof msg, "%s is on rank %d, but stage %d runs on rank %d: a stage's actions belong to one rank",
+                         as, r, a.stage, s->stage_rank[a.stage]);
+                report(c, PP_BAD_STAGE, r, i, msg);
+            }
+            int peer = -1;
+            if (a.kind == PP_SEND_F || a.kind == PP_RECV_B) peer = a.stage + 1;
+            if (a.kind == PP_RECV_F || a.kind == PP_SEND_B) peer = a.stage - 1;
+            if (peer != -1 && (peer < 0 || peer >= s->nstages || s->stage_rank[peer] == r)) {
+                snprintf(msg, sizeof msg, "%s has no partner: stage %d is %s", as, peer,
+                         peer < 0 || peer >= s->nstages ? "not in the schedule" : "on the same rank");
+                report(c, PP_BAD_UNMATCHED, r, i, msg);
+            }
+        }
+}
+
+/* Counts each kind per (stage, micro-batch); reports the first duplicate. */
+static int *count_actions(const pp_sched *s, pp_check *c)
+{
+    int n = s->nstages * s->nmb;
+    int *cnt = calloc((size_t)PP_IDLE * (size_t)(n ? n : 1), sizeof *cnt);
+    if (!cnt) return NULL;
+    for (int r = 0; r < s->nranks; r++)
+        for (int i = 0; i < s->len[r]; i++) {
+            pp_action a = s->acts[r][i];
+            if (a.kind == PP_IDLE) continue;
+            if (++cnt[a.kind * n + pp_sm(s, a.stage, a.mb)] == 2) {
+                char as[24], msg[256];
+                pp_action_str(a, as, sizeof as);
+                snprintf(msg, sizeof msg, "%s appears twice: each action runs exactly once per step", as);
+                report(c, PP_BAD_DUPLICATE, r, i, msg);
+            }
+        }
+    return cnt;
+}
+
+/* Every stage runs F, and B or both I and W, for every micro-batch; with
+ * explicit communication, every send has its receive. */
+static void check_complete(const pp_sched *s, const int *cnt, int explicit_comm, pp_check *c)
+{
+    int n = s->nstages * s->nmb;
+    char msg[256];
+    for (int st = 0; st < s->nstages && c->kind == PP_BAD_NONE; st++)
+        for (int m = 0; m < s->nmb && c->kind == PP_BAD_NONE; m++) {
+            int k = pp_sm(s, st, m), r = s->stage_rank[st];
+#define CNT(kind) cnt[(kind) * n + k]
+            const char *missing = NULL;
+            if (!CNT(PP_F)) missing = "F";
+            else if (!CNT(PP_B) && !CNT(PP_I) && !CNT(PP_W)) missing = "B";
+            else if (!CNT(PP_B) && !CNT(PP_I)) missing = "I";
+            else if (!CNT(PP_B) && !CNT(PP_W)) missing = "W";
+            if (missing) {
+                snprintf(msg, sizeof msg, "%d%s%d is missing: stage %d must run F and B (or I and W) for every micro-batch 0..%d",
+                         st, missing, m, st, s->nmb - 1);
+                report(c, PP_BAD_MISSING, r, s->len[r], msg);
+                snprintf(c->missing, sizeof c->missing, "%d%s%d", st, missing, m);
+            } else if (CNT(PP_B) && (CNT(PP_I) || CNT(PP_W))) {
+                snprintf(msg, sizeof msg, "stage %d runs both B and I/W for micro-batch %d: use one or the other", st, m);
+                report(c, PP_BAD_DUPLICATE, r, s->len[r], msg);
+            }
+            if (!explicit_comm || c->kind != PP_BAD_NONE) continue;
+            /* A boundary to a stage on another rank needs one send and one receive each way. */
+            struct { int send_k, send_st, recv_k, recv_st; } pairs[2] = {
+                {PP_SEND_F, st, PP_RECV_F, st + 1},
+                {PP_SEND_B, st + 1, PP_RECV_B, st},
+            };
+            if (st + 1 >= s->nstages || s->stage_rank[st + 1] == r) continue;
+            for (int p = 0; p < 2; p++) {
+                int sends = cnt[pairs[p].send_k * n + pp_sm(s, pairs[p].send_st, m)];
+                int recvs = cnt[pairs[p].recv_k * n + pp_sm(s, pairs[p].recv_st, m)];
+                if (sends == 1 && recvs == 1) continue;
+                snprintf(msg, sizeof msg, "%s %d%s%d has no %d%s%d on rank %d",
+                         sends ? "send without its receive:" : "receive without its send:",
+                         sends ? pairs[p].send_st : pairs[p].recv_st,
+                         pp_kind_name(sends ? pairs[p].send_k : pairs[p].recv_k), m,
+                         sends ? pairs[p].recv_st : pairs[p].send_st,
+                         pp_kind_name(sends ? pairs[p].recv_k : pairs[p].send_k), m,
+                         s->stage_rank[sends ? pairs[p].recv_st : pairs[p].send_st]);
+                int who = s->stage_rank[sends ? pairs[p].send_st : pairs[p].recv_st];
+                pp_action a = {sends ? pairs[p].send_st : pairs[p].recv_st,
+                               sends ? pairs[p].send_k : pairs[p].recv_k, m};
+                int at = 0;
+                while (at < s->len[who] && memcmp(&s->acts[who][at], &a, sizeof a) != 0) at++;
+                report(c, PP_BAD_UNMATCHED, who, at, msg);
+            }
+#undef CNT
+        }
+}
+
+/* Replays the schedule; maps a failure back to the caller's action list. */
+static void check_replay(const pp_sched *s, pp_check *c, int **blocked)
+{
+    pp_sched *lo = NULL;
+    int **src = NULL;
+    if (pp_sched_lower(s, &lo, &src) != PP_OK) {
+        report(c, PP_BAD_STAGE, 0, 0, "out of memory while checking the schedule");
+        return;
+    }
+    pp_costs unit;
+    pp_costs_default(&unit);
+    pp_replay_fail fail;
+    if (pp_replay(lo, &unit, NULL, &fail) != PP_OK) {
+        report(c, fail.kind, fail.rank, src[fail.rank][fail.index], fail.msg);
+        if (fail.blocked) {
+            for (int r = 0; r < s->nranks; r++)
+                if (fail.blocked[r] >= 0) fail.blocked[r] = src[r][fail.blocked[r]];
+            *blocked = fail.blocked;
+        }
+    }
+    pp_free_index(src, s->nranks);
+    pp_sched_free(lo);
+}
+
+pp_status pp_sched_validate(const pp_sched *s, pp_check *c)
+{
+    memset(c, 0, sizeof *c);
+    int explicit_comm = 0;
+    for (int r = 0; r < s->nranks; r++)
+        for (int i = 0; i < s->len[r]; i++)
+            if (!pp_kind_is_compute(s->acts[r][i].kind) && s->acts[r][i].kind != PP_IDLE) explicit_comm = 1;
+
+    if (s->nstages == 0) report(c, PP_BAD_MISSING, 0, 0, "the schedule has no actions");
+    if (c->kind == PP_BAD_NONE) check_stages(s, c);
+    int *cnt = c->kind == PP_BAD_NONE ? count_actions(s, c) : NULL;
+    if (cnt && c->kind == PP_BAD_NONE) check_complete(s, cnt, explicit_comm, c);
+    free(cnt);
+    int *blocked = NULL;
+    if (c->kind == PP_BAD_NONE) check_replay(s, c, &blocked);
+    if (c->kind == PP_BAD_NONE) return PP_OK;
+
+    /* Bracket the bad action, or every stuck rank's action for a deadlock. */
+    int *mark = malloc((size_t)s->nranks * sizeof *mark);
+    for (int r = 0; mark && r < s->nranks; r++)
+        mark[r] = blocked ? blocked[r] : (r == c->rank ? c->index : -1);
+    if (mark && s->nranks > 0) c->grid = make_grid(s, mark, c->missing);
+    free(mark);
+    free(blocked);
+    return PP_ESCHED;
+}
