@@ -16,6 +16,7 @@
  */
 #include "internal.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ void pp_exec_opts_default(pp_exec_opts *o)
     o->payload = 64 * 1024;
     o->poll_wait_s = 20e-6;
     o->poll_busy_s = 200e-6;
+    o->spin_s = 100e-6;
 }
 
 /* A message in flight: its request, its buffer, and its event. */
@@ -33,6 +35,7 @@ typedef struct {
     MPI_Request req;
     char *buf;        /* payload bytes, owned */
     int ev;           /* index of its SEND event, or -1 */
+    int posted;       /* the send has been started */
     int done;
 } msg;
 
@@ -46,6 +49,7 @@ typedef struct {
     msg *recvs;            /* [len] receive posted for action i (RECV only) */
     msg *sends;            /* [len] send made by action i (SEND only) */
     int next_recv;         /* the next receive this rank will wait for, or len */
+    double last_send;      /* when the latest send was posted (seconds since start) */
     pp_evlist ev;
     int inflight;
 } runner;
@@ -78,7 +82,7 @@ static pp_status progress(runner *x)
     int len = x->lo->len[x->me];
     for (int i = 0; i < len; i++) {
         msg *m = &x->sends[i];
-        if (!m->buf || m->done) continue;
+        if (!m->posted || m->done) continue;
         if (MPI_Test(&m->req, &m->done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
         if (m->done) x->ev.ev[m->ev].t1 = since_start(x);
     }
@@ -90,31 +94,80 @@ static pp_status progress(runner *x)
     return PP_OK;
 }
 
-/* Sleeps until `deadline` (seconds since start) in slices of `poll`,
- * progressing MPI between slices. */
-static pp_status busy_until(runner *x, double deadline, double poll)
+/* Is any send of this rank still on its way? */
+static int sending(const runner *x)
+{
+    for (int i = 0; i < x->lo->len[x->me]; i++)
+        if (x->sends[i].posted && !x->sends[i].done) return 1;
+    return 0;
+}
+
+/* Test-and-yield (give up the core, stay awake) or sleep a slice?  A
+ * sleeping rank wakes some microseconds late, and a large message moves only
+ * while both sides call MPI, so a rank stays awake in short windows: just
+ * after posting a send, and at the start of a wait for a message.  Otherwise
+ * it sleeps: short slices while a send is on its way, long ones when idle. */
+static double slice(const runner *x, double now, double waiting_since)
+{
+    const pp_exec_opts *o = x->o;
+    int pending = sending(x);
+    if ((pending && now - x->last_send < o->spin_s) || now - waiting_since < o->spin_s) return 0;
+    return pending || waiting_since >= 0 ? o->poll_wait_s : o->poll_busy_s;
+}
+
+/* "Computes" until `deadline` (seconds since start), progressing MPI all
+ * along; the last spin_s before the deadline is spent awake, so the compute
+ * ends on time. */
+static pp_status compute_until(runner *x, double deadline)
 {
     for (;;) {
         pp_status st = progress(x);
         double now = since_start(x);
         if (st != PP_OK || now >= deadline) return st;
-        double wake = now + poll < deadline ? now + poll : deadline;
-        pp_sleep_until(x->start + wake);
+        double wake = now + slice(x, now, -1.0);
+        if (wake > deadline - x->o->spin_s) wake = deadline - x->o->spin_s;
+        if (wake <= now) sched_yield();
+        else pp_sleep_until(x->start + wake);
     }
 }
 
-/* Posts every receive of this rank's list, before the step starts. */
-static pp_status post_receives(runner *x)
+/* Waits until *done is set by progress() (a receive or a send completing). */
+static pp_status wait_until_done(runner *x, const int *done)
+{
+    double since = since_start(x);
+    for (;;) {
+        pp_status st = progress(x);
+        if (st != PP_OK || *done) return st;
+        double now = since_start(x), s = slice(x, now, since);
+        if (s <= 0) sched_yield();
+        else pp_sleep_until(x->start + now + s);
+    }
+}
+
+/* Allocates one touched buffer of `n` bytes: its pages are mapped now, not
+ * while a message is on its way. */
+static char *buffer(size_t n)
+{
+    char *b = malloc(n ? n : 1);
+    if (b) memset(b, 0, n ? n : 1);
+    return b;
+}
+
+/* Before the step: a buffer for every send, and every receive posted. */
+static pp_status prepare_messages(runner *x)
 {
     const pp_sched *lo = x->lo;
     for (int i = 0; i < lo->len[x->me]; i++) {
         pp_action a = lo->acts[x->me][i];
+        if (a.kind == PP_SEND_F || a.kind == PP_SEND_B) {
+            if (!(x->sends[i].buf = buffer(x->o->payload))) return PP_ENOMEM;
+            continue;
+        }
         if (a.kind != PP_RECV_F && a.kind != PP_RECV_B) continue;
         int f = a.kind == PP_RECV_F;
         int from = lo->stage_rank[f ? a.stage - 1 : a.stage + 1];
         msg *m = &x->recvs[i];
-        m->buf = malloc(x->o->payload ? x->o->payload : 1);
-        if (!m->buf) return PP_ENOMEM;
+        if (!(m->buf = buffer(x->o->payload))) return PP_ENOMEM;
         if (MPI_Irecv(m->buf, (int)x->o->payload, MPI_BYTE, from, pp_tag(a.stage, a.mb, !f, lo->nmb),
                       x->comm, &m->req) != MPI_SUCCESS)
             return PP_EMPI;
@@ -132,16 +185,16 @@ static pp_status run_action(runner *x, int i)
 
     if (pp_kind_is_compute(a.kind)) {
         if (a.kind == PP_F) x->inflight++;
-        st = busy_until(x, e.t0 + pp_costs_of(&o->costs, a.kind, a.stage) * o->tick_s, o->poll_busy_s);
+        st = compute_until(x, e.t0 + pp_costs_of(&o->costs, a.kind, a.stage) * o->tick_s);
         if (a.kind == PP_B || a.kind == PP_W) x->inflight--;
     } else if (a.kind == PP_SEND_F || a.kind == PP_SEND_B) {
         int f = a.kind == PP_SEND_F;
         int to = x->lo->stage_rank[f ? a.stage + 1 : a.stage - 1];
         msg *m = &x->sends[i];
-        m->buf = malloc(o->payload ? o->payload : 1);
-        if (!m->buf) return PP_ENOMEM;
+        m->posted = 1;
         stamp(m->buf, o->payload, a.stage, a.mb, !f);
         m->ev = x->ev.n;
+        x->last_send = e.t0;
         e.type = PP_EV_SEND;
         e.bytes = (long)o->payload;
         /* The tag names the receiving stage, so it matches the receive
@@ -155,7 +208,7 @@ static pp_status run_action(runner *x, int i)
         x->next_recv = i;
         e.type = PP_EV_WAIT;
         e.bytes = (long)o->payload;
-        while (st == PP_OK && !m->done) st = busy_until(x, since_start(x) + o->poll_wait_s, o->poll_wait_s);
+        st = wait_until_done(x, &m->done);
         if (st == PP_OK && !stamp_ok(m->buf, o->payload, a.kind == PP_RECV_F ? a.stage - 1 : a.stage + 1,
                                      a.mb, a.kind == PP_RECV_B))
             st = PP_EMPI;
@@ -166,6 +219,39 @@ static pp_status run_action(runner *x, int i)
     e.t1 = since_start(x);
     e.inflight = x->inflight;
     if (st == PP_OK) st = pp_evlist_push(&x->ev, e);
+    return st;
+}
+
+/* Exchanges one full-size message each way with every rank this rank's list
+ * talks to, before the step: the first message between two ranks pays for
+ * setting up their connection, and that cost belongs to no step. */
+static pp_status warm_up(runner *x)
+{
+    const pp_sched *lo = x->lo;
+    int P = lo->nranks, n = 0;
+    int *peer = calloc((size_t)P, sizeof *peer);
+    MPI_Request *rq = malloc(2 * (size_t)P * sizeof *rq);
+    char *out = calloc(1, x->o->payload + 1), *in = malloc((size_t)P * (x->o->payload + 1));
+    pp_status st = peer && rq && out && in ? PP_OK : PP_ENOMEM;
+    for (int i = 0; i < lo->len[x->me] && st == PP_OK; i++) {
+        pp_action a = lo->acts[x->me][i];
+        if (a.kind == PP_SEND_F || a.kind == PP_RECV_B) peer[lo->stage_rank[a.stage + 1]] = 1;
+        if (a.kind == PP_SEND_B || a.kind == PP_RECV_F) peer[lo->stage_rank[a.stage - 1]] = 1;
+    }
+    /* Peers are symmetric (whoever sends to me, I receive from), so every
+     * Isend below has its Irecv on the other side.  The tag is above all step tags. */
+    int tag = pp_tag(lo->nstages, lo->nmb, 0, lo->nmb);
+    for (int p = 0; p < P && st == PP_OK; p++) {
+        if (!peer[p]) continue;
+        if (MPI_Irecv(in + (size_t)p * (x->o->payload + 1), (int)x->o->payload, MPI_BYTE, p, tag, x->comm, &rq[n++]) != MPI_SUCCESS ||
+            MPI_Isend(out, (int)x->o->payload, MPI_BYTE, p, tag, x->comm, &rq[n++]) != MPI_SUCCESS)
+            st = PP_EMPI;
+    }
+    for (int k = 0; k < n && st == PP_OK; k++) st = pp_wait(&rq[k], x->o->poll_wait_s);
+    free(peer);
+    free(rq);
+    free(out);
+    free(in);
     return st;
 }
 
@@ -246,14 +332,14 @@ pp_status pp_exec_timed(const pp_grid *g, const pp_sched *s, const pp_exec_opts 
     x.sends = calloc((size_t)len + 1, sizeof *x.sends);
     if (!x.recvs || !x.sends) st = PP_ENOMEM;
 
-    /* 1. Post every receive, 2. start together, 3. run the list,
-     * 4. finish the sends still in flight, 5. gather on rank 0. */
-    if (st == PP_OK) st = post_receives(&x);
+    /* 1. Warm up the connections, 2. make the buffers and post the receives, 3. start together,
+     * 4. run the list, 5. finish the sends still in flight, 6. gather on rank 0. */
+    if (st == PP_OK) st = warm_up(&x);
+    if (st == PP_OK) st = prepare_messages(&x);
     if (st == PP_OK) st = common_start(g, &x);
     for (int i = 0; i < len && st == PP_OK; i++) st = run_action(&x, i);
     for (int i = 0; i < len && st == PP_OK; i++)
-        while (st == PP_OK && x.sends[i].buf && !x.sends[i].done)
-            st = busy_until(&x, since_start(&x) + o->poll_wait_s, o->poll_wait_s);
+        if (x.sends[i].posted) st = wait_until_done(&x, &x.sends[i].done);
     pp_status gst = gather(g, s, &x.ev, out);
     if (st == PP_OK) st = gst;
     runner_free(&x, len);

@@ -57,21 +57,29 @@ pp_status pp_wait(MPI_Request *req, double poll_s)
 
 /* ---- clock offsets ----------------------------------------------------- */
 
-enum { PING_TRIALS = 16, TAG_PING = 1, TAG_PONG = 2 };
+enum { PING_TRIALS = 16, PING_ROUNDS = 8, TAG_PING = 1, TAG_PONG = 2, TAG_RESULT = 3 };
+
+/* A round trip slower than this was disturbed (a rank descheduled): try again. */
+static const double GOOD_RTT = 50e-6;
 
 /* Rank 0's side of the ping-pong with `peer`: returns the peer's clock minus
- * rank 0's, taken at the fastest round trip (written to *rtt). */
+ * rank 0's, taken at the fastest round trip (written to *rtt).  The first
+ * exchange only sets up the connection and is not timed. */
 static pp_status ping(MPI_Comm c, int peer, double *offset, double *rtt)
 {
     *rtt = 1e30;
-    for (int i = 0; i < PING_TRIALS; i++) {
-        double theirs = 0, t0 = pp_now();
+    for (int i = 0;; i++) {
+        /* Stop after a round of trials that saw an undisturbed round trip,
+         * or after the last round, and tell the peer so. */
+        int enough = i > 0 && i % PING_TRIALS == 0 && *rtt < GOOD_RTT;
+        double theirs = 0, go = enough || i > PING_TRIALS * PING_ROUNDS ? 0 : 1, t0 = pp_now();
         MPI_Request rq;
-        if (MPI_Send(NULL, 0, MPI_BYTE, peer, TAG_PING, c) != MPI_SUCCESS) return PP_EMPI;
+        if (MPI_Send(&go, 1, MPI_DOUBLE, peer, TAG_PING, c) != MPI_SUCCESS) return PP_EMPI;
+        if (!go) break;
         if (MPI_Irecv(&theirs, 1, MPI_DOUBLE, peer, TAG_PONG, c, &rq) != MPI_SUCCESS) return PP_EMPI;
         if (pp_wait(&rq, 0) != PP_OK) return PP_EMPI;
         double t1 = pp_now();
-        if (t1 - t0 < *rtt) {
+        if (i > 0 && t1 - t0 < *rtt) {
             *rtt = t1 - t0;
             *offset = theirs - 0.5 * (t0 + t1);
         }
@@ -79,43 +87,43 @@ static pp_status ping(MPI_Comm c, int peer, double *offset, double *rtt)
     return PP_OK;
 }
 
-/* Every other rank's side: answer each ping with the time it arrived. */
+/* Every other rank's side: answer each ping with the time it arrived, until
+ * rank 0 says it has enough. */
 static pp_status pong(MPI_Comm c)
 {
-    for (int i = 0; i < PING_TRIALS; i++) {
+    for (int i = 0;; i++) {
+        double go = 0;
         MPI_Request rq;
-        if (MPI_Irecv(NULL, 0, MPI_BYTE, 0, TAG_PING, c, &rq) != MPI_SUCCESS) return PP_EMPI;
+        if (MPI_Irecv(&go, 1, MPI_DOUBLE, 0, TAG_PING, c, &rq) != MPI_SUCCESS) return PP_EMPI;
         /* Waiting for rank 0 to reach this rank can take a while: sleep, do not spin. */
         if (pp_wait(&rq, i == 0 ? 1e-4 : 0) != PP_OK) return PP_EMPI;
+        if (!go) return PP_OK;
         double now = pp_now();
         if (MPI_Send(&now, 1, MPI_DOUBLE, 0, TAG_PONG, c) != MPI_SUCCESS) return PP_EMPI;
     }
-    return PP_OK;
 }
 
 static pp_status estimate_offsets(pp_grid *g)
 {
-    double *off = NULL, *rtt = NULL;
+    double mine[2] = {0, 0}; /* offset, round trip */
     pp_status st = PP_OK;
     if (g->rank == 0) {
-        off = calloc((size_t)g->size, sizeof *off);
-        rtt = calloc((size_t)g->size, sizeof *rtt);
-        if (!off || !rtt) st = PP_ENOMEM;
-        for (int p = 1; p < g->size && st == PP_OK; p++) st = ping(g->pipe, p, &off[p], &rtt[p]);
+        for (int p = 1; p < g->size && st == PP_OK; p++) {
+            double res[2];
+            st = ping(g->pipe, p, &res[0], &res[1]);
+            if (st == PP_OK && MPI_Send(res, 2, MPI_DOUBLE, p, TAG_RESULT, g->pipe) != MPI_SUCCESS) st = PP_EMPI;
+        }
     } else {
+        /* The result comes by a sleeping wait, not a collective: a rank
+         * spinning in MPI_Scatter would take the core rank 0 and the rank it
+         * is timing need, and slow their round trips. */
+        MPI_Request rq;
         st = pong(g->pipe);
+        if (st == PP_OK && MPI_Irecv(mine, 2, MPI_DOUBLE, 0, TAG_RESULT, g->pipe, &rq) != MPI_SUCCESS) st = PP_EMPI;
+        if (st == PP_OK) st = pp_wait(&rq, 1e-4);
     }
-    double mine[2];
-    if (st == PP_OK &&
-        (MPI_Scatter(off, 1, MPI_DOUBLE, &mine[0], 1, MPI_DOUBLE, 0, g->pipe) != MPI_SUCCESS ||
-         MPI_Scatter(rtt, 1, MPI_DOUBLE, &mine[1], 1, MPI_DOUBLE, 0, g->pipe) != MPI_SUCCESS))
-        st = PP_EMPI;
-    if (st == PP_OK) {
-        g->clock_offset = mine[0];
-        g->clock_rtt = mine[1];
-    }
-    free(off);
-    free(rtt);
+    g->clock_offset = mine[0];
+    g->clock_rtt = mine[1];
     return st;
 }
 

@@ -252,6 +252,8 @@ typedef struct {
     size_t payload;       /* bytes per activation or gradient message (default 64 KiB) */
     double poll_wait_s;   /* sleep between tests while waiting for a message */
     double poll_busy_s;   /* sleep between tests while "computing" */
+    double spin_s;        /* test-and-yield (no sleep) for this long at the edges:
+                             the end of a compute, the start of a wait, just after a send */
 } pp_exec_opts;
 
 void pp_exec_opts_default(pp_exec_opts *o);
