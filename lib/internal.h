@@ -17,10 +17,11 @@ typedef struct {
 /* Replays a lowered schedule (sends and receives explicit) rank by rank with
  * the given costs in ticks, the way the executor will run it: a compute
  * starts when the rank is free and its inputs are there; a receive waits for
- * its send; sends never wait.  Fills `run` (may be NULL) with the predicted
- * events.  Returns PP_OK, or PP_ESCHED with `fail` filled in (the caller frees
- * fail->blocked). */
-pp_status pp_replay(const pp_sched *lowered, const pp_costs *c, pp_run *run,
+ * its send (or, when `waits` is 0, completes at once: only the order of each
+ * rank's own list is then checked); sends never wait.  Fills `run` (may be
+ * NULL) with the predicted events.  Returns PP_OK, or PP_ESCHED with `fail`
+ * filled in (the caller frees fail->blocked). */
+pp_status pp_replay(const pp_sched *lowered, const pp_costs *c, pp_run *run, int waits,
                     pp_replay_fail *fail);
 
 /* Index of (stage, micro-batch) in per-step arrays of S*M entries. */

@@ -141,7 +141,7 @@ static double input_time(const pp_sched *s, const replay_state *st, int r, int f
 /* Tries to take action i of rank r at time *t.  Returns 1 if taken, 0 if it
  * must wait for a message, -1 on an ordering error (fail filled in). */
 static int take(const pp_sched *s, const pp_costs *c, replay_state *st, int r, int i,
-                double *t, pp_run *run, int *inflight, pp_replay_fail *fail)
+                double *t, pp_run *run, int *inflight, int waits, pp_replay_fail *fail)
 {
     pp_action a = s->acts[r][i];
     int k = pp_sm(s, a.stage, a.mb), S = s->nstages;
@@ -196,7 +196,7 @@ static int take(const pp_sched *s, const pp_costs *c, replay_state *st, int r, i
         int f = a.kind == PP_RECV_F;
         double sent = f ? st->sent_f[pp_sm(s, a.stage - 1, a.mb)]
                         : st->sent_b[pp_sm(s, a.stage + 1, a.mb)];
-        if (sent < 0) return 0; /* the sender has not got there yet: wait */
+        if (sent < 0 && waits) return 0; /* the sender has not got there yet: wait */
         if (sent + c->latency > ready) ready = sent + c->latency;
         (f ? st->got_f : st->got_b)[k] = *t = ready;
         ev.type = PP_EV_WAIT;
@@ -250,7 +250,7 @@ static void describe_cycle(const pp_sched *s, const int *pc, int r0, pp_replay_f
     } while (r != start);
 }
 
-pp_status pp_replay(const pp_sched *s, const pp_costs *c, pp_run *run, pp_replay_fail *fail)
+pp_status pp_replay(const pp_sched *s, const pp_costs *c, pp_run *run, int waits, pp_replay_fail *fail)
 {
     int P = s->nranks, n = s->nstages * s->nmb;
     memset(fail, 0, sizeof *fail);
@@ -266,7 +266,7 @@ pp_status pp_replay(const pp_sched *s, const pp_costs *c, pp_run *run, pp_replay
         moved = 0;
         for (int r = 0; r < P && rc == PP_OK; r++)
             while (pc[r] < s->len[r]) {
-                int ok = take(s, c, &st, r, pc[r], &t[r], run, &inflight[r], fail);
+                int ok = take(s, c, &st, r, pc[r], &t[r], run, &inflight[r], waits, fail);
                 if (ok < 0) rc = PP_ESCHED;
                 if (ok <= 0) break;
                 pc[r]++;
@@ -304,7 +304,7 @@ pp_status pp_simulate(const pp_sched *s, const pp_costs *c, pp_run **out)
     if (st != PP_OK) return st;
     st = pp_run_new(s->nranks, s->nmb, out);
     pp_replay_fail fail = {0};
-    if (st == PP_OK) st = pp_replay(lo, c, *out, &fail);
+    if (st == PP_OK) st = pp_replay(lo, c, *out, 1, &fail);
     if (st != PP_OK) {
         free(fail.blocked);
         pp_run_free(*out);

@@ -152,19 +152,25 @@ static void check_complete(const pp_sched *s, const int *cnt, int explicit_comm,
             };
             if (st + 1 >= s->nstages || s->stage_rank[st + 1] == r) continue;
             for (int p = 0; p < 2; p++) {
-                int sends = cnt[pairs[p].send_k * n + pp_sm(s, pairs[p].send_st, m)];
-                int recvs = cnt[pairs[p].recv_k * n + pp_sm(s, pairs[p].recv_st, m)];
+                int send_st = pairs[p].send_st, recv_st = pairs[p].recv_st;
+                int sends = cnt[pairs[p].send_k * n + pp_sm(s, send_st, m)];
+                int recvs = cnt[pairs[p].recv_k * n + pp_sm(s, recv_st, m)];
                 if (sends == 1 && recvs == 1) continue;
-                snprintf(msg, sizeof msg, "%s %d%s%d has no %d%s%d on rank %d",
-                         sends ? "send without its receive:" : "receive without its send:",
-                         sends ? pairs[p].send_st : pairs[p].recv_st,
-                         pp_kind_name(sends ? pairs[p].send_k : pairs[p].recv_k), m,
-                         sends ? pairs[p].recv_st : pairs[p].send_st,
-                         pp_kind_name(sends ? pairs[p].recv_k : pairs[p].send_k), m,
-                         s->stage_rank[sends ? pairs[p].recv_st : pairs[p].send_st]);
-                int who = s->stage_rank[sends ? pairs[p].send_st : pairs[p].recv_st];
-                pp_action a = {sends ? pairs[p].send_st : pairs[p].recv_st,
-                               sends ? pairs[p].send_k : pairs[p].recv_k, m};
+                char sa[24], ra[24];
+                snprintf(sa, sizeof sa, "%d%s%d", send_st, pp_kind_name(pairs[p].send_k), m);
+                snprintf(ra, sizeof ra, "%d%s%d", recv_st, pp_kind_name(pairs[p].recv_k), m);
+                if (!sends && !recvs) {
+                    snprintf(msg, sizeof msg, "%s and %s are missing: with explicit communication every boundary needs both", sa, ra);
+                    report(c, PP_BAD_MISSING, s->stage_rank[send_st], s->len[s->stage_rank[send_st]], msg);
+                    snprintf(c->missing, sizeof c->missing, "%s", sa);
+                    continue;
+                }
+                /* Point at the action that is there, on its own rank. */
+                int who = s->stage_rank[sends ? send_st : recv_st];
+                pp_action a = {sends ? send_st : recv_st, sends ? pairs[p].send_k : pairs[p].recv_k, m};
+                snprintf(msg, sizeof msg, "%s %s has no %s on rank %d",
+                         sends ? "send without its receive:" : "receive without its send:", sends ? sa : ra,
+                         sends ? ra : sa, s->stage_rank[sends ? recv_st : send_st]);
                 int at = 0;
                 while (at < s->len[who] && memcmp(&s->acts[who][at], &a, sizeof a) != 0) at++;
                 report(c, PP_BAD_UNMATCHED, who, at, msg);
@@ -184,8 +190,12 @@ static void check_replay(const pp_sched *s, pp_check *c, int **blocked)
     }
     pp_costs unit;
     pp_costs_default(&unit);
-    pp_replay_fail fail;
-    if (pp_replay(lo, &unit, NULL, &fail) != PP_OK) {
+    /* First as if every message arrived at once: what fails then is an
+     * action placed before a local action it needs (a B before its F).
+     * Then for real: what fails now is ranks waiting on each other. */
+    for (int waits = 0; waits <= 1 && c->kind == PP_BAD_NONE; waits++) {
+        pp_replay_fail fail;
+        if (pp_replay(lo, &unit, NULL, waits, &fail) == PP_OK) continue;
         report(c, fail.kind, fail.rank, src[fail.rank][fail.index], fail.msg);
         if (fail.blocked) {
             for (int r = 0; r < s->nranks; r++)

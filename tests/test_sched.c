@@ -1,0 +1,271 @@
+/* test_sched.c -- schedules without MPI: the notation, the builders, the CSV
+ * form, the validator on every kind of broken schedule, and the simulator
+ * against the formulas.  Runs as one process (MPI is initialised only because
+ * the library links it).
+ */
+#include "pp.h"
+#include "check.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The actions of one rank as "0F0 0F1 ...". */
+static void rank_str(const pp_sched *s, int r, char *buf, size_t n)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < s->len[r] && k + 16 < n; i++) {
+        k += (size_t)snprintf(buf + k, n - k, "%s", i ? " " : "");
+        k += (size_t)pp_action_str(s->acts[r][i], buf + k, n - k);
+    }
+}
+
+static void test_notation(void)
+{
+    const char *good[] = {"2F0", "3B1", "1W4", "0I12", "0SEND_F3", "1RECV_F3", "2SEND_B0", "1RECV_B0", "10F100"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        pp_action a;
+        char back[32] = "";
+        int ok = pp_action_parse(good[i], &a) == PP_OK;
+        if (ok) pp_action_str(a, back, sizeof back);
+        CHECK(ok && strcmp(back, good[i]) == 0, "notation round trip %s -> %s", good[i], back);
+    }
+    pp_action a;
+    CHECK(pp_action_parse("2F0", &a) == PP_OK && a.stage == 2 && a.kind == PP_F && a.mb == 0,
+          "2F0 is stage 2, forward, micro-batch 0");
+    const char *bad[] = {"", "F0", "2F", "2X0", "2F0x", "-1F0", "2 F0", "2SEND0", "a1F0"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(pp_action_parse(bad[i], &a) == PP_EPARSE, "'%s' is refused as an action", bad[i]);
+}
+
+static void test_builders(void)
+{
+    pp_sched *s;
+    char buf[2048];
+    CHECK(pp_sched_1f1b(4, 8, &s) == PP_OK, "1f1b builds for P=4, M=8");
+    rank_str(s, 0, buf, sizeof buf);
+    CHECK(strncmp(buf, "0F0 0F1 0F2 0F3 0B0 0F4 0B1 0F5 0B2 0F6 0B3 0F7 0B4 0B5 0B6 0B7", 64) == 0,
+          "1f1b rank 0 order: %s", buf);
+    rank_str(s, 3, buf, sizeof buf);
+    CHECK(strcmp(buf, "3F0 3B0 3F1 3B1 3F2 3B2 3F3 3B3 3F4 3B4 3F5 3B5 3F6 3B6 3F7 3B7") == 0,
+          "1f1b last rank alternates from the start: %s", buf);
+    rank_str(s, 1, buf, sizeof buf);
+    CHECK(strncmp(buf, "1F0 1F1 1F2 1B0 1F3 1B1", 23) == 0, "1f1b rank 1 warms up with 3 forwards: %s", buf);
+    pp_sched_free(s);
+
+    CHECK(pp_sched_gpipe(3, 4, &s) == PP_OK, "gpipe builds for P=3, M=4");
+    rank_str(s, 1, buf, sizeof buf);
+    CHECK(strcmp(buf, "1F0 1F1 1F2 1F3 1B0 1B1 1B2 1B3") == 0, "gpipe rank 1: all forwards then all backwards: %s", buf);
+    pp_sched_free(s);
+
+    CHECK(pp_sched_naive(2, 3, &s) == PP_OK, "naive builds for P=2, M=3");
+    rank_str(s, 0, buf, sizeof buf);
+    CHECK(strcmp(buf, "0F0 0B0 0F1 0B1 0F2 0B2") == 0, "naive rank 0: %s", buf);
+    pp_sched_free(s);
+
+    /* Every builder, many P and M: each rank has exactly M forwards and M
+     * backwards of its own stage, and the schedule validates. */
+    const char *names[] = {"naive", "gpipe", "1f1b"};
+    int all_ok = 1;
+    for (int b = 0; b < 3; b++)
+        for (int P = 1; P <= 8; P++)
+            for (int M = 1; M <= 17; M++) {
+                pp_check c;
+                if (pp_sched_build(names[b], P, M, &s) != PP_OK) { all_ok = 0; continue; }
+                for (int r = 0; r < P; r++) {
+                    int f = 0, bw = 0;
+                    for (int i = 0; i < s->len[r]; i++) {
+                        f += s->acts[r][i].kind == PP_F && s->acts[r][i].stage == r;
+                        bw += s->acts[r][i].kind == PP_B && s->acts[r][i].stage == r;
+                    }
+                    if (f != M || bw != M || s->len[r] != 2 * M) all_ok = 0;
+                }
+                if (pp_sched_validate(s, &c) != PP_OK) {
+                    printf("# %s P=%d M=%d refused: %s\n", names[b], P, M, c.msg);
+                    all_ok = 0;
+                }
+                pp_check_clear(&c);
+                pp_sched_free(s);
+            }
+    CHECK(all_ok, "every builder, P 1..8, M 1..17: M forwards and M backwards per rank, and valid");
+    CHECK(pp_sched_build("zigzag", 4, 8, &s) == PP_EARG && s == NULL, "an unknown builder name is refused");
+    CHECK(pp_sched_gpipe(4, 0, &s) == PP_EARG, "M = 0 is refused by the builders");
+}
+
+static void test_csv(void)
+{
+    pp_sched *s, *back;
+    char err[256] = "";
+    pp_sched_1f1b(4, 6, &s);
+    char *text = pp_sched_to_csv(s);
+    int ok = pp_sched_from_csv(text, &back, err, sizeof err) == PP_OK;
+    char *again = ok ? pp_sched_to_csv(back) : NULL;
+    CHECK(ok && again && strcmp(text, again) == 0, "CSV round trip of 1f1b P=4 M=6");
+    CHECK(ok && back->nranks == 4 && back->nstages == 4 && back->nmb == 6, "CSV read back: P=4, S=4, M=6");
+    free(text);
+    free(again);
+    pp_sched_free(back);
+    pp_sched_free(s);
+
+    /* Empty cells are idle slots; they are kept, and skipped when run. */
+    ok = pp_sched_from_csv("0F0,,0B0\n,1F0,1B0\n", &s, err, sizeof err) == PP_OK;
+    CHECK(ok && s->len[0] == 3 && s->acts[0][1].kind == PP_IDLE, "an empty cell is an idle slot");
+    pp_check c;
+    CHECK(ok && pp_sched_validate(s, &c) == PP_OK, "a hand-written schedule with idle slots validates");
+    text = ok ? pp_sched_to_csv(s) : NULL;
+    CHECK(text && strcmp(text, "0F0,,0B0\n,1F0,1B0\n") == 0, "idle slots survive writing: %s", text ? text : "");
+    free(text);
+    pp_sched_free(s);
+
+    CHECK(pp_sched_from_csv("0F0,0B0\n1F0,1X0\n", &s, err, sizeof err) == PP_EPARSE &&
+          strstr(err, "line 2, cell 2") && strstr(err, "'1X0'"),
+          "a bad cell is named by line and cell: %s", err);
+    CHECK(pp_sched_from_csv("# only a comment\n\n", &s, err, sizeof err) == PP_EPARSE, "an empty CSV is refused");
+}
+
+/* Validates a CSV schedule; returns the kind of problem found. */
+static pp_bad_kind verdict(const char *csv, char *msg, size_t n)
+{
+    pp_sched *s;
+    char err[256];
+    if (pp_sched_from_csv(csv, &s, err, sizeof err) != PP_OK) return (pp_bad_kind)-1;
+    pp_check c;
+    pp_sched_validate(s, &c);
+    snprintf(msg, n, "%s", c.msg);
+    pp_bad_kind k = c.kind;
+    if (k != PP_BAD_NONE) printf("# %s\n%s", c.msg, c.grid ? c.grid : "(no grid)\n");
+    pp_check_clear(&c);
+    pp_sched_free(s);
+    return k;
+}
+
+static void test_validator(void)
+{
+    char msg[256];
+    CHECK(verdict("0F0,0F1,0B0,0B1\n1F0,1B0,1F1,1B1\n", msg, sizeof msg) == PP_BAD_NONE, "a correct schedule passes");
+    CHECK(verdict("0F0,0B1,0F1,0B0\n1F0,1B0,1F1,1B1\n", msg, sizeof msg) == PP_BAD_ORDER && strstr(msg, "0B1"),
+          "a B before its F is caught: %s", msg);
+    CHECK(verdict("0F0,0F1,0B0\n1F0,1B0,1F1,1B1\n", msg, sizeof msg) == PP_BAD_MISSING && strstr(msg, "0B1"),
+          "a missing action is caught: %s", msg);
+    CHECK(verdict("0F0,0F0,0B0\n1F0,1B0\n", msg, sizeof msg) == PP_BAD_DUPLICATE, "a duplicate is caught: %s", msg);
+    CHECK(verdict("0F0,0F1,0B0,0B1\n1F1,1B1,1F0,1B0\n", msg, sizeof msg) == PP_BAD_NONE,
+          "micro-batches may be taken in another order when nothing waits in a cycle");
+    CHECK(verdict("0F0,0B0,0F1,0B1\n1F1,1B1,1F0,1B0\n", msg, sizeof msg) == PP_BAD_DEADLOCK &&
+          strstr(msg, "rank 0") && strstr(msg, "rank 1"),
+          "a cycle of waits is caught: %s", msg);
+    CHECK(verdict("0F0,0SEND_F0,0RECV_B0,0B0\n1F0,1B0,1SEND_B0\n", msg, sizeof msg) == PP_BAD_UNMATCHED &&
+          strstr(msg, "send without its receive"),
+          "a send without its receive is caught: %s", msg);
+    CHECK(verdict("0F0,0SEND_F0,0RECV_B0,0B0\n1RECV_F0,1F0,1B0\n", msg, sizeof msg) == PP_BAD_UNMATCHED &&
+          strstr(msg, "receive without its send"),
+          "a receive without its send is caught: %s", msg);
+    CHECK(verdict("0F0,0SEND_F0,0RECV_B0,0B0\n1RECV_F0,1F0,1B0,1SEND_B0\n", msg, sizeof msg) == PP_BAD_NONE,
+          "a schedule with explicit sends and receives passes");
+    CHECK(verdict("0F0,0SEND_F0,0B0,0RECV_B0\n1RECV_F0,1F0,1B0,1SEND_B0\n", msg, sizeof msg) == PP_BAD_ORDER,
+          "a backward before the receive of its gradient is caught: %s", msg);
+    CHECK(verdict("0F0,0B0,1F0\n1B0\n", msg, sizeof msg) == PP_BAD_STAGE, "a stage split over two ranks is caught: %s", msg);
+    CHECK(verdict("0F0,0I0,0W0\n1F0,1I0,1W0\n", msg, sizeof msg) == PP_BAD_NONE, "B split into I and W passes");
+    CHECK(verdict("0F0,0W0,0I0\n1F0,1I0,1W0\n", msg, sizeof msg) == PP_BAD_ORDER, "a W before its I is caught: %s", msg);
+
+    /* The grid marks the bad action. */
+    pp_sched *s;
+    char err[128];
+    pp_sched_from_csv("0F0,0B1,0F1,0B0\n1F0,1B0,1F1,1B1\n", &s, err, sizeof err);
+    pp_check c;
+    pp_sched_validate(s, &c);
+    CHECK(c.grid && strstr(c.grid, "[0B1]") && c.rank == 0 && c.index == 1, "the grid brackets the first bad action");
+    pp_check_clear(&c);
+    pp_sched_free(s);
+}
+
+static void test_simulator(void)
+{
+    const char *names[] = {"gpipe", "1f1b", "naive"};
+    pp_costs c;
+    pp_costs_default(&c);
+    int exact = 1, peaks = 1;
+    for (int b = 0; b < 3; b++)
+        for (int P = 1; P <= 8; P++)
+            for (int M = 1; M <= 32; M++) {
+                pp_sched *s;
+                pp_run *r;
+                pp_sched_build(names[b], P, M, &s);
+                if (pp_simulate(s, &c, &r) != PP_OK) { exact = 0; pp_sched_free(s); continue; }
+                double want = pp_theory_bubble_step(s->family, P, M);
+                double ideal = pp_theory_bubble_ideal(s->family, P, M);
+                if (fabs(pp_run_bubble_step(r) - want) > 1e-12 || fabs(pp_run_bubble_ideal(r) - ideal) > 1e-12) {
+                    printf("# %s P=%d M=%d: simulated %.6f, formula %.6f\n", names[b], P, M, pp_run_bubble_step(r), want);
+                    exact = 0;
+                }
+                for (int st = 0; st < P; st++)
+                    if (r->peak_inflight[st] != pp_theory_peak_inflight(s->family, P, M, st)) peaks = 0;
+                pp_run_free(r);
+                pp_sched_free(s);
+            }
+    CHECK(exact, "simulated bubble equals the formula exactly (both definitions), every builder, P 1..8, M 1..32");
+    CHECK(peaks, "simulated peak activations equal the formula (GPipe M, 1F1B min(M, P-stage), naive 1)");
+
+    pp_sched *s;
+    pp_run *r;
+    pp_sched_gpipe(4, 8, &s);
+    pp_simulate(s, &c, &r);
+    CHECK(r->makespan == 33.0, "GPipe P=4 M=8 with F=1, B=2 takes (M+P-1)(F+B) = 33 ticks: %g", r->makespan);
+    pp_run_free(r);
+    double slow[4] = {1, 1, 2, 1};
+    c.stage_scale = slow;
+    pp_simulate(s, &c, &r);
+    CHECK(r->makespan > 33.0 && pp_run_bubble_step(r) > pp_theory_bubble_step(PP_FAM_GPIPE, 4, 8),
+          "a stage twice as slow makes the step longer and the bubble larger: %g ticks", r->makespan);
+    pp_run_free(r);
+    pp_sched_free(s);
+}
+
+static void test_cli(void)
+{
+    struct { const char *args[4]; const char *expect; } bad[] = {
+        {{"-m", "0"}, "'0' is not a number of micro-batches"},
+        {{"-m", "-3"}, "'-3'"},
+        {{"-m", "eight"}, "'eight'"},
+        {{"-m", "4,8"}, "is a list"},
+        {{"--schedule", "zigzag"}, "'zigzag' is not a schedule"},
+        {{"--tick-ms", "0"}, "--tick-ms"},
+        {{"--payload", "12Q"}, "--payload"},
+        {{"--cost", "F=x"}, "--cost"},
+        {{"--frobnicate"}, "unknown option '--frobnicate'"},
+        {{"--tick-ms"}, "needs a value"},
+        {{"extra"}, "unexpected argument"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *argv[6] = {"demo"};
+        int argc = 1;
+        for (int k = 0; k < 4 && bad[i].args[k]; k++) argv[argc++] = (char *)bad[i].args[k];
+        pp_opts o;
+        pp_cli_defaults(&o);
+        char err[512] = "";
+        pp_status st = pp_cli_parse(argc, argv, &o, err, sizeof err);
+        CHECK(st == PP_EARG && strstr(err, bad[i].expect), "option %s %s refused: %s", argv[1], argc > 2 ? argv[2] : "", err);
+    }
+    char *argv[] = {"demo", "-m", "1,2,4", "--tick-ms=2.5", "--payload", "16K", "--cost", "F=1,B=3", "--schedule", "gpipe"};
+    pp_opts o;
+    pp_cli_defaults(&o);
+    o.mb_list_ok = 1;
+    char err[256] = "";
+    pp_status st = pp_cli_parse(10, argv, &o, err, sizeof err);
+    CHECK(st == PP_OK && o.nmb == 3 && o.mb[2] == 4 && o.tick_ms == 2.5 && o.payload == 16384 &&
+          o.ticks[PP_B] == 3 && strcmp(o.schedule, "gpipe") == 0,
+          "good options are read: M list, --tick-ms=, 16K, costs, schedule %s", err);
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    test_notation();
+    test_builders();
+    test_csv();
+    test_validator();
+    test_simulator();
+    test_cli();
+    MPI_Finalize();
+    return check_failed ? 1 : 0;
+}
