@@ -241,11 +241,10 @@ static void describe_cycle(const pp_sched *s, const int *pc, int r0, pp_replay_f
     do {
         pp_action a = s->acts[r][pc[r]];
         int from = s->stage_rank[a.kind == PP_RECV_F ? a.stage - 1 : a.stage + 1];
-        char as[24];
-        pp_action_str(a, as, sizeof as);
         if (n < (int)sizeof fail->msg)
             n += snprintf(fail->msg + n, sizeof fail->msg - (size_t)n,
-                          "%s rank %d waits at %s for rank %d", r == start ? "" : ",", r, as, from);
+                          "%s rank %d waits for the %s of micro-batch %d from rank %d", r == start ? "" : ",", r,
+                          a.kind == PP_RECV_F ? "activation" : "gradient", a.mb, from);
         r = from;
     } while (r != start);
 }

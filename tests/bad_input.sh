@@ -1,0 +1,75 @@
+#!/bin/sh
+# bad_input.sh -- every kind of bad input ends every rank, within seconds,
+# with a non-zero status and one clear message from one rank; good
+# hand-written and saved schedules run.
+cd "$(dirname "$0")/.." || exit 1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# refuse "what" "expected text" command...: expects status 2, one error line
+# naming the problem, and an end within 20 seconds.
+refuse() {
+    what=$1; expect=$2; shift 2
+    start=$(date +%s)
+    timeout 20 "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    secs=$(( $(date +%s) - start ))
+    errors=$(grep -c "error:" "$tmp/err")
+    if [ "$rc" -eq 2 ] && [ "$errors" -eq 1 ] && grep -q -- "$expect" "$tmp/err" && [ "$secs" -lt 15 ]; then
+        echo "ok - $what: exit 2 in ${secs}s: $(grep 'error:' "$tmp/err")"
+    else
+        echo "not ok - $what: exit $rc (124 = hung), $errors error lines, ${secs}s; stderr:"
+        sed 's/^/#   /' "$tmp/err"
+    fi
+}
+
+
+
+refuse "M = 0" "'0' is not a number of micro-batches" mpiexec -n 4 ./demos/04_bubble_efficiency -m 0
+refuse "M negative" "'-3' is not a number" mpiexec -n 4 ./demos/04_bubble_efficiency -m -3
+refuse "M not a number" "'many' is not a number" mpiexec -n 4 ./demos/05_1f1b -m many
+refuse "M list where one M is run" "is a list" mpiexec -n 4 ./demos/05_1f1b -m 4,8
+refuse "unknown schedule" "'zigzag' is not a schedule" mpiexec -n 4 ./demos/04_bubble_efficiency --schedule zigzag
+refuse "unknown option" "unknown option '--speed'" mpiexec -n 4 ./demos/05_1f1b --speed 3
+refuse "option without its value" "needs a value" mpiexec -n 4 ./demos/04_bubble_efficiency --tick-ms
+refuse "tick of zero" "--tick-ms: '0'" mpiexec -n 4 ./demos/04_bubble_efficiency --tick-ms 0
+refuse "bad payload" "--payload: '64Q'" mpiexec -n 4 ./demos/04_bubble_efficiency --payload 64Q
+refuse "CSV with a bad cell" "line 2, cell 2: '1Q0' is not an action" \
+    mpiexec -n 2 ./demos/04_bubble_efficiency --schedule tests/data/bad_cell.csv
+refuse "CSV rows differ from ranks" "has 3 rows but mpiexec started 4 ranks" \
+    mpiexec -n 4 ./demos/04_bubble_efficiency --schedule tests/data/three_rows.csv
+refuse "CSV file missing" "cannot read schedule file 'tests/data/nowhere.csv'" \
+    mpiexec -n 4 ./demos/04_bubble_efficiency --schedule tests/data/nowhere.csv
+refuse "CSV that deadlocks" "cycle of waits" mpiexec -n 2 ./demos/04_bubble_efficiency --schedule tests/data/deadlock.csv
+refuse "-m against a CSV" "disagrees with" mpiexec -n 2 ./demos/04_bubble_efficiency --schedule tests/data/hand_2x2.csv -m 8
+refuse "--csv into a missing folder" "--csv: cannot write" mpiexec -n 4 ./demos/04_bubble_efficiency --csv "$tmp/no/such/dir/t.csv"
+
+if grep -q "step" "$tmp/err" 2>/dev/null; then :; fi
+mpiexec -n 2 ./demos/04_bubble_efficiency --schedule tests/data/deadlock.csv >/dev/null 2>"$tmp/err"
+if grep -q "\[1F1\]" "$tmp/err" && grep -q "\[0B0\]" "$tmp/err"; then
+    echo "ok - a deadlocking CSV is shown as a step-by-rank grid marking the waiting actions"
+else
+    echo "not ok - the deadlock grid does not mark the waiting actions"; sed 's/^/#   /' "$tmp/err"
+fi
+
+# Good schedule files run: one written by hand, one saved by a demo and loaded back.
+if mpiexec -n 2 ./demos/04_bubble_efficiency --schedule tests/data/hand_2x2.csv --tick-ms 2 >"$tmp/out" 2>&1 &&
+    grep -q "hand_2x2.csv: P=2" "$tmp/out"; then
+    echo "ok - a hand-written CSV schedule with idle cells runs"
+else
+    echo "not ok - the hand-written CSV schedule did not run"; sed 's/^/#   /' "$tmp/out"
+fi
+if mpiexec -n 4 ./demos/04_bubble_efficiency -m 4 --schedule gpipe --save-schedule "$tmp/g.csv" --tick-ms 2 >/dev/null 2>&1 &&
+    mpiexec -n 4 ./demos/04_bubble_efficiency --schedule "$tmp/g.csv" --tick-ms 2 >"$tmp/out" 2>&1 &&
+    [ "$(head -1 "$tmp/g.csv")" = "0F0,0F1,0F2,0F3,0B0,0B1,0B2,0B3" ]; then
+    echo "ok - a saved schedule loads back and runs"
+else
+    echo "not ok - saving and loading a schedule failed"; sed 's/^/#   /' "$tmp/out"
+fi
+# The --csv table is complete: a header and one row per M.
+if mpiexec -n 2 ./demos/04_bubble_efficiency -m 1,2,4 --tick-ms 2 --csv "$tmp/t.csv" >/dev/null 2>&1 &&
+    [ "$(wc -l <"$tmp/t.csv")" -eq 4 ] && ! [ -e "$tmp/t.csv.tmp" ]; then
+    echo "ok - --csv writes a header and one row per M"
+else
+    echo "not ok - --csv table incomplete"
+fi

@@ -1,0 +1,30 @@
+#!/bin/sh
+# run.sh -- runs every test and ends on one "N passed, N failed" line.
+# Each test prints "ok - ..." or "not ok - ..." lines; a test program that
+# dies without saying so counts as one failure.
+cd "$(dirname "$0")/.." || exit 1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+step() {
+    echo "== $*"
+    "$@" >"$log.out" 2>&1
+    rc=$?
+    cat "$log.out"
+    cat "$log.out" >>"$log"
+    if [ $rc -ne 0 ] && ! grep -q '^not ok' "$log.out"; then
+        echo "not ok - '$*' exited with status $rc" | tee -a "$log"
+    fi
+    rm -f "$log.out"
+}
+
+step ./tests/test_sched
+for P in 2 3 4 8; do step mpiexec -n $P ./tests/test_mpi 4; done
+step mpiexec -n 4 ./tests/test_mpi 4 skew
+step sh tests/bad_input.sh
+step sh tests/lessons.sh
+
+passed=$(grep -c '^ok' "$log")
+failed=$(grep -c '^not ok' "$log")
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
