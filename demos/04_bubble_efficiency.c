@@ -85,7 +85,7 @@ int main(int argc, char **argv)
         pp_demo_run(&d, s, &pred, &meas);
         if (d.grid->rank == 0) {
             if (i == 0) {
-                pp_demo_header(stdout, &d, s);
+                pp_demo_header(stdout, &d, s, from_file);
                 printf("bubble, share of the step = idle / (P x makespan); formula %s\n",
                        pp_theory_bubble_step_text(s->family));
                 printf("bubble over the ideal time = idle / busy;          formula %s\n",

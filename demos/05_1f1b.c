@@ -44,7 +44,7 @@ int main(int argc, char **argv)
         s[k] = built;
         if (d.grid->rank != 0) continue;
         printf("%s", k ? "\n" : "");
-        pp_demo_header(stdout, &d, built);
+        pp_demo_header(stdout, &d, built, 1);
         printf("measured timeline:\n");
         pp_report_timeline(stdout, meas[k], d.exec.tick_s / 2, 100);
         pp_report_summary(stdout, meas[k], pred[k], built, &d.exec);

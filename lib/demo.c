@@ -165,11 +165,15 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
     PP_CHECK(pp_exec_timed(d->grid, s, &d->exec, meas), "the timed run failed");
 }
 
-void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s)
+void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m)
 {
     const double *t = d->exec.costs.ticks;
-    fprintf(f, "%s: P=%d stages on %d ranks, M=%d micro-batches; F=%g B=%g ticks of %g ms; %zu-byte messages\n",
-            s->name, s->nstages, s->nranks, s->nmb, t[PP_F], t[PP_B], d->exec.tick_s * 1e3, d->exec.payload);
+    char mb[32] = "", size[32];
+    if (show_m) snprintf(mb, sizeof mb, ", M=%d micro-batches", s->nmb);
+    if (d->exec.payload % 1024 == 0) snprintf(size, sizeof size, "%zu KiB", d->exec.payload / 1024);
+    else snprintf(size, sizeof size, "%zu-byte", d->exec.payload);
+    fprintf(f, "%s: P=%d stages on %d ranks%s; F=%g B=%g ticks of %g ms; %s messages\n", s->name, s->nstages,
+            s->nranks, mb, t[PP_F], t[PP_B], d->exec.tick_s * 1e3, size);
 }
 
 int pp_demo_end(pp_demo *d)

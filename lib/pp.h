@@ -322,8 +322,9 @@ void pp_demo_refuse_if(pp_demo *d, int bad, const char *fmt, ...);
 /* Predicts (simulator, in ticks) and runs (timed executor) one schedule.
  * Every rank gets *pred; *meas is set on rank 0 only. */
 void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas);
-/* Prints the schedule's one-line description: name, P, M, costs, tick, payload. */
-void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s);
+/* Prints the schedule's one-line description: name, P, M (if show_m), costs,
+ * tick, payload. */
+void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m);
 /* Ends the demo: frees, MPI_Finalize, returns the exit status to use. */
 int pp_demo_end(pp_demo *d);
 /* Prints (rank 0) and aborts every rank: used by PP_CHECK. */

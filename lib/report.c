@@ -72,15 +72,15 @@ void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sc
     int P = s->nstages, M = s->nmb;
     pp_family fam = s->family;
 
-    fprintf(f, "  rank  busy   idle   peak micro-batches held      sent\n");
-    fprintf(f, "        (measured, %% of makespan)  measured  formula %-7s KiB\n", pp_theory_peak_text(fam));
+    fprintf(f, "  rank    busy    idle   micro-batches held at peak    sent\n");
+    fprintf(f, "        (measured, of makespan)   measured / formula %s\n", pp_theory_peak_text(fam));
     for (int p = 0; p < m->P; p++) {
         double busy = m->makespan > 0 ? m->busy[p] / m->makespan : 0;
         int formula = pp_theory_peak_inflight(fam, P, M, p);
-        fprintf(f, "  %4d %5.1f  %5.1f  %16d  ", p, 100 * busy, 100 * (1 - busy), m->peak_inflight[p]);
-        if (formula < 0) fprintf(f, "%8s", "n/a");
-        else fprintf(f, "%8d", formula);
-        fprintf(f, "  %10.0f\n", m->bytes_sent[p] / 1024.0);
+        fprintf(f, "  %4d  %5.1f %%  %5.1f %%  %13d / ", p, 100 * busy, 100 * (1 - busy), m->peak_inflight[p]);
+        if (formula < 0) fprintf(f, "%-13s", "n/a");
+        else fprintf(f, "%-13d", formula);
+        fprintf(f, "%7.0f KiB\n", m->bytes_sent[p] / 1024.0);
     }
 
     double tick_ms = o->tick_s * 1e3;
