@@ -1,10 +1,16 @@
 #!/bin/sh
-# lessons.sh -- runs every command a lesson shows (lines starting "$ mpiexec"),
-# with a short tick, so that a lesson cannot drift from the code.
+# lessons.sh -- runs every command a lesson shows (lines starting "$ mpiexec",
+# indented or not), with a short tick, so that a lesson cannot drift from the
+# code.  The commands run in a scratch folder, so files they write are not
+# left in the checkout.
 cd "$(dirname "$0")/.." || exit 1
+top=$(pwd)
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+ln -s "$top/demos" "$scratch/demos"
 for lesson in lessons/*.md; do
-    grep '^\$ mpiexec' "$lesson" | sed 's/^\$ //' | while IFS= read -r cmd; do
-        if out=$(timeout 120 sh -c "$cmd --tick-ms 1" 2>&1) && echo "$out" | grep -q "bubble"; then
+    grep '^[[:space:]]*\$ mpiexec' "$lesson" | sed 's/^[[:space:]]*\$ //' | while IFS= read -r cmd; do
+        if out=$(cd "$scratch" && timeout 120 sh -c "$cmd --tick-ms 1" </dev/null 2>&1) && echo "$out" | grep -q "bubble"; then
             echo "ok - $lesson: $cmd"
         else
             echo "not ok - $lesson: $cmd"
