@@ -66,6 +66,21 @@ static void pct(FILE *f, double v)
     else fprintf(f, "%6.1f %%", 100.0 * v);
 }
 
+/* One bubble line: measured, formula (with its text) and predicted, and the
+ * difference measured - formula where a formula applies. */
+static void bubble_line(FILE *f, const char *label, double measured, const char *formula_text,
+                        double formula, double predicted)
+{
+    fprintf(f, "  %s  measured", label);
+    pct(f, measured);
+    fprintf(f, "   formula %s", formula_text);
+    pct(f, formula);
+    fprintf(f, "   predicted");
+    pct(f, predicted);
+    if (formula >= 0) fprintf(f, "   measured - formula %+.2f points", 100 * (measured - formula));
+    fprintf(f, "\n");
+}
+
 void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sched *s,
                        const pp_exec_opts *o)
 {
@@ -87,21 +102,8 @@ void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sc
     fprintf(f, "  makespan: %.1f ms measured, %.1f ms predicted by the simulator (%.0f ticks of %.2f ms)\n",
             m->makespan * 1e3, pred->makespan * tick_ms, pred->makespan, tick_ms);
 
-    double fs = pp_theory_bubble_step(fam, P, M), fi = pp_theory_bubble_ideal(fam, P, M);
-    double ms = pp_run_bubble_step(m), mi = pp_run_bubble_ideal(m);
-    fprintf(f, "  bubble, share of the step  = idle / (P x makespan):  measured");
-    pct(f, ms);
-    fprintf(f, "   formula %s", pp_theory_bubble_step_text(fam));
-    pct(f, fs);
-    fprintf(f, "   predicted");
-    pct(f, pp_run_bubble_step(pred));
-    if (fs >= 0) fprintf(f, "   measured - formula %+.2f points", 100 * (ms - fs));
-    fprintf(f, "\n  bubble over the ideal time = idle / busy:            measured");
-    pct(f, mi);
-    fprintf(f, "   formula %s", pp_theory_bubble_ideal_text(fam));
-    pct(f, fi);
-    fprintf(f, "   predicted");
-    pct(f, pp_run_bubble_ideal(pred));
-    if (fi >= 0) fprintf(f, "   measured - formula %+.2f points", 100 * (mi - fi));
-    fprintf(f, "\n");
+    bubble_line(f, "bubble, share of the step  = idle / (P x makespan):", pp_run_bubble_step(m),
+                pp_theory_bubble_step_text(fam), pp_theory_bubble_step(fam, P, M), pp_run_bubble_step(pred));
+    bubble_line(f, "bubble over the ideal time = idle / busy:          ", pp_run_bubble_ideal(m),
+                pp_theory_bubble_ideal_text(fam), pp_theory_bubble_ideal(fam, P, M), pp_run_bubble_ideal(pred));
 }
