@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The actions of one rank as "0F0 0F1 ...". */
 static void rank_str(const pp_sched *s, int r, char *buf, size_t n)
@@ -117,6 +118,22 @@ static void test_csv(void)
     CHECK(text && strcmp(text, "0F0,,0B0\n,1F0,1B0\n") == 0, "idle slots survive writing: %s", text ? text : "");
     free(text);
     pp_sched_free(s);
+
+    /* Saved to a file and loaded back, a schedule is unchanged. */
+    char path[] = "/tmp/pp_test_schedXXXXXX";
+    int fd = mkstemp(path);
+    pp_sched_gpipe(3, 5, &s);
+    text = pp_sched_to_csv(s);
+    ok = fd >= 0 && pp_sched_save(s, path) == PP_OK && pp_sched_load(path, &back, err, sizeof err) == PP_OK;
+    again = ok ? pp_sched_to_csv(back) : NULL;
+    CHECK(ok && again && strcmp(text, again) == 0 && back->nmb == 5, "a schedule saved to a file loads back unchanged");
+    if (ok) pp_sched_free(back);
+    free(text);
+    free(again);
+    pp_sched_free(s);
+    if (fd >= 0) { close(fd); remove(path); }
+    CHECK(pp_sched_load("/nonexistent/x.csv", &s, err, sizeof err) == PP_EIO && strstr(err, "cannot open"),
+          "a missing schedule file is reported: %s", err);
 
     CHECK(pp_sched_from_csv("0F0,0B0\n1F0,1X0\n", &s, err, sizeof err) == PP_EPARSE &&
           strstr(err, "line 2, cell 2") && strstr(err, "'1X0'"),
