@@ -11,7 +11,13 @@
  *   - while "computing" a rank sleeps in short slices to an absolute deadline
  *     and tests its requests between slices, so MPI keeps moving messages;
  *   - while waiting for a message it tests, then sleeps a little: a rank that
- *     spins in MPI_Recv steals the core of a rank that has work to do.
+ *     spins in MPI_Recv steals the core of a rank that has work to do.  Only
+ *     in short windows (just after a send, at the start of a wait, at the end
+ *     of a compute) does it stay awake, and then it yields the core between
+ *     tests (see slice());
+ *   - before the step, one message each way with every peer sets up the
+ *     connections, and every buffer is allocated and touched, so that neither
+ *     cost lands inside the step.
  * Left out on purpose: real compute (the tensors come with the model).
  */
 #include "internal.h"
