@@ -9,7 +9,7 @@
  * it) and its text, or the news that it is bad, is broadcast.
  * Left out on purpose: the terminal (the live view owns it).
  */
-#include "pp.h"
+#include "internal.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -96,16 +96,9 @@ static char *share_file(pp_demo *d, const char *path, char *err, size_t errlen)
 {
     long len = -1;
     char *text = NULL;
-    if (d->grid->rank == 0) {
-        FILE *f = fopen(path, "rb");
-        if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-            (text = malloc((size_t)len + 1)) && fread(text, 1, (size_t)len, f) == (size_t)len) {
-            text[len] = '\0';
-        } else {
-            snprintf(err, errlen, "cannot read schedule file '%s'", path);
-            len = -1;
-        }
-        if (f) fclose(f);
+    if (d->grid->rank == 0 && !(text = pp_read_text(path, &len))) {
+        snprintf(err, errlen, "cannot read schedule file '%s'", path);
+        len = -1;
     }
     MPI_Bcast(&len, 1, MPI_LONG, 0, d->grid->pipe);
     if (len < 0) {

@@ -41,6 +41,10 @@ static inline int pp_tag(int stage, int mb, int dir, int M)
     return (stage * M + mb) * 2 + dir;
 }
 
+/* Reads a whole file into a malloc'd, NUL-terminated text (its length in
+ * *len if len is not NULL); NULL if it cannot be read. */
+char *pp_read_text(const char *path, long *len);
+
 /* Waits for a request without spinning: test, then sleep poll_s, so that a
  * laptop can run more ranks than it has cores.  Returns PP_OK or PP_EMPI. */
 pp_status pp_wait(MPI_Request *req, double poll_s);

@@ -6,7 +6,7 @@
  * Left out on purpose: interleaved and zero-bubble builders (they only need
  * pushing in another order), and checking (validate.c).
  */
-#include "pp.h"
+#include "internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -410,14 +410,10 @@ pp_status pp_sched_from_csv(const char *text, pp_sched **out, char *err, size_t 
     return PP_OK;
 }
 
-pp_status pp_sched_load(const char *path, pp_sched **out, char *err, size_t errlen)
+char *pp_read_text(const char *path, long *len)
 {
-    *out = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "cannot open schedule file '%s': %s", path, strerror(errno));
-        return PP_EIO;
-    }
+    if (!f) return NULL;
     size_t cap = 4096, n = 0;
     char *text = malloc(cap);
     while (text) {
@@ -427,9 +423,25 @@ pp_status pp_sched_load(const char *path, pp_sched **out, char *err, size_t errl
         if (!grown) { free(text); text = NULL; }
         else text = grown;
     }
+    int failed = ferror(f);
     fclose(f);
-    if (!text) return PP_ENOMEM;
+    if (!text || failed) {
+        free(text);
+        return NULL;
+    }
     text[n] = '\0';
+    if (len) *len = (long)n;
+    return text;
+}
+
+pp_status pp_sched_load(const char *path, pp_sched **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    char *text = pp_read_text(path, NULL);
+    if (!text) {
+        snprintf(err, errlen, "cannot open schedule file '%s': %s", path, strerror(errno));
+        return PP_EIO;
+    }
     char inner[200] = "";
     pp_status st = pp_sched_from_csv(text, out, inner, sizeof inner);
     free(text);
