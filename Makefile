@@ -11,7 +11,7 @@
 
 CC      = mpicc
 CFLAGS  = -std=c11 -Wall -Wextra -pedantic -O2 -g -D_POSIX_C_SOURCE=200809L -Ilib
-LDLIBS  = -lm
+LDLIBS  = -lncurses -lpthread -lm
 MPIEXEC = mpiexec
 
 LIB_SRC = $(wildcard lib/*.c)
@@ -27,7 +27,7 @@ all: deps lib/libpp.a $(DEMOS) $(TESTS)
 deps:
 	@sh tools/deps.sh
 
-lib/%.o: lib/%.c lib/pp.h lib/internal.h | deps
+lib/%.o: lib/%.c lib/pp.h lib/internal.h lib/view.h | deps
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 lib/libpp.a: $(LIB_OBJ)

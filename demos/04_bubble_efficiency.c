@@ -83,6 +83,12 @@ int main(int argc, char **argv)
         pp_sched *s = pp_demo_schedule(&d, d.opt.schedule, d.opt.mb[i]);
         pp_run *pred, *meas;
         pp_demo_run(&d, s, &pred, &meas);
+        if (d.quit) {   /* q in the live view: no table from a step cut short */
+            pp_sched_free(s);
+            pp_run_free(pred);
+            pp_run_free(meas);
+            break;
+        }
         if (d.grid->rank == 0) {
             if (i == 0) {
                 pp_demo_header(stdout, &d, s, from_file);

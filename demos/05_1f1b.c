@@ -42,15 +42,20 @@ int main(int argc, char **argv)
         pp_sched *built = pp_demo_schedule(&d, names[k], M);
         pp_demo_run(&d, built, &pred[k], &meas[k]);
         s[k] = built;
-        if (d.grid->rank != 0) continue;
-        printf("%s", k ? "\n" : "");
-        pp_demo_header(stdout, &d, built, 1);
-        printf("measured timeline:\n");
-        pp_report_timeline(stdout, meas[k], d.exec.tick_s / 2, 100);
-        pp_report_summary(stdout, meas[k], pred[k], built, &d.exec);
-        fflush(stdout);
+        if (!d.quit && d.grid->rank == 0) {
+            printf("%s", k ? "\n" : "");
+            pp_demo_header(stdout, &d, built, 1);
+            printf("measured timeline:\n");
+            pp_report_timeline(stdout, meas[k], d.exec.tick_s / 2, 100);
+            pp_report_summary(stdout, meas[k], pred[k], built, &d.exec);
+            fflush(stdout);
+        }
+        if (k == 0 && (d.quit || pp_demo_hold(&d, "gpipe done: press any key to run 1f1b on the same P and M, q to quit"))) {
+            s[1] = NULL, pred[1] = meas[1] = NULL;
+            break;
+        }
     }
-    if (d.grid->rank == 0) compare(s, meas);
+    if (d.grid->rank == 0 && !d.quit) compare(s, meas);
     for (int k = 0; k < 2; k++) {
         pp_sched_free((pp_sched *)s[k]);
         pp_run_free(pred[k]);

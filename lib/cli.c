@@ -1,5 +1,6 @@
 /* cli.c -- the command line every demo shares: -m, --schedule, --tick-ms,
- * --payload, --cost, --csv, --save-schedule, --help.  P is not an option: it
+ * --payload, --cost, --csv, --save-schedule, the live view's --no-tui, --tty
+ * and --exit, the exports --trace, --events and --svg, and --help.  P is not an option: it
  * is the number of ranks mpiexec started.
  *
  * Every rank parses the same argv and so reaches the same verdict without
@@ -150,13 +151,18 @@ pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
             o->help = 1;
             continue;
         }
+        if (strcmp(a, "--no-tui") == 0 || strcmp(a, "--exit") == 0) {
+            *(a[2] == 'n' ? &o->no_tui : &o->exit_at_end) = 1;
+            continue;
+        }
         /* The name, and its value: "--tick-ms=5" or "--tick-ms 5". */
         char name[64];
         const char *eq = strchr(a, '=');
         size_t nlen = eq && a[0] == '-' && a[1] == '-' ? (size_t)(eq - a) : strlen(a);
         snprintf(name, sizeof name, "%.*s", (int)(nlen < sizeof name ? nlen : sizeof name - 1), a);
         static const char *known[] = {"-m", "--microbatches", "--schedule", "--tick-ms", "--payload",
-                                      "--cost", "--csv", "--save-schedule"};
+                                      "--cost", "--csv", "--save-schedule", "--tty", "--trace",
+                                      "--events", "--svg"};
         int k = -1;
         for (int j = 0; j < (int)(sizeof known / sizeof known[0]); j++)
             if (strcmp(name, known[j]) == 0) k = j;
@@ -184,6 +190,10 @@ pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
         case 5: st = parse_cost(v, o, err, n); break;
         case 6: st = copy_path("--csv", v, o->csv, sizeof o->csv, err, n); break;
         case 7: st = copy_path("--save-schedule", v, o->save, sizeof o->save, err, n); break;
+        case 8: st = copy_path("--tty", v, o->tty, sizeof o->tty, err, n); break;
+        case 9: st = copy_path("--trace", v, o->trace, sizeof o->trace, err, n); break;
+        case 10: st = copy_path("--events", v, o->events, sizeof o->events, err, n); break;
+        case 11: st = copy_path("--svg", v, o->svg, sizeof o->svg, err, n); break;
         }
         if (st != PP_OK) return st;
     }
@@ -210,5 +220,14 @@ void pp_cli_usage(FILE *f, const char *prog, const char *what, const pp_opts *d)
             d->payload / 1024);
     fprintf(f, "  --csv FILE            also write the results table as CSV, for plotting\n");
     fprintf(f, "  --save-schedule FILE  write the schedule as CSV (one row per rank), to edit and load back\n");
+    fprintf(f, "  --no-tui              plain text, even on a terminal (also when the output is redirected)\n");
+    fprintf(f, "  --tty PATH            the terminal to draw the live view on, the output of `tty` (or set PP_TTY);\n"
+               "                        on Linux it is found without it\n");
+    fprintf(f, "  --exit                leave as soon as the run ends, without waiting for a key\n");
+    fprintf(f, "  --trace FILE.json     write every event as a Chrome trace (open in ui.perfetto.dev)\n");
+    fprintf(f, "  --events FILE.csv     write every event as CSV\n");
+    fprintf(f, "  --svg FILE.svg        write the timeline as an SVG picture\n");
+    fprintf(f, "keys in the live view: space pause/resume, n one step while paused, + faster, - slower,\n"
+               "  left/right scroll, f follow, q quit\n");
     fprintf(f, "  -h, --help            this text\n");
 }

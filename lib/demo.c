@@ -7,9 +7,14 @@
  * waiting for a rank that waits for another.  Options are parsed on every
  * rank; a schedule file is read on rank 0 only (other machines may not have
  * it) and its text, or the news that it is bad, is broadcast.
- * Left out on purpose: the terminal (the live view owns it).
+ * With the live view, rank 0 finds the terminal at the start (so that a bad
+ * --tty is refused before anything runs), opens the view at the first step,
+ * and closes it at the end or on any error before printing, so the terminal
+ * is always handed back; the step-by-step drawing is view.c's.
  */
-#include "internal.h"
+#include "view.h"
+
+#include <unistd.h>
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -25,14 +30,29 @@ const char *pp_strerror(pp_status st)
     case PP_ESCHED: return "the schedule is incomplete or would deadlock";
     case PP_EIO: return "a file could not be read or written";
     case PP_EPARSE: return "text could not be parsed";
+    case PP_EFAULT: return "a failure injected on purpose (PP_FAULT)";
     }
     return "unknown status";
 }
 
 static const char *prog_name = "pp";
+static pp_demo *current;   /* for pp_die: the view to close before printing */
+
+/* Rank 0: gives the terminal back (the text printed meanwhile follows). */
+static void close_view(pp_demo *d)
+{
+    if (!d) return;
+    if (d->view) pp_view_close(d->view);
+    d->view = NULL;
+    if (d->tty_fd >= 0) close(d->tty_fd);
+    d->tty_fd = -1;
+    if (d->exports) pp_export_close(d->exports, 0);
+    d->exports = NULL;
+}
 
 void pp_die(const char *file, int line, const char *call, pp_status st, const char *hint)
 {
+    close_view(current);
     fflush(stdout);
     fprintf(stderr, "%s: %s:%d: %s failed: %s%s%s\n", prog_name, file, line, call, pp_strerror(st),
             hint && hint[0] ? "; " : "", hint ? hint : "");
@@ -49,9 +69,11 @@ static void refuse(pp_demo *d, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
+        close_view(d);
         fflush(stdout);
         fprintf(stderr, "%s: error: %s\n", d->prog, msg);
     }
+    pp_live_free(d->live);
     pp_grid_free(d->grid);
     MPI_Finalize();
     exit(2);
@@ -69,9 +91,36 @@ void pp_demo_refuse_if(pp_demo *d, int bad, const char *fmt, ...)
     refuse(d, "%s", msg);
 }
 
+/* Rank 0 decides where the output goes: the live view on a terminal, or
+ * plain text; and opens the export files, so a bad path is refused now. */
+static void choose_output(pp_demo *d)
+{
+    char why[300] = "", err[400] = "", path[256];
+    int bad = 0, tui = 0;
+    d->tty_fd = -1;
+    if (d->grid->rank == 0 && !d->opt.no_tui) {
+        d->tty_fd = pp_term_find(d->opt.tty, path, sizeof path, why, sizeof why, &bad);
+        tui = d->tty_fd >= 0;
+    }
+    pp_demo_refuse_if(d, bad, "--tty: %s", why);
+    if (d->grid->rank == 0 && (d->opt.trace[0] || d->opt.events[0] || d->opt.svg[0]))
+        bad = pp_export_open(d->opt.trace, d->opt.events, d->opt.svg, &d->exports, err, sizeof err) != PP_OK;
+    pp_demo_refuse_if(d, bad, "%s", err);
+    MPI_Bcast(&tui, 1, MPI_INT, 0, d->grid->pipe);
+    d->tui = tui;
+}
+
 void pp_demo_start(pp_demo *d, int *argc, char ***argv, const char *what)
 {
-    MPI_Init(argc, argv);
+    int provided;
+    /* Funneled: the view's drawing thread on rank 0 makes no MPI call. */
+    MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+    d->tty_fd = -1;
+    d->live = NULL;
+    d->view = NULL;
+    d->exports = NULL;
+    d->tui = d->quit = 0;
+    current = d;
     const char *slash = strrchr((*argv)[0], '/');
     d->prog = prog_name = slash ? slash + 1 : (*argv)[0];
     PP_CHECK(pp_grid_new(MPI_COMM_WORLD, &d->grid), "could not set up the ranks");
@@ -89,6 +138,7 @@ void pp_demo_start(pp_demo *d, int *argc, char ***argv, const char *what)
     d->exec.tick_s = d->opt.tick_ms * 1e-3;
     d->exec.payload = d->opt.payload;
     for (int k = 0; k < 4; k++) d->exec.costs.ticks[k] = d->opt.ticks[k];
+    choose_output(d);
 }
 
 /* Rank 0 reads the file; every rank gets its text, or NULL and the reason. */
@@ -152,10 +202,39 @@ pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M)
     return s;
 }
 
+/* The first step with the view: rank 0 opens it, every rank joins the channel. */
+static void open_view(pp_demo *d)
+{
+    int ok = 1;
+    if (d->grid->rank == 0) {
+        ok = pp_view_open(d->tty_fd, d->prog, &d->view) == PP_OK;
+        if (ok) d->tty_fd = -1;   /* the view owns it now */
+    }
+    MPI_Bcast(&ok, 1, MPI_INT, 0, d->grid->pipe);
+    d->tui = ok;
+    if (ok) PP_CHECK(pp_live_new(d->grid, d->view, &d->live), "could not set up the live view's channel");
+    d->exec.live = d->live;
+}
+
 void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
 {
     PP_CHECK(pp_simulate(s, &d->exec.costs, pred), "the simulator could not replay a checked schedule");
+    if (d->tui && !d->live) open_view(d);
+    if (d->live) {
+        PP_CHECK(pp_live_begin(d->live, *pred, d->exec.tick_s), "out of memory");
+        if (d->view) PP_CHECK(pp_view_begin_run(d->view, s, *pred, &d->exec), "out of memory");
+    }
     PP_CHECK(pp_exec_timed(d->grid, s, &d->exec, meas), "the timed run failed");
+    if (d->live) d->quit = pp_live_quit(d->live);
+    if (d->view && !d->quit) PP_CHECK(pp_view_end_run(d->view, *meas), "out of memory");
+    if (d->exports && !d->quit) PP_CHECK(pp_export_run(d->exports, *meas, s, &d->exec, d->prog), "export failed");
+}
+
+int pp_demo_hold(pp_demo *d, const char *prompt)
+{
+    if (!d->live || d->quit || d->opt.exit_at_end) return d->quit;
+    d->quit = pp_live_hold(d->live, prompt);
+    return d->quit;
 }
 
 void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m)
@@ -171,6 +250,20 @@ void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m)
 
 int pp_demo_end(pp_demo *d)
 {
+    pp_demo_hold(d, "done: press any key to leave (the text report is printed below the picture)");
+    if (d->grid->rank == 0) {
+        if (d->view) pp_view_close(d->view);
+        d->view = NULL;
+        if (d->quit) fprintf(stderr, "%s: stopped (q): nothing was exported\n", d->prog);
+        pp_status st = pp_export_close(d->exports, !d->quit);
+        d->exports = NULL;
+        if (st != PP_OK) fprintf(stderr, "%s: error: could not write an export file\n", d->prog);
+        if (d->tty_fd >= 0) close(d->tty_fd);
+        d->tty_fd = -1;
+    }
+    pp_live_free(d->live);
+    d->live = NULL;
+    current = NULL;
     pp_grid_free(d->grid);
     d->grid = NULL;
     MPI_Finalize();

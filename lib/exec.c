@@ -34,6 +34,7 @@ void pp_exec_opts_default(pp_exec_opts *o)
     o->poll_wait_s = 20e-6;
     o->poll_busy_s = 200e-6;
     o->spin_s = 100e-6;
+    o->live = NULL;
 }
 
 /* A message in flight: its request, its buffer, and its event. */
@@ -58,6 +59,8 @@ typedef struct {
     double last_send;      /* when the latest send was posted (seconds since start) */
     pp_evlist ev;
     int inflight;
+    pp_live *live;         /* the live view's channel, or NULL */
+    int waiting;           /* set while the rank waits for a message or holds */
 } runner;
 
 static double since_start(const runner *x)
@@ -97,7 +100,7 @@ static pp_status progress(runner *x)
         msg *m = &x->recvs[x->next_recv];
         if (!m->done && MPI_Test(&m->req, &m->done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
     }
-    return PP_OK;
+    return x->live ? pp_live_poll(x->live, &x->ev, since_start(x), x->waiting) : PP_OK;
 }
 
 /* Is any send of this rank still on its way? */
@@ -141,9 +144,13 @@ static pp_status compute_until(runner *x, double deadline)
 static pp_status wait_until_done(runner *x, const int *done)
 {
     double since = since_start(x);
+    x->waiting = 1;
     for (;;) {
         pp_status st = progress(x);
-        if (st != PP_OK || *done) return st;
+        if (st != PP_OK || *done) {
+            x->waiting = 0;
+            return st;
+        }
         double now = since_start(x), s = slice(x, now, since);
         if (s <= 0) sched_yield();
         else pp_sleep_until(x->start + now + s);
@@ -218,17 +225,38 @@ static pp_status prepare_messages(runner *x)
     return st;
 }
 
+/* While the live view is paused, holds before a compute action (recorded as
+ * a HOLD event), answering control messages, until resumed or granted a step. */
+static pp_status hold(runner *x, pp_action a)
+{
+    if (!pp_live_hold_here(x->live)) return PP_OK;
+    pp_event e = {PP_EV_HOLD, a.kind, a.stage, a.mb, x->inflight, since_start(x), 0, 0};
+    pp_status st = PP_OK;
+    x->waiting = 1;
+    while (st == PP_OK && pp_live_hold_here(x->live)) {
+        st = progress(x);
+        pp_sleep_until(pp_now() + 2e-3);
+    }
+    x->waiting = 0;
+    e.t1 = since_start(x);
+    return st == PP_OK ? pp_evlist_push(&x->ev, e) : st;
+}
+
 /* Runs action i of this rank's list. */
 static pp_status run_action(runner *x, int i)
 {
     pp_action a = x->lo->acts[x->me][i];
     const pp_exec_opts *o = x->o;
-    pp_event e = {PP_EV_COMPUTE, a.kind, a.stage, a.mb, 0, since_start(x), 0, 0};
     pp_status st = PP_OK;
+    if (x->live && pp_kind_is_compute(a.kind)) st = hold(x, a);
+    if (st != PP_OK) return st;
+    pp_event e = {PP_EV_COMPUTE, a.kind, a.stage, a.mb, 0, since_start(x), 0, 0};
 
     if (pp_kind_is_compute(a.kind)) {
+        double tick = x->live ? pp_live_tick(x->live) : o->tick_s;
         if (a.kind == PP_F) x->inflight++;
-        st = compute_until(x, e.t0 + pp_costs_of(&o->costs, a.kind, a.stage) * o->tick_s);
+        st = compute_until(x, e.t0 + pp_costs_of(&o->costs, a.kind, a.stage) * tick);
+        if (x->live) pp_live_computed(x->live);
         if (a.kind == PP_B || a.kind == PP_W) x->inflight--;
     } else if (a.kind == PP_SEND_F || a.kind == PP_SEND_B) {
         int f = a.kind == PP_SEND_F;
@@ -306,6 +334,7 @@ static pp_status common_start(const pp_grid *g, runner *x)
     double t0 = g->rank == 0 ? pp_now() + 0.02 : 0;
     if (MPI_Bcast(&t0, 1, MPI_DOUBLE, 0, g->pipe) != MPI_SUCCESS) return PP_EMPI;
     x->start = t0 + g->clock_offset;
+    if (x->live) pp_live_started(x->live, x->start);
     pp_sleep_until(x->start);
     return PP_OK;
 }
@@ -370,6 +399,7 @@ pp_status pp_exec_timed(const pp_grid *g, const pp_sched *s, const pp_exec_opts 
     x.o = o;
     x.comm = g->pipe;
     x.me = g->rank;
+    x.live = o->live;
     int len = lo->len[x.me];
     x.recvs = calloc((size_t)len + 1, sizeof *x.recvs);
     x.sends = calloc((size_t)len + 1, sizeof *x.sends);
@@ -380,11 +410,20 @@ pp_status pp_exec_timed(const pp_grid *g, const pp_sched *s, const pp_exec_opts 
     if (st == PP_OK) st = warm_up(&x);
     if (st == PP_OK) st = prepare_messages(&x);
     if (st == PP_OK) st = common_start(g, &x);
-    for (int i = 0; i < len && st == PP_OK; i++) st = run_action(&x, i);
+    /* PP_FAULT=RANK:ACTION makes that rank fail at that action: the tests
+     * check that an error in one rank ends every rank and frees the terminal. */
+    int fault_rank = -1, fault_at = -1;
+    const char *fault = getenv("PP_FAULT");
+    if (fault && sscanf(fault, "%d:%d", &fault_rank, &fault_at) != 2) fault_rank = -1;
+    for (int i = 0; i < len && st == PP_OK; i++)
+        st = x.me == fault_rank && i == fault_at ? PP_EFAULT : run_action(&x, i);
     for (int i = 0; i < len && st == PP_OK; i++)
         if (x.sends[i].posted) st = wait_until_done(&x, &x.sends[i].done);
-    pp_status gst = gather(g, s, &x.ev, out);
-    if (st == PP_OK) st = gst;
+    if (st == PP_OK && x.live) st = pp_live_finish(x.live, &x.ev, o->poll_wait_s);
+    /* A rank that failed inside the step leaves its partners waiting for
+     * messages that will never come: it returns at once, and the caller
+     * aborts the job (the demos' PP_CHECK does) rather than gather. */
+    if (st == PP_OK) st = gather(g, s, &x.ev, out);
     runner_free(&x, len);
     pp_sched_free(lo);
     return st;

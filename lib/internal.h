@@ -49,4 +49,54 @@ char *pp_read_text(const char *path, long *len);
  * laptop can run more ranks than it has cores.  Returns PP_OK or PP_EMPI. */
 pp_status pp_wait(MPI_Request *req, double poll_s);
 
+/* ---- the live view (live.c: MPI side; view.c: the screen; term.c: the terminal) ---- */
+
+/* Keys turned into commands by the view, carried out by rank 0's live channel. */
+enum { PP_CMD_NONE, PP_CMD_PAUSE, PP_CMD_STEP, PP_CMD_FASTER, PP_CMD_SLOWER, PP_CMD_QUIT };
+
+/* Collective over g->pipe.  `view` is the screen on rank 0 (NULL elsewhere). */
+pp_status pp_live_new(const pp_grid *g, pp_view *view, pp_live **out);
+void pp_live_free(pp_live *l);
+/* Every rank, before each step; rank 0 keeps the predicted run to choose steps by. */
+pp_status pp_live_begin(pp_live *l, const pp_run *pred, double tick_s);
+/* The executor's hooks: the common start (local clock), MPI progress (sends
+ * events, takes control; `waiting` while the rank waits or holds), the tick
+ * in force, the pause gate before a compute (1: hold), a compute done, and
+ * the end of this rank's list (rank 0 keeps going until every rank is done). */
+void pp_live_started(pp_live *l, double start);
+pp_status pp_live_poll(pp_live *l, const pp_evlist *mine, double now, int waiting);
+double pp_live_tick(const pp_live *l);
+int pp_live_hold_here(pp_live *l);
+void pp_live_computed(pp_live *l);
+int pp_live_paused(const pp_live *l);
+pp_status pp_live_finish(pp_live *l, const pp_evlist *mine, double poll_s);
+
+/* The view (rank 0).  Every call may come from the thread running the step
+ * while the view's own thread draws: the view locks what it shares. */
+void pp_view_add(pp_view *v, int rank, const pp_event *e, int n);
+void pp_view_started(pp_view *v, double start);
+int pp_view_take_cmd(pp_view *v);
+void pp_view_set_control(pp_view *v, int paused, double tick_s);
+/* Shows `prompt` and waits for a key: returns 1 for q (quit), 0 for any other. */
+int pp_view_wait_key(pp_view *v, const char *prompt);
+
+/* view.c: opening the view on a terminal, one step at a time, and closing it. */
+pp_status pp_view_open(int fd, const char *prog, pp_view **out);
+void pp_view_close(pp_view *v);
+pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, const pp_exec_opts *o);
+pp_status pp_view_end_run(pp_view *v, const pp_run *meas);
+int pp_view_quit_asked(pp_view *v);
+/* live.c: after a step, every rank learns whether q was pressed (collective);
+ * between steps and at the end, every rank waits for rank 0's key (1: quit). */
+int pp_live_quit(pp_live *l);
+int pp_live_hold(pp_live *l, const char *prompt);
+
+/* export.c: --trace, --events and --svg (rank 0).  Opening checks the paths
+ * can be written; close(keep=0) leaves nothing behind. */
+typedef struct pp_export pp_export;
+pp_status pp_export_open(const char *trace, const char *events, const char *svg, pp_export **out, char *err,
+                         size_t errlen);
+pp_status pp_export_run(pp_export *x, const pp_run *r, const pp_sched *s, const pp_exec_opts *o, const char *prog);
+pp_status pp_export_close(pp_export *x, int keep);
+
 #endif /* PP_INTERNAL_H */

@@ -30,7 +30,8 @@ typedef enum {
     PP_ENOMEM, /* out of memory */
     PP_ESCHED, /* the schedule is incomplete, inconsistent or would deadlock */
     PP_EIO,    /* a file could not be read or written */
-    PP_EPARSE  /* a text (action, CSV cell, option) could not be parsed */
+    PP_EPARSE, /* a text (action, CSV cell, option) could not be parsed */
+    PP_EFAULT  /* a failure injected on purpose with PP_FAULT=RANK:ACTION (tests) */
 } pp_status;
 
 /* Returns a one-line description of a status code. */
@@ -172,7 +173,8 @@ void pp_check_clear(pp_check *c);
 typedef enum {
     PP_EV_COMPUTE,  /* F, B, I or W (see kind) */
     PP_EV_WAIT,     /* waiting for a message to arrive (kind: RECV_F or RECV_B) */
-    PP_EV_SEND      /* a message on its way: posted at t0, seen complete at t1 */
+    PP_EV_SEND,     /* a message on its way: posted at t0, seen complete at t1 */
+    PP_EV_HOLD      /* held by the live view's pause (space), not part of the schedule */
 } pp_ev_type;
 
 typedef struct {
@@ -244,6 +246,11 @@ const char *pp_theory_peak_text(pp_family f);
 double pp_run_bubble_step(const pp_run *r);
 double pp_run_bubble_ideal(const pp_run *r);
 
+/* ---- the live view (opaque: see the demos' options --no-tui, --tty) ---- */
+
+typedef struct pp_live pp_live;   /* the ranks' channel to the view while a step runs */
+typedef struct pp_view pp_view;   /* the screen, on rank 0 */
+
 /* ---- executor ----------------------------------------------------------- */
 
 typedef struct {
@@ -254,13 +261,15 @@ typedef struct {
     double poll_busy_s;   /* sleep between tests while "computing" */
     double spin_s;        /* test-and-yield (no sleep) for this long at the edges:
                              the end of a compute, the start of a wait, just after a send */
+    pp_live *live;        /* the live view's channel, or NULL for none */
 } pp_exec_opts;
 
 void pp_exec_opts_default(pp_exec_opts *o);
 
 /* Runs the schedule in timed mode: every rank runs its own list (collective
  * over g->pipe).  On rank 0, *out receives the whole step's events on rank 0's
- * clock; other ranks get NULL.  The schedule must have validated. */
+ * clock; other ranks get NULL.  The schedule must have validated.  On a
+ * failure inside the step the other ranks are left waiting: abort the job. */
 pp_status pp_exec_timed(const pp_grid *g, const pp_sched *s, const pp_exec_opts *o,
                         pp_run **out);
 
@@ -288,6 +297,12 @@ typedef struct {
     double ticks[4];         /* --cost F=1,B=2,I=1,W=1 */
     char csv[256];           /* --csv FILE: write the demo's table for plotting */
     char save[256];          /* --save-schedule FILE: write the schedule as CSV */
+    int no_tui;              /* --no-tui: plain text even on a terminal */
+    char tty[256];           /* --tty PATH: the terminal to draw on (else found, or PP_TTY) */
+    int exit_at_end;         /* --exit: leave at once when done, no final picture */
+    char trace[256];         /* --trace FILE.json: Chrome trace events (Perfetto) */
+    char events[256];        /* --events FILE.csv: every event */
+    char svg[256];           /* --svg FILE.svg: the timeline as a picture */
     int help;                /* --help given */
     int m_given;             /* -m was on the command line */
     int no_schedule;         /* set by the demo: --schedule is refused (the demo picks) */
@@ -310,6 +325,12 @@ typedef struct {
     pp_grid *grid;
     pp_opts opt;
     pp_exec_opts exec;
+    int tui;                 /* the live view is on (same on every rank) */
+    int quit;                /* q was pressed: the demo stops (same on every rank) */
+    int tty_fd;              /* rank 0: the terminal found, until the view opens */
+    pp_live *live;
+    pp_view *view;           /* rank 0 */
+    struct pp_export *exports; /* rank 0 */
 } pp_demo;
 
 void pp_demo_start(pp_demo *d, int *argc, char ***argv, const char *what);
@@ -322,6 +343,10 @@ void pp_demo_refuse_if(pp_demo *d, int bad, const char *fmt, ...);
 /* Predicts (simulator, in ticks) and runs (timed executor) one schedule.
  * Every rank gets *pred; *meas is set on rank 0 only. */
 void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas);
+/* Between steps and at the end, with the live view: shows `prompt` and waits
+ * for a key on rank 0 (every rank waits, sleeping).  Returns 1 if q was
+ * pressed (d->quit is set).  Without the view, or with --exit, returns 0 at once. */
+int pp_demo_hold(pp_demo *d, const char *prompt);
 /* Prints the schedule's one-line description: name, P, M (if show_m), costs,
  * tick, payload. */
 void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m);

@@ -1,0 +1,214 @@
+/* export.c -- a finished run written out for other tools:
+ *   --trace FILE.json  Chrome trace events (Perfetto, chrome://tracing): one
+ *                      process per rank, times in microseconds, micro-batch
+ *                      and bytes in args;
+ *   --events FILE.csv  every event, one row each;
+ *   --svg FILE.svg     the timeline as a picture, for slides and lessons.
+ * A demo may run several steps (GPipe then 1F1B, a sweep of M): each one is
+ * appended, later steps placed after earlier ones in time (JSON) or below
+ * them (SVG).  Everything is written to FILE.tmp and renamed into place only
+ * when the demo ends well, so a file is never left half-written.
+ * Left out on purpose: reading these formats back.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { SVG_LABEL = 90, SVG_W = 1000, SVG_ROW = 22, SVG_HEAD = 44, SVG_FOOT = 40 };
+
+struct pp_export {
+    char path[3][256];    /* trace, events, svg: final names ("" = not asked for) */
+    FILE *f[3];           /* their .tmp files */
+    FILE *svg_body;       /* the SVG's runs, before the header that needs the height */
+    int runs;
+    double t_offset;      /* where the next run starts on the JSON time axis (us) */
+    int svg_height;
+    int first_event;      /* no comma before the next JSON event */
+};
+
+static const char *KIND = "FBIW";
+
+static void tmp_name(char *out, size_t n, const char *path)
+{
+    snprintf(out, n, "%s.tmp", path);
+}
+
+pp_status pp_export_open(const char *trace, const char *events, const char *svg, pp_export **out, char *err,
+                         size_t errlen)
+{
+    pp_export *x = calloc(1, sizeof *x);
+    if (!x) return PP_ENOMEM;
+    const char *paths[3] = {trace, events, svg};
+    const char *opt[3] = {"--trace", "--events", "--svg"};
+    x->first_event = 1;
+    for (int k = 0; k < 3; k++) {
+        if (!paths[k] || !paths[k][0]) continue;
+        char tmp[300];
+        snprintf(x->path[k], sizeof x->path[k], "%s", paths[k]);
+        tmp_name(tmp, sizeof tmp, paths[k]);
+        if (!(x->f[k] = fopen(tmp, "w"))) {
+            snprintf(err, errlen, "%s: cannot write '%s'", opt[k], paths[k]);
+            pp_export_close(x, 0);
+            return PP_EIO;
+        }
+    }
+    if (x->f[2] && !(x->svg_body = tmpfile())) {
+        pp_export_close(x, 0);
+        return PP_EIO;
+    }
+    if (x->f[0]) fprintf(x->f[0], "{\"displayTimeUnit\": \"ms\", \"traceEvents\": [\n");
+    if (x->f[1]) fprintf(x->f[1], "run,schedule,M,rank,type,kind,stage,mb,t0_us,t1_us,bytes,inflight\n");
+    *out = x;
+    return PP_OK;
+}
+
+/* "F3", "wait F3", "send B2", "held": what an event was. */
+static void event_name(const pp_event *e, char *buf, size_t n)
+{
+    int fwd = e->kind == PP_RECV_F || e->kind == PP_SEND_F;
+    switch (e->type) {
+    case PP_EV_COMPUTE: snprintf(buf, n, "%c%d", KIND[e->kind], e->mb); break;
+    case PP_EV_WAIT: snprintf(buf, n, "wait %c%d", fwd ? 'F' : 'B', e->mb); break;
+    case PP_EV_SEND: snprintf(buf, n, "send %c%d", fwd ? 'F' : 'B', e->mb); break;
+    default: snprintf(buf, n, "held"); break;
+    }
+}
+
+static const char *TYPE[] = {"compute", "wait", "send", "held"};
+
+static void json_run(pp_export *x, const pp_run *r, const pp_sched *s)
+{
+    FILE *f = x->f[0];
+    for (int p = 0; p < r->P; p++) {
+        int pid = x->runs * r->P + p;
+        fprintf(f, "%s{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": %d, \"args\": {\"name\": \"%s M=%d: rank %d\"}}",
+                x->first_event ? "" : ",\n", pid, s->name, s->nmb, p);
+        fprintf(f, ",\n{\"name\": \"process_sort_index\", \"ph\": \"M\", \"pid\": %d, \"args\": {\"sort_index\": %d}}", pid,
+                pid);
+        x->first_event = 0;
+        for (int i = 0; i < r->ranks[p].n; i++) {
+            const pp_event *e = &r->ranks[p].ev[i];
+            char name[32];
+            event_name(e, name, sizeof name);
+            fprintf(f, ",\n{\"name\": \"%s\", \"cat\": \"%s\", \"ph\": \"X\", \"pid\": %d, \"tid\": 0, "
+                       "\"ts\": %.3f, \"dur\": %.3f, \"args\": {\"stage\": %d, \"mb\": %d, \"bytes\": %ld, \"inflight\": %d}}",
+                    name, TYPE[e->type], pid, x->t_offset + e->t0 * 1e6, (e->t1 - e->t0) * 1e6, e->stage, e->mb,
+                    e->bytes, e->inflight);
+        }
+    }
+    x->t_offset += r->makespan * 1e6 * 1.1;
+}
+
+static void csv_run(pp_export *x, const pp_run *r, const pp_sched *s)
+{
+    for (int p = 0; p < r->P; p++)
+        for (int i = 0; i < r->ranks[p].n; i++) {
+            const pp_event *e = &r->ranks[p].ev[i];
+            char name[32];
+            event_name(e, name, sizeof name);
+            fprintf(x->f[1], "%d,%s,%d,%d,%s,%s,%d,%d,%.3f,%.3f,%ld,%d\n", x->runs, s->name, s->nmb, p,
+                    TYPE[e->type], name, e->stage, e->mb, e->t0 * 1e6, e->t1 * 1e6, e->bytes, e->inflight);
+        }
+}
+
+static const char *svg_fill(const pp_event *e)
+{
+    if (e->type == PP_EV_WAIT) return "#e8a9a4";
+    if (e->type == PP_EV_SEND) return "#5fb8c9";
+    if (e->type == PP_EV_HOLD) return "#e0c050";
+    static const char *compute[4] = {"#4caf50", "#3f6fd0", "#d9b500", "#b04fb0"};
+    return compute[e->kind];
+}
+
+static void svg_run(pp_export *x, const pp_run *r, const pp_sched *s, const pp_exec_opts *o, const char *prog)
+{
+    FILE *f = x->svg_body;
+    int y0 = x->svg_height;
+    double scale = r->makespan > 0 ? SVG_W / r->makespan : 1;   /* px per second */
+    double formula = pp_theory_bubble_step(s->family, r->P, r->M);
+    fprintf(f, "<text x=\"8\" y=\"%d\" font-size=\"15\" font-weight=\"bold\">%s: %s, P=%d, M=%d, tick %g ms</text>\n",
+            y0 + 18, prog, s->name, r->P, r->M, o->tick_s * 1e3);
+    fprintf(f, "<text x=\"8\" y=\"%d\" font-size=\"12\">bubble %.1f %% measured, %s %.1f %% formula; makespan %.1f ms measured</text>\n",
+            y0 + 36, 100 * pp_run_bubble_step(r), pp_theory_bubble_step_text(s->family),
+            formula >= 0 ? 100 * formula : 0.0, r->makespan * 1e3);
+    for (int p = 0; p < r->P; p++) {
+        int y = y0 + SVG_HEAD + p * SVG_ROW;
+        fprintf(f, "<text x=\"8\" y=\"%d\" font-size=\"12\">rank %d</text>\n", y + 15, p);
+        for (int i = 0; i < r->ranks[p].n; i++) {
+            const pp_event *e = &r->ranks[p].ev[i];
+            double x0 = SVG_LABEL + e->t0 * scale, w = (e->t1 - e->t0) * scale;
+            int top = y + 2, h = SVG_ROW - 4;
+            if (e->type == PP_EV_SEND) top = y + SVG_ROW - 5, h = 3;
+            else if (e->type != PP_EV_COMPUTE) top = y + 6, h = SVG_ROW - 12;
+            fprintf(f, "<rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" fill=\"%s\"/>\n", x0, top,
+                    w > 0.5 ? w : 0.5, h, svg_fill(e));
+            if (e->type == PP_EV_COMPUTE && w >= 18)
+                fprintf(f, "<text x=\"%.2f\" y=\"%d\" font-size=\"11\" fill=\"white\">%c%d</text>\n", x0 + 2, y + 15,
+                        KIND[e->kind], e->mb);
+        }
+    }
+    /* Time axis: a mark every tenth of the makespan. */
+    int ya = y0 + SVG_HEAD + r->P * SVG_ROW + 14;
+    for (int k = 0; k <= 10; k++)
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" fill=\"#666\">%.0f</text>\n",
+                SVG_LABEL + k * SVG_W / 10.0, ya, r->makespan * 1e3 * k / 10);
+    fprintf(f, "<text x=\"8\" y=\"%d\" font-size=\"10\" fill=\"#666\">ms</text>\n", ya);
+    x->svg_height = ya + SVG_FOOT - 14;
+}
+
+pp_status pp_export_run(pp_export *x, const pp_run *r, const pp_sched *s, const pp_exec_opts *o, const char *prog)
+{
+    if (!x) return PP_OK;
+    if (x->f[0]) json_run(x, r, s);
+    if (x->f[1]) csv_run(x, r, s);
+    if (x->f[2]) svg_run(x, r, s, o, prog);
+    x->runs++;
+    return PP_OK;
+}
+
+static void svg_finish(pp_export *x)
+{
+    FILE *f = x->f[2];
+    int legend = x->svg_height;
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\">\n",
+            SVG_LABEL + SVG_W + 20, legend + 30);
+    fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+    rewind(x->svg_body);
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, x->svg_body)) > 0;) fwrite(buf, 1, n, f);
+    const char *names[] = {"forward F", "backward B", "backward for input I", "backward for weights W",
+                           "waiting for a message", "message on its way"};
+    pp_event samples[6] = {{PP_EV_COMPUTE, PP_F, 0, 0, 0, 0, 0, 0}, {PP_EV_COMPUTE, PP_B, 0, 0, 0, 0, 0, 0},
+                           {PP_EV_COMPUTE, PP_I, 0, 0, 0, 0, 0, 0}, {PP_EV_COMPUTE, PP_W, 0, 0, 0, 0, 0, 0},
+                           {PP_EV_WAIT, PP_RECV_F, 0, 0, 0, 0, 0, 0}, {PP_EV_SEND, PP_SEND_F, 0, 0, 0, 0, 0, 0}};
+    for (int k = 0; k < 6; k++) {
+        int lx = 8 + k * 175;
+        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"12\" fill=\"%s\"/>\n", lx, legend + 4,
+                svg_fill(&samples[k]));
+        fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\">%s</text>\n", lx + 18, legend + 14, names[k]);
+    }
+    fprintf(f, "</svg>\n");
+}
+
+pp_status pp_export_close(pp_export *x, int keep)
+{
+    if (!x) return PP_OK;
+    pp_status st = PP_OK;
+    if (keep && x->f[0]) fprintf(x->f[0], "\n]}\n");
+    if (keep && x->f[2]) svg_finish(x);
+    for (int k = 0; k < 3; k++) {
+        if (!x->f[k]) continue;
+        char tmp[300];
+        tmp_name(tmp, sizeof tmp, x->path[k]);
+        int bad = ferror(x->f[k]);
+        bad |= fclose(x->f[k]) != 0;
+        if (keep && !bad && rename(tmp, x->path[k]) == 0) continue;
+        remove(tmp);
+        if (keep) st = PP_EIO;
+    }
+    if (x->svg_body) fclose(x->svg_body);
+    free(x);
+    return st;
+}

@@ -1,0 +1,419 @@
+/* live.c -- the live view's channel between the ranks while a step runs:
+ * every rank streams its events to rank 0, and rank 0 sends back what the
+ * keys ask for (pause, step, speed, quit).
+ *
+ * All of it travels on a communicator of its own (a duplicate of the
+ * pipeline's), so no live message can ever match a receive of the step.
+ * Events go in batches, at most one batch in flight per rank and one every
+ * FLUSH_S, so recording them costs a rank one small MPI_Isend now and then.
+ * A pause holds every rank before its next compute action; a step lets
+ * exactly one compute action run: the one the simulator predicted to start
+ * first among the actions the ranks are holding at.  Its inputs are then
+ * always on their way (they were predicted to be made earlier), so a step can
+ * never wait for another step.
+ * Quitting does not abandon messages in flight: the ranks finish the step
+ * with ticks of zero length (milliseconds), so every send meets its receive
+ * and MPI ends cleanly.
+ * Left out on purpose: drawing (view.c) and the terminal (term.c).
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { TAG_EVENTS = 1, TAG_DONE = 2, TAG_CTL = 3, TAG_STATE = 4, TAG_VERDICT = 5 };
+enum { CTL_PAUSE = 1, CTL_RESUME, CTL_STEP, CTL_QUIT, CTL_TICK, CTL_END };
+
+static const double FLUSH_S = 0.025;   /* a batch of events at most every 25 ms: 40 frames a second */
+
+/* A control message from rank 0: what, for which run, and a value (a tick in seconds). */
+typedef struct {
+    int run, what;
+    double value;
+} ctl_msg;
+
+/* A rank's report to rank 0 while paused: it holds with `done` compute actions behind it. */
+typedef struct {
+    int run, done;
+} state_msg;
+
+struct pp_live {
+    MPI_Comm comm;
+    int rank, size;
+    pp_view *view;        /* rank 0: where events and keys live */
+    int run;              /* counts the steps run with this channel */
+
+    /* Control state, on every rank. */
+    int paused, grants, quit, reported, ended;
+    double tick_s;        /* the tick in force (the keys change it) */
+    int done;             /* compute actions this rank has run in this step */
+
+    /* Sending side (ranks other than 0). */
+    int sent;             /* events of this step already sent */
+    double last_flush;
+    pp_event *out;        /* [out_cap] the batch in flight, owned */
+    int out_cap, out_busy;
+    MPI_Request out_req;
+    ctl_msg ctl_in;       /* the control message being received */
+    MPI_Request ctl_req;
+    state_msg state_out;
+    MPI_Request state_req;
+    int state_busy;
+
+    /* Rank 0: who has finished, and where each rank holds. */
+    int *finished;        /* [size] */
+    int *known;           /* [size] compute actions each rank has run (exact once reported) */
+    int *rep;             /* [size] has reported since the pause */
+    double **pred_t0;     /* [size][computes] predicted start of each compute action */
+    int *pred_n;          /* [size] */
+    int want_steps;
+};
+
+pp_status pp_live_new(const pp_grid *g, pp_view *view, pp_live **out)
+{
+    pp_live *l = calloc(1, sizeof *l);
+    if (!l) return PP_ENOMEM;
+    l->rank = g->rank;
+    l->size = g->size;
+    l->view = view;
+    l->ctl_req = l->out_req = l->state_req = MPI_REQUEST_NULL;
+    if (MPI_Comm_dup(g->pipe, &l->comm) != MPI_SUCCESS) {
+        free(l);
+        return PP_EMPI;
+    }
+    if (l->rank != 0 &&
+        MPI_Irecv(&l->ctl_in, (int)sizeof l->ctl_in, MPI_BYTE, 0, TAG_CTL, l->comm, &l->ctl_req) != MPI_SUCCESS)
+        return PP_EMPI;
+    *out = l;
+    return PP_OK;
+}
+
+static void free_pred(pp_live *l)
+{
+    for (int r = 0; l->pred_t0 && r < l->size; r++) free(l->pred_t0[r]);
+    free(l->pred_t0);
+    free(l->pred_n);
+    l->pred_t0 = NULL;
+    l->pred_n = NULL;
+}
+
+void pp_live_free(pp_live *l)
+{
+    if (!l) return;
+    if (l->ctl_req != MPI_REQUEST_NULL) {
+        MPI_Cancel(&l->ctl_req);
+        MPI_Wait(&l->ctl_req, MPI_STATUS_IGNORE);
+    }
+    free(l->out);
+    free(l->finished);
+    free(l->known);
+    free(l->rep);
+    free_pred(l);
+    MPI_Comm_free(&l->comm);
+    free(l);
+}
+
+/* Rank 0: the predicted start of every compute action, to choose steps by. */
+static pp_status keep_prediction(pp_live *l, const pp_run *pred)
+{
+    free_pred(l);
+    l->pred_t0 = calloc((size_t)l->size, sizeof *l->pred_t0);
+    l->pred_n = calloc((size_t)l->size, sizeof *l->pred_n);
+    if (!l->pred_t0 || !l->pred_n) return PP_ENOMEM;
+    for (int r = 0; r < l->size && pred; r++) {
+        const pp_evlist *ev = &pred->ranks[r];
+        if (!(l->pred_t0[r] = malloc(((size_t)ev->n + 1) * sizeof(double)))) return PP_ENOMEM;
+        for (int i = 0; i < ev->n; i++)
+            if (ev->ev[i].type == PP_EV_COMPUTE) l->pred_t0[r][l->pred_n[r]++] = ev->ev[i].t0;
+    }
+    return PP_OK;
+}
+
+pp_status pp_live_begin(pp_live *l, const pp_run *pred, double tick_s)
+{
+    l->run++;
+    l->paused = l->grants = l->quit = l->reported = l->done = l->ended = 0;
+    l->sent = 0;
+    l->last_flush = 0;
+    l->tick_s = tick_s;
+    l->want_steps = 0;
+    if (l->rank != 0) return PP_OK;
+    free(l->finished);
+    free(l->known);
+    free(l->rep);
+    l->finished = calloc((size_t)l->size, sizeof *l->finished);
+    l->known = calloc((size_t)l->size, sizeof *l->known);
+    l->rep = calloc((size_t)l->size, sizeof *l->rep);
+    if (!l->finished || !l->known || !l->rep) return PP_ENOMEM;
+    l->finished[0] = 1;
+    if (l->view) pp_view_set_control(l->view, 0, tick_s);
+    return keep_prediction(l, pred);
+}
+
+void pp_live_started(pp_live *l, double start)
+{
+    if (l->rank == 0 && l->view) pp_view_started(l->view, start);
+}
+
+double pp_live_tick(const pp_live *l)
+{
+    return l->quit ? 0 : l->tick_s;
+}
+
+/* ---- rank 0: keys in, control out ------------------------------------- */
+
+static pp_status tell_all(pp_live *l, int what, double value)
+{
+    ctl_msg m = {l->run, what, value};
+    for (int r = 1; r < l->size; r++)
+        if (MPI_Send(&m, (int)sizeof m, MPI_BYTE, r, TAG_CTL, l->comm) != MPI_SUCCESS) return PP_EMPI;
+    return PP_OK;
+}
+
+/* Rank 0: grants one compute action to the holding rank whose next action
+ * was predicted to start first, once every rank has said where it holds. */
+static pp_status grant_step(pp_live *l)
+{
+    int best = -1;
+    for (int r = 0; r < l->size; r++) {
+        if (!l->rep[r] && !l->finished[r]) return PP_OK;  /* not everyone has stopped yet */
+        if (l->known[r] >= l->pred_n[r]) continue;
+        if (best < 0 || l->pred_t0[r][l->known[r]] < l->pred_t0[best][l->known[best]]) best = r;
+    }
+    l->want_steps--;
+    if (best < 0) return PP_OK;
+    l->known[best]++;
+    if (best == 0) {
+        l->grants++;
+        return PP_OK;
+    }
+    ctl_msg m = {l->run, CTL_STEP, 0};
+    return MPI_Send(&m, (int)sizeof m, MPI_BYTE, best, TAG_CTL, l->comm) == MPI_SUCCESS ? PP_OK : PP_EMPI;
+}
+
+static pp_status apply_key(pp_live *l, int cmd)
+{
+    switch (cmd) {
+    case PP_CMD_PAUSE:
+        l->paused = !l->paused;
+        l->want_steps = 0;
+        memset(l->rep, 0, (size_t)l->size * sizeof *l->rep);
+        l->reported = 0;
+        pp_view_set_control(l->view, l->paused, l->tick_s);
+        return tell_all(l, l->paused ? CTL_PAUSE : CTL_RESUME, 0);
+    case PP_CMD_STEP:
+        if (l->paused) l->want_steps++;
+        return PP_OK;
+    case PP_CMD_FASTER:
+    case PP_CMD_SLOWER:
+        l->tick_s *= cmd == PP_CMD_FASTER ? 1 / 1.5 : 1.5;
+        if (l->tick_s < 1e-4) l->tick_s = 1e-4;
+        if (l->tick_s > 10) l->tick_s = 10;
+        pp_view_set_control(l->view, l->paused, l->tick_s);
+        return tell_all(l, CTL_TICK, l->tick_s);
+    case PP_CMD_QUIT:
+        if (l->quit) return PP_OK;
+        l->quit = 1;
+        return tell_all(l, CTL_QUIT, 0);
+    }
+    return PP_OK;
+}
+
+/* Rank 0: takes in every batch of events and report that has arrived. */
+static pp_status take_messages(pp_live *l)
+{
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, l->comm, &flag, &st) != MPI_SUCCESS) return PP_EMPI;
+        if (!flag) return PP_OK;
+        int bytes = 0;
+        MPI_Get_count(&st, MPI_BYTE, &bytes);
+        char *buf = malloc(bytes ? (size_t)bytes : 1);
+        if (!buf) return PP_ENOMEM;
+        if (MPI_Recv(buf, bytes, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, l->comm, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+            free(buf);
+            return PP_EMPI;
+        }
+        int r = st.MPI_SOURCE;
+        if (st.MPI_TAG == TAG_EVENTS || st.MPI_TAG == TAG_DONE) {
+            int n = bytes / (int)sizeof(pp_event);
+            if (l->view) pp_view_add(l->view, r, (const pp_event *)buf, n);
+            if (st.MPI_TAG == TAG_DONE) l->finished[r] = 1;
+        } else if (st.MPI_TAG == TAG_STATE) {
+            state_msg m;
+            memcpy(&m, buf, sizeof m);
+            if (m.run == l->run && l->paused) {
+                if (m.done > l->known[r]) l->known[r] = m.done;
+                l->rep[r] = 1;
+            }
+        }
+        free(buf);
+    }
+}
+
+/* ---- other ranks: events out, control in ------------------------------ */
+
+static pp_status flush_events(pp_live *l, const pp_evlist *ev, int tag)
+{
+    int n = ev->n - l->sent;
+    if (n > l->out_cap) {
+        pp_event *grown = realloc(l->out, (size_t)n * sizeof *grown);
+        if (!grown) return PP_ENOMEM;
+        l->out = grown;
+        l->out_cap = n;
+    }
+    if (n > 0) memcpy(l->out, ev->ev + l->sent, (size_t)n * sizeof *l->out);
+    l->sent = ev->n;
+    l->out_busy = 1;
+    return MPI_Isend(l->out, n * (int)sizeof *l->out, MPI_BYTE, 0, tag, l->comm, &l->out_req) == MPI_SUCCESS
+               ? PP_OK : PP_EMPI;
+}
+
+static pp_status take_control(pp_live *l)
+{
+    for (;;) {
+        int flag = 0;
+        if (MPI_Test(&l->ctl_req, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
+        if (!flag) return PP_OK;
+        ctl_msg m = l->ctl_in;
+        if (m.run == l->run) {
+            if (m.what == CTL_PAUSE) l->paused = 1, l->reported = 0;
+            if (m.what == CTL_RESUME) l->paused = 0, l->grants = 0;
+            if (m.what == CTL_STEP) l->grants++;
+            if (m.what == CTL_QUIT) l->quit = 1;
+            if (m.what == CTL_TICK) l->tick_s = m.value;
+            if (m.what == CTL_END) l->ended = 1;
+        }
+        if (MPI_Irecv(&l->ctl_in, (int)sizeof l->ctl_in, MPI_BYTE, 0, TAG_CTL, l->comm, &l->ctl_req) != MPI_SUCCESS)
+            return PP_EMPI;
+    }
+}
+
+/* Tells rank 0 where this rank holds (once per stop), so it can grant steps. */
+static pp_status report_state(pp_live *l)
+{
+    if (l->reported) return PP_OK;
+    l->reported = 1;
+    if (l->rank == 0) {
+        l->known[0] = l->done;
+        l->rep[0] = 1;
+        return PP_OK;
+    }
+    if (l->state_busy && MPI_Wait(&l->state_req, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
+    l->state_out = (state_msg){l->run, l->done};
+    l->state_busy = 1;
+    return MPI_Isend(&l->state_out, (int)sizeof l->state_out, MPI_BYTE, 0, TAG_STATE, l->comm, &l->state_req) ==
+                   MPI_SUCCESS ? PP_OK : PP_EMPI;
+}
+
+pp_status pp_live_poll(pp_live *l, const pp_evlist *mine, double now, int waiting)
+{
+    pp_status st = PP_OK;
+    if (l->rank == 0) {
+        if (mine && l->view && l->sent < mine->n) {
+            pp_view_add(l->view, 0, mine->ev + l->sent, mine->n - l->sent);
+            l->sent = mine->n;
+        }
+        for (int cmd; st == PP_OK && l->view && (cmd = pp_view_take_cmd(l->view)) != PP_CMD_NONE;)
+            st = apply_key(l, cmd);
+        if (st == PP_OK) st = take_messages(l);
+        if (st == PP_OK && waiting && l->paused) st = report_state(l);
+        while (st == PP_OK && l->paused && l->want_steps > 0) {
+            int before = l->want_steps;
+            st = grant_step(l);
+            if (l->want_steps == before) break;
+        }
+        return st;
+    }
+    if (l->out_busy) {
+        if (MPI_Test(&l->out_req, &l->out_busy, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
+        l->out_busy = !l->out_busy;
+    }
+    if (l->state_busy) {
+        if (MPI_Test(&l->state_req, &l->state_busy, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
+        l->state_busy = !l->state_busy;
+    }
+    if (mine && !l->out_busy && l->sent < mine->n && (now - l->last_flush >= FLUSH_S || l->paused)) {
+        l->last_flush = now;
+        st = flush_events(l, mine, TAG_EVENTS);
+    }
+    if (st == PP_OK) st = take_control(l);
+    if (st == PP_OK && waiting && l->paused) st = report_state(l);
+    return st;
+}
+
+int pp_live_hold_here(pp_live *l)
+{
+    if (l->quit || !l->paused) return 0;
+    if (l->grants > 0) {
+        l->grants--;
+        l->reported = 0;
+        return 0;
+    }
+    return 1;
+}
+
+void pp_live_computed(pp_live *l)
+{
+    l->done++;
+}
+
+int pp_live_paused(const pp_live *l)
+{
+    return l->paused && !l->quit;
+}
+
+pp_status pp_live_finish(pp_live *l, const pp_evlist *mine, double poll_s)
+{
+    if (l->rank != 0) {
+        if (l->out_busy && pp_wait(&l->out_req, poll_s) != PP_OK) return PP_EMPI;
+        l->out_busy = 0;
+        if (flush_events(l, mine, TAG_DONE) != PP_OK) return PP_EMPI;
+        l->out_busy = 0;
+        if (pp_wait(&l->out_req, poll_s) != PP_OK) return PP_EMPI;
+        if (l->state_busy && pp_wait(&l->state_req, poll_s) != PP_OK) return PP_EMPI;
+        l->state_busy = 0;
+        /* Rank 0's END comes after every control message it sent this rank
+         * (same tag, same sender: they arrive in order), so once it is here
+         * nothing of this step is left unreceived. */
+        while (!l->ended) {
+            if (take_control(l) != PP_OK) return PP_EMPI;
+            if (!l->ended) pp_sleep_until(pp_now() + 1e-3);
+        }
+        return PP_OK;
+    }
+    /* Rank 0 keeps the view fed and the keys answered until every rank is done. */
+    for (;;) {
+        pp_status st = pp_live_poll(l, mine, pp_now(), 1);
+        if (st != PP_OK) return st;
+        int all = 1;
+        for (int r = 0; r < l->size; r++) all &= l->finished[r];
+        if (all) return tell_all(l, CTL_END, 0);
+        pp_sleep_until(pp_now() + 1e-3);
+    }
+}
+
+int pp_live_quit(pp_live *l)
+{
+    int q = l->quit;
+    MPI_Bcast(&q, 1, MPI_INT, 0, l->comm);
+    l->quit = q;
+    return q;
+}
+
+int pp_live_hold(pp_live *l, const char *prompt)
+{
+    int verdict = 0;
+    if (l->rank == 0) {
+        verdict = l->view ? pp_view_wait_key(l->view, prompt) : 0;
+        for (int r = 1; r < l->size; r++)
+            MPI_Send(&verdict, 1, MPI_INT, r, TAG_VERDICT, l->comm);
+    } else {
+        /* A sleeping wait: the student may look at the picture for minutes. */
+        MPI_Request rq;
+        MPI_Irecv(&verdict, 1, MPI_INT, 0, TAG_VERDICT, l->comm, &rq);
+        if (pp_wait(&rq, 5e-3) != PP_OK) verdict = 1;
+    }
+    return verdict;
+}

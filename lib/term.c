@@ -1,0 +1,198 @@
+/* term.c -- finding the terminal to draw on, and making sure it is given
+ * back in the state it was found.
+ *
+ * Under mpiexec a rank's stdout is a pipe to mpiexec, and the rank runs in a
+ * session of its own, so /dev/tty cannot be opened.  The terminal is still
+ * there: it is the one mpiexec writes to.  On Linux the rank walks up its
+ * parent processes in /proc to the first one with a controlling terminal (the
+ * mpiexec the user typed) and looks at that process's stdout: when it is
+ * that terminal, the rank opens it by its path; when it is a file or a pipe,
+ * the user redirected the output and wants plain text.  Elsewhere (macOS)
+ * the path is given with --tty or PP_TTY.
+ * A process killed with SIGKILL cannot clean up after itself, so a small
+ * guardian process waits for the drawing rank to end and restores the
+ * terminal when it ended without saying goodbye.
+ * Left out on purpose: drawing.
+ */
+#include "view.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int open_tty(const char *path)
+{
+    int fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd >= 0 && !isatty(fd)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads a process's parent and controlling terminal from /proc/PID/stat. */
+static int read_stat(int pid, int *ppid, long *tty)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name is in parentheses and may hold spaces: read after the last ')'. */
+    const char *p = strrchr(buf, ')');
+    int pgrp, session;
+    if (!p || sscanf(p + 2, "%*c %d %d %d %ld", ppid, &pgrp, &session, tty) != 4) return -1;
+    return 0;
+}
+
+/* Linux: the terminal of the nearest ancestor that has one, if its stdout goes there. */
+static int find_from_parents(char *path, size_t n, char *why, size_t wn)
+{
+    int pid = getppid();
+    for (int depth = 0; pid > 1 && depth < 32; depth++) {
+        int ppid;
+        long tty;
+        if (read_stat(pid, &ppid, &tty) != 0) break;
+        if (tty != 0) {
+            char link[64];
+            struct stat st;
+            snprintf(link, sizeof link, "/proc/%d/fd/1", pid);
+            if (stat(link, &st) != 0 || !S_ISCHR(st.st_mode) || (long)st.st_rdev != tty) {
+                snprintf(why, wn, "the output is redirected");
+                return -1;
+            }
+            ssize_t k = readlink(link, path, n - 1);
+            if (k <= 0) break;
+            path[k] = '\0';
+            int fd = open_tty(path);
+            if (fd < 0) snprintf(why, wn, "cannot open the terminal %s", path);
+            return fd;
+        }
+        pid = ppid;
+    }
+    snprintf(why, wn, "no terminal found (give --tty PATH, the output of the tty command)");
+    return -1;
+}
+
+int pp_term_find(const char *named, char *path, size_t n, char *why, size_t wn, int *bad)
+{
+    *bad = 0;
+    if (!named || !named[0]) named = getenv("PP_TTY");
+    if (named && named[0]) {
+        snprintf(path, n, "%s", named);
+        int fd = open_tty(path);
+        if (fd < 0) {
+            snprintf(why, wn, "'%s' is not a terminal that can be opened (give the output of the tty command)", named);
+            *bad = 1;
+        }
+        return fd;
+    }
+    if (isatty(STDOUT_FILENO)) {  /* run without mpiexec, or by a launcher that keeps the terminal */
+        const char *name = ttyname(STDOUT_FILENO);
+        snprintf(path, n, "%s", name ? name : "/dev/tty");
+        int fd = open_tty(path);
+        if (fd >= 0) return fd;
+    }
+    return find_from_parents(path, n, why, wn);
+}
+
+/* The guardian: waits for its parent to end; restores unless told all is well. */
+static void guard(int fd, int pipe_in, const struct termios *saved, const char *restore)
+{
+    setsid();   /* out of the rank's process group: a kill aimed at the rank misses it */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    /* Keep the rank's stdout and stderr (pipes to mpiexec) open until the
+     * terminal is restored: mpiexec ends only when they close, so the shell
+     * prompt cannot come back before the screen does. */
+    long maxfd = sysconf(_SC_OPEN_MAX);
+    for (int k = 3; k < (maxfd > 0 && maxfd < 65536 ? maxfd : 1024); k++)
+        if (k != fd && k != pipe_in) close(k);
+    int null = open("/dev/null", O_RDONLY);
+    if (null >= 0) {
+        dup2(null, 0);
+        if (null > 2) close(null);
+    }
+    char c = 0;
+    ssize_t got;
+    do got = read(pipe_in, &c, 1);
+    while (got < 0 && errno == EINTR);
+    if (got == 1 && c == 'x') _exit(0);
+    ssize_t w = write(fd, restore, strlen(restore));
+    (void)w;
+    tcsetattr(fd, TCSANOW, saved);
+    _exit(0);
+}
+
+/* What a fatal signal's handler needs to give the terminal back. */
+static int sig_fd = -1;
+static struct termios sig_saved;
+static char sig_restore[256];
+
+/* SIGINT (Ctrl-C, passed on by mpiexec), SIGTERM, SIGHUP, SIGQUIT: restore
+ * the terminal here and now (write and tcsetattr are safe in a handler),
+ * then die of the signal as if there were no handler. */
+static void on_fatal(int sig)
+{
+    if (sig_fd >= 0) {
+        ssize_t w = write(sig_fd, sig_restore, strlen(sig_restore));
+        (void)w;
+        tcsetattr(sig_fd, TCSANOW, &sig_saved);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+int pp_term_guard(int fd, const struct termios *saved, const char *restore)
+{
+    sig_fd = fd;
+    sig_saved = *saved;
+    snprintf(sig_restore, sizeof sig_restore, "%s", restore);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal;
+    sigemptyset(&sa.sa_mask);
+    int fatal[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    for (int k = 0; k < 4; k++) sigaction(fatal[k], &sa, NULL);
+
+    int p[2];
+    if (pipe(p) != 0) return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        /* Fork again and leave: the guardian becomes init's child, and no
+         * zombie waits for the rank to reap it. */
+        close(p[1]);
+        if (fork() == 0) guard(fd, p[0], saved, restore);
+        _exit(0);
+    }
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+    fcntl(p[1], F_SETFD, FD_CLOEXEC);
+    return p[1];
+}
+
+void pp_term_unguard(int pipe_fd)
+{
+    int fatal[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    for (int k = 0; k < 4; k++) signal(fatal[k], SIG_DFL);
+    sig_fd = -1;
+    if (pipe_fd < 0) return;
+    ssize_t w = write(pipe_fd, "x", 1);
+    (void)w;
+    close(pipe_fd);
+}

@@ -1,0 +1,411 @@
+/* view.c -- the live view on rank 0: owns the terminal, keeps the model of
+ * the step being run, reads the keys, and redraws 20 times a second from a
+ * thread of its own.
+ *
+ * The thread makes no MPI call (MPI is started with MPI_THREAD_FUNNELED):
+ * rank 0's main thread runs its share of the step and hands events and
+ * takes commands through this module, under one mutex.  Drawing into
+ * ncurses' screen image happens under the mutex; writing the frame to the
+ * terminal happens outside it, so a slow terminal never holds up the step.
+ * While the view is open, rank 0's stdout is kept in a temporary file and
+ * printed when the view closes: the text report lands below the picture
+ * instead of across it.
+ * Keys arrive on the terminal, or on stdin when mpiexec read them first and
+ * forwarded them to rank 0, so both are watched.
+ * Left out on purpose: what the picture looks like (draw.c).
+ */
+#include "view.h"
+
+#include <curses.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <term.h>
+#include <unistd.h>
+
+enum { MAX_CMDS = 32 };
+
+struct pp_view {
+    pthread_mutex_t mu;
+    pthread_cond_t key_cv;
+    pthread_t thread;
+    int thread_on, stop;
+
+    int fd;                 /* the terminal, read and write */
+    FILE *in, *out;
+    SCREEN *screen;
+    int rows, cols, mono;
+    int guard;              /* pipe to the guardian process, or -1 */
+    struct termios saved;   /* the terminal's settings before the view */
+    int stdin_open;         /* stdin may carry keys mpiexec forwarded */
+    int saved_stdout;       /* rank 0's real stdout while the view has the screen */
+    FILE *deferred;         /* what was printed meanwhile */
+
+    pp_view_model m;
+    pp_view_camera cam;
+    double start;           /* rank 0's clock at the step's start */
+    int cmds[MAX_CMDS], ncmd;
+    int want_key, key_done, key_quit;
+};
+
+/* ---- the model, filled from the step's thread ------------------------------ */
+
+void pp_view_add(pp_view *v, int rank, const pp_event *e, int n)
+{
+    pthread_mutex_lock(&v->mu);
+    if (v->m.run && !v->m.final && rank >= 0 && rank < v->m.P)
+        for (int i = 0; i < n; i++) pp_evlist_push(&v->m.run->ranks[rank], e[i]);
+    pthread_mutex_unlock(&v->mu);
+}
+
+void pp_view_started(pp_view *v, double start)
+{
+    pthread_mutex_lock(&v->mu);
+    v->start = start;
+    v->m.started = 1;
+    pthread_mutex_unlock(&v->mu);
+}
+
+int pp_view_take_cmd(pp_view *v)
+{
+    pthread_mutex_lock(&v->mu);
+    int cmd = PP_CMD_NONE;
+    if (v->ncmd > 0) {
+        cmd = v->cmds[0];
+        memmove(v->cmds, v->cmds + 1, (size_t)--v->ncmd * sizeof *v->cmds);
+    }
+    pthread_mutex_unlock(&v->mu);
+    return cmd;
+}
+
+void pp_view_set_control(pp_view *v, int paused, double tick_s)
+{
+    pthread_mutex_lock(&v->mu);
+    v->m.paused = paused;
+    v->m.tick_s = tick_s;
+    pthread_mutex_unlock(&v->mu);
+}
+
+int pp_view_wait_key(pp_view *v, const char *prompt)
+{
+    pthread_mutex_lock(&v->mu);
+    if (v->m.quit) {
+        pthread_mutex_unlock(&v->mu);
+        return 1;
+    }
+    snprintf(v->m.prompt, sizeof v->m.prompt, " %s", prompt);
+    v->want_key = 1;
+    v->key_done = 0;
+    while (!v->key_done && !v->stop) pthread_cond_wait(&v->key_cv, &v->mu);
+    v->want_key = 0;
+    v->m.prompt[0] = '\0';
+    int quit = v->key_quit;
+    pthread_mutex_unlock(&v->mu);
+    return quit;
+}
+
+static int count_computes(const pp_sched *s)
+{
+    int n = 0;
+    for (int r = 0; r < s->nranks; r++)
+        for (int i = 0; i < s->len[r]; i++) n += pp_kind_is_compute(s->acts[r][i].kind);
+    return n;
+}
+
+pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, const pp_exec_opts *o)
+{
+    pp_run *run = NULL;
+    int *stage_of = calloc((size_t)s->nranks, sizeof *stage_of);
+    if (!stage_of || pp_run_new(s->nranks, s->nmb, &run) != PP_OK) {
+        free(stage_of);
+        return PP_ENOMEM;
+    }
+    run->in_ticks = 0;
+    for (int r = 0; r < s->nranks; r++) stage_of[r] = -1;
+    for (int st = 0; st < s->nstages; st++)
+        if (stage_of[s->stage_rank[st]] < 0) stage_of[s->stage_rank[st]] = st;
+    pthread_mutex_lock(&v->mu);
+    pp_run_free(v->m.run);
+    free(v->m.stage_of);
+    pp_view_model *m = &v->m;
+    snprintf(m->name, sizeof m->name, "%s", s->name);
+    m->family = s->family;
+    m->P = s->nranks;
+    m->S = s->nstages;
+    m->M = s->nmb;
+    m->stage_of = stage_of;
+    memcpy(m->ticks, o->costs.ticks, sizeof m->ticks);
+    m->tick0_s = m->tick_s = o->tick_s;
+    m->pred_bubble = pred ? pp_run_bubble_step(pred) : -1;
+    m->pred_makespan = pred ? pred->makespan : 1;
+    m->run = run;
+    m->computes_total = count_computes(s);
+    m->now = 0;
+    m->started = m->final = m->paused = 0;
+    v->cam = (pp_view_camera){0, 0, 1, 0};
+    pthread_mutex_unlock(&v->mu);
+    return PP_OK;
+}
+
+pp_status pp_view_end_run(pp_view *v, const pp_run *meas)
+{
+    pp_run *copy = NULL;
+    if (pp_run_new(meas->P, meas->M, &copy) != PP_OK) return PP_ENOMEM;
+    copy->in_ticks = 0;
+    for (int r = 0; r < meas->P; r++)
+        for (int i = 0; i < meas->ranks[r].n; i++)
+            if (pp_evlist_push(&copy->ranks[r], meas->ranks[r].ev[i]) != PP_OK) {
+                pp_run_free(copy);
+                return PP_ENOMEM;
+            }
+    pp_run_summarize(copy);
+    pthread_mutex_lock(&v->mu);
+    pp_run_free(v->m.run);
+    v->m.run = copy;
+    v->m.final = 1;
+    v->m.paused = 0;
+    v->m.now = copy->makespan;
+    v->cam.slot = 0;   /* refit to the whole step */
+    v->cam.left = 0;
+    v->cam.follow = 0;
+    pthread_mutex_unlock(&v->mu);
+    return PP_OK;
+}
+
+/* ---- keys -------------------------------------------------------------- */
+
+static void push_cmd(pp_view *v, int cmd)
+{
+    if (v->ncmd < MAX_CMDS) v->cmds[v->ncmd++] = cmd;
+}
+
+/* Acts on the bytes of one read: single keys and arrow sequences. */
+static void on_keys(pp_view *v, const unsigned char *k, int n)
+{
+    int page = (v->cols - 6) / 4;
+    for (int i = 0; i < n; i++) {
+        int c = k[i];
+        if (c == 27 && i + 2 < n && (k[i + 1] == '[' || k[i + 1] == 'O')) {
+            c = k[i + 2] == 'C' ? KEY_RIGHT : k[i + 2] == 'D' ? KEY_LEFT : k[i + 2] == 'H' ? KEY_HOME : 0;
+            i += 2;
+        }
+        if (v->want_key) {
+            v->key_quit = c == 'q' || c == 'Q';
+            v->key_done = 1;
+            pthread_cond_broadcast(&v->key_cv);
+            continue;
+        }
+        switch (c) {
+        case ' ': push_cmd(v, PP_CMD_PAUSE); break;
+        case 'n': case 'N': push_cmd(v, PP_CMD_STEP); break;
+        case '+': case '=': push_cmd(v, PP_CMD_FASTER); break;
+        case '-': case '_': push_cmd(v, PP_CMD_SLOWER); break;
+        case 'q': case 'Q':
+            push_cmd(v, PP_CMD_QUIT);
+            v->m.quit = 1;
+            break;
+        case KEY_LEFT: v->cam.shift -= page, v->cam.follow = 0; break;
+        case KEY_RIGHT: v->cam.shift += page, v->cam.follow = 0; break;
+        case KEY_HOME: v->cam.left = 0, v->cam.follow = 0; break;
+        case 'f': case 'F': v->cam.follow = !v->m.final; break;
+        }
+    }
+}
+
+/* Waits up to `ms` for keys on the terminal or on stdin, and acts on them. */
+static void read_keys(pp_view *v, int ms)
+{
+    struct pollfd p[2] = {{v->fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+    int n = poll(p, v->stdin_open ? 2 : 1, ms);
+    for (int k = 0; n > 0 && k < (v->stdin_open ? 2 : 1); k++) {
+        if (!(p[k].revents & (POLLIN | POLLHUP))) continue;
+        unsigned char buf[64];
+        ssize_t got = read(p[k].fd, buf, sizeof buf);
+        if (got == 0 && k == 1) v->stdin_open = 0;   /* end of file; an error (a signal) is not */
+        if (got <= 0) continue;
+        pthread_mutex_lock(&v->mu);
+        on_keys(v, buf, (int)got);
+        pthread_mutex_unlock(&v->mu);
+    }
+}
+
+/* ---- the drawing thread ------------------------------------------------- */
+
+/* The terminal's size now; ncurses is told when it changed (rank 0 gets no
+ * SIGWINCH: it is not in the terminal's foreground job). */
+static void follow_size(pp_view *v)
+{
+    struct winsize ws;
+    if (ioctl(v->fd, TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0) return;
+    if (ws.ws_row != v->rows || ws.ws_col != v->cols) {
+        v->rows = ws.ws_row;
+        v->cols = ws.ws_col;
+        resize_term(v->rows, v->cols);
+        clearok(curscr, TRUE);
+        v->cam.slot = 0;
+    }
+}
+
+/* Columns per time: the whole predicted step if it fits with a forward pass
+ * at least two columns wide, else two columns per tick and scrolling.  The
+ * final picture always fits the whole step. */
+static void choose_slot(pp_view *v)
+{
+    pp_view_model *m = &v->m;
+    int tw = v->cols - 6;
+    if (tw < 10) tw = 10;
+    double whole = m->final ? m->run->makespan * 1.02
+                            : m->pred_makespan * m->tick0_s * 1.06;
+    double slot = whole / tw;
+    if (!m->final && slot > m->tick0_s / 2) slot = m->tick0_s / 2;
+    if (slot <= 0) slot = 1e-3;
+    v->cam.slot = slot;
+}
+
+static void *draw_loop(void *arg)
+{
+    pp_view *v = arg;
+    for (;;) {
+        read_keys(v, 50);
+        pthread_mutex_lock(&v->mu);
+        if (v->stop) {
+            pthread_mutex_unlock(&v->mu);
+            return NULL;
+        }
+        follow_size(v);
+        pp_view_model *m = &v->m;
+        if (m->run) {
+            if (m->started && !m->final) m->now = pp_now() - v->start;
+            pp_run_summarize(m->run);
+            if (v->cam.slot <= 0) choose_slot(v);
+            pp_draw_screen(m, &v->cam, v->rows, v->cols, v->mono);
+        }
+        wnoutrefresh(stdscr);
+        pthread_mutex_unlock(&v->mu);
+        doupdate();
+    }
+}
+
+/* ---- opening and closing ------------------------------------------------ */
+
+/* The escape sequences that give the screen back: plain attributes, the
+ * cursor shown, the keypad in its normal mode; then a new line. */
+static void restore_text(char *buf, size_t n)
+{
+    const char *caps[] = {"sgr0", "cnorm", "rmkx"};
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < 3; i++) {
+        char *s = tigetstr((char *)caps[i]);
+        if (s && s != (char *)-1 && k + strlen(s) < n) {
+            memcpy(buf + k, s, strlen(s) + 1);
+            k += strlen(s);
+        }
+    }
+    if (k + 3 < n) memcpy(buf + k, "\r\n", 3);
+}
+
+pp_status pp_view_open(int fd, const char *prog, pp_view **out)
+{
+    pp_view *v = calloc(1, sizeof *v);
+    if (!v) return PP_ENOMEM;
+    v->fd = fd;
+    v->guard = v->saved_stdout = -1;
+    snprintf(v->m.prog, sizeof v->m.prog, "%s", prog);
+    pthread_mutex_init(&v->mu, NULL);
+    pthread_cond_init(&v->key_cv, NULL);
+    tcgetattr(fd, &v->saved);
+    v->in = fdopen(dup(fd), "r");
+    v->out = fdopen(dup(fd), "w");
+    const char *term = getenv("TERM");
+    v->screen = v->in && v->out ? newterm(term && term[0] ? NULL : "xterm", v->out, v->in) : NULL;
+    if (!v->screen) {
+        if (v->in) fclose(v->in);
+        if (v->out) fclose(v->out);
+        free(v);
+        return PP_EIO;
+    }
+    set_term(v->screen);
+    /* Draw on the normal screen, not the alternate one: the final picture
+     * stays in the terminal's scrollback, and whatever is printed after it
+     * (the report, mpiexec's messages when a rank fails) comes below it. */
+    if (exit_ca_mode) putp(exit_ca_mode);
+    enter_ca_mode = NULL;
+    exit_ca_mode = NULL;
+    cbreak();
+    noecho();
+    nonl();
+    curs_set(0);
+    typeahead(-1);   /* keys are read by this module, never waited for by ncurses */
+    const char *no_color = getenv("NO_COLOR");
+    v->mono = (no_color && no_color[0]) || !has_colors();
+    if (!v->mono) {
+        start_color();
+        pp_draw_colors();
+    }
+    getmaxyx(stdscr, v->rows, v->cols);
+    char restore[256];
+    restore_text(restore, sizeof restore);
+    v->guard = pp_term_guard(fd, &v->saved, restore);
+
+    struct stat st;
+    v->stdin_open = fstat(STDIN_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+    fflush(stdout);
+    v->deferred = tmpfile();
+    if (v->deferred) {
+        v->saved_stdout = dup(STDOUT_FILENO);
+        dup2(fileno(v->deferred), STDOUT_FILENO);
+    }
+    v->thread_on = pthread_create(&v->thread, NULL, draw_loop, v) == 0;
+    *out = v;
+    return PP_OK;
+}
+
+void pp_view_close(pp_view *v)
+{
+    if (!v) return;
+    pthread_mutex_lock(&v->mu);
+    v->stop = 1;
+    pthread_cond_broadcast(&v->key_cv);
+    pthread_mutex_unlock(&v->mu);
+    if (v->thread_on) pthread_join(v->thread, NULL);
+    /* The picture stays on the screen; the key line goes, and the cursor
+     * ends on it, so what is printed next starts on a clean line. */
+    move(v->rows - 1, 0);
+    clrtoeol();
+    refresh();
+    endwin();
+    delscreen(v->screen);
+    fclose(v->in);
+    fclose(v->out);
+    tcsetattr(v->fd, TCSANOW, &v->saved);
+    pp_term_unguard(v->guard);
+    close(v->fd);
+    if (v->deferred) {
+        fflush(stdout);
+        dup2(v->saved_stdout, STDOUT_FILENO);
+        close(v->saved_stdout);
+        rewind(v->deferred);
+        char buf[4096];
+        for (size_t n; (n = fread(buf, 1, sizeof buf, v->deferred)) > 0;) fwrite(buf, 1, n, stdout);
+        fclose(v->deferred);
+        fflush(stdout);
+    }
+    pp_run_free(v->m.run);
+    free(v->m.stage_of);
+    pthread_mutex_destroy(&v->mu);
+    pthread_cond_destroy(&v->key_cv);
+    free(v);
+}
+
+int pp_view_quit_asked(pp_view *v)
+{
+    pthread_mutex_lock(&v->mu);
+    int q = v->m.quit;
+    pthread_mutex_unlock(&v->mu);
+    return q;
+}

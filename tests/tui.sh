@@ -1,0 +1,182 @@
+#!/bin/sh
+# tui.sh -- drives the live view in a real terminal (tmux), as a student
+# would: what the screen shows at 80x24 and 160x48, pause and one step, q,
+# Ctrl-C, an error in one rank, a rank killed with SIGKILL, a terminal too
+# small, monochrome, a redirected output; and the exports.  After every run
+# the terminal's settings (stty -g) must be what they were before, and the
+# job must end within 5 seconds of being told to.
+cd "$(dirname "$0")/.." || exit 1
+top=$(pwd)
+tmp=$(mktemp -d)
+sess="pptest$$"
+trap 'tmux kill-session -t "$sess" 2>/dev/null; rm -rf "$tmp"' EXIT
+
+if ! command -v tmux >/dev/null 2>&1; then
+    echo "not ok - tmux is not installed (tools/deps.sh installs it)"
+    exit 1
+fi
+
+ok() { echo "ok - $*"; }
+bad() { echo "not ok - $*"; }
+screen() { tmux capture-pane -p -t "$sess"; }
+
+# start W H COMMAND [SETTLE]: a fresh terminal of W x H running COMMAND
+# between two stty -g.  SETTLE (seconds) is for runs where rank 0 is killed
+# by mpiexec with SIGKILL: its guardian process restores the terminal when it
+# sees rank 0 gone, which may be a few milliseconds after mpiexec returns.
+start() {
+    tmux kill-session -t "$sess" 2>/dev/null
+    rm -f "$tmp/before" "$tmp/after" "$tmp/rc"
+    tmux new-session -d -s "$sess" -x "$1" -y "$2" "sh"
+    tmux send-keys -t "$sess" "cd '$top' && stty -g > $tmp/before; $3; echo \$? > $tmp/rc; sleep ${4:-0}; stty -g > $tmp/after" Enter
+}
+
+# wait_for PATTERN SECONDS: until the screen shows PATTERN; 0 if it did.
+wait_for() {
+    i=0
+    while [ "$i" -lt $(($2 * 10)) ]; do
+        screen | grep -q -- "$1" && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# ended SECONDS: until the command line has finished; 0 if it did.
+ended() {
+    i=0
+    while [ "$i" -lt $(($1 * 10)) ]; do
+        [ -s "$tmp/after" ] && ! pgrep -f "^\./demos/0" >/dev/null && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+restored() {
+    if [ -s "$tmp/before" ] && [ -s "$tmp/after" ] && cmp -s "$tmp/before" "$tmp/after"; then
+        ok "$1: terminal settings restored (stty -g before = after)"
+    else
+        bad "$1: terminal settings differ after the run"
+    fi
+}
+
+figure() { sed -n 's/.*bubble *\([0-9.]*\) % (measured).*/\1/p' | head -1; }
+
+# ---- the picture at two sizes, and the final bubble against plain text ----
+for size in "80 24" "160 48"; do
+    set -- $size
+    w=$1 h=$2
+    start "$w" "$h" "mpiexec -n 4 ./demos/04_bubble_efficiency -m 8 --tick-ms 20"
+    if wait_for "RUNNING" 20; then ok "${w}x${h}: the view starts"; else bad "${w}x${h}: no RUNNING on screen"; screen; fi
+    if wait_for "press any key" 20; then ok "${w}x${h}: the final picture waits for a key"; else bad "${w}x${h}: no final prompt"; fi
+    screen >"$tmp/final"
+    rows=$(grep -c '^r[0-9] *s[0-9] ' "$tmp/final")
+    [ "$rows" -eq 4 ] && ok "${w}x${h}: one row per rank (4)" || bad "${w}x${h}: $rows rank rows, expected 4"
+    grep -q 'F0' "$tmp/final" && grep -q 'B0' "$tmp/final" && ok "${w}x${h}: F and B blocks labelled" ||
+        bad "${w}x${h}: no F0/B0 labels"
+    grep -q 'forward' "$tmp/final" && grep -q 'wait msg' "$tmp/final" && ok "${w}x${h}: legend shown" || bad "${w}x${h}: no legend"
+    grep -q 'formula (P-1)/(M+P-1) 27.3 %' "$tmp/final" && grep -q 'predicted 27.3 %' "$tmp/final" &&
+        ok "${w}x${h}: formula and predicted figures shown" || bad "${w}x${h}: figures missing"
+    widest=$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$tmp/final")
+    [ "$widest" -gt $((w - 12)) ] && [ "$widest" -le "$w" ] && ok "${w}x${h}: uses the width ($widest of $w columns)" ||
+        bad "${w}x${h}: widest line $widest of $w columns"
+    live=$(figure <"$tmp/final")
+    tmux send-keys -t "$sess" x
+    if ended 5; then ok "${w}x${h}: a key ends the run"; else bad "${w}x${h}: still running 5 s after the key"; fi
+    restored "${w}x${h}"
+    [ "$(cat "$tmp/rc")" = 0 ] && ok "${w}x${h}: exit status 0" || bad "${w}x${h}: exit status $(cat "$tmp/rc")"
+    plain=$(mpiexec -n 4 ./demos/04_bubble_efficiency -m 8 --tick-ms 20 </dev/null | awk '$1 == 8 { print $7 }')
+    if [ -n "$live" ] && [ -n "$plain" ] && awk -v a="$live" -v b="$plain" 'BEGIN { d = a - b; exit !(d < 3 && d > -3) }'; then
+        ok "${w}x${h}: final bubble $live % on screen, $plain % in plain text (within 3 points)"
+    else
+        bad "${w}x${h}: final bubble '$live' on screen vs '$plain' in plain text"
+    fi
+done
+tmux capture-pane -p -S -200 -t "$sess" | grep -q "formula and predicted: computed" &&
+    ok "the text report is printed below the picture when the view closes" || bad "no text report after the view"
+
+# ---- pause, one step, q -------------------------------------------------
+start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100"
+wait_for "RUNNING" 20 && sleep 1.5
+tmux send-keys -t "$sess" " "
+wait_for "PAUSED" 5 && sleep 1
+done_at() { screen | sed -n 's/.*compute actions done: \([0-9]*\) of.*/\1/p'; }
+a=$(done_at)
+tmux send-keys -t "$sess" n
+sleep 1.2
+b=$(done_at)
+tmux send-keys -t "$sess" n
+sleep 1.2
+c=$(done_at)
+if [ -n "$a" ] && [ "$b" = $((a + 1)) ] && [ "$c" = $((a + 2)) ]; then
+    ok "space pauses; each n runs exactly one action ($a, $b, $c)"
+else
+    bad "pause and step: actions done '$a' then '$b' then '$c'"
+fi
+sleep 1
+[ "$(done_at)" = "$c" ] && ok "paused ranks hold: nothing runs without n" || bad "actions ran while paused"
+tmux send-keys -t "$sess" q
+if ended 5; then ok "q ends every rank within 5 s"; else bad "q: still running after 5 s"; fi
+restored "q"
+
+# ---- Ctrl-C, an error in one rank, a rank killed --------------------------
+start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100"
+wait_for "RUNNING" 20 && sleep 1
+tmux send-keys -t "$sess" C-c
+if ended 5; then ok "Ctrl-C ends every rank within 5 s"; else bad "Ctrl-C: still running after 5 s"; fi
+restored "Ctrl-C"
+
+start 80 24 "PP_FAULT=2:12 mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 50" 0.5
+if ended 20; then ok "an error in rank 2 ends every rank"; else bad "an error in rank 2: still running"; fi
+restored "error in rank 2"
+[ "$(cat "$tmp/rc" 2>/dev/null)" != 0 ] && ok "error in rank 2: non-zero exit status" || bad "error in rank 2: exit status 0"
+
+start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100" 0.5
+wait_for "RUNNING" 20 && sleep 1
+proxy=$(pgrep -f hydra_pmi_proxy | head -1)
+victim=$(pgrep -P "$proxy" | sort -n | tail -1)   # a rank (children of the proxy), not rank 0's guardian
+kill -9 "$victim"
+if ended 5; then ok "a rank killed with SIGKILL: every rank ends within 5 s"; else bad "SIGKILL: still running after 5 s"; fi
+restored "SIGKILL of one rank"
+
+# ---- small terminal, monochrome, redirected output ------------------------
+start 60 20 "mpiexec -n 4 ./demos/05_1f1b -m 4 --tick-ms 20"
+if wait_for "terminal too small: 60x20" 20; then ok "60x20: says the terminal is too small"; else bad "60x20: no size message"; fi
+tmux send-keys -t "$sess" q
+ended 10 && ok "60x20: q leaves" || bad "60x20: q did not end the run"
+restored "60x20"
+
+start 80 24 "NO_COLOR=1 mpiexec -n 4 ./demos/04_bubble_efficiency -m 4 --tick-ms 20"
+wait_for "press any key" 20
+if screen | grep '^r0' | grep -q '>' && screen | grep '^r0' | grep -q '<'; then
+    ok "NO_COLOR: forward and backward drawn with distinct glyphs (> <)"
+else
+    bad "NO_COLOR: no glyphs"
+fi
+tmux send-keys -t "$sess" x
+ended 5 || bad "NO_COLOR: a key did not end the run"
+restored "NO_COLOR"
+
+start 80 24 "mpiexec -n 4 ./demos/04_bubble_efficiency -m 4 --tick-ms 5 > $tmp/redirected.txt"
+ended 30
+if grep -q "formula and predicted" "$tmp/redirected.txt" && ! grep -q "$(printf '\033')" "$tmp/redirected.txt"; then
+    ok "output redirected by the user: plain text, no escape sequences"
+else
+    bad "redirected output is not plain text"
+fi
+
+# ---- exports ---------------------------------------------------------------
+mpiexec -n 4 ./demos/04_bubble_efficiency -m 4 --tick-ms 2 --trace "$tmp/t.json" --events "$tmp/e.csv" \
+    --svg "$tmp/t.svg" </dev/null >/dev/null
+set -- $(./tests/json_check "$tmp/t.json")
+rows=$(($(wc -l <"$tmp/e.csv") - 1))
+if [ "$1" = valid ] && [ "$3" = 4 ] && [ "$2" = "$rows" ]; then
+    ok "--trace: valid JSON, one track per rank (4), $2 events = $rows rows of --events"
+else
+    bad "--trace: json_check says '$*', --events has $rows rows"
+fi
+head -1 "$tmp/t.svg" | grep -q '^<svg' && tail -1 "$tmp/t.svg" | grep -q '^</svg>' &&
+    [ "$(grep -c '<rect' "$tmp/t.svg")" -gt "$rows" ] && ok "--svg: a whole picture with a shape per event" ||
+    bad "--svg: not a complete picture"
+ls "$tmp"/*.tmp >/dev/null 2>&1 && bad "exports left .tmp files" || ok "exports: no .tmp files left"
