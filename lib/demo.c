@@ -99,7 +99,7 @@ static void choose_output(pp_demo *d)
     int bad = 0, tui = 0;
     d->tty_fd = -1;
     if (d->grid->rank == 0 && !d->opt.no_tui) {
-        d->tty_fd = pp_term_find(d->opt.tty, path, sizeof path, why, sizeof why, &bad);
+        d->tty_fd = pp_term_find(d->opt.tty, path, sizeof path, why, sizeof why, &bad, &d->keys_stdin);
         tui = d->tty_fd >= 0;
     }
     pp_demo_refuse_if(d, bad, "--tty: %s", why);
@@ -116,6 +116,7 @@ void pp_demo_start(pp_demo *d, int *argc, char ***argv, const char *what)
     /* Funneled: the view's drawing thread on rank 0 makes no MPI call. */
     MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
     d->tty_fd = -1;
+    d->keys_stdin = 0;
     d->live = NULL;
     d->view = NULL;
     d->exports = NULL;
@@ -207,7 +208,7 @@ static void open_view(pp_demo *d)
 {
     int ok = 1;
     if (d->grid->rank == 0) {
-        ok = pp_view_open(d->tty_fd, d->prog, &d->view) == PP_OK;
+        ok = pp_view_open(d->tty_fd, d->keys_stdin, d->prog, &d->view) == PP_OK;
         if (ok) d->tty_fd = -1;   /* the view owns it now */
     }
     MPI_Bcast(&ok, 1, MPI_INT, 0, d->grid->pipe);

@@ -81,7 +81,7 @@ void pp_view_set_control(pp_view *v, int paused, double tick_s);
 int pp_view_wait_key(pp_view *v, const char *prompt);
 
 /* view.c: opening the view on a terminal, one step at a time, and closing it. */
-pp_status pp_view_open(int fd, const char *prog, pp_view **out);
+pp_status pp_view_open(int fd, int keys_stdin, const char *prog, pp_view **out);
 void pp_view_close(pp_view *v);
 pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, const pp_exec_opts *o);
 pp_status pp_view_end_run(pp_view *v, const pp_run *meas);

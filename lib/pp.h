@@ -328,6 +328,7 @@ typedef struct {
     int tui;                 /* the live view is on (same on every rank) */
     int quit;                /* q was pressed: the demo stops (same on every rank) */
     int tty_fd;              /* rank 0: the terminal found, until the view opens */
+    int keys_stdin;          /* rank 0: keys come on stdin (mpiexec forwards them) */
     pp_live *live;
     pp_view *view;           /* rank 0 */
     struct pp_export *exports; /* rank 0 */

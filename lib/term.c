@@ -54,7 +54,7 @@ static int read_stat(int pid, int *ppid, long *tty)
 }
 
 /* Linux: the terminal of the nearest ancestor that has one, if its stdout goes there. */
-static int find_from_parents(char *path, size_t n, char *why, size_t wn)
+static int find_from_parents(char *path, size_t n, char *why, size_t wn, int *keys_stdin)
 {
     int pid = getppid();
     for (int depth = 0; pid > 1 && depth < 32; depth++) {
@@ -69,6 +69,11 @@ static int find_from_parents(char *path, size_t n, char *why, size_t wn)
                 snprintf(why, wn, "the output is redirected");
                 return -1;
             }
+            /* Does the launcher read the terminal?  Then it forwards the keys. */
+            struct stat in;
+            snprintf(link, sizeof link, "/proc/%d/fd/0", pid);
+            *keys_stdin = stat(link, &in) == 0 && S_ISCHR(in.st_mode) && (long)in.st_rdev == tty;
+            snprintf(link, sizeof link, "/proc/%d/fd/1", pid);
             ssize_t k = readlink(link, path, n - 1);
             if (k <= 0) break;
             path[k] = '\0';
@@ -82,9 +87,12 @@ static int find_from_parents(char *path, size_t n, char *why, size_t wn)
     return -1;
 }
 
-int pp_term_find(const char *named, char *path, size_t n, char *why, size_t wn, int *bad)
+int pp_term_find(const char *named, char *path, size_t n, char *why, size_t wn, int *bad, int *keys_stdin)
 {
+    struct stat in;
     *bad = 0;
+    /* Without /proc to ask: a pipe on stdin is mpiexec forwarding the terminal. */
+    *keys_stdin = fstat(STDIN_FILENO, &in) == 0 && (S_ISFIFO(in.st_mode) || S_ISSOCK(in.st_mode) || isatty(STDIN_FILENO));
     if (!named || !named[0]) named = getenv("PP_TTY");
     if (named && named[0]) {
         snprintf(path, n, "%s", named);
@@ -101,7 +109,7 @@ int pp_term_find(const char *named, char *path, size_t n, char *why, size_t wn, 
         int fd = open_tty(path);
         if (fd >= 0) return fd;
     }
-    return find_from_parents(path, n, why, wn);
+    return find_from_parents(path, n, why, wn, keys_stdin);
 }
 
 /* The guardian: waits for its parent to end; restores unless told all is well. */

@@ -10,8 +10,8 @@
  * While the view is open, rank 0's stdout is kept in a temporary file and
  * printed when the view closes: the text report lands below the picture
  * instead of across it.
- * Keys arrive on the terminal, or on stdin when mpiexec read them first and
- * forwarded them to rank 0, so both are watched.
+ * Keys are read from one place only: stdin when mpiexec reads the terminal
+ * and passes keys on to rank 0, else the terminal itself (term.c decides).
  * Left out on purpose: what the picture looks like (draw.c).
  */
 #include "view.h"
@@ -41,7 +41,7 @@ struct pp_view {
     int rows, cols, mono;
     int guard;              /* pipe to the guardian process, or -1 */
     struct termios saved;   /* the terminal's settings before the view */
-    int stdin_open;         /* stdin may carry keys mpiexec forwarded */
+    int key_fd;             /* where keys come from: the terminal, or stdin (mpiexec forwards them) */
     int saved_stdout;       /* rank 0's real stdout while the view has the screen */
     FILE *deferred;         /* what was printed meanwhile */
 
@@ -216,21 +216,22 @@ static void on_keys(pp_view *v, const unsigned char *k, int n)
     }
 }
 
-/* Waits up to `ms` for keys on the terminal or on stdin, and acts on them. */
+/* Waits up to `ms` for keys, and acts on them. */
 static void read_keys(pp_view *v, int ms)
 {
-    struct pollfd p[2] = {{v->fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
-    int n = poll(p, v->stdin_open ? 2 : 1, ms);
-    for (int k = 0; n > 0 && k < (v->stdin_open ? 2 : 1); k++) {
-        if (!(p[k].revents & (POLLIN | POLLHUP))) continue;
-        unsigned char buf[64];
-        ssize_t got = read(p[k].fd, buf, sizeof buf);
-        if (got == 0 && k == 1) v->stdin_open = 0;   /* end of file; an error (a signal) is not */
-        if (got <= 0) continue;
-        pthread_mutex_lock(&v->mu);
-        on_keys(v, buf, (int)got);
-        pthread_mutex_unlock(&v->mu);
+    struct pollfd p = {v->key_fd, POLLIN, 0};
+    if (v->key_fd < 0) {
+        poll(NULL, 0, ms);
+        return;
     }
+    if (poll(&p, 1, ms) <= 0 || !(p.revents & (POLLIN | POLLHUP))) return;
+    unsigned char buf[64];
+    ssize_t got = read(v->key_fd, buf, sizeof buf);
+    if (got == 0) v->key_fd = -1;   /* end of file (an error, such as a signal, is not) */
+    if (got <= 0) return;
+    pthread_mutex_lock(&v->mu);
+    on_keys(v, buf, (int)got);
+    pthread_mutex_unlock(&v->mu);
 }
 
 /* ---- the drawing thread ------------------------------------------------- */
@@ -309,7 +310,7 @@ static void restore_text(char *buf, size_t n)
     if (k + 3 < n) memcpy(buf + k, "\r\n", 3);
 }
 
-pp_status pp_view_open(int fd, const char *prog, pp_view **out)
+pp_status pp_view_open(int fd, int keys_stdin, const char *prog, pp_view **out)
 {
     pp_view *v = calloc(1, sizeof *v);
     if (!v) return PP_ENOMEM;
@@ -352,8 +353,7 @@ pp_status pp_view_open(int fd, const char *prog, pp_view **out)
     restore_text(restore, sizeof restore);
     v->guard = pp_term_guard(fd, &v->saved, restore);
 
-    struct stat st;
-    v->stdin_open = fstat(STDIN_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+    v->key_fd = keys_stdin ? STDIN_FILENO : fd;
     fflush(stdout);
     v->deferred = tmpfile();
     if (v->deferred) {

@@ -46,8 +46,11 @@ void pp_draw_colors(void);
 
 /* term.c: finds the terminal the user launched from.  Returns an open file
  * descriptor (read and write), or -1 with the reason in `why`; *bad is set
- * when the user named a path that is not a terminal. */
-int pp_term_find(const char *named, char *path, size_t n, char *why, size_t wn, int *bad);
+ * when the user named a path that is not a terminal.  *keys_stdin is set
+ * when keys must be read from stdin: mpiexec reads the terminal itself and
+ * passes the keys on, and a second reader of the terminal would steal bytes
+ * mpiexec was about to read (and leave it blocked). */
+int pp_term_find(const char *named, char *path, size_t n, char *why, size_t wn, int *bad, int *keys_stdin);
 /* Starts a small guardian process that restores the terminal (`restore`
  * escape sequence, then `saved` settings) if this process dies without
  * saying goodbye.  Returns the pipe to say goodbye on, or -1. */

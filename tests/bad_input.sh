@@ -31,6 +31,8 @@ refuse "M not a number" "'many' is not a number" mpiexec -n 4 ./demos/05_1f1b -m
 refuse "M list where one M is run" "is a list" mpiexec -n 4 ./demos/05_1f1b -m 4,8
 refuse "unknown schedule" "'zigzag' is not a schedule" mpiexec -n 4 ./demos/04_bubble_efficiency --schedule zigzag
 refuse "unknown option" "unknown option '--speed'" mpiexec -n 4 ./demos/05_1f1b --speed 3
+refuse "--tty not a terminal" "--tty: '/etc/hostname' is not a terminal" mpiexec -n 4 ./demos/05_1f1b --tty /etc/hostname
+refuse "--trace not writable" "--trace: cannot write '/no/such/dir/t.json'" mpiexec -n 4 ./demos/05_1f1b --trace /no/such/dir/t.json
 refuse "option without its value" "needs a value" mpiexec -n 4 ./demos/04_bubble_efficiency --tick-ms
 refuse "tick of zero" "--tick-ms: '0'" mpiexec -n 4 ./demos/04_bubble_efficiency --tick-ms 0
 refuse "bad payload" "--payload: '64Q'" mpiexec -n 4 ./demos/04_bubble_efficiency --payload 64Q
