@@ -28,3 +28,23 @@ for P in 4 8; do
     done
 done
 echo "formula: computed; measured: timed runs on this machine, each rank sleeping to absolute deadlines"
+
+# The live view's cost: the same step with the view drawing (in a detached
+# tmux terminal) and without it.  Target: makespans within 2 %.
+if command -v tmux >/dev/null 2>&1; then
+    echo
+    echo "Live view cost: 1f1b, P=4, M=8 and 32, tick 5 ms; makespan measured with the view on and off (mean of $RUNS runs)"
+    for i in $(seq "$RUNS"); do
+        mpiexec -n 4 ./demos/04_bubble_efficiency -m 8,32 --tick-ms 5 --no-tui --csv "$tmp/off-$i.csv" >/dev/null || exit 1
+        sess="ppbench$$"
+        tmux new-session -d -s "$sess" -x 120 -y 40 \
+            "mpiexec -n 4 ./demos/04_bubble_efficiency -m 8,32 --tick-ms 5 --exit --csv $tmp/on-$i.csv > /dev/null; tmux wait-for -S $sess-done"
+        tmux wait-for "$sess-done"
+    done
+    for M in 8 32; do
+        off=$(cat "$tmp"/off-*.csv | awk -F, -v M="$M" '$3 == M { s += $13; n++ } END { if (n) printf "%.1f", s / n }')
+        on=$(cat "$tmp"/on-*.csv | awk -F, -v M="$M" '$3 == M { s += $13; n++ } END { if (n) printf "%.1f", s / n }')
+        awk -v M="$M" -v a="$off" -v b="$on" 'BEGIN { d = 100 * (b - a) / a;
+            printf "  M=%-3d view off %7.1f ms   view on %7.1f ms   %+5.2f %%  (target 2 %%: %s)\n", M, a, b, d, (d <= 2 && d >= -2) ? "met" : "missed" }'
+    done
+fi

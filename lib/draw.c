@@ -171,7 +171,7 @@ static void draw_panel(const pp_view_model *m, int y, int w)
                                100 * formula);
     else snprintf(ftext, sizeof ftext, "formula: none for this schedule");
     if (pred >= 0) snprintf(ptext, sizeof ptext, "predicted %.1f %%", 100 * pred);
-    mvprintw(y++, 0, "bubble %s %.1f %% (measured)   %s   %s", m->final ? "" : "so far", 100 * measured, ftext, ptext);
+    mvprintw(y++, 0, "bubble%s %.1f %% (measured)   %s   %s", m->final ? "" : " so far", 100 * measured, ftext, ptext);
     mvprintw(y, 0, "compute actions done: %d of %d   peak formula: %s", done, m->computes_total,
              pp_theory_peak_text(m->family));
     (void)w;
