@@ -38,21 +38,24 @@ const char *pp_strerror(pp_status st)
 static const char *prog_name = "pp";
 static pp_demo *current;   /* for pp_die: the view to close before printing */
 
-/* Rank 0: gives the terminal back (the text printed meanwhile follows). */
-static void close_view(pp_demo *d)
+/* Rank 0: gives the terminal back (the text printed meanwhile follows), and
+ * finishes the export files: into place if `keep`, else removed.  Returns
+ * PP_EIO if an export could not be written. */
+static pp_status close_view(pp_demo *d, int keep)
 {
-    if (!d) return;
+    if (!d) return PP_OK;
     if (d->view) pp_view_close(d->view);
     d->view = NULL;
     if (d->tty_fd >= 0) close(d->tty_fd);
     d->tty_fd = -1;
-    if (d->exports) pp_export_close(d->exports, 0);
+    pp_status st = pp_export_close(d->exports, keep);
     d->exports = NULL;
+    return st;
 }
 
 void pp_die(const char *file, int line, const char *call, pp_status st, const char *hint)
 {
-    close_view(current);
+    close_view(current, 0);
     fflush(stdout);
     fprintf(stderr, "%s: %s:%d: %s failed: %s%s%s\n", prog_name, file, line, call, pp_strerror(st),
             hint && hint[0] ? "; " : "", hint ? hint : "");
@@ -69,7 +72,7 @@ static void refuse(pp_demo *d, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
-        close_view(d);
+        close_view(d, 0);
         fflush(stdout);
         fprintf(stderr, "%s: error: %s\n", d->prog, msg);
     }
@@ -252,16 +255,9 @@ void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m)
 int pp_demo_end(pp_demo *d)
 {
     pp_demo_hold(d, "done: press any key to leave (the text report is printed below the picture)");
-    if (d->grid->rank == 0) {
-        if (d->view) pp_view_close(d->view);
-        d->view = NULL;
-        if (d->quit) fprintf(stderr, "%s: stopped (q): nothing was exported\n", d->prog);
-        pp_status st = pp_export_close(d->exports, !d->quit);
-        d->exports = NULL;
-        if (st != PP_OK) fprintf(stderr, "%s: error: could not write an export file\n", d->prog);
-        if (d->tty_fd >= 0) close(d->tty_fd);
-        d->tty_fd = -1;
-    }
+    if (d->grid->rank == 0 && close_view(d, !d->quit) != PP_OK)
+        fprintf(stderr, "%s: error: could not write an export file\n", d->prog);
+    if (d->grid->rank == 0 && d->quit) fprintf(stderr, "%s: stopped (q): nothing was exported\n", d->prog);
     pp_live_free(d->live);
     d->live = NULL;
     current = NULL;

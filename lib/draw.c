@@ -103,7 +103,7 @@ static void draw_rank(const pp_view_model *m, int r, const pp_view_camera *cam, 
         if (start[c] < 0) continue;
         const pp_event *e = &ev->ev[start[c]];
         char label[16];
-        int len = snprintf(label, sizeof label, "%c%d", "FBIW"[e->kind], e->mb);
+        int len = snprintf(label, sizeof label, "%s%d", pp_kind_name((pp_kind)e->kind), e->mb);
         int width = 0;
         while (c + width < w && cells[c + width] == cells[c] && (width == 0 || start[c + width] < 0)) width++;
         if (width < len) len = 1;   /* too narrow: the letter alone */

@@ -260,7 +260,6 @@ static pp_status run_action(runner *x, int i)
         if (a.kind == PP_B || a.kind == PP_W) x->inflight--;
     } else if (a.kind == PP_SEND_F || a.kind == PP_SEND_B) {
         int f = a.kind == PP_SEND_F;
-        int to = x->lo->stage_rank[f ? a.stage + 1 : a.stage - 1];
         msg *m = &x->sends[i];
         m->posted = 1;
         stamp(m->buf, o->payload, a.stage, a.mb, !f);
@@ -270,7 +269,7 @@ static pp_status run_action(runner *x, int i)
         e.bytes = (long)o->payload;
         /* The tag names the receiving stage, so it matches the receive
          * that stage posted before the start. */
-        if (MPI_Isend(m->buf, (int)o->payload, MPI_BYTE, to,
+        if (MPI_Isend(m->buf, (int)o->payload, MPI_BYTE, partner(x->lo, a),
                       pp_tag(f ? a.stage + 1 : a.stage - 1, a.mb, !f, x->lo->nmb), x->comm,
                       &m->req) != MPI_SUCCESS)
             return PP_EMPI;
@@ -306,8 +305,7 @@ static pp_status warm_up(runner *x)
     pp_status st = peer && rq && out && in ? PP_OK : PP_ENOMEM;
     for (int i = 0; i < lo->len[x->me] && st == PP_OK; i++) {
         pp_action a = lo->acts[x->me][i];
-        if (a.kind == PP_SEND_F || a.kind == PP_RECV_B) peer[lo->stage_rank[a.stage + 1]] = 1;
-        if (a.kind == PP_SEND_B || a.kind == PP_RECV_F) peer[lo->stage_rank[a.stage - 1]] = 1;
+        if (!pp_kind_is_compute(a.kind) && a.kind != PP_IDLE) peer[partner(lo, a)] = 1;
     }
     /* Peers are symmetric (whoever sends to me, I receive from), so every
      * Isend below has its Irecv on the other side.  The tag is above all step tags. */

@@ -28,8 +28,6 @@ struct pp_export {
     int first_event;      /* no comma before the next JSON event */
 };
 
-static const char *KIND = "FBIW";
-
 static void tmp_name(char *out, size_t n, const char *path)
 {
     snprintf(out, n, "%s.tmp", path);
@@ -69,7 +67,7 @@ static void event_name(const pp_event *e, char *buf, size_t n)
 {
     int fwd = e->kind == PP_RECV_F || e->kind == PP_SEND_F;
     switch (e->type) {
-    case PP_EV_COMPUTE: snprintf(buf, n, "%c%d", KIND[e->kind], e->mb); break;
+    case PP_EV_COMPUTE: snprintf(buf, n, "%s%d", pp_kind_name((pp_kind)e->kind), e->mb); break;
     case PP_EV_WAIT: snprintf(buf, n, "wait %c%d", fwd ? 'F' : 'B', e->mb); break;
     case PP_EV_SEND: snprintf(buf, n, "send %c%d", fwd ? 'F' : 'B', e->mb); break;
     default: snprintf(buf, n, "held"); break;
@@ -145,8 +143,8 @@ static void svg_run(pp_export *x, const pp_run *r, const pp_sched *s, const pp_e
             fprintf(f, "<rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" fill=\"%s\"/>\n", x0, top,
                     w > 0.5 ? w : 0.5, h, svg_fill(e));
             if (e->type == PP_EV_COMPUTE && w >= 18)
-                fprintf(f, "<text x=\"%.2f\" y=\"%d\" font-size=\"11\" fill=\"white\">%c%d</text>\n", x0 + 2, y + 15,
-                        KIND[e->kind], e->mb);
+                fprintf(f, "<text x=\"%.2f\" y=\"%d\" font-size=\"11\" fill=\"white\">%s%d</text>\n", x0 + 2, y + 15,
+                        pp_kind_name((pp_kind)e->kind), e->mb);
         }
     }
     /* Time axis: a mark every tenth of the makespan. */

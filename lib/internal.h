@@ -68,7 +68,6 @@ pp_status pp_live_poll(pp_live *l, const pp_evlist *mine, double now, int waitin
 double pp_live_tick(const pp_live *l);
 int pp_live_hold_here(pp_live *l);
 void pp_live_computed(pp_live *l);
-int pp_live_paused(const pp_live *l);
 pp_status pp_live_finish(pp_live *l, const pp_evlist *mine, double poll_s);
 
 /* The view (rank 0).  Every call may come from the thread running the step
@@ -85,7 +84,6 @@ pp_status pp_view_open(int fd, int keys_stdin, const char *prog, pp_view **out);
 void pp_view_close(pp_view *v);
 pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, const pp_exec_opts *o);
 pp_status pp_view_end_run(pp_view *v, const pp_run *meas);
-int pp_view_quit_asked(pp_view *v);
 /* live.c: after a step, every rank learns whether q was pressed (collective);
  * between steps and at the end, every rank waits for rank 0's key (1: quit). */
 int pp_live_quit(pp_live *l);

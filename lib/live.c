@@ -359,11 +359,6 @@ void pp_live_computed(pp_live *l)
     l->done++;
 }
 
-int pp_live_paused(const pp_live *l)
-{
-    return l->paused && !l->quit;
-}
-
 pp_status pp_live_finish(pp_live *l, const pp_evlist *mine, double poll_s)
 {
     if (l->rank != 0) {

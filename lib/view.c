@@ -135,7 +135,6 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
     snprintf(m->name, sizeof m->name, "%s", s->name);
     m->family = s->family;
     m->P = s->nranks;
-    m->S = s->nstages;
     m->M = s->nmb;
     m->stage_of = stage_of;
     memcpy(m->ticks, o->costs.ticks, sizeof m->ticks);
@@ -400,12 +399,4 @@ void pp_view_close(pp_view *v)
     pthread_mutex_destroy(&v->mu);
     pthread_cond_destroy(&v->key_cv);
     free(v);
-}
-
-int pp_view_quit_asked(pp_view *v)
-{
-    pthread_mutex_lock(&v->mu);
-    int q = v->m.quit;
-    pthread_mutex_unlock(&v->mu);
-    return q;
 }

@@ -14,7 +14,7 @@ typedef struct {
     char prog[32];          /* the demo */
     char name[32];          /* the schedule */
     pp_family family;
-    int P, S, M;            /* ranks, stages, micro-batches */
+    int P, M;               /* ranks, micro-batches */
     int *stage_of;          /* [P] the stage each rank runs (first one, for labels) */
     double ticks[4];        /* F, B, I, W cost in ticks */
     double tick0_s;         /* the tick the step started with */
