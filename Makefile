@@ -11,7 +11,7 @@
 
 CC      = mpicc
 CFLAGS  = -std=c11 -Wall -Wextra -pedantic -O2 -g -D_POSIX_C_SOURCE=200809L -Ilib
-LDLIBS  = -lncurses -lpthread -lm
+LDLIBS  = -lncurses -lopenblas -lpthread -lm
 MPIEXEC = mpiexec
 
 LIB_SRC = $(wildcard lib/*.c)

@@ -228,7 +228,7 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
         PP_CHECK(pp_live_begin(d->live, *pred, d->exec.tick_s), "out of memory");
         if (d->view) PP_CHECK(pp_view_begin_run(d->view, s, *pred, &d->exec), "out of memory");
     }
-    PP_CHECK(pp_exec_timed(d->grid, s, &d->exec, meas), "the timed run failed");
+    PP_CHECK(pp_exec_step(d->grid, s, &d->exec, meas), "the timed run failed");
     if (d->live) d->quit = pp_live_quit(d->live);
     if (d->view && !d->quit) PP_CHECK(pp_view_end_run(d->view, *meas), "out of memory");
     if (d->exports && !d->quit) PP_CHECK(pp_export_run(d->exports, *meas, s, &d->exec, d->prog), "export failed");

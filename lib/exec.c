@@ -18,7 +18,10 @@
  *   - before the step, one message each way with every peer sets up the
  *     connections, and one message moves through every buffer of the step
  *     (see warm_buffers()), so that neither cost lands inside the step.
- * Left out on purpose: real compute (the tensors come with the model).
+ * In real mode (o->work set) the same loop runs, but a compute action calls
+ * the model and messages travel in the model's own tensors.
+ * Left out on purpose: progressing MPI in the middle of a real compute (a
+ * message sent before it moves on when the compute ends).
  */
 #include "internal.h"
 
@@ -35,12 +38,14 @@ void pp_exec_opts_default(pp_exec_opts *o)
     o->poll_busy_s = 200e-6;
     o->spin_s = 100e-6;
     o->live = NULL;
+    o->work = NULL;
 }
 
 /* A message in flight: its request, its buffer, and its event. */
 typedef struct {
     MPI_Request req;
-    char *buf;        /* payload bytes, owned */
+    char *buf;        /* the bytes: owned in timed mode, the model's in real mode */
+    size_t bytes;
     int ev;           /* index of its SEND event, or -1 */
     int posted;       /* the send has been started */
     int done;
@@ -190,14 +195,27 @@ static pp_status warm_buffers(runner *x)
         pp_action a = lo->acts[x->me][i];
         int rc = MPI_SUCCESS;
         if (a.kind == PP_SEND_F || a.kind == PP_SEND_B)
-            rc = MPI_Isend(x->sends[i].buf, (int)x->o->payload, MPI_BYTE, partner(lo, a), tag, x->comm, &rq[n++]);
+            rc = MPI_Isend(x->sends[i].buf, (int)x->sends[i].bytes, MPI_BYTE, partner(lo, a), tag, x->comm, &rq[n++]);
         else if (a.kind == PP_RECV_F || a.kind == PP_RECV_B)
-            rc = MPI_Irecv(x->recvs[i].buf, (int)x->o->payload, MPI_BYTE, partner(lo, a), tag, x->comm, &rq[n++]);
+            rc = MPI_Irecv(x->recvs[i].buf, (int)x->recvs[i].bytes, MPI_BYTE, partner(lo, a), tag, x->comm, &rq[n++]);
         if (rc != MPI_SUCCESS) st = PP_EMPI;
     }
     for (int k = 0; k < n && st == PP_OK; k++) st = pp_wait(&rq[k], x->o->poll_wait_s);
     free(rq);
     return st;
+}
+
+/* The buffer of a send or receive: the model's tensor (real mode), or
+ * `payload` bytes of our own (timed mode). */
+static pp_status attach(runner *x, pp_action a, msg *m)
+{
+    const pp_work *w = x->o->work;
+    if (w) {
+        m->buf = w->buffer(w->ctx, a, &m->bytes);
+        return m->buf ? PP_OK : PP_ESCHED;
+    }
+    m->bytes = x->o->payload;
+    return (m->buf = buffer(m->bytes)) ? PP_OK : PP_ENOMEM;
 }
 
 /* Before the step: a warmed buffer for every message, and every receive posted. */
@@ -206,11 +224,10 @@ static pp_status prepare_messages(runner *x)
     const pp_sched *lo = x->lo;
     for (int i = 0; i < lo->len[x->me]; i++) {
         pp_action a = lo->acts[x->me][i];
-        if (a.kind == PP_SEND_F || a.kind == PP_SEND_B) {
-            if (!(x->sends[i].buf = buffer(x->o->payload))) return PP_ENOMEM;
-        } else if (a.kind == PP_RECV_F || a.kind == PP_RECV_B) {
-            if (!(x->recvs[i].buf = buffer(x->o->payload))) return PP_ENOMEM;
-        }
+        pp_status st = PP_OK;
+        if (a.kind == PP_SEND_F || a.kind == PP_SEND_B) st = attach(x, a, &x->sends[i]);
+        else if (a.kind == PP_RECV_F || a.kind == PP_RECV_B) st = attach(x, a, &x->recvs[i]);
+        if (st != PP_OK) return st;
     }
     pp_status st = warm_buffers(x);
     for (int i = 0; i < lo->len[x->me] && st == PP_OK; i++) {
@@ -218,7 +235,7 @@ static pp_status prepare_messages(runner *x)
         if (a.kind != PP_RECV_F && a.kind != PP_RECV_B) continue;
         int f = a.kind == PP_RECV_F;
         msg *m = &x->recvs[i];
-        if (MPI_Irecv(m->buf, (int)x->o->payload, MPI_BYTE, partner(lo, a), pp_tag(a.stage, a.mb, !f, lo->nmb),
+        if (MPI_Irecv(m->buf, (int)m->bytes, MPI_BYTE, partner(lo, a), pp_tag(a.stage, a.mb, !f, lo->nmb),
                       x->comm, &m->req) != MPI_SUCCESS)
             return PP_EMPI;
     }
@@ -255,21 +272,24 @@ static pp_status run_action(runner *x, int i)
     if (pp_kind_is_compute(a.kind)) {
         double tick = x->live ? pp_live_tick(x->live) : o->tick_s;
         if (a.kind == PP_F) x->inflight++;
-        st = compute_until(x, e.t0 + pp_costs_of(&o->costs, a.kind, a.stage) * tick);
+        if (o->work) st = o->work->compute(o->work->ctx, a);
+        else st = compute_until(x, e.t0 + pp_costs_of(&o->costs, a.kind, a.stage) * tick);
+        /* A send posted before a real compute moves on now. */
+        if (o->work && st == PP_OK) st = progress(x);
         if (x->live) pp_live_computed(x->live);
         if (a.kind == PP_B || a.kind == PP_W) x->inflight--;
     } else if (a.kind == PP_SEND_F || a.kind == PP_SEND_B) {
         int f = a.kind == PP_SEND_F;
         msg *m = &x->sends[i];
         m->posted = 1;
-        stamp(m->buf, o->payload, a.stage, a.mb, !f);
+        if (!o->work) stamp(m->buf, m->bytes, a.stage, a.mb, !f);   /* real mode: the bytes are the tensor */
         m->ev = x->ev.n;
         x->last_send = e.t0;
         e.type = PP_EV_SEND;
-        e.bytes = (long)o->payload;
+        e.bytes = (long)m->bytes;
         /* The tag names the receiving stage, so it matches the receive
          * that stage posted before the start. */
-        if (MPI_Isend(m->buf, (int)o->payload, MPI_BYTE, partner(x->lo, a),
+        if (MPI_Isend(m->buf, (int)m->bytes, MPI_BYTE, partner(x->lo, a),
                       pp_tag(f ? a.stage + 1 : a.stage - 1, a.mb, !f, x->lo->nmb), x->comm,
                       &m->req) != MPI_SUCCESS)
             return PP_EMPI;
@@ -277,9 +297,9 @@ static pp_status run_action(runner *x, int i)
         msg *m = &x->recvs[i];
         x->next_recv = i;
         e.type = PP_EV_WAIT;
-        e.bytes = (long)o->payload;
+        e.bytes = (long)m->bytes;
         st = wait_until_done(x, &m->done);
-        if (st == PP_OK && !stamp_ok(m->buf, o->payload, a.kind == PP_RECV_F ? a.stage - 1 : a.stage + 1,
+        if (st == PP_OK && !o->work && !stamp_ok(m->buf, m->bytes, a.kind == PP_RECV_F ? a.stage - 1 : a.stage + 1,
                                      a.mb, a.kind == PP_RECV_B))
             st = PP_EMPI;
         x->next_recv = i + 1;
@@ -376,7 +396,7 @@ static pp_status gather(const pp_grid *g, const pp_sched *s, const pp_evlist *mi
 
 static void runner_free(runner *x, int len)
 {
-    for (int i = 0; i < len; i++) {
+    for (int i = 0; i < len && !x->o->work; i++) {
         if (x->recvs) free(x->recvs[i].buf);
         if (x->sends) free(x->sends[i].buf);
     }
@@ -385,7 +405,7 @@ static void runner_free(runner *x, int len)
     pp_evlist_clear(&x->ev);
 }
 
-pp_status pp_exec_timed(const pp_grid *g, const pp_sched *s, const pp_exec_opts *o, pp_run **out)
+pp_status pp_exec_step(const pp_grid *g, const pp_sched *s, const pp_exec_opts *o, pp_run **out)
 {
     *out = NULL;
     if (s->nranks != g->size) return PP_EARG;

@@ -97,4 +97,55 @@ pp_status pp_export_open(const char *trace, const char *events, const char *svg,
 pp_status pp_export_run(pp_export *x, const pp_run *r, const pp_sched *s, const pp_exec_opts *o, const char *prog);
 pp_status pp_export_close(pp_export *x, int keep);
 
+/* ---- the compute backend (tensor.c: CPU through CBLAS) ---- */
+
+/* Every operation the model does on tensor memory.  All matrices are packed
+ * row-major; n counts floats.  Each runs in a fixed order, so the same
+ * inputs give the same bits. */
+typedef struct {
+    const char *name;
+    void *(*alloc)(size_t bytes);      /* zeroed, or NULL */
+    void (*release)(void *p);
+    void (*copy)(void *dst, const void *src, size_t bytes);        /* backend to backend */
+    void (*to_host)(void *dst, const void *src, size_t bytes);     /* backend to host */
+    void (*from_host)(void *dst, const void *src, size_t bytes);   /* host to backend */
+    /* C (m x n) = op(A) op(B) + beta C; op(A) is m x k, op(B) is k x n. */
+    void (*gemm)(int trans_a, int trans_b, int m, int n, int k, const float *A, const float *B, float beta,
+                 float *C);
+    void (*add_bias)(float *X, const float *b, int rows, int cols);          /* X[r] += b */
+    void (*gelu)(float *out, const float *h, long n);
+    void (*gelu_backward)(float *dh, const float *da, const float *h, long n); /* dh = da gelu'(h) */
+    void (*add)(float *out, const float *a, const float *b, long n);
+    void (*sum_rows_acc)(float *out, const float *X, int rows, int cols);    /* out += column sums */
+    /* dy = 2 scale (y - t); returns scale * sum (y - t)^2. */
+    double (*mse)(float *dy, const float *y, const float *t, long n, float scale);
+    void (*tanh_)(float *x, long n);
+    void (*sgd)(float *w, float *g, float lr, long n);   /* w -= lr g, then g = 0 */
+} pp_ops;
+
+/* The backend in use on this rank. */
+const pp_ops *pp_ops_now(void);
+
+/* ---- model.c: one block of the MLP ---- */
+
+typedef struct {
+    pp_tensor *W1;   /* (width, hidden) */
+    pp_tensor *b1;   /* (1, hidden) */
+    pp_tensor *W2;   /* (hidden, width) */
+    pp_tensor *b2;   /* (1, width) */
+} pp_block;
+
+/* Allocates a block's four tensors (zeroed) under `role`; pp_block_init
+ * fills in block l's starting weights. */
+pp_status pp_block_new(const pp_model_cfg *c, pp_mem *mem, pp_mem_role role, pp_block *b);
+pp_status pp_block_init(const pp_model_cfg *c, int l, pp_block *b);
+void pp_block_free(pp_block *b);
+void pp_block_forward(const pp_block *w, const pp_tensor *x, pp_tensor *h, pp_tensor *a, pp_tensor *y);
+void pp_block_backward_input(const pp_block *w, const pp_tensor *h, const pp_tensor *dy, pp_tensor *dh,
+                             pp_tensor *dx);
+void pp_block_backward_weight(pp_block *g, const pp_tensor *x, const pp_tensor *a, const pp_tensor *dy,
+                              const pp_tensor *dh);
+void pp_block_sgd(pp_block *w, pp_block *g, float lr);
+void pp_block_to_host(const pp_block *w, float *host);
+
 #endif /* PP_INTERNAL_H */

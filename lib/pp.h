@@ -11,8 +11,11 @@
  * names the problem.  Objects the library allocates are freed with the matching
  * pp_..._free(), which accepts NULL.
  *
- * Left out on purpose (for now): tensor and data parallel dimensions, real
- * compute, the live ncurses view.  The grid and the trace leave room for them.
+ * Two ways to compute: timed (every action sleeps a set number of ticks) and
+ * real (a small MLP trained through the pipeline, checked against a
+ * single-process run of the same micro-batch loop).
+ * Left out on purpose (for now): tensor and data parallel dimensions.  The
+ * grid and the trace leave room for them.
  */
 #ifndef PP_H
 #define PP_H
@@ -251,7 +254,122 @@ double pp_run_bubble_ideal(const pp_run *r);
 typedef struct pp_live pp_live;   /* the ranks' channel to the view while a step runs */
 typedef struct pp_view pp_view;   /* the screen, on rank 0 */
 
+/* ---- tensors and memory: float32 matrices counted by role --------------- */
+
+/* What a piece of memory is for.  Every tensor is counted under one role on
+ * the rank that allocated it, so the memory figures come from the real
+ * allocations rather than from a formula. */
+typedef enum {
+    PP_MEM_PARAMS,  /* weights and biases */
+    PP_MEM_GRADS,   /* their gradients, accumulated over the micro-batches */
+    PP_MEM_ACTS,    /* activations a forward stores for its backward */
+    PP_MEM_COMM,    /* buffers that messages between stages travel in */
+    PP_MEM_OTHER,   /* the input batch, targets, scratch space */
+    PP_MEM_NROLES
+} pp_mem_role;
+
+/* Bytes in use now and at their peak, per role and in all. */
+typedef struct {
+    long now[PP_MEM_NROLES], peak[PP_MEM_NROLES];
+    long now_total, peak_total;
+} pp_mem;
+
+/* A row-major matrix of float32: rows x cols, in the backend's memory. */
+typedef struct {
+    float *data;
+    int rows, cols;
+    pp_mem_role role;
+    pp_mem *mem;        /* the counter it is charged to (may be NULL) */
+} pp_tensor;
+
+/* Allocates a zeroed rows x cols tensor charged to `mem` under `role`. */
+pp_status pp_tensor_new(pp_mem *mem, pp_mem_role role, int rows, int cols, pp_tensor **out);
+void pp_tensor_free(pp_tensor *t);
+size_t pp_tensor_bytes(const pp_tensor *t);
+/* A checksum students can compare by eye: the sum of all elements, in double. */
+double pp_tensor_sum(const pp_tensor *t);
+/* Resets the peaks to the amounts in use now (between phases). */
+void pp_mem_reset_peak(pp_mem *m);
+const char *pp_mem_role_name(pp_mem_role r);   /* "parameters", ... */
+/* The backend the tensors live on: "cpu (OpenBLAS, 1 thread per rank)". */
+const char *pp_backend_name(void);
+
+/* ---- the model: an MLP of residual blocks, and its partition into stages - */
+
+/* The model: `depth` blocks y = x + gelu(x W1 + b1) W2 + b2 of width `width`
+ * (W1: width x hidden, W2: hidden x width), trained with SGD on the mean
+ * squared error against a fixed random teacher, y* = tanh(x A).  Every number
+ * (inputs, teacher, initial weights) comes from `seed`, keyed by position, so
+ * that any rank can make exactly the part it needs. */
+typedef struct {
+    int depth, width, hidden;
+    int batch;          /* samples per step, split into M micro-batches */
+    int steps;          /* training steps a demo runs */
+    float lr;           /* SGD learning rate */
+    unsigned long seed;
+} pp_model_cfg;
+
+void pp_model_cfg_default(pp_model_cfg *c);
+/* Floats in one block's parameters: 2*width*hidden + hidden + width. */
+long pp_block_params(const pp_model_cfg *c);
+/* Floats a forward stores per micro-batch of `rows` samples for a stage of
+ * `blocks` blocks: each block keeps its input x, h = x W1 + b1 and gelu(h);
+ * the last stage also keeps the loss gradient. */
+long pp_stage_act_floats(const pp_model_cfg *c, int blocks, int last, int rows);
+
+/* Which blocks each stage runs: stage s runs blocks first[s] .. first[s+1]-1. */
+#define PP_MAX_STAGES 64
+typedef struct {
+    int nstages, depth;
+    int first[PP_MAX_STAGES + 1];
+} pp_partition;
+
+/* Makes a partition of `depth` blocks over S stages.  `how` is "front" (equal
+ * shares, the remainder one each to the first stages), "back" (to the last
+ * stages), "balanced" (contiguous shares that make the slowest stage as fast
+ * as possible, by the measured cost per block in `cost`, [depth]), or a list
+ * of counts such as "3,5,4,4".  On a bad request returns PP_EARG with a
+ * one-line reason in err. */
+pp_status pp_partition_make(const char *how, int depth, int S, const double *cost, pp_partition *out,
+                            char *err, size_t errlen);
+/* "0-2 | 3-7 | 8-11 | 12-15" */
+void pp_partition_str(const pp_partition *p, char *buf, size_t n);
+
+/* The task's numbers: the inputs of samples first .. first + x->rows - 1 of
+ * step `step` (x: rows x width), and their targets t = tanh(x A). */
+pp_status pp_model_inputs(const pp_model_cfg *c, int step, int first, pp_tensor *x);
+pp_status pp_model_targets(const pp_model_cfg *c, const pp_tensor *x, pp_tensor *t);
+
+/* The single-process reference: the whole model on this process, the same
+ * micro-batch loop with no pipeline (each micro-batch forward through every
+ * block, then backward, gradients added in micro-batch order, SGD after the
+ * last).  params (may be NULL) receives depth x pp_block_params() floats,
+ * block by block in the order W1, b1, W2, b2; losses (may be NULL) one loss
+ * per step; mem (may be NULL) counts its allocations.  With steps = 0 it
+ * only runs the forward of x (batch rows) into y, from the starting weights. */
+pp_status pp_reference_train(const pp_model_cfg *c, int M, int steps, float *params, double *losses, pp_mem *mem);
+pp_status pp_reference_forward(const pp_model_cfg *c, const pp_tensor *x, pp_tensor *y);
+
+/* Floats in the whole model's parameters. */
+long pp_model_params(const pp_model_cfg *c);
+
 /* ---- executor ----------------------------------------------------------- */
+
+/* What the executor asks of real compute.  In timed mode it is absent and an
+ * action sleeps; in real mode the model computes and owns the message
+ * buffers.  Any model (or backend) that fills this in runs under every
+ * schedule. */
+typedef struct {
+    void *ctx;
+    /* The buffer the message of a SEND_F, SEND_B, RECV_F or RECV_B action
+     * travels in, and its size in bytes (*bytes). */
+    void *(*buffer)(void *ctx, pp_action a, size_t *bytes);
+    /* Runs a compute action (F, B, I or W): reads its input from the buffer
+     * its receive filled (or its own stage's data), writes what it sends into
+     * the buffer of its send. */
+    pp_status (*compute)(void *ctx, pp_action a);
+} pp_work;
+
 
 typedef struct {
     double tick_s;        /* seconds per tick (default 0.010) */
@@ -262,16 +380,56 @@ typedef struct {
     double spin_s;        /* test-and-yield (no sleep) for this long at the edges:
                              the end of a compute, the start of a wait, just after a send */
     pp_live *live;        /* the live view's channel, or NULL for none */
+    const pp_work *work;  /* real compute, or NULL for timed mode */
 } pp_exec_opts;
 
 void pp_exec_opts_default(pp_exec_opts *o);
 
-/* Runs the schedule in timed mode: every rank runs its own list (collective
- * over g->pipe).  On rank 0, *out receives the whole step's events on rank 0's
+/* Runs one step of the schedule: every rank runs its own list (collective
+ * over g->pipe), sleeping for each action (timed mode) or computing it
+ * (o->work set: real mode; payload and ticks are then unused).  On rank 0, *out receives the whole step's events on rank 0's
  * clock; other ranks get NULL.  The schedule must have validated.  On a
  * failure inside the step the other ranks are left waiting: abort the job. */
-pp_status pp_exec_timed(const pp_grid *g, const pp_sched *s, const pp_exec_opts *o,
+pp_status pp_exec_step(const pp_grid *g, const pp_sched *s, const pp_exec_opts *o,
                         pp_run **out);
+
+/* ---- training: the model split over the pipeline ---------------------- */
+
+/* This rank's share of the model (its stages' blocks and their gradients)
+ * and what one step needs.  Opaque. */
+typedef struct pp_trainer pp_trainer;
+
+/* Collective over g->pipe: every rank makes the weights of the blocks of the
+ * stages it runs (stage s on rank stage_rank[s]; NULL means stage s on rank
+ * s), from the seed, so they equal the single-process start. */
+pp_status pp_trainer_new(const pp_grid *g, const pp_model_cfg *c, const pp_partition *part,
+                         const int *stage_rank, pp_trainer **out);
+void pp_trainer_free(pp_trainer *t);
+/* One training step under schedule s (collective): makes the batch, runs the
+ * schedule with real compute, then the SGD update.  o's live view and poll
+ * settings are used; its ticks and payload are not.  On rank 0 *meas gets the
+ * step's events (as pp_exec_step); every rank gets the step's loss.  The
+ * batch must divide into s->nmb micro-batches. */
+pp_status pp_trainer_step(pp_trainer *t, const pp_sched *s, const pp_exec_opts *o, pp_run **meas,
+                          double *loss);
+/* Runs this rank's stages forward without storing anything (for a forward
+ * pass alone): stage `stage`'s blocks on x (rows x width) into y. */
+pp_status pp_trainer_forward_stage(pp_trainer *t, int stage, const pp_tensor *x, pp_tensor *y);
+/* Collective: rank 0 receives every block's parameters (as
+ * pp_reference_train lays them out) into params. */
+pp_status pp_trainer_params(pp_trainer *t, float *params);
+/* This rank's memory, counted by role since the trainer was made. */
+pp_mem *pp_trainer_mem(pp_trainer *t);
+/* Stored-activation bytes one micro-batch leaves on stage `stage` (formula). */
+long pp_trainer_act_bytes(const pp_trainer *t, int stage, int M);
+/* Collective: writes the weights (blockL_W1.npy ...) and the last step's
+ * input.npy, target.npy and output.npy into dir, each by the rank that holds
+ * it, as NumPy files.  Written as .tmp and renamed only if every rank
+ * succeeded.  On failure returns PP_EIO with the reason in err (rank 0). */
+pp_status pp_trainer_dump(pp_trainer *t, const char *dir, char *err, size_t errlen);
+
+/* Writes a rows x cols float32 array as a NumPy .npy file (version 1.0). */
+pp_status pp_npy_write(const char *path, const float *data, int rows, int cols);
 
 /* ---- reports: plain text for output that is not a terminal -------------- */
 

@@ -76,7 +76,7 @@ int main(int argc, char **argv)
             pp_sched *s;
             pp_run *run = NULL;
             pp_sched_build(names[b], P, M, &s);
-            pp_status st = pp_exec_timed(g, s, &o, &run);
+            pp_status st = pp_exec_step(g, s, &o, &run);
             if (rank == 0) {
                 CHECK(st == PP_OK, "%s P=%d M=%d finishes", names[b], P, M);
                 if (st != PP_OK) continue;

@@ -1,0 +1,310 @@
+/* model.c -- the MLP the real mode trains: its blocks (forward, and the two
+ * halves of the backward), the synthetic task, the deterministic start, the
+ * partition of blocks into stages, and a single-process reference run.
+ *
+ * One block:  h = x W1 + b1   (rows x hidden)
+ *             a = gelu(h)      (rows x hidden)
+ *             y = x + a W2 + b2  (rows x width)
+ * The task: imitate a fixed random teacher, y* = tanh(x A), under the mean
+ * squared error.  Inputs, teacher and initial weights are all made from the
+ * seed by hashing their position, so any rank makes exactly its own part and
+ * the numbers do not depend on how the work is split.
+ * Left out on purpose: other layer kinds, optimisers other than plain SGD.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void pp_model_cfg_default(pp_model_cfg *c)
+{
+    c->depth = 8;
+    c->width = 128;
+    c->hidden = 512;
+    c->batch = 64;
+    c->steps = 10;
+    c->lr = 0.1f;
+    c->seed = 1;
+}
+
+long pp_block_params(const pp_model_cfg *c)
+{
+    return 2L * c->width * c->hidden + c->hidden + c->width;
+}
+
+long pp_stage_act_floats(const pp_model_cfg *c, int blocks, int last, int rows)
+{
+    return (long)rows * ((long)blocks * (c->width + 2L * c->hidden) + (last ? c->width : 0));
+}
+
+/* ---- numbers from the seed ------------------------------------------------ */
+
+static uint64_t mix(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* A uniform number in [-1, 1) for position i of stream `stream`. */
+static float uniform(unsigned long seed, uint64_t stream, uint64_t i)
+{
+    uint64_t h = mix(mix(mix((uint64_t)seed) ^ stream) ^ i);
+    return (float)((double)(h >> 40) / (double)(1ULL << 24) * 2.0 - 1.0);
+}
+
+enum { STREAM_INPUT = 1, STREAM_TEACHER = 2, STREAM_BLOCK = 16 };
+
+/* Fills a rows x cols host array with scale * uniform numbers of a stream,
+ * starting at position first * cols. */
+static void fill(float *host, int rows, int cols, unsigned long seed, uint64_t stream, uint64_t first, float scale)
+{
+    for (long i = 0; i < (long)rows * cols; i++)
+        host[i] = scale * uniform(seed, stream, first * (uint64_t)cols + (uint64_t)i);
+}
+
+pp_status pp_model_inputs(const pp_model_cfg *c, int step, int first, pp_tensor *x)
+{
+    float *host = malloc(pp_tensor_bytes(x) + 1);
+    if (!host) return PP_ENOMEM;
+    fill(host, x->rows, x->cols, c->seed, STREAM_INPUT, (uint64_t)step * (uint64_t)c->batch + (uint64_t)first, 1.0f);
+    pp_ops_now()->from_host(x->data, host, pp_tensor_bytes(x));
+    free(host);
+    return PP_OK;
+}
+
+pp_status pp_model_targets(const pp_model_cfg *c, const pp_tensor *x, pp_tensor *t)
+{
+    int d = c->width;
+    pp_tensor *A = NULL;
+    pp_status st = pp_tensor_new(NULL, PP_MEM_OTHER, d, d, &A);
+    float *host = st == PP_OK ? malloc(pp_tensor_bytes(A)) : NULL;
+    if (st == PP_OK && !host) st = PP_ENOMEM;
+    if (st == PP_OK) {
+        /* Scaled so that x A has unit variance: tanh then bends it. */
+        fill(host, d, d, c->seed, STREAM_TEACHER, 0, 3.0f / sqrtf((float)d));
+        pp_ops_now()->from_host(A->data, host, pp_tensor_bytes(A));
+        pp_ops_now()->gemm(0, 0, x->rows, d, d, x->data, A->data, 0.0f, t->data);
+        pp_ops_now()->tanh_(t->data, (long)t->rows * d);
+    }
+    free(host);
+    pp_tensor_free(A);
+    return st;
+}
+
+/* ---- a block's weights ---------------------------------------------------- */
+
+void pp_block_free(pp_block *b)
+{
+    if (!b) return;
+    pp_tensor_free(b->W1);
+    pp_tensor_free(b->b1);
+    pp_tensor_free(b->W2);
+    pp_tensor_free(b->b2);
+    memset(b, 0, sizeof *b);
+}
+
+pp_status pp_block_new(const pp_model_cfg *c, pp_mem *mem, pp_mem_role role, pp_block *b)
+{
+    memset(b, 0, sizeof *b);
+    int d = c->width, f = c->hidden;
+    pp_status st = pp_tensor_new(mem, role, d, f, &b->W1);
+    if (st == PP_OK) st = pp_tensor_new(mem, role, 1, f, &b->b1);
+    if (st == PP_OK) st = pp_tensor_new(mem, role, f, d, &b->W2);
+    if (st == PP_OK) st = pp_tensor_new(mem, role, 1, d, &b->b2);
+    if (st != PP_OK) pp_block_free(b);
+    return st;
+}
+
+/* Block l's starting weights: W1 uniform in +-1/sqrt(width), W2 in
+ * +-0.5/sqrt(hidden) (small, so the residual stack starts near the
+ * identity), biases zero. */
+pp_status pp_block_init(const pp_model_cfg *c, int l, pp_block *b)
+{
+    int d = c->width, f = c->hidden;
+    float *host = malloc((size_t)d * f * sizeof *host);
+    if (!host) return PP_ENOMEM;
+    fill(host, d, f, c->seed, STREAM_BLOCK + 2 * (uint64_t)l, 0, 1.0f / sqrtf((float)d));
+    pp_ops_now()->from_host(b->W1->data, host, pp_tensor_bytes(b->W1));
+    fill(host, f, d, c->seed, STREAM_BLOCK + 2 * (uint64_t)l + 1, 0, 0.5f / sqrtf((float)f));
+    pp_ops_now()->from_host(b->W2->data, host, pp_tensor_bytes(b->W2));
+    free(host);
+    return PP_OK;
+}
+
+/* ---- forward and backward of one block ------------------------------------ */
+
+/* Forward of one block on x (rows x width).  Writes h and a (rows x hidden)
+ * and y (rows x width). */
+void pp_block_forward(const pp_block *w, const pp_tensor *x, pp_tensor *h, pp_tensor *a, pp_tensor *y)
+{
+    const pp_ops *op = pp_ops_now();
+    int n = x->rows, d = x->cols, f = w->W1->cols;
+    op->gemm(0, 0, n, f, d, x->data, w->W1->data, 0.0f, h->data);   /* h = x W1 */
+    op->add_bias(h->data, w->b1->data, n, f);                         /* h += b1  */
+    op->gelu(a->data, h->data, (long)n * f);                          /* a = gelu(h) */
+    op->gemm(0, 0, n, d, f, a->data, w->W2->data, 0.0f, y->data);     /* y = a W2 */
+    op->add_bias(y->data, w->b2->data, n, d);                         /* y += b2  */
+    op->add(y->data, y->data, x->data, (long)n * d);                  /* y += x (residual) */
+}
+
+/* The input half of the backward ("I"): from dy (rows x width) makes
+ * dh (rows x hidden) and, if dx is not NULL, dx = dy + dh W1^T. */
+void pp_block_backward_input(const pp_block *w, const pp_tensor *h, const pp_tensor *dy, pp_tensor *dh,
+                             pp_tensor *dx)
+{
+    const pp_ops *op = pp_ops_now();
+    int n = dy->rows, d = dy->cols, f = w->W1->cols;
+    op->gemm(0, 1, n, f, d, dy->data, w->W2->data, 0.0f, dh->data);  /* da = dy W2^T */
+    op->gelu_backward(dh->data, dh->data, h->data, (long)n * f);    /* dh = da gelu'(h) */
+    if (!dx) return;
+    op->gemm(0, 1, n, d, f, dh->data, w->W1->data, 0.0f, dx->data);  /* dx = dh W1^T */
+    op->add(dx->data, dx->data, dy->data, (long)n * d);              /* dx += dy (residual) */
+}
+
+/* The weight half ("W"): adds this micro-batch's gradients to g. */
+void pp_block_backward_weight(pp_block *g, const pp_tensor *x, const pp_tensor *a, const pp_tensor *dy,
+                              const pp_tensor *dh)
+{
+    const pp_ops *op = pp_ops_now();
+    int n = dy->rows, d = dy->cols, f = dh->cols;
+    op->gemm(1, 0, f, d, n, a->data, dy->data, 1.0f, g->W2->data);  /* gW2 += a^T dy */
+    op->sum_rows_acc(g->b2->data, dy->data, n, d);                   /* gb2 += sum dy */
+    op->gemm(1, 0, d, f, n, x->data, dh->data, 1.0f, g->W1->data);  /* gW1 += x^T dh */
+    op->sum_rows_acc(g->b1->data, dh->data, n, f);                   /* gb1 += sum dh */
+}
+
+/* w -= lr g, and g back to zero for the next step. */
+void pp_block_sgd(pp_block *w, pp_block *g, float lr)
+{
+    const pp_ops *op = pp_ops_now();
+    op->sgd(w->W1->data, g->W1->data, lr, (long)w->W1->rows * w->W1->cols);
+    op->sgd(w->b1->data, g->b1->data, lr, w->b1->cols);
+    op->sgd(w->W2->data, g->W2->data, lr, (long)w->W2->rows * w->W2->cols);
+    op->sgd(w->b2->data, g->b2->data, lr, w->b2->cols);
+}
+
+/* Copies the block's parameters to host memory, in the order W1, b1, W2, b2. */
+void pp_block_to_host(const pp_block *w, float *host)
+{
+    const pp_tensor *t[4] = {w->W1, w->b1, w->W2, w->b2};
+    for (int k = 0; k < 4; k++) {
+        pp_ops_now()->to_host(host, t[k]->data, pp_tensor_bytes(t[k]));
+        host += (long)t[k]->rows * t[k]->cols;
+    }
+}
+
+/* ---- partitions ----------------------------------------------------------- */
+
+/* Equal shares; the remainder one each to the first (front) or last stages. */
+static void equal_shares(int L, int S, int front, int *count)
+{
+    for (int s = 0; s < S; s++) {
+        int extra = front ? s < L % S : s >= S - L % S;
+        count[s] = L / S + extra;
+    }
+}
+
+/* Contiguous shares that make the most expensive stage as cheap as possible
+ * (dynamic programming over "the first i blocks on the first s stages"). */
+static pp_status balanced_shares(int L, int S, const double *cost, int *count)
+{
+    double *best = malloc((size_t)(S + 1) * (L + 1) * sizeof *best);
+    int *cut = malloc((size_t)(S + 1) * (L + 1) * sizeof *cut);
+    double *prefix = malloc((size_t)(L + 1) * sizeof *prefix);
+    if (!best || !cut || !prefix) {
+        free(best), free(cut), free(prefix);
+        return PP_ENOMEM;
+    }
+    prefix[0] = 0;
+    for (int i = 0; i < L; i++) prefix[i + 1] = prefix[i] + cost[i];
+#define AT(s, i) ((s) * (L + 1) + (i))
+    for (int i = 0; i <= L; i++) best[AT(1, i)] = i ? prefix[i] : HUGE_VAL, cut[AT(1, i)] = 0;
+    for (int s = 2; s <= S; s++)
+        for (int i = 0; i <= L; i++) {
+            best[AT(s, i)] = HUGE_VAL;
+            for (int j = s - 1; j < i; j++) {   /* stages 1..s-1 take j blocks, stage s the rest */
+                double worst = fmax(best[AT(s - 1, j)], prefix[i] - prefix[j]);
+                if (worst < best[AT(s, i)] - 1e-12) best[AT(s, i)] = worst, cut[AT(s, i)] = j;
+            }
+        }
+    for (int s = S, i = L; s >= 1; s--) {
+        count[s - 1] = i - cut[AT(s, i)];
+        i = cut[AT(s, i)];
+    }
+#undef AT
+    free(best), free(cut), free(prefix);
+    return PP_OK;
+}
+
+static pp_status bad(char *err, size_t n, const char *fmt, int a, int b, const char *text)
+{
+    char line[160];
+    snprintf(line, sizeof line, fmt, a, b);
+    snprintf(err, n, "%s%s", line, text ? text : "");
+    return PP_EARG;
+}
+
+/* A list "3,5,4,4": whole numbers >= 1, S of them, summing to L. */
+static pp_status list_shares(const char *how, int L, int S, int *count, char *err, size_t n)
+{
+    int k = 0, sum = 0;
+    const char *p = how;
+    char hint[120];
+    snprintf(hint, sizeof hint, ": give one count per stage, each at least 1, summing to the depth (like %s)",
+             S == 4 ? "3,5,4,4" : "2,2");
+    while (*p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ',') || v < 1 || v > L) {
+            snprintf(err, n, "--layers: '%s' has a bad count at '%.*s'%s", how, (int)strcspn(p, ","), p, hint);
+            return PP_EARG;
+        }
+        if (k < PP_MAX_STAGES) count[k] = (int)v;
+        k++;
+        sum += (int)v;
+        p = *end ? end + 1 : end;
+    }
+    if (k != S) return bad(err, n, "--layers: %d counts for %d stages", k, S, hint);
+    if (sum != L) return bad(err, n, "--layers: the counts add up to %d blocks, but the model has %d", sum, L, hint);
+    return PP_OK;
+}
+
+pp_status pp_partition_make(const char *how, int L, int S, const double *cost, pp_partition *out, char *err,
+                            size_t n)
+{
+    int count[PP_MAX_STAGES];
+    if (S < 1 || S > PP_MAX_STAGES) return bad(err, n, "%d stages: from 1 to %d are allowed", S, PP_MAX_STAGES, NULL);
+    if (S > L)
+        return bad(err, n, "%d stages but only %d blocks: every stage needs at least one block (raise --depth or start fewer ranks)",
+                   S, L, NULL);
+    pp_status st = PP_OK;
+    if (strcmp(how, "front") == 0 || strcmp(how, "back") == 0) equal_shares(L, S, how[0] == 'f', count);
+    else if (strcmp(how, "balanced") == 0 && cost) st = balanced_shares(L, S, cost, count);
+    else if (strchr("0123456789", how[0]) && how[0]) st = list_shares(how, L, S, count, err, n);
+    else {
+        snprintf(err, n, "--partition: '%s' is not a partition: use front, back, balanced, or --layers with counts like 3,5,4,4", how);
+        return PP_EARG;
+    }
+    if (st != PP_OK) return st;
+    out->nstages = S;
+    out->depth = L;
+    out->first[0] = 0;
+    for (int s = 0; s < S; s++) out->first[s + 1] = out->first[s] + count[s];
+    return PP_OK;
+}
+
+void pp_partition_str(const pp_partition *p, char *buf, size_t n)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int s = 0; s < p->nstages && k < n; s++) {
+        int a = p->first[s], b = p->first[s + 1] - 1;
+        if (a == b) k += (size_t)snprintf(buf + k, n - k, "%s%d", s ? " | " : "", a);
+        else k += (size_t)snprintf(buf + k, n - k, "%s%d-%d", s ? " | " : "", a, b);
+    }
+}

@@ -1,0 +1,202 @@
+/* tensor.c -- float32 matrices, the memory they use counted by role, and the
+ * CPU backend: the handful of operations the model needs, with matrix
+ * multiply through CBLAS (OpenBLAS, one thread per rank).
+ *
+ * The model and the executor see only the pp_ops table (internal.h), so a
+ * GPU backend replaces this file's second half without touching them.
+ * Every operation here runs in a fixed order: the same inputs give the same
+ * bits, which is what lets a pipelined run equal a single-process one.
+ * Left out on purpose: strides and views (every tensor is packed), and any
+ * operation the MLP does not use.
+ */
+#include "internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- memory accounting --------------------------------------------------- */
+
+static void charge(pp_mem *m, pp_mem_role r, long bytes)
+{
+    if (!m) return;
+    m->now[r] += bytes;
+    m->now_total += bytes;
+    if (m->now[r] > m->peak[r]) m->peak[r] = m->now[r];
+    if (m->now_total > m->peak_total) m->peak_total = m->now_total;
+}
+
+void pp_mem_reset_peak(pp_mem *m)
+{
+    for (int r = 0; r < PP_MEM_NROLES; r++) m->peak[r] = m->now[r];
+    m->peak_total = m->now_total;
+}
+
+const char *pp_mem_role_name(pp_mem_role r)
+{
+    static const char *names[PP_MEM_NROLES] = {"parameters", "gradients", "stored activations",
+                                               "message buffers", "batch and scratch"};
+    return r >= 0 && r < PP_MEM_NROLES ? names[r] : "?";
+}
+
+pp_status pp_tensor_new(pp_mem *mem, pp_mem_role role, int rows, int cols, pp_tensor **out)
+{
+    *out = NULL;
+    if (rows < 0 || cols < 0) return PP_EARG;
+    pp_tensor *t = calloc(1, sizeof *t);
+    if (!t) return PP_ENOMEM;
+    t->rows = rows;
+    t->cols = cols;
+    t->role = role;
+    t->mem = mem;
+    t->data = pp_ops_now()->alloc(pp_tensor_bytes(t));
+    if (!t->data) {
+        free(t);
+        return PP_ENOMEM;
+    }
+    charge(mem, role, (long)pp_tensor_bytes(t));
+    *out = t;
+    return PP_OK;
+}
+
+void pp_tensor_free(pp_tensor *t)
+{
+    if (!t) return;
+    charge(t->mem, t->role, -(long)pp_tensor_bytes(t));
+    pp_ops_now()->release(t->data);
+    free(t);
+}
+
+size_t pp_tensor_bytes(const pp_tensor *t)
+{
+    return (size_t)t->rows * (size_t)t->cols * sizeof(float);
+}
+
+double pp_tensor_sum(const pp_tensor *t)
+{
+    long n = (long)t->rows * t->cols;
+    float *host = malloc((size_t)(n ? n : 1) * sizeof *host);
+    double s = 0;
+    if (!host) return NAN;
+    pp_ops_now()->to_host(host, t->data, (size_t)n * sizeof *host);
+    for (long i = 0; i < n; i++) s += host[i];
+    free(host);
+    return s;
+}
+
+/* ---- the CPU backend ------------------------------------------------------ */
+
+static void *cpu_alloc(size_t bytes)
+{
+    return calloc(1, bytes ? bytes : 1);
+}
+
+static void cpu_release(void *p)
+{
+    free(p);
+}
+
+static void cpu_copy(void *dst, const void *src, size_t bytes)
+{
+    memcpy(dst, src, bytes);
+}
+
+/* C (m x n) = op(A) op(B) + beta C; op(A) is m x k, op(B) is k x n; all packed row-major. */
+static void cpu_gemm(int ta, int tb, int m, int n, int k, const float *A, const float *B, float beta, float *C)
+{
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, A,
+                ta ? m : k, B, tb ? k : n, beta, C, n);
+}
+
+static void cpu_add_bias(float *X, const float *b, int rows, int cols)
+{
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) X[(long)r * cols + c] += b[c];
+}
+
+/* GELU, tanh form: 0.5 h (1 + tanh(sqrt(2/pi) (h + 0.044715 h^3))). */
+static const float GELU_K = 0.7978845608f, GELU_C = 0.044715f;
+
+static void cpu_gelu(float *out, const float *h, long n)
+{
+    for (long i = 0; i < n; i++) {
+        float x = h[i];
+        out[i] = 0.5f * x * (1.0f + tanhf(GELU_K * (x + GELU_C * x * x * x)));
+    }
+}
+
+/* dh = da * gelu'(h), in place over da allowed. */
+static void cpu_gelu_backward(float *dh, const float *da, const float *h, long n)
+{
+    for (long i = 0; i < n; i++) {
+        float x = h[i], u = GELU_K * (x + GELU_C * x * x * x), t = tanhf(u);
+        float d = 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * GELU_C * x * x);
+        dh[i] = da[i] * d;
+    }
+}
+
+static void cpu_add(float *out, const float *a, const float *b, long n)
+{
+    for (long i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+/* out[c] += sum over rows r, in row order, of X[r][c]. */
+static void cpu_sum_rows_acc(float *out, const float *X, int rows, int cols)
+{
+    for (int c = 0; c < cols; c++) {
+        float s = 0;
+        for (int r = 0; r < rows; r++) s += X[(long)r * cols + c];
+        out[c] += s;
+    }
+}
+
+/* dy = 2 scale (y - t); returns scale * sum (y - t)^2 (in double). */
+static double cpu_mse(float *dy, const float *y, const float *t, long n, float scale)
+{
+    double sum = 0;
+    for (long i = 0; i < n; i++) {
+        float e = y[i] - t[i];
+        dy[i] = 2.0f * scale * e;
+        sum += (double)e * e;
+    }
+    return sum * scale;
+}
+
+static void cpu_tanh(float *x, long n)
+{
+    for (long i = 0; i < n; i++) x[i] = tanhf(x[i]);
+}
+
+static void cpu_sgd(float *w, float *g, float lr, long n)
+{
+    for (long i = 0; i < n; i++) {
+        w[i] -= lr * g[i];
+        g[i] = 0;
+    }
+}
+
+static const pp_ops cpu_ops = {
+    "cpu (OpenBLAS, 1 thread per rank)",
+    cpu_alloc, cpu_release, cpu_copy, cpu_copy, cpu_copy, cpu_gemm, cpu_add_bias, cpu_gelu,
+    cpu_gelu_backward, cpu_add, cpu_sum_rows_acc, cpu_mse, cpu_tanh, cpu_sgd,
+};
+
+/* OpenBLAS starts one thread per core by default; ranks share the cores, so
+ * each uses one (its own declaration: the call is OpenBLAS's, not CBLAS's). */
+void openblas_set_num_threads(int n);
+
+const pp_ops *pp_ops_now(void)
+{
+    static int ready;
+    if (!ready) {
+        openblas_set_num_threads(1);
+        ready = 1;
+    }
+    return &cpu_ops;
+}
+
+const char *pp_backend_name(void)
+{
+    return pp_ops_now()->name;
+}

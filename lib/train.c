@@ -1,0 +1,507 @@
+/* train.c -- the model split over the pipeline: each rank holds the blocks
+ * of its stages, and the executor calls in here for every compute action of
+ * the schedule (real mode).
+ *
+ * Who owns what during a step (M micro-batches of `rows` samples):
+ *   - message buffers, one per boundary, direction and micro-batch, made at
+ *     the start of the step so the executor can post every receive early;
+ *   - for every block and micro-batch, what its forward stored for its
+ *     backward (x, h, a): made by F, freed by B (or by W);
+ *   - gradients, added micro-batch by micro-batch in order 0, 1, 2, ...:
+ *     a W that a schedule runs before its turn is kept (with what it needs)
+ *     and done right after the one before it.  The sum of floats depends on
+ *     its order, so this is what keeps the result equal to the
+ *     single-process loop under every schedule.
+ * Left out on purpose: weight stashing (PipeDream's asynchronous updates);
+ * every step ends with one SGD update after the last micro-batch.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* What one block keeps for one micro-batch between its forward and its
+ * weight gradient. */
+typedef struct {
+    pp_tensor *x;     /* block input (rows x width) */
+    pp_tensor *h;     /* x W1 + b1 (rows x hidden): freed once dh is made */
+    pp_tensor *a;     /* gelu(h) (rows x hidden) */
+    pp_tensor *dy;    /* gradient at the block output (rows x width), kept from I to W */
+    pp_tensor *dh;    /* gradient at h (rows x hidden), kept from I to W */
+} saved;
+
+/* Message buffers, by direction: received by stage s from s-1, sent by s to
+ * s+1, received by s from s+1, sent by s to s-1. */
+enum { IN_F, OUT_F, IN_B, OUT_B, NDIRS };
+
+struct pp_trainer {
+    const pp_grid *g;
+    pp_model_cfg cfg;
+    pp_partition part;
+    int S, me;
+    int stage_rank[PP_MAX_STAGES];
+    pp_mem mem;
+    pp_block *w, *grad;   /* [depth]: only this rank's blocks are allocated */
+    /* the step under way */
+    int step, M, rows;
+    pp_tensor *x;         /* first stage: the batch's inputs (batch x width) */
+    pp_tensor *t;         /* last stage: targets (batch x width) */
+    pp_tensor *y;         /* last stage: the model's outputs (batch x width) */
+    pp_tensor **msg;      /* [NDIRS][S*M] message buffers, NULL where none */
+    saved *sv;            /* [depth * M] */
+    int w_next[PP_MAX_STAGES];   /* per stage: the micro-batch whose W is added next */
+    char *w_asked;        /* [S*M] the schedule ran this W, its turn has not come */
+    double loss;          /* last stage: this step's loss so far */
+    pp_work work;
+};
+
+static int mine(const pp_trainer *t, int s)
+{
+    return t->stage_rank[s] == t->me;
+}
+
+static pp_tensor **msg(pp_trainer *t, int dir, int s, int m)
+{
+    return &t->msg[(size_t)dir * t->S * t->M + (size_t)s * t->M + m];
+}
+
+static saved *sv(pp_trainer *t, int l, int m)
+{
+    return &t->sv[(size_t)l * t->M + m];
+}
+
+/* Rows first .. first + rows - 1 of a packed tensor, as a tensor that owns nothing. */
+static pp_tensor rows_of(const pp_tensor *whole, int first, int rows)
+{
+    pp_tensor v = {whole->data + (long)first * whole->cols, rows, whole->cols, PP_MEM_OTHER, NULL};
+    return v;
+}
+
+static pp_status new_t(pp_trainer *t, pp_mem_role r, int rows, int cols, pp_tensor **out)
+{
+    return pp_tensor_new(&t->mem, r, rows, cols, out);
+}
+
+/* ---- forward ------------------------------------------------------------- */
+
+/* The input of stage s for micro-batch m: the batch (first stage), the
+ * previous stage's output (when it runs here), or what was received. */
+static pp_tensor input_of(pp_trainer *t, int s, int m)
+{
+    if (s == 0) return rows_of(t->x, m * t->rows, t->rows);
+    return *(mine(t, s - 1) ? *msg(t, OUT_F, s - 1, m) : *msg(t, IN_F, s, m));
+}
+
+static pp_status forward(pp_trainer *t, int s, int m)
+{
+    int first = t->part.first[s], last = t->part.first[s + 1] - 1, n = t->rows;
+    int d = t->cfg.width, f = t->cfg.hidden;
+    pp_tensor in = input_of(t, s, m);
+    pp_status st = new_t(t, PP_MEM_ACTS, n, d, &sv(t, first, m)->x);
+    if (st == PP_OK) pp_ops_now()->copy(sv(t, first, m)->x->data, in.data, pp_tensor_bytes(&in));
+    pp_tensor out = {0};
+    for (int l = first; l <= last && st == PP_OK; l++) {
+        saved *k = sv(t, l, m);
+        if ((st = new_t(t, PP_MEM_ACTS, n, f, &k->h)) != PP_OK || (st = new_t(t, PP_MEM_ACTS, n, f, &k->a)) != PP_OK)
+            break;
+        pp_tensor *y;
+        if (l < last) {                     /* the next block's input: stored */
+            if ((st = new_t(t, PP_MEM_ACTS, n, d, &sv(t, l + 1, m)->x)) != PP_OK) break;
+            y = sv(t, l + 1, m)->x;
+        } else if (s < t->S - 1) {          /* the stage's output: into the send buffer */
+            y = *msg(t, OUT_F, s, m);
+        } else {                            /* the model's output */
+            out = rows_of(t->y, m * n, n);
+            y = &out;
+        }
+        pp_block_forward(&t->w[l], k->x, k->h, k->a, y);
+    }
+    /* The last stage turns the output into the loss and keeps its gradient. */
+    if (st == PP_OK && s == t->S - 1 && (st = new_t(t, PP_MEM_ACTS, n, d, &sv(t, last, m)->dy)) == PP_OK) {
+        pp_tensor target = rows_of(t->t, m * n, n);
+        t->loss += pp_ops_now()->mse(sv(t, last, m)->dy->data, out.data, target.data, (long)n * d,
+                                     1.0f / ((float)t->cfg.batch * (float)d));
+    }
+    return st;
+}
+
+/* ---- backward ------------------------------------------------------------ */
+
+/* The gradient arriving at stage s's output for micro-batch m. */
+static pp_tensor *grad_in(pp_trainer *t, int s, int m)
+{
+    if (s == t->S - 1) return sv(t, t->part.first[s + 1] - 1, m)->dy;
+    return mine(t, s + 1) ? *msg(t, OUT_B, s + 1, m) : *msg(t, IN_B, s, m);
+}
+
+static void free_saved(saved *k)
+{
+    pp_tensor_free(k->x), pp_tensor_free(k->h), pp_tensor_free(k->a);
+    pp_tensor_free(k->dy), pp_tensor_free(k->dh);
+    memset(k, 0, sizeof *k);
+}
+
+/* Where block l's input gradient goes: the next block down (made here), the
+ * send buffer (the stage's first block), or nowhere (the model's input). */
+static pp_status dx_for(pp_trainer *t, int s, int l, int m, pp_mem_role r, pp_tensor **dx)
+{
+    if (l > t->part.first[s]) return new_t(t, r, t->rows, t->cfg.width, dx);
+    *dx = s > 0 ? *msg(t, OUT_B, s, m) : NULL;
+    return PP_OK;
+}
+
+/* The whole backward of stage s for micro-batch m, block by block from the
+ * top, adding the gradients at once; what the forward stored is freed as it
+ * is used.  Only while m's turn to add has come (see the file comment). */
+static pp_status backward_fused(pp_trainer *t, int s, int m)
+{
+    int first = t->part.first[s], last = t->part.first[s + 1] - 1;
+    pp_tensor *dy = grad_in(t, s, m), *dh = NULL, *dx = NULL;
+    pp_status st = PP_OK;
+    for (int l = last; l >= first && st == PP_OK; l--) {
+        saved *k = sv(t, l, m);
+        if ((st = new_t(t, PP_MEM_OTHER, t->rows, t->cfg.hidden, &dh)) != PP_OK ||
+            (st = dx_for(t, s, l, m, PP_MEM_OTHER, &dx)) != PP_OK)
+            break;
+        pp_block_backward_input(&t->w[l], k->h, dy, dh, dx);
+        pp_block_backward_weight(&t->grad[l], k->x, k->a, dy, dh);
+        if (l < last) pp_tensor_free(dy);   /* scratch made by the block above */
+        pp_tensor_free(dh);
+        free_saved(k);
+        dy = dx, dh = dx = NULL;
+    }
+    return st;
+}
+
+/* The input half alone (I): makes dh and dx for every block and keeps dy and
+ * dh (with x and a) for the weight half; h is no longer needed. */
+static pp_status backward_input(pp_trainer *t, int s, int m)
+{
+    int first = t->part.first[s], last = t->part.first[s + 1] - 1;
+    saved *top = sv(t, last, m);
+    pp_status st = PP_OK;
+    if (!top->dy) {   /* a received gradient: copied, its buffer belongs to the step */
+        pp_tensor *in = grad_in(t, s, m);
+        if ((st = new_t(t, PP_MEM_ACTS, t->rows, t->cfg.width, &top->dy)) == PP_OK)
+            pp_ops_now()->copy(top->dy->data, in->data, pp_tensor_bytes(in));
+    }
+    for (int l = last; l >= first && st == PP_OK; l--) {
+        saved *k = sv(t, l, m);
+        pp_tensor *dx = NULL;
+        if ((st = new_t(t, PP_MEM_ACTS, t->rows, t->cfg.hidden, &k->dh)) != PP_OK ||
+            (st = dx_for(t, s, l, m, PP_MEM_ACTS, &dx)) != PP_OK)
+            break;
+        pp_block_backward_input(&t->w[l], k->h, k->dy, k->dh, dx);
+        pp_tensor_free(k->h);
+        k->h = NULL;
+        if (l > first) sv(t, l - 1, m)->dy = dx;
+    }
+    return st;
+}
+
+/* The weight half (W) of micro-batch m on stage s, from what I kept. */
+static void backward_weight(pp_trainer *t, int s, int m)
+{
+    for (int l = t->part.first[s + 1] - 1; l >= t->part.first[s]; l--) {
+        saved *k = sv(t, l, m);
+        pp_block_backward_weight(&t->grad[l], k->x, k->a, k->dy, k->dh);
+        free_saved(k);
+    }
+}
+
+/* The schedule ran W of micro-batch m: add it, and any that waited for it. */
+static void weight_in_order(pp_trainer *t, int s, int m)
+{
+    t->w_asked[s * t->M + m] = 1;
+    while (t->w_next[s] < t->M && t->w_asked[s * t->M + t->w_next[s]]) {
+        backward_weight(t, s, t->w_next[s]);
+        t->w_next[s]++;
+    }
+}
+
+/* ---- the executor's hooks ------------------------------------------------ */
+
+static pp_status compute(void *ctx, pp_action a)
+{
+    pp_trainer *t = ctx;
+    if (a.stage < 0 || a.stage >= t->S || !mine(t, a.stage) || a.mb < 0 || a.mb >= t->M) return PP_ESCHED;
+    switch (a.kind) {
+    case PP_F: return forward(t, a.stage, a.mb);
+    case PP_B:
+        if (t->w_next[a.stage] == a.mb) {
+            t->w_next[a.stage]++;
+            return backward_fused(t, a.stage, a.mb);
+        } else {
+            pp_status st = backward_input(t, a.stage, a.mb);
+            if (st == PP_OK) weight_in_order(t, a.stage, a.mb);
+            return st;
+        }
+    case PP_I: return backward_input(t, a.stage, a.mb);
+    case PP_W: weight_in_order(t, a.stage, a.mb); return PP_OK;
+    default: return PP_ESCHED;
+    }
+}
+
+static void *buffer(void *ctx, pp_action a, size_t *bytes)
+{
+    pp_trainer *t = ctx;
+    int dir = a.kind == PP_RECV_F ? IN_F : a.kind == PP_SEND_F ? OUT_F : a.kind == PP_RECV_B ? IN_B : OUT_B;
+    pp_tensor *b = a.stage >= 0 && a.stage < t->S && a.mb >= 0 && a.mb < t->M ? *msg(t, dir, a.stage, a.mb) : NULL;
+    *bytes = b ? pp_tensor_bytes(b) : 0;
+    return b ? b->data : NULL;
+}
+
+/* ---- a step -------------------------------------------------------------- */
+
+/* Frees what a step made (the last outputs stay until the next step, for --dump). */
+static void end_step(pp_trainer *t)
+{
+    for (int i = 0; t->msg && i < NDIRS * t->S * t->M; i++) pp_tensor_free(t->msg[i]);
+    for (int i = 0; t->sv && i < t->cfg.depth * t->M; i++) free_saved(&t->sv[i]);
+    free(t->msg), free(t->sv), free(t->w_asked);
+    t->msg = NULL, t->sv = NULL, t->w_asked = NULL;
+    pp_tensor_free(t->t);
+    t->t = NULL;
+}
+
+/* Makes the step's message buffers, inputs and targets. */
+static pp_status begin_step(pp_trainer *t, int M)
+{
+    int d = t->cfg.width, S = t->S;
+    t->M = M;
+    t->rows = t->cfg.batch / M;
+    t->loss = 0;
+    pp_tensor_free(t->x), pp_tensor_free(t->y);
+    t->x = t->y = NULL;
+    t->msg = calloc((size_t)NDIRS * S * M, sizeof *t->msg);
+    t->sv = calloc((size_t)t->cfg.depth * M, sizeof *t->sv);
+    t->w_asked = calloc((size_t)S * M, 1);
+    if (!t->msg || !t->sv || !t->w_asked) return PP_ENOMEM;
+    memset(t->w_next, 0, sizeof t->w_next);
+    pp_status st = PP_OK;
+    for (int s = 0; s < S && st == PP_OK; s++) {
+        if (!mine(t, s)) continue;
+        /* Receive buffers only from another rank; send buffers always (a
+         * neighbour stage on this rank reads them directly). */
+        int need[NDIRS] = {s > 0 && !mine(t, s - 1), s < S - 1, s < S - 1 && !mine(t, s + 1), s > 0};
+        for (int dir = 0; dir < NDIRS; dir++)
+            for (int m = 0; m < M && need[dir] && st == PP_OK; m++)
+                st = new_t(t, PP_MEM_COMM, t->rows, d, msg(t, dir, s, m));
+    }
+    if (st == PP_OK && (mine(t, 0) || mine(t, S - 1))) {
+        st = new_t(t, PP_MEM_OTHER, t->cfg.batch, d, &t->x);
+        if (st == PP_OK) st = pp_model_inputs(&t->cfg, t->step, 0, t->x);
+    }
+    if (st == PP_OK && mine(t, S - 1)) {
+        if ((st = new_t(t, PP_MEM_OTHER, t->cfg.batch, d, &t->t)) == PP_OK)
+            st = new_t(t, PP_MEM_OTHER, t->cfg.batch, d, &t->y);
+        /* One micro-batch at a time, as the single-process loop makes them. */
+        for (int m = 0; m < M && st == PP_OK; m++) {
+            pp_tensor xm = rows_of(t->x, m * t->rows, t->rows), tm = rows_of(t->t, m * t->rows, t->rows);
+            st = pp_model_targets(&t->cfg, &xm, &tm);
+        }
+    }
+    return st;
+}
+
+pp_status pp_trainer_step(pp_trainer *t, const pp_sched *s, const pp_exec_opts *o, pp_run **meas, double *loss)
+{
+    *meas = NULL;
+    if (s->nstages != t->S || s->nmb < 1 || t->cfg.batch % s->nmb != 0) return PP_EARG;
+    for (int k = 0; k < t->S; k++)
+        if (s->stage_rank[k] != t->stage_rank[k]) return PP_EARG;
+    pp_status st = begin_step(t, s->nmb);
+    pp_exec_opts real = *o;
+    real.work = &t->work;
+    if (st == PP_OK) st = pp_exec_step(t->g, s, &real, meas);
+    /* After the last micro-batch: one SGD update with the summed gradients. */
+    for (int l = 0; l < t->cfg.depth && st == PP_OK; l++)
+        if (t->w[l].W1) pp_block_sgd(&t->w[l], &t->grad[l], t->cfg.lr);
+    end_step(t);
+    if (st == PP_OK && MPI_Bcast(&t->loss, 1, MPI_DOUBLE, t->stage_rank[t->S - 1], t->g->pipe) != MPI_SUCCESS)
+        st = PP_EMPI;
+    *loss = t->loss;
+    t->step++;
+    return st;
+}
+
+/* ---- making, reading, freeing -------------------------------------------- */
+
+pp_status pp_trainer_new(const pp_grid *g, const pp_model_cfg *c, const pp_partition *part, const int *stage_rank,
+                         pp_trainer **out)
+{
+    *out = NULL;
+    if (part->depth != c->depth || part->nstages < 1) return PP_EARG;
+    pp_trainer *t = calloc(1, sizeof *t);
+    if (!t) return PP_ENOMEM;
+    t->g = g;
+    t->cfg = *c;
+    t->part = *part;
+    t->S = part->nstages;
+    t->me = g->rank;
+    for (int s = 0; s < t->S; s++) t->stage_rank[s] = stage_rank ? stage_rank[s] : s;
+    t->work = (pp_work){t, buffer, compute};
+    t->w = calloc((size_t)c->depth, sizeof *t->w);
+    t->grad = calloc((size_t)c->depth, sizeof *t->grad);
+    pp_status st = t->w && t->grad ? PP_OK : PP_ENOMEM;
+    for (int s = 0; s < t->S && st == PP_OK; s++)
+        for (int l = part->first[s]; l < part->first[s + 1] && mine(t, s) && st == PP_OK; l++)
+            if ((st = pp_block_new(c, &t->mem, PP_MEM_PARAMS, &t->w[l])) == PP_OK &&
+                (st = pp_block_new(c, &t->mem, PP_MEM_GRADS, &t->grad[l])) == PP_OK)
+                st = pp_block_init(c, l, &t->w[l]);
+    if (st != PP_OK) {
+        pp_trainer_free(t);
+        return st;
+    }
+    *out = t;
+    return PP_OK;
+}
+
+void pp_trainer_free(pp_trainer *t)
+{
+    if (!t) return;
+    end_step(t);
+    for (int l = 0; l < t->cfg.depth; l++) {
+        if (t->w) pp_block_free(&t->w[l]);
+        if (t->grad) pp_block_free(&t->grad[l]);
+    }
+    pp_tensor_free(t->x), pp_tensor_free(t->y);
+    free(t->w), free(t->grad);
+    free(t);
+}
+
+pp_mem *pp_trainer_mem(pp_trainer *t)
+{
+    return &t->mem;
+}
+
+long pp_trainer_act_bytes(const pp_trainer *t, int s, int M)
+{
+    int blocks = t->part.first[s + 1] - t->part.first[s];
+    return (long)sizeof(float) * pp_stage_act_floats(&t->cfg, blocks, s == t->S - 1, t->cfg.batch / M);
+}
+
+pp_status pp_trainer_forward_stage(pp_trainer *t, int s, const pp_tensor *x, pp_tensor *y)
+{
+    if (s < 0 || s >= t->S || !mine(t, s)) return PP_EARG;
+    int n = x->rows, d = t->cfg.width, f = t->cfg.hidden;
+    pp_tensor *cur = NULL, *h = NULL, *a = NULL, *nxt = NULL;
+    pp_status st = new_t(t, PP_MEM_OTHER, n, d, &cur);
+    if (st == PP_OK) st = new_t(t, PP_MEM_OTHER, n, f, &h);
+    if (st == PP_OK) st = new_t(t, PP_MEM_OTHER, n, f, &a);
+    if (st == PP_OK) st = new_t(t, PP_MEM_OTHER, n, d, &nxt);
+    if (st == PP_OK) pp_ops_now()->copy(cur->data, x->data, pp_tensor_bytes(x));
+    for (int l = t->part.first[s]; l < t->part.first[s + 1] && st == PP_OK; l++) {
+        pp_block_forward(&t->w[l], cur, h, a, nxt);
+        pp_tensor *swap = cur;
+        cur = nxt, nxt = swap;
+    }
+    if (st == PP_OK) pp_ops_now()->copy(y->data, cur->data, pp_tensor_bytes(y));
+    pp_tensor_free(cur), pp_tensor_free(h), pp_tensor_free(a), pp_tensor_free(nxt);
+    return st;
+}
+
+pp_status pp_trainer_params(pp_trainer *t, float *params)
+{
+    long per = pp_block_params(&t->cfg);
+    float *buf = malloc((size_t)per * sizeof *buf);
+    pp_status st = buf ? PP_OK : PP_ENOMEM;
+    /* Block by block: the owner sends, rank 0 receives in the same order, so
+     * each blocking send meets its receive. */
+    for (int s = 0; s < t->S; s++)
+        for (int l = t->part.first[s]; l < t->part.first[s + 1]; l++) {
+            int owner = t->stage_rank[s];
+            if (owner == t->me && st == PP_OK) pp_block_to_host(&t->w[l], buf);
+            if (owner == 0 && t->me == 0 && st == PP_OK) memcpy(params + l * per, buf, (size_t)per * sizeof *buf);
+            else if (owner == t->me && owner != 0) {
+                if (MPI_Send(buf, (int)per, MPI_FLOAT, 0, l, t->g->pipe) != MPI_SUCCESS) st = PP_EMPI;
+            } else if (t->me == 0 && owner != 0) {
+                if (MPI_Recv(params + l * per, (int)per, MPI_FLOAT, owner, l, t->g->pipe, MPI_STATUS_IGNORE) !=
+                    MPI_SUCCESS)
+                    st = PP_EMPI;
+            }
+        }
+    free(buf);
+    return st;
+}
+
+/* ---- --dump: NumPy files ------------------------------------------------- */
+
+pp_status pp_npy_write(const char *path, const float *data, int rows, int cols)
+{
+    char head[128];
+    int n = snprintf(head, sizeof head, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols);
+    /* Magic (6) + version (2) + length (2) + header, padded with spaces to a
+     * multiple of 64 and ended by a newline, as the format asks. */
+    int total = (10 + n + 1 + 63) / 64 * 64;
+    while (10 + n + 1 < total) head[n++] = ' ';
+    head[n++] = '\n';
+    FILE *f = fopen(path, "wb");
+    if (!f) return PP_EIO;
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 0xff), (unsigned char)(n >> 8)};
+    int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(head, 1, (size_t)n, f) == (size_t)n &&
+             fwrite(data, sizeof *data, (size_t)rows * cols, f) == (size_t)rows * cols;
+    return fclose(f) == 0 && ok ? PP_OK : PP_EIO;
+}
+
+/* Writes one tensor as dir/name.npy.tmp; adds the name to the list to rename. */
+static pp_status dump_one(const char *dir, const char *name, const pp_tensor *x, char names[][48], int *n)
+{
+    float *host = malloc(pp_tensor_bytes(x) + 1);
+    char path[4096];
+    if (!host) return PP_ENOMEM;
+    pp_ops_now()->to_host(host, x->data, pp_tensor_bytes(x));
+    snprintf(path, sizeof path, "%s/%s.npy.tmp", dir, name);
+    pp_status st = pp_npy_write(path, host, x->rows, x->cols);
+    free(host);
+    snprintf(names[(*n)++], 48, "%s", name);
+    return st;
+}
+
+pp_status pp_trainer_dump(pp_trainer *t, const char *dir, char *err, size_t errlen)
+{
+    int cap = 4 * t->cfg.depth + 3, n = 0;
+    char (*names)[48] = calloc((size_t)cap, sizeof *names);
+    pp_status st = names ? PP_OK : PP_ENOMEM;
+    static const char *part_name[4] = {"W1", "b1", "W2", "b2"};
+    for (int l = 0; l < t->cfg.depth && st == PP_OK; l++) {
+        if (!t->w[l].W1) continue;
+        const pp_tensor *p[4] = {t->w[l].W1, t->w[l].b1, t->w[l].W2, t->w[l].b2};
+        for (int k = 0; k < 4 && st == PP_OK; k++) {
+            char name[48];
+            snprintf(name, sizeof name, "block%d_%s", l, part_name[k]);
+            st = dump_one(dir, name, p[k], names, &n);
+        }
+    }
+    if (st == PP_OK && mine(t, 0) && t->x) st = dump_one(dir, "input", t->x, names, &n);
+    if (st == PP_OK && mine(t, t->S - 1) && t->y) {
+        pp_tensor *tg = NULL;
+        /* The targets were freed with the step: made again from the inputs. */
+        if ((st = new_t(t, PP_MEM_OTHER, t->x->rows, t->x->cols, &tg)) == PP_OK) {
+            for (int m = 0; m < t->M && st == PP_OK; m++) {
+                pp_tensor xm = rows_of(t->x, m * t->rows, t->rows), tm = rows_of(tg, m * t->rows, t->rows);
+                st = pp_model_targets(&t->cfg, &xm, &tm);
+            }
+            if (st == PP_OK) st = dump_one(dir, "target", tg, names, &n);
+            pp_tensor_free(tg);
+        }
+        if (st == PP_OK) st = dump_one(dir, "output", t->y, names, &n);
+    }
+    /* Every rank's files go into place only if every rank wrote its own. */
+    int ok = st == PP_OK, all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, t->g->pipe);
+    for (int i = 0; i < n; i++) {
+        char from[4096], to[4096];
+        snprintf(from, sizeof from, "%s/%s.npy.tmp", dir, names[i]);
+        snprintf(to, sizeof to, "%s/%s.npy", dir, names[i]);
+        if (!all || rename(from, to) != 0) unlink(from);
+    }
+    free(names);
+    if (!all) snprintf(err, errlen, "--dump: could not write the .npy files into '%s' (%s)", dir,
+                       ok ? "another rank failed" : strerror(errno));
+    return all ? PP_OK : PP_EIO;
+}
