@@ -1,6 +1,8 @@
 /* cli.c -- the command line every demo shares: -m, --schedule, --tick-ms,
  * --payload, --cost, --csv, --save-schedule, the live view's --no-tui, --tty
- * and --exit, the exports --trace, --events and --svg, and --help.  P is not an option: it
+ * and --exit, the exports --trace, --events and --svg, and --help; in the
+ * demos that compute for real, the model's --depth, --width, --hidden,
+ * --batch, --steps, --lr, --seed, --partition, --layers and --dump.  P is not an option: it
  * is the number of ranks mpiexec started.
  *
  * Every rank parses the same argv and so reaches the same verdict without
@@ -29,6 +31,8 @@ void pp_cli_defaults(pp_opts *o)
     o->ticks[PP_B] = 2;
     o->ticks[PP_I] = 1;
     o->ticks[PP_W] = 1;
+    pp_model_cfg_default(&o->model);
+    snprintf(o->partition, sizeof o->partition, "front");
 }
 
 static pp_status fail(char *err, size_t n, const char *fmt, ...)
@@ -60,6 +64,47 @@ static int parse_num(const char *s, double lo, double hi, double *out)
     if (errno || end == s || *end != '\0' || !isfinite(v) || v < lo || v > hi) return -1;
     *out = v;
     return 0;
+}
+
+/* A model option: its name, the range allowed, and where it goes. */
+static pp_status parse_model(int k, const char *v, pp_opts *o, char *err, size_t n)
+{
+    static const struct {
+        const char *name, *what;
+        long lo, hi;
+    } spec[] = {{"--depth", "a number of blocks", 1, 512},     {"--width", "a width", 1, 8192},
+                {"--hidden", "a hidden width", 1, 32768},    {"--batch", "a batch size", 1, 1 << 20},
+                {"--steps", "a number of steps", 1, 100000}, {"--seed", "a seed", 0, 2147483647L}};
+    pp_model_cfg *c = &o->model;
+    long x;
+    if (k < 6) {
+        if (parse_int(v, spec[k].lo, spec[k].hi, &x) != 0)
+            return fail(err, n, "%s: '%s' is not %s: give a whole number from %ld to %ld", spec[k].name, v,
+                        spec[k].what, spec[k].lo, spec[k].hi);
+        int *dst[6] = {&c->depth, &c->width, &c->hidden, &c->batch, &c->steps, NULL};
+        if (k == 5) c->seed = (unsigned long)x;
+        else *dst[k] = (int)x;
+        return PP_OK;
+    }
+    double lr;
+    if (k == 6) {
+        if (parse_num(v, 1e-6, 10, &lr) != 0)
+            return fail(err, n, "--lr: '%s' is not a learning rate: give a number from 0.000001 to 10", v);
+        c->lr = (float)lr;
+    } else if (k == 7) {
+        if (strcmp(v, "front") && strcmp(v, "back") && strcmp(v, "balanced"))
+            return fail(err, n, "--partition: '%s' is not a partition: use front, back or balanced "
+                        "(or --layers with counts like 3,5,4,4)", v);
+        snprintf(o->partition, sizeof o->partition, "%s", v);
+    } else if (k == 8) {
+        if (!v[0] || strspn(v, "0123456789,") != strlen(v) || strlen(v) >= sizeof o->layers)
+            return fail(err, n, "--layers: '%s' is not a list of blocks per stage: give counts like 3,5,4,4", v);
+        snprintf(o->layers, sizeof o->layers, "%s", v);
+    } else {
+        if (!v[0] || strlen(v) >= sizeof o->dump) return fail(err, n, "--dump: '%s' is not a usable folder name", v);
+        snprintf(o->dump, sizeof o->dump, "%s", v);
+    }
+    return PP_OK;
 }
 
 static pp_status parse_mb(const char *v, pp_opts *o, char *err, size_t n)
@@ -162,7 +207,8 @@ pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
         snprintf(name, sizeof name, "%.*s", (int)(nlen < sizeof name ? nlen : sizeof name - 1), a);
         static const char *known[] = {"-m", "--microbatches", "--schedule", "--tick-ms", "--payload",
                                       "--cost", "--csv", "--save-schedule", "--tty", "--trace",
-                                      "--events", "--svg"};
+                                      "--events", "--svg", "--depth", "--width", "--hidden", "--batch",
+                                      "--steps", "--seed", "--lr", "--partition", "--layers", "--dump"};
         int k = -1;
         for (int j = 0; j < (int)(sizeof known / sizeof known[0]); j++)
             if (strcmp(name, known[j]) == 0) k = j;
@@ -170,6 +216,13 @@ pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
             if (a[0] == '-') return fail(err, n, "unknown option '%s' (try --help)", a);
             return fail(err, n, "unexpected argument '%s' (try --help)", a);
         }
+        /* Timed options in a real demo, model options in a timed one. */
+        if (o->real && (k == 3 || k == 4 || k == 5))
+            return fail(err, n, "%s: this demo computes for real, so it has no ticks or payload; "
+                        "the timed demos (04, 05) take %s", name, name);
+        if (!o->real && k >= 12)
+            return fail(err, n, "%s: this demo runs timed compute and has no model; "
+                        "the real-compute demos (01, 02, 03) take %s", name, name);
         const char *v = eq && nlen == strlen(name) && a[1] == '-' ? eq + 1 : NULL;
         if (!v) {
             if (i + 1 >= argc) return fail(err, n, "option %s needs a value (try --help)", name);
@@ -194,6 +247,7 @@ pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
         case 9: st = copy_path("--trace", v, o->trace, sizeof o->trace, err, n); break;
         case 10: st = copy_path("--events", v, o->events, sizeof o->events, err, n); break;
         case 11: st = copy_path("--svg", v, o->svg, sizeof o->svg, err, n); break;
+        default: st = parse_model(k - 12, v, o, err, n); break;
         }
         if (st != PP_OK) return st;
     }
@@ -213,11 +267,27 @@ void pp_cli_usage(FILE *f, const char *prog, const char *what, const pp_opts *d)
     if (!d->no_schedule)
         fprintf(f, "  --schedule NAME       %s, or a CSV file (one row per rank) (default %s)\n",
                 pp_sched_names(), d->schedule);
-    fprintf(f, "  --tick-ms MS          length of one tick in milliseconds (default %g)\n", d->tick_ms);
-    fprintf(f, "  --cost F=1,B=2        ticks per forward, backward, I and W (default F=%g,B=%g,I=%g,W=%g)\n",
-            d->ticks[PP_F], d->ticks[PP_B], d->ticks[PP_I], d->ticks[PP_W]);
-    fprintf(f, "  --payload SIZE        bytes per activation or gradient message, like 4096, 64K, 1M (default %zuK)\n",
-            d->payload / 1024);
+    if (d->real) {
+        const pp_model_cfg *c = &d->model;
+        fprintf(f, "the model: --depth blocks y = x + gelu(x W1 + b1) W2 + b2, trained with SGD to imitate y = tanh(x A)\n");
+        fprintf(f, "  --depth L             blocks in the model (default %d)\n", c->depth);
+        fprintf(f, "  --width D             width of x and y (default %d)\n", c->width);
+        fprintf(f, "  --hidden F            width inside a block (default %d)\n", c->hidden);
+        fprintf(f, "  --batch B             samples per step, split into M micro-batches (default %d)\n", c->batch);
+        fprintf(f, "  --steps N             training steps (default %d)\n", c->steps);
+        fprintf(f, "  --lr X                SGD learning rate (default %g)\n", c->lr);
+        fprintf(f, "  --seed S              seed of the inputs, the teacher and the first weights (default %lu)\n", c->seed);
+        fprintf(f, "  --partition HOW       front or back (equal shares, the remainder to the first or last stages),\n"
+                   "                        balanced (by the cost of each block, measured) (default %s)\n", d->partition);
+        fprintf(f, "  --layers 3,5,4,4      blocks per stage, one count per stage (instead of --partition)\n");
+        fprintf(f, "  --dump DIR            write weights, inputs, targets and outputs as NumPy .npy files\n");
+    } else {
+        fprintf(f, "  --tick-ms MS          length of one tick in milliseconds (default %g)\n", d->tick_ms);
+        fprintf(f, "  --cost F=1,B=2        ticks per forward, backward, I and W (default F=%g,B=%g,I=%g,W=%g)\n",
+                d->ticks[PP_F], d->ticks[PP_B], d->ticks[PP_I], d->ticks[PP_W]);
+        fprintf(f, "  --payload SIZE        bytes per activation or gradient message, like 4096, 64K, 1M (default %zuK)\n",
+                d->payload / 1024);
+    }
     fprintf(f, "  --csv FILE            also write the results table as CSV, for plotting\n");
     fprintf(f, "  --save-schedule FILE  write the schedule as CSV (one row per rank), to edit and load back\n");
     fprintf(f, "  --no-tui              plain text, even on a terminal (also when the output is redirected)\n");

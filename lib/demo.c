@@ -14,6 +14,7 @@
  */
 #include "view.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <stdarg.h>
@@ -124,6 +125,7 @@ void pp_demo_start(pp_demo *d, int *argc, char ***argv, const char *what)
     d->view = NULL;
     d->exports = NULL;
     d->tui = d->quit = 0;
+    d->cost_M = 0;
     current = d;
     const char *slash = strrchr((*argv)[0], '/');
     d->prog = prog_name = slash ? slash + 1 : (*argv)[0];
@@ -220,18 +222,92 @@ static void open_view(pp_demo *d)
     d->exec.live = d->live;
 }
 
-void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
+/* One step, timed (t NULL) or training t: predicted, run with the view, exported. */
+static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas, pp_trainer *t, double *loss)
 {
+    d->exec.work = t ? pp_trainer_work(t) : NULL;
     PP_CHECK(pp_simulate(s, &d->exec.costs, pred), "the simulator could not replay a checked schedule");
     if (d->tui && !d->live) open_view(d);
     if (d->live) {
         PP_CHECK(pp_live_begin(d->live, *pred, d->exec.tick_s), "out of memory");
         if (d->view) PP_CHECK(pp_view_begin_run(d->view, s, *pred, &d->exec), "out of memory");
     }
-    PP_CHECK(pp_exec_step(d->grid, s, &d->exec, meas), "the timed run failed");
+    if (t) PP_CHECK(pp_trainer_step(t, s, &d->exec, meas, loss), "the training step failed");
+    else PP_CHECK(pp_exec_step(d->grid, s, &d->exec, meas), "the timed run failed");
     if (d->live) d->quit = pp_live_quit(d->live);
     if (d->view && !d->quit) PP_CHECK(pp_view_end_run(d->view, *meas), "out of memory");
     if (d->exports && !d->quit) PP_CHECK(pp_export_run(d->exports, *meas, s, &d->exec, d->prog), "export failed");
+}
+
+void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
+{
+    run_step(d, s, pred, meas, NULL, NULL);
+}
+
+/* ---- real mode ------------------------------------------------------------ */
+
+/* Rank 0 measures a block's costs for micro-batches of batch/M samples while
+ * the others sleep (a rank spinning in a broadcast would share rank 0's core
+ * and slow the measurement); every rank gets them.  The simulator then
+ * predicts in ticks of 1 ms: F, B, I, W per block, times the blocks of each stage. */
+static void measure_costs(pp_demo *d, int M)
+{
+    MPI_Request rq;
+    if (d->grid->rank == 0)
+        PP_CHECK(pp_model_measure(&d->opt.model, d->opt.model.batch / M, d->cost), "could not measure the model");
+    MPI_Ibcast(d->cost, PP_MODEL_NCOSTS, MPI_DOUBLE, 0, d->grid->pipe, &rq);
+    PP_CHECK(pp_wait(&rq, d->exec.poll_wait_s), "sharing the measured costs");
+    d->cost_M = M;
+    d->exec.tick_s = 1e-3;
+    for (int k = 0; k < 4; k++) d->exec.costs.ticks[k] = d->cost[k] / d->exec.tick_s;
+}
+
+void pp_demo_model(pp_demo *d, pp_partition *part)
+{
+    pp_model_cfg *c = &d->opt.model;
+    for (int i = 0; i < d->opt.nmb; i++)
+        if (c->batch % d->opt.mb[i] != 0)
+            refuse(d, "--batch %d does not split into M=%d micro-batches: M must divide the batch "
+                   "(or change --batch to a multiple of %d)", c->batch, d->opt.mb[i], d->opt.mb[i]);
+    if (d->opt.dump[0]) {
+        struct stat sb;
+        int bad = d->grid->rank == 0 &&
+                  (stat(d->opt.dump, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(d->opt.dump, W_OK) != 0);
+        pp_demo_refuse_if(d, bad, "--dump: '%s' is not a folder this program can write into (make it first)",
+                          d->opt.dump);
+    }
+    measure_costs(d, d->opt.mb[0]);
+    /* Per block: forward and backward; the first also makes the inputs, the
+     * last the targets and the loss. */
+    double *cost = malloc((size_t)c->depth * sizeof *cost);
+    if (!cost) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
+    for (int l = 0; l < c->depth; l++) cost[l] = d->cost[PP_COST_F] + d->cost[PP_COST_B];
+    cost[0] += d->cost[PP_COST_INPUT];
+    cost[c->depth - 1] += d->cost[PP_COST_LOSS];
+    char err[300];
+    pp_status st = pp_partition_make(d->opt.layers[0] ? d->opt.layers : d->opt.partition, c->depth, d->grid->size,
+                                      cost, part, err, sizeof err);
+    free(cost);
+    if (st != PP_OK) refuse(d, "%s", err);
+    for (int s = 0; s < part->nstages; s++) d->stage_scale[s] = part->first[s + 1] - part->first[s];
+    d->exec.costs.stage_scale = d->stage_scale;
+}
+
+void pp_demo_train(pp_demo *d, pp_trainer *t, const pp_sched *s, pp_run **pred, pp_run **meas, double *loss)
+{
+    if (d->cost_M != s->nmb) measure_costs(d, s->nmb);
+    run_step(d, s, pred, meas, t, loss);
+}
+
+void pp_demo_note(pp_demo *d, const char *fmt, ...)
+{
+    if (!d->view) return;
+    char line[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    pp_view_note(d->view, line);
 }
 
 int pp_demo_hold(pp_demo *d, const char *prompt)

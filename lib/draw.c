@@ -64,7 +64,7 @@ static chtype look(int cell, int mono)
 
 void pp_draw_min_size(const pp_view_model *m, int *h, int *w)
 {
-    *h = 2 * m->P + 8;
+    *h = 2 * m->P + 8 + (m->real ? 1 : 0);   /* real mode: one more line, the note */
     *w = 80;
 }
 
@@ -172,8 +172,9 @@ static void draw_panel(const pp_view_model *m, int y, int w)
     else snprintf(ftext, sizeof ftext, "formula: none for this schedule");
     if (pred >= 0) snprintf(ptext, sizeof ptext, "predicted %.1f %%", 100 * pred);
     mvprintw(y++, 0, "bubble%s %.1f %% (measured)   %s   %s", m->final ? "" : " so far", 100 * measured, ftext, ptext);
-    mvprintw(y, 0, "compute actions done: %d of %d   peak formula: %s", done, m->computes_total,
+    mvprintw(y++, 0, "compute actions done: %d of %d   peak formula: %s", done, m->computes_total,
              pp_theory_peak_text(m->family));
+    if (m->note[0]) mvprintw(y, 0, "%.*s", w, m->note);
     (void)w;
 }
 
@@ -203,9 +204,14 @@ void pp_draw_screen(const pp_view_model *m, pp_view_camera *cam, int h, int w, i
     }
     const char *state = m->quit ? "STOPPING" : m->paused ? "PAUSED" : m->final ? "DONE" : m->started ? "RUNNING" : "STARTING";
     char head[256];
-    snprintf(head, sizeof head, "%s  P=%d M=%d  tick %.3g ms  F=%g B=%g ticks  elapsed %.3f s (measured)  %s", m->name,
-             m->P, m->M, m->tick_s * 1e3, m->ticks[PP_F], m->ticks[PP_B], m->final ? m->run->makespan : m->now,
-             m->prog);
+    if (m->real)
+        snprintf(head, sizeof head, "%s  P=%d M=%d  real compute: F=%.2f B=%.2f ms per block (measured before)  elapsed %.3f s (measured)  %s",
+                 m->name, m->P, m->M, m->ticks[PP_F] * m->tick0_s * 1e3, m->ticks[PP_B] * m->tick0_s * 1e3,
+                 m->final ? m->run->makespan : m->now, m->prog);
+    else
+        snprintf(head, sizeof head, "%s  P=%d M=%d  tick %.3g ms  F=%g B=%g ticks  elapsed %.3f s (measured)  %s", m->name,
+                 m->P, m->M, m->tick_s * 1e3, m->ticks[PP_F], m->ticks[PP_B], m->final ? m->run->makespan : m->now,
+                 m->prog);
     int room = w - (int)strlen(state) - 2;
     mvprintw(0, 0, "%.*s", room, head);
     attron(A_BOLD);

@@ -45,9 +45,6 @@ static inline int pp_tag(int stage, int mb, int dir, int M)
  * *len if len is not NULL); NULL if it cannot be read. */
 char *pp_read_text(const char *path, long *len);
 
-/* Waits for a request without spinning: test, then sleep poll_s, so that a
- * laptop can run more ranks than it has cores.  Returns PP_OK or PP_EMPI. */
-pp_status pp_wait(MPI_Request *req, double poll_s);
 
 /* ---- the live view (live.c: MPI side; view.c: the screen; term.c: the terminal) ---- */
 
@@ -76,6 +73,8 @@ void pp_view_add(pp_view *v, int rank, const pp_event *e, int n);
 void pp_view_started(pp_view *v, double start);
 int pp_view_take_cmd(pp_view *v);
 void pp_view_set_control(pp_view *v, int paused, double tick_s);
+/* A line the panel shows under the figures (loss, samples/s). */
+void pp_view_note(pp_view *v, const char *text);
 /* Shows `prompt` and waits for a key: returns 1 for q (quit), 0 for any other. */
 int pp_view_wait_key(pp_view *v, const char *prompt);
 

@@ -308,3 +308,53 @@ void pp_partition_str(const pp_partition *p, char *buf, size_t n)
         else k += (size_t)snprintf(buf + k, n - k, "%s%d-%d", s ? " | " : "", a, b);
     }
 }
+
+/* ---- measured costs ------------------------------------------------------- */
+
+static double median5(double *v)
+{
+    for (int i = 1; i < 5; i++)
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double x = v[j];
+            v[j] = v[j - 1], v[j - 1] = x;
+        }
+    return v[2];
+}
+
+pp_status pp_model_measure(const pp_model_cfg *c, int rows, double cost[PP_MODEL_NCOSTS])
+{
+    int d = c->width, f = c->hidden;
+    pp_block w, g;
+    pp_tensor *x = NULL, *h = NULL, *a = NULL, *y = NULL, *dh = NULL, *dx = NULL, *t = NULL;
+    pp_status st = pp_block_new(c, NULL, PP_MEM_PARAMS, &w);
+    if (st == PP_OK && (st = pp_block_new(c, NULL, PP_MEM_GRADS, &g)) != PP_OK) pp_block_free(&w);
+    if (st != PP_OK) return st;
+    pp_tensor **all[7] = {&x, &h, &a, &y, &dh, &dx, &t};
+    int cols[7] = {d, f, f, d, f, d, d};
+    for (int k = 0; k < 7 && st == PP_OK; k++) st = pp_tensor_new(NULL, PP_MEM_OTHER, rows, cols[k], all[k]);
+    if (st == PP_OK) st = pp_block_init(c, 0, &w);
+    if (st == PP_OK) st = pp_model_inputs(c, 0, 0, x);
+    /* Six rounds, the first to warm the caches; the median of the other five. */
+    double v[PP_MODEL_NCOSTS][5];
+    for (int r = 0; r < 6 && st == PP_OK; r++) {
+        double t0 = pp_now();
+        pp_block_forward(&w, x, h, a, y);
+        double t1 = pp_now();
+        pp_block_backward_input(&w, h, y, dh, dx);
+        double t2 = pp_now();
+        pp_block_backward_weight(&g, x, a, y, dh);
+        double t3 = pp_now();
+        pp_model_inputs(c, 0, 0, x);
+        double t4 = pp_now();
+        pp_model_targets(c, x, t);
+        pp_ops_now()->mse(dx->data, y->data, t->data, (long)rows * d, 1.0f);
+        double t5 = pp_now();
+        if (r == 0) continue;
+        double span[PP_MODEL_NCOSTS] = {t1 - t0, t3 - t1, t2 - t1, t3 - t2, t4 - t3, t5 - t4};
+        for (int k = 0; k < PP_MODEL_NCOSTS; k++) v[k][r - 1] = span[k];
+    }
+    for (int k = 0; k < PP_MODEL_NCOSTS && st == PP_OK; k++) cost[k] = median5(v[k]);
+    for (int k = 0; k < 7; k++) pp_tensor_free(*all[k]);
+    pp_block_free(&w), pp_block_free(&g);
+    return st;
+}

@@ -49,6 +49,10 @@ double pp_now(void);
 /* Sleeps until this process's clock reads t (absolute, seconds). */
 void pp_sleep_until(double t);
 
+/* Waits for a request without spinning: test, then sleep poll_s, so that a
+ * laptop can run more ranks than it has cores.  Returns PP_OK or PP_EMPI. */
+pp_status pp_wait(MPI_Request *req, double poll_s);
+
 /* For tests: adds an artificial offset (seconds) to this process's clock, as
  * if the rank ran on a machine whose clock disagrees with rank 0's. */
 void pp_clock_inject_offset(double seconds);
@@ -353,6 +357,13 @@ pp_status pp_reference_forward(const pp_model_cfg *c, const pp_tensor *x, pp_ten
 /* Floats in the whole model's parameters. */
 long pp_model_params(const pp_model_cfg *c);
 
+/* Measures, on this rank, the seconds one block takes for a micro-batch of
+ * `rows` samples: forward, backward (B), its input half (I) and weight half
+ * (W); and per micro-batch, making the inputs (first stage) and the targets
+ * and loss (last stage).  Medians of five runs after one to warm up. */
+enum { PP_COST_F, PP_COST_B, PP_COST_I, PP_COST_W, PP_COST_INPUT, PP_COST_LOSS, PP_MODEL_NCOSTS };
+pp_status pp_model_measure(const pp_model_cfg *c, int rows, double cost[PP_MODEL_NCOSTS]);
+
 /* ---- executor ----------------------------------------------------------- */
 
 /* What the executor asks of real compute.  In timed mode it is absent and an
@@ -418,8 +429,15 @@ pp_status pp_trainer_forward_stage(pp_trainer *t, int stage, const pp_tensor *x,
 /* Collective: rank 0 receives every block's parameters (as
  * pp_reference_train lays them out) into params. */
 pp_status pp_trainer_params(pp_trainer *t, float *params);
+/* The hooks pp_trainer_step gives the executor (for the view to know the
+ * step computes for real). */
+const pp_work *pp_trainer_work(pp_trainer *t);
 /* This rank's memory, counted by role since the trainer was made. */
 pp_mem *pp_trainer_mem(pp_trainer *t);
+/* Collective: rank 0 gets every rank's memory counts (all: [P]). */
+pp_status pp_trainer_mem_all(pp_trainer *t, pp_mem *all);
+/* Blocks stage s runs: first block in *first, how many returned. */
+int pp_trainer_blocks(const pp_trainer *t, int stage, int *first);
 /* Stored-activation bytes one micro-batch leaves on stage `stage` (formula). */
 long pp_trainer_act_bytes(const pp_trainer *t, int stage, int M);
 /* Collective: writes the weights (blockL_W1.npy ...) and the last step's
@@ -464,9 +482,17 @@ typedef struct {
     int help;                /* --help given */
     int m_given;             /* -m was on the command line */
     int no_schedule;         /* set by the demo: --schedule is refused (the demo picks) */
+    int real;                /* set by the demo: it computes for real; the model options
+                                below are accepted and the timed ones (--tick-ms,
+                                --cost, --payload) refused */
+    pp_model_cfg model;      /* --depth, --width, --hidden, --batch, --steps, --lr, --seed */
+    char partition[16];      /* --partition front|back|balanced */
+    char layers[256];        /* --layers 3,5,4,4: blocks per stage (checked once P is known) */
+    char dump[256];          /* --dump DIR: write weights, inputs and outputs as .npy */
 } pp_opts;
 
-/* The defaults: M = 8, schedule 1f1b, tick 10 ms, 64 KiB, F=1 B=2 I=1 W=1. */
+/* The defaults: M = 8, schedule 1f1b, tick 10 ms, 64 KiB, F=1 B=2 I=1 W=1;
+ * the model of pp_model_cfg_default, partition front. */
 void pp_cli_defaults(pp_opts *o);
 
 /* Parses argv into o (o holds the demo's defaults on entry).  On error returns
@@ -490,6 +516,10 @@ typedef struct {
     pp_live *live;
     pp_view *view;           /* rank 0 */
     struct pp_export *exports; /* rank 0 */
+    /* real mode (pp_demo_model) */
+    double cost[PP_MODEL_NCOSTS]; /* seconds per block and per micro-batch, measured on rank 0 */
+    int cost_M;              /* the M they were measured for (0: not yet) */
+    double stage_scale[PP_MAX_STAGES]; /* blocks per stage: the simulator's per-stage cost */
 } pp_demo;
 
 void pp_demo_start(pp_demo *d, int *argc, char ***argv, const char *what);
@@ -506,6 +536,16 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas);
  * for a key on rank 0 (every rank waits, sleeping).  Returns 1 if q was
  * pressed (d->quit is set).  Without the view, or with --exit, returns 0 at once. */
 int pp_demo_hold(pp_demo *d, const char *prompt);
+/* Real mode, after pp_demo_start: checks the model options against P and
+ * every M (refusing bad ones on all ranks), measures the cost of a block
+ * and makes the partition.  Every rank gets the same partition. */
+void pp_demo_model(pp_demo *d, pp_partition *part);
+/* One training step of t under s, with the live view (as pp_demo_run): *pred
+ * is the simulator's prediction from the measured costs (ticks of 1 ms),
+ * *meas (rank 0) the step's events, *loss the step's loss (every rank). */
+void pp_demo_train(pp_demo *d, pp_trainer *t, const pp_sched *s, pp_run **pred, pp_run **meas, double *loss);
+/* Rank 0: a line the live view shows under its figures (loss, samples/s). */
+void pp_demo_note(pp_demo *d, const char *fmt, ...);
 /* Prints the schedule's one-line description: name, P, M (if show_m), costs,
  * tick, payload. */
 void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m);

@@ -374,9 +374,26 @@ void pp_trainer_free(pp_trainer *t)
     free(t);
 }
 
+const pp_work *pp_trainer_work(pp_trainer *t)
+{
+    return &t->work;
+}
+
 pp_mem *pp_trainer_mem(pp_trainer *t)
 {
     return &t->mem;
+}
+
+pp_status pp_trainer_mem_all(pp_trainer *t, pp_mem *all)
+{
+    int rc = MPI_Gather(&t->mem, (int)sizeof t->mem, MPI_BYTE, all, (int)sizeof t->mem, MPI_BYTE, 0, t->g->pipe);
+    return rc == MPI_SUCCESS ? PP_OK : PP_EMPI;
+}
+
+int pp_trainer_blocks(const pp_trainer *t, int s, int *first)
+{
+    *first = t->part.first[s];
+    return t->part.first[s + 1] - t->part.first[s];
 }
 
 long pp_trainer_act_bytes(const pp_trainer *t, int s, int M)

@@ -90,6 +90,13 @@ void pp_view_set_control(pp_view *v, int paused, double tick_s)
     pthread_mutex_unlock(&v->mu);
 }
 
+void pp_view_note(pp_view *v, const char *text)
+{
+    pthread_mutex_lock(&v->mu);
+    snprintf(v->m.note, sizeof v->m.note, "%s", text);
+    pthread_mutex_unlock(&v->mu);
+}
+
 int pp_view_wait_key(pp_view *v, const char *prompt)
 {
     pthread_mutex_lock(&v->mu);
@@ -139,6 +146,7 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
     m->stage_of = stage_of;
     memcpy(m->ticks, o->costs.ticks, sizeof m->ticks);
     m->tick0_s = m->tick_s = o->tick_s;
+    m->real = o->work != NULL;
     m->pred_bubble = pred ? pp_run_bubble_step(pred) : -1;
     m->pred_makespan = pred ? pred->makespan : 1;
     m->run = run;

@@ -26,6 +26,8 @@ typedef struct {
     double now;             /* how far the step has got */
     int started, final, paused, quit;
     char prompt[160];       /* shown on the key line while waiting for a key */
+    int real;               /* real compute: costs are measured ms, not ticks */
+    char note[160];         /* a line from the demo: loss, samples/s (real mode) */
 } pp_view_model;
 
 /* Where the timeline is looking: set by the keys, kept between frames. */
