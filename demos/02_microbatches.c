@@ -1,0 +1,106 @@
+/* 02_microbatches.c -- the same batch as M micro-batches.
+ *
+ * The idea: splitting a step's batch into M micro-batches lets the stages
+ * work at the same time, so the step gets shorter, while the result stays
+ * the same (the gradient is the same sum, added in another grouping: equal
+ * up to float rounding).  But a micro-batch of a few samples makes every
+ * matrix multiply small and slow, so past some M the step gets longer again.
+ * The demo trains from the same start for each M and measures all of it.
+ *
+ *   mpiexec -n 4 ./demos/02_microbatches -m 1,2,4,8,16,32,64
+ */
+#include "pp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Matrix-multiply floating point operations in one step: per block and
+ * sample, 2 x 2 d f in the forward and 4 x 2 d f in the backward, less the
+ * input gradient of the very first block, which nothing needs. */
+static double step_flops(const pp_model_cfg *c)
+{
+    double per = 2.0 * c->width * c->hidden * c->batch;
+    return per * (6.0 * c->depth - 1.0);
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    pp_demo d;
+    pp_cli_defaults(&d.opt);
+    d.opt.real = 1, d.opt.mb_list_ok = 1;
+    int defaults[] = {1, 2, 4, 8, 16, 32, 64};
+    memcpy(d.opt.mb, defaults, sizeof defaults);
+    d.opt.nmb = 7;
+    d.opt.model.steps = 6;
+    pp_demo_start(&d, &argc, &argv, "Trains the same model with the batch split into M micro-batches, for each M.");
+    pp_partition part;
+    pp_demo_model(&d, &part);
+    const pp_model_cfg *c = &d.opt.model;
+    int me = d.grid->rank, P = d.grid->size;
+    long nparams = pp_model_params(c);
+    float *first_w = me == 0 ? malloc((size_t)nparams * sizeof(float)) : NULL;
+    float *w = me == 0 ? malloc((size_t)nparams * sizeof(float)) : NULL;
+    double *ms = malloc((size_t)c->steps * sizeof *ms);
+    if ((me == 0 && (!first_w || !w)) || !ms) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
+
+    if (me == 0) {
+        char parts[128];
+        pp_partition_str(&part, parts, sizeof parts);
+        printf("batch of %d samples, %d blocks (width %d, hidden %d) on %d ranks (blocks %s), %d steps per M, %s\n",
+               c->batch, c->depth, c->width, c->hidden, P, parts, c->steps, pp_backend_name());
+        printf("all figures measured in this run except the formula column; step time = median over the steps\n\n");
+        printf("    M  samples   step time  samples/s   bubble  formula    GFLOP/s   loss after   largest |w - w(M=%d)|\n",
+               d.opt.mb[0]);
+        printf("       per m.b.    (ms)    (measured)  (meas.) %-9s  in compute  %2d steps\n",
+               pp_theory_bubble_step_text(PP_FAM_1F1B), c->steps);
+    }
+    for (int i = 0; i < d.opt.nmb && !d.quit; i++) {
+        int M = d.opt.mb[i];
+        pp_sched *s = pp_demo_schedule(&d, d.opt.schedule, M);
+        pp_trainer *t = NULL;
+        PP_CHECK(pp_trainer_new(d.grid, c, &part, NULL, &t), "could not make this rank's blocks");
+        double loss = 0, busy = 0, bubble = 0;
+        for (int k = 0; k < c->steps && !d.quit; k++) {
+            pp_run *pred = NULL, *meas = NULL;
+            pp_demo_train(&d, t, s, &pred, &meas, &loss);
+            if (me == 0 && meas) {
+                ms[k] = meas->makespan * 1e3;
+                busy = 0;
+                for (int p = 0; p < P; p++) busy += meas->busy[p];
+                bubble = pp_run_bubble_step(meas);
+                pp_demo_note(&d, "M=%d step %d of %d: loss %.5f, %.0f samples/s (measured)", M, k + 1, c->steps,
+                             loss, c->batch / meas->makespan);
+            }
+            pp_run_free(pred), pp_run_free(meas);
+        }
+        if (!d.quit) {
+            PP_CHECK(pp_trainer_params(t, i == 0 ? first_w : w), "gathering the weights");
+            if (me == 0) {
+                double maxdiff = 0;
+                for (long j = 0; i > 0 && j < nparams; j++) maxdiff = fmax(maxdiff, fabs((double)w[j] - first_w[j]));
+                qsort(ms, (size_t)c->steps, sizeof *ms, cmp);
+                double med = ms[c->steps / 2];
+                printf("%5d %8d %11.2f %10.0f %7.1f %% %6.1f %% %10.2f %12.6f   %.2e\n", M, c->batch / M, med,
+                       c->batch / (med * 1e-3), 100 * bubble, 100 * pp_theory_bubble_step(s->family, P, M),
+                       step_flops(c) / busy * 1e-9, loss, maxdiff);
+                fflush(stdout);
+            }
+        }
+        pp_trainer_free(t);
+        pp_sched_free(s);
+        if (i + 1 < d.opt.nmb && !d.quit) pp_demo_hold(&d, "next M: press any key (q quits)");
+    }
+    if (me == 0 && !d.quit) {
+        printf("\nThe loss and the weights agree across M to float rounding (last column): same batch, same gradient.\n");
+        printf("More micro-batches shrink the bubble; too many make each matrix multiply too small (GFLOP/s falls).\n");
+    }
+    free(first_w), free(w), free(ms);
+    return pp_demo_end(&d);
+}

@@ -1,0 +1,89 @@
+/* 03_memory_split.c -- what each rank holds when the model is split.
+ *
+ * The idea: a pipeline divides the parameters (and their gradients) among
+ * the ranks, so each holds about 1/P of them.  Activations are another
+ * matter: a forward keeps what its backward will need, and how many
+ * micro-batches' worth a rank keeps at once depends on the schedule (GPipe:
+ * all M; 1F1B: P - stage).  The demo trains one step under each schedule,
+ * counts every allocation by role, and puts the formula beside each figure;
+ * rank 0 also runs the whole model alone, as the thing being split.
+ *
+ *   mpiexec -n 4 ./demos/03_memory_split -m 8
+ */
+#include "pp.h"
+
+#include <stdlib.h>
+
+static double kib(long bytes)
+{
+    return bytes / 1024.0;
+}
+
+/* One schedule: a training step, then every rank's counts on rank 0. */
+static void one_schedule(pp_demo *d, const pp_partition *part, const char *name, int M)
+{
+    const pp_model_cfg *c = &d->opt.model;
+    int P = d->grid->size;
+    pp_sched *s = pp_demo_schedule(d, name, M);
+    pp_trainer *t = NULL;
+    PP_CHECK(pp_trainer_new(d->grid, c, part, NULL, &t), "could not make this rank's blocks");
+    pp_run *pred = NULL, *meas = NULL;
+    double loss;
+    pp_demo_train(d, t, s, &pred, &meas, &loss);
+    pp_mem *all = d->grid->rank == 0 ? calloc((size_t)P, sizeof *all) : NULL;
+    PP_CHECK(pp_trainer_mem_all(t, all), "gathering the memory counts");
+    if (d->grid->rank == 0 && !d->quit) {
+        printf("\n%s, M=%d: KiB per rank, measured from the allocations / formula\n", name, M);
+        printf("  rank  blocks   parameters          gradients           stored activations, peak          message buffers\n");
+        printf("                 meas. / blocks x %ld x 4 B              meas. / %s x one micro-batch\n",
+               pp_block_params(c), pp_theory_peak_text(s->family));
+        for (int r = 0; r < P; r++) {
+            int first, n = pp_trainer_blocks(t, r, &first);
+            long want_p = n * pp_block_params(c) * 4L;
+            int held = pp_theory_peak_inflight(s->family, P, M, r);
+            long per_mb = pp_trainer_act_bytes(t, r, M);
+            printf("  %4d  %2d-%-2d  %8.1f / %-8.1f %8.1f / %-8.1f %8.1f / %-8.1f (%d x %.1f)  %8.1f\n", r, first,
+                   first + n - 1, kib(all[r].peak[PP_MEM_PARAMS]), kib(want_p), kib(all[r].peak[PP_MEM_GRADS]),
+                   kib(want_p), kib(all[r].peak[PP_MEM_ACTS]), kib(held * per_mb), held, kib(per_mb),
+                   kib(all[r].peak[PP_MEM_COMM]));
+        }
+        fflush(stdout);
+    }
+    free(all);
+    pp_run_free(pred), pp_run_free(meas);
+    pp_trainer_free(t);
+    pp_sched_free(s);
+}
+
+int main(int argc, char **argv)
+{
+    pp_demo d;
+    pp_cli_defaults(&d.opt);
+    d.opt.real = 1, d.opt.no_schedule = 1;
+    pp_demo_start(&d, &argc, &argv, "Counts parameters, gradients and activations per rank under GPipe and 1F1B.");
+    pp_partition part;
+    pp_demo_model(&d, &part);
+    const pp_model_cfg *c = &d.opt.model;
+    int M = d.opt.mb[0], P = d.grid->size;
+    if (d.grid->rank == 0) {
+        pp_mem one = {0};
+        PP_CHECK(pp_reference_train(c, M, 1, NULL, NULL, &one), "the single-process run failed");
+        long rows = c->batch / M, per_mb = 4L * pp_stage_act_floats(c, c->depth, 1, (int)rows);
+        printf("model: %d blocks, width %d, hidden %d: %ld parameters (%.1f KiB as float32); batch %d = %d x %ld samples\n",
+               c->depth, c->width, c->hidden, pp_model_params(c), kib(4 * pp_model_params(c)), c->batch, M, rows);
+        printf("one rank, whole model, plain loop (one micro-batch at a time): parameters %.1f KiB, gradients %.1f KiB,\n"
+               "  stored activations %.1f KiB at peak (formula: one micro-batch through all %d blocks, %.1f KiB)\n",
+               kib(one.peak[PP_MEM_PARAMS]), kib(one.peak[PP_MEM_GRADS]), kib(one.peak[PP_MEM_ACTS]), c->depth,
+               kib(per_mb));
+        printf("one micro-batch stores, per block: x (%ld x %d), h and gelu(h) (%ld x %d each); the last stage also its loss gradient\n",
+               rows, c->width, rows, c->hidden);
+        fflush(stdout);
+    }
+    one_schedule(&d, &part, "gpipe", M);
+    if (!d.quit && !pp_demo_hold(&d, "gpipe done: press any key to run 1f1b (q quits)"))
+        one_schedule(&d, &part, "1f1b", M);
+    if (d.grid->rank == 0 && !d.quit)
+        printf("\nParameters and gradients split %d ways.  GPipe keeps all %d micro-batches' activations on every "
+               "stage; 1F1B keeps at most P - stage.\n", P, M);
+    return pp_demo_end(&d);
+}
