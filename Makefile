@@ -18,10 +18,11 @@ LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:.c=.o)
 DEMOS   = $(patsubst %.c,%,$(wildcard demos/*.c))
 TESTS   = $(patsubst %.c,%,$(wildcard tests/*.c))
+BENCHES = $(patsubst %.c,%,$(wildcard bench/*.c))
 
 .PHONY: all deps run test bench clean
 
-all: deps lib/libpp.a $(DEMOS) $(TESTS)
+all: deps lib/libpp.a $(DEMOS) $(TESTS) $(BENCHES)
 
 # Checks for MPICH, ncurses and OpenBLAS; installs what is missing.
 deps:
@@ -39,6 +40,9 @@ demos/%: demos/%.c lib/libpp.a
 tests/%: tests/%.c lib/libpp.a
 	$(CC) $(CFLAGS) -o $@ $< lib/libpp.a $(LDLIBS)
 
+bench/%: bench/%.c lib/libpp.a
+	$(CC) $(CFLAGS) -o $@ $< lib/libpp.a $(LDLIBS)
+
 run: all
 	$(MPIEXEC) -n 4 ./demos/05_1f1b
 
@@ -49,4 +53,4 @@ bench: all
 	@sh bench/run.sh
 
 clean:
-	rm -f lib/*.o lib/libpp.a $(DEMOS) $(TESTS)
+	rm -f lib/*.o lib/libpp.a $(DEMOS) $(TESTS) $(BENCHES)

@@ -48,3 +48,14 @@ if command -v tmux >/dev/null 2>&1; then
             printf "  M=%-3d view off %7.1f ms   view on %7.1f ms   %+5.2f %%  (target 2 %%: %s)\n", M, a, b, d, (d <= 2 && d >= -2) ? "met" : "missed" }'
     done
 fi
+
+# Real compute on 2 ranks: speedup of P=2 over P=1 against 2M/(M+1), and
+# matrix-multiply throughput inside a stage against bare sgemm (bench/real.c).
+echo
+echo "Real compute, 2 ranks:"
+mpiexec -n 2 ./bench/real || exit 1
+
+# Throughput against micro-batch size: demo 02's sweep on 2 ranks.
+echo
+echo "Throughput against micro-batch size (demo 02, 2 ranks, batch 256, width 256, hidden 1024):"
+mpiexec -n 2 ./demos/02_microbatches --no-tui --batch 256 --width 256 --hidden 1024 -m 1,2,4,8,16,32,64,128 --steps 4 || exit 1

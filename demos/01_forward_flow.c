@@ -24,6 +24,7 @@ int main(int argc, char **argv)
     d.opt.mb[0] = 1;
     pp_demo_start(&d, &argc, &argv, "Sends one batch forward through the stages and checks the output.");
     pp_demo_refuse_if(&d, d.opt.m_given, "-m: this demo sends the whole batch as one message; demo 02 splits it");
+    pp_demo_refuse_if(&d, d.opt.dump[0] != 0, "--dump: this demo trains nothing; demos 02 and 03 write their weights and data");
     pp_partition part;
     pp_demo_model(&d, &part);
     const pp_model_cfg *c = &d.opt.model;

@@ -93,6 +93,12 @@ int main(int argc, char **argv)
                 fflush(stdout);
             }
         }
+        if (d.opt.dump[0] && i + 1 == d.opt.nmb && !d.quit) {
+            char err[400] = "";
+            int bad = pp_trainer_dump(t, d.opt.dump, err, sizeof err) != PP_OK;
+            pp_demo_refuse_if(&d, bad, "%s", err);
+            if (me == 0) printf("wrote the weights and the last step's input, target and output (M=%d) into %s/ as .npy\n", M, d.opt.dump);
+        }
         pp_trainer_free(t);
         pp_sched_free(s);
         if (i + 1 < d.opt.nmb && !d.quit) pp_demo_hold(&d, "next M: press any key (q quits)");

@@ -50,6 +50,12 @@ static void one_schedule(pp_demo *d, const pp_partition *part, const char *name,
         fflush(stdout);
     }
     free(all);
+    if (d->opt.dump[0] && !d->quit) {
+        char err[400] = "";
+        int bad = pp_trainer_dump(t, d->opt.dump, err, sizeof err) != PP_OK;
+        pp_demo_refuse_if(d, bad, "%s", err);
+        if (d->grid->rank == 0) printf("wrote %s's weights, input, target and output into %s/ as .npy\n", name, d->opt.dump);
+    }
     pp_run_free(pred), pp_run_free(meas);
     pp_trainer_free(t);
     pp_sched_free(s);

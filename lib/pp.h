@@ -297,6 +297,9 @@ void pp_mem_reset_peak(pp_mem *m);
 const char *pp_mem_role_name(pp_mem_role r);   /* "parameters", ... */
 /* The backend the tensors live on: "cpu (OpenBLAS, 1 thread per rank)". */
 const char *pp_backend_name(void);
+/* Floating-point operations and seconds spent in matrix multiplies on this
+ * rank since the last reset (reset: start counting again). */
+void pp_backend_gemm_stats(double *flops, double *seconds, int reset);
 
 /* ---- the model: an MLP of residual blocks, and its partition into stages - */
 

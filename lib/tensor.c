@@ -102,11 +102,23 @@ static void cpu_copy(void *dst, const void *src, size_t bytes)
     memcpy(dst, src, bytes);
 }
 
+/* Matrix-multiply work done on this rank, for the benchmarks. */
+static double gemm_flops, gemm_seconds;
+
+void pp_backend_gemm_stats(double *flops, double *seconds, int reset)
+{
+    *flops = gemm_flops, *seconds = gemm_seconds;
+    if (reset) gemm_flops = gemm_seconds = 0;
+}
+
 /* C (m x n) = op(A) op(B) + beta C; op(A) is m x k, op(B) is k x n; all packed row-major. */
 static void cpu_gemm(int ta, int tb, int m, int n, int k, const float *A, const float *B, float beta, float *C)
 {
+    double t0 = pp_now();
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, A,
                 ta ? m : k, B, tb ? k : n, beta, C, n);
+    gemm_seconds += pp_now() - t0;
+    gemm_flops += 2.0 * m * n * k;
 }
 
 static void cpu_add_bias(float *X, const float *b, int rows, int cols)

@@ -75,3 +75,30 @@ if mpiexec -n 2 ./demos/04_bubble_efficiency -m 1,2,4 --tick-ms 2 --csv "$tmp/t.
 else
     echo "not ok - --csv table incomplete"
 fi
+
+# Real compute: model options and partitions.
+refuse "layers: too few counts" "2 counts for 4 stages" mpiexec -n 4 ./demos/01_forward_flow --layers 3,5
+refuse "layers: wrong sum" "add up to 4 blocks, but the model has 8" mpiexec -n 4 ./demos/02_microbatches --layers 1,1,1,1
+refuse "layers: a zero" "bad count at '0'" mpiexec -n 4 ./demos/03_memory_split --layers 0,4,2,2
+refuse "layers: not numbers" "not a list of blocks per stage" mpiexec -n 4 ./demos/03_memory_split --layers two,six
+refuse "more stages than blocks" "4 stages but only 3 blocks" mpiexec -n 4 ./demos/01_forward_flow --depth 3
+refuse "batch does not split into M" "--batch 60 does not split into M=8" mpiexec -n 2 ./demos/02_microbatches --batch 60 -m 4,8
+refuse "width 0" "'0' is not a width" mpiexec -n 2 ./demos/01_forward_flow --width 0
+refuse "negative learning rate" "'-1' is not a learning rate" mpiexec -n 2 ./demos/02_microbatches --lr -1
+refuse "unknown partition" "'middle' is not a partition" mpiexec -n 2 ./demos/03_memory_split --partition middle
+refuse "dump folder missing" "--dump: '/no/such/dir' is not a folder" mpiexec -n 2 ./demos/02_microbatches --dump /no/such/dir
+refuse "tick in a real demo" "this demo computes for real" mpiexec -n 2 ./demos/02_microbatches --tick-ms 5
+refuse "model option in a timed demo" "this demo runs timed compute" mpiexec -n 2 ./demos/04_bubble_efficiency --depth 4
+refuse "list of M in demo 01" "demo 02 splits it" mpiexec -n 2 ./demos/01_forward_flow -m 4
+
+# --dump writes every .npy file whole (NumPy 1.0 header with the shape), and no .tmp is left.
+mkdir "$tmp/npy"
+f="$tmp/npy/block0_W1.npy"
+if mpiexec -n 2 ./demos/02_microbatches --no-tui -m 4 --depth 3 --steps 2 --dump "$tmp/npy" >/dev/null 2>&1 &&
+    [ "$(ls "$tmp/npy" | wc -l)" -eq 15 ] && ! ls "$tmp/npy" | grep -q tmp &&
+    head -c 6 "$f" | grep -q NUMPY && head -c 128 "$f" | grep -a -q "'shape': (128, 512)" &&
+    [ "$(wc -c <"$f")" -eq $((128 + 128 * 512 * 4)) ]; then
+    echo "ok - --dump writes 12 weight files, input, target and output as .npy"
+else
+    echo "not ok - --dump files missing or malformed: $(ls "$tmp/npy" | tr '\n' ' ')"
+fi
