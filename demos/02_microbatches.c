@@ -30,6 +30,21 @@ static int cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The table's heading (printed with the first row, so that with the live
+ * view it comes after the picture, not under it). */
+static void heading(const pp_demo *d, const pp_partition *part, const pp_model_cfg *c, int P)
+{
+        char parts[128];
+        pp_partition_str(part, parts, sizeof parts);
+        printf("batch of %d samples, %d blocks (width %d, hidden %d) on %d ranks (blocks %s), %d steps per M, %s\n",
+               c->batch, c->depth, c->width, c->hidden, P, parts, c->steps, pp_backend_name());
+        printf("all figures measured in this run except the formula column; step time = median over the steps\n\n");
+        printf("    M  samples   step time  samples/s   bubble  formula    GFLOP/s   loss after   largest |w - w(M=%d)|\n",
+               d->opt.mb[0]);
+        printf("       per m.b.    (ms)    (measured)  (meas.) %-9s  in compute  %2d steps\n",
+               pp_theory_bubble_step_text(PP_FAM_1F1B), c->steps);
+}
+
 int main(int argc, char **argv)
 {
     pp_demo d;
@@ -50,17 +65,6 @@ int main(int argc, char **argv)
     double *ms = malloc((size_t)c->steps * sizeof *ms);
     if ((me == 0 && (!first_w || !w)) || !ms) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
 
-    if (me == 0) {
-        char parts[128];
-        pp_partition_str(&part, parts, sizeof parts);
-        printf("batch of %d samples, %d blocks (width %d, hidden %d) on %d ranks (blocks %s), %d steps per M, %s\n",
-               c->batch, c->depth, c->width, c->hidden, P, parts, c->steps, pp_backend_name());
-        printf("all figures measured in this run except the formula column; step time = median over the steps\n\n");
-        printf("    M  samples   step time  samples/s   bubble  formula    GFLOP/s   loss after   largest |w - w(M=%d)|\n",
-               d.opt.mb[0]);
-        printf("       per m.b.    (ms)    (measured)  (meas.) %-9s  in compute  %2d steps\n",
-               pp_theory_bubble_step_text(PP_FAM_1F1B), c->steps);
-    }
     for (int i = 0; i < d.opt.nmb && !d.quit; i++) {
         int M = d.opt.mb[i];
         pp_sched *s = pp_demo_schedule(&d, d.opt.schedule, M);
@@ -85,6 +89,7 @@ int main(int argc, char **argv)
             if (me == 0) {
                 double maxdiff = 0;
                 for (long j = 0; i > 0 && j < nparams; j++) maxdiff = fmax(maxdiff, fabs((double)w[j] - first_w[j]));
+                if (i == 0) heading(&d, &part, c, P);
                 qsort(ms, (size_t)c->steps, sizeof *ms, cmp);
                 double med = ms[c->steps / 2];
                 printf("%5d %8d %11.2f %10.0f %7.1f %% %6.1f %% %10.2f %12.6f   %.2e\n", M, c->batch / M, med,

@@ -33,7 +33,7 @@ static void one_schedule(pp_demo *d, const pp_partition *part, const char *name,
     pp_mem *all = d->grid->rank == 0 ? calloc((size_t)P, sizeof *all) : NULL;
     PP_CHECK(pp_trainer_mem_all(t, all), "gathering the memory counts");
     if (d->grid->rank == 0 && !d->quit) {
-        printf("\n%s, M=%d: KiB per rank, measured from the allocations / formula\n", name, M);
+        printf("%s%s, M=%d: KiB per rank, measured from the allocations / formula\n", name[0] == '1' ? "\n" : "", name, M);
         printf("  rank  blocks   parameters          gradients           stored activations, peak          message buffers\n");
         printf("                 meas. / blocks x %ld x 4 B              meas. / %s x one micro-batch\n",
                pp_block_params(c), pp_theory_peak_text(s->family));
@@ -61,6 +61,23 @@ static void one_schedule(pp_demo *d, const pp_partition *part, const char *name,
     pp_sched_free(s);
 }
 
+/* The whole model on one rank, for comparison (rank 0; printed after the
+ * live view's pictures, so that it is not drawn over). */
+static void whole_model(const pp_model_cfg *c, int M, const pp_mem *one_mem)
+{
+    const pp_mem one = *one_mem;
+        long rows = c->batch / M, per_mb = 4L * pp_stage_act_floats(c, c->depth, 1, (int)rows);
+    printf("model: %d blocks, width %d, hidden %d: %ld parameters (%.1f KiB as float32); batch %d = %d x %ld samples\n",
+           c->depth, c->width, c->hidden, pp_model_params(c), kib(4 * pp_model_params(c)), c->batch, M, rows);
+    printf("one rank, whole model, plain loop (one micro-batch at a time): parameters %.1f KiB, gradients %.1f KiB,\n"
+           "  stored activations %.1f KiB at peak (formula: one micro-batch through all %d blocks, %.1f KiB)\n",
+           kib(one.peak[PP_MEM_PARAMS]), kib(one.peak[PP_MEM_GRADS]), kib(one.peak[PP_MEM_ACTS]), c->depth,
+           kib(per_mb));
+    printf("one micro-batch stores, per block: x (%ld x %d), h and gelu(h) (%ld x %d each); the last stage also its loss gradient\n",
+           rows, c->width, rows, c->hidden);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
     pp_demo d;
@@ -71,23 +88,16 @@ int main(int argc, char **argv)
     pp_demo_model(&d, &part);
     const pp_model_cfg *c = &d.opt.model;
     int M = d.opt.mb[0], P = d.grid->size;
-    if (d.grid->rank == 0) {
-        pp_mem one = {0};
+    pp_mem one = {0};
+    if (d.grid->rank == 0)
         PP_CHECK(pp_reference_train(c, M, 1, NULL, NULL, &one), "the single-process run failed");
-        long rows = c->batch / M, per_mb = 4L * pp_stage_act_floats(c, c->depth, 1, (int)rows);
-        printf("model: %d blocks, width %d, hidden %d: %ld parameters (%.1f KiB as float32); batch %d = %d x %ld samples\n",
-               c->depth, c->width, c->hidden, pp_model_params(c), kib(4 * pp_model_params(c)), c->batch, M, rows);
-        printf("one rank, whole model, plain loop (one micro-batch at a time): parameters %.1f KiB, gradients %.1f KiB,\n"
-               "  stored activations %.1f KiB at peak (formula: one micro-batch through all %d blocks, %.1f KiB)\n",
-               kib(one.peak[PP_MEM_PARAMS]), kib(one.peak[PP_MEM_GRADS]), kib(one.peak[PP_MEM_ACTS]), c->depth,
-               kib(per_mb));
-        printf("one micro-batch stores, per block: x (%ld x %d), h and gelu(h) (%ld x %d each); the last stage also its loss gradient\n",
-               rows, c->width, rows, c->hidden);
-        fflush(stdout);
-    }
     one_schedule(&d, &part, "gpipe", M);
     if (!d.quit && !pp_demo_hold(&d, "gpipe done: press any key to run 1f1b (q quits)"))
         one_schedule(&d, &part, "1f1b", M);
+    if (d.grid->rank == 0 && !d.quit) {
+        printf("\n");
+        whole_model(c, M, &one);
+    }
     if (d.grid->rank == 0 && !d.quit)
         printf("\nParameters and gradients split %d ways.  GPipe keeps all %d micro-batches' activations on every "
                "stage; 1F1B keeps at most P - stage.\n", P, M);

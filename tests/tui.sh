@@ -180,3 +180,17 @@ head -1 "$tmp/t.svg" | grep -q '^<svg' && tail -1 "$tmp/t.svg" | grep -q '^</svg
     [ "$(grep -c '<rect' "$tmp/t.svg")" -gt "$rows" ] && ok "--svg: a whole picture with a shape per event" ||
     bad "--svg: not a complete picture"
 ls "$tmp"/*.tmp >/dev/null 2>&1 && bad "exports left .tmp files" || ok "exports: no .tmp files left"
+
+# ---- real compute in the live view -------------------------------------------
+start 120 40 "mpiexec -n 2 ./demos/02_microbatches -m 2,4 --steps 2"
+if wait_for "next M: press any key" 30 && screen | grep -q "real compute: F=" &&
+    screen | grep -q "M=2 step 2 of 2: loss [0-9.]*, [0-9]* samples/s (measured)"; then
+    ok "real mode: the view shows measured costs, the loss and samples/s, and waits between M"
+else
+    bad "real mode: view lacks the real-compute header or the loss line"; screen | sed 's/^/#   /'
+fi
+tmux send-keys -t "$sess" x
+wait_for "done: press any key" 30 && tmux send-keys -t "$sess" x
+ended 20 && [ "$(cat "$tmp/rc")" = 0 ] && screen | grep -q "The loss and the weights agree" &&
+    ok "real mode: ends on a key, exit 0, the text table follows the picture" || bad "real mode: did not end cleanly"
+restored "real mode"
