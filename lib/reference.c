@@ -27,6 +27,15 @@ typedef struct {
     pp_tensor *y, *dy;         /* the output and the loss gradient (rows x width) */
 } keep;
 
+/* The per-block lists of a keep; 1 if they were allocated. */
+static int keep_lists(keep *k, int L)
+{
+    k->x = calloc((size_t)L, sizeof *k->x);
+    k->h = calloc((size_t)L, sizeof *k->h);
+    k->a = calloc((size_t)L, sizeof *k->a);
+    return k->x && k->h && k->a;
+}
+
 static void keep_free(keep *k, int L)
 {
     for (int l = 0; l < L; l++) {
@@ -129,10 +138,7 @@ pp_status pp_reference_train(const pp_model_cfg *c, int M, int steps, float *par
     if (M < 1 || c->batch % M != 0) return PP_EARG;
     pp_block *w = NULL, *g = NULL;
     keep k = {0};
-    k.x = calloc((size_t)c->depth, sizeof *k.x);
-    k.h = calloc((size_t)c->depth, sizeof *k.h);
-    k.a = calloc((size_t)c->depth, sizeof *k.a);
-    pp_status st = k.x && k.h && k.a ? model_new(c, &w, &g, mem) : PP_ENOMEM;
+    pp_status st = keep_lists(&k, c->depth) ? model_new(c, &w, &g, mem) : PP_ENOMEM;
     for (int s = 0; s < steps && st == PP_OK; s++) {
         double loss = 0;
         st = one_step(c, w, g, s, M, &k, &loss, mem);
@@ -149,10 +155,7 @@ pp_status pp_reference_forward(const pp_model_cfg *c, const pp_tensor *x, pp_ten
 {
     pp_block *w = NULL, *g = NULL;
     keep k = {0};
-    k.x = calloc((size_t)c->depth, sizeof *k.x);
-    k.h = calloc((size_t)c->depth, sizeof *k.h);
-    k.a = calloc((size_t)c->depth, sizeof *k.a);
-    pp_status st = k.x && k.h && k.a ? model_new(c, &w, &g, NULL) : PP_ENOMEM;
+    pp_status st = keep_lists(&k, c->depth) ? model_new(c, &w, &g, NULL) : PP_ENOMEM;
     if (st == PP_OK) st = forward_all(c, w, x, &k, NULL);
     if (st == PP_OK) pp_ops_now()->copy(y->data, k.y->data, pp_tensor_bytes(y));
     keep_free(&k, c->depth);
