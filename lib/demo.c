@@ -277,12 +277,10 @@ void pp_demo_model(pp_demo *d, pp_partition *part)
                           d->opt.dump);
     }
     measure_costs(d, d->opt.mb[0]);
-    /* Per block: forward and backward; the first also makes the inputs, the
-     * last the targets and the loss. */
+    /* Per block: forward and backward; the last also the loss. */
     double *cost = malloc((size_t)c->depth * sizeof *cost);
     if (!cost) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
     for (int l = 0; l < c->depth; l++) cost[l] = d->cost[PP_COST_F] + d->cost[PP_COST_B];
-    cost[0] += d->cost[PP_COST_INPUT];
     cost[c->depth - 1] += d->cost[PP_COST_LOSS];
     char err[300];
     pp_status st = pp_partition_make(d->opt.layers[0] ? d->opt.layers : d->opt.partition, c->depth, d->grid->size,

@@ -134,10 +134,9 @@ typedef struct {
     pp_tensor *b2;   /* (1, width) */
 } pp_block;
 
-/* Allocates a block's four tensors (zeroed) under `role`; pp_block_init
- * fills in block l's starting weights. */
-pp_status pp_block_new(const pp_model_cfg *c, pp_mem *mem, pp_mem_role role, pp_block *b);
-pp_status pp_block_init(const pp_model_cfg *c, int l, pp_block *b);
+/* Block l's weights, made from the seed and charged as parameters, and its
+ * gradients, zeroed and charged as gradients. */
+pp_status pp_block_pair_new(const pp_model_cfg *c, int l, pp_mem *mem, pp_block *w, pp_block *g);
 void pp_block_free(pp_block *b);
 void pp_block_forward(const pp_block *w, const pp_tensor *x, pp_tensor *h, pp_tensor *a, pp_tensor *y);
 void pp_block_backward_input(const pp_block *w, const pp_tensor *h, const pp_tensor *dy, pp_tensor *dh,

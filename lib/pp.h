@@ -343,9 +343,11 @@ pp_status pp_partition_make(const char *how, int depth, int S, const double *cos
 void pp_partition_str(const pp_partition *p, char *buf, size_t n);
 
 /* The task's numbers: the inputs of samples first .. first + x->rows - 1 of
- * step `step` (x: rows x width), and their targets t = tanh(x A). */
+ * step `step` (x: rows x width); the teacher's matrix A (width x width, made
+ * once from the seed, charged to mem as OTHER); and targets t = tanh(x A). */
 pp_status pp_model_inputs(const pp_model_cfg *c, int step, int first, pp_tensor *x);
-pp_status pp_model_targets(const pp_model_cfg *c, const pp_tensor *x, pp_tensor *t);
+pp_status pp_model_teacher(const pp_model_cfg *c, pp_mem *mem, pp_tensor **A);
+void pp_model_targets(const pp_tensor *A, const pp_tensor *x, pp_tensor *t);
 
 /* The single-process reference: the whole model on this process, the same
  * micro-batch loop with no pipeline (each micro-batch forward through every
@@ -362,9 +364,10 @@ long pp_model_params(const pp_model_cfg *c);
 
 /* Measures, on this rank, the seconds one block takes for a micro-batch of
  * `rows` samples: forward, backward (B), its input half (I) and weight half
- * (W); and per micro-batch, making the inputs (first stage) and the targets
- * and loss (last stage).  Medians of five runs after one to warm up. */
-enum { PP_COST_F, PP_COST_B, PP_COST_I, PP_COST_W, PP_COST_INPUT, PP_COST_LOSS, PP_MODEL_NCOSTS };
+ * (W); and the loss and its gradient, which the last stage's forward adds.
+ * (Inputs and targets are made before the step starts, so they cost no
+ * stage anything.)  Medians of five runs after one to warm up. */
+enum { PP_COST_F, PP_COST_B, PP_COST_I, PP_COST_W, PP_COST_LOSS, PP_MODEL_NCOSTS };
 pp_status pp_model_measure(const pp_model_cfg *c, int rows, double cost[PP_MODEL_NCOSTS]);
 
 /* ---- executor ----------------------------------------------------------- */

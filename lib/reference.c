@@ -85,8 +85,8 @@ static pp_status backward_all(const pp_model_cfg *c, pp_block *w, pp_block *g, k
 }
 
 /* One step over the batch in M micro-batches; adds the loss to *loss. */
-static pp_status one_step(const pp_model_cfg *c, pp_block *w, pp_block *g, int step, int M, keep *k,
-                          double *loss, pp_mem *mem)
+static pp_status one_step(const pp_model_cfg *c, pp_block *w, pp_block *g, const pp_tensor *A, int step, int M,
+                          keep *k, double *loss, pp_mem *mem)
 {
     int rows = c->batch / M, d = c->width;
     pp_tensor *x = NULL, *t = NULL;
@@ -95,8 +95,9 @@ static pp_status one_step(const pp_model_cfg *c, pp_block *w, pp_block *g, int s
         if ((st = pp_tensor_new(mem, PP_MEM_OTHER, rows, d, &x)) == PP_OK &&
             (st = pp_tensor_new(mem, PP_MEM_OTHER, rows, d, &t)) == PP_OK &&
             (st = pp_model_inputs(c, step, m * rows, x)) == PP_OK &&
-            (st = pp_model_targets(c, x, t)) == PP_OK && (st = forward_all(c, w, x, k, mem)) == PP_OK &&
+            (st = forward_all(c, w, x, k, mem)) == PP_OK &&
             (st = pp_tensor_new(mem, PP_MEM_ACTS, rows, d, &k->dy)) == PP_OK) {
+            pp_model_targets(A, x, t);
             *loss += pp_ops_now()->mse(k->dy->data, k->y->data, t->data, (long)rows * d,
                                        1.0f / ((float)c->batch * (float)d));
             st = backward_all(c, w, g, k, mem);
@@ -116,11 +117,7 @@ static pp_status model_new(const pp_model_cfg *c, pp_block **w, pp_block **g, pp
     *g = calloc((size_t)c->depth, sizeof **g);
     if (!*w || !*g) return PP_ENOMEM;
     pp_status st = PP_OK;
-    for (int l = 0; l < c->depth && st == PP_OK; l++) {
-        if ((st = pp_block_new(c, mem, PP_MEM_PARAMS, &(*w)[l])) == PP_OK &&
-            (st = pp_block_new(c, mem, PP_MEM_GRADS, &(*g)[l])) == PP_OK)
-            st = pp_block_init(c, l, &(*w)[l]);
-    }
+    for (int l = 0; l < c->depth && st == PP_OK; l++) st = pp_block_pair_new(c, l, mem, &(*w)[l], &(*g)[l]);
     return st;
 }
 
@@ -137,16 +134,19 @@ pp_status pp_reference_train(const pp_model_cfg *c, int M, int steps, float *par
 {
     if (M < 1 || c->batch % M != 0) return PP_EARG;
     pp_block *w = NULL, *g = NULL;
+    pp_tensor *A = NULL;
     keep k = {0};
     pp_status st = keep_lists(&k, c->depth) ? model_new(c, &w, &g, mem) : PP_ENOMEM;
+    if (st == PP_OK) st = pp_model_teacher(c, mem, &A);
     for (int s = 0; s < steps && st == PP_OK; s++) {
         double loss = 0;
-        st = one_step(c, w, g, s, M, &k, &loss, mem);
+        st = one_step(c, w, g, A, s, M, &k, &loss, mem);
         if (losses) losses[s] = loss;
     }
     for (int l = 0; l < c->depth && st == PP_OK && params; l++)
         pp_block_to_host(&w[l], params + l * pp_block_params(c));
     model_free(c, w, g);
+    pp_tensor_free(A);
     free(k.x), free(k.h), free(k.a);
     return st;
 }

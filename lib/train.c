@@ -48,7 +48,9 @@ struct pp_trainer {
     pp_block *w, *grad;   /* [depth]: only this rank's blocks are allocated */
     /* the step under way */
     int step, M, rows;
-    pp_tensor *x;         /* first stage: the batch's inputs (batch x width) */
+    pp_tensor *A;         /* last stage: the teacher's matrix (width x width), made once */
+    /* x, t and y are kept until the next step starts, for --dump */
+    pp_tensor *x;         /* first and last stage: the batch's inputs (batch x width) */
     pp_tensor *t;         /* last stage: targets (batch x width) */
     pp_tensor *y;         /* last stage: the model's outputs (batch x width) */
     pp_tensor **msg;      /* [NDIRS][S*M] message buffers, NULL where none */
@@ -257,15 +259,21 @@ static void *buffer(void *ctx, pp_action a, size_t *bytes)
 
 /* ---- a step -------------------------------------------------------------- */
 
-/* Frees what a step made (the last outputs stay until the next step, for --dump). */
+/* Frees what a step made (its inputs, targets and outputs stay until the
+ * next step, for --dump). */
 static void end_step(pp_trainer *t)
 {
     for (int i = 0; t->msg && i < NDIRS * t->S * t->M; i++) pp_tensor_free(t->msg[i]);
     for (int i = 0; t->sv && i < t->cfg.depth * t->M; i++) free_saved(&t->sv[i]);
     free(t->msg), free(t->sv), free(t->w_asked);
     t->msg = NULL, t->sv = NULL, t->w_asked = NULL;
-    pp_tensor_free(t->t);
-    t->t = NULL;
+}
+
+/* Frees the last step's inputs, targets and outputs. */
+static void free_batch(pp_trainer *t)
+{
+    pp_tensor_free(t->x), pp_tensor_free(t->t), pp_tensor_free(t->y);
+    t->x = t->t = t->y = NULL;
 }
 
 /* Makes the step's message buffers, inputs and targets. */
@@ -275,8 +283,7 @@ static pp_status begin_step(pp_trainer *t, int M)
     t->M = M;
     t->rows = t->cfg.batch / M;
     t->loss = 0;
-    pp_tensor_free(t->x), pp_tensor_free(t->y);
-    t->x = t->y = NULL;
+    free_batch(t);
     t->msg = calloc((size_t)NDIRS * S * M, sizeof *t->msg);
     t->sv = calloc((size_t)t->cfg.depth * M, sizeof *t->sv);
     t->w_asked = calloc((size_t)S * M, 1);
@@ -302,7 +309,7 @@ static pp_status begin_step(pp_trainer *t, int M)
         /* One micro-batch at a time, as the single-process loop makes them. */
         for (int m = 0; m < M && st == PP_OK; m++) {
             pp_tensor xm = rows_of(t->x, m * t->rows, t->rows), tm = rows_of(t->t, m * t->rows, t->rows);
-            st = pp_model_targets(&t->cfg, &xm, &tm);
+            pp_model_targets(t->A, &xm, &tm);
         }
     }
     return st;
@@ -350,9 +357,8 @@ pp_status pp_trainer_new(const pp_grid *g, const pp_model_cfg *c, const pp_parti
     pp_status st = t->w && t->grad ? PP_OK : PP_ENOMEM;
     for (int s = 0; s < t->S && st == PP_OK; s++)
         for (int l = part->first[s]; l < part->first[s + 1] && mine(t, s) && st == PP_OK; l++)
-            if ((st = pp_block_new(c, &t->mem, PP_MEM_PARAMS, &t->w[l])) == PP_OK &&
-                (st = pp_block_new(c, &t->mem, PP_MEM_GRADS, &t->grad[l])) == PP_OK)
-                st = pp_block_init(c, l, &t->w[l]);
+            st = pp_block_pair_new(c, l, &t->mem, &t->w[l], &t->grad[l]);
+    if (st == PP_OK && mine(t, t->S - 1)) st = pp_model_teacher(c, &t->mem, &t->A);
     if (st != PP_OK) {
         pp_trainer_free(t);
         return st;
@@ -369,7 +375,8 @@ void pp_trainer_free(pp_trainer *t)
         if (t->w) pp_block_free(&t->w[l]);
         if (t->grad) pp_block_free(&t->grad[l]);
     }
-    pp_tensor_free(t->x), pp_tensor_free(t->y);
+    free_batch(t);
+    pp_tensor_free(t->A);
     free(t->w), free(t->grad);
     free(t);
 }
@@ -496,16 +503,7 @@ pp_status pp_trainer_dump(pp_trainer *t, const char *dir, char *err, size_t errl
     }
     if (st == PP_OK && mine(t, 0) && t->x) st = dump_one(dir, "input", t->x, names, &n);
     if (st == PP_OK && mine(t, t->S - 1) && t->y) {
-        pp_tensor *tg = NULL;
-        /* The targets were freed with the step: made again from the inputs. */
-        if ((st = new_t(t, PP_MEM_OTHER, t->x->rows, t->x->cols, &tg)) == PP_OK) {
-            for (int m = 0; m < t->M && st == PP_OK; m++) {
-                pp_tensor xm = rows_of(t->x, m * t->rows, t->rows), tm = rows_of(tg, m * t->rows, t->rows);
-                st = pp_model_targets(&t->cfg, &xm, &tm);
-            }
-            if (st == PP_OK) st = dump_one(dir, "target", tg, names, &n);
-            pp_tensor_free(tg);
-        }
+        st = dump_one(dir, "target", t->t, names, &n);
         if (st == PP_OK) st = dump_one(dir, "output", t->y, names, &n);
     }
     /* Every rank's files go into place only if every rank wrote its own. */
