@@ -63,7 +63,8 @@ int main(int argc, char **argv)
     float *first_w = me == 0 ? malloc((size_t)nparams * sizeof(float)) : NULL;
     float *w = me == 0 ? malloc((size_t)nparams * sizeof(float)) : NULL;
     double *ms = malloc((size_t)c->steps * sizeof *ms);
-    if ((me == 0 && (!first_w || !w)) || !ms) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
+    double *losses = calloc((size_t)d.opt.nmb * c->steps, sizeof *losses);   /* [M index][step] */
+    if ((me == 0 && (!first_w || !w)) || !ms || !losses) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
 
     for (int i = 0; i < d.opt.nmb && !d.quit; i++) {
         int M = d.opt.mb[i];
@@ -74,6 +75,7 @@ int main(int argc, char **argv)
         for (int k = 0; k < c->steps && !d.quit; k++) {
             pp_run *pred = NULL, *meas = NULL;
             pp_demo_train(&d, t, s, &pred, &meas, &loss);
+            losses[i * c->steps + k] = loss;
             if (me == 0 && meas) {
                 ms[k] = meas->makespan * 1e3;
                 busy = 0;
@@ -109,9 +111,17 @@ int main(int argc, char **argv)
         if (i + 1 < d.opt.nmb && !d.quit) pp_demo_hold(&d, "next M: press any key (q quits)");
     }
     if (me == 0 && !d.quit) {
+        printf("\nloss per step (measured: mean squared error over the step's batch)\n    M");
+        for (int k = 0; k < c->steps; k++) printf("    step %-3d", k + 1);
+        printf("\n");
+        for (int i = 0; i < d.opt.nmb; i++) {
+            printf("%5d", d.opt.mb[i]);
+            for (int k = 0; k < c->steps; k++) printf("  %10.6f", losses[i * c->steps + k]);
+            printf("\n");
+        }
         printf("\nThe loss and the weights agree across M to float rounding (last column): same batch, same gradient.\n");
         printf("More micro-batches shrink the bubble; too many make each matrix multiply too small (GFLOP/s falls).\n");
     }
-    free(first_w), free(w), free(ms);
+    free(first_w), free(w), free(ms), free(losses);
     return pp_demo_end(&d);
 }

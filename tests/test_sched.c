@@ -274,6 +274,73 @@ static void test_cli(void)
           "good options are read: M list, --tick-ms=, 16K, costs, schedule %s", err);
 }
 
+/* The slowest stage of a partition, under per-block costs. */
+static double worst_stage(const pp_partition *p, const double *cost)
+{
+    double worst = 0;
+    for (int s = 0; s < p->nstages; s++) {
+        double sum = 0;
+        for (int b = p->first[s]; b < p->first[s + 1]; b++) sum += cost[b];
+        if (sum > worst) worst = sum;
+    }
+    return worst;
+}
+
+/* The best slowest stage over every contiguous split of blocks from..L-1
+ * into S stages, by trying them all. */
+static double brute_best(const double *cost, int from, int L, int S)
+{
+    if (S == 1) {
+        double sum = 0;
+        for (int b = from; b < L; b++) sum += cost[b];
+        return from < L ? sum : 1e300;
+    }
+    double best = 1e300, head = 0;
+    for (int k = from; k < L - S + 1; k++) {   /* this stage takes from..k */
+        head += cost[k];
+        double rest = brute_best(cost, k + 1, L, S - 1);
+        double w = head > rest ? head : rest;
+        if (w < best) best = w;
+    }
+    return best;
+}
+
+static void test_partition(void)
+{
+    char err[256] = "";
+    pp_partition p;
+    double skew[5] = {4, 1, 1, 1, 1};
+    CHECK(pp_partition_make("balanced", 5, 2, skew, &p, err, sizeof err) == PP_OK && p.first[1] == 1,
+          "balanced: costs 4,1,1,1,1 over 2 stages put the heavy block alone (first[1] = %d, want 1)", p.first[1]);
+    pp_partition_make("front", 5, 2, skew, &p, err, sizeof err);
+    CHECK(p.first[1] == 3, "front: 5 blocks over 2 stages give 3 | 2 (first[1] = %d)", p.first[1]);
+    pp_partition_make("back", 5, 2, skew, &p, err, sizeof err);
+    CHECK(p.first[1] == 2, "back: 5 blocks over 2 stages give 2 | 3 (first[1] = %d)", p.first[1]);
+    /* Random costs: the dynamic programme finds the best split there is. */
+    unsigned seed = 12345;
+    int bad = 0, cases = 0;
+    for (int L = 1; L <= 9; L++)
+        for (int S = 1; S <= L && S <= 5; S++)
+            for (int rep = 0; rep < 20; rep++, cases++) {
+                double cost[9];
+                for (int b = 0; b < L; b++) {
+                    seed = seed * 1103515245u + 12345u;
+                    cost[b] = 0.1 + (seed >> 16) % 1000 / 100.0;
+                }
+                if (pp_partition_make("balanced", L, S, cost, &p, err, sizeof err) != PP_OK) {
+                    bad++;
+                    continue;
+                }
+                int ok = p.nstages == S && p.first[0] == 0 && p.first[S] == L;
+                for (int s = 0; s < S; s++) ok = ok && p.first[s + 1] > p.first[s];
+                if (!ok || worst_stage(&p, cost) > brute_best(cost, 0, L, S) + 1e-9) bad++;
+            }
+    CHECK(bad == 0, "balanced: %d random cases (L 1-9, S 1-5): every stage non-empty and the slowest stage as fast as the best split found by trying all (%d wrong)",
+          cases, bad);
+    CHECK(pp_partition_make("balanced", 5, 2, NULL, &p, err, sizeof err) == PP_EARG,
+          "balanced without measured costs is refused");
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -283,6 +350,7 @@ int main(int argc, char **argv)
     test_validator();
     test_simulator();
     test_cli();
+    test_partition();
     MPI_Finalize();
     return check_failed ? 1 : 0;
 }
