@@ -2,8 +2,9 @@
  * --payload, --cost, --csv, --save-schedule, the live view's --no-tui, --tty
  * and --exit, the exports --trace, --events and --svg, and --help; in the
  * demos that compute for real, the model's --depth, --width, --hidden,
- * --batch, --steps, --lr, --seed, --partition, --layers and --dump.  P is not an option: it
- * is the number of ranks mpiexec started.
+ * --batch, --steps, --lr, --seed, --partition, --layers and --dump; in the
+ * grid demos, --tp and --dp.  P is not an option: it is the number of ranks
+ * mpiexec started, divided by T x D.
  *
  * Every rank parses the same argv and so reaches the same verdict without
  * talking: bad input is caught before any rank waits for another.
@@ -26,6 +27,7 @@ void pp_cli_defaults(pp_opts *o)
     o->nmb = 1;
     snprintf(o->schedule, sizeof o->schedule, "1f1b");
     o->tick_ms = 10.0;
+    o->tp = o->dp = 1;
     o->payload = 64 * 1024;
     o->ticks[PP_F] = 1;
     o->ticks[PP_B] = 2;
@@ -208,7 +210,8 @@ pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
         static const char *known[] = {"-m", "--microbatches", "--schedule", "--tick-ms", "--payload",
                                       "--cost", "--csv", "--save-schedule", "--tty", "--trace",
                                       "--events", "--svg", "--depth", "--width", "--hidden", "--batch",
-                                      "--steps", "--seed", "--lr", "--partition", "--layers", "--dump"};
+                                      "--steps", "--seed", "--lr", "--partition", "--layers", "--dump",
+                                      "--tp", "--dp"};
         int k = -1;
         for (int j = 0; j < (int)(sizeof known / sizeof known[0]); j++)
             if (strcmp(name, known[j]) == 0) k = j;
@@ -220,7 +223,10 @@ pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
         if (o->real && (k == 3 || k == 4 || k == 5))
             return fail(err, n, "%s: this demo computes for real, so it has no ticks or payload; "
                         "the timed demos (04, 05) take %s", name, name);
-        if (!o->real && k >= 12)
+        if (k >= 22 && !o->grid_ok)
+            return fail(err, n, "%s: this demo runs one pipeline (P = the number of ranks); "
+                        "the grid demos (06_pp_tp, 12_3d) take --tp and --dp", name);
+        if (!o->real && k >= 12 && k < 22)
             return fail(err, n, "%s: this demo runs timed compute and has no model; "
                         "the real-compute demos (01, 02, 03) take %s", name, name);
         const char *v = eq && nlen == strlen(name) && a[1] == '-' ? eq + 1 : NULL;
@@ -247,6 +253,14 @@ pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
         case 9: st = copy_path("--trace", v, o->trace, sizeof o->trace, err, n); break;
         case 10: st = copy_path("--events", v, o->events, sizeof o->events, err, n); break;
         case 11: st = copy_path("--svg", v, o->svg, sizeof o->svg, err, n); break;
+        case 22:
+        case 23: {
+            long x;
+            if (parse_int(v, 1, 4096, &x) != 0)
+                return fail(err, n, "%s: '%s' is not a number of ranks: give a whole number from 1 to 4096", name, v);
+            *(k == 22 ? &o->tp : &o->dp) = (int)x;
+            break;
+        }
         default: st = parse_model(k - 12, v, o, err, n); break;
         }
         if (st != PP_OK) return st;
@@ -260,8 +274,15 @@ void pp_cli_usage(FILE *f, const char *prog, const char *what, const pp_opts *d)
     size_t k = 0;
     for (int i = 0; i < d->nmb && k < sizeof mb - 8; i++)
         k += (size_t)snprintf(mb + k, sizeof mb - k, "%s%d", i ? "," : "", d->mb[i]);
-    fprintf(f, "usage: mpiexec -n P %s [options]\n%s\n\n", prog, what);
-    fprintf(f, "P, the number of pipeline stages, is the number of ranks mpiexec starts.\n\n");
+    fprintf(f, "usage: mpiexec -n N %s [options]\n%s\n\n", prog, what);
+    if (d->grid_ok) {
+        fprintf(f, "The N ranks form P pipeline stages x T tensor-parallel ranks x D replicas: P = N / (T x D).\n");
+        fprintf(f, "Rank w has t = w mod T, stage p = (w / T) mod P, replica d = w / (T x P).\n\n");
+        fprintf(f, "  --tp T                tensor-parallel ranks per stage (default %d)\n", d->tp);
+        fprintf(f, "  --dp D                data-parallel replicas of the pipeline (default %d)\n", d->dp);
+    } else {
+        fprintf(f, "P, the number of pipeline stages, is the number of ranks mpiexec starts.\n\n");
+    }
     fprintf(f, "  -m, --microbatches M  micro-batches per step%s (default %s)\n",
             d->mb_list_ok ? "; a list like 1,2,4 sweeps them" : "", mb);
     if (!d->no_schedule)

@@ -85,7 +85,7 @@ static void refuse(pp_demo *d, const char *fmt, ...)
 
 void pp_demo_refuse_if(pp_demo *d, int bad, const char *fmt, ...)
 {
-    MPI_Bcast(&bad, 1, MPI_INT, 0, d->grid->pipe);
+    MPI_Bcast(&bad, 1, MPI_INT, 0, d->grid->all);
     if (!bad) return;
     char msg[1024];
     va_list ap;
@@ -110,7 +110,7 @@ static void choose_output(pp_demo *d)
     if (d->grid->rank == 0 && (d->opt.trace[0] || d->opt.events[0] || d->opt.svg[0]))
         bad = pp_export_open(d->opt.trace, d->opt.events, d->opt.svg, &d->exports, err, sizeof err) != PP_OK;
     pp_demo_refuse_if(d, bad, "%s", err);
-    MPI_Bcast(&tui, 1, MPI_INT, 0, d->grid->pipe);
+    MPI_Bcast(&tui, 1, MPI_INT, 0, d->grid->all);
     d->tui = tui;
 }
 
@@ -140,6 +140,9 @@ void pp_demo_start(pp_demo *d, int *argc, char ***argv, const char *what)
         MPI_Finalize();
         exit(0);
     }
+    if (d->opt.tp != 1 || d->opt.dp != 1) {
+        if (pp_grid_shape(d->grid, d->opt.tp, d->opt.dp, err, sizeof err) != PP_OK) refuse(d, "%s", err);
+    }
     pp_exec_opts_default(&d->exec);
     d->exec.tick_s = d->opt.tick_ms * 1e-3;
     d->exec.payload = d->opt.payload;
@@ -156,20 +159,20 @@ static char *share_file(pp_demo *d, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "cannot read schedule file '%s'", path);
         len = -1;
     }
-    MPI_Bcast(&len, 1, MPI_LONG, 0, d->grid->pipe);
+    MPI_Bcast(&len, 1, MPI_LONG, 0, d->grid->all);
     if (len < 0) {
         free(text);
         return NULL;
     }
     if (d->grid->rank != 0) text = malloc((size_t)len + 1);
     if (!text) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "schedule file too large");
-    MPI_Bcast(text, (int)len + 1, MPI_CHAR, 0, d->grid->pipe);
+    MPI_Bcast(text, (int)len + 1, MPI_CHAR, 0, d->grid->all);
     return text;
 }
 
 pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M)
 {
-    int P = d->grid->size;
+    int P = d->grid->P;
     pp_sched *s = NULL;
     char err[512] = "";
     size_t len = strlen(name);
@@ -216,7 +219,7 @@ static void open_view(pp_demo *d)
         ok = pp_view_open(d->tty_fd, d->keys_stdin, d->prog, &d->view) == PP_OK;
         if (ok) d->tty_fd = -1;   /* the view owns it now */
     }
-    MPI_Bcast(&ok, 1, MPI_INT, 0, d->grid->pipe);
+    MPI_Bcast(&ok, 1, MPI_INT, 0, d->grid->all);
     d->tui = ok;
     if (ok) PP_CHECK(pp_live_new(d->grid, d->view, &d->live), "could not set up the live view's channel");
     d->exec.live = d->live;
@@ -255,7 +258,7 @@ static void measure_costs(pp_demo *d, int M)
     MPI_Request rq;
     if (d->grid->rank == 0)
         PP_CHECK(pp_model_measure(&d->opt.model, d->opt.model.batch / M, d->cost), "could not measure the model");
-    MPI_Ibcast(d->cost, PP_MODEL_NCOSTS, MPI_DOUBLE, 0, d->grid->pipe, &rq);
+    MPI_Ibcast(d->cost, PP_MODEL_NCOSTS, MPI_DOUBLE, 0, d->grid->all, &rq);
     PP_CHECK(pp_wait(&rq, d->exec.poll_wait_s), "sharing the measured costs");
     d->cost_M = M;
     d->exec.tick_s = 1e-3;
@@ -283,7 +286,7 @@ void pp_demo_model(pp_demo *d, pp_partition *part)
     for (int l = 0; l < c->depth; l++) cost[l] = d->cost[PP_COST_F] + d->cost[PP_COST_B];
     cost[c->depth - 1] += d->cost[PP_COST_LOSS];
     char err[300];
-    pp_status st = pp_partition_make(d->opt.layers[0] ? d->opt.layers : d->opt.partition, c->depth, d->grid->size,
+    pp_status st = pp_partition_make(d->opt.layers[0] ? d->opt.layers : d->opt.partition, c->depth, d->grid->P,
                                       cost, part, err, sizeof err);
     free(cost);
     if (st != PP_OK) refuse(d, "%s", err);

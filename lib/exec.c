@@ -350,14 +350,15 @@ static pp_status warm_up(runner *x)
 static pp_status common_start(const pp_grid *g, runner *x)
 {
     double t0 = g->rank == 0 ? pp_now() + 0.02 : 0;
-    if (MPI_Bcast(&t0, 1, MPI_DOUBLE, 0, g->pipe) != MPI_SUCCESS) return PP_EMPI;
+    if (MPI_Bcast(&t0, 1, MPI_DOUBLE, 0, g->all) != MPI_SUCCESS) return PP_EMPI;
     x->start = t0 + g->clock_offset;
     if (x->live) pp_live_started(x->live, x->start);
     pp_sleep_until(x->start);
     return PP_OK;
 }
 
-/* Collects every rank's events on rank 0 into a pp_run. */
+/* Collects every rank's events on rank 0 into a pp_run: one row per rank of
+ * the whole grid (every pipeline of it). */
 static pp_status gather(const pp_grid *g, const pp_sched *s, const pp_evlist *mine, pp_run **out)
 {
     int P = g->size, n = mine->n * (int)sizeof(pp_event);
@@ -369,7 +370,7 @@ static pp_status gather(const pp_grid *g, const pp_sched *s, const pp_evlist *mi
         displs = calloc((size_t)P, sizeof *displs);
         if (!counts || !displs) st = PP_ENOMEM;
     }
-    if (MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, g->pipe) != MPI_SUCCESS) st = PP_EMPI;
+    if (MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, g->all) != MPI_SUCCESS) st = PP_EMPI;
     size_t total = 0;
     for (int p = 0; g->rank == 0 && st == PP_OK && p < P; p++) {
         displs[p] = (int)total;
@@ -378,10 +379,10 @@ static pp_status gather(const pp_grid *g, const pp_sched *s, const pp_evlist *mi
     if (g->rank == 0 && st == PP_OK && !(all = malloc(total ? total : 1))) st = PP_ENOMEM;
     /* Everyone takes part in the Gatherv even after a local failure, so that
      * no rank is left waiting in it. */
-    if (MPI_Gatherv(mine->ev, n, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, g->pipe) != MPI_SUCCESS)
+    if (MPI_Gatherv(mine->ev, n, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, g->all) != MPI_SUCCESS)
         st = PP_EMPI;
     if (g->rank == 0 && st == PP_OK) st = pp_run_new(P, s->nmb, out);
-    if (g->rank == 0 && st == PP_OK) (*out)->in_ticks = 0;
+    if (g->rank == 0 && st == PP_OK) (*out)->in_ticks = 0, (*out)->T = g->T, (*out)->D = g->D;
     for (int p = 0; g->rank == 0 && st == PP_OK && p < P; p++) {
         const pp_event *e = (const pp_event *)(all + displs[p]);
         for (int k = 0; k < counts[p] / (int)sizeof(pp_event) && st == PP_OK; k++)
@@ -408,7 +409,7 @@ static void runner_free(runner *x, int len)
 pp_status pp_exec_step(const pp_grid *g, const pp_sched *s, const pp_exec_opts *o, pp_run **out)
 {
     *out = NULL;
-    if (s->nranks != g->size) return PP_EARG;
+    if (s->nranks != g->P) return PP_EARG;
     pp_sched *lo = NULL;
     pp_status st = pp_sched_lower(s, &lo, NULL);
     if (st != PP_OK) return st;
@@ -416,7 +417,7 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *s, const pp_exec_opts *
     x.lo = lo;
     x.o = o;
     x.comm = g->pipe;
-    x.me = g->rank;
+    x.me = g->pipe_rank;
     x.live = o->live;
     int len = lo->len[x.me];
     x.recvs = calloc((size_t)len + 1, sizeof *x.recvs);

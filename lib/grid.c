@@ -5,7 +5,12 @@
  * plays ping-pong with every other rank, keeps the fastest round trip, and
  * takes the other rank's clock reading to be from the middle of that round
  * trip: the offset is then known to within half the fastest round trip.
- * Left out on purpose (for now): the tensor- and data-parallel communicators.
+ *
+ * The grid's shape, P stages x T tensor-parallel ranks x D replicas, puts
+ * rank w at t = w mod T, p = (w / T) mod P, d = w / (T P): a tensor-parallel
+ * group is T neighbouring ranks, which mpiexec places on one machine, because
+ * it talks on every block; the pipeline's and the replicas' messages are
+ * fewer and may cross machines.
  */
 #include "internal.h"
 
@@ -110,16 +115,16 @@ static pp_status estimate_offsets(pp_grid *g)
     if (g->rank == 0) {
         for (int p = 1; p < g->size && st == PP_OK; p++) {
             double res[2];
-            st = ping(g->pipe, p, &res[0], &res[1]);
-            if (st == PP_OK && MPI_Send(res, 2, MPI_DOUBLE, p, TAG_RESULT, g->pipe) != MPI_SUCCESS) st = PP_EMPI;
+            st = ping(g->all, p, &res[0], &res[1]);
+            if (st == PP_OK && MPI_Send(res, 2, MPI_DOUBLE, p, TAG_RESULT, g->all) != MPI_SUCCESS) st = PP_EMPI;
         }
     } else {
         /* The result comes by a sleeping wait, not a collective: a rank
          * spinning in MPI_Scatter would take the core rank 0 and the rank it
          * is timing need, and slow their round trips. */
         MPI_Request rq;
-        st = pong(g->pipe);
-        if (st == PP_OK && MPI_Irecv(mine, 2, MPI_DOUBLE, 0, TAG_RESULT, g->pipe, &rq) != MPI_SUCCESS) st = PP_EMPI;
+        st = pong(g->all);
+        if (st == PP_OK && MPI_Irecv(mine, 2, MPI_DOUBLE, 0, TAG_RESULT, g->all, &rq) != MPI_SUCCESS) st = PP_EMPI;
         if (st == PP_OK) st = pp_wait(&rq, 1e-4);
     }
     g->clock_offset = mine[0];
@@ -128,6 +133,67 @@ static pp_status estimate_offsets(pp_grid *g)
 }
 
 /* ---- the grid ---------------------------------------------------------- */
+
+void pp_grid_coords(const pp_grid *g, int w, int *p, int *t, int *d)
+{
+    *t = w % g->T;
+    *p = w / g->T % g->P;
+    *d = w / (g->T * g->P);
+}
+
+int pp_grid_rank_of(const pp_grid *g, int p, int t, int d)
+{
+    return t + g->T * (p + g->P * d);
+}
+
+static void free_comm(MPI_Comm *c)
+{
+    if (*c != MPI_COMM_NULL) MPI_Comm_free(c);
+    *c = MPI_COMM_NULL;
+}
+
+/* Splits `all` into the pipeline, tensor- and data-parallel communicators of
+ * the shape in g (P, T, D set) and fills in this rank's place. */
+static pp_status split(pp_grid *g)
+{
+    int p, t, d;
+    pp_grid_coords(g, g->rank, &p, &t, &d);
+    MPI_Comm pipe, tp, dp;
+    if (MPI_Comm_split(g->all, t + g->T * d, p, &pipe) != MPI_SUCCESS) return PP_EMPI;
+    if (MPI_Comm_split(g->all, p + g->P * d, t, &tp) != MPI_SUCCESS) {
+        MPI_Comm_free(&pipe);
+        return PP_EMPI;
+    }
+    if (MPI_Comm_split(g->all, t + g->T * p, d, &dp) != MPI_SUCCESS) {
+        MPI_Comm_free(&pipe), MPI_Comm_free(&tp);
+        return PP_EMPI;
+    }
+    free_comm(&g->pipe), free_comm(&g->tp), free_comm(&g->dp);
+    g->pipe = pipe, g->tp = tp, g->dp = dp;
+    g->pipe_rank = p, g->tp_rank = t, g->dp_rank = d;
+    g->prev = p > 0 ? p - 1 : MPI_PROC_NULL;
+    g->next = p < g->P - 1 ? p + 1 : MPI_PROC_NULL;
+    return PP_OK;
+}
+
+pp_status pp_grid_shape(pp_grid *g, int T, int D, char *err, size_t n)
+{
+    if (T < 1 || D < 1) {
+        snprintf(err, n, "--tp %d --dp %d: both must be at least 1", T, D);
+        return PP_EARG;
+    }
+    if (g->size % (T * D) != 0) {
+        snprintf(err, n, "--tp %d --dp %d: %d ranks do not split into stages of T x D = %d x %d = %d ranks "
+                 "(%d / %d is not whole): start a multiple of %d ranks, or change --tp or --dp",
+                 T, D, g->size, T, D, T * D, g->size, T * D, T * D);
+        return PP_EARG;
+    }
+    int keep[3] = {g->P, g->T, g->D};
+    g->T = T, g->D = D, g->P = g->size / (T * D);
+    pp_status st = split(g);
+    if (st != PP_OK) g->P = keep[0], g->T = keep[1], g->D = keep[2];
+    return st;
+}
 
 pp_status pp_grid_new(MPI_Comm world, pp_grid **out)
 {
@@ -140,17 +206,18 @@ pp_status pp_grid_new(MPI_Comm world, pp_grid **out)
     pp_grid *g = calloc(1, sizeof *g);
     if (!g) return PP_ENOMEM;
     g->world = world;
+    g->all = g->pipe = g->tp = g->dp = MPI_COMM_NULL;
     /* A communicator of its own, so that no other library's messages can
-     * match the pipeline's tags. */
-    if (MPI_Comm_dup(world, &g->pipe) != MPI_SUCCESS) {
+     * match the kit's tags. */
+    if (MPI_Comm_dup(world, &g->all) != MPI_SUCCESS) {
         free(g);
         return PP_EMPI;
     }
-    MPI_Comm_rank(g->pipe, &g->rank);
-    MPI_Comm_size(g->pipe, &g->size);
-    g->prev = g->rank > 0 ? g->rank - 1 : MPI_PROC_NULL;
-    g->next = g->rank < g->size - 1 ? g->rank + 1 : MPI_PROC_NULL;
-    pp_status st = estimate_offsets(g);
+    MPI_Comm_rank(g->all, &g->rank);
+    MPI_Comm_size(g->all, &g->size);
+    g->P = g->size, g->T = g->D = 1;
+    pp_status st = split(g);
+    if (st == PP_OK) st = estimate_offsets(g);
     if (st != PP_OK) {
         pp_grid_free(g);
         return st;
@@ -162,6 +229,6 @@ pp_status pp_grid_new(MPI_Comm world, pp_grid **out)
 void pp_grid_free(pp_grid *g)
 {
     if (!g) return;
-    if (g->pipe != MPI_COMM_NULL) MPI_Comm_free(&g->pipe);
+    free_comm(&g->pipe), free_comm(&g->tp), free_comm(&g->dp), free_comm(&g->all);
     free(g);
 }

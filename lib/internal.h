@@ -135,12 +135,26 @@ typedef struct {
 } pp_block;
 
 /* Block l's weights, made from the seed and charged as parameters, and its
- * gradients, zeroed and charged as gradients. */
-pp_status pp_block_pair_new(const pp_model_cfg *c, int l, pp_mem *mem, pp_block *w, pp_block *g);
+ * gradients, zeroed and charged as gradients.  Slice t of T (tensor
+ * parallel): hidden columns t f/T .. (t+1) f/T - 1 of W1 and b1, the same
+ * rows of W2, and all of b2; T = 1, t = 0 is the whole block.  PP_EARG if T
+ * does not divide the hidden width. */
+pp_status pp_block_pair_new(const pp_model_cfg *c, int l, int T, int t, pp_mem *mem, pp_block *w, pp_block *g);
 void pp_block_free(pp_block *b);
-void pp_block_forward(const pp_block *w, const pp_tensor *x, pp_tensor *h, pp_tensor *a, pp_tensor *y);
-void pp_block_backward_input(const pp_block *w, const pp_tensor *h, const pp_tensor *dy, pp_tensor *dh,
-                             pp_tensor *dx);
+
+/* Sums a partial result over a tensor-parallel group, in place. */
+typedef struct {
+    pp_status (*sum)(void *ctx, float *buf, long n);
+    void *ctx;
+} pp_reducer;
+
+/* r NULL: the whole block on this rank.  Otherwise one slice, and r adds
+ * the group's partial sums (once in the forward, once in the input half of
+ * the backward). */
+pp_status pp_block_forward(const pp_block *w, const pp_tensor *x, pp_tensor *h, pp_tensor *a, pp_tensor *y,
+                           const pp_reducer *r);
+pp_status pp_block_backward_input(const pp_block *w, const pp_tensor *h, const pp_tensor *dy, pp_tensor *dh,
+                                  pp_tensor *dx, const pp_reducer *r);
 void pp_block_backward_weight(pp_block *g, const pp_tensor *x, const pp_tensor *a, const pp_tensor *dy,
                               const pp_tensor *dh);
 void pp_block_sgd(pp_block *w, pp_block *g, float lr);

@@ -39,7 +39,8 @@ typedef struct {
 
 struct pp_live {
     MPI_Comm comm;
-    int rank, size;
+    int rank, size;       /* in the whole grid: every pipeline of it shows */
+    int T, P;             /* tensor-parallel group size, pipeline depth */
     pp_view *view;        /* rank 0: where events and keys live */
     int run;              /* counts the steps run with this channel */
 
@@ -75,9 +76,10 @@ pp_status pp_live_new(const pp_grid *g, pp_view *view, pp_live **out)
     if (!l) return PP_ENOMEM;
     l->rank = g->rank;
     l->size = g->size;
+    l->T = g->T, l->P = g->P;
     l->view = view;
     l->ctl_req = l->out_req = l->state_req = MPI_REQUEST_NULL;
-    if (MPI_Comm_dup(g->pipe, &l->comm) != MPI_SUCCESS) {
+    if (MPI_Comm_dup(g->all, &l->comm) != MPI_SUCCESS) {
         free(l);
         return PP_EMPI;
     }
@@ -113,7 +115,9 @@ void pp_live_free(pp_live *l)
     free(l);
 }
 
-/* Rank 0: the predicted start of every compute action, to choose steps by. */
+/* Rank 0: the predicted start of every compute action, to choose steps by.
+ * The prediction has one row per pipeline stage; every rank of the grid
+ * takes the row of its stage. */
 static pp_status keep_prediction(pp_live *l, const pp_run *pred)
 {
     free_pred(l);
@@ -121,7 +125,7 @@ static pp_status keep_prediction(pp_live *l, const pp_run *pred)
     l->pred_n = calloc((size_t)l->size, sizeof *l->pred_n);
     if (!l->pred_t0 || !l->pred_n) return PP_ENOMEM;
     for (int r = 0; r < l->size && pred; r++) {
-        const pp_evlist *ev = &pred->ranks[r];
+        const pp_evlist *ev = &pred->ranks[pred->P == l->size ? r : r / l->T % l->P];
         if (!(l->pred_t0[r] = malloc(((size_t)ev->n + 1) * sizeof(double)))) return PP_ENOMEM;
         for (int i = 0; i < ev->n; i++)
             if (ev->ev[i].type == PP_EV_COMPUTE) l->pred_t0[r][l->pred_n[r]++] = ev->ev[i].t0;
@@ -182,13 +186,20 @@ static pp_status grant_step(pp_live *l)
     }
     l->want_steps--;
     if (best < 0) return PP_OK;
-    l->known[best]++;
-    if (best == 0) {
-        l->grants++;
-        return PP_OK;
+    /* A compute of a tensor-parallel group needs all T of its ranks (they
+     * sum their partial results together): the step goes to the whole group. */
+    int first = best / l->T * l->T, at = l->known[best];
+    for (int r = first; r < first + l->T; r++) {
+        if (r != best && (l->known[r] != at || l->known[r] >= l->pred_n[r])) continue;
+        l->known[r]++;
+        if (r == 0) {
+            l->grants++;
+            continue;
+        }
+        ctl_msg m = {l->run, CTL_STEP, 0};
+        if (MPI_Send(&m, (int)sizeof m, MPI_BYTE, r, TAG_CTL, l->comm) != MPI_SUCCESS) return PP_EMPI;
     }
-    ctl_msg m = {l->run, CTL_STEP, 0};
-    return MPI_Send(&m, (int)sizeof m, MPI_BYTE, best, TAG_CTL, l->comm) == MPI_SUCCESS ? PP_OK : PP_EMPI;
+    return PP_OK;
 }
 
 static pp_status apply_key(pp_live *l, int cmd)

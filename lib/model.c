@@ -115,11 +115,12 @@ void pp_block_free(pp_block *b)
     memset(b, 0, sizeof *b);
 }
 
-/* Allocates a block's four tensors (zeroed) under `role`. */
-static pp_status block_new(const pp_model_cfg *c, pp_mem *mem, pp_mem_role role, pp_block *b)
+/* Allocates a block's four tensors (zeroed) under `role`, for a slice of
+ * f columns of W1 (and rows of W2). */
+static pp_status block_new(const pp_model_cfg *c, int f, pp_mem *mem, pp_mem_role role, pp_block *b)
 {
     memset(b, 0, sizeof *b);
-    int d = c->width, f = c->hidden;
+    int d = c->width;
     pp_status st = pp_tensor_new(mem, role, d, f, &b->W1);
     if (st == PP_OK) st = pp_tensor_new(mem, role, 1, f, &b->b1);
     if (st == PP_OK) st = pp_tensor_new(mem, role, f, d, &b->W2);
@@ -130,35 +131,51 @@ static pp_status block_new(const pp_model_cfg *c, pp_mem *mem, pp_mem_role role,
 
 /* Block l's starting weights: W1 uniform in +-1/sqrt(width), W2 in
  * +-0.5/sqrt(hidden) (small, so the residual stack starts near the
- * identity), biases zero. */
-static pp_status block_init(const pp_model_cfg *c, int l, pp_block *b)
+ * identity), biases zero.  Slice t of T takes hidden columns
+ * t f/T .. (t+1) f/T - 1 of W1 and the same rows of W2: the numbers are
+ * those of the whole block, cut. */
+static pp_status block_init(const pp_model_cfg *c, int l, int T, int t, pp_block *b)
 {
-    int d = c->width, f = c->hidden;
-    float *host = malloc((size_t)d * f * sizeof *host);
-    if (!host) return PP_ENOMEM;
+    int d = c->width, f = c->hidden, fs = f / T;
+    float *host = malloc((size_t)d * f * sizeof *host), *cut = malloc((size_t)d * fs * sizeof *cut);
+    if (!host || !cut) {
+        free(host), free(cut);
+        return PP_ENOMEM;
+    }
     fill(host, d, f, c->seed, STREAM_BLOCK + 2 * (uint64_t)l, 0, 1.0f / sqrtf((float)d));
-    pp_ops_now()->from_host(b->W1->data, host, pp_tensor_bytes(b->W1));
-    fill(host, f, d, c->seed, STREAM_BLOCK + 2 * (uint64_t)l + 1, 0, 0.5f / sqrtf((float)f));
+    for (int i = 0; i < d; i++) memcpy(cut + (long)i * fs, host + (long)i * f + (long)t * fs, (size_t)fs * sizeof *cut);
+    pp_ops_now()->from_host(b->W1->data, cut, pp_tensor_bytes(b->W1));
+    fill(host, fs, d, c->seed, STREAM_BLOCK + 2 * (uint64_t)l + 1, (uint64_t)t * fs, 0.5f / sqrtf((float)f));
     pp_ops_now()->from_host(b->W2->data, host, pp_tensor_bytes(b->W2));
-    free(host);
+    free(host), free(cut);
     return PP_OK;
 }
 
-pp_status pp_block_pair_new(const pp_model_cfg *c, int l, pp_mem *mem, pp_block *w, pp_block *g)
+pp_status pp_block_pair_new(const pp_model_cfg *c, int l, int T, int t, pp_mem *mem, pp_block *w, pp_block *g)
 {
     memset(g, 0, sizeof *g);
-    pp_status st = block_new(c, mem, PP_MEM_PARAMS, w);
-    if (st == PP_OK) st = block_init(c, l, w);
-    if (st == PP_OK) st = block_new(c, mem, PP_MEM_GRADS, g);
+    if (T < 1 || c->hidden % T != 0 || t < 0 || t >= T) return PP_EARG;
+    pp_status st = block_new(c, c->hidden / T, mem, PP_MEM_PARAMS, w);
+    if (st == PP_OK) st = block_init(c, l, T, t, w);
+    if (st == PP_OK) st = block_new(c, c->hidden / T, mem, PP_MEM_GRADS, g);
     if (st != PP_OK) pp_block_free(w);
     return st;
 }
 
 /* ---- forward and backward of one block ------------------------------------ */
 
-/* Forward of one block on x (rows x width).  Writes h and a (rows x hidden)
- * and y (rows x width). */
-void pp_block_forward(const pp_block *w, const pp_tensor *x, pp_tensor *h, pp_tensor *a, pp_tensor *y)
+/* The tensor-parallel sum of a partial result, if there is one. */
+static pp_status tp_sum(const pp_reducer *r, float *buf, long n)
+{
+    return r ? r->sum(r->ctx, buf, n) : PP_OK;
+}
+
+/* Forward of one block on x (rows x width).  Writes h and a (rows x the
+ * block's hidden columns) and y (rows x width).  With a reducer (tensor
+ * parallel), a W2 holds only some rows, a W2 is a partial sum, and the
+ * reducer adds the group's partial sums before the bias and the residual. */
+pp_status pp_block_forward(const pp_block *w, const pp_tensor *x, pp_tensor *h, pp_tensor *a, pp_tensor *y,
+                           const pp_reducer *r)
 {
     const pp_ops *op = pp_ops_now();
     int n = x->rows, d = x->cols, f = w->W1->cols;
@@ -166,22 +183,27 @@ void pp_block_forward(const pp_block *w, const pp_tensor *x, pp_tensor *h, pp_te
     op->add_bias(h->data, w->b1->data, n, f);                         /* h += b1  */
     op->gelu(a->data, h->data, (long)n * f);                          /* a = gelu(h) */
     op->gemm(0, 0, n, d, f, a->data, w->W2->data, 0.0f, y->data);     /* y = a W2 */
+    pp_status st = tp_sum(r, y->data, (long)n * d);                   /* summed over the group */
     op->add_bias(y->data, w->b2->data, n, d);                         /* y += b2  */
     op->add(y->data, y->data, x->data, (long)n * d);                  /* y += x (residual) */
+    return st;
 }
 
 /* The input half of the backward ("I"): from dy (rows x width) makes
- * dh (rows x hidden) and, if dx is not NULL, dx = dy + dh W1^T. */
-void pp_block_backward_input(const pp_block *w, const pp_tensor *h, const pp_tensor *dy, pp_tensor *dh,
-                             pp_tensor *dx)
+ * dh (rows x hidden) and, if dx is not NULL, dx = dy + dh W1^T (with a
+ * reducer, dh W1^T is summed over the group first). */
+pp_status pp_block_backward_input(const pp_block *w, const pp_tensor *h, const pp_tensor *dy, pp_tensor *dh,
+                                  pp_tensor *dx, const pp_reducer *r)
 {
     const pp_ops *op = pp_ops_now();
     int n = dy->rows, d = dy->cols, f = w->W1->cols;
     op->gemm(0, 1, n, f, d, dy->data, w->W2->data, 0.0f, dh->data);  /* da = dy W2^T */
     op->gelu_backward(dh->data, dh->data, h->data, (long)n * f);    /* dh = da gelu'(h) */
-    if (!dx) return;
+    if (!dx) return PP_OK;
     op->gemm(0, 1, n, d, f, dh->data, w->W1->data, 0.0f, dx->data);  /* dx = dh W1^T */
+    pp_status st = tp_sum(r, dx->data, (long)n * d);                 /* summed over the group */
     op->add(dx->data, dx->data, dy->data, (long)n * d);              /* dx += dy (residual) */
+    return st;
 }
 
 /* The weight half ("W"): adds this micro-batch's gradients to g. */
@@ -344,7 +366,7 @@ pp_status pp_model_measure(const pp_model_cfg *c, int rows, double cost[PP_MODEL
     int d = c->width, f = c->hidden;
     pp_block w, g;
     pp_tensor *x = NULL, *h = NULL, *a = NULL, *y = NULL, *dh = NULL, *dx = NULL;
-    pp_status st = pp_block_pair_new(c, 0, NULL, &w, &g);
+    pp_status st = pp_block_pair_new(c, 0, 1, 0, NULL, &w, &g);
     if (st != PP_OK) return st;
     pp_tensor **all[6] = {&x, &h, &a, &y, &dh, &dx};
     int cols[6] = {d, f, f, d, f, d};
@@ -355,9 +377,9 @@ pp_status pp_model_measure(const pp_model_cfg *c, int rows, double cost[PP_MODEL
     double v[PP_MODEL_NCOSTS][5];
     for (int r = 0; r < 6 && st == PP_OK; r++) {
         double t0 = pp_now();
-        pp_block_forward(&w, x, h, a, y);
+        pp_block_forward(&w, x, h, a, y, NULL);
         double t1 = pp_now();
-        pp_block_backward_input(&w, h, y, dh, dx);
+        pp_block_backward_input(&w, h, y, dh, dx, NULL);
         double t2 = pp_now();
         pp_block_backward_weight(&g, x, a, y, dh);
         double t3 = pp_now();

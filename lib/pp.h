@@ -14,8 +14,9 @@
  * Two ways to compute: timed (every action sleeps a set number of ticks) and
  * real (a small MLP trained through the pipeline, checked against a
  * single-process run of the same micro-batch loop).
- * Left out on purpose (for now): tensor and data parallel dimensions.  The
- * grid and the trace leave room for them.
+ * The grid adds tensor parallelism (each block's two matrices split over T
+ * ranks, Megatron style) and data parallelism (D replicas on different
+ * samples, gradients summed after the step's last micro-batch).
  */
 #ifndef PP_H
 #define PP_H
@@ -59,19 +60,51 @@ void pp_clock_inject_offset(double seconds);
 
 /* ---- grid: ranks and their place in the pipeline ------------------------ */
 
+/* The job's ranks form a grid of P pipeline stages x T tensor-parallel ranks
+ * x D data-parallel replicas (size = P x T x D).  Placement: rank
+ * w = t + T x (p + P x d), so the T ranks of one tensor-parallel group are
+ * neighbours (on one machine, where mpiexec fills machines in rank order)
+ * and a replica's P x T ranks are contiguous.  With T = D = 1 the grid is a
+ * plain pipeline and every rank's pipe_rank is its rank. */
 typedef struct {
     MPI_Comm world;     /* the communicator the grid was made from */
-    MPI_Comm pipe;      /* the pipeline communicator (its own context for tags) */
-    int rank, size;     /* this rank and the number of ranks in pipe */
-    int prev, next;     /* neighbouring ranks in the pipeline, MPI_PROC_NULL at the ends */
+    MPI_Comm all;       /* every rank of the job (its own context): gathers, the live view, the start */
+    MPI_Comm pipe;      /* this rank's pipeline: the P ranks with its t and d, ordered by stage */
+    MPI_Comm tp;        /* its tensor-parallel group: the T ranks with its p and d */
+    MPI_Comm dp;        /* its data-parallel group: the D replicas of its p and t */
+    int rank, size;     /* this rank and the number of ranks in the whole job */
+    int P, T, D;        /* the grid's shape */
+    int pipe_rank, tp_rank, dp_rank;   /* p, t and d of this rank */
+    int prev, next;     /* neighbouring ranks in pipe, MPI_PROC_NULL at the ends */
     double clock_offset;   /* this rank's clock minus rank 0's, seconds (estimated) */
     double clock_rtt;      /* fastest ping-pong round trip seen while estimating, seconds */
-    /* Tensor- and data-parallel dimensions will sit here: tp, dp, their communicators. */
 } pp_grid;
 
-/* Makes the grid over `world` (collective) and estimates clock offsets. */
+/* Makes a plain pipeline grid over `world` (collective): P = size, T = D = 1,
+ * and estimates clock offsets. */
 pp_status pp_grid_new(MPI_Comm world, pp_grid **out);
+/* Collective: reshapes g into P x T x D with P = size / (T x D).  On a shape
+ * that does not fit the ranks returns PP_EARG (g unchanged) with a one-line
+ * reason that shows the arithmetic. */
+pp_status pp_grid_shape(pp_grid *g, int T, int D, char *err, size_t errlen);
+/* The grid position of job rank w. */
+void pp_grid_coords(const pp_grid *g, int w, int *p, int *t, int *d);
+int pp_grid_rank_of(const pp_grid *g, int p, int t, int d);
 void pp_grid_free(pp_grid *g);
+
+/* ---- sums over a group, in a fixed order -------------------------------- */
+
+/* All-reduce (sum) of n floats over comm, in place, as a reduce-scatter then
+ * an all-gather: chunk j is added on rank j in rank order, so every rank
+ * gets the same bits every run.  Waits sleeping (poll_s between tests).
+ * Adds the bytes this rank sent, 2 (size-1)/size of the vector (whole when
+ * size divides n), to *wire_bytes (may be NULL). */
+pp_status pp_allreduce_ordered(float *buf, long n, MPI_Comm comm, double poll_s, long *wire_bytes);
+/* Every rank holds slice `rank` of n floats (see pp_slice_of) in buf; after
+ * the call every rank holds all of them.  Adds this rank's bytes sent. */
+pp_status pp_allgather_slices(float *buf, long n, MPI_Comm comm, double poll_s, long *wire_bytes);
+/* Slice t of n floats cut into T nearly equal parts: its first float and count. */
+void pp_slice_of(long n, int T, int t, long *first, long *count);
 
 /* ---- schedules: per-rank lists of actions, built, read, checked --------- */
 
@@ -216,7 +249,8 @@ double pp_costs_of(const pp_costs *c, pp_kind k, int stage);
 /* A whole step: every rank's events and the figures derived from them.
  * Filled by the simulator (predicted) or by the executor (measured, rank 0). */
 typedef struct {
-    int P, M;
+    int P, M;             /* P: rows, one per rank (P x T x D of them for a whole grid) */
+    int T, D;             /* the grid's tensor- and data-parallel sizes (1 for one pipeline) */
     int in_ticks;         /* 1: times are in ticks (predicted); 0: in seconds (measured) */
     pp_evlist *ranks;     /* [P] */
     double makespan;      /* same unit as events */
@@ -226,6 +260,8 @@ typedef struct {
 } pp_run;
 
 pp_status pp_run_new(int P, int M, pp_run **out);
+/* Pipeline stages in a run: its rows / (T x D). */
+int pp_run_depth(const pp_run *r);
 void pp_run_free(pp_run *r);
 /* Recomputes makespan, busy, peaks and bytes from the events. */
 void pp_run_summarize(pp_run *r);
@@ -357,6 +393,12 @@ void pp_model_targets(const pp_tensor *A, const pp_tensor *x, pp_tensor *t);
  * per step; mem (may be NULL) counts its allocations.  With steps = 0 it
  * only runs the forward of x (batch rows) into y, from the starting weights. */
 pp_status pp_reference_train(const pp_model_cfg *c, int M, int steps, float *params, double *losses, pp_mem *mem);
+/* The same with D data-parallel replicas: replica r takes samples
+ * r B/D .. (r+1) B/D - 1 of the batch in M micro-batches; each replica's
+ * gradients are summed apart, then the sums are added in replica order (as
+ * the grid's ordered all-reduce does).  D = 1 is pp_reference_train. */
+pp_status pp_reference_train_dp(const pp_model_cfg *c, int D, int M, int steps, float *params, double *losses,
+                                 pp_mem *mem);
 pp_status pp_reference_forward(const pp_model_cfg *c, const pp_tensor *x, pp_tensor *y);
 
 /* Floats in the whole model's parameters. */
@@ -416,9 +458,30 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *s, const pp_exec_opts *
  * and what one step needs.  Opaque. */
 typedef struct pp_trainer pp_trainer;
 
-/* Collective over g->pipe: every rank makes the weights of the blocks of the
- * stages it runs (stage s on rank stage_rank[s]; NULL means stage s on rank
- * s), from the seed, so they equal the single-process start. */
+/* What one rank's communication of one step adds up to, counted where the
+ * bytes are handed to MPI.  "size" is the size of the vector a collective
+ * works on; "sent" the bytes this rank itself sent to others. */
+typedef struct {
+    long pipe_bytes;     /* pipeline messages (activations and gradients) sent */
+    int pipe_msgs;
+    long tp_size, tp_sent;      /* tensor-parallel all-reduces (two per block and micro-batch) */
+    int tp_calls;
+    double tp_s;
+    long gather_size, gather_sent;  /* all-gathers of the slices a stage received */
+    int gather_calls;
+    double gather_s;
+    long dp_size, dp_sent;      /* data-parallel all-reduce of the gradients, after the last micro-batch */
+    int dp_calls;
+    double dp_s;
+} pp_comm_stats;
+
+/* Collective over the grid: every rank makes the weights of the blocks of
+ * the stages it runs (stage s on pipeline rank stage_rank[s]; NULL means
+ * stage s on pipeline rank s), from the seed, so they equal the
+ * single-process start.  With T > 1 each rank holds slice t of every block
+ * (hidden columns of W1, rows of W2: T must divide the hidden width); with
+ * D > 1 replica d trains on samples d B/D .. (d+1) B/D - 1 of each batch
+ * (D x M must divide the batch). */
 pp_status pp_trainer_new(const pp_grid *g, const pp_model_cfg *c, const pp_partition *part,
                          const int *stage_rank, pp_trainer **out);
 void pp_trainer_free(pp_trainer *t);
@@ -435,9 +498,15 @@ pp_status pp_trainer_forward_stage(pp_trainer *t, int stage, const pp_tensor *x,
 /* Collective: rank 0 receives every block's parameters (as
  * pp_reference_train lays them out) into params. */
 pp_status pp_trainer_params(pp_trainer *t, float *params);
+/* The same from one replica (data parallel), put together from its slices. */
+pp_status pp_trainer_params_of(pp_trainer *t, int replica, float *params);
 /* The hooks pp_trainer_step gives the executor (for the view to know the
  * step computes for real). */
 const pp_work *pp_trainer_work(pp_trainer *t);
+/* This rank's communication in the last step. */
+const pp_comm_stats *pp_trainer_comm(const pp_trainer *t);
+/* Collective: rank 0 gets every rank's counts of the last step (all: [size]). */
+pp_status pp_trainer_comm_all(pp_trainer *t, pp_comm_stats *all);
 /* This rank's memory, counted by role since the trainer was made. */
 pp_mem *pp_trainer_mem(pp_trainer *t);
 /* Collective: rank 0 gets every rank's memory counts (all: [P]). */
@@ -495,6 +564,8 @@ typedef struct {
     char partition[16];      /* --partition front|back|balanced */
     char layers[256];        /* --layers 3,5,4,4: blocks per stage (checked once P is known) */
     char dump[256];          /* --dump DIR: write weights, inputs and outputs as .npy */
+    int grid_ok;             /* set by the demo: --tp and --dp are accepted */
+    int tp, dp;              /* --tp T, --dp D: the grid (P = ranks / (T x D)) */
 } pp_opts;
 
 /* The defaults: M = 8, schedule 1f1b, tick 10 ms, 64 KiB, F=1 B=2 I=1 W=1;

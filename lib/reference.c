@@ -2,10 +2,12 @@
  * micro-batch loop that the pipeline must reproduce:
  *
  *   for every step:
- *     for every micro-batch m, in order:
- *       forward through every block, loss;
- *       backward through every block, adding m's gradients;
- *     SGD with the sum, gradients back to zero.
+ *     for every replica r (data parallel; one when there is none), in order:
+ *       for every micro-batch m of r's share of the batch, in order:
+ *         forward through every block, loss;
+ *         backward through every block, adding m's gradients to r's sum;
+ *     the replicas' sums added in replica order;
+ *     SGD with the total, gradients back to zero.
  *
  * It calls the same block functions as the pipeline, in the same order for
  * each micro-batch, so a correct pipeline ends on exactly the same bits.
@@ -59,7 +61,7 @@ static pp_status forward_all(const pp_model_cfg *c, pp_block *w, const pp_tensor
         if ((st = pp_tensor_new(mem, PP_MEM_ACTS, n, f, &k->h[l])) == PP_OK &&
             (st = pp_tensor_new(mem, PP_MEM_ACTS, n, f, &k->a[l])) == PP_OK &&
             (st = pp_tensor_new(mem, r, n, d, y)) == PP_OK)
-            pp_block_forward(&w[l], k->x[l], k->h[l], k->a[l], *y);
+            st = pp_block_forward(&w[l], k->x[l], k->h[l], k->a[l], *y, NULL);
     }
     return st;
 }
@@ -74,7 +76,7 @@ static pp_status backward_all(const pp_model_cfg *c, pp_block *w, pp_block *g, k
         st = pp_tensor_new(mem, PP_MEM_OTHER, n, f, &dh);
         if (st == PP_OK && l > 0) st = pp_tensor_new(mem, PP_MEM_OTHER, n, d, &dx);
         if (st != PP_OK) break;
-        pp_block_backward_input(&w[l], k->h[l], dy, dh, l > 0 ? dx : NULL);
+        st = pp_block_backward_input(&w[l], k->h[l], dy, dh, l > 0 ? dx : NULL, NULL);
         pp_block_backward_weight(&g[l], k->x[l], k->a[l], dy, dh);
         if (dy != k->dy) pp_tensor_free(dy);
         pp_tensor_free(dh);
@@ -84,27 +86,49 @@ static pp_status backward_all(const pp_model_cfg *c, pp_block *w, pp_block *g, k
     return st;
 }
 
-/* One step over the batch in M micro-batches; adds the loss to *loss. */
-static pp_status one_step(const pp_model_cfg *c, pp_block *w, pp_block *g, const pp_tensor *A, int step, int M,
-                          keep *k, double *loss, pp_mem *mem)
+/* Adds gradient sums: into += from (every tensor of every block), then from = 0. */
+static void add_grads(const pp_model_cfg *c, pp_block *into, pp_block *from)
 {
-    int rows = c->batch / M, d = c->width;
+    const pp_ops *op = pp_ops_now();
+    for (int l = 0; l < c->depth; l++) {
+        pp_tensor *a[4] = {into[l].W1, into[l].b1, into[l].W2, into[l].b2};
+        pp_tensor *b[4] = {from[l].W1, from[l].b1, from[l].W2, from[l].b2};
+        for (int k = 0; k < 4; k++) {
+            long n = (long)a[k]->rows * a[k]->cols;
+            op->add(a[k]->data, a[k]->data, b[k]->data, n);
+            op->sgd(b[k]->data, b[k]->data, 0.0f, n);   /* w -= 0 g, then g = 0: only the zeroing */
+        }
+    }
+}
+
+/* One step over the batch: D replicas' shares in M micro-batches each;
+ * replica 0 sums into g, the others into gr, added to g in order; the loss
+ * likewise. */
+static pp_status one_step(const pp_model_cfg *c, pp_block *w, pp_block *g, pp_block *gr, const pp_tensor *A,
+                          int step, int D, int M, keep *k, double *loss, pp_mem *mem)
+{
+    int share = c->batch / D, rows = share / M, d = c->width;
     pp_tensor *x = NULL, *t = NULL;
     pp_status st = PP_OK;
-    for (int m = 0; m < M && st == PP_OK; m++) {
-        if ((st = pp_tensor_new(mem, PP_MEM_OTHER, rows, d, &x)) == PP_OK &&
-            (st = pp_tensor_new(mem, PP_MEM_OTHER, rows, d, &t)) == PP_OK &&
-            (st = pp_model_inputs(c, step, m * rows, x)) == PP_OK &&
-            (st = forward_all(c, w, x, k, mem)) == PP_OK &&
-            (st = pp_tensor_new(mem, PP_MEM_ACTS, rows, d, &k->dy)) == PP_OK) {
-            pp_model_targets(A, x, t);
-            *loss += pp_ops_now()->mse(k->dy->data, k->y->data, t->data, (long)rows * d,
-                                       1.0f / ((float)c->batch * (float)d));
-            st = backward_all(c, w, g, k, mem);
+    for (int r = 0; r < D && st == PP_OK; r++) {
+        double part = 0;
+        for (int m = 0; m < M && st == PP_OK; m++) {
+            if ((st = pp_tensor_new(mem, PP_MEM_OTHER, rows, d, &x)) == PP_OK &&
+                (st = pp_tensor_new(mem, PP_MEM_OTHER, rows, d, &t)) == PP_OK &&
+                (st = pp_model_inputs(c, step, r * share + m * rows, x)) == PP_OK &&
+                (st = forward_all(c, w, x, k, mem)) == PP_OK &&
+                (st = pp_tensor_new(mem, PP_MEM_ACTS, rows, d, &k->dy)) == PP_OK) {
+                pp_model_targets(A, x, t);
+                part += pp_ops_now()->mse(k->dy->data, k->y->data, t->data, (long)rows * d,
+                                          1.0f / ((float)c->batch * (float)d));
+                st = backward_all(c, w, r == 0 ? g : gr, k, mem);
+            }
+            keep_free(k, c->depth);
+            pp_tensor_free(x), pp_tensor_free(t);
+            x = t = NULL;
         }
-        keep_free(k, c->depth);
-        pp_tensor_free(x), pp_tensor_free(t);
-        x = t = NULL;
+        if (r > 0 && st == PP_OK) add_grads(c, g, gr);
+        *loss = r == 0 ? part : *loss + part;
     }
     for (int l = 0; l < c->depth && st == PP_OK; l++) pp_block_sgd(&w[l], &g[l], c->lr);
     return st;
@@ -117,7 +141,7 @@ static pp_status model_new(const pp_model_cfg *c, pp_block **w, pp_block **g, pp
     *g = calloc((size_t)c->depth, sizeof **g);
     if (!*w || !*g) return PP_ENOMEM;
     pp_status st = PP_OK;
-    for (int l = 0; l < c->depth && st == PP_OK; l++) st = pp_block_pair_new(c, l, mem, &(*w)[l], &(*g)[l]);
+    for (int l = 0; l < c->depth && st == PP_OK; l++) st = pp_block_pair_new(c, l, 1, 0, mem, &(*w)[l], &(*g)[l]);
     return st;
 }
 
@@ -132,20 +156,30 @@ static void model_free(const pp_model_cfg *c, pp_block *w, pp_block *g)
 
 pp_status pp_reference_train(const pp_model_cfg *c, int M, int steps, float *params, double *losses, pp_mem *mem)
 {
-    if (M < 1 || c->batch % M != 0) return PP_EARG;
-    pp_block *w = NULL, *g = NULL;
+    return pp_reference_train_dp(c, 1, M, steps, params, losses, mem);
+}
+
+pp_status pp_reference_train_dp(const pp_model_cfg *c, int D, int M, int steps, float *params, double *losses,
+                                 pp_mem *mem)
+{
+    if (M < 1 || D < 1 || c->batch % (D * M) != 0) return PP_EARG;
+    pp_block *w = NULL, *g = NULL, *gr = NULL, *unused = NULL;
     pp_tensor *A = NULL;
     keep k = {0};
     pp_status st = keep_lists(&k, c->depth) ? model_new(c, &w, &g, mem) : PP_ENOMEM;
+    /* A second set of gradients for the replicas after the first (its
+     * weights are not used). */
+    if (st == PP_OK && D > 1) st = model_new(c, &unused, &gr, mem);
     if (st == PP_OK) st = pp_model_teacher(c, mem, &A);
     for (int s = 0; s < steps && st == PP_OK; s++) {
         double loss = 0;
-        st = one_step(c, w, g, A, s, M, &k, &loss, mem);
+        st = one_step(c, w, g, gr, A, s, D, M, &k, &loss, mem);
         if (losses) losses[s] = loss;
     }
     for (int l = 0; l < c->depth && st == PP_OK && params; l++)
         pp_block_to_host(&w[l], params + l * pp_block_params(c));
     model_free(c, w, g);
+    if (D > 1) model_free(c, unused, gr);
     pp_tensor_free(A);
     free(k.x), free(k.h), free(k.a);
     return st;

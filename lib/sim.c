@@ -39,6 +39,7 @@ pp_status pp_run_new(int P, int M, pp_run **out)
     if (!r) return PP_ENOMEM;
     r->P = P;
     r->M = M;
+    r->T = r->D = 1;
     r->in_ticks = 1;
     r->ranks = calloc((size_t)P, sizeof *r->ranks);
     r->busy = calloc((size_t)P, sizeof *r->busy);
@@ -50,6 +51,11 @@ pp_status pp_run_new(int P, int M, pp_run **out)
     }
     *out = r;
     return PP_OK;
+}
+
+int pp_run_depth(const pp_run *r)
+{
+    return r->P / (r->T * r->D);
 }
 
 void pp_run_free(pp_run *r)

@@ -12,6 +12,20 @@
  *     and done right after the one before it.  The sum of floats depends on
  *     its order, so this is what keeps the result equal to the
  *     single-process loop under every schedule.
+ *
+ * On a grid (T tensor-parallel ranks, D replicas):
+ *   - each of a stage's T ranks holds one slice of every block (Megatron
+ *     style: W1 by columns, W2 by rows) and the group sums its partial
+ *     results twice per block and micro-batch (pp_block_forward and
+ *     pp_block_backward_input call the reducer);
+ *   - the activations and gradients between stages are whole on every rank
+ *     of a group; each rank sends only its slice (1/T of the message) to the
+ *     rank with its t in the next stage, and the receiving group puts the
+ *     slices together (all-gather) before using them.  The bytes between
+ *     stages are then those of one tensor, spread over T links;
+ *   - replica d trains on its share of the batch; after the last
+ *     micro-batch the replicas' gradients are summed (ordered all-reduce)
+ *     and every replica takes the same SGD step.
  * Left out on purpose: weight stashing (PipeDream's asynchronous updates);
  * every step ends with one SGD update after the last micro-batch.
  */
@@ -42,7 +56,12 @@ struct pp_trainer {
     const pp_grid *g;
     pp_model_cfg cfg;
     pp_partition part;
-    int S, me;
+    int S, me;            /* stages; this rank's place in its pipeline */
+    int T, D;             /* tensor-parallel group size, replicas */
+    int share;            /* samples of each batch this replica trains on: batch / D */
+    pp_reducer tp;        /* the group's sum (T > 1) */
+    pp_comm_stats comm;   /* this step's communication */
+    double poll_s;        /* sleep between tests while waiting in a collective */
     int stage_rank[PP_MAX_STAGES];
     pp_mem mem;
     pp_block *w, *grad;   /* [depth]: only this rank's blocks are allocated */
@@ -90,20 +109,60 @@ static pp_status new_t(pp_trainer *t, pp_mem_role r, int rows, int cols, pp_tens
 
 /* ---- forward ------------------------------------------------------------- */
 
+/* A received message holds only this rank's slice (T > 1): the group puts
+ * the slices together first. */
+static pp_status gathered(pp_trainer *t, pp_tensor *b)
+{
+    if (t->T == 1) return PP_OK;
+    double t0 = pp_now();
+    long n = (long)b->rows * b->cols;
+    pp_status st = pp_allgather_slices(b->data, n, t->g->tp, t->poll_s, &t->comm.gather_sent);
+    t->comm.gather_size += n * (long)sizeof(float);
+    t->comm.gather_calls++;
+    t->comm.gather_s += pp_now() - t0;
+    return st;
+}
+
 /* The input of stage s for micro-batch m: the batch (first stage), the
  * previous stage's output (when it runs here), or what was received. */
-static pp_tensor input_of(pp_trainer *t, int s, int m)
+static pp_status input_of(pp_trainer *t, int s, int m, pp_tensor *in)
 {
-    if (s == 0) return rows_of(t->x, m * t->rows, t->rows);
-    return *(mine(t, s - 1) ? *msg(t, OUT_F, s - 1, m) : *msg(t, IN_F, s, m));
+    if (s == 0) {
+        *in = rows_of(t->x, m * t->rows, t->rows);
+        return PP_OK;
+    }
+    if (mine(t, s - 1)) {
+        *in = **msg(t, OUT_F, s - 1, m);
+        return PP_OK;
+    }
+    *in = **msg(t, IN_F, s, m);
+    return gathered(t, *msg(t, IN_F, s, m));
+}
+
+/* The tensor-parallel sum, counted. */
+static pp_status tp_sum(void *ctx, float *buf, long n)
+{
+    pp_trainer *t = ctx;
+    double t0 = pp_now();
+    pp_status st = pp_allreduce_ordered(buf, n, t->g->tp, t->poll_s, &t->comm.tp_sent);
+    t->comm.tp_size += n * (long)sizeof(float);
+    t->comm.tp_calls++;
+    t->comm.tp_s += pp_now() - t0;
+    return st;
+}
+
+static const pp_reducer *reducer(const pp_trainer *t)
+{
+    return t->T > 1 ? &t->tp : NULL;
 }
 
 static pp_status forward(pp_trainer *t, int s, int m)
 {
     int first = t->part.first[s], last = t->part.first[s + 1] - 1, n = t->rows;
-    int d = t->cfg.width, f = t->cfg.hidden;
-    pp_tensor in = input_of(t, s, m);
-    pp_status st = new_t(t, PP_MEM_ACTS, n, d, &sv(t, first, m)->x);
+    int d = t->cfg.width, f = t->cfg.hidden / t->T;
+    pp_tensor in;
+    pp_status st = input_of(t, s, m, &in);
+    if (st == PP_OK) st = new_t(t, PP_MEM_ACTS, n, d, &sv(t, first, m)->x);
     if (st == PP_OK) pp_ops_now()->copy(sv(t, first, m)->x->data, in.data, pp_tensor_bytes(&in));
     pp_tensor out = {0};
     for (int l = first; l <= last && st == PP_OK; l++) {
@@ -120,7 +179,7 @@ static pp_status forward(pp_trainer *t, int s, int m)
             out = rows_of(t->y, m * n, n);
             y = &out;
         }
-        pp_block_forward(&t->w[l], k->x, k->h, k->a, y);
+        st = pp_block_forward(&t->w[l], k->x, k->h, k->a, y, reducer(t));
     }
     /* The last stage turns the output into the loss and keeps its gradient. */
     if (st == PP_OK && s == t->S - 1 && (st = new_t(t, PP_MEM_ACTS, n, d, &sv(t, last, m)->dy)) == PP_OK) {
@@ -133,11 +192,14 @@ static pp_status forward(pp_trainer *t, int s, int m)
 
 /* ---- backward ------------------------------------------------------------ */
 
-/* The gradient arriving at stage s's output for micro-batch m. */
-static pp_tensor *grad_in(pp_trainer *t, int s, int m)
+/* The gradient arriving at stage s's output for micro-batch m (a received
+ * one is put together from its slices first: *st says if that failed). */
+static pp_tensor *grad_in(pp_trainer *t, int s, int m, pp_status *st)
 {
     if (s == t->S - 1) return sv(t, t->part.first[s + 1] - 1, m)->dy;
-    return mine(t, s + 1) ? *msg(t, OUT_B, s + 1, m) : *msg(t, IN_B, s, m);
+    if (mine(t, s + 1)) return *msg(t, OUT_B, s + 1, m);
+    *st = gathered(t, *msg(t, IN_B, s, m));
+    return *msg(t, IN_B, s, m);
 }
 
 static void free_saved(saved *k)
@@ -162,14 +224,14 @@ static pp_status dx_for(pp_trainer *t, int s, int l, int m, pp_mem_role r, pp_te
 static pp_status backward_fused(pp_trainer *t, int s, int m)
 {
     int first = t->part.first[s], last = t->part.first[s + 1] - 1;
-    pp_tensor *dy = grad_in(t, s, m), *dh = NULL, *dx = NULL;
     pp_status st = PP_OK;
+    pp_tensor *dy = grad_in(t, s, m, &st), *dh = NULL, *dx = NULL;
     for (int l = last; l >= first && st == PP_OK; l--) {
         saved *k = sv(t, l, m);
-        if ((st = new_t(t, PP_MEM_OTHER, t->rows, t->cfg.hidden, &dh)) != PP_OK ||
+        if ((st = new_t(t, PP_MEM_OTHER, t->rows, t->cfg.hidden / t->T, &dh)) != PP_OK ||
             (st = dx_for(t, s, l, m, PP_MEM_OTHER, &dx)) != PP_OK)
             break;
-        pp_block_backward_input(&t->w[l], k->h, dy, dh, dx);
+        st = pp_block_backward_input(&t->w[l], k->h, dy, dh, dx, reducer(t));
         pp_block_backward_weight(&t->grad[l], k->x, k->a, dy, dh);
         if (l < last) pp_tensor_free(dy);   /* scratch made by the block above */
         pp_tensor_free(dh);
@@ -187,17 +249,17 @@ static pp_status backward_input(pp_trainer *t, int s, int m)
     saved *top = sv(t, last, m);
     pp_status st = PP_OK;
     if (!top->dy) {   /* a received gradient: copied, its buffer belongs to the step */
-        pp_tensor *in = grad_in(t, s, m);
-        if ((st = new_t(t, PP_MEM_ACTS, t->rows, t->cfg.width, &top->dy)) == PP_OK)
+        pp_tensor *in = grad_in(t, s, m, &st);
+        if (st == PP_OK && (st = new_t(t, PP_MEM_ACTS, t->rows, t->cfg.width, &top->dy)) == PP_OK)
             pp_ops_now()->copy(top->dy->data, in->data, pp_tensor_bytes(in));
     }
     for (int l = last; l >= first && st == PP_OK; l--) {
         saved *k = sv(t, l, m);
         pp_tensor *dx = NULL;
-        if ((st = new_t(t, PP_MEM_ACTS, t->rows, t->cfg.hidden, &k->dh)) != PP_OK ||
+        if ((st = new_t(t, PP_MEM_ACTS, t->rows, t->cfg.hidden / t->T, &k->dh)) != PP_OK ||
             (st = dx_for(t, s, l, m, PP_MEM_ACTS, &dx)) != PP_OK)
             break;
-        pp_block_backward_input(&t->w[l], k->h, k->dy, k->dh, dx);
+        st = pp_block_backward_input(&t->w[l], k->h, k->dy, k->dh, dx, reducer(t));
         pp_tensor_free(k->h);
         k->h = NULL;
         if (l > first) sv(t, l - 1, m)->dy = dx;
@@ -253,8 +315,16 @@ static void *buffer(void *ctx, pp_action a, size_t *bytes)
     pp_trainer *t = ctx;
     int dir = a.kind == PP_RECV_F ? IN_F : a.kind == PP_SEND_F ? OUT_F : a.kind == PP_RECV_B ? IN_B : OUT_B;
     pp_tensor *b = a.stage >= 0 && a.stage < t->S && a.mb >= 0 && a.mb < t->M ? *msg(t, dir, a.stage, a.mb) : NULL;
-    *bytes = b ? pp_tensor_bytes(b) : 0;
-    return b ? b->data : NULL;
+    if (!b) {
+        *bytes = 0;
+        return NULL;
+    }
+    /* This rank's slice of the message (all of it when T = 1). */
+    long first, count;
+    pp_slice_of((long)b->rows * b->cols, t->T, t->g->tp_rank, &first, &count);
+    *bytes = (size_t)count * sizeof(float);
+    if (dir == OUT_F || dir == OUT_B) t->comm.pipe_bytes += (long)*bytes, t->comm.pipe_msgs++;
+    return b->data + first;
 }
 
 /* ---- a step -------------------------------------------------------------- */
@@ -281,8 +351,9 @@ static pp_status begin_step(pp_trainer *t, int M)
 {
     int d = t->cfg.width, S = t->S;
     t->M = M;
-    t->rows = t->cfg.batch / M;
+    t->rows = t->share / M;
     t->loss = 0;
+    memset(&t->comm, 0, sizeof t->comm);
     free_batch(t);
     t->msg = calloc((size_t)NDIRS * S * M, sizeof *t->msg);
     t->sv = calloc((size_t)t->cfg.depth * M, sizeof *t->sv);
@@ -300,12 +371,12 @@ static pp_status begin_step(pp_trainer *t, int M)
                 st = new_t(t, PP_MEM_COMM, t->rows, d, msg(t, dir, s, m));
     }
     if (st == PP_OK && (mine(t, 0) || mine(t, S - 1))) {
-        st = new_t(t, PP_MEM_OTHER, t->cfg.batch, d, &t->x);
-        if (st == PP_OK) st = pp_model_inputs(&t->cfg, t->step, 0, t->x);
+        st = new_t(t, PP_MEM_OTHER, t->share, d, &t->x);
+        if (st == PP_OK) st = pp_model_inputs(&t->cfg, t->step, t->g->dp_rank * t->share, t->x);
     }
     if (st == PP_OK && mine(t, S - 1)) {
-        if ((st = new_t(t, PP_MEM_OTHER, t->cfg.batch, d, &t->t)) == PP_OK)
-            st = new_t(t, PP_MEM_OTHER, t->cfg.batch, d, &t->y);
+        if ((st = new_t(t, PP_MEM_OTHER, t->share, d, &t->t)) == PP_OK)
+            st = new_t(t, PP_MEM_OTHER, t->share, d, &t->y);
         /* One micro-batch at a time, as the single-process loop makes them. */
         for (int m = 0; m < M && st == PP_OK; m++) {
             pp_tensor xm = rows_of(t->x, m * t->rows, t->rows), tm = rows_of(t->t, m * t->rows, t->rows);
@@ -315,17 +386,47 @@ static pp_status begin_step(pp_trainer *t, int M)
     return st;
 }
 
+/* Data parallel: every gradient of this rank's blocks summed over the
+ * replicas (in replica order), and the step's loss too. */
+static pp_status sum_replicas(pp_trainer *t)
+{
+    double t0 = pp_now();
+    pp_status st = PP_OK;
+    for (int l = 0; l < t->cfg.depth && st == PP_OK; l++) {
+        if (!t->grad[l].W1) continue;
+        pp_tensor *g[4] = {t->grad[l].W1, t->grad[l].b1, t->grad[l].W2, t->grad[l].b2};
+        for (int k = 0; k < 4 && st == PP_OK; k++) {
+            long n = (long)g[k]->rows * g[k]->cols;
+            st = pp_allreduce_ordered(g[k]->data, n, t->g->dp, t->poll_s, &t->comm.dp_sent);
+            t->comm.dp_size += n * (long)sizeof(float);
+            t->comm.dp_calls++;
+        }
+    }
+    t->comm.dp_s = pp_now() - t0;
+    /* The loss: each replica's share, added in replica order. */
+    double *parts = malloc((size_t)t->D * sizeof *parts);
+    if (st == PP_OK && !parts) st = PP_ENOMEM;
+    if (st == PP_OK && MPI_Allgather(&t->loss, 1, MPI_DOUBLE, parts, 1, MPI_DOUBLE, t->g->dp) != MPI_SUCCESS)
+        st = PP_EMPI;
+    for (int r = 0; r < t->D && st == PP_OK; r++) t->loss = r == 0 ? parts[0] : t->loss + parts[r];
+    free(parts);
+    return st;
+}
+
 pp_status pp_trainer_step(pp_trainer *t, const pp_sched *s, const pp_exec_opts *o, pp_run **meas, double *loss)
 {
     *meas = NULL;
-    if (s->nstages != t->S || s->nmb < 1 || t->cfg.batch % s->nmb != 0) return PP_EARG;
+    if (s->nstages != t->S || s->nmb < 1 || t->share % s->nmb != 0) return PP_EARG;
     for (int k = 0; k < t->S; k++)
         if (s->stage_rank[k] != t->stage_rank[k]) return PP_EARG;
     pp_status st = begin_step(t, s->nmb);
     pp_exec_opts real = *o;
     real.work = &t->work;
+    t->poll_s = o->poll_wait_s;
     if (st == PP_OK) st = pp_exec_step(t->g, s, &real, meas);
-    /* After the last micro-batch: one SGD update with the summed gradients. */
+    /* After the last micro-batch: the replicas' gradients summed, then one
+     * SGD update with the sum. */
+    if (st == PP_OK && t->D > 1) st = sum_replicas(t);
     for (int l = 0; l < t->cfg.depth && st == PP_OK; l++)
         if (t->w[l].W1) pp_block_sgd(&t->w[l], &t->grad[l], t->cfg.lr);
     end_step(t);
@@ -349,7 +450,15 @@ pp_status pp_trainer_new(const pp_grid *g, const pp_model_cfg *c, const pp_parti
     t->cfg = *c;
     t->part = *part;
     t->S = part->nstages;
-    t->me = g->rank;
+    t->me = g->pipe_rank;
+    t->T = g->T, t->D = g->D;
+    t->share = c->batch / g->D;
+    t->tp = (pp_reducer){tp_sum, t};
+    t->poll_s = 20e-6;
+    if (c->hidden % g->T != 0 || c->batch % g->D != 0) {
+        free(t);
+        return PP_EARG;
+    }
     for (int s = 0; s < t->S; s++) t->stage_rank[s] = stage_rank ? stage_rank[s] : s;
     t->work = (pp_work){t, buffer, compute};
     t->w = calloc((size_t)c->depth, sizeof *t->w);
@@ -357,7 +466,7 @@ pp_status pp_trainer_new(const pp_grid *g, const pp_model_cfg *c, const pp_parti
     pp_status st = t->w && t->grad ? PP_OK : PP_ENOMEM;
     for (int s = 0; s < t->S && st == PP_OK; s++)
         for (int l = part->first[s]; l < part->first[s + 1] && mine(t, s) && st == PP_OK; l++)
-            st = pp_block_pair_new(c, l, &t->mem, &t->w[l], &t->grad[l]);
+            st = pp_block_pair_new(c, l, t->T, g->tp_rank, &t->mem, &t->w[l], &t->grad[l]);
     if (st == PP_OK && mine(t, t->S - 1)) st = pp_model_teacher(c, &t->mem, &t->A);
     if (st != PP_OK) {
         pp_trainer_free(t);
@@ -393,7 +502,19 @@ pp_mem *pp_trainer_mem(pp_trainer *t)
 
 pp_status pp_trainer_mem_all(pp_trainer *t, pp_mem *all)
 {
-    int rc = MPI_Gather(&t->mem, (int)sizeof t->mem, MPI_BYTE, all, (int)sizeof t->mem, MPI_BYTE, 0, t->g->pipe);
+    int rc = MPI_Gather(&t->mem, (int)sizeof t->mem, MPI_BYTE, all, (int)sizeof t->mem, MPI_BYTE, 0, t->g->all);
+    return rc == MPI_SUCCESS ? PP_OK : PP_EMPI;
+}
+
+const pp_comm_stats *pp_trainer_comm(const pp_trainer *t)
+{
+    return &t->comm;
+}
+
+pp_status pp_trainer_comm_all(pp_trainer *t, pp_comm_stats *all)
+{
+    int n = (int)sizeof t->comm;
+    int rc = MPI_Gather(&t->comm, n, MPI_BYTE, all, n, MPI_BYTE, 0, t->g->all);
     return rc == MPI_SUCCESS ? PP_OK : PP_EMPI;
 }
 
@@ -406,13 +527,15 @@ int pp_trainer_blocks(const pp_trainer *t, int s, int *first)
 long pp_trainer_act_bytes(const pp_trainer *t, int s, int M)
 {
     int blocks = t->part.first[s + 1] - t->part.first[s];
-    return (long)sizeof(float) * pp_stage_act_floats(&t->cfg, blocks, s == t->S - 1, t->cfg.batch / M);
+    pp_model_cfg slice = t->cfg;   /* h and a hold this rank's hidden columns only */
+    slice.hidden /= t->T;
+    return (long)sizeof(float) * pp_stage_act_floats(&slice, blocks, s == t->S - 1, t->share / M);
 }
 
 pp_status pp_trainer_forward_stage(pp_trainer *t, int s, const pp_tensor *x, pp_tensor *y)
 {
     if (s < 0 || s >= t->S || !mine(t, s)) return PP_EARG;
-    int n = x->rows, d = t->cfg.width, f = t->cfg.hidden;
+    int n = x->rows, d = t->cfg.width, f = t->cfg.hidden / t->T;
     pp_tensor *cur = NULL, *h = NULL, *a = NULL, *nxt = NULL;
     pp_status st = new_t(t, PP_MEM_OTHER, n, d, &cur);
     if (st == PP_OK) st = new_t(t, PP_MEM_OTHER, n, f, &h);
@@ -420,7 +543,7 @@ pp_status pp_trainer_forward_stage(pp_trainer *t, int s, const pp_tensor *x, pp_
     if (st == PP_OK) st = new_t(t, PP_MEM_OTHER, n, d, &nxt);
     if (st == PP_OK) pp_ops_now()->copy(cur->data, x->data, pp_tensor_bytes(x));
     for (int l = t->part.first[s]; l < t->part.first[s + 1] && st == PP_OK; l++) {
-        pp_block_forward(&t->w[l], cur, h, a, nxt);
+        st = pp_block_forward(&t->w[l], cur, h, a, nxt, reducer(t));
         pp_tensor *swap = cur;
         cur = nxt, nxt = swap;
     }
@@ -429,26 +552,49 @@ pp_status pp_trainer_forward_stage(pp_trainer *t, int s, const pp_tensor *x, pp_
     return st;
 }
 
+/* Puts slice t of T of a block (W1 columns, b1, W2 rows, b2) into the whole
+ * block's layout W1, b1, W2, b2. */
+static void place_slice(const pp_model_cfg *c, int T, int t, const float *slice, float *whole)
+{
+    int d = c->width, f = c->hidden, fs = f / T;
+    float *W1 = whole, *b1 = W1 + (long)d * f, *W2 = b1 + f, *b2 = W2 + (long)f * d;
+    for (int i = 0; i < d; i++) memcpy(W1 + (long)i * f + (long)t * fs, slice + (long)i * fs, (size_t)fs * sizeof *W1);
+    slice += (long)d * fs;
+    memcpy(b1 + (long)t * fs, slice, (size_t)fs * sizeof *b1);
+    slice += fs;
+    memcpy(W2 + (long)t * fs * d, slice, (size_t)fs * d * sizeof *W2);
+    slice += (long)fs * d;
+    memcpy(b2, slice, (size_t)d * sizeof *b2);
+}
+
 pp_status pp_trainer_params(pp_trainer *t, float *params)
 {
-    long per = pp_block_params(&t->cfg);
-    float *buf = malloc((size_t)per * sizeof *buf);
+    return pp_trainer_params_of(t, 0, params);
+}
+
+pp_status pp_trainer_params_of(pp_trainer *t, int replica, float *params)
+{
+    const pp_grid *g = t->g;
+    long per = pp_block_params(&t->cfg), fs = t->cfg.hidden / t->T;
+    long slice = 2 * (long)t->cfg.width * fs + fs + t->cfg.width;
+    float *buf = malloc((size_t)slice * sizeof *buf);
     pp_status st = buf ? PP_OK : PP_ENOMEM;
-    /* Block by block: the owner sends, rank 0 receives in the same order, so
+    if (replica < 0 || replica >= t->D) st = PP_EARG;
+    /* Slice by slice: the owner sends, rank 0 receives in the same order, so
      * each blocking send meets its receive. */
     for (int s = 0; s < t->S; s++)
-        for (int l = t->part.first[s]; l < t->part.first[s + 1]; l++) {
-            int owner = t->stage_rank[s];
-            if (owner == t->me && st == PP_OK) pp_block_to_host(&t->w[l], buf);
-            if (owner == 0 && t->me == 0 && st == PP_OK) memcpy(params + l * per, buf, (size_t)per * sizeof *buf);
-            else if (owner == t->me && owner != 0) {
-                if (MPI_Send(buf, (int)per, MPI_FLOAT, 0, l, t->g->pipe) != MPI_SUCCESS) st = PP_EMPI;
-            } else if (t->me == 0 && owner != 0) {
-                if (MPI_Recv(params + l * per, (int)per, MPI_FLOAT, owner, l, t->g->pipe, MPI_STATUS_IGNORE) !=
-                    MPI_SUCCESS)
+        for (int l = t->part.first[s]; l < t->part.first[s + 1]; l++)
+            for (int k = 0; k < t->T; k++) {
+                int owner = pp_grid_rank_of(g, t->stage_rank[s], k, replica < 0 || replica >= t->D ? 0 : replica);
+                if (owner == g->rank) {
+                    if (st == PP_OK) pp_block_to_host(&t->w[l], buf);
+                    if (owner != 0 && MPI_Send(buf, (int)slice, MPI_FLOAT, 0, l, g->all) != MPI_SUCCESS) st = PP_EMPI;
+                } else if (g->rank == 0 &&
+                           MPI_Recv(buf, (int)slice, MPI_FLOAT, owner, l, g->all, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
                     st = PP_EMPI;
+                }
+                if (g->rank == 0 && st == PP_OK) place_slice(&t->cfg, t->T, k, buf, params + l * per);
             }
-        }
     free(buf);
     return st;
 }
@@ -488,6 +634,10 @@ static pp_status dump_one(const char *dir, const char *name, const pp_tensor *x,
 
 pp_status pp_trainer_dump(pp_trainer *t, const char *dir, char *err, size_t errlen)
 {
+    if (t->T * t->D > 1) {
+        snprintf(err, errlen, "--dump: writes whole blocks from one pipeline: run it with --tp 1 --dp 1");
+        return PP_EARG;
+    }
     int cap = 4 * t->cfg.depth + 3, n = 0;
     char (*names)[48] = calloc((size_t)cap, sizeof *names);
     pp_status st = names ? PP_OK : PP_ENOMEM;
@@ -508,7 +658,7 @@ pp_status pp_trainer_dump(pp_trainer *t, const char *dir, char *err, size_t errl
     }
     /* Every rank's files go into place only if every rank wrote its own. */
     int ok = st == PP_OK, all = 0;
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, t->g->pipe);
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, t->g->all);
     for (int i = 0; i < n; i++) {
         char from[4096], to[4096];
         snprintf(from, sizeof from, "%s/%s.npy.tmp", dir, names[i]);

@@ -1,0 +1,95 @@
+/* collective.c -- the sums that tensor and data parallelism need, done in a
+ * fixed order so that every rank ends with the same bits, run after run.
+ *
+ * MPI_Allreduce may add the ranks' numbers in any grouping, and float
+ * addition is not associative.  This all-reduce is built from two steps that
+ * any textbook ring all-reduce also has:
+ *   1. reduce-scatter: the vector is cut into one chunk per rank; rank j
+ *      receives chunk j from every rank (MPI_Alltoallv) and adds them in rank
+ *      order, ((v0 + v1) + v2) + ...;
+ *   2. all-gather: every rank sends its summed chunk to all the others.
+ * Each rank sends (T-1)/T of the vector in each step: 2 (T-1)/T in all, the
+ * same as a ring.  Waiting is a test-and-sleep loop (pp_wait), so a laptop
+ * can run more ranks than it has cores.
+ * Left out on purpose: overlapping the sum with compute.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+/* Chunk j of n floats over T ranks: start n j / T, ends where j + 1 starts. */
+static long chunk_at(long n, int T, int j)
+{
+    return n * j / T;
+}
+
+pp_status pp_allreduce_ordered(float *buf, long n, MPI_Comm comm, double poll_s, long *wire_bytes)
+{
+    int T, me;
+    MPI_Comm_size(comm, &T);
+    MPI_Comm_rank(comm, &me);
+    if (T == 1) return PP_OK;
+    if (n > 2147483647L) return PP_EARG;
+    long mine0 = chunk_at(n, T, me), mine = chunk_at(n, T, me + 1) - mine0;
+    int *sc = malloc(4 * (size_t)T * sizeof *sc);
+    float *in = malloc(((size_t)T * mine + 1) * sizeof *in);
+    if (!sc || !in) {
+        free(sc), free(in);
+        return PP_ENOMEM;
+    }
+    int *sd = sc + T, *rc = sc + 2 * T, *rd = sc + 3 * T;
+    long sent = 0;
+    for (int j = 0; j < T; j++) {
+        sd[j] = (int)chunk_at(n, T, j);
+        sc[j] = (int)(chunk_at(n, T, j + 1) - sd[j]);
+        rc[j] = (int)mine;
+        rd[j] = (int)(mine * j);
+        if (j != me) sent += sc[j] + mine;   /* chunk j to rank j; my chunk to rank j in step 2 */
+    }
+    MPI_Request rq;
+    pp_status st = PP_OK;
+    if (MPI_Ialltoallv(buf, sc, sd, MPI_FLOAT, in, rc, rd, MPI_FLOAT, comm, &rq) != MPI_SUCCESS) st = PP_EMPI;
+    if (st == PP_OK) st = pp_wait(&rq, poll_s);
+    if (st == PP_OK) {
+        float *out = buf + mine0;
+        for (long k = 0; k < mine; k++) {
+            float v = in[k];
+            for (int j = 1; j < T; j++) v += in[(long)j * mine + k];
+            out[k] = v;
+        }
+        if (MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, buf, sc, sd, MPI_FLOAT, comm, &rq) != MPI_SUCCESS) st = PP_EMPI;
+    }
+    if (st == PP_OK) st = pp_wait(&rq, poll_s);
+    if (st == PP_OK && wire_bytes) *wire_bytes += sent * (long)sizeof(float);
+    free(sc), free(in);
+    return st;
+}
+
+pp_status pp_allgather_slices(float *buf, long n, MPI_Comm comm, double poll_s, long *wire_bytes)
+{
+    int T, me;
+    MPI_Comm_size(comm, &T);
+    MPI_Comm_rank(comm, &me);
+    if (T == 1) return PP_OK;
+    if (n > 2147483647L) return PP_EARG;
+    int *c = malloc(2 * (size_t)T * sizeof *c);
+    if (!c) return PP_ENOMEM;
+    int *dsp = c + T;
+    for (int j = 0; j < T; j++) {
+        dsp[j] = (int)chunk_at(n, T, j);
+        c[j] = (int)(chunk_at(n, T, j + 1) - dsp[j]);
+    }
+    MPI_Request rq;
+    pp_status st = MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, buf, c, dsp, MPI_FLOAT, comm, &rq) == MPI_SUCCESS
+                       ? pp_wait(&rq, poll_s)
+                       : PP_EMPI;
+    if (st == PP_OK && wire_bytes) *wire_bytes += (long)c[me] * (T - 1) * (long)sizeof(float);
+    free(c);
+    return st;
+}
+
+void pp_slice_of(long n, int T, int t, long *first, long *count)
+{
+    *first = chunk_at(n, T, t);
+    *count = chunk_at(n, T, t + 1) - *first;
+}
