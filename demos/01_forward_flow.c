@@ -28,7 +28,7 @@ int main(int argc, char **argv)
     pp_partition part;
     pp_demo_model(&d, &part);
     const pp_model_cfg *c = &d.opt.model;
-    int me = d.grid->rank, P = d.grid->size, B = c->batch, W = c->width;
+    int me = d.grid->rank, P = d.grid->P, B = c->batch, W = c->width;
     pp_trainer *t = NULL;
     PP_CHECK(pp_trainer_new(d.grid, c, &part, NULL, &t), "could not make this rank's blocks");
 

@@ -58,7 +58,7 @@ int main(int argc, char **argv)
     pp_partition part;
     pp_demo_model(&d, &part);
     const pp_model_cfg *c = &d.opt.model;
-    int me = d.grid->rank, P = d.grid->size;
+    int me = d.grid->rank, P = d.grid->P;
     long nparams = pp_model_params(c);
     float *first_w = me == 0 ? malloc((size_t)nparams * sizeof(float)) : NULL;
     float *w = me == 0 ? malloc((size_t)nparams * sizeof(float)) : NULL;

@@ -23,7 +23,7 @@ static double kib(long bytes)
 static void one_schedule(pp_demo *d, const pp_partition *part, const char *name, int M)
 {
     const pp_model_cfg *c = &d->opt.model;
-    int P = d->grid->size;
+    int P = d->grid->P;
     pp_sched *s = pp_demo_schedule(d, name, M);
     pp_trainer *t = NULL;
     PP_CHECK(pp_trainer_new(d->grid, c, part, NULL, &t), "could not make this rank's blocks");
@@ -87,7 +87,7 @@ int main(int argc, char **argv)
     pp_partition part;
     pp_demo_model(&d, &part);
     const pp_model_cfg *c = &d.opt.model;
-    int M = d.opt.mb[0], P = d.grid->size;
+    int M = d.opt.mb[0], P = d.grid->P;
     pp_mem one = {0};
     if (d.grid->rank == 0)
         PP_CHECK(pp_reference_train(c, M, 1, NULL, NULL, &one), "the single-process run failed");

@@ -233,7 +233,7 @@ static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas
     if (d->tui && !d->live) open_view(d);
     if (d->live) {
         PP_CHECK(pp_live_begin(d->live, *pred, d->exec.tick_s), "out of memory");
-        if (d->view) PP_CHECK(pp_view_begin_run(d->view, s, *pred, &d->exec), "out of memory");
+        if (d->view) PP_CHECK(pp_view_begin_run(d->view, s, *pred, &d->exec, d->grid->T, d->grid->D), "out of memory");
     }
     if (t) PP_CHECK(pp_trainer_step(t, s, &d->exec, meas, loss), "the training step failed");
     else PP_CHECK(pp_exec_step(d->grid, s, &d->exec, meas), "the timed run failed");
@@ -256,8 +256,12 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
 static void measure_costs(pp_demo *d, int M)
 {
     MPI_Request rq;
+    /* On a grid: a replica's micro-batch, through one tensor-parallel slice
+     * of a block (the all-reduces are not in the prediction). */
+    pp_model_cfg slice = d->opt.model;
+    slice.hidden /= d->grid->T;
     if (d->grid->rank == 0)
-        PP_CHECK(pp_model_measure(&d->opt.model, d->opt.model.batch / M, d->cost), "could not measure the model");
+        PP_CHECK(pp_model_measure(&slice, slice.batch / (d->grid->D * M), d->cost), "could not measure the model");
     MPI_Ibcast(d->cost, PP_MODEL_NCOSTS, MPI_DOUBLE, 0, d->grid->all, &rq);
     PP_CHECK(pp_wait(&rq, d->exec.poll_wait_s), "sharing the measured costs");
     d->cost_M = M;
@@ -268,8 +272,17 @@ static void measure_costs(pp_demo *d, int M)
 void pp_demo_model(pp_demo *d, pp_partition *part)
 {
     pp_model_cfg *c = &d->opt.model;
+    int T = d->grid->T, D = d->grid->D;
+    if (c->hidden % T != 0)
+        refuse(d, "--tp %d: the hidden width %d does not split into %d equal slices (%d / %d = %.2f): "
+               "give a T that divides %d (or change --hidden)", T, c->hidden, T, c->hidden, T, (double)c->hidden / T,
+               c->hidden);
     for (int i = 0; i < d->opt.nmb; i++)
-        if (c->batch % d->opt.mb[i] != 0)
+        if (D > 1 && c->batch % (D * d->opt.mb[i]) != 0)
+            refuse(d, "--batch %d does not split into D=%d replicas x M=%d micro-batches (%d / (%d x %d) = %.2f): "
+                   "make the batch a multiple of %d", c->batch, D, d->opt.mb[i], c->batch, D, d->opt.mb[i],
+                   (double)c->batch / (D * d->opt.mb[i]), D * d->opt.mb[i]);
+        else if (c->batch % d->opt.mb[i] != 0)
             refuse(d, "--batch %d does not split into M=%d micro-batches: M must divide the batch "
                    "(or change --batch to a multiple of %d)", c->batch, d->opt.mb[i], d->opt.mb[i]);
     if (d->opt.dump[0]) {

@@ -22,11 +22,11 @@
 #include <string.h>
 
 /* What a timeline cell shows, in drawing priority order (later wins). */
-enum { CELL_IDLE, CELL_SEND, CELL_HOLD, CELL_WAIT, CELL_F, CELL_B, CELL_I, CELL_W, CELL_KINDS };
+enum { CELL_IDLE, CELL_SEND, CELL_HOLD, CELL_WAIT, CELL_F, CELL_B, CELL_I, CELL_W, CELL_AR, CELL_KINDS };
 
-static const char GLYPH[CELL_KINDS] = {' ', '~', '|', '.', '>', '<', '(', ')'};
+static const char GLYPH[CELL_KINDS] = {' ', '~', '|', '.', '>', '<', '(', ')', '#'};
 static const char *WORD[CELL_KINDS] = {"idle", "send", "held", "wait msg", "forward", "backward", "B input",
-                                       "B weight"};
+                                       "B weight", "all-reduce"};
 
 enum { LABEL_W = 8 };   /* "r12 s3  " column */
 
@@ -40,6 +40,7 @@ void pp_draw_colors(void)
     init_pair(1 + CELL_B, COLOR_WHITE, COLOR_BLUE);
     init_pair(1 + CELL_I, COLOR_BLACK, COLOR_YELLOW);
     init_pair(1 + CELL_W, COLOR_WHITE, COLOR_MAGENTA);
+    init_pair(1 + CELL_AR, COLOR_WHITE, COLOR_RED);
 }
 
 static int cell_of(const pp_event *e)
@@ -47,6 +48,7 @@ static int cell_of(const pp_event *e)
     if (e->type == PP_EV_SEND) return CELL_SEND;
     if (e->type == PP_EV_HOLD) return CELL_HOLD;
     if (e->type == PP_EV_WAIT) return CELL_WAIT;
+    if (e->type == PP_EV_ALLREDUCE) return CELL_AR;
     switch (e->kind) {
     case PP_F: return CELL_F;
     case PP_B: return CELL_B;
@@ -64,7 +66,9 @@ static chtype look(int cell, int mono)
 
 void pp_draw_min_size(const pp_view_model *m, int *h, int *w)
 {
-    *h = 2 * m->P + 8 + (m->real ? 1 : 0);   /* real mode: one more line, the note */
+    /* A row per rank, a panel line per rank (per tensor-parallel group on a
+     * grid), eight more, and in real mode the note. */
+    *h = m->P + m->P / m->T + 8 + (m->real ? 1 : 0);
     *w = 80;
 }
 
@@ -95,7 +99,16 @@ static void draw_rank(const pp_view_model *m, int r, const pp_view_camera *cam, 
     unsigned char cells[1024];
     int start[1024];
     if (w > 1024) w = 1024;
-    mvprintw(y, 0, "r%-2d s%-2d", r, m->stage_of[r]);
+    if (m->T * m->D == 1) {
+        mvprintw(y, 0, "r%-2d s%-2d", r, m->stage_of[r]);
+    } else {
+        /* Grouped: the stage (and replica) named on a group's first row only. */
+        int t = r % m->T, d = r / (m->T * m->depth);
+        char head[16] = "";
+        if (t == 0 && m->D > 1) snprintf(head, sizeof head, "d%ds%d", d, m->stage_of[r]);
+        else if (t == 0) snprintf(head, sizeof head, "s%d", m->stage_of[r]);
+        mvprintw(y, 0, "%-5.5st%-2d", head, t);
+    }
     paint_row(ev, cam, w, cells, start);
     for (int c = 0; c < w; c++) mvaddch(y, LABEL_W + c, look(cells[c], mono));
     /* Labels: "F3" at the start of each compute block wide enough for it. */
@@ -152,19 +165,24 @@ static void draw_panel(const pp_view_model *m, int y, int w)
         total_busy += run->busy[r];
         for (int i = 0; i < run->ranks[r].n; i++) done += run->ranks[r].ev[i].type == PP_EV_COMPUTE;
     }
-    mvprintw(y++, 0, "rank stage  busy %%   activations held: now  peak  formula  sent KiB");
-    for (int r = 0; r < m->P; r++) {
+    /* One line per rank; on a grid, one per tensor-parallel group (its ranks
+     * run the same actions: busy is their mean, bytes their sum). */
+    mvprintw(y++, 0, "%-5s stage  busy %%   activations held: now  peak  formula  sent KiB", m->T > 1 ? "ranks" : "rank");
+    for (int r = 0; r < m->P; r += m->T) {
         const pp_evlist *ev = &run->ranks[r];
         int now_held = ev->n ? ev->ev[ev->n - 1].inflight : 0;
-        int formula = pp_theory_peak_inflight(m->family, m->P, m->M, m->stage_of[r]);
-        char f[16] = "-";
+        int formula = pp_theory_peak_inflight(m->family, m->depth, m->M, m->stage_of[r]);
+        char f[16] = "-", who[32];
         if (formula >= 0) snprintf(f, sizeof f, "%d", formula);
-        mvprintw(y++, 0, "%4d %5d %6.1f %%   %22d %5d %8s %9.0f", r, m->stage_of[r],
-                 span > 0 ? 100 * run->busy[r] / span : 0.0, now_held, run->peak_inflight[r], f,
-                 run->bytes_sent[r] / 1024.0);
+        double busy = 0, sent = 0;
+        for (int k = r; k < r + m->T; k++) busy += run->busy[k] / m->T, sent += (double)run->bytes_sent[k];
+        if (m->T > 1) snprintf(who, sizeof who, "%d-%d", r, r + m->T - 1);
+        else snprintf(who, sizeof who, "%4d", r);
+        mvprintw(y++, 0, "%-5s %4d %6.1f %%   %22d %5d %8s %9.0f", who, m->stage_of[r],
+                 span > 0 ? 100 * busy / span : 0.0, now_held, run->peak_inflight[r], f, sent / 1024.0);
     }
     double measured = span > 0 ? 1 - total_busy / (m->P * span) : 0;
-    double formula = pp_theory_bubble_step(m->family, m->P, m->M);
+    double formula = pp_theory_bubble_step(m->family, m->depth, m->M);
     double pred = m->pred_bubble;
     char ftext[48] = "", ptext[48] = "";
     if (formula >= 0) snprintf(ftext, sizeof ftext, "formula %s %.1f %%", pp_theory_bubble_step_text(m->family),
@@ -198,19 +216,21 @@ void pp_draw_screen(const pp_view_model *m, pp_view_camera *cam, int h, int w, i
     erase();
     pp_draw_min_size(m, &min_h, &min_w);
     if (h < min_h || w < min_w) {
-        mvprintw(0, 0, "terminal too small: %dx%d; P=%d needs at least %dx%d.", w, h, m->P, min_w, min_h);
+        mvprintw(0, 0, "terminal too small: %dx%d; %d ranks need at least %dx%d.", w, h, m->P, min_w, min_h);
         mvprintw(1, 0, "Enlarge the window, or run with --no-tui for plain text.  q quits.");
         return;
     }
     const char *state = m->quit ? "STOPPING" : m->paused ? "PAUSED" : m->final ? "DONE" : m->started ? "RUNNING" : "STARTING";
-    char head[256];
+    char head[256], grid[48];
+    if (m->T * m->D > 1) snprintf(grid, sizeof grid, "P=%d x T=%d x D=%d", m->depth, m->T, m->D);
+    else snprintf(grid, sizeof grid, "P=%d", m->P);
     if (m->real)
-        snprintf(head, sizeof head, "%s  P=%d M=%d  real compute: F=%.2f B=%.2f ms per block (measured before)  elapsed %.3f s (measured)  %s",
-                 m->name, m->P, m->M, m->ticks[PP_F] * m->tick0_s * 1e3, m->ticks[PP_B] * m->tick0_s * 1e3,
+        snprintf(head, sizeof head, "%s  %s M=%d  real compute: F=%.2f B=%.2f ms per block (measured before)  elapsed %.3f s (measured)  %s",
+                 m->name, grid, m->M, m->ticks[PP_F] * m->tick0_s * 1e3, m->ticks[PP_B] * m->tick0_s * 1e3,
                  m->final ? m->run->makespan : m->now, m->prog);
     else
-        snprintf(head, sizeof head, "%s  P=%d M=%d  tick %.3g ms  F=%g B=%g ticks  elapsed %.3f s (measured)  %s", m->name,
-                 m->P, m->M, m->tick_s * 1e3, m->ticks[PP_F], m->ticks[PP_B], m->final ? m->run->makespan : m->now,
+        snprintf(head, sizeof head, "%s  %s M=%d  tick %.3g ms  F=%g B=%g ticks  elapsed %.3f s (measured)  %s", m->name,
+                 grid, m->M, m->tick_s * 1e3, m->ticks[PP_F], m->ticks[PP_B], m->final ? m->run->makespan : m->now,
                  m->prog);
     int room = w - (int)strlen(state) - 2;
     mvprintw(0, 0, "%.*s", room, head);

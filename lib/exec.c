@@ -259,6 +259,21 @@ static pp_status hold(runner *x, pp_action a)
     return st == PP_OK ? pp_evlist_push(&x->ev, e) : st;
 }
 
+/* Takes the collectives the model ran into this rank's events. */
+static pp_status take_spans(runner *x)
+{
+    const pp_work *w = x->o->work;
+    pp_event buf[64];
+    for (int n; w && w->spans && (n = w->spans(w->ctx, buf, 64)) > 0;)
+        for (int k = 0; k < n; k++) {
+            buf[k].t0 -= x->start, buf[k].t1 -= x->start;
+            buf[k].inflight = x->inflight;
+            pp_status st = pp_evlist_push(&x->ev, buf[k]);
+            if (st != PP_OK) return st;
+        }
+    return PP_OK;
+}
+
 /* Runs action i of this rank's list. */
 static pp_status run_action(runner *x, int i)
 {
@@ -309,6 +324,7 @@ static pp_status run_action(runner *x, int i)
     e.t1 = since_start(x);
     e.inflight = x->inflight;
     if (st == PP_OK) st = pp_evlist_push(&x->ev, e);
+    if (st == PP_OK && o->work) st = take_spans(x);
     return st;
 }
 
@@ -438,6 +454,8 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *s, const pp_exec_opts *
         st = x.me == fault_rank && i == fault_at ? PP_EFAULT : run_action(&x, i);
     for (int i = 0; i < len && st == PP_OK; i++)
         if (x.sends[i].posted) st = wait_until_done(&x, &x.sends[i].done);
+    if (st == PP_OK && o->work && o->work->finish) st = o->work->finish(o->work->ctx);
+    if (st == PP_OK) st = take_spans(&x);
     if (st == PP_OK && x.live) st = pp_live_finish(x.live, &x.ev, o->poll_wait_s);
     /* A rank that failed inside the step leaves its partners waiting for
      * messages that will never come: it returns at once, and the caller

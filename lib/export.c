@@ -70,11 +70,15 @@ static void event_name(const pp_event *e, char *buf, size_t n)
     case PP_EV_COMPUTE: snprintf(buf, n, "%s%d", pp_kind_name((pp_kind)e->kind), e->mb); break;
     case PP_EV_WAIT: snprintf(buf, n, "wait %c%d", fwd ? 'F' : 'B', e->mb); break;
     case PP_EV_SEND: snprintf(buf, n, "send %c%d", fwd ? 'F' : 'B', e->mb); break;
+    case PP_EV_ALLREDUCE:
+        if (e->mb < 0) snprintf(buf, n, "all-reduce gradients");
+        else snprintf(buf, n, "all-reduce %s%d", pp_kind_name((pp_kind)e->kind), e->mb);
+        break;
     default: snprintf(buf, n, "held"); break;
     }
 }
 
-static const char *TYPE[] = {"compute", "wait", "send", "held"};
+static const char *TYPE[] = {"compute", "wait", "send", "held", "all-reduce"};
 
 static void json_run(pp_export *x, const pp_run *r, const pp_sched *s)
 {
@@ -116,6 +120,7 @@ static const char *svg_fill(const pp_event *e)
     if (e->type == PP_EV_WAIT) return "#e8a9a4";
     if (e->type == PP_EV_SEND) return "#5fb8c9";
     if (e->type == PP_EV_HOLD) return "#e0c050";
+    if (e->type == PP_EV_ALLREDUCE) return "#d04040";
     static const char *compute[4] = {"#4caf50", "#3f6fd0", "#d9b500", "#b04fb0"};
     return compute[e->kind];
 }

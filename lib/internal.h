@@ -81,7 +81,8 @@ int pp_view_wait_key(pp_view *v, const char *prompt);
 /* view.c: opening the view on a terminal, one step at a time, and closing it. */
 pp_status pp_view_open(int fd, int keys_stdin, const char *prog, pp_view **out);
 void pp_view_close(pp_view *v);
-pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, const pp_exec_opts *o);
+/* One row per rank of a T x D grid of pipelines running s (T = D = 1: one pipeline). */
+pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, const pp_exec_opts *o, int T, int D);
 pp_status pp_view_end_run(pp_view *v, const pp_run *meas);
 /* live.c: after a step, every rank learns whether q was pressed (collective);
  * between steps and at the end, every rank waits for rank 0's key (1: quit). */

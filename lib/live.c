@@ -40,7 +40,8 @@ typedef struct {
 struct pp_live {
     MPI_Comm comm;
     int rank, size;       /* in the whole grid: every pipeline of it shows */
-    int T, P;             /* tensor-parallel group size, pipeline depth */
+    const pp_grid *g;     /* its shape may change between steps (demo 06) */
+    int T, P;             /* tensor-parallel group size, pipeline depth: the grid's at the step's start */
     pp_view *view;        /* rank 0: where events and keys live */
     int run;              /* counts the steps run with this channel */
 
@@ -76,6 +77,7 @@ pp_status pp_live_new(const pp_grid *g, pp_view *view, pp_live **out)
     if (!l) return PP_ENOMEM;
     l->rank = g->rank;
     l->size = g->size;
+    l->g = g;
     l->T = g->T, l->P = g->P;
     l->view = view;
     l->ctl_req = l->out_req = l->state_req = MPI_REQUEST_NULL;
@@ -136,6 +138,7 @@ static pp_status keep_prediction(pp_live *l, const pp_run *pred)
 pp_status pp_live_begin(pp_live *l, const pp_run *pred, double tick_s)
 {
     l->run++;
+    l->T = l->g->T, l->P = l->g->P;
     l->paused = l->grants = l->quit = l->reported = l->done = l->ended = 0;
     l->sent = 0;
     l->last_flush = 0;

@@ -214,7 +214,10 @@ typedef enum {
     PP_EV_COMPUTE,  /* F, B, I or W (see kind) */
     PP_EV_WAIT,     /* waiting for a message to arrive (kind: RECV_F or RECV_B) */
     PP_EV_SEND,     /* a message on its way: posted at t0, seen complete at t1 */
-    PP_EV_HOLD      /* held by the live view's pause (space), not part of the schedule */
+    PP_EV_HOLD,     /* held by the live view's pause (space), not part of the schedule */
+    PP_EV_ALLREDUCE /* a collective of the grid: a tensor-parallel all-reduce or all-gather inside
+                       a compute (kind F or B, its micro-batch), or the data-parallel gradient sum
+                       at the end of the step (kind IDLE, mb -1) */
 } pp_ev_type;
 
 typedef struct {
@@ -427,6 +430,13 @@ typedef struct {
      * its receive filled (or its own stage's data), writes what it sends into
      * the buffer of its send. */
     pp_status (*compute)(void *ctx, pp_action a);
+    /* Optional: runs after this rank's last action (the data-parallel
+     * gradient sum), while the step's clock still runs. */
+    pp_status (*finish)(void *ctx);
+    /* Optional: moves the collectives (PP_EV_ALLREDUCE) the last compute or
+     * finish ran into out (at most max), times on this rank's clock
+     * (pp_now); returns how many. */
+    int (*spans)(void *ctx, pp_event *out, int max);
 } pp_work;
 
 

@@ -48,13 +48,25 @@ void pp_report_timeline(FILE *f, const pp_run *r, double slot, int width)
             if (c0 >= cols) continue;
             paint(row, c0, c1 < cols ? c1 : cols, e);
         }
-        fprintf(f, "  rank %d |%s|\n", p, row);
+        /* The grid's collectives over what they interrupt, as '#'. */
+        for (int i = 0; i < r->ranks[p].n; i++) {
+            const pp_event *e = &r->ranks[p].ev[i];
+            int c0 = (int)lround(e->t0 / slot), c1 = (int)lround(e->t1 / slot);
+            if (e->type != PP_EV_ALLREDUCE || c0 >= cols || c1 <= c0) continue;
+            memset(row + c0, '#', (size_t)((c1 < cols ? c1 : cols) - c0));
+        }
+        char place[32] = "";
+        if (r->D > 1) snprintf(place, sizeof place, " d%d", p / (r->T * pp_run_depth(r)));
+        if (r->T * r->D > 1)
+            fprintf(f, "  rank %d%s s%d t%d |%s|\n", p, place, p / r->T % pp_run_depth(r), p % r->T, row);
+        else
+            fprintf(f, "  rank %d |%s|\n", p, row);
     }
     if (r->in_ticks)
         fprintf(f, "  one column = %.2f tick; F = forward, B = backward (digits: micro-batch), . = idle\n", slot);
     else
-        fprintf(f, "  one column = %.2f ms; F = forward, B = backward (digits: micro-batch), . = idle\n",
-                slot * 1e3);
+        fprintf(f, "  one column = %.2f ms; F = forward, B = backward (digits: micro-batch), . = idle%s\n",
+                slot * 1e3, r->T * r->D > 1 ? ", # = all-reduce (longer than half a column)" : "");
 }
 
 /* ---- summary ----------------------------------------------------------- */
@@ -91,7 +103,7 @@ void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sc
     fprintf(f, "        (measured, of makespan)   measured / formula %s\n", pp_theory_peak_text(fam));
     for (int p = 0; p < m->P; p++) {
         double busy = m->makespan > 0 ? m->busy[p] / m->makespan : 0;
-        int formula = pp_theory_peak_inflight(fam, P, M, p);
+        int formula = pp_theory_peak_inflight(fam, P, M, p / m->T % P);
         fprintf(f, "  %4d  %5.1f %%  %5.1f %%  %13d / ", p, 100 * busy, 100 * (1 - busy), m->peak_inflight[p]);
         if (formula < 0) fprintf(f, "%-13s", "n/a");
         else fprintf(f, "%-13d", formula);

@@ -62,6 +62,9 @@ struct pp_trainer {
     pp_reducer tp;        /* the group's sum (T > 1) */
     pp_comm_stats comm;   /* this step's communication */
     double poll_s;        /* sleep between tests while waiting in a collective */
+    pp_action cur;        /* the compute under way (for the collectives' events) */
+    pp_event spans[64];   /* collectives run since the executor last took them */
+    int nspans;
     int stage_rank[PP_MAX_STAGES];
     pp_mem mem;
     pp_block *w, *grad;   /* [depth]: only this rank's blocks are allocated */
@@ -109,6 +112,25 @@ static pp_status new_t(pp_trainer *t, pp_mem_role r, int rows, int cols, pp_tens
 
 /* ---- forward ------------------------------------------------------------- */
 
+/* Notes a collective for the step's events (the executor takes them). */
+static void span(pp_trainer *t, double t0, long bytes, int end_of_step)
+{
+    if (t->nspans >= (int)(sizeof t->spans / sizeof t->spans[0])) return;
+    pp_event e = {PP_EV_ALLREDUCE, end_of_step ? PP_IDLE : t->cur.kind, t->cur.stage, end_of_step ? -1 : t->cur.mb,
+                  0, t0, pp_now(), bytes};
+    t->spans[t->nspans++] = e;
+}
+
+static int take_spans(void *ctx, pp_event *out, int max)
+{
+    pp_trainer *t = ctx;
+    int n = t->nspans < max ? t->nspans : max;
+    memcpy(out, t->spans, (size_t)n * sizeof *out);
+    memmove(t->spans, t->spans + n, (size_t)(t->nspans - n) * sizeof *out);
+    t->nspans -= n;
+    return n;
+}
+
 /* A received message holds only this rank's slice (T > 1): the group puts
  * the slices together first. */
 static pp_status gathered(pp_trainer *t, pp_tensor *b)
@@ -120,6 +142,7 @@ static pp_status gathered(pp_trainer *t, pp_tensor *b)
     t->comm.gather_size += n * (long)sizeof(float);
     t->comm.gather_calls++;
     t->comm.gather_s += pp_now() - t0;
+    span(t, t0, n * (long)sizeof(float), 0);
     return st;
 }
 
@@ -148,6 +171,7 @@ static pp_status tp_sum(void *ctx, float *buf, long n)
     t->comm.tp_size += n * (long)sizeof(float);
     t->comm.tp_calls++;
     t->comm.tp_s += pp_now() - t0;
+    span(t, t0, n * (long)sizeof(float), 0);
     return st;
 }
 
@@ -293,6 +317,7 @@ static pp_status compute(void *ctx, pp_action a)
 {
     pp_trainer *t = ctx;
     if (a.stage < 0 || a.stage >= t->S || !mine(t, a.stage) || a.mb < 0 || a.mb >= t->M) return PP_ESCHED;
+    t->cur = a;
     switch (a.kind) {
     case PP_F: return forward(t, a.stage, a.mb);
     case PP_B:
@@ -354,6 +379,7 @@ static pp_status begin_step(pp_trainer *t, int M)
     t->rows = t->share / M;
     t->loss = 0;
     memset(&t->comm, 0, sizeof t->comm);
+    t->nspans = 0;
     free_batch(t);
     t->msg = calloc((size_t)NDIRS * S * M, sizeof *t->msg);
     t->sv = calloc((size_t)t->cfg.depth * M, sizeof *t->sv);
@@ -386,10 +412,13 @@ static pp_status begin_step(pp_trainer *t, int M)
     return st;
 }
 
-/* Data parallel: every gradient of this rank's blocks summed over the
- * replicas (in replica order), and the step's loss too. */
-static pp_status sum_replicas(pp_trainer *t)
+/* Data parallel, after this rank's last action (the executor's finish
+ * hook): every gradient of this rank's blocks summed over the replicas (in
+ * replica order). */
+static pp_status sum_replicas(void *ctx)
 {
+    pp_trainer *t = ctx;
+    if (t->D == 1) return PP_OK;
     double t0 = pp_now();
     pp_status st = PP_OK;
     for (int l = 0; l < t->cfg.depth && st == PP_OK; l++) {
@@ -403,7 +432,14 @@ static pp_status sum_replicas(pp_trainer *t)
         }
     }
     t->comm.dp_s = pp_now() - t0;
-    /* The loss: each replica's share, added in replica order. */
+    span(t, t0, t->comm.dp_size, 1);
+    return st;
+}
+
+/* The step's loss: each replica's share, added in replica order. */
+static pp_status sum_loss(pp_trainer *t)
+{
+    pp_status st = PP_OK;
     double *parts = malloc((size_t)t->D * sizeof *parts);
     if (st == PP_OK && !parts) st = PP_ENOMEM;
     if (st == PP_OK && MPI_Allgather(&t->loss, 1, MPI_DOUBLE, parts, 1, MPI_DOUBLE, t->g->dp) != MPI_SUCCESS)
@@ -424,9 +460,9 @@ pp_status pp_trainer_step(pp_trainer *t, const pp_sched *s, const pp_exec_opts *
     real.work = &t->work;
     t->poll_s = o->poll_wait_s;
     if (st == PP_OK) st = pp_exec_step(t->g, s, &real, meas);
-    /* After the last micro-batch: the replicas' gradients summed, then one
-     * SGD update with the sum. */
-    if (st == PP_OK && t->D > 1) st = sum_replicas(t);
+    /* After the last micro-batch: the replicas' gradients were summed (the
+     * finish hook), and the losses are; then one SGD update. */
+    if (st == PP_OK && t->D > 1) st = sum_loss(t);
     for (int l = 0; l < t->cfg.depth && st == PP_OK; l++)
         if (t->w[l].W1) pp_block_sgd(&t->w[l], &t->grad[l], t->cfg.lr);
     end_step(t);
@@ -460,7 +496,7 @@ pp_status pp_trainer_new(const pp_grid *g, const pp_model_cfg *c, const pp_parti
         return PP_EARG;
     }
     for (int s = 0; s < t->S; s++) t->stage_rank[s] = stage_rank ? stage_rank[s] : s;
-    t->work = (pp_work){t, buffer, compute};
+    t->work = (pp_work){t, buffer, compute, sum_replicas, take_spans};
     t->w = calloc((size_t)c->depth, sizeof *t->w);
     t->grad = calloc((size_t)c->depth, sizeof *t->grad);
     pp_status st = t->w && t->grad ? PP_OK : PP_ENOMEM;

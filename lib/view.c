@@ -123,25 +123,30 @@ static int count_computes(const pp_sched *s)
     return n;
 }
 
-pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, const pp_exec_opts *o)
+pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, const pp_exec_opts *o, int T, int D)
 {
     pp_run *run = NULL;
-    int *stage_of = calloc((size_t)s->nranks, sizeof *stage_of);
-    if (!stage_of || pp_run_new(s->nranks, s->nmb, &run) != PP_OK) {
+    int rows = s->nranks * T * D;
+    int *stage_of = calloc((size_t)rows, sizeof *stage_of);
+    if (!stage_of || pp_run_new(rows, s->nmb, &run) != PP_OK) {
         free(stage_of);
         return PP_ENOMEM;
     }
     run->in_ticks = 0;
-    for (int r = 0; r < s->nranks; r++) stage_of[r] = -1;
-    for (int st = 0; st < s->nstages; st++)
-        if (stage_of[s->stage_rank[st]] < 0) stage_of[s->stage_rank[st]] = st;
+    run->T = T, run->D = D;
+    for (int r = 0; r < rows; r++) stage_of[r] = -1;
+    /* Row w is grid rank w: pipeline rank (w / T) mod P. */
+    for (int st = s->nstages - 1; st >= 0; st--)
+        for (int r = 0; r < rows; r++)
+            if (r / T % s->nranks == s->stage_rank[st]) stage_of[r] = st;
     pthread_mutex_lock(&v->mu);
     pp_run_free(v->m.run);
     free(v->m.stage_of);
     pp_view_model *m = &v->m;
     snprintf(m->name, sizeof m->name, "%s", s->name);
     m->family = s->family;
-    m->P = s->nranks;
+    m->P = rows;
+    m->T = T, m->D = D, m->depth = s->nranks;
     m->M = s->nmb;
     m->stage_of = stage_of;
     memcpy(m->ticks, o->costs.ticks, sizeof m->ticks);
@@ -163,6 +168,7 @@ pp_status pp_view_end_run(pp_view *v, const pp_run *meas)
     pp_run *copy = NULL;
     if (pp_run_new(meas->P, meas->M, &copy) != PP_OK) return PP_ENOMEM;
     copy->in_ticks = 0;
+    copy->T = meas->T, copy->D = meas->D;
     for (int r = 0; r < meas->P; r++)
         for (int i = 0; i < meas->ranks[r].n; i++)
             if (pp_evlist_push(&copy->ranks[r], meas->ranks[r].ev[i]) != PP_OK) {

@@ -14,7 +14,8 @@ typedef struct {
     char prog[32];          /* the demo */
     char name[32];          /* the schedule */
     pp_family family;
-    int P, M;               /* ranks, micro-batches */
+    int P, M;               /* rows (ranks of the whole grid), micro-batches */
+    int T, D, depth;        /* the grid: tensor-parallel ranks, replicas, pipeline stages */
     int *stage_of;          /* [P] the stage each rank runs (first one, for labels) */
     double ticks[4];        /* F, B, I, W cost in ticks */
     double tick0_s;         /* the tick the step started with */

@@ -1,0 +1,177 @@
+/* 06_pp_tp.c -- pipeline and tensor parallelism together.
+ *
+ * The idea: tensor parallelism (TP) splits every block over T ranks, which
+ * must then add their partial results twice per block and micro-batch;
+ * pipeline parallelism (PP) splits the blocks into stages that talk only at
+ * the stage boundaries.  The demo trains the same model on the same ranks
+ * shaped two ways (8 ranks: 2 stages x 4 TP ranks, then 4 stages x 2 TP
+ * ranks), counts every byte each rank hands to MPI and the time spent in the
+ * calls, and puts the counts beside the formulas.
+ *
+ *   mpiexec -n 8 ./demos/06_pp_tp            both shapes
+ *   mpiexec -n 8 ./demos/06_pp_tp --tp 2     one shape (P = 8 / 2 = 4)
+ */
+#include "pp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Sums of every rank's counts. */
+static pp_comm_stats total(const pp_comm_stats *all, int n)
+{
+    pp_comm_stats s = {0};
+    for (int r = 0; r < n; r++) {
+        s.pipe_bytes += all[r].pipe_bytes, s.pipe_msgs += all[r].pipe_msgs;
+        s.tp_size += all[r].tp_size, s.tp_sent += all[r].tp_sent, s.tp_calls += all[r].tp_calls;
+        s.tp_s += all[r].tp_s;
+        s.gather_size += all[r].gather_size, s.gather_sent += all[r].gather_sent;
+        s.gather_calls += all[r].gather_calls, s.gather_s += all[r].gather_s;
+        s.dp_size += all[r].dp_size, s.dp_sent += all[r].dp_sent, s.dp_calls += all[r].dp_calls;
+        s.dp_s += all[r].dp_s;
+    }
+    return s;
+}
+
+/* Mean seconds per rank spent waiting for pipeline messages in a step. */
+static double pipe_wait(const pp_run *r)
+{
+    double sum = 0;
+    for (int p = 0; p < r->P; p++)
+        for (int i = 0; i < r->ranks[p].n; i++)
+            if (r->ranks[p].ev[i].type == PP_EV_WAIT) sum += r->ranks[p].ev[i].t1 - r->ranks[p].ev[i].t0;
+    return sum / r->P;
+}
+
+static void row(const char *what, int calls, long bytes, const char *formula, long want, long sent, long sent_want,
+                double ms)
+{
+    printf("  %-26s %6d %11ld  %-22s %11ld %s %11ld %s %11ld %9.2f\n", what, calls, bytes, formula, want,
+           bytes == want ? "=" : "!", sent, sent == sent_want ? "=" : "!", sent_want, ms);
+}
+
+typedef struct {
+    int P, T, D;
+    double step_ms, tp_ms, pipe_ms;
+    long tp_bytes, pipe_bytes;
+} shape_result;
+
+/* Trains on the grid as it is now shaped; prints the timeline (plain
+ * text), the communication table and what it shows. */
+static void one_shape(pp_demo *d, shape_result *res)
+{
+    pp_partition part;
+    pp_demo_model(d, &part);
+    const pp_model_cfg *c = &d->opt.model;
+    const pp_grid *g = d->grid;
+    int P = g->P, T = g->T, D = g->D, M = d->opt.mb[0], L = c->depth, n = g->size;
+    pp_sched *s = pp_demo_schedule(d, d->opt.schedule, M);
+    pp_trainer *t = NULL;
+    PP_CHECK(pp_trainer_new(g, c, &part, NULL, &t), "could not make this rank's slices of the blocks");
+    pp_comm_stats *all = g->rank == 0 ? calloc((size_t)n, sizeof *all) : NULL;
+    if (g->rank == 0 && !all) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
+    double loss = 0, ms = 0, wait_ms = 0;
+    pp_run *last = NULL;
+    for (int k = 0; k < c->steps && !d->quit; k++) {
+        pp_run *pred = NULL, *meas = NULL;
+        pp_demo_train(d, t, s, &pred, &meas, &loss);
+        if (g->rank == 0 && meas) {
+            ms = meas->makespan * 1e3;
+            wait_ms = pipe_wait(meas) * 1e3;
+            pp_demo_note(d, "step %d of %d: loss %.5f (measured), %.0f samples/s (measured)", k + 1, c->steps, loss,
+                         c->batch / meas->makespan);
+        }
+        pp_run_free(pred);
+        pp_run_free(last);
+        last = meas;
+    }
+    if (!d->quit) PP_CHECK(pp_trainer_comm_all(t, all), "gathering the communication counts");
+    if (g->rank == 0 && !d->quit) {
+        char parts[128];
+        pp_partition_str(&part, parts, sizeof parts);
+        printf("\n=== %d ranks as P=%d stages x T=%d tensor-parallel ranks x D=%d replicas "
+               "(rank w: t = w mod %d, stage = (w / %d) mod %d)\n", n, P, T, D, T, T, P);
+        printf("%d blocks (width %d, hidden %d, split %d ways inside each block; blocks per stage %s), "
+               "batch %d in M=%d micro-batches, %s, %d steps\n", L, c->width, c->hidden, T, parts, c->batch, M,
+               s->name, c->steps);
+        if (!d->tui && last) {
+            printf("\nlast step, measured (one row per rank; a tensor-parallel group is T rows in a row):\n");
+            pp_report_timeline(stdout, last, last->makespan / 100, 100);
+        }
+        pp_comm_stats sum = total(all, n);
+        long act = (long)c->batch * c->width * 4;   /* the whole batch's activations at one boundary, bytes */
+        printf("\ncommunication in the last step, all ranks together (measured: bytes handed to MPI and time in the calls):\n");
+        printf("  %-26s %6s %11s  %-22s %11s   %11s   %11s %9s\n", "what", "calls", "bytes", "formula", "= bytes",
+               "sent", "formula", "ms/rank");
+        char f[64];
+        row("pipeline sends (stage edges)", sum.pipe_msgs, sum.pipe_bytes, "2(P-1) B d 4", 2L * (P - 1) * act,
+            sum.pipe_bytes, 2L * (P - 1) * act, wait_ms);
+        if (T > 1) {
+            long ar = (long)T * (2 * L - 1) * act;
+            snprintf(f, sizeof f, "T (2L-1) B d 4");
+            row("TP all-reduce (each block)", sum.tp_calls, sum.tp_size, f, ar, sum.tp_sent, ar * 2 * (T - 1) / T,
+                sum.tp_s / n * 1e3);
+            long ga = (long)T * 2 * (P - 1) * act;
+            row("TP all-gather (received)", sum.gather_calls, sum.gather_size, "T 2(P-1) B d 4", ga, sum.gather_sent,
+                ga * (T - 1) / T, sum.gather_s / n * 1e3);
+        }
+        if (D > 1) {
+            long dp = (long)D * pp_model_params(c) * 4;
+            row("DP gradient all-reduce", sum.dp_calls, sum.dp_size, "D params 4", dp, sum.dp_sent,
+                dp * 2 * (D - 1) / D, sum.dp_s / n * 1e3);
+        }
+        printf("  B = %d samples, d = %d floats of 4 bytes, L = %d blocks; \"sent\": bytes a rank sent to others "
+               "(formula: 2(T-1)/T of an all-reduce, (T-1)/T of an all-gather).\n", c->batch, c->width, L);
+        printf("  ms/rank: time inside the calls, mean per rank (pipeline: waiting for a message, which includes the bubble).\n");
+        printf("  step time %.1f ms (measured), loss %.6f after %d steps (measured)\n", ms, loss, c->steps);
+        if (T > 1)
+            printf("  TP moved %.1f times the bytes of the pipeline (formula T(2L-1) / (2(P-1)) = %.1f), in %d calls "
+                   "per rank per step against %d pipeline messages: a TP sum sits inside every block, the compute "
+                   "waits for it.\n", (double)sum.tp_size / (sum.pipe_bytes ? sum.pipe_bytes : 1),
+                   (double)T * (2 * L - 1) / (2.0 * (P - 1 > 0 ? P - 1 : 1)), all[0].tp_calls, all[0].pipe_msgs);
+        res->P = P, res->T = T, res->D = D, res->step_ms = ms, res->tp_ms = sum.tp_s / n * 1e3;
+        res->pipe_ms = wait_ms, res->tp_bytes = sum.tp_size, res->pipe_bytes = sum.pipe_bytes;
+        fflush(stdout);
+    }
+    pp_run_free(last);
+    free(all);
+    pp_trainer_free(t);
+    pp_sched_free(s);
+}
+
+int main(int argc, char **argv)
+{
+    pp_demo d;
+    pp_cli_defaults(&d.opt);
+    d.opt.real = 1, d.opt.grid_ok = 1;
+    d.opt.model.steps = 3;
+    pp_demo_start(&d, &argc, &argv,
+                  "Trains one model on a grid of pipeline stages x tensor-parallel ranks and counts what every rank sends.");
+    pp_demo_refuse_if(&d, d.opt.dump[0] != 0, "--dump: this demo does not write .npy files (02_microbatches does)");
+    /* Without --tp: the shapes the seeds compare, where the ranks allow them. */
+    int shapes[2] = {d.grid->T, 0}, nshapes = 1;
+    if (d.opt.tp == 1 && d.grid->size % 4 == 0 && d.grid->size / d.grid->D >= 4) {
+        int per = d.grid->size / d.grid->D;   /* ranks per replica */
+        shapes[0] = per / 2;
+        shapes[1] = per / 4;
+        nshapes = 2;
+    }
+    shape_result res[2] = {{0}};
+    for (int i = 0; i < nshapes && !d.quit; i++) {
+        char err[400] = "";
+        int bad = pp_grid_shape(d.grid, shapes[i], d.grid->D, err, sizeof err) != PP_OK;
+        pp_demo_refuse_if(&d, bad, "%s", err);
+        one_shape(&d, &res[i]);
+        if (i + 1 < nshapes && !d.quit) pp_demo_hold(&d, "next shape: press any key (q quits)");
+    }
+    if (d.grid->rank == 0 && !d.quit && nshapes == 2) {
+        printf("\n=== the two shapes side by side (measured)\n");
+        printf("  shape (P x T x D)   step (ms)   TP bytes    pipeline bytes   TP ms/rank   pipeline wait ms/rank\n");
+        for (int i = 0; i < 2; i++)
+            printf("  %d x %d x %-11d %9.1f %10ld %16ld %12.2f %14.2f\n", res[i].P, res[i].T, res[i].D,
+                   res[i].step_ms, res[i].tp_bytes, res[i].pipe_bytes, res[i].tp_ms, res[i].pipe_ms);
+        printf("TP talks inside every block, so its bytes grow with T and the depth; the pipeline talks only at\n"
+               "the P-1 stage edges.  That is why a TP group stays on one machine (fast links, the ranks adjacent)\n"
+               "and the pipeline's stages may sit on different machines.\n");
+    }
+    return pp_demo_end(&d);
+}
