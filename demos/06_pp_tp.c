@@ -123,7 +123,10 @@ static void one_shape(pp_demo *d, shape_result *res)
                "(formula: 2(T-1)/T of an all-reduce, (T-1)/T of an all-gather).\n", c->batch, c->width, L);
         printf("  ms/rank: time inside the calls, mean per rank (pipeline: waiting for a message, which includes the bubble).\n");
         printf("  step time %.1f ms (measured), loss %.6f after %d steps (measured)\n", ms, loss, c->steps);
-        if (T > 1)
+        if (T > 1 && P == 1)
+            printf("  one stage: no pipeline messages at all; every byte is a TP sum (%d calls per rank per step).\n",
+                   all[0].tp_calls);
+        else if (T > 1)
             printf("  TP moved %.1f times the bytes of the pipeline (formula T(2L-1) / (2(P-1)) = %.1f), in %d calls "
                    "per rank per step against %d pipeline messages: a TP sum sits inside every block, the compute "
                    "waits for it.\n", (double)sum.tp_size / (sum.pipe_bytes ? sum.pipe_bytes : 1),

@@ -155,7 +155,7 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
     m->pred_bubble = pred ? pp_run_bubble_step(pred) : -1;
     m->pred_makespan = pred ? pred->makespan : 1;
     m->run = run;
-    m->computes_total = count_computes(s);
+    m->computes_total = count_computes(s) * T * D;   /* every pipeline of the grid runs s */
     m->now = 0;
     m->started = m->final = m->paused = 0;
     v->cam = (pp_view_camera){0, 0, 1, 0};

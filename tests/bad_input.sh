@@ -91,6 +91,17 @@ refuse "tick in a real demo" "this demo computes for real" mpiexec -n 2 ./demos/
 refuse "model option in a timed demo" "this demo runs timed compute" mpiexec -n 2 ./demos/04_bubble_efficiency --depth 4
 refuse "list of M in demo 01" "demo 02 splits it" mpiexec -n 2 ./demos/01_forward_flow -m 4
 
+# The grid (--tp, --dp): shapes that do not fit the ranks or the model.
+refuse "grid: ranks not a multiple of T x D" "8 ranks do not split into stages of T x D = 3 x 1 = 3 ranks (8 / 3 is not whole)" \
+    mpiexec -n 8 ./demos/06_pp_tp --tp 3
+refuse "grid: T does not divide the hidden width" "the hidden width 512 does not split into 3 equal slices (512 / 3 = 170.67)" \
+    mpiexec -n 6 ./demos/06_pp_tp --tp 3
+refuse "grid: batch not a multiple of D x M" "--batch 60 does not split into D=2 replicas x M=8 micro-batches" \
+    mpiexec -n 4 ./demos/06_pp_tp --dp 2 --batch 60
+refuse "grid: T of zero" "--tp: '0' is not a number of ranks" mpiexec -n 4 ./demos/06_pp_tp --tp 0
+refuse "grid: --tp in a one-pipeline demo" "this demo runs one pipeline" mpiexec -n 4 ./demos/02_microbatches --tp 2
+refuse "grid: --dp in a timed demo" "this demo runs one pipeline" mpiexec -n 4 ./demos/05_1f1b --dp 2
+
 # --dump writes every .npy file whole (NumPy 1.0 header with the shape), and no .tmp is left.
 mkdir "$tmp/npy"
 f="$tmp/npy/block0_W1.npy"

@@ -10,9 +10,9 @@ trap 'rm -rf "$scratch"' EXIT
 ln -s "$top/demos" "$scratch/demos"
 for lesson in lessons/*.md; do
     grep '^[[:space:]]*\$ mpiexec' "$lesson" | sed 's/^[[:space:]]*\$ //' | while IFS= read -r cmd; do
-        # Timed demos run with a short tick; the real-compute ones (01-03) as written.
+        # Timed demos run with a short tick; the real-compute ones (01-03, 06, 12) as written.
         case "$cmd" in
-            *0[123]_*) extra=""; want="measured" ;;
+            *0[123]_*|*06_*|*12_*) extra=""; want="measured" ;;
             *) extra="--tick-ms 1"; want="bubble" ;;
         esac
         if out=$(cd "$scratch" && timeout 120 sh -c "$cmd $extra" </dev/null 2>&1) && echo "$out" | grep -q "$want"; then
