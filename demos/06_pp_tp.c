@@ -16,39 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Sums of every rank's counts. */
-static pp_comm_stats total(const pp_comm_stats *all, int n)
-{
-    pp_comm_stats s = {0};
-    for (int r = 0; r < n; r++) {
-        s.pipe_bytes += all[r].pipe_bytes, s.pipe_msgs += all[r].pipe_msgs;
-        s.tp_size += all[r].tp_size, s.tp_sent += all[r].tp_sent, s.tp_calls += all[r].tp_calls;
-        s.tp_s += all[r].tp_s;
-        s.gather_size += all[r].gather_size, s.gather_sent += all[r].gather_sent;
-        s.gather_calls += all[r].gather_calls, s.gather_s += all[r].gather_s;
-        s.dp_size += all[r].dp_size, s.dp_sent += all[r].dp_sent, s.dp_calls += all[r].dp_calls;
-        s.dp_s += all[r].dp_s;
-    }
-    return s;
-}
-
-/* Mean seconds per rank spent waiting for pipeline messages in a step. */
-static double pipe_wait(const pp_run *r)
-{
-    double sum = 0;
-    for (int p = 0; p < r->P; p++)
-        for (int i = 0; i < r->ranks[p].n; i++)
-            if (r->ranks[p].ev[i].type == PP_EV_WAIT) sum += r->ranks[p].ev[i].t1 - r->ranks[p].ev[i].t0;
-    return sum / r->P;
-}
-
-static void row(const char *what, int calls, long bytes, const char *formula, long want, long sent, long sent_want,
-                double ms)
-{
-    printf("  %-26s %6d %11ld  %-22s %11ld %s %11ld %s %11ld %9.2f\n", what, calls, bytes, formula, want,
-           bytes == want ? "=" : "!", sent, sent == sent_want ? "=" : "!", sent_want, ms);
-}
-
 typedef struct {
     int P, T, D;
     double step_ms, tp_ms, pipe_ms;
@@ -69,14 +36,13 @@ static void one_shape(pp_demo *d, shape_result *res)
     PP_CHECK(pp_trainer_new(g, c, &part, NULL, &t), "could not make this rank's slices of the blocks");
     pp_comm_stats *all = g->rank == 0 ? calloc((size_t)n, sizeof *all) : NULL;
     if (g->rank == 0 && !all) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
-    double loss = 0, ms = 0, wait_ms = 0;
+    double loss = 0, ms = 0;
     pp_run *last = NULL;
     for (int k = 0; k < c->steps && !d->quit; k++) {
         pp_run *pred = NULL, *meas = NULL;
         pp_demo_train(d, t, s, &pred, &meas, &loss);
         if (g->rank == 0 && meas) {
             ms = meas->makespan * 1e3;
-            wait_ms = pipe_wait(meas) * 1e3;
             pp_demo_note(d, "step %d of %d: loss %.5f (measured), %.0f samples/s (measured)", k + 1, c->steps, loss,
                          c->batch / meas->makespan);
         }
@@ -97,31 +63,9 @@ static void one_shape(pp_demo *d, shape_result *res)
             printf("\nlast step, measured (one row per rank; a tensor-parallel group is T rows in a row):\n");
             pp_report_timeline(stdout, last, last->makespan / 100, 100);
         }
-        pp_comm_stats sum = total(all, n);
-        long act = (long)c->batch * c->width * 4;   /* the whole batch's activations at one boundary, bytes */
-        printf("\ncommunication in the last step, all ranks together (measured: bytes handed to MPI and time in the calls):\n");
-        printf("  %-26s %6s %11s  %-22s %11s   %11s   %11s %9s\n", "what", "calls", "bytes", "formula", "= bytes",
-               "sent", "formula", "ms/rank");
-        char f[64];
-        row("pipeline sends (stage edges)", sum.pipe_msgs, sum.pipe_bytes, "2(P-1) B d 4", 2L * (P - 1) * act,
-            sum.pipe_bytes, 2L * (P - 1) * act, wait_ms);
-        if (T > 1) {
-            long ar = (long)T * (2 * L - 1) * act;
-            snprintf(f, sizeof f, "T (2L-1) B d 4");
-            row("TP all-reduce (each block)", sum.tp_calls, sum.tp_size, f, ar, sum.tp_sent, ar * 2 * (T - 1) / T,
-                sum.tp_s / n * 1e3);
-            long ga = (long)T * 2 * (P - 1) * act;
-            row("TP all-gather (received)", sum.gather_calls, sum.gather_size, "T 2(P-1) B d 4", ga, sum.gather_sent,
-                ga * (T - 1) / T, sum.gather_s / n * 1e3);
-        }
-        if (D > 1) {
-            long dp = (long)D * pp_model_params(c) * 4;
-            row("DP gradient all-reduce", sum.dp_calls, sum.dp_size, "D params 4", dp, sum.dp_sent,
-                dp * 2 * (D - 1) / D, sum.dp_s / n * 1e3);
-        }
-        printf("  B = %d samples, d = %d floats of 4 bytes, L = %d blocks; \"sent\": bytes a rank sent to others "
-               "(formula: 2(T-1)/T of an all-reduce, (T-1)/T of an all-gather).\n", c->batch, c->width, L);
-        printf("  ms/rank: time inside the calls, mean per rank (pipeline: waiting for a message, which includes the bubble).\n");
+        pp_comm_stats sum;
+        double wait_ms = last ? pp_run_wait_s(last) * 1e3 : 0;
+        pp_report_comm(stdout, all, g, c, wait_ms, &sum);
         printf("  step time %.1f ms (measured), loss %.6f after %d steps (measured)\n", ms, loss, c->steps);
         if (T > 1 && P == 1)
             printf("  one stage: no pipeline messages at all; every byte is a TP sum (%d calls per rank per step).\n",

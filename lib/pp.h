@@ -544,6 +544,16 @@ void pp_report_timeline(FILE *f, const pp_run *r, double slot, int width);
 void pp_report_summary(FILE *f, const pp_run *measured, const pp_run *predicted,
                        const pp_sched *s, const pp_exec_opts *o);
 
+/* Mean seconds per row spent waiting for pipeline messages in a run. */
+double pp_run_wait_s(const pp_run *r);
+/* The communication table of a grid's step (rank 0): every rank's counts
+ * (all: [g->size]) summed, beside their formulas: pipeline bytes
+ * 2(P-1) B d 4, tensor-parallel all-reduces T (2L-1) B d 4 and all-gathers
+ * T 2(P-1) B d 4, the data-parallel sum D params 4.  wait_ms: the pipeline's
+ * waiting time per rank.  The sums go to *sum (may be NULL). */
+void pp_report_comm(FILE *f, const pp_comm_stats *all, const pp_grid *g, const pp_model_cfg *c, double wait_ms,
+                    pp_comm_stats *sum);
+
 /* ---- command line shared by the demos ---------------------------------- */
 
 #define PP_MAX_MB_LIST 32

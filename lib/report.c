@@ -119,3 +119,63 @@ void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sc
     bubble_line(f, "bubble over the ideal time = idle / busy:          ", pp_run_bubble_ideal(m),
                 pp_theory_bubble_ideal_text(fam), pp_theory_bubble_ideal(fam, P, M), pp_run_bubble_ideal(pred));
 }
+
+/* ---- communication on a grid ------------------------------------------ */
+
+double pp_run_wait_s(const pp_run *r)
+{
+    double sum = 0;
+    for (int p = 0; p < r->P; p++)
+        for (int i = 0; i < r->ranks[p].n; i++)
+            if (r->ranks[p].ev[i].type == PP_EV_WAIT) sum += r->ranks[p].ev[i].t1 - r->ranks[p].ev[i].t0;
+    return r->P ? sum / r->P : 0;
+}
+
+static void comm_row(FILE *f, const char *what, int calls, long bytes, const char *formula, long want, long sent,
+                     long sent_want, double ms)
+{
+    fprintf(f, "  %-28s %6d %11ld  %-21s %11ld %s %11ld %s %11ld %9.2f\n", what, calls, bytes, formula, want,
+            bytes == want ? "=" : "!", sent, sent == sent_want ? "=" : "!", sent_want, ms);
+}
+
+void pp_report_comm(FILE *f, const pp_comm_stats *all, const pp_grid *g, const pp_model_cfg *c, double wait_ms,
+                    pp_comm_stats *sum)
+{
+    pp_comm_stats s = {0};
+    int n = g->size, P = g->P, T = g->T, D = g->D, L = c->depth;
+    for (int r = 0; r < n; r++) {
+        s.pipe_bytes += all[r].pipe_bytes, s.pipe_msgs += all[r].pipe_msgs;
+        s.tp_size += all[r].tp_size, s.tp_sent += all[r].tp_sent, s.tp_calls += all[r].tp_calls;
+        s.tp_s += all[r].tp_s;
+        s.gather_size += all[r].gather_size, s.gather_sent += all[r].gather_sent;
+        s.gather_calls += all[r].gather_calls, s.gather_s += all[r].gather_s;
+        s.dp_size += all[r].dp_size, s.dp_sent += all[r].dp_sent, s.dp_calls += all[r].dp_calls;
+        s.dp_s += all[r].dp_s;
+    }
+    long act = (long)c->batch * c->width * 4;   /* the whole batch's activations at one boundary, bytes */
+    fprintf(f, "\ncommunication in the last step, all ranks together (measured: bytes handed to MPI, time in the calls):\n");
+    fprintf(f, "  %-28s %6s %11s  %-21s %11s   %11s   %11s %9s\n", "what", "calls", "bytes", "formula", "= bytes",
+            "sent", "formula", "ms/rank");
+    comm_row(f, "pipeline sends (stage edges)", s.pipe_msgs, s.pipe_bytes, "2(P-1) B d 4", 2L * (P - 1) * act,
+             s.pipe_bytes, 2L * (P - 1) * act, wait_ms);
+    if (T > 1) {
+        long ar = (long)T * (2 * L - 1) * act, ga = (long)T * 2 * (P - 1) * act;
+        comm_row(f, "TP all-reduce (every block)", s.tp_calls, s.tp_size, "T (2L-1) B d 4", ar, s.tp_sent,
+                 ar * 2 * (T - 1) / T, s.tp_s / n * 1e3);
+        comm_row(f, "TP all-gather (received)", s.gather_calls, s.gather_size, "T 2(P-1) B d 4", ga, s.gather_sent,
+                 ga * (T - 1) / T, s.gather_s / n * 1e3);
+    }
+    if (D > 1) {
+        /* b2 is whole on each of a group's T ranks: T - 1 extra copies per block. */
+        long dp = (long)D * (pp_model_params(c) + (long)(T - 1) * L * c->width) * 4;
+        comm_row(f, "DP gradient all-reduce", s.dp_calls, s.dp_size, T > 1 ? "D (params+(T-1)L d) 4" : "D params 4", dp, s.dp_sent, dp * 2 * (D - 1) / D,
+                 s.dp_s / n * 1e3);
+    }
+    fprintf(f, "  B = %d samples, d = %d floats of 4 bytes, L = %d blocks, params = %ld; \"sent\": bytes a rank sent\n"
+               "  to others (an all-reduce sends 2(n-1)/n of its vector, an all-gather (n-1)/n, n ranks in the group).\n",
+            c->batch, c->width, L, pp_model_params(c));
+    if (D > 1 && T > 1)
+        fprintf(f, "  The bias b2 of every block is whole on each tensor-parallel rank, so the replicas sum T copies of it.\n");
+    fprintf(f, "  ms/rank: time inside the calls, mean per rank (pipeline: waiting for a message, bubble included).\n");
+    if (sum) *sum = s;
+}

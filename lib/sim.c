@@ -82,6 +82,8 @@ void pp_run_summarize(pp_run *r)
                 r->busy[p] += e->t1 - e->t0;
                 if (e->t1 > r->makespan) r->makespan = e->t1;
             }
+            /* The replicas' gradient sum ends a grid's step. */
+            if (e->type == PP_EV_ALLREDUCE && e->t1 > r->makespan) r->makespan = e->t1;
             if (e->type == PP_EV_SEND) r->bytes_sent[p] += e->bytes;
             if (e->inflight > r->peak_inflight[p]) r->peak_inflight[p] = e->inflight;
         }

@@ -1,0 +1,118 @@
+/* 12_3d.c -- all three at once: pipeline stages x tensor-parallel ranks x
+ * data-parallel replicas.
+ *
+ * The idea: D replicas of the whole pipeline (each itself P stages of T
+ * ranks) train on different parts of the batch; after the step's last
+ * micro-batch they add their gradients (one all-reduce per gradient
+ * tensor, at the end of the step: you see it on the timeline) and take the
+ * same SGD step, so they stay identical.  The demo shows the sum at the end,
+ * counts its bytes against the formula, checks that the replicas hold the
+ * same weights, and compares the weights with one process running the same
+ * micro-batch loop.
+ *
+ *   mpiexec -n 8 ./demos/12_3d                  2 x 2 x 2
+ *   mpiexec -n 8 ./demos/12_3d --tp 1 --dp 4    2 x 1 x 4
+ */
+#include "pp.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* Start and length (seconds) of the data-parallel sum on the timeline, the
+ * latest of any rank (rank 0's gathered run). */
+static void dp_span(const pp_run *r, double *t0, double *len)
+{
+    *t0 = *len = 0;
+    for (int p = 0; p < r->P; p++)
+        for (int i = 0; i < r->ranks[p].n; i++) {
+            const pp_event *e = &r->ranks[p].ev[i];
+            if (e->type == PP_EV_ALLREDUCE && e->mb < 0 && e->t1 - e->t0 > *len) *t0 = e->t0, *len = e->t1 - e->t0;
+        }
+}
+
+int main(int argc, char **argv)
+{
+    pp_demo d;
+    pp_cli_defaults(&d.opt);
+    d.opt.real = 1, d.opt.grid_ok = 1;
+    d.opt.tp = 2, d.opt.dp = 2;
+    d.opt.model.steps = 3;
+    pp_demo_start(&d, &argc, &argv,
+                  "Trains one model on P pipeline stages x T tensor-parallel ranks x D replicas and shows the replicas' gradient sum.");
+    pp_demo_refuse_if(&d, d.opt.dump[0] != 0, "--dump: this demo does not write .npy files (02_microbatches does)");
+    pp_partition part;
+    pp_demo_model(&d, &part);
+    const pp_model_cfg *c = &d.opt.model;
+    const pp_grid *g = d.grid;
+    int P = g->P, T = g->T, D = g->D, M = d.opt.mb[0], n = g->size;
+    pp_sched *s = pp_demo_schedule(&d, d.opt.schedule, M);
+    pp_trainer *t = NULL;
+    PP_CHECK(pp_trainer_new(g, c, &part, NULL, &t), "could not make this rank's slices of the blocks");
+    long np = pp_model_params(c);
+    pp_comm_stats *all = g->rank == 0 ? calloc((size_t)n, sizeof *all) : NULL;
+    float *w0 = g->rank == 0 ? malloc((size_t)np * sizeof *w0) : NULL, *wr = g->rank == 0 ? malloc((size_t)np * sizeof *wr) : NULL;
+    double *ref_loss = malloc((size_t)c->steps * sizeof *ref_loss);
+    if ((g->rank == 0 && (!all || !w0 || !wr)) || !ref_loss) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
+    double loss = 0, ms = 0;
+    pp_run *last = NULL;
+    for (int k = 0; k < c->steps && !d.quit; k++) {
+        pp_run *pred = NULL, *meas = NULL;
+        pp_demo_train(&d, t, s, &pred, &meas, &loss);
+        if (g->rank == 0 && meas) {
+            ms = meas->makespan * 1e3;
+            pp_demo_note(&d, "step %d of %d: loss %.5f (measured, summed over the %d replicas), %.0f samples/s (measured)",
+                         k + 1, c->steps, loss, D, c->batch / meas->makespan);
+        }
+        pp_run_free(pred);
+        pp_run_free(last);
+        last = meas;
+    }
+    if (!d.quit) {
+        PP_CHECK(pp_trainer_comm_all(t, all), "gathering the communication counts");
+        PP_CHECK(pp_trainer_params_of(t, 0, w0), "gathering replica 0's weights");
+    }
+    /* Every replica against replica 0, bit for bit. */
+    double replica_diff = 0;
+    for (int r = 1; r < D && !d.quit; r++) {
+        PP_CHECK(pp_trainer_params_of(t, r, wr), "gathering a replica's weights");
+        for (long i = 0; g->rank == 0 && i < np; i++) replica_diff = fmax(replica_diff, fabs((double)wr[i] - w0[i]));
+    }
+    if (g->rank == 0 && !d.quit) {
+        char parts[128];
+        pp_partition_str(&part, parts, sizeof parts);
+        printf("\n=== %d ranks as P=%d stages x T=%d tensor-parallel ranks x D=%d replicas "
+               "(rank w: t = w mod %d, stage = (w / %d) mod %d, replica = w / %d)\n", n, P, T, D, T, T, P, T * P);
+        printf("%d blocks (width %d, hidden %d; blocks per stage %s); batch %d: %d samples per replica in M=%d "
+               "micro-batches; %s; %d steps\n", c->depth, c->width, c->hidden, parts, c->batch, c->batch / D, M,
+               s->name, c->steps);
+        if (!d.tui && last) {
+            printf("\nlast step, measured (one row per rank; # = a collective; the replicas' sum is the last #):\n");
+            pp_report_timeline(stdout, last, last->makespan / 100, 100);
+        }
+        pp_comm_stats sum;
+        pp_report_comm(stdout, all, g, c, last ? pp_run_wait_s(last) * 1e3 : 0, &sum);
+        long dp_bytes = sum.dp_size;
+        double t0 = 0, len = 0;
+        if (last) dp_span(last, &t0, &len);
+        if (D > 1)
+            printf("  the replicas' gradient sum started at %.2f ms of a %.2f ms step and took %.2f ms (measured): "
+                   "once per step, after the last micro-batch.\n", t0 * 1e3, ms, len * 1e3);
+        if (D > 1)
+            printf("  summing after every micro-batch instead would move M = %d times the bytes for the same sum: "
+                   "%ld instead of %ld (formula: M times the row above).\n", M, (long)M * dp_bytes, dp_bytes);
+        /* One process, the same micro-batch loop and replica grouping. */
+        PP_CHECK(pp_reference_train_dp(c, D, M, c->steps, wr, ref_loss, NULL), "the single-process run failed");
+        double diff = 0, big = 0;
+        for (long i = 0; i < np; i++) diff = fmax(diff, fabs((double)w0[i] - wr[i])), big = fmax(big, fabs((double)wr[i]));
+        printf("\n  loss after %d steps: %.6f (measured), one process %.6f\n", c->steps, loss, ref_loss[c->steps - 1]);
+        if (D > 1) printf("  largest difference between replicas' weights: %.2e (measured: they stay identical)\n", replica_diff);
+        printf("  largest difference from one process's weights: %.2e of a largest weight %.3f (measured; %s)\n", diff,
+               big, T == 1 ? "T = 1: bit for bit is expected"
+                           : "with T > 1 the hidden sum is added in pieces, so rounding may differ");
+    }
+    free(all), free(w0), free(wr), free(ref_loss);
+    pp_run_free(last);
+    pp_trainer_free(t);
+    pp_sched_free(s);
+    return pp_demo_end(&d);
+}
