@@ -89,7 +89,7 @@ static void paint_row(const pp_evlist *ev, const pp_view_camera *cam, int w, uns
             if (c1 <= c0) c1 = c0 + 1;   /* anything that happened shows at least one cell */
             if (c1 <= 0 || c0 >= w) continue;
             for (int c = c0 < 0 ? 0 : c0; c < c1 && c < w; c++) cells[c] = (unsigned char)cell;
-            if (cell >= CELL_F && c0 >= 0) start[c0] = i;
+            if (cell >= CELL_F && cell != CELL_AR && c0 >= 0) start[c0] = i;   /* compute blocks get labels */
         }
 }
 
@@ -138,12 +138,14 @@ static void draw_axis(const pp_view_camera *cam, int y, int w)
     }
 }
 
-static void draw_legend(int y, int w, int mono)
+/* The legend; all-reduce only where there are collectives (a grid). */
+static void draw_legend(int y, int w, int mono, int grid)
 {
     int x = 0;
     move(y, 0);
     for (int k = CELL_F; k < CELL_KINDS + CELL_F; k++) {
         int cell = k % CELL_KINDS;   /* compute kinds first, then the others */
+        if (cell == CELL_AR && !grid) continue;
         int need = (int)strlen(WORD[cell]) + 3;
         if (x + need > w) break;
         addch(look(cell, mono) | (cell == CELL_IDLE ? A_UNDERLINE : 0));
@@ -243,7 +245,7 @@ void pp_draw_screen(const pp_view_model *m, pp_view_camera *cam, int h, int w, i
     draw_axis(cam, 1, tw);
     for (int r = 0; r < m->P; r++) draw_rank(m, r, cam, 2 + r, tw, mono);
     int y = 2 + m->P;
-    draw_legend(y++, w, mono);
+    draw_legend(y++, w, mono, m->T * m->D > 1);
     if (h > min_h) y++;
     draw_panel(m, y, w);
     attron(A_REVERSE);

@@ -194,3 +194,15 @@ wait_for "done: press any key" 30 && tmux send-keys -t "$sess" x
 ended 20 && [ "$(cat "$tmp/rc")" = 0 ] && screen | grep -q "The loss and the weights agree" &&
     ok "real mode: ends on a key, exit 0, the text table follows the picture" || bad "real mode: did not end cleanly"
 restored "real mode"
+
+# ---- a grid (P x T x D) in the live view at 80x24 ----------------------------
+start 80 24 "mpiexec -n 8 ./demos/12_3d --steps 2"
+if wait_for "done: press any key" 60 && screen | grep -q "P=2 x T=2 x D=2" && screen | grep -q "^d0s0 t0" &&
+    screen | grep -q "^d1s1 t0" && screen | grep -q "^     t1 " && screen | grep -q "all-reduce" && screen | grep -q "compute actions done: 128 of 128"; then
+    ok "grid: one row per rank grouped by replica, stage and TP group, the all-reduce legend, every pipeline's actions counted"
+else
+    bad "grid: the view lacks the grid header, grouped rows or the all-reduce legend"; screen | sed 's/^/#   /'
+fi
+tmux send-keys -t "$sess" x
+ended 20 && [ "$(cat "$tmp/rc")" = 0 ] && ok "grid: ends on a key, exit 0" || bad "grid: did not end cleanly"
+restored "grid"
