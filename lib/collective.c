@@ -23,13 +23,22 @@ static long chunk_at(long n, int T, int j)
     return n * j / T;
 }
 
+/* The group's size and this rank's place.  Returns 1 when the caller is
+ * done at once, with *st: PP_OK for a group of one rank (nothing to sum),
+ * PP_EARG when n is too large for MPI's int counts. */
+static int done_early(MPI_Comm comm, long n, int *T, int *me, pp_status *st)
+{
+    MPI_Comm_size(comm, T);
+    MPI_Comm_rank(comm, me);
+    *st = *T == 1 ? PP_OK : PP_EARG;
+    return *T == 1 || n > 2147483647L;
+}
+
 pp_status pp_allreduce_ordered(float *buf, long n, MPI_Comm comm, double poll_s, long *wire_bytes)
 {
     int T, me;
-    MPI_Comm_size(comm, &T);
-    MPI_Comm_rank(comm, &me);
-    if (T == 1) return PP_OK;
-    if (n > 2147483647L) return PP_EARG;
+    pp_status early;
+    if (done_early(comm, n, &T, &me, &early)) return early;
     long mine0 = chunk_at(n, T, me), mine = chunk_at(n, T, me + 1) - mine0;
     int *sc = malloc(4 * (size_t)T * sizeof *sc);
     float *in = malloc(((size_t)T * mine + 1) * sizeof *in);
@@ -68,10 +77,8 @@ pp_status pp_allreduce_ordered(float *buf, long n, MPI_Comm comm, double poll_s,
 pp_status pp_allgather_slices(float *buf, long n, MPI_Comm comm, double poll_s, long *wire_bytes)
 {
     int T, me;
-    MPI_Comm_size(comm, &T);
-    MPI_Comm_rank(comm, &me);
-    if (T == 1) return PP_OK;
-    if (n > 2147483647L) return PP_EARG;
+    pp_status early;
+    if (done_early(comm, n, &T, &me, &early)) return early;
     int *c = malloc(2 * (size_t)T * sizeof *c);
     if (!c) return PP_ENOMEM;
     int *dsp = c + T;
