@@ -22,10 +22,13 @@ static void compare(const pp_sched *s[2], pp_run *meas[2])
     printf("  peak micro-batches whose activations a rank holds:\n");
     printf("  rank   gpipe measured (formula %s)   1f1b measured (formula %s)\n",
            pp_theory_peak_text(PP_FAM_GPIPE), pp_theory_peak_text(PP_FAM_1F1B));
-    for (int r = 0; r < P; r++)
+    /* On a grid, rank r runs stage (r / T) mod P (every pipeline of it). */
+    for (int r = 0; r < meas[0]->P; r++) {
+        int st = r / meas[0]->T % P;
         printf("  %4d   %14d (%d)%14s%14d (%d)\n", r, meas[0]->peak_inflight[r],
-               pp_theory_peak_inflight(PP_FAM_GPIPE, P, M, r), "", meas[1]->peak_inflight[r],
-               pp_theory_peak_inflight(PP_FAM_1F1B, P, M, r));
+               pp_theory_peak_inflight(PP_FAM_GPIPE, P, M, st), "", meas[1]->peak_inflight[r],
+               pp_theory_peak_inflight(PP_FAM_1F1B, P, M, st));
+    }
 }
 
 int main(int argc, char **argv)
@@ -33,6 +36,7 @@ int main(int argc, char **argv)
     pp_demo d;
     pp_cli_defaults(&d.opt);
     d.opt.no_schedule = 1;
+    d.opt.grid_ok = 1;   /* --tp and --dp: the schedule on every pipeline of a grid, with all-reduce costs */
     pp_demo_start(&d, &argc, &argv, "Runs GPipe, then 1F1B, on the same stages and micro-batches.");
     int M = d.opt.mb[0];
 

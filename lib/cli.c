@@ -33,6 +33,7 @@ void pp_cli_defaults(pp_opts *o)
     o->ticks[PP_B] = 2;
     o->ticks[PP_I] = 1;
     o->ticks[PP_W] = 1;
+    o->ar_ticks = 0.5;
     pp_model_cfg_default(&o->model);
     snprintf(o->partition, sizeof o->partition, "front");
 }
@@ -157,11 +158,13 @@ static pp_status parse_cost(const char *v, pp_opts *o, char *err, size_t n)
         next = strchr(tok, ',');
         if (next) *next++ = '\0';
         const char *kinds = "FBIW";
-        const char *k = tok[0] ? strchr(kinds, tok[0]) : NULL;
+        int ar = strncmp(tok, "AR=", 3) == 0;
+        const char *k = tok[0] && !ar ? strchr(kinds, tok[0]) : NULL;
         double ticks;
-        if (!k || tok[1] != '=' || parse_num(tok + 2, 0, 1000, &ticks) != 0)
-            return fail(err, n, "--cost: '%s' is not a cost: give KIND=TICKS pairs like F=1,B=2 (kinds F, B, I, W; ticks 0 to 1000)", tok);
-        o->ticks[k - kinds] = ticks;
+        if ((!k && !ar) || (!ar && tok[1] != '=') || parse_num(tok + (ar ? 3 : 2), 0, 1000, &ticks) != 0)
+            return fail(err, n, "--cost: '%s' is not a cost: give KIND=TICKS pairs like F=1,B=2 (kinds F, B, I, W, AR; ticks 0 to 1000)", tok);
+        if (ar) o->ar_ticks = ticks;
+        else o->ticks[k - kinds] = ticks;
     }
     return PP_OK;
 }
@@ -306,6 +309,9 @@ void pp_cli_usage(FILE *f, const char *prog, const char *what, const pp_opts *d)
         fprintf(f, "  --tick-ms MS          length of one tick in milliseconds (default %g)\n", d->tick_ms);
         fprintf(f, "  --cost F=1,B=2        ticks per forward, backward, I and W (default F=%g,B=%g,I=%g,W=%g)\n",
                 d->ticks[PP_F], d->ticks[PP_B], d->ticks[PP_I], d->ticks[PP_W]);
+        if (d->grid_ok)
+            fprintf(f, "                        and AR, ticks of one all-reduce (default AR=%g): with --tp, every F, B\n"
+                       "                        and I ends with one; with --dp, the step ends with the replicas' sum\n", d->ar_ticks);
         fprintf(f, "  --payload SIZE        bytes per activation or gradient message, like 4096, 64K, 1M (default %zuK)\n",
                 d->payload / 1024);
     }

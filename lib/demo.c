@@ -147,6 +147,10 @@ void pp_demo_start(pp_demo *d, int *argc, char ***argv, const char *what)
     d->exec.tick_s = d->opt.tick_ms * 1e-3;
     d->exec.payload = d->opt.payload;
     for (int k = 0; k < 4; k++) d->exec.costs.ticks[k] = d->opt.ticks[k];
+    if (!d->opt.real) {
+        d->exec.costs.allreduce = d->grid->T > 1 ? d->opt.ar_ticks : 0;
+        d->exec.costs.dp_sum = d->grid->D > 1 ? d->opt.ar_ticks : 0;
+    }
     choose_output(d);
 }
 
@@ -338,8 +342,14 @@ void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m)
     if (show_m) snprintf(mb, sizeof mb, ", M=%d micro-batches", s->nmb);
     if (d->exec.payload % 1024 == 0) snprintf(size, sizeof size, "%zu KiB", d->exec.payload / 1024);
     else snprintf(size, sizeof size, "%zu-byte", d->exec.payload);
-    fprintf(f, "%s: P=%d stages on %d ranks%s; F=%g B=%g ticks of %g ms; %s messages\n", s->name, s->nstages,
-            s->nranks, mb, t[PP_F], t[PP_B], d->exec.tick_s * 1e3, size);
+    char grid[96] = "";
+    if (d->grid->T * d->grid->D > 1)
+        snprintf(grid, sizeof grid, " x T=%d x D=%d (%d ranks; all-reduce AR=%g ticks, real, of the payload)", d->grid->T,
+                 d->grid->D, d->grid->size, d->opt.ar_ticks);
+    if (grid[0]) fprintf(f, "%s: P=%d stages%s%s; F=%g B=%g ticks of %g ms; %s messages\n", s->name, s->nstages,
+                         grid, mb, t[PP_F], t[PP_B], d->exec.tick_s * 1e3, size);
+    else fprintf(f, "%s: P=%d stages on %d ranks%s; F=%g B=%g ticks of %g ms; %s messages\n", s->name, s->nstages,
+                 s->nranks, mb, t[PP_F], t[PP_B], d->exec.tick_s * 1e3, size);
 }
 
 int pp_demo_end(pp_demo *d)

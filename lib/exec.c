@@ -66,6 +66,9 @@ typedef struct {
     int inflight;
     pp_live *live;         /* the live view's channel, or NULL */
     int waiting;           /* set while the rank waits for a message or holds */
+    MPI_Comm tp, dp;       /* timed mode on a grid: the groups whose all-reduces are timed */
+    int T, D;
+    float *arbuf;          /* the payload those all-reduces sum */
 } runner;
 
 static double since_start(const runner *x)
@@ -259,6 +262,19 @@ static pp_status hold(runner *x, pp_action a)
     return st == PP_OK ? pp_evlist_push(&x->ev, e) : st;
 }
 
+/* Timed mode on a grid: a real all-reduce of the payload over `comm`, then
+ * asleep until `deadline`, recorded as one event (kind and mb of the
+ * compute it ends, or IDLE and -1 for the replicas' sum). */
+static pp_status timed_allreduce(runner *x, MPI_Comm comm, pp_kind kind, int stage, int mb, double deadline)
+{
+    pp_event e = {PP_EV_ALLREDUCE, kind, stage, mb, x->inflight, since_start(x), 0, (long)x->o->payload};
+    pp_status st = pp_allreduce_ordered(x->arbuf, (long)(x->o->payload / sizeof(float)), comm, x->o->poll_wait_s,
+                                        NULL);
+    if (st == PP_OK) st = compute_until(x, deadline);
+    e.t1 = since_start(x);
+    return st == PP_OK ? pp_evlist_push(&x->ev, e) : st;
+}
+
 /* Takes the collectives the model ran into this rank's events. */
 static pp_status take_spans(runner *x)
 {
@@ -287,8 +303,13 @@ static pp_status run_action(runner *x, int i)
     if (pp_kind_is_compute(a.kind)) {
         double tick = x->live ? pp_live_tick(x->live) : o->tick_s;
         if (a.kind == PP_F) x->inflight++;
+        double cost = pp_costs_of(&o->costs, a.kind, a.stage) * tick;
+        double ar = x->T > 1 && a.kind != PP_W ? o->costs.allreduce * tick : 0;
         if (o->work) st = o->work->compute(o->work->ctx, a);
-        else st = compute_until(x, e.t0 + pp_costs_of(&o->costs, a.kind, a.stage) * tick);
+        else st = compute_until(x, e.t0 + cost - ar);
+        /* Timed mode on a grid: the tensor-parallel sum that ends F, B and
+         * I, inside the compute (as in real mode). */
+        if (st == PP_OK && !o->work && ar > 0) st = timed_allreduce(x, x->tp, a.kind, a.stage, a.mb, e.t0 + cost);
         /* A send posted before a real compute moves on now. */
         if (o->work && st == PP_OK) st = progress(x);
         if (x->live) pp_live_computed(x->live);
@@ -419,6 +440,7 @@ static void runner_free(runner *x, int len)
     }
     free(x->recvs);
     free(x->sends);
+    free(x->arbuf);
     pp_evlist_clear(&x->ev);
 }
 
@@ -435,6 +457,10 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *s, const pp_exec_opts *
     x.comm = g->pipe;
     x.me = g->pipe_rank;
     x.live = o->live;
+    x.tp = g->tp, x.dp = g->dp, x.T = g->T, x.D = g->D;
+    if (!o->work && ((g->T > 1 && o->costs.allreduce > 0) || (g->D > 1 && o->costs.dp_sum > 0)) &&
+        !(x.arbuf = calloc(o->payload / sizeof(float) + 1, sizeof(float))))
+        st = PP_ENOMEM;
     int len = lo->len[x.me];
     x.recvs = calloc((size_t)len + 1, sizeof *x.recvs);
     x.sends = calloc((size_t)len + 1, sizeof *x.sends);
@@ -455,6 +481,10 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *s, const pp_exec_opts *
     for (int i = 0; i < len && st == PP_OK; i++)
         if (x.sends[i].posted) st = wait_until_done(&x, &x.sends[i].done);
     if (st == PP_OK && o->work && o->work->finish) st = o->work->finish(o->work->ctx);
+    /* Timed mode with replicas: their gradient sum ends the step. */
+    if (st == PP_OK && !o->work && x.D > 1 && o->costs.dp_sum > 0)
+        st = timed_allreduce(&x, x.dp, PP_IDLE, -1, -1,
+                             since_start(&x) + o->costs.dp_sum * (x.live ? pp_live_tick(x.live) : o->tick_s));
     if (st == PP_OK) st = take_spans(&x);
     if (st == PP_OK && x.live) st = pp_live_finish(x.live, &x.ev, o->poll_wait_s);
     /* A rank that failed inside the step leaves its partners waiting for

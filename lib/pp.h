@@ -244,6 +244,11 @@ typedef struct {
     double ticks[4];       /* cost of F, B, I, W in ticks (default 1, 2, 1, 1) */
     const double *stage_scale; /* optional [nstages] multiplier per stage, NULL = all 1 */
     double latency;        /* ticks from a send to its receive being usable (default 0) */
+    double allreduce;      /* ticks of the tensor-parallel all-reduce that ends every F, B and I
+                              (default 0: none; set it only on a grid with T > 1) */
+    double dp_sum;         /* ticks of the replicas' gradient sum that ends a step (default 0;
+                              set it only with D > 1).  In timed mode both are real all-reduces
+                              of the payload that last this long */
 } pp_costs;
 
 void pp_costs_default(pp_costs *c);
@@ -566,6 +571,7 @@ typedef struct {
     double tick_ms;          /* --tick-ms */
     size_t payload;          /* --payload: bytes, "64K" and "1M" accepted */
     double ticks[4];         /* --cost F=1,B=2,I=1,W=1 */
+    double ar_ticks;         /* --cost AR=0.5: ticks of one all-reduce on a grid (timed mode) */
     char csv[256];           /* --csv FILE: write the demo's table for plotting */
     char save[256];          /* --save-schedule FILE: write the schedule as CSV */
     int no_tui;              /* --no-tui: plain text even on a terminal */

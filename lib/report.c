@@ -111,13 +111,19 @@ void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sc
     }
 
     double tick_ms = o->tick_s * 1e3;
-    fprintf(f, "  makespan: %.1f ms measured, %.1f ms predicted by the simulator (%.0f ticks of %.2f ms)\n",
+    fprintf(f, "  makespan: %.1f ms measured, %.1f ms predicted by the simulator (%g ticks of %.2f ms)\n",
             m->makespan * 1e3, pred->makespan * tick_ms, pred->makespan, tick_ms);
 
     bubble_line(f, "bubble, share of the step  = idle / (P x makespan):", pp_run_bubble_step(m),
                 pp_theory_bubble_step_text(fam), pp_theory_bubble_step(fam, P, M), pp_run_bubble_step(pred));
     bubble_line(f, "bubble over the ideal time = idle / busy:          ", pp_run_bubble_ideal(m),
                 pp_theory_bubble_ideal_text(fam), pp_theory_bubble_ideal(fam, P, M), pp_run_bubble_ideal(pred));
+    if (m->T > 1 && o->costs.allreduce > 0)
+        fprintf(f, "  on the grid every F, B and I ends with a tensor-parallel all-reduce (%g ticks, counted as compute);\n",
+                o->costs.allreduce);
+    if (m->D > 1 && o->costs.dp_sum > 0)
+        fprintf(f, "  the replicas' gradient sum (%g ticks) ends the step: the prediction includes it, the formula does not\n",
+                o->costs.dp_sum);
 }
 
 /* ---- communication on a grid ------------------------------------------ */

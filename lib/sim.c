@@ -22,13 +22,15 @@ void pp_costs_default(pp_costs *c)
     c->ticks[PP_W] = 1.0;
     c->stage_scale = NULL;
     c->latency = 0.0;
+    c->allreduce = 0.0;
+    c->dp_sum = 0.0;
 }
 
 double pp_costs_of(const pp_costs *c, pp_kind k, int stage)
 {
     if (!pp_kind_is_compute(k)) return 0.0;
     double scale = c->stage_scale ? c->stage_scale[stage] : 1.0;
-    return c->ticks[k] * scale;
+    return c->ticks[k] * scale + (k != PP_W ? c->allreduce : 0.0);
 }
 
 /* ---- runs: events of a whole step and what they add up to -------------- */
@@ -312,6 +314,15 @@ pp_status pp_simulate(const pp_sched *s, const pp_costs *c, pp_run **out)
     st = pp_run_new(s->nranks, s->nmb, out);
     pp_replay_fail fail = {0};
     if (st == PP_OK) st = pp_replay(lo, c, *out, 1, &fail);
+    /* Replicas: each rank's gradient sum follows its last action. */
+    for (int r = 0; st == PP_OK && c->dp_sum > 0 && r < s->nranks; r++) {
+        double end = 0;
+        for (int i = 0; i < (*out)->ranks[r].n; i++)
+            if ((*out)->ranks[r].ev[i].t1 > end) end = (*out)->ranks[r].ev[i].t1;
+        pp_event e = {PP_EV_ALLREDUCE, PP_IDLE, -1, -1, 0, end, end + c->dp_sum, 0};
+        st = pp_evlist_push(&(*out)->ranks[r], e);
+    }
+    if (st == PP_OK) pp_run_summarize(*out);
     if (st != PP_OK) {
         free(fail.blocked);
         pp_run_free(*out);

@@ -88,6 +88,56 @@ static void placement(pp_grid *g)
               g->P, g->T, g->D);
 }
 
+/* Timed mode on the grid: every F and B of every rank ends with a
+ * tensor-parallel all-reduce inside it (T > 1), the step ends with the
+ * replicas' sum (D > 1), and nothing ends before its deadline. */
+static void timed_case(pp_grid *g)
+{
+    int P = g->P, T = g->T, D = g->D, M = 4;
+    pp_sched *s = NULL;
+    pp_exec_opts o;
+    pp_exec_opts_default(&o);
+    o.tick_s = 2e-3;
+    o.payload = 4096;
+    o.costs.allreduce = T > 1 ? 0.5 : 0;
+    o.costs.dp_sum = D > 1 ? 0.5 : 0;
+    if (pp_sched_build("1f1b", P, M, &s) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+    pp_run *meas = NULL, *pred = NULL;
+    pp_status st = pp_exec_step(g, s, &o, &meas);
+    if (g->rank == 0) {
+        int rows_ok = st == PP_OK && meas->P == g->size, nested = 1, counts = 1, last = 1;
+        for (int r = 0; rows_ok && r < meas->P; r++) {
+            const pp_evlist *ev = &meas->ranks[r];
+            int tp = 0, dp = 0, computes = 0;
+            double end = 0;
+            for (int i = 0; i < ev->n; i++) {
+                const pp_event *e = &ev->ev[i];
+                if (e->type == PP_EV_COMPUTE) computes++, end = e->t1 > end ? e->t1 : end;
+                if (e->type != PP_EV_ALLREDUCE) continue;
+                if (e->mb < 0) {
+                    dp++;
+                    continue;
+                }
+                tp++;
+                /* inside the compute of the same action (pushed right after it) */
+                const pp_event *c = i + 1 < ev->n ? &ev->ev[i + 1] : NULL;
+                if (!c || c->type != PP_EV_COMPUTE || c->mb != e->mb || e->t0 < c->t0 || e->t1 > c->t1 + 1e-9) nested = 0;
+            }
+            for (int i = 0; i < ev->n; i++)
+                if (ev->ev[i].type == PP_EV_ALLREDUCE && ev->ev[i].mb < 0 && ev->ev[i].t0 < end) last = 0;
+            if (tp != (T > 1 ? computes : 0) || dp != (D > 1)) counts = 0;
+        }
+        pp_simulate(s, &o.costs, &pred);
+        CHECK(rows_ok && counts && nested && last && pred && meas->makespan >= 0.97 * pred->makespan * o.tick_s,
+              "timed grid %dx%dx%d: %d rows; %s; %s; makespan %.1f ms, not below the predicted %.1f ms", P, T, D,
+              meas ? meas->P : 0, T > 1 ? "an all-reduce inside every F and B" : "no tensor-parallel all-reduce",
+              D > 1 ? "the replicas' sum after the last compute" : "no replicas' sum",
+              meas ? meas->makespan * 1e3 : 0, pred ? pred->makespan * o.tick_s * 1e3 : 0);
+    }
+    pp_run_free(meas), pp_run_free(pred);
+    pp_sched_free(s);
+}
+
 static void one_case(pp_grid *g, const pp_model_cfg *c, const char *sched, int M)
 {
     int P = g->P, T = g->T, D = g->D;
@@ -186,6 +236,7 @@ int main(int argc, char **argv)
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
         placement(g);
+        timed_case(g);
         for (int si = 0; si < 2; si++)
             for (int mi = 0; mi < 3; mi++)
                 if (c.batch % (D * Ms[mi]) == 0 && (P > 1 || si == 0)) one_case(g, &c, scheds[si], Ms[mi]);
