@@ -228,7 +228,7 @@ pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
                         "the timed demos (04, 05) take %s", name, name);
         if (k >= 22 && !o->grid_ok)
             return fail(err, n, "%s: this demo runs one pipeline (P = the number of ranks); "
-                        "the grid demos (06_pp_tp, 12_3d) take --tp and --dp", name);
+                        "05_1f1b, 06_pp_tp and 12_3d take --tp and --dp", name);
         if (!o->real && k >= 12 && k < 22)
             return fail(err, n, "%s: this demo runs timed compute and has no model; "
                         "the real-compute demos (01, 02, 03) take %s", name, name);

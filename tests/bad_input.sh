@@ -100,7 +100,7 @@ refuse "grid: batch not a multiple of D x M" "--batch 60 does not split into D=2
     mpiexec -n 4 ./demos/06_pp_tp --dp 2 --batch 60
 refuse "grid: T of zero" "--tp: '0' is not a number of ranks" mpiexec -n 4 ./demos/06_pp_tp --tp 0
 refuse "grid: --tp in a one-pipeline demo" "this demo runs one pipeline" mpiexec -n 4 ./demos/02_microbatches --tp 2
-refuse "grid: --dp in a timed demo" "this demo runs one pipeline" mpiexec -n 4 ./demos/05_1f1b --dp 2
+refuse "grid: --dp in demo 04" "this demo runs one pipeline" mpiexec -n 4 ./demos/04_bubble_efficiency --dp 2
 
 # --dump writes every .npy file whole (NumPy 1.0 header with the shape), and no .tmp is left.
 mkdir "$tmp/npy"
