@@ -11,6 +11,10 @@
  */
 #include "internal.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -203,6 +207,15 @@ const pp_ops *pp_ops_now(void)
     static int ready;
     if (!ready) {
         openblas_set_num_threads(1);
+#ifdef __GLIBC__
+        /* A step allocates and frees the same activation sizes over and
+         * over.  Above 128 KiB glibc maps fresh pages from the kernel for each
+         * one and returns them on free, so the first multiply that writes into
+         * a new tensor pays a page fault per 4 KiB.  Keeping such blocks in
+         * the heap lets them be reused instead. */
+        mallopt(M_MMAP_THRESHOLD, 256 << 20);
+        mallopt(M_TRIM_THRESHOLD, 512 << 20);
+#endif
         ready = 1;
     }
     return &cpu_ops;
