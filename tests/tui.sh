@@ -46,7 +46,7 @@ wait_for() {
 ended() {
     i=0
     while [ "$i" -lt $(($1 * 10)) ]; do
-        [ -s "$tmp/after" ] && ! pgrep -f "^\./demos/0" >/dev/null && return 0
+        [ -s "$tmp/after" ] && ! pgrep -f "^\./demos/[01]" >/dev/null && return 0
         sleep 0.1
         i=$((i + 1))
     done
@@ -95,6 +95,30 @@ for size in "80 24" "160 48"; do
 done
 tmux capture-pane -p -S -200 -t "$sess" | grep -q "formula and predicted: computed" &&
     ok "the text report is printed below the picture when the view closes" || bad "no text report after the view"
+
+# ---- resizing, and a terminal named with --tty -------------------------------
+start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 60 --tty \$(tty)"
+widest() { screen | awk '{ if (length($0) > w) w = length($0) } END { print w + 0 }'; }
+if wait_for "RUNNING" 20; then
+    ok "--tty \$(tty): the view draws on the named terminal"
+    w0=$(widest)
+    tmux resize-window -t "$sess" -x 160 -y 48 && sleep 1
+    w1=$(widest); h1=$(screen | wc -l)
+    tmux resize-window -t "$sess" -x 60 -y 20 && sleep 1
+    small=$(screen | grep -c "terminal too small: 60x20")
+    tmux resize-window -t "$sess" -x 100 -y 30 && sleep 1
+    back=$(screen | grep -c "^r3  s3")
+    if [ "$w1" -gt 100 ] && [ "$w1" -gt "$w0" ] && [ "$h1" -ge 48 ] && [ "$small" -eq 1 ] && [ "$back" -eq 1 ]; then
+        ok "resize: 80x24 -> 160x48 uses the new width ($w0 -> $w1 columns), 60x20 says too small, 100x30 draws again"
+    else
+        bad "resize: widths $w0 -> $w1, rows $h1, 'too small' shown $small, rows back $back"; screen | sed 's/^/#   /'
+    fi
+else
+    bad "--tty \$(tty): no view"; screen | sed 's/^/#   /'
+fi
+tmux send-keys -t "$sess" q
+if ended 5; then ok "resize: q ends every rank"; else bad "resize: still running after q"; fi
+restored "resize"
 
 # ---- pause, one step, q -------------------------------------------------
 start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100"
