@@ -192,8 +192,10 @@ static void draw_panel(const pp_view_model *m, int y, int w)
     else snprintf(ftext, sizeof ftext, "formula: none for this schedule");
     if (pred >= 0) snprintf(ptext, sizeof ptext, "predicted %.1f %%", 100 * pred);
     mvprintw(y++, 0, "bubble%s %.1f %% (measured)   %s   %s", m->final ? "" : " so far", 100 * measured, ftext, ptext);
-    mvprintw(y++, 0, "compute actions done: %d of %d   peak formula: %s", done, m->computes_total,
-             pp_theory_peak_text(m->family));
+    const char *flag = !m->final ? "" : run->paused && run->retimed ? "   PAUSED AND RE-TICKED: not the schedule's bubble"
+                       : run->paused ? "   PAUSED: held time counts as idle" : run->retimed ? "   RE-TICKED: tick changed" : "";
+    mvprintw(y++, 0, "compute actions done: %d of %d   peak formula: %s%s", done, m->computes_total,
+             pp_theory_peak_text(m->family), flag);
     if (m->note[0]) mvprintw(y, 0, "%.*s", w, m->note);
     (void)w;
 }

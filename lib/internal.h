@@ -63,6 +63,8 @@ pp_status pp_live_begin(pp_live *l, const pp_run *pred, double tick_s);
 void pp_live_started(pp_live *l, double start);
 pp_status pp_live_poll(pp_live *l, const pp_evlist *mine, double now, int waiting);
 double pp_live_tick(const pp_live *l);
+/* Rank 0: the tick was changed (+ or -) during this step. */
+int pp_live_retimed(const pp_live *l);
 int pp_live_hold_here(pp_live *l);
 void pp_live_computed(pp_live *l);
 pp_status pp_live_finish(pp_live *l, const pp_evlist *mine, double poll_s);

@@ -47,6 +47,7 @@ struct pp_live {
 
     /* Control state, on every rank. */
     int paused, grants, quit, reported, ended;
+    int retimed;          /* rank 0: + or - changed the tick during this step */
     double tick_s;        /* the tick in force (the keys change it) */
     int done;             /* compute actions this rank has run in this step */
 
@@ -139,7 +140,7 @@ pp_status pp_live_begin(pp_live *l, const pp_run *pred, double tick_s)
 {
     l->run++;
     l->T = l->g->T, l->P = l->g->P;
-    l->paused = l->grants = l->quit = l->reported = l->done = l->ended = 0;
+    l->paused = l->grants = l->quit = l->reported = l->done = l->ended = l->retimed = 0;
     l->sent = 0;
     l->last_flush = 0;
     l->tick_s = tick_s;
@@ -160,6 +161,11 @@ pp_status pp_live_begin(pp_live *l, const pp_run *pred, double tick_s)
 void pp_live_started(pp_live *l, double start)
 {
     if (l->rank == 0 && l->view) pp_view_started(l->view, start);
+}
+
+int pp_live_retimed(const pp_live *l)
+{
+    return l->retimed;
 }
 
 double pp_live_tick(const pp_live *l)
@@ -223,6 +229,7 @@ static pp_status apply_key(pp_live *l, int cmd)
         l->tick_s *= cmd == PP_CMD_FASTER ? 1 / 1.5 : 1.5;
         if (l->tick_s < 1e-4) l->tick_s = 1e-4;
         if (l->tick_s > 10) l->tick_s = 10;
+        l->retimed = 1;
         pp_view_set_control(l->view, l->paused, l->tick_s);
         return tell_all(l, CTL_TICK, l->tick_s);
     case PP_CMD_QUIT:

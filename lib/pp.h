@@ -265,6 +265,8 @@ typedef struct {
     double *busy;         /* [P] compute time per rank */
     int *peak_inflight;   /* [P] peak micro-batches whose activations are held */
     long *bytes_sent;     /* [P] */
+    int paused;           /* measured runs: the live view held the ranks (space) during the step */
+    int retimed;          /* measured runs: the tick was changed (+ or -) during the step */
 } pp_run;
 
 pp_status pp_run_new(int P, int M, pp_run **out);

@@ -118,6 +118,10 @@ void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sc
                 pp_theory_bubble_step_text(fam), pp_theory_bubble_step(fam, P, M), pp_run_bubble_step(pred));
     bubble_line(f, "bubble over the ideal time = idle / busy:          ", pp_run_bubble_ideal(m),
                 pp_theory_bubble_ideal_text(fam), pp_theory_bubble_ideal(fam, P, M), pp_run_bubble_ideal(pred));
+    if (m->paused)
+        fprintf(f, "  note: this step was paused in the live view: time held counts as idle, so the measured bubble is larger than the schedule's\n");
+    if (m->retimed)
+        fprintf(f, "  note: the tick was changed (+/-) during this step: the prediction and the formula assume one tick throughout\n");
     if (m->T > 1 && o->costs.allreduce > 0)
         fprintf(f, "  on the grid every F, B and I ends with a tensor-parallel all-reduce (%g ticks, counted as compute);\n",
                 o->costs.allreduce);

@@ -120,6 +120,20 @@ tmux send-keys -t "$sess" q
 if ended 5; then ok "resize: q ends every rank"; else bad "resize: still running after q"; fi
 restored "resize"
 
+# ---- a paused step is flagged ------------------------------------------------
+start 120 40 "mpiexec -n 4 ./demos/05_1f1b -m 4 --tick-ms 60"
+wait_for "RUNNING" 20 && sleep 0.3
+tmux send-keys -t "$sess" " "
+wait_for "PAUSED" 5 && sleep 0.5
+tmux send-keys -t "$sess" " "
+if wait_for "press any key" 20 && screen | grep -q "PAUSED: held time counts as idle"; then
+    ok "a step paused with space is flagged on the final picture (held time counts as idle)"
+else
+    bad "paused step not flagged"; screen | sed 's/^/#   /'
+fi
+tmux send-keys -t "$sess" q
+ended 5 || bad "flag test: still running after q"
+
 # ---- pause, one step, q -------------------------------------------------
 start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100"
 wait_for "RUNNING" 20 && sleep 1.5
