@@ -60,6 +60,8 @@ typedef struct {
     double start;          /* this rank's clock at the common start */
     msg *recvs;            /* [len] receive posted for action i (RECV only) */
     msg *sends;            /* [len] send made by action i (SEND only) */
+    int *pending;          /* [len] indices of the sends posted and not yet seen complete */
+    int npending;
     int next_recv;         /* the next receive this rank will wait for, or len */
     double last_send;      /* when the latest send was posted (seconds since start) */
     pp_evlist ev;
@@ -96,13 +98,15 @@ static int stamp_ok(const char *buf, size_t n, int stage, int mb, int dir)
  * next receive.  Records when each send is seen complete. */
 static pp_status progress(runner *x)
 {
-    int len = x->lo->len[x->me];
-    for (int i = 0; i < len; i++) {
-        msg *m = &x->sends[i];
-        if (!m->posted || m->done) continue;
+    int len = x->lo->len[x->me], keep = 0;
+    /* Only the sends still on their way: the list shrinks as they complete. */
+    for (int k = 0; k < x->npending; k++) {
+        msg *m = &x->sends[x->pending[k]];
         if (MPI_Test(&m->req, &m->done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
         if (m->done) x->ev.ev[m->ev].t1 = since_start(x);
+        else x->pending[keep++] = x->pending[k];
     }
+    x->npending = keep;
     while (x->next_recv < len && !x->recvs[x->next_recv].buf) x->next_recv++;
     if (x->next_recv < len) {
         msg *m = &x->recvs[x->next_recv];
@@ -114,9 +118,7 @@ static pp_status progress(runner *x)
 /* Is any send of this rank still on its way? */
 static int sending(const runner *x)
 {
-    for (int i = 0; i < x->lo->len[x->me]; i++)
-        if (x->sends[i].posted && !x->sends[i].done) return 1;
-    return 0;
+    return x->npending > 0;
 }
 
 /* Test-and-yield (give up the core, stay awake) or sleep a slice?  A
@@ -329,6 +331,7 @@ static pp_status run_action(runner *x, int i)
                       pp_tag(f ? a.stage + 1 : a.stage - 1, a.mb, !f, x->lo->nmb), x->comm,
                       &m->req) != MPI_SUCCESS)
             return PP_EMPI;
+        x->pending[x->npending++] = i;
     } else if (a.kind == PP_RECV_F || a.kind == PP_RECV_B) {
         msg *m = &x->recvs[i];
         x->next_recv = i;
@@ -440,6 +443,7 @@ static void runner_free(runner *x, int len)
     }
     free(x->recvs);
     free(x->sends);
+    free(x->pending);
     free(x->arbuf);
     pp_evlist_clear(&x->ev);
 }
@@ -464,7 +468,8 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *s, const pp_exec_opts *
     int len = lo->len[x.me];
     x.recvs = calloc((size_t)len + 1, sizeof *x.recvs);
     x.sends = calloc((size_t)len + 1, sizeof *x.sends);
-    if (!x.recvs || !x.sends) st = PP_ENOMEM;
+    x.pending = calloc((size_t)len + 1, sizeof *x.pending);
+    if (!x.recvs || !x.sends || !x.pending) st = PP_ENOMEM;
 
     /* 1. Warm up the connections, 2. make the buffers and post the receives, 3. start together,
      * 4. run the list, 5. finish the sends still in flight, 6. gather on rank 0. */
