@@ -130,6 +130,7 @@ void pp_demo_start(pp_demo *d, int *argc, char ***argv, const char *what)
     const char *slash = strrchr((*argv)[0], '/');
     d->prog = prog_name = slash ? slash + 1 : (*argv)[0];
     PP_CHECK(pp_grid_new(MPI_COMM_WORLD, &d->grid), "could not set up the ranks");
+    pp_term_catch_interrupt();
 
     char err[512];
     pp_opts defaults = d->opt;
@@ -241,7 +242,14 @@ static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas
     }
     if (t) PP_CHECK(pp_trainer_step(t, s, &d->exec, meas, loss), "the training step failed");
     else PP_CHECK(pp_exec_step(d->grid, s, &d->exec, meas), "the timed run failed");
-    if (d->live) d->quit = pp_live_quit(d->live);
+    if (d->live) {
+        d->quit = pp_live_quit(d->live);
+    } else {
+        /* Plain text: a Ctrl-C on any rank ends the demo after this step. */
+        int mine = pp_interrupted != 0, any = 0;
+        MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, d->grid->all);
+        d->quit = any;
+    }
     if (d->view && !d->quit) PP_CHECK(pp_view_end_run(d->view, *meas), "out of memory");
     if (d->exports && !d->quit) PP_CHECK(pp_export_run(d->exports, *meas, s, &d->exec, d->prog), "export failed");
 }
@@ -357,12 +365,14 @@ int pp_demo_end(pp_demo *d)
     pp_demo_hold(d, "done: press any key to leave (the text report is printed below the picture)");
     if (d->grid->rank == 0 && close_view(d, !d->quit) != PP_OK)
         fprintf(stderr, "%s: error: could not write an export file\n", d->prog);
-    if (d->grid->rank == 0 && d->quit) fprintf(stderr, "%s: stopped (q): nothing was exported\n", d->prog);
+    if (d->grid->rank == 0 && d->quit)
+        fprintf(stderr, "%s: stopped (%s): nothing was exported\n", d->prog, pp_interrupted ? "Ctrl-C" : "q");
+    int status = pp_interrupted ? 130 : 0;   /* the shell's status for an interrupted command */
     pp_live_free(d->live);
     d->live = NULL;
     current = NULL;
     pp_grid_free(d->grid);
     d->grid = NULL;
     MPI_Finalize();
-    return 0;
+    return status;
 }

@@ -146,9 +146,9 @@ static int sig_fd = -1;
 static struct termios sig_saved;
 static char sig_restore[256];
 
-/* SIGINT (Ctrl-C, passed on by mpiexec), SIGTERM, SIGHUP, SIGQUIT: restore
- * the terminal here and now (write and tcsetattr are safe in a handler),
- * then die of the signal as if there were no handler. */
+/* SIGTERM, SIGHUP, SIGQUIT (and a Ctrl-C that could not end cleanly):
+ * restore the terminal here and now (write and tcsetattr are safe in a
+ * handler), then die of the signal as if there were no handler. */
 static void on_fatal(int sig)
 {
     if (sig_fd >= 0) {
@@ -160,6 +160,39 @@ static void on_fatal(int sig)
     raise(sig);
 }
 
+/* Ctrl-C: mpiexec passes SIGINT on to every rank.  Each rank notes it and
+ * the demo ends as if q had been pressed: every rank finishes, MPI ends
+ * cleanly, and mpiexec has nothing to complain about.  If that has not
+ * happened within INTERRUPT_S seconds, the alarm ends the rank the hard way
+ * (terminal restored first). */
+enum { INTERRUPT_S = 5 };
+volatile sig_atomic_t pp_interrupted;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    on_fatal(SIGINT);
+}
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    if (pp_interrupted) on_fatal(SIGINT);   /* a second Ctrl-C: at once */
+    pp_interrupted = 1;
+    alarm(INTERRUPT_S);
+}
+
+void pp_term_catch_interrupt(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_interrupt;
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+}
+
 int pp_term_guard(int fd, const struct termios *saved, const char *restore)
 {
     sig_fd = fd;
@@ -169,8 +202,8 @@ int pp_term_guard(int fd, const struct termios *saved, const char *restore)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_fatal;
     sigemptyset(&sa.sa_mask);
-    int fatal[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-    for (int k = 0; k < 4; k++) sigaction(fatal[k], &sa, NULL);
+    int fatal[] = {SIGTERM, SIGHUP, SIGQUIT};
+    for (int k = 0; k < 3; k++) sigaction(fatal[k], &sa, NULL);
 
     int p[2];
     if (pipe(p) != 0) return -1;
@@ -196,8 +229,8 @@ int pp_term_guard(int fd, const struct termios *saved, const char *restore)
 
 void pp_term_unguard(int pipe_fd)
 {
-    int fatal[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-    for (int k = 0; k < 4; k++) signal(fatal[k], SIG_DFL);
+    int fatal[] = {SIGTERM, SIGHUP, SIGQUIT};
+    for (int k = 0; k < 3; k++) signal(fatal[k], SIG_DFL);
     sig_fd = -1;
     if (pipe_fd < 0) return;
     ssize_t w = write(pipe_fd, "x", 1);

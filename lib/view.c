@@ -284,9 +284,14 @@ static void choose_slot(pp_view *v)
 static void *draw_loop(void *arg)
 {
     pp_view *v = arg;
+    int interrupted = 0;
     for (;;) {
         read_keys(v, 50);
         pthread_mutex_lock(&v->mu);
+        if (pp_interrupted && !interrupted) {   /* Ctrl-C: as if q were pressed */
+            interrupted = 1;
+            on_keys(v, (const unsigned char *)"q", 1);
+        }
         if (v->stop) {
             pthread_mutex_unlock(&v->mu);
             return NULL;

@@ -7,6 +7,7 @@
 
 #include "internal.h"
 
+#include <signal.h>
 #include <termios.h>
 
 /* Everything one frame shows.  Times are seconds since the step started. */
@@ -60,5 +61,10 @@ int pp_term_find(const char *named, char *path, size_t n, char *why, size_t wn, 
 int pp_term_guard(int fd, const struct termios *saved, const char *restore);
 /* Normal end: the terminal was restored here; the guardian leaves quietly. */
 void pp_term_unguard(int pipe_fd);
+/* Ctrl-C (SIGINT) sets pp_interrupted instead of killing the rank; the demo
+ * then ends as if q had been pressed.  A rank that has not ended 5 seconds
+ * later (or gets a second Ctrl-C) dies, terminal restored. */
+void pp_term_catch_interrupt(void);
+extern volatile sig_atomic_t pp_interrupted;
 
 #endif /* PP_VIEW_H */

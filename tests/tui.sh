@@ -164,6 +164,11 @@ wait_for "RUNNING" 20 && sleep 1
 tmux send-keys -t "$sess" C-c
 if ended 5; then ok "Ctrl-C ends every rank within 5 s"; else bad "Ctrl-C: still running after 5 s"; fi
 restored "Ctrl-C"
+if [ "$(cat "$tmp/rc")" = 130 ] && ! screen | grep -q "BAD TERMINATION" && screen | grep -q "stopped (Ctrl-C)"; then
+    ok "Ctrl-C: every rank ends cleanly (status 130, says so, no abnormal-termination banner from mpiexec)"
+else
+    bad "Ctrl-C: status $(cat "$tmp/rc"), screen:"; screen | sed 's/^/#   /'
+fi
 
 start 80 24 "PP_FAULT=2:12 mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 50" 0.5
 if ended 20; then ok "an error in rank 2 ends every rank"; else bad "an error in rank 2: still running"; fi
