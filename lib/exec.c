@@ -19,9 +19,10 @@
  *     connections, and one message moves through every buffer of the step
  *     (see warm_buffers()), so that neither cost lands inside the step.
  * In real mode (o->work set) the same loop runs, but a compute action calls
- * the model and messages travel in the model's own tensors.
- * Left out on purpose: progressing MPI in the middle of a real compute (a
- * message sent before it moves on when the compute ends).
+ * the model and messages travel in the model's own tensors; the model calls
+ * pp_exec_progress() between blocks, so messages keep moving during a
+ * stage's compute.
+ * Left out on purpose: progress inside one block's matrix multiply.
  */
 #include "internal.h"
 
@@ -113,6 +114,14 @@ static pp_status progress(runner *x)
         if (!m->done && MPI_Test(&m->req, &m->done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
     }
     return x->live ? pp_live_poll(x->live, &x->ev, since_start(x), x->waiting) : PP_OK;
+}
+
+/* The runner of the step under way on this process, for pp_exec_progress(). */
+static runner *under_way;
+
+pp_status pp_exec_progress(void)
+{
+    return under_way ? progress(under_way) : PP_OK;
 }
 
 /* Is any send of this rank still on its way? */
@@ -481,8 +490,10 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *s, const pp_exec_opts *
     int fault_rank = -1, fault_at = -1;
     const char *fault = getenv("PP_FAULT");
     if (fault && sscanf(fault, "%d:%d", &fault_rank, &fault_at) != 2) fault_rank = -1;
+    under_way = &x;
     for (int i = 0; i < len && st == PP_OK; i++)
         st = x.me == fault_rank && i == fault_at ? PP_EFAULT : run_action(&x, i);
+    under_way = NULL;
     for (int i = 0; i < len && st == PP_OK; i++)
         if (x.sends[i].posted) st = wait_until_done(&x, &x.sends[i].done);
     if (st == PP_OK && o->work && o->work->finish) st = o->work->finish(o->work->ctx);

@@ -469,6 +469,11 @@ void pp_exec_opts_default(pp_exec_opts *o);
 pp_status pp_exec_step(const pp_grid *g, const pp_sched *s, const pp_exec_opts *o,
                         pp_run **out);
 
+/* For real compute: lets MPI move this rank's messages now (the sends still
+ * on their way, the next receive), in the middle of a compute action.  The
+ * model calls it between blocks; outside a step it does nothing. */
+pp_status pp_exec_progress(void);
+
 /* ---- training: the model split over the pipeline ---------------------- */
 
 /* This rank's share of the model (its stages' blocks and their gradients)

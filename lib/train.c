@@ -204,6 +204,7 @@ static pp_status forward(pp_trainer *t, int s, int m)
             y = &out;
         }
         st = pp_block_forward(&t->w[l], k->x, k->h, k->a, y, reducer(t));
+        if (st == PP_OK && l < last) st = pp_exec_progress();   /* messages move between blocks */
     }
     /* The last stage turns the output into the loss and keeps its gradient. */
     if (st == PP_OK && s == t->S - 1 && (st = new_t(t, PP_MEM_ACTS, n, d, &sv(t, last, m)->dy)) == PP_OK) {
@@ -261,6 +262,7 @@ static pp_status backward_fused(pp_trainer *t, int s, int m)
         pp_tensor_free(dh);
         free_saved(k);
         dy = dx, dh = dx = NULL;
+        if (st == PP_OK && l > first) st = pp_exec_progress();
     }
     return st;
 }
