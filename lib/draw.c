@@ -68,7 +68,7 @@ void pp_draw_min_size(const pp_view_model *m, int *h, int *w)
 {
     /* A row per rank, a panel line per rank (per tensor-parallel group on a
      * grid), eight more, and in real mode the note. */
-    *h = m->P + m->P / m->T + 8 + (m->real ? 1 : 0);
+    *h = m->P + (m->T * m->D > 1 ? m->depth : m->P) + 8 + (m->real ? 1 : 0);
     *w = 80;
 }
 
@@ -167,19 +167,26 @@ static void draw_panel(const pp_view_model *m, int y, int w)
         total_busy += run->busy[r];
         for (int i = 0; i < run->ranks[r].n; i++) done += run->ranks[r].ev[i].type == PP_EV_COMPUTE;
     }
-    /* One line per rank; on a grid, one per tensor-parallel group (its ranks
-     * run the same actions: busy is their mean, bytes their sum). */
-    mvprintw(y++, 0, "%-5s stage  busy %%   activations held: now  peak  formula  sent KiB", m->T > 1 ? "ranks" : "rank");
-    for (int r = 0; r < m->P; r += m->T) {
+    /* One line per rank; on a grid, one per stage: its T x D ranks run the
+     * same actions (busy is their mean, bytes their sum; activations held are
+     * those of its first rank, replica 0). */
+    int grid = m->T * m->D > 1, lines = grid ? m->depth : m->P;
+    mvprintw(y++, 0, "%-5s stage  busy %%   activations held: now  peak  formula  sent KiB", grid ? "ranks" : "rank");
+    for (int i = 0; i < lines; i++) {
+        int r = grid ? i * m->T : i;   /* the line's first rank */
         const pp_evlist *ev = &run->ranks[r];
         int now_held = ev->n ? ev->ev[ev->n - 1].inflight : 0;
         int formula = pp_theory_peak_inflight(m->family, m->depth, m->M, m->stage_of[r]);
         char f[16] = "-", who[32];
         if (formula >= 0) snprintf(f, sizeof f, "%d", formula);
         double busy = 0, sent = 0;
-        for (int k = r; k < r + m->T; k++) busy += run->busy[k] / m->T, sent += (double)run->bytes_sent[k];
-        if (m->T > 1) snprintf(who, sizeof who, "%d-%d", r, r + m->T - 1);
-        else snprintf(who, sizeof who, "%4d", r);
+        int n = 0;
+        for (int k = 0; k < m->P; k++)
+            if (grid ? m->stage_of[k] == m->stage_of[r] : k == r) busy += run->busy[k], sent += (double)run->bytes_sent[k], n++;
+        busy /= n;
+        if (!grid) snprintf(who, sizeof who, "%4d", r);
+        else if (m->D == 1) snprintf(who, sizeof who, "%d-%d", r, r + m->T - 1);
+        else snprintf(who, sizeof who, "%dx%d", m->T, m->D);
         mvprintw(y++, 0, "%-5s %4d %6.1f %%   %22d %5d %8s %9.0f", who, m->stage_of[r],
                  span > 0 ? 100 * busy / span : 0.0, now_held, run->peak_inflight[r], f, sent / 1024.0);
     }
