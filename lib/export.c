@@ -26,6 +26,7 @@ struct pp_export {
     double t_offset;      /* where the next run starts on the JSON time axis (us) */
     int svg_height;
     int first_event;      /* no comma before the next JSON event */
+    int grid;             /* some run had collectives (T x D > 1): the legend names them */
 };
 
 static void tmp_name(char *out, size_t n, const char *path)
@@ -167,6 +168,7 @@ pp_status pp_export_run(pp_export *x, const pp_run *r, const pp_sched *s, const 
     if (x->f[0]) json_run(x, r, s);
     if (x->f[1]) csv_run(x, r, s);
     if (x->f[2]) svg_run(x, r, s, o, prog);
+    x->grid |= r->T * r->D > 1;
     x->runs++;
     return PP_OK;
 }
@@ -176,7 +178,7 @@ static void svg_finish(pp_export *x)
     FILE *f = x->f[2];
     int legend = x->svg_height;
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\">\n",
-            SVG_LABEL + SVG_W + 20, legend + 30);
+            SVG_LABEL + SVG_W + 20, legend + 30 + (x->grid ? 18 : 0));
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
     rewind(x->svg_body);
     char buf[4096];
@@ -191,6 +193,12 @@ static void svg_finish(pp_export *x)
         fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"12\" fill=\"%s\"/>\n", lx, legend + 4,
                 svg_fill(&samples[k]));
         fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\">%s</text>\n", lx + 18, legend + 14, names[k]);
+    }
+    if (x->grid) {   /* a second line: the grid's collectives */
+        pp_event ar = {PP_EV_ALLREDUCE, PP_F, 0, 0, 0, 0, 0, 0};
+        fprintf(f, "<rect x=\"8\" y=\"%d\" width=\"14\" height=\"12\" fill=\"%s\"/>\n", legend + 22, svg_fill(&ar));
+        fprintf(f, "<text x=\"26\" y=\"%d\" font-size=\"11\">all-reduce or all-gather (tensor-parallel group, "
+                   "or the replicas' gradient sum)</text>\n", legend + 32);
     }
     fprintf(f, "</svg>\n");
 }
