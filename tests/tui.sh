@@ -158,6 +158,24 @@ tmux send-keys -t "$sess" q
 if ended 5; then ok "q ends every rank within 5 s"; else bad "q: still running after 5 s"; fi
 restored "q"
 
+# ---- one step on a grid: the whole tensor-parallel group moves ------------------
+start 120 40 "mpiexec -n 8 ./demos/05_1f1b --tp 2 -m 8 --tick-ms 100"
+wait_for "RUNNING" 30 && sleep 1.5
+tmux send-keys -t "$sess" " "
+wait_for "PAUSED" 5 && sleep 1.5
+a=$(done_at)
+tmux send-keys -t "$sess" n
+sleep 1.5
+b=$(done_at)
+if [ -n "$a" ] && [ "$b" = $((a + 2)) ]; then
+    ok "grid: n runs one action on both ranks of a tensor-parallel pair ($a, $b)"
+else
+    bad "grid: n moved actions done from '$a' to '$b' (want +2)"
+fi
+tmux send-keys -t "$sess" q
+if ended 5; then ok "grid: q ends every rank within 5 s"; else bad "grid: still running after q"; fi
+restored "grid step"
+
 # ---- Ctrl-C, an error in one rank, a rank killed --------------------------
 start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100"
 wait_for "RUNNING" 20 && sleep 1
