@@ -36,20 +36,10 @@ static void one_shape(pp_demo *d, shape_result *res)
     PP_CHECK(pp_trainer_new(g, c, &part, NULL, &t), "could not make this rank's slices of the blocks");
     pp_comm_stats *all = g->rank == 0 ? calloc((size_t)n, sizeof *all) : NULL;
     if (g->rank == 0 && !all) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
-    double loss = 0, ms = 0;
+    double loss = 0;
     pp_run *last = NULL;
-    for (int k = 0; k < c->steps && !d->quit; k++) {
-        pp_run *pred = NULL, *meas = NULL;
-        pp_demo_train(d, t, s, &pred, &meas, &loss);
-        if (g->rank == 0 && meas) {
-            ms = meas->makespan * 1e3;
-            pp_demo_note(d, "step %d of %d: loss %.5f (measured), %.0f samples/s (measured)", k + 1, c->steps, loss,
-                         c->batch / meas->makespan);
-        }
-        pp_run_free(pred);
-        pp_run_free(last);
-        last = meas;
-    }
+    pp_demo_train_steps(d, t, s, &loss, &last);
+    double ms = last ? last->makespan * 1e3 : 0;
     if (!d->quit) PP_CHECK(pp_trainer_comm_all(t, all), "gathering the communication counts");
     if (g->rank == 0 && !d->quit) {
         char parts[128];

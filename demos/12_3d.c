@@ -53,20 +53,10 @@ int main(int argc, char **argv)
     float *w0 = g->rank == 0 ? malloc((size_t)np * sizeof *w0) : NULL, *wr = g->rank == 0 ? malloc((size_t)np * sizeof *wr) : NULL;
     double *ref_loss = malloc((size_t)c->steps * sizeof *ref_loss);
     if ((g->rank == 0 && (!all || !w0 || !wr)) || !ref_loss) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
-    double loss = 0, ms = 0;
+    double loss = 0;
     pp_run *last = NULL;
-    for (int k = 0; k < c->steps && !d.quit; k++) {
-        pp_run *pred = NULL, *meas = NULL;
-        pp_demo_train(&d, t, s, &pred, &meas, &loss);
-        if (g->rank == 0 && meas) {
-            ms = meas->makespan * 1e3;
-            pp_demo_note(&d, "step %d of %d: loss %.5f (measured, summed over the %d replicas), %.0f samples/s (measured)",
-                         k + 1, c->steps, loss, D, c->batch / meas->makespan);
-        }
-        pp_run_free(pred);
-        pp_run_free(last);
-        last = meas;
-    }
+    pp_demo_train_steps(&d, t, s, &loss, &last);
+    double ms = last ? last->makespan * 1e3 : 0;
     if (!d.quit) {
         PP_CHECK(pp_trainer_comm_all(t, all), "gathering the communication counts");
         PP_CHECK(pp_trainer_params_of(t, 0, w0), "gathering replica 0's weights");

@@ -325,6 +325,22 @@ void pp_demo_train(pp_demo *d, pp_trainer *t, const pp_sched *s, pp_run **pred, 
     run_step(d, s, pred, meas, t, loss);
 }
 
+void pp_demo_train_steps(pp_demo *d, pp_trainer *t, const pp_sched *s, double *loss, pp_run **last)
+{
+    const pp_model_cfg *c = &d->opt.model;
+    *last = NULL;
+    for (int k = 0; k < c->steps && !d->quit; k++) {
+        pp_run *pred = NULL, *meas = NULL;
+        pp_demo_train(d, t, s, &pred, &meas, loss);
+        if (meas)
+            pp_demo_note(d, "step %d of %d: loss %.5f (measured%s), %.0f samples/s (measured)", k + 1, c->steps, *loss,
+                         d->grid->D > 1 ? ", summed over the replicas" : "", c->batch / meas->makespan);
+        pp_run_free(pred);
+        pp_run_free(*last);
+        *last = meas;
+    }
+}
+
 void pp_demo_note(pp_demo *d, const char *fmt, ...)
 {
     if (!d->view) return;

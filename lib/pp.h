@@ -654,6 +654,11 @@ void pp_demo_model(pp_demo *d, pp_partition *part);
  * is the simulator's prediction from the measured costs (ticks of 1 ms),
  * *meas (rank 0) the step's events, *loss the step's loss (every rank). */
 void pp_demo_train(pp_demo *d, pp_trainer *t, const pp_sched *s, pp_run **pred, pp_run **meas, double *loss);
+/* Trains t under s for the model's --steps steps (as pp_demo_train), showing
+ * each step's loss and samples/s in the view.  Every rank gets the last
+ * loss; rank 0 gets the last step's events in *last (the caller frees them;
+ * NULL elsewhere, or if q stopped the demo before a step ran). */
+void pp_demo_train_steps(pp_demo *d, pp_trainer *t, const pp_sched *s, double *loss, pp_run **last);
 /* Rank 0: a line the live view shows under its figures (loss, samples/s). */
 void pp_demo_note(pp_demo *d, const char *fmt, ...);
 /* Prints the schedule's one-line description: name, P, M (if show_m), costs,
