@@ -265,11 +265,34 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
  * the others sleep (a rank spinning in a broadcast would share rank 0's core
  * and slow the measurement); every rank gets them.  The simulator then
  * predicts in ticks of 1 ms: F, B, I, W per block, times the blocks of each stage. */
+/* Seconds one ordered all-reduce of n floats takes over comm: the median
+ * of five after one to warm up, the slowest rank's (collective over all). */
+static double time_allreduce(pp_demo *d, MPI_Comm comm, long n)
+{
+    float *buf = calloc((size_t)n + 1, sizeof *buf);
+    double v[5], worst = 0;
+    if (!buf) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
+    for (int r = 0; r < 6; r++) {
+        double t0 = pp_now();
+        PP_CHECK(pp_allreduce_ordered(buf, n, comm, d->exec.poll_wait_s, NULL), "timing an all-reduce");
+        if (r > 0) v[r - 1] = pp_now() - t0;
+    }
+    free(buf);
+    for (int i = 1; i < 5; i++)
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double x = v[j];
+            v[j] = v[j - 1], v[j - 1] = x;
+        }
+    MPI_Allreduce(&v[2], &worst, 1, MPI_DOUBLE, MPI_MAX, d->grid->all);
+    return worst;
+}
+
 static void measure_costs(pp_demo *d, int M)
 {
     MPI_Request rq;
     /* On a grid: a replica's micro-batch, through one tensor-parallel slice
-     * of a block (the all-reduces are not in the prediction). */
+     * of a block; the group's all-reduce of that micro-batch's activation and
+     * the replicas' gradient sum are timed apart, below. */
     pp_model_cfg slice = d->opt.model;
     slice.hidden /= d->grid->T;
     if (d->grid->rank == 0)
@@ -279,6 +302,16 @@ static void measure_costs(pp_demo *d, int M)
     d->cost_M = M;
     d->exec.tick_s = 1e-3;
     for (int k = 0; k < 4; k++) d->exec.costs.ticks[k] = d->cost[k] / d->exec.tick_s;
+    const pp_grid *g = d->grid;
+    long rows = slice.batch / (g->D * M), fs = slice.hidden;
+    d->exec.costs.allreduce = 0, d->exec.costs.dp_sum = 0;
+    if (g->T > 1)   /* one per block in F (and in B or I): scaled by the blocks like F and B */
+        d->exec.costs.allreduce = time_allreduce(d, g->tp, rows * slice.width) / d->exec.tick_s;
+    if (g->D > 1) {   /* the gradients of a stage's blocks, at most */
+        int most = (slice.depth + g->P - 1) / g->P;
+        long floats = most * (2L * slice.width * fs + fs + slice.width);
+        d->exec.costs.dp_sum = time_allreduce(d, g->dp, floats) / d->exec.tick_s;
+    }
 }
 
 void pp_demo_model(pp_demo *d, pp_partition *part)

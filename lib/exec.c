@@ -315,7 +315,8 @@ static pp_status run_action(runner *x, int i)
         double tick = x->live ? pp_live_tick(x->live) : o->tick_s;
         if (a.kind == PP_F) x->inflight++;
         double cost = pp_costs_of(&o->costs, a.kind, a.stage) * tick;
-        double ar = x->T > 1 && a.kind != PP_W ? o->costs.allreduce * tick : 0;
+        double scale = o->costs.stage_scale ? o->costs.stage_scale[a.stage] : 1;
+        double ar = x->T > 1 && a.kind != PP_W ? o->costs.allreduce * scale * tick : 0;
         if (o->work) st = o->work->compute(o->work->ctx, a);
         else st = compute_until(x, e.t0 + cost - ar);
         /* Timed mode on a grid: the tensor-parallel sum that ends F, B and

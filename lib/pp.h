@@ -245,7 +245,8 @@ typedef struct {
     const double *stage_scale; /* optional [nstages] multiplier per stage, NULL = all 1 */
     double latency;        /* ticks from a send to its receive being usable (default 0) */
     double allreduce;      /* ticks of the tensor-parallel all-reduce that ends every F, B and I
-                              (default 0: none; set it only on a grid with T > 1) */
+                              (default 0: none; set it only on a grid with T > 1); scaled
+                              per stage like the ticks (real mode: one per block) */
     double dp_sum;         /* ticks of the replicas' gradient sum that ends a step (default 0;
                               set it only with D > 1).  In timed mode both are real all-reduces
                               of the payload that last this long */

@@ -30,7 +30,7 @@ double pp_costs_of(const pp_costs *c, pp_kind k, int stage)
 {
     if (!pp_kind_is_compute(k)) return 0.0;
     double scale = c->stage_scale ? c->stage_scale[stage] : 1.0;
-    return c->ticks[k] * scale + (k != PP_W ? c->allreduce : 0.0);
+    return (c->ticks[k] + (k != PP_W ? c->allreduce : 0.0)) * scale;
 }
 
 /* ---- runs: events of a whole step and what they add up to -------------- */
