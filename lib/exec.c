@@ -69,14 +69,19 @@ typedef struct {
     int inflight;
     pp_live *live;         /* the live view's channel, or NULL */
     int waiting;           /* set while the rank waits for a message or holds */
-    MPI_Comm tp, dp;       /* timed mode on a grid: the groups whose all-reduces are timed */
-    int T, D;
+    const pp_grid *g;      /* the grid: timed mode times its all-reduces */
     float *arbuf;          /* the payload those all-reduces sum */
 } runner;
 
 static double since_start(const runner *x)
 {
     return pp_now() - x->start;
+}
+
+/* Seconds per tick now: the live view's keys may have changed it. */
+static double tick_now(const runner *x)
+{
+    return x->live ? pp_live_tick(x->live) : x->o->tick_s;
 }
 
 /* The first bytes of every message say what it carries, so the receiver can
@@ -312,16 +317,16 @@ static pp_status run_action(runner *x, int i)
     pp_event e = {PP_EV_COMPUTE, a.kind, a.stage, a.mb, 0, since_start(x), 0, 0};
 
     if (pp_kind_is_compute(a.kind)) {
-        double tick = x->live ? pp_live_tick(x->live) : o->tick_s;
+        double tick = tick_now(x);
         if (a.kind == PP_F) x->inflight++;
         double cost = pp_costs_of(&o->costs, a.kind, a.stage) * tick;
         double scale = o->costs.stage_scale ? o->costs.stage_scale[a.stage] : 1;
-        double ar = x->T > 1 && a.kind != PP_W ? o->costs.allreduce * scale * tick : 0;
+        double ar = x->g->T > 1 && a.kind != PP_W ? o->costs.allreduce * scale * tick : 0;
         if (o->work) st = o->work->compute(o->work->ctx, a);
         else st = compute_until(x, e.t0 + cost - ar);
         /* Timed mode on a grid: the tensor-parallel sum that ends F, B and
          * I, inside the compute (as in real mode). */
-        if (st == PP_OK && !o->work && ar > 0) st = timed_allreduce(x, x->tp, a.kind, a.stage, a.mb, e.t0 + cost);
+        if (st == PP_OK && !o->work && ar > 0) st = timed_allreduce(x, x->g->tp, a.kind, a.stage, a.mb, e.t0 + cost);
         /* A send posted before a real compute moves on now. */
         if (o->work && st == PP_OK) st = progress(x);
         if (x->live) pp_live_computed(x->live);
@@ -471,7 +476,7 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *s, const pp_exec_opts *
     x.comm = g->pipe;
     x.me = g->pipe_rank;
     x.live = o->live;
-    x.tp = g->tp, x.dp = g->dp, x.T = g->T, x.D = g->D;
+    x.g = g;
     if (!o->work && ((g->T > 1 && o->costs.allreduce > 0) || (g->D > 1 && o->costs.dp_sum > 0)) &&
         !(x.arbuf = calloc(o->payload / sizeof(float) + 1, sizeof(float))))
         st = PP_ENOMEM;
@@ -499,9 +504,8 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *s, const pp_exec_opts *
         if (x.sends[i].posted) st = wait_until_done(&x, &x.sends[i].done);
     if (st == PP_OK && o->work && o->work->finish) st = o->work->finish(o->work->ctx);
     /* Timed mode with replicas: their gradient sum ends the step. */
-    if (st == PP_OK && !o->work && x.D > 1 && o->costs.dp_sum > 0)
-        st = timed_allreduce(&x, x.dp, PP_IDLE, -1, -1,
-                             since_start(&x) + o->costs.dp_sum * (x.live ? pp_live_tick(x.live) : o->tick_s));
+    if (st == PP_OK && !o->work && g->D > 1 && o->costs.dp_sum > 0)
+        st = timed_allreduce(&x, g->dp, PP_IDLE, -1, -1, since_start(&x) + o->costs.dp_sum * tick_now(&x));
     if (st == PP_OK) st = take_spans(&x);
     if (st == PP_OK && x.live) st = pp_live_finish(x.live, &x.ev, o->poll_wait_s);
     /* A rank that failed inside the step leaves its partners waiting for
