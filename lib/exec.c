@@ -512,11 +512,7 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *s, const pp_exec_opts *
      * messages that will never come: it returns at once, and the caller
      * aborts the job (the demos' PP_CHECK does) rather than gather. */
     if (st == PP_OK) st = gather(g, s, &x.ev, out);
-    if (st == PP_OK && *out) {
-        (*out)->retimed = x.live && pp_live_retimed(x.live);
-        for (int r = 0; r < (*out)->P; r++)
-            for (int i = 0; i < (*out)->ranks[r].n; i++) (*out)->paused |= (*out)->ranks[r].ev[i].type == PP_EV_HOLD;
-    }
+    if (st == PP_OK && *out) (*out)->retimed = x.live && pp_live_retimed(x.live);
     runner_free(&x, len);
     pp_sched_free(lo);
     return st;

@@ -266,7 +266,7 @@ typedef struct {
     double *busy;         /* [P] compute time per rank */
     int *peak_inflight;   /* [P] peak micro-batches whose activations are held */
     long *bytes_sent;     /* [P] */
-    int paused;           /* measured runs: the live view held the ranks (space) during the step */
+    int paused;           /* the live view held the ranks (space) during the step: a HOLD event */
     int retimed;          /* measured runs: the tick was changed (+ or -) during the step */
 } pp_run;
 
@@ -274,7 +274,7 @@ pp_status pp_run_new(int P, int M, pp_run **out);
 /* Pipeline stages in a run: its rows / (T x D). */
 int pp_run_depth(const pp_run *r);
 void pp_run_free(pp_run *r);
-/* Recomputes makespan, busy, peaks and bytes from the events. */
+/* Recomputes makespan, busy, peaks, bytes and paused from the events. */
 void pp_run_summarize(pp_run *r);
 
 /* Replays the schedule with the given costs (in ticks); fills a pp_run whose

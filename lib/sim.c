@@ -74,6 +74,7 @@ void pp_run_free(pp_run *r)
 void pp_run_summarize(pp_run *r)
 {
     r->makespan = 0.0;
+    r->paused = 0;
     for (int p = 0; p < r->P; p++) {
         r->busy[p] = 0.0;
         r->peak_inflight[p] = 0;
@@ -87,6 +88,7 @@ void pp_run_summarize(pp_run *r)
             /* The replicas' gradient sum ends a grid's step. */
             if (e->type == PP_EV_ALLREDUCE && e->t1 > r->makespan) r->makespan = e->t1;
             if (e->type == PP_EV_SEND) r->bytes_sent[p] += e->bytes;
+            if (e->type == PP_EV_HOLD) r->paused = 1;
             if (e->inflight > r->peak_inflight[p]) r->peak_inflight[p] = e->inflight;
         }
     }
@@ -314,7 +316,8 @@ pp_status pp_simulate(const pp_sched *s, const pp_costs *c, pp_run **out)
     st = pp_run_new(s->nranks, s->nmb, out);
     pp_replay_fail fail = {0};
     if (st == PP_OK) st = pp_replay(lo, c, *out, 1, &fail);
-    /* Replicas: each rank's gradient sum follows its last action. */
+    /* Replicas: each rank's gradient sum follows its last action (the
+     * replay summarized the run without it: once more with it). */
     for (int r = 0; st == PP_OK && c->dp_sum > 0 && r < s->nranks; r++) {
         double end = 0;
         for (int i = 0; i < (*out)->ranks[r].n; i++)
@@ -322,7 +325,7 @@ pp_status pp_simulate(const pp_sched *s, const pp_costs *c, pp_run **out)
         pp_event e = {PP_EV_ALLREDUCE, PP_IDLE, -1, -1, 0, end, end + c->dp_sum, 0};
         st = pp_evlist_push(&(*out)->ranks[r], e);
     }
-    if (st == PP_OK) pp_run_summarize(*out);
+    if (st == PP_OK && c->dp_sum > 0) pp_run_summarize(*out);
     if (st != PP_OK) {
         free(fail.blocked);
         pp_run_free(*out);

@@ -169,7 +169,7 @@ pp_status pp_view_end_run(pp_view *v, const pp_run *meas)
     if (pp_run_new(meas->P, meas->M, &copy) != PP_OK) return PP_ENOMEM;
     copy->in_ticks = 0;
     copy->T = meas->T, copy->D = meas->D;
-    copy->paused = meas->paused, copy->retimed = meas->retimed;
+    copy->retimed = meas->retimed;
     for (int r = 0; r < meas->P; r++)
         for (int i = 0; i < meas->ranks[r].n; i++)
             if (pp_evlist_push(&copy->ranks[r], meas->ranks[r].ev[i]) != PP_OK) {
