@@ -40,8 +40,7 @@ typedef struct {
 struct pp_live {
     MPI_Comm comm;
     int rank, size;       /* in the whole grid: every pipeline of it shows */
-    const pp_grid *g;     /* its shape may change between steps (demo 06) */
-    int T, P;             /* tensor-parallel group size, pipeline depth: the grid's at the step's start */
+    const pp_grid *g;     /* the grid (its shape may change between steps: demo 06) */
     pp_view *view;        /* rank 0: where events and keys live */
     int run;              /* counts the steps run with this channel */
 
@@ -79,7 +78,6 @@ pp_status pp_live_new(const pp_grid *g, pp_view *view, pp_live **out)
     l->rank = g->rank;
     l->size = g->size;
     l->g = g;
-    l->T = g->T, l->P = g->P;
     l->view = view;
     l->ctl_req = l->out_req = l->state_req = MPI_REQUEST_NULL;
     if (MPI_Comm_dup(g->all, &l->comm) != MPI_SUCCESS) {
@@ -128,7 +126,7 @@ static pp_status keep_prediction(pp_live *l, const pp_run *pred)
     l->pred_n = calloc((size_t)l->size, sizeof *l->pred_n);
     if (!l->pred_t0 || !l->pred_n) return PP_ENOMEM;
     for (int r = 0; r < l->size && pred; r++) {
-        const pp_evlist *ev = &pred->ranks[pred->P == l->size ? r : r / l->T % l->P];
+        const pp_evlist *ev = &pred->ranks[pred->P == l->size ? r : r / l->g->T % l->g->P];
         if (!(l->pred_t0[r] = malloc(((size_t)ev->n + 1) * sizeof(double)))) return PP_ENOMEM;
         for (int i = 0; i < ev->n; i++)
             if (ev->ev[i].type == PP_EV_COMPUTE) l->pred_t0[r][l->pred_n[r]++] = ev->ev[i].t0;
@@ -139,7 +137,6 @@ static pp_status keep_prediction(pp_live *l, const pp_run *pred)
 pp_status pp_live_begin(pp_live *l, const pp_run *pred, double tick_s)
 {
     l->run++;
-    l->T = l->g->T, l->P = l->g->P;
     l->paused = l->grants = l->quit = l->reported = l->done = l->ended = l->retimed = 0;
     l->sent = 0;
     l->last_flush = 0;
@@ -197,8 +194,8 @@ static pp_status grant_step(pp_live *l)
     if (best < 0) return PP_OK;
     /* A compute of a tensor-parallel group needs all T of its ranks (they
      * sum their partial results together): the step goes to the whole group. */
-    int first = best / l->T * l->T, at = l->known[best];
-    for (int r = first; r < first + l->T; r++) {
+    int T = l->g->T, first = best / T * T, at = l->known[best];
+    for (int r = first; r < first + T; r++) {
         if (r != best && (l->known[r] != at || l->known[r] >= l->pred_n[r])) continue;
         l->known[r]++;
         if (r == 0) {
