@@ -270,7 +270,7 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
 static double time_allreduce(pp_demo *d, MPI_Comm comm, long n)
 {
     float *buf = calloc((size_t)n + 1, sizeof *buf);
-    double v[5], worst = 0;
+    double v[5], median, worst = 0;
     if (!buf) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
     for (int r = 0; r < 6; r++) {
         double t0 = pp_now();
@@ -278,12 +278,8 @@ static double time_allreduce(pp_demo *d, MPI_Comm comm, long n)
         if (r > 0) v[r - 1] = pp_now() - t0;
     }
     free(buf);
-    for (int i = 1; i < 5; i++)
-        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-            double x = v[j];
-            v[j] = v[j - 1], v[j - 1] = x;
-        }
-    MPI_Allreduce(&v[2], &worst, 1, MPI_DOUBLE, MPI_MAX, d->grid->all);
+    median = pp_median5(v);
+    MPI_Allreduce(&median, &worst, 1, MPI_DOUBLE, MPI_MAX, d->grid->all);
     return worst;
 }
 

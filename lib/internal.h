@@ -41,6 +41,9 @@ static inline int pp_tag(int stage, int mb, int dir, int M)
     return (stage * M + mb) * 2 + dir;
 }
 
+/* The median of five timings (sorts v in place). */
+double pp_median5(double *v);
+
 /* Reads a whole file into a malloc'd, NUL-terminated text (its length in
  * *len if len is not NULL); NULL if it cannot be read. */
 char *pp_read_text(const char *path, long *len);

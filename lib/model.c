@@ -351,7 +351,7 @@ void pp_partition_str(const pp_partition *p, char *buf, size_t n)
 
 /* ---- measured costs ------------------------------------------------------- */
 
-static double median5(double *v)
+double pp_median5(double *v)
 {
     for (int i = 1; i < 5; i++)
         for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
@@ -389,7 +389,7 @@ pp_status pp_model_measure(const pp_model_cfg *c, int rows, double cost[PP_MODEL
         double span[PP_MODEL_NCOSTS] = {t1 - t0, t3 - t1, t2 - t1, t3 - t2, t4 - t3};
         for (int k = 0; k < PP_MODEL_NCOSTS; k++) v[k][r - 1] = span[k];
     }
-    for (int k = 0; k < PP_MODEL_NCOSTS && st == PP_OK; k++) cost[k] = median5(v[k]);
+    for (int k = 0; k < PP_MODEL_NCOSTS && st == PP_OK; k++) cost[k] = pp_median5(v[k]);
     for (int k = 0; k < 6; k++) pp_tensor_free(*all[k]);
     pp_block_free(&w), pp_block_free(&g);
     return st;
