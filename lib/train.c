@@ -613,17 +613,17 @@ pp_status pp_trainer_params(pp_trainer *t, float *params)
 pp_status pp_trainer_params_of(pp_trainer *t, int replica, float *params)
 {
     const pp_grid *g = t->g;
+    if (replica < 0 || replica >= t->D) return PP_EARG;   /* the same verdict on every rank */
     long per = pp_block_params(&t->cfg), fs = t->cfg.hidden / t->T;
     long slice = 2 * (long)t->cfg.width * fs + fs + t->cfg.width;
     float *buf = malloc((size_t)slice * sizeof *buf);
     pp_status st = buf ? PP_OK : PP_ENOMEM;
-    if (replica < 0 || replica >= t->D) st = PP_EARG;
     /* Slice by slice: the owner sends, rank 0 receives in the same order, so
      * each blocking send meets its receive. */
     for (int s = 0; s < t->S; s++)
         for (int l = t->part.first[s]; l < t->part.first[s + 1]; l++)
             for (int k = 0; k < t->T; k++) {
-                int owner = pp_grid_rank_of(g, t->stage_rank[s], k, replica < 0 || replica >= t->D ? 0 : replica);
+                int owner = pp_grid_rank_of(g, t->stage_rank[s], k, replica);
                 if (owner == g->rank) {
                     if (st == PP_OK) pp_block_to_host(&t->w[l], buf);
                     if (owner != 0 && MPI_Send(buf, (int)slice, MPI_FLOAT, 0, l, g->all) != MPI_SUCCESS) st = PP_EMPI;
