@@ -44,8 +44,7 @@ static void one_shape(pp_demo *d, shape_result *res)
     if (g->rank == 0 && !d->quit) {
         char parts[128];
         pp_partition_str(&part, parts, sizeof parts);
-        printf("\n=== %d ranks as P=%d stages x T=%d tensor-parallel ranks x D=%d replicas "
-               "(rank w: t = w mod %d, stage = (w / %d) mod %d)\n", n, P, T, D, T, T, P);
+        pp_demo_grid_header(stdout, g);
         printf("%d blocks (width %d, hidden %d, split %d ways inside each block; blocks per stage %s), "
                "batch %d in M=%d micro-batches, %s, %d steps\n", L, c->width, c->hidden, T, parts, c->batch, M,
                s->name, c->steps);

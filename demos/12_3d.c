@@ -44,7 +44,7 @@ int main(int argc, char **argv)
     pp_demo_model(&d, &part);
     const pp_model_cfg *c = &d.opt.model;
     const pp_grid *g = d.grid;
-    int P = g->P, T = g->T, D = g->D, M = d.opt.mb[0], n = g->size;
+    int T = g->T, D = g->D, M = d.opt.mb[0], n = g->size;
     pp_sched *s = pp_demo_schedule(&d, d.opt.schedule, M);
     pp_trainer *t = NULL;
     PP_CHECK(pp_trainer_new(g, c, &part, NULL, &t), "could not make this rank's slices of the blocks");
@@ -70,8 +70,7 @@ int main(int argc, char **argv)
     if (g->rank == 0 && !d.quit) {
         char parts[128];
         pp_partition_str(&part, parts, sizeof parts);
-        printf("\n=== %d ranks as P=%d stages x T=%d tensor-parallel ranks x D=%d replicas "
-               "(rank w: t = w mod %d, stage = (w / %d) mod %d, replica = w / %d)\n", n, P, T, D, T, T, P, T * P);
+        pp_demo_grid_header(stdout, g);
         printf("%d blocks (width %d, hidden %d; blocks per stage %s); batch %d: %d samples per replica in M=%d "
                "micro-batches; %s; %d steps\n", c->depth, c->width, c->hidden, parts, c->batch, c->batch / D, M,
                s->name, c->steps);

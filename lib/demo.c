@@ -405,6 +405,15 @@ void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m)
                  s->nranks, mb, t[PP_F], t[PP_B], d->exec.tick_s * 1e3, size);
 }
 
+void pp_demo_grid_header(FILE *f, const pp_grid *g)
+{
+    char replica[48] = "";
+    if (g->D > 1) snprintf(replica, sizeof replica, ", replica = w / %d", g->T * g->P);
+    fprintf(f, "\n=== %d ranks as P=%d stages x T=%d tensor-parallel ranks x D=%d replicas "
+               "(rank w: t = w mod %d, stage = (w / %d) mod %d%s)\n", g->size, g->P, g->T, g->D, g->T, g->T, g->P,
+            replica);
+}
+
 int pp_demo_end(pp_demo *d)
 {
     pp_demo_hold(d, "done: press any key to leave (the text report is printed below the picture)");

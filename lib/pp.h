@@ -665,6 +665,8 @@ void pp_demo_note(pp_demo *d, const char *fmt, ...);
 /* Prints the schedule's one-line description: name, P, M (if show_m), costs,
  * tick, payload. */
 void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m);
+/* The grid demos' heading: the ranks as P x T x D and where rank w sits. */
+void pp_demo_grid_header(FILE *f, const pp_grid *g);
 /* Ends the demo: frees, MPI_Finalize, returns the exit status to use. */
 int pp_demo_end(pp_demo *d);
 /* Prints (rank 0) and aborts every rank: used by PP_CHECK. */
