@@ -61,6 +61,18 @@ restored() {
     fi
 }
 
+# pause_run WAIT BEFORE AFTER: once the run shows RUNNING (within WAIT
+# seconds) and BEFORE more seconds pass, pauses it with space; then AFTER
+# seconds for the ranks to settle where they hold.
+pause_run() {
+    wait_for "RUNNING" "$1" && sleep "$2"
+    tmux send-keys -t "$sess" " "
+    wait_for "PAUSED" 5 && sleep "$3"
+}
+done_at() { screen | sed -n 's/.*compute actions done: \([0-9]*\) of.*/\1/p'; }
+# step_once SETTLE: n, then the compute actions done SETTLE seconds later.
+step_once() { tmux send-keys -t "$sess" n; sleep "$1"; done_at; }
+
 figure() { sed -n 's/.*bubble *\([0-9.]*\) % (measured).*/\1/p' | head -1; }
 
 # ---- the picture at two sizes, and the final bubble against plain text ----
@@ -122,9 +134,7 @@ restored "resize"
 
 # ---- a paused step is flagged ------------------------------------------------
 start 120 40 "mpiexec -n 4 ./demos/05_1f1b -m 4 --tick-ms 60"
-wait_for "RUNNING" 20 && sleep 0.3
-tmux send-keys -t "$sess" " "
-wait_for "PAUSED" 5 && sleep 0.5
+pause_run 20 0.3 0.5
 tmux send-keys -t "$sess" " "
 if wait_for "press any key" 20 && screen | grep -q "PAUSED: held time counts as idle"; then
     ok "a step paused with space is flagged on the final picture (held time counts as idle)"
@@ -136,17 +146,10 @@ ended 5 || bad "flag test: still running after q"
 
 # ---- pause, one step, q -------------------------------------------------
 start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100"
-wait_for "RUNNING" 20 && sleep 1.5
-tmux send-keys -t "$sess" " "
-wait_for "PAUSED" 5 && sleep 1
-done_at() { screen | sed -n 's/.*compute actions done: \([0-9]*\) of.*/\1/p'; }
+pause_run 20 1.5 1
 a=$(done_at)
-tmux send-keys -t "$sess" n
-sleep 1.2
-b=$(done_at)
-tmux send-keys -t "$sess" n
-sleep 1.2
-c=$(done_at)
+b=$(step_once 1.2)
+c=$(step_once 1.2)
 if [ -n "$a" ] && [ "$b" = $((a + 1)) ] && [ "$c" = $((a + 2)) ]; then
     ok "space pauses; each n runs exactly one action ($a, $b, $c)"
 else
@@ -160,13 +163,9 @@ restored "q"
 
 # ---- one step on a grid: the whole tensor-parallel group moves ------------------
 start 120 40 "mpiexec -n 8 ./demos/05_1f1b --tp 2 -m 8 --tick-ms 100"
-wait_for "RUNNING" 30 && sleep 1.5
-tmux send-keys -t "$sess" " "
-wait_for "PAUSED" 5 && sleep 1.5
+pause_run 30 1.5 1.5
 a=$(done_at)
-tmux send-keys -t "$sess" n
-sleep 1.5
-b=$(done_at)
+b=$(step_once 1.5)
 if [ -n "$a" ] && [ "$b" = $((a + 2)) ]; then
     ok "grid: n runs one action on both ranks of a tensor-parallel pair ($a, $b)"
 else
