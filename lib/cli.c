@@ -163,6 +163,8 @@ static pp_status parse_cost(const char *v, pp_opts *o, char *err, size_t n)
         double ticks;
         if ((!k && !ar) || (!ar && tok[1] != '=') || parse_num(tok + (ar ? 3 : 2), 0, 1000, &ticks) != 0)
             return fail(err, n, "--cost: '%s' is not a cost: give KIND=TICKS pairs like F=1,B=2 (kinds F, B, I, W, AR; ticks 0 to 1000)", tok);
+        if (ar && !o->grid_ok)
+            return fail(err, n, "--cost: '%s': an all-reduce cost needs a grid; 05_1f1b takes it with --tp or --dp", tok);
         if (ar) o->ar_ticks = ticks;
         else o->ticks[k - kinds] = ticks;
     }

@@ -98,6 +98,8 @@ refuse "grid: T does not divide the hidden width" "the hidden width 512 does not
     mpiexec -n 6 ./demos/06_pp_tp --tp 3
 refuse "grid: batch not a multiple of D x M" "--batch 60 does not split into D=2 replicas x M=8 micro-batches" \
     mpiexec -n 4 ./demos/06_pp_tp --dp 2 --batch 60
+refuse "grid: all-reduce cost of a word" "--cost: 'AR=x' is not a cost" mpiexec -n 4 ./demos/05_1f1b --tp 2 --cost AR=x
+refuse "grid: all-reduce cost in demo 04" "an all-reduce cost needs a grid" mpiexec -n 4 ./demos/04_bubble_efficiency --cost AR=1
 refuse "grid: T of zero" "--tp: '0' is not a number of ranks" mpiexec -n 4 ./demos/06_pp_tp --tp 0
 refuse "grid: --tp in a one-pipeline demo" "this demo runs one pipeline" mpiexec -n 4 ./demos/02_microbatches --tp 2
 refuse "grid: --dp in demo 04" "this demo runs one pipeline" mpiexec -n 4 ./demos/04_bubble_efficiency --dp 2
