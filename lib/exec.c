@@ -408,7 +408,10 @@ static pp_status common_start(const pp_grid *g, runner *x)
     if (MPI_Bcast(&t0, 1, MPI_DOUBLE, 0, g->all) != MPI_SUCCESS) return PP_EMPI;
     x->start = t0 + g->clock_offset;
     if (x->live) pp_live_started(x->live, x->start);
-    pp_sleep_until(x->start);
+    /* A long sleep wakes up to a few hundred microseconds late here, and the
+     * step's clock runs from `start`: the last stretch is spent awake. */
+    pp_sleep_until(x->start - x->o->spin_s);
+    while (pp_now() < x->start) sched_yield();
     return PP_OK;
 }
 
@@ -448,6 +451,14 @@ static pp_status gather(const pp_grid *g, const pp_sched *s, const pp_evlist *mi
     free(displs);
     free(all);
     return st;
+}
+
+/* A barrier whose waiting ranks sleep. */
+static pp_status sleeping_barrier(MPI_Comm comm, double poll_s)
+{
+    MPI_Request rq;
+    if (MPI_Ibarrier(comm, &rq) != MPI_SUCCESS) return PP_EMPI;
+    return pp_wait(&rq, poll_s);
 }
 
 static void runner_free(runner *x, int len)
@@ -511,6 +522,10 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *s, const pp_exec_opts *
     /* A rank that failed inside the step leaves its partners waiting for
      * messages that will never come: it returns at once, and the caller
      * aborts the job (the demos' PP_CHECK does) rather than gather. */
+    /* A rank done early waits asleep for the others: inside the gather it
+     * would spin (MPI's blocking calls poll), taking a core from the ranks
+     * still computing and stretching the end of their step. */
+    if (st == PP_OK) st = sleeping_barrier(g->all, o->poll_busy_s);
     if (st == PP_OK) st = gather(g, s, &x.ev, out);
     if (st == PP_OK && *out) (*out)->retimed = x.live && pp_live_retimed(x.live);
     runner_free(&x, len);
