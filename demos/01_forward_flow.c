@@ -20,7 +20,7 @@ int main(int argc, char **argv)
 {
     pp_demo d;
     pp_cli_defaults(&d.opt);
-    d.opt.real = 1, d.opt.no_schedule = 1;
+    d.opt.real = 1, d.opt.no_schedule = 1, d.opt.no_steps = 1;
     d.opt.mb[0] = 1;
     pp_demo_start(&d, &argc, &argv, "Sends one batch forward through the stages and checks the output.");
     pp_demo_refuse_if(&d, d.opt.m_given, "-m: this demo sends the whole batch as one message; demo 02 splits it");

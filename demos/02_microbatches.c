@@ -49,7 +49,7 @@ int main(int argc, char **argv)
 {
     pp_demo d;
     pp_cli_defaults(&d.opt);
-    d.opt.real = 1, d.opt.mb_list_ok = 1;
+    d.opt.real = 1, d.opt.mb_list_ok = 1, d.opt.csv_ok = 1;
     int defaults[] = {1, 2, 4, 8, 16, 32, 64};
     memcpy(d.opt.mb, defaults, sizeof defaults);
     d.opt.nmb = 7;
@@ -94,9 +94,13 @@ int main(int argc, char **argv)
                 if (i == 0) heading(&d, &part, c, P);
                 qsort(ms, (size_t)c->steps, sizeof *ms, cmp);
                 double med = ms[c->steps / 2];
+                double formula = pp_theory_bubble_step(s->family, P, M), gflops = step_flops(c) / busy * 1e-9;
                 printf("%5d %8d %11.2f %10.0f %7.1f %% %6.1f %% %10.2f %12.6f   %.2e\n", M, c->batch / M, med,
-                       c->batch / (med * 1e-3), 100 * bubble, 100 * pp_theory_bubble_step(s->family, P, M),
-                       step_flops(c) / busy * 1e-9, loss, maxdiff);
+                       c->batch / (med * 1e-3), 100 * bubble, 100 * formula, gflops, loss, maxdiff);
+                pp_demo_csv_row(&d, "schedule,P,M,samples_per_microbatch,step_ms,samples_per_s,bubble_measured,"
+                                    "bubble_formula,gflops_in_compute,loss,max_weight_diff",
+                                "%s,%d,%d,%d,%.3f,%.1f,%.6f,%.6f,%.3f,%.8f,%.3e", s->name, P, M, c->batch / M, med,
+                                c->batch / (med * 1e-3), bubble, formula, gflops, loss, maxdiff);
                 fflush(stdout);
             }
         }

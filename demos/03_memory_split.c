@@ -84,6 +84,8 @@ int main(int argc, char **argv)
     pp_cli_defaults(&d.opt);
     d.opt.real = 1, d.opt.no_schedule = 1;
     pp_demo_start(&d, &argc, &argv, "Counts parameters, gradients and activations per rank under GPipe and 1F1B.");
+    pp_demo_refuse_if(&d, pp_cli_given(&d.opt, "--steps"),
+                      "--steps: this demo counts the memory of one step under each schedule; demo 02 trains for --steps");
     pp_partition part;
     pp_demo_model(&d, &part);
     const pp_model_cfg *c = &d.opt.model;

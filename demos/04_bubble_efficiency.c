@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* One row of the table, also kept for the CSV. */
+/* One row of the table (and of the --csv file). */
 typedef struct {
     int M;
     double formula[2], predicted[2], measured[2]; /* [0] share of step, [1] over ideal */
@@ -34,26 +34,6 @@ static void print_row(const row *r)
     fflush(stdout);
 }
 
-/* Writes the table to path (through a temporary file, so that a failure
- * leaves no half-written table).  Returns 0 on success. */
-static int write_csv(const char *path, const pp_sched *s, const pp_demo *d, const row *rows, int n)
-{
-    char tmp[300];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return -1;
-    fprintf(f, "schedule,P,M,tick_ms,payload_bytes,formula_step,predicted_step,measured_step,"
-               "formula_ideal,predicted_ideal,measured_ideal,predicted_makespan_ms,measured_makespan_ms\n");
-    for (int i = 0; i < n; i++) {
-        const row *r = &rows[i];
-        fprintf(f, "%s,%d,%d,%g,%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.3f\n", s->name, s->nstages, r->M,
-                d->exec.tick_s * 1e3, d->exec.payload, r->formula[0], r->predicted[0], r->measured[0],
-                r->formula[1], r->predicted[1], r->measured[1], r->pred_ms, r->meas_ms);
-    }
-    if (fclose(f) != 0) return -1;
-    return rename(tmp, path);
-}
-
 int main(int argc, char **argv)
 {
     pp_demo d;
@@ -61,24 +41,12 @@ int main(int argc, char **argv)
     int sweep[] = {1, 2, 4, 8, 16, 32};
     d.opt.nmb = 6;
     memcpy(d.opt.mb, sweep, sizeof sweep);
-    d.opt.mb_list_ok = 1;
+    d.opt.mb_list_ok = 1, d.opt.csv_ok = 1;
     pp_demo_start(&d, &argc, &argv, "Sweeps the number of micro-batches M and compares the bubble with its formula.");
 
-    /* Refuse a table path that cannot be written now, not after the sweep. */
-    if (d.opt.csv[0]) {
-        char tmp[300];
-        snprintf(tmp, sizeof tmp, "%s.tmp", d.opt.csv);
-        FILE *probe = d.grid->rank == 0 ? fopen(tmp, "w") : NULL;
-        if (probe) {
-            fclose(probe);
-            remove(tmp);
-        }
-        pp_demo_refuse_if(&d, d.grid->rank == 0 && !probe, "--csv: cannot write '%s'", d.opt.csv);
-    }
     size_t len = strlen(d.opt.schedule);
     int from_file = len > 4 && strcmp(d.opt.schedule + len - 4, ".csv") == 0;
     int n = from_file ? 1 : d.opt.nmb; /* a schedule file fixes its own M */
-    row rows[PP_MAX_MB_LIST];
     for (int i = 0; i < n; i++) {
         pp_sched *s = pp_demo_schedule(&d, d.opt.schedule, d.opt.mb[i]);
         pp_run *pred, *meas;
@@ -99,7 +67,7 @@ int main(int argc, char **argv)
                 printf("      |         share of the step, %%          |        over the ideal time, %%        |  makespan, ms\n");
                 printf("    M |  formula predicted  measured   diff   |  formula predicted  measured   diff   | predicted measured\n");
             }
-            row *r = &rows[i];
+            row one, *r = &one;
             r->M = s->nmb;
             r->formula[0] = pp_theory_bubble_step(s->family, s->nstages, s->nmb);
             r->formula[1] = pp_theory_bubble_ideal(s->family, s->nstages, s->nmb);
@@ -110,13 +78,14 @@ int main(int argc, char **argv)
             r->pred_ms = pred->makespan * d.exec.tick_s * 1e3;
             r->meas_ms = meas->makespan * 1e3;
             print_row(r);
+            pp_demo_csv_row(&d, "schedule,P,M,tick_ms,payload_bytes,formula_step,predicted_step,measured_step,"
+                                "formula_ideal,predicted_ideal,measured_ideal,predicted_makespan_ms,measured_makespan_ms",
+                            "%s,%d,%d,%g,%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.3f", s->name, s->nstages, r->M,
+                            d.exec.tick_s * 1e3, d.exec.payload, r->formula[0], r->predicted[0], r->measured[0],
+                            r->formula[1], r->predicted[1], r->measured[1], r->pred_ms, r->meas_ms);
         }
         if (i == n - 1 && d.grid->rank == 0) {
             printf("formula and predicted: computed; measured: timed run on this machine; diff = measured - formula, points\n");
-            if (d.opt.csv[0] && write_csv(d.opt.csv, s, &d, rows, n) == 0)
-                printf("table written to %s\n", d.opt.csv);
-            else if (d.opt.csv[0])
-                PP_CHECK(PP_EIO, "the --csv table could not be written");
         }
         pp_sched_free(s);
         pp_run_free(pred);

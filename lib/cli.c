@@ -195,6 +195,21 @@ static pp_status copy_path(const char *opt, const char *v, char *dst, size_t cap
     return PP_OK;
 }
 
+/* Every option that takes a value; the parser's switch follows this order. */
+static const char *known[] = {"-m", "--microbatches", "--schedule", "--tick-ms", "--payload",
+                              "--cost", "--csv", "--save-schedule", "--tty", "--trace",
+                              "--events", "--svg", "--depth", "--width", "--hidden", "--batch",
+                              "--steps", "--seed", "--lr", "--partition", "--layers", "--dump",
+                              "--tp", "--dp"};
+enum { NKNOWN = sizeof known / sizeof known[0] };
+
+int pp_cli_given(const pp_opts *o, const char *name)
+{
+    for (int k = 0; k < NKNOWN; k++)
+        if (strcmp(name, known[k]) == 0) return (int)(o->given >> k & 1);
+    return 0;
+}
+
 pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
 {
     for (int i = 1; i < argc; i++) {
@@ -212,13 +227,8 @@ pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
         const char *eq = strchr(a, '=');
         size_t nlen = eq && a[0] == '-' && a[1] == '-' ? (size_t)(eq - a) : strlen(a);
         snprintf(name, sizeof name, "%.*s", (int)(nlen < sizeof name ? nlen : sizeof name - 1), a);
-        static const char *known[] = {"-m", "--microbatches", "--schedule", "--tick-ms", "--payload",
-                                      "--cost", "--csv", "--save-schedule", "--tty", "--trace",
-                                      "--events", "--svg", "--depth", "--width", "--hidden", "--batch",
-                                      "--steps", "--seed", "--lr", "--partition", "--layers", "--dump",
-                                      "--tp", "--dp"};
         int k = -1;
-        for (int j = 0; j < (int)(sizeof known / sizeof known[0]); j++)
+        for (int j = 0; j < NKNOWN; j++)
             if (strcmp(name, known[j]) == 0) k = j;
         if (k < 0) {
             if (a[0] == '-') return fail(err, n, "unknown option '%s' (try --help)", a);
@@ -231,6 +241,17 @@ pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
         if (k >= 22 && !o->grid_ok)
             return fail(err, n, "%s: this demo runs one pipeline (P = the number of ranks); "
                         "05_1f1b, 06_pp_tp and 12_3d take --tp and --dp", name);
+        if (k == 6 && !o->csv_ok)
+            return fail(err, n, "--csv: this demo prints no table to plot; 02_microbatches and "
+                        "04_bubble_efficiency take --csv");
+        if (o->no_steps && (k >= 7 && k <= 11 ? 1 : k == 16 || k == 18)) {
+            const char *what = k == 16 || k == 18 ? "steps or learning rate"
+                               : k == 7           ? "schedule to save"
+                               : k == 8           ? "live view"
+                                                  : "timeline to write";
+            return fail(err, n, "%s: this demo runs no training step, so it has no %s; %s take %s", name, what,
+                        k == 16 || k == 18 ? "02_microbatches, 06_pp_tp and 12_3d" : "demos 02 to 12", name);
+        }
         if (!o->real && k >= 12 && k < 22)
             return fail(err, n, "%s: this demo runs timed compute and has no model; "
                         "the real-compute demos (01, 02, 03) take %s", name, name);
@@ -239,6 +260,7 @@ pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
             if (i + 1 >= argc) return fail(err, n, "option %s needs a value (try --help)", name);
             v = argv[++i];
         }
+        o->given |= 1UL << k;
         pp_status st = PP_OK;
         double ms;
         switch (k) {
@@ -300,8 +322,10 @@ void pp_cli_usage(FILE *f, const char *prog, const char *what, const pp_opts *d)
         fprintf(f, "  --width D             width of x and y (default %d)\n", c->width);
         fprintf(f, "  --hidden F            width inside a block (default %d)\n", c->hidden);
         fprintf(f, "  --batch B             samples per step, split into M micro-batches (default %d)\n", c->batch);
-        fprintf(f, "  --steps N             training steps (default %d)\n", c->steps);
-        fprintf(f, "  --lr X                SGD learning rate (default %g)\n", c->lr);
+        if (!d->no_steps) {
+            fprintf(f, "  --steps N             training steps (default %d)\n", c->steps);
+            fprintf(f, "  --lr X                SGD learning rate (default %g)\n", c->lr);
+        }
         fprintf(f, "  --seed S              seed of the inputs, the teacher and the first weights (default %lu)\n", c->seed);
         fprintf(f, "  --partition HOW       front or back (equal shares, the remainder to the first or last stages),\n"
                    "                        balanced (by the cost of each block, measured) (default %s)\n", d->partition);
@@ -317,8 +341,13 @@ void pp_cli_usage(FILE *f, const char *prog, const char *what, const pp_opts *d)
         fprintf(f, "  --payload SIZE        bytes per activation or gradient message, like 4096, 64K, 1M (default %zuK)\n",
                 d->payload / 1024);
     }
-    fprintf(f, "  --csv FILE            also write the results table as CSV, for plotting\n");
-    fprintf(f, "  --save-schedule FILE  write the schedule as CSV (one row per rank), to edit and load back\n");
+    if (d->csv_ok) fprintf(f, "  --csv FILE            also write the results table as CSV, for plotting\n");
+    if (d->no_steps) {   /* no step, so no schedule, view or timeline */
+        fprintf(f, "  -h, --help            this text\n");
+        return;
+    }
+    fprintf(f, "  --save-schedule FILE  write the schedule as CSV (one row per rank), to edit and load back;\n"
+               "                        where the demo runs several, the last one\n");
     fprintf(f, "  --no-tui              plain text, even on a terminal (also when the output is redirected)\n");
     fprintf(f, "  --tty PATH            the terminal to draw the live view on, the output of `tty` (or set PP_TTY);\n"
                "                        on Linux it is found without it\n");

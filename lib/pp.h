@@ -599,6 +599,10 @@ typedef struct {
     char layers[256];        /* --layers 3,5,4,4: blocks per stage (checked once P is known) */
     char dump[256];          /* --dump DIR: write weights, inputs and outputs as .npy */
     int grid_ok;             /* set by the demo: --tp and --dp are accepted */
+    int csv_ok;              /* set by the demo: it prints a table, and --csv writes it */
+    int no_steps;            /* set by the demo: it runs no pipeline step, so --steps, --lr,
+                                --save-schedule, --trace, --events and --svg are refused */
+    unsigned long given;     /* bit k: the k-th option of pp_cli_given's list was given */
     int tp, dp;              /* --tp T, --dp D: the grid (P = ranks / (T x D)) */
 } pp_opts;
 
@@ -609,6 +613,8 @@ void pp_cli_defaults(pp_opts *o);
 /* Parses argv into o (o holds the demo's defaults on entry).  On error returns
  * PP_EARG with a one-line message in err. */
 pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t errlen);
+/* Was option `name` ("--steps") on the command line? */
+int pp_cli_given(const pp_opts *o, const char *name);
 /* The usage text for the common options. */
 void pp_cli_usage(FILE *f, const char *prog, const char *what, const pp_opts *defaults);
 
@@ -627,6 +633,8 @@ typedef struct {
     pp_live *live;
     pp_view *view;           /* rank 0 */
     struct pp_export *exports; /* rank 0 */
+    FILE *csv;               /* rank 0: --csv's FILE.tmp, renamed into place at a good end */
+    int csv_rows;            /* rows written to it */
     /* real mode (pp_demo_model) */
     double cost[PP_MODEL_NCOSTS]; /* seconds per block and per micro-batch, measured on rank 0 */
     int cost_M;              /* the M they were measured for (0: not yet) */
@@ -662,6 +670,9 @@ void pp_demo_train(pp_demo *d, pp_trainer *t, const pp_sched *s, pp_run **pred, 
 void pp_demo_train_steps(pp_demo *d, pp_trainer *t, const pp_sched *s, double *loss, pp_run **last);
 /* Rank 0: a line the live view shows under its figures (loss, samples/s). */
 void pp_demo_note(pp_demo *d, const char *fmt, ...);
+/* Rank 0, with --csv: one row of the demo's table (printf-style, no newline),
+ * after `header` (the column names) if it is the first. */
+void pp_demo_csv_row(pp_demo *d, const char *header, const char *fmt, ...);
 /* Prints the schedule's one-line description: name, P, M (if show_m), costs,
  * tick, payload. */
 void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m);

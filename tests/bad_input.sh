@@ -75,6 +75,20 @@ if mpiexec -n 2 ./demos/04_bubble_efficiency -m 1,2,4 --tick-ms 2 --csv "$tmp/t.
 else
     echo "not ok - --csv table incomplete"
 fi
+# Demo 02's table too: a header and one row per M, with the measured columns filled.
+if mpiexec -n 2 ./demos/02_microbatches -m 1,2 --depth 2 --steps 1 --no-tui --csv "$tmp/t2.csv" >/dev/null 2>&1 &&
+    [ "$(wc -l <"$tmp/t2.csv")" -eq 3 ] && ! [ -e "$tmp/t2.csv.tmp" ] &&
+    awk -F, 'NR > 1 && $3 != NR - 1 { bad = 1 } NR > 1 && !($5 > 0 && $9 > 0) { bad = 1 }
+             END { exit bad }' "$tmp/t2.csv"; then
+    echo "ok - demo 02 --csv writes a header and one row per M"
+else
+    echo "not ok - demo 02 --csv table incomplete"; sed 's/^/#   /' "$tmp/t2.csv"
+fi
+# Options a demo cannot honour are refused, not ignored.
+refuse "--csv in a demo without a table" "this demo prints no table to plot" mpiexec -n 4 ./demos/05_1f1b --csv "$tmp/x.csv"
+refuse "--trace in demo 01" "--trace: this demo runs no training step" mpiexec -n 2 ./demos/01_forward_flow --trace "$tmp/x.json"
+refuse "--steps in demo 01" "--steps: this demo runs no training step" mpiexec -n 2 ./demos/01_forward_flow --steps 3
+refuse "--steps in demo 03" "--steps: this demo counts the memory of one step" mpiexec -n 2 ./demos/03_memory_split --steps 3
 
 # Real compute: model options and partitions.
 refuse "layers: too few counts" "2 counts for 4 stages" mpiexec -n 4 ./demos/01_forward_flow --layers 3,5
