@@ -89,14 +89,6 @@ static void teardown(bench_run *b)
     pp_sched_free(b->s);
 }
 
-/* Rank 1 waits asleep while rank 0 works alone. */
-static void sleeping_barrier(void)
-{
-    MPI_Request rq;
-    MPI_Ibarrier(MPI_COMM_WORLD, &rq);
-    pp_wait(&rq, 1e-3);
-}
-
 /* The multiplies of a stage's forward and backward for one micro-batch,
  * called bare on a quiet rank, over `blocks` distinct weight matrices (the
  * stage's working set); returns GFLOP/s. */
@@ -164,7 +156,7 @@ int main(int argc, char **argv)
             pp_backend_gemm_stats(&fl, &se, 0);
             wk = fl / se * 1e-9;
         }
-        sleeping_barrier();
+        pp_barrier(MPI_COMM_WORLD, 1e-3);
         pp_backend_gemm_stats(&fl, &se, 1);
         double t2k = step_time(&b2);
         pp_backend_gemm_stats(&fl, &se, 0);
@@ -172,7 +164,7 @@ int main(int argc, char **argv)
         MPI_Barrier(MPI_COMM_WORLD);   /* both start multiplying together */
         mine[1] = bare_gemm(&c, c.depth / 2, 0.2);
         if (rank == 0) qk = bare_gemm(&c, c.depth / 2, 0.2);
-        sleeping_barrier();
+        pp_barrier(MPI_COMM_WORLD, 1e-3);
         MPI_Gather(mine, 2, MPI_DOUBLE, all, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
         if (k < 0 || rank != 0) continue;   /* the warm-up round; the figures live on rank 0 */
         t1[k] = t1k, t2[k] = t2k, ratio[k] = t1k / t2k, whole[k] = wk, quiet[k] = qk;

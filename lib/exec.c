@@ -453,14 +453,6 @@ static pp_status gather(const pp_grid *g, const pp_sched *s, const pp_evlist *mi
     return st;
 }
 
-/* A barrier whose waiting ranks sleep. */
-static pp_status sleeping_barrier(MPI_Comm comm, double poll_s)
-{
-    MPI_Request rq;
-    if (MPI_Ibarrier(comm, &rq) != MPI_SUCCESS) return PP_EMPI;
-    return pp_wait(&rq, poll_s);
-}
-
 static void runner_free(runner *x, int len)
 {
     for (int i = 0; i < len && !x->o->work; i++) {
@@ -525,7 +517,7 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *s, const pp_exec_opts *
     /* A rank done early waits asleep for the others: inside the gather it
      * would spin (MPI's blocking calls poll), taking a core from the ranks
      * still computing and stretching the end of their step. */
-    if (st == PP_OK) st = sleeping_barrier(g->all, o->poll_busy_s);
+    if (st == PP_OK) st = pp_barrier(g->all, o->poll_busy_s);
     if (st == PP_OK) st = gather(g, s, &x.ev, out);
     if (st == PP_OK && *out) (*out)->retimed = x.live && pp_live_retimed(x.live);
     runner_free(&x, len);

@@ -60,6 +60,13 @@ pp_status pp_wait(MPI_Request *req, double poll_s)
     }
 }
 
+pp_status pp_barrier(MPI_Comm comm, double poll_s)
+{
+    MPI_Request rq;
+    if (MPI_Ibarrier(comm, &rq) != MPI_SUCCESS) return PP_EMPI;
+    return pp_wait(&rq, poll_s);
+}
+
 /* ---- clock offsets ----------------------------------------------------- */
 
 enum { PING_TRIALS = 16, PING_ROUNDS = 8, TAG_PING = 1, TAG_PONG = 2, TAG_RESULT = 3 };

@@ -53,6 +53,9 @@ void pp_sleep_until(double t);
 /* Waits for a request without spinning: test, then sleep poll_s, so that a
  * laptop can run more ranks than it has cores.  Returns PP_OK or PP_EMPI. */
 pp_status pp_wait(MPI_Request *req, double poll_s);
+/* A barrier over comm whose waiting ranks sleep (pp_wait): a rank done early
+ * leaves the cores to the ranks still working. */
+pp_status pp_barrier(MPI_Comm comm, double poll_s);
 
 /* For tests: adds an artificial offset (seconds) to this process's clock, as
  * if the rank ran on a machine whose clock disagrees with rank 0's. */
