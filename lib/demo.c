@@ -51,18 +51,6 @@ static pp_status close_view(pp_demo *d, int keep)
     d->tty_fd = -1;
     pp_status st = pp_export_close(d->exports, keep);
     d->exports = NULL;
-    if (d->csv) {
-        char tmp[300];
-        snprintf(tmp, sizeof tmp, "%s.tmp", d->opt.csv);
-        int bad = ferror(d->csv);
-        bad |= fclose(d->csv) != 0;
-        d->csv = NULL;
-        if (!keep || bad || rename(tmp, d->opt.csv) != 0) {
-            remove(tmp);
-            if (keep) st = PP_EIO;
-            d->csv_rows = 0;
-        }
-    }
     return st;
 }
 
@@ -119,15 +107,10 @@ static void choose_output(pp_demo *d)
         tui = d->tty_fd >= 0;
     }
     pp_demo_refuse_if(d, bad, "--tty: %s", why);
-    if (d->grid->rank == 0 && (d->opt.trace[0] || d->opt.events[0] || d->opt.svg[0]))
-        bad = pp_export_open(d->opt.trace, d->opt.events, d->opt.svg, &d->exports, err, sizeof err) != PP_OK;
+    if (d->grid->rank == 0 && (d->opt.trace[0] || d->opt.events[0] || d->opt.svg[0] || d->opt.csv[0]))
+        bad = pp_export_open(d->opt.trace, d->opt.events, d->opt.svg, d->opt.csv, &d->exports, err, sizeof err) !=
+              PP_OK;
     pp_demo_refuse_if(d, bad, "%s", err);
-    if (d->grid->rank == 0 && d->opt.csv[0]) {
-        char tmp[300];
-        snprintf(tmp, sizeof tmp, "%s.tmp", d->opt.csv);
-        bad = !(d->csv = fopen(tmp, "w"));
-    }
-    pp_demo_refuse_if(d, bad, "--csv: cannot write '%s'", d->opt.csv);
     MPI_Bcast(&tui, 1, MPI_INT, 0, d->grid->all);
     d->tui = tui;
 }
@@ -142,8 +125,6 @@ void pp_demo_start(pp_demo *d, int *argc, char ***argv, const char *what)
     d->live = NULL;
     d->view = NULL;
     d->exports = NULL;
-    d->csv = NULL;
-    d->csv_rows = 0;
     d->tui = d->quit = 0;
     d->cost_M = 0;
     current = d;
@@ -436,13 +417,10 @@ void pp_demo_grid_header(FILE *f, const pp_grid *g)
 
 void pp_demo_csv_row(pp_demo *d, const char *header, const char *fmt, ...)
 {
-    if (!d->csv) return;
-    if (d->csv_rows++ == 0) fprintf(d->csv, "%s\n", header);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(d->csv, fmt, ap);
+    pp_export_table_row(d->exports, header, fmt, ap);
     va_end(ap);
-    fputc('\n', d->csv);
 }
 
 int pp_demo_end(pp_demo *d)
@@ -450,8 +428,8 @@ int pp_demo_end(pp_demo *d)
     pp_demo_hold(d, "done: press any key to leave (the text report is printed below the picture)");
     if (d->grid->rank == 0 && close_view(d, !d->quit) != PP_OK)
         fprintf(stderr, "%s: error: could not write an export file\n", d->prog);
-    else if (d->grid->rank == 0 && d->csv_rows > 0)
-        printf("table written to %s (%d rows)\n", d->opt.csv, d->csv_rows);
+    else if (d->grid->rank == 0 && d->opt.csv[0] && !d->quit)
+        printf("table written to %s\n", d->opt.csv);
     if (d->grid->rank == 0 && d->quit)
         fprintf(stderr, "%s: stopped (%s): nothing was exported\n", d->prog, pp_interrupted ? "Ctrl-C" : "q");
     int status = pp_interrupted ? 130 : 0;   /* the shell's status for an interrupted command */

@@ -3,7 +3,8 @@
  *                      process per rank, times in microseconds, micro-batch
  *                      and bytes in args;
  *   --events FILE.csv  every event, one row each;
- *   --svg FILE.svg     the timeline as a picture, for slides and lessons.
+ *   --svg FILE.svg     the timeline as a picture, for slides and lessons;
+ *   --csv FILE         the demo's own results table, a row at a time.
  * A demo may run several steps (GPipe then 1F1B, a sweep of M): each one is
  * appended, later steps placed after earlier ones in time (JSON) or below
  * them (SVG).  Everything is written to FILE.tmp and renamed into place only
@@ -12,15 +13,18 @@
  */
 #include "internal.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+enum { NFILES = 4 };   /* trace, events, svg, table */
 enum { SVG_LABEL = 90, SVG_W = 1000, SVG_ROW = 22, SVG_HEAD = 44, SVG_FOOT = 40 };
 
 struct pp_export {
-    char path[3][256];    /* trace, events, svg: final names ("" = not asked for) */
-    FILE *f[3];           /* their .tmp files */
+    char path[NFILES][256]; /* trace, events, svg, table: final names ("" = not asked for) */
+    FILE *f[NFILES];      /* their .tmp files */
+    int table_rows;       /* rows written to the table */
     FILE *svg_body;       /* the SVG's runs, before the header that needs the height */
     int runs;
     double t_offset;      /* where the next run starts on the JSON time axis (us) */
@@ -34,15 +38,15 @@ static void tmp_name(char *out, size_t n, const char *path)
     snprintf(out, n, "%s.tmp", path);
 }
 
-pp_status pp_export_open(const char *trace, const char *events, const char *svg, pp_export **out, char *err,
-                         size_t errlen)
+pp_status pp_export_open(const char *trace, const char *events, const char *svg, const char *table, pp_export **out,
+                         char *err, size_t errlen)
 {
     pp_export *x = calloc(1, sizeof *x);
     if (!x) return PP_ENOMEM;
-    const char *paths[3] = {trace, events, svg};
-    const char *opt[3] = {"--trace", "--events", "--svg"};
+    const char *paths[NFILES] = {trace, events, svg, table};
+    const char *opt[NFILES] = {"--trace", "--events", "--svg", "--csv"};
     x->first_event = 1;
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < NFILES; k++) {
         if (!paths[k] || !paths[k][0]) continue;
         char tmp[300];
         snprintf(x->path[k], sizeof x->path[k], "%s", paths[k]);
@@ -203,13 +207,22 @@ static void svg_finish(pp_export *x)
     fprintf(f, "</svg>\n");
 }
 
+void pp_export_table_row(pp_export *x, const char *header, const char *fmt, va_list ap)
+{
+    FILE *f = x ? x->f[3] : NULL;
+    if (!f) return;
+    if (x->table_rows++ == 0) fprintf(f, "%s\n", header);
+    vfprintf(f, fmt, ap);
+    fputc('\n', f);
+}
+
 pp_status pp_export_close(pp_export *x, int keep)
 {
     if (!x) return PP_OK;
     pp_status st = PP_OK;
     if (keep && x->f[0]) fprintf(x->f[0], "\n]}\n");
     if (keep && x->f[2]) svg_finish(x);
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < NFILES; k++) {
         if (!x->f[k]) continue;
         char tmp[300];
         tmp_name(tmp, sizeof tmp, x->path[k]);

@@ -6,6 +6,8 @@
 
 #include "pp.h"
 
+#include <stdarg.h>
+
 /* The outcome of replaying a lowered schedule when it cannot finish. */
 typedef struct {
     pp_bad_kind kind;   /* PP_BAD_NONE when the replay finished */
@@ -94,12 +96,14 @@ pp_status pp_view_end_run(pp_view *v, const pp_run *meas);
 int pp_live_quit(pp_live *l);
 int pp_live_hold(pp_live *l, const char *prompt);
 
-/* export.c: --trace, --events and --svg (rank 0).  Opening checks the paths
- * can be written; close(keep=0) leaves nothing behind. */
+/* export.c: --trace, --events, --svg and the --csv table (rank 0).  Opening
+ * checks the paths can be written; close(keep=0) leaves nothing behind. */
 typedef struct pp_export pp_export;
-pp_status pp_export_open(const char *trace, const char *events, const char *svg, pp_export **out, char *err,
-                         size_t errlen);
+pp_status pp_export_open(const char *trace, const char *events, const char *svg, const char *table, pp_export **out,
+                         char *err, size_t errlen);
 pp_status pp_export_run(pp_export *x, const pp_run *r, const pp_sched *s, const pp_exec_opts *o, const char *prog);
+/* One row of the table (no newline), after `header` if it is the first. */
+void pp_export_table_row(pp_export *x, const char *header, const char *fmt, va_list ap);
 pp_status pp_export_close(pp_export *x, int keep);
 
 /* ---- the compute backend (tensor.c: CPU through CBLAS) ---- */

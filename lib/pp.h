@@ -636,8 +636,6 @@ typedef struct {
     pp_live *live;
     pp_view *view;           /* rank 0 */
     struct pp_export *exports; /* rank 0 */
-    FILE *csv;               /* rank 0: --csv's FILE.tmp, renamed into place at a good end */
-    int csv_rows;            /* rows written to it */
     /* real mode (pp_demo_model) */
     double cost[PP_MODEL_NCOSTS]; /* seconds per block and per micro-batch, measured on rank 0 */
     int cost_M;              /* the M they were measured for (0: not yet) */
