@@ -244,7 +244,7 @@ pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
         if (k == 6 && !o->csv_ok)
             return fail(err, n, "--csv: this demo prints no table to plot; 02_microbatches and "
                         "04_bubble_efficiency take --csv");
-        if (o->no_steps && (k >= 7 && k <= 11 ? 1 : k == 16 || k == 18)) {
+        if (o->no_steps && ((k >= 7 && k <= 11) || k == 16 || k == 18)) {
             const char *what = k == 16 || k == 18 ? "steps or learning rate"
                                : k == 7           ? "schedule to save"
                                : k == 8           ? "live view"

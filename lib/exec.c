@@ -511,12 +511,12 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *s, const pp_exec_opts *
         st = timed_allreduce(&x, g->dp, PP_IDLE, -1, -1, since_start(&x) + o->costs.dp_sum * tick_now(&x));
     if (st == PP_OK) st = take_spans(&x);
     if (st == PP_OK && x.live) st = pp_live_finish(x.live, &x.ev, o->poll_wait_s);
-    /* A rank that failed inside the step leaves its partners waiting for
-     * messages that will never come: it returns at once, and the caller
-     * aborts the job (the demos' PP_CHECK does) rather than gather. */
     /* A rank done early waits asleep for the others: inside the gather it
      * would spin (MPI's blocking calls poll), taking a core from the ranks
-     * still computing and stretching the end of their step. */
+     * still computing and stretching the end of their step.  A rank that
+     * failed inside the step leaves its partners waiting for messages that
+     * will never come: it returns at once, and the caller aborts the job
+     * (the demos' PP_CHECK does) rather than meet them here. */
     if (st == PP_OK) st = pp_barrier(g->all, o->poll_busy_s);
     if (st == PP_OK) st = gather(g, s, &x.ev, out);
     if (st == PP_OK && *out) (*out)->retimed = x.live && pp_live_retimed(x.live);
