@@ -14,6 +14,7 @@
  */
 #include "internal.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 #ifdef __linux__
@@ -56,7 +57,13 @@ pp_status pp_wait(MPI_Request *req, double poll_s)
         int done = 0;
         if (MPI_Test(req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
         if (done) return PP_OK;
-        pp_sleep_until(pp_now() + poll_s);
+        /* A bare spin here would keep the core from a process that shares
+         * it, perhaps the very rank this one waits for: it would then run
+         * only when the scheduler's time slice (milliseconds) runs out. */
+        if (poll_s > 0)
+            pp_sleep_until(pp_now() + poll_s);
+        else
+            sched_yield();
     }
 }
 

@@ -51,7 +51,10 @@ double pp_now(void);
 void pp_sleep_until(double t);
 
 /* Waits for a request without spinning: test, then sleep poll_s, so that a
- * laptop can run more ranks than it has cores.  Returns PP_OK or PP_EMPI. */
+ * laptop can run more ranks than it has cores.  With poll_s = 0 it tests as
+ * fast as it can but offers the core to any other runnable process between
+ * tests (for the clock ping-pong, which wants the reply the moment it lands).
+ * Returns PP_OK or PP_EMPI. */
 pp_status pp_wait(MPI_Request *req, double poll_s);
 /* A barrier over comm whose waiting ranks sleep (pp_wait): a rank done early
  * leaves the cores to the ranks still working. */

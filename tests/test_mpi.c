@@ -24,8 +24,10 @@
 
 static const double TOL_LOW = -1.0, TOL_HIGH = 6.0; /* percentage points */
 
-/* Does every WAIT end after its message's SEND began?  Allows `slack` s. */
-static int causal(const pp_run *r, double slack)
+/* Does every WAIT end after its message's SEND began?  Each rank's clock
+ * offset is known to within half its fastest ping-pong round trip (rtt[p],
+ * s), so a pair of ranks is allowed the sum of their halves, plus `slack` s. */
+static int causal(const pp_run *r, const double *rtt, double slack)
 {
     for (int p = 0; p < r->P; p++)
         for (int i = 0; i < r->ranks[p].n; i++) {
@@ -35,8 +37,10 @@ static int causal(const pp_run *r, double slack)
             int kind = w->kind == PP_RECV_F ? PP_SEND_F : PP_SEND_B;
             for (int k = 0; k < r->ranks[from].n; k++) {
                 const pp_event *s = &r->ranks[from].ev[k];
-                if (s->type == PP_EV_SEND && s->kind == kind && s->mb == w->mb && w->t1 < s->t0 - slack) {
-                    printf("# rank %d got micro-batch %d at %.3f ms, sent at %.3f ms\n", p, w->mb, w->t1 * 1e3, s->t0 * 1e3);
+                double allowed = 0.5 * (rtt[p] + rtt[from]) + slack;
+                if (s->type == PP_EV_SEND && s->kind == kind && s->mb == w->mb && w->t1 < s->t0 - allowed) {
+                    printf("# rank %d got micro-batch %d at %.3f ms, sent at %.3f ms (clock round trips %.1f and %.1f us)\n",
+                           p, w->mb, w->t1 * 1e3, s->t0 * 1e3, rtt[p] * 1e6, rtt[from] * 1e6);
                     return 0;
                 }
             }
@@ -60,6 +64,9 @@ int main(int argc, char **argv)
     if (pp_grid_new(MPI_COMM_WORLD, &g) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
     double err = fabs(g->clock_offset - injected), worst = 0;
     MPI_Reduce(&err, &worst, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    double *rtt = malloc((size_t)P * sizeof *rtt);
+    if (!rtt) MPI_Abort(MPI_COMM_WORLD, 1);
+    MPI_Gather(&g->clock_rtt, 1, MPI_DOUBLE, rtt, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     if (rank == 0 && skew)
         CHECK(worst < 1e-3, "P=%d: injected clock offsets of up to %.0f s are estimated to within %.1f us",
               P, 3600.0 * (P - 1), worst * 1e6);
@@ -95,12 +102,13 @@ int main(int argc, char **argv)
                       pp_theory_peak_text(s->family));
                 CHECK(bytes, "%s P=%d M=%d: every rank sent M messages of %zu bytes per neighbour", names[b], P, M,
                       o.payload);
-                CHECK(causal(run, g->clock_rtt + 100e-6), "%s P=%d M=%d: every message arrives after it is sent, on rank 0's clock",
+                CHECK(causal(run, rtt, 100e-6), "%s P=%d M=%d: every message arrives after it is sent, on rank 0's clock",
                       names[b], P, M);
             }
             pp_run_free(run);
             pp_sched_free(s);
         }
+    free(rtt);
     pp_grid_free(g);
     MPI_Finalize();
     return check_failed ? 1 : 0;
