@@ -79,8 +79,8 @@ int main(int argc, char **argv)
         }
         char parts[128];
         pp_partition_str(&part, parts, sizeof parts);
-        printf("forward of one batch: %d samples x %d features through %d blocks (width %d, hidden %d) on %d ranks\n",
-               B, W, c->depth, W, c->hidden, P);
+        printf("forward of one batch: %d samples x %d features through %d blocks (width %d, hidden %d) on %d rank%s\n",
+               B, W, c->depth, W, c->hidden, P, P == 1 ? "" : "s");
         printf("stages run blocks %s; times are measured, sums are checksums (the sum of all elements)\n", parts);
         for (int r = 0; r < P; r++) printf("%s\n", all + (size_t)r * LINE);
         printf("whole model on one process:                                                        output (%d x %d) sum %+11.4f\n",

@@ -36,8 +36,8 @@ static void heading(const pp_demo *d, const pp_partition *part, const pp_model_c
 {
         char parts[128];
         pp_partition_str(part, parts, sizeof parts);
-        printf("batch of %d samples, %d blocks (width %d, hidden %d) on %d ranks (blocks %s), %d steps per M, %s\n",
-               c->batch, c->depth, c->width, c->hidden, P, parts, c->steps, pp_backend_name());
+        printf("batch of %d samples, %d blocks (width %d, hidden %d) on %d rank%s (blocks %s), %d steps per M, %s\n",
+               c->batch, c->depth, c->width, c->hidden, P, P == 1 ? "" : "s", parts, c->steps, pp_backend_name());
         printf("all figures measured in this run except the formula column; step time = median over the steps\n\n");
         printf("    M  samples   step time  samples/s   bubble  formula    GFLOP/s   loss after   largest |w - w(M=%d)|\n",
                d->opt.mb[0]);

@@ -402,8 +402,9 @@ void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m)
                  d->grid->D, d->grid->size, d->opt.ar_ticks);
     if (grid[0]) fprintf(f, "%s: P=%d stages%s%s; F=%g B=%g ticks of %g ms; %s messages\n", s->name, s->nstages,
                          grid, mb, t[PP_F], t[PP_B], d->exec.tick_s * 1e3, size);
-    else fprintf(f, "%s: P=%d stages on %d ranks%s; F=%g B=%g ticks of %g ms; %s messages\n", s->name, s->nstages,
-                 s->nranks, mb, t[PP_F], t[PP_B], d->exec.tick_s * 1e3, size);
+    else fprintf(f, "%s: P=%d stage%s on %d rank%s%s; F=%g B=%g ticks of %g ms; %s messages\n", s->name, s->nstages,
+                 s->nstages == 1 ? "" : "s", s->nranks, s->nranks == 1 ? "" : "s", mb, t[PP_F], t[PP_B],
+                 d->exec.tick_s * 1e3, size);
 }
 
 void pp_demo_grid_header(FILE *f, const pp_grid *g)
