@@ -195,7 +195,8 @@ pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M)
             refuse(d, "%s has %d rows but mpiexec started %d ranks: the schedule needs one row per rank", name,
                    s->nranks, P);
         if (d->opt.m_given && s->nmb != M)
-            refuse(d, "-m %d disagrees with %s, which has %d micro-batches (leave -m out)", M, name, s->nmb);
+            refuse(d, "-m %d disagrees with %s, which has %d micro-batch%s (leave -m out)", M, name, s->nmb,
+                   s->nmb == 1 ? "" : "es");
     } else if (pp_sched_build(name, P, M, &s) != PP_OK) {
         refuse(d, "cannot build schedule '%s' for P=%d, M=%d (schedules: %s)", name, P, M, pp_sched_names());
     }
@@ -393,7 +394,7 @@ void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m)
 {
     const double *t = d->exec.costs.ticks;
     char mb[32] = "", size[32];
-    if (show_m) snprintf(mb, sizeof mb, ", M=%d micro-batches", s->nmb);
+    if (show_m) snprintf(mb, sizeof mb, ", M=%d micro-batch%s", s->nmb, s->nmb == 1 ? "" : "es");
     if (d->exec.payload % 1024 == 0) snprintf(size, sizeof size, "%zu KiB", d->exec.payload / 1024);
     else snprintf(size, sizeof size, "%zu-byte", d->exec.payload);
     char grid[96] = "";
