@@ -100,8 +100,12 @@ int main(int argc, char **argv)
         printf("\n");
         whole_model(c, M, &one);
     }
-    if (d.grid->rank == 0 && !d.quit)
-        printf("\nParameters and gradients split %d ways.  GPipe keeps all %d micro-batches' activations on every "
-               "stage; 1F1B keeps at most P - stage.\n", P, M);
+    if (d.grid->rank == 0 && !d.quit) {
+        if (P == 1) printf("\nParameters and gradients all on one rank.");
+        else printf("\nParameters and gradients split %d ways.", P);
+        if (M == 1) printf("  GPipe keeps its 1 micro-batch's activations on every stage;");
+        else printf("  GPipe keeps all %d micro-batches' activations on every stage;", M);
+        printf(" 1F1B keeps at most P - stage.\n");
+    }
     return pp_demo_end(&d);
 }
