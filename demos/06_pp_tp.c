@@ -45,8 +45,10 @@ static void one_shape(pp_demo *d, shape_result *res)
         char parts[128];
         pp_partition_str(&part, parts, sizeof parts);
         pp_demo_grid_header(stdout, g);
-        printf("%d blocks (width %d, hidden %d, split %d ways inside each block; blocks per stage %s), "
-               "batch %d in M=%d micro-batch%s, %s, %d step%s\n", L, c->width, c->hidden, T, parts, c->batch, M,
+        char split[48] = "whole on each rank";
+        if (T > 1) snprintf(split, sizeof split, "split %d ways inside each block", T);
+        printf("%d blocks (width %d, hidden %d, %s; blocks per stage %s), "
+               "batch %d in M=%d micro-batch%s, %s, %d step%s\n", L, c->width, c->hidden, split, parts, c->batch, M,
                M == 1 ? "" : "es", s->name, c->steps, c->steps == 1 ? "" : "s");
         if (!d->tui && last) {
             printf("\nlast step, measured (one row per rank; a tensor-parallel group is T rows in a row):\n");

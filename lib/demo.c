@@ -412,9 +412,9 @@ void pp_demo_grid_header(FILE *f, const pp_grid *g)
 {
     char replica[48] = "";
     if (g->D > 1) snprintf(replica, sizeof replica, ", replica = w / %d", g->T * g->P);
-    fprintf(f, "\n=== %d ranks as P=%d stages x T=%d tensor-parallel ranks x D=%d replicas "
-               "(rank w: t = w mod %d, stage = (w / %d) mod %d%s)\n", g->size, g->P, g->T, g->D, g->T, g->T, g->P,
-            replica);
+    fprintf(f, "\n=== %d rank%s as P=%d stage%s x T=%d tensor-parallel rank%s x D=%d replica%s "
+               "(rank w: t = w mod %d, stage = (w / %d) mod %d%s)\n", g->size, g->size == 1 ? "" : "s", g->P,
+            g->P == 1 ? "" : "s", g->T, g->T == 1 ? "" : "s", g->D, g->D == 1 ? "" : "s", g->T, g->T, g->P, replica);
 }
 
 void pp_demo_csv_row(pp_demo *d, const char *header, const char *fmt, ...)

@@ -197,9 +197,9 @@ pp_status pp_grid_shape(pp_grid *g, int T, int D, char *err, size_t n)
         return PP_EARG;
     }
     if (g->size % (T * D) != 0) {
-        snprintf(err, n, "--tp %d --dp %d: %d ranks do not split into stages of T x D = %d x %d = %d ranks "
+        snprintf(err, n, "--tp %d --dp %d: %d rank%s not split into stages of T x D = %d x %d = %d ranks "
                  "(%d / %d is not whole): start a multiple of %d ranks, or change --tp or --dp",
-                 T, D, g->size, T, D, T * D, g->size, T * D, T * D);
+                 T, D, g->size, g->size == 1 ? " does" : "s do", T, D, T * D, g->size, T * D, T * D);
         return PP_EARG;
     }
     int keep[3] = {g->P, g->T, g->D};
