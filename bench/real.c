@@ -99,9 +99,10 @@ static float *zeroed(size_t n)
     return p;
 }
 
-/* The multiplies of a stage's forward and backward for one micro-batch,
- * called bare on a quiet rank, over `blocks` distinct weight matrices (the
- * stage's working set); returns GFLOP/s. */
+/* The multiplies of a stage's forward and backward for one micro-batch, with
+ * the same shapes and transposes as lib/model.c (W2 kept transposed, as W2t),
+ * called bare, over `blocks` distinct weight matrices (the stage's working
+ * set); returns GFLOP/s. */
 static double bare_gemm(const pp_model_cfg *c, int blocks, double seconds)
 {
     int n = c->batch / M, d = c->width, f = c->hidden;
@@ -110,13 +111,13 @@ static double bare_gemm(const pp_model_cfg *c, int blocks, double seconds)
     double flops = 0, t0 = pp_now();
     while (pp_now() - t0 < seconds)
         for (int b = 0; b < blocks; b++) {
-            float *W1 = W + (size_t)2 * b * d * f, *W2 = W1 + (size_t)d * f;
+            float *W1 = W + (size_t)2 * b * d * f, *W2t = W1 + (size_t)d * f;
             float *G1 = G + (size_t)2 * b * d * f, *G2 = G1 + (size_t)d * f;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, f, d, 1, X, d, W1, f, 0, A, f); /* x W1 */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, f, 1, A, f, W2, d, 0, X, d); /* a W2 */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, f, d, 1, X, d, W2, d, 0, A, f);   /* dy W2^T */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d, f, 1, A, f, W2t, f, 0, X, d);  /* a W2 */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, f, d, 1, X, d, W2t, f, 0, A, f); /* dy W2^T */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d, f, 1, A, f, W1, f, 0, X, d);   /* dh W1^T */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, f, d, n, 1, A, f, X, d, 1, G2, d);   /* a^T dy */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, f, n, 1, X, d, A, f, 1, G2, f);   /* (a^T dy)^T = dy^T a */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, f, n, 1, X, d, A, f, 1, G1, f);   /* x^T dh */
             flops += 6 * 2.0 * n * d * f;
         }

@@ -140,17 +140,22 @@ const pp_ops *pp_ops_now(void);
 typedef struct {
     pp_tensor *W1;   /* (width, hidden) */
     pp_tensor *b1;   /* (1, hidden) */
-    pp_tensor *W2;   /* (hidden, width) */
+    pp_tensor *W2t;  /* W2 (hidden, width) stored transposed: (width, hidden); see model.c */
     pp_tensor *b2;   /* (1, width) */
 } pp_block;
 
 /* Block l's weights, made from the seed and charged as parameters, and its
  * gradients, zeroed and charged as gradients.  Slice t of T (tensor
  * parallel): hidden columns t f/T .. (t+1) f/T - 1 of W1 and b1, the same
- * rows of W2, and all of b2; T = 1, t = 0 is the whole block.  PP_EARG if T
+ * rows of W2 (columns of W2t), and all of b2; T = 1, t = 0 is the whole block.  PP_EARG if T
  * does not divide the hidden width. */
 pp_status pp_block_pair_new(const pp_model_cfg *c, int l, int T, int t, pp_mem *mem, pp_block *w, pp_block *g);
 void pp_block_free(pp_block *b);
+
+/* Copies part k (0 W1, 1 b1, 2 W2, 3 b2) of a block to host memory in the
+ * model's own layout (W2 as hidden x width) and gives its shape.
+ * pp_block_to_host copies all four, one after another in that order. */
+pp_status pp_block_part_to_host(const pp_block *w, int k, float *host, int *rows, int *cols);
 
 /* Sums a partial result over a tensor-parallel group, in place. */
 typedef struct {
@@ -168,6 +173,6 @@ pp_status pp_block_backward_input(const pp_block *w, const pp_tensor *h, const p
 void pp_block_backward_weight(pp_block *g, const pp_tensor *x, const pp_tensor *a, const pp_tensor *dy,
                               const pp_tensor *dh);
 void pp_block_sgd(pp_block *w, pp_block *g, float lr);
-void pp_block_to_host(const pp_block *w, float *host);
+pp_status pp_block_to_host(const pp_block *w, float *host);
 
 #endif /* PP_INTERNAL_H */

@@ -91,8 +91,8 @@ static void add_grads(const pp_model_cfg *c, pp_block *into, pp_block *from)
 {
     const pp_ops *op = pp_ops_now();
     for (int l = 0; l < c->depth; l++) {
-        pp_tensor *a[4] = {into[l].W1, into[l].b1, into[l].W2, into[l].b2};
-        pp_tensor *b[4] = {from[l].W1, from[l].b1, from[l].W2, from[l].b2};
+        pp_tensor *a[4] = {into[l].W1, into[l].b1, into[l].W2t, into[l].b2};
+        pp_tensor *b[4] = {from[l].W1, from[l].b1, from[l].W2t, from[l].b2};
         for (int k = 0; k < 4; k++) {
             long n = (long)a[k]->rows * a[k]->cols;
             op->add(a[k]->data, a[k]->data, b[k]->data, n);
@@ -177,7 +177,7 @@ pp_status pp_reference_train_dp(const pp_model_cfg *c, int D, int M, int steps, 
         if (losses) losses[s] = loss;
     }
     for (int l = 0; l < c->depth && st == PP_OK && params; l++)
-        pp_block_to_host(&w[l], params + l * pp_block_params(c));
+        st = pp_block_to_host(&w[l], params + l * pp_block_params(c));
     model_free(c, w, g);
     if (D > 1) model_free(c, unused, gr);
     pp_tensor_free(A);

@@ -425,7 +425,7 @@ static pp_status sum_replicas(void *ctx)
     pp_status st = PP_OK;
     for (int l = 0; l < t->cfg.depth && st == PP_OK; l++) {
         if (!t->grad[l].W1) continue;
-        pp_tensor *g[4] = {t->grad[l].W1, t->grad[l].b1, t->grad[l].W2, t->grad[l].b2};
+        pp_tensor *g[4] = {t->grad[l].W1, t->grad[l].b1, t->grad[l].W2t, t->grad[l].b2};
         for (int k = 0; k < 4 && st == PP_OK; k++) {
             long n = (long)g[k]->rows * g[k]->cols;
             st = pp_allreduce_ordered(g[k]->data, n, t->g->dp, t->poll_s, &t->comm.dp_sent);
@@ -625,7 +625,7 @@ pp_status pp_trainer_params_of(pp_trainer *t, int replica, float *params)
             for (int k = 0; k < t->T; k++) {
                 int owner = pp_grid_rank_of(g, t->stage_rank[s], k, replica);
                 if (owner == g->rank) {
-                    if (st == PP_OK) pp_block_to_host(&t->w[l], buf);
+                    if (st == PP_OK) st = pp_block_to_host(&t->w[l], buf);
                     if (owner != 0 && MPI_Send(buf, (int)slice, MPI_FLOAT, 0, l, g->all) != MPI_SUCCESS) st = PP_EMPI;
                 } else if (g->rank == 0 &&
                            MPI_Recv(buf, (int)slice, MPI_FLOAT, owner, l, g->all, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
@@ -656,17 +656,35 @@ pp_status pp_npy_write(const char *path, const float *data, int rows, int cols)
     return fclose(f) == 0 && ok ? PP_OK : PP_EIO;
 }
 
-/* Writes one tensor as dir/name.npy.tmp; adds the name to the list to rename. */
+/* Writes rows x cols floats as dir/name.npy.tmp; adds the name to the list
+ * to rename. */
+static pp_status dump_host(const char *dir, const char *name, const float *host, int rows, int cols,
+                           char names[][48], int *n)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.npy.tmp", dir, name);
+    snprintf(names[(*n)++], 48, "%s", name);
+    return pp_npy_write(path, host, rows, cols);
+}
+
 static pp_status dump_one(const char *dir, const char *name, const pp_tensor *x, char names[][48], int *n)
 {
     float *host = malloc(pp_tensor_bytes(x) + 1);
-    char path[4096];
     if (!host) return PP_ENOMEM;
     pp_ops_now()->to_host(host, x->data, pp_tensor_bytes(x));
-    snprintf(path, sizeof path, "%s/%s.npy.tmp", dir, name);
-    pp_status st = pp_npy_write(path, host, x->rows, x->cols);
+    pp_status st = dump_host(dir, name, host, x->rows, x->cols, names, n);
     free(host);
-    snprintf(names[(*n)++], 48, "%s", name);
+    return st;
+}
+
+/* Part k of block w, in the model's layout (pp_block_part_to_host). */
+static pp_status dump_part(const char *dir, const char *name, const pp_block *w, int k, char names[][48], int *n)
+{
+    float *host = malloc(pp_tensor_bytes(w->W1));   /* the largest part: W1 and W2 are the same size */
+    int rows, cols;
+    pp_status st = host ? pp_block_part_to_host(w, k, host, &rows, &cols) : PP_ENOMEM;
+    if (st == PP_OK) st = dump_host(dir, name, host, rows, cols, names, n);
+    free(host);
     return st;
 }
 
@@ -682,11 +700,10 @@ pp_status pp_trainer_dump(pp_trainer *t, const char *dir, char *err, size_t errl
     static const char *part_name[4] = {"W1", "b1", "W2", "b2"};
     for (int l = 0; l < t->cfg.depth && st == PP_OK; l++) {
         if (!t->w[l].W1) continue;
-        const pp_tensor *p[4] = {t->w[l].W1, t->w[l].b1, t->w[l].W2, t->w[l].b2};
         for (int k = 0; k < 4 && st == PP_OK; k++) {
             char name[48];
             snprintf(name, sizeof name, "block%d_%s", l, part_name[k]);
-            st = dump_one(dir, name, p[k], names, &n);
+            st = dump_part(dir, name, &t->w[l], k, names, &n);
         }
     }
     if (st == PP_OK && mine(t, 0) && t->x) st = dump_one(dir, "input", t->x, names, &n);

@@ -129,3 +129,14 @@ if mpiexec -n 2 ./demos/02_microbatches --no-tui -m 4 --depth 3 --steps 2 --dump
 else
     echo "not ok - --dump files missing or malformed: $(ls "$tmp/npy" | tr '\n' ' ')"
 fi
+
+# The dumped files alone give the output: tests/npy_forward runs the forward
+# pass from them (W2 as hidden x width) in plain loops.  A tiny learning rate
+# keeps the last update, made after that output, below its tolerance.
+mkdir "$tmp/fwd"
+if mpiexec -n 2 ./demos/02_microbatches --no-tui -m 2 --depth 3 --steps 2 --lr 0.000001 --dump "$tmp/fwd" >/dev/null 2>&1 &&
+    said=$(./tests/npy_forward "$tmp/fwd" 3); then
+    echo "ok - --dump: the forward pass run from the .npy files alone gives the output file ($said)"
+else
+    echo "not ok - --dump: the .npy files do not give the output: ${said:-the demo failed}"
+fi
