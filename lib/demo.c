@@ -427,7 +427,12 @@ void pp_demo_csv_row(pp_demo *d, const char *header, const char *fmt, ...)
 
 int pp_demo_end(pp_demo *d)
 {
-    pp_demo_hold(d, "done: press any key to leave (the text report is printed below the picture)");
+    /* The run is complete here, so any key leaves, q included, and the
+     * exports are written; only Ctrl-C still means "stop". */
+    if (d->live && !d->quit && !d->opt.exit_at_end) {
+        pp_live_hold(d->live, "done: press any key to leave (the text report is printed below the picture)");
+        d->quit = pp_interrupted != 0;
+    }
     if (d->grid->rank == 0 && close_view(d, !d->quit) != PP_OK)
         fprintf(stderr, "%s: error: could not write an export file\n", d->prog);
     else if (d->grid->rank == 0 && d->opt.csv[0] && !d->quit)

@@ -144,6 +144,17 @@ fi
 tmux send-keys -t "$sess" q
 ended 5 || bad "flag test: still running after q"
 
+# ---- q at the final prompt leaves like any key: the run is complete ----------
+start 100 30 "mpiexec -n 4 ./demos/04_bubble_efficiency -m 4 --tick-ms 5 --csv $tmp/final.csv"
+wait_for "press any key" 20
+tmux send-keys -t "$sess" q
+if ended 5 && [ "$(cat "$tmp/rc")" = 0 ] && [ -s "$tmp/final.csv" ] && ! screen | grep -q "stopped (q)"; then
+    ok "q at the final prompt: exit 0 and the --csv table written, as with any other key"
+else
+    bad "q at the final prompt: exit status '$(cat "$tmp/rc")', csv $(ls "$tmp/final.csv" 2>&1)"; screen | sed 's/^/#   /'
+fi
+restored "q at the end"
+
 # ---- pause, one step, q -------------------------------------------------
 start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100"
 pause_run 20 1.5 1
