@@ -147,8 +147,8 @@ typedef struct {
 /* Block l's weights, made from the seed and charged as parameters, and its
  * gradients, zeroed and charged as gradients.  Slice t of T (tensor
  * parallel): hidden columns t f/T .. (t+1) f/T - 1 of W1 and b1, the same
- * rows of W2 (columns of W2t), and all of b2; T = 1, t = 0 is the whole block.  PP_EARG if T
- * does not divide the hidden width. */
+ * rows of W2 (columns of W2t), and all of b2; T = 1, t = 0 is the whole
+ * block.  PP_EARG if T does not divide the hidden width. */
 pp_status pp_block_pair_new(const pp_model_cfg *c, int l, int T, int t, pp_mem *mem, pp_block *w, pp_block *g);
 void pp_block_free(pp_block *b);
 
