@@ -312,6 +312,62 @@ static void measure_costs(pp_demo *d, int M)
     }
 }
 
+/* Bytes of memory the machine has free for new work (Linux: MemAvailable);
+ * -1 where it cannot tell (then the model is not checked against it). */
+static double available_bytes(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[128];
+    double kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lf kB", &kib) == 1) break;
+    if (f) fclose(f);
+    return kib < 0 ? -1 : kib * 1024;
+}
+
+/* The most this rank will hold, in bytes: [0] weights and gradients, [1]
+ * stored activations (GPipe's worst case, every micro-batch of the replica's
+ * share) with message buffers and the batch, [2] rank 0's single-process
+ * reference run (the whole model).  Counted as demo 03 counts, per float32;
+ * blocks split evenly over the stages. */
+static void rank_bytes(const pp_demo *d, double bytes[3])
+{
+    const pp_model_cfg *c = &d->opt.model;
+    const pp_grid *g = d->grid;
+    int blocks = c->depth / g->P + (g->pipe_rank < c->depth % g->P), fewest = d->opt.mb[0];
+    for (int i = 1; i < d->opt.nmb; i++) fewest = d->opt.mb[i] < fewest ? d->opt.mb[i] : fewest;
+    double wd = c->width, fs = (double)c->hidden / g->T, rows = (double)c->batch / g->D;
+    double block = 2 * wd * fs + fs + wd, whole = (double)c->depth * pp_block_params(c);
+    bytes[0] = 4 * 2 * blocks * block;
+    bytes[1] = 4 * (blocks * rows * (wd + 2 * fs) + 8 * rows * wd + wd * wd);
+    bytes[2] = g->rank != 0 ? 0 : 4 * (3 * whole + (double)c->depth * c->batch / fewest * (wd + 2.0 * c->hidden));
+}
+
+/* Refuses a model too big for the memory of the machine it runs on: ranks
+ * that share a machine add up their needs, and the machine worst off speaks
+ * for all (no rank has allocated anything yet). */
+static void check_memory(pp_demo *d)
+{
+    MPI_Comm node;
+    double mine[3], need[3], avail = available_bytes();
+    rank_bytes(d, mine);
+    MPI_Comm_split_type(d->grid->all, MPI_COMM_TYPE_SHARED, d->grid->rank, MPI_INFO_NULL, &node);
+    MPI_Allreduce(mine, need, 3, MPI_DOUBLE, MPI_SUM, node);
+    MPI_Comm_free(&node);
+    struct { double ratio; int rank; } me = {avail > 0 ? (need[0] + need[1] + need[2]) / avail : 0, d->grid->rank},
+                                        worst;
+    MPI_Allreduce(&me, &worst, 1, MPI_DOUBLE_INT, MPI_MAXLOC, d->grid->all);
+    double fig[4] = {need[0], need[1], need[2], avail};
+    MPI_Bcast(fig, 4, MPI_DOUBLE, worst.rank, d->grid->all);
+    const double GiB = 1024.0 * 1024 * 1024;
+    const pp_model_cfg *c = &d->opt.model;
+    if (worst.ratio > 1)
+        refuse(d, "--depth %d --width %d --hidden %d --batch %d needs about %.1f GiB on one machine (computed: weights "
+               "and gradients %.1f GiB, activations and data %.1f GiB, rank 0's single-process check %.1f GiB), which "
+               "has %.1f GiB free: make the model or the batch smaller", c->depth, c->width, c->hidden, c->batch,
+               (fig[0] + fig[1] + fig[2]) / GiB, fig[0] / GiB, fig[1] / GiB, fig[2] / GiB, fig[3] / GiB);
+}
+
 void pp_demo_model(pp_demo *d, pp_partition *part)
 {
     pp_model_cfg *c = &d->opt.model;
@@ -328,6 +384,7 @@ void pp_demo_model(pp_demo *d, pp_partition *part)
         else if (c->batch % d->opt.mb[i] != 0)
             refuse(d, "--batch %d does not split into M=%d micro-batches: M must divide the batch "
                    "(or change --batch to a multiple of %d)", c->batch, d->opt.mb[i], d->opt.mb[i]);
+    check_memory(d);
     if (d->opt.dump[0]) {
         struct stat sb;
         int bad = d->grid->rank == 0 &&

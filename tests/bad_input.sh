@@ -100,6 +100,13 @@ refuse "batch does not split into M" "--batch 60 does not split into M=8" mpiexe
 refuse "width 0" "'0' is not a width" mpiexec -n 2 ./demos/01_forward_flow --width 0
 refuse "negative learning rate" "'-1' is not a learning rate" mpiexec -n 2 ./demos/02_microbatches --lr -1
 refuse "unknown partition" "'middle' is not a partition" mpiexec -n 2 ./demos/03_memory_split --partition middle
+# A model far larger than any machine's memory is refused before anything is
+# allocated (1 TiB of weights and gradients; on a machine with more, the run
+# would start).
+refuse "model larger than memory" "GiB free: make the model or the batch smaller" \
+    mpiexec -n 2 ./demos/02_microbatches --depth 512 --width 8192 --hidden 32768
+refuse "model larger than memory, on a grid" "GiB free: make the model or the batch smaller" \
+    mpiexec -n 4 ./demos/12_3d --depth 512 --width 8192 --hidden 32768
 refuse "dump folder missing" "--dump: '/no/such/dir' is not a folder" mpiexec -n 2 ./demos/02_microbatches --dump /no/such/dir
 refuse "tick in a real demo" "this demo computes for real" mpiexec -n 2 ./demos/02_microbatches --tick-ms 5
 refuse "model option in a timed demo" "this demo runs timed compute" mpiexec -n 2 ./demos/04_bubble_efficiency --depth 4
