@@ -321,9 +321,15 @@ static pp_status list_shares(const char *how, int L, int S, int *count, char *er
 {
     int k = 0, sum = 0;
     const char *p = how;
-    char hint[120];
-    snprintf(hint, sizeof hint, ": give one count per stage, each at least 1, summing to the depth (like %s)",
-             S == 4 ? "3,5,4,4" : "2,2");
+    char hint[120], like[64] = "";
+    int even[PP_MAX_STAGES];
+    if (S <= L) {   /* an example that fits: the even split */
+        equal_shares(L, S, 1, even);
+        for (int s = 0; s < S && strlen(like) + 12 < sizeof like; s++)
+            snprintf(like + strlen(like), sizeof like - strlen(like), "%s%d", s ? "," : "", even[s]);
+    }
+    snprintf(hint, sizeof hint, ": give one count per stage, each at least 1, summing to the depth%s%s%s",
+             like[0] ? " (like " : "", like, like[0] ? ")" : "");
     while (*p) {
         char *end;
         long v = strtol(p, &end, 10);
@@ -336,7 +342,10 @@ static pp_status list_shares(const char *how, int L, int S, int *count, char *er
         sum += (int)v;
         p = *end ? end + 1 : end;
     }
-    if (k != S) return bad(err, n, "--layers: %d counts for %d stages", k, S, hint);
+    if (k != S)
+        return bad(err, n, k == 1 ? "--layers: %d count for %d stages" : S == 1 ? "--layers: %d counts for %d stage"
+                                                                              : "--layers: %d counts for %d stages",
+                   k, S, hint);
     if (sum != L) return bad(err, n, "--layers: the counts add up to %d blocks, but the model has %d", sum, L, hint);
     return PP_OK;
 }
