@@ -89,14 +89,13 @@ static void teardown(bench_run *b)
     pp_sched_free(b->s);
 }
 
-/* n floats, zero, on a cache line as the model's tensors are (lib/tensor.c),
- * so that the bare calls are not handicapped against the stage's. */
-static float *zeroed(size_t n)
+/* A zeroed rows x cols matrix from the library's own allocator, so that the
+ * bare calls get the same alignment as the stage's tensors. */
+static pp_tensor *zeroed(int rows, int cols)
 {
-    float *p = aligned_alloc(64, n * sizeof *p);
-    if (!p) MPI_Abort(MPI_COMM_WORLD, 1);
-    memset(p, 0, n * sizeof *p);
-    return p;
+    pp_tensor *t = NULL;
+    if (pp_tensor_new(NULL, PP_MEM_OTHER, rows, cols, &t) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+    return t;
 }
 
 /* The multiplies of a stage's forward and backward for one micro-batch, with
@@ -106,8 +105,8 @@ static float *zeroed(size_t n)
 static double bare_gemm(const pp_model_cfg *c, int blocks, double seconds)
 {
     int n = c->batch / M, d = c->width, f = c->hidden;
-    float *A = zeroed((size_t)n * f), *X = zeroed((size_t)n * f);
-    float *W = zeroed((size_t)blocks * 2 * d * f), *G = zeroed((size_t)blocks * 2 * d * f);
+    pp_tensor *all[4] = {zeroed(n, f), zeroed(n, f), zeroed(blocks * 2 * d, f), zeroed(blocks * 2 * d, f)};
+    float *A = all[0]->data, *X = all[1]->data, *W = all[2]->data, *G = all[3]->data;
     double flops = 0, t0 = pp_now();
     while (pp_now() - t0 < seconds)
         for (int b = 0; b < blocks; b++) {
@@ -122,7 +121,7 @@ static double bare_gemm(const pp_model_cfg *c, int blocks, double seconds)
             flops += 6 * 2.0 * n * d * f;
         }
     double s = pp_now() - t0;
-    free(A), free(X), free(W), free(G);
+    for (int k = 0; k < 4; k++) pp_tensor_free(all[k]);
     return flops / s * 1e-9;
 }
 

@@ -328,19 +328,23 @@ static double available_bytes(void)
 /* The most this rank will hold, in bytes: [0] weights and gradients, [1]
  * stored activations (GPipe's worst case, every micro-batch of the replica's
  * share) with message buffers and the batch, [2] rank 0's single-process
- * reference run (the whole model).  Counted as demo 03 counts, per float32;
- * blocks split evenly over the stages. */
+ * reference run (the whole model).  Counted with demo 03's formulas, per
+ * float32, on this rank's tensor-parallel slice; blocks split evenly over
+ * the stages (the partition comes later, from measured costs). */
 static void rank_bytes(const pp_demo *d, double bytes[3])
 {
     const pp_model_cfg *c = &d->opt.model;
     const pp_grid *g = d->grid;
-    int blocks = c->depth / g->P + (g->pipe_rank < c->depth % g->P), fewest = d->opt.mb[0];
+    pp_model_cfg slice = *c;
+    slice.hidden /= g->T;
+    int blocks = c->depth / g->P + (g->pipe_rank < c->depth % g->P), rows = c->batch / g->D, fewest = d->opt.mb[0];
     for (int i = 1; i < d->opt.nmb; i++) fewest = d->opt.mb[i] < fewest ? d->opt.mb[i] : fewest;
-    double wd = c->width, fs = (double)c->hidden / g->T, rows = (double)c->batch / g->D;
-    double block = 2 * wd * fs + fs + wd, whole = (double)c->depth * pp_block_params(c);
-    bytes[0] = 4 * 2 * blocks * block;
-    bytes[1] = 4 * (blocks * rows * (wd + 2 * fs) + 8 * rows * wd + wd * wd);
-    bytes[2] = g->rank != 0 ? 0 : 4 * (3 * whole + (double)c->depth * c->batch / fewest * (wd + 2.0 * c->hidden));
+    double wd = c->width, f = sizeof(float);
+    bytes[0] = f * 2 * blocks * (double)pp_block_params(&slice);
+    bytes[1] = f * ((double)pp_stage_act_floats(&slice, blocks, 1, rows) + 8 * rows * wd + wd * wd);
+    bytes[2] = g->rank != 0 ? 0
+                            : f * (3 * (double)pp_model_params(c) +
+                                   (double)pp_stage_act_floats(c, c->depth, 1, c->batch / fewest));
 }
 
 /* Refuses a model too big for the memory of the machine it runs on: ranks
