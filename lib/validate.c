@@ -89,15 +89,40 @@ static void check_stages(const pp_sched *s, pp_check *c)
                          as, r, a.stage, s->stage_rank[a.stage]);
                 report(c, PP_BAD_STAGE, r, i, msg);
             }
-            int peer = -1;
-            if (a.kind == PP_SEND_F || a.kind == PP_RECV_B) peer = a.stage + 1;
-            if (a.kind == PP_RECV_F || a.kind == PP_SEND_B) peer = a.stage - 1;
-            if (peer != -1 && (peer < 0 || peer >= s->nstages || s->stage_rank[peer] == r)) {
+            if (pp_kind_is_compute(a.kind)) continue;
+            /* A message goes to the next stage (SEND_F, RECV_B) or the previous one; stage -1 is no stage. */
+            int peer = a.kind == PP_SEND_F || a.kind == PP_RECV_B ? a.stage + 1 : a.stage - 1;
+            if (peer < 0 || peer >= s->nstages || s->stage_rank[peer] == r) {
                 snprintf(msg, sizeof msg, "%s has no partner: stage %d is %s", as, peer,
                          peer < 0 || peer >= s->nstages ? "not in the schedule" : "on the same rank");
                 report(c, PP_BAD_UNMATCHED, r, i, msg);
             }
         }
+}
+
+/* Every (stage, micro-batch) needs at least an F and a B, so a schedule with
+ * more such pairs than actions is incomplete.  Checked first, with longs,
+ * because the later checks keep one counter per pair and kind: a micro-batch
+ * numbered 999999 must not make them allocate millions. */
+static void check_size(const pp_sched *s, pp_check *c)
+{
+    long actions = 0;
+    int far_r = 0, far_i = 0, far_mb = -1;   /* the action with the highest micro-batch */
+    for (int r = 0; r < s->nranks; r++)
+        for (int i = 0; i < s->len[r]; i++) {
+            pp_action a = s->acts[r][i];
+            if (a.kind == PP_IDLE) continue;
+            actions++;
+            if (a.mb > far_mb) far_r = r, far_i = i, far_mb = a.mb;
+        }
+    long pairs = (long)s->nstages * s->nmb;
+    if (pairs <= actions) return;
+    char as[24], msg[256];
+    pp_action_str(s->acts[far_r][far_i], as, sizeof as);
+    snprintf(msg, sizeof msg, "%s makes M=%d micro-batches on %d stage%s, which need at least %ld actions (an F and a B "
+             "each), but the schedule has %ld: number the micro-batches 0..M-1", as, s->nmb, s->nstages,
+             s->nstages == 1 ? "" : "s", 2 * pairs, actions);
+    report(c, PP_BAD_MISSING, far_r, far_i, msg);
 }
 
 /* Counts each kind per (stage, micro-batch); reports the first duplicate. */
@@ -216,6 +241,7 @@ pp_status pp_sched_validate(const pp_sched *s, pp_check *c)
             if (!pp_kind_is_compute(s->acts[r][i].kind) && s->acts[r][i].kind != PP_IDLE) explicit_comm = 1;
 
     if (s->nstages == 0) report(c, PP_BAD_MISSING, 0, 0, "the schedule has no actions");
+    if (c->kind == PP_BAD_NONE) check_size(s, c);
     if (c->kind == PP_BAD_NONE) check_stages(s, c);
     int *cnt = c->kind == PP_BAD_NONE ? count_actions(s, c) : NULL;
     if (cnt && c->kind == PP_BAD_NONE) check_complete(s, cnt, explicit_comm, c);

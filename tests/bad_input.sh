@@ -43,6 +43,9 @@ refuse "CSV rows differ from ranks" "has 3 rows but mpiexec started 4 ranks" \
 refuse "CSV file missing" "cannot read schedule file 'tests/data/nowhere.csv'" \
     mpiexec -n 4 ./demos/04_bubble_efficiency --schedule tests/data/nowhere.csv
 refuse "CSV that deadlocks" "cycle of waits" mpiexec -n 2 ./demos/04_bubble_efficiency --schedule tests/data/deadlock.csv
+printf '0F0,0B0,0RECV_F0\n' >"$tmp/recv_from_nowhere.csv"   # 16 bytes: once a hang and a heap overflow
+refuse "CSV receiving from a stage before stage 0" "0RECV_F0 has no partner: stage -1" \
+    mpiexec -n 1 ./demos/04_bubble_efficiency --schedule "$tmp/recv_from_nowhere.csv" --no-tui
 refuse "-m against a CSV" "disagrees with" mpiexec -n 2 ./demos/04_bubble_efficiency --schedule tests/data/hand_2x2.csv -m 8
 refuse "--csv into a missing folder" "--csv: cannot write" mpiexec -n 4 ./demos/04_bubble_efficiency --csv "$tmp/no/such/dir/t.csv"
 

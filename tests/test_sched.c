@@ -181,6 +181,16 @@ static void test_validator(void)
           "a schedule with explicit sends and receives passes");
     CHECK(verdict("0F0,0SEND_F0,0B0,0RECV_B0\n1RECV_F0,1F0,1B0,1SEND_B0\n", msg, sizeof msg) == PP_BAD_ORDER,
           "a backward before the receive of its gradient is caught: %s", msg);
+    /* Messages to a stage that is not there: before, stage -1 passed and the replay read outside its arrays. */
+    CHECK(verdict("0F0,0B0,0RECV_F0\n", msg, sizeof msg) == PP_BAD_UNMATCHED && strstr(msg, "stage -1"),
+          "a receive from the stage before stage 0 is caught: %s", msg);
+    CHECK(verdict("0F0,0SEND_B0,0B0\n", msg, sizeof msg) == PP_BAD_UNMATCHED && strstr(msg, "stage -1"),
+          "a gradient sent to the stage before stage 0 is caught: %s", msg);
+    CHECK(verdict("0F0,0SEND_F0,0B0\n", msg, sizeof msg) == PP_BAD_UNMATCHED && strstr(msg, "stage 1"),
+          "an activation sent past the last stage is caught: %s", msg);
+    CHECK(verdict("0F0,0B0,0F999999,0B999999\n1F0,1B0\n", msg, sizeof msg) == PP_BAD_MISSING,
+          "a micro-batch number far past the others is refused as missing micro-batches, without running out of memory: %s",
+          msg);
     CHECK(verdict("0F0,0B0,1F0\n1B0\n", msg, sizeof msg) == PP_BAD_STAGE, "a stage split over two ranks is caught: %s", msg);
     CHECK(verdict("0F0,0I0,0W0\n1F0,1I0,1W0\n", msg, sizeof msg) == PP_BAD_NONE, "B split into I and W passes");
     CHECK(verdict("0F0,0W0,0I0\n1F0,1I0,1W0\n", msg, sizeof msg) == PP_BAD_ORDER, "a W before its I is caught: %s", msg);
