@@ -28,7 +28,19 @@ start() {
     tmux kill-session -t "$sess" 2>/dev/null
     rm -f "$tmp/before" "$tmp/after" "$tmp/rc"
     tmux new-session -d -s "$sess" -x "$1" -y "$2" "sh"
-    tmux send-keys -t "$sess" "cd '$top' && stty -g > $tmp/before; $3; echo \$? > $tmp/rc; sleep ${4:-0}; stty -g > $tmp/after" Enter
+    tmux send-keys -t "$sess" "cd '$top' && export PPTEST_TAG=$sess && stty -g > $tmp/before; $3; echo \$? > $tmp/rc; sleep ${4:-0}; stty -g > $tmp/after" Enter
+}
+
+# ranks: the process ids of this test's demo processes (ranks, and rank 0's
+# guardian), found by the tag their environment inherits from start(), so
+# that a second copy of the suite running beside this one is never counted
+# or killed, and a rank left behind by a dead mpiexec still is.
+ranks() {
+    for env in $(grep -las "PPTEST_TAG=$sess" /proc/[0-9]*/environ); do
+        pid=${env#/proc/}
+        pid=${pid%/environ}
+        head -c 8 "/proc/$pid/cmdline" 2>/dev/null | grep -q '^\./demos/' && echo "$pid"
+    done
 }
 
 # wait_for PATTERN SECONDS: until the screen shows PATTERN; 0 if it did.
@@ -46,7 +58,7 @@ wait_for() {
 ended() {
     i=0
     while [ "$i" -lt $(($1 * 10)) ]; do
-        [ -s "$tmp/after" ] && ! pgrep -f "^\./demos/[01]" >/dev/null && return 0
+        [ -s "$tmp/after" ] && [ -z "$(ranks)" ] && return 0
         sleep 0.1
         i=$((i + 1))
     done
@@ -205,8 +217,11 @@ restored "error in rank 2"
 
 start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100" 0.5
 wait_for "RUNNING" 20 && sleep 1
-proxy=$(pgrep -f hydra_pmi_proxy | head -1)
-victim=$(pgrep -P "$proxy" | sort -n | tail -1)   # a rank (children of the proxy), not rank 0's guardian
+# A rank: a child of mpiexec's proxy (rank 0's guardian is a child of rank 0).
+victim=$(for pid in $(ranks); do
+    parent=$(awk '{ print $4 }' "/proc/$pid/stat" 2>/dev/null)
+    grep -qa hydra_pmi_proxy "/proc/$parent/cmdline" 2>/dev/null && echo "$pid"
+done | sort -n | tail -1)
 kill -9 "$victim"
 if ended 5; then ok "a rank killed with SIGKILL: every rank ends within 5 s"; else bad "SIGKILL: still running after 5 s"; fi
 restored "SIGKILL of one rank"
