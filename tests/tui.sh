@@ -9,7 +9,10 @@ cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 tmp=$(mktemp -d)
 sess="pptest$$"
-trap 'tmux kill-session -t "$sess" 2>/dev/null; rm -rf "$tmp"' EXIT
+# A tmux server of this test's own (-L): a second copy of the suite running
+# beside this one has its own, and neither stops the other's.
+tm() { tmux -L "$sess" "$@"; }
+trap 'tm kill-server 2>/dev/null; rm -rf "$tmp"' EXIT
 
 if ! command -v tmux >/dev/null 2>&1; then
     echo "not ok - tmux is not installed (tools/deps.sh installs it)"
@@ -18,17 +21,17 @@ fi
 
 ok() { echo "ok - $*"; }
 bad() { echo "not ok - $*"; }
-screen() { tmux capture-pane -p -t "$sess"; }
+screen() { tm capture-pane -p -t "$sess"; }
 
 # start W H COMMAND [SETTLE]: a fresh terminal of W x H running COMMAND
 # between two stty -g.  SETTLE (seconds) is for runs where rank 0 is killed
 # by mpiexec with SIGKILL: its guardian process restores the terminal when it
 # sees rank 0 gone, which may be a few milliseconds after mpiexec returns.
 start() {
-    tmux kill-session -t "$sess" 2>/dev/null
+    tm kill-session -t "$sess" 2>/dev/null
     rm -f "$tmp/before" "$tmp/after" "$tmp/rc"
-    tmux new-session -d -s "$sess" -x "$1" -y "$2" "sh"
-    tmux send-keys -t "$sess" "cd '$top' && export PPTEST_TAG=$sess && stty -g > $tmp/before; $3; echo \$? > $tmp/rc; sleep ${4:-0}; stty -g > $tmp/after" Enter
+    tm new-session -d -s "$sess" -x "$1" -y "$2" "sh"
+    tm send-keys -t "$sess" "cd '$top' && export PPTEST_TAG=$sess && stty -g > $tmp/before; $3; echo \$? > $tmp/rc; sleep ${4:-0}; stty -g > $tmp/after" Enter
 }
 
 # ranks: the process ids of this test's demo processes (ranks, and rank 0's
@@ -78,12 +81,12 @@ restored() {
 # seconds for the ranks to settle where they hold.
 pause_run() {
     wait_for "RUNNING" "$1" && sleep "$2"
-    tmux send-keys -t "$sess" " "
+    tm send-keys -t "$sess" " "
     wait_for "PAUSED" 5 && sleep "$3"
 }
 done_at() { screen | sed -n 's/.*compute actions done: \([0-9]*\) of.*/\1/p'; }
 # step_once SETTLE: n, then the compute actions done SETTLE seconds later.
-step_once() { tmux send-keys -t "$sess" n; sleep "$1"; done_at; }
+step_once() { tm send-keys -t "$sess" n; sleep "$1"; done_at; }
 
 figure() { sed -n 's/.*bubble *\([0-9.]*\) % (measured).*/\1/p' | head -1; }
 
@@ -106,7 +109,7 @@ for size in "80 24" "160 48"; do
     [ "$widest" -gt $((w - 12)) ] && [ "$widest" -le "$w" ] && ok "${w}x${h}: uses the width ($widest of $w columns)" ||
         bad "${w}x${h}: widest line $widest of $w columns"
     live=$(figure <"$tmp/final")
-    tmux send-keys -t "$sess" x
+    tm send-keys -t "$sess" x
     if ended 5; then ok "${w}x${h}: a key ends the run"; else bad "${w}x${h}: still running 5 s after the key"; fi
     restored "${w}x${h}"
     [ "$(cat "$tmp/rc")" = 0 ] && ok "${w}x${h}: exit status 0" || bad "${w}x${h}: exit status $(cat "$tmp/rc")"
@@ -117,7 +120,7 @@ for size in "80 24" "160 48"; do
         bad "${w}x${h}: final bubble '$live' on screen vs '$plain' in plain text"
     fi
 done
-tmux capture-pane -p -S -200 -t "$sess" | grep -q "formula and predicted: computed" &&
+tm capture-pane -p -S -200 -t "$sess" | grep -q "formula and predicted: computed" &&
     ok "the text report is printed below the picture when the view closes" || bad "no text report after the view"
 
 # ---- resizing, and a terminal named with --tty -------------------------------
@@ -126,11 +129,11 @@ widest() { screen | awk '{ if (length($0) > w) w = length($0) } END { print w + 
 if wait_for "RUNNING" 20; then
     ok "--tty \$(tty): the view draws on the named terminal"
     w0=$(widest)
-    tmux resize-window -t "$sess" -x 160 -y 48 && sleep 1
+    tm resize-window -t "$sess" -x 160 -y 48 && sleep 1
     w1=$(widest); h1=$(screen | wc -l)
-    tmux resize-window -t "$sess" -x 60 -y 20 && sleep 1
+    tm resize-window -t "$sess" -x 60 -y 20 && sleep 1
     small=$(screen | grep -c "terminal too small: 60x20")
-    tmux resize-window -t "$sess" -x 100 -y 30 && sleep 1
+    tm resize-window -t "$sess" -x 100 -y 30 && sleep 1
     back=$(screen | grep -c "^r3  s3")
     if [ "$w1" -gt 100 ] && [ "$w1" -gt "$w0" ] && [ "$h1" -ge 48 ] && [ "$small" -eq 1 ] && [ "$back" -eq 1 ]; then
         ok "resize: 80x24 -> 160x48 uses the new width ($w0 -> $w1 columns), 60x20 says too small, 100x30 draws again"
@@ -140,26 +143,26 @@ if wait_for "RUNNING" 20; then
 else
     bad "--tty \$(tty): no view"; screen | sed 's/^/#   /'
 fi
-tmux send-keys -t "$sess" q
+tm send-keys -t "$sess" q
 if ended 5; then ok "resize: q ends every rank"; else bad "resize: still running after q"; fi
 restored "resize"
 
 # ---- a paused step is flagged ------------------------------------------------
 start 120 40 "mpiexec -n 4 ./demos/05_1f1b -m 4 --tick-ms 60"
 pause_run 20 0.3 0.5
-tmux send-keys -t "$sess" " "
+tm send-keys -t "$sess" " "
 if wait_for "press any key" 20 && screen | grep -q "PAUSED: held time counts as idle"; then
     ok "a step paused with space is flagged on the final picture (held time counts as idle)"
 else
     bad "paused step not flagged"; screen | sed 's/^/#   /'
 fi
-tmux send-keys -t "$sess" q
+tm send-keys -t "$sess" q
 ended 5 || bad "flag test: still running after q"
 
 # ---- q at the final prompt leaves like any key: the run is complete ----------
 start 100 30 "mpiexec -n 4 ./demos/04_bubble_efficiency -m 4 --tick-ms 5 --csv $tmp/final.csv"
 wait_for "press any key" 20
-tmux send-keys -t "$sess" q
+tm send-keys -t "$sess" q
 if ended 5 && [ "$(cat "$tmp/rc")" = 0 ] && [ -s "$tmp/final.csv" ] && ! screen | grep -q "stopped (q)"; then
     ok "q at the final prompt: exit 0 and the --csv table written, as with any other key"
 else
@@ -180,7 +183,7 @@ else
 fi
 sleep 1
 [ "$(done_at)" = "$c" ] && ok "paused ranks hold: nothing runs without n" || bad "actions ran while paused"
-tmux send-keys -t "$sess" q
+tm send-keys -t "$sess" q
 if ended 5; then ok "q ends every rank within 5 s"; else bad "q: still running after 5 s"; fi
 restored "q"
 
@@ -194,14 +197,14 @@ if [ -n "$a" ] && [ "$b" = $((a + 2)) ]; then
 else
     bad "grid: n moved actions done from '$a' to '$b' (want +2)"
 fi
-tmux send-keys -t "$sess" q
+tm send-keys -t "$sess" q
 if ended 5; then ok "grid: q ends every rank within 5 s"; else bad "grid: still running after q"; fi
 restored "grid step"
 
 # ---- Ctrl-C, an error in one rank, a rank killed --------------------------
 start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100"
 wait_for "RUNNING" 20 && sleep 1
-tmux send-keys -t "$sess" C-c
+tm send-keys -t "$sess" C-c
 if ended 5; then ok "Ctrl-C ends every rank within 5 s"; else bad "Ctrl-C: still running after 5 s"; fi
 restored "Ctrl-C"
 if [ "$(cat "$tmp/rc")" = 130 ] && ! screen | grep -q "BAD TERMINATION" && screen | grep -q "stopped (Ctrl-C)"; then
@@ -229,7 +232,7 @@ restored "SIGKILL of one rank"
 # ---- small terminal, monochrome, redirected output ------------------------
 start 60 20 "mpiexec -n 4 ./demos/05_1f1b -m 4 --tick-ms 20"
 if wait_for "terminal too small: 60x20" 20; then ok "60x20: says the terminal is too small"; else bad "60x20: no size message"; fi
-tmux send-keys -t "$sess" q
+tm send-keys -t "$sess" q
 ended 10 && ok "60x20: q leaves" || bad "60x20: q did not end the run"
 restored "60x20"
 
@@ -240,7 +243,7 @@ if screen | grep '^r0' | grep -q '>' && screen | grep '^r0' | grep -q '<'; then
 else
     bad "NO_COLOR: no glyphs"
 fi
-tmux send-keys -t "$sess" x
+tm send-keys -t "$sess" x
 ended 5 || bad "NO_COLOR: a key did not end the run"
 restored "NO_COLOR"
 
@@ -275,8 +278,8 @@ if wait_for "next M: press any key" 30 && screen | grep -q "real compute: F=" &&
 else
     bad "real mode: view lacks the real-compute header or the loss line"; screen | sed 's/^/#   /'
 fi
-tmux send-keys -t "$sess" x
-wait_for "done: press any key" 30 && tmux send-keys -t "$sess" x
+tm send-keys -t "$sess" x
+wait_for "done: press any key" 30 && tm send-keys -t "$sess" x
 ended 20 && [ "$(cat "$tmp/rc")" = 0 ] && screen | grep -q "The loss and the weights agree" &&
     ok "real mode: ends on a key, exit 0, the text table follows the picture" || bad "real mode: did not end cleanly"
 restored "real mode"
@@ -289,6 +292,6 @@ if wait_for "done: press any key" 60 && screen | grep -q "P=2 x T=2 x D=2" && sc
 else
     bad "grid: the view lacks the grid header, grouped rows or the all-reduce legend"; screen | sed 's/^/#   /'
 fi
-tmux send-keys -t "$sess" x
+tm send-keys -t "$sess" x
 ended 20 && [ "$(cat "$tmp/rc")" = 0 ] && ok "grid: ends on a key, exit 0" || bad "grid: did not end cleanly"
 restored "grid"
