@@ -18,6 +18,9 @@ if ! command -v tmux >/dev/null 2>&1; then
     echo "not ok - tmux is not installed (tools/deps.sh installs it)"
     exit 1
 fi
+# A session that lives as long as the test keeps the server up: a server
+# whose last session is killed exits, and a new session started meanwhile fails.
+tm new-session -d -s keep "sleep 100000"
 
 ok() { echo "ok - $*"; }
 bad() { echo "not ok - $*"; }
