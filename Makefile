@@ -8,13 +8,18 @@
 #
 # MPICH, ncurses and OpenBLAS are installed through apt-get when they are
 # missing (tools/deps.sh says what it does first).
+#
+# lib/ is built by layer (lib/README.md): core, model, view, demo; each
+# layer's header sits in its folder, and every folder is on the include path.
 
 CC      = mpicc
-CFLAGS  = -std=c11 -Wall -Wextra -pedantic -O2 -g -D_POSIX_C_SOURCE=200809L -Ilib
+LAYERS  = core model view demo
+CFLAGS  = -std=c11 -Wall -Wextra -pedantic -O2 -g -D_POSIX_C_SOURCE=200809L $(LAYERS:%=-Ilib/%)
 LDLIBS  = -lncurses -lopenblas -lpthread -lm
 MPIEXEC = mpiexec
 
-LIB_SRC = $(wildcard lib/*.c)
+LIB_SRC = $(foreach l,$(LAYERS),$(wildcard lib/$(l)/*.c))
+LIB_HDR = $(foreach l,$(LAYERS),$(wildcard lib/$(l)/*.h))
 LIB_OBJ = $(LIB_SRC:.c=.o)
 DEMOS   = $(patsubst %.c,%,$(wildcard demos/*.c))
 TESTS   = $(patsubst %.c,%,$(wildcard tests/*.c))
@@ -28,7 +33,7 @@ all: deps lib/libpp.a $(DEMOS) $(TESTS) $(BENCHES)
 deps:
 	@sh tools/deps.sh
 
-lib/%.o: lib/%.c lib/pp.h lib/internal.h lib/view.h | deps
+lib/%.o: lib/%.c $(LIB_HDR) | deps
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 lib/libpp.a: $(LIB_OBJ)
@@ -53,4 +58,4 @@ bench: all
 	@sh bench/run.sh
 
 clean:
-	rm -f lib/*.o lib/libpp.a $(DEMOS) $(TESTS) $(BENCHES)
+	rm -f lib/*/*.o lib/libpp.a $(DEMOS) $(TESTS) $(BENCHES)

@@ -16,6 +16,7 @@
  *   mpiexec -n 2 bench/real
  */
 #include "pp.h"
+#include "pp_model.h"
 
 #include <cblas.h>
 #include <stdio.h>
@@ -64,9 +65,13 @@ static bench_run setup(pp_grid *g, const pp_model_cfg *c)
     pp_partition part;
     char err[200];
     bench_run b = {NULL, NULL};
+    pp_sched *built = NULL;
+    pp_check chk;
     if (pp_partition_make("front", c->depth, g->size, NULL, &part, err, sizeof err) != PP_OK ||
-        pp_sched_build("1f1b", g->size, M, &b.s) != PP_OK || pp_trainer_new(g, c, &part, NULL, &b.t) != PP_OK)
+        pp_sched_build("1f1b", g->size, M, &built) != PP_OK || pp_sched_validate(built, &b.s, &chk) != PP_OK ||
+        pp_trainer_new(g, c, &part, NULL, &b.t) != PP_OK)
         MPI_Abort(MPI_COMM_WORLD, 1);
+    pp_sched_free(built);
     return b;
 }
 

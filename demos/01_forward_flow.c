@@ -8,7 +8,7 @@
  *
  *   mpiexec -n 4 ./demos/01_forward_flow
  */
-#include "pp.h"
+#include "pp_demo.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -20,9 +20,10 @@ int main(int argc, char **argv)
 {
     pp_demo d;
     pp_cli_defaults(&d.opt);
-    d.opt.real = 1, d.opt.no_schedule = 1, d.opt.no_steps = 1;
     d.opt.mb[0] = 1;
-    pp_demo_start(&d, &argc, &argv, "Sends one batch forward through the stages and checks the output.");
+    static const pp_demo_spec spec = {.what = "Sends one batch forward through the stages and checks the output.",
+                                      .real = 1, .no_schedule = 1, .no_steps = 1};
+    pp_demo_start(&d, &spec, &argc, &argv);
     pp_demo_refuse_if(&d, d.opt.m_given, "-m: this demo sends the whole batch as one message; demo 02 splits it");
     pp_demo_refuse_if(&d, d.opt.dump[0] != 0, "--dump: this demo trains nothing; demos 02 and 03 write their weights and data");
     pp_partition part;

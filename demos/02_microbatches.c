@@ -9,7 +9,7 @@
  *
  *   mpiexec -n 4 ./demos/02_microbatches -m 1,2,4,8,16,32,64
  */
-#include "pp.h"
+#include "pp_demo.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -49,12 +49,13 @@ int main(int argc, char **argv)
 {
     pp_demo d;
     pp_cli_defaults(&d.opt);
-    d.opt.real = 1, d.opt.mb_list_ok = 1, d.opt.csv_ok = 1;
     int defaults[] = {1, 2, 4, 8, 16, 32, 64};
     memcpy(d.opt.mb, defaults, sizeof defaults);
     d.opt.nmb = 7;
     d.opt.model.steps = 6;
-    pp_demo_start(&d, &argc, &argv, "Trains the same model with the batch split into M micro-batches, for each M.");
+    static const pp_demo_spec spec = {.what = "Trains the same model with the batch split into M micro-batches, for each M.",
+                                      .real = 1, .mb_list_ok = 1, .csv_ok = 1};
+    pp_demo_start(&d, &spec, &argc, &argv);
     pp_partition part;
     pp_demo_model(&d, &part);
     const pp_model_cfg *c = &d.opt.model;

@@ -10,7 +10,7 @@
  *
  *   mpiexec -n 4 ./demos/03_memory_split -m 8
  */
-#include "pp.h"
+#include "pp_demo.h"
 
 #include <stdlib.h>
 
@@ -82,8 +82,9 @@ int main(int argc, char **argv)
 {
     pp_demo d;
     pp_cli_defaults(&d.opt);
-    d.opt.real = 1, d.opt.no_schedule = 1;
-    pp_demo_start(&d, &argc, &argv, "Counts parameters, gradients and activations per rank under GPipe and 1F1B.");
+    static const pp_demo_spec spec = {.what = "Counts parameters, gradients and activations per rank under GPipe and 1F1B.",
+                                      .real = 1, .no_schedule = 1};
+    pp_demo_start(&d, &spec, &argc, &argv);
     pp_demo_refuse_if(&d, pp_cli_given(&d.opt, "--steps"),
                       "--steps: this demo counts the memory of one step under each schedule; demo 02 trains for --steps");
     pp_partition part;

@@ -8,7 +8,7 @@
  *
  *   mpiexec -n 4 ./demos/04_bubble_efficiency -m 1,2,4,8,16,32
  */
-#include "pp.h"
+#include "pp_demo.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -41,8 +41,9 @@ int main(int argc, char **argv)
     int sweep[] = {1, 2, 4, 8, 16, 32};
     d.opt.nmb = 6;
     memcpy(d.opt.mb, sweep, sizeof sweep);
-    d.opt.mb_list_ok = 1, d.opt.csv_ok = 1;
-    pp_demo_start(&d, &argc, &argv, "Sweeps the number of micro-batches M and compares the bubble with its formula.");
+    static const pp_demo_spec spec = {.what = "Sweeps the number of micro-batches M and compares the bubble with its formula.",
+                                      .mb_list_ok = 1, .csv_ok = 1};
+    pp_demo_start(&d, &spec, &argc, &argv);
 
     size_t len = strlen(d.opt.schedule);
     int from_file = len > 4 && strcmp(d.opt.schedule + len - 4, ".csv") == 0;
@@ -75,13 +76,13 @@ int main(int argc, char **argv)
             r->predicted[1] = pp_run_bubble_ideal(pred);
             r->measured[0] = pp_run_bubble_step(meas);
             r->measured[1] = pp_run_bubble_ideal(meas);
-            r->pred_ms = pred->makespan * d.exec.tick_s * 1e3;
+            r->pred_ms = pred->makespan * 1e3;
             r->meas_ms = meas->makespan * 1e3;
             print_row(r);
             pp_demo_csv_row(&d, "schedule,P,M,tick_ms,payload_bytes,formula_step,predicted_step,measured_step,"
                                 "formula_ideal,predicted_ideal,measured_ideal,predicted_makespan_ms,measured_makespan_ms",
                             "%s,%d,%d,%g,%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.3f", s->name, s->nstages, r->M,
-                            d.exec.tick_s * 1e3, d.exec.payload, r->formula[0], r->predicted[0], r->measured[0],
+                            d.exec.costs.tick_s * 1e3, d.exec.payload, r->formula[0], r->predicted[0], r->measured[0],
                             r->formula[1], r->predicted[1], r->measured[1], r->pred_ms, r->meas_ms);
         }
         if (i == n - 1 && d.grid->rank == 0) {

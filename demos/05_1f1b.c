@@ -7,7 +7,7 @@
  *
  *   mpiexec -n 4 ./demos/05_1f1b -m 8
  */
-#include "pp.h"
+#include "pp_demo.h"
 
 static const char *names[2] = {"gpipe", "1f1b"};
 
@@ -22,9 +22,9 @@ static void compare(const pp_sched *s[2], pp_run *meas[2])
     printf("  peak micro-batches whose activations a rank holds:\n");
     printf("  rank   gpipe measured (formula %s)   1f1b measured (formula %s)\n",
            pp_theory_peak_text(PP_FAM_GPIPE), pp_theory_peak_text(PP_FAM_1F1B));
-    /* On a grid, rank r runs stage (r / T) mod P (every pipeline of it). */
-    for (int r = 0; r < meas[0]->P; r++) {
-        int st = r / meas[0]->T % P;
+    /* On a grid, every pipeline of it runs the schedule. */
+    for (int r = 0; r < meas[0]->nrows; r++) {
+        int st = pp_run_pipe_rank(meas[0], r);
         printf("  %4d   %14d (%d)%14s%14d (%d)\n", r, meas[0]->peak_inflight[r],
                pp_theory_peak_inflight(PP_FAM_GPIPE, P, M, st), "", meas[1]->peak_inflight[r],
                pp_theory_peak_inflight(PP_FAM_1F1B, P, M, st));
@@ -35,9 +35,10 @@ int main(int argc, char **argv)
 {
     pp_demo d;
     pp_cli_defaults(&d.opt);
-    d.opt.no_schedule = 1;
-    d.opt.grid_ok = 1;   /* --tp and --dp: the schedule on every pipeline of a grid, with all-reduce costs */
-    pp_demo_start(&d, &argc, &argv, "Runs GPipe, then 1F1B, on the same stages and micro-batches.");
+    /* --tp and --dp: the schedule on every pipeline of a grid, with all-reduce costs. */
+    static const pp_demo_spec spec = {.what = "Runs GPipe, then 1F1B, on the same stages and micro-batches.",
+                                      .no_schedule = 1, .grid_ok = 1};
+    pp_demo_start(&d, &spec, &argc, &argv);
     int M = d.opt.mb[0];
 
     const pp_sched *s[2];
@@ -50,7 +51,7 @@ int main(int argc, char **argv)
             printf("%s", k ? "\n" : "");
             pp_demo_header(stdout, &d, built, 1);
             printf("measured timeline:\n");
-            pp_report_timeline(stdout, meas[k], d.exec.tick_s / 2, 100);
+            pp_report_timeline(stdout, meas[k], d.exec.costs.tick_s / 2, 100);
             pp_report_summary(stdout, meas[k], pred[k], built, &d.exec);
             fflush(stdout);
         }

@@ -11,7 +11,7 @@
  *   mpiexec -n 8 ./demos/06_pp_tp            both shapes
  *   mpiexec -n 8 ./demos/06_pp_tp --tp 2     one shape (P = 8 / 2 = 4)
  */
-#include "pp.h"
+#include "pp_demo.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -80,10 +80,11 @@ int main(int argc, char **argv)
 {
     pp_demo d;
     pp_cli_defaults(&d.opt);
-    d.opt.real = 1, d.opt.grid_ok = 1;
     d.opt.model.steps = 3;
-    pp_demo_start(&d, &argc, &argv,
-                  "Trains one model on a grid of pipeline stages x tensor-parallel ranks and counts what every rank sends.");
+    static const pp_demo_spec spec = {
+        .what = "Trains one model on a grid of pipeline stages x tensor-parallel ranks and counts what every rank sends.",
+        .real = 1, .grid_ok = 1};
+    pp_demo_start(&d, &spec, &argc, &argv);
     pp_demo_refuse_if(&d, d.opt.dump[0] != 0, "--dump: this demo does not write .npy files (02_microbatches does)");
     /* Without --tp: the shapes the seeds compare, where the ranks allow them. */
     int shapes[2] = {d.grid->T, 0}, nshapes = 1;

@@ -13,7 +13,7 @@
  *   mpiexec -n 8 ./demos/12_3d                  2 x 2 x 2
  *   mpiexec -n 8 ./demos/12_3d --tp 1 --dp 4    2 x 1 x 4
  */
-#include "pp.h"
+#include "pp_demo.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -23,7 +23,7 @@
 static void dp_span(const pp_run *r, double *t0, double *len)
 {
     *t0 = *len = 0;
-    for (int p = 0; p < r->P; p++)
+    for (int p = 0; p < r->nrows; p++)
         for (int i = 0; i < r->ranks[p].n; i++) {
             const pp_event *e = &r->ranks[p].ev[i];
             if (e->type == PP_EV_ALLREDUCE && e->mb < 0 && e->t1 - e->t0 > *len) *t0 = e->t0, *len = e->t1 - e->t0;
@@ -34,11 +34,12 @@ int main(int argc, char **argv)
 {
     pp_demo d;
     pp_cli_defaults(&d.opt);
-    d.opt.real = 1, d.opt.grid_ok = 1;
     d.opt.tp = 2, d.opt.dp = 2;
     d.opt.model.steps = 3;
-    pp_demo_start(&d, &argc, &argv,
-                  "Trains one model on P pipeline stages x T tensor-parallel ranks x D replicas and shows the replicas' gradient sum.");
+    static const pp_demo_spec spec = {
+        .what = "Trains one model on P pipeline stages x T tensor-parallel ranks x D replicas and shows the replicas' gradient sum.",
+        .real = 1, .grid_ok = 1};
+    pp_demo_start(&d, &spec, &argc, &argv);
     pp_demo_refuse_if(&d, d.opt.dump[0] != 0, "--dump: this demo does not write .npy files (02_microbatches does)");
     pp_partition part;
     pp_demo_model(&d, &part);

@@ -50,7 +50,7 @@ static const double WAITED = 20e-6;
  * s), so a pair of ranks is allowed the sum of their halves, plus `slack` s. */
 static int causal(const pp_run *r, const double *rtt, double slack)
 {
-    for (int p = 0; p < r->P; p++)
+    for (int p = 0; p < r->nrows; p++)
         for (int i = 0; i < r->ranks[p].n; i++) {
             const pp_event *w = &r->ranks[p].ev[i];
             if (w->type != PP_EV_WAIT) continue;
@@ -74,7 +74,7 @@ static const pp_event *send_of(const pp_run *r, int p, const pp_event *w)
 {
     int from = w->kind == PP_RECV_F ? p - 1 : p + 1;
     int kind = w->kind == PP_RECV_F ? PP_SEND_F : PP_SEND_B;
-    for (int k = 0; from >= 0 && from < r->P && k < r->ranks[from].n; k++) {
+    for (int k = 0; from >= 0 && from < r->nrows && k < r->ranks[from].n; k++) {
         const pp_event *s = &r->ranks[from].ev[k];
         if (s->type == PP_EV_SEND && s->kind == kind && s->mb == w->mb) return s;
     }
@@ -110,7 +110,7 @@ typedef struct {
  * whole, or what it at most took if that is less. */
 static double replay(const pp_run *r, double delivery)
 {
-    int P = r->P;
+    int P = r->nrows;
     double **at = calloc((size_t)P, sizeof *at), *cur = calloc((size_t)P, sizeof *cur), end = 0;
     int *next = calloc((size_t)P, sizeof *next);
     if (!at || !cur || !next) abort();
@@ -150,18 +150,18 @@ static double replay(const pp_run *r, double delivery)
 static explained explain(const pp_run *r, const pp_exec_opts *o)
 {
     int cap = 0;
-    for (int p = 0; p < r->P; p++) cap += r->ranks[p].n;
+    for (int p = 0; p < r->nrows; p++) cap += r->ranks[p].n;
     double *deliv = malloc(((size_t)cap + 1) * sizeof *deliv), *late = malloc(((size_t)cap + 1) * sizeof *late),
            *over = malloc(((size_t)cap + 1) * sizeof *over);
     if (!deliv || !late || !over) abort();
     int nd = 0, nl = 0, no = 0;
-    for (int p = 0; p < r->P; p++) {
+    for (int p = 0; p < r->nrows; p++) {
         double ready = -1;   /* when the rank's previous action ended (a send: when it was posted) */
         for (int i = 0; i < r->ranks[p].n; i++) {
             const pp_event *e = &r->ranks[p].ev[i], *s;
             if (e->type == PP_EV_WAIT && e->t1 - e->t0 > WAITED && (s = send_of(r, p, e))) deliv[nd++] = e->t1 - s->t0;
             if (e->type == PP_EV_COMPUTE) {
-                over[no++] = e->t1 - e->t0 - o->costs.ticks[e->kind] * o->tick_s;
+                over[no++] = e->t1 - e->t0 - pp_cost_s(&o->costs, (pp_kind)e->kind, e->stage, NULL);
                 if (ready >= 0) late[nl++] = e->t0 - ready;
             }
             ready = e->type == PP_EV_SEND ? e->t0 : e->t1;
@@ -182,8 +182,8 @@ static explained explain(const pp_run *r, const pp_exec_opts *o)
 static double bubble_at(const pp_run *r, double makespan)
 {
     double busy = 0;
-    for (int p = 0; p < r->P; p++) busy += r->busy[p];
-    return 1 - busy / (r->P * makespan);
+    for (int p = 0; p < r->nrows; p++) busy += r->busy[p];
+    return 1 - busy / (r->nrows * makespan);
 }
 
 /* Rank 0: are the step's timings its own?  Prints why not when `say`. */
@@ -191,7 +191,7 @@ static int timings_hold(const pp_run *run, const pp_sched *s, const pp_exec_opts
 {
     explained x = explain(run, o);
     double formula = 100 * pp_theory_bubble_step(s->family, P, M), measured = 100 * pp_run_bubble_step(run);
-    double replayed = 100 * bubble_at(run, x.replayed), lost = measured - replayed, tick = o->tick_s;
+    double replayed = 100 * bubble_at(run, x.replayed), lost = measured - replayed, tick = o->costs.tick_s;
     int ok = lost <= LOST_POINTS && x.late <= LATE_TICKS * tick && x.overrun <= LATE_TICKS * tick;
     if (ok || say) {
         printf("# %s P=%d M=%d: bubble measured %.2f %% = formula %.2f %% %+.2f points explained by this run's compute "
@@ -236,16 +236,19 @@ int main(int argc, char **argv)
 
     pp_exec_opts o;
     pp_exec_opts_default(&o);
-    o.tick_s = tick_ms * 1e-3;
+    o.costs.tick_s = tick_ms * 1e-3;
     const char *names[] = {"naive", "gpipe", "1f1b"};
     int Ms[] = {1, 4, 8, 16};
     for (int b = 0; b < 3; b++)
         for (int k = 0; k < 4; k++) {
             if (skew && (b != 2 || Ms[k] != 8)) continue; /* one run shows the skew is gone */
             int M = Ms[k];
-            pp_sched *s;
+            pp_sched *built, *s = NULL;
             pp_run *run = NULL;
-            pp_sched_build(names[b], P, M, &s);
+            pp_check c;
+            pp_sched_build(names[b], P, M, &built);
+            if (pp_sched_validate(built, &s, &c) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+            pp_sched_free(built);
             /* A second step only if the first lost time (every rank runs it: rank 0 says). */
             pp_status st = PP_OK;
             for (int attempt = 0, again = 1; again && st == PP_OK; attempt++) {

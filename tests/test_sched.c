@@ -4,6 +4,7 @@
  * the library links it).
  */
 #include "pp.h"
+#include "pp_demo.h"
 #include "check.h"
 
 #include <math.h>
@@ -82,7 +83,7 @@ static void test_builders(void)
                     }
                     if (f != M || bw != M || s->len[r] != 2 * M) all_ok = 0;
                 }
-                if (pp_sched_validate(s, &c) != PP_OK) {
+                if (pp_sched_validate(s, NULL, &c) != PP_OK) {
                     printf("# %s P=%d M=%d refused: %s\n", names[b], P, M, c.msg);
                     all_ok = 0;
                 }
@@ -113,7 +114,7 @@ static void test_csv(void)
     ok = pp_sched_from_csv("0F0,,0B0\n,1F0,1B0\n", &s, err, sizeof err) == PP_OK;
     CHECK(ok && s->len[0] == 3 && s->acts[0][1].kind == PP_IDLE, "an empty cell is an idle slot");
     pp_check c;
-    CHECK(ok && pp_sched_validate(s, &c) == PP_OK, "a hand-written schedule with idle slots validates");
+    CHECK(ok && pp_sched_validate(s, NULL, &c) == PP_OK, "a hand-written schedule with idle slots validates");
     text = ok ? pp_sched_to_csv(s) : NULL;
     CHECK(text && strcmp(text, "0F0,,0B0\n,1F0,1B0\n") == 0, "idle slots survive writing: %s", text ? text : "");
     free(text);
@@ -148,7 +149,7 @@ static pp_bad_kind verdict(const char *csv, char *msg, size_t n)
     char err[256];
     if (pp_sched_from_csv(csv, &s, err, sizeof err) != PP_OK) return (pp_bad_kind)-1;
     pp_check c;
-    pp_sched_validate(s, &c);
+    pp_sched_validate(s, NULL, &c);
     snprintf(msg, n, "%s", c.msg);
     pp_bad_kind k = c.kind;
     if (k != PP_BAD_NONE) printf("# %s\n%s", c.msg, c.grid ? c.grid : "(no grid)\n");
@@ -200,10 +201,21 @@ static void test_validator(void)
     char err[128];
     pp_sched_from_csv("0F0,0B1,0F1,0B0\n1F0,1B0,1F1,1B1\n", &s, err, sizeof err);
     pp_check c;
-    pp_sched_validate(s, &c);
+    pp_sched_validate(s, NULL, &c);
     CHECK(c.grid && strstr(c.grid, "[0B1]") && c.rank == 0 && c.index == 1, "the grid brackets the first bad action");
     pp_check_clear(&c);
     pp_sched_free(s);
+}
+
+/* The schedule as the simulator takes it: validated and lowered (s is freed). */
+static pp_sched *lowered(pp_sched *s)
+{
+    pp_sched *lo = NULL;
+    pp_check c;
+    if (s && pp_sched_validate(s, &lo, &c) != PP_OK) printf("# %s refused: %s\n", s->name, c.msg);
+    pp_check_clear(&c);
+    pp_sched_free(s);
+    return lo;
 }
 
 static void test_simulator(void)
@@ -211,6 +223,7 @@ static void test_simulator(void)
     const char *names[] = {"gpipe", "1f1b", "naive"};
     pp_costs c;
     pp_costs_default(&c);
+    c.tick_s = 1.0;   /* times in ticks */
     int exact = 1, peaks = 1;
     for (int b = 0; b < 3; b++)
         for (int P = 1; P <= 8; P++)
@@ -218,7 +231,8 @@ static void test_simulator(void)
                 pp_sched *s;
                 pp_run *r;
                 pp_sched_build(names[b], P, M, &s);
-                if (pp_simulate(s, &c, &r) != PP_OK) { exact = 0; pp_sched_free(s); continue; }
+                s = lowered(s);
+                if (!s || pp_simulate(s, &c, &r) != PP_OK) { exact = 0; pp_sched_free(s); continue; }
                 double want = pp_theory_bubble_step(s->family, P, M);
                 double ideal = pp_theory_bubble_ideal(s->family, P, M);
                 if (fabs(pp_run_bubble_step(r) - want) > 1e-12 || fabs(pp_run_bubble_ideal(r) - ideal) > 1e-12) {
@@ -236,6 +250,7 @@ static void test_simulator(void)
     pp_sched *s;
     pp_run *r;
     pp_sched_gpipe(4, 8, &s);
+    s = lowered(s);
     pp_simulate(s, &c, &r);
     CHECK(r->makespan == 33.0, "GPipe P=4 M=8 with F=1, B=2 takes (M+P-1)(F+B) = 33 ticks: %g", r->makespan);
     pp_run_free(r);
@@ -270,15 +285,16 @@ static void test_cli(void)
         pp_opts o;
         pp_cli_defaults(&o);
         char err[512] = "";
-        pp_status st = pp_cli_parse(argc, argv, &o, err, sizeof err);
+        pp_demo_spec spec = {.what = "a demo"};
+        pp_status st = pp_cli_parse(argc, argv, &spec, &o, err, sizeof err);
         CHECK(st == PP_EARG && strstr(err, bad[i].expect), "option %s %s refused: %s", argv[1], argc > 2 ? argv[2] : "", err);
     }
     char *argv[] = {"demo", "-m", "1,2,4", "--tick-ms=2.5", "--payload", "16K", "--cost", "F=1,B=3", "--schedule", "gpipe"};
     pp_opts o;
     pp_cli_defaults(&o);
-    o.mb_list_ok = 1;
+    pp_demo_spec spec = {.what = "a demo", .mb_list_ok = 1};
     char err[256] = "";
-    pp_status st = pp_cli_parse(10, argv, &o, err, sizeof err);
+    pp_status st = pp_cli_parse(10, argv, &spec, &o, err, sizeof err);
     CHECK(st == PP_OK && o.nmb == 3 && o.mb[2] == 4 && o.tick_ms == 2.5 && o.payload == 16384 &&
           o.ticks[PP_B] == 3 && strcmp(o.schedule, "gpipe") == 0,
           "good options are read: M list, --tick-ms=, 16K, costs, schedule %s", err);

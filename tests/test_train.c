@@ -12,6 +12,7 @@
  * The first P ranks run each case; the others wait at the next case.
  */
 #include "pp.h"
+#include "pp_model.h"
 #include "check.h"
 
 #include <stdlib.h>
@@ -129,9 +130,12 @@ int main(int argc, char **argv)
                     pp_sched *iw = split_b(s, b == 4);
                     pp_sched_free(s);
                     s = iw;
-                    pp_check chk;
-                    if (!s || pp_sched_validate(s, &chk) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
                 }
+                pp_check chk;
+                pp_sched *lowered = NULL;
+                if (!s || pp_sched_validate(s, &lowered, &chk) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+                pp_sched_free(s);
+                s = lowered;
                 one_case(g, &c, s, "front", ref, ref_loss);
                 if (P > 1 && (b == 2 || M == 4)) one_case(g, &c, s, uneven[P], ref, ref_loss);
                 pp_sched_free(s);

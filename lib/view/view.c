@@ -46,6 +46,7 @@ struct pp_view {
     FILE *deferred;         /* what was printed meanwhile */
 
     pp_view_model m;
+    int ok;                 /* every streamed event was kept (no allocation failed) */
     pp_view_camera cam;
     double start;           /* rank 0's clock at the step's start */
     int cmds[MAX_CMDS], ncmd;
@@ -57,8 +58,10 @@ struct pp_view {
 void pp_view_add(pp_view *v, int rank, const pp_event *e, int n)
 {
     pthread_mutex_lock(&v->mu);
-    if (v->m.run && !v->m.final && rank >= 0 && rank < v->m.P)
-        for (int i = 0; i < n; i++) pp_evlist_push(&v->m.run->ranks[rank], e[i]);
+    if (v->m.run && !v->m.final && rank >= 0 && rank < v->m.nrows) {
+        for (int i = 0; i < n && v->ok; i++) v->ok = pp_evlist_push(&v->m.run->ranks[rank], e[i]) == PP_OK;
+        pp_run_summarize(v->m.run);
+    }
     pthread_mutex_unlock(&v->mu);
 }
 
@@ -132,29 +135,29 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
         free(stage_of);
         return PP_ENOMEM;
     }
-    run->in_ticks = 0;
     run->T = T, run->D = D;
     for (int r = 0; r < rows; r++) stage_of[r] = -1;
-    /* Row w is grid rank w: pipeline rank (w / T) mod P. */
+    /* Each row shows the first stage its pipeline rank runs. */
     for (int st = s->nstages - 1; st >= 0; st--)
         for (int r = 0; r < rows; r++)
-            if (r / T % s->nranks == s->stage_rank[st]) stage_of[r] = st;
+            if (pp_run_pipe_rank(run, r) == s->stage_rank[st]) stage_of[r] = st;
     pthread_mutex_lock(&v->mu);
     pp_run_free(v->m.run);
     free(v->m.stage_of);
     pp_view_model *m = &v->m;
     snprintf(m->name, sizeof m->name, "%s", s->name);
     m->family = s->family;
-    m->P = rows;
+    m->nrows = rows;
     m->T = T, m->D = D, m->depth = s->nranks;
     m->M = s->nmb;
     m->stage_of = stage_of;
     memcpy(m->ticks, o->costs.ticks, sizeof m->ticks);
-    m->tick0_s = m->tick_s = o->tick_s;
+    m->tick0_s = m->tick_s = o->costs.tick_s;
     m->real = o->work != NULL;
     m->pred_bubble = pred ? pp_run_bubble_step(pred) : -1;
-    m->pred_makespan = pred ? pred->makespan : 1;
+    m->pred_makespan = pred ? pred->makespan : o->costs.tick_s;
     m->run = run;
+    v->ok = 1;
     m->computes_total = count_computes(s) * T * D;   /* every pipeline of the grid runs s */
     m->now = 0;
     m->started = m->final = m->paused = 0;
@@ -163,31 +166,23 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
     return PP_OK;
 }
 
-pp_status pp_view_end_run(pp_view *v, const pp_run *meas)
+pp_run *pp_view_end_run(pp_view *v, int retimed)
 {
-    pp_run *copy = NULL;
-    if (pp_run_new(meas->P, meas->M, &copy) != PP_OK) return PP_ENOMEM;
-    copy->in_ticks = 0;
-    copy->T = meas->T, copy->D = meas->D;
-    copy->retimed = meas->retimed;
-    for (int r = 0; r < meas->P; r++)
-        for (int i = 0; i < meas->ranks[r].n; i++)
-            if (pp_evlist_push(&copy->ranks[r], meas->ranks[r].ev[i]) != PP_OK) {
-                pp_run_free(copy);
-                return PP_ENOMEM;
-            }
-    pp_run_summarize(copy);
     pthread_mutex_lock(&v->mu);
-    pp_run_free(v->m.run);
-    v->m.run = copy;
+    pp_run *run = v->ok ? v->m.run : NULL;
+    if (run) {
+        pp_run_summarize(run);
+        run->retimed = retimed;
+        pp_run_keep(run);
+    }
     v->m.final = 1;
     v->m.paused = 0;
-    v->m.now = copy->makespan;
+    v->m.now = v->m.run ? v->m.run->makespan : 0;
     v->cam.slot = 0;   /* refit to the whole step */
     v->cam.left = 0;
     v->cam.follow = 0;
     pthread_mutex_unlock(&v->mu);
-    return PP_OK;
+    return run;
 }
 
 /* ---- keys -------------------------------------------------------------- */
@@ -273,8 +268,7 @@ static void choose_slot(pp_view *v)
     pp_view_model *m = &v->m;
     int tw = v->cols - 6;
     if (tw < 10) tw = 10;
-    double whole = m->final ? m->run->makespan * 1.02
-                            : m->pred_makespan * m->tick0_s * 1.06;
+    double whole = m->final ? m->run->makespan * 1.02 : m->pred_makespan * 1.06;
     double slot = whole / tw;
     if (!m->final && slot > m->tick0_s / 2) slot = m->tick0_s / 2;
     if (slot <= 0) slot = 1e-3;
@@ -300,7 +294,6 @@ static void *draw_loop(void *arg)
         pp_view_model *m = &v->m;
         if (m->run) {
             if (m->started && !m->final) m->now = pp_now() - v->start;
-            pp_run_summarize(m->run);
             if (v->cam.slot <= 0) choose_slot(v);
             pp_draw_screen(m, &v->cam, v->rows, v->cols, v->mono);
         }

@@ -20,11 +20,14 @@
  *     (see warm_buffers()), so that neither cost lands inside the step.
  * In real mode (o->work set) the same loop runs, but a compute action calls
  * the model and messages travel in the model's own tensors; the model calls
- * pp_exec_progress() between blocks, so messages keep moving during a
+ * pp_step_progress() between blocks, so messages keep moving during a
  * stage's compute.
+ * Whoever watches the step (o->watch: the live view) is called through one
+ * struct of hooks; when it streams the events to rank 0 as they happen, that
+ * stream is the step's record and no gather follows.
  * Left out on purpose: progress inside one block's matrix multiply.
  */
-#include "internal.h"
+#include "core.h"
 
 #include <sched.h>
 #include <stdlib.h>
@@ -32,13 +35,12 @@
 
 void pp_exec_opts_default(pp_exec_opts *o)
 {
-    o->tick_s = 0.010;
     pp_costs_default(&o->costs);
     o->payload = 64 * 1024;
     o->poll_wait_s = 20e-6;
     o->poll_busy_s = 200e-6;
     o->spin_s = 100e-6;
-    o->live = NULL;
+    o->watch = NULL;
     o->work = NULL;
 }
 
@@ -53,9 +55,11 @@ typedef struct {
 } msg;
 
 /* One rank's state while it runs its list. */
-typedef struct {
+struct pp_step {
     const pp_sched *lo;    /* the lowered schedule (sends and receives explicit) */
     const pp_exec_opts *o;
+    const pp_watch *watch; /* who watches, or NULL */
+    const pp_grid *g;      /* the grid: timed mode times its all-reduces */
     MPI_Comm comm;
     int me;
     double start;          /* this rank's clock at the common start */
@@ -67,21 +71,23 @@ typedef struct {
     double last_send;      /* when the latest send was posted (seconds since start) */
     pp_evlist ev;
     int inflight;
-    pp_live *live;         /* the live view's channel, or NULL */
     int waiting;           /* set while the rank waits for a message or holds */
-    const pp_grid *g;      /* the grid: timed mode times its all-reduces */
-    float *arbuf;          /* the payload those all-reduces sum */
-} runner;
+    float *arbuf;          /* the payload timed all-reduces sum */
+    pp_evlist recorded;    /* collectives real compute ran, to go after its event */
+};
+typedef struct pp_step runner;
 
 static double since_start(const runner *x)
 {
     return pp_now() - x->start;
 }
 
-/* Seconds per tick now: the live view's keys may have changed it. */
-static double tick_now(const runner *x)
+/* The costs at the tick in force: the live view's keys may have changed it. */
+static pp_costs costs_now(const runner *x)
 {
-    return x->live ? pp_live_tick(x->live) : x->o->tick_s;
+    pp_costs c = x->o->costs;
+    if (x->watch) c.tick_s = x->watch->tick(x->watch->ctx);
+    return c;
 }
 
 /* The first bytes of every message say what it carries, so the receiver can
@@ -101,7 +107,8 @@ static int stamp_ok(const char *buf, size_t n, int stage, int mb, int dir)
 }
 
 /* Gives MPI a chance to move messages: tests every unfinished send and the
- * next receive.  Records when each send is seen complete. */
+ * next receive.  Records when each send is seen complete (until then its
+ * event's t1 is -1: still on its way). */
 static pp_status progress(runner *x)
 {
     int len = x->lo->len[x->me], keep = 0;
@@ -118,15 +125,32 @@ static pp_status progress(runner *x)
         msg *m = &x->recvs[x->next_recv];
         if (!m->done && MPI_Test(&m->req, &m->done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
     }
-    return x->live ? pp_live_poll(x->live, &x->ev, since_start(x), x->waiting) : PP_OK;
+    const pp_watch *w = x->watch;
+    return w ? w->poll(w->ctx, &x->ev, since_start(x), x->waiting) : PP_OK;
 }
 
-/* The runner of the step under way on this process, for pp_exec_progress(). */
-static runner *under_way;
-
-pp_status pp_exec_progress(void)
+pp_status pp_step_progress(pp_step *x)
 {
-    return under_way ? progress(under_way) : PP_OK;
+    return progress(x);
+}
+
+pp_status pp_step_record(pp_step *x, pp_event e)
+{
+    e.t0 -= x->start, e.t1 -= x->start;
+    return pp_evlist_push(&x->recorded, e);
+}
+
+/* Moves the collectives recorded during the last compute (or finish) into
+ * this rank's events, after it. */
+static pp_status take_recorded(runner *x)
+{
+    for (int k = 0; k < x->recorded.n; k++) {
+        x->recorded.ev[k].inflight = x->inflight;
+        pp_status st = pp_evlist_push(&x->ev, x->recorded.ev[k]);
+        if (st != PP_OK) return st;
+    }
+    x->recorded.n = 0;
+    return PP_OK;
 }
 
 /* Is any send of this rank still on its way? */
@@ -261,15 +285,16 @@ static pp_status prepare_messages(runner *x)
     return st;
 }
 
-/* While the live view is paused, holds before a compute action (recorded as
- * a HOLD event), answering control messages, until resumed or granted a step. */
+/* While the watcher says hold (the live view is paused), holds before a
+ * compute action (recorded as a HOLD event), answering control messages. */
 static pp_status hold(runner *x, pp_action a)
 {
-    if (!pp_live_hold_here(x->live)) return PP_OK;
+    const pp_watch *w = x->watch;
+    if (!w || !w->hold(w->ctx)) return PP_OK;
     pp_event e = {PP_EV_HOLD, a.kind, a.stage, a.mb, x->inflight, since_start(x), 0, 0};
     pp_status st = PP_OK;
     x->waiting = 1;
-    while (st == PP_OK && pp_live_hold_here(x->live)) {
+    while (st == PP_OK && w->hold(w->ctx)) {
         st = progress(x);
         pp_sleep_until(pp_now() + 2e-3);
     }
@@ -291,79 +316,77 @@ static pp_status timed_allreduce(runner *x, MPI_Comm comm, pp_kind kind, int sta
     return st == PP_OK ? pp_evlist_push(&x->ev, e) : st;
 }
 
-/* Takes the collectives the model ran into this rank's events. */
-static pp_status take_spans(runner *x)
+/* A compute action: the model computes it (real mode), or the rank sleeps
+ * its cost at the tick in force (timed mode), ending on a grid with a real
+ * all-reduce of the payload that takes the all-reduce's share of the cost. */
+static pp_status compute(runner *x, pp_action a, pp_event *e)
 {
-    const pp_work *w = x->o->work;
-    pp_event buf[64];
-    for (int n; w && w->spans && (n = w->spans(w->ctx, buf, 64)) > 0;)
-        for (int k = 0; k < n; k++) {
-            buf[k].t0 -= x->start, buf[k].t1 -= x->start;
-            buf[k].inflight = x->inflight;
-            pp_status st = pp_evlist_push(&x->ev, buf[k]);
-            if (st != PP_OK) return st;
-        }
+    const pp_exec_opts *o = x->o;
+    if (a.kind == PP_F) x->inflight++;
+    pp_status st;
+    if (o->work) {
+        st = o->work->compute(o->work->ctx, x, a);
+        if (st == PP_OK) st = progress(x);   /* a send posted before a real compute moves on now */
+    } else {
+        pp_costs now = costs_now(x);
+        double ar, cost = pp_cost_s(&now, a.kind, a.stage, &ar);
+        if (x->g->T == 1) ar = 0;   /* no group to sum over: the whole cost is compute */
+        st = compute_until(x, e->t0 + cost - ar);
+        if (st == PP_OK && ar > 0) st = timed_allreduce(x, x->g->tp, a.kind, a.stage, a.mb, e->t0 + cost);
+    }
+    if (a.kind == PP_B || a.kind == PP_W) x->inflight--;
+    return st;
+}
+
+/* A send: posted now, its event's t1 filled in when it is seen complete. */
+static pp_status send(runner *x, int i, pp_action a, pp_event *e)
+{
+    int f = a.kind == PP_SEND_F;
+    msg *m = &x->sends[i];
+    m->posted = 1;
+    if (!x->o->work) stamp(m->buf, m->bytes, a.stage, a.mb, !f);   /* real mode: the bytes are the tensor */
+    m->ev = x->ev.n;
+    x->last_send = e->t0;
+    e->type = PP_EV_SEND;
+    e->bytes = (long)m->bytes;
+    /* The tag names the receiving stage, so it matches the receive that
+     * stage posted before the start. */
+    if (MPI_Isend(m->buf, (int)m->bytes, MPI_BYTE, partner(x->lo, a),
+                  pp_tag(f ? a.stage + 1 : a.stage - 1, a.mb, !f, x->lo->nmb), x->comm, &m->req) != MPI_SUCCESS)
+        return PP_EMPI;
+    x->pending[x->npending++] = i;
     return PP_OK;
 }
 
-/* Runs action i of this rank's list. */
+/* A receive: waits (asleep) until the message posted for it has arrived. */
+static pp_status receive(runner *x, int i, pp_action a, pp_event *e)
+{
+    msg *m = &x->recvs[i];
+    x->next_recv = i;
+    e->type = PP_EV_WAIT;
+    e->bytes = (long)m->bytes;
+    pp_status st = wait_until_done(x, &m->done);
+    int from = a.kind == PP_RECV_F ? a.stage - 1 : a.stage + 1;
+    if (st == PP_OK && !x->o->work && !stamp_ok(m->buf, m->bytes, from, a.mb, a.kind == PP_RECV_B)) st = PP_EMPI;
+    x->next_recv = i + 1;
+    return st;
+}
+
+/* Runs action i of this rank's list and records it. */
 static pp_status run_action(runner *x, int i)
 {
     pp_action a = x->lo->acts[x->me][i];
-    const pp_exec_opts *o = x->o;
-    pp_status st = PP_OK;
-    if (x->live && pp_kind_is_compute(a.kind)) st = hold(x, a);
+    if (a.kind == PP_IDLE) return PP_OK;
+    pp_status st = pp_kind_is_compute(a.kind) ? hold(x, a) : PP_OK;
     if (st != PP_OK) return st;
     pp_event e = {PP_EV_COMPUTE, a.kind, a.stage, a.mb, 0, since_start(x), 0, 0};
-
-    if (pp_kind_is_compute(a.kind)) {
-        double tick = tick_now(x);
-        if (a.kind == PP_F) x->inflight++;
-        double cost = pp_costs_of(&o->costs, a.kind, a.stage) * tick;
-        double scale = o->costs.stage_scale ? o->costs.stage_scale[a.stage] : 1;
-        double ar = x->g->T > 1 && a.kind != PP_W ? o->costs.allreduce * scale * tick : 0;
-        if (o->work) st = o->work->compute(o->work->ctx, a);
-        else st = compute_until(x, e.t0 + cost - ar);
-        /* Timed mode on a grid: the tensor-parallel sum that ends F, B and
-         * I, inside the compute (as in real mode). */
-        if (st == PP_OK && !o->work && ar > 0) st = timed_allreduce(x, x->g->tp, a.kind, a.stage, a.mb, e.t0 + cost);
-        /* A send posted before a real compute moves on now. */
-        if (o->work && st == PP_OK) st = progress(x);
-        if (x->live) pp_live_computed(x->live);
-        if (a.kind == PP_B || a.kind == PP_W) x->inflight--;
-    } else if (a.kind == PP_SEND_F || a.kind == PP_SEND_B) {
-        int f = a.kind == PP_SEND_F;
-        msg *m = &x->sends[i];
-        m->posted = 1;
-        if (!o->work) stamp(m->buf, m->bytes, a.stage, a.mb, !f);   /* real mode: the bytes are the tensor */
-        m->ev = x->ev.n;
-        x->last_send = e.t0;
-        e.type = PP_EV_SEND;
-        e.bytes = (long)m->bytes;
-        /* The tag names the receiving stage, so it matches the receive
-         * that stage posted before the start. */
-        if (MPI_Isend(m->buf, (int)m->bytes, MPI_BYTE, partner(x->lo, a),
-                      pp_tag(f ? a.stage + 1 : a.stage - 1, a.mb, !f, x->lo->nmb), x->comm,
-                      &m->req) != MPI_SUCCESS)
-            return PP_EMPI;
-        x->pending[x->npending++] = i;
-    } else if (a.kind == PP_RECV_F || a.kind == PP_RECV_B) {
-        msg *m = &x->recvs[i];
-        x->next_recv = i;
-        e.type = PP_EV_WAIT;
-        e.bytes = (long)m->bytes;
-        st = wait_until_done(x, &m->done);
-        if (st == PP_OK && !o->work && !stamp_ok(m->buf, m->bytes, a.kind == PP_RECV_F ? a.stage - 1 : a.stage + 1,
-                                     a.mb, a.kind == PP_RECV_B))
-            st = PP_EMPI;
-        x->next_recv = i + 1;
-    } else {
-        return PP_OK; /* an idle slot */
-    }
-    e.t1 = since_start(x);
+    if (pp_kind_is_compute(a.kind)) st = compute(x, a, &e);
+    else if (a.kind == PP_SEND_F || a.kind == PP_SEND_B) st = send(x, i, a, &e);
+    else st = receive(x, i, a, &e);
+    e.t1 = e.type == PP_EV_SEND ? -1 : since_start(x);   /* a send's end: when it is seen complete */
     e.inflight = x->inflight;
     if (st == PP_OK) st = pp_evlist_push(&x->ev, e);
-    if (st == PP_OK && o->work) st = take_spans(x);
+    if (st == PP_OK) st = take_recorded(x);
     return st;
 }
 
@@ -407,7 +430,7 @@ static pp_status common_start(const pp_grid *g, runner *x)
     double t0 = g->rank == 0 ? pp_now() + 0.02 : 0;
     if (MPI_Bcast(&t0, 1, MPI_DOUBLE, 0, g->all) != MPI_SUCCESS) return PP_EMPI;
     x->start = t0 + g->clock_offset;
-    if (x->live) pp_live_started(x->live, x->start);
+    if (x->watch) x->watch->start(x->watch->ctx, x->start);
     /* A long sleep wakes up to a few hundred microseconds late here, and the
      * step's clock runs from `start`: the last stretch is spent awake. */
     pp_sleep_until(x->start - x->o->spin_s);
@@ -440,7 +463,7 @@ static pp_status gather(const pp_grid *g, const pp_sched *s, const pp_evlist *mi
     if (MPI_Gatherv(mine->ev, n, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, g->all) != MPI_SUCCESS)
         st = PP_EMPI;
     if (g->rank == 0 && st == PP_OK) st = pp_run_new(P, s->nmb, out);
-    if (g->rank == 0 && st == PP_OK) (*out)->in_ticks = 0, (*out)->T = g->T, (*out)->D = g->D;
+    if (g->rank == 0 && st == PP_OK) (*out)->T = g->T, (*out)->D = g->D;
     for (int p = 0; g->rank == 0 && st == PP_OK && p < P; p++) {
         const pp_event *e = (const pp_event *)(all + displs[p]);
         for (int k = 0; k < counts[p] / (int)sizeof(pp_event) && st == PP_OK; k++)
@@ -453,8 +476,9 @@ static pp_status gather(const pp_grid *g, const pp_sched *s, const pp_evlist *mi
     return st;
 }
 
-static void runner_free(runner *x, int len)
+static void runner_free(runner *x)
 {
+    int len = x->lo->len[x->me];
     for (int i = 0; i < len && !x->o->work; i++) {
         if (x->recvs) free(x->recvs[i].buf);
         if (x->sends) free(x->sends[i].buf);
@@ -464,63 +488,73 @@ static void runner_free(runner *x, int len)
     free(x->pending);
     free(x->arbuf);
     pp_evlist_clear(&x->ev);
+    pp_evlist_clear(&x->recorded);
 }
 
-pp_status pp_exec_step(const pp_grid *g, const pp_sched *s, const pp_exec_opts *o, pp_run **out)
+/* PP_FAULT=RANK:ACTION makes that rank fail at that action: the tests check
+ * that an error in one rank ends every rank and frees the terminal.  -1: none here. */
+static int fault_at(int me)
+{
+    int rank = -1, at = -1;
+    const char *fault = getenv("PP_FAULT");
+    if (!fault || sscanf(fault, "%d:%d", &rank, &at) != 2 || rank != me) return -1;
+    return at;
+}
+
+/* Runs this rank's list; then its sends' ends, the compute's finish, and in
+ * timed mode with replicas their gradient sum, which ends the step. */
+static pp_status run_list(runner *x)
+{
+    const pp_exec_opts *o = x->o;
+    int len = x->lo->len[x->me], fault = fault_at(x->me);
+    pp_status st = PP_OK;
+    for (int i = 0; i < len && st == PP_OK; i++) st = i == fault ? PP_EFAULT : run_action(x, i);
+    for (int i = 0; i < len && st == PP_OK; i++)
+        if (x->sends[i].posted) st = wait_until_done(x, &x->sends[i].done);
+    if (st == PP_OK && o->work && o->work->finish) st = o->work->finish(o->work->ctx, x);
+    pp_costs now = costs_now(x);
+    double sum = pp_cost_s(&now, PP_IDLE, -1, NULL);
+    if (st == PP_OK && !o->work && x->g->D > 1 && sum > 0)
+        st = timed_allreduce(x, x->g->dp, PP_IDLE, -1, -1, since_start(x) + sum);
+    if (st == PP_OK) st = take_recorded(x);
+    return st;
+}
+
+pp_status pp_exec_step(const pp_grid *g, const pp_sched *lo, const pp_exec_opts *o, pp_run **out)
 {
     *out = NULL;
-    if (s->nranks != g->P) return PP_EARG;
-    pp_sched *lo = NULL;
-    pp_status st = pp_sched_lower(s, &lo, NULL);
-    if (st != PP_OK) return st;
+    if (!lo->lowered) return PP_ESCHED;   /* only what pp_sched_validate() handed back */
+    if (lo->nranks != g->P) return PP_EARG;
     runner x = {0};
-    x.lo = lo;
-    x.o = o;
+    x.lo = lo, x.o = o, x.watch = o->watch, x.g = g;
     x.comm = g->pipe;
     x.me = g->pipe_rank;
-    x.live = o->live;
-    x.g = g;
-    if (!o->work && ((g->T > 1 && o->costs.allreduce > 0) || (g->D > 1 && o->costs.dp_sum > 0)) &&
-        !(x.arbuf = calloc(o->payload / sizeof(float) + 1, sizeof(float))))
-        st = PP_ENOMEM;
     int len = lo->len[x.me];
+    pp_status st = PP_ENOMEM;
     x.recvs = calloc((size_t)len + 1, sizeof *x.recvs);
     x.sends = calloc((size_t)len + 1, sizeof *x.sends);
     x.pending = calloc((size_t)len + 1, sizeof *x.pending);
-    if (!x.recvs || !x.sends || !x.pending) st = PP_ENOMEM;
+    if (!x.recvs || !x.sends || !x.pending) goto done;
+    int timed_sums = !o->work && ((g->T > 1 && o->costs.allreduce > 0) || (g->D > 1 && o->costs.dp_sum > 0));
+    if (timed_sums && !(x.arbuf = calloc(o->payload / sizeof(float) + 1, sizeof(float)))) goto done;
 
-    /* 1. Warm up the connections, 2. make the buffers and post the receives, 3. start together,
-     * 4. run the list, 5. finish the sends still in flight, 6. gather on rank 0. */
-    if (st == PP_OK) st = warm_up(&x);
-    if (st == PP_OK) st = prepare_messages(&x);
-    if (st == PP_OK) st = common_start(g, &x);
-    /* PP_FAULT=RANK:ACTION makes that rank fail at that action: the tests
-     * check that an error in one rank ends every rank and frees the terminal. */
-    int fault_rank = -1, fault_at = -1;
-    const char *fault = getenv("PP_FAULT");
-    if (fault && sscanf(fault, "%d:%d", &fault_rank, &fault_at) != 2) fault_rank = -1;
-    under_way = &x;
-    for (int i = 0; i < len && st == PP_OK; i++)
-        st = x.me == fault_rank && i == fault_at ? PP_EFAULT : run_action(&x, i);
-    under_way = NULL;
-    for (int i = 0; i < len && st == PP_OK; i++)
-        if (x.sends[i].posted) st = wait_until_done(&x, &x.sends[i].done);
-    if (st == PP_OK && o->work && o->work->finish) st = o->work->finish(o->work->ctx);
-    /* Timed mode with replicas: their gradient sum ends the step. */
-    if (st == PP_OK && !o->work && g->D > 1 && o->costs.dp_sum > 0)
-        st = timed_allreduce(&x, g->dp, PP_IDLE, -1, -1, since_start(&x) + o->costs.dp_sum * tick_now(&x));
-    if (st == PP_OK) st = take_spans(&x);
-    if (st == PP_OK && x.live) st = pp_live_finish(x.live, &x.ev, o->poll_wait_s);
+    /* 1. Warm up the connections, 2. make the buffers and post the receives,
+     * 3. start together, 4. run the list. */
+    if ((st = warm_up(&x)) != PP_OK || (st = prepare_messages(&x)) != PP_OK || (st = common_start(g, &x)) != PP_OK ||
+        (st = run_list(&x)) != PP_OK)
+        goto done;
+    /* 5. Rank 0 gets every rank's events: from the watcher that streamed them
+     * (its end returns once every rank's have arrived), else by a gather. */
+    if (x.watch && (st = x.watch->end(x.watch->ctx, &x.ev, out)) != PP_OK) goto done;
     /* A rank done early waits asleep for the others: inside the gather it
      * would spin (MPI's blocking calls poll), taking a core from the ranks
-     * still computing and stretching the end of their step.  A rank that
-     * failed inside the step leaves its partners waiting for messages that
-     * will never come: it returns at once, and the caller aborts the job
-     * (the demos' PP_CHECK does) rather than meet them here. */
-    if (st == PP_OK) st = pp_barrier(g->all, o->poll_busy_s);
-    if (st == PP_OK) st = gather(g, s, &x.ev, out);
-    if (st == PP_OK && *out) (*out)->retimed = x.live && pp_live_retimed(x.live);
-    runner_free(&x, len);
-    pp_sched_free(lo);
+     * still computing and stretching the end of their step. */
+    if ((st = pp_barrier(g->all, o->poll_busy_s)) != PP_OK) goto done;
+    if (!x.watch) st = gather(g, lo, &x.ev, out);
+done:
+    /* A rank that failed inside the step leaves its partners waiting for
+     * messages that will never come: it returns at once, and the caller
+     * aborts the job (the demos' PP_CHECK does) rather than meet them. */
+    runner_free(&x);
     return st;
 }

@@ -1,13 +1,15 @@
-/* sim.c -- the simulator: replays a schedule with given op costs and predicts
+/* sim.c -- the cost model and the simulator: what an action costs in
+ * seconds, and a replay of a lowered schedule with those costs that predicts
  * every rank's timeline, the makespan, the bubble and the peak number of
- * micro-batches whose activations each rank holds.
+ * micro-batches whose activations each rank holds.  Also the runs both the
+ * simulator and the executor fill (one event list per rank).
  *
  * The same replay, with unit costs, is how the validator finds a schedule
  * that would deadlock: if at some point no rank can take its next action, the
  * ranks are waiting on each other.  Left out on purpose: bandwidth models
  * (a message costs a fixed latency, 0 by default) and memory in bytes.
  */
-#include "internal.h"
+#include "core.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 
 void pp_costs_default(pp_costs *c)
 {
+    c->tick_s = 0.010;
     c->ticks[PP_F] = 1.0;
     c->ticks[PP_B] = 2.0;
     c->ticks[PP_I] = 1.0;
@@ -26,27 +29,40 @@ void pp_costs_default(pp_costs *c)
     c->dp_sum = 0.0;
 }
 
-double pp_costs_of(const pp_costs *c, pp_kind k, int stage)
+double pp_cost_s(const pp_costs *c, pp_kind k, int stage, double *sum)
 {
-    if (!pp_kind_is_compute(k)) return 0.0;
-    double scale = c->stage_scale ? c->stage_scale[stage] : 1.0;
-    return (c->ticks[k] + (k != PP_W ? c->allreduce : 0.0)) * scale;
+    double scale = c->stage_scale && stage >= 0 ? c->stage_scale[stage] : 1.0, ar = 0, ticks = 0;
+    switch (k) {
+    case PP_F:
+    case PP_B:
+    case PP_I:   /* these end with the tensor-parallel sum of their partial result */
+        ar = c->allreduce * scale;
+        ticks = c->ticks[k] * scale + ar;
+        break;
+    case PP_W: ticks = c->ticks[k] * scale; break;
+    case PP_RECV_F:
+    case PP_RECV_B: ticks = c->latency; break;
+    case PP_IDLE: ticks = c->dp_sum; break;
+    default: break;   /* a send costs its sender nothing */
+    }
+    if (sum) *sum = ar * c->tick_s;
+    return ticks * c->tick_s;
 }
 
 /* ---- runs: events of a whole step and what they add up to -------------- */
 
-pp_status pp_run_new(int P, int M, pp_run **out)
+pp_status pp_run_new(int rows, int M, pp_run **out)
 {
     pp_run *r = calloc(1, sizeof *r);
     if (!r) return PP_ENOMEM;
-    r->P = P;
+    r->nrows = rows;
     r->M = M;
     r->T = r->D = 1;
-    r->in_ticks = 1;
-    r->ranks = calloc((size_t)P, sizeof *r->ranks);
-    r->busy = calloc((size_t)P, sizeof *r->busy);
-    r->peak_inflight = calloc((size_t)P, sizeof *r->peak_inflight);
-    r->bytes_sent = calloc((size_t)P, sizeof *r->bytes_sent);
+    r->refs = 1;
+    r->ranks = calloc((size_t)rows, sizeof *r->ranks);
+    r->busy = calloc((size_t)rows, sizeof *r->busy);
+    r->peak_inflight = calloc((size_t)rows, sizeof *r->peak_inflight);
+    r->bytes_sent = calloc((size_t)rows, sizeof *r->bytes_sent);
     if (!r->ranks || !r->busy || !r->peak_inflight || !r->bytes_sent) {
         pp_run_free(r);
         return PP_ENOMEM;
@@ -55,15 +71,23 @@ pp_status pp_run_new(int P, int M, pp_run **out)
     return PP_OK;
 }
 
-int pp_run_depth(const pp_run *r)
+int pp_run_pipe_rank(const pp_run *r, int row)
 {
-    return r->P / (r->T * r->D);
+    int p, t, d;
+    pp_place(r->nrows / (r->T * r->D), r->T, row, &p, &t, &d);
+    return p;
+}
+
+pp_run *pp_run_keep(pp_run *r)
+{
+    if (r) r->refs++;
+    return r;
 }
 
 void pp_run_free(pp_run *r)
 {
-    if (!r) return;
-    for (int i = 0; r->ranks && i < r->P; i++) pp_evlist_clear(&r->ranks[i]);
+    if (!r || --r->refs > 0) return;
+    for (int i = 0; r->ranks && i < r->nrows; i++) pp_evlist_clear(&r->ranks[i]);
     free(r->ranks);
     free(r->busy);
     free(r->peak_inflight);
@@ -75,7 +99,7 @@ void pp_run_summarize(pp_run *r)
 {
     r->makespan = 0.0;
     r->paused = 0;
-    for (int p = 0; p < r->P; p++) {
+    for (int p = 0; p < r->nrows; p++) {
         r->busy[p] = 0.0;
         r->peak_inflight[p] = 0;
         r->bytes_sent[p] = 0;
@@ -168,7 +192,7 @@ static int take(const pp_sched *s, const pp_costs *c, replay_state *st, int r, i
             if (s->stage_rank[a.stage - 1] != r) need = (pp_action){a.stage, PP_RECV_F, a.mb};
             if (in < 0) return order_error(fail, r, i, a, need, "a forward needs its input first"), -1;
         }
-        st->fwd[k] = *t = t0 + pp_costs_of(c, a.kind, a.stage);
+        st->fwd[k] = *t = t0 + pp_cost_s(c, a.kind, a.stage, NULL);
         ++*inflight;
         break;
     case PP_B:
@@ -182,14 +206,14 @@ static int take(const pp_sched *s, const pp_costs *c, replay_state *st, int r, i
             if (s->stage_rank[a.stage + 1] != r) need = (pp_action){a.stage, PP_RECV_B, a.mb};
             if (g < 0) return order_error(fail, r, i, a, need, "a backward needs the gradient from the next stage"), -1;
         }
-        st->bwd[k] = *t = t0 + pp_costs_of(c, a.kind, a.stage);
+        st->bwd[k] = *t = t0 + pp_cost_s(c, a.kind, a.stage, NULL);
         if (a.kind == PP_B) --*inflight;
         break;
     case PP_W:
         if (st->bwd[k] < 0)
             return order_error(fail, r, i, a, (pp_action){a.stage, PP_I, a.mb},
                                "the weight gradient uses what the input-gradient pass computed"), -1;
-        *t = t0 + pp_costs_of(c, a.kind, a.stage);
+        *t = t0 + pp_cost_s(c, a.kind, a.stage, NULL);
         st->weights[k] = 1;
         --*inflight;
         break;
@@ -209,7 +233,8 @@ static int take(const pp_sched *s, const pp_costs *c, replay_state *st, int r, i
         double sent = f ? st->sent_f[pp_sm(s, a.stage - 1, a.mb)]
                         : st->sent_b[pp_sm(s, a.stage + 1, a.mb)];
         if (sent < 0 && waits) return 0; /* the sender has not got there yet: wait */
-        if (sent + c->latency > ready) ready = sent + c->latency;
+        double arrives = sent + pp_cost_s(c, a.kind, a.stage, NULL);
+        if (arrives > ready) ready = arrives;
         (f ? st->got_f : st->got_b)[k] = *t = ready;
         ev.type = PP_EV_WAIT;
         break;
@@ -301,36 +326,28 @@ pp_status pp_replay(const pp_sched *s, const pp_costs *c, pp_run *run, int waits
     return rc;
 }
 
-void pp_free_index(int **idx, int nranks)
-{
-    for (int r = 0; idx && r < nranks; r++) free(idx[r]);
-    free(idx);
-}
-
-pp_status pp_simulate(const pp_sched *s, const pp_costs *c, pp_run **out)
+pp_status pp_simulate(const pp_sched *lo, const pp_costs *c, pp_run **out)
 {
     *out = NULL;
-    pp_sched *lo = NULL;
-    pp_status st = pp_sched_lower(s, &lo, NULL);
-    if (st != PP_OK) return st;
-    st = pp_run_new(s->nranks, s->nmb, out);
+    if (!lo->lowered) return PP_ESCHED;   /* only what pp_sched_validate() handed back */
     pp_replay_fail fail = {0};
+    pp_status st = pp_run_new(lo->nranks, lo->nmb, out);
     if (st == PP_OK) st = pp_replay(lo, c, *out, 1, &fail);
     /* Replicas: each rank's gradient sum follows its last action (the
      * replay summarized the run without it: once more with it). */
-    for (int r = 0; st == PP_OK && c->dp_sum > 0 && r < s->nranks; r++) {
+    double sum = pp_cost_s(c, PP_IDLE, -1, NULL);
+    for (int r = 0; st == PP_OK && sum > 0 && r < lo->nranks; r++) {
         double end = 0;
         for (int i = 0; i < (*out)->ranks[r].n; i++)
             if ((*out)->ranks[r].ev[i].t1 > end) end = (*out)->ranks[r].ev[i].t1;
-        pp_event e = {PP_EV_ALLREDUCE, PP_IDLE, -1, -1, 0, end, end + c->dp_sum, 0};
+        pp_event e = {PP_EV_ALLREDUCE, PP_IDLE, -1, -1, 0, end, end + sum, 0};
         st = pp_evlist_push(&(*out)->ranks[r], e);
     }
-    if (st == PP_OK && c->dp_sum > 0) pp_run_summarize(*out);
+    if (st == PP_OK && sum > 0) pp_run_summarize(*out);
     if (st != PP_OK) {
         free(fail.blocked);
         pp_run_free(*out);
         *out = NULL;
     }
-    pp_sched_free(lo);
     return st;
 }

@@ -5,7 +5,7 @@
  * can take the new ones while the run goes on (the live view does this).
  * Left out on purpose: any I/O (exports live in their own module).
  */
-#include "pp.h"
+#include "core.h"
 
 #include <stdlib.h>
 

@@ -11,8 +11,11 @@
  * --tty is refused before anything runs), opens the view at the first step,
  * and closes it at the end or on any error before printing, so the terminal
  * is always handed back; the step-by-step drawing is view.c's.
+ * Unlike the rest of the library, this file ends the program: bad input
+ * exits every rank with status 2, a failed call aborts them (pp_die).
  */
 #include "view.h"
+#include "model.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,20 +24,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *pp_strerror(pp_status st)
-{
-    switch (st) {
-    case PP_OK: return "no error";
-    case PP_EARG: return "bad argument";
-    case PP_EMPI: return "an MPI call failed";
-    case PP_ENOMEM: return "out of memory";
-    case PP_ESCHED: return "the schedule is incomplete or would deadlock";
-    case PP_EIO: return "a file could not be read or written";
-    case PP_EPARSE: return "text could not be parsed";
-    case PP_EFAULT: return "a failure injected on purpose (PP_FAULT)";
-    }
-    return "unknown status";
-}
+/* What the demos need and do not show: the live view, the export files, the
+ * terminal until the view opens, and in real mode the measured costs. */
+struct pp_demo_state {
+    int tty_fd;              /* rank 0: the terminal found, until the view opens */
+    int keys_stdin;          /* rank 0: keys come on stdin (mpiexec forwards them) */
+    pp_live *live;
+    pp_view *view;           /* rank 0 */
+    pp_export *exports;      /* rank 0 */
+    double cost[PP_MODEL_NCOSTS]; /* seconds per block and per micro-batch, measured on rank 0 */
+    int cost_M;              /* the M they were measured for (0: not yet) */
+    double stage_scale[PP_MAX_STAGES]; /* blocks per stage: the simulator's per-stage cost */
+};
 
 static const char *prog_name = "pp";
 static pp_demo *current;   /* for pp_die: the view to close before printing */
@@ -44,13 +45,14 @@ static pp_demo *current;   /* for pp_die: the view to close before printing */
  * PP_EIO if an export could not be written. */
 static pp_status close_view(pp_demo *d, int keep)
 {
-    if (!d) return PP_OK;
-    if (d->view) pp_view_close(d->view);
-    d->view = NULL;
-    if (d->tty_fd >= 0) close(d->tty_fd);
-    d->tty_fd = -1;
-    pp_status st = pp_export_close(d->exports, keep);
-    d->exports = NULL;
+    if (!d || !d->in) return PP_OK;
+    pp_demo_state *in = d->in;
+    if (in->view) pp_view_close(in->view);
+    in->view = NULL;
+    if (in->tty_fd >= 0) close(in->tty_fd);
+    in->tty_fd = -1;
+    pp_status st = pp_export_close(in->exports, keep);
+    in->exports = NULL;
     return st;
 }
 
@@ -77,8 +79,9 @@ static void refuse(pp_demo *d, const char *fmt, ...)
         fflush(stdout);
         fprintf(stderr, "%s: error: %s\n", d->prog, msg);
     }
-    pp_live_free(d->live);
+    pp_live_free(d->in->live);
     pp_grid_free(d->grid);
+    free(d->in);
     MPI_Finalize();
     exit(2);
 }
@@ -101,44 +104,42 @@ static void choose_output(pp_demo *d)
 {
     char why[300] = "", err[400] = "", path[256];
     int bad = 0, tui = 0;
-    d->tty_fd = -1;
+    pp_demo_state *in = d->in;
     if (d->grid->rank == 0 && !d->opt.no_tui) {
-        d->tty_fd = pp_term_find(d->opt.tty, path, sizeof path, why, sizeof why, &bad, &d->keys_stdin);
-        tui = d->tty_fd >= 0;
+        in->tty_fd = pp_term_find(d->opt.tty, path, sizeof path, why, sizeof why, &bad, &in->keys_stdin);
+        tui = in->tty_fd >= 0;
     }
     pp_demo_refuse_if(d, bad, "--tty: %s", why);
     if (d->grid->rank == 0 && (d->opt.trace[0] || d->opt.events[0] || d->opt.svg[0] || d->opt.csv[0]))
-        bad = pp_export_open(d->opt.trace, d->opt.events, d->opt.svg, d->opt.csv, &d->exports, err, sizeof err) !=
+        bad = pp_export_open(d->opt.trace, d->opt.events, d->opt.svg, d->opt.csv, &in->exports, err, sizeof err) !=
               PP_OK;
     pp_demo_refuse_if(d, bad, "%s", err);
     MPI_Bcast(&tui, 1, MPI_INT, 0, d->grid->all);
     d->tui = tui;
 }
 
-void pp_demo_start(pp_demo *d, int *argc, char ***argv, const char *what)
+void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv)
 {
     int provided;
     /* Funneled: the view's drawing thread on rank 0 makes no MPI call. */
     MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
-    d->tty_fd = -1;
-    d->keys_stdin = 0;
-    d->live = NULL;
-    d->view = NULL;
-    d->exports = NULL;
+    d->spec = spec;
     d->tui = d->quit = 0;
-    d->cost_M = 0;
-    current = d;
     const char *slash = strrchr((*argv)[0], '/');
     d->prog = prog_name = slash ? slash + 1 : (*argv)[0];
+    if (!(d->in = calloc(1, sizeof *d->in))) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
+    d->in->tty_fd = -1;
+    current = d;
     PP_CHECK(pp_grid_new(MPI_COMM_WORLD, &d->grid), "could not set up the ranks");
     pp_term_catch_interrupt();
 
     char err[512];
     pp_opts defaults = d->opt;
-    if (pp_cli_parse(*argc, *argv, &d->opt, err, sizeof err) != PP_OK) refuse(d, "%s", err);
+    if (pp_cli_parse(*argc, *argv, spec, &d->opt, err, sizeof err) != PP_OK) refuse(d, "%s", err);
     if (d->opt.help) {
-        if (d->grid->rank == 0) pp_cli_usage(stdout, d->prog, what, &defaults);
+        if (d->grid->rank == 0) pp_cli_usage(stdout, d->prog, spec, &defaults);
         pp_grid_free(d->grid);
+        free(d->in);
         MPI_Finalize();
         exit(0);
     }
@@ -146,10 +147,10 @@ void pp_demo_start(pp_demo *d, int *argc, char ***argv, const char *what)
         if (pp_grid_shape(d->grid, d->opt.tp, d->opt.dp, err, sizeof err) != PP_OK) refuse(d, "%s", err);
     }
     pp_exec_opts_default(&d->exec);
-    d->exec.tick_s = d->opt.tick_ms * 1e-3;
+    d->exec.costs.tick_s = d->opt.tick_ms * 1e-3;
     d->exec.payload = d->opt.payload;
     for (int k = 0; k < 4; k++) d->exec.costs.ticks[k] = d->opt.ticks[k];
-    if (!d->opt.real) {
+    if (!spec->real) {
         d->exec.costs.allreduce = d->grid->T > 1 ? d->opt.ar_ticks : 0;
         d->exec.costs.dp_sum = d->grid->D > 1 ? d->opt.ar_ticks : 0;
     }
@@ -202,7 +203,8 @@ pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M)
     }
 
     pp_check c;
-    if (pp_sched_validate(s, &c) != PP_OK) {
+    pp_sched *lowered = NULL;
+    if (pp_sched_validate(s, &lowered, &c) != PP_OK) {
         if (d->grid->rank == 0) fprintf(stderr, "%s: schedule '%s' refused before running:\n%s", d->prog, s->name,
                                         c.grid ? c.grid : "");
         char msg[300];
@@ -211,49 +213,51 @@ pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M)
         pp_sched_free(s);
         refuse(d, "schedule refused: %s", msg);
     }
-    if (d->opt.save[0]) {
+    if (d->opt.save[0]) {   /* as given: compute-only, the form one edits */
         int bad = d->grid->rank == 0 && pp_sched_save(s, d->opt.save) != PP_OK;
         pp_demo_refuse_if(d, bad, "--save-schedule: cannot write '%s'", d->opt.save);
     }
-    return s;
+    pp_sched_free(s);
+    return lowered;
 }
 
 /* The first step with the view: rank 0 opens it, every rank joins the channel. */
 static void open_view(pp_demo *d)
 {
+    pp_demo_state *in = d->in;
     int ok = 1;
     if (d->grid->rank == 0) {
-        ok = pp_view_open(d->tty_fd, d->keys_stdin, d->prog, &d->view) == PP_OK;
-        if (ok) d->tty_fd = -1;   /* the view owns it now */
+        ok = pp_view_open(in->tty_fd, in->keys_stdin, d->prog, &in->view) == PP_OK;
+        if (ok) in->tty_fd = -1;   /* the view owns it now */
     }
     MPI_Bcast(&ok, 1, MPI_INT, 0, d->grid->all);
     d->tui = ok;
-    if (ok) PP_CHECK(pp_live_new(d->grid, d->view, &d->live), "could not set up the live view's channel");
-    d->exec.live = d->live;
+    if (ok) PP_CHECK(pp_live_new(d->grid, in->view, &in->live), "could not set up the live view's channel");
+    d->exec.watch = ok ? pp_live_watch(in->live) : NULL;
 }
 
 /* One step, timed (t NULL) or training t: predicted, run with the view, exported. */
 static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas, pp_trainer *t, double *loss)
 {
+    pp_demo_state *in = d->in;
     d->exec.work = t ? pp_trainer_work(t) : NULL;
     PP_CHECK(pp_simulate(s, &d->exec.costs, pred), "the simulator could not replay a checked schedule");
-    if (d->tui && !d->live) open_view(d);
-    if (d->live) {
-        PP_CHECK(pp_live_begin(d->live, *pred, d->exec.tick_s), "out of memory");
-        if (d->view) PP_CHECK(pp_view_begin_run(d->view, s, *pred, &d->exec, d->grid->T, d->grid->D), "out of memory");
+    if (d->tui && !in->live) open_view(d);
+    if (in->live) {
+        PP_CHECK(pp_live_begin(in->live, *pred, d->exec.costs.tick_s), "out of memory");
+        if (in->view) PP_CHECK(pp_view_begin_run(in->view, s, *pred, &d->exec, d->grid->T, d->grid->D), "out of memory");
     }
     if (t) PP_CHECK(pp_trainer_step(t, s, &d->exec, meas, loss), "the training step failed");
     else PP_CHECK(pp_exec_step(d->grid, s, &d->exec, meas), "the timed run failed");
-    if (d->live) {
-        d->quit = pp_live_quit(d->live);
+    if (in->live) {
+        d->quit = pp_live_quit(in->live);
     } else {
         /* Plain text: a Ctrl-C on any rank ends the demo after this step. */
         int mine = pp_interrupted != 0, any = 0;
         MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, d->grid->all);
         d->quit = any;
     }
-    if (d->view && !d->quit) PP_CHECK(pp_view_end_run(d->view, *meas), "out of memory");
-    if (d->exports && !d->quit) PP_CHECK(pp_export_run(d->exports, *meas, s, &d->exec, d->prog), "export failed");
+    if (in->exports && !d->quit) PP_CHECK(pp_export_run(in->exports, *meas, s, &d->exec, d->prog), "export failed");
 }
 
 void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
@@ -263,10 +267,6 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
 
 /* ---- real mode ------------------------------------------------------------ */
 
-/* Rank 0 measures a block's costs for micro-batches of batch/M samples while
- * the others sleep (a rank spinning in a broadcast would share rank 0's core
- * and slow the measurement); every rank gets them.  The simulator then
- * predicts in ticks of 1 ms: F, B, I, W per block, times the blocks of each stage. */
 /* Seconds one ordered all-reduce of n floats takes over comm: the median
  * of five after one to warm up, the slowest rank's (collective over all). */
 static double time_allreduce(pp_demo *d, MPI_Comm comm, long n)
@@ -285,8 +285,17 @@ static double time_allreduce(pp_demo *d, MPI_Comm comm, long n)
     return worst;
 }
 
+/* Real mode counts costs in ticks of 1 ms, so that the figures the view and
+ * the exports print as ticks read as milliseconds. */
+static const double REAL_TICK_S = 1e-3;
+
+/* Rank 0 measures a block's costs for micro-batches of batch/M samples while
+ * the others sleep (a rank spinning in a broadcast would share rank 0's core
+ * and slow the measurement); every rank gets them.  They become the
+ * simulator's costs: F, B, I, W per block, times the blocks of each stage. */
 static void measure_costs(pp_demo *d, int M)
 {
+    pp_demo_state *in = d->in;
     MPI_Request rq;
     /* On a grid: a replica's micro-batch, through one tensor-parallel slice
      * of a block; the group's all-reduce of that micro-batch's activation and
@@ -294,21 +303,22 @@ static void measure_costs(pp_demo *d, int M)
     pp_model_cfg slice = d->opt.model;
     slice.hidden /= d->grid->T;
     if (d->grid->rank == 0)
-        PP_CHECK(pp_model_measure(&slice, slice.batch / (d->grid->D * M), d->cost), "could not measure the model");
-    MPI_Ibcast(d->cost, PP_MODEL_NCOSTS, MPI_DOUBLE, 0, d->grid->all, &rq);
+        PP_CHECK(pp_model_measure(&slice, slice.batch / (d->grid->D * M), in->cost), "could not measure the model");
+    MPI_Ibcast(in->cost, PP_MODEL_NCOSTS, MPI_DOUBLE, 0, d->grid->all, &rq);
     PP_CHECK(pp_wait(&rq, d->exec.poll_wait_s), "sharing the measured costs");
-    d->cost_M = M;
-    d->exec.tick_s = 1e-3;
-    for (int k = 0; k < 4; k++) d->exec.costs.ticks[k] = d->cost[k] / d->exec.tick_s;
+    in->cost_M = M;
+    pp_costs *c = &d->exec.costs;
+    c->tick_s = REAL_TICK_S;
+    for (int k = 0; k < 4; k++) c->ticks[k] = in->cost[k] / REAL_TICK_S;
     const pp_grid *g = d->grid;
     long rows = slice.batch / (g->D * M), fs = slice.hidden;
-    d->exec.costs.allreduce = 0, d->exec.costs.dp_sum = 0;
+    c->allreduce = 0, c->dp_sum = 0;
     if (g->T > 1)   /* one per block in F (and in B or I): scaled by the blocks like F and B */
-        d->exec.costs.allreduce = time_allreduce(d, g->tp, rows * slice.width) / d->exec.tick_s;
+        c->allreduce = time_allreduce(d, g->tp, rows * slice.width) / REAL_TICK_S;
     if (g->D > 1) {   /* the gradients of a stage's blocks, at most */
         int most = (slice.depth + g->P - 1) / g->P;
         long floats = most * (2L * slice.width * fs + fs + slice.width);
-        d->exec.costs.dp_sum = time_allreduce(d, g->dp, floats) / d->exec.tick_s;
+        c->dp_sum = time_allreduce(d, g->dp, floats) / REAL_TICK_S;
     }
 }
 
@@ -400,20 +410,20 @@ void pp_demo_model(pp_demo *d, pp_partition *part)
     /* Per block: forward and backward; the last also the loss. */
     double *cost = malloc((size_t)c->depth * sizeof *cost);
     if (!cost) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
-    for (int l = 0; l < c->depth; l++) cost[l] = d->cost[PP_COST_F] + d->cost[PP_COST_B];
-    cost[c->depth - 1] += d->cost[PP_COST_LOSS];
+    for (int l = 0; l < c->depth; l++) cost[l] = d->in->cost[PP_COST_F] + d->in->cost[PP_COST_B];
+    cost[c->depth - 1] += d->in->cost[PP_COST_LOSS];
     char err[300];
     pp_status st = pp_partition_make(d->opt.layers[0] ? d->opt.layers : d->opt.partition, c->depth, d->grid->P,
                                       cost, part, err, sizeof err);
     free(cost);
     if (st != PP_OK) refuse(d, "%s", err);
-    for (int s = 0; s < part->nstages; s++) d->stage_scale[s] = part->first[s + 1] - part->first[s];
-    d->exec.costs.stage_scale = d->stage_scale;
+    for (int s = 0; s < part->nstages; s++) d->in->stage_scale[s] = part->first[s + 1] - part->first[s];
+    d->exec.costs.stage_scale = d->in->stage_scale;
 }
 
 void pp_demo_train(pp_demo *d, pp_trainer *t, const pp_sched *s, pp_run **pred, pp_run **meas, double *loss)
 {
-    if (d->cost_M != s->nmb) measure_costs(d, s->nmb);
+    if (d->in->cost_M != s->nmb) measure_costs(d, s->nmb);
     run_step(d, s, pred, meas, t, loss);
 }
 
@@ -435,19 +445,19 @@ void pp_demo_train_steps(pp_demo *d, pp_trainer *t, const pp_sched *s, double *l
 
 void pp_demo_note(pp_demo *d, const char *fmt, ...)
 {
-    if (!d->view) return;
+    if (!d->in->view) return;
     char line[160];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    pp_view_note(d->view, line);
+    pp_view_note(d->in->view, line);
 }
 
 int pp_demo_hold(pp_demo *d, const char *prompt)
 {
-    if (!d->live || d->quit || d->opt.exit_at_end) return d->quit;
-    d->quit = pp_live_hold(d->live, prompt);
+    if (!d->in->live || d->quit || d->opt.exit_at_end) return d->quit;
+    d->quit = pp_live_hold(d->in->live, prompt);
     return d->quit;
 }
 
@@ -463,10 +473,10 @@ void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m)
         snprintf(grid, sizeof grid, " x T=%d x D=%d (%d ranks; all-reduce AR=%g ticks, real, of the payload)", d->grid->T,
                  d->grid->D, d->grid->size, d->opt.ar_ticks);
     if (grid[0]) fprintf(f, "%s: P=%d stages%s%s; F=%g B=%g ticks of %g ms; %s messages\n", s->name, s->nstages,
-                         grid, mb, t[PP_F], t[PP_B], d->exec.tick_s * 1e3, size);
+                         grid, mb, t[PP_F], t[PP_B], d->exec.costs.tick_s * 1e3, size);
     else fprintf(f, "%s: P=%d stage%s on %d rank%s%s; F=%g B=%g ticks of %g ms; %s messages\n", s->name, s->nstages,
                  s->nstages == 1 ? "" : "s", s->nranks, s->nranks == 1 ? "" : "s", mb, t[PP_F], t[PP_B],
-                 d->exec.tick_s * 1e3, size);
+                 d->exec.costs.tick_s * 1e3, size);
 }
 
 void pp_demo_grid_header(FILE *f, const pp_grid *g)
@@ -482,7 +492,7 @@ void pp_demo_csv_row(pp_demo *d, const char *header, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    pp_export_table_row(d->exports, header, fmt, ap);
+    pp_export_table_row(d->in->exports, header, fmt, ap);
     va_end(ap);
 }
 
@@ -490,8 +500,8 @@ int pp_demo_end(pp_demo *d)
 {
     /* The run is complete here, so any key leaves, q included, and the
      * exports are written; only Ctrl-C still means "stop". */
-    if (d->live && !d->quit && !d->opt.exit_at_end) {
-        pp_live_hold(d->live, "done: press any key to leave (the text report is printed below the picture)");
+    if (d->in->live && !d->quit && !d->opt.exit_at_end) {
+        pp_live_hold(d->in->live, "done: press any key to leave (the text report is printed below the picture)");
         d->quit = pp_interrupted != 0;
     }
     if (d->grid->rank == 0 && close_view(d, !d->quit) != PP_OK)
@@ -501,8 +511,9 @@ int pp_demo_end(pp_demo *d)
     if (d->grid->rank == 0 && d->quit)
         fprintf(stderr, "%s: stopped (%s): nothing was exported\n", d->prog, pp_interrupted ? "Ctrl-C" : "q");
     int status = pp_interrupted ? 130 : 0;   /* the shell's status for an interrupted command */
-    pp_live_free(d->live);
-    d->live = NULL;
+    pp_live_free(d->in->live);
+    free(d->in);
+    d->in = NULL;
     current = NULL;
     pp_grid_free(d->grid);
     d->grid = NULL;

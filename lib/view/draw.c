@@ -68,7 +68,7 @@ void pp_draw_min_size(const pp_view_model *m, int *h, int *w)
 {
     /* A row per rank, a panel line per rank (per tensor-parallel group on a
      * grid), eight more, and in real mode the note. */
-    *h = m->P + (m->T * m->D > 1 ? m->depth : m->P) + 8 + (m->real ? 1 : 0);
+    *h = m->nrows + (m->T * m->D > 1 ? m->depth : m->nrows) + 8 + (m->real ? 1 : 0);
     *w = 80;
 }
 
@@ -163,14 +163,14 @@ static void draw_panel(const pp_view_model *m, int y, int w)
     double span = m->final ? run->makespan : m->now;
     double total_busy = 0;
     int done = 0;
-    for (int r = 0; r < m->P; r++) {
+    for (int r = 0; r < m->nrows; r++) {
         total_busy += run->busy[r];
         for (int i = 0; i < run->ranks[r].n; i++) done += run->ranks[r].ev[i].type == PP_EV_COMPUTE;
     }
     /* One line per rank; on a grid, one per stage: its T x D ranks run the
      * same actions (busy is their mean, bytes their sum; activations held are
      * those of its first rank, replica 0). */
-    int grid = m->T * m->D > 1, lines = grid ? m->depth : m->P;
+    int grid = m->T * m->D > 1, lines = grid ? m->depth : m->nrows;
     mvprintw(y++, 0, "%-5s stage  busy %%   activations held: now  peak  formula  sent KiB", grid ? "ranks" : "rank");
     for (int i = 0; i < lines; i++) {
         int r = grid ? i * m->T : i;   /* the line's first rank */
@@ -181,7 +181,7 @@ static void draw_panel(const pp_view_model *m, int y, int w)
         if (formula >= 0) snprintf(f, sizeof f, "%d", formula);
         double busy = 0, sent = 0;
         int n = 0;
-        for (int k = 0; k < m->P; k++)
+        for (int k = 0; k < m->nrows; k++)
             if (grid ? m->stage_of[k] == m->stage_of[r] : k == r) busy += run->busy[k], sent += (double)run->bytes_sent[k], n++;
         busy /= n;
         if (!grid) snprintf(who, sizeof who, "%4d", r);
@@ -190,7 +190,7 @@ static void draw_panel(const pp_view_model *m, int y, int w)
         mvprintw(y++, 0, "%-5s %4d %6.1f %%   %22d %5d %8s %9.0f", who, m->stage_of[r],
                  span > 0 ? 100 * busy / span : 0.0, now_held, run->peak_inflight[r], f, sent / 1024.0);
     }
-    double measured = span > 0 ? 1 - total_busy / (m->P * span) : 0;
+    double measured = span > 0 ? 1 - total_busy / (m->nrows * span) : 0;
     double formula = pp_theory_bubble_step(m->family, m->depth, m->M);
     double pred = m->pred_bubble;
     char ftext[48] = "", ptext[48] = "";
@@ -227,14 +227,14 @@ void pp_draw_screen(const pp_view_model *m, pp_view_camera *cam, int h, int w, i
     erase();
     pp_draw_min_size(m, &min_h, &min_w);
     if (h < min_h || w < min_w) {
-        mvprintw(0, 0, "terminal too small: %dx%d; %d ranks need at least %dx%d.", w, h, m->P, min_w, min_h);
+        mvprintw(0, 0, "terminal too small: %dx%d; %d ranks need at least %dx%d.", w, h, m->nrows, min_w, min_h);
         mvprintw(1, 0, "Enlarge the window, or run with --no-tui for plain text.  q quits.");
         return;
     }
     const char *state = m->quit ? "STOPPING" : m->paused ? "PAUSED" : m->final ? "DONE" : m->started ? "RUNNING" : "STARTING";
     char head[256], grid[48];
     if (m->T * m->D > 1) snprintf(grid, sizeof grid, "P=%d x T=%d x D=%d", m->depth, m->T, m->D);
-    else snprintf(grid, sizeof grid, "P=%d", m->P);
+    else snprintf(grid, sizeof grid, "P=%d", m->nrows);
     if (m->real)
         snprintf(head, sizeof head, "%s  %s M=%d  real compute: F=%.2f B=%.2f ms per block (measured before)  elapsed %.3f s (measured)  %s",
                  m->name, grid, m->M, m->ticks[PP_F] * m->tick0_s * 1e3, m->ticks[PP_B] * m->tick0_s * 1e3,
@@ -252,8 +252,8 @@ void pp_draw_screen(const pp_view_model *m, pp_view_camera *cam, int h, int w, i
     int tw = w - LABEL_W;
     aim(m, cam, tw);
     draw_axis(cam, 1, tw);
-    for (int r = 0; r < m->P; r++) draw_rank(m, r, cam, 2 + r, tw, mono);
-    int y = 2 + m->P;
+    for (int r = 0; r < m->nrows; r++) draw_rank(m, r, cam, 2 + r, tw, mono);
+    int y = 2 + m->nrows;
     draw_legend(y++, w, mono, m->T * m->D > 1);
     if (h > min_h) y++;
     draw_panel(m, y, w);

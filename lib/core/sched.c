@@ -2,11 +2,13 @@
  * GPipe, 1F1B), lowering to explicit sends and receives, and the CSV form.
  *
  * A schedule is nothing but one list of actions per rank.  Builders are short
- * functions that push actions; nothing here knows about MPI or clocks.
+ * functions that push actions; a schedule keeps the first failure of a push
+ * (out of memory) and pp_sched_finish() reports it, so a builder is a plain
+ * loop.  Nothing here knows about MPI or clocks.
  * Left out on purpose: interleaved and zero-bubble builders (they only need
- * pushing in another order), and checking (validate.c).
+ * pushing in another order), and checking (validate.c, which also lowers).
  */
-#include "internal.h"
+#include "core.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -111,22 +113,29 @@ void pp_sched_free(pp_sched *s)
     free(s);
 }
 
-pp_status pp_sched_push(pp_sched *s, int rank, pp_action a)
+void pp_sched_push(pp_sched *s, int rank, pp_action a)
 {
-    if (rank < 0 || rank >= s->nranks) return PP_EARG;
+    if (s->err != PP_OK) return;
+    if (rank < 0 || rank >= s->nranks) {
+        s->err = PP_EARG;
+        return;
+    }
     if (s->len[rank] == s->cap[rank]) {
         int cap = s->cap[rank] ? 2 * s->cap[rank] : 16;
         pp_action *grown = realloc(s->acts[rank], (size_t)cap * sizeof *grown);
-        if (!grown) return PP_ENOMEM;
+        if (!grown) {
+            s->err = PP_ENOMEM;
+            return;
+        }
         s->acts[rank] = grown;
         s->cap[rank] = cap;
     }
     s->acts[rank][s->len[rank]++] = a;
-    return PP_OK;
 }
 
 pp_status pp_sched_finish(pp_sched *s)
 {
+    if (s->err != PP_OK) return s->err;
     int S = 0, M = 0;
     for (int r = 0; r < s->nranks; r++)
         for (int i = 0; i < s->len[r]; i++) {
@@ -171,10 +180,10 @@ static pp_status begin(const char *name, pp_family fam, int P, int M, pp_sched *
     return PP_OK;
 }
 
-/* Ends a built schedule; frees it on failure. */
-static pp_status end(pp_status st, pp_sched **out)
+/* Ends a built schedule; frees it if a push failed. */
+static pp_status end(pp_sched **out)
 {
-    if (st == PP_OK) st = pp_sched_finish(*out);
+    pp_status st = pp_sched_finish(*out);
     if (st != PP_OK) {
         pp_sched_free(*out);
         *out = NULL;
@@ -188,12 +197,12 @@ pp_status pp_sched_naive(int P, int M, pp_sched **out)
     if (st != PP_OK) return st;
     /* Every rank: F0 B0 F1 B1 ...  The messages do the rest: rank 0 cannot
      * start F1 until the gradient of micro-batch 0 has come all the way back. */
-    for (int r = 0; r < P && st == PP_OK; r++)
-        for (int m = 0; m < M && st == PP_OK; m++) {
-            st = pp_sched_push(*out, r, act(r, PP_F, m));
-            if (st == PP_OK) st = pp_sched_push(*out, r, act(r, PP_B, m));
+    for (int r = 0; r < P; r++)
+        for (int m = 0; m < M; m++) {
+            pp_sched_push(*out, r, act(r, PP_F, m));
+            pp_sched_push(*out, r, act(r, PP_B, m));
         }
-    return end(st, out);
+    return end(out);
 }
 
 pp_status pp_sched_gpipe(int P, int M, pp_sched **out)
@@ -201,32 +210,32 @@ pp_status pp_sched_gpipe(int P, int M, pp_sched **out)
     pp_status st = begin("gpipe", PP_FAM_GPIPE, P, M, out);
     if (st != PP_OK) return st;
     /* Every rank: all M forwards, then all M backwards in the same order. */
-    for (int r = 0; r < P && st == PP_OK; r++) {
-        for (int m = 0; m < M && st == PP_OK; m++) st = pp_sched_push(*out, r, act(r, PP_F, m));
-        for (int m = 0; m < M && st == PP_OK; m++) st = pp_sched_push(*out, r, act(r, PP_B, m));
+    for (int r = 0; r < P; r++) {
+        for (int m = 0; m < M; m++) pp_sched_push(*out, r, act(r, PP_F, m));
+        for (int m = 0; m < M; m++) pp_sched_push(*out, r, act(r, PP_B, m));
     }
-    return end(st, out);
+    return end(out);
 }
 
 pp_status pp_sched_1f1b(int P, int M, pp_sched **out)
 {
     pp_status st = begin("1f1b", PP_FAM_1F1B, P, M, out);
     if (st != PP_OK) return st;
-    for (int r = 0; r < P && st == PP_OK; r++) {
+    for (int r = 0; r < P; r++) {
         /* Warm-up: enough forwards that the first gradient arrives just as
          * the steady phase starts.  Rank r holds at most P - r micro-batches. */
         int warm = P - r - 1 < M ? P - r - 1 : M;
         int f = 0, b = 0;
-        while (f < warm && st == PP_OK) st = pp_sched_push(*out, r, act(r, PP_F, f++));
+        while (f < warm) pp_sched_push(*out, r, act(r, PP_F, f++));
         /* Steady: one forward, one backward. */
-        while (f < M && st == PP_OK) {
-            st = pp_sched_push(*out, r, act(r, PP_F, f++));
-            if (st == PP_OK) st = pp_sched_push(*out, r, act(r, PP_B, b++));
+        while (f < M) {
+            pp_sched_push(*out, r, act(r, PP_F, f++));
+            pp_sched_push(*out, r, act(r, PP_B, b++));
         }
         /* Cool-down: the backwards still owed. */
-        while (b < M && st == PP_OK) st = pp_sched_push(*out, r, act(r, PP_B, b++));
+        while (b < M) pp_sched_push(*out, r, act(r, PP_B, b++));
     }
-    return end(st, out);
+    return end(out);
 }
 
 static const struct {
@@ -268,64 +277,56 @@ static int remote(const pp_sched *s, int r, int other)
     return other >= 0 && other < s->nstages && s->stage_rank[other] != r;
 }
 
+/* Pushes lowered action a of rank r, noting the action of s it comes from. */
+static void push_from(pp_sched *lo, int **src, int r, int from, pp_action a)
+{
+    src[r][lo->len[r]] = from;
+    pp_sched_push(lo, r, a);
+}
+
 pp_status pp_sched_lower(const pp_sched *s, pp_sched **out, int ***src_index)
 {
+    *out = NULL;
+    *src_index = NULL;
     pp_sched *lo = NULL;
     pp_status st = pp_sched_new(s->nranks, &lo);
     if (st != PP_OK) return st;
     memcpy(lo->name, s->name, sizeof lo->name);
     lo->family = s->family;
     int **src = calloc((size_t)s->nranks, sizeof *src);
-    if (!src) st = PP_ENOMEM;
     int explicit_comm = has_comm(s);
-
-    for (int r = 0; r < s->nranks && st == PP_OK; r++) {
+    for (int r = 0; src && r < s->nranks; r++) {
         /* At most three lowered actions come from one action. */
-        src[r] = malloc((size_t)(3 * s->len[r] + 1) * sizeof **src);
-        if (!src[r]) { st = PP_ENOMEM; break; }
-        for (int i = 0; i < s->len[r] && st == PP_OK; i++) {
+        if (!(src[r] = malloc((size_t)(3 * s->len[r] + 1) * sizeof **src))) goto fail;
+        for (int i = 0; i < s->len[r] && lo->err == PP_OK; i++) {
             pp_action a = s->acts[r][i];
             if (a.kind == PP_IDLE) continue;
             int fwd = a.kind == PP_F, bwd = a.kind == PP_B || a.kind == PP_I;
             /* The receive comes right before the compute that needs it: the
              * executor posts every receive early anyway, so this is where
              * the rank waits, not where the message is asked for. */
-            if (!explicit_comm && fwd && remote(s, r, a.stage - 1)) {
-                src[r][lo->len[r]] = i;
-                st = pp_sched_push(lo, r, act(a.stage, PP_RECV_F, a.mb));
-            }
-            if (!explicit_comm && bwd && remote(s, r, a.stage + 1) && st == PP_OK) {
-                src[r][lo->len[r]] = i;
-                st = pp_sched_push(lo, r, act(a.stage, PP_RECV_B, a.mb));
-            }
-            if (st != PP_OK) break;
-            src[r][lo->len[r]] = i;
-            st = pp_sched_push(lo, r, a);
+            if (!explicit_comm && fwd && remote(s, r, a.stage - 1)) push_from(lo, src, r, i, act(a.stage, PP_RECV_F, a.mb));
+            if (!explicit_comm && bwd && remote(s, r, a.stage + 1)) push_from(lo, src, r, i, act(a.stage, PP_RECV_B, a.mb));
+            push_from(lo, src, r, i, a);
             /* The send goes right after the compute that produced it. */
-            if (!explicit_comm && fwd && remote(s, r, a.stage + 1) && st == PP_OK) {
-                src[r][lo->len[r]] = i;
-                st = pp_sched_push(lo, r, act(a.stage, PP_SEND_F, a.mb));
-            }
-            if (!explicit_comm && bwd && remote(s, r, a.stage - 1) && st == PP_OK) {
-                src[r][lo->len[r]] = i;
-                st = pp_sched_push(lo, r, act(a.stage, PP_SEND_B, a.mb));
-            }
+            if (!explicit_comm && fwd && remote(s, r, a.stage + 1)) push_from(lo, src, r, i, act(a.stage, PP_SEND_F, a.mb));
+            if (!explicit_comm && bwd && remote(s, r, a.stage - 1)) push_from(lo, src, r, i, act(a.stage, PP_SEND_B, a.mb));
         }
     }
-    if (st == PP_OK) st = pp_sched_finish(lo);
-    if (st == PP_OK && src_index) {
-        *src_index = src;
-        src = NULL;
-    }
-    if (src)
-        for (int r = 0; r < s->nranks; r++) free(src[r]);
-    free(src);
-    if (st != PP_OK) {
-        pp_sched_free(lo);
-        lo = NULL;
-    }
+    if (!src || (st = pp_sched_finish(lo)) != PP_OK) goto fail;
     *out = lo;
-    return st;
+    *src_index = src;
+    return PP_OK;
+fail:
+    pp_free_index(src, s->nranks);
+    pp_sched_free(lo);
+    return st != PP_OK ? st : PP_ENOMEM;
+}
+
+void pp_free_index(int **idx, int nranks)
+{
+    for (int r = 0; idx && r < nranks; r++) free(idx[r]);
+    free(idx);
 }
 
 /* ---- the CSV form ------------------------------------------------------ */
@@ -394,7 +395,7 @@ pp_status pp_sched_from_csv(const char *text, pp_sched **out, char *err, size_t 
                              line, col, cell);
                     st = PP_EPARSE;
                 } else {
-                    st = pp_sched_push(s, r, a);
+                    pp_sched_push(s, r, a);
                 }
             }
             r++;

@@ -3,11 +3,14 @@
  *
  * The checks, in order: every stage on one rank; no action twice; every stage
  * runs F and B (or I and W) for every micro-batch; every send has its receive;
- * and finally a replay (sim.c) that finds any action placed before what it
- * needs (a B before its F) and any cycle of ranks waiting on each other.
+ * and finally a replay (sim.c) of the lowered schedule (sends and receives
+ * explicit) that finds any action placed before what it needs (a B before its
+ * F) and any cycle of ranks waiting on each other.  A schedule that passes is
+ * handed back lowered: the simulator and the executor run that one, so the
+ * lowering happens once.
  * Left out on purpose: memory limits (a schedule may hold many activations).
  */
-#include "internal.h"
+#include "core.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -204,15 +207,10 @@ static void check_complete(const pp_sched *s, const int *cnt, int explicit_comm,
         }
 }
 
-/* Replays the schedule; maps a failure back to the caller's action list. */
-static void check_replay(const pp_sched *s, pp_check *c, int **blocked)
+/* Replays the lowered schedule; maps a failure back to the caller's action
+ * list through src (lowered action -> the action of s it comes from). */
+static void check_replay(const pp_sched *s, const pp_sched *lo, int **src, pp_check *c, int **blocked)
 {
-    pp_sched *lo = NULL;
-    int **src = NULL;
-    if (pp_sched_lower(s, &lo, &src) != PP_OK) {
-        report(c, PP_BAD_STAGE, 0, 0, "out of memory while checking the schedule");
-        return;
-    }
     pp_costs unit;
     pp_costs_default(&unit);
     /* First as if every message arrived at once: what fails then is an
@@ -228,13 +226,12 @@ static void check_replay(const pp_sched *s, pp_check *c, int **blocked)
             *blocked = fail.blocked;
         }
     }
-    pp_free_index(src, s->nranks);
-    pp_sched_free(lo);
 }
 
-pp_status pp_sched_validate(const pp_sched *s, pp_check *c)
+pp_status pp_sched_validate(const pp_sched *s, pp_sched **lowered, pp_check *c)
 {
     memset(c, 0, sizeof *c);
+    if (lowered) *lowered = NULL;
     int explicit_comm = 0;
     for (int r = 0; r < s->nranks; r++)
         for (int i = 0; i < s->len[r]; i++)
@@ -246,9 +243,20 @@ pp_status pp_sched_validate(const pp_sched *s, pp_check *c)
     int *cnt = c->kind == PP_BAD_NONE ? count_actions(s, c) : NULL;
     if (cnt && c->kind == PP_BAD_NONE) check_complete(s, cnt, explicit_comm, c);
     free(cnt);
-    int *blocked = NULL;
-    if (c->kind == PP_BAD_NONE) check_replay(s, c, &blocked);
-    if (c->kind == PP_BAD_NONE) return PP_OK;
+
+    pp_sched *lo = NULL;
+    int **src = NULL, *blocked = NULL;
+    pp_status st = PP_OK;
+    if (c->kind == PP_BAD_NONE && (st = pp_sched_lower(s, &lo, &src)) != PP_OK) return st;
+    if (c->kind == PP_BAD_NONE) check_replay(s, lo, src, c, &blocked);
+    pp_free_index(src, s->nranks);
+    if (c->kind == PP_BAD_NONE) {
+        lo->lowered = 1;
+        if (lowered) *lowered = lo;
+        else pp_sched_free(lo);
+        return PP_OK;
+    }
+    pp_sched_free(lo);
 
     /* Bracket the bad action, or every stuck rank's action for a deadlock. */
     int *mark = malloc((size_t)s->nranks * sizeof *mark);

@@ -13,7 +13,7 @@
  * can run more ranks than it has cores.
  * Left out on purpose: overlapping the sum with compute.
  */
-#include "internal.h"
+#include "core.h"
 
 #include <stdlib.h>
 

@@ -7,12 +7,12 @@
  * trip: the offset is then known to within half the fastest round trip.
  *
  * The grid's shape, P stages x T tensor-parallel ranks x D replicas, puts
- * rank w at t = w mod T, p = (w / T) mod P, d = w / (T P): a tensor-parallel
- * group is T neighbouring ranks, which mpiexec places on one machine, because
- * it talks on every block; the pipeline's and the replicas' messages are
- * fewer and may cross machines.
+ * rank w at t = w mod T, p = (w / T) mod P, d = w / (T P) (pp_place, the one
+ * place this is written): a tensor-parallel group is T neighbouring ranks,
+ * which mpiexec places on one machine, because it talks on every block; the
+ * pipeline's and the replicas' messages are fewer and may cross machines.
  */
-#include "internal.h"
+#include "core.h"
 
 #include <sched.h>
 #include <stdlib.h>
@@ -148,11 +148,16 @@ static pp_status estimate_offsets(pp_grid *g)
 
 /* ---- the grid ---------------------------------------------------------- */
 
+void pp_place(int P, int T, int w, int *p, int *t, int *d)
+{
+    *t = w % T;
+    *p = w / T % P;
+    *d = w / (T * P);
+}
+
 void pp_grid_coords(const pp_grid *g, int w, int *p, int *t, int *d)
 {
-    *t = w % g->T;
-    *p = w / g->T % g->P;
-    *d = w / (g->T * g->P);
+    pp_place(g->P, g->T, w, p, t, d);
 }
 
 int pp_grid_rank_of(const pp_grid *g, int p, int t, int d)

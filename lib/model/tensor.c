@@ -2,14 +2,14 @@
  * CPU backend: the handful of operations the model needs, with matrix
  * multiply through CBLAS (OpenBLAS, one thread per rank).
  *
- * The model and the executor see only the pp_ops table (internal.h), so a
+ * The model and the executor see only the pp_ops table (model.h), so a
  * GPU backend replaces this file's second half without touching them.
  * Every operation here runs in a fixed order: the same inputs give the same
  * bits, which is what lets a pipelined run equal a single-process one.
  * Left out on purpose: strides and views (every tensor is packed), and any
  * operation the MLP does not use.
  */
-#include "internal.h"
+#include "model.h"
 
 #ifdef __GLIBC__
 #include <malloc.h>

@@ -11,7 +11,7 @@
  * when the demo ends well, so a file is never left half-written.
  * Left out on purpose: reading these formats back.
  */
-#include "internal.h"
+#include "view.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -88,8 +88,8 @@ static const char *TYPE[] = {"compute", "wait", "send", "held", "all-reduce"};
 static void json_run(pp_export *x, const pp_run *r, const pp_sched *s)
 {
     FILE *f = x->f[0];
-    for (int p = 0; p < r->P; p++) {
-        int pid = x->runs * r->P + p;
+    for (int p = 0; p < r->nrows; p++) {
+        int pid = x->runs * r->nrows + p;
         fprintf(f, "%s{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": %d, \"args\": {\"name\": \"%s M=%d: rank %d\"}}",
                 x->first_event ? "" : ",\n", pid, s->name, s->nmb, p);
         fprintf(f, ",\n{\"name\": \"process_sort_index\", \"ph\": \"M\", \"pid\": %d, \"args\": {\"sort_index\": %d}}", pid,
@@ -110,7 +110,7 @@ static void json_run(pp_export *x, const pp_run *r, const pp_sched *s)
 
 static void csv_run(pp_export *x, const pp_run *r, const pp_sched *s)
 {
-    for (int p = 0; p < r->P; p++)
+    for (int p = 0; p < r->nrows; p++)
         for (int i = 0; i < r->ranks[p].n; i++) {
             const pp_event *e = &r->ranks[p].ev[i];
             char name[32];
@@ -135,13 +135,13 @@ static void svg_run(pp_export *x, const pp_run *r, const pp_sched *s, const pp_e
     FILE *f = x->svg_body;
     int y0 = x->svg_height;
     double scale = r->makespan > 0 ? SVG_W / r->makespan : 1;   /* px per second */
-    double formula = pp_theory_bubble_step(s->family, r->P, r->M);
+    double formula = pp_theory_bubble_step(s->family, r->nrows, r->M);
     fprintf(f, "<text x=\"8\" y=\"%d\" font-size=\"15\" font-weight=\"bold\">%s: %s, P=%d, M=%d, tick %g ms</text>\n",
-            y0 + 18, prog, s->name, r->P, r->M, o->tick_s * 1e3);
+            y0 + 18, prog, s->name, r->nrows, r->M, o->costs.tick_s * 1e3);
     fprintf(f, "<text x=\"8\" y=\"%d\" font-size=\"12\">bubble %.1f %% measured, %s %.1f %% formula; makespan %.1f ms measured</text>\n",
             y0 + 36, 100 * pp_run_bubble_step(r), pp_theory_bubble_step_text(s->family),
             formula >= 0 ? 100 * formula : 0.0, r->makespan * 1e3);
-    for (int p = 0; p < r->P; p++) {
+    for (int p = 0; p < r->nrows; p++) {
         int y = y0 + SVG_HEAD + p * SVG_ROW;
         fprintf(f, "<text x=\"8\" y=\"%d\" font-size=\"12\">rank %d</text>\n", y + 15, p);
         for (int i = 0; i < r->ranks[p].n; i++) {
@@ -158,7 +158,7 @@ static void svg_run(pp_export *x, const pp_run *r, const pp_sched *s, const pp_e
         }
     }
     /* Time axis: a mark every tenth of the makespan. */
-    int ya = y0 + SVG_HEAD + r->P * SVG_ROW + 14;
+    int ya = y0 + SVG_HEAD + r->nrows * SVG_ROW + 14;
     for (int k = 0; k <= 10; k++)
         fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" fill=\"#666\">%.0f</text>\n",
                 SVG_LABEL + k * SVG_W / 10.0, ya, r->makespan * 1e3 * k / 10);

@@ -5,7 +5,8 @@
  * Drawing takes finished data and writes text; it knows nothing of MPI.
  * Left out on purpose: colour and live redraws (the ncurses view does those).
  */
-#include "pp.h"
+#include "core.h"
+#include "pp_demo.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -37,7 +38,7 @@ void pp_report_timeline(FILE *f, const pp_run *r, double slot, int width)
     if (cols < 1) cols = 1;
     char row[4096];
     if (cols > (int)sizeof row - 1) cols = (int)sizeof row - 1;
-    for (int p = 0; p < r->P; p++) {
+    for (int p = 0; p < r->nrows; p++) {
         memset(row, '.', (size_t)cols);
         row[cols] = '\0';
         for (int i = 0; i < r->ranks[p].n; i++) {
@@ -56,17 +57,16 @@ void pp_report_timeline(FILE *f, const pp_run *r, double slot, int width)
             memset(row + c0, '#', (size_t)((c1 < cols ? c1 : cols) - c0));
         }
         char place[32] = "";
-        if (r->D > 1) snprintf(place, sizeof place, " d%d", p / (r->T * pp_run_depth(r)));
+        int s, t, d;
+        pp_place(r->nrows / (r->T * r->D), r->T, p, &s, &t, &d);
+        if (r->D > 1) snprintf(place, sizeof place, " d%d", d);
         if (r->T * r->D > 1)
-            fprintf(f, "  rank %d%s s%d t%d |%s|\n", p, place, p / r->T % pp_run_depth(r), p % r->T, row);
+            fprintf(f, "  rank %d%s s%d t%d |%s|\n", p, place, s, t, row);
         else
             fprintf(f, "  rank %d |%s|\n", p, row);
     }
-    if (r->in_ticks)
-        fprintf(f, "  one column = %.2f tick; F = forward, B = backward (digits: micro-batch), . = idle\n", slot);
-    else
-        fprintf(f, "  one column = %.2f ms; F = forward, B = backward (digits: micro-batch), . = idle%s\n",
-                slot * 1e3, r->T * r->D > 1 ? ", # = all-reduce (longer than half a column)" : "");
+    fprintf(f, "  one column = %.2f ms; F = forward, B = backward (digits: micro-batch), . = idle%s\n",
+            slot * 1e3, r->T * r->D > 1 ? ", # = all-reduce (longer than half a column)" : "");
 }
 
 /* ---- summary ----------------------------------------------------------- */
@@ -101,18 +101,18 @@ void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sc
 
     fprintf(f, "  rank    busy    idle   micro-batches held at peak    sent\n");
     fprintf(f, "        (measured, of makespan)   measured / formula %s\n", pp_theory_peak_text(fam));
-    for (int p = 0; p < m->P; p++) {
+    for (int p = 0; p < m->nrows; p++) {
         double busy = m->makespan > 0 ? m->busy[p] / m->makespan : 0;
-        int formula = pp_theory_peak_inflight(fam, P, M, p / m->T % P);
+        int formula = pp_theory_peak_inflight(fam, P, M, pp_run_pipe_rank(m, p));
         fprintf(f, "  %4d  %5.1f %%  %5.1f %%  %13d / ", p, 100 * busy, 100 * (1 - busy), m->peak_inflight[p]);
         if (formula < 0) fprintf(f, "%-13s", "n/a");
         else fprintf(f, "%-13d", formula);
         fprintf(f, "%7.0f KiB\n", m->bytes_sent[p] / 1024.0);
     }
 
-    double tick_ms = o->tick_s * 1e3;
+    double tick_s = o->costs.tick_s;
     fprintf(f, "  makespan: %.1f ms measured, %.1f ms predicted by the simulator (%g ticks of %.2f ms)\n",
-            m->makespan * 1e3, pred->makespan * tick_ms, pred->makespan, tick_ms);
+            m->makespan * 1e3, pred->makespan * 1e3, pred->makespan / tick_s, tick_s * 1e3);
 
     bubble_line(f, "bubble, share of the step  = idle / (P x makespan):", pp_run_bubble_step(m),
                 pp_theory_bubble_step_text(fam), pp_theory_bubble_step(fam, P, M), pp_run_bubble_step(pred));
@@ -135,10 +135,10 @@ void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sc
 double pp_run_wait_s(const pp_run *r)
 {
     double sum = 0;
-    for (int p = 0; p < r->P; p++)
+    for (int p = 0; p < r->nrows; p++)
         for (int i = 0; i < r->ranks[p].n; i++)
             if (r->ranks[p].ev[i].type == PP_EV_WAIT) sum += r->ranks[p].ev[i].t1 - r->ranks[p].ev[i].t0;
-    return r->P ? sum / r->P : 0;
+    return r->nrows ? sum / r->nrows : 0;
 }
 
 static void comm_row(FILE *f, const char *what, int calls, long bytes, const char *formula, long want, long sent,

@@ -17,7 +17,7 @@
  * the numbers do not depend on how the work is split.
  * Left out on purpose: other layer kinds, optimisers other than plain SGD.
  */
-#include "internal.h"
+#include "model.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -74,19 +74,19 @@ const char *pp_theory_peak_text(pp_family f)
 static double total_busy(const pp_run *r)
 {
     double sum = 0;
-    for (int p = 0; p < r->P; p++) sum += r->busy[p];
+    for (int p = 0; p < r->nrows; p++) sum += r->busy[p];
     return sum;
 }
 
 double pp_run_bubble_step(const pp_run *r)
 {
     if (r->makespan <= 0) return 0;
-    return 1.0 - total_busy(r) / (r->P * r->makespan);
+    return 1.0 - total_busy(r) / (r->nrows * r->makespan);
 }
 
 double pp_run_bubble_ideal(const pp_run *r)
 {
     double busy = total_busy(r);
     if (busy <= 0) return 0;
-    return (r->P * r->makespan - busy) / busy;
+    return (r->nrows * r->makespan - busy) / busy;
 }

@@ -14,9 +14,13 @@
  * Quitting does not abandon messages in flight: the ranks finish the step
  * with ticks of zero length (milliseconds), so every send meets its receive
  * and MPI ends cleanly.
+ * The streamed events are the step's record: they go into the view's run,
+ * which rank 0's executor takes at the end instead of gathering them again.
+ * So an event is streamed only once it is final: a send still on its way
+ * (its end unknown) holds back itself and what follows it.
  * Left out on purpose: drawing (view.c) and the terminal (term.c).
  */
-#include "internal.h"
+#include "view.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +48,14 @@ struct pp_live {
     pp_view *view;        /* rank 0: where events and keys live */
     int run;              /* counts the steps run with this channel */
 
+    pp_watch watch;       /* the executor's hooks into this channel */
+
     /* Control state, on every rank. */
     int paused, grants, quit, reported, ended;
     int retimed;          /* rank 0: + or - changed the tick during this step */
     double tick_s;        /* the tick in force (the keys change it) */
     int done;             /* compute actions this rank has run in this step */
+    int counted;          /* events of this rank looked at for `done` */
 
     /* Sending side (ranks other than 0). */
     int sent;             /* events of this step already sent */
@@ -71,6 +78,12 @@ struct pp_live {
     int want_steps;
 };
 
+static void on_start(void *ctx, double start);
+static pp_status on_poll(void *ctx, const pp_evlist *mine, double now, int waiting);
+static int on_hold(void *ctx);
+static double on_tick(void *ctx);
+static pp_status on_end(void *ctx, const pp_evlist *mine, pp_run **all);
+
 pp_status pp_live_new(const pp_grid *g, pp_view *view, pp_live **out)
 {
     pp_live *l = calloc(1, sizeof *l);
@@ -79,6 +92,7 @@ pp_status pp_live_new(const pp_grid *g, pp_view *view, pp_live **out)
     l->size = g->size;
     l->g = g;
     l->view = view;
+    l->watch = (pp_watch){l, on_start, on_poll, on_hold, on_tick, on_end};
     l->ctl_req = l->out_req = l->state_req = MPI_REQUEST_NULL;
     if (MPI_Comm_dup(g->all, &l->comm) != MPI_SUCCESS) {
         free(l);
@@ -126,7 +140,9 @@ static pp_status keep_prediction(pp_live *l, const pp_run *pred)
     l->pred_n = calloc((size_t)l->size, sizeof *l->pred_n);
     if (!l->pred_t0 || !l->pred_n) return PP_ENOMEM;
     for (int r = 0; r < l->size && pred; r++) {
-        const pp_evlist *ev = &pred->ranks[pred->P == l->size ? r : r / l->g->T % l->g->P];
+        int p, t, d;
+        pp_grid_coords(l->g, r, &p, &t, &d);
+        const pp_evlist *ev = &pred->ranks[pred->nrows == l->size ? r : p];
         if (!(l->pred_t0[r] = malloc(((size_t)ev->n + 1) * sizeof(double)))) return PP_ENOMEM;
         for (int i = 0; i < ev->n; i++)
             if (ev->ev[i].type == PP_EV_COMPUTE) l->pred_t0[r][l->pred_n[r]++] = ev->ev[i].t0;
@@ -137,7 +153,7 @@ static pp_status keep_prediction(pp_live *l, const pp_run *pred)
 pp_status pp_live_begin(pp_live *l, const pp_run *pred, double tick_s)
 {
     l->run++;
-    l->paused = l->grants = l->quit = l->reported = l->done = l->ended = l->retimed = 0;
+    l->paused = l->grants = l->quit = l->reported = l->done = l->counted = l->ended = l->retimed = 0;
     l->sent = 0;
     l->last_flush = 0;
     l->tick_s = tick_s;
@@ -155,18 +171,20 @@ pp_status pp_live_begin(pp_live *l, const pp_run *pred, double tick_s)
     return keep_prediction(l, pred);
 }
 
-void pp_live_started(pp_live *l, double start)
+const pp_watch *pp_live_watch(pp_live *l)
 {
+    return &l->watch;
+}
+
+static void on_start(void *ctx, double start)
+{
+    pp_live *l = ctx;
     if (l->rank == 0 && l->view) pp_view_started(l->view, start);
 }
 
-int pp_live_retimed(const pp_live *l)
+static double on_tick(void *ctx)
 {
-    return l->retimed;
-}
-
-double pp_live_tick(const pp_live *l)
-{
+    pp_live *l = ctx;
     return l->quit ? 0 : l->tick_s;
 }
 
@@ -188,7 +206,8 @@ static pp_status grant_step(pp_live *l)
     for (int r = 0; r < l->size; r++) {
         if (!l->rep[r] && !l->finished[r]) return PP_OK;  /* not everyone has stopped yet */
         if (l->known[r] >= l->pred_n[r]) continue;
-        if (best < 0 || l->pred_t0[r][l->known[r]] < l->pred_t0[best][l->known[best]]) best = r;
+        /* Predicted starts within a nanosecond are a tie: the lower rank goes first. */
+        if (best < 0 || l->pred_t0[r][l->known[r]] < l->pred_t0[best][l->known[best]] - 1e-9) best = r;
     }
     l->want_steps--;
     if (best < 0) return PP_OK;
@@ -272,9 +291,17 @@ static pp_status take_messages(pp_live *l)
 
 /* ---- other ranks: events out, control in ------------------------------ */
 
-static pp_status flush_events(pp_live *l, const pp_evlist *ev, int tag)
+/* How many of the events are final (the first `ready` of them): a send
+ * still on its way has no end yet, and stops the count. */
+static int final_events(const pp_evlist *ev, int from)
 {
-    int n = ev->n - l->sent;
+    while (from < ev->n && ev->ev[from].t1 >= 0) from++;
+    return from;
+}
+
+static pp_status flush_events(pp_live *l, const pp_evlist *ev, int ready, int tag)
+{
+    int n = ready - l->sent;
     if (n > l->out_cap) {
         pp_event *grown = realloc(l->out, (size_t)n * sizeof *grown);
         if (!grown) return PP_ENOMEM;
@@ -282,7 +309,7 @@ static pp_status flush_events(pp_live *l, const pp_evlist *ev, int tag)
         l->out_cap = n;
     }
     if (n > 0) memcpy(l->out, ev->ev + l->sent, (size_t)n * sizeof *l->out);
-    l->sent = ev->n;
+    l->sent = ready;
     l->out_busy = 1;
     return MPI_Isend(l->out, n * (int)sizeof *l->out, MPI_BYTE, 0, tag, l->comm, &l->out_req) == MPI_SUCCESS
                ? PP_OK : PP_EMPI;
@@ -325,13 +352,22 @@ static pp_status report_state(pp_live *l)
                    MPI_SUCCESS ? PP_OK : PP_EMPI;
 }
 
-pp_status pp_live_poll(pp_live *l, const pp_evlist *mine, double now, int waiting)
+/* Counts the compute actions this rank has run (rank 0 grants steps by them). */
+static void count_done(pp_live *l, const pp_evlist *mine)
 {
+    for (; l->counted < mine->n; l->counted++) l->done += mine->ev[l->counted].type == PP_EV_COMPUTE;
+}
+
+static pp_status on_poll(void *ctx, const pp_evlist *mine, double now, int waiting)
+{
+    pp_live *l = ctx;
     pp_status st = PP_OK;
+    count_done(l, mine);
+    int ready = final_events(mine, l->sent);
     if (l->rank == 0) {
-        if (mine && l->view && l->sent < mine->n) {
-            pp_view_add(l->view, 0, mine->ev + l->sent, mine->n - l->sent);
-            l->sent = mine->n;
+        if (l->view && l->sent < ready) {
+            pp_view_add(l->view, 0, mine->ev + l->sent, ready - l->sent);
+            l->sent = ready;
         }
         for (int cmd; st == PP_OK && l->view && (cmd = pp_view_take_cmd(l->view)) != PP_CMD_NONE;)
             st = apply_key(l, cmd);
@@ -352,17 +388,18 @@ pp_status pp_live_poll(pp_live *l, const pp_evlist *mine, double now, int waitin
         if (MPI_Test(&l->state_req, &l->state_busy, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
         l->state_busy = !l->state_busy;
     }
-    if (mine && !l->out_busy && l->sent < mine->n && (now - l->last_flush >= FLUSH_S || l->paused)) {
+    if (!l->out_busy && l->sent < ready && (now - l->last_flush >= FLUSH_S || l->paused)) {
         l->last_flush = now;
-        st = flush_events(l, mine, TAG_EVENTS);
+        st = flush_events(l, mine, ready, TAG_EVENTS);
     }
     if (st == PP_OK) st = take_control(l);
     if (st == PP_OK && waiting && l->paused) st = report_state(l);
     return st;
 }
 
-int pp_live_hold_here(pp_live *l)
+static int on_hold(void *ctx)
 {
+    pp_live *l = ctx;
     if (l->quit || !l->paused) return 0;
     if (l->grants > 0) {
         l->grants--;
@@ -372,17 +409,18 @@ int pp_live_hold_here(pp_live *l)
     return 1;
 }
 
-void pp_live_computed(pp_live *l)
+/* This rank's list is done.  Others send what is left of their events and
+ * wait for rank 0's END; rank 0 keeps the view fed and the keys answered
+ * until every rank's events are in, then takes the view's run: the step's
+ * record, with nothing gathered twice. */
+static pp_status on_end(void *ctx, const pp_evlist *mine, pp_run **all)
 {
-    l->done++;
-}
-
-pp_status pp_live_finish(pp_live *l, const pp_evlist *mine, double poll_s)
-{
+    pp_live *l = ctx;
+    const double poll_s = 20e-6, nap_s = 1e-3;
     if (l->rank != 0) {
         if (l->out_busy && pp_wait(&l->out_req, poll_s) != PP_OK) return PP_EMPI;
         l->out_busy = 0;
-        if (flush_events(l, mine, TAG_DONE) != PP_OK) return PP_EMPI;
+        if (flush_events(l, mine, mine->n, TAG_DONE) != PP_OK) return PP_EMPI;
         l->out_busy = 0;
         if (pp_wait(&l->out_req, poll_s) != PP_OK) return PP_EMPI;
         if (l->state_busy && pp_wait(&l->state_req, poll_s) != PP_OK) return PP_EMPI;
@@ -392,19 +430,21 @@ pp_status pp_live_finish(pp_live *l, const pp_evlist *mine, double poll_s)
          * nothing of this step is left unreceived. */
         while (!l->ended) {
             if (take_control(l) != PP_OK) return PP_EMPI;
-            if (!l->ended) pp_sleep_until(pp_now() + 1e-3);
+            if (!l->ended) pp_sleep_until(pp_now() + nap_s);
         }
         return PP_OK;
     }
-    /* Rank 0 keeps the view fed and the keys answered until every rank is done. */
     for (;;) {
-        pp_status st = pp_live_poll(l, mine, pp_now(), 1);
+        pp_status st = on_poll(l, mine, pp_now(), 1);
         if (st != PP_OK) return st;
-        int all = 1;
-        for (int r = 0; r < l->size; r++) all &= l->finished[r];
-        if (all) return tell_all(l, CTL_END, 0);
-        pp_sleep_until(pp_now() + 1e-3);
+        int every = 1;
+        for (int r = 0; r < l->size; r++) every &= l->finished[r];
+        if (every) break;
+        pp_sleep_until(pp_now() + nap_s);
     }
+    *all = pp_view_end_run(l->view, l->retimed);
+    pp_status st = tell_all(l, CTL_END, 0);
+    return st == PP_OK && !*all ? PP_ENOMEM : st;
 }
 
 int pp_live_quit(pp_live *l)

@@ -13,7 +13,7 @@
  * each micro-batch, so a correct pipeline ends on exactly the same bits.
  * Left out on purpose: any parallelism (that is the point).
  */
-#include "internal.h"
+#include "model.h"
 
 #include <stdlib.h>
 #include <string.h>

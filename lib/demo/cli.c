@@ -10,7 +10,7 @@
  * talking: bad input is caught before any rank waits for another.
  * Left out on purpose: option abbreviations and environment variables.
  */
-#include "pp.h"
+#include "pp_demo.h"
 
 #include <errno.h>
 #include <math.h>
@@ -110,7 +110,7 @@ static pp_status parse_model(int k, const char *v, pp_opts *o, char *err, size_t
     return PP_OK;
 }
 
-static pp_status parse_mb(const char *v, pp_opts *o, char *err, size_t n)
+static pp_status parse_mb(const char *v, const pp_demo_spec *spec, pp_opts *o, char *err, size_t n)
 {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", v);
@@ -121,12 +121,12 @@ static pp_status parse_mb(const char *v, pp_opts *o, char *err, size_t n)
         long m;
         if (parse_int(tok, 1, MAX_MB, &m) != 0)
             return fail(err, n, "-m: '%s' is not a number of micro-batches: give a whole number from 1 to %d%s",
-                        tok, MAX_MB, o->mb_list_ok ? " or a list like 1,2,4,8" : "");
+                        tok, MAX_MB, spec->mb_list_ok ? " or a list like 1,2,4,8" : "");
         if (o->nmb == PP_MAX_MB_LIST)
             return fail(err, n, "-m: more than %d values in '%s'", PP_MAX_MB_LIST, v);
         o->mb[o->nmb++] = (int)m;
     }
-    if (o->nmb > 1 && !o->mb_list_ok)
+    if (o->nmb > 1 && !spec->mb_list_ok)
         return fail(err, n, "-m: '%s' is a list, but this demo runs one M: give one whole number", v);
     o->m_given = 1;
     return PP_OK;
@@ -150,7 +150,7 @@ static pp_status parse_payload(const char *v, pp_opts *o, char *err, size_t n)
 }
 
 /* "F=1,B=2" or "I=1,W=1": ticks per kind. */
-static pp_status parse_cost(const char *v, pp_opts *o, char *err, size_t n)
+static pp_status parse_cost(const char *v, const pp_demo_spec *spec, pp_opts *o, char *err, size_t n)
 {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", v);
@@ -163,7 +163,7 @@ static pp_status parse_cost(const char *v, pp_opts *o, char *err, size_t n)
         double ticks;
         if ((!k && !ar) || (!ar && tok[1] != '=') || parse_num(tok + (ar ? 3 : 2), 0, 1000, &ticks) != 0)
             return fail(err, n, "--cost: '%s' is not a cost: give KIND=TICKS pairs like F=1,B=2 (kinds F, B, I, W, AR; ticks 0 to 1000)", tok);
-        if (ar && !o->grid_ok)
+        if (ar && !spec->grid_ok)
             return fail(err, n, "--cost: '%s': an all-reduce cost needs a grid; 05_1f1b takes it with --tp or --dp", tok);
         if (ar) o->ar_ticks = ticks;
         else o->ticks[k - kinds] = ticks;
@@ -171,9 +171,9 @@ static pp_status parse_cost(const char *v, pp_opts *o, char *err, size_t n)
     return PP_OK;
 }
 
-static pp_status parse_schedule(const char *v, pp_opts *o, char *err, size_t n)
+static pp_status parse_schedule(const char *v, const pp_demo_spec *spec, pp_opts *o, char *err, size_t n)
 {
-    if (o->no_schedule)
+    if (spec->no_schedule)
         return fail(err, n, "--schedule: this demo chooses its own schedules; run 04_bubble_efficiency for '%s'", v);
     size_t len = strlen(v);
     pp_sched *s = NULL;
@@ -210,7 +210,7 @@ int pp_cli_given(const pp_opts *o, const char *name)
     return 0;
 }
 
-pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
+pp_status pp_cli_parse(int argc, char **argv, const pp_demo_spec *spec, pp_opts *o, char *err, size_t n)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -235,16 +235,16 @@ pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
             return fail(err, n, "unexpected argument '%s' (try --help)", a);
         }
         /* Timed options in a real demo, model options in a timed one. */
-        if (o->real && (k == 3 || k == 4 || k == 5))
+        if (spec->real && (k == 3 || k == 4 || k == 5))
             return fail(err, n, "%s: this demo computes for real, so it has no ticks or payload; "
                         "the timed demos (04, 05) take %s", name, name);
-        if (k >= 22 && !o->grid_ok)
+        if (k >= 22 && !spec->grid_ok)
             return fail(err, n, "%s: this demo runs one pipeline (P = the number of ranks); "
                         "05_1f1b, 06_pp_tp and 12_3d take --tp and --dp", name);
-        if (k == 6 && !o->csv_ok)
+        if (k == 6 && !spec->csv_ok)
             return fail(err, n, "--csv: this demo prints no table to plot; 02_microbatches and "
                         "04_bubble_efficiency take --csv");
-        if (o->no_steps && ((k >= 7 && k <= 11) || k == 16 || k == 18)) {
+        if (spec->no_steps && ((k >= 7 && k <= 11) || k == 16 || k == 18)) {
             const char *what = k == 16 || k == 18 ? "steps or learning rate"
                                : k == 7           ? "schedule to save"
                                : k == 8           ? "live view"
@@ -252,7 +252,7 @@ pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
             return fail(err, n, "%s: this demo runs no training step, so it has no %s; %s take %s", name, what,
                         k == 16 || k == 18 ? "02_microbatches, 06_pp_tp and 12_3d" : "demos 02 to 12", name);
         }
-        if (!o->real && k >= 12 && k < 22)
+        if (!spec->real && k >= 12 && k < 22)
             return fail(err, n, "%s: this demo runs timed compute and has no model; "
                         "the real-compute demos (01, 02, 03) take %s", name, name);
         const char *v = eq && nlen == strlen(name) && a[1] == '-' ? eq + 1 : NULL;
@@ -265,15 +265,15 @@ pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
         double ms;
         switch (k) {
         case 0:
-        case 1: st = parse_mb(v, o, err, n); break;
-        case 2: st = parse_schedule(v, o, err, n); break;
+        case 1: st = parse_mb(v, spec, o, err, n); break;
+        case 2: st = parse_schedule(v, spec, o, err, n); break;
         case 3:
             if (parse_num(v, 0.1, 10000, &ms) != 0)
                 return fail(err, n, "--tick-ms: '%s' is not a tick length: give milliseconds from 0.1 to 10000", v);
             o->tick_ms = ms;
             break;
         case 4: st = parse_payload(v, o, err, n); break;
-        case 5: st = parse_cost(v, o, err, n); break;
+        case 5: st = parse_cost(v, spec, o, err, n); break;
         case 6: st = copy_path("--csv", v, o->csv, sizeof o->csv, err, n); break;
         case 7: st = copy_path("--save-schedule", v, o->save, sizeof o->save, err, n); break;
         case 8: st = copy_path("--tty", v, o->tty, sizeof o->tty, err, n); break;
@@ -295,14 +295,14 @@ pp_status pp_cli_parse(int argc, char **argv, pp_opts *o, char *err, size_t n)
     return PP_OK;
 }
 
-void pp_cli_usage(FILE *f, const char *prog, const char *what, const pp_opts *d)
+void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_opts *d)
 {
     char mb[128] = "";
     size_t k = 0;
     for (int i = 0; i < d->nmb && k < sizeof mb - 8; i++)
         k += (size_t)snprintf(mb + k, sizeof mb - k, "%s%d", i ? "," : "", d->mb[i]);
-    fprintf(f, "usage: mpiexec -n N %s [options]\n%s\n\n", prog, what);
-    if (d->grid_ok) {
+    fprintf(f, "usage: mpiexec -n N %s [options]\n%s\n\n", prog, spec->what);
+    if (spec->grid_ok) {
         fprintf(f, "The N ranks form P pipeline stages x T tensor-parallel ranks x D replicas: P = N / (T x D).\n");
         fprintf(f, "Rank w has t = w mod T, stage p = (w / T) mod P, replica d = w / (T x P).\n\n");
         fprintf(f, "  --tp T                tensor-parallel ranks per stage (default %d)\n", d->tp);
@@ -311,18 +311,18 @@ void pp_cli_usage(FILE *f, const char *prog, const char *what, const pp_opts *d)
         fprintf(f, "P, the number of pipeline stages, is the number of ranks mpiexec starts.\n\n");
     }
     fprintf(f, "  -m, --microbatches M  micro-batches per step%s (default %s)\n",
-            d->mb_list_ok ? "; a list like 1,2,4 sweeps them" : "", mb);
-    if (!d->no_schedule)
+            spec->mb_list_ok ? "; a list like 1,2,4 sweeps them" : "", mb);
+    if (!spec->no_schedule)
         fprintf(f, "  --schedule NAME       %s, or a CSV file (one row per rank) (default %s)\n",
                 pp_sched_names(), d->schedule);
-    if (d->real) {
+    if (spec->real) {
         const pp_model_cfg *c = &d->model;
         fprintf(f, "the model: --depth blocks y = x + gelu(x W1 + b1) W2 + b2, trained with SGD to imitate y = tanh(x A)\n");
         fprintf(f, "  --depth L             blocks in the model (default %d)\n", c->depth);
         fprintf(f, "  --width D             width of x and y (default %d)\n", c->width);
         fprintf(f, "  --hidden F            width inside a block (default %d)\n", c->hidden);
         fprintf(f, "  --batch B             samples per step, split into M micro-batches (default %d)\n", c->batch);
-        if (!d->no_steps) {
+        if (!spec->no_steps) {
             fprintf(f, "  --steps N             training steps (default %d)\n", c->steps);
             fprintf(f, "  --lr X                SGD learning rate (default %g)\n", c->lr);
         }
@@ -335,14 +335,14 @@ void pp_cli_usage(FILE *f, const char *prog, const char *what, const pp_opts *d)
         fprintf(f, "  --tick-ms MS          length of one tick in milliseconds (default %g)\n", d->tick_ms);
         fprintf(f, "  --cost F=1,B=2        ticks per forward, backward, I and W (default F=%g,B=%g,I=%g,W=%g)\n",
                 d->ticks[PP_F], d->ticks[PP_B], d->ticks[PP_I], d->ticks[PP_W]);
-        if (d->grid_ok)
+        if (spec->grid_ok)
             fprintf(f, "                        and AR, ticks of one all-reduce (default AR=%g): with --tp, every F, B\n"
                        "                        and I ends with one; with --dp, the step ends with the replicas' sum\n", d->ar_ticks);
         fprintf(f, "  --payload SIZE        bytes per activation or gradient message, like 4096, 64K, 1M (default %zuK)\n",
                 d->payload / 1024);
     }
-    if (d->csv_ok) fprintf(f, "  --csv FILE            also write the results table as CSV, for plotting\n");
-    if (d->no_steps) {   /* no step, so no schedule, view or timeline */
+    if (spec->csv_ok) fprintf(f, "  --csv FILE            also write the results table as CSV, for plotting\n");
+    if (spec->no_steps) {   /* no step, so no schedule, view or timeline */
         fprintf(f, "  -h, --help            this text\n");
         return;
     }

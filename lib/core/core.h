@@ -1,0 +1,84 @@
+/* core.h -- what the core's modules share with each other and with the rest
+ * of libpp, but not with the demos.  Nothing here is public (pp.h is).
+ */
+#ifndef PP_CORE_H
+#define PP_CORE_H
+
+#include "pp.h"
+
+/* ---- actions and schedules ---- */
+
+int pp_kind_is_compute(pp_kind k);
+const char *pp_kind_name(pp_kind k);   /* "F", "SEND_F", ... */
+
+/* Index of (stage, micro-batch) in per-step arrays of S*M entries. */
+static inline int pp_sm(const pp_sched *s, int stage, int mb)
+{
+    return stage * s->nmb + mb;
+}
+
+/* Message tag for one activation (dir 0) or gradient (dir 1) arriving at
+ * stage `stage` for micro-batch `mb`: unique per message in a step, so that a
+ * receive posted early can only match the message it is for. */
+static inline int pp_tag(int stage, int mb, int dir, int M)
+{
+    return (stage * M + mb) * 2 + dir;
+}
+
+/* Adds the sends and receives a compute-only schedule implies: a RECV before
+ * every compute that needs a remote input, a SEND after every compute whose
+ * output another rank needs.  A schedule that already holds communication
+ * actions is copied unchanged.  src[r][i] (freed with pp_free_index) is the
+ * index in s that lowered action i of rank r comes from. */
+pp_status pp_sched_lower(const pp_sched *s, pp_sched **out, int ***src);
+void pp_free_index(int **idx, int nranks);
+
+/* The outcome of replaying a lowered schedule when it cannot finish. */
+typedef struct {
+    pp_bad_kind kind;   /* PP_BAD_NONE when the replay finished */
+    int rank, index;    /* where, in the lowered schedule */
+    char msg[256];
+    int *blocked;       /* [nranks] for a deadlock: the index each rank is stuck at, or -1 */
+} pp_replay_fail;
+
+/* Replays a lowered schedule rank by rank with the given costs, the way the
+ * executor will run it: a compute starts when the rank is free and its inputs
+ * are there; a receive waits for its send (or, when `waits` is 0, completes
+ * at once: only the order of each rank's own list is then checked); sends
+ * never wait.  Fills `run` (may be NULL) with the predicted events.  Returns
+ * PP_OK, or PP_ESCHED with `fail` filled in (the caller frees fail->blocked). */
+pp_status pp_replay(const pp_sched *lowered, const pp_costs *c, pp_run *run, int waits, pp_replay_fail *fail);
+
+/* ---- events and runs ---- */
+
+pp_status pp_evlist_push(pp_evlist *l, pp_event e);
+void pp_evlist_clear(pp_evlist *l);
+/* A run of `rows` empty rows (T = D = 1), owned once. */
+pp_status pp_run_new(int rows, int M, pp_run **out);
+/* One more owner: the view keeps the run it draws while the demo reads it. */
+pp_run *pp_run_keep(pp_run *r);
+/* Recomputes makespan, busy, peaks, bytes and paused from the events. */
+void pp_run_summarize(pp_run *r);
+
+/* ---- sums over a group, in a fixed order (collective.c) ---- */
+
+/* All-reduce (sum) of n floats over comm, in place, as a reduce-scatter then
+ * an all-gather: chunk j is added on rank j in rank order, so every rank
+ * gets the same bits every run.  Adds the bytes this rank sent to
+ * *wire_bytes (may be NULL). */
+pp_status pp_allreduce_ordered(float *buf, long n, MPI_Comm comm, double poll_s, long *wire_bytes);
+/* Every rank holds slice `rank` of n floats (pp_slice_of) in buf; after the
+ * call every rank holds all of them. */
+pp_status pp_allgather_slices(float *buf, long n, MPI_Comm comm, double poll_s, long *wire_bytes);
+/* Slice t of n floats cut into T nearly equal parts: its first float and count. */
+void pp_slice_of(long n, int T, int t, long *first, long *count);
+
+/* ---- small helpers ---- */
+
+/* The median of five timings (sorts v in place). */
+double pp_median5(double *v);
+/* Reads a whole file into a malloc'd, NUL-terminated text (its length in
+ * *len if not NULL); NULL if it cannot be read. */
+char *pp_read_text(const char *path, long *len);
+
+#endif /* PP_CORE_H */

@@ -1,0 +1,320 @@
+/* pp.h -- libpp's core: pipeline parallelism over MPI, small enough to read in an afternoon.
+ *
+ * The whole library follows one idea: a schedule is data.  A builder (or a CSV
+ * file written by hand) gives every rank a list of actions such as "2F0"
+ * (stage 2, forward, micro-batch 0).  Data flows one way:
+ *
+ *   pp_sched_build()  ->  pp_sched_validate()  ->  pp_simulate()   predicted run
+ *   (or a CSV file)       proves it cannot          pp_exec_step()  measured run
+ *                         deadlock; returns the
+ *                         lowered schedule
+ *
+ * and the runs' figures sit beside the formulas (pp_theory_...).  This header
+ * is the core; pp_model.h adds real compute (a small MLP), pp_demo.h the
+ * demos' options, live view and reports.  lib/README.md gives a reading order.
+ *
+ * Every function returns a pp_status (PP_OK is 0) and never exits;
+ * pp_strerror() names the problem.  Objects the library allocates are freed
+ * with the matching pp_..._free(), which accepts NULL.
+ */
+#ifndef PP_H
+#define PP_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <mpi.h>
+
+typedef enum {
+    PP_OK = 0,
+    PP_EARG,   /* a bad argument or option value */
+    PP_EMPI,   /* an MPI call failed */
+    PP_ENOMEM, /* out of memory */
+    PP_ESCHED, /* the schedule is incomplete, inconsistent or would deadlock */
+    PP_EIO,    /* a file could not be read or written */
+    PP_EPARSE, /* a text (action, CSV cell, option) could not be parsed */
+    PP_EFAULT  /* a failure injected on purpose with PP_FAULT=RANK:ACTION (tests) */
+} pp_status;
+
+const char *pp_strerror(pp_status st);
+
+/* ---- clock and waiting -------------------------------------------------- */
+
+/* Seconds on this process's monotonic clock.  Machines disagree about it:
+ * pp_grid_new() measures each rank's offset from rank 0. */
+double pp_now(void);
+/* Sleeps until this process's clock reads t (absolute, seconds). */
+void pp_sleep_until(double t);
+/* Waits for a request without spinning: test, then sleep poll_s, so that a
+ * laptop can run more ranks than it has cores (poll_s = 0: test and yield). */
+pp_status pp_wait(MPI_Request *req, double poll_s);
+/* A barrier whose waiting ranks sleep the same way. */
+pp_status pp_barrier(MPI_Comm comm, double poll_s);
+/* For tests: adds an artificial offset (seconds) to this process's clock. */
+void pp_clock_inject_offset(double seconds);
+
+/* ---- the grid: ranks and their places ----------------------------------- */
+
+/* The job's ranks form P pipeline stages x T tensor-parallel ranks x D
+ * data-parallel replicas.  Rank w sits at t = w mod T, p = (w / T) mod P,
+ * d = w / (T P) (pp_place): a tensor-parallel group is T neighbouring ranks. */
+typedef struct {
+    MPI_Comm world;     /* the communicator the grid was made from */
+    MPI_Comm all;       /* every rank (its own context): gathers, the live view, the start */
+    MPI_Comm pipe;      /* this rank's pipeline: the P ranks with its t and d, by stage */
+    MPI_Comm tp;        /* its tensor-parallel group: the T ranks with its p and d */
+    MPI_Comm dp;        /* its data-parallel group: the D replicas of its p and t */
+    int rank, size;     /* this rank and the number of ranks */
+    int P, T, D;        /* the grid's shape */
+    int pipe_rank, tp_rank, dp_rank;   /* p, t and d of this rank */
+    int prev, next;     /* neighbouring ranks in pipe, MPI_PROC_NULL at the ends */
+    double clock_offset;   /* this rank's clock minus rank 0's, seconds (estimated) */
+    double clock_rtt;      /* fastest ping-pong round trip seen while estimating, seconds */
+} pp_grid;
+
+/* The one place the rank-to-place formula is written: where rank w of a grid
+ * with P stages and T tensor-parallel ranks sits. */
+void pp_place(int P, int T, int w, int *p, int *t, int *d);
+/* Collective: a plain pipeline over `world` (P = size, T = D = 1), with clock offsets. */
+pp_status pp_grid_new(MPI_Comm world, pp_grid **out);
+/* Collective: reshapes g into P x T x D, P = size / (T x D).  A shape that does
+ * not fit gives PP_EARG (g unchanged) and a reason showing the arithmetic. */
+pp_status pp_grid_shape(pp_grid *g, int T, int D, char *err, size_t errlen);
+void pp_grid_coords(const pp_grid *g, int w, int *p, int *t, int *d);
+int pp_grid_rank_of(const pp_grid *g, int p, int t, int d);
+void pp_grid_free(pp_grid *g);
+
+/* ---- schedules: one list of actions per rank ---------------------------- */
+
+typedef enum {
+    PP_F,       /* forward of one micro-batch through one stage */
+    PP_B,       /* full backward: input and weight gradients together */
+    PP_I,       /* backward for the input gradient only (zero-bubble schedules) */
+    PP_W,       /* backward for the weight gradient only (zero-bubble schedules) */
+    PP_SEND_F,  /* send this stage's forward output to the next stage */
+    PP_RECV_F,  /* receive this stage's forward input from the previous stage */
+    PP_SEND_B,  /* send this stage's input gradient to the previous stage */
+    PP_RECV_B,  /* receive this stage's output gradient from the next stage */
+    PP_IDLE,    /* an empty slot: written by hand for alignment, skipped when run */
+    PP_NKINDS
+} pp_kind;
+
+/* "2F0": stage 2, forward, micro-batch 0.  An idle slot has stage = mb = -1. */
+typedef struct {
+    int stage;
+    pp_kind kind;
+    int mb;
+} pp_action;
+
+/* Which formulas apply (they differ by family). */
+typedef enum { PP_FAM_CUSTOM, PP_FAM_NAIVE, PP_FAM_GPIPE, PP_FAM_1F1B } pp_family;
+
+typedef struct {
+    char name[32];      /* "gpipe", "1f1b", ... or the file it came from */
+    pp_family family;
+    int nranks;         /* P: one action list per rank */
+    int nstages;        /* S: stages (equal to P for the schedules built here) */
+    int nmb;            /* M: micro-batches per step */
+    int *stage_rank;    /* [nstages] the rank that runs each stage */
+    int *len;           /* [nranks] actions per rank */
+    pp_action **acts;   /* [nranks][len[r]] each rank's list, run in order */
+    int *cap;           /* [nranks] room allocated per list */
+    pp_status err;      /* the first failure while pushing (later pushes do nothing) */
+    int lowered;        /* set by pp_sched_validate(): checked, sends and receives explicit */
+} pp_sched;
+
+/* Builders.  Naive: one micro-batch at a time through every stage and back.
+ * GPipe: all forwards, then all backwards.  1F1B: P - r warm-up forwards on
+ * rank r, then one forward and one backward in turn, then the cool-down. */
+pp_status pp_sched_naive(int P, int M, pp_sched **out);
+pp_status pp_sched_gpipe(int P, int M, pp_sched **out);
+pp_status pp_sched_1f1b(int P, int M, pp_sched **out);
+/* Builds by name; pp_sched_names() lists them ("naive, gpipe, 1f1b"). */
+pp_status pp_sched_build(const char *name, int P, int M, pp_sched **out);
+const char *pp_sched_names(void);
+
+/* By hand: new, push actions (a failure is kept in s->err and later pushes
+ * do nothing), finish (sets nstages, nmb and stage_rank; returns s->err). */
+pp_status pp_sched_new(int P, pp_sched **out);
+void pp_sched_push(pp_sched *s, int rank, pp_action a);
+pp_status pp_sched_finish(pp_sched *s);
+void pp_sched_free(pp_sched *s);
+
+/* "2F0", "3B1", "1W4", "0SEND_F2"; an idle action writes "".  Returns the
+ * length written (snprintf-like). */
+int pp_action_str(pp_action a, char *buf, size_t n);
+pp_status pp_action_parse(const char *text, pp_action *out);
+
+/* The CSV form: one row per rank, one action per cell, an empty cell is an
+ * idle slot.  A file with no send or receive in it is compute-only: the
+ * sends and receives are implied. */
+pp_status pp_sched_from_csv(const char *text, pp_sched **out, char *err, size_t errlen);
+pp_status pp_sched_load(const char *path, pp_sched **out, char *err, size_t errlen);
+char *pp_sched_to_csv(const pp_sched *s);   /* malloc'd; the caller frees it */
+pp_status pp_sched_save(const pp_sched *s, const char *path);
+
+/* ---- validation --------------------------------------------------------- */
+
+typedef enum {
+    PP_BAD_NONE,
+    PP_BAD_STAGE,        /* a stage split over two ranks, or stages not 0..S-1 */
+    PP_BAD_DUPLICATE,    /* the same action twice */
+    PP_BAD_MISSING,      /* an F, B (or I and W) that a stage must run is absent */
+    PP_BAD_ORDER,        /* an action before the local action it needs (B before its F) */
+    PP_BAD_UNMATCHED,    /* a send without its receive, or a receive without its send */
+    PP_BAD_DEADLOCK      /* a cycle of waits */
+} pp_bad_kind;
+
+typedef struct {
+    pp_bad_kind kind;
+    int rank, index;     /* the first bad action: rank and position in its list */
+    char msg[256];       /* one line: what is wrong and why */
+    char missing[24];    /* for PP_BAD_MISSING: the absent action, "1B3" */
+    char *grid;          /* malloc'd step-by-rank grid marking the bad action, or NULL */
+} pp_check;
+
+/* Checks a schedule before anything runs, and lowers it: the sends and
+ * receives a compute-only schedule implies are made explicit, once.  On
+ * PP_OK, *lowered (if not NULL) receives the lowered schedule, the one
+ * pp_simulate() and pp_exec_step() take; on PP_ESCHED, *why says where (free
+ * its grid with pp_check_clear()). */
+pp_status pp_sched_validate(const pp_sched *s, pp_sched **lowered, pp_check *why);
+void pp_check_clear(pp_check *c);
+
+/* ---- costs -------------------------------------------------------------- */
+
+typedef struct {
+    double tick_s;         /* seconds per tick (default 0.010) */
+    double ticks[4];       /* F, B, I, W in ticks (default 1, 2, 1, 1) */
+    const double *stage_scale; /* optional [nstages] multiplier per stage, NULL = all 1 */
+    double latency;        /* ticks from a send to its receive being usable (default 0) */
+    double allreduce;      /* ticks of the tensor-parallel all-reduce ending every F, B and I
+                              (default 0; only on a grid with T > 1), scaled per stage */
+    double dp_sum;         /* ticks of the replicas' gradient sum ending a step (default 0; D > 1) */
+} pp_costs;
+
+void pp_costs_default(pp_costs *c);
+/* The one place costs become seconds.  Compute kinds: the action's time, of
+ * which *sum (may be NULL) is its all-reduce; RECV_F and RECV_B: a message's
+ * latency; PP_IDLE: the replicas' gradient sum. */
+double pp_cost_s(const pp_costs *c, pp_kind k, int stage, double *sum);
+
+/* ---- runs: what every rank did in one step ------------------------------ */
+
+typedef enum {
+    PP_EV_COMPUTE,  /* F, B, I or W (see kind) */
+    PP_EV_WAIT,     /* waiting for a message to arrive (kind: RECV_F or RECV_B) */
+    PP_EV_SEND,     /* a message on its way: posted at t0, seen complete at t1 */
+    PP_EV_HOLD,     /* held by the live view's pause (space), not part of the schedule */
+    PP_EV_ALLREDUCE /* a collective of the grid: inside a compute (its kind and mb), or the
+                       replicas' gradient sum ending the step (kind IDLE, mb -1) */
+} pp_ev_type;
+
+typedef struct {
+    int type;       /* pp_ev_type */
+    int kind;       /* pp_kind of the action */
+    int stage, mb;
+    int inflight;   /* micro-batches whose activations this rank holds after the event */
+    double t0, t1;  /* seconds since the step started, on rank 0's clock */
+    long bytes;     /* message size for WAIT and SEND events */
+} pp_event;
+
+typedef struct {
+    pp_event *ev;
+    int n, cap;
+} pp_evlist;
+
+/* A whole step, predicted (pp_simulate) or measured (pp_exec_step).  Times in
+ * seconds.  Rows are ranks: one per pipeline stage, or every rank of a grid. */
+typedef struct {
+    int nrows, M;
+    int T, D;             /* the grid's tensor- and data-parallel sizes (1 for one pipeline) */
+    pp_evlist *ranks;     /* [nrows] */
+    double makespan;
+    double *busy;         /* [nrows] compute time per row */
+    int *peak_inflight;   /* [nrows] peak micro-batches whose activations are held */
+    long *bytes_sent;     /* [nrows] */
+    int paused;           /* the live view held the ranks (space) during the step */
+    int retimed;          /* the tick was changed (+ or -) during the step */
+    int refs;             /* owners: pp_run_free() drops one, the last frees */
+} pp_run;
+
+/* Row `row`'s place in its pipeline (its stage, where each rank runs one). */
+int pp_run_pipe_rank(const pp_run *r, int row);
+void pp_run_free(pp_run *r);
+
+/* Replays a lowered schedule with the given costs: every rank's predicted
+ * events, in seconds. */
+pp_status pp_simulate(const pp_sched *lowered, const pp_costs *c, pp_run **out);
+
+/* ---- the executor ------------------------------------------------------- */
+
+/* The step under way on this rank, as real compute sees it. */
+typedef struct pp_step pp_step;
+/* Lets MPI move this rank's messages now, in the middle of a compute. */
+pp_status pp_step_progress(pp_step *st);
+/* Records a collective the compute ran (t0, t1 on pp_now()'s clock). */
+pp_status pp_step_record(pp_step *st, pp_event e);
+
+/* Real compute.  In timed mode it is absent and an action sleeps its ticks. */
+typedef struct {
+    void *ctx;
+    /* The buffer a SEND or RECV action's message travels in, and its bytes. */
+    void *(*buffer)(void *ctx, pp_action a, size_t *bytes);
+    /* Runs F, B, I or W: reads its input from the buffer its receive filled,
+     * writes what it sends into the buffer of its send. */
+    pp_status (*compute)(void *ctx, pp_step *st, pp_action a);
+    /* Optional: after this rank's last action (the replicas' gradient sum). */
+    pp_status (*finish)(void *ctx, pp_step *st);
+} pp_work;
+
+/* Who watches a step as it runs (the live view).  The executor calls poll
+ * often (while it waits and between slices of a compute), asks hold before
+ * every compute, and tick for the tick in force; at the end, rank 0's end
+ * returns the whole step's events, which then need no gather. */
+typedef struct {
+    void *ctx;
+    void (*start)(void *ctx, double t0);   /* the common start, this rank's clock */
+    pp_status (*poll)(void *ctx, const pp_evlist *mine, double now, int waiting);
+    int (*hold)(void *ctx);                /* 1: paused, do not start the next compute */
+    double (*tick)(void *ctx);             /* seconds per tick now */
+    pp_status (*end)(void *ctx, const pp_evlist *mine, pp_run **all);
+} pp_watch;
+
+typedef struct {
+    pp_costs costs;       /* what each action costs, and the tick */
+    size_t payload;       /* bytes per activation or gradient message (default 64 KiB) */
+    double poll_wait_s;   /* sleep between tests while waiting for a message */
+    double poll_busy_s;   /* sleep between tests while "computing" */
+    double spin_s;        /* test-and-yield, no sleep, for this long at the edges:
+                             the end of a compute, the start of a wait, just after a send */
+    const pp_watch *watch;  /* the live view, or NULL */
+    const pp_work *work;    /* real compute, or NULL for timed mode */
+} pp_exec_opts;
+
+void pp_exec_opts_default(pp_exec_opts *o);
+
+/* Collective over the grid: every rank runs its own list of the lowered
+ * schedule, sleeping for each action (timed mode) or computing it (o->work).
+ * Rank 0 gets the whole step's events on its clock in *out; other ranks NULL.
+ * On a failure inside the step the other ranks are left waiting: abort. */
+pp_status pp_exec_step(const pp_grid *g, const pp_sched *lowered, const pp_exec_opts *o, pp_run **out);
+
+/* ---- theory: the formulas, and their measured counterparts -------------- */
+
+/* Bubble as a share of the step: (P-1)/(M+P-1) for GPipe and 1F1B, (P-1)/P
+ * naive; over the ideal time: (P-1)/M, P-1 naive.  Negative: no formula. */
+double pp_theory_bubble_step(pp_family f, int P, int M);
+double pp_theory_bubble_ideal(pp_family f, int P, int M);
+/* Peak micro-batches with stored activations on `stage`: GPipe M, 1F1B
+ * min(M, P - stage), naive 1; negative when unknown. */
+int pp_theory_peak_inflight(pp_family f, int P, int M, int stage);
+/* The formulas as text, e.g. "(P-1)/(M+P-1)". */
+const char *pp_theory_bubble_step_text(pp_family f);
+const char *pp_theory_bubble_ideal_text(pp_family f);
+const char *pp_theory_peak_text(pp_family f);
+
+/* Measured from a run: idle / (rows x makespan), and idle / busy. */
+double pp_run_bubble_step(const pp_run *r);
+double pp_run_bubble_ideal(const pp_run *r);
+
+#endif /* PP_H */

@@ -1,0 +1,155 @@
+/* pp_demo.h -- what the numbered demos share: the plain-text reports, the
+ * command line, and the scaffolding that starts MPI, reads the options, gets
+ * a checked schedule, runs steps with the live view and the exports, and
+ * stops every rank together on bad input.
+ *
+ * Unlike the core, the scaffolding ends the program: on bad input rank 0
+ * prints one line and every rank exits with status 2 (pp_demo_refuse_if),
+ * and a failed call aborts every rank (PP_CHECK).
+ */
+#ifndef PP_DEMO_H
+#define PP_DEMO_H
+
+#include "pp.h"
+#include "pp_model.h"
+
+/* ---- reports: plain text for output that is not a terminal -------------- */
+
+/* One row per rank, one character per time slot: F/B/I/W blocks with the
+ * micro-batch where it fits, '.' idle.  `slot` is seconds per column; width
+ * caps the row length (longer runs are rescaled). */
+void pp_report_timeline(FILE *f, const pp_run *r, double slot, int width);
+/* The per-rank table and the measured / predicted / formula bubble lines. */
+void pp_report_summary(FILE *f, const pp_run *measured, const pp_run *predicted, const pp_sched *s,
+                       const pp_exec_opts *o);
+/* Mean seconds per row spent waiting for pipeline messages in a run. */
+double pp_run_wait_s(const pp_run *r);
+/* The communication table of a grid's step (rank 0): every rank's counts
+ * (all: [g->size]) summed, beside their formulas: pipeline bytes
+ * 2(P-1) B d 4, tensor-parallel all-reduces T (2L-1) B d 4 and all-gathers
+ * T 2(P-1) B d 4, the data-parallel sum D params 4.  wait_ms: the pipeline's
+ * waiting time per rank.  The sums go to *sum (may be NULL). */
+void pp_report_comm(FILE *f, const pp_comm_stats *all, const pp_grid *g, const pp_model_cfg *c, double wait_ms,
+                    pp_comm_stats *sum);
+
+/* ---- the command line ---------------------------------------------------- */
+
+/* What a demo says about itself: its description and the options it takes. */
+typedef struct {
+    const char *what;        /* one line for --help */
+    int real;                /* computes for real: the model's options are taken, the timed
+                                ones (--tick-ms, --cost, --payload) refused */
+    int mb_list_ok;          /* -m takes a list such as 1,2,4 (a sweep) */
+    int no_schedule;         /* the demo picks its schedules: --schedule is refused */
+    int grid_ok;             /* --tp and --dp are taken */
+    int csv_ok;              /* it prints a table, and --csv writes it */
+    int no_steps;            /* it runs no pipeline step: --steps, --lr, --save-schedule,
+                                --trace, --events and --svg are refused */
+} pp_demo_spec;
+
+#define PP_MAX_MB_LIST 32
+
+/* What the user typed (or the demo's defaults for what was not). */
+typedef struct {
+    int mb[PP_MAX_MB_LIST];  /* -m/--microbatches: one value or a list "1,2,4" */
+    int nmb;
+    int m_given;             /* -m was on the command line */
+    char schedule[256];      /* --schedule: a builder name or a CSV file */
+    double tick_ms;          /* --tick-ms */
+    size_t payload;          /* --payload: bytes, "64K" and "1M" accepted */
+    double ticks[4];         /* --cost F=1,B=2,I=1,W=1 */
+    double ar_ticks;         /* --cost AR=0.5: ticks of one all-reduce on a grid (timed mode) */
+    char csv[256];           /* --csv FILE: the demo's table for plotting */
+    char save[256];          /* --save-schedule FILE: the schedule as CSV */
+    int no_tui;              /* --no-tui: plain text even on a terminal */
+    char tty[256];           /* --tty PATH: the terminal to draw on (else found, or PP_TTY) */
+    int exit_at_end;         /* --exit: leave at once when done, no final picture */
+    char trace[256];         /* --trace FILE.json: Chrome trace events (Perfetto) */
+    char events[256];        /* --events FILE.csv: every event */
+    char svg[256];           /* --svg FILE.svg: the timeline as a picture */
+    int help;                /* --help given */
+    pp_model_cfg model;      /* --depth, --width, --hidden, --batch, --steps, --lr, --seed */
+    char partition[16];      /* --partition front|back|balanced */
+    char layers[256];        /* --layers 3,5,4,4: blocks per stage (checked once P is known) */
+    char dump[256];          /* --dump DIR: weights, inputs and outputs as .npy */
+    int tp, dp;              /* --tp T, --dp D: the grid (P = ranks / (T x D)) */
+    unsigned long given;     /* bit k: the k-th option of pp_cli_given's list was given */
+} pp_opts;
+
+/* M = 8, schedule 1f1b, tick 10 ms, 64 KiB, F=1 B=2 I=1 W=1; the model of
+ * pp_model_cfg_default, partition front. */
+void pp_cli_defaults(pp_opts *o);
+/* Parses argv into o (o holds the defaults on entry), refusing what the
+ * demo does not take.  On error PP_EARG with a one-line message in err. */
+pp_status pp_cli_parse(int argc, char **argv, const pp_demo_spec *spec, pp_opts *o, char *err, size_t errlen);
+/* Was option `name` ("--steps") on the command line? */
+int pp_cli_given(const pp_opts *o, const char *name);
+void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_opts *defaults);
+
+/* ---- the demos' start, steps and end ------------------------------------ */
+
+typedef struct pp_demo_state pp_demo_state;   /* the live view, exports, measured costs */
+
+typedef struct {
+    const char *prog;
+    const pp_demo_spec *spec;
+    pp_grid *grid;
+    pp_opts opt;             /* the demo's defaults on entry to pp_demo_start, then what was typed */
+    pp_exec_opts exec;       /* how a step runs: costs and tick, payload, the live view's watch */
+    int tui;                 /* the live view is on (same on every rank) */
+    int quit;                /* q or Ctrl-C: the demo stops (same on every rank) */
+    pp_demo_state *in;
+} pp_demo;
+
+/* MPI_Init, the grid, the options (d->opt holds the demo's defaults on
+ * entry), where the output goes.  On bad input rank 0 prints one line and
+ * every rank exits with status 2; --help prints the usage and exits 0. */
+void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv);
+/* Builds (or loads) the schedule named for M micro-batches, validates it and
+ * returns it lowered (pp_sched_validate); on failure reports and exits all
+ * ranks (status 2).  With --save-schedule, the schedule is saved as given. */
+pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M);
+/* Collective: rank 0's verdict `bad` is shared; if set, rank 0 prints the
+ * message and every rank exits with status 2. */
+void pp_demo_refuse_if(pp_demo *d, int bad, const char *fmt, ...);
+/* Predicts (the simulator) and runs (timed executor) one step of a lowered
+ * schedule, with the live view and the exports.  Every rank gets *pred;
+ * *meas is set on rank 0 only. */
+void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas);
+/* Between steps and at the end, with the live view: shows `prompt` and waits
+ * for a key on rank 0 (every rank waits, asleep).  Returns 1 if q was
+ * pressed (d->quit is set).  Without the view, or with --exit, returns 0. */
+int pp_demo_hold(pp_demo *d, const char *prompt);
+/* Real mode, after pp_demo_start: checks the model options against P and
+ * every M (refusing bad ones on all ranks), measures the cost of a block and
+ * makes the partition.  Every rank gets the same partition. */
+void pp_demo_model(pp_demo *d, pp_partition *part);
+/* One training step of t under s, as pp_demo_run: *pred from the measured
+ * costs, *meas (rank 0) the step's events, *loss the step's loss. */
+void pp_demo_train(pp_demo *d, pp_trainer *t, const pp_sched *s, pp_run **pred, pp_run **meas, double *loss);
+/* Trains t under s for --steps steps, showing each step's loss and
+ * samples/s in the view.  Every rank gets the last loss; rank 0 the last
+ * step's events in *last (the caller frees them; NULL elsewhere, or if q
+ * stopped the demo before a step ran). */
+void pp_demo_train_steps(pp_demo *d, pp_trainer *t, const pp_sched *s, double *loss, pp_run **last);
+/* Rank 0: a line the live view shows under its figures (loss, samples/s). */
+void pp_demo_note(pp_demo *d, const char *fmt, ...);
+/* Rank 0, with --csv: one row of the demo's table (printf-style, no
+ * newline), after `header` (the column names) if it is the first. */
+void pp_demo_csv_row(pp_demo *d, const char *header, const char *fmt, ...);
+/* The schedule's one-line description: name, P, M (if show_m), costs, tick, payload. */
+void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m);
+/* The grid demos' heading: the ranks as P x T x D and where rank w sits. */
+void pp_demo_grid_header(FILE *f, const pp_grid *g);
+/* Ends the demo: frees, MPI_Finalize, returns the exit status to use. */
+int pp_demo_end(pp_demo *d);
+/* Prints (rank 0) and aborts every rank: used by PP_CHECK. */
+void pp_die(const char *file, int line, const char *call, pp_status st, const char *hint);
+
+#define PP_CHECK(call, hint)                                                    \
+    do {                                                                        \
+        pp_status pp_st_ = (call);                                              \
+        if (pp_st_ != PP_OK) pp_die(__FILE__, __LINE__, #call, pp_st_, hint);   \
+    } while (0)
+
+#endif /* PP_DEMO_H */

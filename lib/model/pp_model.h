@@ -1,0 +1,175 @@
+/* pp_model.h -- real compute for libpp: float32 tensors whose memory is
+ * counted by role, a small MLP, its single-process reference run, and the
+ * trainer that splits it over the pipeline (and over a grid: Megatron-style
+ * tensor parallelism, data-parallel replicas).
+ *
+ * The trainer plugs into the core's executor as its pp_work: every schedule
+ * that validates trains the model, and the result equals the single-process
+ * run of the same micro-batch loop bit for bit.
+ */
+#ifndef PP_MODEL_H
+#define PP_MODEL_H
+
+#include "pp.h"
+
+/* ---- tensors and memory ------------------------------------------------- */
+
+/* What a piece of memory is for.  Every tensor is counted under one role on
+ * the rank that allocated it, so memory figures come from the allocations. */
+typedef enum {
+    PP_MEM_PARAMS,  /* weights and biases */
+    PP_MEM_GRADS,   /* their gradients, accumulated over the micro-batches */
+    PP_MEM_ACTS,    /* activations a forward stores for its backward */
+    PP_MEM_COMM,    /* buffers that messages between stages travel in */
+    PP_MEM_OTHER,   /* the input batch, targets, scratch space */
+    PP_MEM_NROLES
+} pp_mem_role;
+
+/* Bytes in use now and at their peak, per role and in all. */
+typedef struct {
+    long now[PP_MEM_NROLES], peak[PP_MEM_NROLES];
+    long now_total, peak_total;
+} pp_mem;
+
+/* A row-major matrix of float32: rows x cols, in the backend's memory. */
+typedef struct {
+    float *data;
+    int rows, cols;
+    pp_mem_role role;
+    pp_mem *mem;        /* the counter it is charged to (may be NULL) */
+} pp_tensor;
+
+/* Allocates a zeroed rows x cols tensor charged to `mem` under `role`. */
+pp_status pp_tensor_new(pp_mem *mem, pp_mem_role role, int rows, int cols, pp_tensor **out);
+void pp_tensor_free(pp_tensor *t);
+/* A checksum students can compare by eye: the sum of all elements, in double. */
+double pp_tensor_sum(const pp_tensor *t);
+/* Resets the peaks to the amounts in use now (between phases). */
+void pp_mem_reset_peak(pp_mem *m);
+/* The backend the tensors live on: "cpu (OpenBLAS, 1 thread per rank)". */
+const char *pp_backend_name(void);
+/* Floating-point operations and seconds spent in matrix multiplies on this
+ * rank since the last reset (reset: start counting again). */
+void pp_backend_gemm_stats(double *flops, double *seconds, int reset);
+
+/* ---- the model ---------------------------------------------------------- */
+
+/* `depth` blocks y = x + gelu(x W1 + b1) W2 + b2 of width `width` (W1: width
+ * x hidden, W2: hidden x width), trained with SGD on the mean squared error
+ * against a fixed random teacher, y* = tanh(x A).  Every number (inputs,
+ * teacher, initial weights) comes from `seed`, keyed by position, so any rank
+ * can make exactly the part it needs. */
+typedef struct {
+    int depth, width, hidden;
+    int batch;          /* samples per step, split into M micro-batches */
+    int steps;          /* training steps a demo runs */
+    float lr;           /* SGD learning rate */
+    unsigned long seed;
+} pp_model_cfg;
+
+void pp_model_cfg_default(pp_model_cfg *c);
+/* Floats in one block's parameters: 2*width*hidden + hidden + width. */
+long pp_block_params(const pp_model_cfg *c);
+/* Floats in the whole model's parameters. */
+long pp_model_params(const pp_model_cfg *c);
+/* Floats a forward stores per micro-batch of `rows` samples for a stage of
+ * `blocks` blocks: each block keeps its input x, h = x W1 + b1 and gelu(h);
+ * the last stage also keeps the loss gradient. */
+long pp_stage_act_floats(const pp_model_cfg *c, int blocks, int last, int rows);
+/* The inputs of samples first .. first + x->rows - 1 of step `step` (x: rows x width). */
+pp_status pp_model_inputs(const pp_model_cfg *c, int step, int first, pp_tensor *x);
+
+/* Which blocks each stage runs: stage s runs blocks first[s] .. first[s+1]-1. */
+#define PP_MAX_STAGES 64
+typedef struct {
+    int nstages, depth;
+    int first[PP_MAX_STAGES + 1];
+} pp_partition;
+
+/* A partition of `depth` blocks over S stages.  `how`: "front" (equal shares,
+ * the remainder one each to the first stages), "back" (to the last stages),
+ * "balanced" (contiguous shares that make the slowest stage as fast as
+ * possible, by the measured cost per block in `cost`, [depth]), or counts
+ * such as "3,5,4,4".  A bad request gives PP_EARG and a one-line reason. */
+pp_status pp_partition_make(const char *how, int depth, int S, const double *cost, pp_partition *out,
+                            char *err, size_t errlen);
+/* "0-2 | 3-7 | 8-11 | 12-15" */
+void pp_partition_str(const pp_partition *p, char *buf, size_t n);
+
+/* ---- the single-process reference --------------------------------------- */
+
+/* The whole model on this process, the same micro-batch loop with no
+ * pipeline (each micro-batch forward through every block, then backward,
+ * gradients added in micro-batch order, SGD after the last).  params (may be
+ * NULL) receives depth x pp_block_params() floats, block by block as W1, b1,
+ * W2, b2; losses (may be NULL) one loss per step; mem (may be NULL) counts
+ * its allocations. */
+pp_status pp_reference_train(const pp_model_cfg *c, int M, int steps, float *params, double *losses, pp_mem *mem);
+/* The same with D data-parallel replicas: replica r takes samples
+ * r B/D .. (r+1) B/D - 1 in M micro-batches; the replicas' sums are added in
+ * replica order (as the grid's ordered all-reduce does). */
+pp_status pp_reference_train_dp(const pp_model_cfg *c, int D, int M, int steps, float *params, double *losses,
+                                 pp_mem *mem);
+/* The forward of x (batch rows) into y, from the starting weights. */
+pp_status pp_reference_forward(const pp_model_cfg *c, const pp_tensor *x, pp_tensor *y);
+
+/* ---- the trainer: the model split over the pipeline --------------------- */
+
+/* This rank's share of the model and what one step needs.  Opaque. */
+typedef struct pp_trainer pp_trainer;
+
+/* What one rank's communication of one step adds up to, counted where the
+ * bytes are handed to MPI.  "size" is the vector a collective works on;
+ * "sent" the bytes this rank itself sent to others. */
+typedef struct {
+    long pipe_bytes;     /* pipeline messages (activations and gradients) sent */
+    int pipe_msgs;
+    long tp_size, tp_sent;      /* tensor-parallel all-reduces (two per block and micro-batch) */
+    int tp_calls;
+    double tp_s;
+    long gather_size, gather_sent;  /* all-gathers of the slices a stage received */
+    int gather_calls;
+    double gather_s;
+    long dp_size, dp_sent;      /* data-parallel all-reduce of the gradients, after the last micro-batch */
+    int dp_calls;
+    double dp_s;
+} pp_comm_stats;
+
+/* Collective over the grid: every rank makes the weights of the blocks of
+ * the stages it runs (stage s on pipeline rank stage_rank[s]; NULL: stage s
+ * on rank s), from the seed, so they equal the single-process start.  With
+ * T > 1 each rank holds slice t of every block (hidden columns of W1, rows of
+ * W2: T must divide the hidden width); with D > 1 replica d trains on samples
+ * d B/D .. (d+1) B/D - 1 of each batch (D x M must divide the batch). */
+pp_status pp_trainer_new(const pp_grid *g, const pp_model_cfg *c, const pp_partition *part,
+                         const int *stage_rank, pp_trainer **out);
+void pp_trainer_free(pp_trainer *t);
+/* One training step under the lowered schedule s (collective): makes the
+ * batch, runs s with real compute, then the SGD update.  o's watch and poll
+ * settings are used; its ticks and payload are not.  Rank 0 gets the step's
+ * events in *meas (as pp_exec_step); every rank gets the step's loss. */
+pp_status pp_trainer_step(pp_trainer *t, const pp_sched *lowered, const pp_exec_opts *o, pp_run **meas,
+                          double *loss);
+/* Runs stage `stage`'s blocks forward on x (rows x width) into y, storing nothing. */
+pp_status pp_trainer_forward_stage(pp_trainer *t, int stage, const pp_tensor *x, pp_tensor *y);
+/* Collective: rank 0 receives every block's parameters (as pp_reference_train lays them out). */
+pp_status pp_trainer_params(pp_trainer *t, float *params);
+/* The same from one replica (data parallel), put together from its slices. */
+pp_status pp_trainer_params_of(pp_trainer *t, int replica, float *params);
+/* This rank's communication in the last step; collective: rank 0 gets every rank's ([size]). */
+const pp_comm_stats *pp_trainer_comm(const pp_trainer *t);
+pp_status pp_trainer_comm_all(pp_trainer *t, pp_comm_stats *all);
+/* This rank's memory, counted by role; collective: rank 0 gets every rank's ([P]). */
+pp_mem *pp_trainer_mem(pp_trainer *t);
+pp_status pp_trainer_mem_all(pp_trainer *t, pp_mem *all);
+/* Blocks stage s runs: first block in *first, how many returned. */
+int pp_trainer_blocks(const pp_trainer *t, int stage, int *first);
+/* Stored-activation bytes one micro-batch leaves on stage `stage` (formula). */
+long pp_trainer_act_bytes(const pp_trainer *t, int stage, int M);
+/* Collective: writes the weights (blockL_W1.npy ...) and the last step's
+ * input.npy, target.npy and output.npy into dir, each by the rank that holds
+ * it, as NumPy files; into place only if every rank succeeded.  On failure
+ * PP_EIO with the reason in err (rank 0). */
+pp_status pp_trainer_dump(pp_trainer *t, const char *dir, char *err, size_t errlen);
+
+#endif /* PP_MODEL_H */

@@ -1,0 +1,723 @@
+/* train.c -- the model split over the pipeline: each rank holds the blocks
+ * of its stages, and the executor calls in here for every compute action of
+ * the schedule (real mode).
+ *
+ * Who owns what during a step (M micro-batches of `rows` samples):
+ *   - message buffers, one per boundary, direction and micro-batch, made at
+ *     the start of the step so the executor can post every receive early;
+ *   - for every block and micro-batch, what its forward stored for its
+ *     backward (x, h, a): made by F, freed by B (or by W);
+ *   - gradients, added micro-batch by micro-batch in order 0, 1, 2, ...:
+ *     a W that a schedule runs before its turn is kept (with what it needs)
+ *     and done right after the one before it.  The sum of floats depends on
+ *     its order, so this is what keeps the result equal to the
+ *     single-process loop under every schedule.
+ *
+ * On a grid (T tensor-parallel ranks, D replicas):
+ *   - each of a stage's T ranks holds one slice of every block (Megatron
+ *     style: W1 by columns, W2 by rows) and the group sums its partial
+ *     results twice per block and micro-batch (pp_block_forward and
+ *     pp_block_backward_input call the reducer);
+ *   - the activations and gradients between stages are whole on every rank
+ *     of a group; each rank sends only its slice (1/T of the message) to the
+ *     rank with its t in the next stage, and the receiving group puts the
+ *     slices together (all-gather) before using them.  The bytes between
+ *     stages are then those of one tensor, spread over T links;
+ *   - replica d trains on its share of the batch; after the last
+ *     micro-batch the replicas' gradients are summed (ordered all-reduce)
+ *     and every replica takes the same SGD step.
+ * Left out on purpose: weight stashing (PipeDream's asynchronous updates);
+ * every step ends with one SGD update after the last micro-batch.
+ */
+#include "model.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* What one block keeps for one micro-batch between its forward and its
+ * weight gradient. */
+typedef struct {
+    pp_tensor *x;     /* block input (rows x width) */
+    pp_tensor *h;     /* x W1 + b1 (rows x hidden): freed once dh is made */
+    pp_tensor *a;     /* gelu(h) (rows x hidden) */
+    pp_tensor *dy;    /* gradient at the block output (rows x width), kept from I to W */
+    pp_tensor *dh;    /* gradient at h (rows x hidden), kept from I to W */
+} saved;
+
+/* Message buffers, by direction: received by stage s from s-1, sent by s to
+ * s+1, received by s from s+1, sent by s to s-1. */
+enum { IN_F, OUT_F, IN_B, OUT_B, NDIRS };
+
+struct pp_trainer {
+    const pp_grid *g;
+    pp_model_cfg cfg;
+    pp_partition part;
+    int S, me;            /* stages; this rank's place in its pipeline */
+    int share;            /* samples of each batch this replica trains on: batch / D */
+    pp_reducer tp;        /* the group's sum (T > 1) */
+    pp_comm_stats comm;   /* this step's communication */
+    double poll_s;        /* sleep between tests while waiting in a collective */
+    pp_action cur;        /* the compute under way (for the collectives' events) */
+    pp_step *step_now;    /* the executor's step the compute under way belongs to */
+    int stage_rank[PP_MAX_STAGES];
+    pp_mem mem;
+    pp_block *w, *grad;   /* [depth]: only this rank's blocks are allocated */
+    /* the step under way */
+    int step, M, rows;
+    pp_tensor *A;         /* last stage: the teacher's matrix (width x width), made once */
+    /* x, targets and y are kept until the next step starts, for --dump */
+    pp_tensor *x;         /* first and last stage: the batch's inputs (batch x width) */
+    pp_tensor *tr;         /* last stage: targets (batch x width) */
+    pp_tensor *y;         /* last stage: the model's outputs (batch x width) */
+    pp_tensor **msg;      /* [NDIRS][S*M] message buffers, NULL where none */
+    saved *sv;            /* [depth * M] */
+    int w_next[PP_MAX_STAGES];   /* per stage: the micro-batch whose W is added next */
+    char *w_asked;        /* [S*M] the schedule ran this W, its turn has not come */
+    double loss;          /* last stage: this step's loss so far */
+    pp_work work;
+};
+
+static int mine(const pp_trainer *tr, int s)
+{
+    return tr->stage_rank[s] == tr->me;
+}
+
+static pp_tensor **msg(pp_trainer *tr, int dir, int s, int m)
+{
+    return &tr->msg[(size_t)dir * tr->S * tr->M + (size_t)s * tr->M + m];
+}
+
+static saved *sv(pp_trainer *tr, int l, int m)
+{
+    return &tr->sv[(size_t)l * tr->M + m];
+}
+
+/* Rows first .. first + rows - 1 of a packed tensor, as a tensor that owns nothing. */
+static pp_tensor rows_of(const pp_tensor *whole, int first, int rows)
+{
+    pp_tensor v = {whole->data + (long)first * whole->cols, rows, whole->cols, PP_MEM_OTHER, NULL};
+    return v;
+}
+
+static pp_status new_t(pp_trainer *tr, pp_mem_role r, int rows, int cols, pp_tensor **out)
+{
+    return pp_tensor_new(&tr->mem, r, rows, cols, out);
+}
+
+/* ---- forward ------------------------------------------------------------- */
+
+/* Records a collective for the step's events (the executor puts it after
+ * the compute that ran it). */
+static pp_status span(pp_trainer *tr, double t0, long bytes, int end_of_step)
+{
+    pp_event e = {PP_EV_ALLREDUCE, end_of_step ? PP_IDLE : tr->cur.kind, tr->cur.stage, end_of_step ? -1 : tr->cur.mb,
+                  0, t0, pp_now(), bytes};
+    return tr->step_now ? pp_step_record(tr->step_now, e) : PP_OK;   /* outside a step: nothing to record */
+}
+
+/* Lets the step's messages move between blocks (outside a step: nothing to do). */
+static pp_status between_blocks(pp_trainer *tr)
+{
+    return tr->step_now ? pp_step_progress(tr->step_now) : PP_OK;
+}
+
+/* A received message holds only this rank's slice (T > 1): the group puts
+ * the slices together first. */
+static pp_status gathered(pp_trainer *tr, pp_tensor *b)
+{
+    if (tr->g->T == 1) return PP_OK;
+    double t0 = pp_now();
+    long n = (long)b->rows * b->cols;
+    pp_status st = pp_allgather_slices(b->data, n, tr->g->tp, tr->poll_s, &tr->comm.gather_sent);
+    tr->comm.gather_size += n * (long)sizeof(float);
+    tr->comm.gather_calls++;
+    tr->comm.gather_s += pp_now() - t0;
+    pp_status rec = span(tr, t0, n * (long)sizeof(float), 0);
+    return st != PP_OK ? st : rec;
+}
+
+/* The input of stage s for micro-batch m: the batch (first stage), the
+ * previous stage's output (when it runs here), or what was received. */
+static pp_status input_of(pp_trainer *tr, int s, int m, pp_tensor *in)
+{
+    if (s == 0) {
+        *in = rows_of(tr->x, m * tr->rows, tr->rows);
+        return PP_OK;
+    }
+    if (mine(tr, s - 1)) {
+        *in = **msg(tr, OUT_F, s - 1, m);
+        return PP_OK;
+    }
+    *in = **msg(tr, IN_F, s, m);
+    return gathered(tr, *msg(tr, IN_F, s, m));
+}
+
+/* The tensor-parallel sum, counted. */
+static pp_status tp_sum(void *ctx, float *buf, long n)
+{
+    pp_trainer *tr = ctx;
+    double t0 = pp_now();
+    pp_status st = pp_allreduce_ordered(buf, n, tr->g->tp, tr->poll_s, &tr->comm.tp_sent);
+    tr->comm.tp_size += n * (long)sizeof(float);
+    tr->comm.tp_calls++;
+    tr->comm.tp_s += pp_now() - t0;
+    pp_status rec = span(tr, t0, n * (long)sizeof(float), 0);
+    return st != PP_OK ? st : rec;
+}
+
+static const pp_reducer *reducer(const pp_trainer *tr)
+{
+    return tr->g->T > 1 ? &tr->tp : NULL;
+}
+
+static pp_status forward(pp_trainer *tr, int s, int m)
+{
+    int first = tr->part.first[s], last = tr->part.first[s + 1] - 1, n = tr->rows;
+    int d = tr->cfg.width, f = tr->cfg.hidden / tr->g->T;
+    pp_tensor in;
+    pp_status st = input_of(tr, s, m, &in);
+    if (st == PP_OK) st = new_t(tr, PP_MEM_ACTS, n, d, &sv(tr, first, m)->x);
+    if (st == PP_OK) pp_ops_now()->copy(sv(tr, first, m)->x->data, in.data, pp_tensor_bytes(&in));
+    pp_tensor out = {0};
+    for (int l = first; l <= last && st == PP_OK; l++) {
+        saved *k = sv(tr, l, m);
+        if ((st = new_t(tr, PP_MEM_ACTS, n, f, &k->h)) != PP_OK || (st = new_t(tr, PP_MEM_ACTS, n, f, &k->a)) != PP_OK)
+            break;
+        pp_tensor *y;
+        if (l < last) {                     /* the next block's input: stored */
+            if ((st = new_t(tr, PP_MEM_ACTS, n, d, &sv(tr, l + 1, m)->x)) != PP_OK) break;
+            y = sv(tr, l + 1, m)->x;
+        } else if (s < tr->S - 1) {          /* the stage's output: into the send buffer */
+            y = *msg(tr, OUT_F, s, m);
+        } else {                            /* the model's output */
+            out = rows_of(tr->y, m * n, n);
+            y = &out;
+        }
+        st = pp_block_forward(&tr->w[l], k->x, k->h, k->a, y, reducer(tr));
+        if (st == PP_OK && l < last) st = between_blocks(tr);   /* messages move between blocks */
+    }
+    /* The last stage turns the output into the loss and keeps its gradient. */
+    if (st == PP_OK && s == tr->S - 1 && (st = new_t(tr, PP_MEM_ACTS, n, d, &sv(tr, last, m)->dy)) == PP_OK) {
+        pp_tensor target = rows_of(tr->tr, m * n, n);
+        tr->loss += pp_ops_now()->mse(sv(tr, last, m)->dy->data, out.data, target.data, (long)n * d,
+                                     1.0f / ((float)tr->cfg.batch * (float)d));
+    }
+    return st;
+}
+
+/* ---- backward ------------------------------------------------------------ */
+
+/* The gradient arriving at stage s's output for micro-batch m (a received
+ * one is put together from its slices first: *st says if that failed). */
+static pp_tensor *grad_in(pp_trainer *tr, int s, int m, pp_status *st)
+{
+    if (s == tr->S - 1) return sv(tr, tr->part.first[s + 1] - 1, m)->dy;
+    if (mine(tr, s + 1)) return *msg(tr, OUT_B, s + 1, m);
+    *st = gathered(tr, *msg(tr, IN_B, s, m));
+    return *msg(tr, IN_B, s, m);
+}
+
+static void free_saved(saved *k)
+{
+    pp_tensor_free(k->x), pp_tensor_free(k->h), pp_tensor_free(k->a);
+    pp_tensor_free(k->dy), pp_tensor_free(k->dh);
+    memset(k, 0, sizeof *k);
+}
+
+/* Where block l's input gradient goes: the next block down (made here), the
+ * send buffer (the stage's first block), or nowhere (the model's input). */
+static pp_status dx_for(pp_trainer *tr, int s, int l, int m, pp_mem_role r, pp_tensor **dx)
+{
+    if (l > tr->part.first[s]) return new_t(tr, r, tr->rows, tr->cfg.width, dx);
+    *dx = s > 0 ? *msg(tr, OUT_B, s, m) : NULL;
+    return PP_OK;
+}
+
+/* The whole backward of stage s for micro-batch m, block by block from the
+ * top, adding the gradients at once; what the forward stored is freed as it
+ * is used.  Only while m's turn to add has come (see the file comment). */
+static pp_status backward_fused(pp_trainer *tr, int s, int m)
+{
+    int first = tr->part.first[s], last = tr->part.first[s + 1] - 1;
+    pp_status st = PP_OK;
+    pp_tensor *dy = grad_in(tr, s, m, &st), *dh = NULL, *dx = NULL;
+    for (int l = last; l >= first && st == PP_OK; l--) {
+        saved *k = sv(tr, l, m);
+        if ((st = new_t(tr, PP_MEM_OTHER, tr->rows, tr->cfg.hidden / tr->g->T, &dh)) != PP_OK ||
+            (st = dx_for(tr, s, l, m, PP_MEM_OTHER, &dx)) != PP_OK)
+            break;
+        st = pp_block_backward_input(&tr->w[l], k->h, dy, dh, dx, reducer(tr));
+        pp_block_backward_weight(&tr->grad[l], k->x, k->a, dy, dh);
+        if (l < last) pp_tensor_free(dy);   /* scratch made by the block above */
+        pp_tensor_free(dh);
+        free_saved(k);
+        dy = dx, dh = dx = NULL;
+        if (st == PP_OK && l > first) st = between_blocks(tr);
+    }
+    return st;
+}
+
+/* The input half alone (I): makes dh and dx for every block and keeps dy and
+ * dh (with x and a) for the weight half; h is no longer needed. */
+static pp_status backward_input(pp_trainer *tr, int s, int m)
+{
+    int first = tr->part.first[s], last = tr->part.first[s + 1] - 1;
+    saved *top = sv(tr, last, m);
+    pp_status st = PP_OK;
+    if (!top->dy) {   /* a received gradient: copied, its buffer belongs to the step */
+        pp_tensor *in = grad_in(tr, s, m, &st);
+        if (st == PP_OK && (st = new_t(tr, PP_MEM_ACTS, tr->rows, tr->cfg.width, &top->dy)) == PP_OK)
+            pp_ops_now()->copy(top->dy->data, in->data, pp_tensor_bytes(in));
+    }
+    for (int l = last; l >= first && st == PP_OK; l--) {
+        saved *k = sv(tr, l, m);
+        pp_tensor *dx = NULL;
+        if ((st = new_t(tr, PP_MEM_ACTS, tr->rows, tr->cfg.hidden / tr->g->T, &k->dh)) != PP_OK ||
+            (st = dx_for(tr, s, l, m, PP_MEM_ACTS, &dx)) != PP_OK)
+            break;
+        st = pp_block_backward_input(&tr->w[l], k->h, k->dy, k->dh, dx, reducer(tr));
+        pp_tensor_free(k->h);
+        k->h = NULL;
+        if (l > first) sv(tr, l - 1, m)->dy = dx;
+    }
+    return st;
+}
+
+/* The weight half (W) of micro-batch m on stage s, from what I kept. */
+static void backward_weight(pp_trainer *tr, int s, int m)
+{
+    for (int l = tr->part.first[s + 1] - 1; l >= tr->part.first[s]; l--) {
+        saved *k = sv(tr, l, m);
+        pp_block_backward_weight(&tr->grad[l], k->x, k->a, k->dy, k->dh);
+        free_saved(k);
+    }
+}
+
+/* The schedule ran W of micro-batch m: add it, and any that waited for it. */
+static void weight_in_order(pp_trainer *tr, int s, int m)
+{
+    tr->w_asked[s * tr->M + m] = 1;
+    while (tr->w_next[s] < tr->M && tr->w_asked[s * tr->M + tr->w_next[s]]) {
+        backward_weight(tr, s, tr->w_next[s]);
+        tr->w_next[s]++;
+    }
+}
+
+/* ---- the executor's hooks ------------------------------------------------ */
+
+static pp_status compute(void *ctx, pp_step *step, pp_action a)
+{
+    pp_trainer *tr = ctx;
+    if (a.stage < 0 || a.stage >= tr->S || !mine(tr, a.stage) || a.mb < 0 || a.mb >= tr->M) return PP_ESCHED;
+    tr->cur = a;
+    tr->step_now = step;
+    switch (a.kind) {
+    case PP_F: return forward(tr, a.stage, a.mb);
+    case PP_B:
+        if (tr->w_next[a.stage] == a.mb) {
+            tr->w_next[a.stage]++;
+            return backward_fused(tr, a.stage, a.mb);
+        } else {
+            pp_status st = backward_input(tr, a.stage, a.mb);
+            if (st == PP_OK) weight_in_order(tr, a.stage, a.mb);
+            return st;
+        }
+    case PP_I: return backward_input(tr, a.stage, a.mb);
+    case PP_W: weight_in_order(tr, a.stage, a.mb); return PP_OK;
+    default: return PP_ESCHED;
+    }
+}
+
+static void *buffer(void *ctx, pp_action a, size_t *bytes)
+{
+    pp_trainer *tr = ctx;
+    int dir = a.kind == PP_RECV_F ? IN_F : a.kind == PP_SEND_F ? OUT_F : a.kind == PP_RECV_B ? IN_B : OUT_B;
+    pp_tensor *b = a.stage >= 0 && a.stage < tr->S && a.mb >= 0 && a.mb < tr->M ? *msg(tr, dir, a.stage, a.mb) : NULL;
+    if (!b) {
+        *bytes = 0;
+        return NULL;
+    }
+    /* This rank's slice of the message (all of it when T = 1). */
+    long first, count;
+    pp_slice_of((long)b->rows * b->cols, tr->g->T, tr->g->tp_rank, &first, &count);
+    *bytes = (size_t)count * sizeof(float);
+    if (dir == OUT_F || dir == OUT_B) tr->comm.pipe_bytes += (long)*bytes, tr->comm.pipe_msgs++;
+    return b->data + first;
+}
+
+/* ---- a step -------------------------------------------------------------- */
+
+/* Frees what a step made (its inputs, targets and outputs stay until the
+ * next step, for --dump). */
+static void end_step(pp_trainer *tr)
+{
+    tr->step_now = NULL;
+    for (int i = 0; tr->msg && i < NDIRS * tr->S * tr->M; i++) pp_tensor_free(tr->msg[i]);
+    for (int i = 0; tr->sv && i < tr->cfg.depth * tr->M; i++) free_saved(&tr->sv[i]);
+    free(tr->msg), free(tr->sv), free(tr->w_asked);
+    tr->msg = NULL, tr->sv = NULL, tr->w_asked = NULL;
+}
+
+/* Frees the last step's inputs, targets and outputs. */
+static void free_batch(pp_trainer *tr)
+{
+    pp_tensor_free(tr->x), pp_tensor_free(tr->tr), pp_tensor_free(tr->y);
+    tr->x = tr->tr = tr->y = NULL;
+}
+
+/* Makes the step's message buffers, inputs and targets. */
+static pp_status begin_step(pp_trainer *tr, int M)
+{
+    int d = tr->cfg.width, S = tr->S;
+    tr->M = M;
+    tr->rows = tr->share / M;
+    tr->loss = 0;
+    memset(&tr->comm, 0, sizeof tr->comm);
+    tr->step_now = NULL;
+    free_batch(tr);
+    tr->msg = calloc((size_t)NDIRS * S * M, sizeof *tr->msg);
+    tr->sv = calloc((size_t)tr->cfg.depth * M, sizeof *tr->sv);
+    tr->w_asked = calloc((size_t)S * M, 1);
+    if (!tr->msg || !tr->sv || !tr->w_asked) return PP_ENOMEM;
+    memset(tr->w_next, 0, sizeof tr->w_next);
+    pp_status st = PP_OK;
+    for (int s = 0; s < S && st == PP_OK; s++) {
+        if (!mine(tr, s)) continue;
+        /* Receive buffers only from another rank; send buffers always (a
+         * neighbour stage on this rank reads them directly). */
+        int need[NDIRS] = {s > 0 && !mine(tr, s - 1), s < S - 1, s < S - 1 && !mine(tr, s + 1), s > 0};
+        for (int dir = 0; dir < NDIRS; dir++)
+            for (int m = 0; m < M && need[dir] && st == PP_OK; m++)
+                st = new_t(tr, PP_MEM_COMM, tr->rows, d, msg(tr, dir, s, m));
+    }
+    if (st == PP_OK && (mine(tr, 0) || mine(tr, S - 1))) {
+        st = new_t(tr, PP_MEM_OTHER, tr->share, d, &tr->x);
+        if (st == PP_OK) st = pp_model_inputs(&tr->cfg, tr->step, tr->g->dp_rank * tr->share, tr->x);
+    }
+    if (st == PP_OK && mine(tr, S - 1)) {
+        if ((st = new_t(tr, PP_MEM_OTHER, tr->share, d, &tr->tr)) == PP_OK)
+            st = new_t(tr, PP_MEM_OTHER, tr->share, d, &tr->y);
+        /* One micro-batch at a time, as the single-process loop makes them. */
+        for (int m = 0; m < M && st == PP_OK; m++) {
+            pp_tensor xm = rows_of(tr->x, m * tr->rows, tr->rows), tm = rows_of(tr->tr, m * tr->rows, tr->rows);
+            pp_model_targets(tr->A, &xm, &tm);
+        }
+    }
+    return st;
+}
+
+/* Data parallel, after this rank's last action (the executor's finish
+ * hook): every gradient of this rank's blocks summed over the replicas (in
+ * replica order). */
+static pp_status sum_replicas(void *ctx, pp_step *step)
+{
+    pp_trainer *tr = ctx;
+    if (tr->g->D == 1) return PP_OK;
+    tr->step_now = step;
+    double t0 = pp_now();
+    pp_status st = PP_OK;
+    for (int l = 0; l < tr->cfg.depth && st == PP_OK; l++) {
+        if (!tr->grad[l].W1) continue;
+        pp_tensor *g[4] = {tr->grad[l].W1, tr->grad[l].b1, tr->grad[l].W2t, tr->grad[l].b2};
+        for (int k = 0; k < 4 && st == PP_OK; k++) {
+            long n = (long)g[k]->rows * g[k]->cols;
+            st = pp_allreduce_ordered(g[k]->data, n, tr->g->dp, tr->poll_s, &tr->comm.dp_sent);
+            tr->comm.dp_size += n * (long)sizeof(float);
+            tr->comm.dp_calls++;
+        }
+    }
+    tr->comm.dp_s = pp_now() - t0;
+    pp_status rec = span(tr, t0, tr->comm.dp_size, 1);
+    return st != PP_OK ? st : rec;
+}
+
+/* The step's loss: each replica's share, added in replica order. */
+static pp_status sum_loss(pp_trainer *tr)
+{
+    pp_status st = PP_OK;
+    double *parts = malloc((size_t)tr->g->D * sizeof *parts);
+    if (st == PP_OK && !parts) st = PP_ENOMEM;
+    if (st == PP_OK && MPI_Allgather(&tr->loss, 1, MPI_DOUBLE, parts, 1, MPI_DOUBLE, tr->g->dp) != MPI_SUCCESS)
+        st = PP_EMPI;
+    for (int r = 0; r < tr->g->D && st == PP_OK; r++) tr->loss = r == 0 ? parts[0] : tr->loss + parts[r];
+    free(parts);
+    return st;
+}
+
+pp_status pp_trainer_step(pp_trainer *tr, const pp_sched *s, const pp_exec_opts *o, pp_run **meas, double *loss)
+{
+    *meas = NULL;
+    if (s->nstages != tr->S || s->nmb < 1 || tr->share % s->nmb != 0) return PP_EARG;
+    for (int k = 0; k < tr->S; k++)
+        if (s->stage_rank[k] != tr->stage_rank[k]) return PP_EARG;
+    pp_status st = begin_step(tr, s->nmb);
+    pp_exec_opts real = *o;
+    real.work = &tr->work;
+    tr->poll_s = o->poll_wait_s;
+    if (st == PP_OK) st = pp_exec_step(tr->g, s, &real, meas);
+    /* After the last micro-batch: the replicas' gradients were summed (the
+     * finish hook), and the losses are; then one SGD update. */
+    if (st == PP_OK && tr->g->D > 1) st = sum_loss(tr);
+    for (int l = 0; l < tr->cfg.depth && st == PP_OK; l++)
+        if (tr->w[l].W1) pp_block_sgd(&tr->w[l], &tr->grad[l], tr->cfg.lr);
+    end_step(tr);
+    if (st == PP_OK && MPI_Bcast(&tr->loss, 1, MPI_DOUBLE, tr->stage_rank[tr->S - 1], tr->g->pipe) != MPI_SUCCESS)
+        st = PP_EMPI;
+    *loss = tr->loss;
+    tr->step++;
+    return st;
+}
+
+/* ---- making, reading, freeing -------------------------------------------- */
+
+pp_status pp_trainer_new(const pp_grid *g, const pp_model_cfg *c, const pp_partition *part, const int *stage_rank,
+                         pp_trainer **out)
+{
+    *out = NULL;
+    if (part->depth != c->depth || part->nstages < 1) return PP_EARG;
+    pp_trainer *tr = calloc(1, sizeof *tr);
+    if (!tr) return PP_ENOMEM;
+    tr->g = g;
+    tr->cfg = *c;
+    tr->part = *part;
+    tr->S = part->nstages;
+    tr->me = g->pipe_rank;
+    tr->share = c->batch / g->D;
+    tr->tp = (pp_reducer){tp_sum, tr};
+    tr->poll_s = 20e-6;
+    if (c->hidden % g->T != 0 || c->batch % g->D != 0) {
+        free(tr);
+        return PP_EARG;
+    }
+    for (int s = 0; s < tr->S; s++) tr->stage_rank[s] = stage_rank ? stage_rank[s] : s;
+    tr->work = (pp_work){tr, buffer, compute, sum_replicas};
+    tr->w = calloc((size_t)c->depth, sizeof *tr->w);
+    tr->grad = calloc((size_t)c->depth, sizeof *tr->grad);
+    pp_status st = tr->w && tr->grad ? PP_OK : PP_ENOMEM;
+    for (int s = 0; s < tr->S && st == PP_OK; s++)
+        for (int l = part->first[s]; l < part->first[s + 1] && mine(tr, s) && st == PP_OK; l++)
+            st = pp_block_pair_new(c, l, tr->g->T, g->tp_rank, &tr->mem, &tr->w[l], &tr->grad[l]);
+    if (st == PP_OK && mine(tr, tr->S - 1)) st = pp_model_teacher(c, &tr->mem, &tr->A);
+    if (st != PP_OK) {
+        pp_trainer_free(tr);
+        return st;
+    }
+    *out = tr;
+    return PP_OK;
+}
+
+void pp_trainer_free(pp_trainer *tr)
+{
+    if (!tr) return;
+    end_step(tr);
+    for (int l = 0; l < tr->cfg.depth; l++) {
+        if (tr->w) pp_block_free(&tr->w[l]);
+        if (tr->grad) pp_block_free(&tr->grad[l]);
+    }
+    free_batch(tr);
+    pp_tensor_free(tr->A);
+    free(tr->w), free(tr->grad);
+    free(tr);
+}
+
+const pp_work *pp_trainer_work(pp_trainer *tr)
+{
+    return &tr->work;
+}
+
+pp_mem *pp_trainer_mem(pp_trainer *tr)
+{
+    return &tr->mem;
+}
+
+pp_status pp_trainer_mem_all(pp_trainer *tr, pp_mem *all)
+{
+    int rc = MPI_Gather(&tr->mem, (int)sizeof tr->mem, MPI_BYTE, all, (int)sizeof tr->mem, MPI_BYTE, 0, tr->g->all);
+    return rc == MPI_SUCCESS ? PP_OK : PP_EMPI;
+}
+
+const pp_comm_stats *pp_trainer_comm(const pp_trainer *tr)
+{
+    return &tr->comm;
+}
+
+pp_status pp_trainer_comm_all(pp_trainer *tr, pp_comm_stats *all)
+{
+    int n = (int)sizeof tr->comm;
+    int rc = MPI_Gather(&tr->comm, n, MPI_BYTE, all, n, MPI_BYTE, 0, tr->g->all);
+    return rc == MPI_SUCCESS ? PP_OK : PP_EMPI;
+}
+
+int pp_trainer_blocks(const pp_trainer *tr, int s, int *first)
+{
+    *first = tr->part.first[s];
+    return tr->part.first[s + 1] - tr->part.first[s];
+}
+
+long pp_trainer_act_bytes(const pp_trainer *tr, int s, int M)
+{
+    int blocks = tr->part.first[s + 1] - tr->part.first[s];
+    pp_model_cfg slice = tr->cfg;   /* h and a hold this rank's hidden columns only */
+    slice.hidden /= tr->g->T;
+    return (long)sizeof(float) * pp_stage_act_floats(&slice, blocks, s == tr->S - 1, tr->share / M);
+}
+
+pp_status pp_trainer_forward_stage(pp_trainer *tr, int s, const pp_tensor *x, pp_tensor *y)
+{
+    if (s < 0 || s >= tr->S || !mine(tr, s)) return PP_EARG;
+    int n = x->rows, d = tr->cfg.width, f = tr->cfg.hidden / tr->g->T;
+    pp_tensor *cur = NULL, *h = NULL, *a = NULL, *nxt = NULL;
+    pp_status st = new_t(tr, PP_MEM_OTHER, n, d, &cur);
+    if (st == PP_OK) st = new_t(tr, PP_MEM_OTHER, n, f, &h);
+    if (st == PP_OK) st = new_t(tr, PP_MEM_OTHER, n, f, &a);
+    if (st == PP_OK) st = new_t(tr, PP_MEM_OTHER, n, d, &nxt);
+    if (st == PP_OK) pp_ops_now()->copy(cur->data, x->data, pp_tensor_bytes(x));
+    for (int l = tr->part.first[s]; l < tr->part.first[s + 1] && st == PP_OK; l++) {
+        st = pp_block_forward(&tr->w[l], cur, h, a, nxt, reducer(tr));
+        pp_tensor *swap = cur;
+        cur = nxt, nxt = swap;
+    }
+    if (st == PP_OK) pp_ops_now()->copy(y->data, cur->data, pp_tensor_bytes(y));
+    pp_tensor_free(cur), pp_tensor_free(h), pp_tensor_free(a), pp_tensor_free(nxt);
+    return st;
+}
+
+/* Puts slice t of T of a block (W1 columns, b1, W2 rows, b2) into the whole
+ * block's layout W1, b1, W2, b2. */
+static void place_slice(const pp_model_cfg *c, int T, int tp_rank, const float *slice, float *whole)
+{
+    int d = c->width, f = c->hidden, fs = f / T;
+    float *W1 = whole, *b1 = W1 + (long)d * f, *W2 = b1 + f, *b2 = W2 + (long)f * d;
+    for (int i = 0; i < d; i++) memcpy(W1 + (long)i * f + (long)tp_rank * fs, slice + (long)i * fs, (size_t)fs * sizeof *W1);
+    slice += (long)d * fs;
+    memcpy(b1 + (long)tp_rank * fs, slice, (size_t)fs * sizeof *b1);
+    slice += fs;
+    memcpy(W2 + (long)tp_rank * fs * d, slice, (size_t)fs * d * sizeof *W2);
+    slice += (long)fs * d;
+    memcpy(b2, slice, (size_t)d * sizeof *b2);
+}
+
+pp_status pp_trainer_params(pp_trainer *tr, float *params)
+{
+    return pp_trainer_params_of(tr, 0, params);
+}
+
+pp_status pp_trainer_params_of(pp_trainer *tr, int replica, float *params)
+{
+    const pp_grid *g = tr->g;
+    if (replica < 0 || replica >= tr->g->D) return PP_EARG;   /* the same verdict on every rank */
+    long per = pp_block_params(&tr->cfg), fs = tr->cfg.hidden / tr->g->T;
+    long slice = 2 * (long)tr->cfg.width * fs + fs + tr->cfg.width;
+    float *buf = malloc((size_t)slice * sizeof *buf);
+    pp_status st = buf ? PP_OK : PP_ENOMEM;
+    /* Slice by slice: the owner sends, rank 0 receives in the same order, so
+     * each blocking send meets its receive. */
+    for (int s = 0; s < tr->S; s++)
+        for (int l = tr->part.first[s]; l < tr->part.first[s + 1]; l++)
+            for (int k = 0; k < tr->g->T; k++) {
+                int owner = pp_grid_rank_of(g, tr->stage_rank[s], k, replica);
+                if (owner == g->rank) {
+                    if (st == PP_OK) st = pp_block_to_host(&tr->w[l], buf);
+                    if (owner != 0 && MPI_Send(buf, (int)slice, MPI_FLOAT, 0, l, g->all) != MPI_SUCCESS) st = PP_EMPI;
+                } else if (g->rank == 0 &&
+                           MPI_Recv(buf, (int)slice, MPI_FLOAT, owner, l, g->all, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+                    st = PP_EMPI;
+                }
+                if (g->rank == 0 && st == PP_OK) place_slice(&tr->cfg, tr->g->T, k, buf, params + l * per);
+            }
+    free(buf);
+    return st;
+}
+
+/* ---- --dump: NumPy files ------------------------------------------------- */
+
+pp_status pp_npy_write(const char *path, const float *data, int rows, int cols)
+{
+    char head[128];
+    int n = snprintf(head, sizeof head, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols);
+    /* Magic (6) + version (2) + length (2) + header, padded with spaces to a
+     * multiple of 64 and ended by a newline, as the format asks. */
+    int total = (10 + n + 1 + 63) / 64 * 64;
+    while (10 + n + 1 < total) head[n++] = ' ';
+    head[n++] = '\n';
+    FILE *f = fopen(path, "wb");
+    if (!f) return PP_EIO;
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 0xff), (unsigned char)(n >> 8)};
+    int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(head, 1, (size_t)n, f) == (size_t)n &&
+             fwrite(data, sizeof *data, (size_t)rows * cols, f) == (size_t)rows * cols;
+    return fclose(f) == 0 && ok ? PP_OK : PP_EIO;
+}
+
+/* Writes rows x cols floats as dir/name.npy.tmp; adds the name to the list
+ * to rename. */
+static pp_status dump_host(const char *dir, const char *name, const float *host, int rows, int cols,
+                           char names[][48], int *n)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.npy.tmp", dir, name);
+    snprintf(names[(*n)++], 48, "%s", name);
+    return pp_npy_write(path, host, rows, cols);
+}
+
+static pp_status dump_one(const char *dir, const char *name, const pp_tensor *x, char names[][48], int *n)
+{
+    float *host = malloc(pp_tensor_bytes(x) + 1);
+    if (!host) return PP_ENOMEM;
+    pp_ops_now()->to_host(host, x->data, pp_tensor_bytes(x));
+    pp_status st = dump_host(dir, name, host, x->rows, x->cols, names, n);
+    free(host);
+    return st;
+}
+
+/* Part k of block w, in the model's layout (pp_block_part_to_host). */
+static pp_status dump_part(const char *dir, const char *name, const pp_block *w, int k, char names[][48], int *n)
+{
+    float *host = malloc(pp_tensor_bytes(w->W1));   /* the largest part: W1 and W2 are the same size */
+    int rows, cols;
+    pp_status st = host ? pp_block_part_to_host(w, k, host, &rows, &cols) : PP_ENOMEM;
+    if (st == PP_OK) st = dump_host(dir, name, host, rows, cols, names, n);
+    free(host);
+    return st;
+}
+
+pp_status pp_trainer_dump(pp_trainer *tr, const char *dir, char *err, size_t errlen)
+{
+    if (tr->g->T * tr->g->D > 1) {
+        snprintf(err, errlen, "--dump: writes whole blocks from one pipeline: run it with --tp 1 --dp 1");
+        return PP_EARG;
+    }
+    int cap = 4 * tr->cfg.depth + 3, n = 0;
+    char (*names)[48] = calloc((size_t)cap, sizeof *names);
+    pp_status st = names ? PP_OK : PP_ENOMEM;
+    static const char *part_name[4] = {"W1", "b1", "W2", "b2"};
+    for (int l = 0; l < tr->cfg.depth && st == PP_OK; l++) {
+        if (!tr->w[l].W1) continue;
+        for (int k = 0; k < 4 && st == PP_OK; k++) {
+            char name[48];
+            snprintf(name, sizeof name, "block%d_%s", l, part_name[k]);
+            st = dump_part(dir, name, &tr->w[l], k, names, &n);
+        }
+    }
+    if (st == PP_OK && mine(tr, 0) && tr->x) st = dump_one(dir, "input", tr->x, names, &n);
+    if (st == PP_OK && mine(tr, tr->S - 1) && tr->y) {
+        st = dump_one(dir, "target", tr->tr, names, &n);
+        if (st == PP_OK) st = dump_one(dir, "output", tr->y, names, &n);
+    }
+    /* Every rank's files go into place only if every rank wrote its own. */
+    int ok = st == PP_OK, all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, tr->g->all);
+    for (int i = 0; i < n; i++) {
+        char from[4096], to[4096];
+        snprintf(from, sizeof from, "%s/%s.npy.tmp", dir, names[i]);
+        snprintf(to, sizeof to, "%s/%s.npy", dir, names[i]);
+        if (!all || rename(from, to) != 0) unlink(from);
+    }
+    free(names);
+    if (!all) snprintf(err, errlen, "--dump: could not write the .npy files into '%s' (%s)", dir,
+                       ok ? "another rank failed" : strerror(errno));
+    return all ? PP_OK : PP_EIO;
+}

@@ -1,0 +1,130 @@
+/* view.h -- what the view's modules share, and what the demo scaffolding
+ * asks of them: the live channel between the ranks (live.c), the screen on
+ * rank 0 (view.c, drawn by draw.c from a model, on the terminal term.c
+ * finds), and the export files (export.c).  Internal: not part of the
+ * public headers; the plain-text reports are (pp_demo.h).
+ */
+#ifndef PP_VIEW_H
+#define PP_VIEW_H
+
+#include "core.h"
+#include "pp_demo.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <termios.h>
+
+typedef struct pp_live pp_live;   /* the ranks' channel to the view while a step runs */
+typedef struct pp_view pp_view;   /* the screen, on rank 0 */
+
+/* ---- live.c: the channel -------------------------------------------------- */
+
+/* Keys turned into commands by the view, carried out by rank 0's live channel. */
+enum { PP_CMD_NONE, PP_CMD_PAUSE, PP_CMD_STEP, PP_CMD_FASTER, PP_CMD_SLOWER, PP_CMD_QUIT };
+
+/* Collective over the grid.  `view` is the screen on rank 0 (NULL elsewhere). */
+pp_status pp_live_new(const pp_grid *g, pp_view *view, pp_live **out);
+void pp_live_free(pp_live *l);
+/* Every rank, before each step; rank 0 keeps the predicted run to choose steps by. */
+pp_status pp_live_begin(pp_live *l, const pp_run *pred, double tick_s);
+/* What the executor calls while the step runs (pp_watch): events stream to
+ * rank 0's view, keys come back; rank 0's end hands back the view's run. */
+const pp_watch *pp_live_watch(pp_live *l);
+/* After a step, every rank learns whether q was pressed (collective);
+ * between steps and at the end, every rank waits for rank 0's key (1: quit). */
+int pp_live_quit(pp_live *l);
+int pp_live_hold(pp_live *l, const char *prompt);
+
+/* ---- view.c: the screen (rank 0) ------------------------------------------ */
+
+/* Every call may come from the thread running the step while the view's own
+ * thread draws: the view locks what it shares. */
+pp_status pp_view_open(int fd, int keys_stdin, const char *prog, pp_view **out);
+void pp_view_close(pp_view *v);
+/* A new step: one row per rank of a T x D grid of pipelines running s, and
+ * an empty run that the streamed events fill. */
+pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, const pp_exec_opts *o, int T, int D);
+/* Events of `rank` streamed in (they are the step's record: there is no other copy). */
+void pp_view_add(pp_view *v, int rank, const pp_event *e, int n);
+void pp_view_started(pp_view *v, double start);
+/* Every event is in: the run, summarized and flagged, with one more owner
+ * (the view keeps drawing it as the final picture). */
+pp_run *pp_view_end_run(pp_view *v, int retimed);
+int pp_view_take_cmd(pp_view *v);
+void pp_view_set_control(pp_view *v, int paused, double tick_s);
+/* A line the panel shows under the figures (loss, samples/s). */
+void pp_view_note(pp_view *v, const char *text);
+/* Shows `prompt` and waits for a key: returns 1 for q (quit), 0 for any other. */
+int pp_view_wait_key(pp_view *v, const char *prompt);
+
+/* ---- export.c: --trace, --events, --svg and the --csv table (rank 0) ------ */
+
+/* Opening checks the paths can be written; close(keep=0) leaves nothing behind. */
+typedef struct pp_export pp_export;
+pp_status pp_export_open(const char *trace, const char *events, const char *svg, const char *table, pp_export **out,
+                         char *err, size_t errlen);
+pp_status pp_export_run(pp_export *x, const pp_run *r, const pp_sched *s, const pp_exec_opts *o, const char *prog);
+/* One row of the table (no newline), after `header` if it is the first. */
+void pp_export_table_row(pp_export *x, const char *header, const char *fmt, va_list ap);
+pp_status pp_export_close(pp_export *x, int keep);
+
+/* ---- draw.c: the picture, from a model ------------------------------------ */
+
+/* Everything one frame shows.  Times are seconds since the step started. */
+typedef struct {
+    char prog[32];          /* the demo */
+    char name[32];          /* the schedule */
+    pp_family family;
+    int nrows, M;           /* rows (ranks of the whole grid), micro-batches */
+    int T, D, depth;        /* the grid: tensor-parallel ranks, replicas, pipeline stages */
+    int *stage_of;          /* [P] the stage each rank runs (first one, for labels) */
+    double ticks[4];        /* F, B, I, W cost in ticks */
+    double tick0_s;         /* the tick the step started with */
+    double tick_s;          /* the tick in force now (+ and - change it) */
+    double pred_bubble;     /* the simulator's prediction: bubble share of the step, or -1 */
+    double pred_makespan;   /* and the makespan, in seconds */
+    pp_run *run;            /* the step's events as they stream in: when final, the step's whole record */
+    int computes_total;     /* compute actions in the step */
+    double now;             /* how far the step has got */
+    int started, final, paused, quit;
+    char prompt[160];       /* shown on the key line while waiting for a key */
+    int real;               /* real compute: costs are measured ms, not ticks */
+    char note[160];         /* a line from the demo: loss, samples/s (real mode) */
+} pp_view_model;
+
+/* Where the timeline is looking: set by the keys, kept between frames. */
+typedef struct {
+    double slot;            /* seconds per column */
+    double left;            /* time at the left edge */
+    int follow;             /* keep the newest events in sight */
+    int shift;              /* columns to scroll by on the next frame (arrows) */
+} pp_view_camera;
+
+/* Draws the whole screen (h rows, w columns) from the model.  `mono`: no
+ * colours, distinct glyphs.  Knows nothing of MPI or clocks. */
+void pp_draw_screen(const pp_view_model *m, pp_view_camera *cam, int h, int w, int mono);
+/* The smallest screen the model fits on. */
+void pp_draw_min_size(const pp_view_model *m, int *h, int *w);
+/* Sets up the colour pairs (after start_color). */
+void pp_draw_colors(void);
+
+/* term.c: finds the terminal the user launched from.  Returns an open file
+ * descriptor (read and write), or -1 with the reason in `why`; *bad is set
+ * when the user named a path that is not a terminal.  *keys_stdin is set
+ * when keys must be read from stdin: mpiexec reads the terminal itself and
+ * passes the keys on, and a second reader of the terminal would steal bytes
+ * mpiexec was about to read (and leave it blocked). */
+int pp_term_find(const char *named, char *path, size_t n, char *why, size_t wn, int *bad, int *keys_stdin);
+/* Starts a small guardian process that restores the terminal (`restore`
+ * escape sequence, then `saved` settings) if this process dies without
+ * saying goodbye.  Returns the pipe to say goodbye on, or -1. */
+int pp_term_guard(int fd, const struct termios *saved, const char *restore);
+/* Normal end: the terminal was restored here; the guardian leaves quietly. */
+void pp_term_unguard(int pipe_fd);
+/* Ctrl-C (SIGINT) sets pp_interrupted instead of killing the rank; the demo
+ * then ends as if q had been pressed.  A rank that has not ended 5 seconds
+ * later (or gets a second Ctrl-C) dies, terminal restored. */
+void pp_term_catch_interrupt(void);
+extern volatile sig_atomic_t pp_interrupted;
+
+#endif /* PP_VIEW_H */
