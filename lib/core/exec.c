@@ -383,11 +383,11 @@ static pp_status run_action(runner *x, int i)
     if (pp_kind_is_compute(a.kind)) st = compute(x, a, &e);
     else if (a.kind == PP_SEND_F || a.kind == PP_SEND_B) st = send(x, i, a, &e);
     else st = receive(x, i, a, &e);
+    if (st != PP_OK) return st;
     e.t1 = e.type == PP_EV_SEND ? -1 : since_start(x);   /* a send's end: when it is seen complete */
     e.inflight = x->inflight;
-    if (st == PP_OK) st = pp_evlist_push(&x->ev, e);
-    if (st == PP_OK) st = take_recorded(x);
-    return st;
+    if ((st = pp_evlist_push(&x->ev, e)) != PP_OK) return st;
+    return take_recorded(x);
 }
 
 /* Exchanges one full-size message each way with every rank this rank's list
@@ -438,38 +438,49 @@ static pp_status common_start(const pp_grid *g, runner *x)
     return PP_OK;
 }
 
-/* Collects every rank's events on rank 0 into a pp_run: one row per rank of
- * the whole grid (every pipeline of it). */
+/* Rank 0: the gathered bytes as a run, one row per rank of the whole grid. */
+static pp_status run_of(const pp_grid *g, const pp_sched *s, const char *all, const int *counts, const int *displs,
+                        pp_run **out)
+{
+    pp_status st = pp_run_new(g->size, s->nmb, out);
+    if (st != PP_OK) return st;
+    (*out)->T = g->T, (*out)->D = g->D;
+    for (int p = 0; p < g->size; p++) {
+        const pp_event *e = (const pp_event *)(all + displs[p]);
+        for (int k = 0; k < counts[p] / (int)sizeof *e; k++)
+            if ((st = pp_evlist_push(&(*out)->ranks[p], e[k])) != PP_OK) {
+                pp_run_free(*out);
+                *out = NULL;
+                return st;
+            }
+    }
+    pp_run_summarize(*out);
+    return PP_OK;
+}
+
+/* Collects every rank's events on rank 0 into a pp_run (the step had no
+ * watcher to stream them). */
 static pp_status gather(const pp_grid *g, const pp_sched *s, const pp_evlist *mine, pp_run **out)
 {
-    int P = g->size, n = mine->n * (int)sizeof(pp_event);
+    int P = g->size, root = g->rank == 0, n = mine->n * (int)sizeof(pp_event);
     int *counts = NULL, *displs = NULL;
     char *all = NULL;
-    pp_status st = PP_OK;
-    if (g->rank == 0) {
-        counts = calloc((size_t)P, sizeof *counts);
-        displs = calloc((size_t)P, sizeof *displs);
-        if (!counts || !displs) st = PP_ENOMEM;
-    }
-    if (MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, g->all) != MPI_SUCCESS) st = PP_EMPI;
     size_t total = 0;
-    for (int p = 0; g->rank == 0 && st == PP_OK && p < P; p++) {
+    pp_status st = PP_ENOMEM;
+    if (root && (!(counts = calloc((size_t)P, sizeof *counts)) || !(displs = calloc((size_t)P, sizeof *displs))))
+        goto done;
+    st = PP_EMPI;
+    if (MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, g->all) != MPI_SUCCESS) goto done;
+    for (int p = 0; root && p < P; p++) {
         displs[p] = (int)total;
         total += (size_t)counts[p];
     }
-    if (g->rank == 0 && st == PP_OK && !(all = malloc(total ? total : 1))) st = PP_ENOMEM;
-    /* Everyone takes part in the Gatherv even after a local failure, so that
-     * no rank is left waiting in it. */
-    if (MPI_Gatherv(mine->ev, n, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, g->all) != MPI_SUCCESS)
-        st = PP_EMPI;
-    if (g->rank == 0 && st == PP_OK) st = pp_run_new(P, s->nmb, out);
-    if (g->rank == 0 && st == PP_OK) (*out)->T = g->T, (*out)->D = g->D;
-    for (int p = 0; g->rank == 0 && st == PP_OK && p < P; p++) {
-        const pp_event *e = (const pp_event *)(all + displs[p]);
-        for (int k = 0; k < counts[p] / (int)sizeof(pp_event) && st == PP_OK; k++)
-            st = pp_evlist_push(&(*out)->ranks[p], e[k]);
-    }
-    if (g->rank == 0 && st == PP_OK) pp_run_summarize(*out);
+    st = PP_ENOMEM;
+    if (root && !(all = malloc(total ? total : 1))) goto done;
+    st = PP_EMPI;
+    if (MPI_Gatherv(mine->ev, n, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, g->all) != MPI_SUCCESS) goto done;
+    st = root ? run_of(g, s, all, counts, displs, out) : PP_OK;
+done:
     free(counts);
     free(displs);
     free(all);
@@ -507,17 +518,18 @@ static pp_status run_list(runner *x)
 {
     const pp_exec_opts *o = x->o;
     int len = x->lo->len[x->me], fault = fault_at(x->me);
-    pp_status st = PP_OK;
-    for (int i = 0; i < len && st == PP_OK; i++) st = i == fault ? PP_EFAULT : run_action(x, i);
-    for (int i = 0; i < len && st == PP_OK; i++)
-        if (x->sends[i].posted) st = wait_until_done(x, &x->sends[i].done);
-    if (st == PP_OK && o->work && o->work->finish) st = o->work->finish(o->work->ctx, x);
+    pp_status st;
+    for (int i = 0; i < len; i++)
+        if ((st = i == fault ? PP_EFAULT : run_action(x, i)) != PP_OK) return st;
+    for (int i = 0; i < len; i++)
+        if (x->sends[i].posted && (st = wait_until_done(x, &x->sends[i].done)) != PP_OK) return st;
+    if (o->work && o->work->finish && (st = o->work->finish(o->work->ctx, x)) != PP_OK) return st;
     pp_costs now = costs_now(x);
     double sum = pp_cost_s(&now, PP_IDLE, -1, NULL);
-    if (st == PP_OK && !o->work && x->g->D > 1 && sum > 0)
-        st = timed_allreduce(x, x->g->dp, PP_IDLE, -1, -1, since_start(x) + sum);
-    if (st == PP_OK) st = take_recorded(x);
-    return st;
+    if (!o->work && x->g->D > 1 && sum > 0 &&
+        (st = timed_allreduce(x, x->g->dp, PP_IDLE, -1, -1, since_start(x) + sum)) != PP_OK)
+        return st;
+    return take_recorded(x);
 }
 
 pp_status pp_exec_step(const pp_grid *g, const pp_sched *lo, const pp_exec_opts *o, pp_run **out)

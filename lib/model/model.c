@@ -87,19 +87,18 @@ pp_status pp_model_teacher(const pp_model_cfg *c, pp_mem *mem, pp_tensor **A)
 {
     int d = c->width;
     pp_status st = pp_tensor_new(mem, PP_MEM_OTHER, d, d, A);
-    float *host = st == PP_OK ? malloc(pp_tensor_bytes(*A)) : NULL;
-    if (st == PP_OK && !host) {
+    if (st != PP_OK) return st;
+    float *host = malloc(pp_tensor_bytes(*A));
+    if (!host) {
         pp_tensor_free(*A);
         *A = NULL;
         return PP_ENOMEM;
     }
-    if (st == PP_OK) {
-        /* Scaled so that x A has unit variance: tanh then bends it. */
-        fill(host, d, d, c->seed, STREAM_TEACHER, 0, 3.0f / sqrtf((float)d));
-        pp_ops_now()->from_host((*A)->data, host, pp_tensor_bytes(*A));
-    }
+    /* Scaled so that x A has unit variance: tanh then bends it. */
+    fill(host, d, d, c->seed, STREAM_TEACHER, 0, 3.0f / sqrtf((float)d));
+    pp_ops_now()->from_host((*A)->data, host, pp_tensor_bytes(*A));
     free(host);
-    return st;
+    return PP_OK;
 }
 
 void pp_model_targets(const pp_tensor *A, const pp_tensor *x, pp_tensor *t)
@@ -127,11 +126,10 @@ static pp_status block_new(const pp_model_cfg *c, int f, pp_mem *mem, pp_mem_rol
 {
     memset(b, 0, sizeof *b);
     int d = c->width;
-    pp_status st = pp_tensor_new(mem, role, d, f, &b->W1);
-    if (st == PP_OK) st = pp_tensor_new(mem, role, 1, f, &b->b1);
-    if (st == PP_OK) st = pp_tensor_new(mem, role, d, f, &b->W2t);
-    if (st == PP_OK) st = pp_tensor_new(mem, role, 1, d, &b->b2);
-    if (st != PP_OK) pp_block_free(b);
+    pp_status st;
+    if ((st = pp_tensor_new(mem, role, d, f, &b->W1)) != PP_OK || (st = pp_tensor_new(mem, role, 1, f, &b->b1)) != PP_OK ||
+        (st = pp_tensor_new(mem, role, d, f, &b->W2t)) != PP_OK || (st = pp_tensor_new(mem, role, 1, d, &b->b2)) != PP_OK)
+        pp_block_free(b);
     return st;
 }
 
@@ -163,10 +161,10 @@ pp_status pp_block_pair_new(const pp_model_cfg *c, int l, int T, int t, pp_mem *
 {
     memset(g, 0, sizeof *g);
     if (T < 1 || c->hidden % T != 0 || t < 0 || t >= T) return PP_EARG;
-    pp_status st = block_new(c, c->hidden / T, mem, PP_MEM_PARAMS, w);
-    if (st == PP_OK) st = block_init(c, l, T, t, w);
-    if (st == PP_OK) st = block_new(c, c->hidden / T, mem, PP_MEM_GRADS, g);
-    if (st != PP_OK) pp_block_free(w);
+    pp_status st;
+    if ((st = block_new(c, c->hidden / T, mem, PP_MEM_PARAMS, w)) != PP_OK || (st = block_init(c, l, T, t, w)) != PP_OK ||
+        (st = block_new(c, c->hidden / T, mem, PP_MEM_GRADS, g)) != PP_OK)
+        pp_block_free(w);
     return st;
 }
 

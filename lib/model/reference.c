@@ -169,15 +169,17 @@ pp_status pp_reference_train_dp(const pp_model_cfg *c, int D, int M, int steps, 
     pp_status st = keep_lists(&k, c->depth) ? model_new(c, &w, &g, mem) : PP_ENOMEM;
     /* A second set of gradients for the replicas after the first (its
      * weights are not used). */
-    if (st == PP_OK && D > 1) st = model_new(c, &unused, &gr, mem);
-    if (st == PP_OK) st = pp_model_teacher(c, mem, &A);
-    for (int s = 0; s < steps && st == PP_OK; s++) {
+    if (st != PP_OK || (D > 1 && (st = model_new(c, &unused, &gr, mem)) != PP_OK) ||
+        (st = pp_model_teacher(c, mem, &A)) != PP_OK)
+        goto done;
+    for (int s = 0; s < steps; s++) {
         double loss = 0;
-        st = one_step(c, w, g, gr, A, s, D, M, &k, &loss, mem);
+        if ((st = one_step(c, w, g, gr, A, s, D, M, &k, &loss, mem)) != PP_OK) goto done;
         if (losses) losses[s] = loss;
     }
-    for (int l = 0; l < c->depth && st == PP_OK && params; l++)
-        st = pp_block_to_host(&w[l], params + l * pp_block_params(c));
+    for (int l = 0; l < c->depth && params; l++)
+        if ((st = pp_block_to_host(&w[l], params + l * pp_block_params(c))) != PP_OK) goto done;
+done:
     model_free(c, w, g);
     if (D > 1) model_free(c, unused, gr);
     pp_tensor_free(A);
@@ -190,8 +192,8 @@ pp_status pp_reference_forward(const pp_model_cfg *c, const pp_tensor *x, pp_ten
     pp_block *w = NULL, *g = NULL;
     keep k = {0};
     pp_status st = keep_lists(&k, c->depth) ? model_new(c, &w, &g, NULL) : PP_ENOMEM;
-    if (st == PP_OK) st = forward_all(c, w, x, &k, NULL);
-    if (st == PP_OK) pp_ops_now()->copy(y->data, k.y->data, pp_tensor_bytes(y));
+    if (st == PP_OK && (st = forward_all(c, w, x, &k, NULL)) == PP_OK)
+        pp_ops_now()->copy(y->data, k.y->data, pp_tensor_bytes(y));
     keep_free(&k, c->depth);
     model_free(c, w, g);
     free(k.x), free(k.h), free(k.a);

@@ -71,7 +71,7 @@ struct pp_trainer {
     pp_tensor *A;         /* last stage: the teacher's matrix (width x width), made once */
     /* x, targets and y are kept until the next step starts, for --dump */
     pp_tensor *x;         /* first and last stage: the batch's inputs (batch x width) */
-    pp_tensor *tr;         /* last stage: targets (batch x width) */
+    pp_tensor *targets;   /* last stage: targets (batch x width) */
     pp_tensor *y;         /* last stage: the model's outputs (batch x width) */
     pp_tensor **msg;      /* [NDIRS][S*M] message buffers, NULL where none */
     saved *sv;            /* [depth * M] */
@@ -178,35 +178,36 @@ static pp_status forward(pp_trainer *tr, int s, int m)
 {
     int first = tr->part.first[s], last = tr->part.first[s + 1] - 1, n = tr->rows;
     int d = tr->cfg.width, f = tr->cfg.hidden / tr->g->T;
-    pp_tensor in;
-    pp_status st = input_of(tr, s, m, &in);
-    if (st == PP_OK) st = new_t(tr, PP_MEM_ACTS, n, d, &sv(tr, first, m)->x);
-    if (st == PP_OK) pp_ops_now()->copy(sv(tr, first, m)->x->data, in.data, pp_tensor_bytes(&in));
-    pp_tensor out = {0};
-    for (int l = first; l <= last && st == PP_OK; l++) {
+    pp_tensor in, out = {0};
+    pp_status st;
+    /* What a tensor allocated here holds is freed with the step (end_step), so a failure just returns. */
+    if ((st = input_of(tr, s, m, &in)) != PP_OK || (st = new_t(tr, PP_MEM_ACTS, n, d, &sv(tr, first, m)->x)) != PP_OK)
+        return st;
+    pp_ops_now()->copy(sv(tr, first, m)->x->data, in.data, pp_tensor_bytes(&in));
+    for (int l = first; l <= last; l++) {
         saved *k = sv(tr, l, m);
         if ((st = new_t(tr, PP_MEM_ACTS, n, f, &k->h)) != PP_OK || (st = new_t(tr, PP_MEM_ACTS, n, f, &k->a)) != PP_OK)
-            break;
+            return st;
         pp_tensor *y;
         if (l < last) {                     /* the next block's input: stored */
-            if ((st = new_t(tr, PP_MEM_ACTS, n, d, &sv(tr, l + 1, m)->x)) != PP_OK) break;
+            if ((st = new_t(tr, PP_MEM_ACTS, n, d, &sv(tr, l + 1, m)->x)) != PP_OK) return st;
             y = sv(tr, l + 1, m)->x;
-        } else if (s < tr->S - 1) {          /* the stage's output: into the send buffer */
+        } else if (s < tr->S - 1) {         /* the stage's output: into the send buffer */
             y = *msg(tr, OUT_F, s, m);
         } else {                            /* the model's output */
             out = rows_of(tr->y, m * n, n);
             y = &out;
         }
-        st = pp_block_forward(&tr->w[l], k->x, k->h, k->a, y, reducer(tr));
-        if (st == PP_OK && l < last) st = between_blocks(tr);   /* messages move between blocks */
+        if ((st = pp_block_forward(&tr->w[l], k->x, k->h, k->a, y, reducer(tr))) != PP_OK) return st;
+        if (l < last && (st = between_blocks(tr)) != PP_OK) return st;   /* messages move between blocks */
     }
+    if (s < tr->S - 1) return PP_OK;
     /* The last stage turns the output into the loss and keeps its gradient. */
-    if (st == PP_OK && s == tr->S - 1 && (st = new_t(tr, PP_MEM_ACTS, n, d, &sv(tr, last, m)->dy)) == PP_OK) {
-        pp_tensor target = rows_of(tr->tr, m * n, n);
-        tr->loss += pp_ops_now()->mse(sv(tr, last, m)->dy->data, out.data, target.data, (long)n * d,
-                                     1.0f / ((float)tr->cfg.batch * (float)d));
-    }
-    return st;
+    if ((st = new_t(tr, PP_MEM_ACTS, n, d, &sv(tr, last, m)->dy)) != PP_OK) return st;
+    pp_tensor target = rows_of(tr->targets, m * n, n);
+    tr->loss += pp_ops_now()->mse(sv(tr, last, m)->dy->data, out.data, target.data, (long)n * d,
+                                  1.0f / ((float)tr->cfg.batch * (float)d));
+    return PP_OK;
 }
 
 /* ---- backward ------------------------------------------------------------ */
@@ -365,8 +366,8 @@ static void end_step(pp_trainer *tr)
 /* Frees the last step's inputs, targets and outputs. */
 static void free_batch(pp_trainer *tr)
 {
-    pp_tensor_free(tr->x), pp_tensor_free(tr->tr), pp_tensor_free(tr->y);
-    tr->x = tr->tr = tr->y = NULL;
+    pp_tensor_free(tr->x), pp_tensor_free(tr->targets), pp_tensor_free(tr->y);
+    tr->x = tr->targets = tr->y = NULL;
 }
 
 /* Makes the step's message buffers, inputs and targets. */
@@ -384,30 +385,31 @@ static pp_status begin_step(pp_trainer *tr, int M)
     tr->w_asked = calloc((size_t)S * M, 1);
     if (!tr->msg || !tr->sv || !tr->w_asked) return PP_ENOMEM;
     memset(tr->w_next, 0, sizeof tr->w_next);
-    pp_status st = PP_OK;
-    for (int s = 0; s < S && st == PP_OK; s++) {
+    pp_status st;
+    for (int s = 0; s < S; s++) {
         if (!mine(tr, s)) continue;
         /* Receive buffers only from another rank; send buffers always (a
          * neighbour stage on this rank reads them directly). */
         int need[NDIRS] = {s > 0 && !mine(tr, s - 1), s < S - 1, s < S - 1 && !mine(tr, s + 1), s > 0};
         for (int dir = 0; dir < NDIRS; dir++)
-            for (int m = 0; m < M && need[dir] && st == PP_OK; m++)
-                st = new_t(tr, PP_MEM_COMM, tr->rows, d, msg(tr, dir, s, m));
+            for (int m = 0; m < M && need[dir]; m++)
+                if ((st = new_t(tr, PP_MEM_COMM, tr->rows, d, msg(tr, dir, s, m))) != PP_OK) return st;
     }
-    if (st == PP_OK && (mine(tr, 0) || mine(tr, S - 1))) {
-        st = new_t(tr, PP_MEM_OTHER, tr->share, d, &tr->x);
-        if (st == PP_OK) st = pp_model_inputs(&tr->cfg, tr->step, tr->g->dp_rank * tr->share, tr->x);
+    if (mine(tr, 0) || mine(tr, S - 1)) {
+        if ((st = new_t(tr, PP_MEM_OTHER, tr->share, d, &tr->x)) != PP_OK ||
+            (st = pp_model_inputs(&tr->cfg, tr->step, tr->g->dp_rank * tr->share, tr->x)) != PP_OK)
+            return st;
     }
-    if (st == PP_OK && mine(tr, S - 1)) {
-        if ((st = new_t(tr, PP_MEM_OTHER, tr->share, d, &tr->tr)) == PP_OK)
-            st = new_t(tr, PP_MEM_OTHER, tr->share, d, &tr->y);
-        /* One micro-batch at a time, as the single-process loop makes them. */
-        for (int m = 0; m < M && st == PP_OK; m++) {
-            pp_tensor xm = rows_of(tr->x, m * tr->rows, tr->rows), tm = rows_of(tr->tr, m * tr->rows, tr->rows);
-            pp_model_targets(tr->A, &xm, &tm);
-        }
+    if (!mine(tr, S - 1)) return PP_OK;
+    if ((st = new_t(tr, PP_MEM_OTHER, tr->share, d, &tr->targets)) != PP_OK ||
+        (st = new_t(tr, PP_MEM_OTHER, tr->share, d, &tr->y)) != PP_OK)
+        return st;
+    /* One micro-batch at a time, as the single-process loop makes them. */
+    for (int m = 0; m < M; m++) {
+        pp_tensor xm = rows_of(tr->x, m * tr->rows, tr->rows), tm = rows_of(tr->targets, m * tr->rows, tr->rows);
+        pp_model_targets(tr->A, &xm, &tm);
     }
-    return st;
+    return PP_OK;
 }
 
 /* Data parallel, after this rank's last action (the executor's finish
@@ -438,11 +440,9 @@ static pp_status sum_replicas(void *ctx, pp_step *step)
 /* The step's loss: each replica's share, added in replica order. */
 static pp_status sum_loss(pp_trainer *tr)
 {
-    pp_status st = PP_OK;
     double *parts = malloc((size_t)tr->g->D * sizeof *parts);
-    if (st == PP_OK && !parts) st = PP_ENOMEM;
-    if (st == PP_OK && MPI_Allgather(&tr->loss, 1, MPI_DOUBLE, parts, 1, MPI_DOUBLE, tr->g->dp) != MPI_SUCCESS)
-        st = PP_EMPI;
+    if (!parts) return PP_ENOMEM;
+    pp_status st = MPI_Allgather(&tr->loss, 1, MPI_DOUBLE, parts, 1, MPI_DOUBLE, tr->g->dp) == MPI_SUCCESS ? PP_OK : PP_EMPI;
     for (int r = 0; r < tr->g->D && st == PP_OK; r++) tr->loss = r == 0 ? parts[0] : tr->loss + parts[r];
     free(parts);
     return st;
@@ -454,19 +454,19 @@ pp_status pp_trainer_step(pp_trainer *tr, const pp_sched *s, const pp_exec_opts 
     if (s->nstages != tr->S || s->nmb < 1 || tr->share % s->nmb != 0) return PP_EARG;
     for (int k = 0; k < tr->S; k++)
         if (s->stage_rank[k] != tr->stage_rank[k]) return PP_EARG;
-    pp_status st = begin_step(tr, s->nmb);
     pp_exec_opts real = *o;
     real.work = &tr->work;
     tr->poll_s = o->poll_wait_s;
-    if (st == PP_OK) st = pp_exec_step(tr->g, s, &real, meas);
+    pp_status st;
+    if ((st = begin_step(tr, s->nmb)) != PP_OK || (st = pp_exec_step(tr->g, s, &real, meas)) != PP_OK) goto done;
     /* After the last micro-batch: the replicas' gradients were summed (the
      * finish hook), and the losses are; then one SGD update. */
-    if (st == PP_OK && tr->g->D > 1) st = sum_loss(tr);
-    for (int l = 0; l < tr->cfg.depth && st == PP_OK; l++)
+    if (tr->g->D > 1 && (st = sum_loss(tr)) != PP_OK) goto done;
+    for (int l = 0; l < tr->cfg.depth; l++)
         if (tr->w[l].W1) pp_block_sgd(&tr->w[l], &tr->grad[l], tr->cfg.lr);
+    if (MPI_Bcast(&tr->loss, 1, MPI_DOUBLE, tr->stage_rank[tr->S - 1], tr->g->pipe) != MPI_SUCCESS) st = PP_EMPI;
+done:
     end_step(tr);
-    if (st == PP_OK && MPI_Bcast(&tr->loss, 1, MPI_DOUBLE, tr->stage_rank[tr->S - 1], tr->g->pipe) != MPI_SUCCESS)
-        st = PP_EMPI;
     *loss = tr->loss;
     tr->step++;
     return st;
@@ -571,22 +571,23 @@ pp_status pp_trainer_forward_stage(pp_trainer *tr, int s, const pp_tensor *x, pp
     if (s < 0 || s >= tr->S || !mine(tr, s)) return PP_EARG;
     int n = x->rows, d = tr->cfg.width, f = tr->cfg.hidden / tr->g->T;
     pp_tensor *cur = NULL, *h = NULL, *a = NULL, *nxt = NULL;
-    pp_status st = new_t(tr, PP_MEM_OTHER, n, d, &cur);
-    if (st == PP_OK) st = new_t(tr, PP_MEM_OTHER, n, f, &h);
-    if (st == PP_OK) st = new_t(tr, PP_MEM_OTHER, n, f, &a);
-    if (st == PP_OK) st = new_t(tr, PP_MEM_OTHER, n, d, &nxt);
-    if (st == PP_OK) pp_ops_now()->copy(cur->data, x->data, pp_tensor_bytes(x));
-    for (int l = tr->part.first[s]; l < tr->part.first[s + 1] && st == PP_OK; l++) {
-        st = pp_block_forward(&tr->w[l], cur, h, a, nxt, reducer(tr));
+    pp_status st;
+    if ((st = new_t(tr, PP_MEM_OTHER, n, d, &cur)) != PP_OK || (st = new_t(tr, PP_MEM_OTHER, n, f, &h)) != PP_OK ||
+        (st = new_t(tr, PP_MEM_OTHER, n, f, &a)) != PP_OK || (st = new_t(tr, PP_MEM_OTHER, n, d, &nxt)) != PP_OK)
+        goto done;
+    pp_ops_now()->copy(cur->data, x->data, pp_tensor_bytes(x));
+    for (int l = tr->part.first[s]; l < tr->part.first[s + 1]; l++) {
+        if ((st = pp_block_forward(&tr->w[l], cur, h, a, nxt, reducer(tr))) != PP_OK) goto done;
         pp_tensor *swap = cur;
         cur = nxt, nxt = swap;
     }
-    if (st == PP_OK) pp_ops_now()->copy(y->data, cur->data, pp_tensor_bytes(y));
+    pp_ops_now()->copy(y->data, cur->data, pp_tensor_bytes(y));
+done:
     pp_tensor_free(cur), pp_tensor_free(h), pp_tensor_free(a), pp_tensor_free(nxt);
     return st;
 }
 
-/* Puts slice t of T of a block (W1 columns, b1, W2 rows, b2) into the whole
+/* Puts slice tp_rank of T of a block (W1 columns, b1, W2 rows, b2) into the whole
  * block's layout W1, b1, W2, b2. */
 static void place_slice(const pp_model_cfg *c, int T, int tp_rank, const float *slice, float *whole)
 {
@@ -684,6 +685,26 @@ static pp_status dump_part(const char *dir, const char *name, const pp_block *w,
     return st;
 }
 
+/* This rank's files, as .tmp, their names added to `names`: its blocks'
+ * parts, and the batch's input (first stage), targets and outputs (last). */
+static pp_status dump_mine(pp_trainer *tr, const char *dir, char names[][48], int *n)
+{
+    static const char *part_name[4] = {"W1", "b1", "W2", "b2"};
+    pp_status st;
+    for (int l = 0; l < tr->cfg.depth; l++) {
+        if (!tr->w[l].W1) continue;
+        for (int k = 0; k < 4; k++) {
+            char name[48];
+            snprintf(name, sizeof name, "block%d_%s", l, part_name[k]);
+            if ((st = dump_part(dir, name, &tr->w[l], k, names, n)) != PP_OK) return st;
+        }
+    }
+    if (mine(tr, 0) && tr->x && (st = dump_one(dir, "input", tr->x, names, n)) != PP_OK) return st;
+    if (!mine(tr, tr->S - 1) || !tr->y) return PP_OK;
+    if ((st = dump_one(dir, "target", tr->targets, names, n)) != PP_OK) return st;
+    return dump_one(dir, "output", tr->y, names, n);
+}
+
 pp_status pp_trainer_dump(pp_trainer *tr, const char *dir, char *err, size_t errlen)
 {
     if (tr->g->T * tr->g->D > 1) {
@@ -692,21 +713,7 @@ pp_status pp_trainer_dump(pp_trainer *tr, const char *dir, char *err, size_t err
     }
     int cap = 4 * tr->cfg.depth + 3, n = 0;
     char (*names)[48] = calloc((size_t)cap, sizeof *names);
-    pp_status st = names ? PP_OK : PP_ENOMEM;
-    static const char *part_name[4] = {"W1", "b1", "W2", "b2"};
-    for (int l = 0; l < tr->cfg.depth && st == PP_OK; l++) {
-        if (!tr->w[l].W1) continue;
-        for (int k = 0; k < 4 && st == PP_OK; k++) {
-            char name[48];
-            snprintf(name, sizeof name, "block%d_%s", l, part_name[k]);
-            st = dump_part(dir, name, &tr->w[l], k, names, &n);
-        }
-    }
-    if (st == PP_OK && mine(tr, 0) && tr->x) st = dump_one(dir, "input", tr->x, names, &n);
-    if (st == PP_OK && mine(tr, tr->S - 1) && tr->y) {
-        st = dump_one(dir, "target", tr->tr, names, &n);
-        if (st == PP_OK) st = dump_one(dir, "output", tr->y, names, &n);
-    }
+    pp_status st = names ? dump_mine(tr, dir, names, &n) : PP_ENOMEM;
     /* Every rank's files go into place only if every rank wrote its own. */
     int ok = st == PP_OK, all = 0;
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, tr->g->all);
