@@ -160,9 +160,14 @@ void pp_grid_coords(const pp_grid *g, int w, int *p, int *t, int *d)
     pp_place(g->P, g->T, w, p, t, d);
 }
 
+int pp_place_rank(int P, int T, int p, int t, int d)
+{
+    return t + T * (p + P * d);
+}
+
 int pp_grid_rank_of(const pp_grid *g, int p, int t, int d)
 {
-    return t + g->T * (p + g->P * d);
+    return pp_place_rank(g->P, g->T, p, t, d);
 }
 
 static void free_comm(MPI_Comm *c)

@@ -72,8 +72,9 @@ typedef struct {
 } pp_grid;
 
 /* The one place the rank-to-place formula is written: where rank w of a grid
- * with P stages and T tensor-parallel ranks sits. */
+ * with P stages and T tensor-parallel ranks sits; and the rank at p, t, d. */
 void pp_place(int P, int T, int w, int *p, int *t, int *d);
+int pp_place_rank(int P, int T, int p, int t, int d);
 /* Collective: a plain pipeline over `world` (P = size, T = D = 1), with clock offsets. */
 pp_status pp_grid_new(MPI_Comm world, pp_grid **out);
 /* Collective: reshapes g into P x T x D, P = size / (T x D).  A shape that does

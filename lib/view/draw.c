@@ -103,7 +103,8 @@ static void draw_rank(const pp_view_model *m, int r, const pp_view_camera *cam, 
         mvprintw(y, 0, "r%-2d s%-2d", r, m->stage_of[r]);
     } else {
         /* Grouped: the stage (and replica) named on a group's first row only. */
-        int t = r % m->T, d = r / (m->T * m->depth);
+        int p, t, d;
+        pp_place(m->depth, m->T, r, &p, &t, &d);
         char head[16] = "";
         if (t == 0 && m->D > 1) snprintf(head, sizeof head, "d%ds%d", d, m->stage_of[r]);
         else if (t == 0) snprintf(head, sizeof head, "s%d", m->stage_of[r]);
@@ -173,7 +174,7 @@ static void draw_panel(const pp_view_model *m, int y, int w)
     int grid = m->T * m->D > 1, lines = grid ? m->depth : m->nrows;
     mvprintw(y++, 0, "%-5s stage  busy %%   activations held: now  peak  formula  sent KiB", grid ? "ranks" : "rank");
     for (int i = 0; i < lines; i++) {
-        int r = grid ? i * m->T : i;   /* the line's first rank */
+        int r = grid ? pp_place_rank(m->depth, m->T, i, 0, 0) : i;   /* the line's first rank */
         const pp_evlist *ev = &run->ranks[r];
         int now_held = ev->n ? ev->ev[ev->n - 1].inflight : 0;
         int formula = pp_theory_peak_inflight(m->family, m->depth, m->M, m->stage_of[r]);

@@ -213,7 +213,9 @@ static pp_status grant_step(pp_live *l)
     if (best < 0) return PP_OK;
     /* A compute of a tensor-parallel group needs all T of its ranks (they
      * sum their partial results together): the step goes to the whole group. */
-    int T = l->g->T, first = best / T * T, at = l->known[best];
+    int p, t, d;
+    pp_grid_coords(l->g, best, &p, &t, &d);
+    int T = l->g->T, first = pp_grid_rank_of(l->g, p, 0, d), at = l->known[best];
     for (int r = first; r < first + T; r++) {
         if (r != best && (l->known[r] != at || l->known[r] >= l->pred_n[r])) continue;
         l->known[r]++;
