@@ -47,6 +47,11 @@ printf '0F0,0B0,0RECV_F0\n' >"$tmp/recv_from_nowhere.csv"   # 16 bytes: once a h
 refuse "CSV receiving from a stage before stage 0" "0RECV_F0 has no partner: stage -1" \
     mpiexec -n 1 ./demos/04_bubble_efficiency --schedule "$tmp/recv_from_nowhere.csv" --no-tui
 refuse "-m against a CSV" "disagrees with" mpiexec -n 2 ./demos/04_bubble_efficiency --schedule tests/data/hand_2x2.csv -m 8
+refuse "anatomy: a schedule file" "'tests/data/hand_2x2.csv' is a file; this demo builds its schedule" \
+    mpiexec -n 2 ./demos/00_anatomy --schedule tests/data/hand_2x2.csv
+refuse "anatomy: an export" "--trace: this demo prints plain text and writes no file" \
+    mpiexec -n 2 ./demos/00_anatomy --trace "$tmp/t.json"
+refuse "anatomy: a list of M" "is a list, but this demo runs one M" mpiexec -n 2 ./demos/00_anatomy -m 2,4
 refuse "--csv into a missing folder" "--csv: cannot write" mpiexec -n 4 ./demos/04_bubble_efficiency --csv "$tmp/no/such/dir/t.csv"
 
 if grep -q "step" "$tmp/err" 2>/dev/null; then :; fi

@@ -268,18 +268,8 @@ typedef struct {
     pp_status (*finish)(void *ctx, pp_step *st);
 } pp_work;
 
-/* Who watches a step as it runs (the live view).  The executor calls poll
- * often (while it waits and between slices of a compute), asks hold before
- * every compute, and tick for the tick in force; at the end, rank 0's end
- * returns the whole step's events, which then need no gather. */
-typedef struct {
-    void *ctx;
-    void (*start)(void *ctx, double t0);   /* the common start, this rank's clock */
-    pp_status (*poll)(void *ctx, const pp_evlist *mine, double now, int waiting);
-    int (*hold)(void *ctx);                /* 1: paused, do not start the next compute */
-    double (*tick)(void *ctx);             /* seconds per tick now */
-    pp_status (*end)(void *ctx, const pp_evlist *mine, pp_run **all);
-} pp_watch;
+/* Who watches a step as it runs: the live view (its hooks are internal). */
+typedef struct pp_watch pp_watch;
 
 typedef struct {
     pp_costs costs;       /* what each action costs, and the tick */

@@ -8,7 +8,9 @@
  * GPipe holds all M micro-batches' activations, 1F1B at most P - stage.
  * Left out on purpose: interleaved and zero-bubble formulas (with their builders).
  */
-#include "pp.h"
+#include "core.h"
+
+#include <stdlib.h>
 
 double pp_theory_bubble_step(pp_family f, int P, int M)
 {
@@ -89,4 +91,14 @@ double pp_run_bubble_ideal(const pp_run *r)
     double busy = total_busy(r);
     if (busy <= 0) return 0;
     return (r->nrows * r->makespan - busy) / busy;
+}
+
+double pp_median5(double *v)
+{
+    for (int i = 1; i < 5; i++)
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double x = v[j];
+            v[j] = v[j - 1], v[j - 1] = x;
+        }
+    return v[2];
 }

@@ -252,6 +252,9 @@ pp_status pp_cli_parse(int argc, char **argv, const pp_demo_spec *spec, pp_opts 
             return fail(err, n, "%s: this demo runs no training step, so it has no %s; %s take %s", name, what,
                         k == 16 || k == 18 ? "02_microbatches, 06_pp_tp and 12_3d" : "demos 02 to 12", name);
         }
+        if (spec->plain && k >= 7 && k <= 11)
+            return fail(err, n, "%s: this demo prints plain text and writes no file; 04_bubble_efficiency and 05_1f1b "
+                        "take %s", name, name);
         if (!spec->real && k >= 12 && k < 22)
             return fail(err, n, "%s: this demo runs timed compute and has no model; "
                         "the real-compute demos (01, 02, 03) take %s", name, name);
@@ -342,7 +345,7 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
                 d->payload / 1024);
     }
     if (spec->csv_ok) fprintf(f, "  --csv FILE            also write the results table as CSV, for plotting\n");
-    if (spec->no_steps) {   /* no step, so no schedule, view or timeline */
+    if (spec->no_steps || spec->plain) {   /* no schedule to save, view or timeline */
         fprintf(f, "  -h, --help            this text\n");
         return;
     }

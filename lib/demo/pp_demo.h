@@ -45,6 +45,8 @@ typedef struct {
     int csv_ok;              /* it prints a table, and --csv writes it */
     int no_steps;            /* it runs no pipeline step: --steps, --lr, --save-schedule,
                                 --trace, --events and --svg are refused */
+    int plain;               /* it prints plain text only: --save-schedule, --tty, --trace,
+                                --events and --svg are refused */
 } pp_demo_spec;
 
 #define PP_MAX_MB_LIST 32

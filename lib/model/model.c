@@ -1,6 +1,7 @@
 /* model.c -- the MLP the real mode trains: its blocks (forward, and the two
  * halves of the backward), the synthetic task, the deterministic start, the
- * partition of blocks into stages, and a single-process reference run.
+ * partition of blocks into stages, and the cost of a block measured on this
+ * rank.  (The single-process run it is checked against is reference.c.)
  *
  * One block:  h = x W1 + b1   (rows x hidden)
  *             a = gelu(h)      (rows x hidden)
@@ -8,9 +9,8 @@
  * W2 is kept transposed, as W2t (width x hidden), so that the backward's
  * da = dy W2^T reads it row by row.  The other way round, that multiply had to
  * pack W2 column by column straight after the rest of the stage had pushed it
- * out of the cache, and ran at about 50 GFLOP/s where its siblings ran at 60
- * (make bench on a 2-core machine); kept transposed, all six multiplies of a
- * block run within a few per cent of the same calls on warm data.
+ * out of the cache, and ran well below its five siblings (make bench compares
+ * each multiply inside a stage with the same call made bare).
  * The task: imitate a fixed random teacher, y* = tanh(x A), under the mean
  * squared error.  Inputs, teacher and initial weights are all made from the
  * seed by hashing their position, so any rank makes exactly its own part and
@@ -385,15 +385,6 @@ void pp_partition_str(const pp_partition *p, char *buf, size_t n)
 
 /* ---- measured costs ------------------------------------------------------- */
 
-double pp_median5(double *v)
-{
-    for (int i = 1; i < 5; i++)
-        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-            double x = v[j];
-            v[j] = v[j - 1], v[j - 1] = x;
-        }
-    return v[2];
-}
 
 pp_status pp_model_measure(const pp_model_cfg *c, int rows, double cost[PP_MODEL_NCOSTS])
 {

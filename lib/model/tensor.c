@@ -93,9 +93,8 @@ double pp_tensor_sum(const pp_tensor *t)
 
 /* Every tensor starts on a 64-byte cache line (malloc promises only 16), so
  * with a width that is a multiple of 16 floats each row does too: a
- * multiply that reads or writes a row then touches no line it does not use.
- * In the benchmark (make bench) this alone raised the model's multiplies
- * from about 60 to 63-64 GFLOP/s. */
+ * multiply that reads or writes a row then touches no line it does not use
+ * (make bench shows the multiplies' throughput against bare calls). */
 enum { CACHE_LINE = 64 };
 
 static void *cpu_alloc(size_t bytes)
