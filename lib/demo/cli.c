@@ -210,6 +210,37 @@ int pp_cli_given(const pp_opts *o, const char *name)
     return 0;
 }
 
+/* Is option k (known[k], typed as `name`) one this demo cannot honour?
+ * Then err says which demos take it. */
+static int not_here(const pp_demo_spec *spec, int k, const char *name, char *err, size_t n)
+{
+    /* Timed options in a real demo, model options in a timed one. */
+    if (spec->real && (k == 3 || k == 4 || k == 5))
+        return fail(err, n, "%s: this demo computes for real, so it has no ticks or payload; "
+                    "the timed demos (04, 05) take %s", name, name) != PP_OK;
+    if (k >= 22 && !spec->grid_ok)
+        return fail(err, n, "%s: this demo runs one pipeline (P = the number of ranks); "
+                    "05_1f1b, 06_pp_tp and 12_3d take --tp and --dp", name) != PP_OK;
+    if (k == 6 && !spec->csv_ok)
+        return fail(err, n, "--csv: this demo prints no table to plot; 02_microbatches and "
+                    "04_bubble_efficiency take --csv") != PP_OK;
+    if (spec->no_steps && ((k >= 7 && k <= 11) || k == 16 || k == 18)) {
+        const char *what = k == 16 || k == 18 ? "steps or learning rate"
+                           : k == 7           ? "schedule to save"
+                           : k == 8           ? "live view"
+                                              : "timeline to write";
+        return fail(err, n, "%s: this demo runs no training step, so it has no %s; %s take %s", name, what,
+                    k == 16 || k == 18 ? "02_microbatches, 06_pp_tp and 12_3d" : "demos 02 to 12", name) != PP_OK;
+    }
+    if (spec->plain && k >= 7 && k <= 11)
+        return fail(err, n, "%s: this demo prints plain text and writes no file; 04_bubble_efficiency and 05_1f1b "
+                    "take %s", name, name) != PP_OK;
+    if (!spec->real && k >= 12 && k < 22)
+        return fail(err, n, "%s: this demo runs timed compute and has no model; "
+                    "the real-compute demos (01, 02, 03) take %s", name, name) != PP_OK;
+    return 0;
+}
+
 pp_status pp_cli_parse(int argc, char **argv, const pp_demo_spec *spec, pp_opts *o, char *err, size_t n)
 {
     for (int i = 1; i < argc; i++) {
@@ -234,30 +265,7 @@ pp_status pp_cli_parse(int argc, char **argv, const pp_demo_spec *spec, pp_opts 
             if (a[0] == '-') return fail(err, n, "unknown option '%s' (try --help)", a);
             return fail(err, n, "unexpected argument '%s' (try --help)", a);
         }
-        /* Timed options in a real demo, model options in a timed one. */
-        if (spec->real && (k == 3 || k == 4 || k == 5))
-            return fail(err, n, "%s: this demo computes for real, so it has no ticks or payload; "
-                        "the timed demos (04, 05) take %s", name, name);
-        if (k >= 22 && !spec->grid_ok)
-            return fail(err, n, "%s: this demo runs one pipeline (P = the number of ranks); "
-                        "05_1f1b, 06_pp_tp and 12_3d take --tp and --dp", name);
-        if (k == 6 && !spec->csv_ok)
-            return fail(err, n, "--csv: this demo prints no table to plot; 02_microbatches and "
-                        "04_bubble_efficiency take --csv");
-        if (spec->no_steps && ((k >= 7 && k <= 11) || k == 16 || k == 18)) {
-            const char *what = k == 16 || k == 18 ? "steps or learning rate"
-                               : k == 7           ? "schedule to save"
-                               : k == 8           ? "live view"
-                                                  : "timeline to write";
-            return fail(err, n, "%s: this demo runs no training step, so it has no %s; %s take %s", name, what,
-                        k == 16 || k == 18 ? "02_microbatches, 06_pp_tp and 12_3d" : "demos 02 to 12", name);
-        }
-        if (spec->plain && k >= 7 && k <= 11)
-            return fail(err, n, "%s: this demo prints plain text and writes no file; 04_bubble_efficiency and 05_1f1b "
-                        "take %s", name, name);
-        if (!spec->real && k >= 12 && k < 22)
-            return fail(err, n, "%s: this demo runs timed compute and has no model; "
-                        "the real-compute demos (01, 02, 03) take %s", name, name);
+        if (not_here(spec, k, name, err, n)) return PP_EARG;
         const char *v = eq && nlen == strlen(name) && a[1] == '-' ? eq + 1 : NULL;
         if (!v) {
             if (i + 1 >= argc) return fail(err, n, "option %s needs a value (try --help)", name);
