@@ -263,6 +263,44 @@ static void test_simulator(void)
     pp_sched_free(s);
 }
 
+/* The one path for the data: the simulator takes only what validation handed
+ * back, lowered once; costs become seconds in one function; a schedule keeps
+ * the first failure of its pushes. */
+static void test_one_path(void)
+{
+    pp_sched *s = NULL, *lo = NULL;
+    pp_check c;
+    pp_run *r = NULL;
+    pp_costs k;
+    pp_costs_default(&k);
+    pp_sched_1f1b(3, 4, &s);
+    CHECK(pp_simulate(s, &k, &r) == PP_ESCHED && r == NULL, "the simulator refuses a schedule that was not validated");
+    CHECK(pp_sched_validate(s, &lo, &c) == PP_OK && lo && lo->lowered && !s->lowered,
+          "validation hands back a lowered copy and leaves the schedule as built");
+    int comm = 0, same = lo && lo->nstages == s->nstages && lo->nmb == s->nmb && strcmp(lo->name, s->name) == 0;
+    for (int i = 0; lo && i < lo->len[1]; i++) comm += lo->acts[1][i].kind >= PP_SEND_F && lo->acts[1][i].kind <= PP_RECV_B;
+    CHECK(same && lo->len[1] == s->len[1] + comm && comm == 4 * 4,
+          "the lowered schedule: the middle rank's 8 actions plus a send and a receive each way per micro-batch (%d)",
+          lo ? lo->len[1] : -1);
+    CHECK(pp_simulate(lo, &k, &r) == PP_OK && fabs(r->makespan - (4 + 3 - 1) * 3 * k.tick_s) < 1e-12,
+          "the simulator's run is in seconds: (M+P-1)(F+B) ticks of %.0f ms = %.3f s", k.tick_s * 1e3,
+          r ? r->makespan : -1);
+    pp_run_free(r);
+    k.allreduce = 0.5;
+    double sum, f = pp_cost_s(&k, PP_F, 0, &sum), w = pp_cost_s(&k, PP_W, 0, NULL);
+    CHECK(fabs(f - 1.5 * k.tick_s) < 1e-15 && fabs(sum - 0.5 * k.tick_s) < 1e-15 && fabs(w - k.tick_s) < 1e-15,
+          "pp_cost_s: F with its all-reduce %.3f s (the sum %.3f s), W without one %.3f s", f, sum, w);
+    pp_sched_free(lo);
+    pp_sched_free(s);
+
+    pp_sched_new(2, &s);
+    pp_sched_push(s, 0, (pp_action){0, PP_F, 0});
+    pp_sched_push(s, 5, (pp_action){5, PP_F, 0});   /* rank 5 of 2: the first failure */
+    pp_sched_push(s, 0, (pp_action){0, PP_B, 0});   /* ignored after it */
+    CHECK(pp_sched_finish(s) == PP_EARG && s->len[0] == 1, "a schedule keeps its first failed push; later pushes do nothing");
+    pp_sched_free(s);
+}
+
 static void test_cli(void)
 {
     struct { const char *args[4]; const char *expect; } bad[] = {
@@ -375,6 +413,7 @@ int main(int argc, char **argv)
     test_csv();
     test_validator();
     test_simulator();
+    test_one_path();
     test_cli();
     test_partition();
     MPI_Finalize();

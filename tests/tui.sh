@@ -273,6 +273,22 @@ head -1 "$tmp/t.svg" | grep -q '^<svg' && tail -1 "$tmp/t.svg" | grep -q '^</svg
     bad "--svg: not a complete picture"
 ls "$tmp"/*.tmp >/dev/null 2>&1 && bad "exports left .tmp files" || ok "exports: no .tmp files left"
 
+# ---- the live stream is the step's record -----------------------------------
+# With the view on, rank 0 keeps the events the ranks streamed to it and
+# gathers nothing again: the same events, each once and complete, as a run
+# without the view gathers.
+start 100 30 "mpiexec -n 4 ./demos/04_bubble_efficiency -m 2,4 --tick-ms 5 --exit --events $tmp/live.csv"
+ended 30
+mpiexec -n 4 ./demos/04_bubble_efficiency -m 2,4 --tick-ms 5 --events "$tmp/plain.csv" </dev/null >/dev/null
+count() { awk -F, 'NR > 1 { n[$1 " " $4 " " $5]++ } END { for (k in n) print k, n[k] }' "$1" | sort; }
+if [ -s "$tmp/live.csv" ] && [ "$(count "$tmp/live.csv")" = "$(count "$tmp/plain.csv")" ] &&
+    awk -F, 'NR > 1 && $10 < $9 { bad = 1 } END { exit bad }' "$tmp/live.csv"; then
+    ok "live view: the streamed events are the step's record ($(($(wc -l <"$tmp/live.csv") - 1)) events, per run, rank and type as a gathered run's; every send has its end)"
+else
+    bad "live view: streamed events differ from a gathered run's (run, rank, type, count: live, then gathered)"
+    count "$tmp/live.csv" | sed 's/^/#   live /'; count "$tmp/plain.csv" | sed 's/^/#   gathered /' 
+fi
+
 # ---- real compute in the live view -------------------------------------------
 start 120 40 "mpiexec -n 2 ./demos/02_microbatches -m 2,4 --steps 2"
 if wait_for "next M: press any key" 30 && screen | grep -q "real compute: F=" &&
