@@ -73,11 +73,11 @@ int main(int argc, char **argv)
                x.costs.ticks[PP_F], x.costs.ticks[PP_B], o.tick_ms);
         printf("actions per rank, as built:");
         for (int r = 0; r < g->P; r++) printf(" %d", s->len[r]);
-        printf("; lowered (sends and receives written out):");
+        printf("\n  and lowered (with the sends and receives written out):");
         for (int r = 0; r < g->P; r++) printf(" %d", lowered->len[r]);
         printf("\n");
         printf("measured timeline:\n");
-        pp_report_timeline(stdout, meas, x.costs.tick_s / 2, 100);
+        pp_report_timeline(stdout, meas, x.costs.tick_s / 2, 80);
         pp_report_summary(stdout, meas, pred, lowered, &x);
     }
     pp_run_free(pred), pp_run_free(meas);

@@ -55,9 +55,11 @@ int main(int argc, char **argv)
     /* Each rank's line, printed by rank 0 in rank order. */
     int first, n = pp_trainer_blocks(t, me, &first);
     char line[LINE], *all = me == 0 ? malloc((size_t)P * LINE) : NULL;
-    snprintf(line, sizeof line, "  rank %d  blocks %2d-%-2d  %s (%d x %d) sum %+11.4f   ran %d block%s in %6.2f ms   %s (%d x %d) sum %+11.4f",
-             me, first, first + n - 1, me == 0 ? "input   " : "received", B, W, pp_tensor_sum(in), n,
-             n == 1 ? " " : "s", ms, me + 1 < P ? "sent  " : "output", B, W, pp_tensor_sum(out));
+    char blocks[24];
+    snprintf(blocks, sizeof blocks, "%d-%d", first, first + n - 1);
+    snprintf(line, sizeof line, "%6d  %-7s  %-8s %+11.4f %3d %9.2f   %-6s %+11.4f", me, blocks,
+             me == 0 ? "input" : "received", pp_tensor_sum(in), n, ms, me + 1 < P ? "sent" : "output",
+             pp_tensor_sum(out));
     MPI_Gather(line, LINE, MPI_CHAR, all, LINE, MPI_CHAR, 0, d.grid->pipe);
 
     /* The last rank sends the output to rank 0, which compares it with the
@@ -80,18 +82,21 @@ int main(int argc, char **argv)
         }
         char parts[128];
         pp_partition_str(&part, parts, sizeof parts);
-        printf("forward of one batch: %d samples x %d features through %d blocks (width %d, hidden %d) on %d rank%s\n",
-               B, W, c->depth, W, c->hidden, P, P == 1 ? "" : "s");
-        printf("stages run blocks %s; times are measured, sums are checksums (the sum of all elements)\n", parts);
+        printf("forward of one batch: %d samples x %d features through %d blocks\n"
+               "(width %d, hidden %d) on %d rank%s; stages run blocks %s\n", B, W, c->depth, W, c->hidden, P,
+               P == 1 ? "" : "s", parts);
+        printf("every message is the batch's activations, %d x %d; sum = a checksum of\n"
+               "all its numbers (computed), time = measured on the rank\n\n", B, W);
+        printf("%6s  %-7s  %-8s %11s %3s %9s   %-6s %11s\n", "rank", "blocks", "in", "sum", "ran", "time, ms", "out",
+               "sum");
         for (int r = 0; r < P; r++) printf("%s\n", all + (size_t)r * LINE);
-        printf("whole model on one process:                                                        output (%d x %d) sum %+11.4f\n",
-               B, W, pp_tensor_sum(y));
+        printf("  %-52s%-6s %+11.4f\n", "the whole model on one process:", "output", pp_tensor_sum(y));
         if (differ == 0)
-            printf("the pipeline's output equals the single-process output bit for bit (%ld of %ld numbers differ)\n",
-                   differ, (long)B * W);
+            printf("the pipeline's output equals the single-process output bit for bit\n"
+                   "(%ld of %ld numbers differ)\n", differ, (long)B * W);
         else
-            printf("MISMATCH: %ld of %ld output numbers differ from the single-process run (largest difference %.3g)\n",
-                   differ, (long)B * W, maxdiff);
+            printf("MISMATCH: %ld of %ld output numbers differ from the single-process run\n"
+                   "(largest difference %.3g)\n", differ, (long)B * W, maxdiff);
         fflush(stdout);
         pp_tensor_free(x), pp_tensor_free(y);
         if (differ) pp_die(__FILE__, __LINE__, "compare with one process", PP_EARG, "the outputs differ");

@@ -32,17 +32,42 @@ static int cmp(const void *a, const void *b)
 
 /* The table's heading (printed with the first row, so that with the live
  * view it comes after the picture, not under it). */
-static void heading(const pp_demo *d, const pp_partition *part, const pp_model_cfg *c, int P)
+static void heading(const pp_sched *s, const pp_partition *part, const pp_model_cfg *c, int P)
 {
-        char parts[128];
-        pp_partition_str(part, parts, sizeof parts);
-        printf("batch of %d samples, %d blocks (width %d, hidden %d) on %d rank%s (blocks %s), %d steps per M, %s\n",
-               c->batch, c->depth, c->width, c->hidden, P, P == 1 ? "" : "s", parts, c->steps, pp_backend_name());
-        printf("all figures measured in this run except the formula column; step time = median over the steps\n\n");
-        printf("    M  samples   step time  samples/s   bubble  formula    GFLOP/s   loss after   largest |w - w(M=%d)|\n",
-               d->opt.mb[0]);
-        printf("       per m.b.    (ms)    (measured)  (meas.) %-9s  in compute  %2d steps\n",
-               pp_theory_bubble_step_text(PP_FAM_1F1B), c->steps);
+    char parts[128], line[512];
+    pp_partition_str(part, parts, sizeof parts);
+    snprintf(line, sizeof line, "the %s schedule; a batch of %d samples through %d blocks (width %d, hidden %d) "
+             "on %d rank%s (blocks %s), %d steps per M; %s", s->name, c->batch, c->depth, c->width, c->hidden, P,
+             P == 1 ? "" : "s", parts, c->steps, pp_backend_name());
+    pp_report_wrap(stdout, line, "", "");
+    printf("all figures measured in this run except the formula column; step time: the\n"
+           "median over the steps; bubble: its share of the step, formula %s\n\n",
+           pp_theory_bubble_step_text(s->family));
+    printf("%5s %8s %10s %10s %9s %9s %9s\n", "M", "samples", "step time", "samples/s", "bubble", "formula", "GFLOP/s");
+    printf("%5s %8s %10s %10s %9s %9s %9s\n", "", "per m.b.", "(ms)", "", "", "", "in comp.");
+}
+
+/* The losses of every M at each step, and how far each M's weights ended from
+ * the first M's (at most 6 step columns: past that, the first three, "...",
+ * and the last two). */
+static void loss_table(const pp_demo *d, const double *losses, const double *maxdiff)
+{
+    int steps = d->opt.model.steps;
+    printf("\nloss per step (measured: mean squared error over the step's batch), and the\n"
+           "largest difference of any weight from the weights trained with M=%d\n    M", d->opt.mb[0]);
+    for (int k = 0; k < steps; k++) {
+        if (steps > 6 && k == 3) printf("   ..."), k = steps - 2;
+        printf("  step %-3d", k + 1);
+    }
+    printf(" |w-w(M=%d)|\n", d->opt.mb[0]);
+    for (int i = 0; i < d->opt.nmb; i++) {
+        printf("%5d", d->opt.mb[i]);
+        for (int k = 0; k < steps; k++) {
+            if (steps > 6 && k == 3) printf("   ..."), k = steps - 2;
+            printf("  %8.6f", losses[i * steps + k]);
+        }
+        printf("   %.2e\n", maxdiff[i]);
+    }
 }
 
 int main(int argc, char **argv)
@@ -65,6 +90,8 @@ int main(int argc, char **argv)
     float *w = me == 0 ? malloc((size_t)nparams * sizeof(float)) : NULL;
     double *ms = malloc((size_t)c->steps * sizeof *ms);
     double *losses = calloc((size_t)d.opt.nmb * c->steps, sizeof *losses);   /* [M index][step] */
+    double maxdiffs[PP_MAX_MB_LIST] = {0};
+    int flagged = 0;
     if ((me == 0 && (!first_w || !w)) || !ms || !losses) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
 
     for (int i = 0; i < d.opt.nmb && !d.quit; i++) {
@@ -73,6 +100,7 @@ int main(int argc, char **argv)
         pp_trainer *t = NULL;
         PP_CHECK(pp_trainer_new(d.grid, c, &part, NULL, &t), "could not make this rank's blocks");
         double loss = 0, busy = 0, bubble = 0;
+        int paused = 0;
         for (int k = 0; k < c->steps && !d.quit; k++) {
             pp_run *pred = NULL, *meas = NULL;
             pp_demo_train(&d, t, s, &pred, &meas, &loss);
@@ -82,6 +110,7 @@ int main(int argc, char **argv)
                 busy = 0;
                 for (int p = 0; p < P; p++) busy += meas->busy[p];
                 bubble = pp_run_bubble_step(meas);
+                paused |= meas->paused;
                 pp_demo_note(&d, "M=%d step %d of %d: loss %.5f, %.0f samples/s (measured)", M, k + 1, c->steps,
                              loss, c->batch / meas->makespan);
             }
@@ -92,12 +121,14 @@ int main(int argc, char **argv)
             if (me == 0) {
                 double maxdiff = 0;
                 for (long j = 0; i > 0 && j < nparams; j++) maxdiff = fmax(maxdiff, fabs((double)w[j] - first_w[j]));
-                if (i == 0) heading(&d, &part, c, P);
+                maxdiffs[i] = maxdiff;
+                flagged |= paused;
+                if (i == 0) heading(s, &part, c, P);
                 qsort(ms, (size_t)c->steps, sizeof *ms, cmp);
                 double med = ms[c->steps / 2];
                 double formula = pp_theory_bubble_step(s->family, P, M), gflops = step_flops(c) / busy * 1e-9;
-                printf("%5d %8d %11.2f %10.0f %7.1f %% %6.1f %% %10.2f %12.6f   %.2e\n", M, c->batch / M, med,
-                       c->batch / (med * 1e-3), 100 * bubble, 100 * formula, gflops, loss, maxdiff);
+                printf("%5d %8d %10.2f %10.0f %7.1f %% %7.1f %% %9.2f%s\n", M, c->batch / M, med,
+                       c->batch / (med * 1e-3), 100 * bubble, 100 * formula, gflops, paused ? " *paused" : "");
                 pp_demo_csv_row(&d, "schedule,P,M,samples_per_microbatch,step_ms,samples_per_s,bubble_measured,"
                                     "bubble_formula,gflops_in_compute,loss,max_weight_diff",
                                 "%s,%d,%d,%d,%.3f,%.1f,%.6f,%.6f,%.3f,%.8f,%.3e", s->name, P, M, c->batch / M, med,
@@ -109,23 +140,23 @@ int main(int argc, char **argv)
             char err[400] = "";
             int bad = pp_trainer_dump(t, d.opt.dump, err, sizeof err) != PP_OK;
             pp_demo_refuse_if(&d, bad, "%s", err);
-            if (me == 0) printf("wrote the weights and the last step's input, target and output (M=%d) into %s/ as .npy\n", M, d.opt.dump);
+            if (me == 0)
+                printf("wrote the weights and the last step's input, target and output (M=%d)\ninto %s/ as .npy\n", M,
+                       d.opt.dump);
         }
         pp_trainer_free(t);
         pp_sched_free(s);
         if (i + 1 < d.opt.nmb && !d.quit) pp_demo_hold(&d, "next M: press any key (q quits)");
     }
     if (me == 0 && !d.quit) {
-        printf("\nloss per step (measured: mean squared error over the step's batch)\n    M");
-        for (int k = 0; k < c->steps; k++) printf("    step %-3d", k + 1);
-        printf("\n");
-        for (int i = 0; i < d.opt.nmb; i++) {
-            printf("%5d", d.opt.mb[i]);
-            for (int k = 0; k < c->steps; k++) printf("  %10.6f", losses[i * c->steps + k]);
-            printf("\n");
-        }
-        printf("\nThe loss and the weights agree across M to float rounding (last column): same batch, same gradient.\n");
-        printf("More micro-batches shrink the bubble; too many make each matrix multiply too small (GFLOP/s falls).\n");
+        if (flagged)
+            printf("* a step of this M was paused in the live view: its time held counts in\n"
+                   "  the step time and the bubble\n");
+        loss_table(&d, losses, maxdiffs);
+        printf("\nThe loss and the weights agree across M to float rounding (last column):\n"
+               "the same batch, the same gradient, summed in another grouping.\n"
+               "More micro-batches shrink the bubble; too many make each matrix multiply\n"
+               "too small (GFLOP/s falls).\n");
     }
     free(first_w), free(w), free(ms), free(losses);
     return pp_demo_end(&d);

@@ -34,19 +34,25 @@ static void one_schedule(pp_demo *d, const pp_partition *part, const char *name,
     PP_CHECK(pp_trainer_mem_all(t, all), "gathering the memory counts");
     if (d->grid->rank == 0 && !d->quit) {
         printf("%s%s, M=%d: KiB per rank, measured from the allocations / formula\n", name[0] == '1' ? "\n" : "", name, M);
-        printf("  rank  blocks   parameters          gradients           stored activations, peak          message buffers\n");
-        printf("                 meas. / blocks x %ld x 4 B              meas. / %s x one micro-batch\n",
-               pp_block_params(c), pp_theory_peak_text(s->family));
+        printf("  rank blocks  parameters     gradients      activations, peak       buffers\n");
+        printf("               meas./formula  meas./formula  meas./formula (held x 1)  meas.\n");
         for (int r = 0; r < P; r++) {
             int first, n = pp_trainer_blocks(t, r, &first);
             long want_p = n * pp_block_params(c) * 4L;
             int held = pp_theory_peak_inflight(s->family, P, M, r);
             long per_mb = pp_trainer_act_bytes(t, r, M);
-            printf("  %4d  %2d-%-2d  %8.1f / %-8.1f %8.1f / %-8.1f %8.1f / %-8.1f (%d x %.1f)  %8.1f\n", r, first,
-                   first + n - 1, kib(all[r].peak[PP_MEM_PARAMS]), kib(want_p), kib(all[r].peak[PP_MEM_GRADS]),
-                   kib(want_p), kib(all[r].peak[PP_MEM_ACTS]), kib(held * per_mb), held, kib(per_mb),
-                   kib(all[r].peak[PP_MEM_COMM]));
+            char blocks[24];
+            snprintf(blocks, sizeof blocks, "%d-%d", first, first + n - 1);
+            char acts[48];
+            snprintf(acts, sizeof acts, "%5.1f/%-5.1f (%d x %.1f)", kib(all[r].peak[PP_MEM_ACTS]), kib(held * per_mb),
+                     held, kib(per_mb));
+            printf("%6d %-7s %6.1f/%-6.1f  %6.1f/%-6.1f  %-23s %7.1f\n", r, blocks, kib(all[r].peak[PP_MEM_PARAMS]),
+                   kib(want_p), kib(all[r].peak[PP_MEM_GRADS]), kib(want_p), acts, kib(all[r].peak[PP_MEM_COMM]));
         }
+        printf("  formulas: parameters and gradients = blocks x %ld floats x 4 bytes;\n"
+               "  stored activations = %s micro-batches held x one micro-batch's;\n"
+               "  buffers: the message buffers of the step (activations and gradients)\n", pp_block_params(c),
+               pp_theory_peak_text(s->family));
         fflush(stdout);
     }
     free(all);
@@ -54,7 +60,8 @@ static void one_schedule(pp_demo *d, const pp_partition *part, const char *name,
         char err[400] = "";
         int bad = pp_trainer_dump(t, d->opt.dump, err, sizeof err) != PP_OK;
         pp_demo_refuse_if(d, bad, "%s", err);
-        if (d->grid->rank == 0) printf("wrote %s's weights, input, target and output into %s/ as .npy\n", name, d->opt.dump);
+        if (d->grid->rank == 0)
+            printf("wrote %s's weights, input, target and output into %s/ as .npy\n", name, d->opt.dump);
     }
     pp_run_free(pred), pp_run_free(meas);
     pp_trainer_free(t);
@@ -67,14 +74,16 @@ static void whole_model(const pp_model_cfg *c, int M, const pp_mem *one_mem)
 {
     const pp_mem one = *one_mem;
         long rows = c->batch / M, per_mb = 4L * pp_stage_act_floats(c, c->depth, 1, (int)rows);
-    printf("model: %d blocks, width %d, hidden %d: %ld parameters (%.1f KiB as float32); batch %d = %d x %ld samples\n",
-           c->depth, c->width, c->hidden, pp_model_params(c), kib(4 * pp_model_params(c)), c->batch, M, rows);
-    printf("one rank, whole model, plain loop (one micro-batch at a time): parameters %.1f KiB, gradients %.1f KiB,\n"
-           "  stored activations %.1f KiB at peak (formula: one micro-batch through all %d blocks, %.1f KiB)\n",
-           kib(one.peak[PP_MEM_PARAMS]), kib(one.peak[PP_MEM_GRADS]), kib(one.peak[PP_MEM_ACTS]), c->depth,
-           kib(per_mb));
-    printf("one micro-batch stores, per block: x (%ld x %d), h and gelu(h) (%ld x %d each); the last stage also its loss gradient\n",
-           rows, c->width, rows, c->hidden);
+    printf("model: %d blocks, width %d, hidden %d: %ld parameters\n"
+           "(%.1f KiB as float32); batch %d = %d micro-batches x %ld samples\n", c->depth, c->width, c->hidden,
+           pp_model_params(c), kib(4 * pp_model_params(c)), c->batch, M, rows);
+    printf("one rank, the whole model, the plain loop (one micro-batch at a time), measured:\n"
+           "  parameters %.1f KiB, gradients %.1f KiB,\n"
+           "  stored activations %.1f KiB at peak\n"
+           "  (formula: one micro-batch through all %d blocks, %.1f KiB)\n", kib(one.peak[PP_MEM_PARAMS]),
+           kib(one.peak[PP_MEM_GRADS]), kib(one.peak[PP_MEM_ACTS]), c->depth, kib(per_mb));
+    printf("one micro-batch stores, per block: x (%ld x %d), h and gelu(h) (%ld x %d each);\n"
+           "the last stage also its loss gradient\n", rows, c->width, rows, c->hidden);
     fflush(stdout);
 }
 
@@ -102,11 +111,11 @@ int main(int argc, char **argv)
         whole_model(c, M, &one);
     }
     if (d.grid->rank == 0 && !d.quit) {
-        if (P == 1) printf("\nParameters and gradients all on one rank.");
-        else printf("\nParameters and gradients split %d ways.", P);
-        if (M == 1) printf("  GPipe keeps its 1 micro-batch's activations on every stage;");
-        else printf("  GPipe keeps all %d micro-batches' activations on every stage;", M);
-        printf(" 1F1B keeps at most P - stage.\n");
+        if (P == 1) printf("\nParameters and gradients all on one rank.\n");
+        else printf("\nParameters and gradients split %d ways.\n", P);
+        if (M == 1) printf("GPipe keeps its 1 micro-batch's activations on every stage;\n");
+        else printf("GPipe keeps all %d micro-batches' activations on every stage;\n", M);
+        printf("1F1B keeps at most P - stage.\n");
     }
     return pp_demo_end(&d);
 }

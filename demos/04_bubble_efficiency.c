@@ -13,25 +13,44 @@
 #include <stdio.h>
 #include <string.h>
 
-/* One row of the table (and of the --csv file). */
+/* One row of the tables (and of the --csv file). */
 typedef struct {
     int M;
     double formula[2], predicted[2], measured[2]; /* [0] share of step, [1] over ideal */
     double pred_ms, meas_ms;
+    const char *flag;   /* "" or why this step's bubble is not the schedule's alone */
 } row;
 
-static void print_row(const row *r)
+/* "  27.3 %" or "    n/a" (no formula for a schedule from a file). */
+static void cell(double v)
 {
-    printf("%5d |", r->M);
-    for (int k = 0; k < 2; k++) {
-        if (r->formula[k] < 0) printf("      n/a");
-        else printf(" %7.1f %%", 100 * r->formula[k]);
-        printf(" %7.1f %% %7.1f %%", 100 * r->predicted[k], 100 * r->measured[k]);
-        if (r->formula[k] < 0) printf("      n/a |");
-        else printf(" %+8.2f |", 100 * (r->measured[k] - r->formula[k]));
-    }
-    printf(" %9.1f %9.1f\n", r->pred_ms, r->meas_ms);
+    if (v < 0) printf("%11s", "n/a");
+    else printf("%9.1f %%", 100 * v);
+}
+
+/* Row r of table k (0: share of the step, with the makespans; 1: over the ideal time). */
+static void print_row(const row *r, int k)
+{
+    printf("%5d", r->M);
+    cell(r->formula[k]), cell(r->predicted[k]), cell(r->measured[k]);
+    if (r->formula[k] < 0) printf("%9s", "n/a");
+    else printf("%+9.2f", 100 * (r->measured[k] - r->formula[k]));
+    if (k == 0) printf("%11.1f%10.1f", r->pred_ms, r->meas_ms);
+    printf("%s\n", r->flag);
     fflush(stdout);
+}
+
+static void heading(const pp_sched *s, int k)
+{
+    if (k == 0) {
+        printf("bubble as a share of the step = idle / (P x makespan), formula %s\n",
+               pp_theory_bubble_step_text(s->family));
+        printf("    M    formula  predicted   measured     diff   makespan, ms\n");
+        printf("                                                predicted  measured\n");
+    } else {
+        printf("\nbubble over the ideal time = idle / busy, formula %s\n", pp_theory_bubble_ideal_text(s->family));
+        printf("    M    formula  predicted   measured     diff\n");
+    }
 }
 
 int main(int argc, char **argv)
@@ -48,6 +67,9 @@ int main(int argc, char **argv)
     size_t len = strlen(d.opt.schedule);
     int from_file = len > 4 && strcmp(d.opt.schedule + len - 4, ".csv") == 0;
     int n = from_file ? 1 : d.opt.nmb; /* a schedule file fixes its own M */
+    row rows[PP_MAX_MB_LIST];
+    int done = 0, flagged = 0;
+    const pp_sched *first = NULL;
     for (int i = 0; i < n; i++) {
         pp_sched *s = pp_demo_schedule(&d, d.opt.schedule, d.opt.mb[i]);
         pp_run *pred, *meas;
@@ -61,14 +83,9 @@ int main(int argc, char **argv)
         if (d.grid->rank == 0) {
             if (i == 0) {
                 pp_demo_header(stdout, &d, s, from_file);
-                printf("bubble, share of the step = idle / (P x makespan); formula %s\n",
-                       pp_theory_bubble_step_text(s->family));
-                printf("bubble over the ideal time = idle / busy;          formula %s\n",
-                       pp_theory_bubble_ideal_text(s->family));
-                printf("      |         share of the step, %%          |        over the ideal time, %%        |  makespan, ms\n");
-                printf("    M |  formula predicted  measured   diff   |  formula predicted  measured   diff   | predicted measured\n");
+                heading(s, 0);
             }
-            row one, *r = &one;
+            row *r = &rows[done++];
             r->M = s->nmb;
             r->formula[0] = pp_theory_bubble_step(s->family, s->nstages, s->nmb);
             r->formula[1] = pp_theory_bubble_ideal(s->family, s->nstages, s->nmb);
@@ -78,19 +95,34 @@ int main(int argc, char **argv)
             r->measured[1] = pp_run_bubble_ideal(meas);
             r->pred_ms = pred->makespan * 1e3;
             r->meas_ms = meas->makespan * 1e3;
-            print_row(r);
+            r->flag = meas->paused && meas->retimed ? " *paused, re-ticked"
+                      : meas->paused                ? " *paused"
+                      : meas->retimed               ? " *re-ticked"
+                                                    : "";
+            flagged |= r->flag[0] != 0;
+            print_row(r, 0);
             pp_demo_csv_row(&d, "schedule,P,M,tick_ms,payload_bytes,formula_step,predicted_step,measured_step,"
-                                "formula_ideal,predicted_ideal,measured_ideal,predicted_makespan_ms,measured_makespan_ms",
-                            "%s,%d,%d,%g,%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.3f", s->name, s->nstages, r->M,
+                                "formula_ideal,predicted_ideal,measured_ideal,predicted_makespan_ms,measured_makespan_ms,"
+                                "paused,retimed",
+                            "%s,%d,%d,%g,%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.3f,%d,%d", s->name, s->nstages, r->M,
                             d.exec.costs.tick_s * 1e3, d.exec.payload, r->formula[0], r->predicted[0], r->measured[0],
-                            r->formula[1], r->predicted[1], r->measured[1], r->pred_ms, r->meas_ms);
+                            r->formula[1], r->predicted[1], r->measured[1], r->pred_ms, r->meas_ms, meas->paused,
+                            meas->retimed);
         }
-        if (i == n - 1 && d.grid->rank == 0) {
-            printf("formula and predicted: computed; measured: timed run on this machine; diff = measured - formula, points\n");
-        }
-        pp_sched_free(s);
+        if (i == 0) first = s;
+        else pp_sched_free(s);
         pp_run_free(pred);
         pp_run_free(meas);
     }
+    if (d.grid->rank == 0 && done > 0) {
+        heading(first, 1);
+        for (int i = 0; i < done; i++) print_row(&rows[i], 1);
+        printf("formula and predicted: computed; measured: this run, timed, on this machine;\n"
+               "diff = measured - formula, in percentage points\n");
+        if (flagged)
+            printf("* the step was paused (held time counts as idle) or its tick changed (+/-)\n"
+                   "  in the live view: its bubble is not the schedule's alone\n");
+    }
+    pp_sched_free((pp_sched *)first);
     return pp_demo_end(&d);
 }

@@ -16,7 +16,8 @@ static void compare(const pp_sched *s[2], pp_run *meas[2])
 {
     int P = s[0]->nstages, M = s[0]->nmb;
     printf("\nSame bubble, different memory (P=%d, M=%d):\n", P, M);
-    printf("  bubble, share of the step: gpipe %.1f %% measured, 1f1b %.1f %% measured, formula %s = %.1f %% for both\n",
+    printf("  bubble, share of the step: gpipe %.1f %% measured, 1f1b %.1f %% measured,\n"
+           "  formula %s = %.1f %% for both\n",
            100 * pp_run_bubble_step(meas[0]), 100 * pp_run_bubble_step(meas[1]),
            pp_theory_bubble_step_text(PP_FAM_1F1B), 100 * pp_theory_bubble_step(PP_FAM_1F1B, P, M));
     printf("  peak micro-batches whose activations a rank holds:\n");
@@ -51,7 +52,7 @@ int main(int argc, char **argv)
             printf("%s", k ? "\n" : "");
             pp_demo_header(stdout, &d, built, 1);
             printf("measured timeline:\n");
-            pp_report_timeline(stdout, meas[k], d.exec.costs.tick_s / 2, 100);
+            pp_report_timeline(stdout, meas[k], d.exec.costs.tick_s / 2, 80);
             pp_report_summary(stdout, meas[k], pred[k], built, &d.exec);
             fflush(stdout);
         }

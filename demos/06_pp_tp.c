@@ -47,25 +47,31 @@ static void one_shape(pp_demo *d, shape_result *res)
         pp_demo_grid_header(stdout, g);
         char split[48] = "whole on each rank";
         if (T > 1) snprintf(split, sizeof split, "split %d ways inside each block", T);
-        printf("%d blocks (width %d, hidden %d, %s; blocks per stage %s), "
-               "batch %d in M=%d micro-batch%s, %s, %d step%s\n", L, c->width, c->hidden, split, parts, c->batch, M,
-               M == 1 ? "" : "es", s->name, c->steps, c->steps == 1 ? "" : "s");
+        char line[400];
+        snprintf(line, sizeof line, "%d blocks (width %d, hidden %d, %s; blocks per stage %s), batch %d in M=%d "
+                 "micro-batch%s, %s, %d step%s", L, c->width, c->hidden, split, parts, c->batch, M, M == 1 ? "" : "es",
+                 s->name, c->steps, c->steps == 1 ? "" : "s");
+        pp_report_wrap(stdout, line, "", "");
         if (!d->tui && last) {
-            printf("\nlast step, measured (one row per rank; a tensor-parallel group is T rows in a row):\n");
-            pp_report_timeline(stdout, last, last->makespan / 100, 100);
+            printf("\nlast step, measured (one row per rank; a tensor-parallel group is T rows):\n");
+            pp_report_timeline(stdout, last, last->makespan / 60, 80);
         }
         pp_comm_stats sum;
         double wait_ms = last ? pp_run_wait_s(last) * 1e3 : 0;
         pp_report_comm(stdout, all, g, c, wait_ms, &sum);
-        printf("  step time %.1f ms (measured), loss %.6f after %d steps (measured)\n", ms, loss, c->steps);
+        printf("step time %.1f ms (measured), loss %.6f after %d steps (measured)\n", ms, loss, c->steps);
+        char text[600];
+        double calls = (double)sum.tp_calls / n, msgs = (double)sum.pipe_msgs / n;
         if (T > 1 && P == 1)
-            printf("  one stage: no pipeline messages at all; every byte is a TP sum (%d calls per rank per step).\n",
-                   all[0].tp_calls);
-        else if (T > 1)
-            printf("  TP moved %.1f times the bytes of the pipeline (formula T(2L-1) / (2(P-1)) = %.1f), in %d calls "
-                   "per rank per step against %d pipeline messages: a TP sum sits inside every block, the compute "
-                   "waits for it.\n", (double)sum.tp_size / (sum.pipe_bytes ? sum.pipe_bytes : 1),
-                   (double)T * (2 * L - 1) / (2.0 * (P - 1 > 0 ? P - 1 : 1)), all[0].tp_calls, all[0].pipe_msgs);
+            snprintf(text, sizeof text, "One stage: no pipeline messages at all; every byte is a TP sum (%.0f calls "
+                     "per rank per step).", calls);
+        else
+            snprintf(text, sizeof text, "TP moved %.1f times the bytes of the pipeline (formula T(2L-1) / (2(P-1)) = "
+                     "%.1f), in %.0f calls per rank per step (mean) against %.0f pipeline messages: a TP sum sits "
+                     "inside every block, and the compute waits for it.",
+                     (double)sum.tp_size / (sum.pipe_bytes ? sum.pipe_bytes : 1),
+                     (double)T * (2 * L - 1) / (2.0 * (P - 1 > 0 ? P - 1 : 1)), calls, msgs);
+        if (T > 1) pp_report_wrap(stdout, text, "", "");
         res->P = P, res->T = T, res->D = D, res->step_ms = ms, res->tp_ms = sum.tp_s / n * 1e3;
         res->pipe_ms = wait_ms, res->tp_bytes = sum.tp_size, res->pipe_bytes = sum.pipe_bytes;
         fflush(stdout);
@@ -104,13 +110,18 @@ int main(int argc, char **argv)
     }
     if (d.grid->rank == 0 && !d.quit && nshapes == 2) {
         printf("\n=== the two shapes side by side (measured)\n");
-        printf("  shape (P x T x D)   step (ms)   TP bytes    pipeline bytes   TP ms/rank   pipeline wait ms/rank\n");
-        for (int i = 0; i < 2; i++)
-            printf("  %d x %d x %-11d %9.1f %10ld %16ld %12.2f %14.2f\n", res[i].P, res[i].T, res[i].D,
-                   res[i].step_ms, res[i].tp_bytes, res[i].pipe_bytes, res[i].tp_ms, res[i].pipe_ms);
-        printf("TP talks inside every block, so its bytes grow with T and the depth; the pipeline talks only at\n"
-               "the P-1 stage edges.  That is why a TP group stays on one machine (fast links, the ranks adjacent)\n"
-               "and the pipeline's stages may sit on different machines.\n");
+        printf("  shape      step     TP bytes   pipeline     TP ms   pipeline wait\n");
+        printf("  P x T x D  ms                  bytes        per rank  ms per rank\n");
+        for (int i = 0; i < 2; i++) {
+            char shape[32];
+            snprintf(shape, sizeof shape, "%d x %d x %d", res[i].P, res[i].T, res[i].D);
+            printf("  %-9s %6.1f %11ld %10ld %10.2f %10.2f\n", shape, res[i].step_ms, res[i].tp_bytes,
+                   res[i].pipe_bytes, res[i].tp_ms, res[i].pipe_ms);
+        }
+        printf("TP talks inside every block, so its bytes grow with T and the depth; the\n"
+               "pipeline talks only at the P-1 stage edges.  That is why a TP group stays on\n"
+               "one machine (fast links, the ranks adjacent) and the pipeline's stages may\n"
+               "sit on different machines.\n");
     }
     return pp_demo_end(&d);
 }

@@ -18,16 +18,22 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* Start and length (seconds) of the data-parallel sum on the timeline, the
- * latest of any rank (rank 0's gathered run). */
-static void dp_span(const pp_run *r, double *t0, double *len)
+/* When the replicas' gradient sum began on the first rank to reach it
+ * (first), on the last (last), and when it ended on the last to finish (end),
+ * in seconds on the step's clock.  A rank that reaches the sum early waits
+ * there for the others: last - first is waiting, end - last the sum itself. */
+static void dp_times(const pp_run *r, double *first, double *last, double *end)
 {
-    *t0 = *len = 0;
+    *first = 1e30, *last = *end = 0;
     for (int p = 0; p < r->nrows; p++)
         for (int i = 0; i < r->ranks[p].n; i++) {
             const pp_event *e = &r->ranks[p].ev[i];
-            if (e->type == PP_EV_ALLREDUCE && e->mb < 0 && e->t1 - e->t0 > *len) *t0 = e->t0, *len = e->t1 - e->t0;
+            if (e->type != PP_EV_ALLREDUCE || e->mb >= 0) continue;
+            if (e->t0 < *first) *first = e->t0;
+            if (e->t0 > *last) *last = e->t0;
+            if (e->t1 > *end) *end = e->t1;
         }
+    if (*first > *last) *first = *last;
 }
 
 int main(int argc, char **argv)
@@ -72,33 +78,42 @@ int main(int argc, char **argv)
         char parts[128];
         pp_partition_str(&part, parts, sizeof parts);
         pp_demo_grid_header(stdout, g);
-        printf("%d blocks (width %d, hidden %d; blocks per stage %s); batch %d: %d samples per replica in M=%d "
-               "micro-batches; %s; %d steps\n", c->depth, c->width, c->hidden, parts, c->batch, c->batch / D, M,
-               s->name, c->steps);
+        char line[400];
+        snprintf(line, sizeof line, "%d blocks (width %d, hidden %d; blocks per stage %s); batch %d: %d samples per "
+                 "replica in M=%d micro-batches; %s; %d steps", c->depth, c->width, c->hidden, parts, c->batch,
+                 c->batch / D, M, s->name, c->steps);
+        pp_report_wrap(stdout, line, "", "");
         if (!d.tui && last) {
-            printf("\nlast step, measured (one row per rank; # = a collective; the replicas' sum is the last #):\n");
-            pp_report_timeline(stdout, last, last->makespan / 100, 100);
+            printf("\nlast step, measured (one row per rank):\n");
+            pp_report_timeline(stdout, last, last->makespan / 60, 80);
         }
         pp_comm_stats sum;
         pp_report_comm(stdout, all, g, c, last ? pp_run_wait_s(last) * 1e3 : 0, &sum);
         long dp_bytes = sum.dp_size;
-        double t0 = 0, len = 0;
-        if (last) dp_span(last, &t0, &len);
-        if (D > 1)
-            printf("  the replicas' gradient sum started at %.2f ms of a %.2f ms step and took %.2f ms (measured): "
-                   "once per step, after the last micro-batch.\n", t0 * 1e3, ms, len * 1e3);
-        if (D > 1)
-            printf("  summing after every micro-batch instead would move M = %d times the bytes for the same sum: "
-                   "%ld instead of %ld (formula: M times the row above).\n", M, (long)M * dp_bytes, dp_bytes);
+        double first = 0, arrived = 0, end = 0;
+        if (last) dp_times(last, &first, &arrived, &end);
+        if (D > 1) {
+            printf("\nthe replicas' gradient sum, once per step after the last micro-batch (measured):\n");
+            printf("  in a %.2f ms step, the first rank reached it at %.2f ms, the last at\n"
+                   "  %.2f ms: %.2f ms of waiting for the other replicas to finish their\n"
+                   "  micro-batches, then %.2f ms of summing\n", ms, first * 1e3, arrived * 1e3,
+                   (arrived - first) * 1e3, (end - arrived) * 1e3);
+            printf("summing after every micro-batch instead would move M = %d times the bytes\n"
+                   "for the same sum: %ld instead of %ld (formula: M times the row above)\n", M, (long)M * dp_bytes,
+                   dp_bytes);
+        }
         /* One process, the same micro-batch loop and replica grouping. */
         PP_CHECK(pp_reference_train_dp(c, D, M, c->steps, wr, ref_loss, NULL), "the single-process run failed");
         double diff = 0, big = 0;
         for (long i = 0; i < np; i++) diff = fmax(diff, fabs((double)w0[i] - wr[i])), big = fmax(big, fabs((double)wr[i]));
-        printf("\n  loss after %d steps: %.6f (measured), one process %.6f\n", c->steps, loss, ref_loss[c->steps - 1]);
-        if (D > 1) printf("  largest difference between replicas' weights: %.2e (measured: they stay identical)\n", replica_diff);
-        printf("  largest difference from one process's weights: %.2e of a largest weight %.3f (measured; %s)\n", diff,
-               big, T == 1 ? "T = 1: bit for bit is expected"
-                           : "with T > 1 the hidden sum is added in pieces, so rounding may differ");
+        printf("\nloss after %d steps: %.6f (measured), one process %.6f\n", c->steps, loss, ref_loss[c->steps - 1]);
+        if (D > 1)
+            printf("largest difference between the replicas' weights: %.2e (measured: they stay\n"
+                   "identical)\n", replica_diff);
+        printf("largest difference from one process's weights: %.2e of a largest weight\n"
+               "%.3f (measured; %s)\n", diff, big, T == 1 ? "with T = 1 bit for bit is expected"
+                                                         : "with T > 1 the hidden sum is added in\n"
+                                                           "pieces, so the rounding may differ");
     }
     free(all), free(w0), free(wr), free(ref_loss);
     pp_run_free(last);

@@ -115,7 +115,9 @@ refuse "model larger than memory" "GiB free: make the model or the batch smaller
     mpiexec -n 2 ./demos/02_microbatches --depth 512 --width 8192 --hidden 32768
 refuse "model larger than memory, on a grid" "GiB free: make the model or the batch smaller" \
     mpiexec -n 4 ./demos/12_3d --depth 512 --width 8192 --hidden 32768
-refuse "dump folder missing" "--dump: '/no/such/dir' is not a folder" mpiexec -n 2 ./demos/02_microbatches --dump /no/such/dir
+touch "$tmp/a_file"
+refuse "dump folder under a file" "--dump: cannot make the folder '$tmp/a_file/sub'" \
+    mpiexec -n 2 ./demos/02_microbatches --dump "$tmp/a_file/sub"
 refuse "tick in a real demo" "this demo computes for real" mpiexec -n 2 ./demos/02_microbatches --tick-ms 5
 refuse "model option in a timed demo" "this demo runs timed compute" mpiexec -n 2 ./demos/04_bubble_efficiency --depth 4
 refuse "list of M in demo 01" "demo 02 splits it" mpiexec -n 2 ./demos/01_forward_flow -m 4
@@ -133,16 +135,16 @@ refuse "grid: T of zero" "--tp: '0' is not a number of ranks" mpiexec -n 4 ./dem
 refuse "grid: --tp in a one-pipeline demo" "this demo runs one pipeline" mpiexec -n 4 ./demos/02_microbatches --tp 2
 refuse "grid: --dp in demo 04" "this demo runs one pipeline" mpiexec -n 4 ./demos/04_bubble_efficiency --dp 2
 
-# --dump writes every .npy file whole (NumPy 1.0 header with the shape), and no .tmp is left.
-mkdir "$tmp/npy"
-f="$tmp/npy/block0_W1.npy"
-if mpiexec -n 2 ./demos/02_microbatches --no-tui -m 4 --depth 3 --steps 2 --dump "$tmp/npy" >/dev/null 2>&1 &&
-    [ "$(ls "$tmp/npy" | wc -l)" -eq 15 ] && ! ls "$tmp/npy" | grep -q tmp &&
+# --dump makes its folder (and parents), writes every .npy file whole (NumPy
+# 1.0 header with the shape), and leaves no .tmp.
+f="$tmp/npy/a/b/block0_W1.npy"
+if mpiexec -n 2 ./demos/02_microbatches --no-tui -m 4 --depth 3 --steps 2 --dump "$tmp/npy/a/b" >/dev/null 2>&1 &&
+    [ "$(ls "$tmp/npy/a/b" | wc -l)" -eq 15 ] && ! ls "$tmp/npy/a/b" | grep -q tmp &&
     head -c 6 "$f" | grep -q NUMPY && head -c 128 "$f" | grep -a -q "'shape': (128, 512)" &&
     [ "$(wc -c <"$f")" -eq $((128 + 128 * 512 * 4)) ]; then
-    echo "ok - --dump writes 12 weight files, input, target and output as .npy"
+    echo "ok - --dump makes its folder and parents, and writes 12 weight files, input, target and output as .npy"
 else
-    echo "not ok - --dump files missing or malformed: $(ls "$tmp/npy" | tr '\n' ' ')"
+    echo "not ok - --dump files missing or malformed: $(ls "$tmp/npy/a/b" 2>&1 | tr '\n' ' ')"
 fi
 
 # The dumped files alone give the output: tests/npy_forward runs the forward

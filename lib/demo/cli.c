@@ -306,67 +306,83 @@ pp_status pp_cli_parse(int argc, char **argv, const pp_demo_spec *spec, pp_opts 
     return PP_OK;
 }
 
+/* One option of the usage text: its name in a column of 22, what it does
+ * wrapped beside it within 79 columns. */
+static void opt(FILE *f, const char *name, const char *fmt, ...)
+{
+    char text[600], first[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    snprintf(first, sizeof first, "  %-22s", name);
+    pp_report_wrap(f, text, first, "                        ");
+}
+
 void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_opts *d)
 {
     char mb[128] = "";
     size_t k = 0;
     for (int i = 0; i < d->nmb && k < sizeof mb - 8; i++)
         k += (size_t)snprintf(mb + k, sizeof mb - k, "%s%d", i ? "," : "", d->mb[i]);
-    fprintf(f, "usage: mpiexec -n N %s [options]\n%s\n\n", prog, spec->what);
+    fprintf(f, "usage: mpiexec -n N %s [options]\n", prog);
+    pp_report_wrap(f, spec->what, "", "");
+    fprintf(f, "\n");
     if (spec->grid_ok) {
-        fprintf(f, "The N ranks form P pipeline stages x T tensor-parallel ranks x D replicas: P = N / (T x D).\n");
-        fprintf(f, "Rank w has t = w mod T, stage p = (w / T) mod P, replica d = w / (T x P).\n\n");
-        fprintf(f, "  --tp T                tensor-parallel ranks per stage (default %d)\n", d->tp);
-        fprintf(f, "  --dp D                data-parallel replicas of the pipeline (default %d)\n", d->dp);
+        fprintf(f, "The N ranks form P pipeline stages x T tensor-parallel ranks x D replicas:\n"
+                   "P = N / (T x D).  Rank w has t = w mod T, stage p = (w / T) mod P,\n"
+                   "replica d = w / (T x P).\n\n");
+        opt(f, "--tp T", "tensor-parallel ranks per stage (default %d)", d->tp);
+        opt(f, "--dp D", "data-parallel replicas of the pipeline (default %d)", d->dp);
     } else {
         fprintf(f, "P, the number of pipeline stages, is the number of ranks mpiexec starts.\n\n");
     }
-    fprintf(f, "  -m, --microbatches M  micro-batches per step%s (default %s)\n",
-            spec->mb_list_ok ? "; a list like 1,2,4 sweeps them" : "", mb);
+    opt(f, "-m, --microbatches M", "micro-batches per step%s (default %s)",
+        spec->mb_list_ok ? "; a list like 1,2,4 sweeps them" : "", mb);
     if (!spec->no_schedule)
-        fprintf(f, "  --schedule NAME       %s, or a CSV file (one row per rank) (default %s)\n",
-                pp_sched_names(), d->schedule);
+        opt(f, "--schedule NAME", "%s, or a CSV file (one row per rank) (default %s)", pp_sched_names(), d->schedule);
     if (spec->real) {
         const pp_model_cfg *c = &d->model;
-        fprintf(f, "the model: --depth blocks y = x + gelu(x W1 + b1) W2 + b2, trained with SGD to imitate y = tanh(x A)\n");
-        fprintf(f, "  --depth L             blocks in the model (default %d)\n", c->depth);
-        fprintf(f, "  --width D             width of x and y (default %d)\n", c->width);
-        fprintf(f, "  --hidden F            width inside a block (default %d)\n", c->hidden);
-        fprintf(f, "  --batch B             samples per step, split into M micro-batches (default %d)\n", c->batch);
+        fprintf(f, "the model: --depth blocks y = x + gelu(x W1 + b1) W2 + b2, trained with SGD\n"
+                   "to imitate y = tanh(x A):\n");
+        opt(f, "--depth L", "blocks in the model (default %d)", c->depth);
+        opt(f, "--width D", "width of x and y (default %d)", c->width);
+        opt(f, "--hidden F", "width inside a block (default %d)", c->hidden);
+        opt(f, "--batch B", "samples per step, split into M micro-batches (default %d)", c->batch);
         if (!spec->no_steps) {
-            fprintf(f, "  --steps N             training steps (default %d)\n", c->steps);
-            fprintf(f, "  --lr X                SGD learning rate (default %g)\n", c->lr);
+            opt(f, "--steps N", "training steps (default %d)", c->steps);
+            opt(f, "--lr X", "SGD learning rate (default %g)", c->lr);
         }
-        fprintf(f, "  --seed S              seed of the inputs, the teacher and the first weights (default %lu)\n", c->seed);
-        fprintf(f, "  --partition HOW       front or back (equal shares, the remainder to the first or last stages),\n"
-                   "                        balanced (by the cost of each block, measured) (default %s)\n", d->partition);
-        fprintf(f, "  --layers 3,5,4,4      blocks per stage, one count per stage (instead of --partition)\n");
-        fprintf(f, "  --dump DIR            write weights, inputs, targets and outputs as NumPy .npy files\n");
+        opt(f, "--seed S", "seed of the inputs, the teacher and the first weights (default %lu)", c->seed);
+        opt(f, "--partition HOW", "front or back (equal shares, the remainder to the first or last stages), balanced "
+            "(by the cost of each block, measured) (default %s)", d->partition);
+        opt(f, "--layers 3,5,4,4", "blocks per stage, one count per stage (instead of --partition)");
+        opt(f, "--dump DIR", "write weights, inputs, targets and outputs as NumPy .npy files (the folder is made)");
     } else {
-        fprintf(f, "  --tick-ms MS          length of one tick in milliseconds (default %g)\n", d->tick_ms);
-        fprintf(f, "  --cost F=1,B=2        ticks per forward, backward, I and W (default F=%g,B=%g,I=%g,W=%g)\n",
-                d->ticks[PP_F], d->ticks[PP_B], d->ticks[PP_I], d->ticks[PP_W]);
-        if (spec->grid_ok)
-            fprintf(f, "                        and AR, ticks of one all-reduce (default AR=%g): with --tp, every F, B\n"
-                       "                        and I ends with one; with --dp, the step ends with the replicas' sum\n", d->ar_ticks);
-        fprintf(f, "  --payload SIZE        bytes per activation or gradient message, like 4096, 64K, 1M (default %zuK)\n",
-                d->payload / 1024);
+        opt(f, "--tick-ms MS", "length of one tick in milliseconds (default %g; in the live view, a tick that makes "
+            "the longest step last about %g s)", d->tick_ms, PP_LIVE_STEP_S);
+        opt(f, "--cost F=1,B=2", "ticks per forward, backward, I and W (default F=%g,B=%g,I=%g,W=%g)%s", d->ticks[PP_F],
+            d->ticks[PP_B], d->ticks[PP_I], d->ticks[PP_W],
+            spec->grid_ok ? "; and AR, ticks of one all-reduce (default AR=0.5): with --tp, every F, B and I ends "
+                            "with one; with --dp, the step ends with the replicas' sum" : "");
+        opt(f, "--payload SIZE", "bytes per activation or gradient message, like 4096, 64K, 1M (default %zuK)",
+            d->payload / 1024);
     }
-    if (spec->csv_ok) fprintf(f, "  --csv FILE            also write the results table as CSV, for plotting\n");
+    if (spec->csv_ok) opt(f, "--csv FILE", "also write the results table as CSV, for plotting");
     if (spec->no_steps || spec->plain) {   /* no schedule to save, view or timeline */
-        fprintf(f, "  -h, --help            this text\n");
+        opt(f, "-h, --help", "this text");
         return;
     }
-    fprintf(f, "  --save-schedule FILE  write the schedule as CSV (one row per rank), to edit and load back;\n"
-               "                        where the demo runs several, the last one\n");
-    fprintf(f, "  --no-tui              plain text, even on a terminal (also when the output is redirected)\n");
-    fprintf(f, "  --tty PATH            the terminal to draw the live view on, the output of `tty` (or set PP_TTY);\n"
-               "                        on Linux it is found without it\n");
-    fprintf(f, "  --exit                leave as soon as the run ends, without waiting for a key\n");
-    fprintf(f, "  --trace FILE.json     write every event as a Chrome trace (open in ui.perfetto.dev)\n");
-    fprintf(f, "  --events FILE.csv     write every event as CSV\n");
-    fprintf(f, "  --svg FILE.svg        write the timeline as an SVG picture\n");
-    fprintf(f, "keys in the live view: space pause/resume, n one step while paused, + faster, - slower,\n"
-               "  left/right scroll, f follow, q quit\n");
-    fprintf(f, "  -h, --help            this text\n");
+    opt(f, "--save-schedule FILE", "write the schedule as CSV (one row per rank), to edit and load back; where the "
+        "demo runs several, the last one");
+    opt(f, "--no-tui", "plain text, even on a terminal (also when the output is redirected)");
+    opt(f, "--tty PATH", "the terminal to draw the live view on, the output of `tty` (or set PP_TTY); on Linux it is "
+        "found without it");
+    opt(f, "--exit", "leave as soon as the run ends, without waiting for a key");
+    opt(f, "--trace FILE.json", "write every event as a Chrome trace (open in ui.perfetto.dev)");
+    opt(f, "--events FILE.csv", "write every event as CSV");
+    opt(f, "--svg FILE.svg", "write the timeline as an SVG picture");
+    opt(f, "-h, --help", "this text");
+    fprintf(f, "keys in the live view: space pause/resume, n one step while paused,\n"
+               "+ faster, - slower, left/right scroll, f follow, q quit\n");
 }

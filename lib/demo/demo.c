@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,6 +383,31 @@ static void check_memory(pp_demo *d)
                (fig[0] + fig[1] + fig[2]) / GiB, fig[0] / GiB, fig[1] / GiB, fig[2] / GiB, fig[3] / GiB);
 }
 
+/* Makes folder `path` and any parents it lacks (as mkdir -p), and checks it
+ * can be written into.  Returns 0, or -1 with the reason in why. */
+static int make_folder(const char *path, char *why, size_t n)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s", path);
+    for (char *c = p + 1;; c++) {
+        if (*c != '/' && *c != '\0') continue;
+        char keep = *c;
+        *c = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            snprintf(why, n, "%.*s: %s", (int)(n / 2), p, strerror(errno));
+            return -1;
+        }
+        *c = keep;
+        if (!keep) break;
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(path, W_OK) != 0) {
+        snprintf(why, n, "%s", stat(path, &sb) == 0 && !S_ISDIR(sb.st_mode) ? "a file is there" : strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 void pp_demo_model(pp_demo *d, pp_partition *part)
 {
     pp_model_cfg *c = &d->opt.model;
@@ -399,12 +425,11 @@ void pp_demo_model(pp_demo *d, pp_partition *part)
             refuse(d, "--batch %d does not split into M=%d micro-batches: M must divide the batch "
                    "(or change --batch to a multiple of %d)", c->batch, d->opt.mb[i], d->opt.mb[i]);
     check_memory(d);
-    if (d->opt.dump[0]) {
-        struct stat sb;
-        int bad = d->grid->rank == 0 &&
-                  (stat(d->opt.dump, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(d->opt.dump, W_OK) != 0);
-        pp_demo_refuse_if(d, bad, "--dump: '%s' is not a folder this program can write into (make it first)",
-                          d->opt.dump);
+    if (d->opt.dump[0]) {   /* made now (with its parents), so that a bad path is refused before any step */
+        char why[400] = "";
+        int bad = d->grid->rank == 0 && make_folder(d->opt.dump, why, sizeof why) != 0;
+        pp_demo_refuse_if(d, bad, "--dump: cannot make the folder '%s' (%s): give a folder this program can write into",
+                          d->opt.dump, why);
     }
     measure_costs(d, d->opt.mb[0]);
     /* Per block: forward and backward; the last also the loss. */
@@ -468,22 +493,23 @@ void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m)
     if (show_m) snprintf(mb, sizeof mb, ", M=%d micro-batch%s", s->nmb, s->nmb == 1 ? "" : "es");
     if (d->exec.payload % 1024 == 0) snprintf(size, sizeof size, "%zu KiB", d->exec.payload / 1024);
     else snprintf(size, sizeof size, "%zu-byte", d->exec.payload);
-    char grid[96] = "";
+    char grid[96] = "", line[400];
     if (d->grid->T * d->grid->D > 1)
         snprintf(grid, sizeof grid, " x T=%d x D=%d (%d ranks; all-reduce AR=%g ticks, real, of the payload)", d->grid->T,
                  d->grid->D, d->grid->size, d->opt.ar_ticks);
-    if (grid[0]) fprintf(f, "%s: P=%d stages%s%s; F=%g B=%g ticks of %g ms; %s messages\n", s->name, s->nstages,
-                         grid, mb, t[PP_F], t[PP_B], d->exec.costs.tick_s * 1e3, size);
-    else fprintf(f, "%s: P=%d stage%s on %d rank%s%s; F=%g B=%g ticks of %g ms; %s messages\n", s->name, s->nstages,
-                 s->nstages == 1 ? "" : "s", s->nranks, s->nranks == 1 ? "" : "s", mb, t[PP_F], t[PP_B],
-                 d->exec.costs.tick_s * 1e3, size);
+    if (grid[0]) snprintf(line, sizeof line, "%s: P=%d stages%s%s; F=%g B=%g ticks of %g ms; %s messages", s->name,
+                          s->nstages, grid, mb, t[PP_F], t[PP_B], d->exec.costs.tick_s * 1e3, size);
+    else snprintf(line, sizeof line, "%s: P=%d stage%s on %d rank%s%s; F=%g B=%g ticks of %g ms; %s messages", s->name,
+                  s->nstages, s->nstages == 1 ? "" : "s", s->nranks, s->nranks == 1 ? "" : "s", mb, t[PP_F], t[PP_B],
+                  d->exec.costs.tick_s * 1e3, size);
+    pp_report_wrap(f, line, "", "  ");
 }
 
 void pp_demo_grid_header(FILE *f, const pp_grid *g)
 {
     char replica[48] = "";
     if (g->D > 1) snprintf(replica, sizeof replica, ", replica = w / %d", g->T * g->P);
-    fprintf(f, "\n=== %d rank%s as P=%d stage%s x T=%d tensor-parallel rank%s x D=%d replica%s "
+    fprintf(f, "\n=== %d rank%s as P=%d stage%s x T=%d tensor-parallel rank%s x D=%d replica%s\n"
                "(rank w: t = w mod %d, stage = (w / %d) mod %d%s)\n", g->size, g->size == 1 ? "" : "s", g->P,
             g->P == 1 ? "" : "s", g->T, g->T == 1 ? "" : "s", g->D, g->D == 1 ? "" : "s", g->T, g->T, g->P, replica);
 }

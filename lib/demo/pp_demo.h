@@ -22,6 +22,9 @@ void pp_report_timeline(FILE *f, const pp_run *r, double slot, int width);
 /* The per-rank table and the measured / predicted / formula bubble lines. */
 void pp_report_summary(FILE *f, const pp_run *measured, const pp_run *predicted, const pp_sched *s,
                        const pp_exec_opts *o);
+/* Writes `text` in lines of at most 79 columns, broken at spaces: the first
+ * after `first`, the others after `rest` (their indents). */
+void pp_report_wrap(FILE *f, const char *text, const char *first, const char *rest);
 /* Mean seconds per row spent waiting for pipeline messages in a run. */
 double pp_run_wait_s(const pp_run *r);
 /* The communication table of a grid's step (rank 0): every rank's counts
@@ -50,6 +53,10 @@ typedef struct {
 } pp_demo_spec;
 
 #define PP_MAX_MB_LIST 32
+
+/* In the live view, timed demos pick a tick that makes their longest step
+ * last about this many seconds, unless --tick-ms is given. */
+#define PP_LIVE_STEP_S 4.0
 
 /* What the user typed (or the demo's defaults for what was not). */
 typedef struct {

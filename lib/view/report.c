@@ -5,8 +5,7 @@
  * Drawing takes finished data and writes text; it knows nothing of MPI.
  * Left out on purpose: colour and live redraws (the ncurses view does those).
  */
-#include "core.h"
-#include "pp_demo.h"
+#include "view.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -14,82 +13,142 @@
 
 /* ---- timeline ---------------------------------------------------------- */
 
-/* Paints one compute event into row[c0..c1): the kind's letter, then the
- * micro-batch digits if they fit, then the letter in lower case. */
-static void paint(char *row, int c0, int c1, const pp_event *e)
+/* Paints one compute event into row[c0..c1): its label ("F3") where it fits,
+ * else the kind's letter alone, and the letter in lower case after it ("F3ff":
+ * the forward goes on).  Marks the label's cells in `label` so that nothing
+ * painted later hides them. */
+static void paint(char *row, char *label, int c0, int c1, const pp_event *e)
 {
-    char label[24];
-    int n = snprintf(label, sizeof label, "%s%d", pp_kind_name((pp_kind)e->kind), e->mb);
+    char text[24];
+    int n = snprintf(text, sizeof text, "%s%d", pp_kind_name((pp_kind)e->kind), e->mb);
     if (n > c1 - c0) n = 1;
     for (int c = c0; c < c1; c++) {
         int k = c - c0;
-        row[c] = k < n ? label[k] : (char)tolower((unsigned char)label[0]);
+        row[c] = k < n ? text[k] : (char)tolower((unsigned char)text[0]);
+        label[c] = k < n;
     }
+}
+
+/* The cells [c0, c1) an event covers in columns of `slot` seconds; 0 if none. */
+static int cells(const pp_event *e, double slot, int cols, int *c0, int *c1)
+{
+    *c0 = (int)lround(e->t0 / slot), *c1 = (int)lround(e->t1 / slot);
+    if (*c1 <= *c0) *c1 = *c0 + 1;   /* anything that happened shows */
+    if (*c1 > cols) *c1 = cols;
+    return *c0 < cols;
+}
+
+/* One rank's row: '.' waiting for a message, '|' held by a pause, the
+ * computes over them, and a grid's collectives as '#' over what is not a label. */
+static void paint_row(const pp_evlist *ev, double slot, int cols, char *row, char *label)
+{
+    memset(row, ' ', (size_t)cols);
+    memset(label, 0, (size_t)cols);
+    row[cols] = '\0';
+    int c0, c1;
+    for (int i = 0; i < ev->n; i++) {
+        const pp_event *e = &ev->ev[i];
+        char glyph = e->type == PP_EV_WAIT ? '.' : e->type == PP_EV_HOLD ? '|' : 0;
+        if (glyph && cells(e, slot, cols, &c0, &c1)) memset(row + c0, glyph, (size_t)(c1 - c0));
+    }
+    for (int i = 0; i < ev->n; i++)
+        if (ev->ev[i].type == PP_EV_COMPUTE && cells(&ev->ev[i], slot, cols, &c0, &c1))
+            paint(row, label, c0, c1, &ev->ev[i]);
+    for (int i = 0; i < ev->n; i++)
+        if (ev->ev[i].type == PP_EV_ALLREDUCE && cells(&ev->ev[i], slot, cols, &c0, &c1))
+            for (int c = c0; c < c1; c++)
+                if (!label[c]) row[c] = '#';
+}
+
+/* Row p's label: "rank 5", or on a grid "rank 5 d1 s0 t1" (replica, stage,
+ * tensor-parallel rank).  Returns its length. */
+static int row_label(const pp_run *r, int p, char *buf, size_t n)
+{
+    int s, t, d;
+    pp_place(r->nrows / (r->T * r->D), r->T, p, &s, &t, &d);
+    if (r->D > 1) return snprintf(buf, n, "rank %d d%d s%d t%d", p, d, s, t);
+    if (r->T > 1) return snprintf(buf, n, "rank %d s%d t%d", p, s, t);
+    return snprintf(buf, n, "rank %d", p);
 }
 
 void pp_report_timeline(FILE *f, const pp_run *r, double slot, int width)
 {
-    if (width < 20) width = 20;
-    int cols = (int)ceil(r->makespan / slot - 1e-9);
-    if (cols > width) {
-        slot = r->makespan / width;
-        cols = width;
+    char name[48];
+    int labw = row_label(r, r->nrows - 1, name, sizeof name);   /* the last row's is the longest */
+    int prefix = 2 + labw + 2;
+    int cols = (int)ceil(r->makespan / slot - 1e-9), room = width - prefix - 1;
+    if (room < 20) room = 20;
+    if (cols > room) {   /* too long for the width: fewer, wider columns */
+        slot = r->makespan / room;
+        cols = room;
     }
     if (cols < 1) cols = 1;
-    char row[4096];
+    char row[4096], label[4096];
     if (cols > (int)sizeof row - 1) cols = (int)sizeof row - 1;
+    int kinds[PP_NKINDS] = {0}, waits = 0, holds = 0, sums = 0;
     for (int p = 0; p < r->nrows; p++) {
-        memset(row, '.', (size_t)cols);
-        row[cols] = '\0';
         for (int i = 0; i < r->ranks[p].n; i++) {
             const pp_event *e = &r->ranks[p].ev[i];
-            if (e->type != PP_EV_COMPUTE) continue;
-            int c0 = (int)lround(e->t0 / slot), c1 = (int)lround(e->t1 / slot);
-            if (c1 <= c0) c1 = c0 + 1;
-            if (c0 >= cols) continue;
-            paint(row, c0, c1 < cols ? c1 : cols, e);
+            if (e->type == PP_EV_COMPUTE) kinds[e->kind] = 1;
+            waits |= e->type == PP_EV_WAIT, holds |= e->type == PP_EV_HOLD, sums |= e->type == PP_EV_ALLREDUCE;
         }
-        /* The grid's collectives over what they interrupt, as '#'. */
-        for (int i = 0; i < r->ranks[p].n; i++) {
-            const pp_event *e = &r->ranks[p].ev[i];
-            int c0 = (int)lround(e->t0 / slot), c1 = (int)lround(e->t1 / slot);
-            if (e->type != PP_EV_ALLREDUCE || c0 >= cols || c1 <= c0) continue;
-            memset(row + c0, '#', (size_t)((c1 < cols ? c1 : cols) - c0));
-        }
-        char place[32] = "";
-        int s, t, d;
-        pp_place(r->nrows / (r->T * r->D), r->T, p, &s, &t, &d);
-        if (r->D > 1) snprintf(place, sizeof place, " d%d", d);
-        if (r->T * r->D > 1)
-            fprintf(f, "  rank %d%s s%d t%d |%s|\n", p, place, s, t, row);
-        else
-            fprintf(f, "  rank %d |%s|\n", p, row);
+        paint_row(&r->ranks[p], slot, cols, row, label);
+        row_label(r, p, name, sizeof name);
+        fprintf(f, "  %-*s |%s|\n", labw, name, row);
     }
-    fprintf(f, "  one column = %.2f ms; F = forward, B = backward (digits: micro-batch), . = idle%s\n",
-            slot * 1e3, r->T * r->D > 1 ? ", # = all-reduce (longer than half a column)" : "");
+    /* The legend: every symbol the rows above can hold, and no other. */
+    char legend[1024];
+    int n = snprintf(legend, sizeof legend, "one column = %.2f ms (measured); F3ff = the forward of micro-batch 3 "
+                     "(f: it goes on; a block too short for its number shows its letter alone)", slot * 1e3);
+    const char *names[] = {"", "B = backward", "I = backward for the input", "W = backward for the weights",
+                           ". = waiting for a message", "| = held by a pause",
+                           r->D > 1 ? "# = a collective of the tensor-parallel group inside a compute, or at the "
+                                      "end of the row the replicas' gradient sum"
+                                    : "# = a collective of the tensor-parallel group inside a compute",
+                           "blank = idle"};
+    int have[] = {0, kinds[PP_B], kinds[PP_I], kinds[PP_W], waits, holds, sums, 1};
+    for (int k = 1; k < 8 && n < (int)sizeof legend; k++)
+        if (have[k]) n += snprintf(legend + n, sizeof legend - (size_t)n, "; %s", names[k]);
+    pp_report_wrap(f, legend, "  ", "    ");
+}
+
+void pp_report_wrap(FILE *f, const char *text, const char *first, const char *rest)
+{
+    const char *indent = first;
+    while (*text) {
+        int room = 79 - (int)strlen(indent), len = (int)strlen(text);
+        if (len > room) {   /* break at the last space that fits */
+            len = room;
+            while (len > 0 && text[len] != ' ') len--;
+            if (len == 0) len = room;
+        }
+        fprintf(f, "%s%.*s\n", indent, len, text);
+        text += len;
+        while (*text == ' ') text++;
+        indent = rest;
+    }
 }
 
 /* ---- summary ----------------------------------------------------------- */
 
-/* Prints "  27.3 %" or the "n/a" of a formula that does not apply. */
-static void pct(FILE *f, double v)
+/* "27.3 %", or "n/a" where a formula does not apply. */
+static const char *pct(char *buf, size_t n, double v)
 {
-    if (v < 0) fprintf(f, "%8s", "n/a");
-    else fprintf(f, "%6.1f %%", 100.0 * v);
+    if (v < 0) snprintf(buf, n, "n/a");
+    else snprintf(buf, n, "%.1f %%", 100.0 * v);
+    return buf;
 }
 
-/* One bubble line: measured, formula (with its text) and predicted, and the
- * difference measured - formula where a formula applies. */
-static void bubble_line(FILE *f, const char *label, double measured, const char *formula_text,
-                        double formula, double predicted)
+/* One bubble definition on two lines: its name and formula, then measured,
+ * formula and predicted, and diff = measured - formula where one applies. */
+static void bubble_lines(FILE *f, const char *label, const char *text, double measured, double formula,
+                         double predicted)
 {
-    fprintf(f, "  %s  measured", label);
-    pct(f, measured);
-    fprintf(f, "   formula %s", formula_text);
-    pct(f, formula);
-    fprintf(f, "   predicted");
-    pct(f, predicted);
-    if (formula >= 0) fprintf(f, "   measured - formula %+.2f points", 100 * (measured - formula));
+    char a[16], b[16], c[16];
+    fprintf(f, "  %s, formula %s:\n", label, text);
+    fprintf(f, "    measured %s   formula %s   predicted %s", pct(a, sizeof a, measured), pct(b, sizeof b, formula),
+            pct(c, sizeof c, predicted));
+    if (formula >= 0) fprintf(f, "   diff %+.2f points", 100 * (measured - formula));
     fprintf(f, "\n");
 }
 
@@ -99,35 +158,38 @@ void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sc
     int P = s->nstages, M = s->nmb;
     pp_family fam = s->family;
 
-    fprintf(f, "  rank    busy    idle   micro-batches held at peak    sent\n");
-    fprintf(f, "        (measured, of makespan)   measured / formula %s\n", pp_theory_peak_text(fam));
+    fprintf(f, "  rank   busy    idle      activations held at peak    sent\n");
+    fprintf(f, "         (measured share    measured   formula %-15s KiB\n", pp_theory_peak_text(fam));
+    fprintf(f, "          of the makespan)\n");
     for (int p = 0; p < m->nrows; p++) {
         double busy = m->makespan > 0 ? m->busy[p] / m->makespan : 0;
         int formula = pp_theory_peak_inflight(fam, P, M, pp_run_pipe_rank(m, p));
-        fprintf(f, "  %4d  %5.1f %%  %5.1f %%  %13d / ", p, 100 * busy, 100 * (1 - busy), m->peak_inflight[p]);
-        if (formula < 0) fprintf(f, "%-13s", "n/a");
-        else fprintf(f, "%-13d", formula);
-        fprintf(f, "%7.0f KiB\n", m->bytes_sent[p] / 1024.0);
+        char want[16] = "n/a";
+        if (formula >= 0) snprintf(want, sizeof want, "%d", formula);
+        fprintf(f, "  %4d  %5.1f %%  %5.1f %%   %8d   %7s %17.0f\n", p, 100 * busy, 100 * (1 - busy),
+                m->peak_inflight[p], want, m->bytes_sent[p] / 1024.0);
     }
 
     double tick_s = o->costs.tick_s;
-    fprintf(f, "  makespan: %.1f ms measured, %.1f ms predicted by the simulator (%g ticks of %.2f ms)\n",
-            m->makespan * 1e3, pred->makespan * 1e3, pred->makespan / tick_s, tick_s * 1e3);
-
-    bubble_line(f, "bubble, share of the step  = idle / (P x makespan):", pp_run_bubble_step(m),
-                pp_theory_bubble_step_text(fam), pp_theory_bubble_step(fam, P, M), pp_run_bubble_step(pred));
-    bubble_line(f, "bubble over the ideal time = idle / busy:          ", pp_run_bubble_ideal(m),
-                pp_theory_bubble_ideal_text(fam), pp_theory_bubble_ideal(fam, P, M), pp_run_bubble_ideal(pred));
+    fprintf(f, "  makespan: %.1f ms measured, %.1f ms predicted (%g ticks of %.2f ms)\n", m->makespan * 1e3,
+            pred->makespan * 1e3, pred->makespan / tick_s, tick_s * 1e3);
+    bubble_lines(f, "bubble, share of the step = idle / (P x makespan)", pp_theory_bubble_step_text(fam),
+                 pp_run_bubble_step(m), pp_theory_bubble_step(fam, P, M), pp_run_bubble_step(pred));
+    bubble_lines(f, "bubble over the ideal time = idle / busy", pp_theory_bubble_ideal_text(fam),
+                 pp_run_bubble_ideal(m), pp_theory_bubble_ideal(fam, P, M), pp_run_bubble_ideal(pred));
+    fprintf(f, "  (formula and predicted: computed; diff = measured - formula, in points)\n");
     if (m->paused)
-        fprintf(f, "  note: this step was paused in the live view: time held counts as idle, so the measured bubble is larger than the schedule's\n");
+        fprintf(f, "  note: this step was paused in the live view: time held counts as idle,\n"
+                   "  so the measured bubble is larger than the schedule's\n");
     if (m->retimed)
-        fprintf(f, "  note: the tick was changed (+/-) during this step: the prediction and the formula assume one tick throughout\n");
+        fprintf(f, "  note: the tick was changed (+/-) during this step: the prediction and the\n"
+                   "  formula assume one tick throughout\n");
     if (m->T > 1 && o->costs.allreduce > 0)
-        fprintf(f, "  on the grid every F, B and I ends with a tensor-parallel all-reduce (%g ticks, counted as compute);\n",
-                o->costs.allreduce);
+        fprintf(f, "  On the grid every F, B and I ends with a tensor-parallel all-reduce\n"
+                   "  (%g ticks, counted as compute).\n", o->costs.allreduce);
     if (m->D > 1 && o->costs.dp_sum > 0)
-        fprintf(f, "  the replicas' gradient sum (%g ticks) ends the step: the prediction includes it, the formula does not\n",
-                o->costs.dp_sum);
+        fprintf(f, "  The replicas' gradient sum (%g ticks) ends the step: the prediction\n"
+                   "  includes it, the formula does not.\n", o->costs.dp_sum);
 }
 
 /* ---- communication on a grid ------------------------------------------ */
@@ -141,11 +203,12 @@ double pp_run_wait_s(const pp_run *r)
     return r->nrows ? sum / r->nrows : 0;
 }
 
-static void comm_row(FILE *f, const char *what, int calls, long bytes, const char *formula, long want, long sent,
-                     long sent_want, double ms)
+/* One row: what, calls, the vector's bytes beside their formula, the bytes
+ * this kind of call sent to other ranks beside theirs, time per rank. */
+static void comm_row(FILE *f, const char *what, int calls, long bytes, long want, long sent, long sent_want, double ms)
 {
-    fprintf(f, "  %-28s %6d %11ld  %-21s %11ld %s %11ld %s %11ld %9.2f\n", what, calls, bytes, formula, want,
-            bytes == want ? "=" : "!", sent, sent == sent_want ? "=" : "!", sent_want, ms);
+    fprintf(f, "  %-17s %6d %9ld %c %-9ld %9ld %c %-9ld %6.2f\n", what, calls, bytes, bytes == want ? '=' : '!', want,
+            sent, sent == sent_want ? '=' : '!', sent_want, ms);
 }
 
 void pp_report_comm(FILE *f, const pp_comm_stats *all, const pp_grid *g, const pp_model_cfg *c, double wait_ms,
@@ -163,29 +226,37 @@ void pp_report_comm(FILE *f, const pp_comm_stats *all, const pp_grid *g, const p
         s.dp_s += all[r].dp_s;
     }
     long act = (long)c->batch * c->width * 4;   /* the whole batch's activations at one boundary, bytes */
-    fprintf(f, "\ncommunication in the last step, all ranks together (measured: bytes handed to MPI, time in the calls):\n");
-    fprintf(f, "  %-28s %6s %11s  %-21s %11s   %11s   %11s %9s\n", "what", "calls", "bytes", "formula", "= bytes",
-            "sent", "formula", "ms/rank");
-    comm_row(f, "pipeline sends (stage edges)", s.pipe_msgs, s.pipe_bytes, "2(P-1) B d 4", 2L * (P - 1) * act,
-             s.pipe_bytes, 2L * (P - 1) * act, wait_ms);
+    fprintf(f, "\ncommunication in the last step, all ranks together (measured: the bytes handed\n"
+               "to MPI, the time in the calls; each beside its formula, computed)\n");
+    fprintf(f, "  %-17s %6s %-21s %-21s %6s\n", "", "calls", "    bytes", "    bytes sent", "ms per");
+    fprintf(f, "  %-17s %6s %-21s %-21s %6s\n", "", "", " measured = formula", " measured = formula", "rank");
+    comm_row(f, "pipeline sends", s.pipe_msgs, s.pipe_bytes, 2L * (P - 1) * act, s.pipe_bytes, 2L * (P - 1) * act,
+             wait_ms);
+    long ar = (long)T * (2 * L - 1) * act, ga = (long)T * 2 * (P - 1) * act;
     if (T > 1) {
-        long ar = (long)T * (2 * L - 1) * act, ga = (long)T * 2 * (P - 1) * act;
-        comm_row(f, "TP all-reduce (every block)", s.tp_calls, s.tp_size, "T (2L-1) B d 4", ar, s.tp_sent,
-                 ar * 2 * (T - 1) / T, s.tp_s / n * 1e3);
-        comm_row(f, "TP all-gather (received)", s.gather_calls, s.gather_size, "T 2(P-1) B d 4", ga, s.gather_sent,
-                 ga * (T - 1) / T, s.gather_s / n * 1e3);
+        comm_row(f, "TP all-reduces", s.tp_calls, s.tp_size, ar, s.tp_sent, ar * 2 * (T - 1) / T, s.tp_s / n * 1e3);
+        comm_row(f, "TP all-gathers", s.gather_calls, s.gather_size, ga, s.gather_sent, ga * (T - 1) / T,
+                 s.gather_s / n * 1e3);
     }
-    if (D > 1) {
-        /* b2 is whole on each of a group's T ranks: T - 1 extra copies per block. */
-        long dp = (long)D * (pp_model_params(c) + (long)(T - 1) * L * c->width) * 4;
-        comm_row(f, "DP gradient all-reduce", s.dp_calls, s.dp_size, T > 1 ? "D (params+(T-1)L d) 4" : "D params 4", dp, s.dp_sent, dp * 2 * (D - 1) / D,
-                 s.dp_s / n * 1e3);
-    }
-    fprintf(f, "  B = %d samples, d = %d floats of 4 bytes, L = %d blocks, params = %ld; \"sent\": bytes a rank sent\n"
-               "  to others (an all-reduce sends 2(n-1)/n of its vector, an all-gather (n-1)/n, n ranks in the group).\n",
-            c->batch, c->width, L, pp_model_params(c));
-    if (D > 1 && T > 1)
-        fprintf(f, "  The bias b2 of every block is whole on each tensor-parallel rank, so the replicas sum T copies of it.\n");
-    fprintf(f, "  ms/rank: time inside the calls, mean per rank (pipeline: waiting for a message, bubble included).\n");
+    /* b2 is whole on each of a group's T ranks: T - 1 extra copies per block. */
+    long dp = (long)D * (pp_model_params(c) + (long)(T - 1) * L * c->width) * 4;
+    if (D > 1)
+        comm_row(f, "DP gradient sums", s.dp_calls, s.dp_size, dp, s.dp_sent, dp * 2 * (D - 1) / D, s.dp_s / n * 1e3);
+    char text[1200];
+    int k = snprintf(text, sizeof text, "Formulas: pipeline sends 2(P-1) b d 4 bytes, at the P-1 stage edges, each "
+                     "way%s", T > 1 ? "; TP all-reduces T (2L-1) b d 4 (two per block and sample, but the model's "
+                                      "first block needs no input gradient), TP all-gathers of the slices a stage "
+                                      "received T 2(P-1) b d 4" : "");
+    if (D > 1)
+        k += snprintf(text + k, sizeof text - (size_t)k, "; DP gradient sums D %s4",
+                      T > 1 ? "(params + (T-1) L d) " : "params ");
+    snprintf(text + k, sizeof text - (size_t)k, ". Here b = %d samples in the batch, d = %d floats of 4 bytes, L = %d "
+             "blocks, params = %ld. \"Bytes\" is the vector a call works on; \"bytes sent\" what a rank sent to "
+             "others: an all-reduce sends 2(n-1)/n of its vector, an all-gather (n-1)/n, n ranks in the group.%s "
+             "ms per rank: the time inside the calls, mean per rank (pipeline sends: waiting for a message, the bubble "
+             "included). A ! in place of = marks a count that differs from its formula.", c->batch, c->width, L, pp_model_params(c),
+             D > 1 && T > 1 ? " The bias b2 of every block is whole on each tensor-parallel rank, so the replicas sum "
+                              "T copies of it." : "");
+    pp_report_wrap(f, text, "  ", "  ");
     if (sum) *sum = s;
 }
