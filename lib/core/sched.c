@@ -470,14 +470,18 @@ char *pp_sched_to_csv(const pp_sched *s)
 
 pp_status pp_sched_save(const pp_sched *s, const char *path)
 {
-    char *text = pp_sched_to_csv(s);
+    /* Written as PATH.tmp and renamed: a file is never left half-written. */
+    char *text = pp_sched_to_csv(s), tmp[4096];
     if (!text) return PP_ENOMEM;
-    FILE *f = fopen(path, "wb");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
     pp_status st = PP_EIO;
     if (f) {
         size_t len = strlen(text);
         st = fwrite(text, 1, len, f) == len ? PP_OK : PP_EIO;
         if (fclose(f) != 0) st = PP_EIO;
+        if (st == PP_OK && rename(tmp, path) != 0) st = PP_EIO;
+        if (st != PP_OK) remove(tmp);
     }
     free(text);
     return st;

@@ -42,10 +42,14 @@ static char *make_grid(const pp_sched *s, const int *mark, const char *missing)
     int lo = -1, maxlen = 0;
     for (int r = 0; r < s->nranks; r++) {
         if (mark[r] >= 0 && (lo < 0 || mark[r] < lo)) lo = mark[r];
-        if (s->len[r] + 1 > maxlen) maxlen = s->len[r] + 1;
+        /* a step past the end only to show a missing action there */
+        int len = s->len[r] + (mark[r] == s->len[r]);
+        if (len > maxlen) maxlen = len;
     }
-    lo = lo > 4 ? lo - 4 : 0;
-    int hi = lo + 12 < maxlen ? lo + 12 : maxlen;
+    /* Seven steps of 10 columns fit 80 with the rank's name: the marked one
+     * near the left, with up to three before it. */
+    lo = lo > 3 ? lo - 3 : 0;
+    int hi = lo + 7 < maxlen ? lo + 7 : maxlen;
     size_t cap = (size_t)(s->nranks + 2) * (size_t)(hi - lo + 2) * 16 + 256;
     char *g = malloc(cap);
     if (!g) return NULL;

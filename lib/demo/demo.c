@@ -48,13 +48,19 @@ static pp_status close_view(pp_demo *d, int keep)
 {
     if (!d || !d->in) return PP_OK;
     pp_demo_state *in = d->in;
+    int saved = 1;
+    if (d->grid->rank == 0 && d->opt.save[0]) {   /* the schedule saved as it was given (pp_demo_schedule) */
+        char tmp[300];
+        snprintf(tmp, sizeof tmp, "%s.tmp", d->opt.save);
+        if (!keep || (saved = rename(tmp, d->opt.save) == 0) == 0) remove(tmp);
+    }
     if (in->view) pp_view_close(in->view);
     in->view = NULL;
     if (in->tty_fd >= 0) close(in->tty_fd);
     in->tty_fd = -1;
     pp_status st = pp_export_close(in->exports, keep);
     in->exports = NULL;
-    return st;
+    return saved ? st : PP_EIO;
 }
 
 void pp_die(const char *file, int line, const char *call, pp_status st, const char *hint)
@@ -214,8 +220,10 @@ pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M)
         pp_sched_free(s);
         refuse(d, "schedule refused: %s", msg);
     }
-    if (d->opt.save[0]) {   /* as given: compute-only, the form one edits */
-        int bad = d->grid->rank == 0 && pp_sched_save(s, d->opt.save) != PP_OK;
+    if (d->opt.save[0]) {   /* as given: compute-only, the form one edits; into place at a good end */
+        char tmp[300];
+        snprintf(tmp, sizeof tmp, "%s.tmp", d->opt.save);
+        int bad = d->grid->rank == 0 && pp_sched_save(s, tmp) != PP_OK;
         pp_demo_refuse_if(d, bad, "--save-schedule: cannot write '%s'", d->opt.save);
     }
     pp_sched_free(s);
@@ -530,13 +538,20 @@ int pp_demo_end(pp_demo *d)
         pp_live_hold(d->in->live, "done: press any key to leave (the text report is printed below the picture)");
         d->quit = pp_interrupted != 0;
     }
-    if (d->grid->rank == 0 && close_view(d, !d->quit) != PP_OK)
+    int status = pp_interrupted ? 130 : 0;   /* the shell's status for an interrupted command */
+    if (d->grid->rank == 0 && close_view(d, !d->quit) != PP_OK) {
         fprintf(stderr, "%s: error: could not write an export file\n", d->prog);
-    else if (d->grid->rank == 0 && d->opt.csv[0] && !d->quit)
-        printf("table written to %s\n", d->opt.csv);
+        status = 1;
+    } else if (d->grid->rank == 0 && !d->quit) {
+        /* Every file the run wrote, by the option that asked for it. */
+        const char *path[] = {d->opt.save, d->opt.csv, d->opt.events, d->opt.trace, d->opt.svg};
+        const char *what[] = {"the schedule (--save-schedule)", "the table (--csv)", "every event (--events)",
+                              "the trace (--trace)", "the timeline picture (--svg)"};
+        for (int k = 0; k < 5; k++)
+            if (path[k][0]) printf("wrote %s to %s\n", what[k], path[k]);
+    }
     if (d->grid->rank == 0 && d->quit)
         fprintf(stderr, "%s: stopped (%s): nothing was exported\n", d->prog, pp_interrupted ? "Ctrl-C" : "q");
-    int status = pp_interrupted ? 130 : 0;   /* the shell's status for an interrupted command */
     pp_live_free(d->in->live);
     free(d->in);
     d->in = NULL;
