@@ -91,7 +91,7 @@ done_at() { screen | sed -n 's/.*compute actions done: \([0-9]*\) of.*/\1/p'; }
 # step_once SETTLE: n, then the compute actions done SETTLE seconds later.
 step_once() { tm send-keys -t "$sess" n; sleep "$1"; done_at; }
 
-figure() { sed -n 's/.*bubble *\([0-9.]*\) % (measured).*/\1/p' | head -1; }
+figure() { sed -n 's/.*bubble *\([0-9.]*\) % measured.*/\1/p' | head -1; }
 
 # ---- the picture at two sizes, and the final bubble against plain text ----
 for size in "80 24" "160 48"; do
@@ -116,7 +116,7 @@ for size in "80 24" "160 48"; do
     if ended 5; then ok "${w}x${h}: a key ends the run"; else bad "${w}x${h}: still running 5 s after the key"; fi
     restored "${w}x${h}"
     [ "$(cat "$tmp/rc")" = 0 ] && ok "${w}x${h}: exit status 0" || bad "${w}x${h}: exit status $(cat "$tmp/rc")"
-    plain=$(mpiexec -n 4 ./demos/04_bubble_efficiency -m 8 --tick-ms 20 </dev/null | awk '$1 == 8 { print $7 }')
+    plain=$(mpiexec -n 4 ./demos/04_bubble_efficiency -m 8 --tick-ms 20 </dev/null | awk '$1 == 8 { print $6; exit }')
     if [ -n "$live" ] && [ -n "$plain" ] && awk -v a="$live" -v b="$plain" 'BEGIN { d = a - b; exit !(d < 3 && d > -3) }'; then
         ok "${w}x${h}: final bubble $live % on screen, $plain % in plain text (within 3 points)"
     else
@@ -176,8 +176,21 @@ restored "q at the end"
 # ---- pause, one step, q -------------------------------------------------
 start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100"
 pause_run 20 1.5 1
+# Paused, every rank's row ends on what it is doing now: held ('|') or
+# waiting for a message ('.'), drawn up to the present.
+held=$(screen | grep -c '^r[0-9] *s[0-9] .*[|.] *$')
+[ "$held" -eq 4 ] && ok "paused: every rank's row shows its current state (held or waiting), drawn up to now" ||
+    { bad "paused: $held of 4 rank rows end on their current state"; screen | sed 's/^/#   /'; }
+# The key line names the action n runs next; after n it is on its rank's row.
+next=$(screen | sed -n 's/.*n runs \([0-9]*\)\([FBIW][0-9]*\) on rank \([0-9]*\) next.*/\2 \3/p')
 a=$(done_at)
 b=$(step_once 1.2)
+set -- $next
+if [ -n "$1" ] && screen | grep "^r$2 " | grep -q "$1[ |.]*$"; then
+    ok "paused: the key line named $1 on rank $2 as next; after n it is drawn at the end of that row"
+else
+    bad "paused: next '$next' is not the newest block of its row"; screen | sed 's/^/#   /'
+fi
 c=$(step_once 1.2)
 if [ -n "$a" ] && [ "$b" = $((a + 1)) ] && [ "$c" = $((a + 2)) ]; then
     ok "space pauses; each n runs exactly one action ($a, $b, $c)"
@@ -207,9 +220,27 @@ restored "grid step"
 # ---- Ctrl-C, an error in one rank, a rank killed --------------------------
 start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100"
 wait_for "RUNNING" 20 && sleep 1
+title=$(screen | head -1)
+keys=$(screen | tail -1)
+case "$title" in
+    "RUNNING  05_1f1b: gpipe  P=4 M=8  tick 100 ms  F=1 B=2 ticks  "*" s")
+        ok "80x24: the whole title fits: $title" ;;
+    *) bad "80x24: title cut: '$title'" ;;
+esac
+[ "$keys" = " space pause  n step  + faster  - slower  <- -> scroll  f follow  q quit" ] &&
+    ok "80x24: the whole key line fits" || bad "80x24: key line '$keys'"
 tm send-keys -t "$sess" C-c
 if ended 5; then ok "Ctrl-C ends every rank within 5 s"; else bad "Ctrl-C: still running after 5 s"; fi
 restored "Ctrl-C"
+# The last frame is whole: its panel reads as the demo wrote it (the ranks
+# finished the step, every action counted), not mixed with another frame.
+if screen | grep -q '^compute actions done: 64 of 64$' &&
+    screen | grep -Eq '^bubble [0-9.]+ % measured  formula \(P-1\)/\(M\+P-1\) 27\.3 %  predicted 27\.3 %$' &&
+    [ "$(screen | grep -c '^r[0-9]  s[0-9]  ')" -eq 4 ]; then
+    ok "Ctrl-C: the last frame is whole (the step finished: 64 of 64 actions; panel lines intact)"
+else
+    bad "Ctrl-C: the last frame is not whole"; screen | sed 's/^/#   /'
+fi
 if [ "$(cat "$tmp/rc")" = 130 ] && ! screen | grep -q "BAD TERMINATION" && screen | grep -q "stopped (Ctrl-C)"; then
     ok "Ctrl-C: every rank ends cleanly (status 130, says so, no abnormal-termination banner from mpiexec)"
 else

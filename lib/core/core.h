@@ -52,13 +52,15 @@ pp_status pp_replay(const pp_sched *lowered, const pp_costs *c, pp_run *run, int
 /* ---- the executor's watcher ---- */
 
 /* Who watches a step as it runs (the live view).  The executor calls poll
- * often (while it waits and between slices of a compute), asks hold before
- * every compute, and tick for the tick in force; at the end, rank 0's end
- * returns the whole step's events, which then need no gather. */
+ * often (while it waits and between slices of a compute) with the events so
+ * far and the one under way (`open`: its t1 is -1, its type -1 when there is
+ * none), asks hold before every compute, and tick for the tick in force; at
+ * the end, rank 0's end returns the whole step's events, which then need no
+ * gather. */
 struct pp_watch {
     void *ctx;
     void (*start)(void *ctx, double t0);   /* the common start, this rank's clock */
-    pp_status (*poll)(void *ctx, const pp_evlist *mine, double now, int waiting);
+    pp_status (*poll)(void *ctx, const pp_evlist *mine, const pp_event *open, double now, int waiting);
     int (*hold)(void *ctx);                /* 1: paused, do not start the next compute */
     double (*tick)(void *ctx);             /* seconds per tick now */
     pp_status (*end)(void *ctx, const pp_evlist *mine, pp_run **all);

@@ -72,6 +72,7 @@ struct pp_step {
     pp_evlist ev;
     int inflight;
     int waiting;           /* set while the rank waits for a message or holds */
+    pp_event open;         /* the action under way (t1 -1), for the watcher; type -1: none */
     float *arbuf;          /* the payload timed all-reduces sum */
     pp_evlist recorded;    /* collectives real compute ran, to go after its event */
 };
@@ -126,7 +127,7 @@ static pp_status progress(runner *x)
         if (!m->done && MPI_Test(&m->req, &m->done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
     }
     const pp_watch *w = x->watch;
-    return w ? w->poll(w->ctx, &x->ev, since_start(x), x->waiting) : PP_OK;
+    return w ? w->poll(w->ctx, &x->ev, &x->open, since_start(x), x->waiting) : PP_OK;
 }
 
 pp_status pp_step_progress(pp_step *x)
@@ -291,14 +292,16 @@ static pp_status hold(runner *x, pp_action a)
 {
     const pp_watch *w = x->watch;
     if (!w || !w->hold(w->ctx)) return PP_OK;
-    pp_event e = {PP_EV_HOLD, a.kind, a.stage, a.mb, x->inflight, since_start(x), 0, 0};
+    pp_event e = {PP_EV_HOLD, a.kind, a.stage, a.mb, x->inflight, since_start(x), -1, 0};
     pp_status st = PP_OK;
     x->waiting = 1;
+    x->open = e;
     while (st == PP_OK && w->hold(w->ctx)) {
         st = progress(x);
         pp_sleep_until(pp_now() + 2e-3);
     }
     x->waiting = 0;
+    x->open.type = -1;
     e.t1 = since_start(x);
     return st == PP_OK ? pp_evlist_push(&x->ev, e) : st;
 }
@@ -363,7 +366,6 @@ static pp_status receive(runner *x, int i, pp_action a, pp_event *e)
 {
     msg *m = &x->recvs[i];
     x->next_recv = i;
-    e->type = PP_EV_WAIT;
     e->bytes = (long)m->bytes;
     pp_status st = wait_until_done(x, &m->done);
     int from = a.kind == PP_RECV_F ? a.stage - 1 : a.stage + 1;
@@ -379,10 +381,13 @@ static pp_status run_action(runner *x, int i)
     if (a.kind == PP_IDLE) return PP_OK;
     pp_status st = pp_kind_is_compute(a.kind) ? hold(x, a) : PP_OK;
     if (st != PP_OK) return st;
-    pp_event e = {PP_EV_COMPUTE, a.kind, a.stage, a.mb, 0, since_start(x), 0, 0};
+    pp_event e = {PP_EV_COMPUTE, a.kind, a.stage, a.mb, x->inflight, since_start(x), -1, 0};
+    if (a.kind == PP_RECV_F || a.kind == PP_RECV_B) e.type = PP_EV_WAIT;
+    if (a.kind != PP_SEND_F && a.kind != PP_SEND_B) x->open = e;   /* a send takes no time of its own */
     if (pp_kind_is_compute(a.kind)) st = compute(x, a, &e);
     else if (a.kind == PP_SEND_F || a.kind == PP_SEND_B) st = send(x, i, a, &e);
     else st = receive(x, i, a, &e);
+    x->open.type = -1;
     if (st != PP_OK) return st;
     e.t1 = e.type == PP_EV_SEND ? -1 : since_start(x);   /* a send's end: when it is seen complete */
     e.inflight = x->inflight;
@@ -539,6 +544,7 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *lo, const pp_exec_opts 
     if (lo->nranks != g->P) return PP_EARG;
     runner x = {0};
     x.lo = lo, x.o = o, x.watch = o->watch, x.g = g;
+    x.open.type = -1;
     x.comm = g->pipe;
     x.me = g->pipe_rank;
     int len = lo->len[x.me];

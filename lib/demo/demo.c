@@ -36,6 +36,7 @@ struct pp_demo_state {
     double cost[PP_MODEL_NCOSTS]; /* seconds per block and per micro-batch, measured on rank 0 */
     int cost_M;              /* the M they were measured for (0: not yet) */
     double stage_scale[PP_MAX_STAGES]; /* blocks per stage: the simulator's per-stage cost */
+    int paced;               /* the live view's tick has been chosen (pace) */
 };
 
 static const char *prog_name = "pp";
@@ -245,10 +246,31 @@ static void open_view(pp_demo *d)
     d->exec.watch = ok ? pp_live_watch(in->live) : NULL;
 }
 
+/* The live view's pace, once per demo: unless --tick-ms was given, a tick
+ * that makes the demo's longest timed step last about PP_LIVE_STEP_S, so that
+ * a person can follow it (the steps of a sweep over M are scaled by the
+ * formula's M + P - 1). */
+static void pace(pp_demo *d, const pp_sched *s)
+{
+    pp_costs unit = d->exec.costs;
+    unit.tick_s = 1.0;
+    pp_run *pred = NULL;
+    if (pp_simulate(s, &unit, &pred) != PP_OK) return;
+    int most = s->nmb, P = s->nstages;
+    for (int i = 0; i < d->opt.nmb; i++) most = d->opt.mb[i] > most ? d->opt.mb[i] : most;
+    double ticks = pred->makespan * (most + P - 1) / (s->nmb + P - 1), tick = PP_LIVE_STEP_S / ticks;
+    pp_run_free(pred);
+    if (tick < 0.010) tick = 0.010;
+    if (tick > 0.5) tick = 0.5;
+    d->exec.costs.tick_s = tick;
+}
+
 /* One step, timed (t NULL) or training t: predicted, run with the view, exported. */
 static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas, pp_trainer *t, double *loss)
 {
     pp_demo_state *in = d->in;
+    if (!t && d->tui && !in->paced && !pp_cli_given(&d->opt, "--tick-ms")) pace(d, s);
+    in->paced = 1;
     d->exec.work = t ? pp_trainer_work(t) : NULL;
     PP_CHECK(pp_simulate(s, &d->exec.costs, pred), "the simulator could not replay a checked schedule");
     if (d->tui && !in->live) open_view(d);

@@ -1,23 +1,26 @@
 /* draw.c -- the live view's picture, drawn with ncurses from the model alone.
  *
- *   header     demo, schedule, P, M, tick, elapsed, state
- *   axis       time in ms (measured)
+ *   title      the state, the demo, the schedule, P, M, the tick, the time
+ *   axis       time in ms (measured), at round values
  *   one row per rank: "r2 s2 " then one cell per time slot, coloured by
- *              what the rank was doing, with F3 / B3 labels where they fit
- *   legend
+ *              what the rank was doing, with F3 / B3 labels where they fit;
+ *              the action under way is drawn up to now
+ *   legend     every symbol the rows can show
  *   panel      per rank: busy %, activations held now and peak against the
  *              formula, bytes sent; the bubble so far against the formula
  *              and the prediction; compute actions done
- *   key line   the keys, or the question being asked
+ *   key line   the keys, what n runs next while paused, or the question asked
  *
  * Colour is never the only signal: every activity has its own glyph too, so
  * the picture reads the same with NO_COLOR or on a monochrome terminal, and
  * the colours are backgrounds that read on light and dark terminals alike.
+ * Every line fits 80 columns without cutting a word.
  * Left out on purpose: MPI, clocks and input (view.c).
  */
 #include "view.h"
 
 #include <curses.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,45 +60,90 @@ static int cell_of(const pp_event *e)
     }
 }
 
+/* A cell's look: compute kinds are coloured blocks (reverse video in mono),
+ * the rest their glyph; an all-reduce is a '#' on red. */
 static chtype look(int cell, int mono)
 {
-    if (mono) return (chtype)GLYPH[cell] | (cell >= CELL_F ? A_REVERSE : A_NORMAL);
+    int block = cell >= CELL_F && cell != CELL_AR;
+    if (mono) return (chtype)GLYPH[cell] | (block ? A_REVERSE : A_NORMAL);
     if (cell == CELL_IDLE) return ' ';
-    return (chtype)(cell >= CELL_F ? ' ' : GLYPH[cell]) | COLOR_PAIR(1 + cell);
+    return (chtype)(block ? ' ' : GLYPH[cell]) | COLOR_PAIR(1 + cell);
+}
+
+/* The legend's items, as they appear: a symbol and its word.  `n` of them. */
+static int legend_items(const pp_view_model *m, int *cells)
+{
+    int n = 0;
+    for (int k = CELL_F; k <= CELL_W; k++)
+        if (m->kinds[k - CELL_F]) cells[n++] = k;
+    if (m->T * m->D > 1) cells[n++] = CELL_AR;
+    int rest[] = {CELL_WAIT, CELL_SEND, CELL_HOLD, CELL_IDLE};
+    for (int k = 0; k < 4; k++) cells[n++] = rest[k];
+    return n;
+}
+
+/* Lines the legend takes at width w (each item: swatch, space, word, two spaces). */
+static int legend_lines(const pp_view_model *m, int w)
+{
+    int cells[CELL_KINDS], n = legend_items(m, cells), lines = 1, x = 2;
+    for (int i = 0; i < n; i++) {
+        int need = (int)strlen(WORD[cells[i]]) + 4;
+        if (x + need > w) lines++, x = 2;
+        x += need;
+    }
+    return lines;
 }
 
 void pp_draw_min_size(const pp_view_model *m, int *h, int *w)
 {
     /* A row per rank, a panel line per rank (per tensor-parallel group on a
-     * grid), eight more, and in real mode the note. */
-    *h = m->nrows + (m->T * m->D > 1 ? m->depth : m->nrows) + 8 + (m->real ? 1 : 0);
+     * grid), the legend, seven more, and in real mode the note. */
     *w = 80;
+    *h = m->nrows + (m->T * m->D > 1 ? m->depth : m->nrows) + legend_lines(m, *w) + 7 + (m->real ? 1 : 0);
 }
 
 /* ---- the timeline ------------------------------------------------------- */
 
-/* Paints one rank's row into `cells` (w columns from cam->left). */
-static void paint_row(const pp_evlist *ev, const pp_view_camera *cam, int w, unsigned char *cells, int *start)
+/* The columns [c0, c1) that the time span [t0, t1) covers; 0 if none of w. */
+static int span_cells(const pp_view_camera *cam, double t0, double t1, int w, int *c0, int *c1)
+{
+    pp_cells_of(t0, t1, cam->left, cam->slot, c0, c1);
+    return *c1 > 0 && *c0 < w;
+}
+
+/* Paints one rank's row into `cells` (w columns from cam->left): the events,
+ * then the action under way up to now, on the picture's clock
+ * (pp_view_shown); start[c] is the event whose compute block begins in
+ * column c (its label goes there; ev->n stands for `open`). */
+static void paint_row(const pp_view_model *m, const pp_evlist *ev, const pp_event *open, const pp_view_camera *cam,
+                      int w, unsigned char *cells, int *start)
 {
     memset(cells, CELL_IDLE, (size_t)w);
     for (int c = 0; c < w; c++) start[c] = -1;
-    for (int prio = CELL_SEND; prio < CELL_KINDS; prio++)
-        for (int i = 0; i < ev->n; i++) {
-            const pp_event *e = &ev->ev[i];
-            int cell = cell_of(e);
-            if (cell != prio) continue;
-            double a = (e->t0 - cam->left) / cam->slot, b = (e->t1 - cam->left) / cam->slot;
-            int c0 = (int)(a + 0.5), c1 = (int)(b + 0.5);
-            if (c1 <= c0) c1 = c0 + 1;   /* anything that happened shows at least one cell */
-            if (c1 <= 0 || c0 >= w) continue;
+    /* The events by priority, then the one under way over them: it is what
+     * the rank does now, so it takes at least the column after the last
+     * block even when it has only just begun. */
+    for (int prio = CELL_SEND; prio <= CELL_KINDS; prio++)
+        for (int i = 0; i <= ev->n; i++) {
+            const pp_event *e = i < ev->n ? &ev->ev[i] : open;
+            int last = prio == CELL_KINDS;
+            if (!e || e->type < 0 || (last ? i < ev->n : i == ev->n || cell_of(e) != prio)) continue;
+            int c0, c1, cell = cell_of(e);
+            double t0 = pp_view_shown(m, e->t0), t1 = pp_view_shown(m, e->t1 >= 0 ? e->t1 : m->now);
+            if (!span_cells(cam, t0, t1, w, &c0, &c1)) continue;
+            if (last && c1 <= (int)ceil((t0 - cam->left) / cam->slot - 0.5)) {
+                c0 = (int)ceil((t0 - cam->left) / cam->slot - 0.5);
+                c1 = c0 + 1;
+            }
             for (int c = c0 < 0 ? 0 : c0; c < c1 && c < w; c++) cells[c] = (unsigned char)cell;
-            if (cell >= CELL_F && cell != CELL_AR && c0 >= 0) start[c0] = i;   /* compute blocks get labels */
+            if (cell >= CELL_F && cell != CELL_AR && c0 >= 0 && c0 < w) start[c0] = i;   /* compute blocks get labels */
         }
 }
 
 static void draw_rank(const pp_view_model *m, int r, const pp_view_camera *cam, int y, int w, int mono)
 {
     const pp_evlist *ev = &m->run->ranks[r];
+    const pp_event *open = m->final ? NULL : &m->open[r];
     unsigned char cells[1024];
     int start[1024];
     if (w > 1024) w = 1024;
@@ -110,17 +158,18 @@ static void draw_rank(const pp_view_model *m, int r, const pp_view_camera *cam, 
         else if (t == 0) snprintf(head, sizeof head, "s%d", m->stage_of[r]);
         mvprintw(y, 0, "%-5.5st%-2d", head, t);
     }
-    paint_row(ev, cam, w, cells, start);
+    paint_row(m, ev, open, cam, w, cells, start);
     for (int c = 0; c < w; c++) mvaddch(y, LABEL_W + c, look(cells[c], mono));
-    /* Labels: "F3" at the start of each compute block wide enough for it. */
+    /* Labels: "F3" at the start of each compute block wide enough for it, the
+     * letter alone where it is not; none on a cell an all-reduce took. */
     for (int c = 0; c < w; c++) {
-        if (start[c] < 0) continue;
-        const pp_event *e = &ev->ev[start[c]];
+        if (start[c] < 0 || cells[c] == CELL_AR) continue;
+        const pp_event *e = start[c] < ev->n ? &ev->ev[start[c]] : open;
         char label[16];
         int len = snprintf(label, sizeof label, "%s%d", pp_kind_name((pp_kind)e->kind), e->mb);
         int width = 0;
         while (c + width < w && cells[c + width] == cells[c] && (width == 0 || start[c + width] < 0)) width++;
-        if (width < len) len = 1;   /* too narrow: the letter alone */
+        if (width < len) len = 1;
         attr_t a = mono ? A_REVERSE | A_BOLD : COLOR_PAIR(1 + cells[c]) | A_BOLD;
         attron(a);
         mvaddnstr(y, LABEL_W + c, label, len);
@@ -128,31 +177,32 @@ static void draw_rank(const pp_view_model *m, int r, const pp_view_camera *cam, 
     }
 }
 
-/* The time axis: a label every ~12 columns, in ms since the step started. */
+/* The time axis, in ms since the step started: a label at every multiple of
+ * a round step (1, 2 or 5 times a power of ten) at least 8 columns apart. */
 static void draw_axis(const pp_view_camera *cam, int y, int w)
 {
     mvprintw(y, 0, "%-*s", LABEL_W, "ms");
-    int every = 12;
-    for (int c = 0; c + 6 < w; c += every) {
-        double t = (cam->left + c * cam->slot) * 1e3;
-        mvprintw(y, LABEL_W + c, "|%-.0f", t);
+    double slot_ms = cam->slot * 1e3, p = pow(10, floor(log10(slot_ms * 8))), step = 10 * p;
+    const double mult[] = {1, 2, 5};
+    for (int k = 2; k >= 0; k--)   /* the smallest round step that is 8 columns or more */
+        if (mult[k] * p / slot_ms >= 8) step = mult[k] * p;
+    double first = ceil(cam->left * 1e3 / step - 1e-9) * step;
+    for (double t = first;; t += step) {
+        int c = (int)floor((t - cam->left * 1e3) / slot_ms + 0.5);
+        if (c + 6 >= w) break;
+        mvprintw(y, LABEL_W + c, "|%g", fabs(t) < 1e-9 ? 0.0 : t);
     }
 }
 
-/* The legend; all-reduce only where there are collectives (a grid). */
-static void draw_legend(int y, int w, int mono, int grid)
+static void draw_legend(const pp_view_model *m, int y, int w, int mono)
 {
-    int x = 0;
-    move(y, 0);
-    for (int k = CELL_F; k < CELL_KINDS + CELL_F; k++) {
-        int cell = k % CELL_KINDS;   /* compute kinds first, then the others */
-        if (cell == CELL_AR && !grid) continue;
-        int need = (int)strlen(WORD[cell]) + 3;
-        if (x + need > w) break;
-        addch(look(cell, mono) | (cell == CELL_IDLE ? A_UNDERLINE : 0));
-        mvprintw(y, x + 1, " %s ", WORD[cell]);
+    int cells[CELL_KINDS], n = legend_items(m, cells), x = 2;
+    for (int i = 0; i < n; i++) {
+        int cell = cells[i], need = (int)strlen(WORD[cell]) + 4;
+        if (x + need > w) y++, x = 2;
+        mvaddch(y, x, look(cell, mono) | (cell == CELL_IDLE ? A_UNDERLINE : 0));
+        mvprintw(y, x + 1, " %s", WORD[cell]);
         x += need;
-        move(y, x);
     }
 }
 
@@ -172,7 +222,11 @@ static void draw_panel(const pp_view_model *m, int y, int w)
      * same actions (busy is their mean, bytes their sum; activations held are
      * those of its first rank, replica 0). */
     int grid = m->T * m->D > 1, lines = grid ? m->depth : m->nrows;
-    mvprintw(y++, 0, "%-5s stage  busy %%   activations held: now  peak  formula  sent KiB", grid ? "ranks" : "rank");
+    char ftitle[48];
+    snprintf(ftitle, sizeof ftitle, "formula %s", m->family == PP_FAM_CUSTOM ? "" : pp_theory_peak_text(m->family));
+    int fw = (int)strlen(ftitle);
+    mvprintw(y++, 0, "%-5s %5s  %6s  %15s %5s  %-*s %9s", grid ? "ranks" : "rank", "stage", "busy", "activations now",
+             "peak", fw, ftitle, "sent KiB");
     for (int i = 0; i < lines; i++) {
         int r = grid ? pp_place_rank(m->depth, m->T, i, 0, 0) : i;   /* the line's first rank */
         const pp_evlist *ev = &run->ranks[r];
@@ -188,24 +242,25 @@ static void draw_panel(const pp_view_model *m, int y, int w)
         if (!grid) snprintf(who, sizeof who, "%4d", r);
         else if (m->D == 1) snprintf(who, sizeof who, "%d-%d", r, r + m->T - 1);
         else snprintf(who, sizeof who, "%dx%d", m->T, m->D);
-        mvprintw(y++, 0, "%-5s %4d %6.1f %%   %22d %5d %8s %9.0f", who, m->stage_of[r],
-                 span > 0 ? 100 * busy / span : 0.0, now_held, run->peak_inflight[r], f, sent / 1024.0);
+        mvprintw(y++, 0, "%-5s %5d  %4.1f %%  %15d %5d  %-*s %9.0f", who, m->stage_of[r],
+                 span > 0 ? 100 * busy / span : 0.0, now_held, run->peak_inflight[r], fw, f, sent / 1024.0);
     }
     double measured = span > 0 ? 1 - total_busy / (m->nrows * span) : 0;
     double formula = pp_theory_bubble_step(m->family, m->depth, m->M);
-    double pred = m->pred_bubble;
     char ftext[48] = "", ptext[48] = "";
     if (formula >= 0) snprintf(ftext, sizeof ftext, "formula %s %.1f %%", pp_theory_bubble_step_text(m->family),
                                100 * formula);
-    else snprintf(ftext, sizeof ftext, "formula: none for this schedule");
-    if (pred >= 0) snprintf(ptext, sizeof ptext, "predicted %.1f %%", 100 * pred);
-    mvprintw(y++, 0, "bubble%s %.1f %% (measured)   %s   %s", m->final ? "" : " so far", 100 * measured, ftext, ptext);
+    else snprintf(ftext, sizeof ftext, "formula: none");
+    if (m->pred_bubble >= 0) snprintf(ptext, sizeof ptext, "predicted %.1f %%", 100 * m->pred_bubble);
+    mvprintw(y++, 0, "bubble%s %.1f %% measured  %s  %s", m->final ? "" : " so far", 100 * measured, ftext, ptext);
     const char *flag = !m->final ? "" : run->paused && run->retimed ? "   PAUSED AND RE-TICKED: not the schedule's bubble"
                        : run->paused ? "   PAUSED: held time counts as idle" : run->retimed ? "   RE-TICKED: tick changed" : "";
-    mvprintw(y++, 0, "compute actions done: %d of %d   peak formula: %s%s", done, m->computes_total,
-             pp_theory_peak_text(m->family), flag);
+    double held = m->now - pp_view_shown(m, m->now);
+    if (!m->final && held > 0)
+        mvprintw(y++, 0, "compute actions done: %d of %d   %.1f s held, left out of the picture", done,
+                 m->computes_total, held);
+    else mvprintw(y++, 0, "compute actions done: %d of %d%s", done, m->computes_total, flag);
     if (m->note[0]) mvprintw(y, 0, "%.*s", w, m->note);
-    (void)w;
 }
 
 /* ---- the whole screen ----------------------------------------------------- */
@@ -216,10 +271,50 @@ static void aim(const pp_view_model *m, pp_view_camera *cam, int w)
     double window = cam->slot * w;
     cam->left += cam->shift * cam->slot;
     cam->shift = 0;
-    double end = m->final ? m->run->makespan : m->now;
+    double end = m->final ? m->run->makespan : pp_view_shown(m, m->now);
     if (cam->follow) cam->left = end > 0.95 * window ? end - 0.95 * window : 0;
     if (cam->left > end) cam->left = end - window / 2;
     if (cam->left < 0) cam->left = 0;
+}
+
+/* The title: the state first, then as many of the other parts as fit in w,
+ * whole. */
+static void draw_title(const pp_view_model *m, int w)
+{
+    const char *state = m->quit ? "STOPPING" : m->paused ? "PAUSED" : m->final ? "DONE" : m->started ? "RUNNING" : "STARTING";
+    char parts[6][96], grid[48];
+    if (m->T * m->D > 1) snprintf(grid, sizeof grid, "P=%d x T=%d x D=%d", m->depth, m->T, m->D);
+    else snprintf(grid, sizeof grid, "P=%d", m->nrows);
+    snprintf(parts[0], sizeof parts[0], "%s: %s", m->prog, m->name);
+    snprintf(parts[1], sizeof parts[1], "%s M=%d", grid, m->M);
+    if (m->real)
+        snprintf(parts[2], sizeof parts[2], "real compute: F=%.2f B=%.2f ms a block", m->ticks[PP_F] * m->tick0_s * 1e3,
+                 m->ticks[PP_B] * m->tick0_s * 1e3);
+    else snprintf(parts[2], sizeof parts[2], "tick %.3g ms  F=%g B=%g ticks", m->tick_s * 1e3, m->ticks[PP_F], m->ticks[PP_B]);
+    snprintf(parts[3], sizeof parts[3], "%.2f s", m->final ? m->run->makespan : m->now);
+    attron(A_BOLD);
+    mvprintw(0, 0, "%s", state);
+    attroff(A_BOLD);
+    int x = (int)strlen(state);
+    for (int k = 0; k < 4; k++) {
+        int len = (int)strlen(parts[k]);
+        if (x + 2 + len > w) continue;   /* a part that does not fit is left out whole */
+        mvprintw(0, x + 2, "%s", parts[k]);
+        x += 2 + len;
+    }
+}
+
+/* The bottom line: the question asked, or while paused what n runs next,
+ * or the keys. */
+static void draw_keys(const pp_view_model *m, int h, int w)
+{
+    char line[256];
+    if (m->prompt[0]) snprintf(line, sizeof line, "%s", m->prompt);
+    else if (m->paused) snprintf(line, sizeof line, " %s   space resume  q quit", m->next[0] ? m->next : "paused");
+    else snprintf(line, sizeof line, " space pause  n step  + faster  - slower  <- -> scroll  f follow  q quit");
+    attron(A_REVERSE);
+    mvprintw(h - 1, 0, "%-*.*s", w, w, line);
+    attroff(A_REVERSE);
 }
 
 void pp_draw_screen(const pp_view_model *m, pp_view_camera *cam, int h, int w, int mono)
@@ -232,34 +327,15 @@ void pp_draw_screen(const pp_view_model *m, pp_view_camera *cam, int h, int w, i
         mvprintw(1, 0, "Enlarge the window, or run with --no-tui for plain text.  q quits.");
         return;
     }
-    const char *state = m->quit ? "STOPPING" : m->paused ? "PAUSED" : m->final ? "DONE" : m->started ? "RUNNING" : "STARTING";
-    char head[256], grid[48];
-    if (m->T * m->D > 1) snprintf(grid, sizeof grid, "P=%d x T=%d x D=%d", m->depth, m->T, m->D);
-    else snprintf(grid, sizeof grid, "P=%d", m->nrows);
-    if (m->real)
-        snprintf(head, sizeof head, "%s  %s M=%d  real compute: F=%.2f B=%.2f ms per block (measured before)  elapsed %.3f s (measured)  %s",
-                 m->name, grid, m->M, m->ticks[PP_F] * m->tick0_s * 1e3, m->ticks[PP_B] * m->tick0_s * 1e3,
-                 m->final ? m->run->makespan : m->now, m->prog);
-    else
-        snprintf(head, sizeof head, "%s  %s M=%d  tick %.3g ms  F=%g B=%g ticks  elapsed %.3f s (measured)  %s", m->name,
-                 grid, m->M, m->tick_s * 1e3, m->ticks[PP_F], m->ticks[PP_B], m->final ? m->run->makespan : m->now,
-                 m->prog);
-    int room = w - (int)strlen(state) - 2;
-    mvprintw(0, 0, "%.*s", room, head);
-    attron(A_BOLD);
-    mvprintw(0, w - (int)strlen(state) - 1, "%s", state);
-    attroff(A_BOLD);
-
+    draw_title(m, w);
     int tw = w - LABEL_W;
     aim(m, cam, tw);
     draw_axis(cam, 1, tw);
     for (int r = 0; r < m->nrows; r++) draw_rank(m, r, cam, 2 + r, tw, mono);
     int y = 2 + m->nrows;
-    draw_legend(y++, w, mono, m->T * m->D > 1);
+    draw_legend(m, y, w, mono);
+    y += legend_lines(m, w);
     if (h > min_h) y++;
     draw_panel(m, y, w);
-    attron(A_REVERSE);
-    if (m->prompt[0]) mvprintw(h - 1, 0, "%-*.*s", w, w, m->prompt);
-    else mvprintw(h - 1, 0, "%-*.*s", w, w, " space pause/resume   n one step   + faster   - slower   <- -> scroll   f follow   q quit");
-    attroff(A_REVERSE);
+    draw_keys(m, h, w);
 }

@@ -59,6 +59,7 @@ struct pp_live {
 
     /* Sending side (ranks other than 0). */
     int sent;             /* events of this step already sent */
+    pp_event open_sent;   /* the action under way as last sent (type -1: none) */
     double last_flush;
     pp_event *out;        /* [out_cap] the batch in flight, owned */
     int out_cap, out_busy;
@@ -74,12 +75,14 @@ struct pp_live {
     int *known;           /* [size] compute actions each rank has run (exact once reported) */
     int *rep;             /* [size] has reported since the pause */
     double **pred_t0;     /* [size][computes] predicted start of each compute action */
+    pp_event **pred_ev;   /* [size][computes] which action it is */
     int *pred_n;          /* [size] */
     int want_steps;
+    char next_shown[96];  /* what the view was last told runs next */
 };
 
 static void on_start(void *ctx, double start);
-static pp_status on_poll(void *ctx, const pp_evlist *mine, double now, int waiting);
+static pp_status on_poll(void *ctx, const pp_evlist *mine, const pp_event *open, double now, int waiting);
 static int on_hold(void *ctx);
 static double on_tick(void *ctx);
 static pp_status on_end(void *ctx, const pp_evlist *mine, pp_run **all);
@@ -108,9 +111,12 @@ pp_status pp_live_new(const pp_grid *g, pp_view *view, pp_live **out)
 static void free_pred(pp_live *l)
 {
     for (int r = 0; l->pred_t0 && r < l->size; r++) free(l->pred_t0[r]);
+    for (int r = 0; l->pred_ev && r < l->size; r++) free(l->pred_ev[r]);
     free(l->pred_t0);
+    free(l->pred_ev);
     free(l->pred_n);
     l->pred_t0 = NULL;
+    l->pred_ev = NULL;
     l->pred_n = NULL;
 }
 
@@ -137,15 +143,21 @@ static pp_status keep_prediction(pp_live *l, const pp_run *pred)
 {
     free_pred(l);
     l->pred_t0 = calloc((size_t)l->size, sizeof *l->pred_t0);
+    l->pred_ev = calloc((size_t)l->size, sizeof *l->pred_ev);
     l->pred_n = calloc((size_t)l->size, sizeof *l->pred_n);
-    if (!l->pred_t0 || !l->pred_n) return PP_ENOMEM;
+    if (!l->pred_t0 || !l->pred_ev || !l->pred_n) return PP_ENOMEM;
     for (int r = 0; r < l->size && pred; r++) {
         int p, t, d;
         pp_grid_coords(l->g, r, &p, &t, &d);
         const pp_evlist *ev = &pred->ranks[pred->nrows == l->size ? r : p];
-        if (!(l->pred_t0[r] = malloc(((size_t)ev->n + 1) * sizeof(double)))) return PP_ENOMEM;
+        if (!(l->pred_t0[r] = malloc(((size_t)ev->n + 1) * sizeof(double))) ||
+            !(l->pred_ev[r] = malloc(((size_t)ev->n + 1) * sizeof(pp_event))))
+            return PP_ENOMEM;
         for (int i = 0; i < ev->n; i++)
-            if (ev->ev[i].type == PP_EV_COMPUTE) l->pred_t0[r][l->pred_n[r]++] = ev->ev[i].t0;
+            if (ev->ev[i].type == PP_EV_COMPUTE) {
+                l->pred_ev[r][l->pred_n[r]] = ev->ev[i];
+                l->pred_t0[r][l->pred_n[r]++] = ev->ev[i].t0;
+            }
     }
     return PP_OK;
 }
@@ -155,9 +167,11 @@ pp_status pp_live_begin(pp_live *l, const pp_run *pred, double tick_s)
     l->run++;
     l->paused = l->grants = l->quit = l->reported = l->done = l->counted = l->ended = l->retimed = 0;
     l->sent = 0;
+    l->open_sent.type = -1;
     l->last_flush = 0;
     l->tick_s = tick_s;
     l->want_steps = 0;
+    l->next_shown[0] = '\0';
     if (l->rank != 0) return PP_OK;
     free(l->finished);
     free(l->known);
@@ -198,17 +212,45 @@ static pp_status tell_all(pp_live *l, int what, double value)
     return PP_OK;
 }
 
-/* Rank 0: grants one compute action to the holding rank whose next action
- * was predicted to start first, once every rank has said where it holds. */
-static pp_status grant_step(pp_live *l)
+/* Rank 0, paused: the holding rank whose next compute action was predicted
+ * to start first; -1 if none is left, -2 while some rank has not stopped yet. */
+static int next_rank(const pp_live *l)
 {
     int best = -1;
     for (int r = 0; r < l->size; r++) {
-        if (!l->rep[r] && !l->finished[r]) return PP_OK;  /* not everyone has stopped yet */
+        if (!l->rep[r] && !l->finished[r]) return -2;  /* not everyone has stopped yet */
         if (l->known[r] >= l->pred_n[r]) continue;
         /* Predicted starts within a nanosecond are a tie: the lower rank goes first. */
         if (best < 0 || l->pred_t0[r][l->known[r]] < l->pred_t0[best][l->known[best]] - 1e-9) best = r;
     }
+    return best;
+}
+
+/* Rank 0: tells the view which action n runs next while paused (and
+ * nothing once resumed), when that changes. */
+static void show_next(pp_live *l)
+{
+    char text[96] = "";
+    int r = l->paused ? next_rank(l) : -3;
+    if (r == -2) snprintf(text, sizeof text, "the ranks are stopping before their next compute");
+    else if (r == -1) snprintf(text, sizeof text, "no compute action is left in this step");
+    else if (r >= 0) {
+        char a[24];
+        const pp_event *e = &l->pred_ev[r][l->known[r]];
+        pp_action_str((pp_action){e->stage, (pp_kind)e->kind, e->mb}, a, sizeof a);
+        snprintf(text, sizeof text, "n runs %s on rank %d next (predicted first)", a, r);
+    }
+    if (strcmp(text, l->next_shown) == 0) return;
+    snprintf(l->next_shown, sizeof l->next_shown, "%s", text);
+    pp_view_set_next(l->view, text);
+}
+
+/* Rank 0: grants one compute action to the holding rank whose next action
+ * was predicted to start first, once every rank has said where it holds. */
+static pp_status grant_step(pp_live *l)
+{
+    int best = next_rank(l);
+    if (best == -2) return PP_OK;
     l->want_steps--;
     if (best < 0) return PP_OK;
     /* A compute of a tensor-parallel group needs all T of its ranks (they
@@ -276,8 +318,10 @@ static pp_status take_messages(pp_live *l)
         }
         int r = st.MPI_SOURCE;
         if (st.MPI_TAG == TAG_EVENTS || st.MPI_TAG == TAG_DONE) {
+            /* Finished events, then the one under way (see flush_events). */
             int n = bytes / (int)sizeof(pp_event);
-            if (l->view) pp_view_add(l->view, r, (const pp_event *)buf, n);
+            const pp_event *e = (const pp_event *)buf;
+            if (l->view && n > 0) pp_view_add(l->view, r, e, n - 1, &e[n - 1]);
             if (st.MPI_TAG == TAG_DONE) l->finished[r] = 1;
         } else if (st.MPI_TAG == TAG_STATE) {
             state_msg m;
@@ -301,20 +345,32 @@ static int final_events(const pp_evlist *ev, int from)
     return from;
 }
 
-static pp_status flush_events(pp_live *l, const pp_evlist *ev, int ready, int tag)
+/* Sends rank 0 the final events not sent yet, then the action under way
+ * (type -1 for none), as one message. */
+static pp_status flush_events(pp_live *l, const pp_evlist *ev, int ready, const pp_event *open, int tag)
 {
     int n = ready - l->sent;
-    if (n > l->out_cap) {
-        pp_event *grown = realloc(l->out, (size_t)n * sizeof *grown);
+    if (n + 1 > l->out_cap) {
+        pp_event *grown = realloc(l->out, (size_t)(n + 1) * sizeof *grown);
         if (!grown) return PP_ENOMEM;
         l->out = grown;
-        l->out_cap = n;
+        l->out_cap = n + 1;
     }
     if (n > 0) memcpy(l->out, ev->ev + l->sent, (size_t)n * sizeof *l->out);
+    l->out[n] = *open;
+    l->open_sent = *open;
     l->sent = ready;
     l->out_busy = 1;
-    return MPI_Isend(l->out, n * (int)sizeof *l->out, MPI_BYTE, 0, tag, l->comm, &l->out_req) == MPI_SUCCESS
+    return MPI_Isend(l->out, (n + 1) * (int)sizeof *l->out, MPI_BYTE, 0, tag, l->comm, &l->out_req) == MPI_SUCCESS
                ? PP_OK : PP_EMPI;
+}
+
+/* Has the action under way changed since rank 0 last heard of it? */
+static int open_changed(const pp_live *l, const pp_event *open)
+{
+    const pp_event *o = &l->open_sent;
+    if (open->type != o->type) return 1;
+    return open->type >= 0 && (open->kind != o->kind || open->stage != o->stage || open->mb != o->mb || open->t0 != o->t0);
 }
 
 static pp_status take_control(pp_live *l)
@@ -360,16 +416,17 @@ static void count_done(pp_live *l, const pp_evlist *mine)
     for (; l->counted < mine->n; l->counted++) l->done += mine->ev[l->counted].type == PP_EV_COMPUTE;
 }
 
-static pp_status on_poll(void *ctx, const pp_evlist *mine, double now, int waiting)
+static pp_status on_poll(void *ctx, const pp_evlist *mine, const pp_event *open, double now, int waiting)
 {
     pp_live *l = ctx;
     pp_status st = PP_OK;
     count_done(l, mine);
     int ready = final_events(mine, l->sent);
     if (l->rank == 0) {
-        if (l->view && l->sent < ready) {
-            pp_view_add(l->view, 0, mine->ev + l->sent, ready - l->sent);
+        if (l->view && (l->sent < ready || open_changed(l, open))) {
+            pp_view_add(l->view, 0, mine->ev + l->sent, ready - l->sent, open);
             l->sent = ready;
+            l->open_sent = *open;
         }
         for (int cmd; st == PP_OK && l->view && (cmd = pp_view_take_cmd(l->view)) != PP_CMD_NONE;)
             st = apply_key(l, cmd);
@@ -380,6 +437,7 @@ static pp_status on_poll(void *ctx, const pp_evlist *mine, double now, int waiti
             st = grant_step(l);
             if (l->want_steps == before) break;
         }
+        if (l->view) show_next(l);
         return st;
     }
     if (l->out_busy) {
@@ -390,9 +448,9 @@ static pp_status on_poll(void *ctx, const pp_evlist *mine, double now, int waiti
         if (MPI_Test(&l->state_req, &l->state_busy, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
         l->state_busy = !l->state_busy;
     }
-    if (!l->out_busy && l->sent < ready && (now - l->last_flush >= FLUSH_S || l->paused)) {
+    if (!l->out_busy && (l->sent < ready || open_changed(l, open)) && (now - l->last_flush >= FLUSH_S || l->paused)) {
         l->last_flush = now;
-        st = flush_events(l, mine, ready, TAG_EVENTS);
+        st = flush_events(l, mine, ready, open, TAG_EVENTS);
     }
     if (st == PP_OK) st = take_control(l);
     if (st == PP_OK && waiting && l->paused) st = report_state(l);
@@ -422,7 +480,8 @@ static pp_status on_end(void *ctx, const pp_evlist *mine, pp_run **all)
     if (l->rank != 0) {
         if (l->out_busy && pp_wait(&l->out_req, poll_s) != PP_OK) return PP_EMPI;
         l->out_busy = 0;
-        if (flush_events(l, mine, mine->n, TAG_DONE) != PP_OK) return PP_EMPI;
+        pp_event none = {.type = -1};
+        if (flush_events(l, mine, mine->n, &none, TAG_DONE) != PP_OK) return PP_EMPI;
         l->out_busy = 0;
         if (pp_wait(&l->out_req, poll_s) != PP_OK) return PP_EMPI;
         if (l->state_busy && pp_wait(&l->state_req, poll_s) != PP_OK) return PP_EMPI;
@@ -437,7 +496,8 @@ static pp_status on_end(void *ctx, const pp_evlist *mine, pp_run **all)
         return PP_OK;
     }
     for (;;) {
-        pp_status st = on_poll(l, mine, pp_now(), 1);
+        pp_event none = {.type = -1};
+        pp_status st = on_poll(l, mine, &none, pp_now(), 1);
         if (st != PP_OK) return st;
         int every = 1;
         for (int r = 0; r < l->size; r++) every &= l->finished[r];

@@ -29,33 +29,40 @@ static void paint(char *row, char *label, int c0, int c1, const pp_event *e)
     }
 }
 
-/* The cells [c0, c1) an event covers in columns of `slot` seconds; 0 if none. */
-static int cells(const pp_event *e, double slot, int cols, int *c0, int *c1)
+/* The cells [c0, c1) an event covers in `cols` columns of `slot` seconds
+ * from time `left`; 0 if none.  A block that begins before `left` is cut
+ * (its label is then not shown: *cut is set). */
+static int cells(const pp_event *e, double left, double slot, int cols, int *c0, int *c1, int *cut)
 {
-    *c0 = (int)lround(e->t0 / slot), *c1 = (int)lround(e->t1 / slot);
-    if (*c1 <= *c0) *c1 = *c0 + 1;   /* anything that happened shows */
+    pp_cells_of(e->t0, e->t1, left, slot, c0, c1);
     if (*c1 > cols) *c1 = cols;
-    return *c0 < cols;
+    *cut = *c0 < 0;
+    if (*c0 < 0) *c0 = 0;
+    return *c0 < cols && *c1 > 0;
 }
 
-/* One rank's row: '.' waiting for a message, '|' held by a pause, the
- * computes over them, and a grid's collectives as '#' over what is not a label. */
-static void paint_row(const pp_evlist *ev, double slot, int cols, char *row, char *label)
+/* One rank's row from time `left`: '.' waiting for a message, '|' held by a
+ * pause, the computes over them, and a grid's collectives as '#' over what is
+ * not a label. */
+static void paint_row(const pp_evlist *ev, double left, double slot, int cols, char *row, char *label)
 {
     memset(row, ' ', (size_t)cols);
     memset(label, 0, (size_t)cols);
     row[cols] = '\0';
-    int c0, c1;
+    int c0, c1, cut;
     for (int i = 0; i < ev->n; i++) {
         const pp_event *e = &ev->ev[i];
         char glyph = e->type == PP_EV_WAIT ? '.' : e->type == PP_EV_HOLD ? '|' : 0;
-        if (glyph && cells(e, slot, cols, &c0, &c1)) memset(row + c0, glyph, (size_t)(c1 - c0));
+        if (glyph && cells(e, left, slot, cols, &c0, &c1, &cut)) memset(row + c0, glyph, (size_t)(c1 - c0));
     }
     for (int i = 0; i < ev->n; i++)
-        if (ev->ev[i].type == PP_EV_COMPUTE && cells(&ev->ev[i], slot, cols, &c0, &c1))
+        if (ev->ev[i].type == PP_EV_COMPUTE && cells(&ev->ev[i], left, slot, cols, &c0, &c1, &cut)) {
             paint(row, label, c0, c1, &ev->ev[i]);
+            if (cut)   /* begun in the band before: it goes on */
+                for (int c = c0; c < c1; c++) row[c] = (char)tolower((unsigned char)row[c0]), label[c] = 0;
+        }
     for (int i = 0; i < ev->n; i++)
-        if (ev->ev[i].type == PP_EV_ALLREDUCE && cells(&ev->ev[i], slot, cols, &c0, &c1))
+        if (ev->ev[i].type == PP_EV_ALLREDUCE && cells(&ev->ev[i], left, slot, cols, &c0, &c1, &cut))
             for (int c = c0; c < c1; c++)
                 if (!label[c]) row[c] = '#';
 }
@@ -78,23 +85,35 @@ void pp_report_timeline(FILE *f, const pp_run *r, double slot, int width)
     int prefix = 2 + labw + 2;
     int cols = (int)ceil(r->makespan / slot - 1e-9), room = width - prefix - 1;
     if (room < 20) room = 20;
-    if (cols > room) {   /* too long for the width: fewer, wider columns */
-        slot = r->makespan / room;
-        cols = room;
+    /* Too long for the width: the step in up to four bands, one after the
+     * other; longer still, fewer and wider columns. */
+    int bands = (cols + room - 1) / room;
+    if (bands > 4) {
+        bands = 4;
+        slot = r->makespan / (4.0 * room);
+        cols = 4 * room;
     }
-    if (cols < 1) cols = 1;
+    if (bands < 1) bands = 1;
+    int bandw = (cols + bands - 1) / bands;
+    if (bandw < 1) bandw = 1;
     char row[4096], label[4096];
-    if (cols > (int)sizeof row - 1) cols = (int)sizeof row - 1;
+    if (bandw > (int)sizeof row - 1) bandw = (int)sizeof row - 1;
     int kinds[PP_NKINDS] = {0}, waits = 0, holds = 0, sums = 0;
-    for (int p = 0; p < r->nrows; p++) {
+    for (int p = 0; p < r->nrows; p++)
         for (int i = 0; i < r->ranks[p].n; i++) {
             const pp_event *e = &r->ranks[p].ev[i];
             if (e->type == PP_EV_COMPUTE) kinds[e->kind] = 1;
             waits |= e->type == PP_EV_WAIT, holds |= e->type == PP_EV_HOLD, sums |= e->type == PP_EV_ALLREDUCE;
         }
-        paint_row(&r->ranks[p], slot, cols, row, label);
-        row_label(r, p, name, sizeof name);
-        fprintf(f, "  %-*s |%s|\n", labw, name, row);
+    for (int b = 0; b < bands; b++) {
+        double left = b * bandw * slot;
+        int w = b + 1 < bands ? bandw : cols - b * bandw;
+        if (bands > 1) fprintf(f, "%s  from %.0f to %.0f ms:\n", b ? "\n" : "", left * 1e3, (left + w * slot) * 1e3);
+        for (int p = 0; p < r->nrows; p++) {
+            paint_row(&r->ranks[p], left, slot, w, row, label);
+            row_label(r, p, name, sizeof name);
+            fprintf(f, "  %-*s |%s|\n", labw, name, row);
+        }
     }
     /* The legend: every symbol the rows above can hold, and no other. */
     char legend[1024];

@@ -55,12 +55,13 @@ struct pp_view {
 
 /* ---- the model, filled from the step's thread ------------------------------ */
 
-void pp_view_add(pp_view *v, int rank, const pp_event *e, int n)
+void pp_view_add(pp_view *v, int rank, const pp_event *e, int n, const pp_event *open)
 {
     pthread_mutex_lock(&v->mu);
     if (v->m.run && !v->m.final && rank >= 0 && rank < v->m.nrows) {
         for (int i = 0; i < n && v->ok; i++) v->ok = pp_evlist_push(&v->m.run->ranks[rank], e[i]) == PP_OK;
-        pp_run_summarize(v->m.run);
+        if (n > 0) pp_run_summarize(v->m.run);
+        v->m.open[rank] = *open;
     }
     pthread_mutex_unlock(&v->mu);
 }
@@ -93,6 +94,13 @@ void pp_view_set_control(pp_view *v, int paused, double tick_s)
     pthread_mutex_unlock(&v->mu);
 }
 
+void pp_view_set_next(pp_view *v, const char *text)
+{
+    pthread_mutex_lock(&v->mu);
+    snprintf(v->m.next, sizeof v->m.next, "%s", text);
+    pthread_mutex_unlock(&v->mu);
+}
+
 void pp_view_note(pp_view *v, const char *text)
 {
     pthread_mutex_lock(&v->mu);
@@ -118,11 +126,18 @@ int pp_view_wait_key(pp_view *v, const char *prompt)
     return quit;
 }
 
-static int count_computes(const pp_sched *s)
+/* Counts the compute actions of s, and notes which kinds it has. */
+static int count_computes(const pp_sched *s, int kinds[4])
 {
     int n = 0;
+    memset(kinds, 0, 4 * sizeof *kinds);
     for (int r = 0; r < s->nranks; r++)
-        for (int i = 0; i < s->len[r]; i++) n += pp_kind_is_compute(s->acts[r][i].kind);
+        for (int i = 0; i < s->len[r]; i++) {
+            pp_kind k = s->acts[r][i].kind;
+            if (!pp_kind_is_compute(k)) continue;
+            n++;
+            kinds[k] = 1;
+        }
     return n;
 }
 
@@ -131,10 +146,12 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
     pp_run *run = NULL;
     int rows = s->nranks * T * D;
     int *stage_of = calloc((size_t)rows, sizeof *stage_of);
-    if (!stage_of || pp_run_new(rows, s->nmb, &run) != PP_OK) {
-        free(stage_of);
+    pp_event *open = calloc((size_t)rows, sizeof *open);
+    if (!stage_of || !open || pp_run_new(rows, s->nmb, &run) != PP_OK) {
+        free(stage_of), free(open);
         return PP_ENOMEM;
     }
+    for (int r = 0; r < rows; r++) open[r].type = -1;
     run->T = T, run->D = D;
     for (int r = 0; r < rows; r++) stage_of[r] = -1;
     /* Each row shows the first stage its pipeline rank runs. */
@@ -144,7 +161,9 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
     pthread_mutex_lock(&v->mu);
     pp_run_free(v->m.run);
     free(v->m.stage_of);
+    free(v->m.open);
     pp_view_model *m = &v->m;
+    m->open = open;
     snprintf(m->name, sizeof m->name, "%s", s->name);
     m->family = s->family;
     m->nrows = rows;
@@ -158,7 +177,10 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
     m->pred_makespan = pred ? pred->makespan : o->costs.tick_s;
     m->run = run;
     v->ok = 1;
-    m->computes_total = count_computes(s) * T * D;   /* every pipeline of the grid runs s */
+    m->computes_total = count_computes(s, m->kinds) * T * D;   /* every pipeline of the grid runs s */
+    m->next[0] = '\0';
+    m->nheld = 0;
+    m->held_since = -1;
     m->now = 0;
     m->started = m->final = m->paused = 0;
     v->cam = (pp_view_camera){0, 0, 1, 0};
@@ -177,6 +199,7 @@ pp_run *pp_view_end_run(pp_view *v, int retimed)
     }
     v->m.final = 1;
     v->m.paused = 0;
+    for (int r = 0; v->m.open && r < v->m.nrows; r++) v->m.open[r].type = -1;
     v->m.now = v->m.run ? v->m.run->makespan : 0;
     v->cam.slot = 0;   /* refit to the whole step */
     v->cam.left = 0;
@@ -260,19 +283,54 @@ static void follow_size(pp_view *v)
     }
 }
 
-/* Columns per time: the whole predicted step if it fits with a forward pass
- * at least two columns wide, else two columns per tick and scrolling.  The
- * final picture always fits the whole step. */
+/* Columns per time: the whole predicted step if it fits with a tick at least
+ * two columns wide, else two columns per tick and scrolling.  The final
+ * picture fits the whole step if a tick keeps one column at least (timed
+ * mode), else it starts at the beginning and scrolls: a block squeezed under
+ * one column would vanish under its neighbour. */
 static void choose_slot(pp_view *v)
 {
     pp_view_model *m = &v->m;
-    int tw = v->cols - 6;
+    int tw = v->cols - 9;
     if (tw < 10) tw = 10;
     double whole = m->final ? m->run->makespan * 1.02 : m->pred_makespan * 1.06;
     double slot = whole / tw;
     if (!m->final && slot > m->tick0_s / 2) slot = m->tick0_s / 2;
+    if (m->final && !m->real && slot > m->tick0_s) slot = m->tick0_s;
     if (slot <= 0) slot = 1e-3;
     v->cam.slot = slot;
+}
+
+/* Notes the spans of time in which the step stood still: paused, and no
+ * rank with a compute under way (pp_view_shown leaves them out). */
+static void track_held(pp_view_model *m)
+{
+    int computing = 0;
+    for (int r = 0; r < m->nrows; r++) computing |= m->open[r].type == PP_EV_COMPUTE;
+    int still = m->paused && !computing && !m->final;
+    if (still && m->held_since < 0) m->held_since = m->now;
+    if (still || m->held_since < 0) return;
+    if (m->nheld + 2 > m->held_cap) {
+        int cap = m->held_cap ? 2 * m->held_cap : 16;
+        double *grown = realloc(m->held, (size_t)cap * sizeof *grown);
+        if (!grown) return;   /* the picture then shows real time from here on */
+        m->held = grown, m->held_cap = cap;
+    }
+    m->held[m->nheld++] = m->held_since;
+    m->held[m->nheld++] = m->now;
+    m->held_since = -1;
+}
+
+double pp_view_shown(const pp_view_model *m, double t)
+{
+    if (m->final) return t;
+    double shown = t;
+    for (int k = 0; k + 1 < m->nheld + 2; k += 2) {
+        double a = k < m->nheld ? m->held[k] : m->held_since, b = k < m->nheld ? m->held[k + 1] : m->now;
+        if (a < 0 || a >= t) continue;
+        shown -= (b < t ? b : t) - a;
+    }
+    return shown;
 }
 
 static void *draw_loop(void *arg)
@@ -294,6 +352,7 @@ static void *draw_loop(void *arg)
         pp_view_model *m = &v->m;
         if (m->run) {
             if (m->started && !m->final) m->now = pp_now() - v->start;
+            track_held(m);
             if (v->cam.slot <= 0) choose_slot(v);
             pp_draw_screen(m, &v->cam, v->rows, v->cols, v->mono);
         }
@@ -332,6 +391,11 @@ pp_status pp_view_open(int fd, int keys_stdin, const char *prog, pp_view **out)
     pthread_mutex_init(&v->mu, NULL);
     pthread_cond_init(&v->key_cv, NULL);
     tcgetattr(fd, &v->saved);
+    /* Ctrl-C must not make the terminal drop the frame being written (its
+     * default): that left a garbled last picture.  Closing restores `saved`. */
+    struct termios quiet = v->saved;
+    quiet.c_lflag |= NOFLSH;
+    tcsetattr(fd, TCSANOW, &quiet);
     v->in = fdopen(dup(fd), "r");
     v->out = fdopen(dup(fd), "w");
     const char *term = getenv("TERM");
@@ -385,8 +449,15 @@ void pp_view_close(pp_view *v)
     pthread_cond_broadcast(&v->key_cv);
     pthread_mutex_unlock(&v->mu);
     if (v->thread_on) pthread_join(v->thread, NULL);
-    /* The picture stays on the screen; the key line goes, and the cursor
-     * ends on it, so what is printed next starts on a clean line. */
+    /* The picture stays on the screen, repainted whole (mpiexec may have
+     * written over it, as it does on Ctrl-C); the key line goes, and the
+     * cursor ends on it, so what is printed next starts on a clean line. */
+    if (v->m.run) {   /* the last state, which the thread may not have drawn yet */
+        follow_size(v);
+        if (v->cam.slot <= 0) choose_slot(v);
+        pp_draw_screen(&v->m, &v->cam, v->rows, v->cols, v->mono);
+    }
+    clearok(curscr, TRUE);
     move(v->rows - 1, 0);
     clrtoeol();
     refresh();
@@ -409,6 +480,8 @@ void pp_view_close(pp_view *v)
     }
     pp_run_free(v->m.run);
     free(v->m.stage_of);
+    free(v->m.open);
+    free(v->m.held);
     pthread_mutex_destroy(&v->mu);
     pthread_cond_destroy(&v->key_cv);
     free(v);

@@ -10,6 +10,7 @@
 #include "core.h"
 #include "pp_demo.h"
 
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <termios.h>
@@ -44,14 +45,18 @@ void pp_view_close(pp_view *v);
 /* A new step: one row per rank of a T x D grid of pipelines running s, and
  * an empty run that the streamed events fill. */
 pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, const pp_exec_opts *o, int T, int D);
-/* Events of `rank` streamed in (they are the step's record: there is no other copy). */
-void pp_view_add(pp_view *v, int rank, const pp_event *e, int n);
+/* Events of `rank` streamed in (they are the step's record: there is no other
+ * copy), and the action it has under way (t1 -1; type -1: none), which is
+ * drawn up to now. */
+void pp_view_add(pp_view *v, int rank, const pp_event *e, int n, const pp_event *open);
 void pp_view_started(pp_view *v, double start);
 /* Every event is in: the run, summarized and flagged, with one more owner
  * (the view keeps drawing it as the final picture). */
 pp_run *pp_view_end_run(pp_view *v, int retimed);
 int pp_view_take_cmd(pp_view *v);
 void pp_view_set_control(pp_view *v, int paused, double tick_s);
+/* While paused: which action n runs next ("" when not paused). */
+void pp_view_set_next(pp_view *v, const char *text);
 /* A line the panel shows under the figures (loss, samples/s). */
 void pp_view_note(pp_view *v, const char *text);
 /* Shows `prompt` and waits for a key: returns 1 for q (quit), 0 for any other. */
@@ -84,12 +89,22 @@ typedef struct {
     double pred_bubble;     /* the simulator's prediction: bubble share of the step, or -1 */
     double pred_makespan;   /* and the makespan, in seconds */
     pp_run *run;            /* the step's events as they stream in: when final, the step's whole record */
+    pp_event *open;         /* [nrows] each rank's action under way (type -1: none), drawn up to now */
+    /* While paused the picture stands still: time in which every rank held
+     * (no compute under way) is left out of the live picture, so that an
+     * action run with n appears right after the ones before it.  Spans of
+     * real time, [held[2k], held[2k+1]); the final picture shows real time. */
+    double *held;
+    int nheld, held_cap;
+    double held_since;      /* when the current such span began, or -1 */
     int computes_total;     /* compute actions in the step */
     double now;             /* how far the step has got */
     int started, final, paused, quit;
     char prompt[160];       /* shown on the key line while waiting for a key */
     int real;               /* real compute: costs are measured ms, not ticks */
     char note[160];         /* a line from the demo: loss, samples/s (real mode) */
+    char next[96];          /* paused: which action n runs next */
+    int kinds[4];           /* which of F, B, I and W the schedule has */
 } pp_view_model;
 
 /* Where the timeline is looking: set by the keys, kept between frames. */
@@ -100,6 +115,23 @@ typedef struct {
     int shift;              /* columns to scroll by on the next frame (arrows) */
 } pp_view_camera;
 
+/* The columns [*c0, *c1) a span of time [t0, t1) takes in columns of `slot`
+ * seconds from `left`: those whose middle it covers, so that back-to-back
+ * spans share no column and leave none between them; a span that covers no
+ * middle takes the column its own middle is in (whatever happened shows). */
+static inline void pp_cells_of(double t0, double t1, double left, double slot, int *c0, int *c1)
+{
+    *c0 = (int)ceil((t0 - left) / slot - 0.5);
+    *c1 = (int)ceil((t1 - left) / slot - 0.5);
+    if (*c1 <= *c0) {
+        *c0 = (int)floor(((t0 + t1) / 2 - left) / slot);
+        *c1 = *c0 + 1;
+    }
+}
+
+/* A time of the step as the live picture shows it: with the spans left out
+ * in which every rank was held by a pause (real time in the final picture). */
+double pp_view_shown(const pp_view_model *m, double t);
 /* Draws the whole screen (h rows, w columns) from the model.  `mono`: no
  * colours, distinct glyphs.  Knows nothing of MPI or clocks. */
 void pp_draw_screen(const pp_view_model *m, pp_view_camera *cam, int h, int w, int mono);
