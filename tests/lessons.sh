@@ -1,8 +1,10 @@
 #!/bin/sh
 # lessons.sh -- runs every command a lesson shows (lines starting "$ mpiexec",
-# indented or not), with a short tick, so that a lesson cannot drift from the
-# code.  The commands run in a scratch folder, so files they write are not
-# left in the checkout.
+# indented or not), with a short tick, and compares every excerpt of output a
+# lesson marks ("<!-- output of: COMMAND -->") with a fresh run of that
+# command, timing masked (tests/doc_check.c), so that a lesson cannot drift
+# from the code.  The commands run in a scratch folder, so files they write
+# are not left in the checkout.
 cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 scratch=$(mktemp -d)
@@ -22,4 +24,7 @@ for lesson in lessons/*.md; do
             echo "$out" | tail -5 | sed 's/^/#   /'
         fi
     done
+done
+for lesson in lessons/*.md; do
+    (cd "$scratch" && "$top/tests/doc_check" "$top/$lesson") | sed "s|$top/||"
 done

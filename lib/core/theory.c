@@ -10,6 +10,7 @@
  */
 #include "core.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 double pp_theory_bubble_step(pp_family f, int P, int M)
@@ -80,17 +81,25 @@ static double total_busy(const pp_run *r)
     return sum;
 }
 
+/* A share to 12 decimals: a step replayed in seconds carries float rounding
+ * (1e-16) that must not tip a figure printed to one decimal, such as an exact
+ * 18.75 %, to the other side of its formula's. */
+static double exact(double share)
+{
+    return round(share * 1e12) / 1e12;
+}
+
 double pp_run_bubble_step(const pp_run *r)
 {
     if (r->makespan <= 0) return 0;
-    return 1.0 - total_busy(r) / (r->nrows * r->makespan);
+    return exact(1.0 - total_busy(r) / (r->nrows * r->makespan));
 }
 
 double pp_run_bubble_ideal(const pp_run *r)
 {
     double busy = total_busy(r);
     if (busy <= 0) return 0;
-    return (r->nrows * r->makespan - busy) / busy;
+    return exact((r->nrows * r->makespan - busy) / busy);
 }
 
 double pp_median5(double *v)

@@ -177,17 +177,17 @@ void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sc
     int P = s->nstages, M = s->nmb;
     pp_family fam = s->family;
 
-    fprintf(f, "  rank   busy    idle      activations held at peak    sent\n");
-    fprintf(f, "         (measured share    measured   formula %-15s KiB\n", pp_theory_peak_text(fam));
-    fprintf(f, "          of the makespan)\n");
+    fprintf(f, "  %4s  %8s  %8s  %-24s  %11s\n", "rank", "busy", "idle", "activations held at peak", "sent");
+    fprintf(f, "  %4s  %8s  %8s  %13s  %9s  %11s\n", "", "", "", "measured", "formula", "KiB");
     for (int p = 0; p < m->nrows; p++) {
         double busy = m->makespan > 0 ? m->busy[p] / m->makespan : 0;
         int formula = pp_theory_peak_inflight(fam, P, M, pp_run_pipe_rank(m, p));
         char want[16] = "n/a";
         if (formula >= 0) snprintf(want, sizeof want, "%d", formula);
-        fprintf(f, "  %4d  %5.1f %%  %5.1f %%   %8d   %7s %17.0f\n", p, 100 * busy, 100 * (1 - busy),
+        fprintf(f, "  %4d  %6.1f %%  %6.1f %%  %13d  %9s  %11.0f\n", p, 100 * busy, 100 * (1 - busy),
                 m->peak_inflight[p], want, m->bytes_sent[p] / 1024.0);
     }
+    fprintf(f, "  (busy and idle: measured, shares of the makespan; formula %s)\n", pp_theory_peak_text(fam));
 
     double tick_s = o->costs.tick_s;
     fprintf(f, "  makespan: %.1f ms measured, %.1f ms predicted (%g ticks of %.2f ms)\n", m->makespan * 1e3,
