@@ -36,7 +36,7 @@ static const char *masks[][2] = {
     /* demo 02's rows: M, samples, then step time, samples/s, bubble; formula; GFLOP/s */
     {"^( +[0-9]+ +[0-9]+) +[0-9.]+ +[0-9]+ +[0-9.]+ % +([0-9.]+ %) +[0-9.]+", "\\1 <t> <n> <n> % \\2 <n>"},
     /* the per-rank table: busy and idle */
-    {"^( +[0-9]+) +[0-9.]+ % +[0-9.]+ % ", "\\1 <n> % <n> % "},
+    {"^( +[0-9]+) +[0-9.]+ % +[0-9.]+ % +([0-9]+ +([0-9]+|n/a) +[0-9]+)$", "\\1 <n> % <n> % \\2"},
     /* demo 01's rows: the time a stage took */
     {"^( +[0-9]+ +[0-9]+-[0-9]+ +[a-z]+ +[+-][0-9.]+ +[0-9]+) +[0-9.]+ ", "\\1 <t> "},
     /* the communication table: time per rank */
@@ -128,7 +128,7 @@ static int check(const char *lesson, const char *cmd, char (*want)[LINE], int nw
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: doc_check LESSON.md\n");
+        fprintf(stderr, "usage: doc_check LESSON.md   (or --normalize: stdin's lines as compared)\n");
         return 2;
     }
     for (int k = 0; k < NMASKS; k++)
@@ -136,6 +136,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "doc_check: bad mask %d\n", k);
             return 2;
         }
+    if (strcmp(argv[1], "--normalize") == 0) {
+        char line[LINE];
+        while (fgets(line, sizeof line, stdin)) normalize(line), printf("%s\n", line);
+        return 0;
+    }
     FILE *f = fopen(argv[1], "r");
     if (!f) {
         printf("not ok - %s: cannot read it\n", argv[1]);

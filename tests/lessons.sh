@@ -28,3 +28,12 @@ done
 for lesson in lessons/*.md; do
     (cd "$scratch" && "$top/tests/doc_check" "$top/$lesson") | sed "s|$top/||"
 done
+# The check itself: a copy of lesson 04 with one formula figure changed must fail.
+sed 's/^    4     42.9 %/    4     42.8 %/' lessons/04-bubble-efficiency.md >"$scratch/doctored.md"
+if cmp -s lessons/04-bubble-efficiency.md "$scratch/doctored.md"; then
+    echo "not ok - doc_check self-test: the line to doctor is no longer in lesson 04"
+elif (cd "$scratch" && "$top/tests/doc_check" "$scratch/doctored.md") | grep -q '^not ok'; then
+    echo "ok - doc_check self-test: an excerpt with a wrong formula figure fails"
+else
+    echo "not ok - doc_check self-test: an excerpt with a wrong formula figure passed"
+fi

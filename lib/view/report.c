@@ -203,9 +203,12 @@ void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sc
     if (m->retimed)
         fprintf(f, "  note: the tick was changed (+/-) during this step: the prediction and the\n"
                    "  formula assume one tick throughout\n");
+    int has_i = 0;
+    for (int r = 0; r < s->nranks; r++)
+        for (int i = 0; i < s->len[r]; i++) has_i |= s->acts[r][i].kind == PP_I;
     if (m->T > 1 && o->costs.allreduce > 0)
-        fprintf(f, "  On the grid every F, B and I ends with a tensor-parallel all-reduce\n"
-                   "  (%g ticks, counted as compute).\n", o->costs.allreduce);
+        fprintf(f, "  On the grid every F%s ends with a tensor-parallel all-reduce\n"
+                   "  (%g ticks, counted as compute).\n", has_i ? ", B and I" : " and B", o->costs.allreduce);
     if (m->D > 1 && o->costs.dp_sum > 0)
         fprintf(f, "  The replicas' gradient sum (%g ticks) ends the step: the prediction\n"
                    "  includes it, the formula does not.\n", o->costs.dp_sum);
