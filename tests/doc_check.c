@@ -40,7 +40,7 @@ static const char *masks[][2] = {
     /* demo 01's rows: the time a stage took */
     {"^( +[0-9]+ +[0-9]+-[0-9]+ +[a-z]+ +[+-][0-9.]+ +[0-9]+) +[0-9.]+ ", "\\1 <t> "},
     /* the communication table: time per rank */
-    {"^(  [A-Za-z ]+ +[0-9]+ +[0-9]+ [=!] [0-9]+ +[0-9]+ [=!] [0-9]+) +[0-9.]+$", "\\1 <t>"},
+    {"^(  [A-Za-z -]+ +[0-9]+ +[0-9]+ [=!] [0-9]+ +[0-9]+ [=!] [0-9]+) +[0-9.]+$", "\\1 <t>"},
     /* demo 06's shapes side by side: step, TP and pipeline times */
     {"^(  [0-9]+ x [0-9]+ x [0-9]+) +[0-9.]+ +([0-9]+) +([0-9]+) +[0-9.]+ +[0-9.]+$", "\\1 <t> \\2 \\3 <t> <t>"},
 };
@@ -157,7 +157,7 @@ int main(int argc, char **argv)
             if (end) *end = '\0';
             continue;
         }
-        int fence = strncmp(line, "```", 3) == 0;
+        int fence = strncmp(line + strspn(line, " "), "```", 3) == 0;   /* in a list item too */
         if (fence && cmd[0] && !in_block) {
             in_block = 1, nwant = 0;
         } else if (fence && in_block) {
