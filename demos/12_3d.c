@@ -107,13 +107,16 @@ int main(int argc, char **argv)
         double diff = 0, big = 0;
         for (long i = 0; i < np; i++) diff = fmax(diff, fabs((double)w0[i] - wr[i])), big = fmax(big, fabs((double)wr[i]));
         printf("\nloss after %d steps: %.6f (measured), one process %.6f\n", c->steps, loss, ref_loss[c->steps - 1]);
-        if (D > 1)
-            printf("largest difference between the replicas' weights: %.2e (measured: they stay\n"
-                   "identical)\n", replica_diff);
-        printf("largest difference from one process's weights: %.2e of a largest weight\n"
-               "%.3f (measured; %s)\n", diff, big, T == 1 ? "with T = 1 bit for bit is expected"
-                                                         : "with T > 1 the hidden sum is added in\n"
-                                                           "pieces, so the rounding may differ");
+        if (D > 1) {
+            snprintf(line, sizeof line, "largest difference between the replicas' weights: %.2e (measured: they "
+                     "stay identical)", replica_diff);
+            pp_report_wrap(stdout, line, "", "");
+        }
+        snprintf(line, sizeof line, "largest difference from one process's weights: %.2e of a largest weight %.3f "
+                 "(measured; %s)", diff, big, T == 1 ? "with T = 1 bit for bit is expected"
+                                                     : "with T > 1 the hidden sum is added in pieces, so the "
+                                                       "rounding may differ");
+        pp_report_wrap(stdout, line, "", "");
     }
     free(all), free(w0), free(wr), free(ref_loss);
     pp_run_free(last);

@@ -30,6 +30,8 @@ static const char *masks[][2] = {
     {"measured +[0-9.]+ %", "measured <n> %"},
     {"diff [+-][0-9.]+ points", "diff <n> points"},
     {"so far [0-9.]+ %", "so far <n> %"},
+    /* a difference from one process within rounding (zero stays exact) */
+    {"[1-9][0-9.]*e-[0-9]+ of a largest", "<rounding> of a largest"},
     /* demo 04's rows: M, formula, predicted, then measured, diff (and makespans) */
     {"^( +[0-9]+) +([0-9.]+ %|n/a) +([0-9.]+ %|n/a) +[0-9.]+ % +([+-][0-9.]+|n/a)( +[0-9.]+ +[0-9.]+)?",
      "\\1 \\2 \\3 <n> % <n> <makespan>"},

@@ -25,8 +25,24 @@ for lesson in lessons/*.md; do
         fi
     done
 done
-for lesson in lessons/*.md; do
+for lesson in lessons/*.md README.md; do
     (cd "$scratch" && "$top/tests/doc_check" "$top/$lesson") | sed "s|$top/||"
+done
+# Every demo's plain-text output at its default options, and its --help, fits
+# 80 columns (a classroom terminal), so nothing wraps.
+for demo in 00_anatomy:4 01_forward_flow:4 02_microbatches:2 03_memory_split:4 04_bubble_efficiency:4 \
+            05_1f1b:4 06_pp_tp:8 12_3d:8; do
+    name=${demo%:*} n=${demo#*:}
+    for opt in "" --help; do
+        out=$(cd "$scratch" && timeout 120 mpiexec -n "$n" ./demos/"$name" $opt </dev/null 2>&1)
+        rc=$?
+        wide=$(echo "$out" | awk 'length($0) > 80 { print length($0) ": " $0; exit }')
+        if [ $rc -eq 0 ] && [ -n "$out" ] && [ -z "$wide" ]; then
+            echo "ok - $name ${opt:-(default options)}: every line of its output fits 80 columns"
+        else
+            echo "not ok - $name ${opt:-(default options)}: status $rc, a line wider than 80 columns: ${wide:-none}"
+        fi
+    done
 done
 # The check itself: a copy of lesson 04 with one formula figure changed must fail.
 sed 's/^    4     42.9 %/    4     42.8 %/' lessons/04-bubble-efficiency.md >"$scratch/doctored.md"

@@ -302,6 +302,17 @@ fi
 head -1 "$tmp/t.svg" | grep -q '^<svg' && tail -1 "$tmp/t.svg" | grep -q '^</svg>' &&
     [ "$(grep -c '<rect' "$tmp/t.svg")" -gt "$rows" ] && ok "--svg: a whole picture with a shape per event" ||
     bad "--svg: not a complete picture"
+# Its legend names what its runs hold (F, B, waits, sends: no I or W in 1F1B);
+# its axis labels are round numbers of ms, evenly spaced from 0.
+legend=$(grep -o 'font-size="11">[a-z][^<]*' "$tmp/t.svg" | sed 's/.*>//' | tr '\n' ',')
+axis=$(grep 'fill="#666">[0-9]' "$tmp/t.svg" | sed 's/.*">//; s/<.*//' | head -4 | tr '\n' ' ')
+if [ "$legend" = "forward F,backward B,waiting for a message,message on its way," ] &&
+    echo "$axis" | grep -Eq '^0 ([125]0*) ([0-9]+) ([0-9]+) $' &&
+    [ "$(echo "$axis" | awk '{ print ($3 == 2 * $2 && $4 == 3 * $2) }')" = 1 ]; then
+    ok "--svg: the legend names only what the runs hold; the axis is at round ms ($axis)"
+else
+    bad "--svg: legend '$legend', axis '$axis'"
+fi
 ls "$tmp"/*.tmp >/dev/null 2>&1 && bad "exports left .tmp files" || ok "exports: no .tmp files left"
 
 # ---- the live stream is the step's record -----------------------------------

@@ -490,8 +490,8 @@ void pp_demo_train_steps(pp_demo *d, pp_trainer *t, const pp_sched *s, double *l
         pp_run *pred = NULL, *meas = NULL;
         pp_demo_train(d, t, s, &pred, &meas, loss);
         if (meas)
-            pp_demo_note(d, "step %d of %d: loss %.5f (measured%s), %.0f samples/s (measured)", k + 1, c->steps, *loss,
-                         d->grid->D > 1 ? ", summed over the replicas" : "", c->batch / meas->makespan);
+            pp_demo_note(d, "step %d of %d: loss %.5f, %.0f samples/s (measured%s)", k + 1, c->steps, *loss,
+                         c->batch / meas->makespan, d->grid->D > 1 ? "; the loss summed over the replicas" : "");
         pp_run_free(pred);
         pp_run_free(*last);
         *last = meas;

@@ -182,10 +182,7 @@ static void draw_rank(const pp_view_model *m, int r, const pp_view_camera *cam, 
 static void draw_axis(const pp_view_camera *cam, int y, int w)
 {
     mvprintw(y, 0, "%-*s", LABEL_W, "ms");
-    double slot_ms = cam->slot * 1e3, p = pow(10, floor(log10(slot_ms * 8))), step = 10 * p;
-    const double mult[] = {1, 2, 5};
-    for (int k = 2; k >= 0; k--)   /* the smallest round step that is 8 columns or more */
-        if (mult[k] * p / slot_ms >= 8) step = mult[k] * p;
+    double slot_ms = cam->slot * 1e3, step = pp_round_step(slot_ms * 8);
     double first = ceil(cam->left * 1e3 / step - 1e-9) * step;
     for (double t = first;; t += step) {
         int c = (int)floor((t - cam->left * 1e3) / slot_ms + 0.5);
@@ -241,7 +238,7 @@ static void draw_panel(const pp_view_model *m, int y, int w)
         busy /= n;
         if (!grid) snprintf(who, sizeof who, "%4d", r);
         else if (m->D == 1) snprintf(who, sizeof who, "%d-%d", r, r + m->T - 1);
-        else snprintf(who, sizeof who, "%dx%d", m->T, m->D);
+        else snprintf(who, sizeof who, "%d", m->T * m->D);   /* the stage's ranks, in every replica */
         mvprintw(y++, 0, "%-5s %5d  %4.1f %%  %15d %5d  %-*s %9.0f", who, m->stage_of[r],
                  span > 0 ? 100 * busy / span : 0.0, now_held, run->peak_inflight[r], fw, f, sent / 1024.0);
     }

@@ -31,6 +31,7 @@ struct pp_export {
     int svg_height;
     int first_event;      /* no comma before the next JSON event */
     int grid;             /* some run had collectives (T x D > 1): the legend names them */
+    int shown[6];         /* the SVG's runs hold F, B, I, W, waits, sends: the legend names those */
 };
 
 static void tmp_name(char *out, size_t n, const char *path)
@@ -147,6 +148,9 @@ static void svg_run(pp_export *x, const pp_run *r, const pp_sched *s, const pp_e
         for (int i = 0; i < r->ranks[p].n; i++) {
             const pp_event *e = &r->ranks[p].ev[i];
             double x0 = SVG_LABEL + e->t0 * scale, w = (e->t1 - e->t0) * scale;
+            if (e->type == PP_EV_COMPUTE && e->kind >= PP_F && e->kind <= PP_W) x->shown[e->kind - PP_F] = 1;
+            else if (e->type == PP_EV_WAIT) x->shown[4] = 1;
+            else if (e->type == PP_EV_SEND) x->shown[5] = 1;
             int top = y + 2, h = SVG_ROW - 4;
             if (e->type == PP_EV_SEND) top = y + SVG_ROW - 5, h = 3;
             else if (e->type != PP_EV_COMPUTE) top = y + 6, h = SVG_ROW - 12;
@@ -157,11 +161,12 @@ static void svg_run(pp_export *x, const pp_run *r, const pp_sched *s, const pp_e
                         pp_kind_name((pp_kind)e->kind), e->mb);
         }
     }
-    /* Time axis: a mark every tenth of the makespan. */
+    /* Time axis: a mark at every multiple of a round step, about ten of them. */
     int ya = y0 + SVG_HEAD + r->nrows * SVG_ROW + 14;
-    for (int k = 0; k <= 10; k++)
-        fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" fill=\"#666\">%.0f</text>\n",
-                SVG_LABEL + k * SVG_W / 10.0, ya, r->makespan * 1e3 * k / 10);
+    double ms = r->makespan * 1e3, step = pp_round_step(ms / 10 > 0 ? ms / 10 : 1);
+    for (double t = 0; t <= ms * (1 + 1e-9); t += step)
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" fill=\"#666\">%g</text>\n", SVG_LABEL + t * scale / 1e3,
+                ya, t);
     fprintf(f, "<text x=\"8\" y=\"%d\" font-size=\"10\" fill=\"#666\">ms</text>\n", ya);
     x->svg_height = ya + SVG_FOOT - 14;
 }
@@ -192,11 +197,12 @@ static void svg_finish(pp_export *x)
     pp_event samples[6] = {{PP_EV_COMPUTE, PP_F, 0, 0, 0, 0, 0, 0}, {PP_EV_COMPUTE, PP_B, 0, 0, 0, 0, 0, 0},
                            {PP_EV_COMPUTE, PP_I, 0, 0, 0, 0, 0, 0}, {PP_EV_COMPUTE, PP_W, 0, 0, 0, 0, 0, 0},
                            {PP_EV_WAIT, PP_RECV_F, 0, 0, 0, 0, 0, 0}, {PP_EV_SEND, PP_SEND_F, 0, 0, 0, 0, 0, 0}};
-    for (int k = 0; k < 6; k++) {
-        int lx = 8 + k * 175;
+    for (int k = 0, lx = 8; k < 6; k++) {
+        if (!x->shown[k]) continue;
         fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"12\" fill=\"%s\"/>\n", lx, legend + 4,
                 svg_fill(&samples[k]));
         fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\">%s</text>\n", lx + 18, legend + 14, names[k]);
+        lx += 175;
     }
     if (x->grid) {   /* a second line: the grid's collectives */
         pp_event ar = {PP_EV_ALLREDUCE, PP_F, 0, 0, 0, 0, 0, 0};

@@ -129,6 +129,17 @@ static inline void pp_cells_of(double t0, double t1, double left, double slot, i
     }
 }
 
+/* The smallest round step (1, 2 or 5 times a power of ten) of at least
+ * `least`: where time axes put their labels. */
+static inline double pp_round_step(double least)
+{
+    double p = pow(10, floor(log10(least))), step = 10 * p;
+    const double mult[] = {5, 2, 1};
+    for (int k = 0; k < 3; k++)
+        if (mult[k] * p >= least * (1 - 1e-12)) step = mult[k] * p;
+    return step;
+}
+
 /* A time of the step as the live picture shows it: with the spans left out
  * in which every rank was held by a pause (real time in the final picture). */
 double pp_view_shown(const pp_view_model *m, double t);
