@@ -111,7 +111,7 @@ int main(int argc, char **argv)
                 for (int p = 0; p < P; p++) busy += meas->busy[p];
                 bubble = pp_run_bubble_step(meas);
                 paused |= meas->paused;
-                pp_demo_note(&d, "M=%d step %d of %d: loss %.5f, %.0f samples/s (measured)", M, k + 1, c->steps,
+                pp_demo_note(&d, "M=%d step %d of %d: loss %.6f, %.0f samples/s (measured)", M, k + 1, c->steps,
                              loss, c->batch / meas->makespan);
             }
             pp_run_free(pred), pp_run_free(meas);

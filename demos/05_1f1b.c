@@ -20,6 +20,10 @@ static void compare(const pp_sched *s[2], pp_run *meas[2])
            "  formula %s = %.1f %% for both\n",
            100 * pp_run_bubble_step(meas[0]), 100 * pp_run_bubble_step(meas[1]),
            pp_theory_bubble_step_text(PP_FAM_1F1B), 100 * pp_theory_bubble_step(PP_FAM_1F1B, P, M));
+    for (int k = 0; k < 2; k++)
+        if (meas[k]->paused || meas[k]->retimed)
+            printf("  (%s was %s in the live view: its measured bubble is not the schedule's\n"
+                   "  alone)\n", k ? "1f1b" : "gpipe", meas[k]->paused ? "paused" : "re-ticked");
     printf("  peak micro-batches whose activations a rank holds:\n");
     printf("  rank   gpipe measured (formula %s)   1f1b measured (formula %s)\n",
            pp_theory_peak_text(PP_FAM_GPIPE), pp_theory_peak_text(PP_FAM_1F1B));

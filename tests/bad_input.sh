@@ -54,7 +54,17 @@ refuse "anatomy: an export" "--trace: this demo prints plain text and writes no 
 refuse "anatomy: a list of M" "is a list, but this demo runs one M" mpiexec -n 2 ./demos/00_anatomy -m 2,4
 refuse "--csv into a missing folder" "--csv: cannot write" mpiexec -n 4 ./demos/04_bubble_efficiency --csv "$tmp/no/such/dir/t.csv"
 
-if grep -q "step" "$tmp/err" 2>/dev/null; then :; fi
+# A long schedule refused late in a row: the grid shows the marked action and
+# fits 80 columns (steps before and after it left out, with "...").
+mpiexec -n 4 ./demos/04_bubble_efficiency --schedule 1f1b -m 16 --tick-ms 1 --save-schedule "$tmp/long.csv" >/dev/null 2>&1
+awk -F, 'NR == 2 { t = $9; $9 = $12; $12 = t } { print }' OFS=, "$tmp/long.csv" >"$tmp/swapped.csv"
+mpiexec -n 4 ./demos/04_bubble_efficiency --schedule "$tmp/swapped.csv" >/dev/null 2>"$tmp/err"
+wide=$(grep -v "error:" "$tmp/err" | awk 'length($0) > 80' | head -1)
+if grep -q "\[1B" "$tmp/err" && grep -q "^  rank 1 \.\.\. " "$tmp/err" && [ -z "$wide" ]; then
+    echo "ok - a schedule refused late in a row: the grid marks the action and fits 80 columns"
+else
+    echo "not ok - the late refusal's grid: wide line '$wide'"; sed 's/^/#   /' "$tmp/err"
+fi
 mpiexec -n 2 ./demos/04_bubble_efficiency --schedule tests/data/deadlock.csv >/dev/null 2>"$tmp/err"
 if grep -q "\[1F1\]" "$tmp/err" && grep -q "\[0B0\]" "$tmp/err"; then
     echo "ok - a deadlocking CSV is shown as a step-by-rank grid marking the waiting actions"

@@ -91,7 +91,7 @@ done_at() { screen | sed -n 's/.*compute actions done: \([0-9]*\) of.*/\1/p'; }
 # step_once SETTLE: n, then the compute actions done SETTLE seconds later.
 step_once() { tm send-keys -t "$sess" n; sleep "$1"; done_at; }
 
-figure() { sed -n 's/.*bubble *\([0-9.]*\) % measured.*/\1/p' | head -1; }
+figure() { sed -n 's/.*bubble[a-z ]* \([0-9.][0-9.]*\) % measured.*/\1/p' | head -1; }
 
 # ---- the picture at two sizes, and the final bubble against plain text ----
 for size in "80 24" "160 48"; do
@@ -154,8 +154,8 @@ restored "resize"
 start 120 40 "mpiexec -n 4 ./demos/05_1f1b -m 4 --tick-ms 60"
 pause_run 20 0.3 0.5
 tm send-keys -t "$sess" " "
-if wait_for "press any key" 20 && screen | grep -q "PAUSED: held time counts as idle"; then
-    ok "a step paused with space is flagged on the final picture (held time counts as idle)"
+if wait_for "press any key" 20 && screen | grep -Eq "PAUSED: [0-9.]+ s held, left out"; then
+    ok "a step paused with space is flagged on the final picture (the held seconds left out of it)"
 else
     bad "paused step not flagged"; screen | sed 's/^/#   /'
 fi
@@ -181,6 +181,17 @@ pause_run 20 1.5 1
 held=$(screen | grep -c '^r[0-9] *s[0-9] .*[|.] *$')
 [ "$held" -eq 4 ] && ok "paused: every rank's row shows its current state (held or waiting), drawn up to now" ||
     { bad "paused: $held of 4 rank rows end on their current state"; screen | sed 's/^/#   /'; }
+# Still, the picture stands still: the title's clock and the panel's bubble
+# are the same a second later.
+clock() { screen | head -1 | sed -n 's/.* \([0-9.]*\) s$/\1/p'; }
+t1=$(clock) f1=$(screen | figure)
+sleep 1
+t2=$(clock) f2=$(screen | figure)
+if [ -n "$t1" ] && [ "$t1" = "$t2" ] && [ "$f1" = "$f2" ]; then
+    ok "paused: the clock ($t1 s) and the bubble so far ($f1 %) stand still"
+else
+    bad "paused: clock '$t1' then '$t2', bubble '$f1' then '$f2'"; screen | sed 's/^/#   /'
+fi
 # The key line names the action n runs next; after n it is on its rank's row.
 next=$(screen | sed -n 's/.*n runs \([0-9]*\)\([FBIW][0-9]*\) on rank \([0-9]*\) next.*/\2 \3/p')
 a=$(done_at)

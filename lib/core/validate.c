@@ -46,10 +46,10 @@ static char *make_grid(const pp_sched *s, const int *mark, const char *missing)
         int len = s->len[r] + (mark[r] == s->len[r]);
         if (len > maxlen) maxlen = len;
     }
-    /* Seven steps of 10 columns fit 80 with the rank's name: the marked one
-     * near the left, with up to three before it. */
+    /* Six steps of 10 columns fit 80 with the rank's name and the "... "
+     * on either side: the marked one near the left, up to three before it. */
     lo = lo > 3 ? lo - 3 : 0;
-    int hi = lo + 7 < maxlen ? lo + 7 : maxlen;
+    int hi = lo + 6 < maxlen ? lo + 6 : maxlen;
     size_t cap = (size_t)(s->nranks + 2) * (size_t)(hi - lo + 2) * 16 + 256;
     char *g = malloc(cap);
     if (!g) return NULL;

@@ -330,8 +330,8 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
     fprintf(f, "\n");
     if (spec->grid_ok) {
         fprintf(f, "The N ranks form P pipeline stages x T tensor-parallel ranks x D replicas:\n"
-                   "P = N / (T x D).  Rank w has t = w mod T, stage p = (w / T) mod P,\n"
-                   "replica d = w / (T x P).\n\n");
+                   "P = N / (T x D).  Rank k has t = k mod T, stage p = (k / T) mod P,\n"
+                   "replica d = k / (T x P).\n\n");
         opt(f, "--tp T", "tensor-parallel ranks per stage (default %d)", d->tp);
         opt(f, "--dp D", "data-parallel replicas of the pipeline (default %d)", d->dp);
     } else {

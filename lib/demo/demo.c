@@ -490,8 +490,8 @@ void pp_demo_train_steps(pp_demo *d, pp_trainer *t, const pp_sched *s, double *l
         pp_run *pred = NULL, *meas = NULL;
         pp_demo_train(d, t, s, &pred, &meas, loss);
         if (meas)
-            pp_demo_note(d, "step %d of %d: loss %.5f, %.0f samples/s (measured%s)", k + 1, c->steps, *loss,
-                         c->batch / meas->makespan, d->grid->D > 1 ? "; the loss summed over the replicas" : "");
+            pp_demo_note(d, "step %d of %d: loss %.6f%s, %.0f samples/s (measured)", k + 1, c->steps, *loss,
+                         d->grid->D > 1 ? " (sum over replicas)" : "", c->batch / meas->makespan);
         pp_run_free(pred);
         pp_run_free(*last);
         *last = meas;
@@ -527,9 +527,9 @@ void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m)
     if (d->grid->T * d->grid->D > 1)
         snprintf(grid, sizeof grid, " x T=%d x D=%d (%d ranks; all-reduce AR=%g ticks, real, of the payload)", d->grid->T,
                  d->grid->D, d->grid->size, d->opt.ar_ticks);
-    if (grid[0]) snprintf(line, sizeof line, "%s: P=%d stages%s%s; F=%g B=%g ticks of %g ms; %s messages", s->name,
+    if (grid[0]) snprintf(line, sizeof line, "%s: P=%d stages%s%s; F=%g B=%g ticks of %.4g ms; %s messages", s->name,
                           s->nstages, grid, mb, t[PP_F], t[PP_B], d->exec.costs.tick_s * 1e3, size);
-    else snprintf(line, sizeof line, "%s: P=%d stage%s on %d rank%s%s; F=%g B=%g ticks of %g ms; %s messages", s->name,
+    else snprintf(line, sizeof line, "%s: P=%d stage%s on %d rank%s%s; F=%g B=%g ticks of %.4g ms; %s messages", s->name,
                   s->nstages, s->nstages == 1 ? "" : "s", s->nranks, s->nranks == 1 ? "" : "s", mb, t[PP_F], t[PP_B],
                   d->exec.costs.tick_s * 1e3, size);
     pp_report_wrap(f, line, "", "  ");
@@ -538,9 +538,9 @@ void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m)
 void pp_demo_grid_header(FILE *f, const pp_grid *g)
 {
     char replica[48] = "";
-    if (g->D > 1) snprintf(replica, sizeof replica, ", replica = w / %d", g->T * g->P);
+    if (g->D > 1) snprintf(replica, sizeof replica, ", replica = k / %d", g->T * g->P);
     fprintf(f, "\n=== %d rank%s as P=%d stage%s x T=%d tensor-parallel rank%s x D=%d replica%s\n"
-               "(rank w: t = w mod %d, stage = (w / %d) mod %d%s)\n", g->size, g->size == 1 ? "" : "s", g->P,
+               "(rank k: t = k mod %d, stage = (k / %d) mod %d%s)\n", g->size, g->size == 1 ? "" : "s", g->P,
             g->P == 1 ? "" : "s", g->T, g->T == 1 ? "" : "s", g->D, g->D == 1 ? "" : "s", g->T, g->T, g->P, replica);
 }
 

@@ -148,7 +148,7 @@ void pp_demo_note(pp_demo *d, const char *fmt, ...);
 void pp_demo_csv_row(pp_demo *d, const char *header, const char *fmt, ...);
 /* The schedule's one-line description: name, P, M (if show_m), costs, tick, payload. */
 void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m);
-/* The grid demos' heading: the ranks as P x T x D and where rank w sits. */
+/* The grid demos' heading: the ranks as P x T x D and where rank k sits. */
 void pp_demo_grid_header(FILE *f, const pp_grid *g);
 /* Ends the demo: frees, MPI_Finalize, returns the exit status to use. */
 int pp_demo_end(pp_demo *d);

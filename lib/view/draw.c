@@ -208,7 +208,7 @@ static void draw_legend(const pp_view_model *m, int y, int w, int mono)
 static void draw_panel(const pp_view_model *m, int y, int w)
 {
     const pp_run *run = m->run;
-    double span = m->final ? run->makespan : m->now;
+    double span = pp_view_shown(m, m->now);   /* the picture's time: held spans left out */
     double total_busy = 0;
     int done = 0;
     for (int r = 0; r < m->nrows; r++) {
@@ -222,8 +222,8 @@ static void draw_panel(const pp_view_model *m, int y, int w)
     char ftitle[48];
     snprintf(ftitle, sizeof ftitle, "formula %s", m->family == PP_FAM_CUSTOM ? "" : pp_theory_peak_text(m->family));
     int fw = (int)strlen(ftitle);
-    mvprintw(y++, 0, "%-5s %5s  %6s  %15s %5s  %-*s %9s", grid ? "ranks" : "rank", "stage", "busy", "activations now",
-             "peak", fw, ftitle, "sent KiB");
+    mvprintw(y++, 0, "%-5s %5s  %6s  %15s %5s  %-*s %9s", grid ? "stage" : "rank", grid ? "ranks" : "stage", "busy",
+             "activations now", "peak", fw, ftitle, "sent KiB");
     for (int i = 0; i < lines; i++) {
         int r = grid ? pp_place_rank(m->depth, m->T, i, 0, 0) : i;   /* the line's first rank */
         const pp_evlist *ev = &run->ranks[r];
@@ -236,10 +236,10 @@ static void draw_panel(const pp_view_model *m, int y, int w)
         for (int k = 0; k < m->nrows; k++)
             if (grid ? m->stage_of[k] == m->stage_of[r] : k == r) busy += run->busy[k], sent += (double)run->bytes_sent[k], n++;
         busy /= n;
+        /* a line per rank: rank, stage; per stage: stage, how many ranks run it */
         if (!grid) snprintf(who, sizeof who, "%4d", r);
-        else if (m->D == 1) snprintf(who, sizeof who, "%d-%d", r, r + m->T - 1);
-        else snprintf(who, sizeof who, "%d", m->T * m->D);   /* the stage's ranks, in every replica */
-        mvprintw(y++, 0, "%-5s %5d  %4.1f %%  %15d %5d  %-*s %9.0f", who, m->stage_of[r],
+        else snprintf(who, sizeof who, "%4d", m->stage_of[r]);
+        mvprintw(y++, 0, "%-5s %5d  %4.1f %%  %15d %5d  %-*s %9.0f", who, grid ? n : m->stage_of[r],
                  span > 0 ? 100 * busy / span : 0.0, now_held, run->peak_inflight[r], fw, f, sent / 1024.0);
     }
     double measured = span > 0 ? 1 - total_busy / (m->nrows * span) : 0;
@@ -250,13 +250,12 @@ static void draw_panel(const pp_view_model *m, int y, int w)
     else snprintf(ftext, sizeof ftext, "formula: none");
     if (m->pred_bubble >= 0) snprintf(ptext, sizeof ptext, "predicted %.1f %%", 100 * m->pred_bubble);
     mvprintw(y++, 0, "bubble%s %.1f %% measured  %s  %s", m->final ? "" : " so far", 100 * measured, ftext, ptext);
-    const char *flag = !m->final ? "" : run->paused && run->retimed ? "   PAUSED AND RE-TICKED: not the schedule's bubble"
-                       : run->paused ? "   PAUSED: held time counts as idle" : run->retimed ? "   RE-TICKED: tick changed" : "";
-    double held = m->now - pp_view_shown(m, m->now);
-    if (!m->final && held > 0)
-        mvprintw(y++, 0, "compute actions done: %d of %d   %.1f s held, left out of the picture", done,
-                 m->computes_total, held);
-    else mvprintw(y++, 0, "compute actions done: %d of %d%s", done, m->computes_total, flag);
+    double held = m->now - span;
+    char flag[80] = "";
+    if (held > 0) snprintf(flag, sizeof flag, "   %.1f s held, left out of the picture", held);
+    if (m->final && run->retimed) snprintf(flag, sizeof flag, "   %s: tick changed", run->paused ? "PAUSED, RE-TICKED" : "RE-TICKED");
+    else if (m->final && run->paused) snprintf(flag, sizeof flag, "   PAUSED: %.1f s held, left out", held);
+    mvprintw(y++, 0, "compute actions done: %d of %d%s", done, m->computes_total, flag);
     if (m->note[0]) mvprintw(y, 0, "%.*s", w, m->note);
 }
 
@@ -268,7 +267,7 @@ static void aim(const pp_view_model *m, pp_view_camera *cam, int w)
     double window = cam->slot * w;
     cam->left += cam->shift * cam->slot;
     cam->shift = 0;
-    double end = m->final ? m->run->makespan : pp_view_shown(m, m->now);
+    double end = pp_view_shown(m, m->now);
     if (cam->follow) cam->left = end > 0.95 * window ? end - 0.95 * window : 0;
     if (cam->left > end) cam->left = end - window / 2;
     if (cam->left < 0) cam->left = 0;
@@ -287,8 +286,8 @@ static void draw_title(const pp_view_model *m, int w)
     if (m->real)
         snprintf(parts[2], sizeof parts[2], "real compute: F=%.2f B=%.2f ms a block", m->ticks[PP_F] * m->tick0_s * 1e3,
                  m->ticks[PP_B] * m->tick0_s * 1e3);
-    else snprintf(parts[2], sizeof parts[2], "tick %.3g ms  F=%g B=%g ticks", m->tick_s * 1e3, m->ticks[PP_F], m->ticks[PP_B]);
-    snprintf(parts[3], sizeof parts[3], "%.2f s", m->final ? m->run->makespan : m->now);
+    else snprintf(parts[2], sizeof parts[2], "tick %.4g ms  F=%g B=%g ticks", m->tick_s * 1e3, m->ticks[PP_F], m->ticks[PP_B]);
+    snprintf(parts[3], sizeof parts[3], "%.2f s", pp_view_shown(m, m->now));
     attron(A_BOLD);
     mvprintw(0, 0, "%s", state);
     attroff(A_BOLD);

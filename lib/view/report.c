@@ -121,9 +121,10 @@ void pp_report_timeline(FILE *f, const pp_run *r, double slot, int width)
                      "(f: it goes on; a block too short for its number shows its letter alone)", slot * 1e3);
     const char *names[] = {"", "B = backward", "I = backward for the input", "W = backward for the weights",
                            ". = waiting for a message", "| = held by a pause",
-                           r->D > 1 ? "# = a collective of the tensor-parallel group inside a compute, or at the "
-                                      "end of the row the replicas' gradient sum"
-                                    : "# = a collective of the tensor-parallel group inside a compute",
+                           r->T == 1 ? "# = the replicas' gradient sum"
+                           : r->D > 1 ? "# = a collective of the tensor-parallel group inside a compute, or at the "
+                                        "end of the row the replicas' gradient sum"
+                                      : "# = a collective of the tensor-parallel group inside a compute",
                            "blank = idle"};
     int have[] = {0, kinds[PP_B], kinds[PP_I], kinds[PP_W], waits, holds, sums, 1};
     for (int k = 1; k < 8 && n < (int)sizeof legend; k++)
@@ -190,9 +191,11 @@ void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sc
     fprintf(f, "  (busy and idle: measured, shares of the makespan; formula %s)\n", pp_theory_peak_text(fam));
 
     double tick_s = o->costs.tick_s;
-    fprintf(f, "  makespan: %.1f ms measured, %.1f ms predicted (%g ticks of %.2f ms)\n", m->makespan * 1e3,
+    fprintf(f, "  makespan: %.1f ms measured, %.1f ms predicted (%g ticks of %.4g ms)\n", m->makespan * 1e3,
             pred->makespan * 1e3, pred->makespan / tick_s, tick_s * 1e3);
-    bubble_lines(f, "bubble, share of the step = idle / (P x makespan)", pp_theory_bubble_step_text(fam),
+    bubble_lines(f, m->nrows > s->nranks ? "bubble, share of the step = idle / (ranks x makespan)"
+                                         : "bubble, share of the step = idle / (P x makespan)",
+                 pp_theory_bubble_step_text(fam),
                  pp_run_bubble_step(m), pp_theory_bubble_step(fam, P, M), pp_run_bubble_step(pred));
     bubble_lines(f, "bubble over the ideal time = idle / busy", pp_theory_bubble_ideal_text(fam),
                  pp_run_bubble_ideal(m), pp_theory_bubble_ideal(fam, P, M), pp_run_bubble_ideal(pred));
@@ -265,20 +268,20 @@ void pp_report_comm(FILE *f, const pp_comm_stats *all, const pp_grid *g, const p
     if (D > 1)
         comm_row(f, "DP gradient sums", s.dp_calls, s.dp_size, dp, s.dp_sent, dp * 2 * (D - 1) / D, s.dp_s / n * 1e3);
     char text[1200];
-    int k = snprintf(text, sizeof text, "Formulas: pipeline sends 2(P-1) b d 4 bytes, at the P-1 stage edges, each "
-                     "way%s", T > 1 ? "; TP all-reduces T (2L-1) b d 4 (two per block and sample, but the model's "
+    int k = snprintf(text, sizeof text, "Formulas: pipeline sends 2(P-1) b w 4 bytes, at the P-1 stage edges, each "
+                     "way%s", T > 1 ? "; TP all-reduces T (2L-1) b w 4 (two per block and sample, but the model's "
                                       "first block needs no input gradient), TP all-gathers of the slices a stage "
-                                      "received T 2(P-1) b d 4" : "");
+                                      "received T 2(P-1) b w 4" : "");
     if (D > 1)
         k += snprintf(text + k, sizeof text - (size_t)k, "; DP gradient sums D %s4",
-                      T > 1 ? "(params + (T-1) L d) " : "params ");
-    snprintf(text + k, sizeof text - (size_t)k, ". Here b = %d samples in the batch, d = %d floats of 4 bytes, L = %d "
-             "blocks, params = %ld. \"Bytes\" is the vector a call works on; \"bytes sent\" what a rank sent to "
+                      T > 1 ? "(params + (T-1) L w) " : "params ");
+    snprintf(text + k, sizeof text - (size_t)k, ". Here b = %d samples in the batch, w = %d, the width, in floats "
+             "of 4 bytes, L = %d blocks, params = %ld. \"Bytes\" is the vector a call works on; \"bytes sent\" what a rank sent to "
              "others: an all-reduce sends 2(n-1)/n of its vector, an all-gather (n-1)/n, n ranks in the group.%s "
              "ms per rank: the time inside the calls, mean per rank (pipeline sends: waiting for a message, the bubble "
              "included). A ! in place of = marks a count that differs from its formula.", c->batch, c->width, L, pp_model_params(c),
-             D > 1 && T > 1 ? " The bias b2 of every block is whole on each tensor-parallel rank, so the replicas sum "
-                              "T copies of it." : "");
+             D > 1 && T > 1 ? " The second bias of every block (added after the all-reduce) is whole on each "
+                                              "tensor-parallel rank, so the replicas sum T copies of it." : "");
     pp_report_wrap(f, text, "  ", "  ");
     if (sum) *sum = s;
 }

@@ -188,6 +188,8 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
     return PP_OK;
 }
 
+static void track_held(pp_view_model *m);
+
 pp_run *pp_view_end_run(pp_view *v, int retimed)
 {
     pthread_mutex_lock(&v->mu);
@@ -197,8 +199,9 @@ pp_run *pp_view_end_run(pp_view *v, int retimed)
         run->retimed = retimed;
         pp_run_keep(run);
     }
-    v->m.final = 1;
     v->m.paused = 0;
+    track_held(&v->m);   /* a pause still open ends here */
+    v->m.final = 1;
     for (int r = 0; v->m.open && r < v->m.nrows; r++) v->m.open[r].type = -1;
     v->m.now = v->m.run ? v->m.run->makespan : 0;
     v->cam.slot = 0;   /* refit to the whole step */
@@ -293,7 +296,7 @@ static void choose_slot(pp_view *v)
     pp_view_model *m = &v->m;
     int tw = v->cols - 9;
     if (tw < 10) tw = 10;
-    double whole = m->final ? m->run->makespan * 1.02 : m->pred_makespan * 1.06;
+    double whole = m->final ? pp_view_shown(m, m->run->makespan) * 1.02 : m->pred_makespan * 1.06;
     double slot = whole / tw;
     if (!m->final && slot > m->tick0_s / 2) slot = m->tick0_s / 2;
     if (m->final && !m->real && slot > m->tick0_s) slot = m->tick0_s;
@@ -323,7 +326,6 @@ static void track_held(pp_view_model *m)
 
 double pp_view_shown(const pp_view_model *m, double t)
 {
-    if (m->final) return t;
     double shown = t;
     for (int k = 0; k + 1 < m->nheld + 2; k += 2) {
         double a = k < m->nheld ? m->held[k] : m->held_since, b = k < m->nheld ? m->held[k + 1] : m->now;

@@ -141,7 +141,7 @@ static inline double pp_round_step(double least)
 }
 
 /* A time of the step as the live picture shows it: with the spans left out
- * in which every rank was held by a pause (real time in the final picture). */
+ * in which every rank was held by a pause (the text report keeps real time). */
 double pp_view_shown(const pp_view_model *m, double t);
 /* Draws the whole screen (h rows, w columns) from the model.  `mono`: no
  * colours, distinct glyphs.  Knows nothing of MPI or clocks. */
