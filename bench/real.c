@@ -68,7 +68,7 @@ static bench_run setup(pp_grid *g, const pp_model_cfg *c)
     pp_sched *built = NULL;
     pp_check chk;
     if (pp_partition_make("front", c->depth, g->size, NULL, &part, err, sizeof err) != PP_OK ||
-        pp_sched_build("1f1b", g->size, M, &built) != PP_OK || pp_sched_validate(built, &b.s, &chk) != PP_OK ||
+        pp_sched_build("1f1b", g->size, M, 0, &built, NULL, 0) != PP_OK || pp_sched_validate(built, &b.s, &chk) != PP_OK ||
         pp_trainer_new(g, c, &part, NULL, &b.t) != PP_OK)
         MPI_Abort(MPI_COMM_WORLD, 1);
     pp_sched_free(built);

@@ -46,7 +46,8 @@ int main(int argc, char **argv)
     pp_sched *s = NULL;
     snprintf(err, sizeof err, "--schedule: '%s' is a file; this demo builds its schedule: use one of %s "
              "(04_bubble_efficiency runs CSV files)", o.schedule, pp_sched_names());
-    refuse_if(pp_sched_build(o.schedule, g->P, o.mb[0], &s) != PP_OK, g, err);
+    refuse_if(!pp_sched_is_builder(o.schedule), g, err);
+    refuse_if(pp_sched_build(o.schedule, g->P, o.mb[0], o.chunks, &s, err, sizeof err) != PP_OK, g, err);
 
     /* 2. Validate: prove no rank can wait forever, before anything runs.  What
      *    comes back is lowered: the sends and receives the list implies, explicit. */

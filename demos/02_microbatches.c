@@ -126,7 +126,7 @@ int main(int argc, char **argv)
                 if (i == 0) heading(s, &part, c, P);
                 qsort(ms, (size_t)c->steps, sizeof *ms, cmp);
                 double med = ms[c->steps / 2];
-                double formula = pp_theory_bubble_step(s->family, P, M), gflops = step_flops(c) / busy * 1e-9;
+                double formula = pp_theory_bubble_step(s->family, s->nranks, M, s->chunks), gflops = step_flops(c) / busy * 1e-9;
                 printf("%5d %8d %10.2f %10.0f %7.1f %% %7.1f %% %9.2f%s\n", M, c->batch / M, med,
                        c->batch / (med * 1e-3), 100 * bubble, 100 * formula, gflops, paused ? " *paused" : "");
                 pp_demo_csv_row(&d, "schedule,P,M,samples_per_microbatch,step_ms,samples_per_s,bubble_measured,"

@@ -39,7 +39,7 @@ static void one_schedule(pp_demo *d, const pp_partition *part, const char *name,
         for (int r = 0; r < P; r++) {
             int first, n = pp_trainer_blocks(t, r, &first);
             long want_p = n * pp_block_params(c) * 4L;
-            int held = pp_theory_peak_inflight(s->family, P, M, r);
+            int held = pp_theory_peak_inflight(s->family, P, M, s->chunks, r);
             long per_mb = pp_trainer_act_bytes(t, r, M);
             char blocks[24];
             snprintf(blocks, sizeof blocks, "%d-%d", first, first + n - 1);

@@ -87,8 +87,8 @@ int main(int argc, char **argv)
             }
             row *r = &rows[done++];
             r->M = s->nmb;
-            r->formula[0] = pp_theory_bubble_step(s->family, s->nstages, s->nmb);
-            r->formula[1] = pp_theory_bubble_ideal(s->family, s->nstages, s->nmb);
+            r->formula[0] = pp_theory_bubble_step(s->family, s->nranks, s->nmb, s->chunks);
+            r->formula[1] = pp_theory_bubble_ideal(s->family, s->nranks, s->nmb, s->chunks);
             r->predicted[0] = pp_run_bubble_step(pred);
             r->predicted[1] = pp_run_bubble_ideal(pred);
             r->measured[0] = pp_run_bubble_step(meas);

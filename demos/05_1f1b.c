@@ -19,7 +19,7 @@ static void compare(const pp_sched *s[2], pp_run *meas[2])
     printf("  bubble, share of the step: gpipe %.1f %% measured, 1f1b %.1f %% measured,\n"
            "  formula %s = %.1f %% for both\n",
            100 * pp_run_bubble_step(meas[0]), 100 * pp_run_bubble_step(meas[1]),
-           pp_theory_bubble_step_text(PP_FAM_1F1B), 100 * pp_theory_bubble_step(PP_FAM_1F1B, P, M));
+           pp_theory_bubble_step_text(PP_FAM_1F1B), 100 * pp_theory_bubble_step(PP_FAM_1F1B, P, M, 1));
     for (int k = 0; k < 2; k++)
         if (meas[k]->paused || meas[k]->retimed)
             printf("  (%s was %s in the live view: its measured bubble is not the schedule's\n"
@@ -31,8 +31,8 @@ static void compare(const pp_sched *s[2], pp_run *meas[2])
     for (int r = 0; r < meas[0]->nrows; r++) {
         int st = pp_run_pipe_rank(meas[0], r);
         printf("  %4d   %14d (%d)%14s%14d (%d)\n", r, meas[0]->peak_inflight[r],
-               pp_theory_peak_inflight(PP_FAM_GPIPE, P, M, st), "", meas[1]->peak_inflight[r],
-               pp_theory_peak_inflight(PP_FAM_1F1B, P, M, st));
+               pp_theory_peak_inflight(PP_FAM_GPIPE, P, M, 1, st), "", meas[1]->peak_inflight[r],
+               pp_theory_peak_inflight(PP_FAM_1F1B, P, M, 1, st));
     }
 }
 

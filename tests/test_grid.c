@@ -94,7 +94,7 @@ static pp_sched *checked(const char *name, int P, int M)
 {
     pp_sched *s = NULL, *lowered = NULL;
     pp_check c;
-    if (pp_sched_build(name, P, M, &s) != PP_OK || pp_sched_validate(s, &lowered, &c) != PP_OK)
+    if (pp_sched_build(name, P, M, 0, &s, NULL, 0) != PP_OK || pp_sched_validate(s, &lowered, &c) != PP_OK)
         MPI_Abort(MPI_COMM_WORLD, 1);
     pp_sched_free(s);
     return lowered;

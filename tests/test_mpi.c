@@ -190,7 +190,7 @@ static double bubble_at(const pp_run *r, double makespan)
 static int timings_hold(const pp_run *run, const pp_sched *s, const pp_exec_opts *o, int P, int M, int say)
 {
     explained x = explain(run, o);
-    double formula = 100 * pp_theory_bubble_step(s->family, P, M), measured = 100 * pp_run_bubble_step(run);
+    double formula = 100 * pp_theory_bubble_step(s->family, P, M, s->chunks), measured = 100 * pp_run_bubble_step(run);
     double replayed = 100 * bubble_at(run, x.replayed), lost = measured - replayed, tick = o->costs.tick_s;
     int ok = lost <= LOST_POINTS && x.late <= LATE_TICKS * tick && x.overrun <= LATE_TICKS * tick;
     if (ok || say) {
@@ -246,7 +246,7 @@ int main(int argc, char **argv)
             pp_sched *built, *s = NULL;
             pp_run *run = NULL;
             pp_check c;
-            pp_sched_build(names[b], P, M, &built);
+            pp_sched_build(names[b], P, M, 0, &built, NULL, 0);
             if (pp_sched_validate(built, &s, &c) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
             pp_sched_free(built);
             /* A second step only if the first lost time (every rank runs it: rank 0 says). */
@@ -264,7 +264,7 @@ int main(int argc, char **argv)
                 if (st != PP_OK) continue;
                 int peaks = 1, bytes = 1;
                 for (int r = 0; r < P; r++) {
-                    peaks &= run->peak_inflight[r] == pp_theory_peak_inflight(s->family, P, M, r);
+                    peaks &= run->peak_inflight[r] == pp_theory_peak_inflight(s->family, P, M, s->chunks, r);
                     long sends = (long)M * ((r < P - 1) + (r > 0));
                     bytes &= run->bytes_sent[r] == sends * (long)o.payload;
                 }

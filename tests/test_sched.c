@@ -74,7 +74,7 @@ static void test_builders(void)
         for (int P = 1; P <= 8; P++)
             for (int M = 1; M <= 17; M++) {
                 pp_check c;
-                if (pp_sched_build(names[b], P, M, &s) != PP_OK) { all_ok = 0; continue; }
+                if (pp_sched_build(names[b], P, M, 0, &s, NULL, 0) != PP_OK) { all_ok = 0; continue; }
                 for (int r = 0; r < P; r++) {
                     int f = 0, bw = 0;
                     for (int i = 0; i < s->len[r]; i++) {
@@ -91,7 +91,7 @@ static void test_builders(void)
                 pp_sched_free(s);
             }
     CHECK(all_ok, "every builder, P 1..8, M 1..17: M forwards and M backwards per rank, and valid");
-    CHECK(pp_sched_build("zigzag", 4, 8, &s) == PP_EARG && s == NULL, "an unknown builder name is refused");
+    CHECK(pp_sched_build("zigzag", 4, 8, 0, &s, NULL, 0) == PP_EARG && s == NULL, "an unknown builder name is refused");
     CHECK(pp_sched_gpipe(4, 0, &s) == PP_EARG, "M = 0 is refused by the builders");
 }
 
@@ -230,17 +230,17 @@ static void test_simulator(void)
             for (int M = 1; M <= 32; M++) {
                 pp_sched *s;
                 pp_run *r;
-                pp_sched_build(names[b], P, M, &s);
+                pp_sched_build(names[b], P, M, 0, &s, NULL, 0);
                 s = lowered(s);
                 if (!s || pp_simulate(s, &c, &r) != PP_OK) { exact = 0; pp_sched_free(s); continue; }
-                double want = pp_theory_bubble_step(s->family, P, M);
-                double ideal = pp_theory_bubble_ideal(s->family, P, M);
+                double want = pp_theory_bubble_step(s->family, P, M, s->chunks);
+                double ideal = pp_theory_bubble_ideal(s->family, P, M, s->chunks);
                 if (fabs(pp_run_bubble_step(r) - want) > 1e-12 || fabs(pp_run_bubble_ideal(r) - ideal) > 1e-12) {
                     printf("# %s P=%d M=%d: simulated %.6f, formula %.6f\n", names[b], P, M, pp_run_bubble_step(r), want);
                     exact = 0;
                 }
                 for (int st = 0; st < P; st++)
-                    if (r->peak_inflight[st] != pp_theory_peak_inflight(s->family, P, M, st)) peaks = 0;
+                    if (r->peak_inflight[st] != pp_theory_peak_inflight(s->family, P, M, s->chunks, st)) peaks = 0;
                 pp_run_free(r);
                 pp_sched_free(s);
             }
@@ -257,7 +257,7 @@ static void test_simulator(void)
     double slow[4] = {1, 1, 2, 1};
     c.stage_scale = slow;
     pp_simulate(s, &c, &r);
-    CHECK(r->makespan > 33.0 && pp_run_bubble_step(r) > pp_theory_bubble_step(PP_FAM_GPIPE, 4, 8),
+    CHECK(r->makespan > 33.0 && pp_run_bubble_step(r) > pp_theory_bubble_step(PP_FAM_GPIPE, 4, 8, 1),
           "a stage twice as slow makes the step longer and the bubble larger: %g ticks", r->makespan);
     pp_run_free(r);
     pp_sched_free(s);

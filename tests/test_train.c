@@ -71,7 +71,7 @@ static void one_case(pp_grid *g, const pp_model_cfg *c, const pp_sched *s, const
         pp_mem_reset_peak(pp_trainer_mem(t));
         st = pp_trainer_step(t, s, &o, &run, &loss[k]);
         pp_run_free(run);
-        int held = pp_theory_peak_inflight(s->family, P, M, g->rank);
+        int held = pp_theory_peak_inflight(s->family, P, M, s->chunks, g->rank);
         peak = pp_trainer_mem(t)->peak[PP_MEM_ACTS];
         want = held * pp_trainer_act_bytes(t, g->rank, M);
         if (held >= 0 && peak != want) peak_ok = 0;
@@ -125,7 +125,7 @@ int main(int argc, char **argv)
             if (rank == 0 && pp_reference_train(&c, M, STEPS, ref, ref_loss, NULL) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
             for (int b = 0; b < 5; b++) {
                 pp_sched *s = NULL;
-                if (pp_sched_build(builders[b < 3 ? b : 2], P, M, &s) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+                if (pp_sched_build(builders[b < 3 ? b : 2], P, M, 0, &s, NULL, 0) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
                 if (b >= 3) {
                     pp_sched *iw = split_b(s, b == 4);
                     pp_sched_free(s);

@@ -107,13 +107,14 @@ typedef struct {
 } pp_action;
 
 /* Which formulas apply (they differ by family). */
-typedef enum { PP_FAM_CUSTOM, PP_FAM_NAIVE, PP_FAM_GPIPE, PP_FAM_1F1B } pp_family;
+typedef enum { PP_FAM_CUSTOM, PP_FAM_NAIVE, PP_FAM_GPIPE, PP_FAM_1F1B, PP_FAM_INTERLEAVED, PP_FAM_ZBH1, PP_FAM_ZBV } pp_family;
 
 typedef struct {
     char name[32];      /* "gpipe", "1f1b", ... or the file it came from */
     pp_family family;
     int nranks;         /* P: one action list per rank */
-    int nstages;        /* S: stages (equal to P for the schedules built here) */
+    int nstages;        /* S: stages (P, or v P when a rank holds v chunks) */
+    int chunks;         /* v: the most stages one rank runs (1 in a plain pipeline) */
     int nmb;            /* M: micro-batches per step */
     int *stage_rank;    /* [nstages] the rank that runs each stage */
     int *len;           /* [nranks] actions per rank */
@@ -125,13 +126,22 @@ typedef struct {
 
 /* Builders.  Naive: one micro-batch at a time through every stage and back.
  * GPipe: all forwards, then all backwards.  1F1B: P - r warm-up forwards on
- * rank r, then one forward and one backward in turn, then the cool-down. */
+ * rank r, then one forward and one backward in turn, then the cool-down.
+ * Interleaved: 1F1B over v chunks per rank (stages r, r+P, ...; M a multiple
+ * of P when v > 1).  ZB-H1: 1F1B with B split into I and W, the W's carried
+ * into the cool-down.  ZB-V: two chunks per rank in a V (stages r and
+ * 2P-1-r), I and W split. */
 pp_status pp_sched_naive(int P, int M, pp_sched **out);
 pp_status pp_sched_gpipe(int P, int M, pp_sched **out);
 pp_status pp_sched_1f1b(int P, int M, pp_sched **out);
-/* Builds by name; pp_sched_names() lists them ("naive, gpipe, 1f1b"). */
-pp_status pp_sched_build(const char *name, int P, int M, pp_sched **out);
-const char *pp_sched_names(void);
+pp_status pp_sched_interleaved(int P, int M, int v, pp_sched **out);
+pp_status pp_sched_zbh1(int P, int M, pp_sched **out);
+pp_status pp_sched_zbv(int P, int M, pp_sched **out);
+/* Builds by name for P ranks; v: chunks per rank, for interleaved (0 = 2;
+ * the others take 0 or 1).  A refusal says why in err (may be NULL). */
+pp_status pp_sched_build(const char *name, int P, int M, int v, pp_sched **out, char *err, size_t errlen);
+int pp_sched_is_builder(const char *name);
+const char *pp_sched_names(void);   /* "naive, gpipe, 1f1b, interleaved, zbh1, zbv" */
 
 /* By hand: new, push actions (a failure is kept in s->err and later pushes
  * do nothing), finish (sets nstages, nmb and stage_rank; returns s->err). */
@@ -292,17 +302,23 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *lowered, const pp_exec_
 
 /* ---- theory: the formulas, and their measured counterparts -------------- */
 
-/* Bubble as a share of the step: (P-1)/(M+P-1) for GPipe and 1F1B, (P-1)/P
- * naive; over the ideal time: (P-1)/M, P-1 naive.  Negative: no formula. */
-double pp_theory_bubble_step(pp_family f, int P, int M);
-double pp_theory_bubble_ideal(pp_family f, int P, int M);
-/* Peak micro-batches with stored activations on `stage`: GPipe M, 1F1B
- * min(M, P - stage), naive 1; negative when unknown. */
-int pp_theory_peak_inflight(pp_family f, int P, int M, int stage);
+/* For P pipeline ranks, M micro-batches and v chunks per rank (s->chunks):
+ * the bubble as a share of the step ((P-1)/(M+P-1) for GPipe and 1F1B,
+ * (P-1)/(vM+P-1) interleaved, ...) and over the ideal time ((P-1)/M, ...);
+ * negative: no formula (a file's schedule).  theory.c gives each one's why. */
+double pp_theory_bubble_step(pp_family f, int P, int M, int v);
+double pp_theory_bubble_ideal(pp_family f, int P, int M, int v);
+/* Peak (chunk, micro-batch) pairs whose activations pipeline rank r holds
+ * at once, from a forward to the end of its backward (W): GPipe M, 1F1B
+ * min(M, P - r), ...; negative when unknown. */
+int pp_theory_peak_inflight(pp_family f, int P, int M, int v, int rank);
 /* The formulas as text, e.g. "(P-1)/(M+P-1)". */
 const char *pp_theory_bubble_step_text(pp_family f);
 const char *pp_theory_bubble_ideal_text(pp_family f);
 const char *pp_theory_peak_text(pp_family f);
+/* The condition of f's formulas that this run breaks, in words ("F, I and
+ * W do not cost the same"), or NULL when they hold. */
+const char *pp_theory_broken(pp_family f, int P, int M, int v, const pp_costs *c);
 
 /* Measured from a run: idle / (rows x makespan), and idle / busy. */
 double pp_run_bubble_step(const pp_run *r);

@@ -1,12 +1,12 @@
 /* sched.c -- schedules as data: the action notation, the builders (naive,
- * GPipe, 1F1B), lowering to explicit sends and receives, and the CSV form.
+ * GPipe, 1F1B, interleaved 1F1B, ZB-H1, ZB-V), lowering to explicit sends and
+ * receives, and the CSV form (the kit's own, and PyTorch's compute-only one).
  *
  * A schedule is nothing but one list of actions per rank.  Builders are short
  * functions that push actions; a schedule keeps the first failure of a push
  * (out of memory) and pp_sched_finish() reports it, so a builder is a plain
  * loop.  Nothing here knows about MPI or clocks.
- * Left out on purpose: interleaved and zero-bubble builders (they only need
- * pushing in another order), and checking (validate.c, which also lowers).
+ * Left out on purpose: checking (validate.c, which also lowers).
  */
 #include "core.h"
 
@@ -157,6 +157,13 @@ pp_status pp_sched_finish(pp_sched *s)
         }
     s->nstages = S;
     s->nmb = M;
+    /* chunks: the most stages one rank runs (1 for a plain pipeline) */
+    s->chunks = 1;
+    for (int r = 0; r < s->nranks; r++) {
+        int mine = 0;
+        for (int st = 0; st < S; st++) mine += s->stage_rank[st] == r;
+        if (mine > s->chunks) s->chunks = mine;
+    }
     return PP_OK;
 }
 
@@ -238,26 +245,167 @@ pp_status pp_sched_1f1b(int P, int M, pp_sched **out)
     return end(out);
 }
 
-static const struct {
-    const char *name;
-    pp_status (*build)(int, int, pp_sched **);
-} builders[] = {
-    {"naive", pp_sched_naive},
-    {"gpipe", pp_sched_gpipe},
-    {"1f1b", pp_sched_1f1b},
-};
+/* Interleaved 1F1B (Megatron-LM): rank r holds v chunks, stages r, r + P,
+ * ..., r + (v-1)P, each 1/v of a stage's blocks.  The k-th forward of a
+ * rank goes to chunk (k mod vP) / P and micro-batch (k / vP) P + k mod P:
+ * P micro-batches through chunk 0, the same P through chunk 1, and so on;
+ * backwards walk the chunks the other way.  The warm-up is longer than
+ * 1F1B's by (v-1)P forwards, the price of the smaller bubble.  With v = 1 it
+ * is 1F1B itself. */
+static pp_action interleaved_at(int P, int v, int r, int k, pp_kind kind)
+{
+    int chunk = (k % (P * v)) / P, mb = (k / (P * v)) * P + k % P;
+    if (kind == PP_B) chunk = v - 1 - chunk;
+    return act(chunk * P + r, kind, mb);
+}
+
+pp_status pp_sched_interleaved(int P, int M, int v, pp_sched **out)
+{
+    if (v < 1 || (v > 1 && M % P != 0)) {
+        *out = NULL;
+        return PP_EARG;
+    }
+    pp_status st = begin("interleaved", PP_FAM_INTERLEAVED, P, M, out);
+    if (st != PP_OK) return st;
+    int total = v * M;
+    for (int r = 0; r < P; r++) {
+        int warm = v == 1 ? P - r - 1 : 2 * (P - r - 1) + (v - 1) * P;
+        if (warm > total) warm = total;
+        int f = 0, b = 0;
+        while (f < warm) pp_sched_push(*out, r, interleaved_at(P, v, r, f++, PP_F));
+        while (f < total) {
+            pp_sched_push(*out, r, interleaved_at(P, v, r, f++, PP_F));
+            pp_sched_push(*out, r, interleaved_at(P, v, r, b++, PP_B));
+        }
+        while (b < total) pp_sched_push(*out, r, interleaved_at(P, v, r, b++, PP_B));
+    }
+    return end(out);
+}
+
+/* ZB-H1: 1F1B with the backward split into I (the input gradient, which the
+ * rank below waits for) and W (the weight gradient, which nobody waits for).
+ * The I's keep 1F1B's places; rank r runs each W r places after its I, so
+ * the later ranks, whose gradients come first, carry W's into the cool-down
+ * where 1F1B leaves them idle.  Every rank then holds at most P micro-batches
+ * (from F to W), rank 0's peak under 1F1B. */
+pp_status pp_sched_zbh1(int P, int M, pp_sched **out)
+{
+    pp_status st = begin("zbh1", PP_FAM_ZBH1, P, M, out);
+    if (st != PP_OK) return st;
+    for (int r = 0; r < P; r++) {
+        int warm = P - r - 1 < M ? P - r - 1 : M;
+        int f = 0, i = 0, w = 0;
+        while (f < warm) pp_sched_push(*out, r, act(r, PP_F, f++));
+        while (i < M) {
+            if (f < M) pp_sched_push(*out, r, act(r, PP_F, f++));
+            pp_sched_push(*out, r, act(r, PP_I, i++));
+            if (i - 1 - r >= w) pp_sched_push(*out, r, act(r, PP_W, w++));
+        }
+        while (w < M) pp_sched_push(*out, r, act(r, PP_W, w++));
+    }
+    return end(out);
+}
+
+/* ZB-V: each rank holds two chunks in a V, stages r and 2P-1-r, so the
+ * forward goes down the ranks and back up, and rank 0 holds both the first
+ * and the last stage.  The order is found by playing the step in unit time
+ * (F, I and W of a chunk one unit each): a free rank runs a forward if one
+ * can start and it holds fewer than 2P chunks (1F1B's peak, P whole
+ * stages), the upper chunk first; else an input gradient, the lower chunk
+ * first; else its oldest waiting W.  This fills the bubble with W's. */
+pp_status pp_sched_zbv(int P, int M, pp_sched **out)
+{
+    pp_status st = begin("zbv", PP_FAM_ZBV, P, M, out);
+    if (st != PP_OK) return st;
+    int S = 2 * P, n = S * M, left = 3 * n;
+    /* per stage and micro-batch: the unit F and I end (0 = not yet) */
+    int *f_end = calloc((size_t)n, sizeof *f_end), *i_end = calloc((size_t)n, sizeof *i_end);
+    int *next_f = calloc((size_t)S, sizeof *next_f), *next_i = calloc((size_t)S, sizeof *next_i);
+    int *held = calloc((size_t)P, sizeof *held), *w_queue = malloc((size_t)n * sizeof *w_queue);
+    int *w_head = calloc((size_t)P, sizeof *w_head), *w_tail = calloc((size_t)P, sizeof *w_tail);
+    if (!f_end || !i_end || !next_f || !next_i || !held || !w_queue || !w_head || !w_tail) {
+        st = PP_ENOMEM;
+        goto done;
+    }
+    for (int t = 1; left > 0 && t <= 3 * n + 1; t++) {   /* actions started at t - 1 end at t */
+        for (int r = 0; r < P; r++) {
+            int lo = r, hi = S - 1 - r, pick = -1;
+            pp_kind kind = PP_W;
+            for (int k = 0; k < 2 && pick < 0; k++) {   /* a forward, the upper chunk first */
+                int s = k ? lo : hi, m = next_f[s];
+                if (m < M && held[r] < S && (s == 0 || (f_end[(s - 1) * M + m] && f_end[(s - 1) * M + m] < t)))
+                    pick = s, kind = PP_F;
+            }
+            for (int k = 0; k < 2 && pick < 0; k++) {   /* an input gradient, the lower chunk first */
+                int s = k ? hi : lo, m = next_i[s];
+                int grad = s == S - 1 || (i_end[(s + 1) * M + m] && i_end[(s + 1) * M + m] < t);
+                if (m < M && f_end[s * M + m] && f_end[s * M + m] < t && grad) pick = s, kind = PP_I;
+            }
+            if (pick < 0 && w_head[r] == w_tail[r]) continue;   /* nothing to do: idle */
+            int m;
+            if (kind == PP_F) m = next_f[pick]++, f_end[pick * M + m] = t, held[r]++;
+            else if (kind == PP_I) m = next_i[pick]++, i_end[pick * M + m] = t, w_queue[r * 2 * M + w_tail[r]++] = pick * M + m;
+            else m = w_queue[r * 2 * M + w_head[r]++], pick = m / M, m %= M, held[r]--;
+            pp_sched_push(*out, r, act(pick, kind, m));
+            left--;
+        }
+    }
+    if (st == PP_OK && left > 0) st = PP_ESCHED;   /* cannot happen: every unit some rank can act */
+done:
+    free(f_end), free(i_end), free(next_f), free(next_i), free(held), free(w_queue), free(w_head), free(w_tail);
+    if (st != PP_OK) {
+        pp_sched_free(*out);
+        *out = NULL;
+        return st;
+    }
+    return end(out);
+}
+
+/* Built by name.  `v` is for interleaved only (0: its default, 2). */
+static const char *names = "naive, gpipe, 1f1b, interleaved, zbh1, zbv";
 
 const char *pp_sched_names(void)
 {
-    return "naive, gpipe, 1f1b";
+    return names;
 }
 
-pp_status pp_sched_build(const char *name, int P, int M, pp_sched **out)
+int pp_sched_is_builder(const char *name)
+{
+    static const char *known[] = {"naive", "gpipe", "1f1b", "interleaved", "zbh1", "zbv"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(name, known[i]) == 0) return 1;
+    return 0;
+}
+
+pp_status pp_sched_build(const char *name, int P, int M, int v, pp_sched **out, char *err, size_t errlen)
 {
     *out = NULL;
-    for (size_t i = 0; i < sizeof builders / sizeof builders[0]; i++)
-        if (strcmp(name, builders[i].name) == 0) return builders[i].build(P, M, out);
-    return PP_EARG;
+    if (err && errlen) err[0] = '\0';
+    if (v == 0) v = strcmp(name, "interleaved") == 0 ? 2 : 1;
+    if (!pp_sched_is_builder(name)) {
+        if (err) snprintf(err, errlen, "'%s' is not a schedule (schedules: %s, or a CSV file)", name, names);
+        return PP_EARG;
+    }
+    if (v != 1 && strcmp(name, "interleaved") != 0) {
+        if (err) snprintf(err, errlen, "--chunks %d: only interleaved takes a number of chunks (%s has its own)", v, name);
+        return PP_EARG;
+    }
+    if (v < 1 || v > 16) {
+        if (err) snprintf(err, errlen, "--chunks %d: the number of chunks per rank is 1 to 16", v);
+        return PP_EARG;
+    }
+    if (v > 1 && M % P != 0) {
+        if (err)
+            snprintf(err, errlen, "interleaved with %d chunks needs M a multiple of P: M = %d, P = %d (%d / %d is not "
+                     "whole): use M = %d or %d", v, M, P, M, P, M / P * P > 0 ? M / P * P : P, (M / P + 1) * P);
+        return PP_EARG;
+    }
+    if (strcmp(name, "naive") == 0) return pp_sched_naive(P, M, out);
+    if (strcmp(name, "gpipe") == 0) return pp_sched_gpipe(P, M, out);
+    if (strcmp(name, "1f1b") == 0) return pp_sched_1f1b(P, M, out);
+    if (strcmp(name, "interleaved") == 0) return pp_sched_interleaved(P, M, v, out);
+    if (strcmp(name, "zbh1") == 0) return pp_sched_zbh1(P, M, out);
+    return pp_sched_zbv(P, M, out);
 }
 
 /* ---- lowering: the sends and receives a compute-only schedule implies --- */

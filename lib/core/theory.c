@@ -1,44 +1,73 @@
 /* theory.c -- the formulas the course teaches, and the measured figures
  * they are compared with.
  *
- * With P stages of equal cost and M micro-batches, GPipe and 1F1B both take
- * (M + P - 1) forward-plus-backward slots per step, of which each rank is
- * busy for M: the bubble is (P-1)/(M+P-1) of the step, or (P-1)/M when
- * measured against the ideal, bubble-free time.  They differ in memory:
- * GPipe holds all M micro-batches' activations, 1F1B at most P - stage.
- * Left out on purpose: interleaved and zero-bubble formulas (with their builders).
+ * P pipeline ranks, M micro-batches; a rank's share of the model costs F
+ * forward and B backward (B = I + W when the backward is split).  The bubble
+ * is the time each rank spends idle in a step: every rank has the same work
+ * (M (F+B)), so the bubble is what its start waits for and its end waits
+ * after.
+ *   GPipe, 1F1B: (P-1)(F+B) idle per rank, (P-1)/(M+P-1) of the step, any F, B.
+ *   Interleaved, v chunks of 1/v of the rank's share: the fill and drain
+ *     shrink v times: (P-1)/(vM+P-1).  Warm-up memory grows instead: rank r
+ *     holds up to (v+1)P - 2r - 1 chunks (of 1/v of its activations each).
+ *   ZB-H1, F = I = W: only the I's are on the path between ranks, and the
+ *     W's fill the cool-down: (P-1)F idle per rank, (P-1)/(3M+P-1) of the
+ *     step (a third of 1F1B's idle time), when M >= P.  Every rank holds up
+ *     to P micro-batches, rank 0's peak under 1F1B.
+ *   ZB-V, F = I = W, two chunks of half the share: the first forward
+ *     reaches the last rank in half the time: (P-1)F/2 idle per rank,
+ *     (P-1)/(6M+P-1), when M = P or M >= 2P; up to 2P half-size chunks held
+ *     (P whole stages, as 1F1B's rank 0).
+ * Where F, I and W differ or M breaks the condition, the simulator's
+ * prediction is the reference and pp_theory_broken() says what failed.
  */
 #include "core.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-double pp_theory_bubble_step(pp_family f, int P, int M)
+/* Each formula's fill-and-drain term, and busy slots per rank per step, in
+ * units of the fill term's own step: (P-1) / (work + P-1). */
+static double work_units(pp_family f, int M, int v)
 {
     switch (f) {
-    case PP_FAM_NAIVE: return (double)(P - 1) / P;
     case PP_FAM_GPIPE:
-    case PP_FAM_1F1B: return (double)(P - 1) / (M + P - 1);
-    default: return -1.0;
+    case PP_FAM_1F1B: return M;
+    case PP_FAM_INTERLEAVED: return (double)v * M;
+    case PP_FAM_ZBH1: return 3.0 * M;
+    case PP_FAM_ZBV: return 6.0 * M;
+    default: return -1;
     }
 }
 
-double pp_theory_bubble_ideal(pp_family f, int P, int M)
+double pp_theory_bubble_step(pp_family f, int P, int M, int v)
 {
-    switch (f) {
-    case PP_FAM_NAIVE: return (double)(P - 1);
-    case PP_FAM_GPIPE:
-    case PP_FAM_1F1B: return (double)(P - 1) / M;
-    default: return -1.0;
-    }
+    if (f == PP_FAM_NAIVE) return (double)(P - 1) / P;
+    double w = work_units(f, M, v);
+    return w < 0 ? -1.0 : (P - 1) / (w + P - 1);
 }
 
-int pp_theory_peak_inflight(pp_family f, int P, int M, int stage)
+double pp_theory_bubble_ideal(pp_family f, int P, int M, int v)
+{
+    if (f == PP_FAM_NAIVE) return (double)(P - 1);
+    double w = work_units(f, M, v);
+    return w < 0 ? -1.0 : (P - 1) / w;
+}
+
+static int min_int(int a, int b)
+{
+    return a < b ? a : b;
+}
+
+int pp_theory_peak_inflight(pp_family f, int P, int M, int v, int rank)
 {
     switch (f) {
     case PP_FAM_NAIVE: return 1;
     case PP_FAM_GPIPE: return M;
-    case PP_FAM_1F1B: return P - stage < M ? P - stage : M;
+    case PP_FAM_1F1B: return min_int(M, P - rank);
+    case PP_FAM_INTERLEAVED: return v == 1 ? min_int(M, P - rank) : min_int(v * M, (v + 1) * P - 2 * rank - 1);
+    case PP_FAM_ZBH1: return min_int(M, P);
+    case PP_FAM_ZBV: return 2 * min_int(M, P);
     default: return -1;
     }
 }
@@ -49,6 +78,9 @@ const char *pp_theory_bubble_step_text(pp_family f)
     case PP_FAM_NAIVE: return "(P-1)/P";
     case PP_FAM_GPIPE:
     case PP_FAM_1F1B: return "(P-1)/(M+P-1)";
+    case PP_FAM_INTERLEAVED: return "(P-1)/(vM+P-1)";
+    case PP_FAM_ZBH1: return "(P-1)/(3M+P-1)";
+    case PP_FAM_ZBV: return "(P-1)/(6M+P-1)";
     default: return "none";
     }
 }
@@ -59,6 +91,9 @@ const char *pp_theory_bubble_ideal_text(pp_family f)
     case PP_FAM_NAIVE: return "P-1";
     case PP_FAM_GPIPE:
     case PP_FAM_1F1B: return "(P-1)/M";
+    case PP_FAM_INTERLEAVED: return "(P-1)/(vM)";
+    case PP_FAM_ZBH1: return "(P-1)/(3M)";
+    case PP_FAM_ZBV: return "(P-1)/(6M)";
     default: return "none";
     }
 }
@@ -69,8 +104,23 @@ const char *pp_theory_peak_text(pp_family f)
     case PP_FAM_NAIVE: return "1";
     case PP_FAM_GPIPE: return "M";
     case PP_FAM_1F1B: return "min(M, P-stage)";
+    case PP_FAM_INTERLEAVED: return "min(vM,(v+1)P-2r-1)";
+    case PP_FAM_ZBH1: return "min(M, P)";
+    case PP_FAM_ZBV: return "2 min(M, P)";
     default: return "none";
     }
+}
+
+const char *pp_theory_broken(pp_family f, int P, int M, int v, const pp_costs *c)
+{
+    const double *t = c->ticks;
+    int split = f == PP_FAM_ZBH1 || f == PP_FAM_ZBV;
+    if (split && (fabs(t[PP_I] - t[PP_F]) > 1e-9 || fabs(t[PP_W] - t[PP_F]) > 1e-9))
+        return "F, I and W do not cost the same";
+    if (f == PP_FAM_ZBH1 && M < P) return "M is less than P";
+    if (f == PP_FAM_ZBV && M != P && M < 2 * P) return "M is neither P nor 2P or more";
+    if (f == PP_FAM_INTERLEAVED && v > 1 && M % P != 0) return "M is not a multiple of P";
+    return NULL;
 }
 
 /* Total compute time over all ranks. */

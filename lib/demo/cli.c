@@ -176,13 +176,11 @@ static pp_status parse_schedule(const char *v, const pp_demo_spec *spec, pp_opts
     if (spec->no_schedule)
         return fail(err, n, "--schedule: this demo chooses its own schedules; run 04_bubble_efficiency for '%s'", v);
     size_t len = strlen(v);
-    pp_sched *s = NULL;
-    int builder = pp_sched_build(v, 1, 1, &s) == PP_OK;
-    pp_sched_free(s);
+    int builder = pp_sched_is_builder(v) || (spec->all_ok && strcmp(v, "all") == 0);
     int csv = len > 4 && strcmp(v + len - 4, ".csv") == 0;
     if (!builder && !csv)
-        return fail(err, n, "--schedule: '%s' is not a schedule: use one of %s, or a file NAME.csv", v,
-                    pp_sched_names());
+        return fail(err, n, "--schedule: '%s' is not a schedule: use one of %s%s, or a file NAME.csv", v,
+                    pp_sched_names(), spec->all_ok ? ", all" : "");
     if (len >= sizeof o->schedule) return fail(err, n, "--schedule: the file name is too long");
     memcpy(o->schedule, v, len + 1);
     return PP_OK;
@@ -200,7 +198,7 @@ static const char *known[] = {"-m", "--microbatches", "--schedule", "--tick-ms",
                               "--cost", "--csv", "--save-schedule", "--tty", "--trace",
                               "--events", "--svg", "--depth", "--width", "--hidden", "--batch",
                               "--steps", "--seed", "--lr", "--partition", "--layers", "--dump",
-                              "--tp", "--dp"};
+                              "--tp", "--dp", "--chunks"};
 enum { NKNOWN = sizeof known / sizeof known[0] };
 
 int pp_cli_given(const pp_opts *o, const char *name)
@@ -218,7 +216,10 @@ static int not_here(const pp_demo_spec *spec, int k, const char *name, char *err
     if (spec->real && (k == 3 || k == 4 || k == 5))
         return fail(err, n, "%s: this demo computes for real, so it has no ticks or payload; "
                     "the timed demos (04, 05) take %s", name, name) != PP_OK;
-    if (k >= 22 && !spec->grid_ok)
+    if (k == 24 && spec->no_schedule)
+        return fail(err, n, "--chunks: this demo chooses its own schedules and chunks; 04_bubble_efficiency and "
+                    "02_microbatches take --schedule interleaved --chunks v") != PP_OK;
+    if (k >= 22 && k <= 23 && !spec->grid_ok)
         return fail(err, n, "%s: this demo runs one pipeline (P = the number of ranks); "
                     "05_1f1b, 06_pp_tp and 12_3d take --tp and --dp", name) != PP_OK;
     if (k == 6 && !spec->csv_ok)
@@ -299,6 +300,13 @@ pp_status pp_cli_parse(int argc, char **argv, const pp_demo_spec *spec, pp_opts 
             *(k == 22 ? &o->tp : &o->dp) = (int)x;
             break;
         }
+        case 24: {
+            long x;
+            if (parse_int(v, 1, 16, &x) != 0)
+                return fail(err, n, "--chunks: '%s' is not a number of chunks per rank: give 1 to 16", v);
+            o->chunks = (int)x;
+            break;
+        }
         default: st = parse_model(k - 12, v, o, err, n); break;
         }
         if (st != PP_OK) return st;
@@ -339,8 +347,12 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
     }
     opt(f, "-m, --microbatches M", "micro-batches per step%s (default %s)",
         spec->mb_list_ok ? "; a list like 1,2,4 sweeps them" : "", mb);
-    if (!spec->no_schedule)
-        opt(f, "--schedule NAME", "%s, or a CSV file (one row per rank) (default %s)", pp_sched_names(), d->schedule);
+    if (!spec->no_schedule) {
+        opt(f, "--schedule NAME", "%s%s, or a CSV file (one row per rank; PyTorch's compute-only form too) "
+            "(default %s)", pp_sched_names(), spec->all_ok ? ", all (every builder in turn)" : "", d->schedule);
+        opt(f, "--chunks v", "chunks (stages) per rank for --schedule interleaved; M must be a multiple of P "
+            "(default 2)");
+    }
     if (spec->real) {
         const pp_model_cfg *c = &d->model;
         fprintf(f, "the model: --depth blocks y = x + gelu(x W1 + b1) W2 + b2, trained with SGD\n"

@@ -200,14 +200,17 @@ pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M)
         if (st != PP_OK) refuse(d, "%s: %s", name, inner);
         const char *base = strrchr(name, '/');
         snprintf(s->name, sizeof s->name, "%.31s", base ? base + 1 : name);
+        if (d->opt.chunks)
+            refuse(d, "--chunks %d: %s sets its own stages per rank (leave --chunks out)", d->opt.chunks, name);
         if (s->nranks != P)
             refuse(d, "%s has %d rows but mpiexec started %d ranks: the schedule needs one row per rank", name,
                    s->nranks, P);
         if (d->opt.m_given && s->nmb != M)
             refuse(d, "-m %d disagrees with %s, which has %d micro-batch%s (leave -m out)", M, name, s->nmb,
                    s->nmb == 1 ? "" : "es");
-    } else if (pp_sched_build(name, P, M, &s) != PP_OK) {
-        refuse(d, "cannot build schedule '%s' for P=%d, M=%d (schedules: %s)", name, P, M, pp_sched_names());
+    } else {
+        char why[300];
+        if (pp_sched_build(name, P, M, d->opt.chunks, &s, why, sizeof why) != PP_OK) refuse(d, "%s", why);
     }
 
     pp_check c;
@@ -269,6 +272,10 @@ static void pace(pp_demo *d, const pp_sched *s)
 static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas, pp_trainer *t, double *loss)
 {
     pp_demo_state *in = d->in;
+    if (!t) {   /* timed: a rank's share of the model is split among its chunks */
+        for (int k = 0; k < s->nstages && k < PP_MAX_STAGES; k++) in->stage_scale[k] = 1.0 / s->chunks;
+        d->exec.costs.stage_scale = s->chunks > 1 ? in->stage_scale : NULL;
+    }
     if (!t && d->tui && !in->paced && !pp_cli_given(&d->opt, "--tick-ms")) pace(d, s);
     in->paced = 1;
     d->exec.work = t ? pp_trainer_work(t) : NULL;
@@ -523,15 +530,29 @@ void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m)
     if (show_m) snprintf(mb, sizeof mb, ", M=%d micro-batch%s", s->nmb, s->nmb == 1 ? "" : "es");
     if (d->exec.payload % 1024 == 0) snprintf(size, sizeof size, "%zu KiB", d->exec.payload / 1024);
     else snprintf(size, sizeof size, "%zu-byte", d->exec.payload);
-    char grid[96] = "", line[400];
+    char grid[96] = "", line[400], costs[96];
+    int split = 0;
+    for (int r = 0; r < s->nranks; r++)
+        for (int i = 0; i < s->len[r]; i++) split |= s->acts[r][i].kind == PP_I || s->acts[r][i].kind == PP_W;
+    if (split) snprintf(costs, sizeof costs, "F=%g I=%g W=%g ticks of %.4g ms", t[PP_F], t[PP_I], t[PP_W],
+                        d->exec.costs.tick_s * 1e3);
+    else snprintf(costs, sizeof costs, "F=%g B=%g ticks of %.4g ms", t[PP_F], t[PP_B], d->exec.costs.tick_s * 1e3);
+    if (s->chunks > 1) {   /* the costs are a rank's share; each chunk takes its part */
+        size_t k = strlen(costs);
+        snprintf(costs + k, sizeof costs - k, " for a rank's share, 1/%d of it per chunk", s->chunks);
+    }
     if (d->grid->T * d->grid->D > 1)
         snprintf(grid, sizeof grid, " x T=%d x D=%d (%d ranks; all-reduce AR=%g ticks, real, of the payload)", d->grid->T,
                  d->grid->D, d->grid->size, d->opt.ar_ticks);
-    if (grid[0]) snprintf(line, sizeof line, "%s: P=%d stages%s%s; F=%g B=%g ticks of %.4g ms; %s messages", s->name,
-                          s->nstages, grid, mb, t[PP_F], t[PP_B], d->exec.costs.tick_s * 1e3, size);
-    else snprintf(line, sizeof line, "%s: P=%d stage%s on %d rank%s%s; F=%g B=%g ticks of %.4g ms; %s messages", s->name,
-                  s->nstages, s->nstages == 1 ? "" : "s", s->nranks, s->nranks == 1 ? "" : "s", mb, t[PP_F], t[PP_B],
-                  d->exec.costs.tick_s * 1e3, size);
+    char shape[96];
+    if (s->chunks > 1)
+        snprintf(shape, sizeof shape, "P=%d rank%s x v=%d chunks = %d stages", s->nranks, s->nranks == 1 ? "" : "s",
+                 s->chunks, s->nstages);
+    else snprintf(shape, sizeof shape, "P=%d stage%s on %d rank%s", s->nstages, s->nstages == 1 ? "" : "s", s->nranks,
+                  s->nranks == 1 ? "" : "s");
+    if (grid[0]) snprintf(line, sizeof line, "%s: P=%d stages%s%s; %s; %s messages", s->name, s->nstages, grid, mb,
+                          costs, size);
+    else snprintf(line, sizeof line, "%s: %s%s; %s; %s messages", s->name, shape, mb, costs, size);
     pp_report_wrap(f, line, "", "  ");
 }
 

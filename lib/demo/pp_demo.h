@@ -50,6 +50,7 @@ typedef struct {
                                 --trace, --events and --svg are refused */
     int plain;               /* it prints plain text only: --save-schedule, --tty, --trace,
                                 --events and --svg are refused */
+    int all_ok;              /* --schedule all: the demo runs every builder */
 } pp_demo_spec;
 
 #define PP_MAX_MB_LIST 32
@@ -63,7 +64,8 @@ typedef struct {
     int mb[PP_MAX_MB_LIST];  /* -m/--microbatches: one value or a list "1,2,4" */
     int nmb;
     int m_given;             /* -m was on the command line */
-    char schedule[256];      /* --schedule: a builder name or a CSV file */
+    char schedule[256];      /* --schedule: a builder name, a CSV file (or "all" where all_ok) */
+    int chunks;              /* --chunks v: chunks per rank for interleaved (0 = its default, 2) */
     double tick_ms;          /* --tick-ms */
     size_t payload;          /* --payload: bytes, "64K" and "1M" accepted */
     double ticks[4];         /* --cost F=1,B=2,I=1,W=1 */

@@ -221,6 +221,7 @@ static void draw_panel(const pp_view_model *m, int y, int w)
     int grid = m->T * m->D > 1, lines = grid ? m->depth : m->nrows;
     char ftitle[48];
     snprintf(ftitle, sizeof ftitle, "formula %s", m->family == PP_FAM_CUSTOM ? "" : pp_theory_peak_text(m->family));
+    if (54 + (int)strlen(ftitle) > w) snprintf(ftitle, sizeof ftitle, "formula");   /* its text is in the report */
     int fw = (int)strlen(ftitle);
     mvprintw(y++, 0, "%-5s %5s  %6s  %15s %5s  %-*s %9s", grid ? "stage" : "rank", grid ? "ranks" : "stage", "busy",
              "activations now", "peak", fw, ftitle, "sent KiB");
@@ -228,7 +229,7 @@ static void draw_panel(const pp_view_model *m, int y, int w)
         int r = grid ? pp_place_rank(m->depth, m->T, i, 0, 0) : i;   /* the line's first rank */
         const pp_evlist *ev = &run->ranks[r];
         int now_held = ev->n ? ev->ev[ev->n - 1].inflight : 0;
-        int formula = pp_theory_peak_inflight(m->family, m->depth, m->M, m->stage_of[r]);
+        int formula = pp_theory_peak_inflight(m->family, m->depth, m->M, m->chunks, pp_run_pipe_rank(run, r));
         char f[16] = "-", who[32];
         if (formula >= 0) snprintf(f, sizeof f, "%d", formula);
         double busy = 0, sent = 0;
@@ -243,7 +244,7 @@ static void draw_panel(const pp_view_model *m, int y, int w)
                  span > 0 ? 100 * busy / span : 0.0, now_held, run->peak_inflight[r], fw, f, sent / 1024.0);
     }
     double measured = span > 0 ? 1 - total_busy / (m->nrows * span) : 0;
-    double formula = pp_theory_bubble_step(m->family, m->depth, m->M);
+    double formula = pp_theory_bubble_step(m->family, m->depth, m->M, m->chunks);
     char ftext[48] = "", ptext[48] = "";
     if (formula >= 0) snprintf(ftext, sizeof ftext, "formula %s %.1f %%", pp_theory_bubble_step_text(m->family),
                                100 * formula);

@@ -136,12 +136,13 @@ static void svg_run(pp_export *x, const pp_run *r, const pp_sched *s, const pp_e
     FILE *f = x->svg_body;
     int y0 = x->svg_height;
     double scale = r->makespan > 0 ? SVG_W / r->makespan : 1;   /* px per second */
-    double formula = pp_theory_bubble_step(s->family, r->nrows, r->M);
+    double formula = pp_theory_bubble_step(s->family, s->nranks, s->nmb, s->chunks);
     fprintf(f, "<text x=\"8\" y=\"%d\" font-size=\"15\" font-weight=\"bold\">%s: %s, P=%d, M=%d, tick %g ms</text>\n",
             y0 + 18, prog, s->name, r->nrows, r->M, o->costs.tick_s * 1e3);
-    fprintf(f, "<text x=\"8\" y=\"%d\" font-size=\"12\">bubble %.1f %% measured, %s %.1f %% formula; makespan %.1f ms measured</text>\n",
-            y0 + 36, 100 * pp_run_bubble_step(r), pp_theory_bubble_step_text(s->family),
-            formula >= 0 ? 100 * formula : 0.0, r->makespan * 1e3);
+    char ftext[64] = "no formula (a schedule from a file)";
+    if (formula >= 0) snprintf(ftext, sizeof ftext, "%s %.1f %% formula", pp_theory_bubble_step_text(s->family), 100 * formula);
+    fprintf(f, "<text x=\"8\" y=\"%d\" font-size=\"12\">bubble %.1f %% measured, %s; makespan %.1f ms measured</text>\n",
+            y0 + 36, 100 * pp_run_bubble_step(r), ftext, r->makespan * 1e3);
     for (int p = 0; p < r->nrows; p++) {
         int y = y0 + SVG_HEAD + p * SVG_ROW;
         fprintf(f, "<text x=\"8\" y=\"%d\" font-size=\"12\">rank %d</text>\n", y + 15, p);

@@ -175,20 +175,21 @@ static void bubble_lines(FILE *f, const char *label, const char *text, double me
 void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sched *s,
                        const pp_exec_opts *o)
 {
-    int P = s->nstages, M = s->nmb;
+    int P = s->nranks, M = s->nmb, v = s->chunks;
     pp_family fam = s->family;
 
     fprintf(f, "  %4s  %8s  %8s  %-24s  %11s\n", "rank", "busy", "idle", "activations held at peak", "sent");
     fprintf(f, "  %4s  %8s  %8s  %13s  %9s  %11s\n", "", "", "", "measured", "formula", "KiB");
     for (int p = 0; p < m->nrows; p++) {
         double busy = m->makespan > 0 ? m->busy[p] / m->makespan : 0;
-        int formula = pp_theory_peak_inflight(fam, P, M, pp_run_pipe_rank(m, p));
+        int formula = pp_theory_peak_inflight(fam, P, M, v, pp_run_pipe_rank(m, p));
         char want[16] = "n/a";
         if (formula >= 0) snprintf(want, sizeof want, "%d", formula);
         fprintf(f, "  %4d  %6.1f %%  %6.1f %%  %13d  %9s  %11.0f\n", p, 100 * busy, 100 * (1 - busy),
                 m->peak_inflight[p], want, m->bytes_sent[p] / 1024.0);
     }
-    fprintf(f, "  (busy and idle: measured, shares of the makespan; formula %s)\n", pp_theory_peak_text(fam));
+    fprintf(f, "  (busy and idle: measured, shares of the makespan; formula %s%s)\n", pp_theory_peak_text(fam),
+            v > 1 ? ", counted in chunks of a micro-batch" : "");
 
     double tick_s = o->costs.tick_s;
     fprintf(f, "  makespan: %.1f ms measured, %.1f ms predicted (%g ticks of %.4g ms)\n", m->makespan * 1e3,
@@ -196,10 +197,17 @@ void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sc
     bubble_lines(f, m->nrows > s->nranks ? "bubble, share of the step = idle / (ranks x makespan)"
                                          : "bubble, share of the step = idle / (P x makespan)",
                  pp_theory_bubble_step_text(fam),
-                 pp_run_bubble_step(m), pp_theory_bubble_step(fam, P, M), pp_run_bubble_step(pred));
+                 pp_run_bubble_step(m), pp_theory_bubble_step(fam, P, M, v), pp_run_bubble_step(pred));
     bubble_lines(f, "bubble over the ideal time = idle / busy", pp_theory_bubble_ideal_text(fam),
-                 pp_run_bubble_ideal(m), pp_theory_bubble_ideal(fam, P, M), pp_run_bubble_ideal(pred));
+                 pp_run_bubble_ideal(m), pp_theory_bubble_ideal(fam, P, M, v), pp_run_bubble_ideal(pred));
     fprintf(f, "  (formula and predicted: computed; diff = measured - formula, in points)\n");
+    const char *broken = pp_theory_broken(fam, P, M, v, &o->costs);
+    if (broken)
+        fprintf(f, "  note: the formula assumes what this run does not (%s): the\n"
+                   "  prediction, which replays the schedule with its costs, is the reference\n", broken);
+    else if (fam == PP_FAM_CUSTOM)
+        fprintf(f, "  note: a schedule from a file has no formula: the prediction, which replays\n"
+                   "  it with its costs, is the reference\n");
     if (m->paused)
         fprintf(f, "  note: this step was paused in the live view: time held counts as idle,\n"
                    "  so the measured bubble is larger than the schedule's\n");

@@ -167,7 +167,7 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
     snprintf(m->name, sizeof m->name, "%s", s->name);
     m->family = s->family;
     m->nrows = rows;
-    m->T = T, m->D = D, m->depth = s->nranks;
+    m->T = T, m->D = D, m->depth = s->nranks, m->chunks = s->chunks;
     m->M = s->nmb;
     m->stage_of = stage_of;
     memcpy(m->ticks, o->costs.ticks, sizeof m->ticks);

@@ -81,7 +81,8 @@ typedef struct {
     char name[32];          /* the schedule */
     pp_family family;
     int nrows, M;           /* rows (ranks of the whole grid), micro-batches */
-    int T, D, depth;        /* the grid: tensor-parallel ranks, replicas, pipeline stages */
+    int T, D, depth;        /* the grid: tensor-parallel ranks, replicas, pipeline ranks */
+    int chunks;             /* stages per pipeline rank (v; 1 in a plain pipeline) */
     int *stage_of;          /* [P] the stage each rank runs (first one, for labels) */
     double ticks[4];        /* F, B, I, W cost in ticks */
     double tick0_s;         /* the tick the step started with */
