@@ -95,6 +95,120 @@ static void test_builders(void)
     CHECK(pp_sched_gpipe(4, 0, &s) == PP_EARG, "M = 0 is refused by the builders");
 }
 
+
+/* Interleaved, ZB-H1 and ZB-V: the order of small cases checked by hand,
+ * every P, M and v the builders take, and what they refuse. */
+static void expect_rows(const char *name, int P, int M, int v, const char *const *want)
+{
+    pp_sched *s = NULL;
+    char buf[2048], err[256] = "";
+    int ok = pp_sched_build(name, P, M, v, &s, err, sizeof err) == PP_OK;
+    for (int r = 0; ok && r < P; r++) {
+        rank_str(s, r, buf, sizeof buf);
+        if (strcmp(buf, want[r]) != 0) {
+            printf("# %s rank %d: %s\n#   wanted: %s\n", name, r, buf, want[r]);
+            ok = 0;
+        }
+    }
+    CHECK(ok, "%s P=%d M=%d%s: every rank's order as worked out by hand%s%s", name, P, M, v > 1 ? " v=2" : "",
+          err[0] ? ": " : "", err);
+    pp_sched_free(s);
+}
+
+static void test_new_builders(void)
+{
+    /* Interleaved, P=2, M=2, v=2: rank 0 holds stages 0 and 2.  Its warm-up
+     * is 2(P-r-1) + (v-1)P = 4 forwards (all of them): chunk 0 for micro-
+     * batches 0 and 1, then chunk 1; the backwards come chunk 1 first. */
+    const char *inter[] = {"0F0 0F1 2F0 2F1 2B0 2B1 0B0 0B1", "1F0 1F1 3F0 3B0 3F1 3B1 1B0 1B1"};
+    expect_rows("interleaved", 2, 2, 2, inter);
+    /* ZB-H1, P=3, M=3: 1F1B's places for F and I; rank r runs each W r
+     * places after its I, the rest at the end. */
+    const char *zbh1[] = {"0F0 0F1 0F2 0I0 0W0 0I1 0W1 0I2 0W2", "1F0 1F1 1I0 1F2 1I1 1W0 1I2 1W1 1W2",
+                          "2F0 2I0 2F1 2I1 2F2 2I2 2W0 2W1 2W2"};
+    expect_rows("zbh1", 3, 3, 0, zbh1);
+    /* ZB-V, P=2, M=2: stages 0 and 3 on rank 0, 1 and 2 on rank 1, played in
+     * unit time: forwards first (upper chunk first) while fewer than 4
+     * chunks are held, then I's (lower chunk first), then the oldest W. */
+    const char *zbv[] = {"0F0 0F1 3F0 3I0 3F1 3I1 0I0 3W0 0I1 3W1 0W0 0W1",
+                         "1F0 2F0 1F1 2F1 2I0 1I0 2I1 1I1 2W0 1W0 2W1 1W1"};
+    expect_rows("zbv", 2, 2, 0, zbv);
+
+    /* Every P 1..8, M 1..32, v 1..4 the builders take: valid; each stage on
+     * its rank (interleaved s mod P, ZB-V the V); every stage runs F and B,
+     * or I and W, once per micro-batch. */
+    const char *names[] = {"interleaved", "zbh1", "zbv"};
+    int valid = 1, placed = 1, counted = 1, cases = 0;
+    for (int b = 0; b < 3; b++)
+        for (int P = 1; P <= 8; P++)
+            for (int M = 1; M <= 32; M++)
+                for (int v = 1; v <= (b == 0 ? 4 : 1); v++) {
+                    if (b == 0 && v > 1 && M % P != 0) continue;
+                    pp_sched *s = NULL;
+                    pp_check c;
+                    if (pp_sched_build(names[b], P, M, b == 0 ? v : 0, &s, NULL, 0) != PP_OK) { valid = 0; continue; }
+                    cases++;
+                    int chunks = b == 0 ? v : b == 1 ? 1 : 2;
+                    if (s->nstages != chunks * P || s->chunks != chunks) placed = 0;
+                    for (int st = 0; st < s->nstages; st++) {
+                        int want = b == 0 ? st % P : b == 1 ? st : (st < P ? st : 2 * P - 1 - st);
+                        if (s->stage_rank[st] != want) placed = 0;
+                    }
+                    int *n = calloc((size_t)s->nstages * M * 4, sizeof *n);
+                    for (int r = 0; n && r < P; r++)
+                        for (int i = 0; i < s->len[r]; i++) {
+                            pp_action a = s->acts[r][i];
+                            n[(a.stage * M + a.mb) * 4 + a.kind]++;
+                        }
+                    for (int k = 0; n && k < s->nstages * M; k++) {
+                        int *x = n + k * 4;
+                        if (!(x[PP_F] == 1 && ((x[PP_B] == 1 && !x[PP_I] && !x[PP_W]) || (!x[PP_B] && x[PP_I] == 1 && x[PP_W] == 1))))
+                            counted = 0;
+                    }
+                    free(n);
+                    if (pp_sched_validate(s, NULL, &c) != PP_OK) {
+                        if (valid) printf("# %s P=%d M=%d v=%d refused: %s\n", names[b], P, M, v, c.msg);
+                        valid = 0;
+                    }
+                    pp_check_clear(&c);
+                    pp_sched_free(s);
+                }
+    CHECK(valid, "interleaved (v 1..4, M a multiple of P), zbh1 and zbv validate for every P 1..8, M 1..32 (%d cases)",
+          cases);
+    CHECK(placed, "each stage on its rank: interleaved stage s on rank s mod P, ZB-V stages r and 2P-1-r on rank r");
+    CHECK(counted, "every stage runs F and B, or F, I and W, exactly once per micro-batch");
+
+    /* Refusals name the arithmetic. */
+    pp_sched *s = NULL;
+    char err[300] = "";
+    CHECK(pp_sched_build("interleaved", 4, 6, 2, &s, err, sizeof err) == PP_EARG && !s && strstr(err, "6 / 4") &&
+              strstr(err, "M = 4 or 8"),
+          "interleaved M=6 on P=4 refused with the arithmetic: %s", err);
+    CHECK(pp_sched_build("1f1b", 4, 8, 3, &s, err, sizeof err) == PP_EARG && strstr(err, "only interleaved"),
+          "--chunks with 1f1b refused: %s", err);
+    CHECK(pp_sched_build("interleaved", 4, 8, 17, &s, err, sizeof err) == PP_EARG && strstr(err, "1 to 16"),
+          "17 chunks refused: %s", err);
+    pp_sched_build("interleaved", 4, 8, 0, &s, NULL, 0);
+    CHECK(s && s->chunks == 2, "interleaved without --chunks takes v = 2");
+    pp_sched_free(s);
+
+    /* Mutations the validator or the placement check must catch: a W before
+     * its I; a chunk moved to another rank. */
+    pp_check c;
+    pp_sched_zbh1(3, 3, &s);
+    pp_action t = s->acts[0][3];   /* 0I0 0W0 -> 0W0 0I0 */
+    s->acts[0][3] = s->acts[0][4], s->acts[0][4] = t;
+    CHECK(pp_sched_validate(s, NULL, &c) == PP_ESCHED && c.kind == PP_BAD_ORDER && c.rank == 0 && c.index == 3,
+          "a W before its I is refused, the W marked: %s", c.msg);
+    pp_check_clear(&c);
+    pp_sched_free(s);
+    pp_sched_interleaved(2, 2, 2, &s);
+    s->acts[1][2].stage = 2;   /* 3F0 on rank 1 becomes 2F0: stage 2 is rank 0's */
+    CHECK(pp_sched_validate(s, NULL, &c) == PP_ESCHED, "a chunk run by the wrong rank is refused: %s", c.msg);
+    pp_check_clear(&c);
+    pp_sched_free(s);
+}
+
 static void test_csv(void)
 {
     pp_sched *s, *back;
@@ -247,8 +361,65 @@ static void test_simulator(void)
     CHECK(exact, "simulated bubble equals the formula exactly (both definitions), every builder, P 1..8, M 1..32");
     CHECK(peaks, "simulated peak activations equal the formula (GPipe M, 1F1B min(M, P-stage), naive 1)");
 
+    /* The new builders, where their formulas' conditions hold (F = I = W = 1,
+     * B = 2; a chunk costs 1/v of a rank's share). */
+    const char *more[] = {"interleaved", "zbh1", "zbv"};
+    double scale[64];
+    int cases = 0, conditions = 1;
+    exact = peaks = 1;
+    for (int b = 0; b < 3; b++)
+        for (int P = 1; P <= 8; P++)
+            for (int M = 1; M <= 32; M++)
+                for (int v = 1; v <= (b == 0 ? 4 : 1); v++) {
+                    pp_sched *s;
+                    pp_run *r;
+                    if (pp_sched_build(more[b], P, M, b == 0 ? v : 0, &s, NULL, 0) != PP_OK) continue;
+                    int holds = !pp_theory_broken(s->family, P, M, s->chunks, &c);
+                    int should = b == 0 ? M % P == 0 || v == 1 : b == 1 ? M >= P : M == P || M >= 2 * P;
+                    if (holds != should) conditions = 0;
+                    if (!holds) { pp_sched_free(s); continue; }
+                    for (int k = 0; k < 64; k++) scale[k] = 1.0 / s->chunks;
+                    c.stage_scale = scale;
+                    s = lowered(s);
+                    cases++;
+                    if (!s || pp_simulate(s, &c, &r) != PP_OK) { exact = 0; pp_sched_free(s); continue; }
+                    double want = pp_theory_bubble_step(s->family, P, M, s->chunks);
+                    double ideal = pp_theory_bubble_ideal(s->family, P, M, s->chunks);
+                    if (fabs(pp_run_bubble_step(r) - want) > 1e-9 || fabs(pp_run_bubble_ideal(r) - ideal) > 1e-9) {
+                        if (exact) printf("# %s P=%d M=%d v=%d: simulated %.6f, formula %.6f\n", more[b], P, M, v,
+                                          pp_run_bubble_step(r), want);
+                        exact = 0;
+                    }
+                    for (int rk = 0; rk < P; rk++)
+                        if (r->peak_inflight[rk] != pp_theory_peak_inflight(s->family, P, M, s->chunks, rk)) {
+                            if (peaks) printf("# %s P=%d M=%d v=%d rank %d: peak %d, formula %d\n", more[b], P, M, v, rk,
+                                              r->peak_inflight[rk], pp_theory_peak_inflight(s->family, P, M, s->chunks, rk));
+                            peaks = 0;
+                        }
+                    c.stage_scale = NULL;
+                    pp_run_free(r);
+                    pp_sched_free(s);
+                }
+    CHECK(conditions, "the formulas' conditions: interleaved M a multiple of P, ZB-H1 M >= P, ZB-V M = P or >= 2P");
+    CHECK(exact, "interleaved, ZB-H1, ZB-V: simulated bubble equals the formula (both definitions) wherever its "
+          "conditions hold, P 1..8, M 1..32, v 1..4 (%d cases)", cases);
+    CHECK(peaks, "their simulated peak chunks held per rank equal the formula (interleaved min(vM, (v+1)P-2r-1), "
+          "ZB-H1 min(M, P), ZB-V 2 min(M, P))");
+    /* Costs that break a formula: it says so, and the prediction differs. */
     pp_sched *s;
     pp_run *r;
+    c.ticks[PP_I] = 2;
+    pp_sched_zbh1(4, 8, &s);
+    const char *why = pp_theory_broken(s->family, 4, 8, 1, &c);
+    s = lowered(s);
+    pp_simulate(s, &c, &r);
+    CHECK(why && strstr(why, "F, I and W") && fabs(pp_run_bubble_step(r) - pp_theory_bubble_step(PP_FAM_ZBH1, 4, 8, 1)) > 0.01,
+          "ZB-H1 with I = 2 ticks: the formula's condition is said broken (%s), and the prediction differs (%.1f %%)",
+          why ? why : "nothing", 100 * pp_run_bubble_step(r));
+    c.ticks[PP_I] = 1;
+    pp_run_free(r);
+    pp_sched_free(s);
+
     pp_sched_gpipe(4, 8, &s);
     s = lowered(s);
     pp_simulate(s, &c, &r);
@@ -410,6 +581,7 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     test_notation();
     test_builders();
+    test_new_builders();
     test_csv();
     test_validator();
     test_simulator();
