@@ -27,7 +27,7 @@ int main(int argc, char **argv)
     pp_demo_refuse_if(&d, d.opt.m_given, "-m: this demo sends the whole batch as one message; demo 02 splits it");
     pp_demo_refuse_if(&d, d.opt.dump[0] != 0, "--dump: this demo trains nothing; demos 02 and 03 write their weights and data");
     pp_partition part;
-    pp_demo_model(&d, &part);
+    pp_demo_model(&d, NULL, &part);
     const pp_model_cfg *c = &d.opt.model;
     int me = d.grid->rank, P = d.grid->P, B = c->batch, W = c->width;
     pp_trainer *t = NULL;

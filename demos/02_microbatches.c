@@ -34,15 +34,18 @@ static int cmp(const void *a, const void *b)
  * view it comes after the picture, not under it). */
 static void heading(const pp_sched *s, const pp_partition *part, const pp_model_cfg *c, int P)
 {
-    char parts[128], line[512];
+    char parts[128], line[512], chunks[64] = "";
     pp_partition_str(part, parts, sizeof parts);
+    if (s->chunks > 1) snprintf(chunks, sizeof chunks, " x %d chunks = %d stages", s->chunks, s->nstages);
     snprintf(line, sizeof line, "the %s schedule; a batch of %d samples through %d blocks (width %d, hidden %d) "
-             "on %d rank%s (blocks %s), %d steps per M; %s", s->name, c->batch, c->depth, c->width, c->hidden, P,
-             P == 1 ? "" : "s", parts, c->steps, pp_backend_name());
+             "on %d rank%s%s (blocks%s %s), %d steps per M; %s", s->name, c->batch, c->depth, c->width,
+             c->hidden, P, P == 1 ? "" : "s", chunks, chunks[0] ? " per stage" : "", parts, c->steps, pp_backend_name());
     pp_report_wrap(stdout, line, "", "");
-    printf("all figures measured in this run except the formula column; step time: the\n"
-           "median over the steps; bubble: its share of the step, formula %s\n\n",
-           pp_theory_bubble_step_text(s->family));
+    snprintf(line, sizeof line, "all figures measured in this run except the formula column; step time: the median "
+             "over the steps; bubble: its share of the step, formula %s",
+             s->family == PP_FAM_CUSTOM ? "n/a (a schedule from a file has none)" : pp_theory_bubble_step_text(s->family));
+    pp_report_wrap(stdout, line, "", "");
+    printf("\n");
     printf("%5s %8s %10s %10s %9s %9s %9s\n", "M", "samples", "step time", "samples/s", "bubble", "formula", "GFLOP/s");
     printf("%5s %8s %10s %10s %9s %9s %9s\n", "", "per m.b.", "(ms)", "", "", "", "in comp.");
 }
@@ -81,8 +84,12 @@ int main(int argc, char **argv)
     static const pp_demo_spec spec = {.what = "Trains the same model with the batch split into M micro-batches, for each M.",
                                       .real = 1, .mb_list_ok = 1, .csv_ok = 1};
     pp_demo_start(&d, &spec, &argc, &argv);
+    /* The first M's schedule says how many stages the model is cut into
+     * (a rank may hold several: interleaved, zbv, a file's). */
+    pp_sched *first = pp_demo_schedule(&d, d.opt.schedule, d.opt.mb[0]);
+    if (first->family == PP_FAM_CUSTOM) d.opt.mb[0] = first->nmb, d.opt.nmb = 1;   /* a file: its own M, once */
     pp_partition part;
-    pp_demo_model(&d, &part);
+    pp_demo_model(&d, first, &part);
     const pp_model_cfg *c = &d.opt.model;
     int me = d.grid->rank, P = d.grid->P;
     long nparams = pp_model_params(c);
@@ -92,13 +99,14 @@ int main(int argc, char **argv)
     double *losses = calloc((size_t)d.opt.nmb * c->steps, sizeof *losses);   /* [M index][step] */
     double maxdiffs[PP_MAX_MB_LIST] = {0};
     int flagged = 0;
+    const char *broken = NULL;   /* a condition of the formula the measured costs break */
     if ((me == 0 && (!first_w || !w)) || !ms || !losses) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
 
     for (int i = 0; i < d.opt.nmb && !d.quit; i++) {
         int M = d.opt.mb[i];
-        pp_sched *s = pp_demo_schedule(&d, d.opt.schedule, M);
+        pp_sched *s = i == 0 ? first : pp_demo_schedule(&d, d.opt.schedule, M);
         pp_trainer *t = NULL;
-        PP_CHECK(pp_trainer_new(d.grid, c, &part, NULL, &t), "could not make this rank's blocks");
+        PP_CHECK(pp_trainer_new(d.grid, c, &part, s->stage_rank, &t), "could not make this rank's blocks");
         double loss = 0, busy = 0, bubble = 0;
         int paused = 0;
         for (int k = 0; k < c->steps && !d.quit; k++) {
@@ -123,12 +131,15 @@ int main(int argc, char **argv)
                 for (long j = 0; i > 0 && j < nparams; j++) maxdiff = fmax(maxdiff, fabs((double)w[j] - first_w[j]));
                 maxdiffs[i] = maxdiff;
                 flagged |= paused;
+                if (!broken) broken = pp_theory_broken(s->family, s->nranks, M, s->chunks, &d.exec.costs);
                 if (i == 0) heading(s, &part, c, P);
                 qsort(ms, (size_t)c->steps, sizeof *ms, cmp);
                 double med = ms[c->steps / 2];
                 double formula = pp_theory_bubble_step(s->family, s->nranks, M, s->chunks), gflops = step_flops(c) / busy * 1e-9;
-                printf("%5d %8d %10.2f %10.0f %7.1f %% %7.1f %% %9.2f%s\n", M, c->batch / M, med,
-                       c->batch / (med * 1e-3), 100 * bubble, 100 * formula, gflops, paused ? " *paused" : "");
+                char ftext[16] = "n/a";
+                if (formula >= 0) snprintf(ftext, sizeof ftext, "%.1f %%", 100 * formula);
+                printf("%5d %8d %10.2f %10.0f %7.1f %% %9s %9.2f%s\n", M, c->batch / M, med,
+                       c->batch / (med * 1e-3), 100 * bubble, ftext, gflops, paused ? " *paused" : "");
                 pp_demo_csv_row(&d, "schedule,P,M,samples_per_microbatch,step_ms,samples_per_s,bubble_measured,"
                                     "bubble_formula,gflops_in_compute,loss,max_weight_diff",
                                 "%s,%d,%d,%d,%.3f,%.1f,%.6f,%.6f,%.3f,%.8f,%.3e", s->name, P, M, c->batch / M, med,
@@ -149,6 +160,13 @@ int main(int argc, char **argv)
         if (i + 1 < d.opt.nmb && !d.quit) pp_demo_hold(&d, "next M: press any key (q quits)");
     }
     if (me == 0 && !d.quit) {
+        if (broken) {
+            char note[300];
+            snprintf(note, sizeof note, "note: the formula assumes what these runs do not (%s; measured here: F %.3f, "
+                     "I %.3f, W %.3f ms a block): the measured bubble is the one to read", broken,
+                     d.exec.costs.ticks[PP_F], d.exec.costs.ticks[PP_I], d.exec.costs.ticks[PP_W]);
+            pp_report_wrap(stdout, note, "", "  ");
+        }
         if (flagged)
             printf("* a step of this M was paused in the live view: its time held counts in\n"
                    "  the step time and the bubble\n");

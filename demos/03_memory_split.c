@@ -97,7 +97,7 @@ int main(int argc, char **argv)
     pp_demo_refuse_if(&d, pp_cli_given(&d.opt, "--steps"),
                       "--steps: this demo counts the memory of one step under each schedule; demo 02 trains for --steps");
     pp_partition part;
-    pp_demo_model(&d, &part);
+    pp_demo_model(&d, NULL, &part);
     const pp_model_cfg *c = &d.opt.model;
     int M = d.opt.mb[0], P = d.grid->P;
     pp_mem one = {0};

@@ -26,14 +26,14 @@ typedef struct {
  * text), the communication table and what it shows. */
 static void one_shape(pp_demo *d, shape_result *res)
 {
-    pp_partition part;
-    pp_demo_model(d, &part);
     const pp_model_cfg *c = &d->opt.model;
     const pp_grid *g = d->grid;
     int P = g->P, T = g->T, D = g->D, M = d->opt.mb[0], L = c->depth, n = g->size;
     pp_sched *s = pp_demo_schedule(d, d->opt.schedule, M);
+    pp_partition part;
+    pp_demo_model(d, s, &part);
     pp_trainer *t = NULL;
-    PP_CHECK(pp_trainer_new(g, c, &part, NULL, &t), "could not make this rank's slices of the blocks");
+    PP_CHECK(pp_trainer_new(g, c, &part, s->stage_rank, &t), "could not make this rank's slices of the blocks");
     pp_comm_stats *all = g->rank == 0 ? calloc((size_t)n, sizeof *all) : NULL;
     if (g->rank == 0 && !all) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
     double loss = 0;

@@ -47,14 +47,14 @@ int main(int argc, char **argv)
         .real = 1, .grid_ok = 1};
     pp_demo_start(&d, &spec, &argc, &argv);
     pp_demo_refuse_if(&d, d.opt.dump[0] != 0, "--dump: this demo does not write .npy files (02_microbatches does)");
-    pp_partition part;
-    pp_demo_model(&d, &part);
     const pp_model_cfg *c = &d.opt.model;
     const pp_grid *g = d.grid;
     int T = g->T, D = g->D, M = d.opt.mb[0], n = g->size;
     pp_sched *s = pp_demo_schedule(&d, d.opt.schedule, M);
+    pp_partition part;
+    pp_demo_model(&d, s, &part);
     pp_trainer *t = NULL;
-    PP_CHECK(pp_trainer_new(g, c, &part, NULL, &t), "could not make this rank's slices of the blocks");
+    PP_CHECK(pp_trainer_new(g, c, &part, s->stage_rank, &t), "could not make this rank's slices of the blocks");
     long np = pp_model_params(c);
     pp_comm_stats *all = g->rank == 0 ? calloc((size_t)n, sizeof *all) : NULL;
     float *w0 = g->rank == 0 ? malloc((size_t)np * sizeof *w0) : NULL, *wr = g->rank == 0 ? malloc((size_t)np * sizeof *wr) : NULL;

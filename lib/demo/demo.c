@@ -445,9 +445,14 @@ static int make_folder(const char *path, char *why, size_t n)
     return 0;
 }
 
-void pp_demo_model(pp_demo *d, pp_partition *part)
+void pp_demo_model(pp_demo *d, const pp_sched *s, pp_partition *part)
 {
     pp_model_cfg *c = &d->opt.model;
+    int S = s ? s->nstages : d->grid->P;
+    if (s && s->chunks > 1 && S > c->depth)
+        refuse(d, "%s on %d rank%s has %d stages (%d per rank), but the model has %d blocks: every stage needs one "
+               "(--depth %d or more%s)", s->name, s->nranks, s->nranks == 1 ? "" : "s", S, s->chunks, c->depth, S,
+               strcmp(s->name, "interleaved") == 0 ? ", or fewer --chunks" : "");
     int T = d->grid->T, D = d->grid->D;
     if (c->hidden % T != 0)
         refuse(d, "--tp %d: the hidden width %d does not split into %d equal slices (%d / %d = %.2f): "
@@ -475,8 +480,8 @@ void pp_demo_model(pp_demo *d, pp_partition *part)
     for (int l = 0; l < c->depth; l++) cost[l] = d->in->cost[PP_COST_F] + d->in->cost[PP_COST_B];
     cost[c->depth - 1] += d->in->cost[PP_COST_LOSS];
     char err[300];
-    pp_status st = pp_partition_make(d->opt.layers[0] ? d->opt.layers : d->opt.partition, c->depth, d->grid->P,
-                                      cost, part, err, sizeof err);
+    pp_status st = pp_partition_make(d->opt.layers[0] ? d->opt.layers : d->opt.partition, c->depth, S, cost, part,
+                                      err, sizeof err);
     free(cost);
     if (st != PP_OK) refuse(d, "%s", err);
     for (int s = 0; s < part->nstages; s++) d->in->stage_scale[s] = part->first[s + 1] - part->first[s];

@@ -133,8 +133,9 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas);
 int pp_demo_hold(pp_demo *d, const char *prompt);
 /* Real mode, after pp_demo_start: checks the model options against P and
  * every M (refusing bad ones on all ranks), measures the cost of a block and
- * makes the partition.  Every rank gets the same partition. */
-void pp_demo_model(pp_demo *d, pp_partition *part);
+ * makes the partition over the stages of schedule s (P stages when s is
+ * NULL).  Every rank gets the same partition. */
+void pp_demo_model(pp_demo *d, const pp_sched *s, pp_partition *part);
 /* One training step of t under s, as pp_demo_run: *pred from the measured
  * costs, *meas (rank 0) the step's events, *loss the step's loss. */
 void pp_demo_train(pp_demo *d, pp_trainer *t, const pp_sched *s, pp_run **pred, pp_run **meas, double *loss);

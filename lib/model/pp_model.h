@@ -21,6 +21,7 @@ typedef enum {
     PP_MEM_GRADS,   /* their gradients, accumulated over the micro-batches */
     PP_MEM_ACTS,    /* activations a forward stores for its backward */
     PP_MEM_COMM,    /* buffers that messages between stages travel in */
+    PP_MEM_IW,      /* gradients an input-gradient pass (I) keeps for its weight pass (W) */
     PP_MEM_OTHER,   /* the input batch, targets, scratch space */
     PP_MEM_NROLES
 } pp_mem_role;
@@ -166,6 +167,8 @@ pp_status pp_trainer_mem_all(pp_trainer *t, pp_mem *all);
 int pp_trainer_blocks(const pp_trainer *t, int stage, int *first);
 /* Stored-activation bytes one micro-batch leaves on stage `stage` (formula). */
 long pp_trainer_act_bytes(const pp_trainer *t, int stage, int M);
+/* Bytes an I of one micro-batch keeps on stage `stage` until its W (formula). */
+long pp_trainer_iw_bytes(const pp_trainer *t, int stage, int M);
 /* Collective: writes the weights (blockL_W1.npy ...) and the last step's
  * input.npy, target.npy and output.npy into dir, each by the rank that holds
  * it, as NumPy files; into place only if every rank succeeded.  On failure

@@ -6,7 +6,11 @@
  *   - message buffers, one per boundary, direction and micro-batch, made at
  *     the start of the step so the executor can post every receive early;
  *   - for every block and micro-batch, what its forward stored for its
- *     backward (x, h, a): made by F, freed by B (or by W);
+ *     backward (x, h, a): made by F, freed by B (or by W: h could go at I,
+ *     but a stored micro-batch stays one size, so that memory counts in
+ *     micro-batches held, as the formulas do);
+ *   - between an I and its W, the gradients W needs (dy, dh): kept apart
+ *     (PP_MEM_IW), freed by W;
  *   - gradients, added micro-batch by micro-batch in order 0, 1, 2, ...:
  *     a W that a schedule runs before its turn is kept (with what it needs)
  *     and done right after the one before it.  The sum of floats depends on
@@ -263,7 +267,7 @@ static pp_status backward_fused(pp_trainer *tr, int s, int m)
 }
 
 /* The input half alone (I): makes dh and dx for every block and keeps dy and
- * dh (with x and a) for the weight half; h is no longer needed. */
+ * dh (beside x, h and a) for the weight half. */
 static pp_status backward_input(pp_trainer *tr, int s, int m)
 {
     int first = tr->part.first[s], last = tr->part.first[s + 1] - 1;
@@ -271,18 +275,16 @@ static pp_status backward_input(pp_trainer *tr, int s, int m)
     pp_status st = PP_OK;
     if (!top->dy) {   /* a received gradient: copied, its buffer belongs to the step */
         pp_tensor *in = grad_in(tr, s, m, &st);
-        if (st == PP_OK && (st = new_t(tr, PP_MEM_ACTS, tr->rows, tr->cfg.width, &top->dy)) == PP_OK)
+        if (st == PP_OK && (st = new_t(tr, PP_MEM_IW, tr->rows, tr->cfg.width, &top->dy)) == PP_OK)
             pp_ops_now()->copy(top->dy->data, in->data, pp_tensor_bytes(in));
     }
     for (int l = last; l >= first && st == PP_OK; l--) {
         saved *k = sv(tr, l, m);
         pp_tensor *dx = NULL;
-        if ((st = new_t(tr, PP_MEM_ACTS, tr->rows, tr->cfg.hidden / tr->g->T, &k->dh)) != PP_OK ||
-            (st = dx_for(tr, s, l, m, PP_MEM_ACTS, &dx)) != PP_OK)
+        if ((st = new_t(tr, PP_MEM_IW, tr->rows, tr->cfg.hidden / tr->g->T, &k->dh)) != PP_OK ||
+            (st = dx_for(tr, s, l, m, PP_MEM_IW, &dx)) != PP_OK)
             break;
         st = pp_block_backward_input(&tr->w[l], k->h, k->dy, k->dh, dx, reducer(tr));
-        pp_tensor_free(k->h);
-        k->h = NULL;
         if (l > first) sv(tr, l - 1, m)->dy = dx;
     }
     return st;
@@ -556,6 +558,15 @@ int pp_trainer_blocks(const pp_trainer *tr, int s, int *first)
 {
     *first = tr->part.first[s];
     return tr->part.first[s + 1] - tr->part.first[s];
+}
+
+long pp_trainer_iw_bytes(const pp_trainer *tr, int s, int M)
+{
+    long blocks = tr->part.first[s + 1] - tr->part.first[s], rows = tr->share / M;
+    long dh = rows * (tr->cfg.hidden / tr->g->T), dy = rows * tr->cfg.width;
+    /* dh for every block; dy for every block but the top one of the last
+     * stage, whose dy (the loss gradient) its forward stored */
+    return (long)sizeof(float) * (blocks * dh + (blocks - (s == tr->S - 1)) * dy);
 }
 
 long pp_trainer_act_bytes(const pp_trainer *tr, int s, int M)
