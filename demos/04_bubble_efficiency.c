@@ -15,7 +15,9 @@
 
 /* One row of the tables (and of the --csv file). */
 typedef struct {
+    const char *name;   /* the schedule (--schedule all prints it) */
     int M;
+    const char *broken; /* a condition of the formula this run breaks, or NULL */
     double formula[2], predicted[2], measured[2]; /* [0] share of step, [1] over ideal */
     double pred_ms, meas_ms;
     const char *flag;   /* "" or why this step's bubble is not the schedule's alone */
@@ -28,28 +30,37 @@ static void cell(double v)
     else printf("%9.1f %%", 100 * v);
 }
 
-/* Row r of table k (0: share of the step, with the makespans; 1: over the ideal time). */
-static void print_row(const row *r, int k)
+/* Row r of table k (0: share of the step, with the makespans; 1: over the
+ * ideal time); `named`: the schedule's name first (--schedule all). */
+static void print_row(const row *r, int k, int named)
 {
-    printf("%5d", r->M);
+    if (named) printf("%-11s%4d", r->name, r->M);
+    else printf("%5d", r->M);
     cell(r->formula[k]), cell(r->predicted[k]), cell(r->measured[k]);
     if (r->formula[k] < 0) printf("%9s", "n/a");
     else printf("%+9.2f", 100 * (r->measured[k] - r->formula[k]));
     if (k == 0) printf("%11.1f%10.1f", r->pred_ms, r->meas_ms);
-    printf("%s\n", r->flag);
+    printf("%s%s\n", r->broken ? " !" : "", r->flag);
     fflush(stdout);
 }
 
-static void heading(const pp_sched *s, int k)
+static void heading(const pp_sched *s, int k, int all)
 {
+    int file = s->family == PP_FAM_CUSTOM;
+    const char *name = all ? "schedule      M" : "    M";
     if (k == 0) {
-        printf("bubble as a share of the step = idle / (P x makespan), formula %s\n",
-               pp_theory_bubble_step_text(s->family));
-        printf("    M    formula  predicted   measured     diff   makespan, ms\n");
-        printf("                                                predicted  measured\n");
+        if (all) printf("bubble as a share of the step = idle / (P x makespan), P ranks; formulas:\n"
+                        "gpipe, 1f1b (P-1)/(M+P-1), interleaved (P-1)/(vM+P-1), zbh1 (P-1)/(3M+P-1),\n"
+                        "zbv (P-1)/(6M+P-1), naive (P-1)/P\n");
+        else printf("bubble as a share of the step = idle / (P x makespan), formula %s\n",
+                    file ? "n/a (a file's\nschedule has none: the prediction is the reference)"
+                         : pp_theory_bubble_step_text(s->family));
+        printf("%s    formula  predicted   measured     diff   makespan, ms\n", name);
+        printf("%s                                          predicted  measured\n", all ? "          " : "");
     } else {
-        printf("\nbubble over the ideal time = idle / busy, formula %s\n", pp_theory_bubble_ideal_text(s->family));
-        printf("    M    formula  predicted   measured     diff\n");
+        printf("\nbubble over the ideal time = idle / busy, formula %s\n",
+               file ? "n/a" : pp_theory_bubble_ideal_text(s->family));
+        printf("%s    formula  predicted   measured     diff\n", name);
     }
 }
 
@@ -60,69 +71,101 @@ int main(int argc, char **argv)
     int sweep[] = {1, 2, 4, 8, 16, 32};
     d.opt.nmb = 6;
     memcpy(d.opt.mb, sweep, sizeof sweep);
-    static const pp_demo_spec spec = {.what = "Sweeps the number of micro-batches M and compares the bubble with its formula.",
-                                      .mb_list_ok = 1, .csv_ok = 1};
+    static const pp_demo_spec spec = {.what = "Sweeps the number of micro-batches M and compares the bubble with its "
+                                              "formula; --schedule all runs every builder on the same P and M.",
+                                      .mb_list_ok = 1, .csv_ok = 1, .all_ok = 1};
     pp_demo_start(&d, &spec, &argc, &argv);
 
     size_t len = strlen(d.opt.schedule);
     int from_file = len > 4 && strcmp(d.opt.schedule + len - 4, ".csv") == 0;
-    int n = from_file ? 1 : d.opt.nmb; /* a schedule file fixes its own M */
-    row rows[PP_MAX_MB_LIST];
-    int done = 0, flagged = 0;
-    const pp_sched *first = NULL;
-    for (int i = 0; i < n; i++) {
-        pp_sched *s = pp_demo_schedule(&d, d.opt.schedule, d.opt.mb[i]);
-        pp_run *pred, *meas;
-        pp_demo_run(&d, s, &pred, &meas);
-        if (d.quit) {   /* q in the live view: no table from a step cut short */
-            pp_sched_free(s);
+    int all = strcmp(d.opt.schedule, "all") == 0;
+    static const char *every[] = {"naive", "gpipe", "1f1b", "interleaved", "zbh1", "zbv"};
+    int nsched = all ? 6 : 1, n = from_file ? 1 : d.opt.nmb; /* a schedule file fixes its own M */
+    row rows[6 * PP_MAX_MB_LIST];
+    int done = 0, flagged = 0, skipped = 0;
+    const char *broken = NULL;
+    pp_sched *first = NULL;
+    for (int b = 0; b < nsched && !d.quit; b++)
+        for (int i = 0; i < n && !d.quit; i++) {
+            const char *name = all ? every[b] : d.opt.schedule;
+            if (all && b == 3 && d.opt.mb[i] % d.grid->P != 0) {   /* interleaved needs M a multiple of P */
+                skipped++;
+                continue;
+            }
+            pp_sched *s = pp_demo_schedule(&d, name, d.opt.mb[i]);
+            pp_run *pred, *meas;
+            pp_demo_run(&d, s, &pred, &meas);
+            if (d.quit) {   /* q in the live view: no table from a step cut short */
+                pp_sched_free(s);
+                pp_run_free(pred);
+                pp_run_free(meas);
+                break;
+            }
+            if (d.grid->rank == 0) {
+                if (done == 0) {
+                    if (all) printf("every builder on P=%d ranks, F=%g B=%g (I=%g W=%g) ticks of %.4g ms; %zu KiB "
+                                    "messages\n", d.grid->P, d.exec.costs.ticks[PP_F], d.exec.costs.ticks[PP_B],
+                                    d.exec.costs.ticks[PP_I], d.exec.costs.ticks[PP_W], d.exec.costs.tick_s * 1e3,
+                                    d.exec.payload / 1024);
+                    else pp_demo_header(stdout, &d, s, from_file);
+                    heading(s, 0, all);
+                }
+                row *r = &rows[done++];
+                r->name = every[b];
+                r->M = s->nmb;
+                r->formula[0] = pp_theory_bubble_step(s->family, s->nranks, s->nmb, s->chunks);
+                r->formula[1] = pp_theory_bubble_ideal(s->family, s->nranks, s->nmb, s->chunks);
+                r->broken = pp_theory_broken(s->family, s->nranks, s->nmb, s->chunks, &d.exec.costs);
+                if (r->broken) broken = r->broken;
+                r->predicted[0] = pp_run_bubble_step(pred);
+                r->predicted[1] = pp_run_bubble_ideal(pred);
+                r->measured[0] = pp_run_bubble_step(meas);
+                r->measured[1] = pp_run_bubble_ideal(meas);
+                r->pred_ms = pred->makespan * 1e3;
+                r->meas_ms = meas->makespan * 1e3;
+                r->flag = meas->paused && meas->retimed ? " *paused, re-ticked"
+                          : meas->paused                ? " *paused"
+                          : meas->retimed               ? " *re-ticked"
+                                                        : "";
+                flagged |= r->flag[0] != 0;
+                print_row(r, 0, all);
+                pp_demo_csv_row(&d, "schedule,P,M,tick_ms,payload_bytes,formula_step,predicted_step,measured_step,"
+                                    "formula_ideal,predicted_ideal,measured_ideal,predicted_makespan_ms,measured_makespan_ms,"
+                                    "paused,retimed",
+                                "%s,%d,%d,%g,%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.3f,%d,%d", s->name, s->nranks, r->M,
+                                d.exec.costs.tick_s * 1e3, d.exec.payload, r->formula[0], r->predicted[0], r->measured[0],
+                                r->formula[1], r->predicted[1], r->measured[1], r->pred_ms, r->meas_ms, meas->paused,
+                                meas->retimed);
+            }
+            if (!first) first = s;
+            else pp_sched_free(s);
             pp_run_free(pred);
             pp_run_free(meas);
-            break;
         }
-        if (d.grid->rank == 0) {
-            if (i == 0) {
-                pp_demo_header(stdout, &d, s, from_file);
-                heading(s, 0);
-            }
-            row *r = &rows[done++];
-            r->M = s->nmb;
-            r->formula[0] = pp_theory_bubble_step(s->family, s->nranks, s->nmb, s->chunks);
-            r->formula[1] = pp_theory_bubble_ideal(s->family, s->nranks, s->nmb, s->chunks);
-            r->predicted[0] = pp_run_bubble_step(pred);
-            r->predicted[1] = pp_run_bubble_ideal(pred);
-            r->measured[0] = pp_run_bubble_step(meas);
-            r->measured[1] = pp_run_bubble_ideal(meas);
-            r->pred_ms = pred->makespan * 1e3;
-            r->meas_ms = meas->makespan * 1e3;
-            r->flag = meas->paused && meas->retimed ? " *paused, re-ticked"
-                      : meas->paused                ? " *paused"
-                      : meas->retimed               ? " *re-ticked"
-                                                    : "";
-            flagged |= r->flag[0] != 0;
-            print_row(r, 0);
-            pp_demo_csv_row(&d, "schedule,P,M,tick_ms,payload_bytes,formula_step,predicted_step,measured_step,"
-                                "formula_ideal,predicted_ideal,measured_ideal,predicted_makespan_ms,measured_makespan_ms,"
-                                "paused,retimed",
-                            "%s,%d,%d,%g,%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.3f,%d,%d", s->name, s->nstages, r->M,
-                            d.exec.costs.tick_s * 1e3, d.exec.payload, r->formula[0], r->predicted[0], r->measured[0],
-                            r->formula[1], r->predicted[1], r->measured[1], r->pred_ms, r->meas_ms, meas->paused,
-                            meas->retimed);
-        }
-        if (i == 0) first = s;
-        else pp_sched_free(s);
-        pp_run_free(pred);
-        pp_run_free(meas);
-    }
     if (d.grid->rank == 0 && done > 0) {
-        heading(first, 1);
-        for (int i = 0; i < done; i++) print_row(&rows[i], 1);
+        if (!all) {   /* the second definition; with all, the first one is enough to compare */
+            heading(first, 1, 0);
+            for (int i = 0; i < done; i++) print_row(&rows[i], 1, 0);
+        }
         printf("formula and predicted: computed; measured: this run, timed, on this machine;\n"
                "diff = measured - formula, in percentage points\n");
+        if (skipped)
+            printf("interleaved (v=2) skipped where M is not a multiple of P=%d: it needs one\n", d.grid->P);
+        if (broken) {
+            char note[300];
+            if (all)
+                snprintf(note, sizeof note, "! a row whose formula's condition does not hold (ZB-H1 needs M >= P, ZB-V "
+                         "M = P or 2P or more, both F = I = W): there the prediction, which replays the schedule "
+                         "with its costs, is the reference");
+            else
+                snprintf(note, sizeof note, "! the formula assumes what this run does not (%s): the prediction, "
+                         "which replays the schedule with its costs, is the reference", broken);
+            pp_report_wrap(stdout, note, "", "  ");
+        }
         if (flagged)
             printf("* the step was paused (held time counts as idle) or its tick changed (+/-)\n"
                    "  in the live view: its bubble is not the schedule's alone\n");
     }
-    pp_sched_free((pp_sched *)first);
+    pp_sched_free(first);
     return pp_demo_end(&d);
 }

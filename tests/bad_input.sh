@@ -46,6 +46,43 @@ refuse "CSV that deadlocks" "cycle of waits" mpiexec -n 2 ./demos/04_bubble_effi
 printf '0F0,0B0,0RECV_F0\n' >"$tmp/recv_from_nowhere.csv"   # 16 bytes: once a hang and a heap overflow
 refuse "CSV receiving from a stage before stage 0" "0RECV_F0 has no partner: stage -1" \
     mpiexec -n 1 ./demos/04_bubble_efficiency --schedule "$tmp/recv_from_nowhere.csv" --no-tui
+# Malformed schedule files: one line naming the problem, every rank ends.
+printf '0F0,0X0\n1F0,1B0\n' >"$tmp/unknown_kind.csv"
+refuse "CSV with an unknown kind" "'0X0' is not an action" \
+    mpiexec -n 2 ./demos/04_bubble_efficiency --schedule "$tmp/unknown_kind.csv"
+printf '0F0,0B0,0F0,0B0\n1F0,1B0,1F0,1B0\n' >"$tmp/duplicated.csv"
+refuse "CSV with an action twice" "0F0 appears twice" \
+    mpiexec -n 2 ./demos/04_bubble_efficiency --schedule "$tmp/duplicated.csv"
+printf '0F0,0F1,0B0\n1F0,1B0,1F1,1B1\n' >"$tmp/missing.csv"
+refuse "CSV with an action missing" "0B1 is missing" \
+    mpiexec -n 2 ./demos/04_bubble_efficiency --schedule "$tmp/missing.csv"
+printf '0F0,0B0,1F0\n1B0\n' >"$tmp/wrong_rank.csv"
+refuse "CSV with a stage on two ranks" "stage 1 runs on rank 0" \
+    mpiexec -n 2 ./demos/04_bubble_efficiency --schedule "$tmp/wrong_rank.csv"
+printf '0F0,(0F1;1B0)OVERLAP_B_W,0B0,0B1\n1F0,1B0,1F1,1B1\n' >"$tmp/overlap_kind.csv"
+refuse "CSV with an overlapped pair of another kind" "an overlapped pair of a kind not run here" \
+    mpiexec -n 2 ./demos/04_bubble_efficiency --schedule "$tmp/overlap_kind.csv"
+printf '0UNSHARD,0F0,0B0\n1F0,1B0\n' >"$tmp/fsdp.csv"
+refuse "CSV with PyTorch's FSDP actions" "PyTorch's FSDP actions" \
+    mpiexec -n 2 ./demos/04_bubble_efficiency --schedule "$tmp/fsdp.csv"
+: >"$tmp/empty.csv"
+refuse "CSV that is empty" "has no rows" mpiexec -n 2 ./demos/04_bubble_efficiency --schedule "$tmp/empty.csv"
+head -c 4096 /dev/urandom >"$tmp/junk.csv"
+printf '\000' >>"$tmp/junk.csv"
+refuse "CSV of binary junk" "junk.csv" mpiexec -n 2 ./demos/04_bubble_efficiency --schedule "$tmp/junk.csv"
+head -c 10485760 /dev/zero | tr '\000' 'x' >"$tmp/long_line.csv"
+refuse "CSV with a 10 MB line" "is not an action" mpiexec -n 2 ./demos/04_bubble_efficiency --schedule "$tmp/long_line.csv"
+awk 'BEGIN { for (i = 0; i < 600000; i++) printf "%s0F%d", i ? "," : "", i; print "" }' >"$tmp/long_row.csv"
+refuse "CSV with a row of 600000 actions" "is missing" \
+    mpiexec -n 1 ./demos/04_bubble_efficiency --schedule "$tmp/long_row.csv" --no-tui
+# PyTorch's compute-only form: B with a W is I, an overlapped pair runs as its two actions.
+if mpiexec -n 4 ./demos/04_bubble_efficiency --schedule tests/data/pytorch_zbv_p4m8.csv --tick-ms 1 >"$tmp/out" 2>&1 &&
+    grep -q "read in PyTorch's form: 64 B cells whose W is also in the file run as I" "$tmp/out" &&
+    grep -q "4 overlapped cells (F;B)OVERLAP_F_B run as the F, then the B" "$tmp/out"; then
+    echo "ok - a schedule in PyTorch's form runs, and the output says how its cells were read"
+else
+    echo "not ok - the PyTorch-form schedule"; sed 's/^/#   /' "$tmp/out"
+fi
 refuse "-m against a CSV" "disagrees with" mpiexec -n 2 ./demos/04_bubble_efficiency --schedule tests/data/hand_2x2.csv -m 8
 refuse "anatomy: a schedule file" "'tests/data/hand_2x2.csv' is a file; this demo builds its schedule" \
     mpiexec -n 2 ./demos/00_anatomy --schedule tests/data/hand_2x2.csv

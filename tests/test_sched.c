@@ -234,6 +234,30 @@ static void test_csv(void)
     free(text);
     pp_sched_free(s);
 
+    /* PyTorch's compute-only form of ZB-V (P=4, M=8): its B's are the input
+     * halves (each has a W) and four cells are overlapped pairs.  Read, it is
+     * the kit's zbv, action for action; the note says how it was read. */
+    pp_sched *kit = NULL, *torch = NULL;
+    pp_sched_zbv(4, 8, &kit);
+    ok = pp_sched_load("tests/data/pytorch_zbv_p4m8.csv", &torch, err, sizeof err) == PP_OK;
+    char *a = kit ? pp_sched_to_csv(kit) : NULL, *b = ok ? pp_sched_to_csv(torch) : NULL;
+    CHECK(ok && a && b && strcmp(a, b) == 0, "PyTorch's form of ZB-V loads as the same actions as the kit's zbv%s%s",
+          err[0] ? ": " : "", err);
+    CHECK(ok && strstr(torch->note, "64 B cells whose W is also in the file run as I") &&
+              strstr(torch->note, "4 overlapped cells"),
+          "the note says how it was read: %s", ok ? torch->note : "");
+    free(a), free(b);
+    pp_sched_free(kit), pp_sched_free(torch);
+    /* A B with an I (not a W) is still refused, the second of the two marked. */
+    ok = pp_sched_from_csv("0F0,0B0,0I0\n", &s, err, sizeof err) == PP_OK;
+    CHECK(ok && pp_sched_validate(s, NULL, &c) == PP_ESCHED && c.rank == 0 && c.index == 2 && strstr(c.msg, "both B"),
+          "B and I for one micro-batch: refused, the I marked (%d): %s", c.index, c.msg);
+    pp_check_clear(&c);
+    pp_sched_free(s);
+    /* Overlapped cells: anything but (F;B)OVERLAP_F_B is refused by name. */
+    CHECK(pp_sched_from_csv("(0F0;0W0)OVERLAP_F_B\n", &s, err, sizeof err) == PP_EPARSE && strstr(err, "cell 1"),
+          "an overlapped cell that is not F then B is refused: %s", err);
+
     /* Saved to a file and loaded back, a schedule is unchanged. */
     char path[] = "/tmp/pp_test_schedXXXXXX";
     int fd = mkstemp(path);

@@ -440,6 +440,7 @@ pp_status pp_sched_lower(const pp_sched *s, pp_sched **out, int ***src_index)
     pp_status st = pp_sched_new(s->nranks, &lo);
     if (st != PP_OK) return st;
     memcpy(lo->name, s->name, sizeof lo->name);
+    memcpy(lo->note, s->note, sizeof lo->note);
     lo->family = s->family;
     int **src = calloc((size_t)s->nranks, sizeof *src);
     int explicit_comm = has_comm(s);
@@ -503,6 +504,82 @@ static int skip_line(const char *b, const char *eol)
     return b == eol || *b == '#';
 }
 
+/* The cell's text for an error: at most 40 characters, "..." if cut. */
+static const char *shown(const char *cell, char *buf, size_t n)
+{
+    snprintf(buf, n, "%.40s%s", cell, strlen(cell) > 40 ? "..." : "");
+    for (char *c = buf; *c; c++)
+        if (!isprint((unsigned char)*c)) *c = '?';
+    return buf;
+}
+
+/* Reads one cell into actions (two for an overlapped pair); 0 or -1 with
+ * err set. */
+static int read_cell(const char *cell, pp_action *a, int *n, int *overlaps, int line, int col, char *err, size_t errlen)
+{
+    char buf[64], one[64], two[64];
+    *n = 0;
+    if (!cell[0]) {
+        a[(*n)++] = (pp_action){-1, PP_IDLE, -1};
+        return 0;
+    }
+    const char *close = strchr(cell, ')'), *semi = strchr(cell, ';');
+    if (cell[0] == '(' && close && semi && semi < close) {
+        if (strcmp(close + 1, "OVERLAP_F_B") != 0) {
+            snprintf(err, errlen, "line %d, cell %d: '%s' is an overlapped pair of a kind not run here (only "
+                     "(F;B)OVERLAP_F_B is: its two actions back to back)", line, col, shown(cell, buf, sizeof buf));
+            return -1;
+        }
+        snprintf(one, sizeof one, "%.*s", (int)(semi - cell - 1), cell + 1);
+        snprintf(two, sizeof two, "%.*s", (int)(close - semi - 1), semi + 1);
+        if (pp_action_parse(one, &a[0]) != PP_OK || pp_action_parse(two, &a[1]) != PP_OK || a[0].kind != PP_F ||
+            (a[1].kind != PP_B && a[1].kind != PP_I)) {
+            snprintf(err, errlen, "line %d, cell %d: '%s' is not an overlapped forward and backward (write "
+                     "(0F7;7B3)OVERLAP_F_B)", line, col, shown(cell, buf, sizeof buf));
+            return -1;
+        }
+        *n = 2;
+        (*overlaps)++;
+        return 0;
+    }
+    if (pp_action_parse(cell, &a[0]) == PP_OK) {
+        *n = 1;
+        return 0;
+    }
+    if (strstr(cell, "UNSHARD") || strstr(cell, "RESHARD") || strstr(cell, "REDUCE_GRAD"))
+        snprintf(err, errlen, "line %d, cell %d: '%s' is one of PyTorch's FSDP actions, not a pipeline step: "
+                 "write the compute-only form (F, B, I, W cells)", line, col, shown(cell, buf, sizeof buf));
+    else
+        snprintf(err, errlen, "line %d, cell %d: '%s' is not an action (write stage, kind, micro-batch: 2F0, 3B1, "
+                 "1I4, 1W4, or leave the cell empty)", line, col, shown(cell, buf, sizeof buf));
+    return -1;
+}
+
+/* PyTorch's form: where a stage and micro-batch have a W, their B is the
+ * input half.  Returns how many B's were read so. */
+static int b_with_w_is_i(pp_sched *s)
+{
+    int S = s->nstages, M = s->nmb, changed = 0;
+    long actions = 0;
+    for (int r = 0; r < s->nranks; r++) actions += s->len[r];
+    if ((long)S * M > 2 * actions) return 0;   /* too few actions for its numbers: the validator says so */
+    char *has_w = calloc((size_t)S * M + 1, 1);
+    if (!has_w) {
+        s->err = PP_ENOMEM;
+        return 0;
+    }
+    for (int r = 0; r < s->nranks; r++)
+        for (int i = 0; i < s->len[r]; i++)
+            if (s->acts[r][i].kind == PP_W) has_w[(long)s->acts[r][i].stage * M + s->acts[r][i].mb] = 1;
+    for (int r = 0; r < s->nranks; r++)
+        for (int i = 0; i < s->len[r]; i++) {
+            pp_action *a = &s->acts[r][i];
+            if (a->kind == PP_B && has_w[(long)a->stage * M + a->mb]) a->kind = PP_I, changed++;
+        }
+    free(has_w);
+    return changed;
+}
+
 pp_status pp_sched_from_csv(const char *text, pp_sched **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -523,7 +600,7 @@ pp_status pp_sched_from_csv(const char *text, pp_sched **out, char *err, size_t 
     if (st != PP_OK) return st;
 
     /* Second pass: one rank per row, one action per cell. */
-    int r = 0, line = 0;
+    int r = 0, line = 0, overlaps = 0;
     for (const char *l = text; *l && st == PP_OK;) {
         const char *eol = strchr(l, '\n');
         if (!eol) eol = l + strlen(l);
@@ -533,27 +610,32 @@ pp_status pp_sched_from_csv(const char *text, pp_sched **out, char *err, size_t 
             int col = 0, done = 0;
             while (!done && st == PP_OK) {
                 char cell[64];
+                pp_action a[2];
+                int n;
                 done = next_cell(&p, eol, cell, sizeof cell);
                 col++;
-                pp_action a = {-1, PP_IDLE, -1};
-                if (cell[0] && pp_action_parse(cell, &a) != PP_OK) {
-                    snprintf(err, errlen,
-                             "line %d, cell %d: '%s' is not an action "
-                             "(write stage, kind, micro-batch: 2F0, 3B1, 1I4, 1W4, or leave the cell empty)",
-                             line, col, cell);
-                    st = PP_EPARSE;
-                } else {
-                    pp_sched_push(s, r, a);
-                }
+                if (read_cell(cell, a, &n, &overlaps, line, col, err, errlen) != 0) st = PP_EPARSE;
+                for (int k = 0; k < n; k++) pp_sched_push(s, r, a[k]);
             }
             r++;
         }
         l = *eol ? eol + 1 : eol;
     }
     if (st == PP_OK) st = pp_sched_finish(s);
+    int as_i = st == PP_OK ? b_with_w_is_i(s) : 0;
+    if (st == PP_OK) st = s->err;
     if (st != PP_OK) {
         pp_sched_free(s);
         return st;
+    }
+    if (as_i || overlaps) {
+        int k = snprintf(s->note, sizeof s->note, "read in PyTorch's form:");
+        if (as_i)
+            k += snprintf(s->note + k, sizeof s->note - (size_t)k, " %d B cell%s whose W is also in the file run as I "
+                          "(the input half)%s", as_i, as_i == 1 ? "" : "s", overlaps ? ";" : "");
+        if (overlaps)
+            snprintf(s->note + k, sizeof s->note - (size_t)k, " %d overlapped cell%s (F;B)OVERLAP_F_B run as the F, "
+                     "then the B", overlaps, overlaps == 1 ? "" : "s");
     }
     *out = s;
     return PP_OK;

@@ -173,8 +173,16 @@ static void check_complete(const pp_sched *s, const int *cnt, int explicit_comm,
                 report(c, PP_BAD_MISSING, r, s->len[r], msg);
                 snprintf(c->missing, sizeof c->missing, "%d%s%d", st, missing, m);
             } else if (CNT(PP_B) && (CNT(PP_I) || CNT(PP_W))) {
+                /* mark the second of the two in the rank's list: the one that made it both */
+                int at = -1, first = -1;   /* first: 1 if a B came first, 0 if an I or W did */
+                for (int i = 0; i < s->len[r] && at < 0; i++) {
+                    pp_action a = s->acts[r][i];
+                    if (a.stage != st || a.mb != m || !(a.kind == PP_B || a.kind == PP_I || a.kind == PP_W)) continue;
+                    if (first < 0) first = a.kind == PP_B;
+                    else if ((a.kind == PP_B) != first) at = i;
+                }
                 snprintf(msg, sizeof msg, "stage %d runs both B and I/W for micro-batch %d: use one or the other", st, m);
-                report(c, PP_BAD_DUPLICATE, r, s->len[r], msg);
+                report(c, PP_BAD_DUPLICATE, r, at >= 0 ? at : s->len[r], msg);
             }
             if (!explicit_comm || c->kind != PP_BAD_NONE) continue;
             /* A boundary to a stage on another rank needs one send and one receive each way. */

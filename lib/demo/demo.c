@@ -173,6 +173,14 @@ static char *share_file(pp_demo *d, const char *path, char *err, size_t errlen)
     if (d->grid->rank == 0 && !(text = pp_read_text(path, &len))) {
         snprintf(err, errlen, "cannot read schedule file '%s'", path);
         len = -1;
+    } else if (d->grid->rank == 0 && len > (64L << 20)) {
+        snprintf(err, errlen, "schedule file '%s' is %ld MiB: a schedule is a small text file (64 MiB at most)", path,
+                 len >> 20);
+        len = -1;
+    } else if (d->grid->rank == 0 && (long)strlen(text) != len) {
+        snprintf(err, errlen, "schedule file '%s' holds a NUL byte at offset %ld: it is not a text file of actions",
+                 path, (long)strlen(text));
+        len = -1;
     }
     MPI_Bcast(&len, 1, MPI_LONG, 0, d->grid->all);
     if (len < 0) {
@@ -559,6 +567,7 @@ void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m)
                           costs, size);
     else snprintf(line, sizeof line, "%s: %s%s; %s; %s messages", s->name, shape, mb, costs, size);
     pp_report_wrap(f, line, "", "  ");
+    if (s->note[0]) pp_report_wrap(f, s->note, "  ", "  ");   /* how a file was read */
 }
 
 void pp_demo_grid_header(FILE *f, const pp_grid *g)
