@@ -1,5 +1,6 @@
 /* test_mpi.c -- the timed executor on real MPI ranks.  For every builder and
- * M in 1, 4, 8, 16 on the P ranks it is started with: the run finishes, the
+ * M in 1, 4, 8, 16 on the P ranks it is started with (interleaved: M = P, 2P
+ * and 4P up to 16, its condition; a chunk costs 1/v of a rank's share): the run finishes, the
  * measured bubble is what the run's own compute times and message deliveries
  * explain, computes start when their rank is ready and last the ticks they
  * were given, the peak activations held and the bytes sent equal their
@@ -34,6 +35,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The schedule under test: which rank runs each stage (messages go between
+ * the ranks of neighbouring stages, not neighbouring ranks, when a rank
+ * holds several stages). */
+static const pp_sched *under_test;
+
+/* The rank and stage that sent what WAIT w waited for. */
+static int sender(const pp_event *w, int *stage)
+{
+    *stage = w->kind == PP_RECV_F ? w->stage - 1 : w->stage + 1;
+    return *stage >= 0 && *stage < under_test->nstages ? under_test->stage_rank[*stage] : -1;
+}
+
 /* Bubble points the executor may lose beyond what the run's own compute
  * times and message deliveries explain (measured: under 0.1 on a calm
  * machine, under 0.7 with a second copy of the suite running beside it). */
@@ -54,12 +67,13 @@ static int causal(const pp_run *r, const double *rtt, double slack)
         for (int i = 0; i < r->ranks[p].n; i++) {
             const pp_event *w = &r->ranks[p].ev[i];
             if (w->type != PP_EV_WAIT) continue;
-            int from = w->kind == PP_RECV_F ? p - 1 : p + 1;
+            int st, from = sender(w, &st);
             int kind = w->kind == PP_RECV_F ? PP_SEND_F : PP_SEND_B;
-            for (int k = 0; k < r->ranks[from].n; k++) {
+            for (int k = 0; from >= 0 && k < r->ranks[from].n; k++) {
                 const pp_event *s = &r->ranks[from].ev[k];
                 double allowed = 0.5 * (rtt[p] + rtt[from]) + slack;
-                if (s->type == PP_EV_SEND && s->kind == kind && s->mb == w->mb && w->t1 < s->t0 - allowed) {
+                if (s->type == PP_EV_SEND && s->kind == kind && s->stage == st && s->mb == w->mb &&
+                    w->t1 < s->t0 - allowed) {
                     printf("# rank %d got micro-batch %d at %.3f ms, sent at %.3f ms (clock round trips %.1f and %.1f us)\n",
                            p, w->mb, w->t1 * 1e3, s->t0 * 1e3, rtt[p] * 1e6, rtt[from] * 1e6);
                     return 0;
@@ -72,11 +86,12 @@ static int causal(const pp_run *r, const double *rtt, double slack)
 /* The SEND event that the WAIT w of rank p waited for, or NULL. */
 static const pp_event *send_of(const pp_run *r, int p, const pp_event *w)
 {
-    int from = w->kind == PP_RECV_F ? p - 1 : p + 1;
+    (void)p;
+    int st, from = sender(w, &st);
     int kind = w->kind == PP_RECV_F ? PP_SEND_F : PP_SEND_B;
     for (int k = 0; from >= 0 && from < r->nrows && k < r->ranks[from].n; k++) {
         const pp_event *s = &r->ranks[from].ev[k];
-        if (s->type == PP_EV_SEND && s->kind == kind && s->mb == w->mb) return s;
+        if (s->type == PP_EV_SEND && s->kind == kind && s->stage == st && s->mb == w->mb) return s;
     }
     return NULL;
 }
@@ -130,7 +145,7 @@ static double replay(const pp_run *r, double delivery)
                     if (cur[p] > end) end = cur[p];
                 } else if (e->type == PP_EV_WAIT) {
                     const pp_event *s = send_of(r, p, e);
-                    int from = e->kind == PP_RECV_F ? p - 1 : p + 1;
+                    int st, from = sender(e, &st);
                     double sent = s ? at[from][s - r->ranks[from].ev] : 0;
                     if (sent < 0) break;   /* its sender is not there yet */
                     double d = s ? e->t1 - s->t0 : 0;
@@ -237,18 +252,23 @@ int main(int argc, char **argv)
     pp_exec_opts o;
     pp_exec_opts_default(&o);
     o.costs.tick_s = tick_ms * 1e-3;
-    const char *names[] = {"naive", "gpipe", "1f1b"};
+    const char *names[] = {"naive", "gpipe", "1f1b", "interleaved", "zbh1", "zbv"};
     int Ms[] = {1, 4, 8, 16};
-    for (int b = 0; b < 3; b++)
+    double scale[64];
+    for (int b = 0; b < 6; b++)
         for (int k = 0; k < 4; k++) {
             if (skew && (b != 2 || Ms[k] != 8)) continue; /* one run shows the skew is gone */
-            int M = Ms[k];
+            int M = b == 3 ? P << k : Ms[k];   /* interleaved: M a multiple of P */
+            if (b == 3 && (k > 2 || M > 16)) continue;
             pp_sched *built, *s = NULL;
             pp_run *run = NULL;
             pp_check c;
             pp_sched_build(names[b], P, M, 0, &built, NULL, 0);
-            if (pp_sched_validate(built, &s, &c) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+            if (!built || pp_sched_validate(built, &s, &c) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
             pp_sched_free(built);
+            under_test = s;
+            for (int i = 0; i < 64; i++) scale[i] = 1.0 / s->chunks;   /* a rank's share split among its chunks */
+            o.costs.stage_scale = s->chunks > 1 ? scale : NULL;
             /* A second step only if the first lost time (every rank runs it: rank 0 says). */
             pp_status st = PP_OK;
             for (int attempt = 0, again = 1; again && st == PP_OK; attempt++) {
@@ -265,13 +285,14 @@ int main(int argc, char **argv)
                 int peaks = 1, bytes = 1;
                 for (int r = 0; r < P; r++) {
                     peaks &= run->peak_inflight[r] == pp_theory_peak_inflight(s->family, P, M, s->chunks, r);
-                    long sends = (long)M * ((r < P - 1) + (r > 0));
+                    long sends = 0;   /* one message per send in its list */
+                    for (int i = 0; i < s->len[r]; i++) sends += s->acts[r][i].kind == PP_SEND_F || s->acts[r][i].kind == PP_SEND_B;
                     bytes &= run->bytes_sent[r] == sends * (long)o.payload;
                 }
-                CHECK(peaks, "%s P=%d M=%d: peak activations per rank equal the formula %s", names[b], P, M,
+                CHECK(peaks, "%s P=%d M=%d: peak chunks held per rank equal the formula %s", names[b], P, M,
                       pp_theory_peak_text(s->family));
-                CHECK(bytes, "%s P=%d M=%d: every rank sent M messages of %zu bytes per neighbour", names[b], P, M,
-                      o.payload);
+                CHECK(bytes, "%s P=%d M=%d: every rank sent one message of %zu bytes per send in its list", names[b],
+                      P, M, o.payload);
                 CHECK(causal(run, rtt, 100e-6), "%s P=%d M=%d: every message arrives after it is sent, on rank 0's clock",
                       names[b], P, M);
             }
