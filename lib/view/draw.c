@@ -284,9 +284,16 @@ static void draw_title(const pp_view_model *m, int w)
     else snprintf(grid, sizeof grid, "P=%d", m->nrows);
     snprintf(parts[0], sizeof parts[0], "%s: %s", m->prog, m->name);
     snprintf(parts[1], sizeof parts[1], "%s M=%d", grid, m->M);
-    if (m->real)
-        snprintf(parts[2], sizeof parts[2], "real compute: F=%.2f B=%.2f ms a block", m->ticks[PP_F] * m->tick0_s * 1e3,
-                 m->ticks[PP_B] * m->tick0_s * 1e3);
+    double ms = m->tick0_s * 1e3;
+    if (m->real && (m->kinds[PP_I] || m->kinds[PP_W]))
+        snprintf(parts[2], sizeof parts[2], "real compute: F=%.2f I=%.2f W=%.2f ms a block", m->ticks[PP_F] * ms,
+                 m->ticks[PP_I] * ms, m->ticks[PP_W] * ms);
+    else if (m->real)
+        snprintf(parts[2], sizeof parts[2], "real compute: F=%.2f B=%.2f ms a block", m->ticks[PP_F] * ms,
+                 m->ticks[PP_B] * ms);
+    else if (m->kinds[PP_I] || m->kinds[PP_W])
+        snprintf(parts[2], sizeof parts[2], "tick %.4g ms  F=%g I=%g W=%g ticks", m->tick_s * 1e3, m->ticks[PP_F],
+                 m->ticks[PP_I], m->ticks[PP_W]);
     else snprintf(parts[2], sizeof parts[2], "tick %.4g ms  F=%g B=%g ticks", m->tick_s * 1e3, m->ticks[PP_F], m->ticks[PP_B]);
     snprintf(parts[3], sizeof parts[3], "%.2f s", pp_view_shown(m, m->now));
     attron(A_BOLD);
