@@ -6,33 +6,108 @@
  * micro-batches' worth a rank keeps at once depends on the schedule (GPipe:
  * all M; 1F1B: P - stage).  The demo trains one step under each schedule,
  * counts every allocation by role, and puts the formula beside each figure;
- * rank 0 also runs the whole model alone, as the thing being split.
+ * rank 0 also runs the whole model alone, as the thing being split.  With
+ * --schedule, one schedule instead: one that gives a rank several stages
+ * (interleaved, zbv) or splits the backward (zbh1, zbv) gets a table that
+ * also counts what an I keeps for its W, each figure beside the one worked
+ * out by walking the rank's list.
  *
  *   mpiexec -n 4 ./demos/03_memory_split -m 8
+ *   mpiexec -n 4 ./demos/03_memory_split -m 8 --schedule zbh1
  */
 #include "pp_demo.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static double kib(long bytes)
 {
     return bytes / 1024.0;
 }
 
+/* Walks rank r's list: the peaks of stored activations and of what I keeps
+ * for W, in bytes, and the most I's waiting for their W at once. */
+static void walk(const pp_sched *s, int r, const pp_trainer *t, long *acts, long *iw, int *kept)
+{
+    long a = 0, k = 0;
+    int n = 0;
+    *acts = *iw = 0, *kept = 0;
+    for (int i = 0; i < s->len[r]; i++) {
+        pp_action x = s->acts[r][i];
+        long ab = pp_trainer_act_bytes(t, x.stage, s->nmb), kb = pp_trainer_iw_bytes(t, x.stage, s->nmb);
+        if (x.kind == PP_F) a += ab;
+        if (x.kind == PP_B || x.kind == PP_W) a -= ab;
+        if (x.kind == PP_I) k += kb, n++;
+        if (x.kind == PP_W) k -= kb, n--;
+        if (a > *acts) *acts = a;
+        if (k > *iw) *iw = k;
+        if (n > *kept) *kept = n;
+    }
+}
+
+/* The table for a schedule with several stages per rank or a split backward. */
+static void split_table(const pp_sched *s, const pp_trainer *t, const pp_mem *all, const pp_run *meas,
+                        const pp_model_cfg *c)
+{
+    int P = s->nranks, M = s->nmb;
+    printf("%s, M=%d: KiB per rank, measured from the allocations / predicted by\n"
+           "walking the rank's list (an F stores a micro-batch's activations, its B or W\n"
+           "frees them; an I keeps its gradients until its W)\n", s->name, M);
+    printf("  rank %-9s parameters     stored activations, peak   kept from I for W\n", "blocks");
+    printf("       %-9s meas./formula  meas./pred.  held/formula  meas./pred.  I's\n", "");
+    for (int r = 0; r < P; r++) {
+        char blocks[48] = "";
+        int nb = 0;
+        for (int st = 0; st < s->nstages; st++) {
+            if (s->stage_rank[st] != r) continue;
+            int first, n = pp_trainer_blocks(t, st, &first);
+            size_t k = strlen(blocks);
+            if (n == 1) snprintf(blocks + k, sizeof blocks - k, "%s%d", k ? "," : "", first);
+            else snprintf(blocks + k, sizeof blocks - k, "%s%d-%d", k ? "," : "", first, first + n - 1);
+            nb += n;
+        }
+        long acts, iw;
+        int kept, held = pp_theory_peak_inflight(s->family, P, M, s->chunks, r);
+        walk(s, r, t, &acts, &iw, &kept);
+        char hf[24], kf[16] = "";
+        snprintf(hf, sizeof hf, "%d/%s", meas->peak_inflight[r], held >= 0 ? "" : "-");
+        if (held >= 0) snprintf(hf + strlen(hf), sizeof hf - strlen(hf), "%d", held);
+        if (s->family == PP_FAM_ZBH1) snprintf(kf, sizeof kf, "/%d", M < r + 1 ? M : r + 1);
+        char ks[16];
+        snprintf(ks, sizeof ks, "%d%s", kept, kf);
+        printf("%6d %-9s %6.1f/%-6.1f  %6.1f/%-6.1f %-11s  %6.1f/%-6.1f %s\n", r, blocks, kib(all[r].peak[PP_MEM_PARAMS]),
+               kib(nb * pp_block_params(c) * 4L), kib(all[r].peak[PP_MEM_ACTS]), kib(acts), hf,
+               kib(all[r].peak[PP_MEM_IW]), kib(iw), ks);
+    }
+    char text[600];
+    snprintf(text, sizeof text, "formulas: parameters = blocks x %ld floats x 4 bytes (the gradients the same); held: "
+             "the most %s at once, measured / formula %s%s; I's: the most I's waiting for their W, walked%s.",
+             pp_block_params(c), s->chunks > 1 ? "chunks of a micro-batch stored" : "micro-batches stored",
+             pp_theory_peak_text(s->family), s->chunks > 1 ? " (a chunk stores its own blocks' share)" : "",
+             s->family == PP_FAM_ZBH1 ? " / formula min(M, r+1): rank r runs each W r places after its I" : "");
+    pp_report_wrap(stdout, text, "  ", "  ");
+    fflush(stdout);
+}
+
 /* One schedule: a training step, then every rank's counts on rank 0. */
-static void one_schedule(pp_demo *d, const pp_partition *part, const char *name, int M)
+static void one_schedule(pp_demo *d, const pp_partition *part, pp_sched *s, const char *name, int M)
 {
     const pp_model_cfg *c = &d->opt.model;
     int P = d->grid->P;
-    pp_sched *s = pp_demo_schedule(d, name, M);
+    if (!s) s = pp_demo_schedule(d, name, M);
     pp_trainer *t = NULL;
-    PP_CHECK(pp_trainer_new(d->grid, c, part, NULL, &t), "could not make this rank's blocks");
+    PP_CHECK(pp_trainer_new(d->grid, c, part, s->stage_rank, &t), "could not make this rank's blocks");
     pp_run *pred = NULL, *meas = NULL;
     double loss;
     pp_demo_train(d, t, s, &pred, &meas, &loss);
     pp_mem *all = d->grid->rank == 0 ? calloc((size_t)P, sizeof *all) : NULL;
     PP_CHECK(pp_trainer_mem_all(t, all), "gathering the memory counts");
-    if (d->grid->rank == 0 && !d->quit) {
+    int split = 0;
+    for (int r = 0; r < s->nranks; r++)
+        for (int i = 0; i < s->len[r]; i++) split |= s->acts[r][i].kind == PP_I || s->acts[r][i].kind == PP_W;
+    if (d->grid->rank == 0 && !d->quit && (split || s->chunks > 1 || s->family == PP_FAM_CUSTOM)) {
+        split_table(s, t, all, meas, c);
+    } else if (d->grid->rank == 0 && !d->quit) {
         printf("%s%s, M=%d: KiB per rank, measured from the allocations / formula\n", name[0] == '1' ? "\n" : "", name, M);
         printf("  rank blocks  parameters     gradients      activations, peak       buffers\n");
         printf("               meas./formula  meas./formula  meas./formula (held x 1)  meas.\n");
@@ -91,26 +166,34 @@ int main(int argc, char **argv)
 {
     pp_demo d;
     pp_cli_defaults(&d.opt);
-    static const pp_demo_spec spec = {.what = "Counts parameters, gradients and activations per rank under GPipe and 1F1B.",
-                                      .real = 1, .no_schedule = 1};
+    static const pp_demo_spec spec = {.what = "Counts parameters, gradients and activations per rank under GPipe and "
+                                              "1F1B (or under the one --schedule names).",
+                                      .real = 1};
+    snprintf(d.opt.schedule, sizeof d.opt.schedule, "gpipe, then 1f1b");
     pp_demo_start(&d, &spec, &argc, &argv);
+    int one = pp_cli_given(&d.opt, "--schedule");
     pp_demo_refuse_if(&d, pp_cli_given(&d.opt, "--steps"),
                       "--steps: this demo counts the memory of one step under each schedule; demo 02 trains for --steps");
+    pp_sched *chosen = one ? pp_demo_schedule(&d, d.opt.schedule, d.opt.mb[0]) : NULL;
     pp_partition part;
-    pp_demo_model(&d, NULL, &part);
+    pp_demo_model(&d, chosen, &part);
     const pp_model_cfg *c = &d.opt.model;
-    int M = d.opt.mb[0], P = d.grid->P;
-    pp_mem one = {0};
+    int M = chosen ? chosen->nmb : d.opt.mb[0], P = d.grid->P;
+    pp_mem one_rank = {0};
     if (d.grid->rank == 0)
-        PP_CHECK(pp_reference_train(c, M, 1, NULL, NULL, &one), "the single-process run failed");
-    one_schedule(&d, &part, "gpipe", M);
-    if (!d.quit && !pp_demo_hold(&d, "gpipe done: press any key to run 1f1b (q quits)"))
-        one_schedule(&d, &part, "1f1b", M);
-    if (d.grid->rank == 0 && !d.quit) {
-        printf("\n");
-        whole_model(c, M, &one);
+        PP_CHECK(pp_reference_train(c, M, 1, NULL, NULL, &one_rank), "the single-process run failed");
+    if (one) {
+        one_schedule(&d, &part, chosen, chosen->name, M);
+    } else {
+        one_schedule(&d, &part, NULL, "gpipe", M);
+        if (!d.quit && !pp_demo_hold(&d, "gpipe done: press any key to run 1f1b (q quits)"))
+            one_schedule(&d, &part, NULL, "1f1b", M);
     }
     if (d.grid->rank == 0 && !d.quit) {
+        printf("\n");
+        whole_model(c, M, &one_rank);
+    }
+    if (d.grid->rank == 0 && !d.quit && !one) {
         if (P == 1) printf("\nParameters and gradients all on one rank.\n");
         else printf("\nParameters and gradients split %d ways.\n", P);
         if (M == 1) printf("GPipe keeps its 1 micro-batch's activations on every stage;\n");

@@ -343,7 +343,8 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
         opt(f, "--tp T", "tensor-parallel ranks per stage (default %d)", d->tp);
         opt(f, "--dp D", "data-parallel replicas of the pipeline (default %d)", d->dp);
     } else {
-        fprintf(f, "P, the number of pipeline stages, is the number of ranks mpiexec starts.\n\n");
+        fprintf(f, "P, the number of pipeline ranks, is the number of ranks mpiexec starts; a\n"
+                   "rank runs one stage, or several (interleaved, zbv, a schedule file).\n\n");
     }
     opt(f, "-m, --microbatches M", "micro-batches per step%s (default %s)",
         spec->mb_list_ok ? "; a list like 1,2,4 sweeps them" : "", mb);
