@@ -137,7 +137,7 @@ if wait_for "RUNNING" 20; then
     tm resize-window -t "$sess" -x 60 -y 20 && sleep 1
     small=$(screen | grep -c "terminal too small: 60x20")
     tm resize-window -t "$sess" -x 100 -y 30 && sleep 1
-    back=$(screen | grep -c "^r3  s3")
+    back=$(screen | grep -c "^r3 s3 ")
     if [ "$w1" -gt 100 ] && [ "$w1" -gt "$w0" ] && [ "$h1" -ge 48 ] && [ "$small" -eq 1 ] && [ "$back" -eq 1 ]; then
         ok "resize: 80x24 -> 160x48 uses the new width ($w0 -> $w1 columns), 60x20 says too small, 100x30 draws again"
     else
@@ -247,7 +247,7 @@ restored "Ctrl-C"
 # finished the step, every action counted), not mixed with another frame.
 if screen | grep -q '^compute actions done: 64 of 64$' &&
     screen | grep -Eq '^bubble [0-9.]+ % measured  formula \(P-1\)/\(M\+P-1\) 27\.3 %  predicted 27\.3 %$' &&
-    [ "$(screen | grep -c '^r[0-9]  s[0-9]  ')" -eq 4 ]; then
+    [ "$(screen | grep -c '^r[0-9] s[0-9]   ')" -eq 4 ]; then
     ok "Ctrl-C: the last frame is whole (the step finished: 64 of 64 actions; panel lines intact)"
 else
     bad "Ctrl-C: the last frame is not whole"; screen | sed 's/^/#   /'

@@ -148,7 +148,7 @@ static void draw_rank(const pp_view_model *m, int r, const pp_view_camera *cam, 
     int start[1024];
     if (w > 1024) w = 1024;
     if (m->T * m->D == 1) {
-        mvprintw(y, 0, "r%-2d s%-2d", r, m->stage_of[r]);
+        mvprintw(y, 0, "r%-2ds%-4.4s", r, m->stages[r]);
     } else {
         /* Grouped: the stage (and replica) named on a group's first row only. */
         int p, t, d;
@@ -240,7 +240,10 @@ static void draw_panel(const pp_view_model *m, int y, int w)
         /* a line per rank: rank, stage; per stage: stage, how many ranks run it */
         if (!grid) snprintf(who, sizeof who, "%4d", r);
         else snprintf(who, sizeof who, "%4d", m->stage_of[r]);
-        mvprintw(y++, 0, "%-5s %5d  %4.1f %%  %15d %5d  %-*s %9.0f", who, grid ? n : m->stage_of[r],
+        char col2[16];
+        if (grid) snprintf(col2, sizeof col2, "%d", n);
+        else snprintf(col2, sizeof col2, "%s", m->stages[r]);
+        mvprintw(y++, 0, "%-5s %5s  %4.1f %%  %15d %5d  %-*s %9.0f", who, col2,
                  span > 0 ? 100 * busy / span : 0.0, now_held, run->peak_inflight[r], fw, f, sent / 1024.0);
     }
     double measured = span > 0 ? 1 - total_busy / (m->nrows * span) : 0;

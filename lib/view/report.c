@@ -188,8 +188,10 @@ void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sc
         fprintf(f, "  %4d  %6.1f %%  %6.1f %%  %13d  %9s  %11.0f\n", p, 100 * busy, 100 * (1 - busy),
                 m->peak_inflight[p], want, m->bytes_sent[p] / 1024.0);
     }
-    fprintf(f, "  (busy and idle: measured, shares of the makespan; formula %s%s)\n", pp_theory_peak_text(fam),
-            v > 1 ? ", counted in chunks of a micro-batch" : "");
+    char note[200];
+    snprintf(note, sizeof note, "(busy and idle: measured, shares of the makespan; formula %s%s)",
+             pp_theory_peak_text(fam), v > 1 ? ", counted in chunks of a micro-batch" : "");
+    pp_report_wrap(f, note, "  ", "  ");
 
     double tick_s = o->costs.tick_s;
     fprintf(f, "  makespan: %.1f ms measured, %.1f ms predicted (%g ticks of %.4g ms)\n", m->makespan * 1e3,

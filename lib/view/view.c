@@ -146,9 +146,10 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
     pp_run *run = NULL;
     int rows = s->nranks * T * D;
     int *stage_of = calloc((size_t)rows, sizeof *stage_of);
+    char (*stages)[8] = calloc((size_t)rows, sizeof *stages);
     pp_event *open = calloc((size_t)rows, sizeof *open);
-    if (!stage_of || !open || pp_run_new(rows, s->nmb, &run) != PP_OK) {
-        free(stage_of), free(open);
+    if (!stage_of || !stages || !open || pp_run_new(rows, s->nmb, &run) != PP_OK) {
+        free(stage_of), free(stages), free(open);
         return PP_ENOMEM;
     }
     for (int r = 0; r < rows; r++) open[r].type = -1;
@@ -158,11 +159,26 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
     for (int st = s->nstages - 1; st >= 0; st--)
         for (int r = 0; r < rows; r++)
             if (pp_run_pipe_rank(run, r) == s->stage_rank[st]) stage_of[r] = st;
+    /* ... and all of them as text, cut with '+' past 5 characters. */
+    for (int r = 0; r < rows; r++) {
+        char all[64] = "";
+        for (int st = 0; st < s->nstages && strlen(all) < 48; st++)
+            if (pp_run_pipe_rank(run, r) == s->stage_rank[st])
+                snprintf(all + strlen(all), sizeof all - strlen(all), "%s%d", all[0] ? "," : "", st);
+        if (strlen(all) > 5) {
+            char *cut = all + 4;
+            while (cut > all && *cut != ',') cut--;
+            snprintf(cut, 2, "+");
+        }
+        snprintf(stages[r], sizeof stages[r], "%s", all);
+    }
     pthread_mutex_lock(&v->mu);
     pp_run_free(v->m.run);
     free(v->m.stage_of);
+    free(v->m.stages);
     free(v->m.open);
     pp_view_model *m = &v->m;
+    m->stages = stages;
     m->open = open;
     snprintf(m->name, sizeof m->name, "%s", s->name);
     m->family = s->family;
@@ -482,6 +498,7 @@ void pp_view_close(pp_view *v)
     }
     pp_run_free(v->m.run);
     free(v->m.stage_of);
+    free(v->m.stages);
     free(v->m.open);
     free(v->m.held);
     pthread_mutex_destroy(&v->mu);

@@ -84,6 +84,7 @@ typedef struct {
     int T, D, depth;        /* the grid: tensor-parallel ranks, replicas, pipeline ranks */
     int chunks;             /* stages per pipeline rank (v; 1 in a plain pipeline) */
     int *stage_of;          /* [P] the stage each rank runs (first one, for labels) */
+    char (*stages)[8];      /* [P] the stages each row's rank runs, as text: "2", "0,4", "0,4+" (cut) */
     double ticks[4];        /* F, B, I, W cost in ticks */
     double tick0_s;         /* the tick the step started with */
     double tick_s;          /* the tick in force now (+ and - change it) */
