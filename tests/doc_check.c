@@ -43,6 +43,11 @@ static const char *masks[][2] = {
     {"^( +[0-9]+ +[0-9]+-[0-9]+ +[a-z]+ +[+-][0-9.]+ +[0-9]+) +[0-9.]+ ", "\\1 <t> "},
     /* the communication table: time per rank */
     {"^(  [A-Za-z -]+ +[0-9]+ +[0-9]+ [=!] [0-9]+ +[0-9]+ [=!] [0-9]+) +[0-9.]+$", "\\1 <t>"},
+    /* demo 07's comparison: bubble measured and makespan (the counts and bytes stay) */
+    {"^(  [a-z0-9]+ +[0-9]+) +[0-9.]+ % +(\\( *[0-9.]+ %\\)) +[0-9.]+ +([0-9]+ +\\( *[0-9]+\\) +[0-9]+)$",
+     "\\1 <n> % \\2 <t> \\3"},
+    /* demo 08's comparison: bubble measured, idle ticks, makespan */
+    {"^(  [a-z0-9]+) +[0-9.]+ % +(\\( *[0-9.]+ %\\)) +[0-9.]+ +(\\( *[0-9.]+\\)) +[0-9.]+$", "\\1 <n> % \\2 <n> \\3 <t>"},
     /* demo 06's shapes side by side: step, TP and pipeline times */
     {"^(  [0-9]+ x [0-9]+ x [0-9]+) +[0-9.]+ +([0-9]+) +([0-9]+) +[0-9.]+ +[0-9.]+$", "\\1 <t> \\2 \\3 <t> <t>"},
 };

@@ -10,6 +10,7 @@ top=$(pwd)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 ln -s "$top/demos" "$scratch/demos"
+ln -s "$top/tests" "$scratch/tests"   # the schedule files lessons load
 for lesson in lessons/*.md; do
     grep '^[[:space:]]*\$ mpiexec' "$lesson" | sed 's/^[[:space:]]*\$ //' | while IFS= read -r cmd; do
         # Timed demos run with a short tick; the real-compute ones (01-03, 06, 12) as written.
@@ -31,7 +32,7 @@ done
 # Every demo's plain-text output at its default options, and its --help, fits
 # 80 columns (a classroom terminal), so nothing wraps.
 for demo in 00_anatomy:4 01_forward_flow:4 02_microbatches:2 03_memory_split:4 04_bubble_efficiency:4 \
-            05_1f1b:4 06_pp_tp:8 12_3d:8; do
+            05_1f1b:4 06_pp_tp:8 07_interleaved:4 08_zero_bubble:4 12_3d:8; do
     name=${demo%:*} n=${demo#*:}
     for opt in "" --help; do
         out=$(cd "$scratch" && timeout 120 mpiexec -n "$n" ./demos/"$name" $opt </dev/null 2>&1)
