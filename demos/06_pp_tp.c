@@ -58,7 +58,8 @@ static void one_shape(pp_demo *d, shape_result *res)
         }
         pp_comm_stats sum;
         double wait_ms = last ? pp_run_wait_s(last) * 1e3 : 0;
-        pp_report_comm(stdout, all, g, c, wait_ms, &sum);
+        int edges = pp_sched_edges(s);
+        pp_report_comm(stdout, all, g, c, edges, wait_ms, &sum);
         printf("step time %.1f ms (measured), loss %.6f after %d steps (measured)\n", ms, loss, c->steps);
         char text[600];
         double calls = (double)sum.tp_calls / n, msgs = (double)sum.pipe_msgs / n;
@@ -66,11 +67,11 @@ static void one_shape(pp_demo *d, shape_result *res)
             snprintf(text, sizeof text, "One stage: no pipeline messages at all; every byte is a TP sum (%.0f calls "
                      "per rank per step).", calls);
         else
-            snprintf(text, sizeof text, "TP moved %.1f times the bytes of the pipeline (formula T(2L-1) / (2(P-1)) = "
+            snprintf(text, sizeof text, "TP moved %.1f times the bytes of the pipeline (formula T(2L-1) / (2%s) = "
                      "%.1f), in %.0f calls per rank per step (mean) against %.0f pipeline messages: a TP sum sits "
                      "inside every block, and the compute waits for it.",
-                     (double)sum.tp_size / (sum.pipe_bytes ? sum.pipe_bytes : 1),
-                     (double)T * (2 * L - 1) / (2.0 * (P - 1 > 0 ? P - 1 : 1)), calls, msgs);
+                     (double)sum.tp_size / (sum.pipe_bytes ? sum.pipe_bytes : 1), edges == P - 1 ? "(P-1)" : "E",
+                     (double)T * (2 * L - 1) / (2.0 * (edges > 0 ? edges : 1)), calls, msgs);
         if (T > 1) pp_report_wrap(stdout, text, "", "");
         res->P = P, res->T = T, res->D = D, res->step_ms = ms, res->tp_ms = sum.tp_s / n * 1e3;
         res->pipe_ms = wait_ms, res->tp_bytes = sum.tp_size, res->pipe_bytes = sum.pipe_bytes;

@@ -88,7 +88,7 @@ int main(int argc, char **argv)
             pp_report_timeline(stdout, last, last->makespan / 60, 80);
         }
         pp_comm_stats sum;
-        pp_report_comm(stdout, all, g, c, last ? pp_run_wait_s(last) * 1e3 : 0, &sum);
+        pp_report_comm(stdout, all, g, c, pp_sched_edges(s), last ? pp_run_wait_s(last) * 1e3 : 0, &sum);
         long dp_bytes = sum.dp_size;
         double first = 0, arrived = 0, end = 0;
         if (last) dp_times(last, &first, &arrived, &end);

@@ -83,6 +83,15 @@ if mpiexec -n 4 ./demos/04_bubble_efficiency --schedule tests/data/pytorch_zbv_p
 else
     echo "not ok - the PyTorch-form schedule"; sed 's/^/#   /' "$tmp/out"
 fi
+# Saved again, a schedule read in PyTorch's form is written in the kit's own form.
+if mpiexec -n 4 ./demos/04_bubble_efficiency --schedule tests/data/pytorch_zbv_p4m8.csv --tick-ms 1 \
+        --save-schedule "$tmp/back.csv" >/dev/null 2>&1 &&
+    mpiexec -n 4 ./demos/04_bubble_efficiency --schedule zbv -m 8 --tick-ms 1 --save-schedule "$tmp/kit.csv" >/dev/null 2>&1 &&
+    cmp -s "$tmp/back.csv" "$tmp/kit.csv" && ! grep -q "OVERLAP\|B" "$tmp/back.csv"; then
+    echo "ok - --save-schedule writes a PyTorch-form schedule in the kit's own form (the same file as zbv's)"
+else
+    echo "not ok - --save-schedule of a PyTorch-form schedule"; diff "$tmp/back.csv" "$tmp/kit.csv" | head -5 | sed 's/^/#   /'
+fi
 refuse "-m against a CSV" "disagrees with" mpiexec -n 2 ./demos/04_bubble_efficiency --schedule tests/data/hand_2x2.csv -m 8
 refuse "anatomy: a schedule file" "'tests/data/hand_2x2.csv' is a file; this demo builds its schedule" \
     mpiexec -n 2 ./demos/00_anatomy --schedule tests/data/hand_2x2.csv

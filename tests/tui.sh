@@ -300,6 +300,25 @@ else
     bad "redirected output is not plain text"
 fi
 
+# ---- the zero-bubble demo: I and W drawn as their own kinds ------------------
+start 80 24 "mpiexec -n 4 ./demos/08_zero_bubble -m 4 --tick-ms 5"
+wait_for "1f1b done" 20 && tm send-keys -t "$sess" x
+if wait_for "zbh1 done" 20 && screen | grep -q "B input" && screen | grep -q "B weight" &&
+    [ "$(screen | grep -c '^r[0-9] s[0-9] .*I[0-9].*W[0-9]')" -ge 3 ] &&
+    screen | head -1 | grep -q "F=1 I=1 W=1 ticks"; then
+    ok "08: ZB-H1's rows hold I and W blocks with their numbers, the legend names both, the title their costs"
+else
+    bad "08: I and W not drawn as their own kinds"; screen | sed 's/^/#   /'
+fi
+tm send-keys -t "$sess" x
+if wait_for "zbv done\|press any key to leave" 20 && screen | grep -q "^r0 s0,7 " && screen | grep -q "^   0    0,7 "; then
+    ok "08: ZB-V's rows and panel name both stages a rank runs (r0 s0,7)"
+else
+    bad "08: ZB-V's stages not named"; screen | sed 's/^/#   /'
+fi
+tm send-keys -t "$sess" q
+ended 5 || bad "08: still running after q"
+
 # ---- exports ---------------------------------------------------------------
 mpiexec -n 4 ./demos/04_bubble_efficiency -m 4 --tick-ms 2 --trace "$tmp/t.json" --events "$tmp/e.csv" \
     --svg "$tmp/t.svg" </dev/null >/dev/null

@@ -142,6 +142,9 @@ pp_status pp_sched_zbv(int P, int M, pp_sched **out);
  * the others take 0 or 1).  A refusal says why in err (may be NULL). */
 pp_status pp_sched_build(const char *name, int P, int M, int v, pp_sched **out, char *err, size_t errlen);
 int pp_sched_is_builder(const char *name);
+/* Boundaries s -> s+1 between stages on different ranks (P-1 in a plain
+ * pipeline): where messages go. */
+int pp_sched_edges(const pp_sched *s);
 const char *pp_sched_names(void);   /* "naive, gpipe, 1f1b, interleaved, zbh1, zbv" */
 
 /* By hand: new, push actions (a failure is kept in s->err and later pushes

@@ -408,6 +408,13 @@ pp_status pp_sched_build(const char *name, int P, int M, int v, pp_sched **out, 
     return pp_sched_zbv(P, M, out);
 }
 
+int pp_sched_edges(const pp_sched *s)
+{
+    int e = 0;
+    for (int st = 0; st + 1 < s->nstages; st++) e += s->stage_rank[st] != s->stage_rank[st + 1];
+    return e;
+}
+
 /* ---- lowering: the sends and receives a compute-only schedule implies --- */
 
 static int has_comm(const pp_sched *s)

@@ -32,7 +32,7 @@ double pp_run_wait_s(const pp_run *r);
  * 2(P-1) B d 4, tensor-parallel all-reduces T (2L-1) B d 4 and all-gathers
  * T 2(P-1) B d 4, the data-parallel sum D params 4.  wait_ms: the pipeline's
  * waiting time per rank.  The sums go to *sum (may be NULL). */
-void pp_report_comm(FILE *f, const pp_comm_stats *all, const pp_grid *g, const pp_model_cfg *c, double wait_ms,
+void pp_report_comm(FILE *f, const pp_comm_stats *all, const pp_grid *g, const pp_model_cfg *c, int edges, double wait_ms,
                     pp_comm_stats *sum);
 
 /* ---- the command line ---------------------------------------------------- */

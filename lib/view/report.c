@@ -246,11 +246,11 @@ static void comm_row(FILE *f, const char *what, int calls, long bytes, long want
             sent, sent == sent_want ? '=' : '!', sent_want, ms);
 }
 
-void pp_report_comm(FILE *f, const pp_comm_stats *all, const pp_grid *g, const pp_model_cfg *c, double wait_ms,
-                    pp_comm_stats *sum)
+void pp_report_comm(FILE *f, const pp_comm_stats *all, const pp_grid *g, const pp_model_cfg *c, int edges,
+                    double wait_ms, pp_comm_stats *sum)
 {
     pp_comm_stats s = {0};
-    int n = g->size, P = g->P, T = g->T, D = g->D, L = c->depth;
+    int n = g->size, P = g->P, T = g->T, D = g->D, L = c->depth, E = edges;
     for (int r = 0; r < n; r++) {
         s.pipe_bytes += all[r].pipe_bytes, s.pipe_msgs += all[r].pipe_msgs;
         s.tp_size += all[r].tp_size, s.tp_sent += all[r].tp_sent, s.tp_calls += all[r].tp_calls;
@@ -265,9 +265,8 @@ void pp_report_comm(FILE *f, const pp_comm_stats *all, const pp_grid *g, const p
                "to MPI, the time in the calls; each beside its formula, computed)\n");
     fprintf(f, "  %-17s %6s %-21s %-21s %6s\n", "", "calls", "    bytes", "    bytes sent", "ms per");
     fprintf(f, "  %-17s %6s %-21s %-21s %6s\n", "", "", " measured = formula", " measured = formula", "rank");
-    comm_row(f, "pipeline sends", s.pipe_msgs, s.pipe_bytes, 2L * (P - 1) * act, s.pipe_bytes, 2L * (P - 1) * act,
-             wait_ms);
-    long ar = (long)T * (2 * L - 1) * act, ga = (long)T * 2 * (P - 1) * act;
+    comm_row(f, "pipeline sends", s.pipe_msgs, s.pipe_bytes, 2L * E * act, s.pipe_bytes, 2L * E * act, wait_ms);
+    long ar = (long)T * (2 * L - 1) * act, ga = (long)T * 2 * E * act;
     if (T > 1) {
         comm_row(f, "TP all-reduces", s.tp_calls, s.tp_size, ar, s.tp_sent, ar * 2 * (T - 1) / T, s.tp_s / n * 1e3);
         comm_row(f, "TP all-gathers", s.gather_calls, s.gather_size, ga, s.gather_sent, ga * (T - 1) / T,
@@ -277,11 +276,15 @@ void pp_report_comm(FILE *f, const pp_comm_stats *all, const pp_grid *g, const p
     long dp = (long)D * (pp_model_params(c) + (long)(T - 1) * L * c->width) * 4;
     if (D > 1)
         comm_row(f, "DP gradient sums", s.dp_calls, s.dp_size, dp, s.dp_sent, dp * 2 * (D - 1) / D, s.dp_s / n * 1e3);
-    char text[1200];
-    int k = snprintf(text, sizeof text, "Formulas: pipeline sends 2(P-1) b w 4 bytes, at the P-1 stage edges, each "
-                     "way%s", T > 1 ? "; TP all-reduces T (2L-1) b w 4 (two per block and sample, but the model's "
-                                      "first block needs no input gradient), TP all-gathers of the slices a stage "
-                                      "received T 2(P-1) b w 4" : "");
+    char text[1400], edge[120];
+    const char *e = E == P - 1 ? "(P-1)" : "E";
+    if (E == P - 1) snprintf(edge, sizeof edge, "the P-1 stage edges");
+    else snprintf(edge, sizeof edge, "the E = %d edges between stages on different ranks", E);
+    int k = snprintf(text, sizeof text, "Formulas: pipeline sends 2%s b w 4 bytes, at %s, each way", e, edge);
+    if (T > 1)
+        k += snprintf(text + k, sizeof text - (size_t)k, "; TP all-reduces T (2L-1) b w 4 (two per block and sample, "
+                      "but the model's first block needs no input gradient), TP all-gathers of the slices a stage "
+                      "received T 2%s b w 4", e);
     if (D > 1)
         k += snprintf(text + k, sizeof text - (size_t)k, "; DP gradient sums D %s4",
                       T > 1 ? "(params + (T-1) L w) " : "params ");
