@@ -50,16 +50,8 @@ int main(int argc, char **argv)
     pp_run *pred[2], *meas[2];
     for (int k = 0; k < 2; k++) {
         pp_sched *built = pp_demo_schedule(&d, names[k], M);
-        pp_demo_run(&d, built, &pred[k], &meas[k]);
+        pp_demo_run_report(&d, built, d.exec.costs.tick_s / 2, k == 0, &pred[k], &meas[k]);
         s[k] = built;
-        if (!d.quit && d.grid->rank == 0) {
-            printf("%s", k ? "\n" : "");
-            pp_demo_header(stdout, &d, built, 1);
-            printf("measured timeline:\n");
-            pp_report_timeline(stdout, meas[k], d.exec.costs.tick_s / 2, 80);
-            pp_report_summary(stdout, meas[k], pred[k], built, &d.exec);
-            fflush(stdout);
-        }
         if (k == 0 && (d.quit || pp_demo_hold(&d, "gpipe done: press any key to run 1f1b on the same P and M, q to quit"))) {
             s[1] = NULL, pred[1] = meas[1] = NULL;
             break;

@@ -87,16 +87,8 @@ int main(int argc, char **argv)
     for (int k = 0; k < RUNS && !d.quit; k++) {
         d.opt.chunks = k ? chunks[k] : 0;
         s[k] = pp_demo_schedule(&d, k ? "interleaved" : "1f1b", M);
-        pp_demo_run(&d, s[k], &pred[k], &meas[k]);
-        if (!d.quit && d.grid->rank == 0) {
-            printf("%s", k ? "\n" : "");
-            pp_demo_header(stdout, &d, s[k], 1);
-            printf("measured timeline:\n");
-            /* a chunk's forward (1/v of a tick) two columns wide, room for its number */
-            pp_report_timeline(stdout, meas[k], d.exec.costs.tick_s / (2 * chunks[k]), 80);
-            pp_report_summary(stdout, meas[k], pred[k], s[k], &d.exec);
-            fflush(stdout);
-        }
+        /* a chunk's forward (1/v of a tick) two columns wide, room for its number */
+        pp_demo_run_report(&d, s[k], d.exec.costs.tick_s / (2 * chunks[k]), k == 0, &pred[k], &meas[k]);
         char prompt[96];
         snprintf(prompt, sizeof prompt, "%s done: press any key to run interleaved with v=%d, q to quit",
                  k ? "interleaved" : "1f1b", k + 1 < RUNS ? chunks[k + 1] : 0);

@@ -84,16 +84,8 @@ int main(int argc, char **argv)
     pp_run *pred[RUNS] = {NULL}, *meas[RUNS] = {NULL};
     for (int k = 0; k < RUNS && !d.quit; k++) {
         s[k] = pp_demo_schedule(&d, names[k], M);
-        pp_demo_run(&d, s[k], &pred[k], &meas[k]);
-        if (!d.quit && d.grid->rank == 0) {
-            printf("%s", k ? "\n" : "");
-            pp_demo_header(stdout, &d, s[k], 1);
-            printf("measured timeline:\n");
-            /* a column per half tick; ZB-V's chunks take half a tick: a quarter */
-            pp_report_timeline(stdout, meas[k], d.exec.costs.tick_s / (2 * s[k]->chunks), 80);
-            pp_report_summary(stdout, meas[k], pred[k], s[k], &d.exec);
-            fflush(stdout);
-        }
+        /* a column per half tick; ZB-V's chunks take half a tick: a quarter */
+        pp_demo_run_report(&d, s[k], d.exec.costs.tick_s / (2 * s[k]->chunks), k == 0, &pred[k], &meas[k]);
         char prompt[96];
         snprintf(prompt, sizeof prompt, "%s done: press any key to run %s on the same P and M, q to quit", names[k],
                  k + 1 < RUNS ? names[k + 1] : "");

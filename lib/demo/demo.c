@@ -311,6 +311,18 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
     run_step(d, s, pred, meas, NULL, NULL);
 }
 
+void pp_demo_run_report(pp_demo *d, const pp_sched *s, double column_s, int first, pp_run **pred, pp_run **meas)
+{
+    pp_demo_run(d, s, pred, meas);
+    if (d->quit || d->grid->rank != 0) return;
+    printf("%s", first ? "" : "\n");
+    pp_demo_header(stdout, d, s, 1);
+    printf("measured timeline:\n");
+    pp_report_timeline(stdout, *meas, column_s, 80);
+    pp_report_summary(stdout, *meas, *pred, s, &d->exec);
+    fflush(stdout);
+}
+
 /* ---- real mode ------------------------------------------------------------ */
 
 /* Seconds one ordered all-reduce of n floats takes over comm: the median

@@ -127,6 +127,10 @@ void pp_demo_refuse_if(pp_demo *d, int bad, const char *fmt, ...);
  * schedule, with the live view and the exports.  Every rank gets *pred;
  * *meas is set on rank 0 only. */
 void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas);
+/* pp_demo_run, then on rank 0 the run in plain text: the header, the
+ * measured timeline at column_s seconds a column, and the summary (after a
+ * blank line unless `first`). */
+void pp_demo_run_report(pp_demo *d, const pp_sched *s, double column_s, int first, pp_run **pred, pp_run **meas);
 /* Between steps and at the end, with the live view: shows `prompt` and waits
  * for a key on rank 0 (every rank waits, asleep).  Returns 1 if q was
  * pressed (d->quit is set).  Without the view, or with --exit, returns 0. */
