@@ -50,13 +50,13 @@ static void heading(const pp_sched *s, int k, int all)
     const char *name = all ? "schedule      M" : "    M";
     if (k == 0) {
         if (all) printf("bubble as a share of the step = idle / (P x makespan), P ranks; formulas:\n"
-                        "gpipe, 1f1b (P-1)/(M+P-1), interleaved (P-1)/(vM+P-1), zbh1 (P-1)/(3M+P-1),\n"
-                        "zbv (P-1)/(6M+P-1), naive (P-1)/P\n");
+                        "gpipe, 1f1b (P-1)/(M+P-1), interleaved (P-1)/(vM+P-1) with v=2 chunks,\n"
+                        "zbh1 (P-1)/(3M+P-1), zbv (P-1)/(6M+P-1), naive (P-1)/P\n");
         else printf("bubble as a share of the step = idle / (P x makespan), formula %s\n",
                     file ? "n/a (a file's\nschedule has none: the prediction is the reference)"
                          : pp_theory_bubble_step_text(s->family));
         printf("%s    formula  predicted   measured     diff   makespan, ms\n", name);
-        printf("%s                                          predicted  measured\n", all ? "          " : "");
+        printf("%*s%s\n", all ? 58 : 48, "", "predicted  measured");
     } else {
         printf("\nbubble over the ideal time = idle / busy, formula %s\n",
                file ? "n/a" : pp_theory_bubble_ideal_text(s->family));

@@ -16,7 +16,8 @@
  *     to P micro-batches, rank 0's peak under 1F1B.
  *   ZB-V, F = I = W, two chunks of half the share: the first forward
  *     reaches the last rank in half the time: (P-1)F/2 idle per rank,
- *     (P-1)/(6M+P-1), when M = P or M >= 2P; up to 2P half-size chunks held
+ *     (P-1)/(6M+P-1), exact when M = P or M >= 2P (in between, for some M
+ *     the unit-time order leaves a gap more); up to 2P half-size chunks held
  *     (P whole stages, as 1F1B's rank 0).
  * Where F, I and W differ or M breaks the condition, the simulator's
  * prediction is the reference and pp_theory_broken() says what failed.
@@ -118,7 +119,8 @@ const char *pp_theory_broken(pp_family f, int P, int M, int v, const pp_costs *c
     if (split && (fabs(t[PP_I] - t[PP_F]) > 1e-9 || fabs(t[PP_W] - t[PP_F]) > 1e-9))
         return "F, I and W do not cost the same";
     if (f == PP_FAM_ZBH1 && M < P) return "M is less than P";
-    if (f == PP_FAM_ZBV && M != P && M < 2 * P) return "M is neither P nor 2P or more";
+    if (f == PP_FAM_ZBV && M > P && M < 2 * P) return "M is between P and 2P, where ZB-V's formula is not always exact";
+    if (f == PP_FAM_ZBV && M < P) return "M is less than P";
     if (f == PP_FAM_INTERLEAVED && v > 1 && M % P != 0) return "M is not a multiple of P";
     return NULL;
 }

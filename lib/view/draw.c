@@ -278,27 +278,28 @@ static void aim(const pp_view_model *m, pp_view_camera *cam, int w)
 }
 
 /* The title: the state first, then as many of the other parts as fit in w,
- * whole. */
+ * whole: the demo and schedule, the shape, the clock, the costs. */
 static void draw_title(const pp_view_model *m, int w)
 {
     const char *state = m->quit ? "STOPPING" : m->paused ? "PAUSED" : m->final ? "DONE" : m->started ? "RUNNING" : "STARTING";
     char parts[6][96], grid[48];
     if (m->T * m->D > 1) snprintf(grid, sizeof grid, "P=%d x T=%d x D=%d", m->depth, m->T, m->D);
+    else if (m->chunks > 1) snprintf(grid, sizeof grid, "P=%d x v=%d", m->nrows, m->chunks);
     else snprintf(grid, sizeof grid, "P=%d", m->nrows);
     snprintf(parts[0], sizeof parts[0], "%s: %s", m->prog, m->name);
     snprintf(parts[1], sizeof parts[1], "%s M=%d", grid, m->M);
     double ms = m->tick0_s * 1e3;
     if (m->real && (m->kinds[PP_I] || m->kinds[PP_W]))
-        snprintf(parts[2], sizeof parts[2], "real compute: F=%.2f I=%.2f W=%.2f ms a block", m->ticks[PP_F] * ms,
+        snprintf(parts[3], sizeof parts[3], "real compute: F=%.2f I=%.2f W=%.2f ms a block", m->ticks[PP_F] * ms,
                  m->ticks[PP_I] * ms, m->ticks[PP_W] * ms);
     else if (m->real)
-        snprintf(parts[2], sizeof parts[2], "real compute: F=%.2f B=%.2f ms a block", m->ticks[PP_F] * ms,
+        snprintf(parts[3], sizeof parts[3], "real compute: F=%.2f B=%.2f ms a block", m->ticks[PP_F] * ms,
                  m->ticks[PP_B] * ms);
     else if (m->kinds[PP_I] || m->kinds[PP_W])
-        snprintf(parts[2], sizeof parts[2], "tick %.4g ms  F=%g I=%g W=%g ticks", m->tick_s * 1e3, m->ticks[PP_F],
+        snprintf(parts[3], sizeof parts[3], "tick %.4g ms  F=%g I=%g W=%g ticks", m->tick_s * 1e3, m->ticks[PP_F],
                  m->ticks[PP_I], m->ticks[PP_W]);
-    else snprintf(parts[2], sizeof parts[2], "tick %.4g ms  F=%g B=%g ticks", m->tick_s * 1e3, m->ticks[PP_F], m->ticks[PP_B]);
-    snprintf(parts[3], sizeof parts[3], "%.2f s", pp_view_shown(m, m->now));
+    else snprintf(parts[3], sizeof parts[3], "tick %.4g ms  F=%g B=%g ticks", m->tick_s * 1e3, m->ticks[PP_F], m->ticks[PP_B]);
+    snprintf(parts[2], sizeof parts[2], "%.2f s", pp_view_shown(m, m->now));   /* the clock before the costs */
     attron(A_BOLD);
     mvprintw(0, 0, "%s", state);
     attroff(A_BOLD);

@@ -204,9 +204,12 @@ void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sc
                  pp_run_bubble_ideal(m), pp_theory_bubble_ideal(fam, P, M, v), pp_run_bubble_ideal(pred));
     fprintf(f, "  (formula and predicted: computed; diff = measured - formula, in points)\n");
     const char *broken = pp_theory_broken(fam, P, M, v, &o->costs);
-    if (broken)
-        fprintf(f, "  note: the formula assumes what this run does not (%s): the\n"
-                   "  prediction, which replays the schedule with its costs, is the reference\n", broken);
+    if (broken) {
+        char note[300];
+        snprintf(note, sizeof note, "note: the formula assumes what this run does not (%s): the prediction, which "
+                 "replays the schedule with its costs, is the reference", broken);
+        pp_report_wrap(f, note, "  ", "  ");
+    }
     else if (fam == PP_FAM_CUSTOM)
         fprintf(f, "  note: a schedule from a file has no formula: the prediction, which replays\n"
                    "  it with its costs, is the reference\n");
