@@ -123,10 +123,7 @@ int main(int argc, char **argv)
                 r->measured[1] = pp_run_bubble_ideal(meas);
                 r->pred_ms = pred->makespan * 1e3;
                 r->meas_ms = meas->makespan * 1e3;
-                r->flag = meas->paused && meas->retimed ? " *paused, re-ticked"
-                          : meas->paused                ? " *paused"
-                          : meas->retimed               ? " *re-ticked"
-                                                        : "";
+                r->flag = pp_demo_disturbed(meas);
                 flagged |= r->flag[0] != 0;
                 print_row(r, 0, all);
                 pp_demo_csv_row(&d, "schedule,P,M,tick_ms,payload_bytes,formula_step,predicted_step,measured_step,"
@@ -151,20 +148,11 @@ int main(int argc, char **argv)
                "diff = measured - formula, in percentage points\n");
         if (skipped)
             printf("interleaved (v=2) skipped where M is not a multiple of P=%d: it needs one\n", d.grid->P);
-        if (broken) {
-            char note[300];
-            if (all)
-                snprintf(note, sizeof note, "! a row whose formula's condition does not hold (ZB-H1 needs M >= P, ZB-V "
-                         "M = P or 2P or more, both F = I = W): there the prediction, which replays the schedule "
-                         "with its costs, is the reference");
-            else
-                snprintf(note, sizeof note, "! the formula assumes what this run does not (%s): the prediction, "
-                         "which replays the schedule with its costs, is the reference", broken);
-            pp_report_wrap(stdout, note, "", "  ");
-        }
-        if (flagged)
-            printf("* the step was paused (held time counts as idle) or its tick changed (+/-)\n"
-                   "  in the live view: its bubble is not the schedule's alone\n");
+        if (broken && all)
+            pp_report_wrap(stdout, "! a row whose formula's condition does not hold (ZB-H1 needs M >= P, ZB-V M = P "
+                           "or 2P or more, both F = I = W): there the prediction, which replays the schedule with "
+                           "its costs, is the reference", "", "  ");
+        pp_demo_table_notes(stdout, flagged, all ? NULL : broken);
     }
     pp_sched_free(first);
     return pp_demo_end(&d);

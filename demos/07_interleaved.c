@@ -38,13 +38,16 @@ static void compare(pp_sched *const *s, pp_run *const *meas, int P, int M)
     printf("\n1F1B against interleaved, P=%d ranks, M=%d (measured; formula in brackets)\n", P, M);
     printf("  schedule      v  bubble, share of the step  makespan   messages, count  sent\n");
     printf("                      measured  (formula)          ms  measured (formula)  KiB\n");
+    int disturbed = 0;
     for (int k = 0; k < RUNS && s[k]; k++) {
         double kib;
         long n = messages(meas[k], &kib);
-        printf("  %-12s %2d %10.1f %%   (%4.1f %%)  %8.1f  %8ld   (%4d)  %5.0f\n", k ? "interleaved" : "1f1b", chunks[k],
-               100 * pp_run_bubble_step(meas[k]), 100 * pp_theory_bubble_step(s[k]->family, P, M, chunks[k]),
-               meas[k]->makespan * 1e3, n, 2 * (chunks[k] * P - 1) * M, kib);
+        printf("  %-12s %2d %10.1f %%   (%4.1f %%)  %8.1f  %8ld   (%4d)  %5.0f%s\n", k ? "interleaved" : "1f1b",
+               chunks[k], 100 * pp_run_bubble_step(meas[k]), 100 * pp_theory_bubble_step(s[k]->family, P, M, chunks[k]),
+               meas[k]->makespan * 1e3, n, 2 * (chunks[k] * P - 1) * M, kib, pp_demo_disturbed(meas[k]));
+        disturbed |= pp_demo_disturbed(meas[k])[0] != 0;
     }
+    pp_demo_table_notes(stdout, disturbed, NULL);
     printf("  messages: every micro-batch crosses the vP-1 boundaries between stages on\n"
            "  different ranks, each way: formula 2(vP-1)M\n");
     printf("peak activations a rank holds, in stages' worth (chunks held / v), measured\n"
@@ -81,6 +84,13 @@ int main(int argc, char **argv)
                                       .no_schedule = 1};
     pp_demo_start(&d, &spec, &argc, &argv);
     int M = d.opt.mb[0], P = d.grid->P;
+    /* Refuse an M that interleaved cannot take before 1F1B runs, in the
+     * builder's words. */
+    char err[200] = "";
+    pp_sched *probe = NULL;
+    pp_status st = pp_sched_build("interleaved", P, M, chunks[RUNS - 1], &probe, err, sizeof err);
+    pp_sched_free(probe);
+    pp_demo_refuse_if(&d, st != PP_OK, "%s", err);
 
     pp_sched *s[RUNS] = {NULL};
     pp_run *pred[RUNS] = {NULL}, *meas[RUNS] = {NULL};

@@ -48,11 +48,19 @@ static void compare(pp_sched *const *s, pp_run *const *meas, const pp_costs *c, 
     double want_idle[RUNS] = {(P - 1) * (F + c->ticks[PP_B]), (P - 1) * F, (P - 1) * F / 2};
     printf("\n1F1B, ZB-H1 and ZB-V, P=%d ranks, M=%d (measured; formula in brackets)\n", P, M);
     printf("  schedule  bubble, share of the step   idle per rank, ticks    makespan, ms\n");
-    for (int k = 0; k < RUNS && s[k]; k++)
-        printf("  %-8s %10.1f %%   (%4.1f %%)       %6.2f   (%5.2f)        %9.1f\n", names[k],
+    int disturbed = 0;
+    const char *broken = NULL;
+    for (int k = 0; k < RUNS && s[k]; k++) {
+        const char *why = pp_theory_broken(s[k]->family, P, M, s[k]->chunks, c);
+        printf("  %-8s %10.1f %%   (%4.1f %%)       %6.2f   (%5.2f)        %9.1f%s%s\n", names[k],
                100 * pp_run_bubble_step(meas[k]), 100 * pp_theory_bubble_step(s[k]->family, P, M, s[k]->chunks),
-               idle_per_rank(meas[k]) / c->tick_s, want_idle[k], meas[k]->makespan * 1e3);
+               idle_per_rank(meas[k]) / c->tick_s, want_idle[k], meas[k]->makespan * 1e3, why ? " !" : "",
+               pp_demo_disturbed(meas[k]));
+        disturbed |= pp_demo_disturbed(meas[k])[0] != 0;
+        if (why && !broken) broken = why;
+    }
     printf("  idle formulas: 1f1b (P-1)(F+B), zbh1 (P-1)F, zbv (P-1)F/2, with F = I = W\n");
+    pp_demo_table_notes(stdout, disturbed, broken);
     printf("per rank: peak activations held, in stages' worth (zbv: chunks / 2), measured\n"
            "(formula), and the W's a rank ran after its last I (the tail of the step)\n");
     printf("  rank         1f1b          zbh1           zbv      W's after last I\n");

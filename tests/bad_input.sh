@@ -183,6 +183,23 @@ refuse "grid: ranks not a multiple of T x D" "8 ranks do not split into stages o
     mpiexec -n 8 ./demos/06_pp_tp --tp 3
 refuse "grid: T does not divide the hidden width" "the hidden width 512 does not split into 3 equal slices (512 / 3 = 170.67)" \
     mpiexec -n 6 ./demos/06_pp_tp --tp 3
+refuse "interleaved with M not a multiple of P" "interleaved with 2 chunks needs M a multiple of P: M = 6, P = 4" \
+    mpiexec -n 4 ./demos/04_bubble_efficiency --schedule interleaved -m 6
+refuse "demo 07: M not a multiple of P, refused before any run" "needs M a multiple of P: M = 6, P = 4" \
+    mpiexec -n 4 ./demos/07_interleaved -m 6 --tick-ms 1
+if [ ! -s "$tmp/out" ]; then echo "ok - demo 07 refused M = 6 before running 1F1B (no output)"
+else echo "not ok - demo 07 ran before refusing M = 6: $(head -1 "$tmp/out")"; fi
+refuse "--chunks for a schedule without chunks" "only interleaved takes a number of chunks" \
+    mpiexec -n 4 ./demos/04_bubble_efficiency --schedule zbh1 --chunks 3
+# Costs that break the zero-bubble formulas: demo 08's table marks those
+# rows and says the prediction is the reference.
+if mpiexec -n 4 ./demos/08_zero_bubble -m 8 --cost B=1.5,I=1,W=0.5 --tick-ms 1 --no-tui >"$tmp/out" 2>&1 &&
+    [ "$(grep -c '^  zb[hv1]* .* !$' "$tmp/out")" -eq 2 ] && ! grep -q '^  1f1b .* !$' "$tmp/out" &&
+    grep -q "^! the formula assumes what this run does not (F, I and W do not cost the same)" "$tmp/out"; then
+    echo "ok - demo 08 with W cheaper than I: the zbh1 and zbv rows are marked ! and the note names the broken condition"
+else
+    echo "not ok - demo 08 with broken costs: rows or note missing"; sed 's/^/#   /' "$tmp/out" | tail -25
+fi
 refuse "grid: batch not a multiple of D x M" "--batch 60 does not split into D=2 replicas x M=8 micro-batches" \
     mpiexec -n 4 ./demos/06_pp_tp --dp 2 --batch 60
 refuse "grid: all-reduce cost of a word" "--cost: 'AR=x' is not a cost" mpiexec -n 4 ./demos/05_1f1b --tp 2 --cost AR=x

@@ -323,6 +323,27 @@ void pp_demo_run_report(pp_demo *d, const pp_sched *s, double column_s, int firs
     fflush(stdout);
 }
 
+const char *pp_demo_disturbed(const pp_run *meas)
+{
+    return meas->paused && meas->retimed ? " *paused, re-ticked"
+         : meas->paused                  ? " *paused"
+         : meas->retimed                 ? " *re-ticked"
+                                         : "";
+}
+
+void pp_demo_table_notes(FILE *f, int disturbed, const char *broken)
+{
+    if (broken) {
+        char note[300];
+        snprintf(note, sizeof note, "! the formula assumes what this run does not (%s): the prediction, which "
+                 "replays the schedule with its costs, is the reference", broken);
+        pp_report_wrap(f, note, "", "  ");
+    }
+    if (disturbed)
+        fprintf(f, "* the step was paused (held time counts as idle) or its tick changed (+/-)\n"
+                   "  in the live view: its bubble is not the schedule's alone\n");
+}
+
 /* ---- real mode ------------------------------------------------------------ */
 
 /* Seconds one ordered all-reduce of n floats takes over comm: the median

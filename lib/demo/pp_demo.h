@@ -131,6 +131,13 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas);
  * measured timeline at column_s seconds a column, and the summary (after a
  * blank line unless `first`). */
 void pp_demo_run_report(pp_demo *d, const pp_sched *s, double column_s, int first, pp_run **pred, pp_run **meas);
+/* A comparison table's marks for a run: " *paused", " *re-ticked", or both,
+ * if the live view disturbed its timing; "" if not. */
+const char *pp_demo_disturbed(const pp_run *meas);
+/* The notes under a comparison table, each only if needed: what '*' means
+ * (some run was disturbed) and what '!' means (`broken`, a formula's
+ * condition a run breaks, from pp_theory_broken). */
+void pp_demo_table_notes(FILE *f, int disturbed, const char *broken);
 /* Between steps and at the end, with the live view: shows `prompt` and waits
  * for a key on rank 0 (every rank waits, asleep).  Returns 1 if q was
  * pressed (d->quit is set).  Without the view, or with --exit, returns 0. */
