@@ -66,6 +66,30 @@ struct pp_watch {
     pp_status (*end)(void *ctx, const pp_evlist *mine, pp_run **all);
 };
 
+/* ---- the watchdog (watchdog.c) ---- */
+
+typedef struct pp_watchdog pp_watchdog;
+/* Collective over `all`: the shared table (pp_grid_new makes it). */
+pp_status pp_watchdog_new(MPI_Comm all, pp_watchdog **out);
+void pp_watchdog_free(pp_watchdog *w);
+/* This rank's slot, as its step goes: it begins (pipeline rank, list
+ * length), starts action `index` (`peer`: the rank it waits for, when
+ * `waiting`), makes progress (`holding`: paused by the view), finishes or
+ * passes over an action, ends its list (off = 0) or leaves the step (1). */
+void pp_watchdog_begin(pp_watchdog *w, int pipe_rank, int len);
+void pp_watchdog_on(pp_watchdog *w, int index, pp_action a, int peer, int waiting);
+void pp_watchdog_beat(pp_watchdog *w, int holding);
+void pp_watchdog_mark(pp_watchdog *w, int index, int skipped);
+void pp_watchdog_done(pp_watchdog *w, int off);
+/* While waiting: PP_EHANG if another rank found the step stuck, or if no
+ * rank has progressed for `limit` seconds (then this rank writes the report,
+ * if it is the first); PP_OK otherwise.  limit <= 0: only the former. */
+pp_status pp_watchdog_check(pp_watchdog *w, const pp_sched *lowered, double limit);
+
+/* Where fault f strikes in pipeline rank `rank`'s lowered list: *at, and
+ * for swap *from, the receive moved to just before *at.  0: nowhere. */
+int pp_fault_site(const pp_fault *f, const pp_sched *lowered, int rank, int *at, int *from);
+
 /* ---- events and runs ---- */
 
 pp_status pp_evlist_push(pp_evlist *l, pp_event e);

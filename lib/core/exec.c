@@ -42,6 +42,8 @@ void pp_exec_opts_default(pp_exec_opts *o)
     o->spin_s = 100e-6;
     o->watch = NULL;
     o->work = NULL;
+    o->watchdog_s = -1;
+    o->fault.kind = PP_FAULT_NONE;
 }
 
 /* A message in flight: its request, its buffer, and its event. */
@@ -75,6 +77,11 @@ struct pp_step {
     pp_event open;         /* the action under way (t1 -1), for the watcher; type -1: none */
     float *arbuf;          /* the payload timed all-reduces sum */
     pp_evlist recorded;    /* collectives real compute ran, to go after its event */
+    pp_watchdog *wd;       /* this rank's slot in the watchdog's table */
+    double next_check;     /* when a wait next asks the watchdog */
+    int *order;            /* [len] the order this rank runs its list in (a swap fault changes it) */
+    pp_fault_kind fault;   /* the fault this rank runs, at action fault_at */
+    int fault_at;
 };
 typedef struct pp_step runner;
 
@@ -126,8 +133,24 @@ static pp_status progress(runner *x)
         msg *m = &x->recvs[x->next_recv];
         if (!m->done && MPI_Test(&m->req, &m->done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
     }
+    if (!x->waiting) pp_watchdog_beat(x->wd, 0);
     const pp_watch *w = x->watch;
     return w ? w->poll(w->ctx, &x->ev, &x->open, since_start(x), x->waiting) : PP_OK;
+}
+
+/* While waiting, every 10 ms: has the step stopped moving?  The limit
+ * follows the tick in force (the view's keys change it). */
+static pp_status watchdog(runner *x)
+{
+    double now = pp_now();
+    if (now < x->next_check) return PP_OK;
+    x->next_check = now + 0.01;
+    double limit = x->o->watchdog_s;
+    if (limit < 0) {
+        pp_costs c = costs_now(x);
+        limit = pp_watchdog_limit(x->lo, &c);
+    }
+    return pp_watchdog_check(x->wd, x->lo, limit);
 }
 
 pp_status pp_step_progress(pp_step *x)
@@ -196,6 +219,7 @@ static pp_status wait_until_done(runner *x, const int *done)
     x->waiting = 1;
     for (;;) {
         pp_status st = progress(x);
+        if (st == PP_OK && !*done) st = watchdog(x);
         if (st != PP_OK || *done) {
             x->waiting = 0;
             return st;
@@ -297,11 +321,13 @@ static pp_status hold(runner *x, pp_action a)
     x->waiting = 1;
     x->open = e;
     while (st == PP_OK && w->hold(w->ctx)) {
+        pp_watchdog_beat(x->wd, 1);
         st = progress(x);
         pp_sleep_until(pp_now() + 2e-3);
     }
     x->waiting = 0;
     x->open.type = -1;
+    pp_watchdog_beat(x->wd, 0);
     e.t1 = since_start(x);
     return st == PP_OK ? pp_evlist_push(&x->ev, e) : st;
 }
@@ -374,13 +400,35 @@ static pp_status receive(runner *x, int i, pp_action a, pp_event *e)
     return st;
 }
 
+/* The rank of the whole job at the other end of a send or receive. */
+static int peer_rank(const runner *x, pp_action a)
+{
+    return pp_grid_rank_of(x->g, partner(x->lo, a), x->g->tp_rank, x->g->dp_rank);
+}
+
+/* The stall fault: the rank stops in the middle of a compute, as a process
+ * stopped by a debugger would: no progress, no messages, until it is killed. */
+static void stall(runner *x, int i, pp_action a)
+{
+    pp_watchdog_on(x->wd, i, a, -1, 0);
+    x->open = (pp_event){PP_EV_COMPUTE, a.kind, a.stage, a.mb, x->inflight, since_start(x), -1, 0};
+    for (;;) pp_sleep_until(pp_now() + 0.05);
+}
+
 /* Runs action i of this rank's list and records it. */
 static pp_status run_action(runner *x, int i)
 {
     pp_action a = x->lo->acts[x->me][i];
     if (a.kind == PP_IDLE) return PP_OK;
+    if (i == x->fault_at && x->fault == PP_FAULT_STALL) stall(x, i, a);
+    if (i == x->fault_at && x->fault == PP_FAULT_DROP) {   /* passed over: the send is never made */
+        pp_watchdog_mark(x->wd, i, 1);
+        return PP_OK;
+    }
     pp_status st = pp_kind_is_compute(a.kind) ? hold(x, a) : PP_OK;
     if (st != PP_OK) return st;
+    int recv = a.kind == PP_RECV_F || a.kind == PP_RECV_B;
+    pp_watchdog_on(x->wd, i, a, recv ? peer_rank(x, a) : -1, recv);
     pp_event e = {PP_EV_COMPUTE, a.kind, a.stage, a.mb, x->inflight, since_start(x), -1, 0};
     if (a.kind == PP_RECV_F || a.kind == PP_RECV_B) e.type = PP_EV_WAIT;
     if (a.kind != PP_SEND_F && a.kind != PP_SEND_B) x->open = e;   /* a send takes no time of its own */
@@ -392,6 +440,7 @@ static pp_status run_action(runner *x, int i)
     e.t1 = e.type == PP_EV_SEND ? -1 : since_start(x);   /* a send's end: when it is seen complete */
     e.inflight = x->inflight;
     if ((st = pp_evlist_push(&x->ev, e)) != PP_OK) return st;
+    pp_watchdog_mark(x->wd, i, 0);
     return take_recorded(x);
 }
 
@@ -502,19 +551,31 @@ static void runner_free(runner *x)
     free(x->recvs);
     free(x->sends);
     free(x->pending);
+    free(x->order);
     free(x->arbuf);
     pp_evlist_clear(&x->ev);
     pp_evlist_clear(&x->recorded);
 }
 
-/* PP_FAULT=RANK:ACTION makes that rank fail at that action: the tests check
- * that an error in one rank ends every rank and frees the terminal.  -1: none here. */
-static int fault_at(int me)
+/* The order this rank runs its list in: as written, unless this rank runs a
+ * fault (o->fault): then where it strikes, and for a swap the receive moved
+ * ahead of its place. */
+static pp_status plan(runner *x)
 {
-    int rank = -1, at = -1;
-    const char *fault = getenv("PP_FAULT");
-    if (!fault || sscanf(fault, "%d:%d", &rank, &at) != 2 || rank != me) return -1;
-    return at;
+    int len = x->lo->len[x->me], from = -1;
+    if (!(x->order = malloc(((size_t)len + 1) * sizeof *x->order))) return PP_ENOMEM;
+    for (int i = 0; i < len; i++) x->order[i] = i;
+    x->fault = PP_FAULT_NONE, x->fault_at = -1;
+    const pp_fault *f = &x->o->fault;
+    if (f->kind == PP_FAULT_NONE || f->rank != x->g->rank || !pp_fault_site(f, x->lo, x->me, &x->fault_at, &from))
+        return PP_OK;
+    x->fault = f->kind;
+    if (f->kind == PP_FAULT_SWAP) {
+        for (int k = from; k > x->fault_at; k--) x->order[k] = x->order[k - 1];
+        x->order[x->fault_at] = from;
+        x->fault_at = -1;
+    }
+    return PP_OK;
 }
 
 /* Runs this rank's list; then its sends' ends, the compute's finish, and in
@@ -522,13 +583,19 @@ static int fault_at(int me)
 static pp_status run_list(runner *x)
 {
     const pp_exec_opts *o = x->o;
-    int len = x->lo->len[x->me], fault = fault_at(x->me);
+    int len = x->lo->len[x->me];
     pp_status st;
-    for (int i = 0; i < len; i++)
-        if ((st = i == fault ? PP_EFAULT : run_action(x, i)) != PP_OK) return st;
-    for (int i = 0; i < len; i++)
-        if (x->sends[i].posted && (st = wait_until_done(x, &x->sends[i].done)) != PP_OK) return st;
+    for (int k = 0; k < len; k++) {
+        int i = x->order[k];
+        if ((st = i == x->fault_at && x->fault == PP_FAULT_ERROR ? PP_EFAULT : run_action(x, i)) != PP_OK) return st;
+    }
+    for (int i = 0; i < len; i++) {
+        if (!x->sends[i].posted) continue;
+        pp_watchdog_on(x->wd, i, x->lo->acts[x->me][i], peer_rank(x, x->lo->acts[x->me][i]), 1);
+        if ((st = wait_until_done(x, &x->sends[i].done)) != PP_OK) return st;
+    }
     if (o->work && o->work->finish && (st = o->work->finish(o->work->ctx, x)) != PP_OK) return st;
+    pp_watchdog_done(x->wd, 0);
     pp_costs now = costs_now(x);
     double sum = pp_cost_s(&now, PP_IDLE, -1, NULL);
     if (!o->work && x->g->D > 1 && sum > 0 &&
@@ -547,17 +614,20 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *lo, const pp_exec_opts 
     x.open.type = -1;
     x.comm = g->pipe;
     x.me = g->pipe_rank;
+    x.wd = g->wd;
     int len = lo->len[x.me];
     pp_status st = PP_ENOMEM;
     x.recvs = calloc((size_t)len + 1, sizeof *x.recvs);
     x.sends = calloc((size_t)len + 1, sizeof *x.sends);
     x.pending = calloc((size_t)len + 1, sizeof *x.pending);
-    if (!x.recvs || !x.sends || !x.pending) goto done;
+    if (!x.recvs || !x.sends || !x.pending || (st = plan(&x)) != PP_OK) goto done;
+    st = PP_ENOMEM;
     int timed_sums = !o->work && ((g->T > 1 && o->costs.allreduce > 0) || (g->D > 1 && o->costs.dp_sum > 0));
     if (timed_sums && !(x.arbuf = calloc(o->payload / sizeof(float) + 1, sizeof(float)))) goto done;
 
     /* 1. Warm up the connections, 2. make the buffers and post the receives,
      * 3. start together, 4. run the list. */
+    pp_watchdog_begin(x.wd, x.me, len);
     if ((st = warm_up(&x)) != PP_OK || (st = prepare_messages(&x)) != PP_OK || (st = common_start(g, &x)) != PP_OK ||
         (st = run_list(&x)) != PP_OK)
         goto done;
@@ -569,6 +639,7 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *lo, const pp_exec_opts 
      * still computing and stretching the end of their step. */
     if ((st = pp_barrier(g->all, o->poll_busy_s)) != PP_OK) goto done;
     if (!x.watch) st = gather(g, lo, &x.ev, out);
+    pp_watchdog_done(x.wd, 1);
 done:
     /* A rank that failed inside the step leaves its partners waiting for
      * messages that will never come: it returns at once, and the caller

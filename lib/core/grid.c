@@ -242,6 +242,7 @@ pp_status pp_grid_new(MPI_Comm world, pp_grid **out)
     g->P = g->size, g->T = g->D = 1;
     pp_status st = split(g);
     if (st == PP_OK) st = estimate_offsets(g);
+    if (st == PP_OK) st = pp_watchdog_new(g->all, &g->wd);
     if (st != PP_OK) {
         pp_grid_free(g);
         return st;
@@ -253,6 +254,7 @@ pp_status pp_grid_new(MPI_Comm world, pp_grid **out)
 void pp_grid_free(pp_grid *g)
 {
     if (!g) return;
+    pp_watchdog_free(g->wd);
     free_comm(&g->pipe), free_comm(&g->tp), free_comm(&g->dp), free_comm(&g->all);
     free(g);
 }

@@ -32,7 +32,8 @@ typedef enum {
     PP_ESCHED, /* the schedule is incomplete, inconsistent or would deadlock */
     PP_EIO,    /* a file could not be read or written */
     PP_EPARSE, /* a text (action, CSV cell, option) could not be parsed */
-    PP_EFAULT  /* a failure injected on purpose with PP_FAULT=RANK:ACTION (tests) */
+    PP_EFAULT, /* a failure injected on purpose (--fault error:RANK:ACTION, tests) */
+    PP_EHANG   /* the watchdog stopped a step in which no rank made progress */
 } pp_status;
 
 const char *pp_strerror(pp_status st);
@@ -69,6 +70,7 @@ typedef struct {
     int prev, next;     /* neighbouring ranks in pipe, MPI_PROC_NULL at the ends */
     double clock_offset;   /* this rank's clock minus rank 0's, seconds (estimated) */
     double clock_rtt;      /* fastest ping-pong round trip seen while estimating, seconds */
+    struct pp_watchdog *wd; /* every rank's state in memory the ranks of one machine share (watchdog.c) */
 } pp_grid;
 
 /* The one place the rank-to-place formula is written: where rank w of a grid
@@ -196,6 +198,11 @@ typedef struct {
  * pp_simulate() and pp_exec_step() take; on PP_ESCHED, *why says where (free
  * its grid with pp_check_clear()). */
 pp_status pp_sched_validate(const pp_sched *s, pp_sched **lowered, pp_check *why);
+/* pp_sched_validate without its last check, the replay that finds
+ * deadlocks: for a lesson that runs one on purpose (--no-validate), so that
+ * the watchdog can be seen to catch it.  Every check that keeps the run
+ * safe (sizes, stages, actions present once) still holds. */
+pp_status pp_sched_lower_unchecked(const pp_sched *s, pp_sched **lowered, pp_check *why);
 void pp_check_clear(pp_check *c);
 
 /* ---- costs -------------------------------------------------------------- */
@@ -285,6 +292,41 @@ typedef struct {
     pp_status (*finish)(void *ctx, pp_step *st);
 } pp_work;
 
+/* A bug a rank runs on purpose, so that a student (or a test) can watch the
+ * watchdog catch it.  It strikes at micro-batch M/2:
+ *   stall  the rank stops in its first compute of that micro-batch and never
+ *          moves again, as a process stopped by a debugger or a signal;
+ *   drop   the rank passes its first send of that micro-batch without making it;
+ *   swap   the rank waits for that micro-batch's gradient before it has
+ *          received (or sent) its activation: receives out of order, a deadlock;
+ *   error  the rank fails at lowered action `action` (an ordinary error). */
+typedef enum { PP_FAULT_NONE, PP_FAULT_STALL, PP_FAULT_DROP, PP_FAULT_SWAP, PP_FAULT_ERROR } pp_fault_kind;
+typedef struct {
+    pp_fault_kind kind;
+    int rank;     /* the rank of the job that runs it */
+    int action;   /* error: the index in its lowered list */
+} pp_fault;
+/* Reads "stall:1", "drop:0", "swap:2" or "error:1:5" ("1:5" too) for a job of
+ * `nranks` ranks; an empty text is no fault.  PP_EPARSE with a reason. */
+pp_status pp_fault_parse(const char *text, int nranks, pp_fault *f, char *err, size_t errlen);
+/* Can the fault strike in this lowered schedule?  (A rank with no send
+ * cannot drop one.)  PP_EARG with a reason naming what would do. */
+pp_status pp_fault_check(const pp_fault *f, const pp_grid *g, const pp_sched *lowered, char *err, size_t errlen);
+/* The default watchdog time for a step: 5 s plus twice its slowest action. */
+double pp_watchdog_limit(const pp_sched *lowered, const pp_costs *c);
+/* After a step returned PP_EHANG: the report, every rank's state and the
+ * cause, one line each ("" if this rank has none); and whether the rank that
+ * found the hang is this one. */
+const char *pp_watchdog_report(const pp_grid *g);
+/* Where the report will be written (memory the ranks share), for a process
+ * that outlives this one (the terminal's guardian); NULL if none. */
+const char *pp_watchdog_text(const pp_grid *g);
+int pp_watchdog_found_here(const pp_grid *g);
+/* Rank 0 says it will print the report; the others wait up to wait_s for it
+ * (1: it answered). */
+void pp_watchdog_answer(const pp_grid *g);
+int pp_watchdog_answered(const pp_grid *g, double wait_s);
+
 /* Who watches a step as it runs: the live view (its hooks are internal). */
 typedef struct pp_watch pp_watch;
 
@@ -297,6 +339,9 @@ typedef struct {
                              the end of a compute, the start of a wait, just after a send */
     const pp_watch *watch;  /* the live view, or NULL */
     const pp_work *work;    /* real compute, or NULL for timed mode */
+    double watchdog_s;      /* stop a step in which no rank progresses for this long:
+                               0 off, < 0 the default (pp_watchdog_limit) */
+    pp_fault fault;         /* a bug put in on purpose, for lessons and tests */
 } pp_exec_opts;
 
 void pp_exec_opts_default(pp_exec_opts *o);

@@ -14,7 +14,8 @@ const char *pp_strerror(pp_status st)
     case PP_ESCHED: return "the schedule is incomplete or would deadlock";
     case PP_EIO: return "a file could not be read or written";
     case PP_EPARSE: return "text could not be parsed";
-    case PP_EFAULT: return "a failure injected on purpose (PP_FAULT)";
+    case PP_EFAULT: return "a failure injected on purpose (--fault or PP_FAULT)";
+    case PP_EHANG: return "the step stopped moving (the watchdog's report says where and why)";
     }
     return "unknown status";
 }

@@ -240,7 +240,7 @@ static void check_replay(const pp_sched *s, const pp_sched *lo, int **src, pp_ch
     }
 }
 
-pp_status pp_sched_validate(const pp_sched *s, pp_sched **lowered, pp_check *c)
+static pp_status check(const pp_sched *s, pp_sched **lowered, pp_check *c, int replay)
 {
     memset(c, 0, sizeof *c);
     if (lowered) *lowered = NULL;
@@ -260,7 +260,7 @@ pp_status pp_sched_validate(const pp_sched *s, pp_sched **lowered, pp_check *c)
     int **src = NULL, *blocked = NULL;
     pp_status st = PP_OK;
     if (c->kind == PP_BAD_NONE && (st = pp_sched_lower(s, &lo, &src)) != PP_OK) return st;
-    if (c->kind == PP_BAD_NONE) check_replay(s, lo, src, c, &blocked);
+    if (c->kind == PP_BAD_NONE && replay) check_replay(s, lo, src, c, &blocked);
     pp_free_index(src, s->nranks);
     if (c->kind == PP_BAD_NONE) {
         lo->lowered = 1;
@@ -278,4 +278,14 @@ pp_status pp_sched_validate(const pp_sched *s, pp_sched **lowered, pp_check *c)
     free(mark);
     free(blocked);
     return PP_ESCHED;
+}
+
+pp_status pp_sched_validate(const pp_sched *s, pp_sched **lowered, pp_check *c)
+{
+    return check(s, lowered, c, 1);
+}
+
+pp_status pp_sched_lower_unchecked(const pp_sched *s, pp_sched **lowered, pp_check *c)
+{
+    return check(s, lowered, c, 0);
 }

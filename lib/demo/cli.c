@@ -3,12 +3,14 @@
  * and --exit, the exports --trace, --events and --svg, and --help; in the
  * demos that compute for real, the model's --depth, --width, --hidden,
  * --batch, --steps, --lr, --seed, --partition, --layers and --dump; in the
- * grid demos, --tp and --dp.  P is not an option: it is the number of ranks
+ * grid demos, --tp and --dp; where a step runs, --watchdog, --fault and
+ * --no-validate.  P is not an option: it is the number of ranks
  * mpiexec started, divided by T x D.
  *
  * Every rank parses the same argv and so reaches the same verdict without
  * talking: bad input is caught before any rank waits for another.
- * Left out on purpose: option abbreviations and environment variables.
+ * Left out on purpose: option abbreviations; environment variables (PP_TTY,
+ * PP_FAULT) are read where they are used.
  */
 #include "pp_demo.h"
 
@@ -34,6 +36,7 @@ void pp_cli_defaults(pp_opts *o)
     o->ticks[PP_I] = 1;
     o->ticks[PP_W] = 1;
     o->ar_ticks = 0.5;
+    o->watchdog_s = -1;
     pp_model_cfg_default(&o->model);
     snprintf(o->partition, sizeof o->partition, "front");
 }
@@ -198,7 +201,7 @@ static const char *known[] = {"-m", "--microbatches", "--schedule", "--tick-ms",
                               "--cost", "--csv", "--save-schedule", "--tty", "--trace",
                               "--events", "--svg", "--depth", "--width", "--hidden", "--batch",
                               "--steps", "--seed", "--lr", "--partition", "--layers", "--dump",
-                              "--tp", "--dp", "--chunks"};
+                              "--tp", "--dp", "--chunks", "--watchdog", "--fault"};
 enum { NKNOWN = sizeof known / sizeof known[0] };
 
 int pp_cli_given(const pp_opts *o, const char *name)
@@ -219,6 +222,9 @@ static int not_here(const pp_demo_spec *spec, int k, const char *name, char *err
     if (k == 24 && spec->no_schedule)
         return fail(err, n, "--chunks: this demo chooses its own schedules and chunks; 04_bubble_efficiency and "
                     "02_microbatches take --schedule interleaved --chunks v") != PP_OK;
+    if (k >= 25 && (spec->no_steps || spec->plain))
+        return fail(err, n, "%s: this demo runs no pipeline step, so there is nothing to watch or break; "
+                    "demos 02 to 13 take %s", name, name) != PP_OK;
     if (k >= 22 && k <= 23 && !spec->grid_ok)
         return fail(err, n, "%s: this demo runs one pipeline (P = the number of ranks); "
                     "05_1f1b, 06_pp_tp and 12_3d take --tp and --dp", name) != PP_OK;
@@ -252,6 +258,16 @@ pp_status pp_cli_parse(int argc, char **argv, const pp_demo_spec *spec, pp_opts 
         }
         if (strcmp(a, "--no-tui") == 0 || strcmp(a, "--exit") == 0) {
             *(a[2] == 'n' ? &o->no_tui : &o->exit_at_end) = 1;
+            continue;
+        }
+        if (strcmp(a, "--no-validate") == 0) {
+            if (spec->no_schedule || spec->no_steps || spec->plain)
+                return fail(err, n, "--no-validate: this demo builds its own schedules, which are valid; "
+                            "04_bubble_efficiency and 13_deadlock take --no-validate with --schedule FILE.csv");
+            if (spec->real)
+                return fail(err, n, "--no-validate: this demo computes for real, and an action out of order would "
+                            "compute from data not there yet; the timed demos 04 and 13 take --no-validate");
+            o->no_validate = 1;
             continue;
         }
         /* The name, and its value: "--tick-ms=5" or "--tick-ms 5". */
@@ -305,6 +321,17 @@ pp_status pp_cli_parse(int argc, char **argv, const pp_demo_spec *spec, pp_opts 
             if (parse_int(v, 1, 16, &x) != 0)
                 return fail(err, n, "--chunks: '%s' is not a number of chunks per rank: give 1 to 16", v);
             o->chunks = (int)x;
+            break;
+        }
+        case 25:
+            if (parse_num(v, 0, 3600, &o->watchdog_s) != 0)
+                return fail(err, n, "--watchdog: '%s' is not a time: give seconds from 0 (off) to 3600", v);
+            break;
+        case 26: {
+            pp_fault f;
+            char why[200];
+            if (pp_fault_parse(v, 1 << 20, &f, why, sizeof why) != PP_OK) return fail(err, n, "--fault: %s", why);
+            snprintf(o->fault, sizeof o->fault, "%s", v);
             break;
         }
         default: st = parse_model(k - 12, v, o, err, n); break;
@@ -392,6 +419,12 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
     opt(f, "--tty PATH", "the terminal to draw the live view on, the output of `tty` (or set PP_TTY); on Linux it is "
         "found without it");
     opt(f, "--exit", "leave as soon as the run ends, without waiting for a key");
+    opt(f, "--watchdog SECONDS", "stop a step in which no rank makes progress for this long, and show where each "
+        "rank is stuck; 0 switches it off (default: 5 s plus twice the slowest action)");
+    opt(f, "--fault KIND:RANK", "run a bug on purpose (or set PP_FAULT): stall (the rank stops), drop (its next send "
+        "never happens), swap (it waits for a gradient before the activation: a deadlock); at micro-batch M/2");
+    if (!spec->no_schedule)
+        opt(f, "--no-validate", "run a schedule file even if its order would deadlock (the other checks stay)");
     opt(f, "--trace FILE.json", "write every event as a Chrome trace (open in ui.perfetto.dev)");
     opt(f, "--events FILE.csv", "write every event as CSV");
     opt(f, "--svg FILE.svg", "write the timeline as an SVG picture");

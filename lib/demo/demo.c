@@ -36,6 +36,7 @@ struct pp_demo_state {
     double cost[PP_MODEL_NCOSTS]; /* seconds per block and per micro-batch, measured on rank 0 */
     int cost_M;              /* the M they were measured for (0: not yet) */
     double stage_scale[PP_MAX_STAGES]; /* blocks per stage: the simulator's per-stage cost */
+    int guard;               /* rank 0 without the view: the guardian's pipe (-1: none) */
     int paced;               /* the live view's tick has been chosen (pace) */
 };
 
@@ -57,6 +58,8 @@ static pp_status close_view(pp_demo *d, int keep)
     }
     if (in->view) pp_view_close(in->view);
     in->view = NULL;
+    if (in->guard >= 0) pp_term_unguard(in->guard);   /* a goodbye: this end is the kit's own */
+    in->guard = -1;
     if (in->tty_fd >= 0) close(in->tty_fd);
     in->tty_fd = -1;
     pp_status st = pp_export_close(in->exports, keep);
@@ -64,8 +67,40 @@ static pp_status close_view(pp_demo *d, int keep)
     return saved ? st : PP_EIO;
 }
 
+/* A step the watchdog stopped (PP_EHANG on this rank).  Rank 0 shows the
+ * report in the live view, gives the terminal back, prints it and ends the
+ * job.  If rank 0 does not answer within 2 s (it is the rank that stopped),
+ * the rank that found the hang prints it, unless the view is open: then the
+ * terminal's guardian prints it once the terminal is restored.  Every other
+ * rank waits to be ended with the job. */
+static void end_stuck(pp_demo *d)
+{
+    const char *report = pp_watchdog_report(d->grid);
+    if (d->grid->rank == 0) {
+        pp_watchdog_answer(d->grid);
+        if (d->in->view) {
+            pp_view_alert(d->in->view, report);
+            if (!d->opt.exit_at_end) pp_view_wait_key(d->in->view, "the watchdog stopped the step: press any key to end");
+        }
+        close_view(d, 0);
+        fflush(stdout);
+        fprintf(stderr, "%s: %s", d->prog, report);
+        MPI_Abort(MPI_COMM_WORLD, 3);
+    }
+    if (!pp_watchdog_answered(d->grid, 2.0) && pp_watchdog_found_here(d->grid)) {
+        if (!d->tui) {
+            fflush(stdout);
+            fprintf(stderr, "%s: %s", d->prog, report);
+        }
+        MPI_Abort(MPI_COMM_WORLD, 3);
+    }
+    for (double end = pp_now() + 60; pp_now() < end;) pp_sleep_until(pp_now() + 0.05);
+    _exit(3);
+}
+
 void pp_die(const char *file, int line, const char *call, pp_status st, const char *hint)
 {
+    if (st == PP_EHANG && current && current->grid) end_stuck(current);
     close_view(current, 0);
     fflush(stdout);
     fprintf(stderr, "%s: %s:%d: %s failed: %s%s%s\n", prog_name, file, line, call, pp_strerror(st),
@@ -136,7 +171,7 @@ void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv
     const char *slash = strrchr((*argv)[0], '/');
     d->prog = prog_name = slash ? slash + 1 : (*argv)[0];
     if (!(d->in = calloc(1, sizeof *d->in))) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
-    d->in->tty_fd = -1;
+    d->in->tty_fd = d->in->guard = -1;
     current = d;
     PP_CHECK(pp_grid_new(MPI_COMM_WORLD, &d->grid), "could not set up the ranks");
     pp_term_catch_interrupt();
@@ -162,7 +197,14 @@ void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv
         d->exec.costs.allreduce = d->grid->T > 1 ? d->opt.ar_ticks : 0;
         d->exec.costs.dp_sum = d->grid->D > 1 ? d->opt.ar_ticks : 0;
     }
+    d->exec.watchdog_s = d->opt.watchdog_s;
+    /* --fault, else PP_FAULT from the environment. */
+    const char *fault = d->opt.fault[0] ? d->opt.fault : getenv("PP_FAULT");
+    if (fault && pp_fault_parse(fault, d->grid->size, &d->exec.fault, err, sizeof err) != PP_OK)
+        refuse(d, "%s: %s", d->opt.fault[0] ? "--fault" : "PP_FAULT", err);
     choose_output(d);
+    /* Rank 0 killed without the view: a guardian says so in one line. */
+    if (d->grid->rank == 0 && !d->tui) d->in->guard = pp_term_guard(-1, NULL, "", d->prog, NULL);
 }
 
 /* Rank 0 reads the file; every rank gets its text, or NULL and the reason. */
@@ -223,7 +265,8 @@ pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M)
 
     pp_check c;
     pp_sched *lowered = NULL;
-    if (pp_sched_validate(s, &lowered, &c) != PP_OK) {
+    pp_status checked = d->opt.no_validate ? pp_sched_lower_unchecked(s, &lowered, &c) : pp_sched_validate(s, &lowered, &c);
+    if (checked != PP_OK) {
         if (d->grid->rank == 0) fprintf(stderr, "%s: schedule '%s' refused before running:\n%s", d->prog, s->name,
                                         c.grid ? c.grid : "");
         char msg[300];
@@ -232,6 +275,8 @@ pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M)
         pp_sched_free(s);
         refuse(d, "schedule refused: %s", msg);
     }
+    if (d->exec.fault.kind != PP_FAULT_NONE && pp_fault_check(&d->exec.fault, d->grid, lowered, err, sizeof err) != PP_OK)
+        refuse(d, "%s", err);
     if (d->opt.save[0]) {   /* as given: compute-only, the form one edits; into place at a good end */
         char tmp[300];
         snprintf(tmp, sizeof tmp, "%s.tmp", d->opt.save);
@@ -248,7 +293,9 @@ static void open_view(pp_demo *d)
     pp_demo_state *in = d->in;
     int ok = 1;
     if (d->grid->rank == 0) {
-        ok = pp_view_open(in->tty_fd, in->keys_stdin, d->prog, &in->view) == PP_OK;
+        ok = pp_view_open(in->tty_fd, in->keys_stdin, d->prog, pp_watchdog_text(d->grid), &in->view) == PP_OK;
+        if (ok && in->guard >= 0) pp_term_unguard(in->guard);   /* the view's guardian takes over */
+        if (ok) in->guard = -1;
         if (ok) in->tty_fd = -1;   /* the view owns it now */
     }
     MPI_Bcast(&ok, 1, MPI_INT, 0, d->grid->all);
@@ -287,7 +334,12 @@ static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas
     if (!t && d->tui && !in->paced && !pp_cli_given(&d->opt, "--tick-ms")) pace(d, s);
     in->paced = 1;
     d->exec.work = t ? pp_trainer_work(t) : NULL;
-    PP_CHECK(pp_simulate(s, &d->exec.costs, pred), "the simulator could not replay a checked schedule");
+    *pred = NULL;
+    /* Unchecked (--no-validate), a schedule may deadlock: then there is no
+     * prediction, and the watchdog will stop the run. */
+    pp_status sim = pp_simulate(s, &d->exec.costs, pred);
+    if (sim != PP_OK && !(d->opt.no_validate && sim == PP_ESCHED))
+        pp_die(__FILE__, __LINE__, "pp_simulate", sim, "the simulator could not replay a checked schedule");
     if (d->tui && !in->live) open_view(d);
     if (in->live) {
         PP_CHECK(pp_live_begin(in->live, *pred, d->exec.costs.tick_s), "out of memory");

@@ -325,6 +325,29 @@ static void draw_keys(const pp_view_model *m, int h, int w)
     attroff(A_REVERSE);
 }
 
+/* The watchdog's report in place of the panel: its lines, each wrapped at
+ * the width (continuations indented), as many as fit above the key line. */
+static void draw_alert(const pp_view_model *m, int y, int h, int w)
+{
+    attron(A_BOLD);
+    for (const char *p = m->alert; *p && y < h - 1;) {
+        size_t len = strcspn(p, "\n");
+        for (size_t done = 0, indent = 0; done < len && y < h - 1; indent = 4) {
+            size_t room = (size_t)w - indent, take = len - done;
+            if (take > room) {   /* cut at the last space that fits */
+                take = room;
+                while (take > 1 && p[done + take] != ' ') take--;
+                if (take <= 1) take = room;
+            }
+            mvprintw(y++, (int)indent, "%.*s", (int)take, p + done);
+            done += take;
+            while (done < len && p[done] == ' ') done++;
+        }
+        p += len + (p[len] == '\n');
+    }
+    attroff(A_BOLD);
+}
+
 void pp_draw_screen(const pp_view_model *m, pp_view_camera *cam, int h, int w, int mono)
 {
     int min_h, min_w;
@@ -344,6 +367,7 @@ void pp_draw_screen(const pp_view_model *m, pp_view_camera *cam, int h, int w, i
     draw_legend(m, y, w, mono);
     y += legend_lines(m, w);
     if (h > min_h) y++;
-    draw_panel(m, y, w);
+    if (m->alert[0]) draw_alert(m, y, h, w);
+    else draw_panel(m, y, w);
     draw_keys(m, h, w);
 }

@@ -112,8 +112,12 @@ int pp_term_find(const char *named, char *path, size_t n, char *why, size_t wn, 
     return find_from_parents(path, n, why, wn, keys_stdin);
 }
 
-/* The guardian: waits for its parent to end; restores unless told all is well. */
-static void guard(int fd, int pipe_in, const struct termios *saved, const char *restore)
+/* The guardian: waits for its parent to end; restores unless told all is
+ * well, and then says why the terminal came back this way: the watchdog's
+ * report if there is one (`late`, shared memory the hang's finder writes),
+ * else one line. */
+static void guard(int fd, int pipe_in, const struct termios *saved, const char *restore, const char *prog,
+                  const volatile char *late)
 {
     setsid();   /* out of the rank's process group: a kill aimed at the rank misses it */
     signal(SIGINT, SIG_IGN);
@@ -135,9 +139,18 @@ static void guard(int fd, int pipe_in, const struct termios *saved, const char *
     do got = read(pipe_in, &c, 1);
     while (got < 0 && errno == EINTR);
     if (got == 1 && c == 'x') _exit(0);
-    ssize_t w = write(fd, restore, strlen(restore));
-    (void)w;
-    tcsetattr(fd, TCSANOW, saved);
+    if (fd >= 0) {
+        ssize_t w = write(fd, restore, strlen(restore));
+        (void)w;
+        tcsetattr(fd, TCSANOW, saved);
+    }
+    char text[16384];
+    size_t n = 0;
+    while (late && late[n] && n < sizeof text - 1) text[n] = late[n], n++;
+    text[n] = '\0';
+    if (n && fd >= 0) dprintf(2, "%s: %s", prog, text);
+    else if (!n) dprintf(2, "%s: rank 0 ended without saying goodbye (it was killed, or mpiexec ended it when another "
+                    "rank died)%s\n", prog, fd >= 0 ? "; the terminal is restored" : "");
     _exit(0);
 }
 
@@ -193,17 +206,19 @@ void pp_term_catch_interrupt(void)
     sigaction(SIGALRM, &sa, NULL);
 }
 
-int pp_term_guard(int fd, const struct termios *saved, const char *restore)
+int pp_term_guard(int fd, const struct termios *saved, const char *restore, const char *prog, const char *late)
 {
-    sig_fd = fd;
-    sig_saved = *saved;
-    snprintf(sig_restore, sizeof sig_restore, "%s", restore);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_fatal;
-    sigemptyset(&sa.sa_mask);
-    int fatal[] = {SIGTERM, SIGHUP, SIGQUIT};
-    for (int k = 0; k < 3; k++) sigaction(fatal[k], &sa, NULL);
+    if (fd >= 0) {
+        sig_fd = fd;
+        sig_saved = *saved;
+        snprintf(sig_restore, sizeof sig_restore, "%s", restore);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_fatal;
+        sigemptyset(&sa.sa_mask);
+        int fatal[] = {SIGTERM, SIGHUP, SIGQUIT};
+        for (int k = 0; k < 3; k++) sigaction(fatal[k], &sa, NULL);
+    }
 
     int p[2];
     if (pipe(p) != 0) return -1;
@@ -218,7 +233,7 @@ int pp_term_guard(int fd, const struct termios *saved, const char *restore)
         /* Fork again and leave: the guardian becomes init's child, and no
          * zombie waits for the rank to reap it. */
         close(p[1]);
-        if (fork() == 0) guard(fd, p[0], saved, restore);
+        if (fork() == 0) guard(fd, p[0], saved, restore, prog, late);
         _exit(0);
     }
     close(p[0]);

@@ -108,6 +108,13 @@ void pp_view_note(pp_view *v, const char *text)
     pthread_mutex_unlock(&v->mu);
 }
 
+void pp_view_alert(pp_view *v, const char *text)
+{
+    pthread_mutex_lock(&v->mu);
+    snprintf(v->m.alert, sizeof v->m.alert, "%s", text);
+    pthread_mutex_unlock(&v->mu);
+}
+
 int pp_view_wait_key(pp_view *v, const char *prompt)
 {
     pthread_mutex_lock(&v->mu);
@@ -399,7 +406,7 @@ static void restore_text(char *buf, size_t n)
     if (k + 3 < n) memcpy(buf + k, "\r\n", 3);
 }
 
-pp_status pp_view_open(int fd, int keys_stdin, const char *prog, pp_view **out)
+pp_status pp_view_open(int fd, int keys_stdin, const char *prog, const char *late, pp_view **out)
 {
     pp_view *v = calloc(1, sizeof *v);
     if (!v) return PP_ENOMEM;
@@ -445,7 +452,7 @@ pp_status pp_view_open(int fd, int keys_stdin, const char *prog, pp_view **out)
     getmaxyx(stdscr, v->rows, v->cols);
     char restore[256];
     restore_text(restore, sizeof restore);
-    v->guard = pp_term_guard(fd, &v->saved, restore);
+    v->guard = pp_term_guard(fd, &v->saved, restore, prog, late);
 
     v->key_fd = keys_stdin ? STDIN_FILENO : fd;
     fflush(stdout);

@@ -40,7 +40,9 @@ int pp_live_hold(pp_live *l, const char *prompt);
 
 /* Every call may come from the thread running the step while the view's own
  * thread draws: the view locks what it shares. */
-pp_status pp_view_open(int fd, int keys_stdin, const char *prog, pp_view **out);
+/* `late`: text the terminal's guardian prints if this process dies with the
+ * view open (the watchdog's report, in memory the ranks share), or NULL. */
+pp_status pp_view_open(int fd, int keys_stdin, const char *prog, const char *late, pp_view **out);
 void pp_view_close(pp_view *v);
 /* A new step: one row per rank of a T x D grid of pipelines running s, and
  * an empty run that the streamed events fill. */
@@ -59,6 +61,8 @@ void pp_view_set_control(pp_view *v, int paused, double tick_s);
 void pp_view_set_next(pp_view *v, const char *text);
 /* A line the panel shows under the figures (loss, samples/s). */
 void pp_view_note(pp_view *v, const char *text);
+/* The watchdog's report (lines of text), shown in place of the panel. */
+void pp_view_alert(pp_view *v, const char *text);
 /* Shows `prompt` and waits for a key: returns 1 for q (quit), 0 for any other. */
 int pp_view_wait_key(pp_view *v, const char *prompt);
 
@@ -105,6 +109,7 @@ typedef struct {
     char prompt[160];       /* shown on the key line while waiting for a key */
     int real;               /* real compute: costs are measured ms, not ticks */
     char note[160];         /* a line from the demo: loss, samples/s (real mode) */
+    char alert[4096];       /* the watchdog's report, drawn in place of the panel ("" none) */
     char next[96];          /* paused: which action n runs next */
     int kinds[4];           /* which of F, B, I and W the schedule has */
 } pp_view_model;
@@ -160,10 +165,12 @@ void pp_draw_colors(void);
  * passes the keys on, and a second reader of the terminal would steal bytes
  * mpiexec was about to read (and leave it blocked). */
 int pp_term_find(const char *named, char *path, size_t n, char *why, size_t wn, int *bad, int *keys_stdin);
-/* Starts a small guardian process that restores the terminal (`restore`
- * escape sequence, then `saved` settings) if this process dies without
- * saying goodbye.  Returns the pipe to say goodbye on, or -1. */
-int pp_term_guard(int fd, const struct termios *saved, const char *restore);
+/* Starts a small guardian process that, if this process dies without
+ * saying goodbye, restores the terminal fd (`restore` escape sequence, then
+ * `saved` settings; fd -1: no terminal) and says so in one line on stderr,
+ * or prints `late` instead when it holds text by then (fd >= 0 only).
+ * Returns the pipe to say goodbye on, or -1. */
+int pp_term_guard(int fd, const struct termios *saved, const char *restore, const char *prog, const char *late);
 /* Normal end: the terminal was restored here; the guardian leaves quietly. */
 void pp_term_unguard(int pipe_fd);
 /* Ctrl-C (SIGINT) sets pp_interrupted instead of killing the rank; the demo

@@ -1,0 +1,129 @@
+/* fault.c -- bugs a rank runs on purpose, so that a student (or a test) can
+ * watch the watchdog catch a stopped rank, a lost message and a deadlock.
+ *
+ * Each strikes at micro-batch M/2 of the rank's lowered list (pp.h says what
+ * each does); pp_fault_site finds where, and the executor acts on it.
+ * Left out on purpose: faults inside MPI itself (a real lost packet); these
+ * are the bugs a program makes, which is where hangs come from in practice.
+ */
+#include "core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int whole(const char *t, int *v)
+{
+    char *end;
+    long x = strtol(t, &end, 10);
+    if (end == t || *end || x < -1000000 || x > 1000000) return 0;
+    *v = (int)x;
+    return 1;
+}
+
+pp_status pp_fault_parse(const char *text, int nranks, pp_fault *f, char *err, size_t errlen)
+{
+    memset(f, 0, sizeof *f);
+    f->action = -1;
+    if (!text || !text[0]) return PP_OK;
+    static const char *names[] = {"", "stall", "drop", "swap", "error"};
+    char buf[64], *colon;
+    snprintf(buf, sizeof buf, "%s", text);
+    int ok = strlen(text) < sizeof buf - 1 && (colon = strchr(buf, ':')) != NULL;
+    if (ok) {
+        *colon = '\0';
+        const char *rest = colon + 1;
+        int k = 1;
+        while (k <= 4 && strcmp(buf, names[k]) != 0) k++;
+        if (k <= 4) f->kind = (pp_fault_kind)k;
+        else if (whole(buf, &f->rank)) f->kind = PP_FAULT_ERROR, rest = NULL;   /* the old form, RANK:ACTION */
+        else ok = 0;
+        if (ok && f->kind == PP_FAULT_ERROR) {
+            char *second = rest ? strchr(colon + 1, ':') : colon;
+            if (second) *second = '\0';
+            ok = second && (rest ? whole(colon + 1, &f->rank) : 1) && whole(second + 1, &f->action) && f->action >= 0;
+        } else if (ok) ok = whole(rest, &f->rank);
+    }
+    if (!ok) {
+        snprintf(err, errlen, "'%s' is not a fault: use stall:RANK, drop:RANK, swap:RANK or error:RANK:ACTION", text);
+        f->kind = PP_FAULT_NONE;
+        return PP_EPARSE;
+    }
+    if (f->rank < 0 || f->rank >= nranks) {
+        snprintf(err, errlen, "'%s': rank %d is not in the job: the ranks are 0 to %d", text, f->rank, nranks - 1);
+        f->kind = PP_FAULT_NONE;
+        return PP_EPARSE;
+    }
+    return PP_OK;
+}
+
+/* The first action of `rank`'s list of micro-batch mb whose kind is a or b
+ * (and stage, if stage >= 0), from index `from`; -1 if none. */
+static int find(const pp_sched *lo, int rank, int mb, int stage, pp_kind a, pp_kind b, int from)
+{
+    for (int i = from; i < lo->len[rank]; i++) {
+        pp_action x = lo->acts[rank][i];
+        if (x.mb == mb && (x.kind == a || x.kind == b) && (stage < 0 || x.stage == stage)) return i;
+    }
+    return -1;
+}
+
+int pp_fault_site(const pp_fault *f, const pp_sched *lo, int rank, int *at, int *from)
+{
+    int m = lo->nmb / 2;
+    *at = *from = -1;
+    switch (f->kind) {
+    case PP_FAULT_STALL:
+        for (int i = 0; i < lo->len[rank] && *at < 0; i++)
+            if (pp_kind_is_compute(lo->acts[rank][i].kind) && lo->acts[rank][i].mb == m) *at = i;
+        break;
+    case PP_FAULT_DROP: *at = find(lo, rank, m, -1, PP_SEND_F, PP_SEND_B, 0); break;
+    case PP_FAULT_SWAP:
+        /* The first stage of this rank that gets micro-batch m's gradient
+         * from another rank: its wait for it goes before the first message
+         * of m's activation (received, or sent on). */
+        for (int i = 0; i < lo->len[rank] && *at < 0; i++) {
+            pp_action x = lo->acts[rank][i];
+            if (x.kind != PP_RECV_B || x.mb != m) continue;
+            int first = find(lo, rank, m, x.stage, PP_RECV_F, PP_SEND_F, 0);
+            if (first >= 0 && first < i) *at = first, *from = i;
+        }
+        break;
+    case PP_FAULT_ERROR: *at = f->action < lo->len[rank] ? f->action : -1; break;
+    default: break;
+    }
+    return *at >= 0;
+}
+
+pp_status pp_fault_check(const pp_fault *f, const pp_grid *g, const pp_sched *lo, char *err, size_t errlen)
+{
+    if (f->kind == PP_FAULT_NONE) return PP_OK;
+    int p, t, d, at, from;
+    pp_grid_coords(g, f->rank, &p, &t, &d);
+    if (f->kind == PP_FAULT_STALL && g->size == 1) {
+        snprintf(err, errlen, "--fault stall:%d: with one rank, no other rank waits for it and nothing would "
+                 "notice the stall: run 2 ranks or more", f->rank);
+        return PP_EARG;
+    }
+    if (pp_fault_site(f, lo, p, &at, &from)) return PP_OK;
+    switch (f->kind) {
+    case PP_FAULT_STALL:
+        snprintf(err, errlen, "--fault stall:%d: rank %d computes nothing of micro-batch %d", f->rank, f->rank,
+                 lo->nmb / 2);
+        break;
+    case PP_FAULT_DROP:
+        snprintf(err, errlen, "--fault drop:%d: rank %d sends nothing of micro-batch %d (with one pipeline rank "
+                 "there are no messages): run 2 ranks or more", f->rank, f->rank, lo->nmb / 2);
+        break;
+    case PP_FAULT_SWAP:
+        snprintf(err, errlen, "--fault swap:%d: rank %d receives no gradient of micro-batch %d from another rank "
+                 "(it runs the last stage alone): pick a rank that sends activations on, such as 0", f->rank,
+                 f->rank, lo->nmb / 2);
+        break;
+    default:
+        snprintf(err, errlen, "--fault error:%d:%d: rank %d has %d actions in its lowered list (0 to %d)", f->rank,
+                 f->action, f->rank, lo->len[p], lo->len[p] - 1);
+        break;
+    }
+    return PP_EARG;
+}

@@ -1,0 +1,381 @@
+/* watchdog.c -- notices a step that has stopped moving, and says why.
+ *
+ * Every rank keeps one slot in a table in shared memory (an MPI shared
+ * window over the ranks of one machine): the action it is on and since
+ * when, the rank it waits for, and its heartbeat, the last moment it made
+ * progress (computed, held while the view was paused, finished an action).
+ * Beside the slot, one mark per action of its list: reached, done, or
+ * passed over without being done.  A rank that waits for a message reads
+ * every heartbeat as it waits; when none has moved for the watchdog's time,
+ * the step is stuck.  The first rank to see it claims the report (one atomic
+ * flag), follows the waits from rank to rank (a rank waits for the one that
+ * sends what it needs) and writes every rank's state and the cause:
+ *   - a message its sender passed over without sending (lost);
+ *   - a rank that neither waits nor moves (silent: stopped, or stuck inside
+ *     a compute);
+ *   - a cycle of waits, each rank waiting for a message the next one sends
+ *     only after its own wait is over (a deadlock).
+ * The other ranks see the flag at their next wait and their step returns
+ * PP_EHANG; the demo then prints the report and ends the job.
+ * Left out on purpose: ranks on several machines share no memory; there a
+ * rank only times its own wait and reports that alone.
+ */
+#include "core.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { WD_OFF, WD_RUN, WD_WAIT, WD_HOLD, WD_DONE };
+enum { MARK_NONE, MARK_DONE, MARK_SKIPPED };
+enum { REPORT_BYTES = 16384, MARKS_PER_RANK = 65536 };
+
+typedef struct {
+    _Atomic double beat;   /* pp_now() of the last progress */
+    _Atomic int state;     /* WD_... */
+    pp_action act;         /* the lowered action it is on */
+    int index;             /* its index in the rank's lowered list, or -1 */
+    int peer;              /* the rank it waits for, or -1 */
+    double since;          /* when it began that action */
+    int pipe_rank;         /* its place in its pipeline (for its list) */
+} wd_slot;
+
+typedef struct {
+    _Atomic int fired;     /* 0, or 1 + the rank that found the hang */
+    _Atomic int answered;  /* rank 0 will print the report */
+    char report[REPORT_BYTES];
+} wd_head;
+
+struct pp_watchdog {
+    MPI_Win win;
+    int shared;            /* 1: every rank's slot is in reach */
+    int me, size;
+    wd_head *head;
+    wd_slot *slot;         /* [size] */
+    unsigned char *marks;  /* [size][MARKS_PER_RANK] */
+    wd_head local_head;    /* without shared memory: this rank's own */
+    wd_slot local_slot;
+    char local_report[REPORT_BYTES];
+};
+
+/* ---- the table ------------------------------------------------------------ */
+
+pp_status pp_watchdog_new(MPI_Comm all, pp_watchdog **out)
+{
+    *out = NULL;
+    pp_watchdog *w = calloc(1, sizeof *w);
+    if (!w) return PP_ENOMEM;
+    MPI_Comm_rank(all, &w->me);
+    MPI_Comm_size(all, &w->size);
+    MPI_Comm node;
+    if (MPI_Comm_split_type(all, MPI_COMM_TYPE_SHARED, w->me, MPI_INFO_NULL, &node) != MPI_SUCCESS) {
+        free(w);
+        return PP_EMPI;
+    }
+    int nsize;
+    MPI_Comm_size(node, &nsize);
+    int everywhere = nsize == w->size, all_one = 0;
+    MPI_Allreduce(&everywhere, &all_one, 1, MPI_INT, MPI_LAND, all);
+    if (all_one) {
+        /* One segment, on rank 0: the head, the slots, the marks. */
+        MPI_Aint bytes = w->me == 0 ? (MPI_Aint)(sizeof(wd_head) + (size_t)w->size * sizeof(wd_slot) +
+                                                 (size_t)w->size * MARKS_PER_RANK)
+                                    : 0;
+        void *base;
+        if (MPI_Win_allocate_shared(bytes, 1, MPI_INFO_NULL, node, &base, &w->win) == MPI_SUCCESS) {
+            MPI_Aint got;
+            int unit;
+            MPI_Win_shared_query(w->win, 0, &got, &unit, &base);
+            w->head = base;
+            w->slot = (wd_slot *)((char *)base + sizeof(wd_head));
+            w->marks = (unsigned char *)(w->slot + w->size);
+            w->shared = 1;
+            if (w->me == 0) memset(base, 0, (size_t)bytes);
+            MPI_Barrier(node);
+        }
+    }
+    MPI_Comm_free(&node);
+    if (!w->shared) {
+        w->head = &w->local_head;
+        w->slot = &w->local_slot;
+        w->marks = NULL;
+    }
+    *out = w;
+    return PP_OK;
+}
+
+void pp_watchdog_free(pp_watchdog *w)
+{
+    if (!w) return;
+    if (w->shared) MPI_Win_free(&w->win);
+    free(w);
+}
+
+static wd_slot *mine(pp_watchdog *w)
+{
+    return w->shared ? &w->slot[w->me] : w->slot;
+}
+
+void pp_watchdog_begin(pp_watchdog *w, int pipe_rank, int len)
+{
+    if (!w) return;
+    wd_slot *s = mine(w);
+    s->index = -1, s->peer = -1, s->since = pp_now(), s->pipe_rank = pipe_rank;
+    if (w->marks) memset(w->marks + (size_t)w->me * MARKS_PER_RANK, 0, len < MARKS_PER_RANK ? (size_t)len : MARKS_PER_RANK);
+    atomic_store(&s->beat, pp_now());
+    atomic_store(&s->state, WD_RUN);
+}
+
+void pp_watchdog_on(pp_watchdog *w, int index, pp_action a, int peer, int waiting)
+{
+    if (!w) return;
+    wd_slot *s = mine(w);
+    s->index = index, s->act = a, s->peer = peer, s->since = pp_now();
+    atomic_store(&s->beat, s->since);
+    atomic_store(&s->state, waiting ? WD_WAIT : WD_RUN);
+}
+
+void pp_watchdog_beat(pp_watchdog *w, int holding)
+{
+    if (!w) return;
+    wd_slot *s = mine(w);
+    atomic_store(&s->beat, pp_now());
+    if (holding) atomic_store(&s->state, WD_HOLD);
+    else if (atomic_load(&s->state) == WD_HOLD) atomic_store(&s->state, WD_RUN);
+}
+
+void pp_watchdog_mark(pp_watchdog *w, int index, int skipped)
+{
+    if (!w || !w->marks || index >= MARKS_PER_RANK) return;
+    w->marks[(size_t)w->me * MARKS_PER_RANK + index] = skipped ? MARK_SKIPPED : MARK_DONE;
+}
+
+void pp_watchdog_done(pp_watchdog *w, int off)
+{
+    if (!w) return;
+    wd_slot *s = mine(w);
+    s->index = -1, s->peer = -1, s->since = pp_now();
+    atomic_store(&s->beat, s->since);
+    atomic_store(&s->state, off ? WD_OFF : WD_DONE);
+}
+
+/* ---- the report --------------------------------------------------------- */
+
+typedef struct {
+    char *text;
+    size_t n, cap;
+} out;
+
+static void say(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(out *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(o->text + o->n, o->cap - o->n, fmt, ap);
+    va_end(ap);
+    if (k > 0) o->n += (size_t)k < o->cap - o->n ? (size_t)k : o->cap - o->n - 1;
+}
+
+/* "the activation of micro-batch 3" for a receive or send. */
+static void what(char *buf, size_t n, pp_action a)
+{
+    int fwd = a.kind == PP_RECV_F || a.kind == PP_SEND_F;
+    snprintf(buf, n, "the %s of micro-batch %d", fwd ? "activation" : "gradient", a.mb);
+}
+
+/* The index in rank q's list of the send that rank r's receive `a` waits for. */
+static int send_index(const pp_sched *lo, int q_pipe, pp_action a)
+{
+    pp_action want = {a.kind == PP_RECV_F ? a.stage - 1 : a.stage + 1, a.kind == PP_RECV_F ? PP_SEND_F : PP_SEND_B, a.mb};
+    for (int i = 0; i < lo->len[q_pipe]; i++) {
+        pp_action b = lo->acts[q_pipe][i];
+        if (b.kind == want.kind && b.stage == want.stage && b.mb == want.mb) return i;
+    }
+    return -1;
+}
+
+static int mark_of(const pp_watchdog *w, int rank, int index)
+{
+    if (!w->marks || index < 0 || index >= MARKS_PER_RANK) return MARK_NONE;
+    return w->marks[(size_t)rank * MARKS_PER_RANK + index];
+}
+
+/* One line per rank: what it is doing, and for how long. */
+static void describe(const pp_watchdog *w, int r, double now, out *o)
+{
+    const wd_slot *s = &w->slot[r];
+    int state = atomic_load(&s->state);
+    char act[32] = "", msg[96];
+    if (s->index >= 0) pp_action_str(s->act, act, sizeof act);
+    double on = now - s->since, still = now - atomic_load(&s->beat);
+    say(o, "  rank %d ", r);
+    switch (state) {
+    case WD_WAIT:
+        what(msg, sizeof msg, s->act);
+        if (s->act.kind == PP_SEND_F || s->act.kind == PP_SEND_B)
+            say(o, "waits %.1f s for rank %d to take %s (%s)\n", on, s->peer, msg, act);
+        else say(o, "waits %.1f s for %s from rank %d (%s)\n", on, msg, s->peer, act);
+        break;
+    case WD_RUN:
+        if (s->index >= 0) say(o, "has been in %s for %.1f s, with no progress for %.1f s\n", act, on, still);
+        else say(o, "is between actions and has not moved for %.1f s\n", still);
+        break;
+    case WD_HOLD: say(o, "is held (the live view is paused)\n"); break;
+    case WD_DONE: say(o, "has run its whole list and waits %.1f s for the others\n", on); break;
+    default: say(o, "is not in the step (it has not reached it, or has left it)\n"); break;
+    }
+}
+
+/* The cause: a lost message, a silent rank, or a cycle of waits. */
+static void find_cause(const pp_watchdog *w, const pp_sched *lo, double limit, double now, out *o)
+{
+    int n = w->size;
+    for (int r = 0; r < n; r++) {   /* a message its sender passed over */
+        const wd_slot *s = &w->slot[r];
+        if (atomic_load(&s->state) != WD_WAIT || !(s->act.kind == PP_RECV_F || s->act.kind == PP_RECV_B)) continue;
+        int q = s->peer, i = q >= 0 ? send_index(lo, w->slot[q].pipe_rank, s->act) : -1;
+        if (i >= 0 && mark_of(w, q, i) == MARK_SKIPPED) {
+            char msg[96], act[32];
+            what(msg, sizeof msg, s->act);
+            pp_action_str(lo->acts[w->slot[q].pipe_rank][i], act, sizeof act);
+            say(o, "cause: a lost message: rank %d waits for %s, and rank %d passed its send of it (%s) "
+                   "without making it: the message was never sent\n", r, msg, q, act);
+            return;
+        }
+    }
+    for (int r = 0; r < n; r++) {   /* a rank that neither waits nor moves */
+        const wd_slot *s = &w->slot[r];
+        double still = now - atomic_load(&s->beat);
+        if (atomic_load(&s->state) != WD_RUN || still < limit) continue;
+        char act[32] = "its step";
+        if (s->index >= 0) pp_action_str(s->act, act, sizeof act);
+        say(o, "cause: rank %d is silent: it waits for no one, yet it has made no progress in %s for %.1f s "
+               "(stopped, or stuck inside a compute); the other ranks wait for it, directly or along a chain\n",
+            r, act, still);
+        return;
+    }
+    int *walk = calloc((size_t)(n > 0 ? n : 1), sizeof *walk);   /* 1 + the walk that reached each rank */
+    for (int start = 0; walk && start < n; start++) {   /* a cycle of waits */
+        int r = start;
+        while (r >= 0 && r < n && atomic_load(&w->slot[r].state) == WD_WAIT && !walk[r]) {
+            walk[r] = 1 + start;
+            r = w->slot[r].peer;
+        }
+        if (r < 0 || r >= n || walk[r] != 1 + start || atomic_load(&w->slot[r].state) != WD_WAIT) continue;
+        say(o, "cause: a cycle of waits, a deadlock: rank %d", r);
+        for (int q = w->slot[r].peer; q != r; q = w->slot[q].peer) say(o, " -> rank %d", q);
+        say(o, " -> rank %d: each waits for a message the next sends only after its own wait is over\n", r);
+        free(walk);
+        return;
+    }
+    free(walk);
+    say(o, "cause: no rank is moving, and the waits do not close on a rank or a cycle: a rank waits for "
+           "one that has finished its list without sending what it needs\n");
+}
+
+/* Copies text into dst (cap bytes), each line cut at spaces to fit 80
+ * columns, continuations indented by four. */
+static void wrap80(const char *text, char *dst, size_t cap)
+{
+    out o = {dst, 0, cap};
+    for (const char *p = text; *p;) {
+        size_t len = strcspn(p, "\n"), done = 0, indent = 0;
+        while (done < len) {
+            size_t room = 80 - indent, take = len - done;
+            if (take > room) {
+                take = room;
+                while (take > 1 && p[done + take] != ' ') take--;
+                if (take <= 1) take = room;
+            }
+            say(&o, "%*s%.*s\n", (int)indent, "", (int)take, p + done);
+            done += take;
+            while (done < len && p[done] == ' ') done++;
+            indent = 4;
+        }
+        p += len + (p[len] == '\n');
+    }
+}
+
+/* Writes the report into the shared head (this rank found the hang). */
+static void write_report(pp_watchdog *w, const pp_sched *lo, double limit)
+{
+    static char text[REPORT_BYTES];
+    out o = {text, 0, REPORT_BYTES};
+    double now = pp_now();
+    say(&o, "watchdog: the step is stuck: no rank has made progress for %.1f s\n", limit);
+    if (!w->shared) {
+        char msg[96], act[32];
+        what(msg, sizeof msg, w->slot->act);
+        pp_action_str(w->slot->act, act, sizeof act);
+        say(&o, "  rank %d waits %.1f s for %s from rank %d (%s); the ranks are on several machines, where the "
+                "others' state is not in reach\n", w->me, now - w->slot->since, msg, w->slot->peer, act);
+    } else {
+        for (int r = 0; r < w->size; r++) describe(w, r, now, &o);
+        find_cause(w, lo, limit, now, &o);
+    }
+    say(&o, "(--watchdog SECONDS sets the limit; 0 switches the watchdog off)\n");
+    wrap80(text, w->head->report, REPORT_BYTES);
+}
+
+pp_status pp_watchdog_check(pp_watchdog *w, const pp_sched *lo, double limit)
+{
+    if (!w) return PP_OK;
+    if (atomic_load(&w->head->fired)) return PP_EHANG;
+    if (limit <= 0) return PP_OK;
+    double now = pp_now(), newest = atomic_load(&mine(w)->beat);
+    if (w->shared) {
+        for (int r = 0; r < w->size; r++) {
+            const wd_slot *s = &w->slot[r];
+            int state = atomic_load(&s->state);
+            if (state == WD_HOLD || state == WD_OFF) return PP_OK;   /* paused, or not every rank in the step */
+            double b = atomic_load(&s->beat);
+            if (b > newest) newest = b;
+        }
+    }
+    if (now - newest < limit) return PP_OK;
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&w->head->fired, &expected, 1 + w->me)) write_report(w, lo, limit);
+    return PP_EHANG;
+}
+
+/* ---- after the hang ------------------------------------------------------ */
+
+const char *pp_watchdog_report(const pp_grid *g)
+{
+    return g->wd && atomic_load(&g->wd->head->fired) ? g->wd->head->report : "";
+}
+
+const char *pp_watchdog_text(const pp_grid *g)
+{
+    return g->wd && g->wd->shared ? g->wd->head->report : NULL;
+}
+
+int pp_watchdog_found_here(const pp_grid *g)
+{
+    return g->wd && atomic_load(&g->wd->head->fired) == 1 + g->wd->me;
+}
+
+void pp_watchdog_answer(const pp_grid *g)
+{
+    if (g->wd) atomic_store(&g->wd->head->answered, 1);
+}
+
+int pp_watchdog_answered(const pp_grid *g, double wait_s)
+{
+    if (!g->wd || !g->wd->shared) return 0;
+    double end = pp_now() + wait_s;
+    while (!atomic_load(&g->wd->head->answered) && pp_now() < end) pp_sleep_until(pp_now() + 0.01);
+    return atomic_load(&g->wd->head->answered);
+}
+
+double pp_watchdog_limit(const pp_sched *lo, const pp_costs *c)
+{
+    double slowest = 0;
+    for (int k = PP_F; k <= PP_W; k++)
+        for (int s = 0; s < lo->nstages; s++) {
+            double t = pp_cost_s(c, (pp_kind)k, s, NULL);
+            if (t > slowest) slowest = t;
+        }
+    return 5.0 + 2 * slowest;
+}
