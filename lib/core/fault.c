@@ -25,7 +25,7 @@ pp_status pp_fault_parse(const char *text, int nranks, pp_fault *f, char *err, s
 {
     memset(f, 0, sizeof *f);
     f->action = -1;
-    if (!text || !text[0]) return PP_OK;
+    if (!text || !text[0] || strcmp(text, "none") == 0) return PP_OK;
     static const char *names[] = {"", "stall", "drop", "swap", "error"};
     char buf[64], *colon;
     snprintf(buf, sizeof buf, "%s", text);
@@ -45,7 +45,8 @@ pp_status pp_fault_parse(const char *text, int nranks, pp_fault *f, char *err, s
         } else if (ok) ok = whole(rest, &f->rank);
     }
     if (!ok) {
-        snprintf(err, errlen, "'%s' is not a fault: use stall:RANK, drop:RANK, swap:RANK or error:RANK:ACTION", text);
+        snprintf(err, errlen, "'%s' is not a fault: use stall:RANK, drop:RANK, swap:RANK, error:RANK:ACTION or none",
+                 text);
         f->kind = PP_FAULT_NONE;
         return PP_EPARSE;
     }

@@ -307,7 +307,7 @@ typedef struct {
     int action;   /* error: the index in its lowered list */
 } pp_fault;
 /* Reads "stall:1", "drop:0", "swap:2" or "error:1:5" ("1:5" too) for a job of
- * `nranks` ranks; an empty text is no fault.  PP_EPARSE with a reason. */
+ * `nranks` ranks; "none" or an empty text is no fault.  PP_EPARSE with a reason. */
 pp_status pp_fault_parse(const char *text, int nranks, pp_fault *f, char *err, size_t errlen);
 /* Can the fault strike in this lowered schedule?  (A rank with no send
  * cannot drop one.)  PP_EARG with a reason naming what would do. */
@@ -326,6 +326,9 @@ int pp_watchdog_found_here(const pp_grid *g);
  * (1: it answered). */
 void pp_watchdog_answer(const pp_grid *g);
 int pp_watchdog_answered(const pp_grid *g, double wait_s);
+/* Rank 0 did not answer (it is the stopped rank): end it first, so that the
+ * terminal's guardian prints the report before the job ends (same machine). */
+void pp_watchdog_end_rank0(const pp_grid *g);
 
 /* Who watches a step as it runs: the live view (its hooks are internal). */
 typedef struct pp_watch pp_watch;

@@ -24,8 +24,10 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { WD_OFF, WD_RUN, WD_WAIT, WD_HOLD, WD_DONE };
 enum { MARK_NONE, MARK_DONE, MARK_SKIPPED };
@@ -39,6 +41,7 @@ typedef struct {
     int peer;              /* the rank it waits for, or -1 */
     double since;          /* when it began that action */
     int pipe_rank;         /* its place in its pipeline (for its list) */
+    int pid;               /* its process */
 } wd_slot;
 
 typedef struct {
@@ -121,7 +124,7 @@ void pp_watchdog_begin(pp_watchdog *w, int pipe_rank, int len)
 {
     if (!w) return;
     wd_slot *s = mine(w);
-    s->index = -1, s->peer = -1, s->since = pp_now(), s->pipe_rank = pipe_rank;
+    s->index = -1, s->peer = -1, s->since = pp_now(), s->pipe_rank = pipe_rank, s->pid = (int)getpid();
     if (w->marks) memset(w->marks + (size_t)w->me * MARKS_PER_RANK, 0, len < MARKS_PER_RANK ? (size_t)len : MARKS_PER_RANK);
     atomic_store(&s->beat, pp_now());
     atomic_store(&s->state, WD_RUN);
@@ -367,6 +370,13 @@ int pp_watchdog_answered(const pp_grid *g, double wait_s)
     double end = pp_now() + wait_s;
     while (!atomic_load(&g->wd->head->answered) && pp_now() < end) pp_sleep_until(pp_now() + 0.01);
     return atomic_load(&g->wd->head->answered);
+}
+
+void pp_watchdog_end_rank0(const pp_grid *g)
+{
+    if (!g->wd || !g->wd->shared || g->wd->slot[0].pid <= 0) return;
+    kill((pid_t)g->wd->slot[0].pid, SIGKILL);
+    pp_sleep_until(pp_now() + 0.5);   /* its guardian restores the terminal and prints */
 }
 
 double pp_watchdog_limit(const pp_sched *lo, const pp_costs *c)

@@ -85,13 +85,14 @@ static void end_stuck(pp_demo *d)
         close_view(d, 0);
         fflush(stdout);
         fprintf(stderr, "%s: %s", d->prog, report);
+        pp_sleep_until(pp_now() + 0.3);   /* for mpiexec to pass the report on before it ends the job */
         MPI_Abort(MPI_COMM_WORLD, 3);
     }
     if (!pp_watchdog_answered(d->grid, 2.0) && pp_watchdog_found_here(d->grid)) {
-        if (!d->tui) {
-            fflush(stdout);
-            fprintf(stderr, "%s: %s", d->prog, report);
-        }
+        fflush(stdout);
+        if (!d->tui) fprintf(stderr, "%s: %s", d->prog, report);
+        else pp_watchdog_end_rank0(d->grid);
+        pp_sleep_until(pp_now() + 0.3);
         MPI_Abort(MPI_COMM_WORLD, 3);
     }
     for (double end = pp_now() + 60; pp_now() < end;) pp_sleep_until(pp_now() + 0.05);
@@ -105,6 +106,7 @@ void pp_die(const char *file, int line, const char *call, pp_status st, const ch
     fflush(stdout);
     fprintf(stderr, "%s: %s:%d: %s failed: %s%s%s\n", prog_name, file, line, call, pp_strerror(st),
             hint && hint[0] ? "; " : "", hint ? hint : "");
+    pp_sleep_until(pp_now() + 0.3);   /* for mpiexec to pass the line on before it ends the job */
     MPI_Abort(MPI_COMM_WORLD, 1);
     exit(1);
 }

@@ -281,7 +281,12 @@ static void aim(const pp_view_model *m, pp_view_camera *cam, int w)
  * whole: the demo and schedule, the shape, the clock, the costs. */
 static void draw_title(const pp_view_model *m, int w)
 {
-    const char *state = m->quit ? "STOPPING" : m->paused ? "PAUSED" : m->final ? "DONE" : m->started ? "RUNNING" : "STARTING";
+    const char *state = m->alert[0] ? "STUCK"
+                      : m->quit     ? "STOPPING"
+                      : m->paused   ? "PAUSED"
+                      : m->final    ? "DONE"
+                      : m->started  ? "RUNNING"
+                                    : "STARTING";
     char parts[6][96], grid[48];
     if (m->T * m->D > 1) snprintf(grid, sizeof grid, "P=%d x T=%d x D=%d", m->depth, m->T, m->D);
     else if (m->chunks > 1) snprintf(grid, sizeof grid, "P=%d x v=%d", m->nrows, m->chunks);

@@ -148,8 +148,11 @@ static void guard(int fd, int pipe_in, const struct termios *saved, const char *
     size_t n = 0;
     while (late && late[n] && n < sizeof text - 1) text[n] = late[n], n++;
     text[n] = '\0';
-    if (n && fd >= 0) dprintf(2, "%s: %s", prog, text);
-    else if (!n) dprintf(2, "%s: rank 0 ended without saying goodbye (it was killed, or mpiexec ended it when another "
+    /* On the terminal itself when there is one: mpiexec, ending the job, may
+     * already have stopped reading the rank's stderr. */
+    int to = fd >= 0 ? fd : 2;
+    if (n && fd >= 0) dprintf(to, "%s: %s", prog, text);
+    else if (!n) dprintf(to, "%s: rank 0 ended without saying goodbye (it was killed, or mpiexec ended it when another "
                     "rank died)%s\n", prog, fd >= 0 ? "; the terminal is restored" : "");
     _exit(0);
 }

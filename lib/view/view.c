@@ -376,7 +376,7 @@ static void *draw_loop(void *arg)
         follow_size(v);
         pp_view_model *m = &v->m;
         if (m->run) {
-            if (m->started && !m->final) m->now = pp_now() - v->start;
+            if (m->started && !m->final && !m->alert[0]) m->now = pp_now() - v->start;   /* stuck: the clock stops */
             track_held(m);
             if (v->cam.slot <= 0) choose_slot(v);
             pp_draw_screen(m, &v->cam, v->rows, v->cols, v->mono);
