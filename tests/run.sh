@@ -25,6 +25,7 @@ for P in 2 3 4 8; do step mpiexec -n $P ./tests/test_mpi 4; done
 step mpiexec -n 4 ./tests/test_mpi 4 skew
 step sh tests/deps.sh
 step sh tests/bad_input.sh
+step sh tests/hang.sh
 step sh tests/lessons.sh
 step sh tests/tui.sh
 

@@ -274,6 +274,62 @@ kill -9 "$victim"
 if ended 5; then ok "a rank killed with SIGKILL: every rank ends within 5 s"; else bad "SIGKILL: still running after 5 s"; fi
 restored "SIGKILL of one rank"
 
+# SIGKILL of rank 0, the rank drawing: its guardian restores the terminal
+# and says why in one line.
+start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100" 0.5
+wait_for "RUNNING" 20 && sleep 1
+victim=$(for pid in $(ranks); do
+    parent=$(awk '{ print $4 }' "/proc/$pid/stat" 2>/dev/null)
+    grep -qa hydra_pmi_proxy "/proc/$parent/cmdline" 2>/dev/null && echo "$pid"
+done | sort -n | head -1)
+kill -9 "$victim"
+if ended 5; then ok "rank 0 killed with SIGKILL: every rank ends within 5 s"; else bad "SIGKILL of rank 0: still running after 5 s"; fi
+restored "SIGKILL of rank 0"
+if wait_for "05_1f1b: rank 0 ended without saying goodbye" 2; then
+    ok "SIGKILL of rank 0: the kit says why in one line (its guardian), the terminal restored"
+else
+    bad "SIGKILL of rank 0: no line from the kit"; screen | sed 's/^/#   /'
+fi
+
+# ---- hangs: the watchdog's report in the view, and every way a hang ends ---
+start 80 24 "mpiexec -n 4 ./demos/13_deadlock --watchdog 1 --tick-ms 20" 0.5
+if wait_for "^STUCK  13_deadlock: 1f1b" 20 && wait_for "^cause: a cycle of waits, a deadlock: rank 1 -> rank 2 -> rank 1" 2 &&
+    wait_for "the watchdog stopped the step: press any key to end" 2; then
+    ok "a deadlock in the live view: the title says STUCK and the panel's place holds the wait-for report"
+else
+    bad "a deadlock in the live view: no report on the screen"; screen | sed 's/^/#   /'
+fi
+c1=$(screen | head -1)
+sleep 1
+[ "$c1" = "$(screen | head -1)" ] && ok "stuck: the title's clock has stopped" || bad "stuck: the clock still runs"
+tm send-keys -t "$sess" x
+if ended 5; then ok "stuck: a key ends every rank"; else bad "stuck: a key did not end the run"; fi
+restored "watchdog in the live view"
+[ "$(cat "$tmp/rc" 2>/dev/null)" = 3 ] && ok "stuck: exit status 3" || bad "stuck: exit status $(cat "$tmp/rc" 2>/dev/null)"
+screen | grep -q "^13_deadlock: watchdog: the step is stuck" && ok "stuck: the report is printed below the picture" ||
+    bad "stuck: no report below the picture"
+
+# Rank 0 itself stopped: it cannot show the report; the rank that found
+# the hang ends it, and rank 0's guardian restores the terminal and prints it.
+start 80 24 "mpiexec -n 4 ./demos/13_deadlock --fault stall:0 --watchdog 1 --tick-ms 20" 0.5
+if ended 10; then ok "rank 0 stopped (stall:0) in the live view: every rank ends"; else bad "stall:0: still running after 10 s"; fi
+restored "stall:0 in the live view"
+if screen | grep -q "^13_deadlock: watchdog: the step is stuck" && screen | grep -q "^cause: rank 0 is silent"; then
+    ok "stall:0: the report is printed on the terminal once it is restored"
+else
+    bad "stall:0: no report"; screen | sed 's/^/#   /'
+fi
+
+# The watchdog off and a rank stopped: Ctrl-C still ends the job within 5 s
+# (a step that does not move for a second after Ctrl-C is reported stuck).
+start 80 24 "mpiexec -n 4 ./demos/13_deadlock --fault stall:1 --watchdog 0 --tick-ms 20 --exit" 0.5
+wait_for "RUNNING" 20 && sleep 2
+tm send-keys -t "$sess" C-c
+if ended 5; then ok "watchdog off, a rank stopped: Ctrl-C ends every rank within 5 s"; else bad "Ctrl-C on a hang: still running after 5 s"; fi
+restored "Ctrl-C on a hang"
+screen | grep -q "^cause: rank 1 is silent" && ok "Ctrl-C on a hang: the report says where it was stuck" ||
+    { bad "Ctrl-C on a hang: no report"; screen | sed 's/^/#   /'; }
+
 # ---- small terminal, monochrome, redirected output ------------------------
 start 60 20 "mpiexec -n 4 ./demos/05_1f1b -m 4 --tick-ms 20"
 if wait_for "terminal too small: 60x20" 20; then ok "60x20: says the terminal is too small"; else bad "60x20: no size message"; fi

@@ -43,6 +43,7 @@ void pp_exec_opts_default(pp_exec_opts *o)
     o->watch = NULL;
     o->work = NULL;
     o->watchdog_s = -1;
+    o->interrupted = NULL;
     o->fault.kind = PP_FAULT_NONE;
 }
 
@@ -150,6 +151,9 @@ static pp_status watchdog(runner *x)
         pp_costs c = costs_now(x);
         limit = pp_watchdog_limit(x->lo, &c);
     }
+    /* After Ctrl-C a healthy step finishes (the demo then stops); a stuck
+     * one would never end: a second of no progress is enough. */
+    if (x->o->interrupted && *x->o->interrupted && (limit <= 0 || limit > 1.0)) limit = 1.0;
     return pp_watchdog_check(x->wd, x->lo, limit);
 }
 

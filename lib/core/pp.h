@@ -20,6 +20,7 @@
 #ifndef PP_H
 #define PP_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <mpi.h>
@@ -345,6 +346,8 @@ typedef struct {
     double watchdog_s;      /* stop a step in which no rank progresses for this long:
                                0 off, < 0 the default (pp_watchdog_limit) */
     pp_fault fault;         /* a bug put in on purpose, for lessons and tests */
+    const volatile sig_atomic_t *interrupted;  /* set on Ctrl-C (or NULL): from then on the
+                               watchdog, even when off, stops a step stuck for 1 s */
 } pp_exec_opts;
 
 void pp_exec_opts_default(pp_exec_opts *o);

@@ -200,6 +200,7 @@ void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv
         d->exec.costs.dp_sum = d->grid->D > 1 ? d->opt.ar_ticks : 0;
     }
     d->exec.watchdog_s = d->opt.watchdog_s;
+    d->exec.interrupted = &pp_interrupted;
     /* --fault, else PP_FAULT from the environment. */
     const char *fault = d->opt.fault[0] ? d->opt.fault : getenv("PP_FAULT");
     if (fault && pp_fault_parse(fault, d->grid->size, &d->exec.fault, err, sizeof err) != PP_OK)

@@ -1,0 +1,156 @@
+#!/bin/sh
+# hang.sh -- a run that stops moving is caught and explained, never left
+# hanging: each fault (--fault stall, drop, swap; a schedule file whose order
+# deadlocks, run with --no-validate) ends every rank within the watchdog's
+# limit plus a few seconds, with exit status 3 and the wait-for report naming
+# the right ranks and cause; healthy runs with a tight limit never trip it,
+# 8 ranks on this machine's cores included; with the watchdog off, SIGTERM
+# and Ctrl-C (SIGINT) still end a hung job within 5 s.  The live view's side
+# of it is in tui.sh.
+cd "$(dirname "$0")/.." || exit 1
+tmp=$(mktemp -d)
+tag="pphang$$"
+trap 'rm -rf "$tmp"' EXIT
+export PPTEST_TAG="$tag"
+
+ok() { echo "ok - $*"; }
+bad() { echo "not ok - $*"; }
+
+# leftovers: demo processes of this test still alive (found by the tag).
+leftovers() {
+    for env in $(grep -las "PPTEST_TAG=$tag" /proc/[0-9]*/environ); do
+        pid=${env#/proc/}
+        pid=${pid%/environ}
+        head -c 8 "/proc/$pid/cmdline" 2>/dev/null | grep -q '^\./demos/' && echo "$pid"
+    done
+}
+
+# caught WHAT LIMIT PATTERN... -- COMMAND: runs COMMAND; expects status 3
+# within LIMIT + 4 s, every PATTERN (grep -E) in its output, no rank left.
+caught() {
+    what=$1 limit=$2
+    shift 2
+    n=0
+    while [ "$1" != "--" ]; do
+        eval "pat$n=\$1"
+        n=$((n + 1))
+        shift
+    done
+    shift
+    start=$(date +%s.%N)
+    timeout 60 "$@" >"$tmp/out" 2>&1
+    rc=$?
+    secs=$(echo "$(date +%s.%N) - $start" | bc)
+    sleep 0.2
+    miss=""
+    i=0
+    while [ $i -lt $n ]; do
+        eval "p=\$pat$i"
+        grep -Eq -- "$p" "$tmp/out" || miss="$miss '$p'"
+        i=$((i + 1))
+    done
+    left=$(leftovers)
+    if [ "$rc" -eq 3 ] && [ -z "$miss" ] && [ -z "$left" ] && [ "$(echo "$secs < $limit + 4" | bc)" -eq 1 ]; then
+        ok "$what: caught in $(printf '%.1f' "$secs") s (limit $limit s), exit 3, every rank ended, report as expected"
+    else
+        bad "$what: exit $rc after $secs s (limit $limit s); missing:$miss; ranks left: ${left:-none}"
+        sed 's/^/#   /' "$tmp/out"
+        [ -n "$left" ] && kill -9 $left 2>/dev/null
+    fi
+}
+
+caught "stall:2 (a stopped rank)" 1 \
+    "^13_deadlock: watchdog: the step is stuck: no rank has made progress for 1\.0 s$" \
+    "^  rank 2 has been in 2F4 for" \
+    "^  rank 3 waits [0-9.]+ s for the activation of micro-batch 4 from rank 2 \(3RECV_F4\)$" \
+    "^  rank 1 waits [0-9.]+ s for the gradient of micro-batch [0-9] from rank 2" \
+    "^cause: rank 2 is silent: it waits for no one" \
+    -- mpiexec -n 4 ./demos/13_deadlock --fault stall:2 --watchdog 1
+caught "drop:1 (a lost message)" 1 \
+    "^  rank 2 waits [0-9.]+ s for the activation of micro-batch 4 from rank 1 \(2RECV_F4\)$" \
+    "^cause: a lost message: rank 2 waits for the activation of micro-batch 4, and$" \
+    "^    rank 1 passed its send of it \(1SEND_F4\) without making it" \
+    -- mpiexec -n 4 ./demos/13_deadlock --fault drop:1 --watchdog 1
+caught "drop:3 (the last rank's lost gradient)" 1 \
+    "^  rank 3 has run its whole list" \
+    "^cause: a lost message: rank 2 waits for the gradient of micro-batch 4, and rank" \
+    "3 passed its send of it \(3SEND_B4\)" \
+    -- mpiexec -n 4 ./demos/05_1f1b --no-tui --tick-ms 5 --fault drop:3 --watchdog 1
+caught "swap:1 (receives out of order: a deadlock)" 1 \
+    "^  rank 1 waits [0-9.]+ s for the gradient of micro-batch 4 from rank 2 \(1RECV_B4\)$" \
+    "^  rank 2 waits [0-9.]+ s for the activation of micro-batch 4 from rank 1 \(2RECV_F4\)$" \
+    "^cause: a cycle of waits, a deadlock: rank 1 -> rank 2 -> rank 1: each waits for$" \
+    -- mpiexec -n 4 ./demos/13_deadlock --fault swap:1 --watchdog 1
+caught "swap:0 under zbv (two chunks a rank)" 1 \
+    "^cause: a cycle of waits, a deadlock: rank 0 -> rank 1 -> rank 0" \
+    -- mpiexec -n 4 ./demos/13_deadlock --schedule zbv --fault swap:0 --watchdog 1
+caught "PP_FAULT=stall:1 from the environment" 1 "^cause: rank 1 is silent" \
+    -- env PP_FAULT=stall:1 mpiexec -n 3 ./demos/04_bubble_efficiency -m 4 --tick-ms 5 --no-tui --watchdog 1
+caught "a schedule file that deadlocks, run with --no-validate" 1 \
+    "^  rank 0 waits [0-9.]+ s for the gradient of micro-batch 0 from rank 1 \(0RECV_B0\)$" \
+    "^  rank 1 waits [0-9.]+ s for the activation of micro-batch 1 from rank 0 \(1RECV_F1\)$" \
+    "^cause: a cycle of waits, a deadlock: rank 0 -> rank 1 -> rank 0" \
+    -- mpiexec -n 2 ./demos/13_deadlock --fault none --schedule tests/data/deadlock.csv --no-validate --watchdog 1
+caught "a stall in real compute (demo 02)" 2 "^cause: rank 1 is silent" \
+    -- mpiexec -n 2 ./demos/02_microbatches --no-tui -m 4 --steps 1 --fault stall:1 --watchdog 2
+caught "the default limit (5 s plus twice the slowest action)" 6 \
+    "no rank has made progress for 5\.0 s" "^cause: rank 1 is silent" \
+    -- mpiexec -n 2 ./demos/05_1f1b --no-tui --tick-ms 1 --fault stall:1
+
+# Healthy runs with a tight limit: the watchdog stays quiet.
+if mpiexec -n 8 ./demos/04_bubble_efficiency -m 1,8,32 --tick-ms 1 --no-tui --watchdog 0.5 >"$tmp/out" 2>&1 &&
+    ! grep -q watchdog "$tmp/out" && [ "$(grep -c '^ *[0-9]* .* % ' "$tmp/out")" -ge 6 ]; then
+    ok "8 ranks on $(nproc) cores, M = 1, 8, 32, --watchdog 0.5: the watchdog never fires on a healthy run"
+else
+    bad "a healthy 8-rank run tripped the watchdog or failed"; sed 's/^/#   /' "$tmp/out"
+fi
+if mpiexec -n 4 ./demos/08_zero_bubble -m 8 --tick-ms 1 --no-tui --watchdog 0.5 >"$tmp/out" 2>&1 &&
+    mpiexec -n 4 ./demos/02_microbatches -m 2,8 --steps 2 --no-tui --watchdog 1 >>"$tmp/out" 2>&1 &&
+    ! grep -q watchdog "$tmp/out"; then
+    ok "healthy zero-bubble and real-compute runs with a tight limit: the watchdog stays quiet"
+else
+    bad "a healthy run tripped the watchdog"; sed 's/^/#   /' "$tmp/out"
+fi
+
+# With the watchdog off a hang is the student's to end: SIGTERM to mpiexec
+# ends every rank within 5 s, with a non-zero status (Ctrl-C, sent from a
+# terminal, is in tui.sh).
+for sig in TERM; do
+    mpiexec -n 4 ./demos/13_deadlock --fault stall:1 --watchdog 0 >"$tmp/out" 2>&1 &
+    job=$!
+    sleep 2
+    kill -s $sig $job
+    i=0
+    while kill -0 $job 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    wait $job
+    rc=$?
+    sleep 0.2
+    left=$(leftovers)
+    if [ $i -lt 50 ] && [ "$rc" -ne 0 ] && [ -z "$left" ]; then
+        ok "watchdog off, one rank stopped: SIG$sig to mpiexec ends every rank in $((i / 10)).$((i % 10)) s (status $rc)"
+    else
+        bad "SIG$sig: still running after 5 s, or status $rc, ranks left: ${left:-none}"
+        [ -n "$left" ] && kill -9 $left 2>/dev/null
+    fi
+done
+
+# SIGKILL of rank 0 without the live view: the job ends, and rank 0's
+# guardian says why in one line.
+mpiexec -n 4 ./demos/05_1f1b -m 32 --tick-ms 20 --no-tui >"$tmp/out" 2>&1 &
+job=$!
+sleep 2
+rank0=$(for pid in $(leftovers); do
+    parent=$(awk '{ print $4 }' "/proc/$pid/stat" 2>/dev/null)
+    grep -qa hydra_pmi_proxy "/proc/$parent/cmdline" 2>/dev/null && echo "$pid"
+done | sort -n | head -1)
+kill -9 "$rank0"
+i=0
+while kill -0 $job 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+wait $job
+sleep 0.3
+if [ $i -lt 50 ] && [ -z "$(leftovers)" ] &&
+    grep -q "^05_1f1b: rank 0 ended without saying goodbye (it was killed" "$tmp/out"; then
+    ok "SIGKILL of rank 0 (no live view): every rank ends within 5 s and the kit says why in one line"
+else
+    bad "SIGKILL of rank 0: ended after $i/10 s, ranks left: $(leftovers)"; sed 's/^/#   /' "$tmp/out"
+fi
