@@ -26,6 +26,7 @@ static const char *masks[][2] = {
     {"^( *rank [0-9][^|]*)\\|.*\\|$", "\\1|<timeline>|"},           /* a timeline row */
     {"from [0-9]+ to", "from <n> to"},                                /* a timeline band */
     {"[0-9]+(\\.[0-9]+)? (ms|us)", "<n> \\2"},                        /* times */
+    {"[0-9]+\\.[0-9]+ s([ ,;)]|$)", "<n> s\\1"},                        /* seconds (the watchdog's report) */
     {"[0-9.]+ % measured", "<n> % measured"},
     {"measured +[0-9.]+ %", "measured <n> %"},
     {"diff [+-][0-9.]+ points", "diff <n> points"},
