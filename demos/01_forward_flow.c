@@ -21,11 +21,11 @@ int main(int argc, char **argv)
     pp_demo d;
     pp_cli_defaults(&d.opt);
     d.opt.mb[0] = 1;
-    static const pp_demo_spec spec = {.what = "Sends one batch forward through the stages and checks the output.",
+    static const pp_demo_spec spec = {.no_dump = "this demo trains nothing; demos 02 and 03 write their weights and data",
+                                      .what = "Sends one batch forward through the stages and checks the output.",
                                       .real = 1, .no_schedule = 1, .no_steps = 1};
     pp_demo_start(&d, &spec, &argc, &argv);
     pp_demo_refuse_if(&d, d.opt.m_given, "-m: this demo sends the whole batch as one message; demo 02 splits it");
-    pp_demo_refuse_if(&d, d.opt.dump[0] != 0, "--dump: this demo trains nothing; demos 02 and 03 write their weights and data");
     pp_partition part;
     pp_demo_model(&d, NULL, &part);
     const pp_model_cfg *c = &d.opt.model;

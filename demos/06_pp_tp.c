@@ -88,11 +88,11 @@ int main(int argc, char **argv)
     pp_demo d;
     pp_cli_defaults(&d.opt);
     d.opt.model.steps = 3;
-    static const pp_demo_spec spec = {
+    static const pp_demo_spec spec = {.no_dump = "this demo does not write .npy files (02_microbatches does)",
+                                      
         .what = "Trains one model on a grid of pipeline stages x tensor-parallel ranks and counts what every rank sends.",
         .real = 1, .grid_ok = 1};
     pp_demo_start(&d, &spec, &argc, &argv);
-    pp_demo_refuse_if(&d, d.opt.dump[0] != 0, "--dump: this demo does not write .npy files (02_microbatches does)");
     /* Without --tp: the shapes the seeds compare, where the ranks allow them. */
     int shapes[2] = {d.grid->T, 0}, nshapes = 1;
     if (d.opt.tp == 1 && d.grid->size % 4 == 0 && d.grid->size / d.grid->D >= 4) {

@@ -42,11 +42,11 @@ int main(int argc, char **argv)
     pp_cli_defaults(&d.opt);
     d.opt.tp = 2, d.opt.dp = 2;
     d.opt.model.steps = 3;
-    static const pp_demo_spec spec = {
+    static const pp_demo_spec spec = {.no_dump = "this demo does not write .npy files (02_microbatches does)",
+                                      
         .what = "Trains one model on P pipeline stages x T tensor-parallel ranks x D replicas and shows the replicas' gradient sum.",
         .real = 1, .grid_ok = 1};
     pp_demo_start(&d, &spec, &argc, &argv);
-    pp_demo_refuse_if(&d, d.opt.dump[0] != 0, "--dump: this demo does not write .npy files (02_microbatches does)");
     const pp_model_cfg *c = &d.opt.model;
     const pp_grid *g = d.grid;
     int T = g->T, D = g->D, M = d.opt.mb[0], n = g->size;

@@ -26,6 +26,7 @@ step mpiexec -n 4 ./tests/test_mpi 4 skew
 step sh tests/deps.sh
 step sh tests/bad_input.sh
 step sh tests/hang.sh
+step sh tests/options.sh
 step sh tests/lessons.sh
 step sh tests/tui.sh
 

@@ -242,6 +242,7 @@ static int not_here(const pp_demo_spec *spec, int k, const char *name, char *err
     if (spec->plain && k >= 7 && k <= 11)
         return fail(err, n, "%s: this demo prints plain text and writes no file; 04_bubble_efficiency and 05_1f1b "
                     "take %s", name, name) != PP_OK;
+    if (k == 21 && spec->no_dump) return fail(err, n, "--dump: %s", spec->no_dump) != PP_OK;
     if (!spec->real && k >= 12 && k < 22)
         return fail(err, n, "%s: this demo runs timed compute and has no model; "
                     "the real-compute demos (01, 02, 03) take %s", name, name) != PP_OK;
@@ -397,7 +398,7 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
         opt(f, "--partition HOW", "front or back (equal shares, the remainder to the first or last stages), balanced "
             "(by the cost of each block, measured) (default %s)", d->partition);
         opt(f, "--layers 3,5,4,4", "blocks per stage, one count per stage (instead of --partition)");
-        opt(f, "--dump DIR", "write weights, inputs, targets and outputs as NumPy .npy files (the folder is made)");
+        if (!spec->no_dump) opt(f, "--dump DIR", "write weights, inputs, targets and outputs as NumPy .npy files (the folder is made)");
     } else {
         opt(f, "--tick-ms MS", "length of one tick in milliseconds (default %g; in the live view, a tick that makes "
             "the longest step last about %g s)", d->tick_ms, PP_LIVE_STEP_S);
@@ -423,7 +424,7 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
         "rank is stuck; 0 switches it off (default: 5 s plus twice the slowest action)");
     opt(f, "--fault KIND:RANK", "run a bug on purpose (or set PP_FAULT): stall (the rank stops), drop (its next send "
         "never happens), swap (it waits for a gradient before the activation: a deadlock); at micro-batch M/2");
-    if (!spec->no_schedule)
+    if (!spec->no_schedule && !spec->real)
         opt(f, "--no-validate", "run a schedule file even if its order would deadlock (the other checks stay)");
     opt(f, "--trace FILE.json", "write every event as a Chrome trace (open in ui.perfetto.dev)");
     opt(f, "--events FILE.csv", "write every event as CSV");

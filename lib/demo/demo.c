@@ -154,7 +154,7 @@ static void choose_output(pp_demo *d)
         in->tty_fd = pp_term_find(d->opt.tty, path, sizeof path, why, sizeof why, &bad, &in->keys_stdin);
         tui = in->tty_fd >= 0;
     }
-    pp_demo_refuse_if(d, bad, "--tty: %s", why);
+    pp_demo_refuse_if(d, bad, "%s: %s", d->opt.tty[0] ? "--tty" : "PP_TTY", why);
     if (d->grid->rank == 0 && (d->opt.trace[0] || d->opt.events[0] || d->opt.svg[0] || d->opt.csv[0]))
         bad = pp_export_open(d->opt.trace, d->opt.events, d->opt.svg, d->opt.csv, &in->exports, err, sizeof err) !=
               PP_OK;
@@ -175,19 +175,21 @@ void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv
     if (!(d->in = calloc(1, sizeof *d->in))) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
     d->in->tty_fd = d->in->guard = -1;
     current = d;
-    PP_CHECK(pp_grid_new(MPI_COMM_WORLD, &d->grid), "could not set up the ranks");
-    pp_term_catch_interrupt();
-
+    /* The options first: every rank reaches the same verdict on its own, so
+     * a bad one (or --help) ends the job before the ranks set anything up. */
     char err[512];
     pp_opts defaults = d->opt;
-    if (pp_cli_parse(*argc, *argv, spec, &d->opt, err, sizeof err) != PP_OK) refuse(d, "%s", err);
-    if (d->opt.help) {
-        if (d->grid->rank == 0) pp_cli_usage(stdout, d->prog, spec, &defaults);
-        pp_grid_free(d->grid);
+    int bad = pp_cli_parse(*argc, *argv, spec, &d->opt, err, sizeof err) != PP_OK, world_rank;
+    if (bad || d->opt.help) {
+        MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+        if (world_rank == 0 && bad) fprintf(stderr, "%s: error: %s\n", d->prog, err);
+        else if (world_rank == 0) pp_cli_usage(stdout, d->prog, spec, &defaults);
         free(d->in);
         MPI_Finalize();
-        exit(0);
+        exit(bad ? 2 : 0);
     }
+    PP_CHECK(pp_grid_new(MPI_COMM_WORLD, &d->grid), "could not set up the ranks");
+    pp_term_catch_interrupt();
     if (d->opt.tp != 1 || d->opt.dp != 1) {
         if (pp_grid_shape(d->grid, d->opt.tp, d->opt.dp, err, sizeof err) != PP_OK) refuse(d, "%s", err);
     }

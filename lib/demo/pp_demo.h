@@ -51,6 +51,7 @@ typedef struct {
     int plain;               /* it prints plain text only: --save-schedule, --tty, --trace,
                                 --events and --svg are refused */
     int all_ok;              /* --schedule all: the demo runs every builder */
+    const char *no_dump;     /* real compute that writes no .npy files: why --dump is refused */
 } pp_demo_spec;
 
 #define PP_MAX_MB_LIST 32
