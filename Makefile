@@ -4,6 +4,10 @@
 #   make run      build, then run the main demo on 4 ranks
 #   make test     build, then run every test (ends on "N passed, N failed")
 #   make bench    build, then print the benchmark tables
+#   make check    the suite's C tests, demos and bad-input, hang and option
+#                 tests again, built with AddressSanitizer and
+#                 UndefinedBehaviorSanitizer (in build/check), then a short
+#                 run of each fuzz target (tools/fuzz.sh; FUZZ_SECONDS=20)
 #   make clean    remove what the build made
 #
 # MPICH, ncurses and OpenBLAS are installed through apt-get when they are
@@ -14,8 +18,10 @@
 
 CC      = mpicc
 LAYERS  = core model view demo
-CFLAGS  = -std=c11 -Wall -Wextra -pedantic -O2 -g -D_POSIX_C_SOURCE=200809L $(LAYERS:%=-Ilib/%)
-LDLIBS  = -lncurses -lopenblas -lpthread -lm
+# SANITIZE: extra compile and link flags, for make check (empty otherwise).
+SANITIZE =
+CFLAGS  = -std=c11 -Wall -Wextra -pedantic -O2 -g -D_POSIX_C_SOURCE=200809L $(LAYERS:%=-Ilib/%) $(SANITIZE)
+LDLIBS  = $(SANITIZE) -lncurses -lopenblas -lpthread -lm
 MPIEXEC = mpiexec
 
 LIB_SRC = $(foreach l,$(LAYERS),$(wildcard lib/$(l)/*.c))
@@ -25,7 +31,7 @@ DEMOS   = $(patsubst %.c,%,$(wildcard demos/*.c))
 TESTS   = $(patsubst %.c,%,$(wildcard tests/*.c))
 BENCHES = $(patsubst %.c,%,$(wildcard bench/*.c))
 
-.PHONY: all deps run test bench clean
+.PHONY: all deps run test bench check clean
 
 all: deps lib/libpp.a $(DEMOS) $(TESTS) $(BENCHES)
 
@@ -57,5 +63,9 @@ test: all
 bench: all
 	@sh bench/run.sh
 
+check: deps
+	@sh tools/check.sh
+
 clean:
 	rm -f lib/*/*.o lib/libpp.a $(DEMOS) $(TESTS) $(BENCHES)
+	rm -rf build

@@ -14,10 +14,11 @@
 #include <stdlib.h>
 
 /* Every rank reaches the same verdict on the same argv: rank 0 says why, all leave. */
-static void refuse_if(int bad, const pp_grid *g, const char *why)
+static void refuse_if(int bad, pp_grid *g, const char *why)
 {
     if (!bad) return;
     if (g->rank == 0) fprintf(stderr, "00_anatomy: error: %s\n", why);
+    pp_grid_free(g);
     MPI_Finalize();
     exit(2);
 }
@@ -38,6 +39,7 @@ int main(int argc, char **argv)
     refuse_if(pp_cli_parse(argc, argv, &spec, &o, err, sizeof err) != PP_OK, g, err);
     if (o.help) {
         if (g->rank == 0) pp_cli_usage(stdout, "00_anatomy", &spec, &o);
+        pp_grid_free(g);
         MPI_Finalize();
         return 0;
     }

@@ -338,8 +338,9 @@ pp_status pp_sched_zbv(int P, int M, pp_sched **out)
             }
             for (int k = 0; k < 2 && pick < 0; k++) {   /* an input gradient, the lower chunk first */
                 int s = k ? hi : lo, m = next_i[s];
+                if (m >= M) continue;   /* this chunk's I's are all done */
                 int grad = s == S - 1 || (i_end[(s + 1) * M + m] && i_end[(s + 1) * M + m] < t);
-                if (m < M && f_end[s * M + m] && f_end[s * M + m] < t && grad) pick = s, kind = PP_I;
+                if (f_end[s * M + m] && f_end[s * M + m] < t && grad) pick = s, kind = PP_I;
             }
             if (pick < 0 && w_head[r] == w_tail[r]) continue;   /* nothing to do: idle */
             int m;

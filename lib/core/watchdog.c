@@ -47,6 +47,7 @@ typedef struct {
 typedef struct {
     _Atomic int fired;     /* 0, or 1 + the rank that found the hang */
     _Atomic int answered;  /* rank 0 will print the report */
+    _Atomic int ready;     /* the report is written whole */
     char report[REPORT_BYTES];
 } wd_head;
 
@@ -81,8 +82,10 @@ pp_status pp_watchdog_new(MPI_Comm all, pp_watchdog **out)
     int everywhere = nsize == w->size, all_one = 0;
     MPI_Allreduce(&everywhere, &all_one, 1, MPI_INT, MPI_LAND, all);
     if (all_one) {
-        /* One segment, on rank 0: the head, the slots, the marks. */
-        MPI_Aint bytes = w->me == 0 ? (MPI_Aint)(sizeof(wd_head) + (size_t)w->size * sizeof(wd_slot) +
+        /* One segment, on rank 0: the head, the slots (on a 64-byte
+         * boundary: they hold doubles), the marks. */
+        size_t head = (sizeof(wd_head) + 63) / 64 * 64;
+        MPI_Aint bytes = w->me == 0 ? (MPI_Aint)(head + (size_t)w->size * sizeof(wd_slot) +
                                                  (size_t)w->size * MARKS_PER_RANK)
                                     : 0;
         void *base;
@@ -91,7 +94,7 @@ pp_status pp_watchdog_new(MPI_Comm all, pp_watchdog **out)
             int unit;
             MPI_Win_shared_query(w->win, 0, &got, &unit, &base);
             w->head = base;
-            w->slot = (wd_slot *)((char *)base + sizeof(wd_head));
+            w->slot = (wd_slot *)((char *)base + head);
             w->marks = (unsigned char *)(w->slot + w->size);
             w->shared = 1;
             if (w->me == 0) memset(base, 0, (size_t)bytes);
@@ -338,7 +341,10 @@ pp_status pp_watchdog_check(pp_watchdog *w, const pp_sched *lo, double limit)
     }
     if (now - newest < limit) return PP_OK;
     int expected = 0;
-    if (atomic_compare_exchange_strong(&w->head->fired, &expected, 1 + w->me)) write_report(w, lo, limit);
+    if (atomic_compare_exchange_strong(&w->head->fired, &expected, 1 + w->me)) {
+        write_report(w, lo, limit);
+        atomic_store(&w->head->ready, 1);
+    }
     return PP_EHANG;
 }
 
@@ -346,7 +352,11 @@ pp_status pp_watchdog_check(pp_watchdog *w, const pp_sched *lo, double limit)
 
 const char *pp_watchdog_report(const pp_grid *g)
 {
-    return g->wd && atomic_load(&g->wd->head->fired) ? g->wd->head->report : "";
+    if (!g->wd || !atomic_load(&g->wd->head->fired)) return "";
+    /* The rank that found the hang may still be writing it. */
+    for (double end = pp_now() + 2.0; !atomic_load(&g->wd->head->ready) && pp_now() < end;)
+        pp_sleep_until(pp_now() + 0.001);
+    return g->wd->head->report;
 }
 
 const char *pp_watchdog_text(const pp_grid *g)
