@@ -13,7 +13,7 @@ mkdir -p "$out"
 if ! command -v clang >/dev/null 2>&1 ||
     ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }' |
     clang -fsanitize=fuzzer -x c - -o "$out/probe" 2>/dev/null; then
-    echo "not ok - fuzzing needs clang with libFuzzer (Debian: apt-get install clang)"
+    echo "not ok - fuzzing needs clang with libFuzzer (Debian: apt-get install clang libclang-rt-dev)"
     exit 1
 fi
 # MPICH's include and library flags, as its mpicc would pass them.
