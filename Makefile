@@ -64,6 +64,7 @@ bench: all
 	@sh bench/run.sh
 
 check: deps
+	@sh tools/deps.sh --fuzz
 	@sh tools/check.sh
 
 clean:

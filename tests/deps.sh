@@ -43,3 +43,19 @@ if sh tools/deps.sh --check >"$tmp/out" 2>&1 && grep -q "found MPICH ncurses Ope
 else
     echo "not ok - deps.sh --check on this machine:"; sed 's/^/#   /' "$tmp/out"
 fi
+
+# make check's fuzz targets: clang without libFuzzer's runtime (which clang
+# only recommends) must be reported, by its package.
+mkdir -p "$tmp/bin"
+cat >"$tmp/bin/clang" <<'WRAP'
+#!/bin/sh
+echo "/usr/bin/ld: cannot find libclang_rt.fuzzer-x86_64.a: No such file or directory" >&2
+exit 1
+WRAP
+chmod +x "$tmp/bin/clang"
+if PATH="$tmp/bin:$PATH" sh tools/deps.sh --check --fuzz >"$tmp/out" 2>&1; then rc=0; else rc=$?; fi
+if [ $rc -eq 1 ] && grep -q "missing:.* libclang-rt-dev" "$tmp/out"; then
+    echo "ok - deps.sh --fuzz reports clang's libFuzzer missing ($(grep 'missing:' "$tmp/out"))"
+else
+    echo "not ok - deps.sh --fuzz with a clang that cannot link a fuzz target: exit $rc:"; sed 's/^/#   /' "$tmp/out"
+fi

@@ -10,11 +10,19 @@
 #                              with apt-get (through sudo when not root), saying so first
 #   sh tools/deps.sh --check   check only: say what was found and what is missing,
 #                              exit 1 if anything is
+#   sh tools/deps.sh --fuzz    (with or without --check) also clang with libFuzzer,
+#                              for make check's fuzz targets
 #
 # CC names the compiler the checks use (default mpicc, as the Makefile's).
 # Elsewhere than Debian it prints the one line to run.
-check_only=0
-[ "${1:-}" = "--check" ] && check_only=1
+check_only=0 fuzz=0
+for arg in "$@"; do
+    case "$arg" in
+        --check) check_only=1 ;;
+        --fuzz) fuzz=1 ;;
+        *) echo "deps: unknown option '$arg': use --check, --fuzz or neither" >&2; exit 2 ;;
+    esac
+done
 cc=${CC:-mpicc}
 dir=$(mktemp -d) || exit 1
 trap 'rm -rf "$dir"' EXIT
@@ -51,6 +59,11 @@ else
     lack "OpenBLAS (cblas.h with -lopenblas)" libopenblas-dev openblas
 fi
 if command -v tmux >/dev/null 2>&1; then have tmux; else missing="$missing tmux"; fi   # the live view's tests drive a terminal
+if [ $fuzz -eq 1 ]; then   # a fuzz target must build: clang, and libFuzzer's runtime (only recommended by clang)
+    printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' >"$dir/fuzz.c"
+    if command -v clang >/dev/null 2>&1 && clang -fsanitize=fuzzer,address "$dir/fuzz.c" -o "$dir/fuzz" >"$dir/fuzz.log" 2>&1
+    then have libFuzzer; else lack "clang with libFuzzer" "clang libclang-rt-dev" fuzz; fi
+fi
 
 if [ -z "$missing" ]; then
     echo "deps: found$found"
@@ -72,4 +85,5 @@ $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q $missing >/dev
     exit 1
 }
 echo "deps: installed$missing"
+if [ $fuzz -eq 1 ]; then exec sh "$0" --check --fuzz; fi
 exec sh "$0" --check   # what was installed must now link
