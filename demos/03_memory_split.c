@@ -84,7 +84,7 @@ static void split_table(const pp_sched *s, const pp_trainer *t, const pp_mem *al
              "the most %s at once, measured / formula %s%s; I's: the most I's waiting for their W, walked%s.",
              pp_block_params(c), s->chunks > 1 ? "chunks of a micro-batch stored" : "micro-batches stored",
              pp_theory_peak_text(s->family), s->chunks > 1 ? " (a chunk stores its own blocks' share)" : "",
-             s->family == PP_FAM_ZBH1 ? " / formula min(M, r+1): rank r runs each W r places after its I" : "");
+             s->family == PP_FAM_ZBH1 ? " / formula min(M, r+1): rank r runs each W after r more I's" : "");
     pp_report_wrap(stdout, text, "  ", "  ");
     fflush(stdout);
 }

@@ -88,7 +88,7 @@ int main(int argc, char **argv)
      * builder's words. */
     char err[200] = "";
     pp_sched *probe = NULL;
-    pp_status st = pp_sched_build("interleaved", P, M, chunks[RUNS - 1], &probe, err, sizeof err);
+    pp_status st = pp_sched_build("interleaved", P, M, chunks[1], &probe, err, sizeof err);
     pp_sched_free(probe);
     pp_demo_refuse_if(&d, st != PP_OK, "%s", err);
 

@@ -284,7 +284,7 @@ pp_status pp_sched_interleaved(int P, int M, int v, pp_sched **out)
 
 /* ZB-H1: 1F1B with the backward split into I (the input gradient, which the
  * rank below waits for) and W (the weight gradient, which nobody waits for).
- * The I's keep 1F1B's places; rank r runs each W r places after its I, so
+ * The I's keep 1F1B's places; rank r runs each W after r more I's, so
  * the later ranks, whose gradients come first, carry W's into the cool-down
  * where 1F1B leaves them idle.  Every rank then holds at most P micro-batches
  * (from F to W), rank 0's peak under 1F1B. */
