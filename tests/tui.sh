@@ -291,6 +291,21 @@ else
     bad "SIGKILL of rank 0: no line from the kit"; screen | sed 's/^/#   /'
 fi
 
+# SIGTERM to mpiexec: every rank ends, the terminal restored, and rank 0
+# says which signal it was.
+start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100" 0.5
+wait_for "RUNNING" 20 && sleep 1
+launcher=$(for env in $(grep -las "PPTEST_TAG=$sess" /proc/[0-9]*/environ); do
+    pid=${env#/proc/}
+    pid=${pid%/environ}
+    head -c 7 "/proc/$pid/cmdline" 2>/dev/null | grep -q '^mpiexec' && echo "$pid"
+done | head -1)
+kill -TERM "$launcher"
+if ended 5; then ok "SIGTERM to mpiexec: every rank ends within 5 s"; else bad "SIGTERM: still running after 5 s"; fi
+restored "SIGTERM to mpiexec"
+if wait_for "05_1f1b: ended by SIGTERM" 2; then ok "SIGTERM: the kit says so in one line"; else
+    bad "SIGTERM: no line from the kit"; screen | sed 's/^/#   /'; fi
+
 # ---- hangs: the watchdog's report in the view, and every way a hang ends ---
 start 80 24 "mpiexec -n 4 ./demos/13_deadlock --watchdog 1 --tick-ms 20" 0.5
 if wait_for "^STUCK  13_deadlock: 1f1b" 20 && wait_for "^cause: a cycle of waits, a deadlock: rank 1 -> rank 2 -> rank 1" 2 &&

@@ -64,6 +64,7 @@ for demo in 00_anatomy:4 01_forward_flow:4 02_microbatches:2 03_memory_split:4 0
             05_1f1b:4 06_pp_tp:8 07_interleaved:4 08_zero_bubble:4 12_3d:8; do
     step "demo ${demo%:*}" mpiexec -n "${demo#*:}" "./demos/${demo%:*}" --no-tui
 done
+step "demo 13_deadlock, no fault" mpiexec -n 4 ./demos/13_deadlock --no-tui --fault none
 step "bad input" sh tests/bad_input.sh
 step "hangs" sh tests/hang.sh
 step "options (those refused once the ranks are set up)" env PP_OPTIONS_LATE=1 sh tests/options.sh

@@ -189,7 +189,7 @@ void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv
         exit(bad ? 2 : 0);
     }
     PP_CHECK(pp_grid_new(MPI_COMM_WORLD, &d->grid), "could not set up the ranks");
-    pp_term_catch_interrupt();
+    pp_term_catch_interrupt(d->prog, d->grid->rank == 0);
     if (d->opt.tp != 1 || d->opt.dp != 1) {
         if (pp_grid_shape(d->grid, d->opt.tp, d->opt.dp, err, sizeof err) != PP_OK) refuse(d, "%s", err);
     }

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int open_tty(const char *path)
@@ -157,20 +158,36 @@ static void guard(int fd, int pipe_in, const struct termios *saved, const char *
     _exit(0);
 }
 
-/* What a fatal signal's handler needs to give the terminal back. */
+/* What a fatal signal's handler needs to give the terminal back, and the
+ * line rank 0 says (written in advance: a handler may not format). */
 static int sig_fd = -1;
 static struct termios sig_saved;
 static char sig_restore[256];
+static char sig_line[3][160];   /* SIGTERM, SIGHUP, SIGQUIT; "" on the other ranks */
+static int guard_pipe = -1;     /* the guardian's: told all is well once the line is said */
 
 /* SIGTERM, SIGHUP, SIGQUIT (and a Ctrl-C that could not end cleanly):
  * restore the terminal here and now (write and tcsetattr are safe in a
- * handler), then die of the signal as if there were no handler. */
+ * handler), say why in one line (rank 0), then die of the signal as if
+ * there were no handler. */
 static void on_fatal(int sig)
 {
     if (sig_fd >= 0) {
         ssize_t w = write(sig_fd, sig_restore, strlen(sig_restore));
         (void)w;
         tcsetattr(sig_fd, TCSANOW, &sig_saved);
+    }
+    const char *line = sig == SIGTERM ? sig_line[0] : sig == SIGHUP ? sig_line[1] : sig == SIGQUIT ? sig_line[2] : "";
+    if (line[0]) {   /* on the terminal itself when the view has it: mpiexec may stop passing stderr on */
+        ssize_t w = write(sig_fd >= 0 ? sig_fd : STDERR_FILENO, line, strlen(line));
+        if (guard_pipe >= 0) w = write(guard_pipe, "x", 1);   /* the reason is said: the guardian stays quiet */
+        (void)w;
+    } else {
+        /* The other ranks die a moment later, so that rank 0 is not ended
+         * by mpiexec (which kills the rest once one rank dies) before it
+         * has said why. */
+        struct timespec pause = {0, 200000000L};
+        nanosleep(&pause, NULL);
     }
     signal(sig, SIG_DFL);
     raise(sig);
@@ -198,7 +215,7 @@ static void on_interrupt(int sig)
     alarm(INTERRUPT_S);
 }
 
-void pp_term_catch_interrupt(void)
+void pp_term_catch_interrupt(const char *prog, int speaker)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -207,6 +224,13 @@ void pp_term_catch_interrupt(void)
     sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = on_alarm;
     sigaction(SIGALRM, &sa, NULL);
+    const char *names[] = {"SIGTERM (sent to mpiexec, or to this rank)", "SIGHUP (the terminal closed)",
+                           "SIGQUIT"};
+    for (int k = 0; k < 3; k++)
+        if (speaker) snprintf(sig_line[k], sizeof sig_line[k], "%s: ended by %s\n", prog, names[k]);
+    sa.sa_handler = on_fatal;
+    int fatal[] = {SIGTERM, SIGHUP, SIGQUIT};
+    for (int k = 0; k < 3; k++) sigaction(fatal[k], &sa, NULL);
 }
 
 int pp_term_guard(int fd, const struct termios *saved, const char *restore, const char *prog, const char *late)
@@ -242,15 +266,14 @@ int pp_term_guard(int fd, const struct termios *saved, const char *restore, cons
     close(p[0]);
     waitpid(pid, NULL, 0);
     fcntl(p[1], F_SETFD, FD_CLOEXEC);
-    return p[1];
+    return guard_pipe = p[1];
 }
 
 void pp_term_unguard(int pipe_fd)
 {
-    int fatal[] = {SIGTERM, SIGHUP, SIGQUIT};
-    for (int k = 0; k < 3; k++) signal(fatal[k], SIG_DFL);
-    sig_fd = -1;
+    sig_fd = -1;   /* the handlers stay: they still say why (rank 0) */
     if (pipe_fd < 0) return;
+    if (pipe_fd == guard_pipe) guard_pipe = -1;
     ssize_t w = write(pipe_fd, "x", 1);
     (void)w;
     close(pipe_fd);
