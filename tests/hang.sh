@@ -17,12 +17,9 @@ ok() { echo "ok - $*"; }
 bad() { echo "not ok - $*"; }
 
 # leftovers: demo processes of this test still alive (found by the tag).
+. tests/procs.sh
 leftovers() {
-    for env in $(grep -las "PPTEST_TAG=$tag" /proc/[0-9]*/environ); do
-        pid=${env#/proc/}
-        pid=${pid%/environ}
-        head -c 8 "/proc/$pid/cmdline" 2>/dev/null | grep -q '^\./demos/' && echo "$pid"
-    done
+    demo_pids "$tag"
 }
 
 # caught WHAT LIMIT PATTERN... -- COMMAND: runs COMMAND; expects status 3
@@ -139,11 +136,7 @@ done
 mpiexec -n 4 ./demos/05_1f1b -m 32 --tick-ms 20 --no-tui >"$tmp/out" 2>&1 &
 job=$!
 sleep 2
-rank0=$(for pid in $(leftovers); do
-    parent=$(awk '{ print $4 }' "/proc/$pid/stat" 2>/dev/null)
-    grep -qa hydra_pmi_proxy "/proc/$parent/cmdline" 2>/dev/null && echo "$pid"
-done | sort -n | head -1)
-kill -9 "$rank0"
+kill -9 "$(rank_pid "$tag" 0)"
 i=0
 while kill -0 $job 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 wait $job

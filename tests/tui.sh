@@ -37,16 +37,11 @@ start() {
     tm send-keys -t "$sess" "cd '$top' && export PPTEST_TAG=$sess && stty -g > $tmp/before; $3; echo \$? > $tmp/rc; sleep ${4:-0}; stty -g > $tmp/after" Enter
 }
 
-# ranks: the process ids of this test's demo processes (ranks, and rank 0's
-# guardian), found by the tag their environment inherits from start(), so
-# that a second copy of the suite running beside this one is never counted
-# or killed, and a rank left behind by a dead mpiexec still is.
+# ranks: this test's demo processes (ranks, and rank 0's guardian), by the
+# tag their environment inherits from start().
+. tests/procs.sh
 ranks() {
-    for env in $(grep -las "PPTEST_TAG=$sess" /proc/[0-9]*/environ); do
-        pid=${env#/proc/}
-        pid=${pid%/environ}
-        head -c 8 "/proc/$pid/cmdline" 2>/dev/null | grep -q '^\./demos/' && echo "$pid"
-    done
+    demo_pids "$sess"
 }
 
 # wait_for PATTERN SECONDS: until the screen shows PATTERN; 0 if it did.
@@ -265,12 +260,7 @@ restored "error in rank 2"
 
 start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100" 0.5
 wait_for "RUNNING" 20 && sleep 1
-# A rank: a child of mpiexec's proxy (rank 0's guardian is a child of rank 0).
-victim=$(for pid in $(ranks); do
-    parent=$(awk '{ print $4 }' "/proc/$pid/stat" 2>/dev/null)
-    grep -qa hydra_pmi_proxy "/proc/$parent/cmdline" 2>/dev/null && echo "$pid"
-done | sort -n | tail -1)
-kill -9 "$victim"
+kill -9 "$(rank_pid "$sess" 3)"
 if ended 5; then ok "a rank killed with SIGKILL: every rank ends within 5 s"; else bad "SIGKILL: still running after 5 s"; fi
 restored "SIGKILL of one rank"
 
@@ -278,11 +268,7 @@ restored "SIGKILL of one rank"
 # and says why in one line.
 start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100" 0.5
 wait_for "RUNNING" 20 && sleep 1
-victim=$(for pid in $(ranks); do
-    parent=$(awk '{ print $4 }' "/proc/$pid/stat" 2>/dev/null)
-    grep -qa hydra_pmi_proxy "/proc/$parent/cmdline" 2>/dev/null && echo "$pid"
-done | sort -n | head -1)
-kill -9 "$victim"
+kill -9 "$(rank_pid "$sess" 0)"
 if ended 5; then ok "rank 0 killed with SIGKILL: every rank ends within 5 s"; else bad "SIGKILL of rank 0: still running after 5 s"; fi
 restored "SIGKILL of rank 0"
 if wait_for "05_1f1b: rank 0 ended without saying goodbye" 2; then
@@ -295,12 +281,7 @@ fi
 # says which signal it was.
 start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100" 0.5
 wait_for "RUNNING" 20 && sleep 1
-launcher=$(for env in $(grep -las "PPTEST_TAG=$sess" /proc/[0-9]*/environ); do
-    pid=${env#/proc/}
-    pid=${pid%/environ}
-    head -c 7 "/proc/$pid/cmdline" 2>/dev/null | grep -q '^mpiexec' && echo "$pid"
-done | head -1)
-kill -TERM "$launcher"
+kill -TERM "$(launcher_pid "$sess")"
 if ended 5; then ok "SIGTERM to mpiexec: every rank ends within 5 s"; else bad "SIGTERM: still running after 5 s"; fi
 restored "SIGTERM to mpiexec"
 if wait_for "05_1f1b: ended by SIGTERM" 2; then ok "SIGTERM: the kit says so in one line"; else
