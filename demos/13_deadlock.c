@@ -69,9 +69,13 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     pp_run *pred = NULL, *meas = NULL;
-    pp_demo_run_report(&d, s, d.exec.costs.tick_s / 2, 1, &pred, &meas);
-    if (d.grid->rank == 0 && !d.quit)
+    pp_demo_run(&d, s, &pred, &meas);
+    if (d.grid->rank == 0 && !d.quit) {   /* it ran to its end: the heading is above */
+        printf("measured timeline:\n");
+        pp_report_timeline(stdout, meas, d.exec.costs.tick_s / 2, 80);
+        pp_report_summary(stdout, meas, pred, s, &d.exec);
         printf("the step ran to its end: the watchdog had nothing to report\n");
+    }
     pp_sched_free(s);
     pp_run_free(pred);
     pp_run_free(meas);

@@ -323,7 +323,8 @@ wait_for "RUNNING" 20 && sleep 2
 tm send-keys -t "$sess" C-c
 if ended 5; then ok "watchdog off, a rank stopped: Ctrl-C ends every rank within 5 s"; else bad "Ctrl-C on a hang: still running after 5 s"; fi
 restored "Ctrl-C on a hang"
-screen | grep -q "^cause: rank 1 is silent" && ok "Ctrl-C on a hang: the report says where it was stuck" ||
+screen | grep -q "^13_deadlock: stopped by Ctrl-C: the step was stuck" && screen | grep -q "^cause: rank 1 is silent" &&
+    ok "Ctrl-C on a hang: the report says so, and where it was stuck" ||
     { bad "Ctrl-C on a hang: no report"; screen | sed 's/^/#   /'; }
 
 # ---- small terminal, monochrome, redirected output ------------------------

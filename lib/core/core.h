@@ -83,8 +83,9 @@ void pp_watchdog_mark(pp_watchdog *w, int index, int skipped);
 void pp_watchdog_done(pp_watchdog *w, int off);
 /* While waiting: PP_EHANG if another rank found the step stuck, or if no
  * rank has progressed for `limit` seconds (then this rank writes the report,
- * if it is the first); PP_OK otherwise.  limit <= 0: only the former. */
-pp_status pp_watchdog_check(pp_watchdog *w, const pp_sched *lowered, double limit);
+ * if it is the first, saying so if the user `interrupted` with Ctrl-C);
+ * PP_OK otherwise.  limit <= 0: only the former. */
+pp_status pp_watchdog_check(pp_watchdog *w, const pp_sched *lowered, double limit, int interrupted);
 
 /* Where fault f strikes in pipeline rank `rank`'s lowered list: *at, and
  * for swap *from, the receive moved to just before *at.  0: nowhere. */

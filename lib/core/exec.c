@@ -153,8 +153,9 @@ static pp_status watchdog(runner *x)
     }
     /* After Ctrl-C a healthy step finishes (the demo then stops); a stuck
      * one would never end: a second of no progress is enough. */
-    if (x->o->interrupted && *x->o->interrupted && (limit <= 0 || limit > 1.0)) limit = 1.0;
-    return pp_watchdog_check(x->wd, x->lo, limit);
+    int interrupted = x->o->interrupted && *x->o->interrupted;
+    if (interrupted && (limit <= 0 || limit > 1.0)) limit = 1.0;
+    return pp_watchdog_check(x->wd, x->lo, limit, interrupted);
 }
 
 pp_status pp_step_progress(pp_step *x)
@@ -416,7 +417,8 @@ static void stall(runner *x, int i, pp_action a)
 {
     pp_watchdog_on(x->wd, i, a, -1, 0);
     x->open = (pp_event){PP_EV_COMPUTE, a.kind, a.stage, a.mb, x->inflight, since_start(x), -1, 0};
-    for (;;) pp_sleep_until(pp_now() + 0.05);
+    for (const pp_watch *w = x->watch;; pp_sleep_until(pp_now() + 0.05))
+        if (w) w->poll(w->ctx, &x->ev, &x->open, since_start(x), 0);   /* the view shows it in its compute */
 }
 
 /* Runs action i of this rank's list and records it. */

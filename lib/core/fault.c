@@ -45,13 +45,19 @@ pp_status pp_fault_parse(const char *text, int nranks, pp_fault *f, char *err, s
         } else if (ok) ok = whole(rest, &f->rank);
     }
     if (!ok) {
-        snprintf(err, errlen, "'%s' is not a fault: use stall:RANK, drop:RANK, swap:RANK, error:RANK:ACTION or none",
-                 text);
+        int k = 1;
+        while (k <= 4 && strcmp(text, names[k]) != 0) k++;
+        if (k <= 4) snprintf(err, errlen, "'%s' needs the rank that runs it: %s:RANK%s", text, text,
+                             k == 4 ? ":ACTION" : "");
+        else snprintf(err, errlen, "'%s' is not a fault: use stall:RANK, drop:RANK, swap:RANK, error:RANK:ACTION "
+                      "or none", text);
         f->kind = PP_FAULT_NONE;
         return PP_EPARSE;
     }
-    if (f->rank < 0 || f->rank >= nranks) {
-        snprintf(err, errlen, "'%s': rank %d is not in the job: the ranks are 0 to %d", text, f->rank, nranks - 1);
+    if (f->rank < 0 || (nranks > 0 && f->rank >= nranks)) {
+        if (nranks > 0)
+            snprintf(err, errlen, "'%s': rank %d is not in the job: the ranks are 0 to %d", text, f->rank, nranks - 1);
+        else snprintf(err, errlen, "'%s': rank %d is not a rank: ranks are numbered from 0", text, f->rank);
         f->kind = PP_FAULT_NONE;
         return PP_EPARSE;
     }

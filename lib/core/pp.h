@@ -308,7 +308,8 @@ typedef struct {
     int action;   /* error: the index in its lowered list */
 } pp_fault;
 /* Reads "stall:1", "drop:0", "swap:2" or "error:1:5" ("1:5" too) for a job of
- * `nranks` ranks; "none" or an empty text is no fault.  PP_EPARSE with a reason. */
+ * `nranks` ranks (0: not known yet, any rank from 0 will do); "none" or an
+ * empty text is no fault.  PP_EPARSE with a reason. */
 pp_status pp_fault_parse(const char *text, int nranks, pp_fault *f, char *err, size_t errlen);
 /* Can the fault strike in this lowered schedule?  (A rank with no send
  * cannot drop one.)  PP_EARG with a reason naming what would do. */

@@ -304,12 +304,13 @@ static void wrap80(const char *text, char *dst, size_t cap)
 }
 
 /* Writes the report into the shared head (this rank found the hang). */
-static void write_report(pp_watchdog *w, const pp_sched *lo, double limit)
+static void write_report(pp_watchdog *w, const pp_sched *lo, double limit, double still, int interrupted)
 {
     static char text[REPORT_BYTES];
     out o = {text, 0, REPORT_BYTES};
     double now = pp_now();
-    say(&o, "watchdog: the step is stuck: no rank has made progress for %.1f s\n", limit);
+    if (interrupted) say(&o, "stopped by Ctrl-C: the step was stuck: no rank has made progress for %.1f s\n", still);
+    else say(&o, "watchdog: the step is stuck: no rank has made progress for %.1f s\n", still);
     if (!w->shared) {
         char msg[96], act[32];
         what(msg, sizeof msg, w->slot->act);
@@ -320,11 +321,11 @@ static void write_report(pp_watchdog *w, const pp_sched *lo, double limit)
         for (int r = 0; r < w->size; r++) describe(w, r, now, &o);
         find_cause(w, lo, limit, now, &o);
     }
-    say(&o, "(--watchdog SECONDS sets the limit; 0 switches the watchdog off)\n");
+    if (!interrupted) say(&o, "(--watchdog SECONDS sets the limit; 0 switches the watchdog off)\n");
     wrap80(text, w->head->report, REPORT_BYTES);
 }
 
-pp_status pp_watchdog_check(pp_watchdog *w, const pp_sched *lo, double limit)
+pp_status pp_watchdog_check(pp_watchdog *w, const pp_sched *lo, double limit, int interrupted)
 {
     if (!w) return PP_OK;
     if (atomic_load(&w->head->fired)) return PP_EHANG;
@@ -342,7 +343,7 @@ pp_status pp_watchdog_check(pp_watchdog *w, const pp_sched *lo, double limit)
     if (now - newest < limit) return PP_OK;
     int expected = 0;
     if (atomic_compare_exchange_strong(&w->head->fired, &expected, 1 + w->me)) {
-        write_report(w, lo, limit);
+        write_report(w, lo, limit, now - newest, interrupted);
         atomic_store(&w->head->ready, 1);
     }
     return PP_EHANG;

@@ -249,6 +249,72 @@ static int not_here(const pp_demo_spec *spec, int k, const char *name, char *err
     return 0;
 }
 
+/* Option k (known[k], typed as `name`) with its value v. */
+static pp_status parse_value(int k, const char *name, const char *v, const pp_demo_spec *spec, pp_opts *o, char *err,
+                             size_t n)
+{
+    double ms;
+    switch (k) {
+    case 0:
+    case 1: return parse_mb(v, spec, o, err, n);
+    case 2: return parse_schedule(v, spec, o, err, n);
+    case 3:
+        if (parse_num(v, 0.1, 10000, &ms) != 0)
+            return fail(err, n, "--tick-ms: '%s' is not a tick length: give milliseconds from 0.1 to 10000", v);
+        o->tick_ms = ms;
+        break;
+    case 4: return parse_payload(v, o, err, n);
+    case 5: return parse_cost(v, spec, o, err, n);
+    case 6: return copy_path("--csv", v, o->csv, sizeof o->csv, err, n);
+    case 7: return copy_path("--save-schedule", v, o->save, sizeof o->save, err, n);
+    case 8: return copy_path("--tty", v, o->tty, sizeof o->tty, err, n);
+    case 9: return copy_path("--trace", v, o->trace, sizeof o->trace, err, n);
+    case 10: return copy_path("--events", v, o->events, sizeof o->events, err, n);
+    case 11: return copy_path("--svg", v, o->svg, sizeof o->svg, err, n);
+    case 22:
+    case 23: {
+        long x;
+        if (parse_int(v, 1, 4096, &x) != 0)
+            return fail(err, n, "%s: '%s' is not a number of ranks: give a whole number from 1 to 4096", name, v);
+        *(k == 22 ? &o->tp : &o->dp) = (int)x;
+        break;
+    }
+    case 24: {
+        long x;
+        if (parse_int(v, 1, 16, &x) != 0)
+            return fail(err, n, "--chunks: '%s' is not a number of chunks per rank: give 1 to 16", v);
+        o->chunks = (int)x;
+        break;
+    }
+    case 25:
+        if (parse_num(v, 0, 3600, &o->watchdog_s) != 0)
+            return fail(err, n, "--watchdog: '%s' is not a time: give seconds from 0 (off) to 3600", v);
+        break;
+    case 26: {
+        pp_fault f;
+        char why[200];
+        if (pp_fault_parse(v, 0, &f, why, sizeof why) != PP_OK) return fail(err, n, "--fault: %s", why);
+        snprintf(o->fault, sizeof o->fault, "%s", v);
+        break;
+    }
+    default: return parse_model(k - 12, v, o, err, n);
+    }
+    return PP_OK;
+}
+
+/* --no-validate, where a demo can honour it. */
+static pp_status no_validate(const pp_demo_spec *spec, pp_opts *o, char *err, size_t n)
+{
+    if (spec->no_schedule || spec->no_steps || spec->plain)
+        return fail(err, n, "--no-validate: this demo builds its own schedules, which are valid; "
+                    "04_bubble_efficiency and 13_deadlock take --no-validate with --schedule FILE.csv");
+    if (spec->real)
+        return fail(err, n, "--no-validate: this demo computes for real, and an action out of order would "
+                    "compute from data not there yet; the timed demos 04 and 13 take --no-validate");
+    o->no_validate = 1;
+    return PP_OK;
+}
+
 pp_status pp_cli_parse(int argc, char **argv, const pp_demo_spec *spec, pp_opts *o, char *err, size_t n)
 {
     for (int i = 1; i < argc; i++) {
@@ -262,13 +328,7 @@ pp_status pp_cli_parse(int argc, char **argv, const pp_demo_spec *spec, pp_opts 
             continue;
         }
         if (strcmp(a, "--no-validate") == 0) {
-            if (spec->no_schedule || spec->no_steps || spec->plain)
-                return fail(err, n, "--no-validate: this demo builds its own schedules, which are valid; "
-                            "04_bubble_efficiency and 13_deadlock take --no-validate with --schedule FILE.csv");
-            if (spec->real)
-                return fail(err, n, "--no-validate: this demo computes for real, and an action out of order would "
-                            "compute from data not there yet; the timed demos 04 and 13 take --no-validate");
-            o->no_validate = 1;
+            if (no_validate(spec, o, err, n) != PP_OK) return PP_EARG;
             continue;
         }
         /* The name, and its value: "--tick-ms=5" or "--tick-ms 5". */
@@ -290,53 +350,7 @@ pp_status pp_cli_parse(int argc, char **argv, const pp_demo_spec *spec, pp_opts 
             v = argv[++i];
         }
         o->given |= 1UL << k;
-        pp_status st = PP_OK;
-        double ms;
-        switch (k) {
-        case 0:
-        case 1: st = parse_mb(v, spec, o, err, n); break;
-        case 2: st = parse_schedule(v, spec, o, err, n); break;
-        case 3:
-            if (parse_num(v, 0.1, 10000, &ms) != 0)
-                return fail(err, n, "--tick-ms: '%s' is not a tick length: give milliseconds from 0.1 to 10000", v);
-            o->tick_ms = ms;
-            break;
-        case 4: st = parse_payload(v, o, err, n); break;
-        case 5: st = parse_cost(v, spec, o, err, n); break;
-        case 6: st = copy_path("--csv", v, o->csv, sizeof o->csv, err, n); break;
-        case 7: st = copy_path("--save-schedule", v, o->save, sizeof o->save, err, n); break;
-        case 8: st = copy_path("--tty", v, o->tty, sizeof o->tty, err, n); break;
-        case 9: st = copy_path("--trace", v, o->trace, sizeof o->trace, err, n); break;
-        case 10: st = copy_path("--events", v, o->events, sizeof o->events, err, n); break;
-        case 11: st = copy_path("--svg", v, o->svg, sizeof o->svg, err, n); break;
-        case 22:
-        case 23: {
-            long x;
-            if (parse_int(v, 1, 4096, &x) != 0)
-                return fail(err, n, "%s: '%s' is not a number of ranks: give a whole number from 1 to 4096", name, v);
-            *(k == 22 ? &o->tp : &o->dp) = (int)x;
-            break;
-        }
-        case 24: {
-            long x;
-            if (parse_int(v, 1, 16, &x) != 0)
-                return fail(err, n, "--chunks: '%s' is not a number of chunks per rank: give 1 to 16", v);
-            o->chunks = (int)x;
-            break;
-        }
-        case 25:
-            if (parse_num(v, 0, 3600, &o->watchdog_s) != 0)
-                return fail(err, n, "--watchdog: '%s' is not a time: give seconds from 0 (off) to 3600", v);
-            break;
-        case 26: {
-            pp_fault f;
-            char why[200];
-            if (pp_fault_parse(v, 1 << 20, &f, why, sizeof why) != PP_OK) return fail(err, n, "--fault: %s", why);
-            snprintf(o->fault, sizeof o->fault, "%s", v);
-            break;
-        }
-        default: st = parse_model(k - 12, v, o, err, n); break;
-        }
+        pp_status st = parse_value(k, name, v, spec, o, err, n);
         if (st != PP_OK) return st;
     }
     return PP_OK;
@@ -420,10 +434,15 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
     opt(f, "--tty PATH", "the terminal to draw the live view on, the output of `tty` (or set PP_TTY); on Linux it is "
         "found without it");
     opt(f, "--exit", "leave as soon as the run ends, without waiting for a key");
+    char wd[64];
+    if (d->watchdog_s >= 0) snprintf(wd, sizeof wd, "%g s", d->watchdog_s);
+    else snprintf(wd, sizeof wd, "5 s plus twice the slowest action");
     opt(f, "--watchdog SECONDS", "stop a step in which no rank makes progress for this long, and show where each "
-        "rank is stuck; 0 switches it off (default: 5 s plus twice the slowest action)");
+        "rank is stuck; 0 switches it off (default: %s)", wd);
     opt(f, "--fault KIND:RANK", "run a bug on purpose (or set PP_FAULT): stall (the rank stops), drop (its next send "
-        "never happens), swap (it waits for a gradient before the activation: a deadlock); at micro-batch M/2");
+        "never happens), swap (it waits for a gradient before the activation: a deadlock), at micro-batch M/2; "
+        "error:RANK:ACTION (an error at that action of its list); none (default %s)",
+        d->fault[0] ? d->fault : "none");
     if (!spec->no_schedule && !spec->real)
         opt(f, "--no-validate", "run a schedule file even if its order would deadlock (the other checks stay)");
     opt(f, "--trace FILE.json", "write every event as a Chrome trace (open in ui.perfetto.dev)");
