@@ -24,7 +24,8 @@ for lesson in lessons/*.md; do
         esac
         out=$(cd "$scratch" && timeout 120 sh -c "$cmd $extra" </dev/null 2>&1)
         rc=$?
-        if { [ $rc -eq 0 ] || { [ $status = any ] && [ $rc -ne 124 ]; }; } && echo "$out" | grep -Eq "$want"; then
+        if { [ $rc -eq 0 ] || { [ $status = any ] && { [ $rc -eq 3 ] || [ $rc -eq 2 ]; }; }; } &&
+            echo "$out" | grep -Eq "$want"; then
             echo "ok - $lesson: $cmd"
         else
             echo "not ok - $lesson: $cmd"

@@ -1,13 +1,16 @@
 #!/bin/sh
-# fuzz.sh [SECONDS] -- builds the libFuzzer targets of tests/fuzz (the
+# fuzz.sh [SECONDS [TARGET...]] -- builds the libFuzzer targets of tests/fuzz (the
 # action notation, the schedule CSV reader with the validator, the option
 # parser) with clang, AddressSanitizer and UndefinedBehaviorSanitizer, in
 # build/fuzz, and runs each for SECONDS (default 20), starting from the
-# kit's own schedule files and examples.  A crash fails the target and
+# kit's own schedule files and examples (TARGET: action, csv or options;
+# default all three).  A crash fails the target and
 # leaves its input in build/fuzz (crash-*): replay it with
 # build/fuzz/TARGET build/fuzz/crash-....  Prints "ok"/"not ok" per target.
 cd "$(dirname "$0")/.." || exit 1
 seconds=${1:-20}
+[ $# -gt 0 ] && shift
+targets=${*:-action csv options}
 out=build/fuzz
 mkdir -p "$out"
 if ! command -v clang >/dev/null 2>&1 ||
@@ -42,7 +45,7 @@ printf -- '--fault\nswap:1\n--watchdog\n2\n--no-validate\n--schedule\nx.csv\n' >
 printf -- '--tp\n2\n--dp=2\n--layers\n3,5,4,4\n--payload\n64K\n--tick-ms=0.5\n' >"$out/seed_options/c"
 
 status=0
-for target in action csv options; do
+for target in $targets; do
     bin="$out/fuzz_$target"
     if ! clang -std=c11 -D_POSIX_C_SOURCE=200809L $san -fsanitize=fuzzer $inc $mpi_inc "tests/fuzz/fuzz_$target.c" $objs \
         $mpi_lib -lncurses -lopenblas -lpthread -lm -o "$bin"; then

@@ -57,6 +57,7 @@ pp_status pp_allreduce_ordered(float *buf, long n, MPI_Comm comm, double poll_s,
     }
     MPI_Request rq;
     pp_status st = PP_OK;
+    pp_watchdog_collective(1);   /* waiting on the group, not on one rank */
     if (MPI_Ialltoallv(buf, sc, sd, MPI_FLOAT, in, rc, rd, MPI_FLOAT, comm, &rq) != MPI_SUCCESS) st = PP_EMPI;
     if (st == PP_OK) st = pp_wait(&rq, poll_s);
     if (st == PP_OK) {
@@ -70,6 +71,7 @@ pp_status pp_allreduce_ordered(float *buf, long n, MPI_Comm comm, double poll_s,
     }
     if (st == PP_OK) st = pp_wait(&rq, poll_s);
     if (st == PP_OK && wire_bytes) *wire_bytes += sent * (long)sizeof(float);
+    pp_watchdog_collective(0);
     free(sc), free(in);
     return st;
 }
@@ -87,9 +89,11 @@ pp_status pp_allgather_slices(float *buf, long n, MPI_Comm comm, double poll_s, 
         c[j] = (int)(chunk_at(n, T, j + 1) - dsp[j]);
     }
     MPI_Request rq;
+    pp_watchdog_collective(1);
     pp_status st = MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, buf, c, dsp, MPI_FLOAT, comm, &rq) == MPI_SUCCESS
                        ? pp_wait(&rq, poll_s)
                        : PP_EMPI;
+    pp_watchdog_collective(0);
     if (st == PP_OK && wire_bytes) *wire_bytes += (long)c[me] * (T - 1) * (long)sizeof(float);
     free(c);
     return st;

@@ -87,6 +87,32 @@ void pp_watchdog_done(pp_watchdog *w, int off);
  * PP_OK otherwise.  limit <= 0: only the former. */
 pp_status pp_watchdog_check(pp_watchdog *w, const pp_sched *lowered, double limit, int interrupted);
 
+/* Lets the waits that know nothing of the step (pp_wait: collectives,
+ * barriers) find it: the step this process runs now (w NULL: none), its
+ * limit and whether Ctrl-C was pressed.  pp_watchdog_poll, from such a wait,
+ * checks it every 10 ms (PP_EHANG: stuck); pp_watchdog_collective marks this
+ * rank as waiting in a collective (1) and back (0). */
+void pp_watchdog_step(pp_watchdog *w, const pp_sched *lowered, double limit, int interrupted);
+pp_status pp_watchdog_poll(void);
+void pp_watchdog_collective(int entering);
+/* The longest action of the schedule at these costs, seconds. */
+double pp_watchdog_slowest(const pp_sched *lowered, const pp_costs *c);
+/* After a step returned PP_EHANG: the report, every rank's state and the
+ * cause, one line each ("" if this rank has none); and whether the rank that
+ * found the hang is this one. */
+const char *pp_watchdog_report(const pp_grid *g);
+/* Where the report will be written (memory the ranks share), for a process
+ * that outlives this one (the terminal's guardian); NULL if none. */
+const char *pp_watchdog_text(const pp_grid *g);
+int pp_watchdog_found_here(const pp_grid *g);
+/* Rank 0 says it will print the report; the others wait up to wait_s for it
+ * (1: it answered). */
+void pp_watchdog_answer(const pp_grid *g);
+int pp_watchdog_answered(const pp_grid *g, double wait_s);
+/* Rank 0 did not answer (it is the stopped rank): end it first, so that the
+ * terminal's guardian prints the report before the job ends (same machine). */
+void pp_watchdog_end_rank0(const pp_grid *g);
+
 /* Where fault f strikes in pipeline rank `rank`'s lowered list: *at, and
  * for swap *from, the receive moved to just before *at.  0: nowhere. */
 int pp_fault_site(const pp_fault *f, const pp_sched *lowered, int rank, int *at, int *from);

@@ -139,23 +139,30 @@ static pp_status progress(runner *x)
     return w ? w->poll(w->ctx, &x->ev, &x->open, since_start(x), x->waiting) : PP_OK;
 }
 
-/* While waiting, every 10 ms: has the step stopped moving?  The limit
- * follows the tick in force (the view's keys change it). */
+/* The watchdog's limit for this step, now: it follows the tick in force
+ * (the view's keys change it).  After Ctrl-C a healthy step finishes (the
+ * demo then stops) and a stuck one never would: a second more than the
+ * slowest action without progress is enough, even with the watchdog off. */
+static void watch_limit(runner *x)
+{
+    pp_costs c = costs_now(x);
+    double limit = x->o->watchdog_s < 0 ? pp_watchdog_limit(x->lo, &c) : x->o->watchdog_s;
+    int interrupted = x->o->interrupted && *x->o->interrupted;
+    double after = 1.0 + pp_watchdog_slowest(x->lo, &c);
+    if (interrupted && (limit <= 0 || limit > after)) limit = after;
+    pp_watchdog_step(x->wd, x->lo, limit, interrupted);
+}
+
+/* While waiting: has the step stopped moving?  (The limit is brought up to
+ * date every 0.1 s.) */
 static pp_status watchdog(runner *x)
 {
     double now = pp_now();
-    if (now < x->next_check) return PP_OK;
-    x->next_check = now + 0.01;
-    double limit = x->o->watchdog_s;
-    if (limit < 0) {
-        pp_costs c = costs_now(x);
-        limit = pp_watchdog_limit(x->lo, &c);
+    if (now >= x->next_check) {
+        x->next_check = now + 0.1;
+        watch_limit(x);
     }
-    /* After Ctrl-C a healthy step finishes (the demo then stops); a stuck
-     * one would never end: a second of no progress is enough. */
-    int interrupted = x->o->interrupted && *x->o->interrupted;
-    if (interrupted && (limit <= 0 || limit > 1.0)) limit = 1.0;
-    return pp_watchdog_check(x->wd, x->lo, limit, interrupted);
+    return pp_watchdog_poll();
 }
 
 pp_status pp_step_progress(pp_step *x)
@@ -600,8 +607,8 @@ static pp_status run_list(runner *x)
         pp_watchdog_on(x->wd, i, x->lo->acts[x->me][i], peer_rank(x, x->lo->acts[x->me][i]), 1);
         if ((st = wait_until_done(x, &x->sends[i].done)) != PP_OK) return st;
     }
+    pp_watchdog_done(x->wd, 0);   /* its list is done; the finish waits in the replicas' sum */
     if (o->work && o->work->finish && (st = o->work->finish(o->work->ctx, x)) != PP_OK) return st;
-    pp_watchdog_done(x->wd, 0);
     pp_costs now = costs_now(x);
     double sum = pp_cost_s(&now, PP_IDLE, -1, NULL);
     if (!o->work && x->g->D > 1 && sum > 0 &&
@@ -634,6 +641,7 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *lo, const pp_exec_opts 
     /* 1. Warm up the connections, 2. make the buffers and post the receives,
      * 3. start together, 4. run the list. */
     pp_watchdog_begin(x.wd, x.me, len);
+    watch_limit(&x);   /* from here the waits in collectives look too */
     if ((st = warm_up(&x)) != PP_OK || (st = prepare_messages(&x)) != PP_OK || (st = common_start(g, &x)) != PP_OK ||
         (st = run_list(&x)) != PP_OK)
         goto done;

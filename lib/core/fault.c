@@ -12,52 +12,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int whole(const char *t, int *v)
+/* Did sscanf read the whole text (its %n in `used`)? */
+static int ends(const char *text, int used)
 {
-    char *end;
-    long x = strtol(t, &end, 10);
-    if (end == t || *end || x < -1000000 || x > 1000000) return 0;
-    *v = (int)x;
-    return 1;
+    return used > 0 && text[used] == '\0';
 }
 
 pp_status pp_fault_parse(const char *text, int nranks, pp_fault *f, char *err, size_t errlen)
 {
+    static const char *names[] = {"", "stall", "drop", "swap", "error"};
     memset(f, 0, sizeof *f);
     f->action = -1;
     if (!text || !text[0] || strcmp(text, "none") == 0) return PP_OK;
-    static const char *names[] = {"", "stall", "drop", "swap", "error"};
-    char buf[64], *colon;
-    snprintf(buf, sizeof buf, "%s", text);
-    int ok = strlen(text) < sizeof buf - 1 && (colon = strchr(buf, ':')) != NULL;
-    if (ok) {
-        *colon = '\0';
-        const char *rest = colon + 1;
-        int k = 1;
-        while (k <= 4 && strcmp(buf, names[k]) != 0) k++;
-        if (k <= 4) f->kind = (pp_fault_kind)k;
-        else if (whole(buf, &f->rank)) f->kind = PP_FAULT_ERROR, rest = NULL;   /* the old form, RANK:ACTION */
-        else ok = 0;
-        if (ok && f->kind == PP_FAULT_ERROR) {
-            char *second = rest ? strchr(colon + 1, ':') : colon;
-            if (second) *second = '\0';
-            ok = second && (rest ? whole(colon + 1, &f->rank) : 1) && whole(second + 1, &f->action) && f->action >= 0;
-        } else if (ok) ok = whole(rest, &f->rank);
+    char kind[8] = "";
+    int rank = 0, action = 0, used = 0;
+    if (sscanf(text, "%7[a-z]:%d%n", kind, &rank, &used) == 2 && ends(text, used)) {   /* stall:1 */
+        for (int k = 1; k <= 3; k++)
+            if (strcmp(kind, names[k]) == 0) f->kind = (pp_fault_kind)k;
+    } else if ((sscanf(text, "error:%d:%d%n", &rank, &action, &used) == 2 && ends(text, used)) ||
+               (sscanf(text, "%d:%d%n", &rank, &action, &used) == 2 && ends(text, used))) {   /* error:1:5, 1:5 */
+        if (action >= 0) f->kind = PP_FAULT_ERROR, f->action = action;
     }
-    if (!ok) {
+    if (f->kind == PP_FAULT_NONE) {
         int k = 1;
         while (k <= 4 && strcmp(text, names[k]) != 0) k++;
         if (k <= 4) snprintf(err, errlen, "'%s' needs the rank that runs it: %s:RANK%s", text, text,
                              k == 4 ? ":ACTION" : "");
         else snprintf(err, errlen, "'%s' is not a fault: use stall:RANK, drop:RANK, swap:RANK, error:RANK:ACTION "
                       "or none", text);
-        f->kind = PP_FAULT_NONE;
         return PP_EPARSE;
     }
-    if (f->rank < 0 || (nranks > 0 && f->rank >= nranks)) {
+    f->rank = rank;
+    if (rank < 0 || (nranks > 0 && rank >= nranks)) {
         if (nranks > 0)
-            snprintf(err, errlen, "'%s': rank %d is not in the job: the ranks are 0 to %d", text, f->rank, nranks - 1);
-        else snprintf(err, errlen, "'%s': rank %d is not a rank: ranks are numbered from 0", text, f->rank);
+            snprintf(err, errlen, "'%s': rank %d is not in the job: the ranks are 0 to %d", text, rank, nranks - 1);
+        else snprintf(err, errlen, "'%s': rank %d is not a rank: ranks are numbered from 0", text, rank);
         f->kind = PP_FAULT_NONE;
         return PP_EPARSE;
     }

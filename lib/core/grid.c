@@ -57,6 +57,9 @@ pp_status pp_wait(MPI_Request *req, double poll_s)
         int done = 0;
         if (MPI_Test(req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
         if (done) return PP_OK;
+        /* Inside a step, the watchdog looks while this rank waits. */
+        pp_status st = pp_watchdog_poll();
+        if (st != PP_OK) return st;
         /* A bare spin here would keep the core from a process that shares
          * it, perhaps the very rank this one waits for: it would then run
          * only when the scheduler's time slice (milliseconds) runs out. */

@@ -316,21 +316,7 @@ pp_status pp_fault_parse(const char *text, int nranks, pp_fault *f, char *err, s
 pp_status pp_fault_check(const pp_fault *f, const pp_grid *g, const pp_sched *lowered, char *err, size_t errlen);
 /* The default watchdog time for a step: 5 s plus twice its slowest action. */
 double pp_watchdog_limit(const pp_sched *lowered, const pp_costs *c);
-/* After a step returned PP_EHANG: the report, every rank's state and the
- * cause, one line each ("" if this rank has none); and whether the rank that
- * found the hang is this one. */
-const char *pp_watchdog_report(const pp_grid *g);
-/* Where the report will be written (memory the ranks share), for a process
- * that outlives this one (the terminal's guardian); NULL if none. */
-const char *pp_watchdog_text(const pp_grid *g);
-int pp_watchdog_found_here(const pp_grid *g);
-/* Rank 0 says it will print the report; the others wait up to wait_s for it
- * (1: it answered). */
-void pp_watchdog_answer(const pp_grid *g);
-int pp_watchdog_answered(const pp_grid *g, double wait_s);
-/* Rank 0 did not answer (it is the stopped rank): end it first, so that the
- * terminal's guardian prints the report before the job ends (same machine). */
-void pp_watchdog_end_rank0(const pp_grid *g);
+
 
 /* Who watches a step as it runs: the live view (its hooks are internal). */
 typedef struct pp_watch pp_watch;

@@ -2,14 +2,16 @@
  *
  * Every rank keeps one slot in a table in shared memory (an MPI shared
  * window over the ranks of one machine): the action it is on and since
- * when, the rank it waits for, and its heartbeat, the last moment it made
- * progress (computed, held while the view was paused, finished an action).
- * Beside the slot, one mark per action of its list: reached, done, or
- * passed over without being done.  A rank that waits for a message reads
- * every heartbeat as it waits; when none has moved for the watchdog's time,
- * the step is stuck.  The first rank to see it claims the report (one atomic
- * flag), follows the waits from rank to rank (a rank waits for the one that
- * sends what it needs) and writes every rank's state and the cause:
+ * when, the rank it waits for (or that it waits in a collective), and its
+ * heartbeat, the last moment it made progress (computed, held while the
+ * view was paused, finished an action).  Beside the slot, one mark per
+ * action of its list: done, or passed over without being done.  A rank that
+ * waits (for a message, in a collective, at the step's end) reads every
+ * heartbeat as it waits; when none has moved for the watchdog's time, the
+ * step is stuck.  The first rank to see it claims the report (one atomic
+ * flag), copies every slot, follows the waits from rank to rank in the copy
+ * (a rank waits for the one that sends what it needs) and writes every
+ * rank's state and the cause:
  *   - a message its sender passed over without sending (lost);
  *   - a rank that neither waits nor moves (silent: stopped, or stuck inside
  *     a compute);
@@ -17,8 +19,12 @@
  *     only after its own wait is over (a deadlock).
  * The other ranks see the flag at their next wait and their step returns
  * PP_EHANG; the demo then prints the report and ends the job.
- * Left out on purpose: ranks on several machines share no memory; there a
- * rank only times its own wait and reports that alone.
+ * One step runs at a time in a process, so the waits that know nothing of
+ * the step (pp_wait, inside the collectives and barriers) find it through
+ * one process-wide record, `active`.
+ * Left out on purpose: ranks on several machines share no memory, and a rank
+ * cannot tell a stuck pipeline from a slow or paused one by its own wait
+ * alone: there the watchdog is off.
  */
 #include "core.h"
 
@@ -29,20 +35,33 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { WD_OFF, WD_RUN, WD_WAIT, WD_HOLD, WD_DONE };
+enum { WD_OFF, WD_RUN, WD_WAIT, WD_COLL, WD_HOLD, WD_DONE };
 enum { MARK_NONE, MARK_DONE, MARK_SKIPPED };
 enum { REPORT_BYTES = 16384, MARKS_PER_RANK = 65536 };
 
+/* What a rank's slot says.  In the table the owner writes it field by
+ * field (state and beat atomically); the report reads a copy. */
 typedef struct {
-    _Atomic double beat;   /* pp_now() of the last progress */
-    _Atomic int state;     /* WD_... */
+    int state;             /* WD_... */
     pp_action act;         /* the lowered action it is on */
     int index;             /* its index in the rank's lowered list, or -1 */
     int peer;              /* the rank it waits for, or -1 */
-    double since;          /* when it began that action */
+    double since;          /* when it began that action (or collective) */
     int pipe_rank;         /* its place in its pipeline (for its list) */
     int pid;               /* its process */
+    long long beat_us;     /* pp_now() of the last progress, microseconds */
+} wd_view;
+
+typedef struct {
+    _Atomic long long beat_us;
+    _Atomic int state;
+    pp_action act;
+    int index, peer, pipe_rank, pid;
+    double since;
 } wd_slot;
+
+/* The table is shared between processes: its atomics must not hide a lock. */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2, "lock-free atomics needed");
 
 typedef struct {
     _Atomic int fired;     /* 0, or 1 + the rank that found the hang */
@@ -53,15 +72,29 @@ typedef struct {
 
 struct pp_watchdog {
     MPI_Win win;
-    int shared;            /* 1: every rank's slot is in reach */
+    int shared;            /* 1: every rank's slot is in reach (else the watchdog is off) */
     int me, size;
     wd_head *head;
     wd_slot *slot;         /* [size] */
     unsigned char *marks;  /* [size][MARKS_PER_RANK] */
     wd_head local_head;    /* without shared memory: this rank's own */
     wd_slot local_slot;
-    char local_report[REPORT_BYTES];
+    int saved_state;       /* while in a collective: the state to go back to */
 };
+
+/* The step this process runs now, for the waits that do not know of it. */
+static struct {
+    pp_watchdog *w;
+    const pp_sched *lo;
+    double limit;          /* seconds without progress anywhere; <= 0: off */
+    int interrupted;       /* Ctrl-C was pressed: the report says so */
+    double next;           /* when to look again */
+} active;
+
+static long long us(double t)
+{
+    return (long long)(t * 1e6);
+}
 
 /* ---- the table ------------------------------------------------------------ */
 
@@ -129,7 +162,7 @@ void pp_watchdog_begin(pp_watchdog *w, int pipe_rank, int len)
     wd_slot *s = mine(w);
     s->index = -1, s->peer = -1, s->since = pp_now(), s->pipe_rank = pipe_rank, s->pid = (int)getpid();
     if (w->marks) memset(w->marks + (size_t)w->me * MARKS_PER_RANK, 0, len < MARKS_PER_RANK ? (size_t)len : MARKS_PER_RANK);
-    atomic_store(&s->beat, pp_now());
+    atomic_store(&s->beat_us, us(pp_now()));
     atomic_store(&s->state, WD_RUN);
 }
 
@@ -138,7 +171,7 @@ void pp_watchdog_on(pp_watchdog *w, int index, pp_action a, int peer, int waitin
     if (!w) return;
     wd_slot *s = mine(w);
     s->index = index, s->act = a, s->peer = peer, s->since = pp_now();
-    atomic_store(&s->beat, s->since);
+    atomic_store(&s->beat_us, us(s->since));
     atomic_store(&s->state, waiting ? WD_WAIT : WD_RUN);
 }
 
@@ -146,7 +179,7 @@ void pp_watchdog_beat(pp_watchdog *w, int holding)
 {
     if (!w) return;
     wd_slot *s = mine(w);
-    atomic_store(&s->beat, pp_now());
+    atomic_store(&s->beat_us, us(pp_now()));
     if (holding) atomic_store(&s->state, WD_HOLD);
     else if (atomic_load(&s->state) == WD_HOLD) atomic_store(&s->state, WD_RUN);
 }
@@ -162,8 +195,38 @@ void pp_watchdog_done(pp_watchdog *w, int off)
     if (!w) return;
     wd_slot *s = mine(w);
     s->index = -1, s->peer = -1, s->since = pp_now();
-    atomic_store(&s->beat, s->since);
+    atomic_store(&s->beat_us, us(s->since));
     atomic_store(&s->state, off ? WD_OFF : WD_DONE);
+    if (off && active.w == w) active.w = NULL;
+}
+
+void pp_watchdog_step(pp_watchdog *w, const pp_sched *lowered, double limit, int interrupted)
+{
+    active.w = w, active.lo = lowered, active.limit = limit, active.interrupted = interrupted;
+}
+
+void pp_watchdog_collective(int entering)
+{
+    pp_watchdog *w = active.w;
+    if (!w) return;
+    wd_slot *s = mine(w);
+    if (entering) {
+        w->saved_state = atomic_load(&s->state);
+        s->since = pp_now();
+        atomic_store(&s->state, WD_COLL);
+    } else {
+        atomic_store(&s->beat_us, us(pp_now()));
+        atomic_store(&s->state, w->saved_state);
+    }
+}
+
+pp_status pp_watchdog_poll(void)
+{
+    if (!active.w) return PP_OK;
+    double now = pp_now();
+    if (now < active.next) return PP_OK;
+    active.next = now + 0.01;
+    return pp_watchdog_check(active.w, active.lo, active.limit, active.interrupted);
 }
 
 /* ---- the report --------------------------------------------------------- */
@@ -207,24 +270,26 @@ static int mark_of(const pp_watchdog *w, int rank, int index)
     return w->marks[(size_t)rank * MARKS_PER_RANK + index];
 }
 
-/* One line per rank: what it is doing, and for how long. */
-static void describe(const pp_watchdog *w, int r, double now, out *o)
+/* One line per rank (from the copy v): what it is doing, and for how long. */
+static void describe(const wd_view *v, int r, double now, out *o)
 {
-    const wd_slot *s = &w->slot[r];
-    int state = atomic_load(&s->state);
     char act[32] = "", msg[96];
-    if (s->index >= 0) pp_action_str(s->act, act, sizeof act);
-    double on = now - s->since, still = now - atomic_load(&s->beat);
+    if (v->index >= 0) pp_action_str(v->act, act, sizeof act);
+    double on = now - v->since, still = now - v->beat_us * 1e-6;
     say(o, "  rank %d ", r);
-    switch (state) {
+    switch (v->state) {
     case WD_WAIT:
-        what(msg, sizeof msg, s->act);
-        if (s->act.kind == PP_SEND_F || s->act.kind == PP_SEND_B)
-            say(o, "waits %.1f s for rank %d to take %s (%s)\n", on, s->peer, msg, act);
-        else say(o, "waits %.1f s for %s from rank %d (%s)\n", on, msg, s->peer, act);
+        what(msg, sizeof msg, v->act);
+        if (v->act.kind == PP_SEND_F || v->act.kind == PP_SEND_B)
+            say(o, "waits %.1f s for rank %d to take %s (%s)\n", on, v->peer, msg, act);
+        else say(o, "waits %.1f s for %s from rank %d (%s)\n", on, msg, v->peer, act);
+        break;
+    case WD_COLL:
+        if (v->index >= 0) say(o, "waits %.1f s in a collective of its group (an all-reduce) in %s\n", on, act);
+        else say(o, "waits %.1f s in a collective of its group (an all-reduce or the step's end)\n", on);
         break;
     case WD_RUN:
-        if (s->index >= 0) say(o, "has been in %s for %.1f s, with no progress for %.1f s\n", act, on, still);
+        if (v->index >= 0) say(o, "has been in %s for %.1f s, with no progress for %.1f s\n", act, on, still);
         else say(o, "is between actions and has not moved for %.1f s\n", still);
         break;
     case WD_HOLD: say(o, "is held (the live view is paused)\n"); break;
@@ -233,51 +298,52 @@ static void describe(const pp_watchdog *w, int r, double now, out *o)
     }
 }
 
-/* The cause: a lost message, a silent rank, or a cycle of waits. */
-static void find_cause(const pp_watchdog *w, const pp_sched *lo, double limit, double now, out *o)
+/* The cause, from the copy v of every slot: a lost message, a silent rank,
+ * or a cycle of waits. */
+static void find_cause(const pp_watchdog *w, const wd_view *v, const pp_sched *lo, double limit, double now, out *o)
 {
     int n = w->size;
     for (int r = 0; r < n; r++) {   /* a message its sender passed over */
-        const wd_slot *s = &w->slot[r];
-        if (atomic_load(&s->state) != WD_WAIT || !(s->act.kind == PP_RECV_F || s->act.kind == PP_RECV_B)) continue;
-        int q = s->peer, i = q >= 0 ? send_index(lo, w->slot[q].pipe_rank, s->act) : -1;
+        if (v[r].state != WD_WAIT || !(v[r].act.kind == PP_RECV_F || v[r].act.kind == PP_RECV_B)) continue;
+        int q = v[r].peer, i = q >= 0 && q < n ? send_index(lo, v[q].pipe_rank, v[r].act) : -1;
         if (i >= 0 && mark_of(w, q, i) == MARK_SKIPPED) {
             char msg[96], act[32];
-            what(msg, sizeof msg, s->act);
-            pp_action_str(lo->acts[w->slot[q].pipe_rank][i], act, sizeof act);
+            what(msg, sizeof msg, v[r].act);
+            pp_action_str(lo->acts[v[q].pipe_rank][i], act, sizeof act);
             say(o, "cause: a lost message: rank %d waits for %s, and rank %d passed its send of it (%s) "
                    "without making it: the message was never sent\n", r, msg, q, act);
             return;
         }
     }
-    for (int r = 0; r < n; r++) {   /* a rank that neither waits nor moves */
-        const wd_slot *s = &w->slot[r];
-        double still = now - atomic_load(&s->beat);
-        if (atomic_load(&s->state) != WD_RUN || still < limit) continue;
+    int silent = -1;   /* a rank that neither waits nor moves: the one still longest */
+    for (int r = 0; r < n; r++)
+        if (v[r].state == WD_RUN && now - v[r].beat_us * 1e-6 >= limit && (silent < 0 || v[r].beat_us < v[silent].beat_us))
+            silent = r;
+    if (silent >= 0) {
         char act[32] = "its step";
-        if (s->index >= 0) pp_action_str(s->act, act, sizeof act);
+        if (v[silent].index >= 0) pp_action_str(v[silent].act, act, sizeof act);
         say(o, "cause: rank %d is silent: it waits for no one, yet it has made no progress in %s for %.1f s "
                "(stopped, or stuck inside a compute); the other ranks wait for it, directly or along a chain\n",
-            r, act, still);
+            silent, act, now - v[silent].beat_us * 1e-6);
         return;
     }
     int *walk = calloc((size_t)(n > 0 ? n : 1), sizeof *walk);   /* 1 + the walk that reached each rank */
     for (int start = 0; walk && start < n; start++) {   /* a cycle of waits */
         int r = start;
-        while (r >= 0 && r < n && atomic_load(&w->slot[r].state) == WD_WAIT && !walk[r]) {
+        while (r >= 0 && r < n && v[r].state == WD_WAIT && !walk[r]) {
             walk[r] = 1 + start;
-            r = w->slot[r].peer;
+            r = v[r].peer;
         }
-        if (r < 0 || r >= n || walk[r] != 1 + start || atomic_load(&w->slot[r].state) != WD_WAIT) continue;
+        if (r < 0 || r >= n || walk[r] != 1 + start || v[r].state != WD_WAIT) continue;
         say(o, "cause: a cycle of waits, a deadlock: rank %d", r);
-        for (int q = w->slot[r].peer; q != r; q = w->slot[q].peer) say(o, " -> rank %d", q);
+        for (int q = v[r].peer, k = 0; q != r && k < n; q = v[q].peer, k++) say(o, " -> rank %d", q);
         say(o, " -> rank %d: each waits for a message the next sends only after its own wait is over\n", r);
         free(walk);
         return;
     }
     free(walk);
     say(o, "cause: no rank is moving, and the waits do not close on a rank or a cycle: a rank waits for "
-           "one that has finished its list without sending what it needs\n");
+           "one that has finished its list without sending what it needs, or in a collective\n");
 }
 
 /* Copies text into dst (cap bytes), each line cut at spaces to fit 80
@@ -303,47 +369,50 @@ static void wrap80(const char *text, char *dst, size_t cap)
     }
 }
 
-/* Writes the report into the shared head (this rank found the hang). */
+/* Writes the report into the shared head (this rank found the hang): from a
+ * copy of every slot, so that a rank that moves meanwhile cannot change the
+ * picture half-way. */
 static void write_report(pp_watchdog *w, const pp_sched *lo, double limit, double still, int interrupted)
 {
     static char text[REPORT_BYTES];
     out o = {text, 0, REPORT_BYTES};
     double now = pp_now();
-    if (interrupted) say(&o, "stopped by Ctrl-C: the step was stuck: no rank has made progress for %.1f s\n", still);
-    else say(&o, "watchdog: the step is stuck: no rank has made progress for %.1f s\n", still);
-    if (!w->shared) {
-        char msg[96], act[32];
-        what(msg, sizeof msg, w->slot->act);
-        pp_action_str(w->slot->act, act, sizeof act);
-        say(&o, "  rank %d waits %.1f s for %s from rank %d (%s); the ranks are on several machines, where the "
-                "others' state is not in reach\n", w->me, now - w->slot->since, msg, w->slot->peer, act);
-    } else {
-        for (int r = 0; r < w->size; r++) describe(w, r, now, &o);
-        find_cause(w, lo, limit, now, &o);
+    wd_view *v = calloc((size_t)w->size, sizeof *v);
+    for (int r = 0; v && r < w->size; r++) {
+        const wd_slot *s = &w->slot[r];
+        v[r].state = atomic_load(&s->state);
+        v[r].beat_us = atomic_load(&s->beat_us);
+        v[r].act = s->act, v[r].index = s->index, v[r].peer = s->peer, v[r].since = s->since;
+        v[r].pipe_rank = s->pipe_rank, v[r].pid = s->pid;
     }
+    /* Short enough that "04_bubble_efficiency: " before it still fits 80 columns. */
+    if (interrupted) say(&o, "Ctrl-C: the step was stuck: no rank moved for %.1f s\n", still);
+    else say(&o, "watchdog: the step is stuck: no rank moved for %.1f s\n", still);
+    for (int r = 0; v && r < w->size; r++) describe(&v[r], r, now, &o);
+    if (v) find_cause(w, v, lo, limit, now, &o);
     if (!interrupted) say(&o, "(--watchdog SECONDS sets the limit; 0 switches the watchdog off)\n");
+    free(v);
     wrap80(text, w->head->report, REPORT_BYTES);
 }
 
 pp_status pp_watchdog_check(pp_watchdog *w, const pp_sched *lo, double limit, int interrupted)
 {
-    if (!w) return PP_OK;
+    if (!w || !w->shared) return PP_OK;   /* several machines: off (see the top) */
     if (atomic_load(&w->head->fired)) return PP_EHANG;
     if (limit <= 0) return PP_OK;
-    double now = pp_now(), newest = atomic_load(&mine(w)->beat);
-    if (w->shared) {
-        for (int r = 0; r < w->size; r++) {
-            const wd_slot *s = &w->slot[r];
-            int state = atomic_load(&s->state);
-            if (state == WD_HOLD || state == WD_OFF) return PP_OK;   /* paused, or not every rank in the step */
-            double b = atomic_load(&s->beat);
-            if (b > newest) newest = b;
-        }
+    double now = pp_now();
+    long long newest = 0;
+    for (int r = 0; r < w->size; r++) {
+        const wd_slot *s = &w->slot[r];
+        int state = atomic_load(&s->state);
+        if (state == WD_HOLD || state == WD_OFF) return PP_OK;   /* paused, or not every rank in the step */
+        long long b = atomic_load(&s->beat_us);
+        if (b > newest) newest = b;
     }
-    if (now - newest < limit) return PP_OK;
+    if (now - newest * 1e-6 < limit) return PP_OK;
     int expected = 0;
     if (atomic_compare_exchange_strong(&w->head->fired, &expected, 1 + w->me)) {
-        write_report(w, lo, limit, now - newest, interrupted);
+        write_report(w, lo, limit, now - newest * 1e-6, interrupted);
         atomic_store(&w->head->ready, 1);
     }
     return PP_EHANG;
@@ -386,11 +455,12 @@ int pp_watchdog_answered(const pp_grid *g, double wait_s)
 void pp_watchdog_end_rank0(const pp_grid *g)
 {
     if (!g->wd || !g->wd->shared || g->wd->slot[0].pid <= 0) return;
+    /* The same machine (the table is shared): its pid is one here. */
     kill((pid_t)g->wd->slot[0].pid, SIGKILL);
     pp_sleep_until(pp_now() + 0.5);   /* its guardian restores the terminal and prints */
 }
 
-double pp_watchdog_limit(const pp_sched *lo, const pp_costs *c)
+double pp_watchdog_slowest(const pp_sched *lo, const pp_costs *c)
 {
     double slowest = 0;
     for (int k = PP_F; k <= PP_W; k++)
@@ -398,5 +468,10 @@ double pp_watchdog_limit(const pp_sched *lo, const pp_costs *c)
             double t = pp_cost_s(c, (pp_kind)k, s, NULL);
             if (t > slowest) slowest = t;
         }
-    return 5.0 + 2 * slowest;
+    return slowest;
+}
+
+double pp_watchdog_limit(const pp_sched *lo, const pp_costs *c)
+{
+    return 5.0 + 2 * pp_watchdog_slowest(lo, c);
 }

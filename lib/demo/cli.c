@@ -439,8 +439,8 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
     else snprintf(wd, sizeof wd, "5 s plus twice the slowest action");
     opt(f, "--watchdog SECONDS", "stop a step in which no rank makes progress for this long, and show where each "
         "rank is stuck; 0 switches it off (default: %s)", wd);
-    opt(f, "--fault KIND:RANK", "run a bug on purpose (or set PP_FAULT): stall (the rank stops), drop (its next send "
-        "never happens), swap (it waits for a gradient before the activation: a deadlock), at micro-batch M/2; "
+    opt(f, "--fault KIND:RANK", "run a bug on purpose (or set PP_FAULT): stall (the rank stops), drop (it skips a "
+        "send), swap (it waits for a gradient before the activation: a deadlock), at micro-batch M/2; "
         "error:RANK:ACTION (an error at that action of its list); none (default %s)",
         d->fault[0] ? d->fault : "none");
     if (!spec->no_schedule && !spec->real)

@@ -95,7 +95,9 @@ static void end_stuck(pp_demo *d)
         pp_sleep_until(pp_now() + 0.3);
         MPI_Abort(MPI_COMM_WORLD, 3);
     }
-    for (double end = pp_now() + 60; pp_now() < end;) pp_sleep_until(pp_now() + 0.05);
+    /* Rank 0 (or the finder) ends the job; rank 0 may first wait for a key
+     * in the view.  Ten minutes on, a job nobody ends ends itself. */
+    for (double end = pp_now() + 600; pp_now() < end;) pp_sleep_until(pp_now() + 0.05);
     _exit(3);
 }
 
@@ -203,10 +205,13 @@ void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv
     }
     d->exec.watchdog_s = d->opt.watchdog_s;
     d->exec.interrupted = &pp_interrupted;
-    /* --fault, else PP_FAULT from the environment. */
-    const char *fault = d->opt.fault[0] ? d->opt.fault : getenv("PP_FAULT");
-    if (fault && pp_fault_parse(fault, d->grid->size, &d->exec.fault, err, sizeof err) != PP_OK)
-        refuse(d, "%s: %s", d->opt.fault[0] ? "--fault" : "PP_FAULT", err);
+    /* --fault as typed, else PP_FAULT from the environment, else the demo's own. */
+    const char *env = getenv("PP_FAULT");
+    int from_env = !pp_cli_given(&d->opt, "--fault") && env && env[0];
+    const char *fault = from_env ? env : d->opt.fault;
+    if (pp_fault_parse(fault, d->grid->size, &d->exec.fault, err, sizeof err) != PP_OK)
+        refuse(d, "%s: %s", from_env ? "PP_FAULT" : "--fault", err);
+    if (from_env) snprintf(d->opt.fault, sizeof d->opt.fault, "%s", env);
     choose_output(d);
     /* Rank 0 killed without the view: a guardian says so in one line. */
     if (d->grid->rank == 0 && !d->tui) d->in->guard = pp_term_guard(-1, NULL, "", d->prog, NULL);

@@ -150,11 +150,19 @@ static void guard(int fd, int pipe_in, const struct termios *saved, const char *
     while (late && late[n] && n < sizeof text - 1) text[n] = late[n], n++;
     text[n] = '\0';
     /* On the terminal itself when there is one: mpiexec, ending the job, may
-     * already have stopped reading the rank's stderr. */
+     * already have stopped reading the rank's stderr.  Plain write()s: this
+     * process was forked from one with threads. */
     int to = fd >= 0 ? fd : 2;
-    if (n && fd >= 0) dprintf(to, "%s: %s", prog, text);
-    else if (!n) dprintf(to, "%s: rank 0 ended without saying goodbye (it was killed, or mpiexec ended it when another "
-                    "rank died)%s\n", prog, fd >= 0 ? "; the terminal is restored" : "");
+    const char *parts[4] = {prog, ": ", "", ""};
+    if (n && fd >= 0) parts[2] = text;
+    else if (!n) {
+        parts[2] = "rank 0 ended without saying goodbye (it was killed, or mpiexec ended it when another rank died)";
+        parts[3] = fd >= 0 ? "; the terminal is restored\n" : "\n";
+    } else _exit(0);
+    for (int k = 0; k < 4; k++) {
+        ssize_t w = write(to, parts[k], strlen(parts[k]));
+        (void)w;
+    }
     _exit(0);
 }
 
@@ -163,7 +171,7 @@ static void guard(int fd, int pipe_in, const struct termios *saved, const char *
 static int sig_fd = -1;
 static struct termios sig_saved;
 static char sig_restore[256];
-static char sig_line[3][160];   /* SIGTERM, SIGHUP, SIGQUIT; "" on the other ranks */
+static char sig_line[4][160];   /* SIGTERM, SIGHUP, SIGQUIT, SIGINT; "" on the other ranks */
 static int guard_pipe = -1;     /* the guardian's: told all is well once the line is said */
 
 /* SIGTERM, SIGHUP, SIGQUIT (and a Ctrl-C that could not end cleanly):
@@ -177,7 +185,8 @@ static void on_fatal(int sig)
         (void)w;
         tcsetattr(sig_fd, TCSANOW, &sig_saved);
     }
-    const char *line = sig == SIGTERM ? sig_line[0] : sig == SIGHUP ? sig_line[1] : sig == SIGQUIT ? sig_line[2] : "";
+    const char *line = sig == SIGTERM ? sig_line[0] : sig == SIGHUP ? sig_line[1] : sig == SIGQUIT ? sig_line[2]
+                     : sig == SIGINT  ? sig_line[3] : "";
     if (line[0]) {   /* on the terminal itself when the view has it: mpiexec may stop passing stderr on */
         ssize_t w = write(sig_fd >= 0 ? sig_fd : STDERR_FILENO, line, strlen(line));
         if (guard_pipe >= 0) w = write(guard_pipe, "x", 1);   /* the reason is said: the guardian stays quiet */
@@ -225,8 +234,8 @@ void pp_term_catch_interrupt(const char *prog, int speaker)
     sa.sa_handler = on_alarm;
     sigaction(SIGALRM, &sa, NULL);
     const char *names[] = {"SIGTERM (sent to mpiexec, or to this rank)", "SIGHUP (the terminal closed)",
-                           "SIGQUIT"};
-    for (int k = 0; k < 3; k++)
+                           "SIGQUIT", "Ctrl-C: the run had not stopped 5 s later"};
+    for (int k = 0; k < 4; k++)
         if (speaker) snprintf(sig_line[k], sizeof sig_line[k], "%s: ended by %s\n", prog, names[k]);
     sa.sa_handler = on_fatal;
     int fatal[] = {SIGTERM, SIGHUP, SIGQUIT};
