@@ -433,10 +433,13 @@ static pp_status run_action(runner *x, int i)
 {
     pp_action a = x->lo->acts[x->me][i];
     if (a.kind == PP_IDLE) return PP_OK;
-    if (i == x->fault_at && x->fault == PP_FAULT_STALL) stall(x, i, a);
-    if (i == x->fault_at && x->fault == PP_FAULT_DROP) {   /* passed over: the send is never made */
-        pp_watchdog_mark(x->wd, i, 1);
-        return PP_OK;
+    if (i == x->fault_at) {   /* the fault this rank runs (plan() put a swap in the order) */
+        if (x->fault == PP_FAULT_STALL) stall(x, i, a);
+        if (x->fault == PP_FAULT_ERROR) return PP_EFAULT;
+        if (x->fault == PP_FAULT_DROP) {   /* passed over: the send is never made */
+            pp_watchdog_mark(x->wd, i, 1);
+            return PP_OK;
+        }
     }
     pp_status st = pp_kind_is_compute(a.kind) ? hold(x, a) : PP_OK;
     if (st != PP_OK) return st;
@@ -598,10 +601,8 @@ static pp_status run_list(runner *x)
     const pp_exec_opts *o = x->o;
     int len = x->lo->len[x->me];
     pp_status st;
-    for (int k = 0; k < len; k++) {
-        int i = x->order[k];
-        if ((st = i == x->fault_at && x->fault == PP_FAULT_ERROR ? PP_EFAULT : run_action(x, i)) != PP_OK) return st;
-    }
+    for (int k = 0; k < len; k++)
+        if ((st = run_action(x, x->order[k])) != PP_OK) return st;
     for (int i = 0; i < len; i++) {
         if (!x->sends[i].posted) continue;
         pp_watchdog_on(x->wd, i, x->lo->acts[x->me][i], peer_rank(x, x->lo->acts[x->me][i]), 1);
