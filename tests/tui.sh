@@ -257,6 +257,13 @@ start 80 24 "PP_FAULT=2:12 mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 50" 0.5
 if ended 20; then ok "an error in rank 2 ends every rank"; else bad "an error in rank 2: still running"; fi
 restored "error in rank 2"
 [ "$(cat "$tmp/rc" 2>/dev/null)" != 0 ] && ok "error in rank 2: non-zero exit status" || bad "error in rank 2: exit status 0"
+# The failing rank's line is not printed into the picture: rank 0's guardian
+# prints it once the terminal is restored.
+if wait_for "^05_1f1b: lib/demo/demo.c:[0-9]*: pp_exec_step" 2; then
+    ok "error in rank 2: its one-line reason is printed once the terminal is restored"
+else
+    bad "error in rank 2: no reason on the screen"; screen | sed 's/^/#   /'
+fi
 
 start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100" 0.5
 wait_for "RUNNING" 20 && sleep 1

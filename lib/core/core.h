@@ -104,6 +104,9 @@ const char *pp_watchdog_report(const pp_grid *g);
 /* Where the report will be written (memory the ranks share), for a process
  * that outlives this one (the terminal's guardian); NULL if none. */
 const char *pp_watchdog_text(const pp_grid *g);
+/* A rank's one-line error, for rank 0's terminal guardian to print once the
+ * terminal is restored (the job is about to end); 0 if it cannot be. */
+int pp_watchdog_tell(const pp_grid *g, const char *line);
 int pp_watchdog_found_here(const pp_grid *g);
 /* Rank 0 says it will print the report; the others wait up to wait_s for it
  * (1: it answered). */

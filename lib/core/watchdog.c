@@ -67,6 +67,7 @@ typedef struct {
     _Atomic int fired;     /* 0, or 1 + the rank that found the hang */
     _Atomic int answered;  /* rank 0 will print the report */
     _Atomic int ready;     /* the report is written whole */
+    _Atomic int told;      /* a rank wrote its error in the report's place (pp_watchdog_tell) */
     char report[REPORT_BYTES];
 } wd_head;
 
@@ -427,6 +428,16 @@ const char *pp_watchdog_report(const pp_grid *g)
     for (double end = pp_now() + 2.0; !atomic_load(&g->wd->head->ready) && pp_now() < end;)
         pp_sleep_until(pp_now() + 0.001);
     return g->wd->head->report;
+}
+
+int pp_watchdog_tell(const pp_grid *g, const char *line)
+{
+    pp_watchdog *w = g->wd;
+    int expected = 0;
+    if (!w || !w->shared || atomic_load(&w->head->fired) || !atomic_compare_exchange_strong(&w->head->told, &expected, 1))
+        return 0;
+    snprintf(w->head->report, REPORT_BYTES, "%s", line);
+    return 1;
 }
 
 const char *pp_watchdog_text(const pp_grid *g)

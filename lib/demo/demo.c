@@ -106,8 +106,14 @@ void pp_die(const char *file, int line, const char *call, pp_status st, const ch
     if (st == PP_EHANG && current && current->grid) end_stuck(current);
     close_view(current, 0);
     fflush(stdout);
-    fprintf(stderr, "%s: %s:%d: %s failed: %s%s%s\n", prog_name, file, line, call, pp_strerror(st),
-            hint && hint[0] ? "; " : "", hint ? hint : "");
+    char msg[600];
+    snprintf(msg, sizeof msg, "%s:%d: %s failed: %s%s%s\n", file, line, call, pp_strerror(st), hint && hint[0] ? "; " : "",
+             hint ? hint : "");
+    /* Another rank draws the live view: printed now, the line would land in
+     * the picture.  Rank 0's guardian prints it once the terminal is back. */
+    int later = current && current->grid && current->tui && current->grid->rank != 0 &&
+                pp_watchdog_tell(current->grid, msg);
+    if (!later) fprintf(stderr, "%s: %s", prog_name, msg);
     pp_sleep_until(pp_now() + 0.3);   /* for mpiexec to pass the line on before it ends the job */
     MPI_Abort(MPI_COMM_WORLD, 1);
     exit(1);

@@ -173,6 +173,7 @@ static struct termios sig_saved;
 static char sig_restore[256];
 static char sig_line[4][160];   /* SIGTERM, SIGHUP, SIGQUIT, SIGINT; "" on the other ranks */
 static int guard_pipe = -1;     /* the guardian's: told all is well once the line is said */
+static const char *guard_late;  /* the text the guardian would print instead (shared memory) */
 
 /* SIGTERM, SIGHUP, SIGQUIT (and a Ctrl-C that could not end cleanly):
  * restore the terminal here and now (write and tcsetattr are safe in a
@@ -187,7 +188,10 @@ static void on_fatal(int sig)
     }
     const char *line = sig == SIGTERM ? sig_line[0] : sig == SIGHUP ? sig_line[1] : sig == SIGQUIT ? sig_line[2]
                      : sig == SIGINT  ? sig_line[3] : "";
-    if (line[0]) {   /* on the terminal itself when the view has it: mpiexec may stop passing stderr on */
+    if (line[0] && guard_late && guard_late[0]) {
+        /* Another rank's error (or the watchdog's report) is waiting to be
+         * printed: that is the reason; the guardian prints it. */
+    } else if (line[0]) {   /* on the terminal itself when the view has it: mpiexec may stop passing stderr on */
         ssize_t w = write(sig_fd >= 0 ? sig_fd : STDERR_FILENO, line, strlen(line));
         if (guard_pipe >= 0) w = write(guard_pipe, "x", 1);   /* the reason is said: the guardian stays quiet */
         (void)w;
@@ -275,6 +279,7 @@ int pp_term_guard(int fd, const struct termios *saved, const char *restore, cons
     close(p[0]);
     waitpid(pid, NULL, 0);
     fcntl(p[1], F_SETFD, FD_CLOEXEC);
+    guard_late = late;
     return guard_pipe = p[1];
 }
 
