@@ -55,6 +55,12 @@ wait_for() {
     return 1
 }
 
+# shows WHAT PATTERN: ok if the screen shows PATTERN within 2 s; if not,
+# not ok and the screen.
+shows() {
+    if wait_for "$2" 2; then ok "$1"; else bad "$1: not on the screen"; screen | sed 's/^/#   /'; fi
+}
+
 # ended SECONDS: until the command line has finished; 0 if it did.
 ended() {
     i=0
@@ -259,11 +265,8 @@ restored "error in rank 2"
 [ "$(cat "$tmp/rc" 2>/dev/null)" != 0 ] && ok "error in rank 2: non-zero exit status" || bad "error in rank 2: exit status 0"
 # The failing rank's line is not printed into the picture: rank 0's guardian
 # prints it once the terminal is restored.
-if wait_for "^05_1f1b: lib/demo/demo.c:[0-9]*: pp_exec_step" 2; then
-    ok "error in rank 2: its one-line reason is printed once the terminal is restored"
-else
-    bad "error in rank 2: no reason on the screen"; screen | sed 's/^/#   /'
-fi
+shows "error in rank 2: its one-line reason is printed once the terminal is restored" \
+    "^05_1f1b: lib/demo/demo.c:[0-9]*: pp_exec_step"
 
 start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100" 0.5
 wait_for "RUNNING" 20 && sleep 1
@@ -278,11 +281,8 @@ wait_for "RUNNING" 20 && sleep 1
 kill -9 "$(rank_pid "$sess" 0)"
 if ended 5; then ok "rank 0 killed with SIGKILL: every rank ends within 5 s"; else bad "SIGKILL of rank 0: still running after 5 s"; fi
 restored "SIGKILL of rank 0"
-if wait_for "05_1f1b: rank 0 ended without saying goodbye" 2; then
-    ok "SIGKILL of rank 0: the kit says why in one line (its guardian), the terminal restored"
-else
-    bad "SIGKILL of rank 0: no line from the kit"; screen | sed 's/^/#   /'
-fi
+shows "SIGKILL of rank 0: the kit says why in one line (its guardian), the terminal restored" \
+    "05_1f1b: rank 0 ended without saying goodbye"
 
 # SIGTERM to mpiexec: every rank ends, the terminal restored, and rank 0
 # says which signal it was.
@@ -291,8 +291,7 @@ wait_for "RUNNING" 20 && sleep 1
 kill -TERM "$(launcher_pid "$sess")"
 if ended 5; then ok "SIGTERM to mpiexec: every rank ends within 5 s"; else bad "SIGTERM: still running after 5 s"; fi
 restored "SIGTERM to mpiexec"
-if wait_for "05_1f1b: ended by SIGTERM" 2; then ok "SIGTERM: the kit says so in one line"; else
-    bad "SIGTERM: no line from the kit"; screen | sed 's/^/#   /'; fi
+shows "SIGTERM: the kit says so in one line" "05_1f1b: ended by SIGTERM"
 
 # ---- hangs: the watchdog's report in the view, and every way a hang ends ---
 start 80 24 "mpiexec -n 4 ./demos/13_deadlock --watchdog 1 --tick-ms 20" 0.5
