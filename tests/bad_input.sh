@@ -47,26 +47,19 @@ printf '0F0,0B0,0RECV_F0\n' >"$tmp/recv_from_nowhere.csv"   # 16 bytes: once a h
 refuse "CSV receiving from a stage before stage 0" "0RECV_F0 has no partner: stage -1" \
     mpiexec -n 1 ./demos/04_bubble_efficiency --schedule "$tmp/recv_from_nowhere.csv" --no-tui
 # Malformed schedule files: one line naming the problem, every rank ends.
-printf '0F0,0X0\n1F0,1B0\n' >"$tmp/unknown_kind.csv"
-refuse "CSV with an unknown kind" "'0X0' is not an action" \
-    mpiexec -n 2 ./demos/04_bubble_efficiency --schedule "$tmp/unknown_kind.csv"
-printf '0F0,0B0,0F0,0B0\n1F0,1B0,1F0,1B0\n' >"$tmp/duplicated.csv"
-refuse "CSV with an action twice" "0F0 appears twice" \
-    mpiexec -n 2 ./demos/04_bubble_efficiency --schedule "$tmp/duplicated.csv"
-printf '0F0,0F1,0B0\n1F0,1B0,1F1,1B1\n' >"$tmp/missing.csv"
-refuse "CSV with an action missing" "0B1 is missing" \
-    mpiexec -n 2 ./demos/04_bubble_efficiency --schedule "$tmp/missing.csv"
-printf '0F0,0B0,1F0\n1B0\n' >"$tmp/wrong_rank.csv"
-refuse "CSV with a stage on two ranks" "stage 1 runs on rank 0" \
-    mpiexec -n 2 ./demos/04_bubble_efficiency --schedule "$tmp/wrong_rank.csv"
-printf '0F0,(0F1;1B0)OVERLAP_B_W,0B0,0B1\n1F0,1B0,1F1,1B1\n' >"$tmp/overlap_kind.csv"
-refuse "CSV with an overlapped pair of another kind" "an overlapped pair of a kind not run here" \
-    mpiexec -n 2 ./demos/04_bubble_efficiency --schedule "$tmp/overlap_kind.csv"
-printf '0UNSHARD,0F0,0B0\n1F0,1B0\n' >"$tmp/fsdp.csv"
-refuse "CSV with PyTorch's FSDP actions" "PyTorch's FSDP actions" \
-    mpiexec -n 2 ./demos/04_bubble_efficiency --schedule "$tmp/fsdp.csv"
-: >"$tmp/empty.csv"
-refuse "CSV that is empty" "has no rows" mpiexec -n 2 ./demos/04_bubble_efficiency --schedule "$tmp/empty.csv"
+# refuse_csv WHAT EXPECT TEXT: a two-rank schedule file holding TEXT (a
+# printf format) is refused as refuse() expects.
+refuse_csv() {
+    printf "$3" >"$tmp/bad.csv"
+    refuse "$1" "$2" mpiexec -n 2 ./demos/04_bubble_efficiency --schedule "$tmp/bad.csv"
+}
+refuse_csv "CSV with an unknown kind" "'0X0' is not an action" '0F0,0X0\n1F0,1B0\n'
+refuse_csv "CSV with an action twice" "0F0 appears twice" '0F0,0B0,0F0,0B0\n1F0,1B0,1F0,1B0\n'
+refuse_csv "CSV with an action missing" "0B1 is missing" '0F0,0F1,0B0\n1F0,1B0,1F1,1B1\n'
+refuse_csv "CSV with a stage on two ranks" "stage 1 runs on rank 0" '0F0,0B0,1F0\n1B0\n'
+refuse_csv "CSV with an overlapped pair of another kind" "an overlapped pair of a kind not run here" '0F0,(0F1;1B0)OVERLAP_B_W,0B0,0B1\n1F0,1B0,1F1,1B1\n'
+refuse_csv "CSV with PyTorch's FSDP actions" "PyTorch's FSDP actions" '0UNSHARD,0F0,0B0\n1F0,1B0\n'
+refuse_csv "CSV that is empty" "has no rows" ''
 head -c 4096 /dev/urandom >"$tmp/junk.csv"
 printf '\000' >>"$tmp/junk.csv"
 refuse "CSV of binary junk" "junk.csv" mpiexec -n 2 ./demos/04_bubble_efficiency --schedule "$tmp/junk.csv"
