@@ -48,7 +48,6 @@ typedef struct {
     int peer;              /* the rank it waits for, or -1 */
     double since;          /* when it began that action (or collective) */
     int pipe_rank;         /* its place in its pipeline (for its list) */
-    int pid;               /* its process */
     long long beat_us;     /* pp_now() of the last progress, microseconds */
 } wd_view;
 
@@ -56,7 +55,8 @@ typedef struct {
     _Atomic long long beat_us;
     _Atomic int state;
     pp_action act;
-    int index, peer, pipe_rank, pid;
+    int index, peer, pipe_rank;
+    int pid;               /* its process (to end rank 0 when it is the stopped one) */
     double since;
 } wd_slot;
 
@@ -117,7 +117,7 @@ pp_status pp_watchdog_new(MPI_Comm all, pp_watchdog **out)
     MPI_Allreduce(&everywhere, &all_one, 1, MPI_INT, MPI_LAND, all);
     if (all_one) {
         /* One segment, on rank 0: the head, the slots (on a 64-byte
-         * boundary: they hold doubles), the marks. */
+         * boundary: they hold 8-byte values), the marks. */
         size_t head = (sizeof(wd_head) + 63) / 64 * 64;
         MPI_Aint bytes = w->me == 0 ? (MPI_Aint)(head + (size_t)w->size * sizeof(wd_slot) +
                                                  (size_t)w->size * MARKS_PER_RANK)
@@ -384,7 +384,7 @@ static void write_report(pp_watchdog *w, const pp_sched *lo, double limit, doubl
         v[r].state = atomic_load(&s->state);
         v[r].beat_us = atomic_load(&s->beat_us);
         v[r].act = s->act, v[r].index = s->index, v[r].peer = s->peer, v[r].since = s->since;
-        v[r].pipe_rank = s->pipe_rank, v[r].pid = s->pid;
+        v[r].pipe_rank = s->pipe_rank;
     }
     /* Short enough that "04_bubble_efficiency: " before it still fits 80 columns. */
     if (interrupted) say(&o, "Ctrl-C: the step was stuck: no rank moved for %.1f s\n", still);
