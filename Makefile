@@ -4,6 +4,11 @@
 #   make run      build, then run the main demo on 4 ranks
 #   make test     build, then run every test (ends on "N passed, N failed")
 #   make bench    build, then print the benchmark tables
+#   make GPU=1    also the CUDA backend (lib/model/gpu.cu, built by nvcc), so
+#                 the demos take --device gpu; the default build needs no CUDA
+#   make test-gpu the GPU build in build/gpu, its CPU tests, then the GPU tests
+#                 (tests/gpu.sh; they skip with one line where there is no GPU)
+#   make bench-gpu  the same build, then the GPU benchmark (bench/gpu.sh)
 #   make check    the suite's C tests, demos and bad-input, hang and option
 #                 tests again, built with AddressSanitizer and
 #                 UndefinedBehaviorSanitizer (in build/check), then a short
@@ -24,14 +29,27 @@ CFLAGS  = -std=c11 -Wall -Wextra -pedantic -O2 -g -D_POSIX_C_SOURCE=200809L $(LA
 LDLIBS  = $(SANITIZE) -lncurses -lopenblas -lpthread -lm
 MPIEXEC = mpiexec
 
+# GPU=1: the CUDA backend too.  nvcc from the PATH, else CUDA's usual
+# folder; code for Turing and later (PTX), and ready-made for Ampere and Hopper.
+GPU      =
+NVCC     = $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA_DIR = $(patsubst %/bin/nvcc,%,$(NVCC))
+GPU_ARCH = -gencode arch=compute_75,code=compute_75 -gencode arch=compute_80,code=sm_80 \
+           -gencode arch=compute_90,code=sm_90
+ifeq ($(GPU),1)
+CFLAGS  += -DPP_GPU
+LDLIBS  += -L$(CUDA_DIR)/lib64 -Wl,-rpath,$(CUDA_DIR)/lib64 -lcublas -lcudart -lstdc++
+GPU_OBJ  = lib/model/gpu.o
+endif
+
 LIB_SRC = $(foreach l,$(LAYERS),$(wildcard lib/$(l)/*.c))
 LIB_HDR = $(foreach l,$(LAYERS),$(wildcard lib/$(l)/*.h))
-LIB_OBJ = $(LIB_SRC:.c=.o)
+LIB_OBJ = $(LIB_SRC:.c=.o) $(GPU_OBJ)
 DEMOS   = $(patsubst %.c,%,$(wildcard demos/*.c))
 TESTS   = $(patsubst %.c,%,$(wildcard tests/*.c))
 BENCHES = $(patsubst %.c,%,$(wildcard bench/*.c))
 
-.PHONY: all deps run test bench check clean
+.PHONY: all deps run test bench check clean test-gpu bench-gpu FORCE
 
 all: deps lib/libpp.a $(DEMOS) $(TESTS) $(BENCHES)
 
@@ -39,8 +57,17 @@ all: deps lib/libpp.a $(DEMOS) $(TESTS) $(BENCHES)
 deps:
 	@sh tools/deps.sh
 
-lib/%.o: lib/%.c $(LIB_HDR) | deps
+# The flags the objects were built with: a build with other ones (GPU=1,
+# SANITIZE) rebuilds everything rather than mix the two.
+lib/build-flags: FORCE
+	@echo '$(CFLAGS) $(GPU)' | cmp -s - $@ || echo '$(CFLAGS) $(GPU)' >$@
+
+lib/%.o: lib/%.c $(LIB_HDR) lib/build-flags | deps
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+lib/model/gpu.o: lib/model/gpu.cu lib/model/gpu.h lib/build-flags
+	@test -n "$(NVCC)" || { echo "make GPU=1: nvcc not found (on the PATH or in /usr/local/cuda/bin): install CUDA, or build without GPU=1" >&2; exit 1; }
+	$(NVCC) -std=c++17 -O2 $(GPU_ARCH) -Xcompiler -Wall -c -o $@ $<
 
 lib/libpp.a: $(LIB_OBJ)
 	ar rcs $@ $^
@@ -67,6 +94,12 @@ check: deps
 	@sh tools/deps.sh --fuzz
 	@sh tools/check.sh
 
+test-gpu: deps
+	@sh tools/gpu.sh test
+
+bench-gpu: deps
+	@sh tools/gpu.sh bench
+
 clean:
-	rm -f lib/*/*.o lib/libpp.a $(DEMOS) $(TESTS) $(BENCHES)
+	rm -f lib/*/*.o lib/libpp.a lib/build-flags $(DEMOS) $(TESTS) $(BENCHES)
 	rm -rf build

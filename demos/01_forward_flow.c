@@ -41,6 +41,9 @@ int main(int argc, char **argv)
     pp_tensor *in = NULL, *out = NULL;
     PP_CHECK(pp_tensor_new(NULL, PP_MEM_COMM, B, W, &in), "out of memory");
     PP_CHECK(pp_tensor_new(NULL, PP_MEM_COMM, B, W, &out), "out of memory");
+    /* Messages travel in host memory: a tensor may live on a GPU (--device gpu). */
+    float *msg = malloc((size_t)B * W * sizeof *msg);
+    if (!msg) PP_CHECK(PP_ENOMEM, "out of memory");
     /* 0. Once untimed, on zeros: the first multiply of a process pays for
      *    setting up the library and touching memory, which is not the stage's
      *    work and would swamp the time of a small stage. */
@@ -48,13 +51,15 @@ int main(int argc, char **argv)
     if (me == 0) PP_CHECK(pp_model_inputs(c, 0, 0, in), "could not make the inputs");
     else {
         MPI_Request rq;
-        MPI_Irecv(in->data, B * W, MPI_FLOAT, me - 1, 0, d.grid->pipe, &rq);
+        MPI_Irecv(msg, B * W, MPI_FLOAT, me - 1, 0, d.grid->pipe, &rq);
         PP_CHECK(pp_wait(&rq, 50e-6), "receiving the input");
+        pp_tensor_from_host(in, msg);
     }
     double t0 = pp_now();
     PP_CHECK(pp_trainer_forward_stage(t, me, in, out), "forward failed");
     double ms = (pp_now() - t0) * 1e3;
-    if (me + 1 < P) MPI_Send(out->data, B * W, MPI_FLOAT, me + 1, 0, d.grid->pipe);
+    pp_tensor_to_host(out, msg);
+    if (me + 1 < P) MPI_Send(msg, B * W, MPI_FLOAT, me + 1, 0, d.grid->pipe);
 
     /* Each rank's line, printed by rank 0 in rank order. */
     int first, n = pp_trainer_blocks(t, me, &first);
@@ -68,22 +73,26 @@ int main(int argc, char **argv)
 
     /* The last rank sends the output to rank 0, which compares it with the
      * whole model on one process. */
-    if (me == P - 1 && P > 1) MPI_Send(out->data, B * W, MPI_FLOAT, 0, 1, d.grid->pipe);
+    if (me == P - 1 && P > 1) MPI_Send(msg, B * W, MPI_FLOAT, 0, 1, d.grid->pipe);
     if (me == 0) {
         pp_tensor *y = NULL, *x = NULL;
         MPI_Request rq;
-        if (P > 1) MPI_Irecv(out->data, B * W, MPI_FLOAT, P - 1, 1, d.grid->pipe, &rq);
+        if (P > 1) MPI_Irecv(msg, B * W, MPI_FLOAT, P - 1, 1, d.grid->pipe, &rq);
         if (P > 1) PP_CHECK(pp_wait(&rq, 50e-6), "receiving the output");
         PP_CHECK(pp_tensor_new(NULL, PP_MEM_OTHER, B, W, &x), "out of memory");
         PP_CHECK(pp_tensor_new(NULL, PP_MEM_OTHER, B, W, &y), "out of memory");
         PP_CHECK(pp_model_inputs(c, 0, 0, x), "could not make the inputs");
         PP_CHECK(pp_reference_forward(c, x, y), "the single-process forward failed");
+        float *ref = malloc((size_t)B * W * sizeof *ref);
+        if (!ref) PP_CHECK(PP_ENOMEM, "out of memory");
+        pp_tensor_to_host(y, ref);
         long differ = 0;
         double maxdiff = 0;
-        for (long i = 0; i < (long)B * W; i++) {
-            differ += memcmp(&y->data[i], &out->data[i], sizeof(float)) != 0;
-            maxdiff = fmax(maxdiff, fabs((double)y->data[i] - out->data[i]));
+        for (long i = 0; i < (long)B * W; i++) {   /* msg: the pipeline's output */
+            differ += memcmp(&ref[i], &msg[i], sizeof(float)) != 0;
+            maxdiff = fmax(maxdiff, fabs((double)ref[i] - msg[i]));
         }
+        free(ref);
         char parts[128];
         pp_partition_str(&part, parts, sizeof parts);
         printf("forward of one batch: %d samples x %d features through %d blocks\n"
@@ -106,7 +115,7 @@ int main(int argc, char **argv)
         pp_tensor_free(x), pp_tensor_free(y);
         if (differ) pp_die(__FILE__, __LINE__, "compare with one process", PP_EARG, "the outputs differ");
     }
-    free(all);
+    free(all), free(msg);
     pp_tensor_free(in), pp_tensor_free(out);
     pp_trainer_free(t);
     return pp_demo_end(&d);

@@ -130,6 +130,10 @@ static void one_schedule(pp_demo *d, const pp_partition *part, pp_sched *s, cons
                pp_theory_peak_text(s->family));
         fflush(stdout);
     }
+    if (d->grid->rank == 0 && !d->quit && pp_backend_gpu() >= 0)
+        printf("  --device gpu: every figure above is memory allocated on the rank's GPU; each\n"
+               "  buffer that crosses to another rank also has a host copy of its size\n"
+               "  (page-locked, for MPI), not counted here\n");
     free(all);
     if (d->opt.dump[0] && !d->quit) {
         char err[400] = "";

@@ -34,6 +34,7 @@ bad_values() {
         --dump) echo "|/proc/none/dir" ;;
         --watchdog) echo "soon|-1" ;;
         --fault) echo "explode:1|stall:99" ;;
+        --device) echo "tpu|" ;;
         *) echo "" ;;
     esac
 }

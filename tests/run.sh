@@ -29,6 +29,7 @@ step sh tests/hang.sh
 step sh tests/options.sh
 step sh tests/lessons.sh
 step sh tests/tui.sh
+step sh tests/gpu.sh
 
 passed=$(grep -c '^ok' "$log")
 failed=$(grep -c '^not ok' "$log")

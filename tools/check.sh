@@ -13,15 +13,7 @@ out="$top/build/check"
 log=$(mktemp)
 trap 'rm -f "$log" "$log.out"' EXIT
 
-# The sources, without what a build made: git's list when there is one.
-rm -rf "$out"
-mkdir -p "$out"
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    git ls-files -co --exclude-standard | grep -v '^build/'
-else
-    find . -path ./build -prune -o -type f \( -name '*.[ch]' -o -name '*.sh' -o -name '*.md' -o -name '*.csv' \
-        -o -name Makefile -o -name '*.supp' \) -print
-fi | tar cf - -T - | (cd "$out" && tar xf -)
+sh tools/copy_tree.sh "$out" || exit 1
 
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 echo "== building with $san in build/check"

@@ -42,6 +42,7 @@ void pp_exec_opts_default(pp_exec_opts *o)
     o->spin_s = 100e-6;
     o->watch = NULL;
     o->work = NULL;
+    o->device = NULL;
     o->watchdog_s = -1;
     o->interrupted = NULL;
     o->fault.kind = PP_FAULT_NONE;
@@ -53,7 +54,8 @@ typedef struct {
     char *buf;        /* the bytes: owned in timed mode, the model's in real mode */
     size_t bytes;
     int ev;           /* index of its SEND event, or -1 */
-    int posted;       /* the send has been started */
+    int posted;       /* the send action has run (the send may wait for its bytes: held) */
+    int held;         /* a send waiting for a device to copy its bytes out (pp_work.ready) */
     int done;
 } msg;
 
@@ -70,6 +72,8 @@ struct pp_step {
     msg *sends;            /* [len] send made by action i (SEND only) */
     int *pending;          /* [len] indices of the sends posted and not yet seen complete */
     int npending;
+    int *held;             /* [len] indices of the sends whose bytes are still being copied out */
+    int nheld;
     int next_recv;         /* the next receive this rank will wait for, or len */
     double last_send;      /* when the latest send was posted (seconds since start) */
     pp_evlist ev;
@@ -118,9 +122,20 @@ static int stamp_ok(const char *buf, size_t n, int stage, int mb, int dir)
 /* Gives MPI a chance to move messages: tests every unfinished send and the
  * next receive.  Records when each send is seen complete (until then its
  * event's t1 is -1: still on its way). */
+static pp_status post(runner *x, int i);
+
 static pp_status progress(runner *x)
 {
     int len = x->lo->len[x->me], keep = 0;
+    /* Held sends whose bytes a device has now copied out go on their way. */
+    const pp_work *work = x->o->work;
+    for (int k = 0; k < x->nheld; k++) {
+        int i = x->held[k];
+        if (!work->ready(work->ctx, x->lo->acts[x->me][i])) x->held[keep++] = i;
+        else if (post(x, i) != PP_OK) return PP_EMPI;
+    }
+    x->nheld = keep;
+    keep = 0;
     /* Only the sends still on their way: the list shrinks as they complete. */
     for (int k = 0; k < x->npending; k++) {
         msg *m = &x->sends[x->pending[k]];
@@ -363,8 +378,10 @@ static pp_status timed_allreduce(runner *x, MPI_Comm comm, pp_kind kind, int sta
 static pp_status compute(runner *x, pp_action a, pp_event *e)
 {
     const pp_exec_opts *o = x->o;
+    const pp_device *dev = o->device;
     if (a.kind == PP_F) x->inflight++;
     pp_status st;
+    if (dev) dev->begin(dev->ctx);
     if (o->work) {
         st = o->work->compute(o->work->ctx, x, a);
         if (st == PP_OK) st = progress(x);   /* a send posted before a real compute moves on now */
@@ -372,31 +389,53 @@ static pp_status compute(runner *x, pp_action a, pp_event *e)
         pp_costs now = costs_now(x);
         double ar, cost = pp_cost_s(&now, a.kind, a.stage, &ar);
         if (x->g->T == 1) ar = 0;   /* no group to sum over: the whole cost is compute */
+        if (dev) dev->occupy(dev->ctx, cost - ar);   /* the device spins while the host sleeps */
         st = compute_until(x, e->t0 + cost - ar);
         if (st == PP_OK && ar > 0) st = timed_allreduce(x, x->g->tp, a.kind, a.stage, a.mb, e->t0 + cost);
+    }
+    /* On a device the compute's own clock says when it ran (the host only
+     * handed it over); its end is the event's. */
+    double t0, t1;
+    if (dev && st == PP_OK && (st = dev->end(dev->ctx, &t0, &t1)) == PP_OK) {
+        e->t0 = t0 - x->start;
+        e->t1 = t1 - x->start;
     }
     if (a.kind == PP_B || a.kind == PP_W) x->inflight--;
     return st;
 }
 
-/* A send: posted now, its event's t1 filled in when it is seen complete. */
-static pp_status send(runner *x, int i, pp_action a, pp_event *e)
+/* Hands send i's message to MPI.  The tag names the receiving stage, so it
+ * matches the receive that stage posted before the start. */
+static pp_status post(runner *x, int i)
 {
+    pp_action a = x->lo->acts[x->me][i];
     int f = a.kind == PP_SEND_F;
     msg *m = &x->sends[i];
-    m->posted = 1;
-    if (!x->o->work) stamp(m->buf, m->bytes, a.stage, a.mb, !f);   /* real mode: the bytes are the tensor */
-    m->ev = x->ev.n;
-    x->last_send = e->t0;
-    e->type = PP_EV_SEND;
-    e->bytes = (long)m->bytes;
-    /* The tag names the receiving stage, so it matches the receive that
-     * stage posted before the start. */
     if (MPI_Isend(m->buf, (int)m->bytes, MPI_BYTE, partner(x->lo, a),
                   pp_tag(f ? a.stage + 1 : a.stage - 1, a.mb, !f, x->lo->nmb), x->comm, &m->req) != MPI_SUCCESS)
         return PP_EMPI;
+    x->last_send = since_start(x);
     x->pending[x->npending++] = i;
     return PP_OK;
+}
+
+/* A send: posted now (or, while a device still copies its bytes out, held
+ * and posted by progress() once they are there); its event's t1 is filled
+ * in when it is seen complete. */
+static pp_status send(runner *x, int i, pp_action a, pp_event *e)
+{
+    const pp_work *w = x->o->work;
+    msg *m = &x->sends[i];
+    m->posted = 1;
+    if (!w) stamp(m->buf, m->bytes, a.stage, a.mb, a.kind != PP_SEND_F);   /* real mode: the bytes are the tensor */
+    m->ev = x->ev.n;
+    e->type = PP_EV_SEND;
+    e->bytes = (long)m->bytes;
+    if (w && w->ready && !w->ready(w->ctx, a)) {
+        x->held[x->nheld++] = i;
+        return PP_OK;
+    }
+    return post(x, i);
 }
 
 /* A receive: waits (asleep) until the message posted for it has arrived. */
@@ -453,7 +492,8 @@ static pp_status run_action(runner *x, int i)
     else st = receive(x, i, a, &e);
     x->open.type = -1;
     if (st != PP_OK) return st;
-    e.t1 = e.type == PP_EV_SEND ? -1 : since_start(x);   /* a send's end: when it is seen complete */
+    if (e.type == PP_EV_SEND) e.t1 = -1;          /* a send's end: when it is seen complete */
+    else if (e.t1 < 0) e.t1 = since_start(x);     /* (a device's compute has its own) */
     e.inflight = x->inflight;
     if ((st = pp_evlist_push(&x->ev, e)) != PP_OK) return st;
     pp_watchdog_mark(x->wd, i, 0);
@@ -567,6 +607,7 @@ static void runner_free(runner *x)
     free(x->recvs);
     free(x->sends);
     free(x->pending);
+    free(x->held);
     free(x->order);
     free(x->arbuf);
     pp_evlist_clear(&x->ev);
@@ -634,7 +675,8 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *lo, const pp_exec_opts 
     x.recvs = calloc((size_t)len + 1, sizeof *x.recvs);
     x.sends = calloc((size_t)len + 1, sizeof *x.sends);
     x.pending = calloc((size_t)len + 1, sizeof *x.pending);
-    if (!x.recvs || !x.sends || !x.pending || (st = plan(&x)) != PP_OK) goto done;
+    x.held = calloc((size_t)len + 1, sizeof *x.held);
+    if (!x.recvs || !x.sends || !x.pending || !x.held || (st = plan(&x)) != PP_OK) goto done;
     st = PP_ENOMEM;
     int timed_sums = !o->work && ((g->T > 1 && o->costs.allreduce > 0) || (g->D > 1 && o->costs.dp_sum > 0));
     if (timed_sums && !(x.arbuf = calloc(o->payload / sizeof(float) + 1, sizeof(float)))) goto done;
@@ -643,6 +685,7 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *lo, const pp_exec_opts 
      * 3. start together, 4. run the list. */
     pp_watchdog_begin(x.wd, x.me, len);
     watch_limit(&x);   /* from here the waits in collectives look too */
+    if (o->device) o->device->step(o->device->ctx);
     if ((st = warm_up(&x)) != PP_OK || (st = prepare_messages(&x)) != PP_OK || (st = common_start(g, &x)) != PP_OK ||
         (st = run_list(&x)) != PP_OK)
         goto done;

@@ -34,7 +34,8 @@ typedef enum {
     PP_EIO,    /* a file could not be read or written */
     PP_EPARSE, /* a text (action, CSV cell, option) could not be parsed */
     PP_EFAULT, /* a failure injected on purpose (--fault error:RANK:ACTION, tests) */
-    PP_EHANG   /* the watchdog stopped a step in which no rank made progress */
+    PP_EHANG,  /* the watchdog stopped a step in which no rank made progress */
+    PP_EDEVICE /* the compute device (a GPU) failed */
 } pp_status;
 
 const char *pp_strerror(pp_status st);
@@ -291,7 +292,24 @@ typedef struct {
     pp_status (*compute)(void *ctx, pp_step *st, pp_action a);
     /* Optional: after this rank's last action (the replicas' gradient sum). */
     pp_status (*finish)(void *ctx, pp_step *st);
+    /* Optional: are a SEND's bytes in its buffer yet?  A GPU copies a
+     * message out to host memory beside the next compute; the executor
+     * posts the send once this says 1, and goes on meanwhile. */
+    int (*ready)(void *ctx, pp_action a);
 } pp_work;
+
+/* A compute device other than the host's cores (a GPU), as the executor
+ * sees it.  Its computes run on its own clock, so their times come from it;
+ * in timed mode it is kept busy for an action's ticks. */
+typedef struct {
+    void *ctx;
+    void (*step)(void *ctx);                    /* a step starts: ties the device's clock to pp_now() */
+    void (*begin)(void *ctx);                   /* a compute starts */
+    void (*occupy)(void *ctx, double seconds);  /* timed mode: the device busy this long */
+    /* The compute has been handed over: waits for the device to finish it,
+     * and gives its start and end on pp_now()'s clock. */
+    pp_status (*end)(void *ctx, double *t0, double *t1);
+} pp_device;
 
 /* A bug a rank runs on purpose, so that a student (or a test) can watch the
  * watchdog catch it.  It strikes at micro-batch M/2:
@@ -330,6 +348,7 @@ typedef struct {
                              the end of a compute, the start of a wait, just after a send */
     const pp_watch *watch;  /* the live view, or NULL */
     const pp_work *work;    /* real compute, or NULL for timed mode */
+    const pp_device *device;  /* the device computes run on, or NULL: the host's cores */
     double watchdog_s;      /* stop a step in which no rank progresses for this long:
                                0 off, < 0 the default (pp_watchdog_limit) */
     pp_fault fault;         /* a bug put in on purpose, for lessons and tests */

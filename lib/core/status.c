@@ -16,6 +16,7 @@ const char *pp_strerror(pp_status st)
     case PP_EPARSE: return "text could not be parsed";
     case PP_EFAULT: return "a failure injected on purpose (--fault or PP_FAULT)";
     case PP_EHANG: return "the step stopped moving (the watchdog's report says where and why)";
+    case PP_EDEVICE: return "the GPU failed (the first CUDA error is reported with it)";
     }
     return "unknown status";
 }

@@ -37,6 +37,7 @@ void pp_cli_defaults(pp_opts *o)
     o->ticks[PP_W] = 1;
     o->ar_ticks = 0.5;
     o->watchdog_s = -1;
+    snprintf(o->device, sizeof o->device, "cpu");
     pp_model_cfg_default(&o->model);
     snprintf(o->partition, sizeof o->partition, "front");
 }
@@ -201,7 +202,7 @@ static const char *known[] = {"-m", "--microbatches", "--schedule", "--tick-ms",
                               "--cost", "--csv", "--save-schedule", "--tty", "--trace",
                               "--events", "--svg", "--depth", "--width", "--hidden", "--batch",
                               "--steps", "--seed", "--lr", "--partition", "--layers", "--dump",
-                              "--tp", "--dp", "--chunks", "--watchdog", "--fault"};
+                              "--tp", "--dp", "--chunks", "--watchdog", "--fault", "--device"};
 enum { NKNOWN = sizeof known / sizeof known[0] };
 
 int pp_cli_given(const pp_opts *o, const char *name)
@@ -222,7 +223,9 @@ static int not_here(const pp_demo_spec *spec, int k, const char *name, char *err
     if (k == 24 && spec->no_schedule)
         return fail(err, n, "--chunks: this demo chooses its own schedules and chunks; 04_bubble_efficiency and "
                     "02_microbatches take --schedule interleaved --chunks v") != PP_OK;
-    if (k >= 25 && (spec->no_steps || spec->plain))
+    if (k == 27 && spec->plain)
+        return fail(err, n, "--device: this demo calls the core on the CPU only; demos 01 to 13 take --device gpu") != PP_OK;
+    if (k >= 25 && k <= 26 && (spec->no_steps || spec->plain))
         return fail(err, n, "%s: this demo runs no pipeline step, so there is nothing to watch or break; "
                     "demos 02 to 13 take %s", name, name) != PP_OK;
     if (k >= 22 && k <= 23 && !spec->grid_ok)
@@ -297,6 +300,11 @@ static pp_status parse_value(int k, const char *name, const char *v, const pp_de
         snprintf(o->fault, sizeof o->fault, "%s", v);
         break;
     }
+    case 27:
+        if (strcmp(v, "cpu") != 0 && strcmp(v, "gpu") != 0)
+            return fail(err, n, "--device: '%s' is not a device: use cpu or gpu", v);
+        snprintf(o->device, sizeof o->device, "%s", v);
+        break;
     default: return parse_model(k - 12, v, o, err, n);
     }
     return PP_OK;
@@ -424,6 +432,9 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
             d->payload / 1024);
     }
     if (spec->csv_ok) opt(f, "--csv FILE", "also write the results table as CSV, for plotting");
+    if (!spec->plain)
+        opt(f, "--device D", "where every rank computes: cpu, or gpu (a build made with make GPU=1: each rank takes "
+            "a GPU of its machine in turn, sharing them when there are more ranks) (default %s)", d->device);
     if (spec->no_steps || spec->plain) {   /* no schedule to save, view or timeline */
         opt(f, "-h, --help", "this text");
         return;

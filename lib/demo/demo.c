@@ -37,6 +37,7 @@ struct pp_demo_state {
     int cost_M;              /* the M they were measured for (0: not yet) */
     double stage_scale[PP_MAX_STAGES]; /* blocks per stage: the simulator's per-stage cost */
     int guard;               /* rank 0 without the view: the guardian's pipe (-1: none) */
+    char devices[160];       /* rank 0, GPU ranks: which rank computes on which GPU */
     int paced;               /* the live view's tick has been chosen (pace) */
 };
 
@@ -171,6 +172,57 @@ static void choose_output(pp_demo *d)
     d->tui = tui;
 }
 
+/* Appends "0-3" or "0,2" (ranks with flag set, as runs) to text. */
+static void rank_list(char *text, size_t n, const char *flag, int size)
+{
+    int k = 0;
+    for (int r = 0; r < size; r++) {
+        if (!flag[r]) continue;
+        int last = r;
+        while (last + 1 < size && flag[last + 1]) last++;
+        size_t len = strlen(text);
+        snprintf(text + len, n - len, last > r ? "%s%d-%d" : "%s%d", k++ ? "," : "", r, last);
+        r = last;
+    }
+}
+
+/* --device: every rank takes its backend before any tensor is made.  A rank
+ * that cannot (a build without CUDA, no GPU) says why, and every rank stops.
+ * On GPUs rank 0 puts together which rank computes on which:
+ * "GPU ranks: 0,2 on GPU 0 (NVIDIA H200); 1,3 on GPU 1 (NVIDIA H200)". */
+static void choose_device(pp_demo *d)
+{
+    char err[300] = "";
+    int bad = pp_backend_use(d->opt.device, d->grid->all, err, sizeof err) != PP_OK;
+    struct { int bad, rank; } me = {bad, d->grid->rank}, first;
+    MPI_Allreduce(&me, &first, 1, MPI_2INT, MPI_MAXLOC, d->grid->all);
+    if (first.bad) {
+        MPI_Bcast(err, sizeof err, MPI_CHAR, first.rank, d->grid->all);
+        refuse(d, "%s", err);
+    }
+    d->exec.device = pp_backend_clock();
+    if (strcmp(d->opt.device, "gpu") != 0) return;
+    enum { NAME = 64 };
+    int P = d->grid->size;
+    char mine[NAME], *all = malloc((size_t)P * NAME), *flag = calloc((size_t)P, 1);
+    if (!all || !flag) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
+    snprintf(mine, sizeof mine, "%s", pp_backend_device());
+    MPI_Gather(mine, NAME, MPI_CHAR, all, NAME, MPI_CHAR, 0, d->grid->all);
+    char *text = d->in->devices;
+    size_t n = sizeof d->in->devices;
+    snprintf(text, n, "GPU ranks: ");
+    for (int r = 0; d->grid->rank == 0 && r < P; r++) {
+        int seen = 0;   /* this device named already? */
+        for (int q = 0; q < r; q++) seen |= strcmp(all + (size_t)q * NAME, all + (size_t)r * NAME) == 0;
+        if (seen) continue;
+        for (int q = 0; q < P; q++) flag[q] = strcmp(all + (size_t)q * NAME, all + (size_t)r * NAME) == 0;
+        if (r > 0) snprintf(text + strlen(text), n - strlen(text), "; ");
+        rank_list(text, n, flag, P);
+        snprintf(text + strlen(text), n - strlen(text), " on %s", all + (size_t)r * NAME);
+    }
+    free(all), free(flag);
+}
+
 void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv)
 {
     int provided;
@@ -211,6 +263,7 @@ void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv
     }
     d->exec.watchdog_s = d->opt.watchdog_s;
     d->exec.interrupted = &pp_interrupted;
+    choose_device(d);
     /* --fault as typed, else PP_FAULT from the environment, else the demo's own. */
     const char *env = getenv("PP_FAULT");
     int from_env = !pp_cli_given(&d->opt, "--fault") && env && env[0];
@@ -219,6 +272,7 @@ void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv
         refuse(d, "%s: %s", from_env ? "PP_FAULT" : "--fault", err);
     if (from_env) snprintf(d->opt.fault, sizeof d->opt.fault, "%s", env);
     choose_output(d);
+    if (d->grid->rank == 0 && !d->tui && d->in->devices[0]) printf("%s\n\n", d->in->devices);
     /* Rank 0 killed without the view: a guardian says so in one line. */
     if (d->grid->rank == 0 && !d->tui) d->in->guard = pp_term_guard(-1, NULL, "", d->prog, NULL);
 }
@@ -313,6 +367,7 @@ static void open_view(pp_demo *d)
         if (ok && in->guard >= 0) pp_term_unguard(in->guard);   /* the view's guardian takes over */
         if (ok) in->guard = -1;
         if (ok) in->tty_fd = -1;   /* the view owns it now */
+        if (ok && in->devices[0]) pp_view_devices(in->view, in->devices);
     }
     MPI_Bcast(&ok, 1, MPI_INT, 0, d->grid->all);
     d->tui = ok;
@@ -504,16 +559,20 @@ static void rank_bytes(const pp_demo *d, double bytes[3])
                                    (double)pp_stage_act_floats(c, c->depth, 1, c->batch / fewest));
 }
 
-/* Refuses a model too big for the memory of the machine it runs on: ranks
- * that share a machine add up their needs, and the machine worst off speaks
- * for all (no rank has allocated anything yet). */
+/* Refuses a model too big for the memory it will live in: the machine's, or
+ * on GPU ranks the GPU's (free now).  Ranks that share a machine (a GPU) add
+ * up their needs, and the one worst off speaks for all (no rank has
+ * allocated anything yet). */
 static void check_memory(pp_demo *d)
 {
-    MPI_Comm node;
-    double mine[3], need[3], avail = available_bytes();
+    MPI_Comm node, group;
+    int gpu = pp_backend_gpu();
+    double mine[3], need[3], avail = gpu >= 0 ? (double)pp_backend_free_bytes() : available_bytes();
     rank_bytes(d, mine);
     MPI_Comm_split_type(d->grid->all, MPI_COMM_TYPE_SHARED, d->grid->rank, MPI_INFO_NULL, &node);
-    MPI_Allreduce(mine, need, 3, MPI_DOUBLE, MPI_SUM, node);
+    MPI_Comm_split(node, gpu < 0 ? 0 : gpu, d->grid->rank, &group);   /* the ranks on my GPU */
+    MPI_Allreduce(mine, need, 3, MPI_DOUBLE, MPI_SUM, group);
+    MPI_Comm_free(&group);
     MPI_Comm_free(&node);
     struct { double ratio; int rank; } me = {avail > 0 ? (need[0] + need[1] + need[2]) / avail : 0, d->grid->rank},
                                         worst;
@@ -523,9 +582,10 @@ static void check_memory(pp_demo *d)
     const double GiB = 1024.0 * 1024 * 1024;
     const pp_model_cfg *c = &d->opt.model;
     if (worst.ratio > 1)
-        refuse(d, "--depth %d --width %d --hidden %d --batch %d needs about %.1f GiB on one machine (computed: weights "
+        refuse(d, "--depth %d --width %d --hidden %d --batch %d needs about %.1f GiB on one %s (computed: weights "
                "and gradients %.1f GiB, activations and data %.1f GiB, rank 0's single-process check %.1f GiB), which "
                "has %.1f GiB free: make the model or the batch smaller", c->depth, c->width, c->hidden, c->batch,
+               gpu >= 0 ? "GPU" : "machine",
                (fig[0] + fig[1] + fig[2]) / GiB, fig[0] / GiB, fig[1] / GiB, fig[2] / GiB, fig[3] / GiB);
 }
 

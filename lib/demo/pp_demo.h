@@ -88,6 +88,7 @@ typedef struct {
     double watchdog_s;       /* --watchdog SECONDS: 0 off, < 0 the default (5 s + twice the slowest action) */
     char fault[64];          /* --fault KIND:RANK (or PP_FAULT): a bug run on purpose */
     int no_validate;         /* --no-validate: run a schedule whose order would deadlock */
+    char device[8];          /* --device cpu|gpu: where every rank computes */
     unsigned long given;     /* bit k: the k-th option of pp_cli_given's list was given */
 } pp_opts;
 

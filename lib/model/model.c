@@ -398,22 +398,29 @@ pp_status pp_model_measure(const pp_model_cfg *c, int rows, double cost[PP_MODEL
     for (int k = 0; k < 6 && st == PP_OK; k++) st = pp_tensor_new(NULL, PP_MEM_OTHER, rows, cols[k], all[k]);
     if (st == PP_OK) st = pp_model_inputs(c, 0, 0, x);
     /* Six rounds, the first to warm the caches; the median of the other five.
-     * The loss is measured against y itself: the cost is the same. */
+     * The loss is measured against y itself: the cost is the same.  On a GPU each part is waited for before the clock is read (sync), so
+     * the times are the device's, not the launches'. */
+    const pp_ops *op = pp_ops_now();
     double v[PP_MODEL_NCOSTS][5];
     for (int r = 0; r < 6 && st == PP_OK; r++) {
+        op->sync();
         double t0 = pp_now();
         pp_block_forward(&w, x, h, a, y, NULL);
+        op->sync();
         double t1 = pp_now();
         pp_block_backward_input(&w, h, y, dh, dx, NULL);
+        op->sync();
         double t2 = pp_now();
         pp_block_backward_weight(&g, x, a, y, dh);
+        op->sync();
         double t3 = pp_now();
-        pp_ops_now()->mse(dx->data, y->data, y->data, (long)rows * d, 1.0f);
+        op->mse(dx->data, y->data, y->data, (long)rows * d, 1.0f);
         double t4 = pp_now();
         if (r == 0) continue;
         double span[PP_MODEL_NCOSTS] = {t1 - t0, t3 - t1, t2 - t1, t3 - t2, t4 - t3};
         for (int k = 0; k < PP_MODEL_NCOSTS; k++) v[k][r - 1] = span[k];
     }
+    if (st == PP_OK) st = pp_backend_status();
     for (int k = 0; k < PP_MODEL_NCOSTS && st == PP_OK; k++) cost[k] = pp_median5(v[k]);
     for (int k = 0; k < 6; k++) pp_tensor_free(*all[k]);
     pp_block_free(&w), pp_block_free(&g);

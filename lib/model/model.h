@@ -31,13 +31,17 @@ const pp_work *pp_trainer_work(pp_trainer *t);
 /* Writes a rows x cols float32 array as a NumPy .npy file (version 1.0). */
 pp_status pp_npy_write(const char *path, const float *data, int rows, int cols);
 
-/* ---- the compute backend (tensor.c: CPU through CBLAS) ---- */
+/* ---- the compute backend (tensor.c: CPU through CBLAS; gpu.cu: CUDA) ---- */
 
 /* Every operation the model does on tensor memory.  All matrices are packed
  * row-major; n counts floats.  Each runs in a fixed order, so the same
- * inputs give the same bits. */
+ * inputs give the same bits.  On a GPU the operations are queued in order
+ * and run while the host goes on; whatever hands bytes to the host (to_host,
+ * mse, sync) waits for them. */
 typedef struct {
     const char *name;
+    int on_device;                     /* tensor memory is not the host's: MPI and the
+                                          host's sums see it through host copies */
     void *(*alloc)(size_t bytes);      /* zeroed, or NULL */
     void (*release)(void *p);
     void (*copy)(void *dst, const void *src, size_t bytes);        /* backend to backend */
@@ -55,10 +59,25 @@ typedef struct {
     double (*mse)(float *dy, const float *y, const float *t, long n, float scale);
     void (*tanh_)(float *x, long n);
     void (*sgd)(float *w, float *g, float lr, long n);   /* w -= lr g, then g = 0 */
+    /* Host memory messages travel in (page-locked on a GPU, so copies to and
+     * from it run at full speed and beside the compute). */
+    void *(*host_alloc)(size_t bytes);
+    void (*host_release)(void *p);
+    /* A message to the host after the compute queued so far, while the next
+     * one runs; out_done says whether the latest such copy has ended. */
+    void (*to_host_async)(void *dst, const void *src, size_t bytes);
+    int (*out_done)(void);
+    void (*sync)(void);                /* waits for everything queued */
+    const char *(*error)(void);        /* the backend's first failure, "" if none */
 } pp_ops;
 
-/* The backend in use on this rank. */
+/* The backend in use on this process (the CPU until pp_backend_use). */
 const pp_ops *pp_ops_now(void);
+/* Do messages go to MPI straight from tensor memory (the CPU, or a GPU with
+ * an MPI library that reads device memory)?  Else through host copies. */
+int pp_backend_mpi_direct(void);
+/* PP_OK, or PP_EDEVICE once the backend has failed (its reason: ops->error). */
+pp_status pp_backend_status(void);
 
 /* ---- model.c: one block of the MLP ---- */
 

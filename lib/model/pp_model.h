@@ -43,15 +43,41 @@ typedef struct {
 /* Allocates a zeroed rows x cols tensor charged to `mem` under `role`. */
 pp_status pp_tensor_new(pp_mem *mem, pp_mem_role role, int rows, int cols, pp_tensor **out);
 void pp_tensor_free(pp_tensor *t);
+/* Copies all of t's numbers to host memory (rows x cols floats), or from
+ * it: what MPI sends and what the host reads, wherever t lives. */
+void pp_tensor_to_host(const pp_tensor *t, float *host);
+void pp_tensor_from_host(pp_tensor *t, const float *host);
 /* A checksum students can compare by eye: the sum of all elements, in double. */
 double pp_tensor_sum(const pp_tensor *t);
 /* Resets the peaks to the amounts in use now (between phases). */
 void pp_mem_reset_peak(pp_mem *m);
+/* Collective over comm, before any tensor is made: the backend this
+ * process's tensors live on, "cpu" (the default) or "gpu".  On a GPU each
+ * rank takes device (its place among the ranks of its machine) mod (the
+ * GPUs there), so ranks share GPUs when there are more ranks.  PP_EARG with
+ * one line in err where the build has no CUDA or the machine no GPU. */
+pp_status pp_backend_use(const char *device, MPI_Comm comm, char *err, size_t errlen);
 /* The backend the tensors live on: "cpu (OpenBLAS, 1 thread per rank)". */
 const char *pp_backend_name(void);
+/* The device this rank computes on: "cpu", or "GPU 0 (NVIDIA H200)". */
+const char *pp_backend_device(void);
+/* The index of this rank's GPU on its machine, or -1 on the CPU. */
+int pp_backend_gpu(void);
+/* The GPU as the executor sees it, for pp_exec_opts.device (NULL on the
+ * CPU): every compute's time from the device's clock, and in timed mode a
+ * compute that keeps the device busy. */
+const pp_device *pp_backend_clock(void);
+/* The backend's first failure ("" if none): a CUDA error, on a GPU. */
+const char *pp_backend_error(void);
+/* Bytes free on this rank's GPU, or -1 on the CPU. */
+long pp_backend_free_bytes(void);
 /* Floating-point operations and seconds spent in matrix multiplies on this
- * rank since the last reset (reset: start counting again). */
+ * rank since the last reset (reset: start counting again); on a GPU, the
+ * device's own time for them. */
 void pp_backend_gemm_stats(double *flops, double *seconds, int reset);
+/* On a GPU: seconds one bare cuBLAS multiply of this shape takes (the
+ * mean of `reps`), for make bench; -1 on the CPU. */
+double pp_backend_bare_gemm_s(int trans_a, int trans_b, int m, int n, int k, int reps);
 
 /* ---- the model ---------------------------------------------------------- */
 

@@ -1,9 +1,11 @@
 /* tensor.c -- float32 matrices, the memory they use counted by role, and the
  * CPU backend: the handful of operations the model needs, with matrix
- * multiply through CBLAS (OpenBLAS, one thread per rank).
+ * multiply through CBLAS (OpenBLAS, one thread per rank).  Then the choice
+ * of backend: the CPU, or a GPU (gpu.cu, in a `make GPU=1` build), one per
+ * rank, chosen by the rank's place on its machine.
  *
- * The model and the executor see only the pp_ops table (model.h), so a
- * GPU backend replaces this file's second half without touching them.
+ * The model and the executor see only the pp_ops table (model.h), so the
+ * GPU backend replaces the CPU's operations without touching them.
  * Every operation here runs in a fixed order: the same inputs give the same
  * bits, which is what lets a pipelined run equal a single-process one.
  * Left out on purpose: strides and views (every tensor is packed), and any
@@ -17,6 +19,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +80,16 @@ size_t pp_tensor_bytes(const pp_tensor *t)
     return (size_t)t->rows * (size_t)t->cols * sizeof(float);
 }
 
+void pp_tensor_to_host(const pp_tensor *t, float *host)
+{
+    pp_ops_now()->to_host(host, t->data, pp_tensor_bytes(t));
+}
+
+void pp_tensor_from_host(pp_tensor *t, const float *host)
+{
+    pp_ops_now()->from_host(t->data, host, pp_tensor_bytes(t));
+}
+
 double pp_tensor_sum(const pp_tensor *t)
 {
     long n = (long)t->rows * t->cols;
@@ -117,12 +130,6 @@ static void cpu_copy(void *dst, const void *src, size_t bytes)
 
 /* Matrix-multiply work done on this rank, for the benchmarks. */
 static double gemm_flops, gemm_seconds;
-
-void pp_backend_gemm_stats(double *flops, double *seconds, int reset)
-{
-    *flops = gemm_flops, *seconds = gemm_seconds;
-    if (reset) gemm_flops = gemm_seconds = 0;
-}
 
 /* C (m x n) = op(A) op(B) + beta C; op(A) is m x k, op(B) is k x n; all packed row-major. */
 static void cpu_gemm(int ta, int tb, int m, int n, int k, const float *A, const float *B, float beta, float *C)
@@ -201,20 +208,39 @@ static void cpu_sgd(float *w, float *g, float lr, long n)
     }
 }
 
+static int cpu_done(void)
+{
+    return 1;
+}
+
+static void cpu_sync(void)
+{
+}
+
+static const char *cpu_error(void)
+{
+    return "";
+}
+
 static const pp_ops cpu_ops = {
-    "cpu (OpenBLAS, 1 thread per rank)",
+    "cpu (OpenBLAS, 1 thread per rank)", 0,
     cpu_alloc, cpu_release, cpu_copy, cpu_copy, cpu_copy, cpu_gemm, cpu_add_bias, cpu_gelu,
     cpu_gelu_backward, cpu_add, cpu_sum_rows_acc, cpu_mse, cpu_tanh, cpu_sgd,
+    cpu_alloc, cpu_release, cpu_copy, cpu_done, cpu_sync, cpu_error,
 };
 
 /* OpenBLAS starts one thread per core by default; ranks share the cores, so
  * each uses one (its own declaration: the call is OpenBLAS's, not CBLAS's). */
 void openblas_set_num_threads(int n);
 
+/* The backend this process computes on, and what it says of itself. */
+static const pp_ops *in_use;
+static char device_name[160] = "cpu";
+static int gpu_index = -1;   /* the GPU this rank took, or -1 */
+
 const pp_ops *pp_ops_now(void)
 {
-    static int ready;
-    if (!ready) {
+    if (!in_use) {
         openblas_set_num_threads(1);
 #ifdef __GLIBC__
         /* A step allocates and frees the same activation sizes over and
@@ -225,12 +251,200 @@ const pp_ops *pp_ops_now(void)
         mallopt(M_MMAP_THRESHOLD, 256 << 20);
         mallopt(M_TRIM_THRESHOLD, 512 << 20);
 #endif
-        ready = 1;
+        in_use = &cpu_ops;
     }
-    return &cpu_ops;
+    return in_use;
 }
 
 const char *pp_backend_name(void)
 {
     return pp_ops_now()->name;
+}
+
+const char *pp_backend_device(void)
+{
+    return device_name;
+}
+
+int pp_backend_gpu(void)
+{
+    return gpu_index;
+}
+
+pp_status pp_backend_status(void)
+{
+    return pp_ops_now()->error()[0] ? PP_EDEVICE : PP_OK;
+}
+
+const char *pp_backend_error(void)
+{
+    return pp_ops_now()->error();
+}
+
+/* ---- the GPU backend (gpu.cu), where the build has it --------------------- */
+
+#ifdef PP_GPU
+#include "gpu.h"
+
+static void gpu_done_sync(void)
+{
+    pp_gpu_sync();
+}
+
+static const pp_ops gpu_ops = {
+    "gpu (cuBLAS, float32)", 1,
+    pp_gpu_alloc, pp_gpu_release, pp_gpu_copy, pp_gpu_to_host, pp_gpu_from_host, pp_gpu_gemm, pp_gpu_add_bias,
+    pp_gpu_gelu, pp_gpu_gelu_backward, pp_gpu_add, pp_gpu_sum_rows_acc, pp_gpu_mse, pp_gpu_tanh, pp_gpu_sgd,
+    pp_gpu_host_alloc, pp_gpu_host_release, pp_gpu_to_host_async, pp_gpu_out_done, gpu_done_sync, pp_gpu_error,
+};
+
+/* The executor's view of the GPU: each compute bracketed by two markers on
+ * the device, read back on the host's clock. */
+static void dev_step(void *ctx)
+{
+    (void)ctx;
+    pp_gpu_anchor(pp_now);
+}
+
+static void dev_begin(void *ctx)
+{
+    (void)ctx;
+    pp_gpu_span_begin();
+}
+
+static void dev_occupy(void *ctx, double seconds)
+{
+    (void)ctx;
+    pp_gpu_occupy(seconds);
+}
+
+static pp_status dev_end(void *ctx, double *t0, double *t1)
+{
+    (void)ctx;
+    pp_gpu_span_end();
+    return pp_gpu_span(t0, t1) == 0 ? PP_OK : PP_EDEVICE;
+}
+
+static const pp_device gpu_clock = {NULL, dev_step, dev_begin, dev_occupy, dev_end};
+
+/* The rank's place among the ranks of its machine (0, 1, ...): ranks that
+ * share a machine share its GPUs, one each in turn. */
+static int local_rank(MPI_Comm comm)
+{
+    MPI_Comm node;
+    int r = 0;
+    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS) return 0;
+    MPI_Comm_rank(node, &r);
+    MPI_Comm_free(&node);
+    return r;
+}
+
+static pp_status use_gpu(MPI_Comm comm, char *err, size_t n)
+{
+    char why[200] = "", name[128] = "";
+    int local = local_rank(comm), count = pp_gpu_count(why, sizeof why);
+    if (count <= 0) {
+        snprintf(err, n, "--device gpu: no GPU can be used here (%s): run with --device cpu",
+                 count == 0 ? "CUDA sees no device" : why);
+        return PP_EARG;
+    }
+    int dev = local % count;
+    if (pp_gpu_bind(dev, name, sizeof name, why, sizeof why) != 0) {
+        snprintf(err, n, "--device gpu: %s: run with --device cpu", why);
+        return PP_EARG;
+    }
+    snprintf(device_name, sizeof device_name, "GPU %d (%s)", dev, name);
+    gpu_index = dev;
+    in_use = &gpu_ops;
+    return PP_OK;
+}
+
+int pp_backend_mpi_direct(void)
+{
+    if (!pp_ops_now()->on_device) return 1;
+#if defined(MPICH_NUMVERSION) && MPICH_NUMVERSION >= 40000000
+    return MPIX_Query_cuda_support();   /* 1 where this MPICH was built to read device memory */
+#else
+    return 0;
+#endif
+}
+
+const pp_device *pp_backend_clock(void)
+{
+    return pp_ops_now() == &gpu_ops ? &gpu_clock : NULL;
+}
+
+void pp_backend_gemm_stats(double *flops, double *seconds, int reset)
+{
+    static double f, sec;   /* the GPU's totals since the last reset */
+    if (pp_ops_now() == &gpu_ops) {
+        double df, ds;
+        pp_gpu_gemm_stats(&df, &ds);
+        f += df, sec += ds;
+        *flops = f, *seconds = sec;
+        if (reset) f = sec = 0;
+        return;
+    }
+    *flops = gemm_flops, *seconds = gemm_seconds;
+    if (reset) gemm_flops = gemm_seconds = 0;
+}
+
+double pp_backend_bare_gemm_s(int ta, int tb, int m, int n, int k, int reps)
+{
+    return pp_ops_now() == &gpu_ops ? pp_gpu_bare_gemm_s(ta, tb, m, n, k, reps) : -1;
+}
+
+long pp_backend_free_bytes(void)
+{
+    size_t free_b = 0, total = 0;
+    if (pp_ops_now() != &gpu_ops) return -1;
+    return pp_gpu_mem_info(&free_b, &total) == 0 ? (long)free_b : -1;
+}
+
+#else /* no CUDA in this build */
+
+static pp_status use_gpu(MPI_Comm comm, char *err, size_t n)
+{
+    (void)comm;
+    snprintf(err, n, "--device gpu: this build has no CUDA: build with 'make GPU=1' (it needs nvcc), or run with "
+             "--device cpu");
+    return PP_EARG;
+}
+
+int pp_backend_mpi_direct(void)
+{
+    return 1;
+}
+
+const pp_device *pp_backend_clock(void)
+{
+    return NULL;
+}
+
+void pp_backend_gemm_stats(double *flops, double *seconds, int reset)
+{
+    *flops = gemm_flops, *seconds = gemm_seconds;
+    if (reset) gemm_flops = gemm_seconds = 0;
+}
+
+double pp_backend_bare_gemm_s(int ta, int tb, int m, int n, int k, int reps)
+{
+    (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)reps;
+    return -1;
+}
+
+long pp_backend_free_bytes(void)
+{
+    return -1;
+}
+
+#endif
+
+pp_status pp_backend_use(const char *device, MPI_Comm comm, char *err, size_t n)
+{
+    pp_ops_now();   /* the CPU's set-up, whichever is used */
+    if (strcmp(device, "cpu") == 0) return PP_OK;
+    if (strcmp(device, "gpu") == 0) return use_gpu(comm, err, n);
+    snprintf(err, n, "--device: '%s' is not a device: use cpu or gpu", device);
+    return PP_EARG;
 }

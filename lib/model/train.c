@@ -30,6 +30,13 @@
  *   - replica d trains on its share of the batch; after the last
  *     micro-batch the replicas' gradients are summed (ordered all-reduce)
  *     and every replica takes the same SGD step.
+ * On GPU ranks (--device gpu) tensors live in device memory.  Unless the MPI
+ * library reads device memory itself, every message travels in a host copy
+ * (page-locked, kept from step to step): an outgoing one is copied out on
+ * the GPU's second stream right after the compute that made it, and the
+ * executor posts its send once the copy is done (the ready hook), while the
+ * next compute runs; an arriving one is copied in just before its use.  The
+ * collectives' sums are done on the host, so their vectors go out and back.
  * Left out on purpose: weight stashing (PipeDream's asynchronous updates);
  * every step ends with one SGD update after the last micro-batch.
  */
@@ -78,6 +85,13 @@ struct pp_trainer {
     pp_tensor *targets;   /* last stage: targets (batch x width) */
     pp_tensor *y;         /* last stage: the model's outputs (batch x width) */
     pp_tensor **msg;      /* [NDIRS][S*M] message buffers, NULL where none */
+    /* GPU ranks, when MPI cannot read device memory: each message's host
+     * copy ([NDIRS][S*M], NULL where none), made for mirror_M micro-batches
+     * and kept while M stays; and host room for the collectives' vectors. */
+    float **mirror;
+    int mirror_M;
+    float *scratch;
+    long scratch_n;
     saved *sv;            /* [depth * M] */
     int w_next[PP_MAX_STAGES];   /* per stage: the micro-batch whose W is added next */
     char *w_asked;        /* [S*M] the schedule ran this W, its turn has not come */
@@ -112,6 +126,52 @@ static pp_status new_t(pp_trainer *tr, pp_mem_role r, int rows, int cols, pp_ten
     return pp_tensor_new(&tr->mem, r, rows, cols, out);
 }
 
+/* The host copy a message travels in, or NULL: it goes to MPI as it is. */
+static float *mirror(pp_trainer *tr, int dir, int s, int m)
+{
+    return tr->mirror ? tr->mirror[(size_t)dir * tr->S * tr->M + (size_t)s * tr->M + m] : NULL;
+}
+
+/* This rank's slice of a message (all of it when T = 1): floats first .. first + count - 1. */
+static void my_slice(const pp_trainer *tr, const pp_tensor *b, long *first, long *count)
+{
+    pp_slice_of((long)b->rows * b->cols, tr->g->T, tr->g->tp_rank, first, count);
+}
+
+/* A message this rank made for another rank: on its way to its host copy
+ * (the executor sends once the copy is done). */
+static void message_out(pp_trainer *tr, int dir, int s, int m)
+{
+    float *host = mirror(tr, dir, s, m);
+    if (!host) return;
+    pp_tensor *b = *msg(tr, dir, s, m);
+    long first, count;
+    my_slice(tr, b, &first, &count);
+    pp_ops_now()->to_host_async(host + first, b->data + first, (size_t)count * sizeof(float));
+}
+
+/* Host memory for a collective's vector of n floats (buf itself on the
+ * CPU), holding buf's values. */
+static float *host_vector(pp_trainer *tr, float *buf, long n)
+{
+    const pp_ops *op = pp_ops_now();
+    if (!op->on_device) return buf;
+    if (n > tr->scratch_n) {
+        op->host_release(tr->scratch);
+        tr->scratch_n = 0;
+        if (!(tr->scratch = op->host_alloc((size_t)n * sizeof(float)))) return NULL;
+        tr->scratch_n = n;
+    }
+    op->to_host(tr->scratch, buf, (size_t)n * sizeof(float));
+    return tr->scratch;
+}
+
+/* The collective's result back where it belongs. */
+static void host_vector_back(float *buf, const float *host, long n)
+{
+    if (host != buf) pp_ops_now()->from_host(buf, host, (size_t)n * sizeof(float));
+}
+
 /* ---- forward ------------------------------------------------------------- */
 
 /* Records a collective for the step's events (the executor puts it after
@@ -129,18 +189,24 @@ static pp_status between_blocks(pp_trainer *tr)
     return tr->step_now ? pp_step_progress(tr->step_now) : PP_OK;
 }
 
-/* A received message holds only this rank's slice (T > 1): the group puts
- * the slices together first. */
-static pp_status gathered(pp_trainer *tr, pp_tensor *b)
+/* A received message, ready to use: it holds only this rank's slice
+ * (T > 1), so the group puts the slices together first; one that arrived
+ * in a host copy goes to the device. */
+static pp_status arrived(pp_trainer *tr, int dir, int s, int m)
 {
-    if (tr->g->T == 1) return PP_OK;
-    double t0 = pp_now();
+    pp_tensor *b = *msg(tr, dir, s, m);
+    float *host = mirror(tr, dir, s, m), *where = host ? host : b->data;
     long n = (long)b->rows * b->cols;
-    pp_status st = pp_allgather_slices(b->data, n, tr->g->tp, tr->poll_s, &tr->comm.gather_sent);
-    tr->comm.gather_size += n * (long)sizeof(float);
-    tr->comm.gather_calls++;
-    tr->comm.gather_s += pp_now() - t0;
-    pp_status rec = span(tr, t0, n * (long)sizeof(float), 0);
+    pp_status st = PP_OK, rec = PP_OK;
+    if (tr->g->T > 1) {
+        double t0 = pp_now();
+        st = pp_allgather_slices(where, n, tr->g->tp, tr->poll_s, &tr->comm.gather_sent);
+        tr->comm.gather_size += n * (long)sizeof(float);
+        tr->comm.gather_calls++;
+        tr->comm.gather_s += pp_now() - t0;
+        rec = span(tr, t0, n * (long)sizeof(float), 0);
+    }
+    if (host && st == PP_OK) pp_ops_now()->from_host(b->data, host, pp_tensor_bytes(b));
     return st != PP_OK ? st : rec;
 }
 
@@ -157,7 +223,7 @@ static pp_status input_of(pp_trainer *tr, int s, int m, pp_tensor *in)
         return PP_OK;
     }
     *in = **msg(tr, IN_F, s, m);
-    return gathered(tr, *msg(tr, IN_F, s, m));
+    return arrived(tr, IN_F, s, m);
 }
 
 /* The tensor-parallel sum, counted. */
@@ -165,7 +231,9 @@ static pp_status tp_sum(void *ctx, float *buf, long n)
 {
     pp_trainer *tr = ctx;
     double t0 = pp_now();
-    pp_status st = pp_allreduce_ordered(buf, n, tr->g->tp, tr->poll_s, &tr->comm.tp_sent);
+    float *host = host_vector(tr, buf, n);
+    pp_status st = host ? pp_allreduce_ordered(host, n, tr->g->tp, tr->poll_s, &tr->comm.tp_sent) : PP_ENOMEM;
+    if (st == PP_OK) host_vector_back(buf, host, n);
     tr->comm.tp_size += n * (long)sizeof(float);
     tr->comm.tp_calls++;
     tr->comm.tp_s += pp_now() - t0;
@@ -205,7 +273,10 @@ static pp_status forward(pp_trainer *tr, int s, int m)
         if ((st = pp_block_forward(&tr->w[l], k->x, k->h, k->a, y, reducer(tr))) != PP_OK) return st;
         if (l < last && (st = between_blocks(tr)) != PP_OK) return st;   /* messages move between blocks */
     }
-    if (s < tr->S - 1) return PP_OK;
+    if (s < tr->S - 1) {
+        if (!mine(tr, s + 1)) message_out(tr, OUT_F, s, m);
+        return PP_OK;
+    }
     /* The last stage turns the output into the loss and keeps its gradient. */
     if ((st = new_t(tr, PP_MEM_ACTS, n, d, &sv(tr, last, m)->dy)) != PP_OK) return st;
     pp_tensor target = rows_of(tr->targets, m * n, n);
@@ -222,7 +293,7 @@ static pp_tensor *grad_in(pp_trainer *tr, int s, int m, pp_status *st)
 {
     if (s == tr->S - 1) return sv(tr, tr->part.first[s + 1] - 1, m)->dy;
     if (mine(tr, s + 1)) return *msg(tr, OUT_B, s + 1, m);
-    *st = gathered(tr, *msg(tr, IN_B, s, m));
+    *st = arrived(tr, IN_B, s, m);
     return *msg(tr, IN_B, s, m);
 }
 
@@ -263,6 +334,7 @@ static pp_status backward_fused(pp_trainer *tr, int s, int m)
         dy = dx, dh = dx = NULL;
         if (st == PP_OK && l > first) st = between_blocks(tr);
     }
+    if (st == PP_OK && s > 0 && !mine(tr, s - 1)) message_out(tr, OUT_B, s, m);
     return st;
 }
 
@@ -287,6 +359,7 @@ static pp_status backward_input(pp_trainer *tr, int s, int m)
         st = pp_block_backward_input(&tr->w[l], k->h, k->dy, k->dh, dx, reducer(tr));
         if (l > first) sv(tr, l - 1, m)->dy = dx;
     }
+    if (st == PP_OK && s > 0 && !mine(tr, s - 1)) message_out(tr, OUT_B, s, m);
     return st;
 }
 
@@ -318,21 +391,30 @@ static pp_status compute(void *ctx, pp_step *step, pp_action a)
     if (a.stage < 0 || a.stage >= tr->S || !mine(tr, a.stage) || a.mb < 0 || a.mb >= tr->M) return PP_ESCHED;
     tr->cur = a;
     tr->step_now = step;
+    pp_status st = PP_ESCHED;
     switch (a.kind) {
-    case PP_F: return forward(tr, a.stage, a.mb);
+    case PP_F: st = forward(tr, a.stage, a.mb); break;
     case PP_B:
         if (tr->w_next[a.stage] == a.mb) {
             tr->w_next[a.stage]++;
-            return backward_fused(tr, a.stage, a.mb);
-        } else {
-            pp_status st = backward_input(tr, a.stage, a.mb);
-            if (st == PP_OK) weight_in_order(tr, a.stage, a.mb);
-            return st;
+            st = backward_fused(tr, a.stage, a.mb);
+        } else if ((st = backward_input(tr, a.stage, a.mb)) == PP_OK) {
+            weight_in_order(tr, a.stage, a.mb);
         }
-    case PP_I: return backward_input(tr, a.stage, a.mb);
-    case PP_W: weight_in_order(tr, a.stage, a.mb); return PP_OK;
-    default: return PP_ESCHED;
+        break;
+    case PP_I: st = backward_input(tr, a.stage, a.mb); break;
+    case PP_W: weight_in_order(tr, a.stage, a.mb); st = PP_OK; break;
+    default: break;
     }
+    return st == PP_OK ? pp_backend_status() : st;   /* a GPU's failure shows here */
+}
+
+/* A send's bytes are in its buffer once the copy out (if any) has ended. */
+static int ready(void *ctx, pp_action a)
+{
+    pp_trainer *tr = ctx;
+    int dir = a.kind == PP_SEND_F ? OUT_F : OUT_B;
+    return !mirror(tr, dir, a.stage, a.mb) || pp_ops_now()->out_done();
 }
 
 static void *buffer(void *ctx, pp_action a, size_t *bytes)
@@ -344,12 +426,14 @@ static void *buffer(void *ctx, pp_action a, size_t *bytes)
         *bytes = 0;
         return NULL;
     }
-    /* This rank's slice of the message (all of it when T = 1). */
+    /* This rank's slice of the message (all of it when T = 1), in its host
+     * copy where it has one. */
     long first, count;
-    pp_slice_of((long)b->rows * b->cols, tr->g->T, tr->g->tp_rank, &first, &count);
+    my_slice(tr, b, &first, &count);
     *bytes = (size_t)count * sizeof(float);
     if (dir == OUT_F || dir == OUT_B) tr->comm.pipe_bytes += (long)*bytes, tr->comm.pipe_msgs++;
-    return b->data + first;
+    float *host = mirror(tr, dir, a.stage, a.mb);
+    return (host ? host : b->data) + first;
 }
 
 /* ---- a step -------------------------------------------------------------- */
@@ -359,6 +443,7 @@ static void *buffer(void *ctx, pp_action a, size_t *bytes)
 static void end_step(pp_trainer *tr)
 {
     tr->step_now = NULL;
+    pp_ops_now()->sync();   /* no copy still reads a buffer freed below */
     for (int i = 0; tr->msg && i < NDIRS * tr->S * tr->M; i++) pp_tensor_free(tr->msg[i]);
     for (int i = 0; tr->sv && i < tr->cfg.depth * tr->M; i++) free_saved(&tr->sv[i]);
     free(tr->msg), free(tr->sv), free(tr->w_asked);
@@ -370,6 +455,37 @@ static void free_batch(pp_trainer *tr)
 {
     pp_tensor_free(tr->x), pp_tensor_free(tr->targets), pp_tensor_free(tr->y);
     tr->x = tr->targets = tr->y = NULL;
+}
+
+static void free_mirrors(pp_trainer *tr)
+{
+    for (int i = 0; tr->mirror && i < NDIRS * tr->S * tr->mirror_M; i++) pp_ops_now()->host_release(tr->mirror[i]);
+    free(tr->mirror);
+    tr->mirror = NULL;
+    tr->mirror_M = 0;
+}
+
+/* GPU ranks whose MPI cannot read device memory: a host copy for every
+ * message that crosses to another rank (kept while M stays the same: a
+ * page-locked allocation costs milliseconds). */
+static pp_status make_mirrors(pp_trainer *tr)
+{
+    if (pp_backend_mpi_direct() || tr->mirror_M == tr->M) return PP_OK;
+    free_mirrors(tr);
+    int n = NDIRS * tr->S * tr->M;
+    if (!(tr->mirror = calloc((size_t)n, sizeof *tr->mirror))) return PP_ENOMEM;
+    tr->mirror_M = tr->M;
+    for (int dir = 0; dir < NDIRS; dir++)
+        for (int s = 0; s < tr->S; s++) {
+            int other = dir == IN_F || dir == OUT_B ? s - 1 : s + 1;   /* the stage at the other end */
+            if (!mine(tr, s) || other < 0 || other >= tr->S || mine(tr, other)) continue;
+            for (int m = 0; m < tr->M; m++) {
+                size_t i = (size_t)dir * tr->S * tr->M + (size_t)s * tr->M + m;
+                if (!(tr->mirror[i] = pp_ops_now()->host_alloc((size_t)tr->rows * tr->cfg.width * sizeof(float))))
+                    return PP_ENOMEM;
+            }
+        }
+    return PP_OK;
 }
 
 /* Makes the step's message buffers, inputs and targets. */
@@ -397,6 +513,7 @@ static pp_status begin_step(pp_trainer *tr, int M)
             for (int m = 0; m < M && need[dir]; m++)
                 if ((st = new_t(tr, PP_MEM_COMM, tr->rows, d, msg(tr, dir, s, m))) != PP_OK) return st;
     }
+    if ((st = make_mirrors(tr)) != PP_OK) return st;
     if (mine(tr, 0) || mine(tr, S - 1)) {
         if ((st = new_t(tr, PP_MEM_OTHER, tr->share, d, &tr->x)) != PP_OK ||
             (st = pp_model_inputs(&tr->cfg, tr->step, tr->g->dp_rank * tr->share, tr->x)) != PP_OK)
@@ -429,7 +546,9 @@ static pp_status sum_replicas(void *ctx, pp_step *step)
         pp_tensor *g[4] = {tr->grad[l].W1, tr->grad[l].b1, tr->grad[l].W2t, tr->grad[l].b2};
         for (int k = 0; k < 4 && st == PP_OK; k++) {
             long n = (long)g[k]->rows * g[k]->cols;
-            st = pp_allreduce_ordered(g[k]->data, n, tr->g->dp, tr->poll_s, &tr->comm.dp_sent);
+            float *host = host_vector(tr, g[k]->data, n);
+            st = host ? pp_allreduce_ordered(host, n, tr->g->dp, tr->poll_s, &tr->comm.dp_sent) : PP_ENOMEM;
+            if (st == PP_OK) host_vector_back(g[k]->data, host, n);
             tr->comm.dp_size += n * (long)sizeof(float);
             tr->comm.dp_calls++;
         }
@@ -496,7 +615,7 @@ pp_status pp_trainer_new(const pp_grid *g, const pp_model_cfg *c, const pp_parti
         return PP_EARG;
     }
     for (int s = 0; s < tr->S; s++) tr->stage_rank[s] = stage_rank ? stage_rank[s] : s;
-    tr->work = (pp_work){tr, buffer, compute, sum_replicas};
+    tr->work = (pp_work){tr, buffer, compute, sum_replicas, ready};
     tr->w = calloc((size_t)c->depth, sizeof *tr->w);
     tr->grad = calloc((size_t)c->depth, sizeof *tr->grad);
     pp_status st = tr->w && tr->grad ? PP_OK : PP_ENOMEM;
@@ -521,6 +640,8 @@ void pp_trainer_free(pp_trainer *tr)
         if (tr->grad) pp_block_free(&tr->grad[l]);
     }
     free_batch(tr);
+    free_mirrors(tr);
+    pp_ops_now()->host_release(tr->scratch);
     pp_tensor_free(tr->A);
     free(tr->w), free(tr->grad);
     free(tr);
@@ -593,6 +714,8 @@ pp_status pp_trainer_forward_stage(pp_trainer *tr, int s, const pp_tensor *x, pp
         cur = nxt, nxt = swap;
     }
     pp_ops_now()->copy(y->data, cur->data, pp_tensor_bytes(y));
+    pp_ops_now()->sync();   /* done when it returns, on a GPU too (callers time it) */
+    if (st == PP_OK) st = pp_backend_status();
 done:
     pp_tensor_free(cur), pp_tensor_free(h), pp_tensor_free(a), pp_tensor_free(nxt);
     return st;

@@ -8,7 +8,8 @@
  *   legend     every symbol the rows can show
  *   panel      per rank: busy %, activations held now and peak against the
  *              formula, bytes sent; the bubble so far against the formula
- *              and the prediction; compute actions done
+ *              and the prediction; compute actions done; the demo's note;
+ *              on GPU ranks, which rank computes on which GPU
  *   key line   the keys, what n runs next while paused, or the question asked
  *
  * Colour is never the only signal: every activity has its own glyph too, so
@@ -97,9 +98,11 @@ static int legend_lines(const pp_view_model *m, int w)
 void pp_draw_min_size(const pp_view_model *m, int *h, int *w)
 {
     /* A row per rank, a panel line per rank (per tensor-parallel group on a
-     * grid), the legend, seven more, and in real mode the note. */
+     * grid), the legend, seven more, in real mode the note, and on GPUs
+     * the line saying which. */
     *w = 80;
-    *h = m->nrows + (m->T * m->D > 1 ? m->depth : m->nrows) + legend_lines(m, *w) + 7 + (m->real ? 1 : 0);
+    *h = m->nrows + (m->T * m->D > 1 ? m->depth : m->nrows) + legend_lines(m, *w) + 7 + (m->real ? 1 : 0) +
+         (m->devices[0] ? 1 : 0);
 }
 
 /* ---- the timeline ------------------------------------------------------- */
@@ -260,7 +263,8 @@ static void draw_panel(const pp_view_model *m, int y, int w)
     if (m->final && run->retimed) snprintf(flag, sizeof flag, "   %s: tick changed", run->paused ? "PAUSED, RE-TICKED" : "RE-TICKED");
     else if (m->final && run->paused) snprintf(flag, sizeof flag, "   PAUSED: %.1f s held, left out", held);
     mvprintw(y++, 0, "compute actions done: %d of %d%s", done, m->computes_total, flag);
-    if (m->note[0]) mvprintw(y, 0, "%.*s", w, m->note);
+    if (m->note[0]) mvprintw(y++, 0, "%.*s", w, m->note);
+    if (m->devices[0]) mvprintw(y, 0, "%.*s", w, m->devices);
 }
 
 /* ---- the whole screen ----------------------------------------------------- */

@@ -108,6 +108,13 @@ void pp_view_note(pp_view *v, const char *text)
     pthread_mutex_unlock(&v->mu);
 }
 
+void pp_view_devices(pp_view *v, const char *text)
+{
+    pthread_mutex_lock(&v->mu);
+    snprintf(v->m.devices, sizeof v->m.devices, "%s", text);
+    pthread_mutex_unlock(&v->mu);
+}
+
 void pp_view_alert(pp_view *v, const char *text)
 {
     pthread_mutex_lock(&v->mu);

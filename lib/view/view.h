@@ -61,6 +61,8 @@ void pp_view_set_control(pp_view *v, int paused, double tick_s);
 void pp_view_set_next(pp_view *v, const char *text);
 /* A line the panel shows under the figures (loss, samples/s). */
 void pp_view_note(pp_view *v, const char *text);
+/* A line saying where the ranks compute (GPU ranks), under the note. */
+void pp_view_devices(pp_view *v, const char *text);
 /* The watchdog's report (lines of text), shown in place of the panel. */
 void pp_view_alert(pp_view *v, const char *text);
 /* Shows `prompt` and waits for a key: returns 1 for q (quit), 0 for any other. */
@@ -109,6 +111,7 @@ typedef struct {
     char prompt[160];       /* shown on the key line while waiting for a key */
     int real;               /* real compute: costs are measured ms, not ticks */
     char note[160];         /* a line from the demo: loss, samples/s (real mode) */
+    char devices[160];      /* which rank computes on which GPU ("" on the CPU) */
     char alert[4096];       /* the watchdog's report, drawn in place of the panel ("" none) */
     char next[96];          /* paused: which action n runs next */
     int kinds[4];           /* which of F, B, I and W the schedule has */

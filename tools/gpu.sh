@@ -1,0 +1,69 @@
+#!/bin/sh
+# gpu.sh -- the GPU build (make GPU=1) in build/gpu, leaving the normal
+# build as it is, and what runs on it.
+#
+#   sh tools/gpu.sh test    (make test-gpu) build; the CPU tests in that build
+#                           (the C tests and the bad-input tests: the CUDA
+#                           backend linked in must change nothing on the CPU);
+#                           then tests/gpu.sh, which runs the GPU tests where
+#                           there is a GPU and skips them with one line where
+#                           not.  Ends on one "N passed, N failed" line.
+#   sh tools/gpu.sh bench   (make bench-gpu) build, then bench/gpu.sh
+#
+# Without nvcc there is no GPU build: one "skip" line, and it passes.
+cd "$(dirname "$0")/.." || exit 1
+top=$(pwd)
+out="$top/build/gpu"
+what=${1:-test}
+case "$what" in
+    test | bench) ;;
+    *) echo "gpu.sh: unknown '$what': use test or bench" >&2; exit 2 ;;
+esac
+log=$(mktemp)
+trap 'rm -f "$log" "$log.out"' EXIT
+
+nvcc=$(command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+if [ -z "$nvcc" ]; then
+    echo "skip - the GPU build: no nvcc here (on the PATH or in /usr/local/cuda/bin)"
+    echo "0 passed, 0 failed"
+    exit 0
+fi
+sh tools/copy_tree.sh "$out" || exit 1
+echo "== building with GPU=1 ($nvcc) in build/gpu"
+if ! make -C "$out" -j2 GPU=1 all >"$log.out" 2>&1; then
+    tail -30 "$log.out"
+    echo "not ok - the GPU build failed"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+if grep -q -e 'warning:' "$log.out"; then
+    grep 'warning:' "$log.out" | head -10
+    echo "not ok - the GPU build has warnings" | tee -a "$log"
+else
+    echo "ok - the GPU build compiles and links without a warning ($("$nvcc" --version | tail -2 | head -1))" | tee -a "$log"
+fi
+[ "$what" = bench ] && exec sh "$out/bench/gpu.sh"
+
+# step COMMAND...: as tests/run.sh's, run in build/gpu.
+step() {
+    echo "== $*"
+    (cd "$out" && "$@") >"$log.out" 2>&1
+    rc=$?
+    cat "$log.out"
+    cat "$log.out" >>"$log"
+    if [ $rc -ne 0 ] && ! grep -q '^not ok' "$log.out"; then
+        echo "not ok - '$*' exited with status $rc" | tee -a "$log"
+    fi
+}
+
+step ./tests/test_sched
+step mpiexec -n 4 ./tests/test_train
+step mpiexec -n 8 ./tests/test_grid
+step mpiexec -n 4 ./tests/test_mpi 4
+step sh tests/bad_input.sh
+step sh tests/gpu.sh
+
+passed=$(grep -c '^ok' "$log")
+failed=$(grep -c '^not ok' "$log")
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
