@@ -30,7 +30,7 @@ if [ -z "$nvcc" ]; then
 fi
 sh tools/copy_tree.sh "$out" || exit 1
 echo "== building with GPU=1 ($nvcc) in build/gpu"
-if ! make -C "$out" -j2 GPU=1 all >"$log.out" 2>&1; then
+if ! make -C "$out" -j"$(nproc 2>/dev/null || echo 2)" GPU=1 all >"$log.out" 2>&1; then
     tail -30 "$log.out"
     echo "not ok - the GPU build failed"
     echo "0 passed, 1 failed"

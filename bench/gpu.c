@@ -1,0 +1,240 @@
+/* gpu.c -- benchmarks of real compute on 2 GPU ranks (make bench-gpu):
+ *   1. matrix-multiply throughput inside each pipeline stage (the device's
+ *      own time for each multiply, from CUDA events) against bare cuBLAS
+ *      calls of the same shapes and transposes on the same GPU; target: at
+ *      least 90 %;
+ *   2. the speedup of P = 2 over P = 1 at M = 16 micro-batches, against the
+ *      ideal 2M / (M + 1).  Where the two ranks have a GPU each, the target
+ *      is 95 % of the ideal; where they share one, the GPU runs one
+ *      process's work at a time, so the figure shows what sharing costs and
+ *      has no target.
+ * Beside them, the floor: one message of a micro-batch's activations
+ * between the two ranks (through host memory, as the kit sends it), and
+ * its copies between GPU and host.  Every round measures everything once,
+ * back to back; the best round is judged, with the median beside it.
+ *
+ *   mpiexec -n 2 bench/gpu       (bench/gpu.sh runs it shared and, with two GPUs, apart)
+ */
+#include "pp.h"
+#include "pp_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { M = 16, ROUNDS = 9 };
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const double *v)
+{
+    double s[ROUNDS];
+    memcpy(s, v, sizeof s);
+    qsort(s, ROUNDS, sizeof *s, cmp);
+    return s[ROUNDS / 2];
+}
+
+static double best_low(const double *v)
+{
+    double m = v[0];
+    for (int k = 1; k < ROUNDS; k++) m = v[k] < m ? v[k] : m;
+    return m;
+}
+
+static double best_high(const double *v)
+{
+    double m = v[0];
+    for (int k = 1; k < ROUNDS; k++) m = v[k] > m ? v[k] : m;
+    return m;
+}
+
+typedef struct {
+    pp_trainer *t;
+    pp_sched *s;
+} bench_run;
+
+static bench_run setup(pp_grid *g, const pp_model_cfg *c)
+{
+    pp_partition part;
+    char err[200];
+    bench_run b = {NULL, NULL};
+    pp_sched *built = NULL;
+    pp_check chk;
+    if (pp_partition_make("front", c->depth, g->size, NULL, &part, err, sizeof err) != PP_OK ||
+        pp_sched_build("1f1b", g->size, M, 0, &built, NULL, 0) != PP_OK || pp_sched_validate(built, &b.s, &chk) != PP_OK ||
+        pp_trainer_new(g, c, &part, NULL, &b.t) != PP_OK)
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    pp_sched_free(built);
+    return b;
+}
+
+/* One training step on GPU ranks; its makespan (s) on rank 0 of the grid. */
+static double step_time(bench_run *b)
+{
+    pp_exec_opts o;
+    pp_exec_opts_default(&o);
+    o.device = pp_backend_clock();
+    pp_run *r = NULL;
+    double loss;
+    pp_status st = pp_trainer_step(b->t, b->s, &o, &r, &loss);
+    if (st != PP_OK) {
+        fprintf(stderr, "gpu: a step failed: %s %s\n", pp_strerror(st), pp_backend_error());
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    double s = r ? r->makespan : 0;
+    pp_run_free(r);
+    return s;
+}
+
+/* The bare rate of a stage's multiplies for one micro-batch (the shapes and
+ * transposes of lib/model/model.c), GFLOP/s, each shape timed alone on the
+ * device over `reps` calls. */
+static double bare_rate(const pp_model_cfg *c, int reps)
+{
+    int n = c->batch / M, d = c->width, f = c->hidden;
+    /* x W1, a W2 (W2 kept transposed), dy W2^T, dh W1^T, dy^T a, x^T dh */
+    const int shape[6][5] = {{0, 0, n, f, d}, {0, 1, n, d, f}, {0, 0, n, f, d},
+                             {0, 1, n, d, f}, {1, 0, d, f, n}, {1, 0, d, f, n}};
+    double seconds = 0, flops = 0;
+    for (int k = 0; k < 6; k++) {
+        const int *s = shape[k];
+        seconds += pp_backend_bare_gemm_s(s[0], s[1], s[2], s[3], s[4], reps);
+        flops += 2.0 * s[2] * s[3] * s[4];
+    }
+    return flops / seconds * 1e-9;
+}
+
+/* Half a round trip of `bytes` between ranks 0 and 1 through host memory:
+ * the floor under every message of the step (median of 50). */
+static double delivery_s(size_t bytes)
+{
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    char *buf = calloc(1, bytes);
+    double t[50];
+    for (int k = 0; k < 50; k++) {
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t0 = pp_now();
+        if (rank == 0) {
+            MPI_Send(buf, (int)bytes, MPI_BYTE, 1, 0, MPI_COMM_WORLD);
+            MPI_Recv(buf, (int)bytes, MPI_BYTE, 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        } else {
+            MPI_Recv(buf, (int)bytes, MPI_BYTE, 0, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            MPI_Send(buf, (int)bytes, MPI_BYTE, 0, 0, MPI_COMM_WORLD);
+        }
+        t[k] = (pp_now() - t0) / 2;
+    }
+    free(buf);
+    qsort(t, 50, sizeof *t, cmp);
+    return t[25];
+}
+
+/* One copy of `bytes` from the GPU to the host and back (median of 20). */
+static double copy_s(int rows, int cols)
+{
+    pp_tensor *x = NULL;
+    float *host = malloc((size_t)rows * cols * sizeof *host);
+    double t[20];
+    if (pp_tensor_new(NULL, PP_MEM_OTHER, rows, cols, &x) != PP_OK || !host) MPI_Abort(MPI_COMM_WORLD, 1);
+    for (int k = 0; k < 20; k++) {
+        double t0 = pp_now();
+        pp_tensor_to_host(x, host);
+        pp_tensor_from_host(x, host);
+        t[k] = pp_now() - t0;
+    }
+    pp_tensor_free(x);
+    free(host);
+    qsort(t, 20, sizeof *t, cmp);
+    return t[10];
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    char err[300] = "";
+    int ok = size == 2 && pp_backend_use("gpu", MPI_COMM_WORLD, err, sizeof err) == PP_OK, all_ok;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!all_ok) {
+        if (rank == 0) printf("skip - GPU benchmark: %s\n", size != 2 ? "run it on 2 ranks (mpiexec -n 2)" : err);
+        MPI_Finalize();
+        return 0;
+    }
+    pp_model_cfg c;
+    pp_model_cfg_default(&c);
+    c.depth = 8, c.width = 1024, c.hidden = 4096, c.batch = 2048;
+    char devs[2][64];
+    snprintf(devs[rank], sizeof devs[rank], "%s", pp_backend_device());
+    MPI_Gather(devs[rank], 64, MPI_CHAR, devs, 64, MPI_CHAR, 0, MPI_COMM_WORLD);
+    int shared = rank == 0 && strcmp(devs[0], devs[1]) == 0;
+    MPI_Bcast(&shared, 1, MPI_INT, 0, MPI_COMM_WORLD);
+
+    /* P = 1 on rank 0 while rank 1 waits; then P = 2; then the bare
+     * multiplies on each rank in turn (the other idle), as each stage's
+     * multiplies ran on its GPU. */
+    MPI_Comm one;
+    MPI_Comm_split(MPI_COMM_WORLD, rank == 0 ? 0 : MPI_UNDEFINED, 0, &one);
+    pp_grid *g1 = NULL, *g2 = NULL;
+    if (rank == 0 && pp_grid_new(one, &g1) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+    if (pp_grid_new(MPI_COMM_WORLD, &g2) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+    bench_run b1 = {NULL, NULL}, b2 = setup(g2, &c);
+    if (rank == 0) b1 = setup(g1, &c);
+    double t1[ROUNDS], t2[ROUNDS], ratio[ROUNDS], stage[2][ROUNDS], bare[2][ROUNDS], gemm_ratio[2][ROUNDS];
+    for (int k = -1; k < ROUNDS; k++) {
+        double fl, se, t1k = 0, mine[2], all[4];
+        if (rank == 0) t1k = step_time(&b1);
+        pp_barrier(MPI_COMM_WORLD, 1e-3);
+        pp_backend_gemm_stats(&fl, &se, 1);
+        double t2k = step_time(&b2);
+        pp_backend_gemm_stats(&fl, &se, 1);
+        mine[0] = fl / se * 1e-9;
+        for (int r = 0; r < 2; r++) {
+            pp_barrier(MPI_COMM_WORLD, 1e-3);
+            if (rank == r) mine[1] = bare_rate(&c, 20);
+        }
+        MPI_Gather(mine, 2, MPI_DOUBLE, all, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+        if (k < 0 || rank != 0) continue;   /* the warm-up round; the figures live on rank 0 */
+        t1[k] = t1k, t2[k] = t2k, ratio[k] = t1k / t2k;
+        for (int r = 0; r < 2; r++) {
+            stage[r][k] = all[2 * r], bare[r][k] = all[2 * r + 1];
+            gemm_ratio[r][k] = stage[r][k] / bare[r][k];
+        }
+    }
+    int rows = c.batch / M;
+    double floor_s = delivery_s((size_t)rows * c.width * sizeof(float)), copies = copy_s(rows, c.width);
+    if (rank == 0) {
+        double ideal = 2.0 * M / (M + 1), speed = best_low(t1) / best_low(t2);
+        printf("model: %d blocks, width %d, hidden %d; batch %d in M=%d micro-batches of %d; 1f1b; %s\n", c.depth,
+               c.width, c.hidden, c.batch, M, rows, pp_backend_name());
+        printf("ranks: 0 on %s, 1 on %s (%s)\n", devs[0], devs[1], shared ? "one GPU shared" : "a GPU each");
+        printf("floor (measured): one %d x %d message %.1f us between the ranks through host memory, "
+               "GPU to host and back %.1f us\n", rows, c.width, floor_s * 1e6, copies * 1e6);
+        printf("%d rounds; best round (median)\n", ROUNDS);
+        for (int r = 0; r < 2; r++)
+            printf("  matrix multiply inside stage %d: %.0f GFLOP/s (%.0f), measured on the device's clock: %.1f %% of "
+                   "bare cuBLAS of the same shapes, %.0f GFLOP/s (target 90 %%: %s; median of the rounds' ratios %.1f %%)\n",
+                   r, best_high(stage[r]), median(stage[r]), 100 * best_high(stage[r]) / best_high(bare[r]),
+                   best_high(bare[r]), best_high(stage[r]) / best_high(bare[r]) >= 0.9 ? "met" : "missed",
+                   100 * median(gemm_ratio[r]));
+        printf("  step time (measured): P=1 %.2f ms (%.2f), P=2 %.2f ms (%.2f)\n", best_low(t1) * 1e3,
+               median(t1) * 1e3, best_low(t2) * 1e3, median(t2) * 1e3);
+        printf("  speedup P=2 over P=1 on %s: %.3f measured (median of the rounds' ratios %.3f); ideal 2M/(M+1) = "
+               "%.3f (formula): %.1f %% of ideal (%s)\n", shared ? "one GPU shared by two ranks" : "two GPUs", speed,
+               median(ratio), ideal, 100 * speed / ideal,
+               shared ? "no target: processes sharing a GPU take turns on it"
+                      : speed / ideal >= 0.95 ? "target 95 %: met" : "target 95 %: missed");
+    }
+    if (b1.t) pp_trainer_free(b1.t), pp_sched_free(b1.s);
+    pp_trainer_free(b2.t), pp_sched_free(b2.s);
+    pp_grid_free(g2);
+    if (g1) pp_grid_free(g1);
+    if (one != MPI_COMM_NULL) MPI_Comm_free(&one);
+    MPI_Finalize();
+    return 0;
+}

@@ -1,0 +1,50 @@
+#!/bin/sh
+# gpu_remote.sh [DEBS] -- the GPU checks, on a machine with an NVIDIA GPU
+# and CUDA's compiler that may have no MPICH and reach no package registry.
+# Unpacks the .deb files tools/gpu_pack.sh fetched (DEBS, default .debs)
+# into a folder of its own with dpkg -x (nothing is installed: the
+# machine's own files are left alone), puts it first on PATH and the
+# compiler's and loader's paths, then runs make test-gpu and make
+# bench-gpu.  With OUT set, the logs go there too.
+cd "$(dirname "$0")/.." || exit 1
+top=$(pwd)
+debs=${1:-.debs}
+root=${PP_ROOT:-/tmp/pp-root}
+ls "$debs"/*.deb >/dev/null 2>&1 || { echo "gpu_remote: no .deb files in $debs (run tools/gpu_pack.sh first)" >&2; exit 2; }
+mkdir -p "$root/bin"
+for f in "$debs"/*.deb; do
+    # The machine's own terminal and device libraries, where it has them,
+    # stay its own: an older copy first on the loader's path could shadow them.
+    case $(basename "$f") in
+        libtinfo6_*) so=libtinfo.so.6 ;;
+        libncurses6_*) so=libncurses.so.6 ;;
+        libncursesw6_*) so=libncursesw.so.6 ;;
+        libudev1_*) so=libudev.so.1 ;;
+        *) so= ;;
+    esac
+    if [ -n "$so" ] && ldconfig -p | grep -q "$so"; then continue; fi
+    dpkg -x "$f" "$root" || exit 1
+done
+# What the packages' installers would have made: mpicc (its paths moved
+# into the folder) and mpiexec, with the proxy it starts beside it.
+sed -e "s|^prefix=/usr|prefix=$root/usr|" -e "s|^exec_prefix=/usr|exec_prefix=$root/usr|" \
+    -e "s|^includedir=/usr|includedir=$root/usr|" -e "s|^libdir=/usr|libdir=$root/usr|" \
+    -e "s|^sysconfdir=/etc|sysconfdir=$root/etc|" "$root/usr/bin/mpicc.mpich" >"$root/bin/mpicc"
+chmod +x "$root/bin/mpicc"
+ln -sf "$root/usr/bin/mpiexec.hydra" "$root/bin/mpiexec"
+ln -sf "$root/usr/bin/hydra_pmi_proxy" "$root/bin/hydra_pmi_proxy"   # mpiexec starts it from its own folder
+lib=$root/usr/lib/x86_64-linux-gnu
+export PATH="$root/bin:$root/usr/bin:$PATH"
+export CPATH="$root/usr/include:$root/usr/include/x86_64-linux-gnu/openblas-pthread${CPATH:+:$CPATH}"
+export LIBRARY_PATH="$lib:$lib/openblas-pthread${LIBRARY_PATH:+:$LIBRARY_PATH}"
+export LD_LIBRARY_PATH="$lib:$lib/openblas-pthread${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export HYDRA_LAUNCHER=fork   # one machine: ranks started directly, no ssh
+echo "gpu_remote: MPICH from $root: $(mpiexec --version | grep -m 1 Version)"
+nvidia-smi -L 2>&1 | sed 's/^/gpu_remote: /'
+log=${OUT:-/tmp}
+make test-gpu >"$log/test-gpu.log" 2>&1
+rc=$?
+grep -v '^ok' "$log/test-gpu.log"   # the whole log is in $log/test-gpu.log
+make bench-gpu >"$log/bench-gpu.log" 2>&1
+cat "$log/bench-gpu.log"
+[ $rc -eq 0 ]
