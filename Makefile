@@ -70,6 +70,7 @@ lib/model/gpu.o: lib/model/gpu.cu lib/model/gpu.h lib/build-flags
 	$(NVCC) -std=c++17 -O2 $(GPU_ARCH) -Xcompiler -Wall -c -o $@ $<
 
 lib/libpp.a: $(LIB_OBJ)
+	rm -f $@
 	ar rcs $@ $^
 
 demos/%: demos/%.c lib/libpp.a

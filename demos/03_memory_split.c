@@ -132,8 +132,9 @@ static void one_schedule(pp_demo *d, const pp_partition *part, pp_sched *s, cons
     }
     if (d->grid->rank == 0 && !d->quit && pp_backend_gpu() >= 0)
         printf("  --device gpu: every figure above is memory allocated on the rank's GPU; each\n"
-               "  buffer that crosses to another rank also has a host copy of its size\n"
-               "  (page-locked, for MPI), not counted here\n");
+               "  buffer that crosses to another rank also has a copy of its size that MPI\n"
+               "  sends from or receives into (page-locked host memory, or GPU memory where\n"
+               "  MPI reads it), not counted here\n");
     free(all);
     if (d->opt.dump[0] && !d->quit) {
         char err[400] = "";

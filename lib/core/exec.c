@@ -204,10 +204,10 @@ static pp_status take_recorded(runner *x)
     return PP_OK;
 }
 
-/* Is any send of this rank still on its way? */
+/* Is any send of this rank still on its way (or held for its bytes)? */
 static int sending(const runner *x)
 {
-    return x->npending > 0;
+    return x->npending > 0 || x->nheld > 0;
 }
 
 /* Test-and-yield (give up the core, stay awake) or sleep a slice?  A
@@ -394,11 +394,16 @@ static pp_status compute(runner *x, pp_action a, pp_event *e)
         if (st == PP_OK && ar > 0) st = timed_allreduce(x, x->g->tp, a.kind, a.stage, a.mb, e->t0 + cost);
     }
     /* On a device the compute's own clock says when it ran (the host only
-     * handed it over); its end is the event's. */
+     * handed it over), and the action ends when the device is done: until
+     * then MPI moves messages, as in a compute on the host. */
     double t0, t1;
-    if (dev && st == PP_OK && (st = dev->end(dev->ctx, &t0, &t1)) == PP_OK) {
-        e->t0 = t0 - x->start;
-        e->t1 = t1 - x->start;
+    int running = 0;
+    while (dev && st == PP_OK && (running = dev->end(dev->ctx, &t0, &t1)) == 1 && (st = progress(x)) == PP_OK)
+        pp_sleep_until(pp_now() + o->poll_wait_s);
+    if (dev && st == PP_OK && running < 0) st = PP_EDEVICE;
+    if (dev && st == PP_OK) {   /* within what the host saw: handed over, then seen done */
+        e->t0 = t0 - x->start > e->t0 ? t0 - x->start : e->t0;
+        e->t1 = t1 - x->start < since_start(x) ? t1 - x->start : since_start(x);
     }
     if (a.kind == PP_B || a.kind == PP_W) x->inflight--;
     return st;

@@ -306,9 +306,9 @@ typedef struct {
     void (*step)(void *ctx);                    /* a step starts: ties the device's clock to pp_now() */
     void (*begin)(void *ctx);                   /* a compute starts */
     void (*occupy)(void *ctx, double seconds);  /* timed mode: the device busy this long */
-    /* The compute has been handed over: waits for the device to finish it,
-     * and gives its start and end on pp_now()'s clock. */
-    pp_status (*end)(void *ctx, double *t0, double *t1);
+    /* The compute has been handed over: 1 while the device still runs it,
+     * then 0 with its start and end on pp_now()'s clock; -1 if it failed. */
+    int (*end)(void *ctx, double *t0, double *t1);
 } pp_device;
 
 /* A bug a rank runs on purpose, so that a student (or a test) can watch the

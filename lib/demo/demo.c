@@ -37,7 +37,7 @@ struct pp_demo_state {
     int cost_M;              /* the M they were measured for (0: not yet) */
     double stage_scale[PP_MAX_STAGES]; /* blocks per stage: the simulator's per-stage cost */
     int guard;               /* rank 0 without the view: the guardian's pipe (-1: none) */
-    char devices[160];       /* rank 0, GPU ranks: which rank computes on which GPU */
+    char devices[400];       /* rank 0, GPU ranks: which rank computes on which GPU */
     int paced;               /* the live view's tick has been chosen (pace) */
 };
 
@@ -107,9 +107,10 @@ void pp_die(const char *file, int line, const char *call, pp_status st, const ch
     if (st == PP_EHANG && current && current->grid) end_stuck(current);
     close_view(current, 0);
     fflush(stdout);
-    char msg[600];
-    snprintf(msg, sizeof msg, "%s:%d: %s failed: %s%s%s\n", file, line, call, pp_strerror(st), hint && hint[0] ? "; " : "",
-             hint ? hint : "");
+    char msg[900], why[300] = "";
+    if (st == PP_EDEVICE) snprintf(why, sizeof why, " (%s)", pp_backend_error());   /* the GPU's own reason */
+    snprintf(msg, sizeof msg, "%s:%d: %s failed: %s%s%s%s\n", file, line, call, pp_strerror(st), why,
+             hint && hint[0] ? "; " : "", hint ? hint : "");
     /* Another rank draws the live view: printed now, the line would land in
      * the picture.  Rank 0's guardian prints it once the terminal is back. */
     int later = current && current->grid && current->tui && current->grid->rank != 0 &&
@@ -202,11 +203,18 @@ static void choose_device(pp_demo *d)
     }
     d->exec.device = pp_backend_clock();
     if (strcmp(d->opt.device, "gpu") != 0) return;
-    enum { NAME = 64 };
-    int P = d->grid->size;
+    enum { NAME = 128 };
+    int P = d->grid->size, here;
     char mine[NAME], *all = malloc((size_t)P * NAME), *flag = calloc((size_t)P, 1);
     if (!all || !flag) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
-    snprintf(mine, sizeof mine, "%s", pp_backend_device());
+    /* On several machines a GPU is named with its machine's. */
+    MPI_Comm node;
+    MPI_Comm_split_type(d->grid->all, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &here);
+    MPI_Comm_free(&node);
+    char host[64] = "";
+    if (here < P) gethostname(host, sizeof host - 1);
+    snprintf(mine, sizeof mine, "%s%s%s", pp_backend_device(), host[0] ? " on " : "", host);
     MPI_Gather(mine, NAME, MPI_CHAR, all, NAME, MPI_CHAR, 0, d->grid->all);
     char *text = d->in->devices;
     size_t n = sizeof d->in->devices;

@@ -144,32 +144,61 @@ void pp_gpu_from_host(void *dst, const void *src, size_t bytes)
 {
     /* Waits: the host may reuse src as soon as this returns. */
     if (first_error[0]) return;
-    if (!failed(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, work), "copy to the GPU"))
+    if (!failed(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, work), "copy to the GPU"))
         failed(cudaStreamSynchronize(work), "copy to the GPU");
 }
 
-static cudaEvent_t out_after, out_done;
+/* Each copy out gets a ticket, and its own end marker in a ring of them:
+ * a send asks about its own copy, not the latest (which may wait for a
+ * compute queued after it).  Copies on `out` run in order, so a marker
+ * reused by a later copy is only ever late, never early. */
+enum { RING = 256 };
+static cudaEvent_t out_after, copied[RING];
+static int tickets;
 
-void pp_gpu_to_host_async(void *dst, const void *src, size_t bytes)
+void *pp_gpu_msg_alloc(size_t bytes)
 {
-    if (first_error[0]) return;
-    if (!out_after && (failed(cudaEventCreateWithFlags(&out_after, cudaEventDisableTiming), "cudaEventCreate") ||
-                       failed(cudaEventCreateWithFlags(&out_done, cudaEventDisableTiming), "cudaEventCreate")))
-        return;
-    /* The copy waits for the compute queued so far (which made the bytes),
-     * not for what is queued after it. */
-    failed(cudaEventRecord(out_after, work), "cudaEventRecord");
-    failed(cudaStreamWaitEvent(out, out_after, 0), "cudaStreamWaitEvent");
-    failed(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, out), "copy of a message to the host");
-    failed(cudaEventRecord(out_done, out), "cudaEventRecord");
+    void *p = NULL;
+    /* Plain cudaMalloc, not the pool: an MPI library that reads device
+     * memory may map it into another process, which pool memory does not allow. */
+    if (failed(cudaMalloc(&p, bytes ? bytes : 16), "cudaMalloc")) return NULL;
+    if (failed(cudaMemset(p, 0, bytes), "cudaMemset")) {
+        cudaFree(p);
+        return NULL;
+    }
+    return p;
 }
 
-int pp_gpu_out_done(void)
+void pp_gpu_msg_release(void *p)
 {
-    if (first_error[0] || !out_done) return 1;
-    cudaError_t e = cudaEventQuery(out_done);
+    if (p) failed(cudaFree(p), "cudaFree");
+}
+
+int pp_gpu_copy_out(void *dst, const void *src, size_t bytes)
+{
+    if (first_error[0]) return -1;
+    if (!out_after) {
+        if (failed(cudaEventCreateWithFlags(&out_after, cudaEventDisableTiming), "cudaEventCreate")) return -1;
+        for (int i = 0; i < RING; i++)
+            if (failed(cudaEventCreateWithFlags(&copied[i], cudaEventDisableTiming), "cudaEventCreate")) return -1;
+    }
+    int t = tickets++ % RING;
+    /* The copy waits for the compute queued so far (which made the bytes),
+     * not for what is queued after it.  Default: host or device memory,
+     * as dst is. */
+    failed(cudaEventRecord(out_after, work), "cudaEventRecord");
+    failed(cudaStreamWaitEvent(out, out_after, 0), "cudaStreamWaitEvent");
+    failed(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, out), "copy of a message out");
+    failed(cudaEventRecord(copied[t], out), "cudaEventRecord");
+    return t;
+}
+
+int pp_gpu_copied(int ticket)
+{
+    if (first_error[0] || ticket < 0) return 1;
+    cudaError_t e = cudaEventQuery(copied[ticket]);
     if (e == cudaErrorNotReady) return 0;
-    return failed(e, "copy of a message to the host"), 1;
+    return failed(e, "copy of a message out"), 1;
 }
 
 void pp_gpu_sync(void)
@@ -181,11 +210,12 @@ void pp_gpu_sync(void)
 
 /* ---- matrix multiply -------------------------------------------------------- */
 
-/* Every multiply's start and end, folded into the totals when asked (or
- * when the list is full), so that timing one never waits for it. */
+/* Once pp_gpu_gemm_stats has been called (make bench), every multiply's
+ * start and end, folded into the totals when asked (or when the list is
+ * full), so that timing one never waits for it. */
 enum { MAX_TIMED = 1024 };
 static cudaEvent_t gemm_ev[MAX_TIMED][2];
-static int ntimed;
+static int ntimed, timing;
 static double gemm_flops_sum, gemm_seconds_sum;
 
 static void fold_gemm_times(void)
@@ -214,6 +244,11 @@ static void row_major_sgemm(int ta, int tb, int m, int n, int k, const float *A,
 void pp_gpu_gemm(int ta, int tb, int m, int n, int k, const float *A, const float *B, float beta, float *C)
 {
     if (first_error[0]) return;
+    gemm_flops_sum += 2.0 * m * n * k;
+    if (!timing) {
+        row_major_sgemm(ta, tb, m, n, k, A, B, beta, C);
+        return;
+    }
     if (ntimed == MAX_TIMED) fold_gemm_times();
     cudaEvent_t *ev = gemm_ev[ntimed];
     if (!ev[0] && (failed(cudaEventCreate(&ev[0]), "cudaEventCreate") || failed(cudaEventCreate(&ev[1]), "cudaEventCreate")))
@@ -222,11 +257,11 @@ void pp_gpu_gemm(int ta, int tb, int m, int n, int k, const float *A, const floa
     row_major_sgemm(ta, tb, m, n, k, A, B, beta, C);
     failed(cudaEventRecord(ev[1], work), "cudaEventRecord");
     ntimed++;
-    gemm_flops_sum += 2.0 * m * n * k;
 }
 
 void pp_gpu_gemm_stats(double *flops, double *seconds)
 {
+    timing = 1;
     fold_gemm_times();
     *flops = gemm_flops_sum, *seconds = gemm_seconds_sum;
     gemm_flops_sum = gemm_seconds_sum = 0;
@@ -415,7 +450,7 @@ void pp_gpu_sgd(float *w, float *g, float lr, long n)
 
 static cudaEvent_t anchor_ev, span_ev[2];
 static double anchor_host;   /* host seconds at which anchor_ev was seen done */
-static int span_open;
+static int span_state;       /* 0 none, 1 begun, 2 ended (its end marker queued) */
 
 void pp_gpu_anchor(double (*host_now)(void))
 {
@@ -436,21 +471,21 @@ void pp_gpu_anchor(double (*host_now)(void))
 
 void pp_gpu_span_begin(void)
 {
-    if (!first_error[0] && anchor_ev) failed(cudaEventRecord(span_ev[0], work), "cudaEventRecord"), span_open = 1;
-}
-
-void pp_gpu_span_end(void)
-{
-    if (!first_error[0] && span_open) failed(cudaEventRecord(span_ev[1], work), "cudaEventRecord");
+    if (!first_error[0] && anchor_ev && !failed(cudaEventRecord(span_ev[0], work), "cudaEventRecord")) span_state = 1;
 }
 
 int pp_gpu_span(double *t0, double *t1)
 {
     float a = 0, b = 0;
-    if (first_error[0] || !span_open) return -1;
-    span_open = 0;
-    if (failed(cudaEventSynchronize(span_ev[1]), "cudaEventSynchronize") ||
-        failed(cudaEventElapsedTime(&a, anchor_ev, span_ev[0]), "cudaEventElapsedTime") ||
+    if (first_error[0] || span_state == 0) return -1;
+    if (span_state == 1) {   /* the first ask: the end marker goes in after the compute */
+        if (failed(cudaEventRecord(span_ev[1], work), "cudaEventRecord")) return -1;
+        span_state = 2;
+    }
+    cudaError_t e = cudaEventQuery(span_ev[1]);
+    if (e == cudaErrorNotReady) return 1;
+    span_state = 0;
+    if (failed(e, "the GPU's work") || failed(cudaEventElapsedTime(&a, anchor_ev, span_ev[0]), "cudaEventElapsedTime") ||
         failed(cudaEventElapsedTime(&b, anchor_ev, span_ev[1]), "cudaEventElapsedTime"))
         return -1;
     *t0 = anchor_host + a / 1e3;

@@ -36,10 +36,15 @@ void pp_gpu_host_release(void *p);
 void pp_gpu_copy(void *dst, const void *src, size_t bytes);
 void pp_gpu_to_host(void *dst, const void *src, size_t bytes);
 void pp_gpu_from_host(void *dst, const void *src, size_t bytes);
-/* A message's bytes to host memory on the copy stream, after the compute
- * queued so far; pp_gpu_out_done says whether the latest such copy ended. */
-void pp_gpu_to_host_async(void *dst, const void *src, size_t bytes);
-int pp_gpu_out_done(void);
+/* Device memory for a message buffer that MPI itself reads (plain
+ * cudaMalloc, which another process can map), zeroed. */
+void *pp_gpu_msg_alloc(size_t bytes);
+void pp_gpu_msg_release(void *p);
+/* A message's bytes to its buffer (host or device memory) on the copy
+ * stream, after the compute queued so far: returns a ticket, and
+ * pp_gpu_copied(ticket) says whether that copy has ended. */
+int pp_gpu_copy_out(void *dst, const void *src, size_t bytes);
+int pp_gpu_copied(int ticket);
 /* Waits for everything queued. */
 void pp_gpu_sync(void);
 
@@ -56,18 +61,19 @@ void pp_gpu_sgd(float *w, float *g, float lr, long n);
 
 /* Device time.  pp_gpu_anchor ties the device's clock to the host's:
  * `host_now` is read the moment a marker the device passed is seen done.
- * span_begin / span_end bracket the work of one action; pp_gpu_span waits
- * for its end and gives its start and end in host seconds. */
+ * span_begin marks the start of one action's work; pp_gpu_span, asked once
+ * it has all been queued, marks its end and returns 1 while the device still
+ * runs it, then 0 with its start and end in host seconds (-1: failed). */
 void pp_gpu_anchor(double (*host_now)(void));
 void pp_gpu_span_begin(void);
-void pp_gpu_span_end(void);
 int pp_gpu_span(double *t0, double *t1);
 /* Keeps the device busy for `seconds` (one thread spinning on the GPU's
  * clock): timed mode's stand-in for a compute. */
 void pp_gpu_occupy(double seconds);
 
 /* Seconds the device spent in matrix multiplies since the last call, and
- * their floating-point operations (waits for the work queued). */
+ * their floating-point operations (waits for the work queued).  The first
+ * call starts the timing: until then no multiply is timed. */
 void pp_gpu_gemm_stats(double *flops, double *seconds);
 /* A bare cuBLAS multiply of the same shape, `reps` times: seconds each
  * (for make bench, against the backend's own). */

@@ -59,23 +59,25 @@ typedef struct {
     double (*mse)(float *dy, const float *y, const float *t, long n, float scale);
     void (*tanh_)(float *x, long n);
     void (*sgd)(float *w, float *g, float lr, long n);   /* w -= lr g, then g = 0 */
-    /* Host memory messages travel in (page-locked on a GPU, so copies to and
-     * from it run at full speed and beside the compute). */
+    /* Host memory for the collectives' sums (page-locked on a GPU, so
+     * copies to and from it run at full speed). */
     void *(*host_alloc)(size_t bytes);
     void (*host_release)(void *p);
-    /* A message to the host after the compute queued so far, while the next
-     * one runs; out_done says whether the latest such copy has ended. */
-    void (*to_host_async)(void *dst, const void *src, size_t bytes);
-    int (*out_done)(void);
+    /* On a GPU, the buffer a message travels in to and from MPI: page-locked
+     * host memory, or device memory where the MPI library reads it.  A
+     * message is copied into it after the compute that made it, while the
+     * next one runs: copy_out gives a ticket, copied(ticket) says whether
+     * that copy has ended. */
+    void *(*msg_alloc)(size_t bytes);
+    void (*msg_release)(void *p);
+    int (*copy_out)(void *dst, const void *src, size_t bytes);
+    int (*copied)(int ticket);
     void (*sync)(void);                /* waits for everything queued */
     const char *(*error)(void);        /* the backend's first failure, "" if none */
 } pp_ops;
 
 /* The backend in use on this process (the CPU until pp_backend_use). */
 const pp_ops *pp_ops_now(void);
-/* Do messages go to MPI straight from tensor memory (the CPU, or a GPU with
- * an MPI library that reads device memory)?  Else through host copies. */
-int pp_backend_mpi_direct(void);
 /* PP_OK, or PP_EDEVICE once the backend has failed (its reason: ops->error). */
 pp_status pp_backend_status(void);
 

@@ -208,8 +208,15 @@ static void cpu_sgd(float *w, float *g, float lr, long n)
     }
 }
 
-static int cpu_done(void)
+static int cpu_copy_out(void *dst, const void *src, size_t bytes)
 {
+    memcpy(dst, src, bytes);
+    return 0;
+}
+
+static int cpu_copied(int ticket)
+{
+    (void)ticket;
     return 1;
 }
 
@@ -226,7 +233,7 @@ static const pp_ops cpu_ops = {
     "cpu (OpenBLAS, 1 thread per rank)", 0,
     cpu_alloc, cpu_release, cpu_copy, cpu_copy, cpu_copy, cpu_gemm, cpu_add_bias, cpu_gelu,
     cpu_gelu_backward, cpu_add, cpu_sum_rows_acc, cpu_mse, cpu_tanh, cpu_sgd,
-    cpu_alloc, cpu_release, cpu_copy, cpu_done, cpu_sync, cpu_error,
+    cpu_alloc, cpu_release, cpu_alloc, cpu_release, cpu_copy_out, cpu_copied, cpu_sync, cpu_error,
 };
 
 /* OpenBLAS starts one thread per core by default; ranks share the cores, so
@@ -291,11 +298,28 @@ static void gpu_done_sync(void)
     pp_gpu_sync();
 }
 
+/* Does this MPI library read device memory?  MPICH says so where it was
+ * built to (MPIX_Query_cuda_support, from MPICH 4); then messages travel in
+ * device buffers, else in page-locked host ones. */
+static int mpi_reads_device;
+
+static void *gpu_msg_alloc(size_t bytes)
+{
+    return mpi_reads_device ? pp_gpu_msg_alloc(bytes) : pp_gpu_host_alloc(bytes);
+}
+
+static void gpu_msg_release(void *p)
+{
+    if (mpi_reads_device) pp_gpu_msg_release(p);
+    else pp_gpu_host_release(p);
+}
+
 static const pp_ops gpu_ops = {
     "gpu (cuBLAS, float32)", 1,
     pp_gpu_alloc, pp_gpu_release, pp_gpu_copy, pp_gpu_to_host, pp_gpu_from_host, pp_gpu_gemm, pp_gpu_add_bias,
     pp_gpu_gelu, pp_gpu_gelu_backward, pp_gpu_add, pp_gpu_sum_rows_acc, pp_gpu_mse, pp_gpu_tanh, pp_gpu_sgd,
-    pp_gpu_host_alloc, pp_gpu_host_release, pp_gpu_to_host_async, pp_gpu_out_done, gpu_done_sync, pp_gpu_error,
+    pp_gpu_host_alloc, pp_gpu_host_release, gpu_msg_alloc, gpu_msg_release, pp_gpu_copy_out, pp_gpu_copied,
+    gpu_done_sync, pp_gpu_error,
 };
 
 /* The executor's view of the GPU: each compute bracketed by two markers on
@@ -318,11 +342,10 @@ static void dev_occupy(void *ctx, double seconds)
     pp_gpu_occupy(seconds);
 }
 
-static pp_status dev_end(void *ctx, double *t0, double *t1)
+static int dev_end(void *ctx, double *t0, double *t1)
 {
     (void)ctx;
-    pp_gpu_span_end();
-    return pp_gpu_span(t0, t1) == 0 ? PP_OK : PP_EDEVICE;
+    return pp_gpu_span(t0, t1);
 }
 
 static const pp_device gpu_clock = {NULL, dev_step, dev_begin, dev_occupy, dev_end};
@@ -355,18 +378,11 @@ static pp_status use_gpu(MPI_Comm comm, char *err, size_t n)
     }
     snprintf(device_name, sizeof device_name, "GPU %d (%s)", dev, name);
     gpu_index = dev;
+#if defined(MPICH_NUMVERSION) && MPICH_NUMVERSION >= 40000000
+    mpi_reads_device = MPIX_Query_cuda_support();
+#endif
     in_use = &gpu_ops;
     return PP_OK;
-}
-
-int pp_backend_mpi_direct(void)
-{
-    if (!pp_ops_now()->on_device) return 1;
-#if defined(MPICH_NUMVERSION) && MPICH_NUMVERSION >= 40000000
-    return MPIX_Query_cuda_support();   /* 1 where this MPICH was built to read device memory */
-#else
-    return 0;
-#endif
 }
 
 const pp_device *pp_backend_clock(void)
@@ -409,11 +425,6 @@ static pp_status use_gpu(MPI_Comm comm, char *err, size_t n)
     snprintf(err, n, "--device gpu: this build has no CUDA: build with 'make GPU=1' (it needs nvcc), or run with "
              "--device cpu");
     return PP_EARG;
-}
-
-int pp_backend_mpi_direct(void)
-{
-    return 1;
 }
 
 const pp_device *pp_backend_clock(void)

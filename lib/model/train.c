@@ -30,13 +30,14 @@
  *   - replica d trains on its share of the batch; after the last
  *     micro-batch the replicas' gradients are summed (ordered all-reduce)
  *     and every replica takes the same SGD step.
- * On GPU ranks (--device gpu) tensors live in device memory.  Unless the MPI
- * library reads device memory itself, every message travels in a host copy
- * (page-locked, kept from step to step): an outgoing one is copied out on
- * the GPU's second stream right after the compute that made it, and the
- * executor posts its send once the copy is done (the ready hook), while the
- * next compute runs; an arriving one is copied in just before its use.  The
- * collectives' sums are done on the host, so their vectors go out and back.
+ * On GPU ranks (--device gpu) tensors live in device memory, and every
+ * message crossing to another rank travels in a buffer of its own, kept
+ * from step to step: page-locked host memory, or device memory where the
+ * MPI library reads it.  An outgoing message is copied into it on the
+ * GPU's second stream right after the compute that made it, and the
+ * executor posts its send once that copy is done (the ready hook), while
+ * the next compute runs; an arriving one is copied in just before its use.
+ * The collectives' sums are done on the host, so their vectors go out and back.
  * Left out on purpose: weight stashing (PipeDream's asynchronous updates);
  * every step ends with one SGD update after the last micro-batch.
  */
@@ -90,6 +91,7 @@ struct pp_trainer {
      * and kept while M stays; and host room for the collectives' vectors. */
     float **mirror;
     int mirror_M;
+    int *ticket;          /* [NDIRS][S*M] the copy out of each message sent from its host copy */
     float *scratch;
     long scratch_n;
     saved *sv;            /* [depth * M] */
@@ -147,7 +149,8 @@ static void message_out(pp_trainer *tr, int dir, int s, int m)
     pp_tensor *b = *msg(tr, dir, s, m);
     long first, count;
     my_slice(tr, b, &first, &count);
-    pp_ops_now()->to_host_async(host + first, b->data + first, (size_t)count * sizeof(float));
+    tr->ticket[(size_t)dir * tr->S * tr->M + (size_t)s * tr->M + m] =
+        pp_ops_now()->copy_out(host + first, b->data + first, (size_t)count * sizeof(float));
 }
 
 /* Host memory for a collective's vector of n floats (buf itself on the
@@ -409,12 +412,13 @@ static pp_status compute(void *ctx, pp_step *step, pp_action a)
     return st == PP_OK ? pp_backend_status() : st;   /* a GPU's failure shows here */
 }
 
-/* A send's bytes are in its buffer once the copy out (if any) has ended. */
+/* A send's bytes are in its buffer once its copy out (if any) has ended. */
 static int ready(void *ctx, pp_action a)
 {
     pp_trainer *tr = ctx;
     int dir = a.kind == PP_SEND_F ? OUT_F : OUT_B;
-    return !mirror(tr, dir, a.stage, a.mb) || pp_ops_now()->out_done();
+    if (!mirror(tr, dir, a.stage, a.mb)) return 1;
+    return pp_ops_now()->copied(tr->ticket[(size_t)dir * tr->S * tr->M + (size_t)a.stage * tr->M + a.mb]);
 }
 
 static void *buffer(void *ctx, pp_action a, size_t *bytes)
@@ -459,30 +463,34 @@ static void free_batch(pp_trainer *tr)
 
 static void free_mirrors(pp_trainer *tr)
 {
-    for (int i = 0; tr->mirror && i < NDIRS * tr->S * tr->mirror_M; i++) pp_ops_now()->host_release(tr->mirror[i]);
-    free(tr->mirror);
-    tr->mirror = NULL;
+    for (int i = 0; tr->mirror && i < NDIRS * tr->S * tr->mirror_M; i++) pp_ops_now()->msg_release(tr->mirror[i]);
+    free(tr->mirror), free(tr->ticket);
+    tr->mirror = NULL, tr->ticket = NULL;
     tr->mirror_M = 0;
 }
 
-/* GPU ranks whose MPI cannot read device memory: a host copy for every
- * message that crosses to another rank (kept while M stays the same: a
- * page-locked allocation costs milliseconds). */
+/* GPU ranks: the buffer MPI sends from or receives into, for every message
+ * that crosses to another rank (kept while M stays the same: a page-locked
+ * allocation costs milliseconds). */
 static pp_status make_mirrors(pp_trainer *tr)
 {
-    if (pp_backend_mpi_direct() || tr->mirror_M == tr->M) return PP_OK;
+    if (!pp_ops_now()->on_device || tr->mirror_M == tr->M) return PP_OK;
     free_mirrors(tr);
     int n = NDIRS * tr->S * tr->M;
-    if (!(tr->mirror = calloc((size_t)n, sizeof *tr->mirror))) return PP_ENOMEM;
-    tr->mirror_M = tr->M;
+    tr->mirror = calloc((size_t)n, sizeof *tr->mirror);
+    tr->ticket = calloc((size_t)n, sizeof *tr->ticket);
+    if (!tr->mirror || !tr->ticket) return PP_ENOMEM;
+    tr->mirror_M = tr->M;   /* (what free_mirrors goes over; the mirrors are whole only on PP_OK) */
     for (int dir = 0; dir < NDIRS; dir++)
         for (int s = 0; s < tr->S; s++) {
             int other = dir == IN_F || dir == OUT_B ? s - 1 : s + 1;   /* the stage at the other end */
             if (!mine(tr, s) || other < 0 || other >= tr->S || mine(tr, other)) continue;
             for (int m = 0; m < tr->M; m++) {
                 size_t i = (size_t)dir * tr->S * tr->M + (size_t)s * tr->M + m;
-                if (!(tr->mirror[i] = pp_ops_now()->host_alloc((size_t)tr->rows * tr->cfg.width * sizeof(float))))
+                if (!(tr->mirror[i] = pp_ops_now()->msg_alloc((size_t)tr->rows * tr->cfg.width * sizeof(float)))) {
+                    free_mirrors(tr);   /* the next step makes them all again */
                     return PP_ENOMEM;
+                }
             }
         }
     return PP_OK;
@@ -586,6 +594,7 @@ pp_status pp_trainer_step(pp_trainer *tr, const pp_sched *s, const pp_exec_opts 
     for (int l = 0; l < tr->cfg.depth; l++)
         if (tr->w[l].W1) pp_block_sgd(&tr->w[l], &tr->grad[l], tr->cfg.lr);
     if (MPI_Bcast(&tr->loss, 1, MPI_DOUBLE, tr->stage_rank[tr->S - 1], tr->g->pipe) != MPI_SUCCESS) st = PP_EMPI;
+    if (st == PP_OK) st = pp_backend_status();   /* a GPU failure in the sums or the update */
 done:
     end_step(tr);
     *loss = tr->loss;

@@ -111,7 +111,7 @@ typedef struct {
     char prompt[160];       /* shown on the key line while waiting for a key */
     int real;               /* real compute: costs are measured ms, not ticks */
     char note[160];         /* a line from the demo: loss, samples/s (real mode) */
-    char devices[160];      /* which rank computes on which GPU ("" on the CPU) */
+    char devices[400];      /* which rank computes on which GPU ("" on the CPU) */
     char alert[4096];       /* the watchdog's report, drawn in place of the panel ("" none) */
     char next[96];          /* paused: which action n runs next */
     int kinds[4];           /* which of F, B, I and W the schedule has */
