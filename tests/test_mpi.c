@@ -226,6 +226,85 @@ static int timings_hold(const pp_run *run, const pp_sched *s, const pp_exec_opts
     return ok;
 }
 
+/* ---- sends held until their bytes are ready (GPU ranks' copy out) ---- */
+
+/* A stand-in for real compute whose every message needs HOLD_S after the
+ * send action to be ready, as a GPU's copy to host memory would: the
+ * executor must hold each send, go on, and post it once ready says so. */
+enum { MAX_ACTS = 256 };
+static const double HOLD_S = 3e-3;
+typedef struct {
+    float buf[MAX_ACTS][4];   /* per action of this rank's list: its message */
+    const pp_sched *lo;
+    int me;
+    double asked[MAX_ACTS];   /* when ready was first asked about a send (0: not yet) */
+    int early;                /* ready said yes before HOLD_S had passed */
+} held_work;
+
+static int index_of(const held_work *h, pp_action a)
+{
+    for (int i = 0; i < h->lo->len[h->me]; i++) {
+        pp_action b = h->lo->acts[h->me][i];
+        if (b.kind == a.kind && b.stage == a.stage && b.mb == a.mb) return i;
+    }
+    return 0;
+}
+
+static void *held_buffer(void *ctx, pp_action a, size_t *bytes)
+{
+    held_work *h = ctx;
+    *bytes = sizeof h->buf[0];
+    return h->buf[index_of(h, a)];
+}
+
+static pp_status held_compute(void *ctx, pp_step *st, pp_action a)
+{
+    (void)ctx, (void)a;
+    pp_sleep_until(pp_now() + 1e-3);
+    return pp_step_progress(st);
+}
+
+static int held_ready(void *ctx, pp_action a)
+{
+    held_work *h = ctx;
+    int i = index_of(h, a);
+    if (h->asked[i] == 0) h->asked[i] = pp_now();
+    return pp_now() - h->asked[i] >= HOLD_S;
+}
+
+static void held_sends(pp_grid *g)
+{
+    pp_sched *built = NULL, *s = NULL;
+    pp_check c;
+    if (pp_sched_build("1f1b", g->P, 4, 0, &built, NULL, 0) != PP_OK || pp_sched_validate(built, &s, &c) != PP_OK ||
+        s->len[g->pipe_rank] > MAX_ACTS)
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    held_work *h = calloc(1, sizeof *h);
+    h->lo = s, h->me = g->pipe_rank;
+    pp_work w = {h, held_buffer, held_compute, NULL, held_ready};
+    pp_exec_opts o;
+    pp_exec_opts_default(&o);
+    o.work = &w;
+    pp_run *run = NULL;
+    pp_status st = pp_exec_step(g, s, &o, &run);
+    if (g->rank == 0) {
+        int sends = 0, late = 0;
+        for (int r = 0; st == PP_OK && r < run->nrows; r++)
+            for (int i = 0; i < run->ranks[r].n; i++) {
+                pp_event e = run->ranks[r].ev[i];
+                if (e.type != PP_EV_SEND) continue;
+                sends++;
+                late += e.t1 >= e.t0 + HOLD_S;
+            }
+        CHECK(st == PP_OK && sends > 0 && late == sends,
+              "1f1b P=%d M=4 with every send held %.0f ms for its bytes: the step ends, and all %d sends left after "
+              "their bytes were ready (%d)", g->P, HOLD_S * 1e3, sends, late);
+    }
+    pp_run_free(run);
+    pp_sched_free(built), pp_sched_free(s);
+    free(h);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -299,6 +378,7 @@ int main(int argc, char **argv)
             pp_run_free(run);
             pp_sched_free(s);
         }
+    if (!skew && P > 1) held_sends(g);
     free(rtt);
     pp_grid_free(g);
     MPI_Finalize();

@@ -12,6 +12,16 @@ debs=${1:-.debs}
 root=${PP_ROOT:-/tmp/pp-root}
 ls "$debs"/*.deb >/dev/null 2>&1 || { echo "gpu_remote: no .deb files in $debs (run tools/gpu_pack.sh first)" >&2; exit 2; }
 mkdir -p "$root/bin"
+# unpack DEB: dpkg -x, or where there is no dpkg, its data member through ar and tar.
+unpack() {
+    if command -v dpkg >/dev/null 2>&1; then dpkg -x "$1" "$root"; return; fi
+    member=$(ar t "$1" | grep '^data\.tar')
+    case "$member" in
+        *.xz) ar p "$1" "$member" | tar -xJ -C "$root" ;;
+        *.zst) ar p "$1" "$member" | zstd -dc | tar -x -C "$root" ;;
+        *) ar p "$1" "$member" | tar -xz -C "$root" ;;
+    esac
+}
 for f in "$debs"/*.deb; do
     # The machine's own terminal and device libraries, where it has them,
     # stay its own: an older copy first on the loader's path could shadow them.
@@ -23,7 +33,7 @@ for f in "$debs"/*.deb; do
         *) so= ;;
     esac
     if [ -n "$so" ] && ldconfig -p | grep -q "$so"; then continue; fi
-    dpkg -x "$f" "$root" || exit 1
+    unpack "$f" || { echo "gpu_remote: could not unpack $f" >&2; exit 1; }
 done
 # What the packages' installers would have made: mpicc (its paths moved
 # into the folder) and mpiexec, with the proxy it starts beside it.
