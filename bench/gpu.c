@@ -15,80 +15,13 @@
  *
  *   mpiexec -n 2 bench/gpu       (bench/gpu.sh runs it shared and, with two GPUs, apart)
  */
-#include "pp.h"
-#include "pp_model.h"
+#include "bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { M = 16, ROUNDS = 9 };
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v)
-{
-    double s[ROUNDS];
-    memcpy(s, v, sizeof s);
-    qsort(s, ROUNDS, sizeof *s, cmp);
-    return s[ROUNDS / 2];
-}
-
-static double best_low(const double *v)
-{
-    double m = v[0];
-    for (int k = 1; k < ROUNDS; k++) m = v[k] < m ? v[k] : m;
-    return m;
-}
-
-static double best_high(const double *v)
-{
-    double m = v[0];
-    for (int k = 1; k < ROUNDS; k++) m = v[k] > m ? v[k] : m;
-    return m;
-}
-
-typedef struct {
-    pp_trainer *t;
-    pp_sched *s;
-} bench_run;
-
-static bench_run setup(pp_grid *g, const pp_model_cfg *c)
-{
-    pp_partition part;
-    char err[200];
-    bench_run b = {NULL, NULL};
-    pp_sched *built = NULL;
-    pp_check chk;
-    if (pp_partition_make("front", c->depth, g->size, NULL, &part, err, sizeof err) != PP_OK ||
-        pp_sched_build("1f1b", g->size, M, 0, &built, NULL, 0) != PP_OK || pp_sched_validate(built, &b.s, &chk) != PP_OK ||
-        pp_trainer_new(g, c, &part, NULL, &b.t) != PP_OK)
-        MPI_Abort(MPI_COMM_WORLD, 1);
-    pp_sched_free(built);
-    return b;
-}
-
-/* One training step on GPU ranks; its makespan (s) on rank 0 of the grid. */
-static double step_time(bench_run *b)
-{
-    pp_exec_opts o;
-    pp_exec_opts_default(&o);
-    o.device = pp_backend_clock();
-    pp_run *r = NULL;
-    double loss;
-    pp_status st = pp_trainer_step(b->t, b->s, &o, &r, &loss);
-    if (st != PP_OK) {
-        fprintf(stderr, "gpu: a step failed: %s %s\n", pp_strerror(st), pp_backend_error());
-        MPI_Abort(MPI_COMM_WORLD, 1);
-    }
-    double s = r ? r->makespan : 0;
-    pp_run_free(r);
-    return s;
-}
 
 /* The bare rate of a stage's multiplies for one micro-batch (the shapes and
  * transposes of lib/model/model.c), GFLOP/s, each shape timed alone on the
@@ -129,7 +62,7 @@ static double delivery_s(size_t bytes)
         t[k] = (pp_now() - t0) / 2;
     }
     free(buf);
-    qsort(t, 50, sizeof *t, cmp);
+    qsort(t, 50, sizeof *t, bench_cmp);
     return t[25];
 }
 
@@ -148,7 +81,7 @@ static double copy_s(int rows, int cols)
     }
     pp_tensor_free(x);
     free(host);
-    qsort(t, 20, sizeof *t, cmp);
+    qsort(t, 20, sizeof *t, bench_cmp);
     return t[10];
 }
 
@@ -183,15 +116,15 @@ int main(int argc, char **argv)
     pp_grid *g1 = NULL, *g2 = NULL;
     if (rank == 0 && pp_grid_new(one, &g1) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
     if (pp_grid_new(MPI_COMM_WORLD, &g2) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
-    bench_run b1 = {NULL, NULL}, b2 = setup(g2, &c);
-    if (rank == 0) b1 = setup(g1, &c);
+    bench_run b1 = {NULL, NULL}, b2 = bench_setup(g2, &c, M);
+    if (rank == 0) b1 = bench_setup(g1, &c, M);
     double t1[ROUNDS], t2[ROUNDS], ratio[ROUNDS], stage[2][ROUNDS], bare[2][ROUNDS], gemm_ratio[2][ROUNDS];
     for (int k = -1; k < ROUNDS; k++) {
         double fl, se, t1k = 0, mine[2], all[4];
-        if (rank == 0) t1k = step_time(&b1);
+        if (rank == 0) t1k = bench_step_s(&b1);
         pp_barrier(MPI_COMM_WORLD, 1e-3);
         pp_backend_gemm_stats(&fl, &se, 1);
-        double t2k = step_time(&b2);
+        double t2k = bench_step_s(&b2);
         pp_backend_gemm_stats(&fl, &se, 1);
         mine[0] = fl / se * 1e-9;
         for (int r = 0; r < 2; r++) {
@@ -209,7 +142,7 @@ int main(int argc, char **argv)
     int rows = c.batch / M;
     double floor_s = delivery_s((size_t)rows * c.width * sizeof(float)), copies = copy_s(rows, c.width);
     if (rank == 0) {
-        double ideal = 2.0 * M / (M + 1), speed = best_low(t1) / best_low(t2);
+        double ideal = 2.0 * M / (M + 1), speed = bench_lowest(t1, ROUNDS) / bench_lowest(t2, ROUNDS);
         printf("model: %d blocks, width %d, hidden %d; batch %d in M=%d micro-batches of %d; 1f1b; %s\n", c.depth,
                c.width, c.hidden, c.batch, M, rows, pp_backend_name());
         printf("ranks: 0 on %s, 1 on %s (%s)\n", devs[0], devs[1], shared ? "one GPU shared" : "a GPU each");
@@ -219,19 +152,19 @@ int main(int argc, char **argv)
         for (int r = 0; r < 2; r++)
             printf("  matrix multiply inside stage %d: %.0f GFLOP/s (%.0f), measured on the device's clock: %.1f %% of "
                    "bare cuBLAS of the same shapes, %.0f GFLOP/s (target 90 %%: %s; median of the rounds' ratios %.1f %%)\n",
-                   r, best_high(stage[r]), median(stage[r]), 100 * best_high(stage[r]) / best_high(bare[r]),
-                   best_high(bare[r]), best_high(stage[r]) / best_high(bare[r]) >= 0.9 ? "met" : "missed",
-                   100 * median(gemm_ratio[r]));
-        printf("  step time (measured): P=1 %.2f ms (%.2f), P=2 %.2f ms (%.2f)\n", best_low(t1) * 1e3,
-               median(t1) * 1e3, best_low(t2) * 1e3, median(t2) * 1e3);
+                   r, bench_highest(stage[r], ROUNDS), bench_median(stage[r], ROUNDS), 100 * bench_highest(stage[r], ROUNDS) / bench_highest(bare[r], ROUNDS),
+                   bench_highest(bare[r], ROUNDS), bench_highest(stage[r], ROUNDS) / bench_highest(bare[r], ROUNDS) >= 0.9 ? "met" : "missed",
+                   100 * bench_median(gemm_ratio[r], ROUNDS));
+        printf("  step time (measured): P=1 %.2f ms (%.2f), P=2 %.2f ms (%.2f)\n", bench_lowest(t1, ROUNDS) * 1e3,
+               bench_median(t1, ROUNDS) * 1e3, bench_lowest(t2, ROUNDS) * 1e3, bench_median(t2, ROUNDS) * 1e3);
         printf("  speedup P=2 over P=1 on %s: %.3f measured (median of the rounds' ratios %.3f); ideal 2M/(M+1) = "
                "%.3f (formula): %.1f %% of ideal (%s)\n", shared ? "one GPU shared by two ranks" : "two GPUs", speed,
-               median(ratio), ideal, 100 * speed / ideal,
+               bench_median(ratio, ROUNDS), ideal, 100 * speed / ideal,
                shared ? "no target: processes sharing a GPU take turns on it"
                       : speed / ideal >= 0.95 ? "target 95 %: met" : "target 95 %: missed");
     }
-    if (b1.t) pp_trainer_free(b1.t), pp_sched_free(b1.s);
-    pp_trainer_free(b2.t), pp_sched_free(b2.s);
+    bench_teardown(&b1);
+    bench_teardown(&b2);
     pp_grid_free(g2);
     if (g1) pp_grid_free(g1);
     if (one != MPI_COMM_NULL) MPI_Comm_free(&one);

@@ -15,8 +15,7 @@
  *
  *   mpiexec -n 2 bench/real
  */
-#include "pp.h"
-#include "pp_model.h"
+#include "bench.h"
 
 #include <cblas.h>
 #include <stdio.h>
@@ -24,75 +23,6 @@
 #include <string.h>
 
 enum { M = 16, ROUNDS = 15 };
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The median, lowest and highest of the ROUNDS figures in v. */
-static double median(const double *v)
-{
-    double s[ROUNDS];
-    memcpy(s, v, sizeof s);
-    qsort(s, ROUNDS, sizeof *s, cmp);
-    return s[ROUNDS / 2];
-}
-
-static double lowest(const double *v)
-{
-    double m = v[0];
-    for (int k = 1; k < ROUNDS; k++) m = v[k] < m ? v[k] : m;
-    return m;
-}
-
-static double highest(const double *v)
-{
-    double m = v[0];
-    for (int k = 1; k < ROUNDS; k++) m = v[k] > m ? v[k] : m;
-    return m;
-}
-
-/* A 1f1b trainer of the model on grid g, with its schedule. */
-typedef struct {
-    pp_trainer *t;
-    pp_sched *s;
-} bench_run;
-
-static bench_run setup(pp_grid *g, const pp_model_cfg *c)
-{
-    pp_partition part;
-    char err[200];
-    bench_run b = {NULL, NULL};
-    pp_sched *built = NULL;
-    pp_check chk;
-    if (pp_partition_make("front", c->depth, g->size, NULL, &part, err, sizeof err) != PP_OK ||
-        pp_sched_build("1f1b", g->size, M, 0, &built, NULL, 0) != PP_OK || pp_sched_validate(built, &b.s, &chk) != PP_OK ||
-        pp_trainer_new(g, c, &part, NULL, &b.t) != PP_OK)
-        MPI_Abort(MPI_COMM_WORLD, 1);
-    pp_sched_free(built);
-    return b;
-}
-
-/* One training step; its makespan (s) on rank 0 of the grid. */
-static double step_time(bench_run *b)
-{
-    pp_exec_opts o;
-    pp_exec_opts_default(&o);
-    pp_run *r = NULL;
-    double loss;
-    if (pp_trainer_step(b->t, b->s, &o, &r, &loss) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
-    double ms = r ? r->makespan : 0;
-    pp_run_free(r);
-    return ms;
-}
-
-static void teardown(bench_run *b)
-{
-    pp_trainer_free(b->t);
-    pp_sched_free(b->s);
-}
 
 /* A zeroed rows x cols matrix from the library's own allocator, so that the
  * bare calls get the same alignment as the stage's tensors. */
@@ -158,8 +88,8 @@ int main(int argc, char **argv)
     pp_grid *g1 = NULL, *g2 = NULL;
     if (rank == 0 && pp_grid_new(one, &g1) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
     if (pp_grid_new(MPI_COMM_WORLD, &g2) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
-    bench_run b1 = {NULL, NULL}, b2 = setup(g2, &c);
-    if (rank == 0) b1 = setup(g1, &c);
+    bench_run b1 = {NULL, NULL}, b2 = bench_setup(g2, &c, M);
+    if (rank == 0) b1 = bench_setup(g1, &c, M);
     /* Per round: step times (s) and GFLOP/s, on rank 0; [2] = per rank. */
     double t1[ROUNDS], t2[ROUNDS], ratio[ROUNDS], whole[ROUNDS], quiet[ROUNDS], stage[2][ROUNDS], both[2][ROUNDS],
         ratio_gemm[2][ROUNDS];
@@ -167,13 +97,13 @@ int main(int argc, char **argv)
         double fl, se, t1k = 0, wk = 0, qk = 0, mine[2], all[4];
         if (rank == 0) {
             pp_backend_gemm_stats(&fl, &se, 1);
-            t1k = step_time(&b1);
+            t1k = bench_step_s(&b1);
             pp_backend_gemm_stats(&fl, &se, 0);
             wk = fl / se * 1e-9;
         }
         pp_barrier(MPI_COMM_WORLD, 1e-3);
         pp_backend_gemm_stats(&fl, &se, 1);
-        double t2k = step_time(&b2);
+        double t2k = bench_step_s(&b2);
         pp_backend_gemm_stats(&fl, &se, 0);
         mine[0] = fl / se * 1e-9;
         MPI_Barrier(MPI_COMM_WORLD);   /* both start multiplying together */
@@ -187,31 +117,31 @@ int main(int argc, char **argv)
         for (int r = 0; r < 2; r++) ratio_gemm[r][k] = stage[r][k] / both[r][k];
     }
     if (rank == 0) {
-        teardown(&b1);
-        double ideal = 2.0 * M / (M + 1), best1 = lowest(t1), best2 = lowest(t2), speed = best1 / best2;
+        bench_teardown(&b1);
+        double ideal = 2.0 * M / (M + 1), best1 = bench_lowest(t1, ROUNDS), best2 = bench_lowest(t2, ROUNDS), speed = best1 / best2;
         printf("model: %d blocks, width %d, hidden %d; batch %d in M=%d micro-batches of %d; 1f1b; %s\n", c.depth,
                c.width, c.hidden, c.batch, M, c.batch / M, pp_backend_name());
         printf("%d rounds, each: a P=1 step, a P=2 step, bare sgemm on both ranks, bare sgemm on rank 0 alone; best round (median)\n",
                ROUNDS);
-        printf("  step time (measured): P=1 %.1f ms (%.1f), P=2 %.1f ms (%.1f)\n", best1 * 1e3, median(t1) * 1e3,
-               best2 * 1e3, median(t2) * 1e3);
+        printf("  step time (measured): P=1 %.1f ms (%.1f), P=2 %.1f ms (%.1f)\n", best1 * 1e3, bench_median(t1, ROUNDS) * 1e3,
+               best2 * 1e3, bench_median(t2, ROUNDS) * 1e3);
         printf("  speedup P=2 over P=1: %.3f measured, best steps (median of the rounds' ratios %.3f, from %.3f to %.3f);\n"
                "  ideal 2M/(M+1) = %.3f (formula): %.1f %% of ideal (target 95 %%: %s; median %.1f %%)\n",
-               speed, median(ratio), lowest(ratio), highest(ratio), ideal, 100 * speed / ideal,
-               speed / ideal >= 0.95 ? "met" : "missed", 100 * median(ratio) / ideal);
+               speed, bench_median(ratio, ROUNDS), bench_lowest(ratio, ROUNDS), bench_highest(ratio, ROUNDS), ideal, 100 * speed / ideal,
+               speed / ideal >= 0.95 ? "met" : "missed", 100 * bench_median(ratio, ROUNDS) / ideal);
         printf("  bare sgemm of a stage's shapes (measured): %.2f GFLOP/s on rank 0 alone (%.2f), %.2f and %.2f with both ranks multiplying (%.2f, %.2f)\n",
-               highest(quiet), median(quiet), highest(both[0]), highest(both[1]), median(both[0]), median(both[1]));
+               bench_highest(quiet, ROUNDS), bench_median(quiet, ROUNDS), bench_highest(both[0], ROUNDS), bench_highest(both[1], ROUNDS), bench_median(both[0], ROUNDS), bench_median(both[1], ROUNDS));
         printf("  the whole model on one rank (P=1, no pipeline): %.2f GFLOP/s in its multiplies (%.2f), measured: what the\n"
                "  model's own memory traffic (stored activations, weights and gradients) leaves of the bare rate\n",
-               highest(whole), median(whole));
+               bench_highest(whole, ROUNDS), bench_median(whole, ROUNDS));
         for (int r = 0; r < 2; r++)
             printf("  matrix multiply inside stage %d: %.2f GFLOP/s (%.2f), measured: %.1f %% of bare with both ranks multiplying "
                    "(target 90 %%: %s; median of the rounds' ratios %.1f %%), %.1f %% of bare alone\n", r,
-                   highest(stage[r]), median(stage[r]), 100 * highest(stage[r]) / highest(both[r]),
-                   highest(stage[r]) / highest(both[r]) >= 0.9 ? "met" : "missed", 100 * median(ratio_gemm[r]),
-                   100 * highest(stage[r]) / highest(quiet));
+                   bench_highest(stage[r], ROUNDS), bench_median(stage[r], ROUNDS), 100 * bench_highest(stage[r], ROUNDS) / bench_highest(both[r], ROUNDS),
+                   bench_highest(stage[r], ROUNDS) / bench_highest(both[r], ROUNDS) >= 0.9 ? "met" : "missed", 100 * bench_median(ratio_gemm[r], ROUNDS),
+                   100 * bench_highest(stage[r], ROUNDS) / bench_highest(quiet, ROUNDS));
     }
-    teardown(&b2);
+    bench_teardown(&b2);
     pp_grid_free(g2);
     if (g1) pp_grid_free(g1);
     if (one != MPI_COMM_NULL) MPI_Comm_free(&one);

@@ -1,0 +1,90 @@
+/* bench.h -- what the real-compute benchmarks (real.c, gpu.c) share: the
+ * best and median of a set of rounds, and a 1F1B trainer with its step
+ * timed.  Included by one program each, so everything here is static. */
+#ifndef PP_BENCH_H
+#define PP_BENCH_H
+
+#include "pp.h"
+#include "pp_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int bench_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median, lowest and highest of the n figures in v (n at most 64). */
+static double bench_median(const double *v, int n)
+{
+    double s[64];
+    memcpy(s, v, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, bench_cmp);
+    return s[n / 2];
+}
+
+static double bench_lowest(const double *v, int n)
+{
+    double m = v[0];
+    for (int k = 1; k < n; k++) m = v[k] < m ? v[k] : m;
+    return m;
+}
+
+static double bench_highest(const double *v, int n)
+{
+    double m = v[0];
+    for (int k = 1; k < n; k++) m = v[k] > m ? v[k] : m;
+    return m;
+}
+
+/* A 1f1b trainer of the model on grid g for M micro-batches, with its schedule. */
+typedef struct {
+    pp_trainer *t;
+    pp_sched *s;
+} bench_run;
+
+static bench_run bench_setup(pp_grid *g, const pp_model_cfg *c, int M)
+{
+    pp_partition part;
+    char err[200];
+    bench_run b = {NULL, NULL};
+    pp_sched *built = NULL;
+    pp_check chk;
+    if (pp_partition_make("front", c->depth, g->size, NULL, &part, err, sizeof err) != PP_OK ||
+        pp_sched_build("1f1b", g->size, M, 0, &built, NULL, 0) != PP_OK || pp_sched_validate(built, &b.s, &chk) != PP_OK ||
+        pp_trainer_new(g, c, &part, NULL, &b.t) != PP_OK)
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    pp_sched_free(built);
+    return b;
+}
+
+/* One training step (on the device the backend uses); its makespan (s) on
+ * rank 0 of the grid. */
+static double bench_step_s(bench_run *b)
+{
+    pp_exec_opts o;
+    pp_exec_opts_default(&o);
+    o.device = pp_backend_clock();
+    pp_run *r = NULL;
+    double loss;
+    pp_status st = pp_trainer_step(b->t, b->s, &o, &r, &loss);
+    if (st != PP_OK) {
+        fprintf(stderr, "bench: a step failed: %s %s\n", pp_strerror(st), pp_backend_error());
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    double s = r ? r->makespan : 0;
+    pp_run_free(r);
+    return s;
+}
+
+static void bench_teardown(bench_run *b)
+{
+    pp_trainer_free(b->t);
+    pp_sched_free(b->s);
+    b->t = NULL, b->s = NULL;
+}
+
+#endif /* PP_BENCH_H */
