@@ -1,7 +1,8 @@
 #!/bin/sh
-# gpu.sh -- the GPU benchmark (make bench-gpu, from the GPU build that
-# tools/gpu.sh makes): bench/gpu on two ranks sharing one GPU, then, where
-# the machine has two or more, on two GPUs.  Without a GPU: one skip line.
+# gpu.sh -- the GPU benchmark (the end of make bench; make bench-gpu runs it
+# from the GPU build that tools/gpu.sh makes): bench/gpu on two ranks
+# sharing one GPU, then, where the machine has two or more, on two GPUs.
+# Without a GPU, or in a build without CUDA: one skip line.
 cd "$(dirname "$0")/.." || exit 1
 gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
 if [ "${gpus:-0}" -lt 1 ]; then

@@ -60,7 +60,7 @@ pp_status pp_tensor_new(pp_mem *mem, pp_mem_role role, int rows, int cols, pp_te
     t->data = pp_ops_now()->alloc(pp_tensor_bytes(t));
     if (!t->data) {
         free(t);
-        return PP_ENOMEM;
+        return pp_backend_status() == PP_OK ? PP_ENOMEM : PP_EDEVICE;   /* a GPU says why */
     }
     charge(mem, role, (long)pp_tensor_bytes(t));
     *out = t;
@@ -293,11 +293,6 @@ const char *pp_backend_error(void)
 #ifdef PP_GPU
 #include "gpu.h"
 
-static void gpu_done_sync(void)
-{
-    pp_gpu_sync();
-}
-
 /* Does this MPI library read device memory?  MPICH says so where it was
  * built to (MPIX_Query_cuda_support, from MPICH 4); then messages travel in
  * device buffers, else in page-locked host ones. */
@@ -319,7 +314,7 @@ static const pp_ops gpu_ops = {
     pp_gpu_alloc, pp_gpu_release, pp_gpu_copy, pp_gpu_to_host, pp_gpu_from_host, pp_gpu_gemm, pp_gpu_add_bias,
     pp_gpu_gelu, pp_gpu_gelu_backward, pp_gpu_add, pp_gpu_sum_rows_acc, pp_gpu_mse, pp_gpu_tanh, pp_gpu_sgd,
     pp_gpu_host_alloc, pp_gpu_host_release, gpu_msg_alloc, gpu_msg_release, pp_gpu_copy_out, pp_gpu_copied,
-    gpu_done_sync, pp_gpu_error,
+    pp_gpu_sync, pp_gpu_error,
 };
 
 /* The executor's view of the GPU: each compute bracketed by two markers on
