@@ -31,12 +31,17 @@ expect() {
     fi
 }
 
-# Is there a GPU for the ranks?  Ask the way a student would.
+# Is there a GPU for the ranks?  Ask the way a student would.  A skip is a
+# failure where a GPU must be used: PP_REQUIRE_GPU=1 (tools/gpu_remote.sh),
+# or a build with CUDA on a machine whose nvidia-smi lists a GPU.
 timeout 60 mpiexec -n 2 ./demos/01_forward_flow --device gpu >"$tmp/probe" 2>&1
 rc=$?
 if [ $rc -ne 0 ]; then
     errors=$(grep -c "error:" "$tmp/probe")
-    if [ $rc -eq 2 ] && [ "$errors" -eq 1 ] && grep -q -e "this build has no CUDA" -e "no GPU can be used here" "$tmp/probe"; then
+    listed=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+    if [ "${PP_REQUIRE_GPU:-0}" = 1 ] || { [ "${listed:-0}" -gt 0 ] && grep -q "no GPU can be used here" "$tmp/probe"; }; then
+        echo "not ok - GPU tests: a GPU was to be used, but: $(grep 'error:' "$tmp/probe" || tail -1 "$tmp/probe")"
+    elif [ $rc -eq 2 ] && [ "$errors" -eq 1 ] && grep -q -e "this build has no CUDA" -e "no GPU can be used here" "$tmp/probe"; then
         echo "ok - --device gpu where it cannot run: exit 2, one line: $(grep 'error:' "$tmp/probe")"
         echo "skip - GPU tests: $(sed -n 's/.*--device gpu: \([^:]*\).*/\1/p' "$tmp/probe" | head -1)" \
              "(make test-gpu on a machine with an NVIDIA GPU runs them)"
@@ -56,7 +61,7 @@ cat "$tmp/unit"
 expect "01 on GPU ranks equals one process" 0 "equals the single-process output bit for bit" \
     mpiexec -n 4 ./demos/01_forward_flow --device gpu
 expect "01 says where each rank computes" 0 "GPU ranks: 0" mpiexec -n 4 ./demos/01_forward_flow --device gpu
-expect "02 trains on GPU ranks" 0 "samples/s" mpiexec -n 4 ./demos/02_microbatches --device gpu -m 1,4 --steps 3 --no-tui
+expect "02 trains on GPU ranks" 0 "GPU ranks: 0" mpiexec -n 4 ./demos/02_microbatches --device gpu -m 1,4 --steps 3 --no-tui
 expect "03 counts device memory" 0 "memory allocated on the rank's GPU" \
     mpiexec -n 4 ./demos/03_memory_split --device gpu --no-tui
 expect "05 timed on GPU ranks with the exports" 0 "measured" mpiexec -n 4 ./demos/05_1f1b --device gpu --no-tui \
@@ -64,10 +69,10 @@ expect "05 timed on GPU ranks with the exports" 0 "measured" mpiexec -n 4 ./demo
 if [ -s "$tmp/t.json" ] && [ -s "$tmp/e.csv" ] && grep -q '<svg' "$tmp/t.svg" && ./tests/json_check "$tmp/t.json" >/dev/null
 then echo "ok - 05 on GPU ranks: the trace is valid JSON, the events CSV and the SVG are written"
 else echo "not ok - 05 on GPU ranks: exports missing or broken"; fi
-expect "06 tensor parallel on GPU ranks" 0 "tensor-parallel" mpiexec -n 4 ./demos/06_pp_tp --tp 2 --device gpu --no-tui
-expect "12 on a 2 x 2 x 2 grid of GPU ranks" 0 "replica" mpiexec -n 8 ./demos/12_3d --tp 2 --dp 2 --device gpu --no-tui
-expect "07 interleaved, timed on GPU ranks" 0 "interleaved" mpiexec -n 4 ./demos/07_interleaved --device gpu --no-tui
-expect "08 zero bubble, timed on GPU ranks" 0 "zbv" mpiexec -n 4 ./demos/08_zero_bubble --device gpu --no-tui
+expect "06 tensor parallel on GPU ranks" 0 "GPU ranks: 0" mpiexec -n 4 ./demos/06_pp_tp --tp 2 --device gpu --no-tui
+expect "12 on a 2 x 2 x 2 grid of GPU ranks" 0 "GPU ranks: 0" mpiexec -n 8 ./demos/12_3d --tp 2 --dp 2 --device gpu --no-tui
+expect "07 interleaved, timed on GPU ranks" 0 "GPU ranks: 0" mpiexec -n 4 ./demos/07_interleaved --device gpu --no-tui
+expect "08 zero bubble, timed on GPU ranks" 0 "GPU ranks: 0" mpiexec -n 4 ./demos/08_zero_bubble --device gpu --no-tui
 expect "13: a stalled GPU rank is caught" 3 "silent" mpiexec -n 4 ./demos/13_deadlock --device gpu --no-tui \
     --fault stall:1 --watchdog 2
 expect "a model too big for the GPU is refused" 2 "on one GPU" \

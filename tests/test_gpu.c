@@ -8,7 +8,9 @@
  *     the gradients added in micro-batch order, so every P gives the same
  *     bits (between different M the sums are grouped differently, on the
  *     CPU as well, so no two M agree bit for bit);
- *   - they agree with the single-process loop on the CPU within TOL.
+ *   - they agree with the single-process loop on the CPU within TOL;
+ * every message's copy out made late on purpose, so that one used before
+ * it has arrived changes the bits every time.
  * Then timed mode on GPU ranks: each compute event lasts its ticks on the
  * device's clock, and compute events come from the device (in order, not
  * overlapping).
@@ -153,7 +155,10 @@ int main(int argc, char **argv)
         if (rank == 0 && pp_reference_train(&c, Ms[mi], STEPS, cpu[mi].w, cpu[mi].loss, NULL) != PP_OK)
             MPI_Abort(MPI_COMM_WORLD, 1);
     }
-    /* 2. Every rank takes a GPU, or the tests are skipped. */
+    /* 2. Every rank takes a GPU, or the tests are skipped.  Each message's
+     * copy out is made 0.5 ms late (gpu.cu), so that a send or a compute
+     * that did not wait for it would use stale bytes, and the bits differ. */
+    setenv("PP_GPU_COPY_DELAY_MS", "0.5", 1);
     char err[300] = "";
     int ok = pp_backend_use("gpu", MPI_COMM_WORLD, err, sizeof err) == PP_OK, all_ok = 0;
     MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);

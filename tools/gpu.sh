@@ -23,7 +23,12 @@ log=$(mktemp)
 trap 'rm -f "$log" "$log.out"' EXIT
 
 nvcc=$(command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
-if [ -z "$nvcc" ]; then
+if [ -z "$nvcc" ]; then   # a failure where the GPU must be used (PP_REQUIRE_GPU=1, tools/gpu_remote.sh)
+    if [ "${PP_REQUIRE_GPU:-0}" = 1 ]; then
+        echo "not ok - the GPU build: no nvcc here (on the PATH or in /usr/local/cuda/bin)"
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
     echo "skip - the GPU build: no nvcc here (on the PATH or in /usr/local/cuda/bin)"
     echo "0 passed, 0 failed"
     exit 0

@@ -43,12 +43,20 @@ sed -e "s|^prefix=/usr|prefix=$root/usr|" -e "s|^exec_prefix=/usr|exec_prefix=$r
 chmod +x "$root/bin/mpicc"
 ln -sf "$root/usr/bin/mpiexec.hydra" "$root/bin/mpiexec"
 ln -sf "$root/usr/bin/hydra_pmi_proxy" "$root/bin/hydra_pmi_proxy"   # mpiexec starts it from its own folder
-lib=$root/usr/lib/x86_64-linux-gnu
+# Links that name a file by its absolute path (libtinfo.so -> /lib/...)
+# point into the folder where the file is there.
+find "$root" -type l | while read -r link; do
+    to=$(readlink "$link")
+    case "$to" in /*) [ -e "$root$to" ] && ln -sf "$root$to" "$link" ;; esac
+done
+lib="$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu"   # (ncurses' libraries unpack into /lib)
+blas=$root/usr/lib/x86_64-linux-gnu/openblas-pthread
 export PATH="$root/bin:$root/usr/bin:$PATH"
 export CPATH="$root/usr/include:$root/usr/include/x86_64-linux-gnu/openblas-pthread${CPATH:+:$CPATH}"
-export LIBRARY_PATH="$lib:$lib/openblas-pthread${LIBRARY_PATH:+:$LIBRARY_PATH}"
-export LD_LIBRARY_PATH="$lib:$lib/openblas-pthread${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export LIBRARY_PATH="$lib:$blas${LIBRARY_PATH:+:$LIBRARY_PATH}"
+export LD_LIBRARY_PATH="$lib:$blas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export HYDRA_LAUNCHER=fork   # one machine: ranks started directly, no ssh
+export PP_REQUIRE_GPU=1      # here a skipped GPU test is a failure
 echo "gpu_remote: MPICH from $root: $(mpiexec --version | grep -m 1 Version)"
 nvidia-smi -L 2>&1 | sed 's/^/gpu_remote: /'
 log=${OUT:-/tmp}

@@ -122,7 +122,7 @@ static int stamp_ok(const char *buf, size_t n, int stage, int mb, int dir)
 /* Gives MPI a chance to move messages: tests every unfinished send and the
  * next receive.  Records when each send is seen complete (until then its
  * event's t1 is -1: still on its way). */
-static pp_status post(runner *x, int i);
+static pp_status post(runner *x, int i, double now);
 
 static pp_status progress(runner *x)
 {
@@ -132,7 +132,7 @@ static pp_status progress(runner *x)
     for (int k = 0; k < x->nheld; k++) {
         int i = x->held[k];
         if (!work->ready(work->ctx, x->lo->acts[x->me][i])) x->held[keep++] = i;
-        else if (post(x, i) != PP_OK) return PP_EMPI;
+        else if (post(x, i, since_start(x)) != PP_OK) return PP_EMPI;
     }
     x->nheld = keep;
     keep = 0;
@@ -404,22 +404,24 @@ static pp_status compute(runner *x, pp_action a, pp_event *e)
     if (dev && st == PP_OK) {   /* within what the host saw: handed over, then seen done */
         e->t0 = t0 - x->start > e->t0 ? t0 - x->start : e->t0;
         e->t1 = t1 - x->start < since_start(x) ? t1 - x->start : since_start(x);
+        if (e->t0 > e->t1) e->t0 = e->t1;
     }
     if (a.kind == PP_B || a.kind == PP_W) x->inflight--;
     return st;
 }
 
-/* Hands send i's message to MPI.  The tag names the receiving stage, so it
- * matches the receive that stage posted before the start. */
-static pp_status post(runner *x, int i)
+/* Hands send i's message to MPI at `now` (seconds since start).  The tag
+ * names the receiving stage, so it matches the receive that stage posted
+ * before the start. */
+static pp_status post(runner *x, int i, double now)
 {
     pp_action a = x->lo->acts[x->me][i];
     int f = a.kind == PP_SEND_F;
     msg *m = &x->sends[i];
+    x->last_send = now;
     if (MPI_Isend(m->buf, (int)m->bytes, MPI_BYTE, partner(x->lo, a),
                   pp_tag(f ? a.stage + 1 : a.stage - 1, a.mb, !f, x->lo->nmb), x->comm, &m->req) != MPI_SUCCESS)
         return PP_EMPI;
-    x->last_send = since_start(x);
     x->pending[x->npending++] = i;
     return PP_OK;
 }
@@ -440,7 +442,7 @@ static pp_status send(runner *x, int i, pp_action a, pp_event *e)
         x->held[x->nheld++] = i;
         return PP_OK;
     }
-    return post(x, i);
+    return post(x, i, e->t0);
 }
 
 /* A receive: waits (asleep) until the message posted for it has arrived. */

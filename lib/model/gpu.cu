@@ -22,6 +22,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static cudaStream_t work, out;
@@ -93,6 +94,23 @@ int pp_gpu_mem_info(size_t *free_bytes, size_t *total_bytes)
     return failed(cudaMemGetInfo(free_bytes, total_bytes), "cudaMemGetInfo") ? -1 : 0;
 }
 
+/* One thread reads the GPU's nanosecond clock until `ns` have passed. */
+__global__ void occupy_k(unsigned long long ns)
+{
+    unsigned long long start, now;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
+    do {
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+    } while (now - start < ns);
+}
+
+/* Keeps stream s busy for `seconds`. */
+static void occupy_on(cudaStream_t s, double seconds)
+{
+    occupy_k<<<1, 1, 0, s>>>((unsigned long long)(seconds * 1e9));
+    failed(cudaGetLastError(), "occupy");
+}
+
 /* ---- memory and copies ---------------------------------------------------- */
 
 /* Tensors come from the device's stream-ordered pool (cudaMallocAsync):
@@ -154,15 +172,23 @@ void pp_gpu_from_host(void *dst, const void *src, size_t bytes)
  * reused by a later copy is only ever late, never early. */
 enum { RING = 256 };
 static cudaEvent_t out_after, copied[RING];
-static int tickets;
+static unsigned tickets;
+
+/* A test's aid (tests/test_gpu.c): PP_GPU_COPY_DELAY_MS=x makes the copy
+ * stream wait x ms before each copy out, so that a send posted before its
+ * copy ended, or a compute that did not wait for its message, would use
+ * stale bytes every time rather than once in a while. */
+static double copy_delay_s = -1;
 
 void *pp_gpu_msg_alloc(size_t bytes)
 {
     void *p = NULL;
     /* Plain cudaMalloc, not the pool: an MPI library that reads device
-     * memory may map it into another process, which pool memory does not allow. */
+     * memory may map it into another process, which pool memory does not
+     * allow.  Zeroed, and done, before MPI sees it. */
     if (failed(cudaMalloc(&p, bytes ? bytes : 16), "cudaMalloc")) return NULL;
-    if (failed(cudaMemset(p, 0, bytes), "cudaMemset")) {
+    if (failed(cudaMemsetAsync(p, 0, bytes, work), "cudaMemsetAsync") ||
+        failed(cudaStreamSynchronize(work), "cudaStreamSynchronize")) {
         cudaFree(p);
         return NULL;
     }
@@ -182,12 +208,17 @@ int pp_gpu_copy_out(void *dst, const void *src, size_t bytes)
         for (int i = 0; i < RING; i++)
             if (failed(cudaEventCreateWithFlags(&copied[i], cudaEventDisableTiming), "cudaEventCreate")) return -1;
     }
-    int t = tickets++ % RING;
+    int t = (int)(tickets++ % RING);
+    if (copy_delay_s < 0) {
+        const char *d = getenv("PP_GPU_COPY_DELAY_MS");
+        copy_delay_s = d ? atof(d) * 1e-3 : 0;
+    }
     /* The copy waits for the compute queued so far (which made the bytes),
      * not for what is queued after it.  Default: host or device memory,
      * as dst is. */
     failed(cudaEventRecord(out_after, work), "cudaEventRecord");
     failed(cudaStreamWaitEvent(out, out_after, 0), "cudaStreamWaitEvent");
+    if (copy_delay_s > 0) occupy_on(out, copy_delay_s);
     failed(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, out), "copy of a message out");
     failed(cudaEventRecord(copied[t], out), "cudaEventRecord");
     return t;
@@ -203,7 +234,7 @@ int pp_gpu_copied(int ticket)
 
 void pp_gpu_sync(void)
 {
-    if (first_error[0]) return;
+    /* Even after a failure: the caller frees what queued work may still use. */
     failed(cudaStreamSynchronize(work), "the GPU's work");
     failed(cudaStreamSynchronize(out), "the GPU's copies");
 }
@@ -276,8 +307,9 @@ double pp_gpu_bare_gemm_s(int ta, int tb, int m, int n, int k, int reps)
     if (failed(cudaMalloc(&A, a), "cudaMalloc") || failed(cudaMalloc(&B, b), "cudaMalloc") ||
         failed(cudaMalloc(&C, c), "cudaMalloc"))
         goto done;
-    cudaMemsetAsync(A, 0, a, work), cudaMemsetAsync(B, 0, b, work);
-    cudaEventCreate(&t0), cudaEventCreate(&t1);
+    /* Not zeros (a GPU multiplies zeros faster): every float 0.0115. */
+    cudaMemsetAsync(A, 0x3c, a, work), cudaMemsetAsync(B, 0x3c, b, work);
+    if (failed(cudaEventCreate(&t0), "cudaEventCreate") || failed(cudaEventCreate(&t1), "cudaEventCreate")) goto done;
     row_major_sgemm(ta, tb, m, n, k, A, B, 0.0f, C);   /* once to warm up */
     cudaEventRecord(t0, work);
     for (int i = 0; i < reps; i++) row_major_sgemm(ta, tb, m, n, k, A, B, 0.0f, C);
@@ -464,9 +496,11 @@ void pp_gpu_anchor(double (*host_now)(void))
      * microseconds late at most, the same for every span of the step). */
     pp_gpu_sync();
     failed(cudaEventRecord(anchor_ev, work), "cudaEventRecord");
-    while (cudaEventQuery(anchor_ev) == cudaErrorNotReady) {
+    cudaError_t e;
+    while ((e = cudaEventQuery(anchor_ev)) == cudaErrorNotReady) {
     }
     anchor_host = host_now();
+    failed(e, "the GPU's clock");
 }
 
 void pp_gpu_span_begin(void)
@@ -493,19 +527,8 @@ int pp_gpu_span(double *t0, double *t1)
     return 0;
 }
 
-/* One thread reads the GPU's nanosecond clock until `ns` have passed. */
-__global__ void occupy_k(unsigned long long ns)
-{
-    unsigned long long start, now;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
-    do {
-        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
-    } while (now - start < ns);
-}
-
 void pp_gpu_occupy(double seconds)
 {
     if (first_error[0] || seconds <= 0) return;
-    occupy_k<<<1, 1, 0, work>>>((unsigned long long)(seconds * 1e9));
-    launched("occupy");
+    occupy_on(work, seconds);
 }
