@@ -87,4 +87,33 @@ static void bench_teardown(bench_run *b)
     b->t = NULL, b->s = NULL;
 }
 
+/* What every round compares: P = 1 on rank 0 alone (b1; empty on rank 1)
+ * and P = 2 on both ranks (b2). */
+typedef struct {
+    MPI_Comm one;
+    pp_grid *g1, *g2;
+    bench_run b1, b2;
+} bench_pair;
+
+static void bench_pair_new(bench_pair *p, const pp_model_cfg *c, int M)
+{
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    memset(p, 0, sizeof *p);
+    MPI_Comm_split(MPI_COMM_WORLD, rank == 0 ? 0 : MPI_UNDEFINED, 0, &p->one);
+    if (rank == 0 && pp_grid_new(p->one, &p->g1) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+    if (pp_grid_new(MPI_COMM_WORLD, &p->g2) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+    p->b2 = bench_setup(p->g2, c, M);
+    if (rank == 0) p->b1 = bench_setup(p->g1, c, M);
+}
+
+static void bench_pair_free(bench_pair *p)
+{
+    bench_teardown(&p->b1);
+    bench_teardown(&p->b2);
+    pp_grid_free(p->g2);
+    if (p->g1) pp_grid_free(p->g1);
+    if (p->one != MPI_COMM_NULL) MPI_Comm_free(&p->one);
+}
+
 #endif /* PP_BENCH_H */

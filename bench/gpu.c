@@ -111,20 +111,15 @@ int main(int argc, char **argv)
     /* P = 1 on rank 0 while rank 1 waits; then P = 2; then the bare
      * multiplies on each rank in turn (the other idle), as each stage's
      * multiplies ran on its GPU. */
-    MPI_Comm one;
-    MPI_Comm_split(MPI_COMM_WORLD, rank == 0 ? 0 : MPI_UNDEFINED, 0, &one);
-    pp_grid *g1 = NULL, *g2 = NULL;
-    if (rank == 0 && pp_grid_new(one, &g1) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
-    if (pp_grid_new(MPI_COMM_WORLD, &g2) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
-    bench_run b1 = {NULL, NULL}, b2 = bench_setup(g2, &c, M);
-    if (rank == 0) b1 = bench_setup(g1, &c, M);
+    bench_pair pair;
+    bench_pair_new(&pair, &c, M);
     double t1[ROUNDS], t2[ROUNDS], ratio[ROUNDS], stage[2][ROUNDS], bare[2][ROUNDS], gemm_ratio[2][ROUNDS];
     for (int k = -1; k < ROUNDS; k++) {
         double fl, se, t1k = 0, mine[2], all[4];
-        if (rank == 0) t1k = bench_step_s(&b1);
+        if (rank == 0) t1k = bench_step_s(&pair.b1);
         pp_barrier(MPI_COMM_WORLD, 1e-3);
         pp_backend_gemm_stats(&fl, &se, 1);
-        double t2k = bench_step_s(&b2);
+        double t2k = bench_step_s(&pair.b2);
         pp_backend_gemm_stats(&fl, &se, 1);
         mine[0] = fl / se * 1e-9;
         for (int r = 0; r < 2; r++) {
@@ -163,11 +158,7 @@ int main(int argc, char **argv)
                shared ? "no target: processes sharing a GPU take turns on it"
                       : speed / ideal >= 0.95 ? "target 95 %: met" : "target 95 %: missed");
     }
-    bench_teardown(&b1);
-    bench_teardown(&b2);
-    pp_grid_free(g2);
-    if (g1) pp_grid_free(g1);
-    if (one != MPI_COMM_NULL) MPI_Comm_free(&one);
+    bench_pair_free(&pair);
     MPI_Finalize();
     return 0;
 }

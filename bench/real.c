@@ -83,13 +83,8 @@ int main(int argc, char **argv)
      * warm-up round, ROUNDS rounds.  Noise from other tenants only ever adds
      * time, so the figure judged against each target is the best round; the
      * median is printed beside it. */
-    MPI_Comm one;
-    MPI_Comm_split(MPI_COMM_WORLD, rank == 0 ? 0 : MPI_UNDEFINED, 0, &one);
-    pp_grid *g1 = NULL, *g2 = NULL;
-    if (rank == 0 && pp_grid_new(one, &g1) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
-    if (pp_grid_new(MPI_COMM_WORLD, &g2) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
-    bench_run b1 = {NULL, NULL}, b2 = bench_setup(g2, &c, M);
-    if (rank == 0) b1 = bench_setup(g1, &c, M);
+    bench_pair pair;
+    bench_pair_new(&pair, &c, M);
     /* Per round: step times (s) and GFLOP/s, on rank 0; [2] = per rank. */
     double t1[ROUNDS], t2[ROUNDS], ratio[ROUNDS], whole[ROUNDS], quiet[ROUNDS], stage[2][ROUNDS], both[2][ROUNDS],
         ratio_gemm[2][ROUNDS];
@@ -97,13 +92,13 @@ int main(int argc, char **argv)
         double fl, se, t1k = 0, wk = 0, qk = 0, mine[2], all[4];
         if (rank == 0) {
             pp_backend_gemm_stats(&fl, &se, 1);
-            t1k = bench_step_s(&b1);
+            t1k = bench_step_s(&pair.b1);
             pp_backend_gemm_stats(&fl, &se, 0);
             wk = fl / se * 1e-9;
         }
         pp_barrier(MPI_COMM_WORLD, 1e-3);
         pp_backend_gemm_stats(&fl, &se, 1);
-        double t2k = bench_step_s(&b2);
+        double t2k = bench_step_s(&pair.b2);
         pp_backend_gemm_stats(&fl, &se, 0);
         mine[0] = fl / se * 1e-9;
         MPI_Barrier(MPI_COMM_WORLD);   /* both start multiplying together */
@@ -117,7 +112,6 @@ int main(int argc, char **argv)
         for (int r = 0; r < 2; r++) ratio_gemm[r][k] = stage[r][k] / both[r][k];
     }
     if (rank == 0) {
-        bench_teardown(&b1);
         double ideal = 2.0 * M / (M + 1), best1 = bench_lowest(t1, ROUNDS), best2 = bench_lowest(t2, ROUNDS), speed = best1 / best2;
         printf("model: %d blocks, width %d, hidden %d; batch %d in M=%d micro-batches of %d; 1f1b; %s\n", c.depth,
                c.width, c.hidden, c.batch, M, c.batch / M, pp_backend_name());
@@ -141,10 +135,7 @@ int main(int argc, char **argv)
                    bench_highest(stage[r], ROUNDS) / bench_highest(both[r], ROUNDS) >= 0.9 ? "met" : "missed", 100 * bench_median(ratio_gemm[r], ROUNDS),
                    100 * bench_highest(stage[r], ROUNDS) / bench_highest(quiet, ROUNDS));
     }
-    bench_teardown(&b2);
-    pp_grid_free(g2);
-    if (g1) pp_grid_free(g1);
-    if (one != MPI_COMM_NULL) MPI_Comm_free(&one);
+    bench_pair_free(&pair);
     MPI_Finalize();
     return 0;
 }
