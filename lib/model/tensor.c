@@ -380,38 +380,6 @@ static pp_status use_gpu(MPI_Comm comm, char *err, size_t n)
     return PP_OK;
 }
 
-const pp_device *pp_backend_clock(void)
-{
-    return pp_ops_now() == &gpu_ops ? &gpu_clock : NULL;
-}
-
-void pp_backend_gemm_stats(double *flops, double *seconds, int reset)
-{
-    static double f, sec;   /* the GPU's totals since the last reset */
-    if (pp_ops_now() == &gpu_ops) {
-        double df, ds;
-        pp_gpu_gemm_stats(&df, &ds);
-        f += df, sec += ds;
-        *flops = f, *seconds = sec;
-        if (reset) f = sec = 0;
-        return;
-    }
-    *flops = gemm_flops, *seconds = gemm_seconds;
-    if (reset) gemm_flops = gemm_seconds = 0;
-}
-
-double pp_backend_bare_gemm_s(int ta, int tb, int m, int n, int k, int reps)
-{
-    return pp_ops_now() == &gpu_ops ? pp_gpu_bare_gemm_s(ta, tb, m, n, k, reps) : -1;
-}
-
-long pp_backend_free_bytes(void)
-{
-    size_t free_b = 0, total = 0;
-    if (pp_ops_now() != &gpu_ops) return -1;
-    return pp_gpu_mem_info(&free_b, &total) == 0 ? (long)free_b : -1;
-}
-
 #else /* no CUDA in this build */
 
 static pp_status use_gpu(MPI_Comm comm, char *err, size_t n)
@@ -422,29 +390,48 @@ static pp_status use_gpu(MPI_Comm comm, char *err, size_t n)
     return PP_EARG;
 }
 
+#endif
+
+/* The calls below ask the GPU only where this rank computes on one
+ * (on_device is set in the GPU's table alone). */
 const pp_device *pp_backend_clock(void)
 {
+#ifdef PP_GPU
+    if (pp_ops_now()->on_device) return &gpu_clock;
+#endif
     return NULL;
 }
 
 void pp_backend_gemm_stats(double *flops, double *seconds, int reset)
 {
+#ifdef PP_GPU
+    if (pp_ops_now()->on_device) {   /* the device's own times, into the same totals */
+        double f, s;
+        pp_gpu_gemm_stats(&f, &s);
+        gemm_flops += f, gemm_seconds += s;
+    }
+#endif
     *flops = gemm_flops, *seconds = gemm_seconds;
     if (reset) gemm_flops = gemm_seconds = 0;
 }
 
 double pp_backend_bare_gemm_s(int ta, int tb, int m, int n, int k, int reps)
 {
+#ifdef PP_GPU
+    if (pp_ops_now()->on_device) return pp_gpu_bare_gemm_s(ta, tb, m, n, k, reps);
+#endif
     (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)reps;
     return -1;
 }
 
 long pp_backend_free_bytes(void)
 {
+#ifdef PP_GPU
+    size_t free_b = 0, total = 0;
+    if (pp_ops_now()->on_device) return pp_gpu_mem_info(&free_b, &total) == 0 ? (long)free_b : -1;
+#endif
     return -1;
 }
-
-#endif
 
 pp_status pp_backend_use(const char *device, MPI_Comm comm, char *err, size_t n)
 {
