@@ -70,7 +70,7 @@ struct pp_watch {
 
 typedef struct pp_watchdog pp_watchdog;
 /* Collective over `all`: the shared table (pp_grid_new makes it). */
-pp_status pp_watchdog_new(MPI_Comm all, pp_watchdog **out);
+pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, pp_watchdog **out);
 void pp_watchdog_free(pp_watchdog *w);
 /* This rank's slot, as its step goes: it begins (pipeline rank, list
  * length), starts action `index` (`peer`: the rank it waits for, when

@@ -233,7 +233,7 @@ pp_status pp_grid_new(MPI_Comm world, pp_grid **out)
     pp_grid *g = calloc(1, sizeof *g);
     if (!g) return PP_ENOMEM;
     g->world = world;
-    g->all = g->pipe = g->tp = g->dp = MPI_COMM_NULL;
+    g->all = g->pipe = g->tp = g->dp = g->node = MPI_COMM_NULL;
     /* A communicator of its own, so that no other library's messages can
      * match the kit's tags. */
     if (MPI_Comm_dup(world, &g->all) != MPI_SUCCESS) {
@@ -243,9 +243,11 @@ pp_status pp_grid_new(MPI_Comm world, pp_grid **out)
     MPI_Comm_rank(g->all, &g->rank);
     MPI_Comm_size(g->all, &g->size);
     g->P = g->size, g->T = g->D = 1;
-    pp_status st = split(g);
+    pp_status st = MPI_Comm_split_type(g->all, MPI_COMM_TYPE_SHARED, g->rank, MPI_INFO_NULL, &g->node) == MPI_SUCCESS
+                       ? split(g)
+                       : PP_EMPI;
     if (st == PP_OK) st = estimate_offsets(g);
-    if (st == PP_OK) st = pp_watchdog_new(g->all, &g->wd);
+    if (st == PP_OK) st = pp_watchdog_new(g->all, g->node, &g->wd);
     if (st != PP_OK) {
         pp_grid_free(g);
         return st;
@@ -258,6 +260,6 @@ void pp_grid_free(pp_grid *g)
 {
     if (!g) return;
     pp_watchdog_free(g->wd);
-    free_comm(&g->pipe), free_comm(&g->tp), free_comm(&g->dp), free_comm(&g->all);
+    free_comm(&g->pipe), free_comm(&g->tp), free_comm(&g->dp), free_comm(&g->node), free_comm(&g->all);
     free(g);
 }

@@ -99,18 +99,13 @@ static long long us(double t)
 
 /* ---- the table ------------------------------------------------------------ */
 
-pp_status pp_watchdog_new(MPI_Comm all, pp_watchdog **out)
+pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, pp_watchdog **out)
 {
     *out = NULL;
     pp_watchdog *w = calloc(1, sizeof *w);
     if (!w) return PP_ENOMEM;
     MPI_Comm_rank(all, &w->me);
     MPI_Comm_size(all, &w->size);
-    MPI_Comm node;
-    if (MPI_Comm_split_type(all, MPI_COMM_TYPE_SHARED, w->me, MPI_INFO_NULL, &node) != MPI_SUCCESS) {
-        free(w);
-        return PP_EMPI;
-    }
     int nsize;
     MPI_Comm_size(node, &nsize);
     int everywhere = nsize == w->size, all_one = 0;
@@ -135,7 +130,6 @@ pp_status pp_watchdog_new(MPI_Comm all, pp_watchdog **out)
             MPI_Barrier(node);
         }
     }
-    MPI_Comm_free(&node);
     if (!w->shared) {
         w->head = &w->local_head;
         w->slot = &w->local_slot;

@@ -208,10 +208,7 @@ static void choose_device(pp_demo *d)
     char mine[NAME], *all = malloc((size_t)P * NAME), *flag = calloc((size_t)P, 1);
     if (!all || !flag) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
     /* On several machines a GPU is named with its machine's. */
-    MPI_Comm node;
-    MPI_Comm_split_type(d->grid->all, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-    MPI_Comm_size(node, &here);
-    MPI_Comm_free(&node);
+    MPI_Comm_size(d->grid->node, &here);
     char host[64] = "";
     if (here < P) gethostname(host, sizeof host - 1);
     snprintf(mine, sizeof mine, "%s%s%s", pp_backend_device(), host[0] ? " on " : "", host);
@@ -573,15 +570,13 @@ static void rank_bytes(const pp_demo *d, double bytes[3])
  * allocated anything yet). */
 static void check_memory(pp_demo *d)
 {
-    MPI_Comm node, group;
+    MPI_Comm group;
     int gpu = pp_backend_gpu();
     double mine[3], need[3], avail = gpu >= 0 ? (double)pp_backend_free_bytes() : available_bytes();
     rank_bytes(d, mine);
-    MPI_Comm_split_type(d->grid->all, MPI_COMM_TYPE_SHARED, d->grid->rank, MPI_INFO_NULL, &node);
-    MPI_Comm_split(node, gpu < 0 ? 0 : gpu, d->grid->rank, &group);   /* the ranks on my GPU */
+    MPI_Comm_split(d->grid->node, gpu < 0 ? 0 : gpu, d->grid->rank, &group);   /* the ranks on my machine (GPU) */
     MPI_Allreduce(mine, need, 3, MPI_DOUBLE, MPI_SUM, group);
     MPI_Comm_free(&group);
-    MPI_Comm_free(&node);
     struct { double ratio; int rank; } me = {avail > 0 ? (need[0] + need[1] + need[2]) / avail : 0, d->grid->rank},
                                         worst;
     MPI_Allreduce(&me, &worst, 1, MPI_DOUBLE_INT, MPI_MAXLOC, d->grid->all);
