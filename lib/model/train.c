@@ -86,12 +86,13 @@ struct pp_trainer {
     pp_tensor *targets;   /* last stage: targets (batch x width) */
     pp_tensor *y;         /* last stage: the model's outputs (batch x width) */
     pp_tensor **msg;      /* [NDIRS][S*M] message buffers, NULL where none */
-    /* GPU ranks, when MPI cannot read device memory: each message's host
-     * copy ([NDIRS][S*M], NULL where none), made for mirror_M micro-batches
-     * and kept while M stays; and host room for the collectives' vectors. */
+    /* GPU ranks: the buffer each message crossing to another rank travels in
+     * to and from MPI ([NDIRS][S*M], NULL where none), made for mirror_M
+     * micro-batches and kept while M stays; the ticket of each outgoing
+     * one's copy into it; and host room for the collectives' vectors. */
     float **mirror;
     int mirror_M;
-    int *ticket;          /* [NDIRS][S*M] the copy out of each message sent from its host copy */
+    int *ticket;
     float *scratch;
     long scratch_n;
     saved *sv;            /* [depth * M] */
@@ -106,9 +107,23 @@ static int mine(const pp_trainer *tr, int s)
     return tr->stage_rank[s] == tr->me;
 }
 
+/* Where the message of direction dir, stage s and micro-batch m sits in
+ * the step's [NDIRS][S*M] lists (buffers, their copies, their tickets). */
+static size_t slot(const pp_trainer *tr, int dir, int s, int m)
+{
+    return (size_t)dir * tr->S * tr->M + (size_t)s * tr->M + m;
+}
+
 static pp_tensor **msg(pp_trainer *tr, int dir, int s, int m)
 {
-    return &tr->msg[(size_t)dir * tr->S * tr->M + (size_t)s * tr->M + m];
+    return &tr->msg[slot(tr, dir, s, m)];
+}
+
+/* Does that message come from, or go to, another rank? */
+static int crosses(const pp_trainer *tr, int dir, int s)
+{
+    int other = dir == IN_F || dir == OUT_B ? s - 1 : s + 1;   /* the stage at the other end */
+    return other >= 0 && other < tr->S && !mine(tr, other);
 }
 
 static saved *sv(pp_trainer *tr, int l, int m)
@@ -128,10 +143,11 @@ static pp_status new_t(pp_trainer *tr, pp_mem_role r, int rows, int cols, pp_ten
     return pp_tensor_new(&tr->mem, r, rows, cols, out);
 }
 
-/* The host copy a message travels in, or NULL: it goes to MPI as it is. */
+/* The buffer a message travels in to and from MPI on a GPU rank, or NULL:
+ * the tensor goes to MPI as it is (the CPU, or a neighbour on this rank). */
 static float *mirror(pp_trainer *tr, int dir, int s, int m)
 {
-    return tr->mirror ? tr->mirror[(size_t)dir * tr->S * tr->M + (size_t)s * tr->M + m] : NULL;
+    return tr->mirror ? tr->mirror[slot(tr, dir, s, m)] : NULL;
 }
 
 /* This rank's slice of a message (all of it when T = 1): floats first .. first + count - 1. */
@@ -140,17 +156,16 @@ static void my_slice(const pp_trainer *tr, const pp_tensor *b, long *first, long
     pp_slice_of((long)b->rows * b->cols, tr->g->T, tr->g->tp_rank, first, count);
 }
 
-/* A message this rank made for another rank: on its way to its host copy
- * (the executor sends once the copy is done). */
+/* A message this rank has just made: on a GPU rank, on its way into the
+ * buffer MPI sends it from (the executor sends once the copy is done). */
 static void message_out(pp_trainer *tr, int dir, int s, int m)
 {
-    float *host = mirror(tr, dir, s, m);
-    if (!host) return;
+    float *to = mirror(tr, dir, s, m);
+    if (!to) return;
     pp_tensor *b = *msg(tr, dir, s, m);
     long first, count;
     my_slice(tr, b, &first, &count);
-    tr->ticket[(size_t)dir * tr->S * tr->M + (size_t)s * tr->M + m] =
-        pp_ops_now()->copy_out(host + first, b->data + first, (size_t)count * sizeof(float));
+    tr->ticket[slot(tr, dir, s, m)] = pp_ops_now()->copy_out(to + first, b->data + first, (size_t)count * sizeof(float));
 }
 
 /* Host memory for a collective's vector of n floats (buf itself on the
@@ -277,7 +292,7 @@ static pp_status forward(pp_trainer *tr, int s, int m)
         if (l < last && (st = between_blocks(tr)) != PP_OK) return st;   /* messages move between blocks */
     }
     if (s < tr->S - 1) {
-        if (!mine(tr, s + 1)) message_out(tr, OUT_F, s, m);
+        message_out(tr, OUT_F, s, m);
         return PP_OK;
     }
     /* The last stage turns the output into the loss and keeps its gradient. */
@@ -337,7 +352,7 @@ static pp_status backward_fused(pp_trainer *tr, int s, int m)
         dy = dx, dh = dx = NULL;
         if (st == PP_OK && l > first) st = between_blocks(tr);
     }
-    if (st == PP_OK && s > 0 && !mine(tr, s - 1)) message_out(tr, OUT_B, s, m);
+    if (st == PP_OK && s > 0) message_out(tr, OUT_B, s, m);
     return st;
 }
 
@@ -362,7 +377,7 @@ static pp_status backward_input(pp_trainer *tr, int s, int m)
         st = pp_block_backward_input(&tr->w[l], k->h, k->dy, k->dh, dx, reducer(tr));
         if (l > first) sv(tr, l - 1, m)->dy = dx;
     }
-    if (st == PP_OK && s > 0 && !mine(tr, s - 1)) message_out(tr, OUT_B, s, m);
+    if (st == PP_OK && s > 0) message_out(tr, OUT_B, s, m);
     return st;
 }
 
@@ -417,8 +432,7 @@ static int ready(void *ctx, pp_action a)
 {
     pp_trainer *tr = ctx;
     int dir = a.kind == PP_SEND_F ? OUT_F : OUT_B;
-    if (!mirror(tr, dir, a.stage, a.mb)) return 1;
-    return pp_ops_now()->copied(tr->ticket[(size_t)dir * tr->S * tr->M + (size_t)a.stage * tr->M + a.mb]);
+    return !mirror(tr, dir, a.stage, a.mb) || pp_ops_now()->copied(tr->ticket[slot(tr, dir, a.stage, a.mb)]);
 }
 
 static void *buffer(void *ctx, pp_action a, size_t *bytes)
@@ -430,8 +444,8 @@ static void *buffer(void *ctx, pp_action a, size_t *bytes)
         *bytes = 0;
         return NULL;
     }
-    /* This rank's slice of the message (all of it when T = 1), in its host
-     * copy where it has one. */
+    /* This rank's slice of the message (all of it when T = 1), in the
+     * buffer it travels in on a GPU rank. */
     long first, count;
     my_slice(tr, b, &first, &count);
     *bytes = (size_t)count * sizeof(float);
@@ -483,10 +497,9 @@ static pp_status make_mirrors(pp_trainer *tr)
     tr->mirror_M = tr->M;   /* (what free_mirrors goes over; the mirrors are whole only on PP_OK) */
     for (int dir = 0; dir < NDIRS; dir++)
         for (int s = 0; s < tr->S; s++) {
-            int other = dir == IN_F || dir == OUT_B ? s - 1 : s + 1;   /* the stage at the other end */
-            if (!mine(tr, s) || other < 0 || other >= tr->S || mine(tr, other)) continue;
+            if (!mine(tr, s) || !crosses(tr, dir, s)) continue;
             for (int m = 0; m < tr->M; m++) {
-                size_t i = (size_t)dir * tr->S * tr->M + (size_t)s * tr->M + m;
+                size_t i = slot(tr, dir, s, m);
                 if (!(tr->mirror[i] = pp_ops_now()->msg_alloc((size_t)tr->rows * tr->cfg.width * sizeof(float)))) {
                     free_mirrors(tr);   /* the next step makes them all again */
                     return PP_ENOMEM;
@@ -516,7 +529,7 @@ static pp_status begin_step(pp_trainer *tr, int M)
         if (!mine(tr, s)) continue;
         /* Receive buffers only from another rank; send buffers always (a
          * neighbour stage on this rank reads them directly). */
-        int need[NDIRS] = {s > 0 && !mine(tr, s - 1), s < S - 1, s < S - 1 && !mine(tr, s + 1), s > 0};
+        int need[NDIRS] = {crosses(tr, IN_F, s), s < S - 1, crosses(tr, IN_B, s), s > 0};
         for (int dir = 0; dir < NDIRS; dir++)
             for (int m = 0; m < M && need[dir]; m++)
                 if ((st = new_t(tr, PP_MEM_COMM, tr->rows, d, msg(tr, dir, s, m))) != PP_OK) return st;
