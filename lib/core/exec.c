@@ -55,7 +55,6 @@ typedef struct {
     size_t bytes;
     int ev;           /* index of its SEND event, or -1 */
     int posted;       /* the send action has run (the send may wait for its bytes: held) */
-    int held;         /* a send waiting for a device to copy its bytes out (pp_work.ready) */
     int done;
 } msg;
 

@@ -151,19 +151,24 @@ void pp_gpu_copy(void *dst, const void *src, size_t bytes)
     if (!first_error[0]) failed(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, work), "copy on the GPU");
 }
 
-void pp_gpu_to_host(void *dst, const void *src, size_t bytes)
+/* A copy in stream order, waited for: the host reads dst, or reuses src,
+ * as soon as it returns.  (Default: host or device memory, as the
+ * pointers are.) */
+static void copy_now(void *dst, const void *src, size_t bytes, const char *what)
 {
     if (first_error[0]) return;
-    if (!failed(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, work), "copy to the host"))
-        failed(cudaStreamSynchronize(work), "copy to the host");
+    if (!failed(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, work), what))
+        failed(cudaStreamSynchronize(work), what);
+}
+
+void pp_gpu_to_host(void *dst, const void *src, size_t bytes)
+{
+    copy_now(dst, src, bytes, "copy to the host");
 }
 
 void pp_gpu_from_host(void *dst, const void *src, size_t bytes)
 {
-    /* Waits: the host may reuse src as soon as this returns. */
-    if (first_error[0]) return;
-    if (!failed(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, work), "copy to the GPU"))
-        failed(cudaStreamSynchronize(work), "copy to the GPU");
+    copy_now(dst, src, bytes, "copy to the GPU");
 }
 
 /* Each copy out gets a ticket, and its own end marker in a ring of them:
