@@ -39,9 +39,9 @@ rc=$?
 if [ $rc -ne 0 ]; then
     errors=$(grep -c "error:" "$tmp/probe")
     listed=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
-    if [ "${PP_REQUIRE_GPU:-0}" = 1 ] || { [ "${listed:-0}" -gt 0 ] && grep -q "no GPU can be used here" "$tmp/probe"; }; then
+    if [ "${PP_REQUIRE_GPU:-0}" = 1 ] || { [ "${listed:-0}" -gt 0 ] && grep -q "no usable GPU" "$tmp/probe"; }; then
         echo "not ok - GPU tests: a GPU was to be used, but: $(grep 'error:' "$tmp/probe" || tail -1 "$tmp/probe")"
-    elif [ $rc -eq 2 ] && [ "$errors" -eq 1 ] && grep -q -e "this build has no CUDA" -e "no GPU can be used here" "$tmp/probe"; then
+    elif [ $rc -eq 2 ] && [ "$errors" -eq 1 ] && grep -q -e "this build has no CUDA" -e "no usable GPU" "$tmp/probe"; then
         echo "ok - --device gpu where it cannot run: exit 2, one line: $(grep 'error:' "$tmp/probe")"
         echo "skip - GPU tests: $(sed -n 's/.*--device gpu: \([^:]*\).*/\1/p' "$tmp/probe" | head -1)" \
              "(make test-gpu on a machine with an NVIDIA GPU runs them)"

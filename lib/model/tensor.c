@@ -362,13 +362,12 @@ static pp_status use_gpu(MPI_Comm comm, char *err, size_t n)
     char why[200] = "", name[128] = "";
     int local = local_rank(comm), count = pp_gpu_count(why, sizeof why);
     if (count <= 0) {
-        snprintf(err, n, "--device gpu: no GPU can be used here (%s): run with --device cpu",
-                 count == 0 ? "CUDA sees no device" : why);
+        snprintf(err, n, "--device gpu: no usable GPU (%s)", count == 0 ? "CUDA sees no device" : why);
         return PP_EARG;
     }
     int dev = local % count;
     if (pp_gpu_bind(dev, name, sizeof name, why, sizeof why) != 0) {
-        snprintf(err, n, "--device gpu: %s: run with --device cpu", why);
+        snprintf(err, n, "--device gpu: %s", why);
         return PP_EARG;
     }
     snprintf(device_name, sizeof device_name, "GPU %d (%s)", dev, name);
@@ -385,8 +384,8 @@ static pp_status use_gpu(MPI_Comm comm, char *err, size_t n)
 static pp_status use_gpu(MPI_Comm comm, char *err, size_t n)
 {
     (void)comm;
-    snprintf(err, n, "--device gpu: this build has no CUDA: build with 'make GPU=1' (it needs nvcc), or run with "
-             "--device cpu");
+    /* (short: with the demo's name in front it fits 80 columns) */
+    snprintf(err, n, "--device gpu: this build has no CUDA (make GPU=1)");
     return PP_EARG;
 }
 
