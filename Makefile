@@ -30,15 +30,16 @@ LDLIBS  = $(SANITIZE) -lncurses -lopenblas -lpthread -lm
 MPIEXEC = mpiexec
 
 # GPU=1: the CUDA backend too.  nvcc from the PATH, else CUDA's usual
-# folder; code for Turing and later (PTX), and ready-made for Ampere and Hopper.
+# folder, and the libraries where nvcc says they are (tools/cuda.sh); code
+# for Turing and later (PTX), and ready-made for Ampere and Hopper.
 GPU      =
-NVCC     = $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
-CUDA_DIR = $(patsubst %/bin/nvcc,%,$(NVCC))
 GPU_ARCH = -gencode arch=compute_75,code=compute_75 -gencode arch=compute_80,code=sm_80 \
            -gencode arch=compute_90,code=sm_90
 ifeq ($(GPU),1)
+NVCC     := $(shell sh tools/cuda.sh nvcc)
+CUDA_LIB := $(shell sh tools/cuda.sh lib)
 CFLAGS  += -DPP_GPU
-LDLIBS  += -L$(CUDA_DIR)/lib64 -Wl,-rpath,$(CUDA_DIR)/lib64 -lcublas -lcudart -lstdc++
+LDLIBS  += -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) -lcublas -lcudart -lstdc++
 GPU_OBJ  = lib/model/gpu.o
 endif
 
@@ -67,6 +68,7 @@ lib/%.o: lib/%.c $(LIB_HDR) lib/build-flags | deps
 
 lib/model/gpu.o: lib/model/gpu.cu lib/model/gpu.h lib/build-flags
 	@test -n "$(NVCC)" || { echo "make GPU=1: nvcc not found (on the PATH or in /usr/local/cuda/bin): install CUDA, or build without GPU=1" >&2; exit 1; }
+	@test -n "$(CUDA_LIB)" || { echo "make GPU=1: no libcudart.so and libcublas.so where $(NVCC) links from: install cuBLAS, or build without GPU=1" >&2; exit 1; }
 	$(NVCC) -std=c++17 -O2 $(GPU_ARCH) -Xcompiler -Wall -c -o $@ $<
 
 lib/libpp.a: $(LIB_OBJ)

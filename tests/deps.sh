@@ -59,3 +59,54 @@ if [ $rc -eq 1 ] && grep -q "missing:.* libclang-rt-dev" "$tmp/out"; then
 else
     echo "not ok - deps.sh --fuzz with a clang that cannot link a fuzz target: exit $rc:"; sed 's/^/#   /' "$tmp/out"
 fi
+
+# make GPU=1's CUDA (tools/cuda.sh): the nvcc on the PATH may be a script
+# that starts the real one from elsewhere, and the libraries are where nvcc
+# says it links from, not beside that script.
+plain="/usr/bin:/bin"
+mkdir -p "$tmp/cuda/lib" "$tmp/nolib/bin" "$tmp/wrap"
+: >"$tmp/cuda/lib/libcudart.so"
+: >"$tmp/cuda/lib/libcublas.so"
+# fake_nvcc DIR LIBDIR: an nvcc in DIR whose dry run links from LIBDIR.
+fake_nvcc() {
+    cat >"$1/nvcc" <<WRAP
+#!/bin/sh
+echo '#\$ LIBRARIES=  "-L$2/stubs" "-L$2"' >&2
+WRAP
+    chmod +x "$1/nvcc"
+}
+fake_nvcc "$tmp/wrap" "$tmp/cuda/lib"
+got=$(PATH="$tmp/wrap:$plain" sh tools/cuda.sh lib)
+if [ "$got" = "$(cd "$tmp/cuda/lib" && pwd -P)" ]; then
+    echo "ok - cuda.sh finds CUDA's libraries where nvcc's dry run says it links from ($got)"
+else
+    echo "not ok - cuda.sh lib with an nvcc linking from $tmp/cuda/lib said '$got'"
+fi
+fake_nvcc "$tmp/nolib/bin" "$tmp/nolib/lib"
+if PATH="$tmp/nolib/bin:$plain" sh tools/cuda.sh lib >"$tmp/out" 2>&1; then rc=0; else rc=$?; fi
+PATH="$tmp/nolib/bin:$plain" sh tools/gpu.sh test >"$tmp/gpu" 2>&1
+grc=$?
+PATH="$tmp/nolib/bin:$plain" PP_REQUIRE_GPU=1 sh tools/gpu.sh test >"$tmp/gpu-required" 2>&1
+rrc=$?
+if [ $rc -eq 1 ] && [ ! -s "$tmp/out" ] && [ $grc -eq 0 ] && grep -q "^skip - the GPU build: .*no libcudart.so and libcublas.so" "$tmp/gpu" &&
+    [ $rrc -eq 1 ] && grep -q "^not ok - the GPU build: .*no libcudart.so" "$tmp/gpu-required"; then
+    echo "ok - nvcc without CUDA's libraries: no GPU build, one skip line ($(grep '^skip' "$tmp/gpu")), a failure where the GPU is required"
+else
+    echo "not ok - nvcc without CUDA's libraries: cuda.sh exit $rc, gpu.sh exit $grc, with PP_REQUIRE_GPU=1 exit $rrc:"
+    sed 's/^/#   /' "$tmp/out" "$tmp/gpu" "$tmp/gpu-required"
+fi
+real_nvcc=$(sh tools/cuda.sh nvcc)
+if [ -z "$real_nvcc" ]; then
+    echo "skip - make GPU=1 with nvcc started by a script: no nvcc here"
+else
+    printf '#!/bin/sh\nexec "%s" "$@"\n' "$real_nvcc" >"$tmp/wrap/nvcc"
+    direct=$(PATH="$(dirname "$real_nvcc"):$plain" sh tools/cuda.sh lib)
+    wrapped=$(PATH="$tmp/wrap:$plain" sh tools/cuda.sh lib)
+    PATH="$tmp/wrap:$PATH" make -n GPU=1 demos/00_anatomy >"$tmp/out" 2>&1
+    if [ "$direct" = "$wrapped" ] && { [ -z "$wrapped" ] || grep -q -- "-L$wrapped .*-lcublas" "$tmp/out"; }; then
+        echo "ok - make GPU=1 links from the same CUDA folder ('$wrapped') whether nvcc is CUDA's own or a script starting it"
+    else
+        echo "not ok - make GPU=1 with nvcc started by a script: '$wrapped', CUDA's own nvcc: '$direct':"
+        grep -- "-lcublas" "$tmp/out" | sed 's/^/#   /'
+    fi
+fi

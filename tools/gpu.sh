@@ -10,7 +10,8 @@
 #                           not.  Ends on one "N passed, N failed" line.
 #   sh tools/gpu.sh bench   (make bench-gpu) build, then bench/gpu.sh
 #
-# Without nvcc there is no GPU build: one "skip" line, and it passes.
+# Without nvcc, or without CUDA's runtime and cuBLAS beside it (tools/cuda.sh
+# finds them), there is no GPU build: one "skip" line, and it passes.
 cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 out="$top/build/gpu"
@@ -22,17 +23,20 @@ esac
 log=$(mktemp)
 trap 'rm -f "$log" "$log.out"' EXIT
 
-nvcc=$(command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
-if [ -z "$nvcc" ]; then   # a failure where the GPU must be used (PP_REQUIRE_GPU=1, tools/gpu_remote.sh)
+# skip WHY: no GPU build here; a failure where the GPU must be used
+# (PP_REQUIRE_GPU=1, tools/gpu_remote.sh).
+skip() {
     if [ "${PP_REQUIRE_GPU:-0}" = 1 ]; then
-        echo "not ok - the GPU build: no nvcc here (on the PATH or in /usr/local/cuda/bin)"
+        echo "not ok - the GPU build: $1"
         echo "0 passed, 1 failed"
         exit 1
     fi
-    echo "skip - the GPU build: no nvcc here (on the PATH or in /usr/local/cuda/bin)"
+    echo "skip - the GPU build: $1"
     echo "0 passed, 0 failed"
     exit 0
-fi
+}
+nvcc=$(sh tools/cuda.sh nvcc) || skip "no nvcc here (on the PATH or in /usr/local/cuda/bin)"
+sh tools/cuda.sh lib >/dev/null || skip "$nvcc is here, but no libcudart.so and libcublas.so where it links from"
 sh tools/copy_tree.sh "$out" || exit 1
 echo "== building with GPU=1 ($nvcc) in build/gpu"
 if ! make -C "$out" -j"$(nproc 2>/dev/null || echo 2)" GPU=1 all >"$log.out" 2>&1; then
