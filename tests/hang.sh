@@ -1,9 +1,9 @@
 #!/bin/sh
 # hang.sh -- a run that stops moving is caught and explained, never left
 # hanging: each fault (--fault stall, drop, swap; a schedule file whose order
-# deadlocks, run with --no-validate) ends every rank within the watchdog's
-# limit plus a few seconds, with exit status 3 and the wait-for report naming
-# the right ranks and cause; healthy runs with a tight limit never trip it,
+# deadlocks, run with --no-validate; a device that never finishes a compute)
+# ends every rank within the watchdog's limit plus a few seconds, with exit
+# status 3 and the wait-for report naming the right ranks and cause; healthy runs with a tight limit never trip it,
 # 8 ranks on this machine's cores included; with the watchdog off, SIGTERM
 # and Ctrl-C (SIGINT) still end a hung job within 5 s.  The live view's side
 # of it is in tui.sh.
@@ -20,6 +20,7 @@ bad() { echo "not ok - $*"; }
 . tests/procs.sh
 leftovers() {
     demo_pids "$tag"
+    tagged "$tag" ./tests/
 }
 
 # caught WHAT LIMIT PATTERN... -- COMMAND: runs COMMAND; expects status 3
@@ -100,6 +101,17 @@ caught "a stall in real compute (demo 02)" 2 "^cause: rank 1 is silent" \
 caught "the default limit (5 s plus twice the slowest action)" 6 \
     "no rank moved for 5\.[0-9] s" "^cause: rank 1 is silent" \
     -- mpiexec -n 2 ./demos/05_1f1b --no-tui --tick-ms 1 --fault stall:1
+# A GPU rank's compute that never ends: the rank polls its device and moves
+# messages, which is no progress (tests/test_mpi.c's stand-in device never
+# finishes the last rank's third compute).
+caught "a device that never finishes a compute" 1 \
+    "^  rank 3 has waited [0-9.]+ s for its device to finish 3F1$" \
+    "^  rank 2 waits [0-9.]+ s for the gradient of micro-batch 1 from rank 3 \(2RECV_B1\)$" \
+    "^cause: rank 3's device has not finished 3F1 in [0-9.]+ s: the rank handed the$" \
+    -- mpiexec -n 4 ./tests/test_mpi 4 device-hang
+caught "a device that never finishes, on a rank alone" 1 \
+    "^cause: rank 0's device has not finished 0F1 in [0-9.]+ s" \
+    -- mpiexec -n 1 ./tests/test_mpi 4 device-hang
 
 # Healthy runs with a tight limit: the watchdog stays quiet.
 if mpiexec -n 8 ./demos/04_bubble_efficiency -m 1,8,32 --tick-ms 1 --no-tui --watchdog 0.5 >"$tmp/out" 2>&1 &&

@@ -13,6 +13,13 @@
  * (as if the ranks ran on machines whose clocks disagree); the test checks
  * that the offsets are estimated and removed.
  *
+ *   mpiexec -n 4 tests/test_mpi [TICK_MS] device-hang
+ *
+ * runs one step on a stand-in device that never finishes one compute of the
+ * last rank (a GPU kernel that never ends): the watchdog must stop the step;
+ * rank 0 prints its report and ends the job with status 3, as the demos do
+ * (tests/hang.sh checks that, and the report).
+ *
  * Why the bubble is not judged against the formula with a fixed tolerance:
  * how far the measured bubble lies above the formula depends on the machine
  * (a sleeping rank wakes late, a message takes 50 us on a calm day and
@@ -29,6 +36,7 @@
  * lose it twice in the same place.
  */
 #include "pp.h"
+#include "core.h"   /* the watchdog's report, for device-hang */
 #include "check.h"
 
 #include <math.h>
@@ -305,11 +313,71 @@ static void held_sends(pp_grid *g)
     free(h);
 }
 
+/* ---- a device that never finishes a compute (device-hang) ---- */
+
+/* Runs each compute at once, except the third of rank `stuck`, which it
+ * never reports finished: the rank keeps polling it, and moving messages. */
+typedef struct {
+    int me, stuck, computes;
+    double began;
+} hung_device;
+
+static void hung_step(void *ctx) { (void)ctx; }
+static void hung_occupy(void *ctx, double seconds) { (void)ctx, (void)seconds; }
+
+static void hung_begin(void *ctx)
+{
+    hung_device *d = ctx;
+    d->computes++;
+    d->began = pp_now();
+}
+
+static int hung_end(void *ctx, double *t0, double *t1)
+{
+    hung_device *d = ctx;
+    if (d->me == d->stuck && d->computes == 3) return 1;
+    *t0 = d->began, *t1 = pp_now();
+    return 0;
+}
+
+static void device_hang(pp_grid *g, double tick_ms)
+{
+    pp_sched *built = NULL, *s = NULL;
+    pp_check c;
+    if (pp_sched_build("1f1b", g->P, 4, 0, &built, NULL, 0) != PP_OK || pp_sched_validate(built, &s, &c) != PP_OK)
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    hung_device d = {g->rank, g->size - 1, 0, 0};
+    pp_device dev = {&d, hung_step, hung_begin, hung_occupy, hung_end};
+    pp_exec_opts o;
+    pp_exec_opts_default(&o);
+    o.costs.tick_s = tick_ms * 1e-3;
+    o.device = &dev;
+    o.watchdog_s = 1.0;
+    pp_run *run = NULL;
+    pp_status st = pp_exec_step(g, s, &o, &run);
+    if (st != PP_EHANG) {   /* every rank says so: the step should not have ended this way */
+        printf("not ok - rank %d: a step whose device never finishes a compute ended with '%s', not the watchdog's stop\n",
+               g->rank, pp_strerror(st));
+        fflush(stdout);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    if (g->rank == 0) {
+        const char *report = pp_watchdog_report(g);
+        pp_watchdog_answer(g);
+        fprintf(stderr, "test_mpi: %s", report);
+        fflush(stderr);
+        pp_sleep_until(pp_now() + 0.3);   /* for mpiexec to pass the report on */
+        MPI_Abort(MPI_COMM_WORLD, 3);
+    }
+    for (;;) pp_sleep_until(pp_now() + 0.05);   /* rank 0 ends the job */
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     double tick_ms = argc > 1 ? atof(argv[1]) : 4.0;
     int skew = argc > 2 && strcmp(argv[2], "skew") == 0;
+    int hang = argc > 2 && strcmp(argv[2], "device-hang") == 0;
     int rank, P;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &P);
@@ -319,6 +387,7 @@ int main(int argc, char **argv)
 
     pp_grid *g;
     if (pp_grid_new(MPI_COMM_WORLD, &g) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+    if (hang) device_hang(g, tick_ms);
     double err = fabs(g->clock_offset - injected), worst = 0;
     MPI_Reduce(&err, &worst, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
     double *rtt = malloc((size_t)P * sizeof *rtt);

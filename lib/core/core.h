@@ -75,12 +75,16 @@ void pp_watchdog_free(pp_watchdog *w);
 /* This rank's slot, as its step goes: it begins (pipeline rank, list
  * length), starts action `index` (`peer`: the rank it waits for, when
  * `waiting`), makes progress (`holding`: paused by the view), finishes or
- * passes over an action, ends its list (off = 0) or leaves the step (1). */
+ * passes over an action, ends its list (off = 0) or leaves the step (1).
+ * pp_watchdog_device: the compute is handed to the device, and the rank
+ * waits for it to finish (1: from here no beat, as inside a compute on the
+ * host), or it has (0). */
 void pp_watchdog_begin(pp_watchdog *w, int pipe_rank, int len);
 void pp_watchdog_on(pp_watchdog *w, int index, pp_action a, int peer, int waiting);
 void pp_watchdog_beat(pp_watchdog *w, int holding);
 void pp_watchdog_mark(pp_watchdog *w, int index, int skipped);
 void pp_watchdog_done(pp_watchdog *w, int off);
+void pp_watchdog_device(pp_watchdog *w, int waiting);
 /* While waiting: PP_EHANG if another rank found the step stuck, or if no
  * rank has progressed for `limit` seconds (then this rank writes the report,
  * if it is the first, saying so if the user `interrupted` with Ctrl-C);

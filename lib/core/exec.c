@@ -78,6 +78,7 @@ struct pp_step {
     pp_evlist ev;
     int inflight;
     int waiting;           /* set while the rank waits for a message or holds */
+    int on_device;         /* set while it waits for its device to finish a compute */
     pp_event open;         /* the action under way (t1 -1), for the watcher; type -1: none */
     float *arbuf;          /* the payload timed all-reduces sum */
     pp_evlist recorded;    /* collectives real compute ran, to go after its event */
@@ -148,7 +149,7 @@ static pp_status progress(runner *x)
         msg *m = &x->recvs[x->next_recv];
         if (!m->done && MPI_Test(&m->req, &m->done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
     }
-    if (!x->waiting) pp_watchdog_beat(x->wd, 0);
+    if (!x->waiting && !x->on_device) pp_watchdog_beat(x->wd, 0);
     const pp_watch *w = x->watch;
     return w ? w->poll(w->ctx, &x->ev, &x->open, since_start(x), x->waiting) : PP_OK;
 }
@@ -394,11 +395,18 @@ static pp_status compute(runner *x, pp_action a, pp_event *e)
     }
     /* On a device the compute's own clock says when it ran (the host only
      * handed it over), and the action ends when the device is done: until
-     * then MPI moves messages, as in a compute on the host. */
+     * then MPI moves messages, as in a compute on the host.  Moving them is
+     * not progress for the watchdog, which this wait asks too: a device that
+     * never finishes is caught like a rank stuck in a compute. */
     double t0, t1;
     int running = 0;
-    while (dev && st == PP_OK && (running = dev->end(dev->ctx, &t0, &t1)) == 1 && (st = progress(x)) == PP_OK)
+    x->on_device = dev && st == PP_OK;
+    if (x->on_device) pp_watchdog_device(x->wd, 1);
+    while (x->on_device && (running = dev->end(dev->ctx, &t0, &t1)) == 1 && (st = progress(x)) == PP_OK &&
+           (st = watchdog(x)) == PP_OK)
         pp_sleep_until(pp_now() + o->poll_wait_s);
+    if (x->on_device) pp_watchdog_device(x->wd, 0);
+    x->on_device = 0;
     if (dev && st == PP_OK && running < 0) st = PP_EDEVICE;
     if (dev && st == PP_OK) {   /* within what the host saw: handed over, then seen done */
         e->t0 = t0 - x->start > e->t0 ? t0 - x->start : e->t0;

@@ -15,6 +15,9 @@
  *   - a message its sender passed over without sending (lost);
  *   - a rank that neither waits nor moves (silent: stopped, or stuck inside
  *     a compute);
+ *   - a rank whose device (a GPU) never finishes the compute handed to it:
+ *     the rank polls it, and moves MPI's messages meanwhile, but that is
+ *     not progress, as a compute on the host's cores makes none either;
  *   - a cycle of waits, each rank waiting for a message the next one sends
  *     only after its own wait is over (a deadlock).
  * The other ranks see the flag at their next wait and their step returns
@@ -35,7 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { WD_OFF, WD_RUN, WD_WAIT, WD_COLL, WD_HOLD, WD_DONE };
+enum { WD_OFF, WD_RUN, WD_WAIT, WD_COLL, WD_HOLD, WD_DONE, WD_DEVICE };
 enum { MARK_NONE, MARK_DONE, MARK_SKIPPED };
 enum { REPORT_BYTES = 16384, MARKS_PER_RANK = 65536 };
 
@@ -179,6 +182,14 @@ void pp_watchdog_beat(pp_watchdog *w, int holding)
     else if (atomic_load(&s->state) == WD_HOLD) atomic_store(&s->state, WD_RUN);
 }
 
+void pp_watchdog_device(pp_watchdog *w, int waiting)
+{
+    if (!w) return;
+    wd_slot *s = mine(w);
+    atomic_store(&s->beat_us, us(pp_now()));   /* handed over (or finished): progress */
+    atomic_store(&s->state, waiting ? WD_DEVICE : WD_RUN);
+}
+
 void pp_watchdog_mark(pp_watchdog *w, int index, int skipped)
 {
     if (!w || !w->marks || index >= MARKS_PER_RANK) return;
@@ -287,6 +298,7 @@ static void describe(const wd_view *v, int r, double now, out *o)
         if (v->index >= 0) say(o, "has been in %s for %.1f s, with no progress for %.1f s\n", act, on, still);
         else say(o, "is between actions and has not moved for %.1f s\n", still);
         break;
+    case WD_DEVICE: say(o, "has waited %.1f s for its device to finish %s\n", still, act); break;
     case WD_HOLD: say(o, "is held (the live view is paused)\n"); break;
     case WD_DONE: say(o, "has run its whole list and waits %.1f s for the others\n", on); break;
     default: say(o, "is not in the step (it has not reached it, or has left it)\n"); break;
@@ -309,6 +321,18 @@ static void find_cause(const pp_watchdog *w, const wd_view *v, const pp_sched *l
                    "without making it: the message was never sent\n", r, msg, q, act);
             return;
         }
+    }
+    int device = -1;   /* a rank whose device never finished its compute: the one waiting longest */
+    for (int r = 0; r < n; r++)
+        if (v[r].state == WD_DEVICE && now - v[r].beat_us * 1e-6 >= limit && (device < 0 || v[r].beat_us < v[device].beat_us))
+            device = r;
+    if (device >= 0) {
+        char act[32];
+        pp_action_str(v[device].act, act, sizeof act);
+        say(o, "cause: rank %d's device has not finished %s in %.1f s: the rank handed the compute over and "
+               "waits for it (a kernel that never ends, or a device that stopped)%s\n", device, act,
+            now - v[device].beat_us * 1e-6, n > 1 ? "; the other ranks wait for it, directly or along a chain" : "");
+        return;
     }
     int silent = -1;   /* a rank that neither waits nor moves: the one still longest */
     for (int r = 0; r < n; r++)
