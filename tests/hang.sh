@@ -1,11 +1,12 @@
 #!/bin/sh
 # hang.sh -- a run that stops moving is caught and explained, never left
 # hanging: each fault (--fault stall, drop, swap; a schedule file whose order
-# deadlocks, run with --no-validate; a device that never finishes a compute)
-# ends every rank within the watchdog's limit plus a few seconds, with exit
-# status 3 and the wait-for report naming the right ranks and cause; healthy runs with a tight limit never trip it,
-# 8 ranks on this machine's cores included; with the watchdog off, SIGTERM
-# and Ctrl-C (SIGINT) still end a hung job within 5 s.  The live view's side
+# deadlocks, run with --no-validate; a device that never finishes a compute
+# or never copies a message out) ends every rank within the watchdog's limit
+# plus a few seconds, with exit status 3 and the wait-for report naming the
+# right ranks and cause; healthy runs with a tight limit never trip it, 8
+# ranks on this machine's cores included; with the watchdog off, SIGTERM and
+# Ctrl-C (SIGINT) still end a hung job within 5 s.  The live view's side
 # of it is in tui.sh.
 cd "$(dirname "$0")/.." || exit 1
 tmp=$(mktemp -d)
@@ -112,6 +113,12 @@ caught "a device that never finishes a compute" 1 \
 caught "a device that never finishes, on a rank alone" 1 \
     "^cause: rank 0's device has not finished 0F1 in [0-9.]+ s" \
     -- mpiexec -n 1 ./tests/test_mpi 4 device-hang
+# A message its device never copies out to host memory: the send is held
+# for its bytes, and the rank that needs it waits (not a cycle of waits).
+caught "a message its device never copies out" 1 \
+    "^  rank 3 waits [0-9.]+ s for its device to copy out the gradient of micro-batch 3$" \
+    "^cause: rank 2 waits for the gradient of micro-batch 3, and rank 3's device has$" \
+    -- mpiexec -n 4 ./tests/test_mpi 4 copy-hang
 
 # Healthy runs with a tight limit: the watchdog stays quiet.
 if mpiexec -n 8 ./demos/04_bubble_efficiency -m 1,8,32 --tick-ms 1 --no-tui --watchdog 0.5 >"$tmp/out" 2>&1 &&

@@ -13,12 +13,13 @@
  * (as if the ranks ran on machines whose clocks disagree); the test checks
  * that the offsets are estimated and removed.
  *
- *   mpiexec -n 4 tests/test_mpi [TICK_MS] device-hang
+ *   mpiexec -n 4 tests/test_mpi [TICK_MS] device-hang|copy-hang
  *
  * runs one step on a stand-in device that never finishes one compute of the
- * last rank (a GPU kernel that never ends): the watchdog must stop the step;
- * rank 0 prints its report and ends the job with status 3, as the demos do
- * (tests/hang.sh checks that, and the report).
+ * last rank (a GPU kernel that never ends), or never has the bytes of the
+ * last rank's last send ready (a copy to host memory that never ends): the
+ * watchdog must stop the step; rank 0 prints its report and ends the job
+ * with status 3, as the demos do (tests/hang.sh checks that, and the report).
  *
  * Why the bubble is not judged against the formula with a fixed tolerance:
  * how far the measured bubble lies above the formula depends on the machine
@@ -246,7 +247,7 @@ typedef struct {
     const pp_sched *lo;
     int me;
     double asked[MAX_ACTS];   /* when ready was first asked about a send (0: not yet) */
-    int early;                /* ready said yes before HOLD_S had passed */
+    int never;                /* the send whose bytes are never ready (copy-hang), or -1 */
 } held_work;
 
 static int index_of(const held_work *h, pp_action a)
@@ -277,7 +278,7 @@ static int held_ready(void *ctx, pp_action a)
     held_work *h = ctx;
     int i = index_of(h, a);
     if (h->asked[i] == 0) h->asked[i] = pp_now();
-    return pp_now() - h->asked[i] >= HOLD_S;
+    return i != h->never && pp_now() - h->asked[i] >= HOLD_S;
 }
 
 static void held_sends(pp_grid *g)
@@ -288,7 +289,7 @@ static void held_sends(pp_grid *g)
         s->len[g->pipe_rank] > MAX_ACTS)
         MPI_Abort(MPI_COMM_WORLD, 1);
     held_work *h = calloc(1, sizeof *h);
-    h->lo = s, h->me = g->pipe_rank;
+    h->lo = s, h->me = g->pipe_rank, h->never = -1;
     pp_work w = {h, held_buffer, held_compute, NULL, held_ready};
     pp_exec_opts o;
     pp_exec_opts_default(&o);
@@ -340,24 +341,34 @@ static int hung_end(void *ctx, double *t0, double *t1)
     return 0;
 }
 
-static void device_hang(pp_grid *g, double tick_ms)
+/* A step that never ends (`copy`: a send's bytes never ready, else a
+ * compute never finished): only the watchdog stops it. */
+static void hang(pp_grid *g, double tick_ms, int copy)
 {
     pp_sched *built = NULL, *s = NULL;
     pp_check c;
-    if (pp_sched_build("1f1b", g->P, 4, 0, &built, NULL, 0) != PP_OK || pp_sched_validate(built, &s, &c) != PP_OK)
+    if (pp_sched_build("1f1b", g->P, 4, 0, &built, NULL, 0) != PP_OK || pp_sched_validate(built, &s, &c) != PP_OK ||
+        s->len[g->pipe_rank] > MAX_ACTS)
         MPI_Abort(MPI_COMM_WORLD, 1);
     hung_device d = {g->rank, g->size - 1, 0, 0};
     pp_device dev = {&d, hung_step, hung_begin, hung_occupy, hung_end};
+    held_work *h = calloc(1, sizeof *h);
+    if (!h) MPI_Abort(MPI_COMM_WORLD, 1);
+    h->lo = s, h->me = g->pipe_rank, h->never = -1;
+    for (int i = 0; g->rank == g->size - 1 && i < s->len[h->me]; i++)   /* the last rank's last send */
+        if (s->acts[h->me][i].kind == PP_SEND_B) h->never = i;
+    pp_work w = {h, held_buffer, held_compute, NULL, held_ready};
     pp_exec_opts o;
     pp_exec_opts_default(&o);
     o.costs.tick_s = tick_ms * 1e-3;
-    o.device = &dev;
+    if (copy) o.work = &w;
+    else o.device = &dev;
     o.watchdog_s = 1.0;
     pp_run *run = NULL;
     pp_status st = pp_exec_step(g, s, &o, &run);
     if (st != PP_EHANG) {   /* every rank says so: the step should not have ended this way */
-        printf("not ok - rank %d: a step whose device never finishes a compute ended with '%s', not the watchdog's stop\n",
-               g->rank, pp_strerror(st));
+        printf("not ok - rank %d: a step whose %s ended with '%s', not the watchdog's stop\n", g->rank,
+               copy ? "device never copies a message out" : "device never finishes a compute", pp_strerror(st));
         fflush(stdout);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
@@ -377,7 +388,8 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     double tick_ms = argc > 1 ? atof(argv[1]) : 4.0;
     int skew = argc > 2 && strcmp(argv[2], "skew") == 0;
-    int hang = argc > 2 && strcmp(argv[2], "device-hang") == 0;
+    int hang_device = argc > 2 && strcmp(argv[2], "device-hang") == 0;
+    int hang_copy = argc > 2 && strcmp(argv[2], "copy-hang") == 0;
     int rank, P;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &P);
@@ -387,7 +399,7 @@ int main(int argc, char **argv)
 
     pp_grid *g;
     if (pp_grid_new(MPI_COMM_WORLD, &g) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
-    if (hang) device_hang(g, tick_ms);
+    if (hang_device || hang_copy) hang(g, tick_ms, hang_copy);
     double err = fabs(g->clock_offset - injected), worst = 0;
     MPI_Reduce(&err, &worst, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
     double *rtt = malloc((size_t)P * sizeof *rtt);

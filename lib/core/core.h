@@ -82,7 +82,10 @@ void pp_watchdog_free(pp_watchdog *w);
 void pp_watchdog_begin(pp_watchdog *w, int pipe_rank, int len);
 void pp_watchdog_on(pp_watchdog *w, int index, pp_action a, int peer, int waiting);
 void pp_watchdog_beat(pp_watchdog *w, int holding);
-void pp_watchdog_mark(pp_watchdog *w, int index, int skipped);
+/* An action's mark: done; passed over without being done (a dropped send);
+ * a send held until its device has copied its bytes out (then done). */
+enum { PP_MARK_DONE = 1, PP_MARK_SKIPPED, PP_MARK_HELD };
+void pp_watchdog_mark(pp_watchdog *w, int index, int mark);
 void pp_watchdog_done(pp_watchdog *w, int off);
 void pp_watchdog_device(pp_watchdog *w, int waiting);
 /* While waiting: PP_EHANG if another rank found the step stuck, or if no

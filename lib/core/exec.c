@@ -133,6 +133,7 @@ static pp_status progress(runner *x)
         int i = x->held[k];
         if (!work->ready(work->ctx, x->lo->acts[x->me][i])) x->held[keep++] = i;
         else if (post(x, i, since_start(x)) != PP_OK) return PP_EMPI;
+        else pp_watchdog_mark(x->wd, i, PP_MARK_DONE);
     }
     x->nheld = keep;
     keep = 0;
@@ -202,6 +203,14 @@ static pp_status take_recorded(runner *x)
     }
     x->recorded.n = 0;
     return PP_OK;
+}
+
+/* Is send i held for its bytes? */
+static int held(const runner *x, int i)
+{
+    for (int k = 0; k < x->nheld; k++)
+        if (x->held[k] == i) return 1;
+    return 0;
 }
 
 /* Is any send of this rank still on its way (or held for its bytes)? */
@@ -490,7 +499,7 @@ static pp_status run_action(runner *x, int i)
         if (x->fault == PP_FAULT_STALL) stall(x, i, a);
         if (x->fault == PP_FAULT_ERROR) return PP_EFAULT;
         if (x->fault == PP_FAULT_DROP) {   /* passed over: the send is never made */
-            pp_watchdog_mark(x->wd, i, 1);
+            pp_watchdog_mark(x->wd, i, PP_MARK_SKIPPED);
             return PP_OK;
         }
     }
@@ -510,7 +519,7 @@ static pp_status run_action(runner *x, int i)
     else if (e.t1 < 0) e.t1 = since_start(x);     /* (a device's compute has its own) */
     e.inflight = x->inflight;
     if ((st = pp_evlist_push(&x->ev, e)) != PP_OK) return st;
-    pp_watchdog_mark(x->wd, i, 0);
+    pp_watchdog_mark(x->wd, i, held(x, i) ? PP_MARK_HELD : PP_MARK_DONE);
     return take_recorded(x);
 }
 

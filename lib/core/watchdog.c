@@ -18,6 +18,8 @@
  *   - a rank whose device (a GPU) never finishes the compute handed to it:
  *     the rank polls it, and moves MPI's messages meanwhile, but that is
  *     not progress, as a compute on the host's cores makes none either;
+ *   - a message its sender's device never copied out (its send is held
+ *     until the bytes are in host memory, and they never got there);
  *   - a cycle of waits, each rank waiting for a message the next one sends
  *     only after its own wait is over (a deadlock).
  * The other ranks see the flag at their next wait and their step returns
@@ -39,7 +41,9 @@
 #include <unistd.h>
 
 enum { WD_OFF, WD_RUN, WD_WAIT, WD_COLL, WD_HOLD, WD_DONE, WD_DEVICE };
-enum { MARK_NONE, MARK_DONE, MARK_SKIPPED };
+/* An action's mark (pp_watchdog_mark's `mark`, PP_MARK_...): none yet, then done,
+ * passed over, or a send held for its bytes (done once they are copied out). */
+enum { MARK_NONE, MARK_DONE = PP_MARK_DONE, MARK_SKIPPED = PP_MARK_SKIPPED, MARK_HELD = PP_MARK_HELD };
 enum { REPORT_BYTES = 16384, MARKS_PER_RANK = 65536 };
 
 /* What a rank's slot says.  In the table the owner writes it field by
@@ -190,10 +194,10 @@ void pp_watchdog_device(pp_watchdog *w, int waiting)
     atomic_store(&s->state, waiting ? WD_DEVICE : WD_RUN);
 }
 
-void pp_watchdog_mark(pp_watchdog *w, int index, int skipped)
+void pp_watchdog_mark(pp_watchdog *w, int index, int mark)
 {
     if (!w || !w->marks || index >= MARKS_PER_RANK) return;
-    w->marks[(size_t)w->me * MARKS_PER_RANK + index] = skipped ? MARK_SKIPPED : MARK_DONE;
+    w->marks[(size_t)w->me * MARKS_PER_RANK + index] = (unsigned char)mark;
 }
 
 void pp_watchdog_done(pp_watchdog *w, int off)
@@ -277,7 +281,7 @@ static int mark_of(const pp_watchdog *w, int rank, int index)
 }
 
 /* One line per rank (from the copy v): what it is doing, and for how long. */
-static void describe(const wd_view *v, int r, double now, out *o)
+static void describe(const pp_watchdog *w, const wd_view *v, int r, double now, out *o)
 {
     char act[32] = "", msg[96];
     if (v->index >= 0) pp_action_str(v->act, act, sizeof act);
@@ -286,7 +290,9 @@ static void describe(const wd_view *v, int r, double now, out *o)
     switch (v->state) {
     case WD_WAIT:
         what(msg, sizeof msg, v->act);
-        if (v->act.kind == PP_SEND_F || v->act.kind == PP_SEND_B)
+        if ((v->act.kind == PP_SEND_F || v->act.kind == PP_SEND_B) && mark_of(w, r, v->index) == MARK_HELD)
+            say(o, "waits %.1f s for its device to copy out %s for rank %d (%s)\n", on, msg, v->peer, act);
+        else if (v->act.kind == PP_SEND_F || v->act.kind == PP_SEND_B)
             say(o, "waits %.1f s for rank %d to take %s (%s)\n", on, v->peer, msg, act);
         else say(o, "waits %.1f s for %s from rank %d (%s)\n", on, msg, v->peer, act);
         break;
@@ -305,20 +311,27 @@ static void describe(const wd_view *v, int r, double now, out *o)
     }
 }
 
-/* The cause, from the copy v of every slot: a lost message, a silent rank,
- * or a cycle of waits. */
+/* The cause, from the copy v of every slot: a lost message (or one its
+ * device never copied out), a device that never finished a compute, a
+ * silent rank, or a cycle of waits. */
 static void find_cause(const pp_watchdog *w, const wd_view *v, const pp_sched *lo, double limit, double now, out *o)
 {
     int n = w->size;
     for (int r = 0; r < n; r++) {   /* a message its sender passed over */
         if (v[r].state != WD_WAIT || !(v[r].act.kind == PP_RECV_F || v[r].act.kind == PP_RECV_B)) continue;
         int q = v[r].peer, i = q >= 0 && q < n ? send_index(lo, v[q].pipe_rank, v[r].act) : -1;
-        if (i >= 0 && mark_of(w, q, i) == MARK_SKIPPED) {
+        int mark = i >= 0 ? mark_of(w, q, i) : MARK_NONE;
+        if (mark == MARK_SKIPPED || mark == MARK_HELD) {
             char msg[96], act[32];
             what(msg, sizeof msg, v[r].act);
             pp_action_str(lo->acts[v[q].pipe_rank][i], act, sizeof act);
-            say(o, "cause: a lost message: rank %d waits for %s, and rank %d passed its send of it (%s) "
-                   "without making it: the message was never sent\n", r, msg, q, act);
+            if (mark == MARK_SKIPPED)
+                say(o, "cause: a lost message: rank %d waits for %s, and rank %d passed its send of it (%s) "
+                       "without making it: the message was never sent\n", r, msg, q, act);
+            else
+                say(o, "cause: rank %d waits for %s, and rank %d's device has not copied it out to be sent "
+                       "(%s is held until its bytes are there): a copy that never ends, or a device that "
+                       "stopped\n", r, msg, q, act);
             return;
         }
     }
@@ -407,7 +420,7 @@ static void write_report(pp_watchdog *w, const pp_sched *lo, double limit, doubl
     /* Short enough that "04_bubble_efficiency: " before it still fits 80 columns. */
     if (interrupted) say(&o, "Ctrl-C: the step was stuck: no rank moved for %.1f s\n", still);
     else say(&o, "watchdog: the step is stuck: no rank moved for %.1f s\n", still);
-    for (int r = 0; v && r < w->size; r++) describe(&v[r], r, now, &o);
+    for (int r = 0; v && r < w->size; r++) describe(w, &v[r], r, now, &o);
     if (v) find_cause(w, v, lo, limit, now, &o);
     if (!interrupted) say(&o, "(--watchdog SECONDS sets the limit; 0 switches the watchdog off)\n");
     free(v);
