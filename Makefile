@@ -37,7 +37,7 @@ GPU_ARCH = -gencode arch=compute_75,code=compute_75 -gencode arch=compute_80,cod
            -gencode arch=compute_90,code=sm_90
 ifeq ($(GPU),1)
 NVCC     := $(shell sh tools/cuda.sh nvcc)
-CUDA_LIB := $(shell sh tools/cuda.sh lib)
+CUDA_LIB := $(shell sh tools/cuda.sh lib $(NVCC))
 CFLAGS  += -DPP_GPU
 LDLIBS  += -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) -lcublas -lcudart -lstdc++
 GPU_OBJ  = lib/model/gpu.o

@@ -83,11 +83,32 @@ else
     echo "not ok - cuda.sh lib with an nvcc linking from $tmp/cuda/lib said '$got'"
 fi
 fake_nvcc "$tmp/nolib/bin" "$tmp/nolib/lib"
+# The nvcc named (make GPU=1 NVCC=...) rather than the one on the PATH.
+got=$(PATH="$tmp/nolib/bin:$plain" CC=false sh tools/cuda.sh lib "$tmp/wrap/nvcc")
+if [ "$got" = "$(cd "$tmp/cuda/lib" && pwd -P)" ]; then
+    echo "ok - cuda.sh lib NVCC asks the nvcc it is given, not the one on the PATH"
+else
+    echo "not ok - cuda.sh lib $tmp/wrap/nvcc, another nvcc on the PATH, said '$got'"
+fi
+# A distribution's CUDA: the libraries only where the C compiler looks anyway.
+mkdir -p "$tmp/sys" "$tmp/cc"
+: >"$tmp/sys/libcudart.so"
+: >"$tmp/sys/libcublas.so"
+printf '#!/bin/sh\necho "%s/libcudart.so"\n' "$tmp/sys" >"$tmp/cc/cc"
+chmod +x "$tmp/cc/cc"
+got=$(PATH="$tmp/nolib/bin:$plain" CC="$tmp/cc/cc" sh tools/cuda.sh lib)
+if [ "$got" = "$(cd "$tmp/sys" && pwd -P)" ]; then
+    echo "ok - cuda.sh finds CUDA's libraries where the C compiler searches when nvcc names none"
+else
+    echo "not ok - cuda.sh lib with the libraries only on the compiler's path said '$got'"
+fi
+export CC=false   # (no C compiler to search the system's folders either)
 if PATH="$tmp/nolib/bin:$plain" sh tools/cuda.sh lib >"$tmp/out" 2>&1; then rc=0; else rc=$?; fi
 PATH="$tmp/nolib/bin:$plain" sh tools/gpu.sh test >"$tmp/gpu" 2>&1
 grc=$?
 PATH="$tmp/nolib/bin:$plain" PP_REQUIRE_GPU=1 sh tools/gpu.sh test >"$tmp/gpu-required" 2>&1
 rrc=$?
+unset CC
 if [ $rc -eq 1 ] && [ ! -s "$tmp/out" ] && [ $grc -eq 0 ] && grep -q "^skip - the GPU build: .*no libcudart.so and libcublas.so" "$tmp/gpu" &&
     [ $rrc -eq 1 ] && grep -q "^not ok - the GPU build: .*no libcudart.so" "$tmp/gpu-required"; then
     echo "ok - nvcc without CUDA's libraries: no GPU build, one skip line ($(grep '^skip' "$tmp/gpu")), a failure where the GPU is required"
@@ -100,13 +121,18 @@ if [ -z "$real_nvcc" ]; then
     echo "skip - make GPU=1 with nvcc started by a script: no nvcc here"
 else
     printf '#!/bin/sh\nexec "%s" "$@"\n' "$real_nvcc" >"$tmp/wrap/nvcc"
-    direct=$(PATH="$(dirname "$real_nvcc"):$plain" sh tools/cuda.sh lib)
     wrapped=$(PATH="$tmp/wrap:$plain" sh tools/cuda.sh lib)
-    PATH="$tmp/wrap:$PATH" make -n GPU=1 demos/00_anatomy >"$tmp/out" 2>&1
-    if [ "$direct" = "$wrapped" ] && { [ -z "$wrapped" ] || grep -q -- "-L$wrapped .*-lcublas" "$tmp/out"; }; then
-        echo "ok - make GPU=1 links from the same CUDA folder ('$wrapped') whether nvcc is CUDA's own or a script starting it"
+    if [ -z "$wrapped" ]; then
+        echo "skip - make GPU=1 with nvcc started by a script: $real_nvcc is here, but not CUDA's runtime and cuBLAS"
     else
-        echo "not ok - make GPU=1 with nvcc started by a script: '$wrapped', CUDA's own nvcc: '$direct':"
-        grep -- "-lcublas" "$tmp/out" | sed 's/^/#   /'
+        PATH="$tmp/wrap:$PATH" make -n GPU=1 demos/00_anatomy >"$tmp/out" 2>&1
+        make -n GPU=1 NVCC="$tmp/wrap/nvcc" demos/00_anatomy >"$tmp/named" 2>&1
+        if [ -e "$wrapped/libcudart.so" ] && [ -e "$wrapped/libcublas.so" ] &&
+            grep -q -- "-L$wrapped .*-lcublas" "$tmp/out" && grep -q -- "-L$wrapped .*-lcublas" "$tmp/named"; then
+            echo "ok - make GPU=1 links CUDA's runtime and cuBLAS from $wrapped when nvcc is a script in another folder (on the PATH, or NVCC=)"
+        else
+            echo "not ok - make GPU=1 with nvcc started by a script from $tmp/wrap: cuda.sh said '$wrapped', and make links:"
+            grep -h -- "-lcublas" "$tmp/out" "$tmp/named" | sed 's/^/#   /'
+        fi
     fi
 fi

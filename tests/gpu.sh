@@ -9,7 +9,8 @@
 #     tolerance of the CPU; timed mode spinning on the device;
 #   - the demos on GPU ranks: 01's bit-for-bit line, 02 and 03 (the memory
 #     table says where the bytes are), 05 timed with the three exports, 06
-#     and 12 on grids, 13's watchdog catching a stalled GPU rank;
+#     and 12 on grids, 13's watchdog catching a stalled GPU rank, and
+#     staying quiet on healthy runs with a tight limit;
 #   - the live view under tmux, naming which rank computes on which GPU;
 #   - a model too big for the GPU refused before anything is allocated.
 cd "$(dirname "$0")/.." || exit 1
@@ -75,6 +76,15 @@ expect "07 interleaved, timed on GPU ranks" 0 "GPU ranks: 0" mpiexec -n 4 ./demo
 expect "08 zero bubble, timed on GPU ranks" 0 "GPU ranks: 0" mpiexec -n 4 ./demos/08_zero_bubble --device gpu --no-tui
 expect "13: a stalled GPU rank is caught" 3 "silent" mpiexec -n 4 ./demos/13_deadlock --device gpu --no-tui \
     --fault stall:1 --watchdog 2
+# Healthy GPU runs with a tight limit: waiting for the GPU is no progress
+# for the watchdog, yet it must stay quiet while the GPU works.
+if mpiexec -n 4 ./demos/02_microbatches --device gpu -m 2,8 --steps 2 --no-tui --watchdog 2 >"$tmp/out" 2>&1 &&
+    mpiexec -n 4 ./demos/05_1f1b --device gpu --tick-ms 1 --no-tui --watchdog 2 >>"$tmp/out" 2>&1 &&
+    ! grep -q watchdog "$tmp/out"; then
+    echo "ok - healthy real and timed runs on GPU ranks with --watchdog 2: the watchdog stays quiet"
+else
+    echo "not ok - a healthy run on GPU ranks tripped the watchdog or failed:"; tail -12 "$tmp/out" | sed 's/^/#   /'
+fi
 expect "a model too big for the GPU is refused" 2 "on one GPU" \
     mpiexec -n 2 ./demos/02_microbatches --device gpu --no-tui --depth 512 --width 8192 --hidden 32768
 

@@ -119,6 +119,11 @@ caught "a message its device never copies out" 1 \
     "^  rank 3 waits [0-9.]+ s for its device to copy out the gradient of micro-batch 3$" \
     "^cause: rank 2 waits for the gradient of micro-batch 3, and rank 3's device has$" \
     -- mpiexec -n 4 ./tests/test_mpi 4 copy-hang
+# The same held message, but its sender stopped (and so never posts it,
+# ready or not): the sender is silent, not its device.
+caught "a held message whose sender stopped" 1 \
+    "^  rank 3 has been in 3F2 for" "^cause: rank 3 is silent" \
+    -- mpiexec -n 4 ./tests/test_mpi 4 copy-stall
 
 # Healthy runs with a tight limit: the watchdog stays quiet.
 if mpiexec -n 8 ./demos/04_bubble_efficiency -m 1,8,32 --tick-ms 1 --no-tui --watchdog 0.5 >"$tmp/out" 2>&1 &&

@@ -13,13 +13,16 @@
  * (as if the ranks ran on machines whose clocks disagree); the test checks
  * that the offsets are estimated and removed.
  *
- *   mpiexec -n 4 tests/test_mpi [TICK_MS] device-hang|copy-hang
+ *   mpiexec -n 4 tests/test_mpi [TICK_MS] device-hang|copy-hang|copy-stall
  *
- * runs one step on a stand-in device that never finishes one compute of the
- * last rank (a GPU kernel that never ends), or never has the bytes of the
- * last rank's last send ready (a copy to host memory that never ends): the
- * watchdog must stop the step; rank 0 prints its report and ends the job
- * with status 3, as the demos do (tests/hang.sh checks that, and the report).
+ * runs one step that never ends: device-hang on a stand-in device that never
+ * finishes one compute of the last rank (a GPU kernel that never ends);
+ * copy-hang with the bytes of the last rank's last send never ready (a copy
+ * to host memory that never ends); copy-stall with those of its send of
+ * micro-batch 1 never ready, and the rank stopped (--fault stall) soon after.
+ * The watchdog must stop the step; rank 0 prints its report and ends the
+ * job with status 3, as the demos do (tests/hang.sh checks that, and the
+ * report names the right cause).
  *
  * Why the bubble is not judged against the formula with a fixed tolerance:
  * how far the measured bubble lies above the formula depends on the machine
@@ -37,7 +40,7 @@
  * lose it twice in the same place.
  */
 #include "pp.h"
-#include "core.h"   /* the watchdog's report, for device-hang */
+#include "core.h"   /* the watchdog's report (the library's own, not public), for the hangs */
 #include "check.h"
 
 #include <math.h>
@@ -341,10 +344,11 @@ static int hung_end(void *ctx, double *t0, double *t1)
     return 0;
 }
 
-/* A step that never ends (`copy`: a send's bytes never ready, else a
- * compute never finished): only the watchdog stops it. */
-static void hang(pp_grid *g, double tick_ms, int copy)
+/* A step that never ends (`how`: device-hang, copy-hang or copy-stall, as
+ * at the top): only the watchdog stops it. */
+static void hang(pp_grid *g, double tick_ms, const char *how)
 {
+    int copy = strcmp(how, "device-hang") != 0, stall = strcmp(how, "copy-stall") == 0;
     pp_sched *built = NULL, *s = NULL;
     pp_check c;
     if (pp_sched_build("1f1b", g->P, 4, 0, &built, NULL, 0) != PP_OK || pp_sched_validate(built, &s, &c) != PP_OK ||
@@ -355,20 +359,21 @@ static void hang(pp_grid *g, double tick_ms, int copy)
     held_work *h = calloc(1, sizeof *h);
     if (!h) MPI_Abort(MPI_COMM_WORLD, 1);
     h->lo = s, h->me = g->pipe_rank, h->never = -1;
-    for (int i = 0; g->rank == g->size - 1 && i < s->len[h->me]; i++)   /* the last rank's last send */
-        if (s->acts[h->me][i].kind == PP_SEND_B) h->never = i;
+    for (int i = 0; g->rank == g->size - 1 && i < s->len[h->me]; i++)   /* the last rank's last send (or of mb 1) */
+        if (s->acts[h->me][i].kind == PP_SEND_B && (!stall || s->acts[h->me][i].mb == 1)) h->never = i;
     pp_work w = {h, held_buffer, held_compute, NULL, held_ready};
     pp_exec_opts o;
     pp_exec_opts_default(&o);
     o.costs.tick_s = tick_ms * 1e-3;
     if (copy) o.work = &w;
     else o.device = &dev;
+    if (stall) o.fault = (pp_fault){PP_FAULT_STALL, g->size - 1, 0};   /* in its first compute of mb M/2 = 2 */
     o.watchdog_s = 1.0;
     pp_run *run = NULL;
     pp_status st = pp_exec_step(g, s, &o, &run);
     if (st != PP_EHANG) {   /* every rank says so: the step should not have ended this way */
-        printf("not ok - rank %d: a step whose %s ended with '%s', not the watchdog's stop\n", g->rank,
-               copy ? "device never copies a message out" : "device never finishes a compute", pp_strerror(st));
+        printf("not ok - rank %d: a step that never ends (%s) ended with '%s', not the watchdog's stop\n", g->rank,
+               how, pp_strerror(st));
         fflush(stdout);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
@@ -388,8 +393,8 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     double tick_ms = argc > 1 ? atof(argv[1]) : 4.0;
     int skew = argc > 2 && strcmp(argv[2], "skew") == 0;
-    int hang_device = argc > 2 && strcmp(argv[2], "device-hang") == 0;
-    int hang_copy = argc > 2 && strcmp(argv[2], "copy-hang") == 0;
+    int hangs = argc > 2 && (strcmp(argv[2], "device-hang") == 0 || strcmp(argv[2], "copy-hang") == 0 ||
+                             strcmp(argv[2], "copy-stall") == 0);
     int rank, P;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &P);
@@ -399,7 +404,7 @@ int main(int argc, char **argv)
 
     pp_grid *g;
     if (pp_grid_new(MPI_COMM_WORLD, &g) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
-    if (hang_device || hang_copy) hang(g, tick_ms, hang_copy);
+    if (hangs) hang(g, tick_ms, argv[2]);
     double err = fabs(g->clock_offset - injected), worst = 0;
     MPI_Reduce(&err, &worst, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
     double *rtt = malloc((size_t)P * sizeof *rtt);

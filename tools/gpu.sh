@@ -10,8 +10,9 @@
 #                           not.  Ends on one "N passed, N failed" line.
 #   sh tools/gpu.sh bench   (make bench-gpu) build, then bench/gpu.sh
 #
-# Without nvcc, or without CUDA's runtime and cuBLAS beside it (tools/cuda.sh
-# finds them), there is no GPU build: one "skip" line, and it passes.
+# Without nvcc, or without CUDA's runtime and cuBLAS where nvcc links from
+# (tools/cuda.sh finds them), there is no GPU build: one "skip" line, and it
+# passes.
 cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 out="$top/build/gpu"

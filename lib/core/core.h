@@ -77,8 +77,9 @@ void pp_watchdog_free(pp_watchdog *w);
  * `waiting`), makes progress (`holding`: paused by the view), finishes or
  * passes over an action, ends its list (off = 0) or leaves the step (1).
  * pp_watchdog_device: the compute is handed to the device, and the rank
- * waits for it to finish (1: from here no beat, as inside a compute on the
- * host), or it has (0). */
+ * waits for it to finish (1: from here no beat, since the host cannot see
+ * how far the device has got), or it has (0).  Once a rank has found the
+ * step stuck, these change nothing: its report is copied from the slots. */
 void pp_watchdog_begin(pp_watchdog *w, int pipe_rank, int len);
 void pp_watchdog_on(pp_watchdog *w, int index, pp_action a, int peer, int waiting);
 void pp_watchdog_beat(pp_watchdog *w, int holding);

@@ -405,8 +405,9 @@ static pp_status compute(runner *x, pp_action a, pp_event *e)
     /* On a device the compute's own clock says when it ran (the host only
      * handed it over), and the action ends when the device is done: until
      * then MPI moves messages, as in a compute on the host.  Moving them is
-     * not progress for the watchdog, which this wait asks too: a device that
-     * never finishes is caught like a rank stuck in a compute. */
+     * not progress for the watchdog (the host cannot see how far the device
+     * has got), and this wait asks the watchdog too: a device that never
+     * finishes is caught, even on a rank alone. */
     double t0, t1;
     int running = 0;
     x->on_device = dev && st == PP_OK;

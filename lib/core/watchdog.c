@@ -5,7 +5,8 @@
  * when, the rank it waits for (or that it waits in a collective), and its
  * heartbeat, the last moment it made progress (computed, held while the
  * view was paused, finished an action).  Beside the slot, one mark per
- * action of its list: done, or passed over without being done.  A rank that
+ * action of its list: done, passed over without being done, or (a send)
+ * held until its device has copied its bytes out.  A rank that
  * waits (for a message, in a collective, at the step's end) reads every
  * heartbeat as it waits; when none has moved for the watchdog's time, the
  * step is stuck.  The first rank to see it claims the report (one atomic
@@ -16,14 +17,16 @@
  *   - a rank that neither waits nor moves (silent: stopped, or stuck inside
  *     a compute);
  *   - a rank whose device (a GPU) never finishes the compute handed to it:
- *     the rank polls it, and moves MPI's messages meanwhile, but that is
- *     not progress, as a compute on the host's cores makes none either;
+ *     the rank polls it, and moves MPI's messages meanwhile, but the host
+ *     cannot see inside the device's work, so that is not progress;
  *   - a message its sender's device never copied out (its send is held
- *     until the bytes are in host memory, and they never got there);
+ *     until the bytes are in host memory, and they never got there, though
+ *     the sender waits and so would post it the moment they did);
  *   - a cycle of waits, each rank waiting for a message the next one sends
  *     only after its own wait is over (a deadlock).
  * The other ranks see the flag at their next wait and their step returns
- * PP_EHANG; the demo then prints the report and ends the job.
+ * PP_EHANG; the demo then prints the report and ends the job.  From the
+ * flag on, no rank writes its slot: the report is copied from them.
  * One step runs at a time in a process, so the waits that know nothing of
  * the step (pp_wait, inside the collectives and barriers) find it through
  * one process-wide record, `active`.
@@ -106,6 +109,13 @@ static long long us(double t)
 
 /* ---- the table ------------------------------------------------------------ */
 
+/* Has a rank found the step stuck?  Then the slots are being copied into
+ * its report, and stay as they are. */
+static int frozen(const pp_watchdog *w)
+{
+    return atomic_load(&w->head->fired) != 0;
+}
+
 pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, pp_watchdog **out)
 {
     *out = NULL;
@@ -170,7 +180,7 @@ void pp_watchdog_begin(pp_watchdog *w, int pipe_rank, int len)
 
 void pp_watchdog_on(pp_watchdog *w, int index, pp_action a, int peer, int waiting)
 {
-    if (!w) return;
+    if (!w || frozen(w)) return;
     wd_slot *s = mine(w);
     s->index = index, s->act = a, s->peer = peer, s->since = pp_now();
     atomic_store(&s->beat_us, us(s->since));
@@ -179,7 +189,7 @@ void pp_watchdog_on(pp_watchdog *w, int index, pp_action a, int peer, int waitin
 
 void pp_watchdog_beat(pp_watchdog *w, int holding)
 {
-    if (!w) return;
+    if (!w || frozen(w)) return;
     wd_slot *s = mine(w);
     atomic_store(&s->beat_us, us(pp_now()));
     if (holding) atomic_store(&s->state, WD_HOLD);
@@ -188,7 +198,7 @@ void pp_watchdog_beat(pp_watchdog *w, int holding)
 
 void pp_watchdog_device(pp_watchdog *w, int waiting)
 {
-    if (!w) return;
+    if (!w || frozen(w)) return;
     wd_slot *s = mine(w);
     atomic_store(&s->beat_us, us(pp_now()));   /* handed over (or finished): progress */
     atomic_store(&s->state, waiting ? WD_DEVICE : WD_RUN);
@@ -196,18 +206,19 @@ void pp_watchdog_device(pp_watchdog *w, int waiting)
 
 void pp_watchdog_mark(pp_watchdog *w, int index, int mark)
 {
-    if (!w || !w->marks || index >= MARKS_PER_RANK) return;
+    if (!w || !w->marks || index >= MARKS_PER_RANK || frozen(w)) return;
     w->marks[(size_t)w->me * MARKS_PER_RANK + index] = (unsigned char)mark;
 }
 
 void pp_watchdog_done(pp_watchdog *w, int off)
 {
     if (!w) return;
+    if (off && active.w == w) active.w = NULL;
+    if (frozen(w)) return;
     wd_slot *s = mine(w);
     s->index = -1, s->peer = -1, s->since = pp_now();
     atomic_store(&s->beat_us, us(s->since));
     atomic_store(&s->state, off ? WD_OFF : WD_DONE);
-    if (off && active.w == w) active.w = NULL;
 }
 
 void pp_watchdog_step(pp_watchdog *w, const pp_sched *lowered, double limit, int interrupted)
@@ -218,7 +229,7 @@ void pp_watchdog_step(pp_watchdog *w, const pp_sched *lowered, double limit, int
 void pp_watchdog_collective(int entering)
 {
     pp_watchdog *w = active.w;
-    if (!w) return;
+    if (!w || frozen(w)) return;
     wd_slot *s = mine(w);
     if (entering) {
         w->saved_state = atomic_load(&s->state);
@@ -274,6 +285,17 @@ static int send_index(const pp_sched *lo, int q_pipe, pp_action a)
     return -1;
 }
 
+/* Rank r waits for a message: the index of its send in the sender's list
+ * (the sender in *q), or -1 when r waits for no message. */
+static int awaited_send(const pp_watchdog *w, const wd_view *v, const pp_sched *lo, int r, int *q)
+{
+    *q = v[r].peer;
+    if (v[r].state != WD_WAIT || !(v[r].act.kind == PP_RECV_F || v[r].act.kind == PP_RECV_B) || *q < 0 ||
+        *q >= w->size)
+        return -1;
+    return send_index(lo, v[*q].pipe_rank, v[r].act);
+}
+
 static int mark_of(const pp_watchdog *w, int rank, int index)
 {
     if (!w->marks || index < 0 || index >= MARKS_PER_RANK) return MARK_NONE;
@@ -316,25 +338,16 @@ static void describe(const pp_watchdog *w, const wd_view *v, int r, double now, 
  * silent rank, or a cycle of waits. */
 static void find_cause(const pp_watchdog *w, const wd_view *v, const pp_sched *lo, double limit, double now, out *o)
 {
-    int n = w->size;
-    for (int r = 0; r < n; r++) {   /* a message its sender passed over */
-        if (v[r].state != WD_WAIT || !(v[r].act.kind == PP_RECV_F || v[r].act.kind == PP_RECV_B)) continue;
-        int q = v[r].peer, i = q >= 0 && q < n ? send_index(lo, v[q].pipe_rank, v[r].act) : -1;
-        int mark = i >= 0 ? mark_of(w, q, i) : MARK_NONE;
-        if (mark == MARK_SKIPPED || mark == MARK_HELD) {
+    int n = w->size, q, i;
+    for (int r = 0; r < n; r++)   /* a message its sender passed over */
+        if ((i = awaited_send(w, v, lo, r, &q)) >= 0 && mark_of(w, q, i) == MARK_SKIPPED) {
             char msg[96], act[32];
             what(msg, sizeof msg, v[r].act);
             pp_action_str(lo->acts[v[q].pipe_rank][i], act, sizeof act);
-            if (mark == MARK_SKIPPED)
-                say(o, "cause: a lost message: rank %d waits for %s, and rank %d passed its send of it (%s) "
-                       "without making it: the message was never sent\n", r, msg, q, act);
-            else
-                say(o, "cause: rank %d waits for %s, and rank %d's device has not copied it out to be sent "
-                       "(%s is held until its bytes are there): a copy that never ends, or a device that "
-                       "stopped\n", r, msg, q, act);
+            say(o, "cause: a lost message: rank %d waits for %s, and rank %d passed its send of it (%s) "
+                   "without making it: the message was never sent\n", r, msg, q, act);
             return;
         }
-    }
     int device = -1;   /* a rank whose device never finished its compute: the one waiting longest */
     for (int r = 0; r < n; r++)
         if (v[r].state == WD_DEVICE && now - v[r].beat_us * 1e-6 >= limit && (device < 0 || v[r].beat_us < v[device].beat_us))
@@ -347,6 +360,19 @@ static void find_cause(const pp_watchdog *w, const wd_view *v, const pp_sched *l
             now - v[device].beat_us * 1e-6, n > 1 ? "; the other ranks wait for it, directly or along a chain" : "");
         return;
     }
+    /* A message still held for its bytes, by a sender that waits (and so
+     * would post it as soon as they were there): its device never copied
+     * it out.  (A sender that stopped never posts anything: it is silent.) */
+    for (int r = 0; r < n; r++)
+        if ((i = awaited_send(w, v, lo, r, &q)) >= 0 && mark_of(w, q, i) == MARK_HELD && v[q].state == WD_WAIT) {
+            char msg[96], act[32];
+            what(msg, sizeof msg, v[r].act);
+            pp_action_str(lo->acts[v[q].pipe_rank][i], act, sizeof act);
+            say(o, "cause: rank %d waits for %s, and rank %d's device has not copied it out to be sent "
+                   "(%s is held until its bytes are there): a copy that never ends, or a device that "
+                   "stopped\n", r, msg, q, act);
+            return;
+        }
     int silent = -1;   /* a rank that neither waits nor moves: the one still longest */
     for (int r = 0; r < n; r++)
         if (v[r].state == WD_RUN && now - v[r].beat_us * 1e-6 >= limit && (silent < 0 || v[r].beat_us < v[silent].beat_us))
