@@ -6,17 +6,7 @@ cd "$(dirname "$0")/.." || exit 1
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-step() {
-    echo "== $*"
-    "$@" >"$log.out" 2>&1
-    rc=$?
-    cat "$log.out"
-    cat "$log.out" >>"$log"
-    if [ $rc -ne 0 ] && ! grep -q '^not ok' "$log.out"; then
-        echo "not ok - '$*' exited with status $rc" | tee -a "$log"
-    fi
-    rm -f "$log.out"
-}
+. tests/steps.sh
 
 step ./tests/test_sched
 step mpiexec -n 4 ./tests/test_train
@@ -31,7 +21,4 @@ step sh tests/lessons.sh
 step sh tests/tui.sh
 step sh tests/gpu.sh
 
-passed=$(grep -c '^ok' "$log")
-failed=$(grep -c '^not ok' "$log")
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tally

@@ -238,11 +238,10 @@ int main(int argc, char **argv)
         int P = shapes[k][0], T = shapes[k][1], D = shapes[k][2], N = P * T * D;
         if (N > world) continue;
         MPI_Comm sub;
-        MPI_Comm_split(MPI_COMM_WORLD, rank < N ? 0 : MPI_UNDEFINED, rank, &sub);
-        if (sub == MPI_COMM_NULL) continue;
-        pp_grid *g = NULL;
+        pp_grid *g = first_ranks(N, &sub);
+        if (!g) continue;
         char err[300];
-        if (pp_grid_new(sub, &g) != PP_OK || pp_grid_shape(g, T, D, err, sizeof err) != PP_OK) {
+        if (pp_grid_shape(g, T, D, err, sizeof err) != PP_OK) {
             if (rank == 0) CHECK(0, "grid %dx%dx%d: %s", P, T, D, err);
             MPI_Abort(MPI_COMM_WORLD, 1);
         }

@@ -143,10 +143,8 @@ int main(int argc, char **argv)
     static const char *uneven[5] = {"", "6", "1,5", "3,1,2", "1,2,2,1"};
     for (int P = 1; P <= world && P <= 4; P++) {
         MPI_Comm sub;
-        MPI_Comm_split(MPI_COMM_WORLD, rank < P ? 0 : MPI_UNDEFINED, rank, &sub);
-        if (sub == MPI_COMM_NULL) continue;
-        pp_grid *g = NULL;
-        if (pp_grid_new(sub, &g) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+        pp_grid *g = first_ranks(P, &sub);
+        if (!g) continue;
         for (int mi = 0; mi < 4; mi++) {
             int M = Ms[mi];
             long n = pp_model_params(&c);

@@ -27,6 +27,8 @@ export ASAN_OPTIONS="detect_leaks=1:fast_unwind_on_malloc=0:malloc_context_size=
 export LSAN_OPTIONS="suppressions=$top/tools/lsan.supp"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
+. tests/steps.sh   # tally; the step below replaces its step
+
 # step WHAT COMMAND...: as run.sh's, and any sanitizer report fails it.
 step() {
     what=$1
@@ -62,7 +64,4 @@ step "hangs" sh tests/hang.sh
 step "options (those refused once the ranks are set up)" env PP_OPTIONS_LATE=1 sh tests/options.sh
 step "fuzz targets, ${FUZZ_SECONDS:-20} s each" sh tools/fuzz.sh "${FUZZ_SECONDS:-20}"
 
-passed=$(grep -c '^ok' "$log")
-failed=$(grep -c '^not ok' "$log")
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tally

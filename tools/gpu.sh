@@ -54,17 +54,9 @@ else
 fi
 [ "$what" = bench ] && exec sh "$out/bench/gpu.sh"
 
-# step COMMAND...: as tests/run.sh's, run in build/gpu.
-step() {
-    echo "== $*"
-    (cd "$out" && "$@") >"$log.out" 2>&1
-    rc=$?
-    cat "$log.out"
-    cat "$log.out" >>"$log"
-    if [ $rc -ne 0 ] && ! grep -q '^not ok' "$log.out"; then
-        echo "not ok - '$*' exited with status $rc" | tee -a "$log"
-    fi
-}
+# The steps run in build/gpu, on what was built there.
+cd "$out" || exit 1
+. tests/steps.sh
 
 step ./tests/test_sched
 step mpiexec -n 4 ./tests/test_train
@@ -73,7 +65,4 @@ step mpiexec -n 4 ./tests/test_mpi 4
 step sh tests/bad_input.sh
 step sh tests/gpu.sh
 
-passed=$(grep -c '^ok' "$log")
-failed=$(grep -c '^not ok' "$log")
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tally
