@@ -51,18 +51,24 @@ static void heading(const pp_sched *s, const pp_partition *part, const pp_model_
 }
 
 /* The losses of every M at each step, and how far each M's weights ended from
- * the first M's (at most 6 step columns: past that, the first three, "...",
- * and the last two). */
-static void loss_table(const pp_demo *d, const double *losses, const double *maxdiff)
+ * the first M's, or (a schedule from a file) from one process's at the same
+ * M (at most 6 step columns: past that, the first three, "...", and the
+ * last two). */
+static void loss_table(const pp_demo *d, const double *losses, const double *maxdiff, int from_file)
 {
     int steps = d->opt.model.steps;
-    printf("\nloss per step (measured: mean squared error over the step's batch), and the\n"
-           "largest difference of any weight from the weights trained with M=%d\n    M", d->opt.mb[0]);
+    if (from_file)
+        printf("\nloss per step (measured: mean squared error over the step's batch), and the\n"
+               "largest difference of any weight from one process's loop at M=%d\n    M", d->opt.mb[0]);
+    else
+        printf("\nloss per step (measured: mean squared error over the step's batch), and the\n"
+               "largest difference of any weight from the weights trained with M=%d\n    M", d->opt.mb[0]);
     for (int k = 0; k < steps; k++) {
         if (steps > 6 && k == 3) printf("   ..."), k = steps - 2;
         printf("  step %-3d", k + 1);
     }
-    printf(" |w-w(M=%d)|\n", d->opt.mb[0]);
+    if (from_file) printf(" |w-w(1 proc)|\n");
+    else printf(" |w-w(M=%d)|\n", d->opt.mb[0]);
     for (int i = 0; i < d->opt.nmb; i++) {
         printf("%5d", d->opt.mb[i]);
         for (int k = 0; k < steps; k++) {
@@ -87,7 +93,8 @@ int main(int argc, char **argv)
     /* The first M's schedule says how many stages the model is cut into
      * (a rank may hold several: interleaved, zbv, a file's). */
     pp_sched *first = pp_demo_schedule(&d, d.opt.schedule, d.opt.mb[0]);
-    if (first->family == PP_FAM_CUSTOM) d.opt.mb[0] = first->nmb, d.opt.nmb = 1;   /* a file: its own M, once */
+    int from_file = first->family == PP_FAM_CUSTOM;
+    if (from_file) d.opt.mb[0] = first->nmb, d.opt.nmb = 1;   /* a file: its own M, once */
     pp_partition part;
     pp_demo_model(&d, first, &part);
     const pp_model_cfg *c = &d.opt.model;
@@ -125,10 +132,16 @@ int main(int argc, char **argv)
             pp_run_free(pred), pp_run_free(meas);
         }
         if (!d.quit) {
-            PP_CHECK(pp_trainer_params(t, i == 0 ? first_w : w), "gathering the weights");
+            PP_CHECK(pp_trainer_params(t, i == 0 && !from_file ? first_w : w), "gathering the weights");
             if (me == 0) {
+                /* A file's schedule is held to one process's loop at its M
+                 * (the same sums in the same order: bit for bit). */
+                if (from_file)
+                    PP_CHECK(pp_reference_train_dp(c, d.grid->D, M, c->steps, first_w, NULL, NULL),
+                             "training one process's loop to compare with");
                 double maxdiff = 0;
-                for (long j = 0; i > 0 && j < nparams; j++) maxdiff = fmax(maxdiff, fabs((double)w[j] - first_w[j]));
+                for (long j = 0; (i > 0 || from_file) && j < nparams; j++)
+                    maxdiff = fmax(maxdiff, fabs((double)w[j] - first_w[j]));
                 maxdiffs[i] = maxdiff;
                 flagged |= paused;
                 if (!broken) broken = pp_theory_broken(s->family, s->nranks, M, s->chunks, &d.exec.costs);
@@ -170,12 +183,21 @@ int main(int argc, char **argv)
         if (flagged)
             printf("* a step of this M was paused in the live view: its time held counts in\n"
                    "  the step time and the bubble\n");
-        loss_table(&d, losses, maxdiffs);
-        printf("\nThe loss and the weights agree across M to float rounding (last column):\n"
-               "the same batch, the same gradient, summed in another grouping.\n"
-               "More micro-batches shrink the bubble; too many make each matrix multiply\n"
-               "too small (GFLOP/s falls).\n");
+        loss_table(&d, losses, maxdiffs, from_file);
+        if (from_file && maxdiffs[0] == 0)
+            printf("\nThe weights equal one process's bit for bit (last column): this order\n"
+                   "adds the same gradients in the same order as the single-process loop.\n");
+        else if (from_file)
+            printf("\nTHE WEIGHTS DIFFER from one process's (last column): this schedule was\n"
+                   "trained wrong; the pipeline must add the same sums in the same order.\n");
+        else
+            printf("\nThe loss and the weights agree across M to float rounding (last column):\n"
+                   "the same batch, the same gradient, summed in another grouping.\n"
+                   "More micro-batches shrink the bubble; too many make each matrix multiply\n"
+                   "too small (GFLOP/s falls).\n");
     }
+    int wrong = me == 0 && !d.quit && from_file && maxdiffs[0] != 0;
     free(first_w), free(w), free(ms), free(losses);
-    return pp_demo_end(&d);
+    int status = pp_demo_end(&d);
+    return status ? status : wrong;   /* weights trained wrong: status 1 */
 }

@@ -391,14 +391,21 @@ static void backward_weight(pp_trainer *tr, int s, int m)
     }
 }
 
-/* The schedule ran W of micro-batch m: add it, and any that waited for it. */
-static void weight_in_order(pp_trainer *tr, int s, int m)
+/* Adds, in turn, every weight gradient of stage s that the schedule has
+ * already run (it waited for the one before it). */
+static void weights_due(pp_trainer *tr, int s)
 {
-    tr->w_asked[s * tr->M + m] = 1;
     while (tr->w_next[s] < tr->M && tr->w_asked[s * tr->M + tr->w_next[s]]) {
         backward_weight(tr, s, tr->w_next[s]);
         tr->w_next[s]++;
     }
+}
+
+/* The schedule ran W of micro-batch m: add it, and any that waited for it. */
+static void weight_in_order(pp_trainer *tr, int s, int m)
+{
+    tr->w_asked[s * tr->M + m] = 1;
+    weights_due(tr, s);
 }
 
 /* ---- the executor's hooks ------------------------------------------------ */
@@ -413,9 +420,9 @@ static pp_status compute(void *ctx, pp_step *step, pp_action a)
     switch (a.kind) {
     case PP_F: st = forward(tr, a.stage, a.mb); break;
     case PP_B:
-        if (tr->w_next[a.stage] == a.mb) {
+        if (tr->w_next[a.stage] == a.mb) {   /* its turn: input and weights at once */
             tr->w_next[a.stage]++;
-            st = backward_fused(tr, a.stage, a.mb);
+            if ((st = backward_fused(tr, a.stage, a.mb)) == PP_OK) weights_due(tr, a.stage);
         } else if ((st = backward_input(tr, a.stage, a.mb)) == PP_OK) {
             weight_in_order(tr, a.stage, a.mb);
         }
