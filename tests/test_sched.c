@@ -6,6 +6,7 @@
 #include "pp.h"
 #include "pp_demo.h"
 #include "check.h"
+#include "random_sched.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -601,6 +602,109 @@ static void test_partition(void)
           "balanced without measured costs is refused");
 }
 
+/* End times of every compute of a compute-only schedule, worked out here
+ * apart from the simulator: a compute starts when its rank is free and its
+ * input is there (from another rank: `latency` after it was made), and
+ * takes its cost.  end[r][i] for action i of rank r; 0 if some action could
+ * never start. */
+static int own_replay(const pp_sched *s, const pp_costs *c, double **end)
+{
+    int S = s->nstages, M = s->nmb, left = 0;
+    double *made = malloc((size_t)4 * S * M * sizeof *made);   /* [kind][stage][mb] when done, -1 not yet */
+    int *pc = calloc((size_t)s->nranks, sizeof *pc);
+    double *t = calloc((size_t)s->nranks, sizeof *t);
+    for (int i = 0; made && i < 4 * S * M; i++) made[i] = -1;
+    for (int r = 0; r < s->nranks; r++) left += s->len[r];
+#define MADE(k, st, m) made[((k) * S + (st)) * M + (m)]
+    for (int moved = 1; moved && made && pc && t;) {
+        moved = 0;
+        for (int r = 0; r < s->nranks; r++)
+            while (pc[r] < s->len[r]) {
+                pp_action a = s->acts[r][pc[r]];
+                double ready = t[r];
+                int from = -1, k = PP_F;   /* the stage and kind it needs, if any */
+                if (a.kind == PP_F && a.stage > 0) from = a.stage - 1;
+                if ((a.kind == PP_B || a.kind == PP_I) && a.stage < S - 1)
+                    from = a.stage + 1, k = MADE(PP_B, a.stage + 1, a.mb) >= 0 ? PP_B : PP_I;
+                if (a.kind == PP_IDLE) { end[r][pc[r]++] = t[r]; left--, moved = 1; continue; }
+                if (from >= 0) {
+                    double in = MADE(k, from, a.mb);
+                    if (in < 0) break;   /* not made yet: this rank waits */
+                    if (s->stage_rank[from] != r) in += pp_cost_s(c, PP_RECV_F, a.stage, NULL);
+                    if (in > ready) ready = in;
+                }
+                t[r] = ready + pp_cost_s(c, a.kind, a.stage, NULL);
+                MADE(a.kind, a.stage, a.mb) = end[r][pc[r]++] = t[r];
+                left--, moved = 1;
+            }
+    }
+#undef MADE
+    free(made), free(pc), free(t);
+    return left == 0;
+}
+
+/* Random valid schedules (tests/random_sched.h): the validator accepts
+ * them, the CSV form reads back the same lists, and the simulator's times
+ * equal the ones worked out above, at random costs and latency. */
+static void test_random(int cases)
+{
+    int refused = 0, csv_bad = 0, sim_bad = 0;
+    uint64_t base = 7700001;
+    for (int i = 0; i < cases; i++) {
+        int P, v, M;
+        uint64_t seed;
+        random_shape(base, i, 4, &P, &v, &M, &seed);
+        char what[200];
+        pp_sched *s = random_sched(seed, P, v, M, what, sizeof what), *lo = NULL, *back = NULL;
+        pp_check chk;
+        if (!s || pp_sched_validate(s, &lo, &chk) != PP_OK) {
+            if (refused++ < 3) printf("# %s refused: %s\n", what, s ? chk.msg : "out of memory");
+            pp_check_clear(&chk);
+            pp_sched_free(s);
+            continue;
+        }
+        /* The CSV form, written and read back: the same lists. */
+        char *csv = pp_sched_to_csv(s), err[256] = "";
+        int same = csv && pp_sched_from_csv(csv, &back, err, sizeof err) == PP_OK && back->nranks == s->nranks;
+        for (int r = 0; same && r < s->nranks; r++) {
+            char a[4096], b[4096];
+            rank_str(s, r, a, sizeof a), rank_str(back, r, b, sizeof b);
+            same = strcmp(a, b) == 0;
+        }
+        if (!same && csv_bad++ < 3) printf("# %s: the CSV form reads back otherwise (%s)\n", what, err);
+        /* The simulator against the replay worked out here. */
+        pp_costs c;
+        pp_costs_default(&c);
+        uint64_t rs = seed ^ 0x5151;
+        c.tick_s = 1.0;
+        for (int k = PP_F; k <= PP_W; k++) c.ticks[k] = 0.5 * (1 + rnd_below(&rs, 4));
+        c.latency = 0.25 * rnd_below(&rs, 3);
+        double **end = calloc((size_t)P, sizeof *end);
+        for (int r = 0; end && r < P; r++) end[r] = malloc((size_t)(s->len[r] + 1) * sizeof **end);
+        pp_run *run = NULL;
+        int ok = end && own_replay(s, &c, end) && pp_simulate(lo, &c, &run) == PP_OK;
+        for (int r = 0; ok && r < P; r++) {
+            int j = 0;   /* rank r's next compute event */
+            for (int i = 0; ok && i < s->len[r]; i++) {
+                if (s->acts[r][i].kind == PP_IDLE) continue;
+                while (j < run->ranks[r].n && run->ranks[r].ev[j].type != PP_EV_COMPUTE) j++;
+                ok = j < run->ranks[r].n && fabs(run->ranks[r].ev[j].t1 - end[r][i]) < 1e-9;
+                j++;
+            }
+        }
+        if (!ok && sim_bad++ < 3) printf("# %s: the simulator's times differ from the replay here\n", what);
+        for (int r = 0; end && r < P; r++) free(end[r]);
+        free(end), free(csv);
+        pp_run_free(run);
+        pp_sched_free(s), pp_sched_free(lo), pp_sched_free(back);
+    }
+    CHECK(refused == 0, "%d random valid schedules (P 1..4, v 1..3, M 1..8): the validator accepts every one (%d refused)",
+          cases, refused);
+    CHECK(csv_bad == 0, "the same, written as CSV and read back: the same lists (%d differ)", csv_bad);
+    CHECK(sim_bad == 0, "the same at random costs and latency: the simulator's end of every compute equals a replay "
+          "worked out apart (%d differ)", sim_bad);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -610,6 +714,7 @@ int main(int argc, char **argv)
     test_csv();
     test_validator();
     test_simulator();
+    test_random(500);
     test_one_path();
     test_cli();
     test_partition();

@@ -53,6 +53,7 @@ step() {
 step "test_sched" ./tests/test_sched
 step "test_train" mpiexec -n 4 ./tests/test_train
 step "test_grid" mpiexec -n 8 ./tests/test_grid
+step "test_random, other seeds" mpiexec -n 4 ./tests/test_random 100 4242
 step "test_mpi, 4 ranks" mpiexec -n 4 ./tests/test_mpi 4
 for demo in 00_anatomy:4 01_forward_flow:4 02_microbatches:2 03_memory_split:4 04_bubble_efficiency:4 \
             05_1f1b:4 06_pp_tp:8 07_interleaved:4 08_zero_bubble:4 12_3d:8; do
@@ -62,6 +63,7 @@ step "demo 13_deadlock, no fault" mpiexec -n 4 ./demos/13_deadlock --no-tui --fa
 step "bad input" sh tests/bad_input.sh
 step "hangs" sh tests/hang.sh
 step "options (those refused once the ranks are set up)" env PP_OPTIONS_LATE=1 sh tests/options.sh
+step "mutants of the trainer, caught by test_random" sh "$top/tests/mutants.sh"
 step "fuzz targets, ${FUZZ_SECONDS:-20} s each" sh tools/fuzz.sh "${FUZZ_SECONDS:-20}"
 
 tally

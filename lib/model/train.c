@@ -98,7 +98,8 @@ struct pp_trainer {
     saved *sv;            /* [depth * M] */
     int w_next[PP_MAX_STAGES];   /* per stage: the micro-batch whose W is added next */
     char *w_asked;        /* [S*M] the schedule ran this W, its turn has not come */
-    double loss;          /* last stage: this step's loss so far */
+    double *mb_loss;      /* [M] last stage: each micro-batch's loss, added in order at the step's end */
+    double loss;          /* last stage: this step's loss (on the others 0 until the broadcast) */
     pp_work work;
 };
 
@@ -298,8 +299,8 @@ static pp_status forward(pp_trainer *tr, int s, int m)
     /* The last stage turns the output into the loss and keeps its gradient. */
     if ((st = new_t(tr, PP_MEM_ACTS, n, d, &sv(tr, last, m)->dy)) != PP_OK) return st;
     pp_tensor target = rows_of(tr->targets, m * n, n);
-    tr->loss += pp_ops_now()->mse(sv(tr, last, m)->dy->data, out.data, target.data, (long)n * d,
-                                  1.0f / ((float)tr->cfg.batch * (float)d));
+    tr->mb_loss[m] = pp_ops_now()->mse(sv(tr, last, m)->dy->data, out.data, target.data, (long)n * d,
+                                       1.0f / ((float)tr->cfg.batch * (float)d));
     return PP_OK;
 }
 
@@ -471,8 +472,8 @@ static void end_step(pp_trainer *tr)
     pp_ops_now()->sync();   /* no copy still reads a buffer freed below */
     for (int i = 0; tr->msg && i < NDIRS * tr->S * tr->M; i++) pp_tensor_free(tr->msg[i]);
     for (int i = 0; tr->sv && i < tr->cfg.depth * tr->M; i++) free_saved(&tr->sv[i]);
-    free(tr->msg), free(tr->sv), free(tr->w_asked);
-    tr->msg = NULL, tr->sv = NULL, tr->w_asked = NULL;
+    free(tr->msg), free(tr->sv), free(tr->w_asked), free(tr->mb_loss);
+    tr->msg = NULL, tr->sv = NULL, tr->w_asked = NULL, tr->mb_loss = NULL;
 }
 
 /* Frees the last step's inputs, targets and outputs. */
@@ -529,7 +530,8 @@ static pp_status begin_step(pp_trainer *tr, int M)
     tr->msg = calloc((size_t)NDIRS * S * M, sizeof *tr->msg);
     tr->sv = calloc((size_t)tr->cfg.depth * M, sizeof *tr->sv);
     tr->w_asked = calloc((size_t)S * M, 1);
-    if (!tr->msg || !tr->sv || !tr->w_asked) return PP_ENOMEM;
+    tr->mb_loss = calloc((size_t)M, sizeof *tr->mb_loss);
+    if (!tr->msg || !tr->sv || !tr->w_asked || !tr->mb_loss) return PP_ENOMEM;
     memset(tr->w_next, 0, sizeof tr->w_next);
     pp_status st;
     for (int s = 0; s < S; s++) {
@@ -608,8 +610,11 @@ pp_status pp_trainer_step(pp_trainer *tr, const pp_sched *s, const pp_exec_opts 
     tr->poll_s = o->poll_wait_s;
     pp_status st;
     if ((st = begin_step(tr, s->nmb)) != PP_OK || (st = pp_exec_step(tr->g, s, &real, meas)) != PP_OK) goto done;
-    /* After the last micro-batch: the replicas' gradients were summed (the
-     * finish hook), and the losses are; then one SGD update. */
+    /* After the last micro-batch: the micro-batches' losses are added in
+     * their order (as one process adds them, whatever order the forwards
+     * ran in), the replicas' gradients were summed (the finish hook), and
+     * the losses are; then one SGD update. */
+    for (int m = 0; m < tr->M; m++) tr->loss += tr->mb_loss[m];
     if (tr->g->D > 1 && (st = sum_loss(tr)) != PP_OK) goto done;
     for (int l = 0; l < tr->cfg.depth; l++)
         if (tr->w[l].W1) pp_block_sgd(&tr->w[l], &tr->grad[l], tr->cfg.lr);
