@@ -64,3 +64,13 @@ elif (cd "$scratch" && "$top/tests/doc_check" "$scratch/doctored.md") | grep -q 
 else
     echo "not ok - doc_check self-test: an excerpt with a wrong formula figure passed"
 fi
+# And a figure far above rounding in place of a rounding one must fail too:
+# the rounding mask accepts only figures below 1e-5 (zero included).
+sed 's/^\(   16  0\.757231.*\)   [0-9]\.[0-9][0-9]e-[0-9][0-9]$/\1   2.50e-02/' lessons/02-microbatches.md >"$scratch/doctored.md"
+if cmp -s lessons/02-microbatches.md "$scratch/doctored.md"; then
+    echo "not ok - doc_check self-test: the row to doctor is no longer in lesson 02"
+elif (cd "$scratch" && "$top/tests/doc_check" "$scratch/doctored.md") | grep -q '^not ok'; then
+    echo "ok - doc_check self-test: a weight difference of 2.50e-02 where the lesson shows rounding fails"
+else
+    echo "not ok - doc_check self-test: a weight difference of 2.50e-02 passed as rounding"
+fi

@@ -63,6 +63,7 @@ step "demo 13_deadlock, no fault" mpiexec -n 4 ./demos/13_deadlock --no-tui --fa
 step "bad input" sh tests/bad_input.sh
 step "hangs" sh tests/hang.sh
 step "options (those refused once the ranks are set up)" env PP_OPTIONS_LATE=1 sh tests/options.sh
+step "lessons under other OpenBLAS kernels" sh "$top/tests/kernels.sh"
 step "mutants of the trainer, caught by test_random" sh "$top/tests/mutants.sh"
 step "fuzz targets, ${FUZZ_SECONDS:-20} s each" sh tools/fuzz.sh "${FUZZ_SECONDS:-20}"
 
