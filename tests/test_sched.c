@@ -331,6 +331,12 @@ static void test_validator(void)
     CHECK(verdict("0F0,0B0,0F999999,0B999999\n1F0,1B0\n", msg, sizeof msg) == PP_BAD_MISSING,
           "a micro-batch number far past the others is refused as missing micro-batches, without running out of memory: %s",
           msg);
+    /* PyTorch's 1F1B order numbers its last rank one off: the odd cell is named, not rank 0. */
+    CHECK(verdict("0F0,0F1,0B0,0B1\n1F0,1F1,1B0,1B1\n2F0,2F1,2B0,2B1\n3F1,3B1,3F2,3B2\n", msg, sizeof msg) ==
+              PP_BAD_MISSING && strstr(msg, "rank 3 runs 3F2") && strstr(msg, "no 3F0") && !strstr(msg, "0F2"),
+          "a micro-batch numbered one off on the last rank is blamed on its cell: %s", msg);
+    CHECK(verdict("0F0,0F1,0B0,0B1\n1F0,1F1,1B0\n", msg, sizeof msg) == PP_BAD_MISSING && strstr(msg, "1B1 is missing"),
+          "an action missing on one stage is still blamed on that stage: %s", msg);
     CHECK(verdict("0F0,0B0,1F0\n1B0\n", msg, sizeof msg) == PP_BAD_STAGE, "a stage split over two ranks is caught: %s", msg);
     CHECK(verdict("0F0,0I0,0W0\n1F0,1I0,1W0\n", msg, sizeof msg) == PP_BAD_NONE, "B split into I and W passes");
     CHECK(verdict("0F0,0W0,0I0\n1F0,1I0,1W0\n", msg, sizeof msg) == PP_BAD_ORDER, "a W before its I is caught: %s", msg);

@@ -1,8 +1,9 @@
 /* validate.c -- refuses a schedule that is incomplete or would deadlock,
  * before anything runs, and shows where with a step-by-rank grid.
  *
- * The checks, in order: every stage on one rank; no action twice; every stage
- * runs F and B (or I and W) for every micro-batch; every send has its receive;
+ * The checks, in order: every stage on one rank; no action twice; no
+ * micro-batch number that only a few stages use; every stage runs F and B
+ * (or I and W) for every micro-batch; every send has its receive;
  * and finally a replay (sim.c) of the lowered schedule (sends and receives
  * explicit) that finds any action placed before what it needs (a B before its
  * F) and any cycle of ranks waiting on each other.  A schedule that passes is
@@ -152,6 +153,38 @@ static int *count_actions(const pp_sched *s, pp_check *c)
     return cnt;
 }
 
+/* M is read from the largest micro-batch number.  A number that only a few
+ * stages use (PyTorch's 1F1B order numbers its last rank's micro-batches
+ * one off: 3F8 where 3F0 belongs) would make every other stage look
+ * incomplete; the cells that hold it are the odd ones, so they are named. */
+static void check_numbering(const pp_sched *s, const int *cnt, pp_check *c)
+{
+    int n = s->nstages * s->nmb;
+    for (int m = 0; m < s->nmb && s->nstages > 1; m++) {
+        int have = 0, st = -1;   /* stages with any action of m; the first */
+        for (int k = 0; k < s->nstages; k++)
+            if (cnt[PP_F * n + pp_sm(s, k, m)] + cnt[PP_B * n + pp_sm(s, k, m)] + cnt[PP_I * n + pp_sm(s, k, m)] +
+                cnt[PP_W * n + pp_sm(s, k, m)]) {
+                have++;
+                if (st < 0) st = k;
+            }
+        if (have == 0 || 2 * have > s->nstages) continue;
+        int r = s->stage_rank[st], at = 0;
+        while (at < s->len[r] && (s->acts[r][at].stage != st || s->acts[r][at].mb != m)) at++;
+        /* The forward that stage lacks among the numbers the others use, if one. */
+        char as[24], lacks[80] = "", msg[256];
+        for (int q = 0; q < s->nmb && !lacks[0]; q++)
+            if (q != m && !cnt[PP_F * n + pp_sm(s, st, q)])
+                snprintf(lacks, sizeof lacks, ", and stage %d has no %dF%d", st, st, q);
+        pp_action_str(s->acts[r][at], as, sizeof as);
+        snprintf(msg, sizeof msg, "rank %d runs %s, but only %d of the %d stages %s micro-batch %d%s: each stage "
+                 "numbers its micro-batches 0..M-1 (is this one numbered off by one?)", r, as, have, s->nstages,
+                 have == 1 ? "has" : "have", m, lacks);
+        report(c, PP_BAD_MISSING, r, at, msg);
+        return;
+    }
+}
+
 /* Every stage runs F, and B or both I and W, for every micro-batch; with
  * explicit communication, every send has its receive. */
 static void check_complete(const pp_sched *s, const int *cnt, int explicit_comm, pp_check *c)
@@ -253,6 +286,7 @@ static pp_status check(const pp_sched *s, pp_sched **lowered, pp_check *c, int r
     if (c->kind == PP_BAD_NONE) check_size(s, c);
     if (c->kind == PP_BAD_NONE) check_stages(s, c);
     int *cnt = c->kind == PP_BAD_NONE ? count_actions(s, c) : NULL;
+    if (cnt && c->kind == PP_BAD_NONE) check_numbering(s, cnt, c);
     if (cnt && c->kind == PP_BAD_NONE) check_complete(s, cnt, explicit_comm, c);
     free(cnt);
 
