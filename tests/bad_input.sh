@@ -176,12 +176,6 @@ refuse "grid: ranks not a multiple of T x D" "8 ranks do not split into stages o
     mpiexec -n 8 ./demos/06_pp_tp --tp 3
 refuse "grid: T does not divide the hidden width" "the hidden width 512 does not split into 3 equal slices (512 / 3 = 170.67)" \
     mpiexec -n 6 ./demos/06_pp_tp --tp 3
-refuse "interleaved with M not a multiple of P" "interleaved with 2 chunks needs M a multiple of P: M = 6, P = 4" \
-    mpiexec -n 4 ./demos/04_bubble_efficiency --schedule interleaved -m 6
-refuse "demo 07: M not a multiple of P, refused before any run" "interleaved with 2 chunks needs M a multiple of P: M = 6, P = 4" \
-    mpiexec -n 4 ./demos/07_interleaved -m 6 --tick-ms 1
-if [ ! -s "$tmp/out" ]; then echo "ok - demo 07 refused M = 6 before running 1F1B (no output)"
-else echo "not ok - demo 07 ran before refusing M = 6: $(head -1 "$tmp/out")"; fi
 refuse "--chunks for a schedule without chunks" "only interleaved takes a number of chunks" \
     mpiexec -n 4 ./demos/04_bubble_efficiency --schedule zbh1 --chunks 3
 # Costs that break the zero-bubble formulas: demo 08's table marks those

@@ -183,7 +183,6 @@ int main(int argc, char **argv)
             for (int b = 0; b < 5; b++) {
                 pp_sched *s = NULL, *lo = NULL;
                 pp_check chk;
-                if (b == 2 && Ms[mi] % P != 0) continue;   /* interleaved needs M a multiple of P */
                 if (pp_sched_build(builders[b], P, Ms[mi], b == 2 ? 2 : 0, &s, NULL, 0) != PP_OK ||
                     pp_sched_validate(s, &lo, &chk) != PP_OK)
                     MPI_Abort(MPI_COMM_WORLD, 1);

@@ -25,6 +25,10 @@ static inline int pp_tag(int stage, int mb, int dir, int M)
     return (stage * M + mb) * 2 + dir;
 }
 
+/* Micro-batches in the first round of the interleaved builder's order (P
+ * when M is a multiple of P; the warm-up and the peak depend on it). */
+int pp_interleaved_round(int P, int M);
+
 /* Adds the sends and receives a compute-only schedule implies: a RECV before
  * every compute that needs a remote input, a SEND after every compute whose
  * output another rank needs.  A schedule that already holds communication

@@ -246,38 +246,66 @@ pp_status pp_sched_1f1b(int P, int M, pp_sched **out)
 }
 
 /* Interleaved 1F1B (Megatron-LM): rank r holds v chunks, stages r, r + P,
- * ..., r + (v-1)P, each 1/v of a stage's blocks.  The k-th forward of a
- * rank goes to chunk (k mod vP) / P and micro-batch (k / vP) P + k mod P:
- * P micro-batches through chunk 0, the same P through chunk 1, and so on;
- * backwards walk the chunks the other way.  The warm-up is longer than
- * 1F1B's by (v-1)P forwards, the price of the smaller bubble.  With v = 1 it
- * is 1F1B itself. */
-static pp_action interleaved_at(int P, int v, int r, int k, pp_kind kind)
+ * ..., r + (v-1)P, each 1/v of a stage's blocks.  The micro-batches go in
+ * rounds of at least P (M / P rounds, the first M mod that one larger): a
+ * rank runs a round's forwards through chunk 0, the same micro-batches
+ * through chunk 1, and so on, then the next round; backwards walk the
+ * chunks the other way.  A round of at least P micro-batches keeps rank 0
+ * busy until its first micro-batch is back from rank P-1 for the next
+ * chunk; with M < P there is one round of M, and rank 0 waits between
+ * chunks (the formula no longer holds: pp_theory_broken says so).  The
+ * warm-up is longer than 1F1B's by (v-1) forwards of the first round, the
+ * price of the smaller bubble.  With v = 1 it is 1F1B itself. */
+static void interleaved_rounds(int P, int M, int *rounds, int *base, int *extra)
 {
-    int chunk = (k % (P * v)) / P, mb = (k / (P * v)) * P + k % P;
-    if (kind == PP_B) chunk = v - 1 - chunk;
-    return act(chunk * P + r, kind, mb);
+    *rounds = M >= P ? M / P : 1;
+    *base = M / *rounds;     /* micro-batches per round; the first *extra rounds one more */
+    *extra = M % *rounds;
+}
+
+int pp_interleaved_round(int P, int M)
+{
+    int rounds, base, extra;
+    interleaved_rounds(P, M, &rounds, &base, &extra);
+    return base + (extra > 0);
+}
+
+/* The k-th forward (or backward) of rank r. */
+static pp_action interleaved_at(int P, int M, int v, int r, int k, pp_kind kind)
+{
+    int rounds, base, extra, m0 = 0;
+    interleaved_rounds(P, M, &rounds, &base, &extra);
+    for (int j = 0; j < rounds; j++) {
+        int g = base + (j < extra);
+        if (k < v * g) {
+            int chunk = kind == PP_B ? v - 1 - k / g : k / g;
+            return act(chunk * P + r, kind, m0 + k % g);
+        }
+        k -= v * g, m0 += g;
+    }
+    return act(-1, PP_IDLE, -1);   /* past the end: not asked for */
 }
 
 pp_status pp_sched_interleaved(int P, int M, int v, pp_sched **out)
 {
-    if (v < 1 || (v > 1 && M % P != 0)) {
+    if (v < 1) {
         *out = NULL;
         return PP_EARG;
     }
     pp_status st = begin("interleaved", PP_FAM_INTERLEAVED, P, M, out);
     if (st != PP_OK) return st;
-    int total = v * M;
+    int total = v * M, rounds, base, extra;
+    interleaved_rounds(P, M, &rounds, &base, &extra);
     for (int r = 0; r < P; r++) {
-        int warm = v == 1 ? P - r - 1 : 2 * (P - r - 1) + (v - 1) * P;
+        int warm = v == 1 ? P - r - 1 : 2 * (P - r - 1) + (v - 1) * pp_interleaved_round(P, M);
         if (warm > total) warm = total;
         int f = 0, b = 0;
-        while (f < warm) pp_sched_push(*out, r, interleaved_at(P, v, r, f++, PP_F));
+        while (f < warm) pp_sched_push(*out, r, interleaved_at(P, M, v, r, f++, PP_F));
         while (f < total) {
-            pp_sched_push(*out, r, interleaved_at(P, v, r, f++, PP_F));
-            pp_sched_push(*out, r, interleaved_at(P, v, r, b++, PP_B));
+            pp_sched_push(*out, r, interleaved_at(P, M, v, r, f++, PP_F));
+            pp_sched_push(*out, r, interleaved_at(P, M, v, r, b++, PP_B));
         }
-        while (b < total) pp_sched_push(*out, r, interleaved_at(P, v, r, b++, PP_B));
+        while (b < total) pp_sched_push(*out, r, interleaved_at(P, M, v, r, b++, PP_B));
     }
     return end(out);
 }
@@ -393,12 +421,6 @@ pp_status pp_sched_build(const char *name, int P, int M, int v, pp_sched **out, 
     }
     if (v < 1 || v > 16) {
         if (err) snprintf(err, errlen, "--chunks %d: the number of chunks per rank is 1 to 16", v);
-        return PP_EARG;
-    }
-    if (v > 1 && M % P != 0) {
-        if (err)
-            snprintf(err, errlen, "interleaved with %d chunks needs M a multiple of P: M = %d, P = %d (%d / %d is not "
-                     "whole): use M = %d or %d", v, M, P, M, P, M / P * P > 0 ? M / P * P : P, (M / P + 1) * P);
         return PP_EARG;
     }
     if (strcmp(name, "naive") == 0) return pp_sched_naive(P, M, out);

@@ -66,7 +66,13 @@ int pp_theory_peak_inflight(pp_family f, int P, int M, int v, int rank)
     case PP_FAM_NAIVE: return 1;
     case PP_FAM_GPIPE: return M;
     case PP_FAM_1F1B: return min_int(M, P - rank);
-    case PP_FAM_INTERLEAVED: return v == 1 ? min_int(M, P - rank) : min_int(v * M, (v + 1) * P - 2 * rank - 1);
+    case PP_FAM_INTERLEAVED: {
+        /* the warm-up's forwards and the one that starts the steady phase:
+         * (v-1) g + 2(P-1-r) + 1, with g the micro-batches in the builder's
+         * first round (P when M is a multiple of P: (v+1)P - 2r - 1) */
+        int g = pp_interleaved_round(P, M);
+        return v == 1 ? min_int(M, P - rank) : min_int(v * M, (v - 1) * g + 2 * (P - rank) - 1);
+    }
     case PP_FAM_ZBH1: return min_int(M, P);
     case PP_FAM_ZBV: return 2 * min_int(M, P);
     default: return -1;
@@ -105,7 +111,7 @@ const char *pp_theory_peak_text(pp_family f)
     case PP_FAM_NAIVE: return "1";
     case PP_FAM_GPIPE: return "M";
     case PP_FAM_1F1B: return "min(M, P-stage)";
-    case PP_FAM_INTERLEAVED: return "min(vM,(v+1)P-2r-1)";
+    case PP_FAM_INTERLEAVED: return "min(vM,(v-1)g+2P-2r-1)";   /* g: pp_interleaved_round() */
     case PP_FAM_ZBH1: return "min(M, P)";
     case PP_FAM_ZBV: return "2 min(M, P)";
     default: return "none";
@@ -121,7 +127,8 @@ const char *pp_theory_broken(pp_family f, int P, int M, int v, const pp_costs *c
     if (f == PP_FAM_ZBH1 && M < P) return "M is less than P";
     if (f == PP_FAM_ZBV && M > P && M < 2 * P) return "M is between P and 2P, where ZB-V's formula is not always exact";
     if (f == PP_FAM_ZBV && M < P) return "M is less than P";
-    if (f == PP_FAM_INTERLEAVED && v > 1 && M % P != 0) return "M is not a multiple of P";
+    if (f == PP_FAM_INTERLEAVED && v > 1 && M < P)
+        return "M < P: rank 0 waits for each micro-batch to come back before its next chunk";
     return NULL;
 }
 

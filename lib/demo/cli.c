@@ -401,8 +401,8 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
     if (!spec->no_schedule) {
         opt(f, "--schedule NAME", "%s%s, or a CSV file (one row per rank; PyTorch's compute-only form too) "
             "(default %s)", pp_sched_names(), spec->all_ok ? ", all (every builder in turn)" : "", d->schedule);
-        opt(f, "--chunks v", "chunks (stages) per rank for --schedule interleaved; M must be a multiple of P "
-            "(default 2)");
+        opt(f, "--chunks v", "chunks (stages) per rank for --schedule interleaved; any M (below P the "
+            "formula no longer holds) (default 2)");
     }
     if (spec->real) {
         const pp_model_cfg *c = &d->model;
