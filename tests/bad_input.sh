@@ -58,7 +58,7 @@ refuse_csv "CSV with an action twice" "0F0 appears twice" '0F0,0B0,0F0,0B0\n1F0,
 refuse_csv "CSV with an action missing" "0B1 is missing" '0F0,0F1,0B0\n1F0,1B0,1F1,1B1\n'
 refuse_csv "CSV with a stage on two ranks" "stage 1 runs on rank 0" '0F0,0B0,1F0\n1B0\n'
 refuse_csv "CSV with an overlapped pair of another kind" "an overlapped pair of a kind not run here" '0F0,(0F1;1B0)OVERLAP_B_W,0B0,0B1\n1F0,1B0,1F1,1B1\n'
-refuse_csv "CSV with PyTorch's FSDP actions" "PyTorch's FSDP actions" '0UNSHARD,0F0,0B0\n1F0,1B0\n'
+refuse_csv "CSV with a misspelt FSDP action" "'0UNSHARDS' is not an action" '0UNSHARDS,0F0,0B0\n1F0,1B0\n'
 refuse_csv "CSV that is empty" "has no rows" ''
 head -c 4096 /dev/urandom >"$tmp/junk.csv"
 printf '\000' >>"$tmp/junk.csv"
@@ -68,8 +68,16 @@ refuse "CSV with a 10 MB line" "is not an action" mpiexec -n 2 ./demos/04_bubble
 awk 'BEGIN { for (i = 0; i < 600000; i++) printf "%s0F%d", i ? "," : "", i; print "" }' >"$tmp/long_row.csv"
 refuse "CSV with a row of 600000 actions" "is missing" \
     mpiexec -n 1 ./demos/04_bubble_efficiency --schedule "$tmp/long_row.csv" --no-tui
+# PyTorch's comms form: sends and receives left out, FSDP cells skipped, the computes lowered.
+if mpiexec -n 4 ./demos/04_bubble_efficiency --schedule tests/data/pytorch_il_p4v2m10_comms.csv --tick-ms 1 >"$tmp/out" 2>&1 &&
+    grep -q "280 sends and receives left out" "$tmp/out" && grep -q "24 FSDP cells (UNSHARD," "$tmp/out" &&
+    grep -Eq "^ +10 +n/a +13\.0 %" "$tmp/out"; then
+    echo "ok - PyTorch's comms form runs as its computes (predicted 13.0 %, as (P-1)/(vM+P-1)), and the output says so"
+else
+    echo "not ok - PyTorch's comms form"; sed 's/^/#   /' "$tmp/out" | head -20
+fi
 # PyTorch's compute-only form: B with a W is I, an overlapped pair runs as its two actions.
-if mpiexec -n 4 ./demos/04_bubble_efficiency --schedule tests/data/pytorch_zbv_p4m8.csv --tick-ms 1 >"$tmp/out" 2>&1 &&
+if mpiexec -n 4 ./demos/04_bubble_efficiency --schedule tests/data/kit_zbv_p4m8_as_pytorch.csv --tick-ms 1 >"$tmp/out" 2>&1 &&
     grep -q "read in PyTorch's form: 64 B cells whose W is also in the file run as I" "$tmp/out" &&
     grep -q "4 overlapped cells (F;B)OVERLAP_F_B run as the F, then the B" "$tmp/out"; then
     echo "ok - a schedule in PyTorch's form runs, and the output says how its cells were read"
@@ -77,7 +85,7 @@ else
     echo "not ok - the PyTorch-form schedule"; sed 's/^/#   /' "$tmp/out"
 fi
 # Saved again, a schedule read in PyTorch's form is written in the kit's own form.
-if mpiexec -n 4 ./demos/04_bubble_efficiency --schedule tests/data/pytorch_zbv_p4m8.csv --tick-ms 1 \
+if mpiexec -n 4 ./demos/04_bubble_efficiency --schedule tests/data/kit_zbv_p4m8_as_pytorch.csv --tick-ms 1 \
         --save-schedule "$tmp/back.csv" >/dev/null 2>&1 &&
     mpiexec -n 4 ./demos/04_bubble_efficiency --schedule zbv -m 8 --tick-ms 1 --save-schedule "$tmp/kit.csv" >/dev/null 2>&1 &&
     cmp -s "$tmp/back.csv" "$tmp/kit.csv" && ! grep -q "OVERLAP\|B" "$tmp/back.csv"; then

@@ -9,6 +9,9 @@
  *   - every fifth one also runs in timed mode (0.5 ms ticks): each rank ran
  *     its computes in its list's order, and no step ended before the
  *     simulator's prediction (an action can only take longer than its cost).
+ * Then PyTorch's LoopedBFS and interleaved orders, made as PyTorch makes them
+ * (tests/pytorch_orders.h), in its compute-only and its comms form: real
+ * mode equals one process bit for bit.
  *
  *   mpiexec -n 4 tests/test_random [CASES [SEED]]     (default 300 cases)
  *
@@ -20,6 +23,7 @@
 #include "pp_model.h"
 #include "check.h"
 #include "random_sched.h"
+#include "pytorch_orders.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -142,7 +146,40 @@ int main(int argc, char **argv)
         }
         pp_sched_free(s), pp_sched_free(lo);
     }
+    /* PyTorch's orders, in both its forms. */
+    static const struct { int looped, P, v, M; } pt[] = {
+        {1, 4, 2, 8}, {1, 2, 3, 4}, {1, 3, 1, 5}, {0, 4, 2, 6}, {0, 4, 2, 10}, {0, 2, 3, 4}, {0, 4, 3, 8}, {0, 3, 2, 2},
+    };
+    int pt_bad = 0, pt_runs = 0;
+    for (size_t k = 0; k < sizeof pt / sizeof pt[0]; k++) {
+        int P = pt[k].P;
+        if (P > maxP || !grid[P]) continue;
+        pp_sched *order = pt[k].looped ? pt_looped_bfs(P, pt[k].v, pt[k].M) : pt_interleaved(P, pt[k].v, pt[k].M);
+        char *text = order ? pt_comms_csv(order) : NULL, err[300] = "";
+        pp_sched *comms = NULL;
+        if (!text || pp_sched_from_csv(text, &comms, err, sizeof err) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+        for (int form = 0; form < 2; form++) {
+            char what[160];
+            snprintf(what, sizeof what, "PyTorch's %s order P=%d v=%d M=%d, %s form",
+                     pt[k].looped ? "LoopedBFS" : "interleaved", P, pt[k].v, pt[k].M, form ? "comms" : "compute-only");
+            pp_sched *lo = NULL;
+            pp_check chk;
+            if (pp_sched_validate(form ? comms : order, &lo, &chk) != PP_OK) {
+                if (rank == 0) CHECK(0, "%s: the validator accepts it (%s)", what, chk.msg);
+                pt_bad++;
+                pp_check_clear(&chk);
+            } else {
+                pt_bad += real_case(grid[P], lo, pt[k].M, what) != 0;
+            }
+            pt_runs++;
+            pp_sched_free(lo);
+        }
+        free(text);
+        pp_sched_free(order), pp_sched_free(comms);
+    }
     if (rank == 0) {
+        CHECK(pt_bad == 0, "%d runs of PyTorch's LoopedBFS and interleaved orders, in its compute-only and comms forms: "
+              "%d differ from one process bit for bit", pt_runs, pt_bad);
         CHECK(refused == 0, "%d random valid schedules (P 1..%d, v 1..3, M 1..8, seed %llu): the validator refused %d",
               cases, maxP, (unsigned long long)base, refused);
         CHECK(real_bad == 0, "the same, trained two steps for real: %d differ from one process bit for bit", real_bad);

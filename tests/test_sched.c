@@ -5,8 +5,10 @@
  */
 #include "pp.h"
 #include "pp_demo.h"
+#include "core.h"   /* pp_read_text: the files PyTorch's orders are kept in */
 #include "check.h"
 #include "random_sched.h"
+#include "pytorch_orders.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -256,14 +258,15 @@ static void test_csv(void)
     free(text);
     pp_sched_free(s);
 
-    /* PyTorch's compute-only form of ZB-V (P=4, M=8): its B's are the input
-     * halves (each has a W) and four cells are overlapped pairs.  Read, it is
-     * the kit's zbv, action for action; the note says how it was read. */
+    /* The kit's own ZB-V order (P=4, M=8) written in PyTorch's compute-only
+     * notation: its B's are the input halves (each has a W) and four cells
+     * are overlapped pairs.  Read, it is the kit's zbv, action for action;
+     * the note says how it was read. */
     pp_sched *kit = NULL, *torch = NULL;
     pp_sched_zbv(4, 8, &kit);
-    ok = pp_sched_load("tests/data/pytorch_zbv_p4m8.csv", &torch, err, sizeof err) == PP_OK;
+    ok = pp_sched_load("tests/data/kit_zbv_p4m8_as_pytorch.csv", &torch, err, sizeof err) == PP_OK;
     char *a = kit ? pp_sched_to_csv(kit) : NULL, *b = ok ? pp_sched_to_csv(torch) : NULL;
-    CHECK(ok && a && b && strcmp(a, b) == 0, "PyTorch's form of ZB-V loads as the same actions as the kit's zbv%s%s",
+    CHECK(ok && a && b && strcmp(a, b) == 0, "the kit's ZB-V in PyTorch's notation loads as the same actions as zbv%s%s",
           err[0] ? ": " : "", err);
     CHECK(ok && strstr(torch->note, "64 B cells whose W is also in the file run as I") &&
               strstr(torch->note, "4 overlapped cells"),
@@ -732,6 +735,128 @@ static void test_random(int cases)
           "worked out apart (%d differ)", sim_bad);
 }
 
+/* Each rank's compute actions (idle cells left out) equal in a and b? */
+static int same_computes(const pp_sched *a, const pp_sched *b)
+{
+    if (a->nranks != b->nranks) return 0;
+    for (int r = 0; r < a->nranks; r++) {
+        int i = 0, j = 0;
+        for (;;) {
+            while (i < a->len[r] && a->acts[r][i].kind == PP_IDLE) i++;
+            while (j < b->len[r] && b->acts[r][j].kind == PP_IDLE) j++;
+            if (i == a->len[r] || j == b->len[r]) break;
+            if (memcmp(&a->acts[r][i], &b->acts[r][j], sizeof(pp_action)) != 0) return 0;
+            i++, j++;
+        }
+        if (i != a->len[r] || j != b->len[r]) return 0;
+    }
+    return 1;
+}
+
+/* An order read in PyTorch's comms form runs as its compute-only form: the
+ * same lowered lists, so the same prediction.  1 if so; *note gets the
+ * reader's note. */
+static int comms_form_alike(const pp_sched *order, char *note, size_t n)
+{
+    char *text = pt_comms_csv(order), err[300] = "";
+    pp_sched *comms = NULL, *lo_a = NULL, *lo_b = NULL;
+    pp_check ca, cb;
+    int ok = text && pp_sched_from_csv(text, &comms, err, sizeof err) == PP_OK &&
+             pp_sched_validate(order, &lo_a, &ca) == PP_OK && pp_sched_validate(comms, &lo_b, &cb) == PP_OK;
+    if (!ok && text) printf("# %s: %s%s\n", order->name, err, comms ? "refused" : "");
+    snprintf(note, n, "%s", comms ? comms->note : "");
+    ok = ok && same_computes(lo_a, lo_b) && lo_a->nstages == lo_b->nstages && lo_a->nmb == lo_b->nmb;
+    pp_costs c;
+    pp_costs_default(&c);
+    pp_run *ra = NULL, *rb = NULL;
+    ok = ok && pp_simulate(lo_a, &c, &ra) == PP_OK && pp_simulate(lo_b, &c, &rb) == PP_OK && ra->makespan == rb->makespan;
+    pp_run_free(ra), pp_run_free(rb);
+    pp_sched_free(comms), pp_sched_free(lo_a), pp_sched_free(lo_b);
+    free(text);
+    return ok;
+}
+
+/* PyTorch's orders and forms, made here as PyTorch makes them
+ * (tests/pytorch_orders.h). */
+static void test_pytorch_forms(void)
+{
+    /* 1. The kit's interleaved builder makes PyTorch's interleaved order,
+     * wherever PyTorch takes M. */
+    int same = 1, cases = 0;
+    for (int P = 1; P <= 8; P++)
+        for (int v = 2; v <= 4; v++)
+            for (int M = 1; M <= 32; M++) {
+                pp_sched *pt = pt_interleaved(P, v, M), *kit = NULL;
+                if (!pt) continue;
+                cases++;
+                if (pp_sched_interleaved(P, M, v, &kit) != PP_OK || !same_computes(pt, kit)) {
+                    if (same) printf("# interleaved P=%d v=%d M=%d differs from PyTorch's order\n", P, v, M);
+                    same = 0;
+                }
+                pp_sched_free(pt), pp_sched_free(kit);
+            }
+    CHECK(same, "the interleaved builder makes PyTorch's interleaved 1F1B order, every M PyTorch takes "
+          "(P 1..8, v 2..4, M 1..32: %d cases, M = 6, 10, 15 at P = 4 among them)", cases);
+
+    /* 2. Both of PyTorch's forms of one order run alike. */
+    char note[480] = "";
+    int alike = 1, n = 0;
+    static const char *kit[] = {"gpipe", "1f1b", "interleaved", "zbh1", "zbv"};
+    for (int b = 0; b < 5; b++)
+        for (int P = 2; P <= 4; P++)
+            for (int M = 1; M <= 10; M++) {
+                pp_sched *o = NULL;
+                if (pp_sched_build(kit[b], P, M, 0, &o, NULL, 0) != PP_OK) continue;
+                if (!comms_form_alike(o, note, sizeof note)) {
+                    if (alike) printf("# %s P=%d M=%d: the comms form runs otherwise\n", kit[b], P, M);
+                    alike = 0;
+                }
+                n++;
+                pp_sched_free(o);
+            }
+    for (int i = 0; i < 200; i++) {
+        int P, v, M;
+        uint64_t seed;
+        random_shape(990001, i, 4, &P, &v, &M, &seed);
+        pp_sched *o = random_sched(seed, P, v, M, NULL, 0);
+        if (o && !comms_form_alike(o, note, sizeof note)) {
+            if (alike) printf("# random %llu: the comms form runs otherwise\n", (unsigned long long)seed);
+            alike = 0;
+        }
+        n += o != NULL;
+        pp_sched_free(o);
+    }
+    pp_sched *bfs = pt_looped_bfs(4, 2, 8), *il = pt_interleaved(4, 2, 10);
+    alike = alike && bfs && il && comms_form_alike(il, note, sizeof note) && comms_form_alike(bfs, note, sizeof note);
+    CHECK(alike, "PyTorch's comms form (sends, receives, UNSHARD, RESHARD, REDUCE_GRAD) of %d orders (the builders', "
+          "random ones, PyTorch's LoopedBFS and interleaved) runs as their compute-only form: the same lowered lists, "
+          "the same prediction", n + 2);
+    CHECK(strstr(note, "sends and receives left out") && strstr(note, "FSDP cells") && strstr(note, "skipped"),
+          "the summary says how a comms file was read: %s", note);
+    pp_sched_free(bfs), pp_sched_free(il);
+
+    /* The files in tests/data that say they are PyTorch's orders are what
+     * the algorithms above make. */
+    pp_sched *o = pt_interleaved(4, 2, 10);
+    char *made = o ? pt_comms_csv(o) : NULL, *kept = pp_read_text("tests/data/pytorch_il_p4v2m10_comms.csv", NULL);
+    CHECK(made && kept && strcmp(made, kept) == 0,
+          "tests/data/pytorch_il_p4v2m10_comms.csv is PyTorch's interleaved order (P=4, v=2, M=10) in its comms form");
+    pp_sched_free(o), free(made), free(kept);
+    o = pt_looped_bfs(4, 2, 8);
+    made = o ? pp_sched_to_csv(o) : NULL, kept = pp_read_text("tests/data/pytorch_loopedbfs_p4v2m8.csv", NULL);
+    CHECK(made && kept && strcmp(made, kept) == 0,
+          "tests/data/pytorch_loopedbfs_p4v2m8.csv is PyTorch's LoopedBFS order (P=4, v=2, M=8), compute-only");
+    pp_sched_free(o), free(made), free(kept);
+
+    /* 3. PyTorch's older name for a full backward. */
+    pp_sched *s = NULL;
+    char err[200] = "";
+    CHECK(pp_sched_from_csv("0F0,0F1,0BW1,0BW0\n", &s, err, sizeof err) == PP_OK && s->acts[0][2].kind == PP_B &&
+              s->acts[0][3].mb == 0 && strstr(s->note, "2 BW cells run as B"),
+          "2BW0 (PyTorch's older notation) reads as a full backward: %s", s ? s->note : err);
+    pp_sched_free(s);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -742,6 +867,7 @@ int main(int argc, char **argv)
     test_validator();
     test_simulator();
     test_random(500);
+    test_pytorch_forms();
     test_one_path();
     test_cli();
     test_partition();

@@ -126,7 +126,7 @@ typedef struct {
     pp_action **acts;   /* [nranks][len[r]] each rank's list, run in order */
     int *cap;           /* [nranks] room allocated per list */
     pp_status err;      /* the first failure while pushing (later pushes do nothing) */
-    char note[200];     /* how a file was read, when it was not the kit's own form ("" else) */
+    char note[480];     /* how a file was read, when it was not the kit's own form ("" else) */
     int lowered;        /* set by pp_sched_validate(): checked, sends and receives explicit */
 } pp_sched;
 
@@ -168,8 +168,12 @@ pp_status pp_action_parse(const char *text, pp_action *out);
  * idle slot.  A file with no send or receive in it is compute-only: the
  * sends and receives are implied.  PyTorch's form (torch.distributed.
  * pipelining) reads too: a B whose stage and micro-batch also have a W is
- * the input half (I), and an overlapped cell "(0F7;7B3)OVERLAP_F_B" is its
- * two actions back to back; s->note says what was read so. */
+ * the input half (I), an overlapped cell "(0F7;7B3)OVERLAP_F_B" is its
+ * two actions back to back, and "2BW0" (its older notation) is 2B0.  Its
+ * comms form (a file holding UNSHARD, RESHARD or REDUCE_GRAD) is read as
+ * its computes: the FSDP cells and the sends and receives are left out,
+ * and the computes lowered as any compute-only order.  s->note says what
+ * was read so. */
 pp_status pp_sched_from_csv(const char *text, pp_sched **out, char *err, size_t errlen);
 pp_status pp_sched_load(const char *path, pp_sched **out, char *err, size_t errlen);
 char *pp_sched_to_csv(const pp_sched *s);   /* malloc'd; the caller frees it */

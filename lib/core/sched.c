@@ -543,9 +543,23 @@ static const char *shown(const char *cell, char *buf, size_t n)
     return buf;
 }
 
-/* Reads one cell into actions (two for an overlapped pair); 0 or -1 with
- * err set. */
-static int read_cell(const char *cell, pp_action *a, int *n, int *overlaps, int line, int col, char *err, size_t errlen)
+/* What a file held besides the kit's own cells, counted for the note. */
+typedef struct {
+    int overlaps;   /* (F;B)OVERLAP_F_B pairs */
+    int fsdp;       /* UNSHARD, RESHARD, REDUCE_GRAD: skipped */
+    int bw;         /* 2BW0, PyTorch's older name for a full backward */
+} csv_extras;
+
+/* Is the cell PyTorch's FSDP action ("0UNSHARD", "1RESHARD", "0REDUCE_GRAD")? */
+static int fsdp_cell(const char *cell)
+{
+    while (isdigit((unsigned char)*cell)) cell++;
+    return strcmp(cell, "UNSHARD") == 0 || strcmp(cell, "RESHARD") == 0 || strcmp(cell, "REDUCE_GRAD") == 0;
+}
+
+/* Reads one cell into actions (two for an overlapped pair, none for an
+ * FSDP action); 0 or -1 with err set. */
+static int read_cell(const char *cell, pp_action *a, int *n, csv_extras *x, int line, int col, char *err, size_t errlen)
 {
     char buf[64], one[64], two[64];
     *n = 0;
@@ -569,18 +583,28 @@ static int read_cell(const char *cell, pp_action *a, int *n, int *overlaps, int 
             return -1;
         }
         *n = 2;
-        (*overlaps)++;
+        x->overlaps++;
         return 0;
     }
     if (pp_action_parse(cell, &a[0]) == PP_OK) {
         *n = 1;
         return 0;
     }
-    if (strstr(cell, "UNSHARD") || strstr(cell, "RESHARD") || strstr(cell, "REDUCE_GRAD"))
-        snprintf(err, errlen, "line %d, cell %d: '%s' is one of PyTorch's FSDP actions, not a pipeline step: "
-                 "write the compute-only form (F, B, I, W cells)", line, col, shown(cell, buf, sizeof buf));
-    else
-        snprintf(err, errlen, "line %d, cell %d: '%s' is not an action (write stage, kind, micro-batch: 2F0, 3B1, "
+    if (fsdp_cell(cell)) {   /* FSDP's gather, release and gradient sum: nothing to run here */
+        x->fsdp++;
+        return 0;
+    }
+    /* "2BW0": PyTorch's older notation for a full backward, read as 2B0. */
+    const char *bw = strstr(cell, "BW");
+    if (bw && bw > cell && isdigit((unsigned char)bw[-1]) && isdigit((unsigned char)bw[2])) {
+        snprintf(one, sizeof one, "%.*sB%s", (int)(bw - cell), cell, bw + 2);
+        if (pp_action_parse(one, &a[0]) == PP_OK) {
+            *n = 1;
+            x->bw++;
+            return 0;
+        }
+    }
+    snprintf(err, errlen, "line %d, cell %d: '%s' is not an action (write stage, kind, micro-batch: 2F0, 3B1, "
                  "1I4, 1W4, or leave the cell empty)", line, col, shown(cell, buf, sizeof buf));
     return -1;
 }
@@ -610,6 +634,50 @@ static int b_with_w_is_i(pp_sched *s)
     return changed;
 }
 
+/* PyTorch's comms form (a file with its FSDP actions in it): a RECV there
+ * only posts a receive, and the rank waits at the compute that needs it,
+ * so the sends and receives are left out and the computes lowered as the
+ * kit lowers any compute-only order (receives posted early, each waited
+ * for right before its compute): the comms form and the compute-only form
+ * of one order then run alike.  Returns how many were left out. */
+static int drop_comms(pp_sched *s)
+{
+    int dropped = 0;
+    for (int r = 0; r < s->nranks; r++) {
+        int k = 0;
+        for (int i = 0; i < s->len[r]; i++) {
+            pp_kind kind = s->acts[r][i].kind;
+            if (kind == PP_SEND_F || kind == PP_RECV_F || kind == PP_SEND_B || kind == PP_RECV_B) dropped++;
+            else s->acts[r][k++] = s->acts[r][i];
+        }
+        s->len[r] = k;
+    }
+    return dropped;
+}
+
+/* s->note: what was read otherwise than in the kit's own form. */
+static void csv_note(pp_sched *s, int as_i, int comms, const csv_extras *x)
+{
+    size_t k = 0, n = sizeof s->note;
+    const char *sep = " ";
+#define CLAUSE(...) (k += (size_t)snprintf(s->note + k, k < n ? n - k : 0, __VA_ARGS__), sep = "; ")
+    if (!as_i && !comms && !x->overlaps && !x->fsdp && !x->bw) return;
+    CLAUSE("read in PyTorch's form:");
+    sep = " ";
+    if (comms)
+        CLAUSE("%s%d sends and receives left out (there a receive is posted where it is written and waited for at "
+               "its compute; here each is posted early and waited for right before its compute)", sep, comms);
+    if (x->fsdp)
+        CLAUSE("%s%d FSDP cells (UNSHARD, RESHARD, REDUCE_GRAD) skipped: no stage is sharded, and every step ends "
+               "with its gradients summed", sep, x->fsdp);
+    if (as_i) CLAUSE("%s%d B cell%s whose W is also in the file run as I (the input half)", sep, as_i, as_i == 1 ? "" : "s");
+    if (x->bw) CLAUSE("%s%d BW cell%s run as B (the full backward)", sep, x->bw, x->bw == 1 ? "" : "s");
+    if (x->overlaps)
+        CLAUSE("%s%d overlapped cell%s (F;B)OVERLAP_F_B run as the F, then the B", sep, x->overlaps,
+               x->overlaps == 1 ? "" : "s");
+#undef CLAUSE
+}
+
 pp_status pp_sched_from_csv(const char *text, pp_sched **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -630,7 +698,8 @@ pp_status pp_sched_from_csv(const char *text, pp_sched **out, char *err, size_t 
     if (st != PP_OK) return st;
 
     /* Second pass: one rank per row, one action per cell. */
-    int r = 0, line = 0, overlaps = 0;
+    int r = 0, line = 0;
+    csv_extras x = {0};
     for (const char *l = text; *l && st == PP_OK;) {
         const char *eol = strchr(l, '\n');
         if (!eol) eol = l + strlen(l);
@@ -644,13 +713,14 @@ pp_status pp_sched_from_csv(const char *text, pp_sched **out, char *err, size_t 
                 int n;
                 done = next_cell(&p, eol, cell, sizeof cell);
                 col++;
-                if (read_cell(cell, a, &n, &overlaps, line, col, err, errlen) != 0) st = PP_EPARSE;
+                if (read_cell(cell, a, &n, &x, line, col, err, errlen) != 0) st = PP_EPARSE;
                 for (int k = 0; k < n; k++) pp_sched_push(s, r, a[k]);
             }
             r++;
         }
         l = *eol ? eol + 1 : eol;
     }
+    int comms = st == PP_OK && x.fsdp ? drop_comms(s) : 0;
     if (st == PP_OK) st = pp_sched_finish(s);
     int as_i = st == PP_OK ? b_with_w_is_i(s) : 0;
     if (st == PP_OK) st = s->err;
@@ -658,15 +728,7 @@ pp_status pp_sched_from_csv(const char *text, pp_sched **out, char *err, size_t 
         pp_sched_free(s);
         return st;
     }
-    if (as_i || overlaps) {
-        int k = snprintf(s->note, sizeof s->note, "read in PyTorch's form:");
-        if (as_i)
-            k += snprintf(s->note + k, sizeof s->note - (size_t)k, " %d B cell%s whose W is also in the file run as I "
-                          "(the input half)%s", as_i, as_i == 1 ? "" : "s", overlaps ? ";" : "");
-        if (overlaps)
-            snprintf(s->note + k, sizeof s->note - (size_t)k, " %d overlapped cell%s (F;B)OVERLAP_F_B run as the F, "
-                     "then the B", overlaps, overlaps == 1 ? "" : "s");
-    }
+    csv_note(s, as_i, comms, &x);
     *out = s;
     return PP_OK;
 }

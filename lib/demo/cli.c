@@ -399,7 +399,7 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
     opt(f, "-m, --microbatches M", "micro-batches per step%s (default %s)",
         spec->mb_list_ok ? "; a list like 1,2,4 sweeps them" : "", mb);
     if (!spec->no_schedule) {
-        opt(f, "--schedule NAME", "%s%s, or a CSV file (one row per rank; PyTorch's compute-only form too) "
+        opt(f, "--schedule NAME", "%s%s, or a CSV file (one row per rank; PyTorch's compute-only and comms forms too) "
             "(default %s)", pp_sched_names(), spec->all_ok ? ", all (every builder in turn)" : "", d->schedule);
         opt(f, "--chunks v", "chunks (stages) per rank for --schedule interleaved; any M (below P the "
             "formula no longer holds) (default 2)");
