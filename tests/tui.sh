@@ -163,6 +163,18 @@ fi
 tm send-keys -t "$sess" q
 ended 5 || bad "flag test: still running after q"
 
+# ---- q mid-step: flagged like a pause, and the status says the run was cut short ----
+start 120 40 "mpiexec -n 4 ./demos/04_bubble_efficiency -m 8 --tick-ms 150"
+wait_for "RUNNING" 20 && sleep 1.5
+tm send-keys -t "$sess" q
+if ended 10 && [ "$(cat "$tmp/rc")" = 1 ] && screen | grep -q "QUIT: the rest ran without its ticks" &&
+    screen | grep -q "stopped (q): nothing was exported"; then
+    ok "q mid-step: the final picture is flagged QUIT, and the command ends with status 1"
+else
+    bad "q mid-step: status '$(cat "$tmp/rc")', or no QUIT flag"; screen | sed 's/^/#   /'
+fi
+restored "q mid-step"
+
 # ---- q at the final prompt leaves like any key: the run is complete ----------
 start 100 30 "mpiexec -n 4 ./demos/04_bubble_efficiency -m 4 --tick-ms 5 --csv $tmp/final.csv"
 wait_for "press any key" 20

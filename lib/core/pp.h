@@ -267,6 +267,7 @@ typedef struct {
     long *bytes_sent;     /* [nrows] */
     int paused;           /* the live view held the ranks (space) during the step */
     int retimed;          /* the tick was changed (+ or -) during the step */
+    int quit;             /* q stopped the run: the rest of the step ran at once, without its ticks */
     int refs;             /* owners: pp_run_free() drops one, the last frees */
 } pp_run;
 

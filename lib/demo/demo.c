@@ -453,7 +453,8 @@ void pp_demo_run_report(pp_demo *d, const pp_sched *s, double column_s, int firs
 
 const char *pp_demo_disturbed(const pp_run *meas)
 {
-    return meas->paused && meas->retimed ? " *paused, re-ticked"
+    return meas->quit                    ? " *quit"
+         : meas->paused && meas->retimed ? " *paused, re-ticked"
          : meas->paused                  ? " *paused"
          : meas->retimed                 ? " *re-ticked"
                                          : "";
@@ -468,8 +469,8 @@ void pp_demo_table_notes(FILE *f, int disturbed, const char *broken)
         pp_report_wrap(f, note, "", "  ");
     }
     if (disturbed)
-        fprintf(f, "* the step was paused (held time counts as idle) or its tick changed (+/-)\n"
-                   "  in the live view: its bubble is not the schedule's alone\n");
+        fprintf(f, "* the step was paused (held time counts as idle), its tick changed (+/-) or\n"
+                   "  it was quit (q) in the live view: its bubble is not the schedule's alone\n");
 }
 
 /* ---- real mode ------------------------------------------------------------ */
@@ -759,7 +760,9 @@ int pp_demo_end(pp_demo *d)
         pp_live_hold(d->in->live, "done: press any key to leave (the text report is printed below the picture)");
         d->quit = pp_interrupted != 0;
     }
-    int status = pp_interrupted ? 130 : 0;   /* the shell's status for an interrupted command */
+    /* The shell's status for an interrupted command; 1 for a run that q cut
+     * short, so that a script does not take it for a whole one. */
+    int status = pp_interrupted ? 130 : d->quit ? 1 : 0;
     if (d->grid->rank == 0 && close_view(d, !d->quit) != PP_OK) {
         fprintf(stderr, "%s: error: could not write an export file\n", d->prog);
         status = 1;

@@ -262,6 +262,7 @@ static void draw_panel(const pp_view_model *m, int y, int w)
     if (held > 0) snprintf(flag, sizeof flag, "   %.1f s held, left out of the picture", held);
     if (m->final && run->retimed) snprintf(flag, sizeof flag, "   %s: tick changed", run->paused ? "PAUSED, RE-TICKED" : "RE-TICKED");
     else if (m->final && run->paused) snprintf(flag, sizeof flag, "   PAUSED: %.1f s held, left out", held);
+    if (m->final && run->quit) snprintf(flag, sizeof flag, "   QUIT: the rest ran without its ticks");
     mvprintw(y++, 0, "compute actions done: %d of %d%s", done, m->computes_total, flag);
     if (m->note[0]) mvprintw(y++, 0, "%.*s", w, m->note);
     if (m->devices[0]) mvprintw(y, 0, "%.*s", w, m->devices);

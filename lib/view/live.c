@@ -504,7 +504,7 @@ static pp_status on_end(void *ctx, const pp_evlist *mine, pp_run **all)
         if (every) break;
         pp_sleep_until(pp_now() + nap_s);
     }
-    *all = pp_view_end_run(l->view, l->retimed);
+    *all = pp_view_end_run(l->view, l->retimed, l->quit);
     pp_status st = tell_all(l, CTL_END, 0);
     return st == PP_OK && !*all ? PP_ENOMEM : st;
 }

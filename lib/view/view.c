@@ -220,13 +220,14 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
 
 static void track_held(pp_view_model *m);
 
-pp_run *pp_view_end_run(pp_view *v, int retimed)
+pp_run *pp_view_end_run(pp_view *v, int retimed, int quit)
 {
     pthread_mutex_lock(&v->mu);
     pp_run *run = v->ok ? v->m.run : NULL;
     if (run) {
         pp_run_summarize(run);
         run->retimed = retimed;
+        run->quit = quit;
         pp_run_keep(run);
     }
     v->m.paused = 0;

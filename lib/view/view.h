@@ -54,7 +54,7 @@ void pp_view_add(pp_view *v, int rank, const pp_event *e, int n, const pp_event 
 void pp_view_started(pp_view *v, double start);
 /* Every event is in: the run, summarized and flagged, with one more owner
  * (the view keeps drawing it as the final picture). */
-pp_run *pp_view_end_run(pp_view *v, int retimed);
+pp_run *pp_view_end_run(pp_view *v, int retimed, int quit);
 int pp_view_take_cmd(pp_view *v);
 void pp_view_set_control(pp_view *v, int paused, double tick_s);
 /* While paused: which action n runs next ("" when not paused). */
