@@ -5,7 +5,8 @@
 # or never copies a message out) ends every rank within the watchdog's limit
 # plus a few seconds, with exit status 3 and the wait-for report naming the
 # right ranks and cause; healthy runs with a tight limit never trip it, 8
-# ranks on this machine's cores included; with the watchdog off, SIGTERM and
+# ranks on this machine's cores and 16 MiB messages on a loaded machine
+# included; with the watchdog off, SIGTERM and
 # Ctrl-C (SIGINT) still end a hung job within 5 s.  The live view's side
 # of it is in tui.sh.
 cd "$(dirname "$0")/.." || exit 1
@@ -139,6 +140,19 @@ if mpiexec -n 4 ./demos/08_zero_bubble -m 8 --tick-ms 1 --no-tui --watchdog 0.5 
 else
     bad "a healthy run tripped the watchdog"; sed 's/^/#   /' "$tmp/out"
 fi
+# Setting up a step is not a hang: 16 MiB messages (every buffer made and
+# moved once before the step) on a machine loaded by three busy loops
+# beside the four ranks, with a 1 s limit.
+loads=""
+for i in 1 2 3; do timeout 30 sh -c 'while :; do :; done' & loads="$loads $!"; done
+if mpiexec -n 4 ./demos/04_bubble_efficiency -m 8 --payload 16M --tick-ms 5 --no-tui --watchdog 1 >"$tmp/out" 2>&1 &&
+    ! grep -q watchdog "$tmp/out"; then
+    ok "16 MiB messages on a loaded machine, --watchdog 1: setting up the step does not trip the watchdog"
+else
+    bad "16 MiB messages on a loaded machine tripped the watchdog"; sed 's/^/#   /' "$tmp/out" | head -12
+fi
+kill $loads 2>/dev/null
+wait $loads 2>/dev/null
 
 # With the watchdog off a hang is the student's to end: SIGTERM to mpiexec
 # ends every rank within 5 s, with a non-zero status (Ctrl-C, sent from a

@@ -304,7 +304,10 @@ static pp_status warm_buffers(runner *x)
             rc = MPI_Irecv(x->recvs[i].buf, (int)x->recvs[i].bytes, MPI_BYTE, partner(lo, a), tag, x->comm, &rq[n++]);
         if (rc != MPI_SUCCESS) st = PP_EMPI;
     }
-    for (int k = 0; k < n && st == PP_OK; k++) st = pp_wait(&rq[k], x->o->poll_wait_s);
+    for (int k = 0; k < n && st == PP_OK; k++) {
+        st = pp_wait(&rq[k], x->o->poll_wait_s);
+        pp_watchdog_beat(x->wd, 0);   /* setting up moves: one message more */
+    }
     free(rq);
     return st;
 }
@@ -332,6 +335,7 @@ static pp_status prepare_messages(runner *x)
         if (a.kind == PP_SEND_F || a.kind == PP_SEND_B) st = attach(x, a, &x->sends[i]);
         else if (a.kind == PP_RECV_F || a.kind == PP_RECV_B) st = attach(x, a, &x->recvs[i]);
         if (st != PP_OK) return st;
+        pp_watchdog_beat(x->wd, 0);   /* one buffer more: progress */
     }
     pp_status st = warm_buffers(x);
     for (int i = 0; i < lo->len[x->me] && st == PP_OK; i++) {
@@ -548,7 +552,10 @@ static pp_status warm_up(runner *x)
             MPI_Isend(out, (int)x->o->payload, MPI_BYTE, p, tag, x->comm, &rq[n++]) != MPI_SUCCESS)
             st = PP_EMPI;
     }
-    for (int k = 0; k < n && st == PP_OK; k++) st = pp_wait(&rq[k], x->o->poll_wait_s);
+    for (int k = 0; k < n && st == PP_OK; k++) {
+        st = pp_wait(&rq[k], x->o->poll_wait_s);
+        pp_watchdog_beat(x->wd, 0);
+    }
     free(peer);
     free(rq);
     free(out);

@@ -4,7 +4,8 @@
  * window over the ranks of one machine): the action it is on and since
  * when, the rank it waits for (or that it waits in a collective), and its
  * heartbeat, the last moment it made progress (computed, held while the
- * view was paused, finished an action).  Beside the slot, one mark per
+ * view was paused, finished an action; before its first action, made a
+ * message buffer or moved a warm-up message: setting up is not a hang).  Beside the slot, one mark per
  * action of its list: done, passed over without being done, or (a send)
  * held until its device has copied its bytes out.  A rank that
  * waits (for a message, in a collective, at the step's end) reads every
@@ -43,7 +44,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { WD_OFF, WD_RUN, WD_WAIT, WD_COLL, WD_HOLD, WD_DONE, WD_DEVICE };
+enum { WD_OFF, WD_SETUP, WD_RUN, WD_WAIT, WD_COLL, WD_HOLD, WD_DONE, WD_DEVICE };
 /* An action's mark (pp_watchdog_mark's `mark`, PP_MARK_...): none yet, then done,
  * passed over, or a send held for its bytes (done once they are copied out). */
 enum { MARK_NONE, MARK_DONE = PP_MARK_DONE, MARK_SKIPPED = PP_MARK_SKIPPED, MARK_HELD = PP_MARK_HELD };
@@ -175,7 +176,7 @@ void pp_watchdog_begin(pp_watchdog *w, int pipe_rank, int len)
     s->index = -1, s->peer = -1, s->since = pp_now(), s->pipe_rank = pipe_rank, s->pid = (int)getpid();
     if (w->marks) memset(w->marks + (size_t)w->me * MARKS_PER_RANK, 0, len < MARKS_PER_RANK ? (size_t)len : MARKS_PER_RANK);
     atomic_store(&s->beat_us, us(pp_now()));
-    atomic_store(&s->state, WD_RUN);
+    atomic_store(&s->state, WD_SETUP);   /* until its first action */
 }
 
 void pp_watchdog_on(pp_watchdog *w, int index, pp_action a, int peer, int waiting)
@@ -328,6 +329,7 @@ static void describe(const pp_watchdog *w, const wd_view *v, int r, double now, 
         break;
     case WD_DEVICE: say(o, "has waited %.1f s for its device to finish %s\n", still, act); break;
     case WD_HOLD: say(o, "is held (the live view is paused)\n"); break;
+    case WD_SETUP: say(o, "is setting up the step (buffers, first messages), no progress for %.1f s\n", still); break;
     case WD_DONE: say(o, "has run its whole list and waits %.1f s for the others\n", on); break;
     default: say(o, "is not in the step (it has not reached it, or has left it)\n"); break;
     }
@@ -373,13 +375,24 @@ static void find_cause(const pp_watchdog *w, const wd_view *v, const pp_sched *l
                    "stopped\n", r, msg, q, act);
             return;
         }
-    int silent = -1;   /* a rank that neither waits nor moves: the one still longest */
-    for (int r = 0; r < n; r++)
-        if (v[r].state == WD_RUN && now - v[r].beat_us * 1e-6 >= limit && (silent < 0 || v[r].beat_us < v[silent].beat_us))
-            silent = r;
+    int silent = -1, silents = 0, waiting = 0;   /* a rank that neither waits nor moves: the one still longest */
+    for (int r = 0; r < n; r++) {
+        int quiet = (v[r].state == WD_RUN || v[r].state == WD_SETUP) && now - v[r].beat_us * 1e-6 >= limit;
+        silents += quiet;
+        waiting += v[r].state == WD_WAIT || v[r].state == WD_COLL || v[r].state == WD_DONE;
+        if (quiet && (silent < 0 || v[r].beat_us < v[silent].beat_us)) silent = r;
+    }
+    if (silent >= 0 && waiting == 0) {   /* nobody waits for anybody: no rank to blame */
+        say(o, "cause: %s silent: no rank waits for another, yet none has made progress for %.1f s (stopped, "
+               "or starved of processor time: a machine far busier than it has cores%s)\n",
+            silents == n ? "every rank is" : "the ranks that are not done are", now - v[silent].beat_us * 1e-6,
+            v[silent].state == WD_SETUP ? "; setting up a step moves a message of the payload's size at a time" : "");
+        return;
+    }
     if (silent >= 0) {
         char act[32] = "its step";
         if (v[silent].index >= 0) pp_action_str(v[silent].act, act, sizeof act);
+        if (v[silent].state == WD_SETUP) snprintf(act, sizeof act, "setting up its step");
         say(o, "cause: rank %d is silent: it waits for no one, yet it has made no progress in %s for %.1f s "
                "(stopped, or stuck inside a compute); the other ranks wait for it, directly or along a chain\n",
             silent, act, now - v[silent].beat_us * 1e-6);
