@@ -11,6 +11,12 @@
  *     warm-up of (v-1) rounds' forwards plus 2 per rank below the last,
  *     then one forward and one backward in turn, then the backwards; each
  *     chunk's micro-batches numbered in the order its actions come;
+ *   - ZBV: two chunks per rank in a V; 2(P-r)-1 forwards of the lower
+ *     chunk, r pairs of upper and lower forwards, P-r triples of the upper
+ *     chunk's F, I, W; then F, I, W of the lower chunk and of the upper in
+ *     turn; then r pairs of I's, P-r of the lower I and its oldest W, and
+ *     the W's left, upper chunk first (laid out for max(M, 2P-1)
+ *     micro-batches, those past M left out);
  *   - the comms form: PyTorch's lowering of a compute-only order.  It plays
  *     the ranks in turn, one action each per sweep, a compute only once its
  *     input is there; an F whose next stage is on another rank is followed
@@ -80,6 +86,41 @@ static inline pp_sched *pt_interleaved(int P, int v, int M)
     else snprintf(s->name, sizeof s->name, "pt-interleaved");
 out:
     free(next_f), free(next_b);
+    return s;
+}
+
+/* ZBV for P ranks and M micro-batches. */
+static inline pp_sched *pt_zbv(int P, int M)
+{
+    pp_sched *s = NULL;
+    if (pp_sched_new(P, &s) != PP_OK) return NULL;
+    int n = M > 2 * P - 1 ? M : 2 * P - 1;
+    for (int r = 0; r < P; r++) {
+        int lo = r, hi = 2 * P - 1 - r, cnt[2][3] = {{0}};   /* [chunk][F, I, W]: the next micro-batch */
+        int seq[8192][2], len = 0;                          /* (chunk, kind) in order */
+#define PT(c, k) (seq[len][0] = (c), seq[len][1] = (k), len++)
+        for (int k = 0; k < 2 * (P - r) - 1; k++) PT(0, 0);
+        for (int k = 0; k < r; k++) PT(1, 0), PT(0, 0);
+        for (int k = 0; k < P - r; k++) PT(1, 0), PT(1, 1), PT(1, 2);
+        int f0 = 2 * (P - r) - 1 + r, f1 = P, i0 = 0, i1 = P - r;
+        for (; f1 < f0 || f0 < n; f1++, i0++, i1++) {
+            if (f0 < n) PT(0, 0), f0++;
+            PT(0, 1), PT(0, 2), PT(1, 0), PT(1, 1), PT(1, 2);
+        }
+        int w0 = i0, w1 = i1;
+        for (int k = 0; k < r; k++) PT(0, 1), PT(1, 1), i0++, i1++;
+        for (int k = 0; k < P - r; k++) PT(0, 1), PT(0, 2), i0++, w0++;
+        for (; w1 < i1; w1++) PT(1, 2);
+        for (; w0 < i0; w0++) PT(0, 2);
+#undef PT
+        static const pp_kind kinds[3] = {PP_F, PP_I, PP_W};
+        for (int j = 0; j < len; j++) {
+            int c = seq[j][0], k = seq[j][1], m = cnt[c][k]++;
+            if (m < M) pp_sched_push(s, r, (pp_action){c ? hi : lo, kinds[k], m});
+        }
+    }
+    if (pp_sched_finish(s) != PP_OK) pp_sched_free(s), s = NULL;
+    else snprintf(s->name, sizeof s->name, "pt-zbv");
     return s;
 }
 

@@ -458,7 +458,7 @@ static void test_simulator(void)
     CHECK(conditions, "the formulas' conditions: interleaved M >= P, ZB-H1 M >= P, ZB-V M = P or >= 2P");
     CHECK(exact, "interleaved, ZB-H1, ZB-V: simulated bubble equals the formula (both definitions) wherever its "
           "conditions hold, P 1..8, M 1..32, v 1..4 (%d cases)", cases);
-    CHECK(peaks, "their simulated peak chunks held per rank equal the formula (interleaved min(vM, (v+1)P-2r-1), "
+    CHECK(peaks, "their simulated peak chunks held per rank equal the formula (interleaved min(vM, (v-1)g+2P-2r-1), "
           "ZB-H1 min(M, P), ZB-V 2 min(M, P))");
     /* Costs that break a formula: it says so, and the prediction differs. */
     pp_sched *s;
@@ -857,6 +857,77 @@ static void test_pytorch_forms(void)
     pp_sched_free(s);
 }
 
+/* The simulated bubble of schedule s (validated here) with F, I, W costs;
+ * B = I + W; each stage's share 1/chunks of a rank's. */
+static double bubble_at(const pp_sched *s, double f, double i, double w)
+{
+    pp_costs c;
+    pp_costs_default(&c);
+    c.tick_s = 1;
+    c.ticks[PP_F] = f, c.ticks[PP_I] = i, c.ticks[PP_W] = w, c.ticks[PP_B] = i + w;
+    double scale[64];
+    for (int k = 0; k < 64; k++) scale[k] = 1.0 / s->chunks;
+    c.stage_scale = scale;
+    pp_sched *lo = NULL;
+    pp_run *r = NULL;
+    pp_check chk;
+    double b = 2;   /* not valid: worse than anything */
+    if (pp_sched_validate(s, &lo, &chk) == PP_OK && pp_simulate(lo, &c, &r) == PP_OK) b = pp_run_bubble_step(r);
+    pp_check_clear(&chk);
+    pp_run_free(r), pp_sched_free(lo);
+    return b;
+}
+
+/* Zero-bubble orders under unequal costs: ZB-V built for the costs is never
+ * worse than 1F1B nor than PyTorch's ZBV order (tests/pytorch_orders.h),
+ * ZB-H1 never worse than 1F1B, over F, I, W each in 0.5..2. */
+static void test_zero_bubble_costs(void)
+{
+    static const double grid[4] = {0.5, 1, 1.5, 2};
+    int cases = 0, zbv_vs_1f1b = 0, zbv_vs_pt = 0, h1_vs_1f1b = 0;
+    for (int P = 4; P <= 8; P += 4)
+        for (int M = 8; M <= 32; M += 8)
+            for (int a = 0; a < 64; a++) {
+                double f = grid[a / 16], i = grid[a / 4 % 4], w = grid[a % 4];
+                pp_costs c;
+                pp_costs_default(&c);
+                c.ticks[PP_F] = f, c.ticks[PP_I] = i, c.ticks[PP_W] = w, c.ticks[PP_B] = i + w;
+                pp_sched *zbv = NULL, *pt = pt_zbv(P, M), *one = NULL, *h1 = NULL;
+                pp_sched_zbv_for(P, M, &c, &zbv), pp_sched_1f1b(P, M, &one), pp_sched_zbh1(P, M, &h1);
+                double bz = bubble_at(zbv, f, i, w), bp = bubble_at(pt, f, i, w), b1 = bubble_at(one, f, i, w);
+                double bh = bubble_at(h1, f, i, w);
+                if (bz > b1 + 1e-9 && zbv_vs_1f1b++ < 3)
+                    printf("# zbv P=%d M=%d F=%g I=%g W=%g: %.1f %% against 1f1b's %.1f %%\n", P, M, f, i, w, 100 * bz, 100 * b1);
+                if (bz > bp + 1e-9 && zbv_vs_pt++ < 3)
+                    printf("# zbv P=%d M=%d F=%g I=%g W=%g: %.1f %% against PyTorch's %.1f %%\n", P, M, f, i, w, 100 * bz, 100 * bp);
+                if (bh > b1 + 1e-9 && h1_vs_1f1b++ < 3)
+                    printf("# zbh1 P=%d M=%d F=%g I=%g W=%g: %.1f %% against 1f1b's %.1f %%\n", P, M, f, i, w, 100 * bh, 100 * b1);
+                cases++;
+                pp_sched_free(zbv), pp_sched_free(pt), pp_sched_free(one), pp_sched_free(h1);
+            }
+    CHECK(zbv_vs_1f1b == 0 && zbv_vs_pt == 0, "ZB-V built for the costs, F, I, W each 0.5..2, P 4 and 8, M 8..32 "
+          "(%d cases): never worse than 1F1B (%d are) nor than PyTorch's ZBV order (%d are)", cases, zbv_vs_1f1b,
+          zbv_vs_pt);
+    CHECK(h1_vs_1f1b == 0, "ZB-H1 on the same grid: never worse than 1F1B (%d are)", h1_vs_1f1b);
+    /* The figures PyTorch's ZBV order reaches in the kit's simulator. */
+    static const struct { int P, M; double f, i, w, at_most; } target[] = {
+        {4, 8, 1, 1, 0.5, 0.070}, {4, 8, 1, 2, 1, 0.086}, {8, 16, 1, 2, 1, 0.099},
+    };
+    for (int k = 0; k < 3; k++) {
+        pp_costs c;
+        pp_costs_default(&c);
+        c.ticks[PP_F] = target[k].f, c.ticks[PP_I] = target[k].i, c.ticks[PP_W] = target[k].w;
+        pp_sched *zbv = NULL, *old = NULL;
+        pp_sched_zbv_for(target[k].P, target[k].M, &c, &zbv), pp_sched_zbv(target[k].P, target[k].M, &old);
+        double b = bubble_at(zbv, target[k].f, target[k].i, target[k].w);
+        double equal = bubble_at(old, target[k].f, target[k].i, target[k].w);
+        CHECK(b < target[k].at_most + 0.0005, "ZB-V P=%d M=%d at F=%g I=%g W=%g: %.1f %% (at most %.1f %%; the order "
+              "built for F = I = W gives %.1f %% there)", target[k].P, target[k].M, target[k].f, target[k].i,
+              target[k].w, 100 * b, 100 * target[k].at_most, 100 * equal);
+        pp_sched_free(zbv), pp_sched_free(old);
+    }
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -868,6 +939,7 @@ int main(int argc, char **argv)
     test_simulator();
     test_random(500);
     test_pytorch_forms();
+    test_zero_bubble_costs();
     test_one_path();
     test_cli();
     test_partition();

@@ -136,7 +136,8 @@ typedef struct {
  * Interleaved: 1F1B over v chunks per rank (stages r, r+P, ...; M a multiple
  * of P when v > 1).  ZB-H1: 1F1B with B split into I and W, the W's carried
  * into the cool-down.  ZB-V: two chunks per rank in a V (stages r and
- * 2P-1-r), I and W split. */
+ * 2P-1-r), I and W split; its order depends on what F, I and W cost, so
+ * pp_sched_zbv_for() takes the costs (pp_sched_zbv: F = I = W). */
 pp_status pp_sched_naive(int P, int M, pp_sched **out);
 pp_status pp_sched_gpipe(int P, int M, pp_sched **out);
 pp_status pp_sched_1f1b(int P, int M, pp_sched **out);
@@ -225,6 +226,12 @@ typedef struct {
 } pp_costs;
 
 void pp_costs_default(pp_costs *c);
+/* The builders whose order depends on the costs (ZB-V's does: see zbv.c):
+ * the order for the costs a run will have (NULL: F = I = W).  By name, as
+ * pp_sched_build(). */
+pp_status pp_sched_zbv_for(int P, int M, const pp_costs *c, pp_sched **out);
+pp_status pp_sched_build_for(const char *name, int P, int M, int v, const pp_costs *c, pp_sched **out, char *err,
+                             size_t errlen);
 /* The one place costs become seconds.  Compute kinds: the action's time, of
  * which *sum (may be NULL) is its all-reduce; RECV_F and RECV_B: a message's
  * latency; PP_IDLE: the replicas' gradient sum. */

@@ -1,5 +1,5 @@
 /* sched.c -- schedules as data: the action notation, the builders (naive,
- * GPipe, 1F1B, interleaved 1F1B, ZB-H1, ZB-V), lowering to explicit sends and
+ * GPipe, 1F1B, interleaved 1F1B, ZB-H1; ZB-V is in zbv.c), lowering to explicit sends and
  * receives, and the CSV form (the kit's own, and PyTorch's compute-only one).
  *
  * A schedule is nothing but one list of actions per rank.  Builders are short
@@ -334,62 +334,6 @@ pp_status pp_sched_zbh1(int P, int M, pp_sched **out)
     return end(out);
 }
 
-/* ZB-V: each rank holds two chunks in a V, stages r and 2P-1-r, so the
- * forward goes down the ranks and back up, and rank 0 holds both the first
- * and the last stage.  The order is found by playing the step in unit time
- * (F, I and W of a chunk one unit each): a free rank runs a forward if one
- * can start and it holds fewer than 2P chunks (1F1B's peak, P whole
- * stages), the upper chunk first; else an input gradient, the lower chunk
- * first; else its oldest waiting W.  This fills the bubble with W's. */
-pp_status pp_sched_zbv(int P, int M, pp_sched **out)
-{
-    pp_status st = begin("zbv", PP_FAM_ZBV, P, M, out);
-    if (st != PP_OK) return st;
-    int S = 2 * P, n = S * M, left = 3 * n;
-    /* per stage and micro-batch: the unit F and I end (0 = not yet) */
-    int *f_end = calloc((size_t)n, sizeof *f_end), *i_end = calloc((size_t)n, sizeof *i_end);
-    int *next_f = calloc((size_t)S, sizeof *next_f), *next_i = calloc((size_t)S, sizeof *next_i);
-    int *held = calloc((size_t)P, sizeof *held), *w_queue = malloc((size_t)n * sizeof *w_queue);
-    int *w_head = calloc((size_t)P, sizeof *w_head), *w_tail = calloc((size_t)P, sizeof *w_tail);
-    if (!f_end || !i_end || !next_f || !next_i || !held || !w_queue || !w_head || !w_tail) {
-        st = PP_ENOMEM;
-        goto done;
-    }
-    for (int t = 1; left > 0 && t <= 3 * n + 1; t++) {   /* actions started at t - 1 end at t */
-        for (int r = 0; r < P; r++) {
-            int lo = r, hi = S - 1 - r, pick = -1;
-            pp_kind kind = PP_W;
-            for (int k = 0; k < 2 && pick < 0; k++) {   /* a forward, the upper chunk first */
-                int s = k ? lo : hi, m = next_f[s];
-                if (m < M && held[r] < S && (s == 0 || (f_end[(s - 1) * M + m] && f_end[(s - 1) * M + m] < t)))
-                    pick = s, kind = PP_F;
-            }
-            for (int k = 0; k < 2 && pick < 0; k++) {   /* an input gradient, the lower chunk first */
-                int s = k ? hi : lo, m = next_i[s];
-                if (m >= M) continue;   /* this chunk's I's are all done */
-                int grad = s == S - 1 || (i_end[(s + 1) * M + m] && i_end[(s + 1) * M + m] < t);
-                if (f_end[s * M + m] && f_end[s * M + m] < t && grad) pick = s, kind = PP_I;
-            }
-            if (pick < 0 && w_head[r] == w_tail[r]) continue;   /* nothing to do: idle */
-            int m;
-            if (kind == PP_F) m = next_f[pick]++, f_end[pick * M + m] = t, held[r]++;
-            else if (kind == PP_I) m = next_i[pick]++, i_end[pick * M + m] = t, w_queue[r * 2 * M + w_tail[r]++] = pick * M + m;
-            else m = w_queue[r * 2 * M + w_head[r]++], pick = m / M, m %= M, held[r]--;
-            pp_sched_push(*out, r, act(pick, kind, m));
-            left--;
-        }
-    }
-    if (st == PP_OK && left > 0) st = PP_ESCHED;   /* cannot happen: every unit some rank can act */
-done:
-    free(f_end), free(i_end), free(next_f), free(next_i), free(held), free(w_queue), free(w_head), free(w_tail);
-    if (st != PP_OK) {
-        pp_sched_free(*out);
-        *out = NULL;
-        return st;
-    }
-    return end(out);
-}
-
 /* Built by name.  `v` is for interleaved only (0: its default, 2). */
 static const char *names = "naive, gpipe, 1f1b, interleaved, zbh1, zbv";
 
@@ -407,6 +351,12 @@ int pp_sched_is_builder(const char *name)
 }
 
 pp_status pp_sched_build(const char *name, int P, int M, int v, pp_sched **out, char *err, size_t errlen)
+{
+    return pp_sched_build_for(name, P, M, v, NULL, out, err, errlen);
+}
+
+pp_status pp_sched_build_for(const char *name, int P, int M, int v, const pp_costs *c, pp_sched **out, char *err,
+                             size_t errlen)
 {
     *out = NULL;
     if (err && errlen) err[0] = '\0';
@@ -428,7 +378,7 @@ pp_status pp_sched_build(const char *name, int P, int M, int v, pp_sched **out, 
     if (strcmp(name, "1f1b") == 0) return pp_sched_1f1b(P, M, out);
     if (strcmp(name, "interleaved") == 0) return pp_sched_interleaved(P, M, v, out);
     if (strcmp(name, "zbh1") == 0) return pp_sched_zbh1(P, M, out);
-    return pp_sched_zbv(P, M, out);
+    return pp_sched_zbv_for(P, M, c, out);
 }
 
 int pp_sched_edges(const pp_sched *s)

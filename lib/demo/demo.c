@@ -335,7 +335,11 @@ pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M)
                    s->nmb == 1 ? "" : "es");
     } else {
         char why[300];
-        if (pp_sched_build(name, P, M, d->opt.chunks, &s, why, sizeof why) != PP_OK) refuse(d, "%s", why);
+        /* The order for this run's costs (ZB-V's depends on them), each
+         * stage at the same share (a previous schedule's shares are stale). */
+        pp_costs costs = d->exec.costs;
+        costs.stage_scale = NULL;
+        if (pp_sched_build_for(name, P, M, d->opt.chunks, &costs, &s, why, sizeof why) != PP_OK) refuse(d, "%s", why);
     }
 
     pp_check c;
