@@ -258,10 +258,10 @@ if ended 5; then ok "Ctrl-C ends every rank within 5 s"; else bad "Ctrl-C: still
 restored "Ctrl-C"
 # The last frame is whole: its panel reads as the demo wrote it (the ranks
 # finished the step, every action counted), not mixed with another frame.
-if screen | grep -q '^compute actions done: 64 of 64$' &&
+if screen | grep -q '^compute actions done: 64 of 64   QUIT: the rest ran without its ticks$' &&
     screen | grep -Eq '^bubble [0-9.]+ % measured  formula \(P-1\)/\(M\+P-1\) 27\.3 %  predicted 27\.3 %$' &&
     [ "$(screen | grep -c '^r[0-9] s[0-9]   ')" -eq 4 ]; then
-    ok "Ctrl-C: the last frame is whole (the step finished: 64 of 64 actions; panel lines intact)"
+    ok "Ctrl-C: the last frame is whole (the step finished: 64 of 64 actions, flagged QUIT; panel lines intact)"
 else
     bad "Ctrl-C: the last frame is not whole"; screen | sed 's/^/#   /'
 fi

@@ -15,7 +15,9 @@
  *     fill of forwards, then each chunk's F, I and W in turn, then a drain
  *     in which the W's come last.  Keeping each W right after its I makes it
  *     steadier when I and W cost differently.
- * With F, I and W equal the two tie and the greedy order is kept.
+ * With F, I and W equal only the greedy order is made: it is the one the
+ * formulas describe (bubble and peak memory), and the hand-made one never
+ * beats it there except between M = P and 2P, where neither formula holds.
  * Left out on purpose: a search over every order (the paper's ILP).
  */
 #include "core.h"
@@ -214,7 +216,9 @@ pp_status pp_sched_zbv_for(int P, int M, const pp_costs *c, pp_sched **out)
     if (!c) c = &unit;
     pp_sched *fill = NULL, *hand = NULL;
     pp_status st = greedy(P, M, c, &fill);
-    if (st == PP_OK && P > 1 && v_order(P, M, &hand) == PP_OK && length(hand, c) < length(fill, c) * (1 - 1e-9)) {
+    int equal = c->ticks[PP_F] == c->ticks[PP_I] && c->ticks[PP_I] == c->ticks[PP_W];
+    if (st == PP_OK && P > 1 && !equal && v_order(P, M, &hand) == PP_OK &&
+        length(hand, c) < length(fill, c) * (1 - 1e-9)) {
         pp_sched_free(fill);
         fill = hand, hand = NULL;
     }
