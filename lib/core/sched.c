@@ -1,6 +1,7 @@
 /* sched.c -- schedules as data: the action notation, the builders (naive,
  * GPipe, 1F1B, interleaved 1F1B, ZB-H1; ZB-V is in zbv.c), lowering to explicit sends and
- * receives, and the CSV form (the kit's own, and PyTorch's compute-only one).
+ * receives, and the CSV form (the kit's own, and PyTorch's compute-only and
+ * comms forms).
  *
  * A schedule is nothing but one list of actions per rank.  Builders are short
  * functions that push actions; a schedule keeps the first failure of a push
@@ -12,6 +13,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -294,8 +296,7 @@ pp_status pp_sched_interleaved(int P, int M, int v, pp_sched **out)
     }
     pp_status st = begin("interleaved", PP_FAM_INTERLEAVED, P, M, out);
     if (st != PP_OK) return st;
-    int total = v * M, rounds, base, extra;
-    interleaved_rounds(P, M, &rounds, &base, &extra);
+    int total = v * M;
     for (int r = 0; r < P; r++) {
         int warm = v == 1 ? P - r - 1 : 2 * (P - r - 1) + (v - 1) * pp_interleaved_round(P, M);
         if (warm > total) warm = total;
@@ -605,27 +606,48 @@ static int drop_comms(pp_sched *s)
     return dropped;
 }
 
+/* The note being written: how far, and how many clauses so far. */
+typedef struct {
+    pp_sched *s;
+    size_t k;
+    int clauses;
+} note_w;
+
+/* Appends one clause to the note, after the heading or "; " (cut at the
+ * note's end, never past it). */
+static void clause(note_w *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void clause(note_w *o, const char *fmt, ...)
+{
+    char *note = o->s->note;
+    size_t n = sizeof o->s->note;
+    const char *sep = o->clauses == 0 ? "" : o->clauses == 1 ? " " : "; ";
+    o->clauses++;
+    int w = snprintf(note + o->k, n - o->k, "%s", sep);
+    o->k += w > 0 && (size_t)w < n - o->k ? (size_t)w : 0;
+    va_list ap;
+    va_start(ap, fmt);
+    w = vsnprintf(note + o->k, n - o->k, fmt, ap);
+    va_end(ap);
+    if (w > 0) o->k += (size_t)w < n - o->k ? (size_t)w : n - 1 - o->k;
+}
+
 /* s->note: what was read otherwise than in the kit's own form. */
 static void csv_note(pp_sched *s, int as_i, int comms, const csv_extras *x)
 {
-    size_t k = 0, n = sizeof s->note;
-    const char *sep = " ";
-#define CLAUSE(...) (k += (size_t)snprintf(s->note + k, k < n ? n - k : 0, __VA_ARGS__), sep = "; ")
     if (!as_i && !comms && !x->overlaps && !x->fsdp && !x->bw) return;
-    CLAUSE("read in PyTorch's form:");
-    sep = " ";
+    note_w o = {s, 0, 0};
+    clause(&o, "read in PyTorch's form:");
     if (comms)
-        CLAUSE("%s%d sends and receives left out (there a receive is posted where it is written and waited for at "
-               "its compute; here each is posted early and waited for right before its compute)", sep, comms);
+        clause(&o, "%d sends and receives left out (there a receive is posted where it is written and waited for "
+               "at its compute; here each is posted early and waited for right before its compute)", comms);
     if (x->fsdp)
-        CLAUSE("%s%d FSDP cells (UNSHARD, RESHARD, REDUCE_GRAD) skipped: no stage is sharded, and every step ends "
-               "with its gradients summed", sep, x->fsdp);
-    if (as_i) CLAUSE("%s%d B cell%s whose W is also in the file run as I (the input half)", sep, as_i, as_i == 1 ? "" : "s");
-    if (x->bw) CLAUSE("%s%d BW cell%s run as B (the full backward)", sep, x->bw, x->bw == 1 ? "" : "s");
+        clause(&o, "%d FSDP cells (UNSHARD, RESHARD, REDUCE_GRAD) skipped: no stage is sharded, and every step ends "
+               "with its gradients summed", x->fsdp);
+    if (as_i) clause(&o, "%d B cell%s whose W is also in the file run as I (the input half)", as_i, as_i == 1 ? "" : "s");
+    if (x->bw) clause(&o, "%d BW cell%s run as B (the full backward)", x->bw, x->bw == 1 ? "" : "s");
     if (x->overlaps)
-        CLAUSE("%s%d overlapped cell%s (F;B)OVERLAP_F_B run as the F, then the B", sep, x->overlaps,
+        clause(&o, "%d overlapped cell%s (F;B)OVERLAP_F_B run as the F, then the B", x->overlaps,
                x->overlaps == 1 ? "" : "s");
-#undef CLAUSE
 }
 
 pp_status pp_sched_from_csv(const char *text, pp_sched **out, char *err, size_t errlen)
