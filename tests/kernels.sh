@@ -10,11 +10,7 @@
 #   sh tests/kernels.sh [KERNEL...]   (default: Prescott Nehalem Sandybridge
 #                                      Haswell Zen SkylakeX Cooperlake)
 cd "$(dirname "$0")/.." || exit 1
-top=$(pwd)
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-ln -s "$top/demos" "$scratch/demos"
-ln -s "$top/tests" "$scratch/tests"
+. tests/scratch.sh
 kernels=${*:-Prescott Nehalem Sandybridge Haswell Zen SkylakeX Cooperlake}
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 

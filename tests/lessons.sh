@@ -6,11 +6,7 @@
 # from the code.  The commands run in a scratch folder, so files they write
 # are not left in the checkout.
 cd "$(dirname "$0")/.." || exit 1
-top=$(pwd)
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-ln -s "$top/demos" "$scratch/demos"
-ln -s "$top/tests" "$scratch/tests"   # the schedule files lessons load
+. tests/scratch.sh
 for lesson in lessons/*.md; do
     grep '^[[:space:]]*\$ mpiexec' "$lesson" | sed 's/^[[:space:]]*\$ //' | while IFS= read -r cmd; do
         # Timed demos run with a short tick; the real-compute ones (01-03, 06, 12) as written.

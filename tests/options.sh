@@ -8,11 +8,7 @@
 # values, which the parser refuses before anything is set up (the option
 # parser's fuzz target covers that path).
 cd "$(dirname "$0")/.." || exit 1
-top=$(pwd)
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-ln -s "$top/demos" "$scratch/demos"
-ln -s "$top/tests" "$scratch/tests"
+. tests/scratch.sh
 
 # The bad values of each option: malformed, then out of range (or a path
 # that cannot be written).
