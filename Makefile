@@ -93,7 +93,7 @@ test: all
 bench: all
 	@sh bench/run.sh
 
-check: deps
+check: all
 	@sh tools/deps.sh --fuzz
 	@sh tools/check.sh
 

@@ -82,16 +82,12 @@ int main(int argc, char **argv)
     static const char *every[] = {"naive", "gpipe", "1f1b", "interleaved", "zbh1", "zbv"};
     int nsched = all ? 6 : 1, n = from_file ? 1 : d.opt.nmb; /* a schedule file fixes its own M */
     row rows[6 * PP_MAX_MB_LIST];
-    int done = 0, flagged = 0, skipped = 0;
+    int done = 0, flagged = 0;
     const char *broken = NULL;
     pp_sched *first = NULL;
     for (int b = 0; b < nsched && !d.quit; b++)
         for (int i = 0; i < n && !d.quit; i++) {
             const char *name = all ? every[b] : d.opt.schedule;
-            if (all && b == 3 && d.opt.mb[i] % d.grid->P != 0) {   /* interleaved needs M a multiple of P */
-                skipped++;
-                continue;
-            }
             pp_sched *s = pp_demo_schedule(&d, name, d.opt.mb[i]);
             pp_run *pred, *meas;
             pp_demo_run(&d, s, &pred, &meas);
@@ -146,8 +142,6 @@ int main(int argc, char **argv)
         }
         printf("formula and predicted: computed; measured: this run, timed, on this machine;\n"
                "diff = measured - formula, in percentage points\n");
-        if (skipped)
-            printf("interleaved (v=2) skipped where M is not a multiple of P=%d: it needs one\n", d.grid->P);
         if (broken && all)
             pp_report_wrap(stdout, "! a row whose formula's condition does not hold (ZB-H1 needs M >= P, ZB-V M = P "
                            "or 2P or more, both F = I = W): there the prediction, which replays the schedule with "

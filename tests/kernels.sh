@@ -13,6 +13,11 @@ cd "$(dirname "$0")/.." || exit 1
 . tests/scratch.sh
 kernels=${*:-Prescott Nehalem Sandybridge Haswell Zen SkylakeX Cooperlake}
 flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
+ran=0   # kernels the lessons were checked under
+if [ ! -x ./demos/03_memory_split ] || [ ! -x ./tests/doc_check ]; then
+    echo "not ok - kernels: the demos are not built (make first)"
+    exit 1
+fi
 
 # needs KERNEL: the processor flags its instructions need.
 needs() {
@@ -47,8 +52,16 @@ for k in $kernels; do
         echo "ok - OpenBLAS kernel $k: skipped (this OpenBLAS took '${core:-no kernel named}' instead)"
         continue
     fi
+    ran=$((ran + 1))
     for lesson in lessons/00-*.md lessons/01-*.md lessons/02-*.md lessons/03-*.md lessons/06-*.md lessons/12-*.md; do
         (cd "$scratch" && OPENBLAS_CORETYPE=$k "$top/tests/doc_check" "$top/$lesson") |
             sed -e "s|$top/||" -e "s|^\(\(not \)\{0,1\}ok - \)|\1[OpenBLAS $k] |"
     done
 done
+# An x86-64 processor runs at least Prescott's kernel: none checked means the
+# check itself went wrong (an OpenBLAS that does not say which kernel it took).
+if [ "$ran" -eq 0 ] && [ "$(uname -m)" = x86_64 ]; then
+    echo "not ok - kernels: the lessons were checked under no OpenBLAS kernel"
+elif [ "$ran" -gt 0 ]; then
+    echo "ok - kernels: the real-compute lessons checked under $ran OpenBLAS kernel(s)"
+fi

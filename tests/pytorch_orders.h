@@ -24,7 +24,9 @@
  *     that moment (so it says where the receive is posted, not where the
  *     rank waits); the same for a B or I and its gradient.  Each stage's
  *     UNSHARD comes before its first action, its REDUCE_GRAD after its last
- *     backward, its RESHARD at the end (FSDP's, written into every file).
+ *     backward, its RESHARD at the end (FSDP's, written into every file;
+ *     PyTorch places UNSHARD and RESHARD by its own look-ahead, which the
+ *     kit does not read: it skips all three).
  *
  * Empty cells stand where PyTorch's lists have None (a rank waiting).
  */
@@ -97,7 +99,11 @@ static inline pp_sched *pt_zbv(int P, int M)
     int n = M > 2 * P - 1 ? M : 2 * P - 1;
     for (int r = 0; r < P; r++) {
         int lo = r, hi = 2 * P - 1 - r, cnt[2][3] = {{0}};   /* [chunk][F, I, W]: the next micro-batch */
-        int seq[8192][2], len = 0;                          /* (chunk, kind) in order */
+        int (*seq)[2] = malloc((size_t)(6 * n + 4 * P) * sizeof *seq), len = 0;   /* (chunk, kind) in order */
+        if (!seq) {
+            pp_sched_free(s);
+            return NULL;
+        }
 #define PT(c, k) (seq[len][0] = (c), seq[len][1] = (k), len++)
         for (int k = 0; k < 2 * (P - r) - 1; k++) PT(0, 0);
         for (int k = 0; k < r; k++) PT(1, 0), PT(0, 0);
@@ -118,6 +124,7 @@ static inline pp_sched *pt_zbv(int P, int M)
             int c = seq[j][0], k = seq[j][1], m = cnt[c][k]++;
             if (m < M) pp_sched_push(s, r, (pp_action){c ? hi : lo, kinds[k], m});
         }
+        free(seq);
     }
     if (pp_sched_finish(s) != PP_OK) pp_sched_free(s), s = NULL;
     else snprintf(s->name, sizeof s->name, "pt-zbv");

@@ -423,7 +423,7 @@ int main(int argc, char **argv)
     for (int b = 0; b < 6; b++)
         for (int k = 0; k < 4; k++) {
             if (skew && (b != 2 || Ms[k] != 8)) continue; /* one run shows the skew is gone */
-            int M = b == 3 ? P << k : Ms[k];   /* interleaved: M a multiple of P */
+            int M = b == 3 ? P << k : Ms[k];   /* interleaved: M from P up, where its formula holds */
             if (b == 3 && (k > 2 || M > 16)) continue;
             pp_sched *built, *s = NULL;
             pp_run *run = NULL;

@@ -9,8 +9,9 @@
  *   - every fifth one also runs in timed mode (0.5 ms ticks): each rank ran
  *     its computes in its list's order, and no step ended before the
  *     simulator's prediction (an action can only take longer than its cost).
- * Then PyTorch's LoopedBFS and interleaved orders, made as PyTorch makes them
- * (tests/pytorch_orders.h), in its compute-only and its comms form: real
+ * Then PyTorch's LoopedBFS, interleaved and ZBV orders, made as PyTorch makes
+ * them (tests/pytorch_orders.h), and the kit's zbv built for W = I/2 (its
+ * hand-made V order), each in PyTorch's compute-only and comms forms: real
  * mode equals one process bit for bit.
  *
  *   mpiexec -n 4 tests/test_random [CASES [SEED]]     (default 300 cases)
@@ -32,7 +33,7 @@
 enum { STEPS = 2, MAXP = 4 };
 
 /* Real mode: 0 when the weights and losses equal one process's (rank 0
- * says; the others return 0).  *st: the trainer's status. */
+ * says; the other ranks return -1). */
 static long real_case(pp_grid *g, const pp_sched *lo, int M, const char *what)
 {
     pp_model_cfg c;
@@ -147,21 +148,32 @@ int main(int argc, char **argv)
         pp_sched_free(s), pp_sched_free(lo);
     }
     /* PyTorch's orders, in both its forms. */
-    static const struct { int looped, P, v, M; } pt[] = {
-        {1, 4, 2, 8}, {1, 2, 3, 4}, {1, 3, 1, 5}, {0, 4, 2, 6}, {0, 4, 2, 10}, {0, 2, 3, 4}, {0, 4, 3, 8}, {0, 3, 2, 2},
+    enum { IL, BFS, ZBV, KIT_ZBV };   /* PyTorch's interleaved, LoopedBFS and ZBV; the kit's zbv for W = I/2 */
+    static const char *names[] = {"PyTorch's interleaved", "PyTorch's LoopedBFS", "PyTorch's ZBV",
+                                  "the kit's zbv for F=1 I=1 W=0.5"};
+    static const struct { int order, P, v, M; } pt[] = {
+        {BFS, 4, 2, 8}, {BFS, 2, 3, 4}, {BFS, 3, 1, 5}, {IL, 4, 2, 6}, {IL, 4, 2, 10}, {IL, 2, 3, 4}, {IL, 4, 3, 8},
+        {IL, 3, 2, 2}, {ZBV, 4, 2, 8}, {ZBV, 3, 2, 4}, {ZBV, 2, 2, 3}, {KIT_ZBV, 4, 2, 8}, {KIT_ZBV, 3, 2, 5},
     };
+    pp_costs half_w;
+    pp_costs_default(&half_w);
+    half_w.ticks[PP_F] = half_w.ticks[PP_I] = 1, half_w.ticks[PP_W] = 0.5;
     int pt_bad = 0, pt_runs = 0;
     for (size_t k = 0; k < sizeof pt / sizeof pt[0]; k++) {
         int P = pt[k].P;
         if (P > maxP || !grid[P]) continue;
-        pp_sched *order = pt[k].looped ? pt_looped_bfs(P, pt[k].v, pt[k].M) : pt_interleaved(P, pt[k].v, pt[k].M);
+        pp_sched *order = NULL;
+        if (pt[k].order == IL) order = pt_interleaved(P, pt[k].v, pt[k].M);
+        if (pt[k].order == BFS) order = pt_looped_bfs(P, pt[k].v, pt[k].M);
+        if (pt[k].order == ZBV) order = pt_zbv(P, pt[k].M);
+        if (pt[k].order == KIT_ZBV) pp_sched_zbv_for(P, pt[k].M, &half_w, &order);
         char *text = order ? pt_comms_csv(order) : NULL, err[300] = "";
         pp_sched *comms = NULL;
         if (!text || pp_sched_from_csv(text, &comms, err, sizeof err) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
         for (int form = 0; form < 2; form++) {
             char what[160];
-            snprintf(what, sizeof what, "PyTorch's %s order P=%d v=%d M=%d, %s form",
-                     pt[k].looped ? "LoopedBFS" : "interleaved", P, pt[k].v, pt[k].M, form ? "comms" : "compute-only");
+            snprintf(what, sizeof what, "%s order P=%d v=%d M=%d, %s form", names[pt[k].order], P, pt[k].v, pt[k].M,
+                     form ? "PyTorch's comms" : "compute-only");
             pp_sched *lo = NULL;
             pp_check chk;
             if (pp_sched_validate(form ? comms : order, &lo, &chk) != PP_OK) {
@@ -178,8 +190,8 @@ int main(int argc, char **argv)
         pp_sched_free(order), pp_sched_free(comms);
     }
     if (rank == 0) {
-        CHECK(pt_bad == 0, "%d runs of PyTorch's LoopedBFS and interleaved orders, in its compute-only and comms forms: "
-              "%d differ from one process bit for bit", pt_runs, pt_bad);
+        CHECK(pt_bad == 0, "%d runs of PyTorch's LoopedBFS, interleaved and ZBV orders and the kit's zbv built for W = I/2, "
+              "each in PyTorch's compute-only and comms forms: %d differ from one process bit for bit", pt_runs, pt_bad);
         CHECK(refused == 0, "%d random valid schedules (P 1..%d, v 1..3, M 1..8, seed %llu): the validator refused %d",
               cases, maxP, (unsigned long long)base, refused);
         CHECK(real_bad == 0, "the same, trained two steps for real: %d differ from one process bit for bit", real_bad);

@@ -361,6 +361,11 @@ static void test_validator(void)
           "a micro-batch numbered one off on the last rank is blamed on its cell: %s", msg);
     CHECK(verdict("0F0,0F1,0B0,0B1\n1F0,1F1,1B0\n", msg, sizeof msg) == PP_BAD_MISSING && strstr(msg, "1B1 is missing"),
           "an action missing on one stage is still blamed on that stage: %s", msg);
+    CHECK(verdict("0F0,0B0,0F1,0B1\n1F0,1B0\n", msg, sizeof msg) == PP_BAD_MISSING && strstr(msg, "1F1 is missing"),
+          "a micro-batch one of two stages forgot is blamed on that stage, not called one off: %s", msg);
+    CHECK(verdict("0F0,0B0,0F1,0B1,0F2,0B2\n1F0,1B0,1F1,1B1,1F2,1B2\n2F0,2B0,2F1,2B1,2F2,2B2\n3F0,3B0,3F1,3B1\n", msg,
+                  sizeof msg) == PP_BAD_MISSING && strstr(msg, "3F2 is missing"),
+          "a last micro-batch one stage forgot is blamed on that stage: %s", msg);
     CHECK(verdict("0F0,0B0,1F0\n1B0\n", msg, sizeof msg) == PP_BAD_STAGE, "a stage split over two ranks is caught: %s", msg);
     CHECK(verdict("0F0,0I0,0W0\n1F0,1I0,1W0\n", msg, sizeof msg) == PP_BAD_NONE, "B split into I and W passes");
     CHECK(verdict("0F0,0W0,0I0\n1F0,1I0,1W0\n", msg, sizeof msg) == PP_BAD_ORDER, "a W before its I is caught: %s", msg);
@@ -686,7 +691,7 @@ static void test_random(int cases)
         random_shape(base, i, 4, &P, &v, &M, &seed);
         char what[200];
         pp_sched *s = random_sched(seed, P, v, M, what, sizeof what), *lo = NULL, *back = NULL;
-        pp_check chk;
+        pp_check chk = {0};
         if (!s || pp_sched_validate(s, &lo, &chk) != PP_OK) {
             if (refused++ < 3) printf("# %s refused: %s\n", what, s ? chk.msg : "out of memory");
             pp_check_clear(&chk);
@@ -760,7 +765,7 @@ static int comms_form_alike(const pp_sched *order, char *note, size_t n)
 {
     char *text = pt_comms_csv(order), err[300] = "";
     pp_sched *comms = NULL, *lo_a = NULL, *lo_b = NULL;
-    pp_check ca, cb;
+    pp_check ca = {0}, cb = {0};
     int ok = text && pp_sched_from_csv(text, &comms, err, sizeof err) == PP_OK &&
              pp_sched_validate(order, &lo_a, &ca) == PP_OK && pp_sched_validate(comms, &lo_b, &cb) == PP_OK;
     if (!ok && text) printf("# %s: %s%s\n", order->name, err, comms ? "refused" : "");
@@ -772,6 +777,7 @@ static int comms_form_alike(const pp_sched *order, char *note, size_t n)
     ok = ok && pp_simulate(lo_a, &c, &ra) == PP_OK && pp_simulate(lo_b, &c, &rb) == PP_OK && ra->makespan == rb->makespan;
     pp_run_free(ra), pp_run_free(rb);
     pp_sched_free(comms), pp_sched_free(lo_a), pp_sched_free(lo_b);
+    pp_check_clear(&ca), pp_check_clear(&cb);
     free(text);
     return ok;
 }
@@ -799,7 +805,7 @@ static void test_pytorch_forms(void)
           "(P 1..8, v 2..4, M 1..32: %d cases, M = 6, 10, 15 at P = 4 among them)", cases);
 
     /* 2. Both of PyTorch's forms of one order run alike. */
-    char note[480] = "";
+    char note[640] = "";
     int alike = 1, n = 0;
     static const char *kit[] = {"gpipe", "1f1b", "interleaved", "zbh1", "zbv"};
     for (int b = 0; b < 5; b++)
@@ -840,7 +846,8 @@ static void test_pytorch_forms(void)
     pp_sched *o = pt_interleaved(4, 2, 10);
     char *made = o ? pt_comms_csv(o) : NULL, *kept = pp_read_text("tests/data/pytorch_il_p4v2m10_comms.csv", NULL);
     CHECK(made && kept && strcmp(made, kept) == 0,
-          "tests/data/pytorch_il_p4v2m10_comms.csv is PyTorch's interleaved order (P=4, v=2, M=10) in its comms form");
+          "tests/data/pytorch_il_p4v2m10_comms.csv is PyTorch's interleaved order (P=4, v=2, M=10) in its comms form, "
+          "as tests/pytorch_orders.h lowers it");
     pp_sched_free(o), free(made), free(kept);
     o = pt_looped_bfs(4, 2, 8);
     made = o ? pp_sched_to_csv(o) : NULL, kept = pp_read_text("tests/data/pytorch_loopedbfs_p4v2m8.csv", NULL);
@@ -848,9 +855,18 @@ static void test_pytorch_forms(void)
           "tests/data/pytorch_loopedbfs_p4v2m8.csv is PyTorch's LoopedBFS order (P=4, v=2, M=8), compute-only");
     pp_sched_free(o), free(made), free(kept);
 
-    /* 3. PyTorch's older name for a full backward. */
+    /* 3. Sends and receives without PyTorch's FSDP cells are read in the
+     * kit's sense, and the note says so. */
     pp_sched *s = NULL;
     char err[200] = "";
+    CHECK(pp_sched_from_csv("0F0,0SEND_F0,0RECV_B0,0B0\n1RECV_F0,1F0,1B0,1SEND_B0\n", &s, err, sizeof err) == PP_OK &&
+              s->len[0] == 4 && strstr(s->note, "a RECV is where the rank waits"),
+          "explicit sends and receives without FSDP cells: kept, and the note says a RECV is a wait: %s",
+          s ? s->note : err);
+    pp_sched_free(s);
+    s = NULL;
+
+    /* 4. PyTorch's older name for a full backward. */
     CHECK(pp_sched_from_csv("0F0,0F1,0BW1,0BW0\n", &s, err, sizeof err) == PP_OK && s->acts[0][2].kind == PP_B &&
               s->acts[0][3].mb == 0 && strstr(s->note, "2 BW cells run as B"),
           "2BW0 (PyTorch's older notation) reads as a full backward: %s", s ? s->note : err);
@@ -861,6 +877,7 @@ static void test_pytorch_forms(void)
  * B = I + W; each stage's share 1/chunks of a rank's. */
 static double bubble_at(const pp_sched *s, double f, double i, double w)
 {
+    if (!s) return 2;   /* not made: worse than anything */
     pp_costs c;
     pp_costs_default(&c);
     c.tick_s = 1;
@@ -905,6 +922,8 @@ static void test_zero_bubble_costs(void)
                 cases++;
                 pp_sched_free(zbv), pp_sched_free(pt), pp_sched_free(one), pp_sched_free(h1);
             }
+    /* (The builder's second candidate is the same hand-made V order as
+     * PyTorch's, so the second half checks that it keeps the shorter.) */
     CHECK(zbv_vs_1f1b == 0 && zbv_vs_pt == 0, "ZB-V built for the costs, F, I, W each 0.5..2, P 4 and 8, M 8..32 "
           "(%d cases): never worse than 1F1B (%d are) nor than PyTorch's ZBV order (%d are)", cases, zbv_vs_1f1b,
           zbv_vs_pt);

@@ -126,15 +126,15 @@ typedef struct {
     pp_action **acts;   /* [nranks][len[r]] each rank's list, run in order */
     int *cap;           /* [nranks] room allocated per list */
     pp_status err;      /* the first failure while pushing (later pushes do nothing) */
-    char note[480];     /* how a file was read, when it was not the kit's own form ("" else) */
+    char note[640];     /* how a file was read, when it was not the kit's own form ("" else) */
     int lowered;        /* set by pp_sched_validate(): checked, sends and receives explicit */
 } pp_sched;
 
 /* Builders.  Naive: one micro-batch at a time through every stage and back.
  * GPipe: all forwards, then all backwards.  1F1B: P - r warm-up forwards on
  * rank r, then one forward and one backward in turn, then the cool-down.
- * Interleaved: 1F1B over v chunks per rank (stages r, r+P, ...; M a multiple
- * of P when v > 1).  ZB-H1: 1F1B with B split into I and W, the W's carried
+ * Interleaved: 1F1B over v chunks per rank (stages r, r+P, ...; any M, the
+ * micro-batches in rounds of at least P; below P the formula does not hold).  ZB-H1: 1F1B with B split into I and W, the W's carried
  * into the cool-down.  ZB-V: two chunks per rank in a V (stages r and
  * 2P-1-r), I and W split; its order depends on what F, I and W cost, so
  * pp_sched_zbv_for() takes the costs (pp_sched_zbv: F = I = W). */
@@ -274,7 +274,8 @@ typedef struct {
     long *bytes_sent;     /* [nrows] */
     int paused;           /* the live view held the ranks (space) during the step */
     int retimed;          /* the tick was changed (+ or -) during the step */
-    int quit;             /* q stopped the run: the rest of the step ran at once, without its ticks */
+    int quit;             /* q stopped the run: the rest of the step ran at once, without its ticks
+                             (the final picture says so; no report or table is printed for it) */
     int refs;             /* owners: pp_run_free() drops one, the last frees */
 } pp_run;
 

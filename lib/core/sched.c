@@ -631,11 +631,18 @@ static void clause(note_w *o, const char *fmt, ...)
     if (w > 0) o->k += (size_t)w < n - o->k ? (size_t)w : n - 1 - o->k;
 }
 
-/* s->note: what was read otherwise than in the kit's own form. */
+/* s->note: what was read otherwise than in the kit's own form; and, for a
+ * file with sends and receives but none of PyTorch's FSDP cells, that they
+ * are read in the kit's sense (a RECV is where the rank waits). */
 static void csv_note(pp_sched *s, int as_i, int comms, const csv_extras *x)
 {
+    if (!comms && !x->fsdp && has_comm(s))
+        snprintf(s->note, sizeof s->note, "sends and receives read as written: a RECV is where the rank waits "
+                 "(PyTorch's comms form, whose files hold UNSHARD, RESHARD and REDUCE_GRAD, is read as its computes "
+                 "instead)");
     if (!as_i && !comms && !x->overlaps && !x->fsdp && !x->bw) return;
-    note_w o = {s, 0, 0};
+    note_w o = {s, strlen(s->note), 0};
+    if (o.k) o.k += (size_t)snprintf(s->note + o.k, sizeof s->note - o.k, "; ");
     clause(&o, "read in PyTorch's form:");
     if (comms)
         clause(&o, "%d sends and receives left out (there a receive is posted where it is written and waited for "

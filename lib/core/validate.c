@@ -153,33 +153,38 @@ static int *count_actions(const pp_sched *s, pp_check *c)
     return cnt;
 }
 
-/* M is read from the largest micro-batch number.  A number that only a few
- * stages use (PyTorch's 1F1B order numbers its last rank's micro-batches
- * one off: 3F8 where 3F0 belongs) would make every other stage look
- * incomplete; the cells that hold it are the odd ones, so they are named. */
+/* Does stage st run any compute action of micro-batch m? */
+static int uses(const pp_sched *s, const int *cnt, int st, int m)
+{
+    int n = s->nstages * s->nmb, k = pp_sm(s, st, m);
+    return cnt[PP_F * n + k] + cnt[PP_B * n + k] + cnt[PP_I * n + k] + cnt[PP_W * n + k] > 0;
+}
+
+/* M is read from the largest micro-batch number.  A number that fewer than
+ * half the stages use, on a stage that lacks another number the others use,
+ * is a cell numbered off (PyTorch's 1F1B order numbers its last rank's
+ * micro-batches one off: 3F8 where 3F0 belongs).  Blaming the many stages
+ * that lack it would point at the wrong rank, so the odd cell is named. */
 static void check_numbering(const pp_sched *s, const int *cnt, pp_check *c)
 {
-    int n = s->nstages * s->nmb;
     for (int m = 0; m < s->nmb && s->nstages > 1; m++) {
         int have = 0, st = -1;   /* stages with any action of m; the first */
         for (int k = 0; k < s->nstages; k++)
-            if (cnt[PP_F * n + pp_sm(s, k, m)] + cnt[PP_B * n + pp_sm(s, k, m)] + cnt[PP_I * n + pp_sm(s, k, m)] +
-                cnt[PP_W * n + pp_sm(s, k, m)]) {
-                have++;
-                if (st < 0) st = k;
-            }
-        if (have == 0 || 2 * have > s->nstages) continue;
+            if (uses(s, cnt, k, m)) have++, st = st < 0 ? k : st;
+        if (have == 0 || 2 * have >= s->nstages) continue;
+        int lacks = -1;   /* a number that stage lacks (and so should have had) */
+        for (int q = 0; q < s->nmb && lacks < 0; q++)
+            if (q != m && !uses(s, cnt, st, q)) lacks = q;
+        if (lacks < 0) continue;   /* just a micro-batch missing elsewhere: check_complete says so */
         int r = s->stage_rank[st], at = 0;
-        while (at < s->len[r] && (s->acts[r][at].stage != st || s->acts[r][at].mb != m)) at++;
-        /* The forward that stage lacks among the numbers the others use, if one. */
-        char as[24], lacks[80] = "", msg[256];
-        for (int q = 0; q < s->nmb && !lacks[0]; q++)
-            if (q != m && !cnt[PP_F * n + pp_sm(s, st, q)])
-                snprintf(lacks, sizeof lacks, ", and stage %d has no %dF%d", st, st, q);
+        while (at < s->len[r] && (s->acts[r][at].stage != st || s->acts[r][at].mb != m ||
+                                  !pp_kind_is_compute(s->acts[r][at].kind)))
+            at++;
+        char as[24], msg[256];
         pp_action_str(s->acts[r][at], as, sizeof as);
-        snprintf(msg, sizeof msg, "rank %d runs %s, but only %d of the %d stages %s micro-batch %d%s: each stage "
-                 "numbers its micro-batches 0..M-1 (is this one numbered off by one?)", r, as, have, s->nstages,
-                 have == 1 ? "has" : "have", m, lacks);
+        snprintf(msg, sizeof msg, "rank %d runs %s, but only %d of the %d stages %s micro-batch %d, and stage %d has "
+                 "no %dF%d: each stage numbers its micro-batches 0..M-1 (is this one numbered off by one?)", r, as,
+                 have, s->nstages, have == 1 ? "has" : "have", m, st, st, lacks);
         report(c, PP_BAD_MISSING, r, at, msg);
         return;
     }

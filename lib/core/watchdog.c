@@ -375,18 +375,19 @@ static void find_cause(const pp_watchdog *w, const wd_view *v, const pp_sched *l
                    "stopped\n", r, msg, q, act);
             return;
         }
-    int silent = -1, silents = 0, waiting = 0;   /* a rank that neither waits nor moves: the one still longest */
+    int silent = -1, waiting = 0;   /* a rank that neither waits nor moves: the one still longest */
     for (int r = 0; r < n; r++) {
         int quiet = (v[r].state == WD_RUN || v[r].state == WD_SETUP) && now - v[r].beat_us * 1e-6 >= limit;
-        silents += quiet;
         waiting += v[r].state == WD_WAIT || v[r].state == WD_COLL || v[r].state == WD_DONE;
         if (quiet && (silent < 0 || v[r].beat_us < v[silent].beat_us)) silent = r;
     }
-    if (silent >= 0 && waiting == 0) {   /* nobody waits for anybody: no rank to blame */
-        say(o, "cause: %s silent: no rank waits for another, yet none has made progress for %.1f s (stopped, "
-               "or starved of processor time: a machine far busier than it has cores%s)\n",
-            silents == n ? "every rank is" : "the ranks that are not done are", now - v[silent].beat_us * 1e-6,
-            v[silent].state == WD_SETUP ? "; setting up a step moves a message of the payload's size at a time" : "");
+    /* No rank waits for an action: the rank that looked waits inside the
+     * setting up (its warm-up messages), so the step never started. */
+    if (silent >= 0 && waiting == 0) {
+        say(o, "cause: the step has not started: no rank has made progress in setting it up (its buffers, and one "
+               "message through each) for %.1f s: a rank stopped while setting up, or the machine is far busier "
+               "than it has cores (each message of the payload's size is moved once first)\n",
+            now - v[silent].beat_us * 1e-6);
         return;
     }
     if (silent >= 0) {

@@ -196,12 +196,12 @@ static pp_status v_order(int P, int M, pp_sched **out)
 static double length(const pp_sched *s, const pp_costs *c)
 {
     pp_sched *lo = NULL;
-    pp_run *run = NULL;
-    pp_check why;
+    pp_run *predicted = NULL;
+    pp_check why = {0};
     double t = INFINITY;
-    if (pp_sched_validate(s, &lo, &why) == PP_OK && pp_simulate(lo, c, &run) == PP_OK) t = run->makespan;
+    if (pp_sched_validate(s, &lo, &why) == PP_OK && pp_simulate(lo, c, &predicted) == PP_OK) t = predicted->makespan;
     pp_check_clear(&why);
-    pp_run_free(run);
+    pp_run_free(predicted);
     pp_sched_free(lo);
     return t;
 }

@@ -457,8 +457,7 @@ void pp_demo_run_report(pp_demo *d, const pp_sched *s, double column_s, int firs
 
 const char *pp_demo_disturbed(const pp_run *meas)
 {
-    return meas->quit                    ? " *quit"
-         : meas->paused && meas->retimed ? " *paused, re-ticked"
+    return meas->paused && meas->retimed ? " *paused, re-ticked"
          : meas->paused                  ? " *paused"
          : meas->retimed                 ? " *re-ticked"
                                          : "";
@@ -473,8 +472,8 @@ void pp_demo_table_notes(FILE *f, int disturbed, const char *broken)
         pp_report_wrap(f, note, "", "  ");
     }
     if (disturbed)
-        fprintf(f, "* the step was paused (held time counts as idle), its tick changed (+/-) or\n"
-                   "  it was quit (q) in the live view: its bubble is not the schedule's alone\n");
+        fprintf(f, "* the step was paused (held time counts as idle) or its tick changed (+/-)\n"
+                   "  in the live view: its bubble is not the schedule's alone\n");
 }
 
 /* ---- real mode ------------------------------------------------------------ */

@@ -216,9 +216,6 @@ void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sc
     if (m->paused)
         fprintf(f, "  note: this step was paused in the live view: time held counts as idle,\n"
                    "  so the measured bubble is larger than the schedule's\n");
-    if (m->quit)
-        fprintf(f, "  note: this run was stopped (q): the rest of the step ran at once, without\n"
-                   "  its ticks, so its figures are not the schedule's\n");
     if (m->retimed)
         fprintf(f, "  note: the tick was changed (+/-) during this step: the prediction and the\n"
                    "  formula assume one tick throughout\n");
