@@ -33,21 +33,24 @@ static long messages(const pp_run *r, double *kib)
 }
 
 /* The three runs side by side (rank 0). */
-static void compare(pp_sched *const *s, pp_run *const *meas, int P, int M)
+static void compare(pp_sched *const *s, pp_run *const *meas, int P, int M, const pp_costs *c)
 {
     printf("\n1F1B against interleaved, P=%d ranks, M=%d (measured; formula in brackets)\n", P, M);
     printf("  schedule      v  bubble, share of the step  makespan   messages, count  sent\n");
     printf("                      measured  (formula)          ms  measured (formula)  KiB\n");
     int disturbed = 0;
+    const char *broken = NULL;   /* a condition of a formula this run breaks (M < P): its row is marked ! */
     for (int k = 0; k < RUNS && s[k]; k++) {
         double kib;
         long n = messages(meas[k], &kib);
-        printf("  %-12s %2d %10.1f %%   (%4.1f %%)  %8.1f  %8ld   (%4d)  %5.0f%s\n", k ? "interleaved" : "1f1b",
+        const char *why = pp_theory_broken(s[k]->family, P, M, chunks[k], c);
+        printf("  %-12s %2d %10.1f %%   (%4.1f %%)  %8.1f  %8ld   (%4d)  %5.0f%s%s\n", k ? "interleaved" : "1f1b",
                chunks[k], 100 * pp_run_bubble_step(meas[k]), 100 * pp_theory_bubble_step(s[k]->family, P, M, chunks[k]),
-               meas[k]->makespan * 1e3, n, 2 * (chunks[k] * P - 1) * M, kib, pp_demo_disturbed(meas[k]));
+               meas[k]->makespan * 1e3, n, 2 * (chunks[k] * P - 1) * M, kib, why ? " !" : "", pp_demo_disturbed(meas[k]));
         disturbed |= pp_demo_disturbed(meas[k])[0] != 0;
+        if (why) broken = why;
     }
-    pp_demo_table_notes(stdout, disturbed, NULL);
+    pp_demo_table_notes(stdout, disturbed, broken);
     printf("  messages: every micro-batch crosses the vP-1 boundaries between stages on\n"
            "  different ranks, each way: formula 2(vP-1)M\n");
     printf("peak activations a rank holds, in stages' worth (chunks held / v), measured\n"
@@ -104,7 +107,7 @@ int main(int argc, char **argv)
                  k ? "interleaved" : "1f1b", k + 1 < RUNS ? chunks[k + 1] : 0);
         if (k + 1 < RUNS && !d.quit) pp_demo_hold(&d, prompt);
     }
-    if (d.grid->rank == 0 && !d.quit) compare(s, meas, P, M);
+    if (d.grid->rank == 0 && !d.quit) compare(s, meas, P, M, &d.exec.costs);
     for (int k = 0; k < RUNS; k++) {
         pp_sched_free(s[k]);
         pp_run_free(pred[k]);
