@@ -282,6 +282,18 @@ static int partner(const pp_sched *lo, pp_action a)
     return lo->stage_rank[up ? a.stage + 1 : a.stage - 1];
 }
 
+/* Waits for the n requests of the step's setting up, one by one; each one
+ * done is progress for the watchdog (setting up a step is not a hang). */
+static pp_status wait_setup(runner *x, MPI_Request *rq, int n)
+{
+    pp_status st = PP_OK;
+    for (int k = 0; k < n && st == PP_OK; k++) {
+        st = pp_wait(&rq[k], x->o->poll_wait_s);
+        pp_watchdog_beat(x->wd, 0);
+    }
+    return st;
+}
+
 /* Moves one message through every buffer, before the step.  The first
  * message from or into a buffer address costs the MPI library tens of
  * microseconds (it registers the memory), and that cost belongs to no step.
@@ -304,10 +316,7 @@ static pp_status warm_buffers(runner *x)
             rc = MPI_Irecv(x->recvs[i].buf, (int)x->recvs[i].bytes, MPI_BYTE, partner(lo, a), tag, x->comm, &rq[n++]);
         if (rc != MPI_SUCCESS) st = PP_EMPI;
     }
-    for (int k = 0; k < n && st == PP_OK; k++) {
-        st = pp_wait(&rq[k], x->o->poll_wait_s);
-        pp_watchdog_beat(x->wd, 0);   /* setting up moves: one message more */
-    }
+    if (st == PP_OK) st = wait_setup(x, rq, n);
     free(rq);
     return st;
 }
@@ -552,10 +561,7 @@ static pp_status warm_up(runner *x)
             MPI_Isend(out, (int)x->o->payload, MPI_BYTE, p, tag, x->comm, &rq[n++]) != MPI_SUCCESS)
             st = PP_EMPI;
     }
-    for (int k = 0; k < n && st == PP_OK; k++) {
-        st = pp_wait(&rq[k], x->o->poll_wait_s);
-        pp_watchdog_beat(x->wd, 0);
-    }
+    if (st == PP_OK) st = wait_setup(x, rq, n);
     free(peer);
     free(rq);
     free(out);
