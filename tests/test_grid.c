@@ -72,9 +72,9 @@ static int same_bytes(const pp_comm_stats *a, const pp_comm_stats *b)
 static void placement(pp_grid *g)
 {
     int ok = 1, p, t, d, n;
-    pp_grid_coords(g, g->rank, &p, &t, &d);
+    pp_place(g->P, g->T, g->rank, &p, &t, &d);
     ok &= p == g->pipe_rank && t == g->tp_rank && d == g->dp_rank;
-    ok &= g->rank == t + g->T * (p + g->P * d) && pp_grid_rank_of(g, p, t, d) == g->rank;
+    ok &= g->rank == t + g->T * (p + g->P * d) && pp_place_rank(g->P, g->T, p, t, d) == g->rank;
     MPI_Comm_size(g->pipe, &n), ok &= n == g->P;
     MPI_Comm_size(g->tp, &n), ok &= n == g->T;
     MPI_Comm_size(g->dp, &n), ok &= n == g->D;

@@ -40,7 +40,8 @@
  * lose it twice in the same place.
  */
 #include "pp.h"
-#include "core.h"   /* the watchdog's report (the library's own, not public), for the hangs */
+#include "core.h"
+#include "pp_demo.h"   /* the watchdog's report, for the hangs */
 #include "check.h"
 
 #include <math.h>
@@ -378,8 +379,8 @@ static void hang(pp_grid *g, double tick_ms, const char *how)
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
     if (g->rank == 0) {
-        const char *report = pp_watchdog_report(g);
-        pp_watchdog_answer(g);
+        const char *report = pp_hang_report(g);
+        pp_hang_answer(g);
         fprintf(stderr, "test_mpi: %s", report);
         fflush(stderr);
         pp_sleep_until(pp_now() + 0.3);   /* for mpiexec to pass the report on */

@@ -9,8 +9,9 @@
  *      order, ((v0 + v1) + v2) + ...;
  *   2. all-gather: every rank sends its summed chunk to all the others.
  * Each rank sends (T-1)/T of the vector in each step: 2 (T-1)/T in all, the
- * same as a ring.  Waiting is a test-and-sleep loop (pp_wait), so a laptop
- * can run more ranks than it has cores.
+ * same as a ring.  Waiting is a test-and-sleep loop (pp_wait_as), so a
+ * laptop can run more ranks than it has cores; inside a step the waiter
+ * tells the watchdog the rank waits on its group.
  * Left out on purpose: overlapping the sum with compute.
  */
 #include "core.h"
@@ -34,7 +35,7 @@ static int done_early(MPI_Comm comm, long n, int *T, int *me, pp_status *st)
     return *T == 1 || n > 2147483647L;
 }
 
-pp_status pp_allreduce_ordered(float *buf, long n, MPI_Comm comm, double poll_s, long *wire_bytes)
+pp_status pp_allreduce_ordered(float *buf, long n, MPI_Comm comm, const pp_waiter *w, long *wire_bytes)
 {
     int T, me;
     pp_status early;
@@ -57,9 +58,9 @@ pp_status pp_allreduce_ordered(float *buf, long n, MPI_Comm comm, double poll_s,
     }
     MPI_Request rq;
     pp_status st = PP_OK;
-    pp_watchdog_collective(1);   /* waiting on the group, not on one rank */
+    if (w->group) w->group(w->ctx, 1);   /* waiting on the group, not on one rank */
     if (MPI_Ialltoallv(buf, sc, sd, MPI_FLOAT, in, rc, rd, MPI_FLOAT, comm, &rq) != MPI_SUCCESS) st = PP_EMPI;
-    if (st == PP_OK) st = pp_wait(&rq, poll_s);
+    if (st == PP_OK) st = pp_wait_as(&rq, w);
     if (st == PP_OK) {
         float *out = buf + mine0;
         for (long k = 0; k < mine; k++) {
@@ -69,14 +70,14 @@ pp_status pp_allreduce_ordered(float *buf, long n, MPI_Comm comm, double poll_s,
         }
         if (MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, buf, sc, sd, MPI_FLOAT, comm, &rq) != MPI_SUCCESS) st = PP_EMPI;
     }
-    if (st == PP_OK) st = pp_wait(&rq, poll_s);
+    if (st == PP_OK) st = pp_wait_as(&rq, w);
     if (st == PP_OK && wire_bytes) *wire_bytes += sent * (long)sizeof(float);
-    pp_watchdog_collective(0);
+    if (w->group) w->group(w->ctx, 0);
     free(sc), free(in);
     return st;
 }
 
-pp_status pp_allgather_slices(float *buf, long n, MPI_Comm comm, double poll_s, long *wire_bytes)
+pp_status pp_allgather_slices(float *buf, long n, MPI_Comm comm, const pp_waiter *w, long *wire_bytes)
 {
     int T, me;
     pp_status early;
@@ -89,11 +90,11 @@ pp_status pp_allgather_slices(float *buf, long n, MPI_Comm comm, double poll_s, 
         c[j] = (int)(chunk_at(n, T, j + 1) - dsp[j]);
     }
     MPI_Request rq;
-    pp_watchdog_collective(1);
+    if (w->group) w->group(w->ctx, 1);
     pp_status st = MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, buf, c, dsp, MPI_FLOAT, comm, &rq) == MPI_SUCCESS
-                       ? pp_wait(&rq, poll_s)
+                       ? pp_wait_as(&rq, w)
                        : PP_EMPI;
-    pp_watchdog_collective(0);
+    if (w->group) w->group(w->ctx, 0);
     if (st == PP_OK && wire_bytes) *wire_bytes += (long)c[me] * (T - 1) * (long)sizeof(float);
     free(c);
     return st;

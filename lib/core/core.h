@@ -6,6 +6,8 @@
 
 #include "pp.h"
 
+#include <stdatomic.h>
+
 /* ---- actions and schedules ---- */
 
 int pp_kind_is_compute(pp_kind k);
@@ -23,6 +25,13 @@ static inline int pp_sm(const pp_sched *s, int stage, int mb)
 static inline int pp_tag(int stage, int mb, int dir, int M)
 {
     return (stage * M + mb) * 2 + dir;
+}
+
+/* The stage at the other end of a send or receive: the next one for a
+ * forward's send and a gradient's receive, the one before for the others. */
+static inline int pp_peer_stage(pp_action a)
+{
+    return a.kind == PP_SEND_F || a.kind == PP_RECV_B ? a.stage + 1 : a.stage - 1;
 }
 
 /* Micro-batches in the first round of the interleaved builder's order (P
@@ -70,63 +79,34 @@ struct pp_watch {
     pp_status (*end)(void *ctx, const pp_evlist *mine, pp_run **all);
 };
 
-/* ---- the watchdog (watchdog.c) ---- */
+/* ---- the watchdog (watchdog.c; step.h has its side of a step) ---- */
 
 typedef struct pp_watchdog pp_watchdog;
 /* Collective over `all`: the shared table (pp_grid_new makes it). */
 pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, pp_watchdog **out);
 void pp_watchdog_free(pp_watchdog *w);
-/* This rank's slot, as its step goes: it begins (pipeline rank, list
- * length), starts action `index` (`peer`: the rank it waits for, when
- * `waiting`), makes progress (`holding`: paused by the view), finishes or
- * passes over an action, ends its list (off = 0) or leaves the step (1).
- * pp_watchdog_device: the compute is handed to the device, and the rank
- * waits for it to finish (1: from here no beat, since the host cannot see
- * how far the device has got), or it has (0).  Once a rank has found the
- * step stuck, these change nothing: its report is copied from the slots. */
-void pp_watchdog_begin(pp_watchdog *w, int pipe_rank, int len);
-void pp_watchdog_on(pp_watchdog *w, int index, pp_action a, int peer, int waiting);
-void pp_watchdog_beat(pp_watchdog *w, int holding);
-/* An action's mark: done; passed over without being done (a dropped send);
- * a send held until its device has copied its bytes out (then done). */
-enum { PP_MARK_DONE = 1, PP_MARK_SKIPPED, PP_MARK_HELD };
-void pp_watchdog_mark(pp_watchdog *w, int index, int mark);
-void pp_watchdog_done(pp_watchdog *w, int off);
-void pp_watchdog_device(pp_watchdog *w, int waiting);
 /* While waiting: PP_EHANG if another rank found the step stuck, or if no
  * rank has progressed for `limit` seconds (then this rank writes the report,
  * if it is the first, saying so if the user `interrupted` with Ctrl-C);
  * PP_OK otherwise.  limit <= 0: only the former. */
 pp_status pp_watchdog_check(pp_watchdog *w, const pp_sched *lowered, double limit, int interrupted);
-
-/* Lets the waits that know nothing of the step (pp_wait: collectives,
- * barriers) find it: the step this process runs now (w NULL: none), its
- * limit and whether Ctrl-C was pressed.  pp_watchdog_poll, from such a wait,
- * checks it every 10 ms (PP_EHANG: stuck); pp_watchdog_collective marks this
- * rank as waiting in a collective (1) and back (0). */
-void pp_watchdog_step(pp_watchdog *w, const pp_sched *lowered, double limit, int interrupted);
-pp_status pp_watchdog_poll(void);
-void pp_watchdog_collective(int entering);
 /* The longest action of the schedule at these costs, seconds. */
 double pp_watchdog_slowest(const pp_sched *lowered, const pp_costs *c);
-/* After a step returned PP_EHANG: the report, every rank's state and the
- * cause, one line each ("" if this rank has none); and whether the rank that
- * found the hang is this one. */
-const char *pp_watchdog_report(const pp_grid *g);
-/* Where the report will be written (memory the ranks share), for a process
- * that outlives this one (the terminal's guardian); NULL if none. */
-const char *pp_watchdog_text(const pp_grid *g);
-/* A rank's one-line error, for rank 0's terminal guardian to print once the
- * terminal is restored (the job is about to end); 0 if it cannot be. */
-int pp_watchdog_tell(const pp_grid *g, const char *line);
-int pp_watchdog_found_here(const pp_grid *g);
-/* Rank 0 says it will print the report; the others wait up to wait_s for it
- * (1: it answered). */
-void pp_watchdog_answer(const pp_grid *g);
-int pp_watchdog_answered(const pp_grid *g, double wait_s);
-/* Rank 0 did not answer (it is the stopped rank): end it first, so that the
- * terminal's guardian prints the report before the job ends (same machine). */
-void pp_watchdog_end_rank0(const pp_grid *g);
+
+/* What the ranks of one machine share beside their slots: the report a rank
+ * writes when it finds a step stuck, and the flags with which the demo layer
+ * prints it once, after the hang (demo/after_hang.c). */
+enum { PP_REPORT_BYTES = 16384 };
+typedef struct {
+    _Atomic int fired;     /* 0, or 1 + the rank that found the hang */
+    _Atomic int answered;  /* rank 0 will print the report */
+    _Atomic int ready;     /* the report is written whole */
+    _Atomic int told;      /* a rank wrote its error in the report's place */
+    char report[PP_REPORT_BYTES];
+} pp_watchdog_board;
+/* The board (NULL for no watchdog); *shared: every rank's slot is in reach
+ * (one machine); *pid0: rank 0's process there, or 0. */
+pp_watchdog_board *pp_watchdog_board_of(const pp_watchdog *w, int *shared, int *pid0);
 
 /* Where fault f strikes in pipeline rank `rank`'s lowered list: *at, and
  * for swap *from, the receive moved to just before *at.  0: nowhere. */
@@ -142,6 +122,28 @@ pp_status pp_run_new(int rows, int M, pp_run **out);
 pp_run *pp_run_keep(pp_run *r);
 /* Recomputes makespan, busy, peaks, bytes and paused from the events. */
 void pp_run_summarize(pp_run *r);
+/* Collective over g->all: every rank's events (`mine`) into a run on rank 0
+ * (*out; NULL elsewhere). */
+pp_status pp_gather_run(const pp_grid *g, const pp_sched *s, const pp_evlist *mine, pp_run **out);
+
+/* ---- waiting (clock.c) ---- */
+
+/* How a rank waits for a request: test, then sleep poll_s (0: test and
+ * yield).  Inside a step the waiter also asks the watchdog: `look` between
+ * tests (anything but PP_OK ends the wait), `group` when a collective of a
+ * group begins (1) and ends (0); either may be NULL. */
+typedef struct {
+    double poll_s;
+    void *ctx;
+    pp_status (*look)(void *ctx);
+    void (*group)(void *ctx, int entering);
+} pp_waiter;
+pp_status pp_wait_as(MPI_Request *req, const pp_waiter *w);
+/* The waiter of the step under way: its collectives wait with it. */
+const pp_waiter *pp_step_waiter(const pp_step *step);
+pp_status pp_barrier_as(MPI_Comm comm, const pp_waiter *w);
+/* For tests: adds an artificial offset (seconds) to this process's clock. */
+void pp_clock_inject_offset(double seconds);
 
 /* ---- sums over a group, in a fixed order (collective.c) ---- */
 
@@ -149,10 +151,10 @@ void pp_run_summarize(pp_run *r);
  * an all-gather: chunk j is added on rank j in rank order, so every rank
  * gets the same bits every run.  Adds the bytes this rank sent to
  * *wire_bytes (may be NULL). */
-pp_status pp_allreduce_ordered(float *buf, long n, MPI_Comm comm, double poll_s, long *wire_bytes);
+pp_status pp_allreduce_ordered(float *buf, long n, MPI_Comm comm, const pp_waiter *w, long *wire_bytes);
 /* Every rank holds slice `rank` of n floats (pp_slice_of) in buf; after the
  * call every rank holds all of them. */
-pp_status pp_allgather_slices(float *buf, long n, MPI_Comm comm, double poll_s, long *wire_bytes);
+pp_status pp_allgather_slices(float *buf, long n, MPI_Comm comm, const pp_waiter *w, long *wire_bytes);
 /* Slice t of n floats cut into T nearly equal parts: its first float and count. */
 void pp_slice_of(long n, int T, int t, long *first, long *count);
 

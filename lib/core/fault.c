@@ -6,7 +6,7 @@
  * Left out on purpose: faults inside MPI itself (a real lost packet); these
  * are the bugs a program makes, which is where hangs come from in practice.
  */
-#include "core.h"
+#include "step.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +95,7 @@ pp_status pp_fault_check(const pp_fault *f, const pp_grid *g, const pp_sched *lo
 {
     if (f->kind == PP_FAULT_NONE) return PP_OK;
     int p, t, d, at, from;
-    pp_grid_coords(g, f->rank, &p, &t, &d);
+    pp_place(g->P, g->T, f->rank, &p, &t, &d);
     if (f->kind == PP_FAULT_STALL && g->size == 1) {
         snprintf(err, errlen, "--fault stall:%d: with one rank, no other rank waits for it and nothing would "
                  "notice the stall: run 2 ranks or more", f->rank);
@@ -122,4 +122,20 @@ pp_status pp_fault_check(const pp_fault *f, const pp_grid *g, const pp_sched *lo
         break;
     }
     return PP_EARG;
+}
+
+void pp_fault_plan(pp_step *step)
+{
+    int from = -1;
+    const pp_fault *f = &step->o->fault;
+    for (int i = 0; i < step->len; i++) step->order[i] = i;
+    step->fault = PP_FAULT_NONE, step->fault_at = -1;
+    if (f->kind == PP_FAULT_NONE || f->rank != step->g->rank || !pp_fault_site(f, step->lo, step->me, &step->fault_at, &from))
+        return;
+    step->fault = f->kind;
+    if (f->kind == PP_FAULT_SWAP) {   /* the receive moved ahead of its place */
+        for (int k = from; k > step->fault_at; k--) step->order[k] = step->order[k - 1];
+        step->order[step->fault_at] = from;
+        step->fault_at = -1;
+    }
 }

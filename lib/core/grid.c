@@ -1,5 +1,6 @@
-/* grid.c -- the ranks and their places: the pipeline communicator, each
- * rank's neighbours, and the clock every rank's trace is put on.
+/* grid.c -- the ranks and their places: the pipeline, tensor- and
+ * data-parallel communicators, and each rank's clock offset from rank 0,
+ * which puts every rank's trace on one clock.
  *
  * MPI does not promise that two machines' clocks agree.  At start-up rank 0
  * plays ping-pong with every other rank, keeps the fastest round trip, and
@@ -14,68 +15,10 @@
  */
 #include "core.h"
 
-#include <sched.h>
 #include <stdlib.h>
-#include <time.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
-
-/* ---- clock ------------------------------------------------------------- */
-
-static double injected_offset; /* seconds added to this rank's clock by tests */
-
-double pp_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec + injected_offset;
-}
-
-void pp_clock_inject_offset(double seconds)
-{
-    injected_offset = seconds;
-}
-
-void pp_sleep_until(double t)
-{
-    /* Sleeping to an absolute deadline (not "for a while") keeps small
-     * oversleeps from adding up over a long run. */
-    double real = t - injected_offset;
-    if (real <= 0) return;
-    struct timespec ts;
-    ts.tv_sec = (time_t)real;
-    ts.tv_nsec = (long)((real - (double)ts.tv_sec) * 1e9);
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {
-        /* interrupted by a signal: sleep again to the same deadline */
-    }
-}
-
-pp_status pp_wait(MPI_Request *req, double poll_s)
-{
-    for (;;) {
-        int done = 0;
-        if (MPI_Test(req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
-        if (done) return PP_OK;
-        /* Inside a step, the watchdog looks while this rank waits. */
-        pp_status st = pp_watchdog_poll();
-        if (st != PP_OK) return st;
-        /* A bare spin here would keep the core from a process that shares
-         * it, perhaps the very rank this one waits for: it would then run
-         * only when the scheduler's time slice (milliseconds) runs out. */
-        if (poll_s > 0)
-            pp_sleep_until(pp_now() + poll_s);
-        else
-            sched_yield();
-    }
-}
-
-pp_status pp_barrier(MPI_Comm comm, double poll_s)
-{
-    MPI_Request rq;
-    if (MPI_Ibarrier(comm, &rq) != MPI_SUCCESS) return PP_EMPI;
-    return pp_wait(&rq, poll_s);
-}
 
 /* ---- clock offsets ----------------------------------------------------- */
 
@@ -158,19 +101,9 @@ void pp_place(int P, int T, int w, int *p, int *t, int *d)
     *d = w / (T * P);
 }
 
-void pp_grid_coords(const pp_grid *g, int w, int *p, int *t, int *d)
-{
-    pp_place(g->P, g->T, w, p, t, d);
-}
-
 int pp_place_rank(int P, int T, int p, int t, int d)
 {
     return t + T * (p + P * d);
-}
-
-int pp_grid_rank_of(const pp_grid *g, int p, int t, int d)
-{
-    return pp_place_rank(g->P, g->T, p, t, d);
 }
 
 static void free_comm(MPI_Comm *c)
@@ -184,7 +117,7 @@ static void free_comm(MPI_Comm *c)
 static pp_status split(pp_grid *g)
 {
     int p, t, d;
-    pp_grid_coords(g, g->rank, &p, &t, &d);
+    pp_place(g->P, g->T, g->rank, &p, &t, &d);
     MPI_Comm pipe, tp, dp;
     if (MPI_Comm_split(g->all, t + g->T * d, p, &pipe) != MPI_SUCCESS) return PP_EMPI;
     if (MPI_Comm_split(g->all, p + g->P * d, t, &tp) != MPI_SUCCESS) {
@@ -198,8 +131,6 @@ static pp_status split(pp_grid *g)
     free_comm(&g->pipe), free_comm(&g->tp), free_comm(&g->dp);
     g->pipe = pipe, g->tp = tp, g->dp = dp;
     g->pipe_rank = p, g->tp_rank = t, g->dp_rank = d;
-    g->prev = p > 0 ? p - 1 : MPI_PROC_NULL;
-    g->next = p < g->P - 1 ? p + 1 : MPI_PROC_NULL;
     return PP_OK;
 }
 
@@ -232,7 +163,6 @@ pp_status pp_grid_new(MPI_Comm world, pp_grid **out)
 #endif
     pp_grid *g = calloc(1, sizeof *g);
     if (!g) return PP_ENOMEM;
-    g->world = world;
     g->all = g->pipe = g->tp = g->dp = g->node = MPI_COMM_NULL;
     /* A communicator of its own, so that no other library's messages can
      * match the kit's tags. */

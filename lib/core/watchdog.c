@@ -28,14 +28,15 @@
  * The other ranks see the flag at their next wait and their step returns
  * PP_EHANG; the demo then prints the report and ends the job.  From the
  * flag on, no rank writes its slot: the report is copied from them.
- * One step runs at a time in a process, so the waits that know nothing of
- * the step (pp_wait, inside the collectives and barriers) find it through
- * one process-wide record, `active`.
+ * The executor tells the watchdog of each moment of a step (pp_watchdog_at)
+ * and lets it look at every test of progress (pp_watchdog_poll); the waits
+ * inside the step's collectives and barriers reach it through the step's
+ * waiter (look, group), which the step hands them.
  * Left out on purpose: ranks on several machines share no memory, and a rank
  * cannot tell a stuck pipeline from a slow or paused one by its own wait
  * alone: there the watchdog is off.
  */
-#include "core.h"
+#include "step.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -45,10 +46,14 @@
 #include <unistd.h>
 
 enum { WD_OFF, WD_SETUP, WD_RUN, WD_WAIT, WD_COLL, WD_HOLD, WD_DONE, WD_DEVICE };
-/* An action's mark (pp_watchdog_mark's `mark`, PP_MARK_...): none yet, then done,
- * passed over, or a send held for its bytes (done once they are copied out). */
-enum { MARK_NONE, MARK_DONE = PP_MARK_DONE, MARK_SKIPPED = PP_MARK_SKIPPED, MARK_HELD = PP_MARK_HELD };
-enum { REPORT_BYTES = 16384, MARKS_PER_RANK = 65536 };
+/* An action's mark: none yet, then done, passed over, or a send held for its
+ * bytes (done once they are copied out). */
+enum { MARK_NONE, MARK_DONE, MARK_SKIPPED, MARK_HELD };
+enum { REPORT_BYTES = PP_REPORT_BYTES, MARKS_PER_RANK = 65536 };
+/* A wait looks at every slot this often, and brings the limit up to date
+ * this often; after Ctrl-C a step is stopped this long past its slowest
+ * action without progress. */
+static const double LOOK_EVERY_S = 0.01, LIMIT_EVERY_S = 0.1, AFTER_CTRL_C_S = 1.0;
 
 /* What a rank's slot says.  In the table the owner writes it field by
  * field (state and beat atomically); the report reads a copy. */
@@ -74,34 +79,25 @@ typedef struct {
 /* The table is shared between processes: its atomics must not hide a lock. */
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2, "lock-free atomics needed");
 
-typedef struct {
-    _Atomic int fired;     /* 0, or 1 + the rank that found the hang */
-    _Atomic int answered;  /* rank 0 will print the report */
-    _Atomic int ready;     /* the report is written whole */
-    _Atomic int told;      /* a rank wrote its error in the report's place (pp_watchdog_tell) */
-    char report[REPORT_BYTES];
-} wd_head;
+
 
 struct pp_watchdog {
     MPI_Win win;
     int shared;            /* 1: every rank's slot is in reach (else the watchdog is off) */
     int me, size;
-    wd_head *head;
+    pp_watchdog_board *head;
     wd_slot *slot;         /* [size] */
     unsigned char *marks;  /* [size][MARKS_PER_RANK] */
-    wd_head local_head;    /* without shared memory: this rank's own */
+    pp_watchdog_board local_head;    /* without shared memory: this rank's own */
     wd_slot local_slot;
     int saved_state;       /* while in a collective: the state to go back to */
-};
-
-/* The step this process runs now, for the waits that do not know of it. */
-static struct {
-    pp_watchdog *w;
+    /* The step this process runs now (one at a time). */
     const pp_sched *lo;
     double limit;          /* seconds without progress anywhere; <= 0: off */
     int interrupted;       /* Ctrl-C was pressed: the report says so */
-    double next;           /* when to look again */
-} active;
+    double next_look;      /* when a wait next looks at every slot */
+    double next_limit;     /* when a wait next brings the limit up to date */
+};
 
 static long long us(double t)
 {
@@ -131,7 +127,7 @@ pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, pp_watchdog **out)
     if (all_one) {
         /* One segment, on rank 0: the head, the slots (on a 64-byte
          * boundary: they hold 8-byte values), the marks. */
-        size_t head = (sizeof(wd_head) + 63) / 64 * 64;
+        size_t head = (sizeof(pp_watchdog_board) + 63) / 64 * 64;
         MPI_Aint bytes = w->me == 0 ? (MPI_Aint)(head + (size_t)w->size * sizeof(wd_slot) +
                                                  (size_t)w->size * MARKS_PER_RANK)
                                     : 0;
@@ -169,9 +165,8 @@ static wd_slot *mine(pp_watchdog *w)
     return w->shared ? &w->slot[w->me] : w->slot;
 }
 
-void pp_watchdog_begin(pp_watchdog *w, int pipe_rank, int len)
+static void begin(pp_watchdog *w, int pipe_rank, int len)
 {
-    if (!w) return;
     wd_slot *s = mine(w);
     s->index = -1, s->peer = -1, s->since = pp_now(), s->pipe_rank = pipe_rank, s->pid = (int)getpid();
     if (w->marks) memset(w->marks + (size_t)w->me * MARKS_PER_RANK, 0, len < MARKS_PER_RANK ? (size_t)len : MARKS_PER_RANK);
@@ -179,58 +174,58 @@ void pp_watchdog_begin(pp_watchdog *w, int pipe_rank, int len)
     atomic_store(&s->state, WD_SETUP);   /* until its first action */
 }
 
-void pp_watchdog_on(pp_watchdog *w, int index, pp_action a, int peer, int waiting)
+/* This rank's slot now: `state`, since now, on action `index` (and a,
+ * waiting for `peer`) when index >= 0. */
+static void set_slot(pp_watchdog *w, int state, int index, pp_action a, int peer)
 {
-    if (!w || frozen(w)) return;
     wd_slot *s = mine(w);
     s->index = index, s->act = a, s->peer = peer, s->since = pp_now();
     atomic_store(&s->beat_us, us(s->since));
-    atomic_store(&s->state, waiting ? WD_WAIT : WD_RUN);
+    atomic_store(&s->state, state);
 }
 
-void pp_watchdog_beat(pp_watchdog *w, int holding)
+static void beat(pp_watchdog *w, int paused)
 {
-    if (!w || frozen(w)) return;
     wd_slot *s = mine(w);
     atomic_store(&s->beat_us, us(pp_now()));
-    if (holding) atomic_store(&s->state, WD_HOLD);
+    if (paused) atomic_store(&s->state, WD_HOLD);
     else if (atomic_load(&s->state) == WD_HOLD) atomic_store(&s->state, WD_RUN);
 }
 
-void pp_watchdog_device(pp_watchdog *w, int waiting)
+static void mark(pp_watchdog *w, int index, int m)
 {
-    if (!w || frozen(w)) return;
-    wd_slot *s = mine(w);
-    atomic_store(&s->beat_us, us(pp_now()));   /* handed over (or finished): progress */
-    atomic_store(&s->state, waiting ? WD_DEVICE : WD_RUN);
+    if (w->marks && index >= 0 && index < MARKS_PER_RANK) w->marks[(size_t)w->me * MARKS_PER_RANK + index] = (unsigned char)m;
 }
 
-void pp_watchdog_mark(pp_watchdog *w, int index, int mark)
+/* The limit for the step, now: it follows the tick in force (the view's
+ * keys change it).  After Ctrl-C a healthy step finishes (the demo then
+ * stops) and a stuck one never would: AFTER_CTRL_C_S more than the slowest
+ * action without progress is enough, even with the watchdog off. */
+static void bring_limit_up_to_date(pp_watchdog *w, const pp_step *step)
 {
-    if (!w || !w->marks || index >= MARKS_PER_RANK || frozen(w)) return;
-    w->marks[(size_t)w->me * MARKS_PER_RANK + index] = (unsigned char)mark;
+    pp_costs c = pp_step_costs(step);
+    const pp_exec_opts *o = step->o;
+    w->limit = o->watchdog_s < 0 ? pp_watchdog_limit(step->lo, &c) : o->watchdog_s;
+    w->interrupted = o->interrupted && *o->interrupted;
+    double after = AFTER_CTRL_C_S + pp_watchdog_slowest(step->lo, &c);
+    if (w->interrupted && (w->limit <= 0 || w->limit > after)) w->limit = after;
 }
 
-void pp_watchdog_done(pp_watchdog *w, int off)
+/* The waiter's side, for the collectives and barriers a step runs: between
+ * tests (look), and in and out of a collective of a group (group). */
+static pp_status look(void *ctx)
 {
-    if (!w) return;
-    if (off && active.w == w) active.w = NULL;
+    pp_watchdog *w = ctx;
+    double now = pp_now();
+    if (now < w->next_look) return PP_OK;
+    w->next_look = now + LOOK_EVERY_S;
+    return pp_watchdog_check(w, w->lo, w->limit, w->interrupted);
+}
+
+static void group(void *ctx, int entering)
+{
+    pp_watchdog *w = ctx;
     if (frozen(w)) return;
-    wd_slot *s = mine(w);
-    s->index = -1, s->peer = -1, s->since = pp_now();
-    atomic_store(&s->beat_us, us(s->since));
-    atomic_store(&s->state, off ? WD_OFF : WD_DONE);
-}
-
-void pp_watchdog_step(pp_watchdog *w, const pp_sched *lowered, double limit, int interrupted)
-{
-    active.w = w, active.lo = lowered, active.limit = limit, active.interrupted = interrupted;
-}
-
-void pp_watchdog_collective(int entering)
-{
-    pp_watchdog *w = active.w;
-    if (!w || frozen(w)) return;
     wd_slot *s = mine(w);
     if (entering) {
         w->saved_state = atomic_load(&s->state);
@@ -242,13 +237,47 @@ void pp_watchdog_collective(int entering)
     }
 }
 
-pp_status pp_watchdog_poll(void)
+void pp_watchdog_at(pp_step *step, pp_moment m, int index)
 {
-    if (!active.w) return PP_OK;
+    pp_watchdog *w = step->wd;
+    if (!w || (m != PP_AT_BEGIN && frozen(w))) return;
+    pp_action a = index >= 0 && index < step->len ? step->lo->acts[step->me][index] : (pp_action){-1, PP_IDLE, -1};
+    switch (m) {
+    case PP_AT_BEGIN:
+        w->lo = step->lo;
+        bring_limit_up_to_date(w, step);
+        step->waiter = (pp_waiter){.poll_s = step->o->poll_wait_s, .ctx = w, .look = look, .group = group};
+        if (!frozen(w)) begin(w, step->me, step->len);
+        break;
+    case PP_AT_SETUP: beat(w, 0); break;
+    case PP_AT_ACTION: set_slot(w, step->peer >= 0 ? WD_WAIT : WD_RUN, index, a, step->peer); break;
+    case PP_AT_DONE: mark(w, index, MARK_DONE); break;
+    case PP_AT_PASSED: mark(w, index, MARK_SKIPPED); break;
+    case PP_AT_HELD: mark(w, index, MARK_HELD); break;
+    case PP_AT_PAUSED: beat(w, index); break;
+    case PP_AT_DEVICE:   /* handed over (or finished): progress */
+        atomic_store(&mine(w)->beat_us, us(pp_now()));
+        atomic_store(&mine(w)->state, index ? WD_DEVICE : WD_RUN);
+        break;
+    case PP_AT_LIST_DONE: set_slot(w, WD_DONE, -1, a, -1); break;
+    case PP_AT_END: set_slot(w, WD_OFF, -1, a, -1); break;
+    }
+}
+
+pp_status pp_watchdog_poll(pp_step *step)
+{
+    pp_watchdog *w = step->wd;
+    if (!w) return PP_OK;
+    if (!step->waiting && !step->on_device) {
+        if (!frozen(w)) beat(w, 0);
+        return PP_OK;
+    }
     double now = pp_now();
-    if (now < active.next) return PP_OK;
-    active.next = now + 0.01;
-    return pp_watchdog_check(active.w, active.lo, active.limit, active.interrupted);
+    if (now >= w->next_limit) {
+        w->next_limit = now + LIMIT_EVERY_S;
+        bring_limit_up_to_date(w, step);
+    }
+    return look(w);
 }
 
 /* ---- the report --------------------------------------------------------- */
@@ -256,10 +285,10 @@ pp_status pp_watchdog_poll(void)
 typedef struct {
     char *text;
     size_t n, cap;
-} out;
+} report_text;
 
-static void say(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(out *o, const char *fmt, ...)
+static void say(report_text *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(report_text *o, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -304,7 +333,7 @@ static int mark_of(const pp_watchdog *w, int rank, int index)
 }
 
 /* One line per rank (from the copy v): what it is doing, and for how long. */
-static void describe(const pp_watchdog *w, const wd_view *v, int r, double now, out *o)
+static void describe(const pp_watchdog *w, const wd_view *v, int r, double now, report_text *o)
 {
     char act[32] = "", msg[96];
     if (v->index >= 0) pp_action_str(v->act, act, sizeof act);
@@ -338,7 +367,7 @@ static void describe(const pp_watchdog *w, const wd_view *v, int r, double now, 
 /* The cause, from the copy v of every slot: a lost message (or one its
  * device never copied out), a device that never finished a compute, a
  * silent rank, or a cycle of waits. */
-static void find_cause(const pp_watchdog *w, const wd_view *v, const pp_sched *lo, double limit, double now, out *o)
+static void find_cause(const pp_watchdog *w, const wd_view *v, const pp_sched *lo, double limit, double now, report_text *o)
 {
     int n = w->size, q, i;
     for (int r = 0; r < n; r++)   /* a message its sender passed over */
@@ -422,7 +451,7 @@ static void find_cause(const pp_watchdog *w, const wd_view *v, const pp_sched *l
  * columns, continuations indented by four. */
 static void wrap80(const char *text, char *dst, size_t cap)
 {
-    out o = {dst, 0, cap};
+    report_text o = {dst, 0, cap};
     for (const char *p = text; *p;) {
         size_t len = strcspn(p, "\n"), done = 0, indent = 0;
         while (done < len) {
@@ -447,7 +476,7 @@ static void wrap80(const char *text, char *dst, size_t cap)
 static void write_report(pp_watchdog *w, const pp_sched *lo, double limit, double still, int interrupted)
 {
     static char text[REPORT_BYTES];
-    out o = {text, 0, REPORT_BYTES};
+    report_text o = {text, 0, REPORT_BYTES};
     double now = pp_now();
     wd_view *v = calloc((size_t)w->size, sizeof *v);
     for (int r = 0; v && r < w->size; r++) {
@@ -490,56 +519,12 @@ pp_status pp_watchdog_check(pp_watchdog *w, const pp_sched *lo, double limit, in
     return PP_EHANG;
 }
 
-/* ---- after the hang ------------------------------------------------------ */
-
-const char *pp_watchdog_report(const pp_grid *g)
+pp_watchdog_board *pp_watchdog_board_of(const pp_watchdog *w, int *shared, int *pid0)
 {
-    if (!g->wd || !atomic_load(&g->wd->head->fired)) return "";
-    /* The rank that found the hang may still be writing it. */
-    for (double end = pp_now() + 2.0; !atomic_load(&g->wd->head->ready) && pp_now() < end;)
-        pp_sleep_until(pp_now() + 0.001);
-    return g->wd->head->report;
-}
-
-int pp_watchdog_tell(const pp_grid *g, const char *line)
-{
-    pp_watchdog *w = g->wd;
-    int expected = 0;
-    if (!w || !w->shared || atomic_load(&w->head->fired) || !atomic_compare_exchange_strong(&w->head->told, &expected, 1))
-        return 0;
-    snprintf(w->head->report, REPORT_BYTES, "%s", line);
-    return 1;
-}
-
-const char *pp_watchdog_text(const pp_grid *g)
-{
-    return g->wd && g->wd->shared ? g->wd->head->report : NULL;
-}
-
-int pp_watchdog_found_here(const pp_grid *g)
-{
-    return g->wd && atomic_load(&g->wd->head->fired) == 1 + g->wd->me;
-}
-
-void pp_watchdog_answer(const pp_grid *g)
-{
-    if (g->wd) atomic_store(&g->wd->head->answered, 1);
-}
-
-int pp_watchdog_answered(const pp_grid *g, double wait_s)
-{
-    if (!g->wd || !g->wd->shared) return 0;
-    double end = pp_now() + wait_s;
-    while (!atomic_load(&g->wd->head->answered) && pp_now() < end) pp_sleep_until(pp_now() + 0.01);
-    return atomic_load(&g->wd->head->answered);
-}
-
-void pp_watchdog_end_rank0(const pp_grid *g)
-{
-    if (!g->wd || !g->wd->shared || g->wd->slot[0].pid <= 0) return;
-    /* The same machine (the table is shared): its pid is one here. */
-    kill((pid_t)g->wd->slot[0].pid, SIGKILL);
-    pp_sleep_until(pp_now() + 0.5);   /* its guardian restores the terminal and prints */
+    if (!w) return NULL;
+    *shared = w->shared;
+    *pid0 = w->shared ? w->slot[0].pid : 0;
+    return w->head;
 }
 
 double pp_watchdog_slowest(const pp_sched *lo, const pp_costs *c)

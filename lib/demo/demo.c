@@ -15,6 +15,7 @@
  * exits every rank with status 2, a failed call aborts them (pp_die).
  */
 #include "view.h"
+#include "pp_demo.h"
 #include "model.h"
 
 #include <sys/stat.h>
@@ -76,9 +77,9 @@ static pp_status close_view(pp_demo *d, int keep)
  * rank waits to be ended with the job. */
 static void end_stuck(pp_demo *d)
 {
-    const char *report = pp_watchdog_report(d->grid);
+    const char *report = pp_hang_report(d->grid);
     if (d->grid->rank == 0) {
-        pp_watchdog_answer(d->grid);
+        pp_hang_answer(d->grid);
         if (d->in->view) {
             pp_view_alert(d->in->view, report);
             if (!d->opt.exit_at_end) pp_view_wait_key(d->in->view, "the watchdog stopped the step: press any key to end");
@@ -89,10 +90,10 @@ static void end_stuck(pp_demo *d)
         pp_sleep_until(pp_now() + 0.3);   /* for mpiexec to pass the report on before it ends the job */
         MPI_Abort(MPI_COMM_WORLD, 3);
     }
-    if (!pp_watchdog_answered(d->grid, 2.0) && pp_watchdog_found_here(d->grid)) {
+    if (!pp_hang_answered(d->grid, 2.0) && pp_hang_found_here(d->grid)) {
         fflush(stdout);
         if (!d->tui) fprintf(stderr, "%s: %s", d->prog, report);
-        else pp_watchdog_end_rank0(d->grid);
+        else pp_hang_end_rank0(d->grid);
         pp_sleep_until(pp_now() + 0.3);
         MPI_Abort(MPI_COMM_WORLD, 3);
     }
@@ -114,7 +115,7 @@ void pp_die(const char *file, int line, const char *call, pp_status st, const ch
     /* Another rank draws the live view: printed now, the line would land in
      * the picture.  Rank 0's guardian prints it once the terminal is back. */
     int later = current && current->grid && current->tui && current->grid->rank != 0 &&
-                pp_watchdog_tell(current->grid, msg);
+                pp_hang_tell(current->grid, msg);
     if (!later) fprintf(stderr, "%s: %s", prog_name, msg);
     pp_sleep_until(pp_now() + 0.3);   /* for mpiexec to pass the line on before it ends the job */
     MPI_Abort(MPI_COMM_WORLD, 1);
@@ -372,7 +373,7 @@ static void open_view(pp_demo *d)
     pp_demo_state *in = d->in;
     int ok = 1;
     if (d->grid->rank == 0) {
-        ok = pp_view_open(in->tty_fd, in->keys_stdin, d->prog, pp_watchdog_text(d->grid), &in->view) == PP_OK;
+        ok = pp_view_open(in->tty_fd, in->keys_stdin, d->prog, pp_hang_text(d->grid), &in->view) == PP_OK;
         if (ok && in->guard >= 0) pp_term_unguard(in->guard);   /* the view's guardian takes over */
         if (ok) in->guard = -1;
         if (ok) in->tty_fd = -1;   /* the view owns it now */
@@ -484,10 +485,11 @@ static double time_allreduce(pp_demo *d, MPI_Comm comm, long n)
 {
     float *buf = calloc((size_t)n + 1, sizeof *buf);
     double v[5], median, worst = 0;
+    pp_waiter wait = {.poll_s = d->exec.poll_wait_s};
     if (!buf) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
     for (int r = 0; r < 6; r++) {
         double t0 = pp_now();
-        PP_CHECK(pp_allreduce_ordered(buf, n, comm, d->exec.poll_wait_s, NULL), "timing an all-reduce");
+        PP_CHECK(pp_allreduce_ordered(buf, n, comm, &wait, NULL), "timing an all-reduce");
         if (r > 0) v[r - 1] = pp_now() - t0;
     }
     free(buf);

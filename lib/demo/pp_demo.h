@@ -1,5 +1,5 @@
-/* pp_demo.h -- what the numbered demos share: the plain-text reports, the
- * command line, and the scaffolding that starts MPI, reads the options, gets
+/* pp_demo.h -- what the numbered demos share: the command line, and the
+ * scaffolding that starts MPI, reads the options, gets
  * a checked schedule, runs steps with the live view and the exports, and
  * stops every rank together on bad input.
  *
@@ -12,28 +12,7 @@
 
 #include "pp.h"
 #include "pp_model.h"
-
-/* ---- reports: plain text for output that is not a terminal -------------- */
-
-/* One row per rank, one character per time slot: F/B/I/W blocks with the
- * micro-batch where it fits, '.' idle.  `slot` is seconds per column; width
- * caps the row length (longer runs are rescaled). */
-void pp_report_timeline(FILE *f, const pp_run *r, double slot, int width);
-/* The per-rank table and the measured / predicted / formula bubble lines. */
-void pp_report_summary(FILE *f, const pp_run *measured, const pp_run *predicted, const pp_sched *s,
-                       const pp_exec_opts *o);
-/* Writes `text` in lines of at most 79 columns, broken at spaces: the first
- * after `first`, the others after `rest` (their indents). */
-void pp_report_wrap(FILE *f, const char *text, const char *first, const char *rest);
-/* Mean seconds per row spent waiting for pipeline messages in a run. */
-double pp_run_wait_s(const pp_run *r);
-/* The communication table of a grid's step (rank 0): every rank's counts
- * (all: [g->size]) summed, beside their formulas: pipeline bytes
- * 2(P-1) B d 4, tensor-parallel all-reduces T (2L-1) B d 4 and all-gathers
- * T 2(P-1) B d 4, the data-parallel sum D params 4.  wait_ms: the pipeline's
- * waiting time per rank.  The sums go to *sum (may be NULL). */
-void pp_report_comm(FILE *f, const pp_comm_stats *all, const pp_grid *g, const pp_model_cfg *c, int edges, double wait_ms,
-                    pp_comm_stats *sum);
+#include "pp_report.h"
 
 /* ---- the command line ---------------------------------------------------- */
 
@@ -179,5 +158,26 @@ void pp_die(const char *file, int line, const char *call, pp_status st, const ch
         pp_status pp_st_ = (call);                                              \
         if (pp_st_ != PP_OK) pp_die(__FILE__, __LINE__, #call, pp_st_, hint);   \
     } while (0)
+
+/* ---- after the watchdog stopped a step (after_hang.c) --------------------- */
+
+/* The report every rank's state and the cause ("" if none was written); the
+ * finder waits for it to be whole.  Whether the rank that found the hang is
+ * this one. */
+const char *pp_hang_report(const pp_grid *g);
+int pp_hang_found_here(const pp_grid *g);
+/* Rank 0 says it will print the report; the others wait up to wait_s for it
+ * (1: it answered). */
+void pp_hang_answer(const pp_grid *g);
+int pp_hang_answered(const pp_grid *g, double wait_s);
+/* Rank 0 did not answer (it is the stopped rank): end it first, so that the
+ * terminal's guardian prints the report before the job ends (same machine). */
+void pp_hang_end_rank0(const pp_grid *g);
+/* Where the report will be written (memory the ranks share), for a process
+ * that outlives this one (the terminal's guardian); NULL if none.  A rank's
+ * one-line error put there for the guardian to print once the terminal is
+ * restored (0 if it cannot be). */
+const char *pp_hang_text(const pp_grid *g);
+int pp_hang_tell(const pp_grid *g, const char *line);
 
 #endif /* PP_DEMO_H */

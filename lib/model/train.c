@@ -72,7 +72,7 @@ struct pp_trainer {
     int share;            /* samples of each batch this replica trains on: batch / D */
     pp_reducer tp;        /* the group's sum (T > 1) */
     pp_comm_stats comm;   /* this step's communication */
-    double poll_s;        /* sleep between tests while waiting in a collective */
+    pp_waiter plain_wait; /* how a collective waits outside a step (inside: the step's waiter) */
     pp_action cur;        /* the compute under way (for the collectives' events) */
     pp_step *step_now;    /* the executor's step the compute under way belongs to */
     int stage_rank[PP_MAX_STAGES];
@@ -208,6 +208,13 @@ static pp_status between_blocks(pp_trainer *tr)
     return tr->step_now ? pp_step_progress(tr->step_now) : PP_OK;
 }
 
+/* How a collective waits: inside a step with the step's waiter (it asks the
+ * watchdog), outside with a plain test-and-sleep. */
+static const pp_waiter *waiter(const pp_trainer *tr)
+{
+    return tr->step_now ? pp_step_waiter(tr->step_now) : &tr->plain_wait;
+}
+
 /* A received message, ready to use: it holds only this rank's slice
  * (T > 1), so the group puts the slices together first; one that arrived
  * in a host copy goes to the device. */
@@ -219,7 +226,7 @@ static pp_status arrived(pp_trainer *tr, int dir, int s, int m)
     pp_status st = PP_OK, rec = PP_OK;
     if (tr->g->T > 1) {
         double t0 = pp_now();
-        st = pp_allgather_slices(where, n, tr->g->tp, tr->poll_s, &tr->comm.gather_sent);
+        st = pp_allgather_slices(where, n, tr->g->tp, waiter(tr), &tr->comm.gather_sent);
         tr->comm.gather_size += n * (long)sizeof(float);
         tr->comm.gather_calls++;
         tr->comm.gather_s += pp_now() - t0;
@@ -251,7 +258,7 @@ static pp_status tp_sum(void *ctx, float *buf, long n)
     pp_trainer *tr = ctx;
     double t0 = pp_now();
     float *host = host_vector(tr, buf, n);
-    pp_status st = host ? pp_allreduce_ordered(host, n, tr->g->tp, tr->poll_s, &tr->comm.tp_sent) : PP_ENOMEM;
+    pp_status st = host ? pp_allreduce_ordered(host, n, tr->g->tp, waiter(tr), &tr->comm.tp_sent) : PP_ENOMEM;
     if (st == PP_OK) host_vector_back(buf, host, n);
     tr->comm.tp_size += n * (long)sizeof(float);
     tr->comm.tp_calls++;
@@ -577,7 +584,7 @@ static pp_status sum_replicas(void *ctx, pp_step *step)
         for (int k = 0; k < 4 && st == PP_OK; k++) {
             long n = (long)g[k]->rows * g[k]->cols;
             float *host = host_vector(tr, g[k]->data, n);
-            st = host ? pp_allreduce_ordered(host, n, tr->g->dp, tr->poll_s, &tr->comm.dp_sent) : PP_ENOMEM;
+            st = host ? pp_allreduce_ordered(host, n, tr->g->dp, waiter(tr), &tr->comm.dp_sent) : PP_ENOMEM;
             if (st == PP_OK) host_vector_back(g[k]->data, host, n);
             tr->comm.dp_size += n * (long)sizeof(float);
             tr->comm.dp_calls++;
@@ -585,6 +592,7 @@ static pp_status sum_replicas(void *ctx, pp_step *step)
     }
     tr->comm.dp_s = pp_now() - t0;
     pp_status rec = span(tr, t0, tr->comm.dp_size, 1);
+    tr->step_now = NULL;
     return st != PP_OK ? st : rec;
 }
 
@@ -607,7 +615,7 @@ pp_status pp_trainer_step(pp_trainer *tr, const pp_sched *s, const pp_exec_opts 
         if (s->stage_rank[k] != tr->stage_rank[k]) return PP_EARG;
     pp_exec_opts real = *o;
     real.work = &tr->work;
-    tr->poll_s = o->poll_wait_s;
+    tr->plain_wait.poll_s = o->poll_wait_s;
     pp_status st;
     if ((st = begin_step(tr, s->nmb)) != PP_OK || (st = pp_exec_step(tr->g, s, &real, meas)) != PP_OK) goto done;
     /* After the last micro-batch: the micro-batches' losses are added in
@@ -643,7 +651,7 @@ pp_status pp_trainer_new(const pp_grid *g, const pp_model_cfg *c, const pp_parti
     tr->me = g->pipe_rank;
     tr->share = c->batch / g->D;
     tr->tp = (pp_reducer){tp_sum, tr};
-    tr->poll_s = 20e-6;
+    tr->plain_wait.poll_s = 20e-6;
     if (c->hidden % g->T != 0 || c->batch % g->D != 0) {
         free(tr);
         return PP_EARG;
@@ -788,7 +796,7 @@ pp_status pp_trainer_params_of(pp_trainer *tr, int replica, float *params)
     for (int s = 0; s < tr->S; s++)
         for (int l = tr->part.first[s]; l < tr->part.first[s + 1]; l++)
             for (int k = 0; k < tr->g->T; k++) {
-                int owner = pp_grid_rank_of(g, tr->stage_rank[s], k, replica);
+                int owner = pp_place_rank(g->P, g->T, tr->stage_rank[s], k, replica);
                 if (owner == g->rank) {
                     if (st == PP_OK) st = pp_block_to_host(&tr->w[l], buf);
                     if (owner != 0 && MPI_Send(buf, (int)slice, MPI_FLOAT, 0, l, g->all) != MPI_SUCCESS) st = PP_EMPI;

@@ -148,7 +148,7 @@ static pp_status keep_prediction(pp_live *l, const pp_run *pred)
     if (!l->pred_t0 || !l->pred_ev || !l->pred_n) return PP_ENOMEM;
     for (int r = 0; r < l->size && pred; r++) {
         int p, t, d;
-        pp_grid_coords(l->g, r, &p, &t, &d);
+        pp_place(l->g->P, l->g->T, r, &p, &t, &d);
         const pp_evlist *ev = &pred->ranks[pred->nrows == l->size ? r : p];
         if (!(l->pred_t0[r] = malloc(((size_t)ev->n + 1) * sizeof(double))) ||
             !(l->pred_ev[r] = malloc(((size_t)ev->n + 1) * sizeof(pp_event))))
@@ -256,8 +256,8 @@ static pp_status grant_step(pp_live *l)
     /* A compute of a tensor-parallel group needs all T of its ranks (they
      * sum their partial results together): the step goes to the whole group. */
     int p, t, d;
-    pp_grid_coords(l->g, best, &p, &t, &d);
-    int T = l->g->T, first = pp_grid_rank_of(l->g, p, 0, d), at = l->known[best];
+    pp_place(l->g->P, l->g->T, best, &p, &t, &d);
+    int T = l->g->T, first = pp_place_rank(l->g->P, l->g->T, p, 0, d), at = l->known[best];
     for (int r = first; r < first + T; r++) {
         if (r != best && (l->known[r] != at || l->known[r] >= l->pred_n[r])) continue;
         l->known[r]++;

@@ -2,13 +2,13 @@
  * asks of them: the live channel between the ranks (live.c), the screen on
  * rank 0 (view.c, drawn by draw.c from a model, on the terminal term.c
  * finds), and the export files (export.c).  Internal: not part of the
- * public headers; the plain-text reports are (pp_demo.h).
+ * public headers; the plain-text reports are (pp_report.h).
  */
 #ifndef PP_VIEW_H
 #define PP_VIEW_H
 
 #include "core.h"
-#include "pp_demo.h"
+#include "pp_report.h"
 
 #include <math.h>
 #include <signal.h>
