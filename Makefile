@@ -18,14 +18,22 @@
 # MPICH, ncurses and OpenBLAS are installed through apt-get when they are
 # missing (tools/deps.sh says what it does first).
 #
-# lib/ is built by layer (lib/README.md): core, model, view, demo; each
-# layer's header sits in its folder, and every folder is on the include path.
+# lib/ is built by layer (lib/README.md): core, model, view, demo, each
+# on the ones before it.  A layer's files see only their own folder and
+# those below on the include path, so a layer that reaches up does not
+# compile; demos, tests and benches see every folder.
 
 CC      = mpicc
 LAYERS  = core model view demo
 # SANITIZE: extra compile and link flags, for make check (empty otherwise).
 SANITIZE =
 CFLAGS  = -std=c11 -Wall -Wextra -pedantic -O2 -g -D_POSIX_C_SOURCE=200809L $(LAYERS:%=-Ilib/%) $(SANITIZE)
+# The include path of a layer's own files: its folder and those below.
+BELOW_core  = core
+BELOW_model = core model
+BELOW_view  = core model view
+BELOW_demo  = core model view demo
+LIB_CFLAGS  = $(filter-out $(LAYERS:%=-Ilib/%),$(CFLAGS)) $(BELOW_$(1):%=-Ilib/%)
 LDLIBS  = $(SANITIZE) -lncurses -lopenblas -lpthread -lm
 MPIEXEC = mpiexec
 
@@ -64,12 +72,16 @@ lib/build-flags: FORCE
 	@echo '$(CFLAGS) $(GPU)' | cmp -s - $@ || echo '$(CFLAGS) $(GPU)' >$@
 
 lib/%.o: lib/%.c $(LIB_HDR) lib/build-flags | deps
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(call LIB_CFLAGS,$(firstword $(subst /, ,$*))) -c -o $@ $<
 
 lib/model/gpu.o: lib/model/gpu.cu lib/model/gpu.h lib/build-flags
 	@test -n "$(NVCC)" || { echo "make GPU=1: nvcc not found (on the PATH or in /usr/local/cuda/bin): install CUDA, or build without GPU=1" >&2; exit 1; }
 	@test -n "$(CUDA_LIB)" || { echo "make GPU=1: no libcudart.so and libcublas.so where $(NVCC) links from: install cuBLAS, or build without GPU=1" >&2; exit 1; }
 	$(NVCC) -std=c++17 -O2 $(GPU_ARCH) -Xcompiler -Wall -c -o $@ $<
+
+# make flags-LAYER: the compile flags of that layer's files (tests/layers.sh).
+flags-%:
+	@echo '$(call LIB_CFLAGS,$*)'
 
 lib/libpp.a: $(LIB_OBJ)
 	rm -f $@

@@ -15,6 +15,7 @@ step mpiexec -n 8 ./tests/test_grid
 for P in 2 3 4 8; do step mpiexec -n $P ./tests/test_mpi 4; done
 step mpiexec -n 4 ./tests/test_mpi 4 skew
 step sh tests/deps.sh
+step sh tests/layers.sh
 step sh tests/bad_input.sh
 step sh tests/hang.sh
 step sh tests/options.sh

@@ -31,6 +31,6 @@ done | awk '
             if (layer(ab[2]) > layer(ab[1])) { printf "arrow up: %s -> %s\n", ab[1], ab[2]; bad = 1 }
         }
         if (circle != "") { print "circle among:" circle; bad = 1 }
-        if (!bad) print "no circle, no arrow up"
+        if (!bad) print "no circle, no arrow up: " length(files) " files, " length(edge) " arrows"
         exit bad
     }'

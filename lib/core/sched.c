@@ -335,53 +335,6 @@ pp_status pp_sched_zbh1(int P, int M, pp_sched **out)
     return end(out);
 }
 
-/* Built by name.  `v` is for interleaved only (0: its default, 2). */
-static const char *names = "naive, gpipe, 1f1b, interleaved, zbh1, zbv";
-
-const char *pp_sched_names(void)
-{
-    return names;
-}
-
-int pp_sched_is_builder(const char *name)
-{
-    static const char *known[] = {"naive", "gpipe", "1f1b", "interleaved", "zbh1", "zbv"};
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strcmp(name, known[i]) == 0) return 1;
-    return 0;
-}
-
-pp_status pp_sched_build(const char *name, int P, int M, int v, pp_sched **out, char *err, size_t errlen)
-{
-    return pp_sched_build_for(name, P, M, v, NULL, out, err, errlen);
-}
-
-pp_status pp_sched_build_for(const char *name, int P, int M, int v, const pp_costs *c, pp_sched **out, char *err,
-                             size_t errlen)
-{
-    *out = NULL;
-    if (err && errlen) err[0] = '\0';
-    if (v == 0) v = strcmp(name, "interleaved") == 0 ? 2 : 1;
-    if (!pp_sched_is_builder(name)) {
-        if (err) snprintf(err, errlen, "'%s' is not a schedule (schedules: %s, or a CSV file)", name, names);
-        return PP_EARG;
-    }
-    if (v != 1 && strcmp(name, "interleaved") != 0) {
-        if (err) snprintf(err, errlen, "--chunks %d: only interleaved takes a number of chunks (%s has its own)", v, name);
-        return PP_EARG;
-    }
-    if (v < 1 || v > 16) {
-        if (err) snprintf(err, errlen, "--chunks %d: the number of chunks per rank is 1 to 16", v);
-        return PP_EARG;
-    }
-    if (strcmp(name, "naive") == 0) return pp_sched_naive(P, M, out);
-    if (strcmp(name, "gpipe") == 0) return pp_sched_gpipe(P, M, out);
-    if (strcmp(name, "1f1b") == 0) return pp_sched_1f1b(P, M, out);
-    if (strcmp(name, "interleaved") == 0) return pp_sched_interleaved(P, M, v, out);
-    if (strcmp(name, "zbh1") == 0) return pp_sched_zbh1(P, M, out);
-    return pp_sched_zbv_for(P, M, c, out);
-}
-
 int pp_sched_edges(const pp_sched *s)
 {
     int e = 0;

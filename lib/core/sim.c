@@ -1,8 +1,6 @@
-/* sim.c -- the cost model and the simulator: what an action costs in
- * seconds, and a replay of a lowered schedule with those costs that predicts
- * every rank's timeline, the makespan, the bubble and the peak number of
- * micro-batches whose activations each rank holds.  Also the runs both the
- * simulator and the executor fill (one event list per rank).
+/* sim.c -- the simulator: a replay of a lowered schedule with the costs of
+ * costs.c that predicts every rank's timeline, the makespan, the bubble and
+ * the peak number of micro-batches whose activations each rank stores.
  *
  * The same replay, with unit costs, is how the validator finds a schedule
  * that would deadlock: if at some point no rank can take its next action, the
@@ -13,110 +11,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- costs ------------------------------------------------------------- */
-
-void pp_costs_default(pp_costs *c)
-{
-    c->tick_s = 0.010;
-    c->ticks[PP_F] = 1.0;
-    c->ticks[PP_B] = 2.0;
-    c->ticks[PP_I] = 1.0;
-    c->ticks[PP_W] = 1.0;
-    c->stage_scale = NULL;
-    c->latency = 0.0;
-    c->allreduce = 0.0;
-    c->dp_sum = 0.0;
-}
-
-double pp_cost_s(const pp_costs *c, pp_kind k, int stage, double *sum)
-{
-    double scale = c->stage_scale && stage >= 0 ? c->stage_scale[stage] : 1.0, ar = 0, ticks = 0;
-    switch (k) {
-    case PP_F:
-    case PP_B:
-    case PP_I:   /* these end with the tensor-parallel sum of their partial result */
-        ar = c->allreduce * scale;
-        ticks = c->ticks[k] * scale + ar;
-        break;
-    case PP_W: ticks = c->ticks[k] * scale; break;
-    case PP_RECV_F:
-    case PP_RECV_B: ticks = c->latency; break;
-    case PP_IDLE: ticks = c->dp_sum; break;
-    default: break;   /* a send costs its sender nothing */
-    }
-    if (sum) *sum = ar * c->tick_s;
-    return ticks * c->tick_s;
-}
-
-/* ---- runs: events of a whole step and what they add up to -------------- */
-
-pp_status pp_run_new(int rows, int M, pp_run **out)
-{
-    pp_run *r = calloc(1, sizeof *r);
-    if (!r) return PP_ENOMEM;
-    r->nrows = rows;
-    r->M = M;
-    r->T = r->D = 1;
-    r->refs = 1;
-    r->ranks = calloc((size_t)rows, sizeof *r->ranks);
-    r->busy = calloc((size_t)rows, sizeof *r->busy);
-    r->peak_inflight = calloc((size_t)rows, sizeof *r->peak_inflight);
-    r->bytes_sent = calloc((size_t)rows, sizeof *r->bytes_sent);
-    if (!r->ranks || !r->busy || !r->peak_inflight || !r->bytes_sent) {
-        pp_run_free(r);
-        return PP_ENOMEM;
-    }
-    *out = r;
-    return PP_OK;
-}
-
-int pp_run_pipe_rank(const pp_run *r, int row)
-{
-    int p, t, d;
-    pp_place(r->nrows / (r->T * r->D), r->T, row, &p, &t, &d);
-    return p;
-}
-
-pp_run *pp_run_keep(pp_run *r)
-{
-    if (r) r->refs++;
-    return r;
-}
-
-void pp_run_free(pp_run *r)
-{
-    if (!r || --r->refs > 0) return;
-    for (int i = 0; r->ranks && i < r->nrows; i++) pp_evlist_clear(&r->ranks[i]);
-    free(r->ranks);
-    free(r->busy);
-    free(r->peak_inflight);
-    free(r->bytes_sent);
-    free(r);
-}
-
-void pp_run_summarize(pp_run *r)
-{
-    r->makespan = 0.0;
-    r->paused = 0;
-    for (int p = 0; p < r->nrows; p++) {
-        r->busy[p] = 0.0;
-        r->peak_inflight[p] = 0;
-        r->bytes_sent[p] = 0;
-        for (int i = 0; i < r->ranks[p].n; i++) {
-            const pp_event *e = &r->ranks[p].ev[i];
-            if (e->type == PP_EV_COMPUTE) {
-                r->busy[p] += e->t1 - e->t0;
-                if (e->t1 > r->makespan) r->makespan = e->t1;
-            }
-            /* The replicas' gradient sum ends a grid's step. */
-            if (e->type == PP_EV_ALLREDUCE && e->t1 > r->makespan) r->makespan = e->t1;
-            if (e->type == PP_EV_SEND) r->bytes_sent[p] += e->bytes;
-            if (e->type == PP_EV_HOLD) r->paused = 1;
-            if (e->inflight > r->peak_inflight[p]) r->peak_inflight[p] = e->inflight;
-        }
-    }
-}
 
 /* ---- the replay -------------------------------------------------------- */
 

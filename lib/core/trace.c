@@ -1,5 +1,7 @@
 /* trace.c -- event lists: what one rank did, as {type, kind, stage,
- * micro-batch, t0, t1, bytes} records appended while it runs.
+ * micro-batch, t0, t1, bytes} records appended while it runs; the runs the
+ * simulator and the executor fill (one list per rank) and what they add up
+ * to; and the gather that brings every rank's list to rank 0.
  *
  * A list only grows, so a reader that remembers how many events it has seen
  * can take the new ones while the run goes on (the live view does this).
@@ -27,6 +29,73 @@ void pp_evlist_clear(pp_evlist *l)
     free(l->ev);
     l->ev = NULL;
     l->n = l->cap = 0;
+}
+
+pp_status pp_run_new(int rows, int M, pp_run **out)
+{
+    pp_run *r = calloc(1, sizeof *r);
+    if (!r) return PP_ENOMEM;
+    r->nrows = rows;
+    r->M = M;
+    r->T = r->D = 1;
+    r->refs = 1;
+    r->ranks = calloc((size_t)rows, sizeof *r->ranks);
+    r->busy = calloc((size_t)rows, sizeof *r->busy);
+    r->peak_inflight = calloc((size_t)rows, sizeof *r->peak_inflight);
+    r->bytes_sent = calloc((size_t)rows, sizeof *r->bytes_sent);
+    if (!r->ranks || !r->busy || !r->peak_inflight || !r->bytes_sent) {
+        pp_run_free(r);
+        return PP_ENOMEM;
+    }
+    *out = r;
+    return PP_OK;
+}
+
+int pp_run_pipe_rank(const pp_run *r, int row)
+{
+    int p, t, d;
+    pp_place(r->nrows / (r->T * r->D), r->T, row, &p, &t, &d);
+    return p;
+}
+
+pp_run *pp_run_keep(pp_run *r)
+{
+    if (r) r->refs++;
+    return r;
+}
+
+void pp_run_free(pp_run *r)
+{
+    if (!r || --r->refs > 0) return;
+    for (int i = 0; r->ranks && i < r->nrows; i++) pp_evlist_clear(&r->ranks[i]);
+    free(r->ranks);
+    free(r->busy);
+    free(r->peak_inflight);
+    free(r->bytes_sent);
+    free(r);
+}
+
+void pp_run_summarize(pp_run *r)
+{
+    r->makespan = 0.0;
+    r->paused = 0;
+    for (int p = 0; p < r->nrows; p++) {
+        r->busy[p] = 0.0;
+        r->peak_inflight[p] = 0;
+        r->bytes_sent[p] = 0;
+        for (int i = 0; i < r->ranks[p].n; i++) {
+            const pp_event *e = &r->ranks[p].ev[i];
+            if (e->type == PP_EV_COMPUTE) {
+                r->busy[p] += e->t1 - e->t0;
+                if (e->t1 > r->makespan) r->makespan = e->t1;
+            }
+            /* The replicas' gradient sum ends a grid's step. */
+            if (e->type == PP_EV_ALLREDUCE && e->t1 > r->makespan) r->makespan = e->t1;
+            if (e->type == PP_EV_SEND) r->bytes_sent[p] += e->bytes;
+            if (e->type == PP_EV_HOLD) r->paused = 1;
+            if (e->inflight > r->peak_inflight[p]) r->peak_inflight[p] = e->inflight;
+        }
+    }
 }
 
 /* Rank 0: the gathered bytes as a run, one row per rank of the whole grid. */

@@ -25,6 +25,19 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Seconds shown for time t: the spans in which the step stood still (paused,
+ * no compute under way) are left out of the picture's clock. */
+double pp_view_shown(const pp_view_model *m, double t)
+{
+    double shown = t;
+    for (int k = 0; k + 1 < m->nheld + 2; k += 2) {
+        double a = k < m->nheld ? m->held[k] : m->held_since, b = k < m->nheld ? m->held[k + 1] : m->now;
+        if (a < 0 || a >= t) continue;
+        shown -= (b < t ? b : t) - a;
+    }
+    return shown;
+}
+
 /* What a timeline cell shows, in drawing priority order (later wins). */
 enum { CELL_IDLE, CELL_SEND, CELL_HOLD, CELL_WAIT, CELL_F, CELL_B, CELL_I, CELL_W, CELL_AR, CELL_KINDS };
 

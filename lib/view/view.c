@@ -355,17 +355,6 @@ static void track_held(pp_view_model *m)
     m->held_since = -1;
 }
 
-double pp_view_shown(const pp_view_model *m, double t)
-{
-    double shown = t;
-    for (int k = 0; k + 1 < m->nheld + 2; k += 2) {
-        double a = k < m->nheld ? m->held[k] : m->held_since, b = k < m->nheld ? m->held[k + 1] : m->now;
-        if (a < 0 || a >= t) continue;
-        shown -= (b < t ? b : t) - a;
-    }
-    return shown;
-}
-
 static void *draw_loop(void *arg)
 {
     pp_view *v = arg;

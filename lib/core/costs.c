@@ -1,0 +1,40 @@
+/* costs.c -- the cost model: what an action costs, in seconds.  pp_cost_s
+ * is the one place a cost becomes seconds; the simulator, the executor's
+ * timed mode and the watchdog's limit all ask it.
+ * Left out on purpose: bandwidth models (a message costs a fixed latency, 0
+ * by default).
+ */
+#include "core.h"
+
+void pp_costs_default(pp_costs *c)
+{
+    c->tick_s = 0.010;
+    c->ticks[PP_F] = 1.0;
+    c->ticks[PP_B] = 2.0;
+    c->ticks[PP_I] = 1.0;
+    c->ticks[PP_W] = 1.0;
+    c->stage_scale = NULL;
+    c->latency = 0.0;
+    c->allreduce = 0.0;
+    c->dp_sum = 0.0;
+}
+
+double pp_cost_s(const pp_costs *c, pp_kind k, int stage, double *sum)
+{
+    double scale = c->stage_scale && stage >= 0 ? c->stage_scale[stage] : 1.0, ar = 0, ticks = 0;
+    switch (k) {
+    case PP_F:
+    case PP_B:
+    case PP_I:   /* these end with the tensor-parallel sum of their partial result */
+        ar = c->allreduce * scale;
+        ticks = c->ticks[k] * scale + ar;
+        break;
+    case PP_W: ticks = c->ticks[k] * scale; break;
+    case PP_RECV_F:
+    case PP_RECV_B: ticks = c->latency; break;
+    case PP_IDLE: ticks = c->dp_sum; break;
+    default: break;   /* a send costs its sender nothing */
+    }
+    if (sum) *sum = ar * c->tick_s;
+    return ticks * c->tick_s;
+}
