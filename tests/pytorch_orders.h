@@ -34,6 +34,7 @@
 #define PP_PYTORCH_ORDERS_H
 
 #include "pp.h"
+#include "core.h"   /* pp_action_str */
 
 #include <stdio.h>
 #include <stdlib.h>

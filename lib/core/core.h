@@ -5,10 +5,41 @@
 #define PP_CORE_H
 
 #include "pp.h"
+#include "pp_plugin.h"
 
 #include <stdatomic.h>
 
+/* ---- validation: why a schedule was refused ---- */
+
+typedef enum {
+    PP_BAD_NONE,
+    PP_BAD_STAGE,        /* a stage split over two ranks, or stages not 0..S-1 */
+    PP_BAD_DUPLICATE,    /* the same action twice */
+    PP_BAD_MISSING,      /* an F, B (or I and W) that a stage must run is absent */
+    PP_BAD_ORDER,        /* an action before the local action it needs (B before its F) */
+    PP_BAD_UNMATCHED,    /* a send without its receive, or a receive without its send */
+    PP_BAD_DEADLOCK      /* a cycle of waits */
+} pp_bad_kind;
+
+
+/* pp_sched_validate without its last check, the replay that finds
+ * deadlocks: for a lesson that runs one on purpose (--no-validate), so that
+ * the watchdog can be seen to catch it.  Every check that keeps the run
+ * safe (sizes, stages, actions present once) still holds. */
+pp_status pp_sched_lower_unchecked(const pp_sched *s, pp_sched **lowered, pp_check *why);
+
 /* ---- actions and schedules ---- */
+
+/* "2F0", "3B1", "1W4", "0SEND_F2"; an idle action writes "".  Returns the
+ * length written (snprintf-like). */
+int pp_action_str(pp_action a, char *buf, size_t n);
+pp_status pp_action_parse(const char *text, pp_action *out);
+
+/* The CSV form of a schedule (pp_sched_from_csv reads it): malloc'd text,
+ * or a file. */
+char *pp_sched_to_csv(const pp_sched *s);   /* malloc'd; the caller frees it */
+pp_status pp_sched_save(const pp_sched *s, const char *path);
+
 
 int pp_kind_is_compute(pp_kind k);
 const char *pp_kind_name(pp_kind k);   /* "F", "SEND_F", ... */

@@ -1,4 +1,4 @@
-/* pp.h -- libpp's core: pipeline parallelism over MPI, small enough to read in an afternoon.
+/* pp.h -- libpp's core: pipeline parallelism over MPI, small enough to read in an evening.
  *
  * The whole library follows one idea: a schedule is data.  A builder (or a CSV
  * file written by hand) gives every rank a list of actions such as "2F0"
@@ -10,7 +10,8 @@
  *                         lowered schedule
  *
  * and the runs' figures sit beside the formulas (pp_theory_...).  This header
- * is the core; pp_model.h adds real compute (a small MLP), pp_demo.h the
+ * is the map a demo needs; pp_plugin.h plugs real compute in (pp_model.h's
+ * small MLP is one), pp_fault.h puts bugs in on purpose, pp_demo.h has the
  * demos' options, live view and reports.  lib/README.md gives a reading order.
  *
  * Every function returns a pp_status (PP_OK is 0) and never exits;
@@ -42,8 +43,8 @@ const char *pp_strerror(pp_status st);
 
 /* ---- clock and waiting -------------------------------------------------- */
 
-/* Seconds on this process's monotonic clock.  Machines disagree about it:
- * pp_grid_new() measures each rank's offset from rank 0. */
+/* Seconds on this process's monotonic clock (pp_grid_new() measures each
+ * rank's offset from rank 0's). */
 double pp_now(void);
 /* Sleeps until this process's clock reads t (absolute, seconds). */
 void pp_sleep_until(double t);
@@ -52,8 +53,6 @@ void pp_sleep_until(double t);
 pp_status pp_wait(MPI_Request *req, double poll_s);
 /* A barrier whose waiting ranks sleep the same way. */
 pp_status pp_barrier(MPI_Comm comm, double poll_s);
-/* For tests: adds an artificial offset (seconds) to this process's clock. */
-void pp_clock_inject_offset(double seconds);
 
 /* ---- the grid: ranks and their places ----------------------------------- */
 
@@ -61,7 +60,6 @@ void pp_clock_inject_offset(double seconds);
  * data-parallel replicas.  Rank w sits at t = w mod T, p = (w / T) mod P,
  * d = w / (T P) (pp_place): a tensor-parallel group is T neighbouring ranks. */
 typedef struct {
-    MPI_Comm world;     /* the communicator the grid was made from */
     MPI_Comm all;       /* every rank (its own context): gathers, the live view, the start */
     MPI_Comm pipe;      /* this rank's pipeline: the P ranks with its t and d, by stage */
     MPI_Comm tp;        /* its tensor-parallel group: the T ranks with its p and d */
@@ -70,7 +68,6 @@ typedef struct {
     int rank, size;     /* this rank and the number of ranks */
     int P, T, D;        /* the grid's shape */
     int pipe_rank, tp_rank, dp_rank;   /* p, t and d of this rank */
-    int prev, next;     /* neighbouring ranks in pipe, MPI_PROC_NULL at the ends */
     double clock_offset;   /* this rank's clock minus rank 0's, seconds (estimated) */
     double clock_rtt;      /* fastest ping-pong round trip seen while estimating, seconds */
     struct pp_watchdog *wd; /* every rank's state in memory the ranks of one machine share (watchdog.c) */
@@ -85,8 +82,6 @@ pp_status pp_grid_new(MPI_Comm world, pp_grid **out);
 /* Collective: reshapes g into P x T x D, P = size / (T x D).  A shape that does
  * not fit gives PP_EARG (g unchanged) and a reason showing the arithmetic. */
 pp_status pp_grid_shape(pp_grid *g, int T, int D, char *err, size_t errlen);
-void pp_grid_coords(const pp_grid *g, int w, int *p, int *t, int *d);
-int pp_grid_rank_of(const pp_grid *g, int p, int t, int d);
 void pp_grid_free(pp_grid *g);
 
 /* ---- schedules: one list of actions per rank ---------------------------- */
@@ -130,22 +125,17 @@ typedef struct {
     int lowered;        /* set by pp_sched_validate(): checked, sends and receives explicit */
 } pp_sched;
 
-/* Builders.  Naive: one micro-batch at a time through every stage and back.
- * GPipe: all forwards, then all backwards.  1F1B: P - r warm-up forwards on
- * rank r, then one forward and one backward in turn, then the cool-down.
- * Interleaved: 1F1B over v chunks per rank (stages r, r+P, ...; any M, the
- * micro-batches in rounds of at least P; below P the formula does not hold).  ZB-H1: 1F1B with B split into I and W, the W's carried
- * into the cool-down.  ZB-V: two chunks per rank in a V (stages r and
- * 2P-1-r), I and W split; its order depends on what F, I and W cost, so
- * pp_sched_zbv_for() takes the costs (pp_sched_zbv: F = I = W). */
+/* Builders (sched.c says what each does).  ZB-V's order depends on what F,
+ * I and W cost: pp_sched_zbv is for F = I = W, pp_sched_zbv_for (below, with
+ * the costs) for any. */
 pp_status pp_sched_naive(int P, int M, pp_sched **out);
 pp_status pp_sched_gpipe(int P, int M, pp_sched **out);
 pp_status pp_sched_1f1b(int P, int M, pp_sched **out);
 pp_status pp_sched_interleaved(int P, int M, int v, pp_sched **out);
 pp_status pp_sched_zbh1(int P, int M, pp_sched **out);
 pp_status pp_sched_zbv(int P, int M, pp_sched **out);
-/* Builds by name for P ranks; v: chunks per rank, for interleaved (0 = 2;
- * the others take 0 or 1).  A refusal says why in err (may be NULL). */
+/* By name for P ranks (build.c); v: chunks per rank, for interleaved (0 =
+ * 2; the others take 0 or 1).  A refusal says why in err (may be NULL). */
 pp_status pp_sched_build(const char *name, int P, int M, int v, pp_sched **out, char *err, size_t errlen);
 int pp_sched_is_builder(const char *name);
 /* Boundaries s -> s+1 between stages on different ranks (P-1 in a plain
@@ -160,43 +150,20 @@ void pp_sched_push(pp_sched *s, int rank, pp_action a);
 pp_status pp_sched_finish(pp_sched *s);
 void pp_sched_free(pp_sched *s);
 
-/* "2F0", "3B1", "1W4", "0SEND_F2"; an idle action writes "".  Returns the
- * length written (snprintf-like). */
-int pp_action_str(pp_action a, char *buf, size_t n);
-pp_status pp_action_parse(const char *text, pp_action *out);
-
 /* The CSV form: one row per rank, one action per cell, an empty cell is an
- * idle slot.  A file with no send or receive in it is compute-only: the
- * sends and receives are implied.  PyTorch's form (torch.distributed.
- * pipelining) reads too: a B whose stage and micro-batch also have a W is
- * the input half (I), an overlapped cell "(0F7;7B3)OVERLAP_F_B" is its
- * two actions back to back, and "2BW0" (its older notation) is 2B0.  Its
- * comms form (a file holding UNSHARD, RESHARD or REDUCE_GRAD) is read as
- * its computes: the FSDP cells and the sends and receives are left out,
- * and the computes lowered as any compute-only order.  s->note says what
- * was read so. */
+ * idle slot; with no send or receive in it, they are implied.  PyTorch's
+ * two forms read too (sched.c says how); s->note says what was read so. */
 pp_status pp_sched_from_csv(const char *text, pp_sched **out, char *err, size_t errlen);
 pp_status pp_sched_load(const char *path, pp_sched **out, char *err, size_t errlen);
-char *pp_sched_to_csv(const pp_sched *s);   /* malloc'd; the caller frees it */
-pp_status pp_sched_save(const pp_sched *s, const char *path);
 
 /* ---- validation --------------------------------------------------------- */
 
-typedef enum {
-    PP_BAD_NONE,
-    PP_BAD_STAGE,        /* a stage split over two ranks, or stages not 0..S-1 */
-    PP_BAD_DUPLICATE,    /* the same action twice */
-    PP_BAD_MISSING,      /* an F, B (or I and W) that a stage must run is absent */
-    PP_BAD_ORDER,        /* an action before the local action it needs (B before its F) */
-    PP_BAD_UNMATCHED,    /* a send without its receive, or a receive without its send */
-    PP_BAD_DEADLOCK      /* a cycle of waits */
-} pp_bad_kind;
-
+/* Why a schedule was refused. */
 typedef struct {
-    pp_bad_kind kind;
+    int kind;            /* pp_bad_kind (core.h): stage, duplicate, missing, order, unmatched, deadlock */
     int rank, index;     /* the first bad action: rank and position in its list */
     char msg[256];       /* one line: what is wrong and why */
-    char missing[24];    /* for PP_BAD_MISSING: the absent action, "1B3" */
+    char missing[24];    /* for a missing action: the absent action, "1B3" */
     char *grid;          /* malloc'd step-by-rank grid marking the bad action, or NULL */
 } pp_check;
 
@@ -206,11 +173,6 @@ typedef struct {
  * pp_simulate() and pp_exec_step() take; on PP_ESCHED, *why says where (free
  * its grid with pp_check_clear()). */
 pp_status pp_sched_validate(const pp_sched *s, pp_sched **lowered, pp_check *why);
-/* pp_sched_validate without its last check, the replay that finds
- * deadlocks: for a lesson that runs one on purpose (--no-validate), so that
- * the watchdog can be seen to catch it.  Every check that keeps the run
- * safe (sizes, stages, actions present once) still holds. */
-pp_status pp_sched_lower_unchecked(const pp_sched *s, pp_sched **lowered, pp_check *why);
 void pp_check_clear(pp_check *c);
 
 /* ---- costs -------------------------------------------------------------- */
@@ -218,17 +180,14 @@ void pp_check_clear(pp_check *c);
 typedef struct {
     double tick_s;         /* seconds per tick (default 0.010) */
     double ticks[4];       /* F, B, I, W in ticks (default 1, 2, 1, 1) */
-    const double *stage_scale; /* optional [nstages] multiplier per stage, NULL = all 1 */
+    const double *stage_scale; /* [nstages] multiplier per stage, or NULL: all 1 */
     double latency;        /* ticks from a send to its receive being usable (default 0) */
-    double allreduce;      /* ticks of the tensor-parallel all-reduce ending every F, B and I
-                              (default 0; only on a grid with T > 1), scaled per stage */
+    double allreduce;      /* ticks of the tensor-parallel sum ending each F, B, I (T > 1) */
     double dp_sum;         /* ticks of the replicas' gradient sum ending a step (default 0; D > 1) */
 } pp_costs;
 
 void pp_costs_default(pp_costs *c);
-/* The builders whose order depends on the costs (ZB-V's does: see zbv.c):
- * the order for the costs a run will have (NULL: F = I = W).  By name, as
- * pp_sched_build(). */
+/* The orders made for the costs a run will have (NULL: F = I = W). */
 pp_status pp_sched_zbv_for(int P, int M, const pp_costs *c, pp_sched **out);
 pp_status pp_sched_build_for(const char *name, int P, int M, int v, const pp_costs *c, pp_sched **out, char *err,
                              size_t errlen);
@@ -243,16 +202,15 @@ typedef enum {
     PP_EV_COMPUTE,  /* F, B, I or W (see kind) */
     PP_EV_WAIT,     /* waiting for a message to arrive (kind: RECV_F or RECV_B) */
     PP_EV_SEND,     /* a message on its way: posted at t0, seen complete at t1 */
-    PP_EV_HOLD,     /* held by the live view's pause (space), not part of the schedule */
-    PP_EV_ALLREDUCE /* a collective of the grid: inside a compute (its kind and mb), or the
-                       replicas' gradient sum ending the step (kind IDLE, mb -1) */
+    PP_EV_HOLD,     /* paused by the live view (space), not part of the schedule */
+    PP_EV_ALLREDUCE /* a collective: in a compute (its kind, mb), or the replicas' sum (IDLE) */
 } pp_ev_type;
 
 typedef struct {
     int type;       /* pp_ev_type */
     int kind;       /* pp_kind of the action */
     int stage, mb;
-    int inflight;   /* micro-batches whose activations this rank holds after the event */
+    int inflight;   /* micro-batches whose activations this rank stores after the event */
     double t0, t1;  /* seconds since the step started, on rank 0's clock */
     long bytes;     /* message size for WAIT and SEND events */
 } pp_event;
@@ -270,12 +228,9 @@ typedef struct {
     pp_evlist *ranks;     /* [nrows] */
     double makespan;
     double *busy;         /* [nrows] compute time per row */
-    int *peak_inflight;   /* [nrows] peak micro-batches whose activations are held */
+    int *peak_inflight;   /* [nrows] peak micro-batches whose activations are stored */
     long *bytes_sent;     /* [nrows] */
-    int paused;           /* the live view held the ranks (space) during the step */
-    int retimed;          /* the tick was changed (+ or -) during the step */
-    int quit;             /* q stopped the run: the rest of the step ran at once, without its ticks
-                             (the final picture says so; no report or table is printed for it) */
+    int paused, retimed, quit;  /* the live view paused it, changed the tick, or q cut it short */
     int refs;             /* owners: pp_run_free() drops one, the last frees */
 } pp_run;
 
@@ -289,85 +244,25 @@ pp_status pp_simulate(const pp_sched *lowered, const pp_costs *c, pp_run **out);
 
 /* ---- the executor ------------------------------------------------------- */
 
-/* The step under way on this rank, as real compute sees it. */
+/* Real compute and devices plug in through pp_plugin.h, the live view
+ * through internal hooks; pp_fault.h has the bugs put in on purpose. */
 typedef struct pp_step pp_step;
-/* Lets MPI move this rank's messages now, in the middle of a compute. */
-pp_status pp_step_progress(pp_step *st);
-/* Records a collective the compute ran (t0, t1 on pp_now()'s clock). */
-pp_status pp_step_record(pp_step *st, pp_event e);
-
-/* Real compute.  In timed mode it is absent and an action sleeps its ticks. */
-typedef struct {
-    void *ctx;
-    /* The buffer a SEND or RECV action's message travels in, and its bytes. */
-    void *(*buffer)(void *ctx, pp_action a, size_t *bytes);
-    /* Runs F, B, I or W: reads its input from the buffer its receive filled,
-     * writes what it sends into the buffer of its send. */
-    pp_status (*compute)(void *ctx, pp_step *st, pp_action a);
-    /* Optional: after this rank's last action (the replicas' gradient sum). */
-    pp_status (*finish)(void *ctx, pp_step *st);
-    /* Optional: are a SEND's bytes in its buffer yet?  A GPU copies a
-     * message out to host memory beside the next compute; the executor
-     * posts the send once this says 1, and goes on meanwhile. */
-    int (*ready)(void *ctx, pp_action a);
-} pp_work;
-
-/* A compute device other than the host's cores (a GPU), as the executor
- * sees it.  Its computes run on its own clock, so their times come from it;
- * in timed mode it is kept busy for an action's ticks. */
-typedef struct {
-    void *ctx;
-    void (*step)(void *ctx);                    /* a step starts: ties the device's clock to pp_now() */
-    void (*begin)(void *ctx);                   /* a compute starts */
-    void (*occupy)(void *ctx, double seconds);  /* timed mode: the device busy this long */
-    /* The compute has been handed over: 1 while the device still runs it,
-     * then 0 with its start and end on pp_now()'s clock; -1 if it failed. */
-    int (*end)(void *ctx, double *t0, double *t1);
-} pp_device;
-
-/* A bug a rank runs on purpose, so that a student (or a test) can watch the
- * watchdog catch it.  It strikes at micro-batch M/2:
- *   stall  the rank stops in its first compute of that micro-batch and never
- *          moves again, as a process stopped by a debugger or a signal;
- *   drop   the rank passes its first send of that micro-batch without making it;
- *   swap   the rank waits for that micro-batch's gradient before it has
- *          received (or sent) its activation: receives out of order, a deadlock;
- *   error  the rank fails at lowered action `action` (an ordinary error). */
-typedef enum { PP_FAULT_NONE, PP_FAULT_STALL, PP_FAULT_DROP, PP_FAULT_SWAP, PP_FAULT_ERROR } pp_fault_kind;
-typedef struct {
-    pp_fault_kind kind;
-    int rank;     /* the rank of the job that runs it */
-    int action;   /* error: the index in its lowered list */
-} pp_fault;
-/* Reads "stall:1", "drop:0", "swap:2" or "error:1:5" ("1:5" too) for a job of
- * `nranks` ranks (0: not known yet, any rank from 0 will do); "none" or an
- * empty text is no fault.  PP_EPARSE with a reason. */
-pp_status pp_fault_parse(const char *text, int nranks, pp_fault *f, char *err, size_t errlen);
-/* Can the fault strike in this lowered schedule?  (A rank with no send
- * cannot drop one.)  PP_EARG with a reason naming what would do. */
-pp_status pp_fault_check(const pp_fault *f, const pp_grid *g, const pp_sched *lowered, char *err, size_t errlen);
-/* The default watchdog time for a step: 5 s plus twice its slowest action. */
-double pp_watchdog_limit(const pp_sched *lowered, const pp_costs *c);
-
-
-/* Who watches a step as it runs: the live view (its hooks are internal). */
+typedef struct pp_work pp_work;
+typedef struct pp_device pp_device;
 typedef struct pp_watch pp_watch;
+#include "pp_fault.h"
 
 typedef struct {
     pp_costs costs;       /* what each action costs, and the tick */
     size_t payload;       /* bytes per activation or gradient message (default 64 KiB) */
-    double poll_wait_s;   /* sleep between tests while waiting for a message */
-    double poll_busy_s;   /* sleep between tests while "computing" */
-    double spin_s;        /* test-and-yield, no sleep, for this long at the edges:
-                             the end of a compute, the start of a wait, just after a send */
+    double poll_wait_s, poll_busy_s;  /* sleep between tests: waiting, "computing" */
+    double spin_s;        /* test-and-yield at the edges (exec.c's slice()) */
     const pp_watch *watch;  /* the live view, or NULL */
     const pp_work *work;    /* real compute, or NULL for timed mode */
     const pp_device *device;  /* the device computes run on, or NULL: the host's cores */
-    double watchdog_s;      /* stop a step in which no rank progresses for this long:
-                               0 off, < 0 the default (pp_watchdog_limit) */
+    double watchdog_s;      /* no progress for this long stops a step: 0 off, < 0 default */
     pp_fault fault;         /* a bug put in on purpose, for lessons and tests */
-    const volatile sig_atomic_t *interrupted;  /* set on Ctrl-C (or NULL): from then on the
-                               watchdog, even when off, stops a step stuck for 1 s */
+    const volatile sig_atomic_t *interrupted;  /* Ctrl-C (or NULL): a stuck step then stops */
 } pp_exec_opts;
 
 void pp_exec_opts_default(pp_exec_opts *o);
@@ -380,15 +275,13 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *lowered, const pp_exec_
 
 /* ---- theory: the formulas, and their measured counterparts -------------- */
 
-/* For P pipeline ranks, M micro-batches and v chunks per rank (s->chunks):
- * the bubble as a share of the step ((P-1)/(M+P-1) for GPipe and 1F1B,
- * (P-1)/(vM+P-1) interleaved, ...) and over the ideal time ((P-1)/M, ...);
- * negative: no formula (a file's schedule).  theory.c gives each one's why. */
+/* For P ranks, M micro-batches and v chunks per rank: the bubble as a share
+ * of the step ((P-1)/(M+P-1) for GPipe and 1F1B, ...) and over the ideal
+ * time ((P-1)/M, ...); negative: no formula.  theory.c gives each one's why. */
 double pp_theory_bubble_step(pp_family f, int P, int M, int v);
 double pp_theory_bubble_ideal(pp_family f, int P, int M, int v);
-/* Peak (chunk, micro-batch) pairs whose activations pipeline rank r holds
- * at once, from a forward to the end of its backward (W): GPipe M, 1F1B
- * min(M, P - r), ...; negative when unknown. */
+/* Peak (chunk, micro-batch) pairs whose activations pipeline rank r stores
+ * at once: GPipe M, 1F1B min(M, P - r), ...; negative when unknown. */
 int pp_theory_peak_inflight(pp_family f, int P, int M, int v, int rank);
 /* The formulas as text, e.g. "(P-1)/(M+P-1)". */
 const char *pp_theory_bubble_step_text(pp_family f);

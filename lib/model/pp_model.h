@@ -11,6 +11,7 @@
 #define PP_MODEL_H
 
 #include "pp.h"
+#include "pp_plugin.h"
 
 /* ---- tensors and memory ------------------------------------------------- */
 
