@@ -6,9 +6,13 @@
 # 2, exactly one "error:" line that names the bad value, and no file written.
 # PP_OPTIONS_LATE=1 (make check) leaves out the missing and malformed
 # values, which the parser refuses before anything is set up (the option
-# parser's fuzz target covers that path).
+# parser's fuzz target covers that path).  make test checks each option in
+# the first demo that takes it (every demo reads it with the same code);
+# PP_TEST_FULL=1 (make check) in every demo.
 cd "$(dirname "$0")/.." || exit 1
 . tests/scratch.sh
+. tests/sample.sh
+seen=" "
 
 # The bad values of each option: malformed, then out of range (or a path
 # that cannot be written).
@@ -76,6 +80,8 @@ for path in demos/[0-9][0-9]_*; do
         values=$(bad_values "$opt")
         [ -n "$values" ] || { echo "not ok - $demo $opt: no bad values listed for this option"; continue; }
         malformed=${values%%|*} range=${values#*|}
+        case "$seen" in *" $opt "*) full || continue ;; esac
+        seen="$seen$opt "
         if [ -z "${PP_OPTIONS_LATE:-}" ]; then
             refused "$demo $opt without its value" "needs a value" "./demos/$demo" "$opt"
             refused "$demo $opt '$malformed' (malformed)" "'$malformed'" "./demos/$demo" "$opt" "$malformed"

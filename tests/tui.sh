@@ -4,8 +4,11 @@
 # Ctrl-C, an error in one rank, a rank killed with SIGKILL, a terminal too
 # small, monochrome, a redirected output; and the exports.  After every run
 # the terminal's settings (stty -g) must be what they were before, and the
-# job must end within 5 seconds of being told to.
+# job must end within 5 seconds of being told to.  make test runs a sample
+# (80x24; pause, one step, q; Ctrl-C, errors and kills; hangs; a small
+# terminal); PP_TEST_FULL=1 (make check) runs every session.
 cd "$(dirname "$0")/.." || exit 1
+. tests/sample.sh
 top=$(pwd)
 tmp=$(mktemp -d)
 sess="pptest$$"
@@ -95,7 +98,10 @@ step_once() { tm send-keys -t "$sess" n; sleep "$1"; done_at; }
 figure() { sed -n 's/.*bubble[a-z ]* \([0-9.][0-9.]*\) % measured.*/\1/p' | head -1; }
 
 # ---- the picture at two sizes, and the final bubble against plain text ----
-for size in "80 24" "160 48"; do
+sizes="80x24"
+full && sizes="80x24 160x48"
+for size in $sizes; do
+    size=$(echo "$size" | tr x ' ')
     set -- $size
     w=$1 h=$2
     start "$w" "$h" "mpiexec -n 4 ./demos/04_bubble_efficiency -m 8 --tick-ms 20"
@@ -128,6 +134,7 @@ tm capture-pane -p -S -200 -t "$sess" | grep -q "formula and predicted: computed
     ok "the text report is printed below the picture when the view closes" || bad "no text report after the view"
 
 # ---- resizing, and a terminal named with --tty -------------------------------
+if full; then
 start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 60 --tty \$(tty)"
 widest() { screen | awk '{ if (length($0) > w) w = length($0) } END { print w + 0 }'; }
 if wait_for "RUNNING" 20; then
@@ -150,8 +157,10 @@ fi
 tm send-keys -t "$sess" q
 if ended 5; then ok "resize: q ends every rank"; else bad "resize: still running after q"; fi
 restored "resize"
+fi
 
 # ---- a paused step is flagged ------------------------------------------------
+if full; then
 start 120 40 "mpiexec -n 4 ./demos/05_1f1b -m 4 --tick-ms 60"
 pause_run 20 0.3 0.5
 tm send-keys -t "$sess" " "
@@ -162,6 +171,7 @@ else
 fi
 tm send-keys -t "$sess" q
 ended 5 || bad "flag test: still running after q"
+fi
 
 # ---- q mid-step: flagged like a pause, and the status says the run was cut short ----
 start 120 40 "mpiexec -n 4 ./demos/04_bubble_efficiency -m 8 --tick-ms 150"
@@ -176,6 +186,7 @@ fi
 restored "q mid-step"
 
 # ---- q at the final prompt leaves like any key: the run is complete ----------
+if full; then
 start 100 30 "mpiexec -n 4 ./demos/04_bubble_efficiency -m 4 --tick-ms 5 --csv $tmp/final.csv"
 wait_for "press any key" 20
 tm send-keys -t "$sess" q
@@ -185,6 +196,7 @@ else
     bad "q at the final prompt: exit status '$(cat "$tmp/rc")', csv $(ls "$tmp/final.csv" 2>&1)"; screen | sed 's/^/#   /'
 fi
 restored "q at the end"
+fi
 
 # ---- pause, one step, q -------------------------------------------------
 start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100"
@@ -228,6 +240,7 @@ if ended 5; then ok "q ends every rank within 5 s"; else bad "q: still running a
 restored "q"
 
 # ---- one step on a grid: the whole tensor-parallel group moves ------------------
+if full; then
 start 120 40 "mpiexec -n 8 ./demos/05_1f1b --tp 2 -m 8 --tick-ms 100"
 pause_run 30 1.5 1.5
 a=$(done_at)
@@ -240,6 +253,7 @@ fi
 tm send-keys -t "$sess" q
 if ended 5; then ok "grid: q ends every rank within 5 s"; else bad "grid: still running after q"; fi
 restored "grid step"
+fi
 
 # ---- Ctrl-C, an error in one rank, a rank killed --------------------------
 start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 8 --tick-ms 100"
@@ -376,6 +390,7 @@ else
 fi
 
 # ---- the zero-bubble demo: I and W drawn as their own kinds ------------------
+if full; then
 start 80 24 "mpiexec -n 4 ./demos/08_zero_bubble -m 4 --tick-ms 5"
 wait_for "1f1b done" 20 && tm send-keys -t "$sess" x
 if wait_for "zbh1 done" 20 && screen | grep -q "B input" && screen | grep -q "B weight" &&
@@ -393,8 +408,10 @@ else
 fi
 tm send-keys -t "$sess" q
 ended 5 || bad "08: still running after q"
+fi
 
 # ---- exports ---------------------------------------------------------------
+if full; then
 mpiexec -n 4 ./demos/04_bubble_efficiency -m 4 --tick-ms 2 --trace "$tmp/t.json" --events "$tmp/e.csv" \
     --svg "$tmp/t.svg" </dev/null >/dev/null
 set -- $(./tests/json_check "$tmp/t.json")
@@ -419,8 +436,10 @@ else
     bad "--svg: legend '$legend', axis '$axis'"
 fi
 ls "$tmp"/*.tmp >/dev/null 2>&1 && bad "exports left .tmp files" || ok "exports: no .tmp files left"
+fi
 
 # ---- the live stream is the step's record -----------------------------------
+if full; then
 # With the view on, rank 0 keeps the events the ranks streamed to it and
 # gathers nothing again: the same events, each once and complete, as a run
 # without the view gathers.
@@ -435,8 +454,10 @@ else
     bad "live view: streamed events differ from a gathered run's (run, rank, type, count: live, then gathered)"
     count "$tmp/live.csv" | sed 's/^/#   live /'; count "$tmp/plain.csv" | sed 's/^/#   gathered /' 
 fi
+fi
 
 # ---- real compute in the live view -------------------------------------------
+if full; then
 start 120 40 "mpiexec -n 2 ./demos/02_microbatches -m 2,4 --steps 2"
 if wait_for "next M: press any key" 30 && screen | grep -q "real compute: F=" &&
     screen | grep -q "M=2 step 2 of 2: loss [0-9.]*, [0-9]* samples/s (measured)"; then
@@ -449,8 +470,10 @@ wait_for "done: press any key" 30 && tm send-keys -t "$sess" x
 ended 20 && [ "$(cat "$tmp/rc")" = 0 ] && screen | grep -q "The loss and the weights agree" &&
     ok "real mode: ends on a key, exit 0, the text table follows the picture" || bad "real mode: did not end cleanly"
 restored "real mode"
+fi
 
 # ---- a grid (P x T x D) in the live view at 80x24 ----------------------------
+if full; then
 start 80 24 "mpiexec -n 8 ./demos/12_3d --steps 2"
 if wait_for "done: press any key" 60 && screen | grep -q "P=2 x T=2 x D=2" && screen | grep -q "^d0s0 t0" &&
     screen | grep -q "^d1s1 t0" && screen | grep -q "^     t1 " && screen | grep -q "all-reduce" && screen | grep -q "compute actions done: 128 of 128"; then
@@ -461,3 +484,4 @@ fi
 tm send-keys -t "$sess" x
 ended 20 && [ "$(cat "$tmp/rc")" = 0 ] && ok "grid: ends on a key, exit 0" || bad "grid: did not end cleanly"
 restored "grid"
+fi

@@ -2,7 +2,8 @@
 # check.sh -- make check: the kit built again with AddressSanitizer and
 # UndefinedBehaviorSanitizer, in build/check (the normal build is left as it
 # is), and run: the C tests, every demo at its defaults, the bad-input, hang
-# and option tests.  A step fails if it fails as in make test, or if a
+# and option tests; then the whole form of the checks make test samples
+# (tests/sample.sh: options, hangs, live-view sessions, lesson commands).  A step fails if it fails as in make test, or if a
 # sanitizer reports anything (a leak included: LeakSanitizer, with MPICH's,
 # hwloc's and ncurses' own allocations left out by tools/lsan.supp).  Then
 # each fuzz target runs for FUZZ_SECONDS (tools/fuzz.sh).  Ends on one
@@ -61,8 +62,11 @@ for demo in 00_anatomy:4 01_forward_flow:4 02_microbatches:2 03_memory_split:4 0
 done
 step "demo 13_deadlock, no fault" mpiexec -n 4 ./demos/13_deadlock --no-tui --fault none
 step "bad input" sh tests/bad_input.sh
-step "hangs" sh tests/hang.sh
-step "options (those refused once the ranks are set up)" env PP_OPTIONS_LATE=1 sh tests/options.sh
+step "hangs, every scenario" env PP_TEST_FULL=1 sh tests/hang.sh
+step "options (those refused once the ranks are set up), in every demo" env PP_OPTIONS_LATE=1 PP_TEST_FULL=1 sh tests/options.sh
+step "every option of every demo (the normal build)" env PP_TEST_FULL=1 sh "$top/tests/options.sh"
+step "every live-view session (the normal build)" env PP_TEST_FULL=1 sh "$top/tests/tui.sh"
+step "every lesson command, and every demo at 80 columns (the normal build)" env PP_TEST_FULL=1 sh "$top/tests/lessons.sh"
 step "lessons under other OpenBLAS kernels" sh "$top/tests/kernels.sh"
 step "mutants of the trainer, caught by test_random" sh "$top/tests/mutants.sh"
 step "fuzz targets, ${FUZZ_SECONDS:-20} s each" sh tools/fuzz.sh "${FUZZ_SECONDS:-20}"

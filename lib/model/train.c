@@ -30,102 +30,17 @@
  *   - replica d trains on its share of the batch; after the last
  *     micro-batch the replicas' gradients are summed (ordered all-reduce)
  *     and every replica takes the same SGD step.
- * On GPU ranks (--device gpu) tensors live in device memory, and every
- * message crossing to another rank travels in a buffer of its own, kept
- * from step to step: page-locked host memory, or device memory where the
- * MPI library reads it.  An outgoing message is copied into it on the
- * GPU's second stream right after the compute that made it, and the
- * executor posts its send once that copy is done (the ready hook), while
- * the next compute runs; an arriving one is copied in just before its use.
- * The collectives' sums are done on the host, so their vectors go out and back.
+ * On GPU ranks (--device gpu) tensors live in device memory and a message
+ * to another rank travels in a buffer of its own (mirror.c).  The trainer's
+ * state is in trainer.h; --dump writes it out (dump.c).
  * Left out on purpose: weight stashing (PipeDream's asynchronous updates);
  * every step ends with one SGD update after the last micro-batch.
  */
-#include "model.h"
+#include "trainer.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-/* What one block keeps for one micro-batch between its forward and its
- * weight gradient. */
-typedef struct {
-    pp_tensor *x;     /* block input (rows x width) */
-    pp_tensor *h;     /* x W1 + b1 (rows x hidden): freed once dh is made */
-    pp_tensor *a;     /* gelu(h) (rows x hidden) */
-    pp_tensor *dy;    /* gradient at the block output (rows x width), kept from I to W */
-    pp_tensor *dh;    /* gradient at h (rows x hidden), kept from I to W */
-} saved;
-
-/* Message buffers, by direction: received by stage s from s-1, sent by s to
- * s+1, received by s from s+1, sent by s to s-1. */
-enum { IN_F, OUT_F, IN_B, OUT_B, NDIRS };
-
-struct pp_trainer {
-    const pp_grid *g;
-    pp_model_cfg cfg;
-    pp_partition part;
-    int S, me;            /* stages; this rank's place in its pipeline */
-    int share;            /* samples of each batch this replica trains on: batch / D */
-    pp_reducer tp;        /* the group's sum (T > 1) */
-    pp_comm_stats comm;   /* this step's communication */
-    pp_waiter plain_wait; /* how a collective waits outside a step (inside: the step's waiter) */
-    pp_action cur;        /* the compute under way (for the collectives' events) */
-    pp_step *step_now;    /* the executor's step the compute under way belongs to */
-    int stage_rank[PP_MAX_STAGES];
-    pp_mem mem;
-    pp_block *w, *grad;   /* [depth]: only this rank's blocks are allocated */
-    /* the step under way */
-    int step, M, rows;
-    pp_tensor *A;         /* last stage: the teacher's matrix (width x width), made once */
-    /* x, targets and y are kept until the next step starts, for --dump */
-    pp_tensor *x;         /* first and last stage: the batch's inputs (batch x width) */
-    pp_tensor *targets;   /* last stage: targets (batch x width) */
-    pp_tensor *y;         /* last stage: the model's outputs (batch x width) */
-    pp_tensor **msg;      /* [NDIRS][S*M] message buffers, NULL where none */
-    /* GPU ranks: the buffer each message crossing to another rank travels in
-     * to and from MPI ([NDIRS][S*M], NULL where none), made for mirror_M
-     * micro-batches and kept while M stays; the ticket of each outgoing
-     * one's copy into it; and host room for the collectives' vectors. */
-    float **mirror;
-    int mirror_M;
-    int *ticket;
-    float *scratch;
-    long scratch_n;
-    saved *sv;            /* [depth * M] */
-    int w_next[PP_MAX_STAGES];   /* per stage: the micro-batch whose W is added next */
-    char *w_asked;        /* [S*M] the schedule ran this W, its turn has not come */
-    double *mb_loss;      /* [M] last stage: each micro-batch's loss, added in order at the step's end */
-    double loss;          /* last stage: this step's loss (on the others 0 until the broadcast) */
-    pp_work work;
-};
-
-static int mine(const pp_trainer *tr, int s)
-{
-    return tr->stage_rank[s] == tr->me;
-}
-
-/* Where the message of direction dir, stage s and micro-batch m sits in
- * the step's [NDIRS][S*M] lists (buffers, their copies, their tickets). */
-static size_t slot(const pp_trainer *tr, int dir, int s, int m)
-{
-    return (size_t)dir * tr->S * tr->M + (size_t)s * tr->M + m;
-}
-
-static pp_tensor **msg(pp_trainer *tr, int dir, int s, int m)
-{
-    return &tr->msg[slot(tr, dir, s, m)];
-}
-
-/* Does that message come from, or go to, another rank? */
-static int crosses(const pp_trainer *tr, int dir, int s)
-{
-    int other = dir == IN_F || dir == OUT_B ? s - 1 : s + 1;   /* the stage at the other end */
-    return other >= 0 && other < tr->S && !mine(tr, other);
-}
 
 static saved *sv(pp_trainer *tr, int l, int m)
 {
@@ -144,13 +59,6 @@ static pp_status new_t(pp_trainer *tr, pp_mem_role r, int rows, int cols, pp_ten
     return pp_tensor_new(&tr->mem, r, rows, cols, out);
 }
 
-/* The buffer a message travels in to and from MPI on a GPU rank, or NULL:
- * the tensor goes to MPI as it is (the CPU, or a neighbour on this rank). */
-static float *mirror(pp_trainer *tr, int dir, int s, int m)
-{
-    return tr->mirror ? tr->mirror[slot(tr, dir, s, m)] : NULL;
-}
-
 /* This rank's slice of a message (all of it when T = 1): floats first .. first + count - 1. */
 static void my_slice(const pp_trainer *tr, const pp_tensor *b, long *first, long *count)
 {
@@ -161,34 +69,10 @@ static void my_slice(const pp_trainer *tr, const pp_tensor *b, long *first, long
  * buffer MPI sends it from (the executor sends once the copy is done). */
 static void message_out(pp_trainer *tr, int dir, int s, int m)
 {
-    float *to = mirror(tr, dir, s, m);
-    if (!to) return;
     pp_tensor *b = *msg(tr, dir, s, m);
     long first, count;
     my_slice(tr, b, &first, &count);
-    tr->ticket[slot(tr, dir, s, m)] = pp_ops_now()->copy_out(to + first, b->data + first, (size_t)count * sizeof(float));
-}
-
-/* Host memory for a collective's vector of n floats (buf itself on the
- * CPU), holding buf's values. */
-static float *host_vector(pp_trainer *tr, float *buf, long n)
-{
-    const pp_ops *op = pp_ops_now();
-    if (!op->on_device) return buf;
-    if (n > tr->scratch_n) {
-        op->host_release(tr->scratch);
-        tr->scratch_n = 0;
-        if (!(tr->scratch = op->host_alloc((size_t)n * sizeof(float)))) return NULL;
-        tr->scratch_n = n;
-    }
-    op->to_host(tr->scratch, buf, (size_t)n * sizeof(float));
-    return tr->scratch;
-}
-
-/* The collective's result back where it belongs. */
-static void host_vector_back(float *buf, const float *host, long n)
-{
-    if (host != buf) pp_ops_now()->from_host(buf, host, (size_t)n * sizeof(float));
+    pp_mirror_out(&tr->mirrors, slot(tr, dir, s, m), b->data, first, count);
 }
 
 /* ---- forward ------------------------------------------------------------- */
@@ -221,7 +105,7 @@ static const pp_waiter *waiter(const pp_trainer *tr)
 static pp_status arrived(pp_trainer *tr, int dir, int s, int m)
 {
     pp_tensor *b = *msg(tr, dir, s, m);
-    float *host = mirror(tr, dir, s, m), *where = host ? host : b->data;
+    float *host = pp_mirror(&tr->mirrors, slot(tr, dir, s, m)), *where = host ? host : b->data;
     long n = (long)b->rows * b->cols;
     pp_status st = PP_OK, rec = PP_OK;
     if (tr->g->T > 1) {
@@ -257,9 +141,9 @@ static pp_status tp_sum(void *ctx, float *buf, long n)
 {
     pp_trainer *tr = ctx;
     double t0 = pp_now();
-    float *host = host_vector(tr, buf, n);
+    float *host = pp_host_vector(&tr->mirrors, buf, n);
     pp_status st = host ? pp_allreduce_ordered(host, n, tr->g->tp, waiter(tr), &tr->comm.tp_sent) : PP_ENOMEM;
-    if (st == PP_OK) host_vector_back(buf, host, n);
+    if (st == PP_OK) pp_host_vector_back(buf, host, n);
     tr->comm.tp_size += n * (long)sizeof(float);
     tr->comm.tp_calls++;
     tr->comm.tp_s += pp_now() - t0;
@@ -447,7 +331,7 @@ static int ready(void *ctx, pp_action a)
 {
     pp_trainer *tr = ctx;
     int dir = a.kind == PP_SEND_F ? OUT_F : OUT_B;
-    return !mirror(tr, dir, a.stage, a.mb) || pp_ops_now()->copied(tr->ticket[slot(tr, dir, a.stage, a.mb)]);
+    return pp_mirror_ready(&tr->mirrors, slot(tr, dir, a.stage, a.mb));
 }
 
 static void *buffer(void *ctx, pp_action a, size_t *bytes)
@@ -465,7 +349,7 @@ static void *buffer(void *ctx, pp_action a, size_t *bytes)
     my_slice(tr, b, &first, &count);
     *bytes = (size_t)count * sizeof(float);
     if (dir == OUT_F || dir == OUT_B) tr->comm.pipe_bytes += (long)*bytes, tr->comm.pipe_msgs++;
-    float *host = mirror(tr, dir, a.stage, a.mb);
+    float *host = pp_mirror(&tr->mirrors, slot(tr, dir, a.stage, a.mb));
     return (host ? host : b->data) + first;
 }
 
@@ -490,38 +374,18 @@ static void free_batch(pp_trainer *tr)
     tr->x = tr->targets = tr->y = NULL;
 }
 
-static void free_mirrors(pp_trainer *tr)
-{
-    for (int i = 0; tr->mirror && i < NDIRS * tr->S * tr->mirror_M; i++) pp_ops_now()->msg_release(tr->mirror[i]);
-    free(tr->mirror), free(tr->ticket);
-    tr->mirror = NULL, tr->ticket = NULL;
-    tr->mirror_M = 0;
-}
-
-/* GPU ranks: the buffer MPI sends from or receives into, for every message
- * that crosses to another rank (kept while M stays the same: a page-locked
- * allocation costs milliseconds). */
+/* GPU ranks: a buffer for every message that crosses to another rank. */
 static pp_status make_mirrors(pp_trainer *tr)
 {
-    if (!pp_ops_now()->on_device || tr->mirror_M == tr->M) return PP_OK;
-    free_mirrors(tr);
     int n = NDIRS * tr->S * tr->M;
-    tr->mirror = calloc((size_t)n, sizeof *tr->mirror);
-    tr->ticket = calloc((size_t)n, sizeof *tr->ticket);
-    if (!tr->mirror || !tr->ticket) return PP_ENOMEM;
-    tr->mirror_M = tr->M;   /* (what free_mirrors goes over; the mirrors are whole only on PP_OK) */
+    char *need = calloc((size_t)n, 1);
+    if (!need) return PP_ENOMEM;
     for (int dir = 0; dir < NDIRS; dir++)
-        for (int s = 0; s < tr->S; s++) {
-            if (!mine(tr, s) || !crosses(tr, dir, s)) continue;
-            for (int m = 0; m < tr->M; m++) {
-                size_t i = slot(tr, dir, s, m);
-                if (!(tr->mirror[i] = pp_ops_now()->msg_alloc((size_t)tr->rows * tr->cfg.width * sizeof(float)))) {
-                    free_mirrors(tr);   /* the next step makes them all again */
-                    return PP_ENOMEM;
-                }
-            }
-        }
-    return PP_OK;
+        for (int s = 0; s < tr->S; s++)
+            for (int m = 0; m < tr->M && mine(tr, s) && crosses(tr, dir, s); m++) need[slot(tr, dir, s, m)] = 1;
+    pp_status st = pp_mirrors_make(&tr->mirrors, tr->M, n, need, (size_t)tr->rows * tr->cfg.width * sizeof(float));
+    free(need);
+    return st;
 }
 
 /* Makes the step's message buffers, inputs and targets. */
@@ -583,9 +447,9 @@ static pp_status sum_replicas(void *ctx, pp_step *step)
         pp_tensor *g[4] = {tr->grad[l].W1, tr->grad[l].b1, tr->grad[l].W2t, tr->grad[l].b2};
         for (int k = 0; k < 4 && st == PP_OK; k++) {
             long n = (long)g[k]->rows * g[k]->cols;
-            float *host = host_vector(tr, g[k]->data, n);
+            float *host = pp_host_vector(&tr->mirrors, g[k]->data, n);
             st = host ? pp_allreduce_ordered(host, n, tr->g->dp, waiter(tr), &tr->comm.dp_sent) : PP_ENOMEM;
-            if (st == PP_OK) host_vector_back(g[k]->data, host, n);
+            if (st == PP_OK) pp_host_vector_back(g[k]->data, host, n);
             tr->comm.dp_size += n * (long)sizeof(float);
             tr->comm.dp_calls++;
         }
@@ -682,8 +546,7 @@ void pp_trainer_free(pp_trainer *tr)
         if (tr->grad) pp_block_free(&tr->grad[l]);
     }
     free_batch(tr);
-    free_mirrors(tr);
-    pp_ops_now()->host_release(tr->scratch);
+    pp_mirrors_free(&tr->mirrors);
     pp_tensor_free(tr->A);
     free(tr->w), free(tr->grad);
     free(tr);
@@ -808,99 +671,4 @@ pp_status pp_trainer_params_of(pp_trainer *tr, int replica, float *params)
             }
     free(buf);
     return st;
-}
-
-/* ---- --dump: NumPy files ------------------------------------------------- */
-
-pp_status pp_npy_write(const char *path, const float *data, int rows, int cols)
-{
-    char head[128];
-    int n = snprintf(head, sizeof head, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols);
-    /* Magic (6) + version (2) + length (2) + header, padded with spaces to a
-     * multiple of 64 and ended by a newline, as the format asks. */
-    int total = (10 + n + 1 + 63) / 64 * 64;
-    while (10 + n + 1 < total) head[n++] = ' ';
-    head[n++] = '\n';
-    FILE *f = fopen(path, "wb");
-    if (!f) return PP_EIO;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 0xff), (unsigned char)(n >> 8)};
-    int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(head, 1, (size_t)n, f) == (size_t)n &&
-             fwrite(data, sizeof *data, (size_t)rows * cols, f) == (size_t)rows * cols;
-    return fclose(f) == 0 && ok ? PP_OK : PP_EIO;
-}
-
-/* Writes rows x cols floats as dir/name.npy.tmp; adds the name to the list
- * to rename. */
-static pp_status dump_host(const char *dir, const char *name, const float *host, int rows, int cols,
-                           char names[][48], int *n)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s.npy.tmp", dir, name);
-    snprintf(names[(*n)++], 48, "%s", name);
-    return pp_npy_write(path, host, rows, cols);
-}
-
-static pp_status dump_one(const char *dir, const char *name, const pp_tensor *x, char names[][48], int *n)
-{
-    float *host = malloc(pp_tensor_bytes(x) + 1);
-    if (!host) return PP_ENOMEM;
-    pp_ops_now()->to_host(host, x->data, pp_tensor_bytes(x));
-    pp_status st = dump_host(dir, name, host, x->rows, x->cols, names, n);
-    free(host);
-    return st;
-}
-
-/* Part k of block w, in the model's layout (pp_block_part_to_host). */
-static pp_status dump_part(const char *dir, const char *name, const pp_block *w, int k, char names[][48], int *n)
-{
-    float *host = malloc(pp_tensor_bytes(w->W1));   /* the largest part: W1 and W2 are the same size */
-    int rows, cols;
-    pp_status st = host ? pp_block_part_to_host(w, k, host, &rows, &cols) : PP_ENOMEM;
-    if (st == PP_OK) st = dump_host(dir, name, host, rows, cols, names, n);
-    free(host);
-    return st;
-}
-
-/* This rank's files, as .tmp, their names added to `names`: its blocks'
- * parts, and the batch's input (first stage), targets and outputs (last). */
-static pp_status dump_mine(pp_trainer *tr, const char *dir, char names[][48], int *n)
-{
-    static const char *part_name[4] = {"W1", "b1", "W2", "b2"};
-    pp_status st;
-    for (int l = 0; l < tr->cfg.depth; l++) {
-        if (!tr->w[l].W1) continue;
-        for (int k = 0; k < 4; k++) {
-            char name[48];
-            snprintf(name, sizeof name, "block%d_%s", l, part_name[k]);
-            if ((st = dump_part(dir, name, &tr->w[l], k, names, n)) != PP_OK) return st;
-        }
-    }
-    if (mine(tr, 0) && tr->x && (st = dump_one(dir, "input", tr->x, names, n)) != PP_OK) return st;
-    if (!mine(tr, tr->S - 1) || !tr->y) return PP_OK;
-    if ((st = dump_one(dir, "target", tr->targets, names, n)) != PP_OK) return st;
-    return dump_one(dir, "output", tr->y, names, n);
-}
-
-pp_status pp_trainer_dump(pp_trainer *tr, const char *dir, char *err, size_t errlen)
-{
-    if (tr->g->T * tr->g->D > 1) {
-        snprintf(err, errlen, "--dump: writes whole blocks from one pipeline: run it with --tp 1 --dp 1");
-        return PP_EARG;
-    }
-    int cap = 4 * tr->cfg.depth + 3, n = 0;
-    char (*names)[48] = calloc((size_t)cap, sizeof *names);
-    pp_status st = names ? dump_mine(tr, dir, names, &n) : PP_ENOMEM;
-    /* Every rank's files go into place only if every rank wrote its own. */
-    int ok = st == PP_OK, all = 0;
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, tr->g->all);
-    for (int i = 0; i < n; i++) {
-        char from[4096], to[4096];
-        snprintf(from, sizeof from, "%s/%s.npy.tmp", dir, names[i]);
-        snprintf(to, sizeof to, "%s/%s.npy", dir, names[i]);
-        if (!all || rename(from, to) != 0) unlink(from);
-    }
-    free(names);
-    if (!all) snprintf(err, errlen, "--dump: could not write the .npy files into '%s' (%s)", dir,
-                       ok ? "another rank failed" : strerror(errno));
-    return all ? PP_OK : PP_EIO;
 }

@@ -1,0 +1,105 @@
+/* dump.c -- --dump: the trained model and the last batch as NumPy .npy
+ * files, one per block part (W1, b1, W2, b2), and the batch's input,
+ * targets and outputs, so that a student can check the pipeline's model in
+ * Python.  Every rank's files go into place only if every rank wrote its own.
+ */
+#include "trainer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+pp_status pp_npy_write(const char *path, const float *data, int rows, int cols)
+{
+    char head[128];
+    int n = snprintf(head, sizeof head, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols);
+    /* Magic (6) + version (2) + length (2) + header, padded with spaces to a
+     * multiple of 64 and ended by a newline, as the format asks. */
+    int total = (10 + n + 1 + 63) / 64 * 64;
+    while (10 + n + 1 < total) head[n++] = ' ';
+    head[n++] = '\n';
+    FILE *f = fopen(path, "wb");
+    if (!f) return PP_EIO;
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 0xff), (unsigned char)(n >> 8)};
+    int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(head, 1, (size_t)n, f) == (size_t)n &&
+             fwrite(data, sizeof *data, (size_t)rows * cols, f) == (size_t)rows * cols;
+    return fclose(f) == 0 && ok ? PP_OK : PP_EIO;
+}
+
+/* Writes rows x cols floats as dir/name.npy.tmp; adds the name to the list
+ * to rename. */
+static pp_status dump_host(const char *dir, const char *name, const float *host, int rows, int cols,
+                           char names[][48], int *n)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.npy.tmp", dir, name);
+    snprintf(names[(*n)++], 48, "%s", name);
+    return pp_npy_write(path, host, rows, cols);
+}
+
+static pp_status dump_one(const char *dir, const char *name, const pp_tensor *x, char names[][48], int *n)
+{
+    float *host = malloc(pp_tensor_bytes(x) + 1);
+    if (!host) return PP_ENOMEM;
+    pp_ops_now()->to_host(host, x->data, pp_tensor_bytes(x));
+    pp_status st = dump_host(dir, name, host, x->rows, x->cols, names, n);
+    free(host);
+    return st;
+}
+
+/* Part k of block w, in the model's layout (pp_block_part_to_host). */
+static pp_status dump_part(const char *dir, const char *name, const pp_block *w, int k, char names[][48], int *n)
+{
+    float *host = malloc(pp_tensor_bytes(w->W1));   /* the largest part: W1 and W2 are the same size */
+    int rows, cols;
+    pp_status st = host ? pp_block_part_to_host(w, k, host, &rows, &cols) : PP_ENOMEM;
+    if (st == PP_OK) st = dump_host(dir, name, host, rows, cols, names, n);
+    free(host);
+    return st;
+}
+
+/* This rank's files, as .tmp, their names added to `names`: its blocks'
+ * parts, and the batch's input (first stage), targets and outputs (last). */
+static pp_status dump_mine(pp_trainer *tr, const char *dir, char names[][48], int *n)
+{
+    static const char *part_name[4] = {"W1", "b1", "W2", "b2"};
+    pp_status st;
+    for (int l = 0; l < tr->cfg.depth; l++) {
+        if (!tr->w[l].W1) continue;
+        for (int k = 0; k < 4; k++) {
+            char name[48];
+            snprintf(name, sizeof name, "block%d_%s", l, part_name[k]);
+            if ((st = dump_part(dir, name, &tr->w[l], k, names, n)) != PP_OK) return st;
+        }
+    }
+    if (mine(tr, 0) && tr->x && (st = dump_one(dir, "input", tr->x, names, n)) != PP_OK) return st;
+    if (!mine(tr, tr->S - 1) || !tr->y) return PP_OK;
+    if ((st = dump_one(dir, "target", tr->targets, names, n)) != PP_OK) return st;
+    return dump_one(dir, "output", tr->y, names, n);
+}
+
+pp_status pp_trainer_dump(pp_trainer *tr, const char *dir, char *err, size_t errlen)
+{
+    if (tr->g->T * tr->g->D > 1) {
+        snprintf(err, errlen, "--dump: writes whole blocks from one pipeline: run it with --tp 1 --dp 1");
+        return PP_EARG;
+    }
+    int cap = 4 * tr->cfg.depth + 3, n = 0;
+    char (*names)[48] = calloc((size_t)cap, sizeof *names);
+    pp_status st = names ? dump_mine(tr, dir, names, &n) : PP_ENOMEM;
+    /* Every rank's files go into place only if every rank wrote its own. */
+    int ok = st == PP_OK, all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, tr->g->all);
+    for (int i = 0; i < n; i++) {
+        char from[4096], to[4096];
+        snprintf(from, sizeof from, "%s/%s.npy.tmp", dir, names[i]);
+        snprintf(to, sizeof to, "%s/%s.npy", dir, names[i]);
+        if (!all || rename(from, to) != 0) unlink(from);
+    }
+    free(names);
+    if (!all) snprintf(err, errlen, "--dump: could not write the .npy files into '%s' (%s)", dir,
+                       ok ? "another rank failed" : strerror(errno));
+    return all ? PP_OK : PP_EIO;
+}
