@@ -5,8 +5,8 @@
 # command, timing masked (tests/doc_check.c), so that a lesson cannot drift
 # from the code.  The commands run in a scratch folder, so files they write
 # are not left in the checkout.  make test runs the commands whose output
-# a lesson shows once, in the excerpts' check, and one other command per
-# lesson; and checks the plain output of demos 00, 04 and 12 at 80 columns
+# a lesson shows once, in the excerpts' check, and one other command of
+# lesson 13 (the hangs); and checks the plain output of demos 00, 04 and 12 at 80 columns
 # (every --help too).  PP_TEST_FULL=1 (make check) runs every command, the
 # excerpts' twice, and every demo.
 cd "$(dirname "$0")/.." || exit 1
@@ -14,12 +14,14 @@ cd "$(dirname "$0")/.." || exit 1
 . tests/sample.sh
 for lesson in lessons/*.md; do
     ran=0
+    full || ran=1
     grep '^[[:space:]]*\$ mpiexec' "$lesson" | sed 's/^[[:space:]]*\$ //' | while IFS= read -r cmd; do
         # Timed demos run with a short tick; the real-compute ones (01-03, 06, 12) as written.
         # Demo 13's runs end on purpose: status 3 with the watchdog's report,
         # 2 when the validator refuses the schedule first.
         status=0
-        if ! full && { grep -qF -- "<!-- output of: $cmd -->" "$lesson" || [ $ran -ge 1 ]; }; then continue; fi
+        if ! full && grep -qF -- "<!-- output of: $cmd -->" "$lesson"; then continue; fi
+        if ! full && [ $ran -ge 1 ] && [ "${lesson#*/}" != 13-when-it-hangs.md ]; then continue; fi
         ran=$((ran + 1))
         case "$cmd" in
             *0[123]_*|*06_*|*12_*) extra=""; want="measured" ;;

@@ -5,8 +5,8 @@
 # small, monochrome, a redirected output; and the exports.  After every run
 # the terminal's settings (stty -g) must be what they were before, and the
 # job must end within 5 seconds of being told to.  make test runs a sample
-# (80x24; pause, one step, q; Ctrl-C, errors and kills; hangs; a small
-# terminal); PP_TEST_FULL=1 (make check) runs every session.
+# (80x24; pause, one step, q; Ctrl-C, errors and kills; a small terminal,
+# monochrome, redirected); PP_TEST_FULL=1 (make check) runs every session.
 cd "$(dirname "$0")/.." || exit 1
 . tests/sample.sh
 top=$(pwd)
@@ -174,6 +174,7 @@ ended 5 || bad "flag test: still running after q"
 fi
 
 # ---- q mid-step: flagged like a pause, and the status says the run was cut short ----
+if full; then
 start 120 40 "mpiexec -n 4 ./demos/04_bubble_efficiency -m 8 --tick-ms 150"
 wait_for "RUNNING" 20 && sleep 1.5
 tm send-keys -t "$sess" q
@@ -184,6 +185,7 @@ else
     bad "q mid-step: status '$(cat "$tmp/rc")', or no QUIT flag"; screen | sed 's/^/#   /'
 fi
 restored "q mid-step"
+fi
 
 # ---- q at the final prompt leaves like any key: the run is complete ----------
 if full; then
@@ -320,6 +322,7 @@ restored "SIGTERM to mpiexec"
 shows "SIGTERM: the kit says so in one line" "05_1f1b: ended by SIGTERM"
 
 # ---- hangs: the watchdog's report in the view, and every way a hang ends ---
+if full; then
 start 80 24 "mpiexec -n 4 ./demos/13_deadlock --watchdog 1 --tick-ms 20" 0.5
 if wait_for "^STUCK  13_deadlock: 1f1b" 20 && wait_for "^cause: a cycle of waits, a deadlock: rank 1 -> rank 2 -> rank 1" 2 &&
     wait_for "the watchdog stopped the step: press any key to end" 2; then
@@ -362,6 +365,7 @@ restored "Ctrl-C on a hang"
 screen | grep -q "^13_deadlock: Ctrl-C: the step was stuck" && screen | grep -q "^cause: rank 1 is silent" &&
     ok "Ctrl-C on a hang: the report says so, and where it was stuck" ||
     { bad "Ctrl-C on a hang: no report"; screen | sed 's/^/#   /'; }
+fi
 
 # ---- small terminal, monochrome, redirected output ------------------------
 start 60 20 "mpiexec -n 4 ./demos/05_1f1b -m 4 --tick-ms 20"
