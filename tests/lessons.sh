@@ -42,6 +42,7 @@ done
 for lesson in lessons/*.md README.md; do
     (cd "$scratch" && "$top/tests/doc_check" "$top/$lesson") | sed "s|$top/||"
 done
+"$top/tests/doc_check" lib/README.md   # its line counts (tools/lines.sh), run here
 # Every demo's plain-text output at its default options, and its --help, fits
 # 80 columns (a classroom terminal), so nothing wraps.
 for demo in 00_anatomy:4 01_forward_flow:4 02_microbatches:2 03_memory_split:4 04_bubble_efficiency:4 \
