@@ -75,6 +75,8 @@ int pp_interleaved_round(int P, int M);
  * actions is copied unchanged.  src[r][i] (freed with pp_free_index) is the
  * index in s that lowered action i of rank r comes from. */
 pp_status pp_sched_lower(const pp_sched *s, pp_sched **out, int ***src);
+/* Does the schedule hold a send or a receive (then none is implied)? */
+int pp_sched_has_comm(const pp_sched *s);
 void pp_free_index(int **idx, int nranks);
 
 /* The outcome of replaying a lowered schedule when it cannot finish. */

@@ -157,7 +157,8 @@ static pp_status take_recorded(pp_step *step)
  * sleeping rank wakes some microseconds late, and a large message moves only
  * while both sides call MPI, so a rank stays awake in short windows: just
  * after posting a send, and at the start of a wait for a message.  Otherwise
- * it sleeps: short slices while a send is on its way, long ones when idle. */
+ * it sleeps: short slices while a send is on its way or a message is
+ * awaited, long ones while it computes with nothing in flight. */
 static double slice(const pp_step *step, double now, double waiting_since)
 {
     const pp_exec_opts *o = step->o;

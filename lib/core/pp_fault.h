@@ -28,7 +28,9 @@ pp_status pp_fault_parse(const char *text, int nranks, pp_fault *f, char *err, s
 /* Can the fault strike in this lowered schedule?  (A rank with no send
  * cannot drop one.)  PP_EARG with a reason naming what would do. */
 pp_status pp_fault_check(const pp_fault *f, const pp_grid *g, const pp_sched *lowered, char *err, size_t errlen);
-/* The default watchdog time for a step: 5 s plus twice its slowest action. */
+/* The default watchdog time for a step, and how it is worked out in words
+ * (the one place: the help and the README quote it). */
+const char *pp_watchdog_limit_text(void);
 double pp_watchdog_limit(const pp_sched *lowered, const pp_costs *c);
 
 #endif /* PP_FAULT_H */

@@ -344,7 +344,7 @@ int pp_sched_edges(const pp_sched *s)
 
 /* ---- lowering: the sends and receives a compute-only schedule implies --- */
 
-static int has_comm(const pp_sched *s)
+int pp_sched_has_comm(const pp_sched *s)
 {
     for (int r = 0; r < s->nranks; r++)
         for (int i = 0; i < s->len[r]; i++)
@@ -377,7 +377,7 @@ pp_status pp_sched_lower(const pp_sched *s, pp_sched **out, int ***src_index)
     memcpy(lo->note, s->note, sizeof lo->note);
     lo->family = s->family;
     int **src = calloc((size_t)s->nranks, sizeof *src);
-    int explicit_comm = has_comm(s);
+    int explicit_comm = pp_sched_has_comm(s);
     for (int r = 0; src && r < s->nranks; r++) {
         /* At most three lowered actions come from one action. */
         if (!(src[r] = malloc((size_t)(3 * s->len[r] + 1) * sizeof **src))) goto fail;
@@ -589,7 +589,7 @@ static void clause(note_w *o, const char *fmt, ...)
  * are read in the kit's sense (a RECV is where the rank waits). */
 static void csv_note(pp_sched *s, int as_i, int comms, const csv_extras *x)
 {
-    if (!comms && !x->fsdp && has_comm(s))
+    if (!comms && !x->fsdp && pp_sched_has_comm(s))
         snprintf(s->note, sizeof s->note, "sends and receives read as written: a RECV is where the rank waits "
                  "(PyTorch's comms form, whose files hold UNSHARD, RESHARD and REDUCE_GRAD, is read as its computes "
                  "instead)");

@@ -152,7 +152,7 @@ static void describe_cycle(const pp_sched *s, const int *pc, int r0, pp_replay_f
     for (int step = 0; seen && !seen[r] && step <= P; step++) {
         seen[r] = 1;
         pp_action a = s->acts[r][pc[r]];
-        int from = s->stage_rank[a.kind == PP_RECV_F ? a.stage - 1 : a.stage + 1];
+        int from = s->stage_rank[pp_peer_stage(a)];
         if (pc[from] >= s->len[from]) { /* only an unchecked schedule gets here */
             free(seen);
             fail->kind = PP_BAD_UNMATCHED;
@@ -171,7 +171,7 @@ static void describe_cycle(const pp_sched *s, const int *pc, int r0, pp_replay_f
     int start = r;
     do {
         pp_action a = s->acts[r][pc[r]];
-        int from = s->stage_rank[a.kind == PP_RECV_F ? a.stage - 1 : a.stage + 1];
+        int from = s->stage_rank[pp_peer_stage(a)];
         if (n < (int)sizeof fail->msg)
             n += snprintf(fail->msg + n, sizeof fail->msg - (size_t)n,
                           "%s rank %d waits for the %s of micro-batch %d from rank %d", r == start ? "" : ",", r,

@@ -99,7 +99,7 @@ static void check_stages(const pp_sched *s, pp_check *c)
             }
             if (pp_kind_is_compute(a.kind)) continue;
             /* A message goes to the next stage (SEND_F, RECV_B) or the previous one; stage -1 is no stage. */
-            int peer = a.kind == PP_SEND_F || a.kind == PP_RECV_B ? a.stage + 1 : a.stage - 1;
+            int peer = pp_peer_stage(a);
             if (peer < 0 || peer >= s->nstages || s->stage_rank[peer] == r) {
                 snprintf(msg, sizeof msg, "%s has no partner: stage %d is %s", as, peer,
                          peer < 0 || peer >= s->nstages ? "not in the schedule" : "on the same rank");
@@ -282,10 +282,7 @@ static pp_status check(const pp_sched *s, pp_sched **lowered, pp_check *c, int r
 {
     memset(c, 0, sizeof *c);
     if (lowered) *lowered = NULL;
-    int explicit_comm = 0;
-    for (int r = 0; r < s->nranks; r++)
-        for (int i = 0; i < s->len[r]; i++)
-            if (!pp_kind_is_compute(s->acts[r][i].kind) && s->acts[r][i].kind != PP_IDLE) explicit_comm = 1;
+    int explicit_comm = pp_sched_has_comm(s);
 
     if (s->nstages == 0) report(c, PP_BAD_MISSING, 0, 0, "the schedule has no actions");
     if (c->kind == PP_BAD_NONE) check_size(s, c);

@@ -307,7 +307,7 @@ static void what(char *buf, size_t n, pp_action a)
 /* The index in rank q's list of the send that rank r's receive `a` waits for. */
 static int send_index(const pp_sched *lo, int q_pipe, pp_action a)
 {
-    pp_action want = {a.kind == PP_RECV_F ? a.stage - 1 : a.stage + 1, a.kind == PP_RECV_F ? PP_SEND_F : PP_SEND_B, a.mb};
+    pp_action want = {pp_peer_stage(a), a.kind == PP_RECV_F ? PP_SEND_F : PP_SEND_B, a.mb};
     for (int i = 0; i < lo->len[q_pipe]; i++) {
         pp_action b = lo->acts[q_pipe][i];
         if (b.kind == want.kind && b.stage == want.stage && b.mb == want.mb) return i;
@@ -536,6 +536,11 @@ double pp_watchdog_slowest(const pp_sched *lo, const pp_costs *c)
             if (t > slowest) slowest = t;
         }
     return slowest;
+}
+
+const char *pp_watchdog_limit_text(void)
+{
+    return "5 s plus twice the slowest action";
 }
 
 double pp_watchdog_limit(const pp_sched *lo, const pp_costs *c)

@@ -447,7 +447,7 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
     opt(f, "--exit", "leave as soon as the run ends, without waiting for a key");
     char wd[64];
     if (d->watchdog_s >= 0) snprintf(wd, sizeof wd, "%g s", d->watchdog_s);
-    else snprintf(wd, sizeof wd, "5 s plus twice the slowest action");
+    else snprintf(wd, sizeof wd, "%s", pp_watchdog_limit_text());
     opt(f, "--watchdog SECONDS", "stop a step in which no rank makes progress for this long, and show where each "
         "rank is stuck; 0 switches it off (default: %s)", wd);
     opt(f, "--fault KIND:RANK", "run a bug on purpose (or set PP_FAULT): stall (the rank stops), drop (it skips a "

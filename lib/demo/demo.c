@@ -466,12 +466,7 @@ const char *pp_demo_disturbed(const pp_run *meas)
 
 void pp_demo_table_notes(FILE *f, int disturbed, const char *broken)
 {
-    if (broken) {
-        char note[300];
-        snprintf(note, sizeof note, "! the formula assumes what this run does not (%s): the prediction, which "
-                 "replays the schedule with its costs, is the reference", broken);
-        pp_report_wrap(f, note, "", "  ");
-    }
+    if (broken) pp_report_broken(f, broken, "! ", "  ");
     if (disturbed)
         fprintf(f, "* the step was paused (held time counts as idle) or its tick changed (+/-)\n"
                    "  in the live view: its bubble is not the schedule's alone\n");

@@ -64,7 +64,7 @@ typedef struct {
     char layers[256];        /* --layers 3,5,4,4: blocks per stage (checked once P is known) */
     char dump[256];          /* --dump DIR: weights, inputs and outputs as .npy */
     int tp, dp;              /* --tp T, --dp D: the grid (P = ranks / (T x D)) */
-    double watchdog_s;       /* --watchdog SECONDS: 0 off, < 0 the default (5 s + twice the slowest action) */
+    double watchdog_s;       /* --watchdog SECONDS: 0 off, < 0 the default (pp_watchdog_limit) */
     char fault[64];          /* --fault KIND:RANK (or PP_FAULT): a bug run on purpose */
     int no_validate;         /* --no-validate: run a schedule whose order would deadlock */
     char device[8];          /* --device cpu|gpu: where every rank computes */

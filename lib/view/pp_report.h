@@ -20,6 +20,10 @@ void pp_report_summary(FILE *f, const pp_run *measured, const pp_run *predicted,
 /* Writes `text` in lines of at most 79 columns, broken at spaces: the first
  * after `first`, the others after `rest` (their indents). */
 void pp_report_wrap(FILE *f, const char *text, const char *first, const char *rest);
+/* The one sentence for a run whose formula does not hold (`broken`, from
+ * pp_theory_broken): after `mark` ("note: " in a summary, indented; "! " in
+ * a table, at the margin), continued after `indent`. */
+void pp_report_broken(FILE *f, const char *broken, const char *mark, const char *indent);
 /* Mean seconds per row spent waiting for pipeline messages in a run. */
 double pp_run_wait_s(const pp_run *r);
 /* The communication table of a grid's step (rank 0): every rank's counts

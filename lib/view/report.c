@@ -132,6 +132,14 @@ void pp_report_timeline(FILE *f, const pp_run *r, double slot, int width)
     pp_report_wrap(f, legend, "  ", "    ");
 }
 
+void pp_report_broken(FILE *f, const char *broken, const char *mark, const char *indent)
+{
+    char note[300];
+    snprintf(note, sizeof note, "%sthe formula assumes what this run does not (%s): the prediction, which replays the "
+             "schedule with its costs, is the reference", mark, broken);
+    pp_report_wrap(f, note, mark[0] == '!' ? "" : indent, indent);
+}
+
 void pp_report_wrap(FILE *f, const char *text, const char *first, const char *rest)
 {
     const char *indent = first;
@@ -204,12 +212,7 @@ void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sc
                  pp_run_bubble_ideal(m), pp_theory_bubble_ideal(fam, P, M, v), pp_run_bubble_ideal(pred));
     fprintf(f, "  (formula and predicted: computed; diff = measured - formula, in points)\n");
     const char *broken = pp_theory_broken(fam, P, M, v, &o->costs);
-    if (broken) {
-        char note[300];
-        snprintf(note, sizeof note, "note: the formula assumes what this run does not (%s): the prediction, which "
-                 "replays the schedule with its costs, is the reference", broken);
-        pp_report_wrap(f, note, "  ", "  ");
-    }
+    if (broken) pp_report_broken(f, broken, "note: ", "  ");
     else if (fam == PP_FAM_CUSTOM)
         fprintf(f, "  note: a schedule from a file has no formula: the prediction, which replays\n"
                    "  it with its costs, is the reference\n");
