@@ -44,6 +44,22 @@ static void test_notation(void)
         CHECK(pp_action_parse(bad[i], &a) == PP_EPARSE, "'%s' is refused as an action", bad[i]);
 }
 
+/* Every builder is named in the list the help and the refusals quote, in
+ * the course's order, and builds by that name. */
+static void test_builder_names(void)
+{
+    static const char *each[] = {"naive", "gpipe", "1f1b", "interleaved", "zbh1", "zbv"};
+    const char *names = pp_sched_names();
+    int ok = strcmp(names, "naive, gpipe, 1f1b, interleaved, zbh1, zbv") == 0;
+    for (size_t k = 0; k < sizeof each / sizeof each[0]; k++) {
+        pp_sched *s = NULL;
+        ok &= pp_sched_is_builder(each[k]) && pp_sched_build(each[k], 4, 8, 0, &s, NULL, 0) == PP_OK;
+        pp_sched_free(s);
+    }
+    ok &= !pp_sched_is_builder("zigzag");
+    CHECK(ok, "the builders' names, '%s', list all six, and each builds by its name", names);
+}
+
 static void test_builders(void)
 {
     pp_sched *s;
@@ -951,6 +967,7 @@ int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     test_notation();
+    test_builder_names();
     test_builders();
     test_new_builders();
     test_csv();

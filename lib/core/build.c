@@ -7,63 +7,26 @@
 #include <stdio.h>
 #include <string.h>
 
-static pp_status naive(int P, int M, int v, const pp_costs *c, pp_sched **out)
-{
-    (void)v, (void)c;
-    return pp_sched_naive(P, M, out);
-}
-
-static pp_status gpipe(int P, int M, int v, const pp_costs *c, pp_sched **out)
-{
-    (void)v, (void)c;
-    return pp_sched_gpipe(P, M, out);
-}
-
-static pp_status one_f_one_b(int P, int M, int v, const pp_costs *c, pp_sched **out)
-{
-    (void)v, (void)c;
-    return pp_sched_1f1b(P, M, out);
-}
-
-static pp_status interleaved(int P, int M, int v, const pp_costs *c, pp_sched **out)
-{
-    (void)c;
-    return pp_sched_interleaved(P, M, v, out);
-}
-
-static pp_status zbh1(int P, int M, int v, const pp_costs *c, pp_sched **out)
-{
-    (void)v, (void)c;
-    return pp_sched_zbh1(P, M, out);
-}
-
-static pp_status zbv(int P, int M, int v, const pp_costs *c, pp_sched **out)
-{
-    (void)v;
-    return pp_sched_zbv_for(P, M, c, out);
-}
-
 /* Every builder, in the order the course meets them.  Only interleaved
  * takes a number of chunks (v); zbv's order depends on the costs. */
-static const struct {
-    const char *name;
-    pp_status (*build)(int P, int M, int v, const pp_costs *c, pp_sched **out);
-} builders[] = {{"naive", naive},   {"gpipe", gpipe}, {"1f1b", one_f_one_b}, {"interleaved", interleaved},
-                {"zbh1", zbh1},     {"zbv", zbv}};
-enum { NBUILDERS = sizeof builders / sizeof builders[0] };
+enum { NAIVE, GPIPE, ONE_F_ONE_B, INTERLEAVED, ZBH1, ZBV, NBUILDERS };
+static const char *const builders[NBUILDERS] = {
+    [NAIVE] = "naive", [GPIPE] = "gpipe", [ONE_F_ONE_B] = "1f1b", [INTERLEAVED] = "interleaved", [ZBH1] = "zbh1",
+    [ZBV] = "zbv"};
 
 const char *pp_sched_names(void)
 {
     static char names[128];
-    for (int k = 0; !names[0] && k < NBUILDERS; k++)
-        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? ", " : "", builders[k].name);
+    if (!names[0])
+        for (int k = 0; k < NBUILDERS; k++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? ", " : "", builders[k]);
     return names;
 }
 
 static int find(const char *name)
 {
     for (int k = 0; k < NBUILDERS; k++)
-        if (strcmp(name, builders[k].name) == 0) return k;
+        if (strcmp(name, builders[k]) == 0) return k;
     return -1;
 }
 
@@ -82,7 +45,7 @@ pp_status pp_sched_build_for(const char *name, int P, int M, int v, const pp_cos
 {
     *out = NULL;
     if (err && errlen) err[0] = '\0';
-    int k = find(name), chunky = strcmp(name, "interleaved") == 0;
+    int k = find(name), chunky = k == INTERLEAVED;
     if (v == 0) v = chunky ? 2 : 1;
     if (k < 0) {
         if (err) snprintf(err, errlen, "'%s' is not a schedule (schedules: %s, or a CSV file)", name, pp_sched_names());
@@ -96,5 +59,12 @@ pp_status pp_sched_build_for(const char *name, int P, int M, int v, const pp_cos
         if (err) snprintf(err, errlen, "--chunks %d: the number of chunks per rank is 1 to 16", v);
         return PP_EARG;
     }
-    return builders[k].build(P, M, v, c, out);
+    switch (k) {
+    case NAIVE: return pp_sched_naive(P, M, out);
+    case GPIPE: return pp_sched_gpipe(P, M, out);
+    case ONE_F_ONE_B: return pp_sched_1f1b(P, M, out);
+    case INTERLEAVED: return pp_sched_interleaved(P, M, v, out);
+    case ZBH1: return pp_sched_zbh1(P, M, out);
+    default: return pp_sched_zbv_for(P, M, c, out);
+    }
 }
