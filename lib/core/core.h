@@ -137,9 +137,11 @@ typedef struct {
     _Atomic int told;      /* a rank wrote its error in the report's place */
     char report[PP_REPORT_BYTES];
 } pp_watchdog_board;
-/* The board (NULL for no watchdog); *shared: every rank's slot is in reach
- * (one machine); *pid0: rank 0's process there, or 0. */
-pp_watchdog_board *pp_watchdog_board_of(const pp_watchdog *w, int *shared, int *pid0);
+/* The board, or NULL: no watchdog, or (shared set) none the ranks share
+ * (they are on several machines).  A rank's process on this machine (0 if
+ * not known). */
+pp_watchdog_board *pp_watchdog_board_of(const pp_watchdog *w, int shared);
+int pp_watchdog_pid(const pp_watchdog *w, int rank);
 
 /* Where fault f strikes in pipeline rank `rank`'s lowered list: *at, and
  * for swap *from, the receive moved to just before *at.  0: nowhere. */

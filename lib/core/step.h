@@ -65,7 +65,6 @@ struct pp_step {
     /* Beside the main path. */
     const pp_watch *view;   /* the live view, or NULL */
     pp_watchdog *wd;        /* the watchdog (its table in shared memory), or NULL */
-    double next_check;      /* when a wait next brings the watchdog's limit up to date */
     pp_fault_kind fault;    /* the fault this rank runs, at action fault_at */
     int fault_at;
 };

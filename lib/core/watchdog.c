@@ -519,12 +519,14 @@ pp_status pp_watchdog_check(pp_watchdog *w, const pp_sched *lo, double limit, in
     return PP_EHANG;
 }
 
-pp_watchdog_board *pp_watchdog_board_of(const pp_watchdog *w, int *shared, int *pid0)
+pp_watchdog_board *pp_watchdog_board_of(const pp_watchdog *w, int shared)
 {
-    if (!w) return NULL;
-    *shared = w->shared;
-    *pid0 = w->shared ? w->slot[0].pid : 0;
-    return w->head;
+    return w && (w->shared || !shared) ? w->head : NULL;
+}
+
+int pp_watchdog_pid(const pp_watchdog *w, int rank)
+{
+    return w && w->shared && rank >= 0 && rank < w->size ? w->slot[rank].pid : 0;
 }
 
 double pp_watchdog_slowest(const pp_sched *lo, const pp_costs *c)

@@ -15,16 +15,9 @@
  * guardian needs to restore the terminal and print once rank 0 is ended. */
 static const double REPORT_WRITE_S = 2.0, GUARDIAN_S = 0.5;
 
-static pp_watchdog_board *board(const pp_grid *g, int *shared, int *pid0)
-{
-    *shared = 0, *pid0 = 0;
-    return pp_watchdog_board_of(g->wd, shared, pid0);
-}
-
 const char *pp_hang_report(const pp_grid *g)
 {
-    int shared, pid0;
-    pp_watchdog_board *b = board(g, &shared, &pid0);
+    pp_watchdog_board *b = pp_watchdog_board_of(g->wd, 0);
     if (!b || !atomic_load(&b->fired)) return "";
     for (double end = pp_now() + REPORT_WRITE_S; !atomic_load(&b->ready) && pp_now() < end;)
         pp_sleep_until(pp_now() + 0.001);
@@ -33,39 +26,35 @@ const char *pp_hang_report(const pp_grid *g)
 
 int pp_hang_tell(const pp_grid *g, const char *line)
 {
-    int shared, pid0, expected = 0;
-    pp_watchdog_board *b = board(g, &shared, &pid0);
-    if (!b || !shared || atomic_load(&b->fired) || !atomic_compare_exchange_strong(&b->told, &expected, 1)) return 0;
+    pp_watchdog_board *b = pp_watchdog_board_of(g->wd, 1);
+    int expected = 0;
+    if (!b || atomic_load(&b->fired) || !atomic_compare_exchange_strong(&b->told, &expected, 1)) return 0;
     snprintf(b->report, sizeof b->report, "%s", line);
     return 1;
 }
 
 const char *pp_hang_text(const pp_grid *g)
 {
-    int shared, pid0;
-    pp_watchdog_board *b = board(g, &shared, &pid0);
-    return b && shared ? b->report : NULL;
+    pp_watchdog_board *b = pp_watchdog_board_of(g->wd, 1);
+    return b ? b->report : NULL;
 }
 
 int pp_hang_found_here(const pp_grid *g)
 {
-    int shared, pid0;
-    pp_watchdog_board *b = board(g, &shared, &pid0);
+    pp_watchdog_board *b = pp_watchdog_board_of(g->wd, 0);
     return b && atomic_load(&b->fired) == 1 + g->rank;
 }
 
 void pp_hang_answer(const pp_grid *g)
 {
-    int shared, pid0;
-    pp_watchdog_board *b = board(g, &shared, &pid0);
+    pp_watchdog_board *b = pp_watchdog_board_of(g->wd, 0);
     if (b) atomic_store(&b->answered, 1);
 }
 
 int pp_hang_answered(const pp_grid *g, double wait_s)
 {
-    int shared, pid0;
-    pp_watchdog_board *b = board(g, &shared, &pid0);
-    if (!b || !shared) return 0;
+    pp_watchdog_board *b = pp_watchdog_board_of(g->wd, 1);
+    if (!b) return 0;
     for (double end = pp_now() + wait_s; !atomic_load(&b->answered) && pp_now() < end;)
         pp_sleep_until(pp_now() + 0.01);
     return atomic_load(&b->answered);
@@ -73,8 +62,8 @@ int pp_hang_answered(const pp_grid *g, double wait_s)
 
 void pp_hang_end_rank0(const pp_grid *g)
 {
-    int shared, pid0;
-    if (!board(g, &shared, &pid0) || !shared || pid0 <= 0) return;
+    int pid0 = pp_watchdog_pid(g->wd, 0);
+    if (pid0 <= 0) return;
     kill((pid_t)pid0, SIGKILL);   /* the same machine (the board is shared): its pid is one here */
     pp_sleep_until(pp_now() + GUARDIAN_S);
 }

@@ -28,9 +28,14 @@ void pp_mirrors_free(pp_mirrors *mr)
     mr->scratch = NULL, mr->scratch_n = 0;
 }
 
+int pp_mirrors_needed(const pp_mirrors *mr, int M)
+{
+    return pp_ops_now()->on_device && mr->M != M;
+}
+
 pp_status pp_mirrors_make(pp_mirrors *mr, int M, int n, const char *need, size_t bytes)
 {
-    if (!pp_ops_now()->on_device || mr->M == M) return PP_OK;
+    if (!pp_mirrors_needed(mr, M)) return PP_OK;
     free_buffers(mr);
     mr->buf = calloc((size_t)n, sizeof *mr->buf);
     mr->ticket = calloc((size_t)n, sizeof *mr->ticket);

@@ -377,6 +377,7 @@ static void free_batch(pp_trainer *tr)
 /* GPU ranks: a buffer for every message that crosses to another rank. */
 static pp_status make_mirrors(pp_trainer *tr)
 {
+    if (!pp_mirrors_needed(&tr->mirrors, tr->M)) return PP_OK;   /* the CPU, or M as before */
     int n = NDIRS * tr->S * tr->M;
     char *need = calloc((size_t)n, 1);
     if (!need) return PP_ENOMEM;

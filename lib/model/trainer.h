@@ -93,7 +93,8 @@ static inline int crosses(const pp_trainer *tr, int dir, int s)
 
 /* For a step of M micro-batches on a GPU rank: a buffer of `bytes` for every
  * slot i < n where need[i] is set (nothing on the CPU, nothing new while M
- * stays); all freed. */
+ * stays: pp_mirrors_needed says whether there is anything to make); all freed. */
+int pp_mirrors_needed(const pp_mirrors *mr, int M);
 pp_status pp_mirrors_make(pp_mirrors *mr, int M, int n, const char *need, size_t bytes);
 void pp_mirrors_free(pp_mirrors *mr);
 /* Slot i's buffer, or NULL: the tensor goes to MPI as it is. */
