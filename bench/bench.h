@@ -5,6 +5,7 @@
 #define PP_BENCH_H
 
 #include "pp.h"
+#include "pp_build.h"
 #include "pp_model.h"
 
 #include <stdio.h>

@@ -42,7 +42,9 @@ done
 for lesson in lessons/*.md README.md; do
     (cd "$scratch" && "$top/tests/doc_check" "$top/$lesson") | sed "s|$top/||"
 done
-"$top/tests/doc_check" lib/README.md   # its line counts (tools/lines.sh), run here
+# lib/README's line counts, run here: a file's length changed and the counts
+# did not (sh tools/lines.sh --write puts the new ones in).
+"$top/tests/doc_check" lib/README.md | sed '/^not ok/s|$| (if only counts differ: sh tools/lines.sh --write)|'
 # Every demo's plain-text output at its default options, and its --help, fits
 # 80 columns (a classroom terminal), so nothing wraps.
 for demo in 00_anatomy:4 01_forward_flow:4 02_microbatches:2 03_memory_split:4 04_bubble_efficiency:4 \

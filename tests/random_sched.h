@@ -20,6 +20,7 @@
 #define PP_RANDOM_SCHED_H
 
 #include "pp.h"
+#include "pp_build.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -16,6 +16,7 @@
  * The first P ranks run each case; the others wait at the next case.
  */
 #include "pp.h"
+#include "pp_build.h"
 #include "pp_model.h"
 #include "check.h"
 

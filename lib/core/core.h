@@ -5,6 +5,7 @@
 #define PP_CORE_H
 
 #include "pp.h"
+#include "pp_build.h"
 #include "pp_plugin.h"
 
 #include <stdatomic.h>
@@ -103,6 +104,7 @@ pp_status pp_replay(const pp_sched *lowered, const pp_costs *c, pp_run *run, int
  * none), asks hold before every compute, and tick for the tick in force; at
  * the end, rank 0's end returns the whole step's events, which then need no
  * gather. */
+typedef struct pp_watch pp_watch;
 struct pp_watch {
     void *ctx;
     void (*start)(void *ctx, double t0);   /* the common start, this rank's clock */

@@ -100,11 +100,7 @@ typedef enum {
 } pp_kind;
 
 /* "2F0": stage 2, forward, micro-batch 0.  An idle slot has stage = mb = -1. */
-typedef struct {
-    int stage;
-    pp_kind kind;
-    int mb;
-} pp_action;
+typedef struct { int stage; pp_kind kind; int mb; } pp_action;
 
 /* Which formulas apply (they differ by family). */
 typedef enum { PP_FAM_CUSTOM, PP_FAM_NAIVE, PP_FAM_GPIPE, PP_FAM_1F1B, PP_FAM_INTERLEAVED, PP_FAM_ZBH1, PP_FAM_ZBV } pp_family;
@@ -125,29 +121,15 @@ typedef struct {
     int lowered;        /* set by pp_sched_validate(): checked, sends and receives explicit */
 } pp_sched;
 
-/* Builders (sched.c says what each does).  ZB-V's order depends on what F,
- * I and W cost: pp_sched_zbv is for F = I = W, pp_sched_zbv_for (below, with
- * the costs) for any. */
-pp_status pp_sched_naive(int P, int M, pp_sched **out);
-pp_status pp_sched_gpipe(int P, int M, pp_sched **out);
-pp_status pp_sched_1f1b(int P, int M, pp_sched **out);
-pp_status pp_sched_interleaved(int P, int M, int v, pp_sched **out);
-pp_status pp_sched_zbh1(int P, int M, pp_sched **out);
-pp_status pp_sched_zbv(int P, int M, pp_sched **out);
-/* By name for P ranks (build.c); v: chunks per rank, for interleaved (0 =
+/* Builds by name for P ranks (build.c; each builder by itself, by hand or
+ * for given costs: pp_build.h); v: chunks per rank, for interleaved (0 =
  * 2; the others take 0 or 1).  A refusal says why in err (may be NULL). */
 pp_status pp_sched_build(const char *name, int P, int M, int v, pp_sched **out, char *err, size_t errlen);
-int pp_sched_is_builder(const char *name);
 /* Boundaries s -> s+1 between stages on different ranks (P-1 in a plain
  * pipeline): where messages go. */
 int pp_sched_edges(const pp_sched *s);
 const char *pp_sched_names(void);   /* "naive, gpipe, 1f1b, interleaved, zbh1, zbv" */
-
-/* By hand: new, push actions (a failure is kept in s->err and later pushes
- * do nothing), finish (sets nstages, nmb and stage_rank; returns s->err). */
-pp_status pp_sched_new(int P, pp_sched **out);
-void pp_sched_push(pp_sched *s, int rank, pp_action a);
-pp_status pp_sched_finish(pp_sched *s);
+int pp_sched_is_builder(const char *name);
 void pp_sched_free(pp_sched *s);
 
 /* The CSV form: one row per rank, one action per cell, an empty cell is an
@@ -187,14 +169,6 @@ typedef struct {
 } pp_costs;
 
 void pp_costs_default(pp_costs *c);
-/* The orders made for the costs a run will have (NULL: F = I = W). */
-pp_status pp_sched_zbv_for(int P, int M, const pp_costs *c, pp_sched **out);
-pp_status pp_sched_build_for(const char *name, int P, int M, int v, const pp_costs *c, pp_sched **out, char *err,
-                             size_t errlen);
-/* The one place costs become seconds.  Compute kinds: the action's time, of
- * which *sum (may be NULL) is its all-reduce; RECV_F and RECV_B: a message's
- * latency; PP_IDLE: the replicas' gradient sum. */
-double pp_cost_s(const pp_costs *c, pp_kind k, int stage, double *sum);
 
 /* ---- runs: what every rank did in one step ------------------------------ */
 
@@ -215,10 +189,7 @@ typedef struct {
     long bytes;     /* message size for WAIT and SEND events */
 } pp_event;
 
-typedef struct {
-    pp_event *ev;
-    int n, cap;
-} pp_evlist;
+typedef struct { pp_event *ev; int n, cap; } pp_evlist;   /* one row's events, in order */
 
 /* A whole step, predicted (pp_simulate) or measured (pp_exec_step).  Times in
  * seconds.  Rows are ranks: one per pipeline stage, or every rank of a grid. */
@@ -245,11 +216,7 @@ pp_status pp_simulate(const pp_sched *lowered, const pp_costs *c, pp_run **out);
 /* ---- the executor ------------------------------------------------------- */
 
 /* Real compute and devices plug in through pp_plugin.h, the live view
- * through internal hooks; pp_fault.h has the bugs put in on purpose. */
-typedef struct pp_step pp_step;
-typedef struct pp_work pp_work;
-typedef struct pp_device pp_device;
-typedef struct pp_watch pp_watch;
+ * through core.h's hooks; pp_fault.h has the bugs put in on purpose. */
 #include "pp_fault.h"
 
 typedef struct {
@@ -257,9 +224,9 @@ typedef struct {
     size_t payload;       /* bytes per activation or gradient message (default 64 KiB) */
     double poll_wait_s, poll_busy_s;  /* sleep between tests: waiting, "computing" */
     double spin_s;        /* test-and-yield at the edges (exec.c's slice()) */
-    const pp_watch *watch;  /* the live view, or NULL */
-    const pp_work *work;    /* real compute, or NULL for timed mode */
-    const pp_device *device;  /* the device computes run on, or NULL: the host's cores */
+    const struct pp_watch *watch;    /* the live view, or NULL */
+    const struct pp_work *work;      /* real compute, or NULL for timed mode */
+    const struct pp_device *device;  /* the device computes run on, or NULL: the host's cores */
     double watchdog_s;      /* no progress for this long stops a step: 0 off, < 0 default */
     pp_fault fault;         /* a bug put in on purpose, for lessons and tests */
     const volatile sig_atomic_t *interrupted;  /* Ctrl-C (or NULL): a stuck step then stops */

@@ -8,11 +8,14 @@
 
 #include "pp.h"
 
-/* The step under way on this rank, as real compute sees it (pp_step). */
-/* The step under way on this rank, as real compute sees it. */
-/* Lets MPI move this rank's messages now, in the middle of a compute. */
+typedef struct pp_step pp_step;
+typedef struct pp_work pp_work;
+typedef struct pp_device pp_device;
+
+/* The step under way on this rank (pp_step), as real compute sees it: */
+/* lets MPI move this rank's messages now, in the middle of a compute; */
 pp_status pp_step_progress(pp_step *st);
-/* Records a collective the compute ran (t0, t1 on pp_now()'s clock). */
+/* records a collective the compute ran (t0, t1 on pp_now()'s clock). */
 pp_status pp_step_record(pp_step *st, pp_event e);
 
 /* Real compute.  In timed mode it is absent and an action sleeps its ticks. */

@@ -1,7 +1,9 @@
-/* dump.c -- --dump: the trained model and the last batch as NumPy .npy
- * files, one per block part (W1, b1, W2, b2), and the batch's input,
- * targets and outputs, so that a student can check the pipeline's model in
- * Python.  Every rank's files go into place only if every rank wrote its own.
+/* dump.c -- what leaves the trainer: its parameters gathered whole on rank 0
+ * (pp_trainer_params, for the check against one process), and --dump: the
+ * trained model and the last batch as NumPy .npy files, one per block part
+ * (W1, b1, W2, b2), and the batch's input, targets and outputs, so that a
+ * student can check the pipeline's model in Python.  Every rank's files go
+ * into place only if every rank wrote its own.
  */
 #include "trainer.h"
 
@@ -10,6 +12,53 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Puts slice tp_rank of T of a block (W1 columns, b1, W2 rows, b2) into the whole
+ * block's layout W1, b1, W2, b2. */
+static void place_slice(const pp_model_cfg *c, int T, int tp_rank, const float *slice, float *whole)
+{
+    int d = c->width, f = c->hidden, fs = f / T;
+    float *W1 = whole, *b1 = W1 + (long)d * f, *W2 = b1 + f, *b2 = W2 + (long)f * d;
+    for (int i = 0; i < d; i++) memcpy(W1 + (long)i * f + (long)tp_rank * fs, slice + (long)i * fs, (size_t)fs * sizeof *W1);
+    slice += (long)d * fs;
+    memcpy(b1 + (long)tp_rank * fs, slice, (size_t)fs * sizeof *b1);
+    slice += fs;
+    memcpy(W2 + (long)tp_rank * fs * d, slice, (size_t)fs * d * sizeof *W2);
+    slice += (long)fs * d;
+    memcpy(b2, slice, (size_t)d * sizeof *b2);
+}
+
+pp_status pp_trainer_params(pp_trainer *tr, float *params)
+{
+    return pp_trainer_params_of(tr, 0, params);
+}
+
+pp_status pp_trainer_params_of(pp_trainer *tr, int replica, float *params)
+{
+    const pp_grid *g = tr->g;
+    if (replica < 0 || replica >= tr->g->D) return PP_EARG;   /* the same verdict on every rank */
+    long per = pp_block_params(&tr->cfg), fs = tr->cfg.hidden / tr->g->T;
+    long slice = 2 * (long)tr->cfg.width * fs + fs + tr->cfg.width;
+    float *buf = malloc((size_t)slice * sizeof *buf);
+    pp_status st = buf ? PP_OK : PP_ENOMEM;
+    /* Slice by slice: the owner sends, rank 0 receives in the same order, so
+     * each blocking send meets its receive. */
+    for (int s = 0; s < tr->S; s++)
+        for (int l = tr->part.first[s]; l < tr->part.first[s + 1]; l++)
+            for (int k = 0; k < tr->g->T; k++) {
+                int owner = pp_place_rank(g->P, g->T, tr->stage_rank[s], k, replica);
+                if (owner == g->rank) {
+                    if (st == PP_OK) st = pp_block_to_host(&tr->w[l], buf);
+                    if (owner != 0 && MPI_Send(buf, (int)slice, MPI_FLOAT, 0, l, g->all) != MPI_SUCCESS) st = PP_EMPI;
+                } else if (g->rank == 0 &&
+                           MPI_Recv(buf, (int)slice, MPI_FLOAT, owner, l, g->all, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+                    st = PP_EMPI;
+                }
+                if (g->rank == 0 && st == PP_OK) place_slice(&tr->cfg, tr->g->T, k, buf, params + l * per);
+            }
+    free(buf);
+    return st;
+}
 
 pp_status pp_npy_write(const char *path, const float *data, int rows, int cols)
 {

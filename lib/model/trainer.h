@@ -1,6 +1,6 @@
 /* trainer.h -- the trainer's state (train.c), shared with the files that
- * serve it: the GPU's message buffers (mirror.c) and the --dump files
- * (dump.c).  Internal to the model layer.
+ * serve it: the GPU's message buffers (mirror.c), and the parameters
+ * gathered whole and the --dump files (dump.c).  Internal to the model layer.
  */
 #ifndef PP_TRAINER_H
 #define PP_TRAINER_H
