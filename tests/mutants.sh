@@ -1,10 +1,13 @@
 #!/bin/sh
-# mutants.sh -- does the random-schedule test (tests/test_random.c) catch a
-# trainer that adds the weight gradients wrong?  A copy of the kit in
-# build/mutant is built once; then for each mutant one line of
-# lib/model/train.c is changed, test_random rebuilt (only train.o and the
-# test are made again) and run on 4 ranks.  The unchanged copy must pass it
-# and every mutant must fail it.  Run by make check (tools/check.sh).
+# mutants.sh -- do the tests catch a kit that is wrong in the ways that
+# matter most?  The random-schedule test (tests/test_random.c) must catch a
+# trainer that adds the weight gradients wrong, and the breakdown's test
+# (tests/test_idle.c) a breakdown that leaves a measured thing out or puts
+# it in the wrong part.  A copy of the kit in build/mutant is built once;
+# then for each mutant one line of the file is changed, the test rebuilt
+# (only that object and the test are made again) and run.  The unchanged
+# copy must pass it and every mutant must fail it.  Run by make check
+# (tools/check.sh).
 #
 #   sh tests/mutants.sh [CASES]       (default 120 random schedules each)
 cd "$(dirname "$0")/.." || exit 1
@@ -12,42 +15,45 @@ cases=${1:-120}
 out=build/mutant
 sh tools/copy_tree.sh "$out" || exit 1
 cp "$out/lib/model/train.c" "$out/train.c.orig"
-if ! make -C "$out" -j2 tests/test_random >"$out/build.log" 2>&1; then
+cp "$out/lib/core/idle.c" "$out/idle.c.orig"
+if ! make -C "$out" -j2 tests/test_random tests/test_idle >"$out/build.log" 2>&1; then
     tail -20 "$out/build.log"
     echo "not ok - mutants: the copy in $out does not build"
     exit 1
 fi
 
-# try NAME WANT SED: train.c changed by SED (nothing when SED is empty),
-# test_random rebuilt and run; WANT is pass or fail.
+# try NAME WANT SED: the file ($file, a copy kept as $orig) changed by SED
+# (nothing when SED is empty), $test rebuilt and run as $run; WANT is pass
+# or fail.
+file=lib/model/train.c orig=train.c.orig test=test_random run="mpiexec -n 4 ./tests/test_random $cases"
 try() {
     name=$1 want=$2 expr=$3
-    cp "$out/train.c.orig" "$out/lib/model/train.c"
+    cp "$out/$orig" "$out/$file"
     if [ -n "$expr" ]; then
-        sed -i "$expr" "$out/lib/model/train.c"
-        if cmp -s "$out/train.c.orig" "$out/lib/model/train.c"; then
-            echo "not ok - mutant '$name': its line is no longer in lib/model/train.c (update tests/mutants.sh)"
+        sed -i "$expr" "$out/$file"
+        if cmp -s "$out/$orig" "$out/$file"; then
+            echo "not ok - mutant '$name': its line is no longer in $file (update tests/mutants.sh)"
             return
         fi
     fi
-    touch "$out/lib/model/train.c"
-    if ! make -C "$out" tests/test_random >"$out/build.log" 2>&1; then
+    touch "$out/$file"
+    if ! make -C "$out" "tests/$test" >"$out/build.log" 2>&1; then
         tail -5 "$out/build.log"
         echo "not ok - mutant '$name' does not build"
         return
     fi
-    (cd "$out" && mpiexec -n 4 ./tests/test_random "$cases") >"$out/run.log" 2>&1
+    (cd "$out" && $run) >"$out/run.log" 2>&1
     rc=$?
     failed=$(grep -c '^not ok' "$out/run.log")
     if [ "$want" = pass ]; then
-        if [ $rc -eq 0 ]; then echo "ok - $name: test_random passes ($cases random schedules)"
-        else grep '^not ok' "$out/run.log" | head -3; echo "not ok - $name: test_random fails (status $rc)"; fi
+        if [ $rc -eq 0 ]; then echo "ok - $name: $test passes"
+        else grep '^not ok' "$out/run.log" | head -3; echo "not ok - $name: $test fails (status $rc)"; fi
     elif [ $rc -ne 0 ] && [ "$failed" -gt 0 ]; then
         echo "ok - mutant '$name' is caught: $(grep -m1 '^not ok' "$out/run.log" | cut -c1-160)"
     elif [ $rc -ne 0 ]; then
-        echo "ok - mutant '$name' is caught: test_random ended with status $rc"
+        echo "ok - mutant '$name' is caught: $test ended with status $rc"
     else
-        echo "not ok - mutant '$name' is not caught by test_random ($cases cases, status $rc)"
+        echo "not ok - mutant '$name' is not caught by $test (status $rc)"
     fi
 }
 
@@ -61,3 +67,20 @@ try "one W added twice (micro-batch 1)" fail \
 try "W's added in the schedule's order, not the micro-batches'" fail \
     's|^    weights_due(tr, s);$|    backward_weight(tr, s, m), tr->w_next[s]++;|'
 cp "$out/train.c.orig" "$out/lib/model/train.c"
+
+# The breakdown of idle time (lib/core/idle.c), caught by test_idle.
+file=lib/core/idle.c orig=idle.c.orig test=test_idle run=./tests/test_idle
+try "the breakdown as it is" pass ""
+try "messages replayed at their nominal latency, never as measured" fail \
+    's|msg = from + (use \& USE_DELAY ? x->delay : |msg = from + (0 ? x->delay : |'
+try "every rank replayed from the common start" fail \
+    's|t\[r\] = use \& USE_START ? tr->start\[r\] : 0;|t[r] = 0;|'
+try "the kit's own gaps left out of the last replay" fail \
+    's|double gap = use \& USE_GAP ? x->gap : 0,|double gap = 0,|'
+try "the stages' own costs in the schedule's replay" fail \
+    's|        flat.stage_scale = NULL;|        ;|'
+try "the kit's own gaps counted with the messages" fail \
+    's|USE_DUR \| USE_START, USE_DUR \| USE_START \| USE_DELAY,|USE_DUR \| USE_START, USE_DUR \| USE_START \| USE_DELAY \| USE_GAP,|'
+try "the critical path never crosses to a sender" fail \
+    's|if (pp_is_recv(a.kind) \&\& full->by_msg\[r\]\[i\]) {|if (0) {|'
+cp "$out/idle.c.orig" "$out/lib/core/idle.c"

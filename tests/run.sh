@@ -9,6 +9,7 @@ trap 'rm -f "$log"' EXIT
 . tests/steps.sh
 
 step ./tests/test_sched
+step ./tests/test_idle
 step mpiexec -n 4 ./tests/test_train
 step mpiexec -n 4 ./tests/test_random 300
 step mpiexec -n 8 ./tests/test_grid

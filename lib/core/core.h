@@ -43,6 +43,15 @@ pp_status pp_sched_save(const pp_sched *s, const char *path);
 
 
 int pp_kind_is_compute(pp_kind k);
+static inline int pp_is_send(pp_kind k)
+{
+    return k == PP_SEND_F || k == PP_SEND_B;
+}
+
+static inline int pp_is_recv(pp_kind k)
+{
+    return k == PP_RECV_F || k == PP_RECV_B;
+}
 const char *pp_kind_name(pp_kind k);   /* "F", "SEND_F", ... */
 
 /* Index of (stage, micro-batch) in per-step arrays of S*M entries. */

@@ -69,16 +69,6 @@ struct pp_step {
     int fault_at;
 };
 
-static inline int pp_is_send(pp_kind k)
-{
-    return k == PP_SEND_F || k == PP_SEND_B;
-}
-
-static inline int pp_is_recv(pp_kind k)
-{
-    return k == PP_RECV_F || k == PP_RECV_B;
-}
-
 /* The pipeline rank at the other end of a send or receive, and the tag of
  * its message (it names the receiving stage, so a receive posted early
  * matches only the message it is for). */

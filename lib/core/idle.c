@@ -1,0 +1,312 @@
+/* idle.c -- where the idle time goes (pp_idle.h): the measured step read
+ * back action by action, then replayed five times, each replay taking one
+ * more thing from the measurement, so that each part is the bubble one
+ * replay adds to the one before and the parts add up exactly.
+ *
+ * A replay runs every rank's lowered list in order.  A compute begins when
+ * the rank's previous action ended (plus, in the last replay, the kit's own
+ * gap before it); a receive ends when its message arrives, the end of the
+ * compute that made the message plus its delivery, or when the rank gets
+ * there, whichever is later.  The critical path is then read backwards from
+ * the compute that ends last: at a receive whose message came later than
+ * the rank got there, it crosses to the sender.
+ * Left out on purpose: grids (T or D > 1), whose collectives tie ranks
+ * together beyond the pipeline's messages.
+ */
+#include "core.h"
+#include "pp_idle.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A receive that returned within this long found its message already there. */
+static const double WAITED_S = 5e-6;
+
+/* One action of the step as measured, and what the replays take from it. */
+typedef struct {
+    double begin, end;   /* measured, seconds since the start */
+    double dur;          /* a compute's duration */
+    double gap;          /* the kit's own time before it, beyond what it waited for */
+    double delay;        /* a receive: its message's delivery from the producing compute's end */
+    int seen;            /* its event was found */
+} act;
+
+typedef struct {
+    const pp_sched *lo;
+    act **a;             /* [rank][i] */
+    double *start;       /* [rank] its first action's begin */
+    int *prod_r, *prod_i;   /* [dir][stage x mb]: where the compute that made a message is */
+    double *delays;      /* every message's delivery, for the median */
+    int nmsg;
+} trace;
+
+/* What a replay takes from the measurement. */
+enum { USE_STAGE = 1, USE_DUR = 2, USE_START = 4, USE_DELAY = 8, USE_GAP = 16 };
+
+typedef struct {
+    double makespan, busy;
+    double **end;        /* [rank][i] when each action ended (or NULL) */
+    char **by_msg;       /* [rank][i] a receive that waited for its message */
+} replayed;
+
+const char *pp_part_name(pp_part p)
+{
+    static const char *names[PP_NPARTS] = {"schedule", "imbalance", "overrun", "late starts", "messages", "reaction"};
+    return p >= 0 && p < PP_NPARTS ? names[p] : "?";
+}
+
+static int same(pp_action a, const pp_event *e)
+{
+    return (int)a.kind == e->kind && a.stage == e->stage && a.mb == e->mb;
+}
+
+/* The slot of the compute whose result a receive waits for: forward results
+ * by stage - 1, backward ones (B or I) by stage + 1. */
+static int producer_slot(const pp_sched *lo, pp_action a)
+{
+    int dir = a.kind == PP_RECV_B;
+    return dir * lo->nstages * lo->nmb + pp_sm(lo, dir ? a.stage + 1 : a.stage - 1, a.mb);
+}
+
+static int makes_message(pp_kind k)
+{
+    return k == PP_F || k == PP_B || k == PP_I;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* Finds each action's event in rank r's row; a compute without one means the
+ * step did not run whole. */
+static int read_row(trace *tr, const pp_evlist *row, int r, char *why, size_t n)
+{
+    const pp_sched *lo = tr->lo;
+    for (int k = 0; k < row->n; k++) {
+        const pp_event *e = &row->ev[k];
+        if (e->type != PP_EV_COMPUTE && e->type != PP_EV_WAIT && e->type != PP_EV_SEND) continue;
+        int i = 0;
+        while (i < lo->len[r] && (tr->a[r][i].seen || !same(lo->acts[r][i], e))) i++;
+        if (i == lo->len[r]) return snprintf(why, n, "rank %d ran an action its list does not hold", r), 0;
+        tr->a[r][i] = (act){.begin = e->t0, .end = e->type == PP_EV_SEND ? e->t0 : e->t1, .seen = 1};
+        if (e->type == PP_EV_COMPUTE) tr->a[r][i].dur = e->t1 - e->t0;
+    }
+    double prev = -1;
+    for (int i = 0; i < lo->len[r]; i++) {
+        act *x = &tr->a[r][i];
+        pp_action a = lo->acts[r][i];
+        if (a.kind == PP_IDLE) continue;
+        if (!x->seen && pp_kind_is_compute(a.kind))
+            return snprintf(why, n, "the step did not run whole (rank %d)", r), 0;
+        if (!x->seen) x->begin = x->end = prev < 0 ? 0 : prev;   /* a replayed run keeps no empty waits */
+        if (prev < 0) tr->start[r] = x->begin;
+        else x->gap = x->begin - prev;
+        prev = x->end;
+        if (makes_message(a.kind)) {
+            int slot = (a.kind != PP_F) * lo->nstages * lo->nmb + pp_sm(lo, a.stage, a.mb);
+            tr->prod_r[slot] = r, tr->prod_i[slot] = i;
+        }
+    }
+    return 1;
+}
+
+/* Each message's delivery: a receive that waited saw its message arrive when
+ * it returned; one that did not found it there already, and is given the
+ * median of those that waited (no later than the receive began). */
+static void read_messages(trace *tr)
+{
+    const pp_sched *lo = tr->lo;
+    int waited = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        double median = waited ? tr->delays[waited / 2] : 0;
+        if (pass == 1) tr->nmsg = 0;
+        for (int r = 0; r < lo->nranks; r++)
+            for (int i = 0; i < lo->len[r]; i++) {
+                pp_action a = lo->acts[r][i];
+                if (!pp_is_recv(a.kind)) continue;
+                act *x = &tr->a[r][i];
+                int slot = producer_slot(lo, a);
+                double made = tr->a[tr->prod_r[slot]][tr->prod_i[slot]].end;
+                int w = x->end - x->begin > WAITED_S;
+                if (pass == 0) {
+                    if (w) tr->delays[waited++] = x->end - made;
+                    continue;
+                }
+                if (w) {
+                    x->delay = x->end - made;
+                } else {   /* all of its time is the kit's own */
+                    double by = made + median < x->begin ? made + median : x->begin;
+                    x->delay = by > made ? by - made : 0;
+                    x->gap += x->end - x->begin;
+                }
+                tr->delays[tr->nmsg++] = x->delay;
+            }
+        if (pass == 0) qsort(tr->delays, (size_t)waited, sizeof *tr->delays, cmp_double);
+    }
+}
+
+/* One replay: every rank's list with `use` taken from the measurement and
+ * the rest from c. */
+static pp_status replay(const trace *tr, const pp_costs *c, int use, replayed *out)
+{
+    const pp_sched *lo = tr->lo;
+    int P = lo->nranks, n = 2 * lo->nstages * lo->nmb;
+    double *made = malloc((size_t)n * sizeof *made), *t = calloc((size_t)P, sizeof *t);
+    int *pc = calloc((size_t)P, sizeof *pc);
+    pp_status st = made && t && pc ? PP_OK : PP_ENOMEM;
+    for (int k = 0; st == PP_OK && k < n; k++) made[k] = -1;
+    for (int r = 0; st == PP_OK && r < P; r++) t[r] = use & USE_START ? tr->start[r] : 0;
+    out->makespan = out->busy = 0;
+    for (int moved = 1; st == PP_OK && moved;) {
+        moved = 0;
+        for (int r = 0; r < P; r++)
+            for (; pc[r] < lo->len[r]; pc[r]++, moved = 1) {
+                int i = pc[r];
+                pp_action a = lo->acts[r][i];
+                const act *x = &tr->a[r][i];
+                double gap = use & USE_GAP ? x->gap : 0, at = t[r] + gap, msg = 0;
+                if (pp_is_recv(a.kind)) {
+                    double from = made[producer_slot(lo, a)];
+                    if (from < 0) break;   /* the compute that makes it has not run yet */
+                    msg = from + (use & USE_DELAY ? x->delay : pp_cost_s(c, a.kind, a.stage, NULL));
+                    if (out->by_msg) out->by_msg[r][i] = msg > at;
+                    if (msg > at) at = msg;
+                } else if (pp_kind_is_compute(a.kind)) {
+                    double d = use & USE_DUR ? x->dur : pp_cost_s(c, a.kind, a.stage, NULL);
+                    at += d;
+                    out->busy += d;
+                    if (at > out->makespan) out->makespan = at;
+                    if (makes_message(a.kind)) made[(a.kind != PP_F) * lo->nstages * lo->nmb + pp_sm(lo, a.stage, a.mb)] = at;
+                } else if (a.kind == PP_IDLE) {
+                    at = t[r];
+                }
+                t[r] = at;
+                if (out->end) out->end[r][i] = at;
+            }
+    }
+    for (int r = 0; st == PP_OK && r < P; r++)
+        if (pc[r] < lo->len[r]) st = PP_ESCHED;   /* a validated schedule never gets here */
+    free(made), free(t), free(pc);
+    return st;
+}
+
+static double bubble(const replayed *x, int P)
+{
+    return x->makespan > 0 ? 1.0 - x->busy / (P * x->makespan) : 0;
+}
+
+/* Walks the critical path back from the compute that ends last. */
+static void critical_path(const trace *tr, const replayed *full, pp_idle *out)
+{
+    const pp_sched *lo = tr->lo;
+    int r = -1, i = -1;
+    for (int q = 0; q < lo->nranks; q++)
+        for (int k = 0; k < lo->len[q]; k++)
+            if (pp_kind_is_compute(lo->acts[q][k].kind) && (r < 0 || full->end[q][k] > full->end[r][i])) r = q, i = k;
+    while (r >= 0 && i >= 0) {
+        pp_action a = lo->acts[r][i];
+        if (pp_kind_is_compute(a.kind)) out->path++;
+        if (pp_is_recv(a.kind) && full->by_msg[r][i]) {
+            int slot = producer_slot(lo, a);
+            out->hops++;
+            out->path_msg_s += tr->a[r][i].delay;
+            r = tr->prod_r[slot], i = tr->prod_i[slot];
+        } else {
+            i--;
+        }
+    }
+}
+
+/* Rows of n doubles and chars for every rank's list. */
+static pp_status tables(const pp_sched *lo, act ***a, double ***end, char ***by)
+{
+    int P = lo->nranks;
+    *a = calloc((size_t)P, sizeof **a), *end = calloc((size_t)P, sizeof **end), *by = calloc((size_t)P, sizeof **by);
+    if (!*a || !*end || !*by) return PP_ENOMEM;
+    for (int r = 0; r < P; r++) {
+        size_t n = (size_t)(lo->len[r] > 0 ? lo->len[r] : 1);
+        (*a)[r] = calloc(n, sizeof ***a), (*end)[r] = calloc(n, sizeof ***end), (*by)[r] = calloc(n, 1);
+        if (!(*a)[r] || !(*end)[r] || !(*by)[r]) return PP_ENOMEM;
+    }
+    return PP_OK;
+}
+
+static void tables_free(int P, act **a, double **end, char **by)
+{
+    for (int r = 0; r < P; r++) {
+        if (a) free(a[r]);
+        if (end) free(end[r]);
+        if (by) free(by[r]);
+    }
+    free(a), free(end), free(by);
+}
+
+/* Why a run cannot be taken apart, or NULL. */
+static const char *refusal(const pp_sched *lo, const pp_run *m)
+{
+    if (!lo->lowered) return "the schedule was not validated";
+    if (m->nrows != lo->nranks || m->T > 1 || m->D > 1) return "a grid's step (T or D > 1) is not taken apart";
+    if (m->paused) return "the step was paused in the live view";
+    if (m->quit) return "the step was cut short";
+    if (m->makespan <= 0) return "the step ran nothing";
+    return NULL;
+}
+
+pp_status pp_idle_breakdown(const pp_sched *lo, const pp_costs *nominal, const pp_run *m, pp_idle *out)
+{
+    memset(out, 0, sizeof *out);
+    out->formula = pp_theory_bubble_step(lo->family, lo->nranks, lo->nmb, lo->chunks);
+    out->measured = pp_run_bubble_step(m);
+    const char *no = refusal(lo, m);
+    if (no) return snprintf(out->why, sizeof out->why, "%s", no), PP_OK;
+
+    int P = lo->nranks > 0 ? lo->nranks : 1, n = 2 * lo->nstages * lo->nmb, total = 0;
+    for (int r = 0; r < P; r++) total += lo->len[r];
+    trace tr = {.lo = lo};
+    replayed full = {0};
+    tr.start = calloc((size_t)P, sizeof *tr.start);
+    tr.prod_r = malloc((size_t)n * sizeof *tr.prod_r), tr.prod_i = malloc((size_t)n * sizeof *tr.prod_i);
+    tr.delays = malloc((size_t)(total > 0 ? total : 1) * sizeof *tr.delays);
+    pp_status st = tr.start && tr.prod_r && tr.prod_i && tr.delays ? tables(lo, &tr.a, &full.end, &full.by_msg) : PP_ENOMEM;
+    int ok = st == PP_OK;
+    for (int r = 0; ok && r < P; r++) ok = read_row(&tr, &m->ranks[r], r, out->why, sizeof out->why);
+    if (ok) read_messages(&tr);
+
+    /* Flat: every stage at the stages' mean cost, the schedule alone. */
+    pp_costs flat = *nominal;
+    if (nominal->stage_scale) {
+        double mean = 0;
+        for (int s = 0; s < lo->nstages; s++) mean += nominal->stage_scale[s] / lo->nstages;
+        for (int k = 0; k < 4; k++) flat.ticks[k] *= mean;
+        flat.allreduce *= mean;
+        flat.stage_scale = NULL;
+    }
+    static const int steps[PP_NPARTS] = {0, USE_STAGE, USE_DUR, USE_DUR | USE_START, USE_DUR | USE_START | USE_DELAY,
+                                         USE_DUR | USE_START | USE_DELAY | USE_GAP};
+    double b[PP_NPARTS];
+    for (int k = 0; ok && st == PP_OK && k < PP_NPARTS; k++) {
+        replayed x = k == PP_NPARTS - 1 ? full : (replayed){0};
+        st = replay(&tr, steps[k] & USE_STAGE || k > 1 ? nominal : &flat, steps[k], &x);
+        b[k] = bubble(&x, P);
+        if (k == PP_NPARTS - 1) full = x, out->replayed = x.makespan;
+    }
+    if (ok && st == PP_OK) {
+        out->ok = 1;
+        out->base = b[0];
+        double ref = out->formula >= 0 ? out->formula : b[0];
+        out->part[PP_PART_SCHEDULE] = b[0] - ref;
+        for (int k = 1; k < PP_PART_REACTION; k++) out->part[k] = b[k] - b[k - 1];
+        out->part[PP_PART_REACTION] = out->measured - b[PP_PART_MESSAGES];
+        critical_path(&tr, &full, out);
+        out->messages = tr.nmsg;
+        qsort(tr.delays, (size_t)tr.nmsg, sizeof *tr.delays, cmp_double);
+        out->delivery_s = tr.nmsg ? tr.delays[tr.nmsg / 2] : 0;
+    }
+    if (ok && st == PP_ESCHED) snprintf(out->why, sizeof out->why, "the step could not be replayed");
+    tables_free(P, tr.a, full.end, full.by_msg);
+    free(tr.start), free(tr.prod_r), free(tr.prod_i), free(tr.delays);
+    return st == PP_ESCHED ? PP_OK : st;
+}

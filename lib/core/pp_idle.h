@@ -1,0 +1,51 @@
+/* pp_idle.h -- where the idle time goes: a measured step's bubble taken
+ * apart, so that measured = formula + each part, in points of the step.
+ *
+ * The parts come from replays of the step's own lowered schedule (idle.c),
+ * each adding one measured thing to the one before:
+ *   schedule   the schedule with flat nominal costs (every stage alike),
+ *              against the formula: 0 where the formula's conditions hold;
+ *   imbalance  each stage's own cost: a slower stage makes its neighbours wait;
+ *   overrun    each compute as long as it really took, against its stage's cost;
+ *   late       each rank's first action when it really began;
+ *   messages   each message's delivery, from the end of the compute that made
+ *              it to when its receiver saw it (a late send counts here);
+ *   reaction   the rest: the kit's own time between one action's end (or a
+ *              message's arrival) and the next action's start.
+ * The last replay, with every one of them, gives back the measured step.
+ */
+#ifndef PP_IDLE_H
+#define PP_IDLE_H
+
+#include "pp.h"
+
+typedef enum { PP_PART_SCHEDULE, PP_PART_IMBALANCE, PP_PART_OVERRUN, PP_PART_LATE, PP_PART_MESSAGES,
+               PP_PART_REACTION, PP_NPARTS } pp_part;
+
+typedef struct {
+    int ok;              /* 0: no breakdown for this run, `why` says why */
+    char why[96];
+    double formula;      /* the formula's bubble (share of the step), or < 0: none */
+    double base;         /* the schedule's, simulated with flat nominal costs */
+    double measured;     /* pp_run_bubble_step() of the measured run */
+    double part[PP_NPARTS];  /* shares of the step: measured = reference + sum of parts,
+                                the reference being formula if >= 0, else base */
+    double replayed;     /* the last replay's makespan (s): the measured one, rebuilt */
+    int hops;            /* messages on the critical path */
+    int path;            /* computes on the critical path */
+    double path_msg_s;   /* delivery summed over the critical path's messages (s) */
+    int messages;        /* messages in the step */
+    double delivery_s;   /* their median delivery (s) */
+} pp_idle;
+
+/* Takes measured run m of lowered schedule lo apart.  `nominal` are the
+ * costs the step was meant to have: in timed mode the run's, in real mode
+ * the ones measured per stage.  A run that is not one pipeline (T or D > 1),
+ * was paused or cut short gets ok = 0 and a reason; PP_ENOMEM only if memory
+ * runs out. */
+pp_status pp_idle_breakdown(const pp_sched *lo, const pp_costs *nominal, const pp_run *m, pp_idle *out);
+
+/* The part's name as the summary prints it ("messages"). */
+const char *pp_part_name(pp_part p);
+
+#endif /* PP_IDLE_H */

@@ -1,0 +1,242 @@
+/* test_idle.c -- the measured bubble taken apart (core/idle.c), on steps
+ * whose delays are known because this file made them: a small timeline
+ * maker of its own (passes over every rank until no time changes, unlike
+ * the replay it checks) puts in a late start, the kit's own gaps, a slowed
+ * compute, a slow stage or a late message, and each must come back whole in
+ * its own part and nowhere else.  Runs as one process.
+ */
+#include "pp.h"
+#include "pp_build.h"
+#include "pp_idle.h"
+#include "core.h"
+#include "check.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What the made step adds to the nominal one. */
+typedef struct {
+    double start[8];     /* when each rank's first action begins (s) */
+    double gap;          /* before every compute but a rank's first (s) */
+    int slow_rank, slow_mb;      /* this rank's first forward of this mb runs slow_by longer */
+    double slow_by;
+    int late_stage, late_mb;     /* the forward message this stage sends for this mb comes late_by late */
+    double late_by;
+    double latency;      /* every message's delivery (s) */
+} knobs;
+
+/* The time a message's maker ended: [dir][stage x mb], -1 not yet. */
+static double *made_of(double *made, const pp_sched *lo, pp_action a)
+{
+    int back = a.kind == PP_RECV_B;
+    return &made[back * lo->nstages * lo->nmb + pp_sm(lo, back ? a.stage + 1 : a.stage - 1, a.mb)];
+}
+
+/* One pass: every rank plays its list with what `made` knew of the others'
+ * messages, writing what it makes to `next` (and its events to run, if
+ * not NULL).  Returns 0 if a rank got to a message not made yet. */
+static int play(const pp_sched *lo, const pp_costs *c, const knobs *k, const double *made, double *next, pp_run *run)
+{
+    int whole = 1, slowed = 0;
+    for (int r = 0; r < lo->nranks; r++) {
+        double t = k->start[r];
+        int first = 1;
+        for (int i = 0; i < lo->len[r]; i++) {
+            pp_action a = lo->acts[r][i];
+            pp_event e = {.kind = a.kind, .stage = a.stage, .mb = a.mb, .t0 = t, .t1 = t};
+            if (pp_kind_is_compute(a.kind)) {
+                double d = pp_cost_s(c, a.kind, a.stage, NULL) + (r == k->slow_rank && a.kind == PP_F && a.mb == k->slow_mb && !slowed++ ? k->slow_by : 0);
+                e.type = PP_EV_COMPUTE;
+                e.t0 = t + (first ? 0 : k->gap);
+                e.t1 = t = e.t0 + d;
+                if (a.kind != PP_W) next[(a.kind != PP_F) * lo->nstages * lo->nmb + pp_sm(lo, a.stage, a.mb)] = t;
+            } else if (pp_is_recv(a.kind)) {
+                double from = *made_of((double *)made, lo, a);
+                if (from < 0) { whole = 0; break; }
+                double arrive = from + k->latency;
+                if (a.kind == PP_RECV_F && a.stage - 1 == k->late_stage && a.mb == k->late_mb) arrive += k->late_by;
+                e.type = PP_EV_WAIT;
+                e.t1 = t = arrive > t ? arrive : t;
+            } else if (pp_is_send(a.kind)) {
+                e.type = PP_EV_SEND;
+            } else {
+                continue;
+            }
+            first = 0;
+            if (run) pp_evlist_push(&run->ranks[r], e);
+        }
+    }
+    return whole;
+}
+
+/* The step as the knobs make it: passes until nothing changes, then one
+ * more that records. */
+static pp_run *make_step(const pp_sched *lo, const pp_costs *c, const knobs *k)
+{
+    int n = 2 * lo->nstages * lo->nmb, done = 0;
+    double *made = malloc((size_t)n * sizeof *made), *next = malloc((size_t)n * sizeof *next);
+    for (int i = 0; i < n; i++) made[i] = next[i] = -1;
+    for (int pass = 0; pass < 10000 && !done; pass++) {
+        int whole = play(lo, c, k, made, next, NULL);
+        done = whole && memcmp(made, next, (size_t)n * sizeof *made) == 0;
+        memcpy(made, next, (size_t)n * sizeof *made);
+    }
+    pp_run *run = NULL;
+    if (done && pp_run_new(lo->nranks, lo->nmb, &run) == PP_OK) {
+        play(lo, c, k, made, next, run);
+        pp_run_summarize(run);
+    }
+    free(made), free(next);
+    return run;
+}
+
+static pp_sched *lowered(const char *name, int P, int M)
+{
+    pp_sched *s = NULL, *lo = NULL;
+    pp_check why = {0};
+    if (pp_sched_build(name, P, M, 0, &s, NULL, 0) != PP_OK || pp_sched_validate(s, &lo, &why) != PP_OK) lo = NULL;
+    pp_check_clear(&why);
+    pp_sched_free(s);
+    return lo;
+}
+
+/* Does every part but `only` stay at zero, and `only` take all of want? */
+static int only_part(const pp_idle *x, int only, double want)
+{
+    int ok = x->ok;
+    for (int p = 1; p < PP_NPARTS; p++) ok &= fabs(x->part[p] - (p == only ? want : 0)) < 1e-9;
+    return ok;
+}
+
+static double sum_of(const pp_idle *x)
+{
+    double ref = x->formula >= 0 ? x->formula : x->base, s = ref;
+    for (int p = 0; p < PP_NPARTS; p++) s += x->part[p];
+    return s;
+}
+
+static void parts_line(const pp_idle *x, char *buf, size_t n)
+{
+    int k = snprintf(buf, n, "measured %.4f%%:", 100 * x->measured);
+    for (int p = 0; p < PP_NPARTS && k < (int)n; p++)
+        k += snprintf(buf + k, n - (size_t)k, " %s %+.4f", pp_part_name(p), 100 * x->part[p]);
+}
+
+/* One case: the knobs' step taken apart; `only` must hold all the excess. */
+static void one_case(const char *name, const char *what, const knobs *k, const pp_costs *c, int only)
+{
+    int P = 4, M = 8;
+    pp_sched *lo = lowered(name, P, M);
+    knobs nom = {.slow_rank = -1, .late_stage = -1};
+    pp_run *step = lo ? make_step(lo, c, k) : NULL, *flat = NULL;
+    pp_costs fc = *c;
+    if (c->stage_scale) {
+        double mean = 0;
+        for (int s = 0; s < lo->nstages; s++) mean += c->stage_scale[s] / lo->nstages;
+        for (int j = 0; j < 4; j++) fc.ticks[j] *= mean;
+        fc.stage_scale = NULL;
+    }
+    /* What the step would be without the knob: the same maker, nominal;
+     * for a slow stage the reference is the stages alike. */
+    pp_run *plain = lo ? make_step(lo, only == PP_PART_IMBALANCE ? &fc : c, &nom) : NULL;
+    pp_idle x;
+    int ran = step && plain && pp_idle_breakdown(lo, c, step, &x) == PP_OK;
+    char line[400] = "";
+    if (ran) parts_line(&x, line, sizeof line);
+    double want = ran ? pp_run_bubble_step(step) - pp_run_bubble_step(plain) : 0;
+    CHECK(ran && x.ok && fabs(want) > 1e-4 && only_part(&x, only, want),
+          "%s P=%d M=%d, %s: the %s part is the whole %+.4f points, the others 0 (%s)", name, P, M, what,
+          pp_part_name(only), 100 * want, line);
+    CHECK(ran && fabs(sum_of(&x) - x.measured) < 1e-12 && fabs(x.replayed - step->makespan) < 1e-9,
+          "%s, %s: reference + parts = measured exactly, and the last replay rebuilds the makespan (%.6f s)",
+          name, what, ran ? step->makespan : 0.0);
+    if (ran && pp_simulate(lo, &fc, &flat) == PP_OK)
+        CHECK(fabs(x.base - pp_run_bubble_step(flat)) < 1e-12, "%s, %s: the schedule's bubble is the simulator's (%.4f %%)",
+              name, what, 100 * x.base);
+    pp_run_free(step), pp_run_free(plain), pp_run_free(flat);
+    pp_sched_free(lo);
+}
+
+static void test_parts(void)
+{
+    static const char *names[] = {"gpipe", "1f1b", "interleaved", "zbh1", "zbv"};
+    pp_costs c;
+    pp_costs_default(&c);
+    double tick = c.tick_s;
+    for (size_t n = 0; n < sizeof names / sizeof *names; n++) {
+        const char *name = names[n];
+        knobs k = {.slow_rank = -1, .late_stage = -1, .latency = 0.2 * tick};
+        one_case(name, "every message 0.2 ticks on its way", &k, &c, PP_PART_MESSAGES);
+        k = (knobs){.slow_rank = -1, .late_stage = 0, .late_mb = 0, .late_by = 2 * tick};
+        one_case(name, "one message 2 ticks late", &k, &c, PP_PART_MESSAGES);
+        k = (knobs){.slow_rank = -1, .late_stage = -1, .start = {0, 0, 4 * tick, 0}};
+        one_case(name, "rank 2 starts 4 ticks late", &k, &c, PP_PART_LATE);
+        k = (knobs){.slow_rank = -1, .late_stage = -1, .gap = 0.05 * tick};
+        one_case(name, "0.05 ticks of the kit's own before every compute", &k, &c, PP_PART_REACTION);
+        k = (knobs){.slow_rank = 1, .slow_mb = 4, .slow_by = 3 * tick, .late_stage = -1};
+        one_case(name, "one compute 3 ticks too long", &k, &c, PP_PART_OVERRUN);
+        double scale[16] = {1, 2, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+        pp_costs slow = c;
+        slow.stage_scale = scale;
+        k = (knobs){.slow_rank = -1, .late_stage = -1};
+        one_case(name, "stage 1 twice as slow", &k, &slow, PP_PART_IMBALANCE);
+    }
+}
+
+/* The critical path of GPipe with messages that take time: down the
+ * pipeline with micro-batch 0's activations, back up with the last one's
+ * gradients, P - 1 hops each way. */
+static void test_path(void)
+{
+    pp_costs c;
+    pp_costs_default(&c);
+    for (int P = 2; P <= 8; P *= 2) {
+        pp_sched *lo = lowered("gpipe", P, 8);
+        knobs k = {.slow_rank = -1, .late_stage = -1, .latency = 0.3 * c.tick_s};
+        pp_run *step = lo ? make_step(lo, &c, &k) : NULL;
+        pp_idle x = {0};
+        int ok = step && pp_idle_breakdown(lo, &c, step, &x) == PP_OK && x.ok;
+        CHECK(ok && x.hops == 2 * (P - 1) && fabs(x.path_msg_s - 2 * (P - 1) * k.latency) < 1e-9 &&
+                  fabs(x.delivery_s - k.latency) < 1e-9 && x.messages == 2 * (P - 1) * 8 && x.path == 8 + 8 + 2 * (P - 1),
+              "gpipe P=%d M=8, messages 0.3 ticks: %d hops on the critical path (want %d), %d computes on it (want %d), "
+              "%d messages, median delivery %.2f ms", P, x.hops, 2 * (P - 1), x.path, 16 + 2 * (P - 1), x.messages,
+              x.delivery_s * 1e3);
+        pp_run_free(step);
+        pp_sched_free(lo);
+    }
+}
+
+/* Runs it cannot take apart say why, and take nothing apart. */
+static void test_refusals(void)
+{
+    pp_costs c;
+    pp_costs_default(&c);
+    pp_sched *lo = lowered("1f1b", 4, 8);
+    pp_run *run = NULL;
+    pp_idle x;
+    if (lo && pp_simulate(lo, &c, &run) == PP_OK) {
+        run->paused = 1;
+        CHECK(pp_idle_breakdown(lo, &c, run, &x) == PP_OK && !x.ok && strstr(x.why, "paused"),
+              "a paused step is not taken apart: %s", x.why);
+        run->paused = 0, run->D = 2;
+        CHECK(pp_idle_breakdown(lo, &c, run, &x) == PP_OK && !x.ok && strstr(x.why, "grid"),
+              "a grid's step is not taken apart: %s", x.why);
+        run->D = 1;
+        run->ranks[2].n = 3;   /* as if the step stopped there */
+        CHECK(pp_idle_breakdown(lo, &c, run, &x) == PP_OK && !x.ok && strstr(x.why, "whole"),
+              "a step that did not run whole is not taken apart: %s", x.why);
+    }
+    pp_run_free(run);
+    pp_sched_free(lo);
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    test_parts();
+    test_path();
+    test_refusals();
+    MPI_Finalize();
+    return check_failed != 0;
+}
