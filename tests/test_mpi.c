@@ -41,6 +41,7 @@
  */
 #include "pp.h"
 #include "core.h"
+#include "pp_idle.h"
 #include "pp_demo.h"   /* the watchdog's report, for the hangs */
 #include "check.h"
 
@@ -389,6 +390,56 @@ static void hang(pp_grid *g, double tick_ms, const char *how)
     for (;;) pp_sleep_until(pp_now() + 0.05);   /* rank 0 ends the job */
 }
 
+/* formula (or the replayed schedule) + every part */
+static double parts_sum(const pp_idle *x)
+{
+    double s = x->formula >= 0 ? x->formula : x->base;
+    for (int p = 0; p < PP_NPARTS; p++) s += x->part[p];
+    return s;
+}
+
+/* A delay put into a real step lands in its own part: a send held late in
+ * messages, a compute that ran three times as long in overrun, a stage
+ * twice as slow as the others in imbalance (1F1B, M = 8, faults on rank 1). */
+static void delays(pp_grid *g, double tick_ms)
+{
+    int P = g->size, M = 8;
+    pp_sched *built = NULL, *s = NULL;
+    pp_check c;
+    pp_sched_build("1f1b", P, M, 0, &built, NULL, 0);
+    if (!built || pp_sched_validate(built, &s, &c) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+    pp_sched_free(built);
+    double scale[64];
+    for (int i = 0; i < 64; i++) scale[i] = i == 1 ? 2.0 : 1.0;
+    struct { const char *what; pp_fault_kind fault; int slow_stage; pp_part part; } cases[] = {
+        {"rank 1 holds one send (--fault late:1)", PP_FAULT_LATE, 0, PP_PART_MESSAGES},
+        {"one compute of rank 1 runs 3 times as long (--fault slow:1)", PP_FAULT_SLOW, 0, PP_PART_OVERRUN},
+        {"stage 1 costs twice the others", PP_FAULT_NONE, 1, PP_PART_IMBALANCE},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        pp_exec_opts o;
+        pp_exec_opts_default(&o);
+        o.costs.tick_s = tick_ms * 1e-3;
+        o.fault = (pp_fault){.kind = cases[k].fault, .rank = 1, .action = -1};
+        o.costs.stage_scale = cases[k].slow_stage ? scale : NULL;
+        pp_run *run = NULL;
+        pp_status st = pp_exec_step(g, s, &o, &run);
+        if (g->rank != 0) continue;
+        pp_idle x;
+        int ok = st == PP_OK && pp_idle_breakdown(s, &o.costs, run, &x) == PP_OK && x.ok, top = 1;
+        double excess = ok ? x.measured - x.formula : 0;
+        for (int p = 1; ok && p < PP_NPARTS; p++) top &= p == (int)cases[k].part || x.part[p] < x.part[cases[k].part];
+        CHECK(ok && top && x.part[cases[k].part] > 0.5 * excess && excess > 0.01,
+              "1f1b P=%d M=%d, %s: the %s part is the largest, %+.2f of the %+.2f points over the formula "
+              "(overrun %+.2f, late starts %+.2f, messages %+.2f, reaction %+.2f)", P, M, cases[k].what,
+              pp_part_name(cases[k].part), ok ? 100 * x.part[cases[k].part] : 0, 100 * excess,
+              ok ? 100 * x.part[PP_PART_OVERRUN] : 0, ok ? 100 * x.part[PP_PART_LATE] : 0,
+              ok ? 100 * x.part[PP_PART_MESSAGES] : 0, ok ? 100 * x.part[PP_PART_REACTION] : 0);
+        pp_run_free(run);
+    }
+    pp_sched_free(s);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -461,11 +512,17 @@ int main(int argc, char **argv)
                       P, M, o.payload);
                 CHECK(causal(run, rtt, 100e-6), "%s P=%d M=%d: every message arrives after it is sent, on rank 0's clock",
                       names[b], P, M);
+                pp_idle x;
+                CHECK(pp_idle_breakdown(s, &o.costs, run, &x) == PP_OK && x.ok && fabs(parts_sum(&x) - x.measured) < 1e-12 &&
+                          fabs(x.replayed - run->makespan) < 1e-9,
+                      "%s P=%d M=%d: the bubble's parts add up to the measured %.2f %%, and the last replay rebuilds "
+                      "the makespan (%.3f ms)", names[b], P, M, 100 * x.measured, run->makespan * 1e3);
             }
             pp_run_free(run);
             pp_sched_free(s);
         }
     if (!skew && P > 1) held_sends(g);
+    if (!skew && P > 1 && P <= 4) delays(g, tick_ms);   /* at P = 8 one late send is lost in the noise */
     free(rtt);
     pp_grid_free(g);
     MPI_Finalize();

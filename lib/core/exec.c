@@ -322,10 +322,21 @@ static int peer_rank(const pp_step *step, pp_action a)
     return pp_place_rank(g->P, g->T, pp_partner(step->lo, a), g->tp_rank, g->dp_rank);
 }
 
+/* How long this rank's last compute took (s), 0 before its first. */
+static double last_compute_s(const pp_step *step)
+{
+    for (int k = step->ev.n - 1; k >= 0; k--)
+        if (step->ev.ev[k].type == PP_EV_COMPUTE) return step->ev.ev[k].t1 - step->ev.ev[k].t0;
+    return 0;
+}
+
 /* A fault strikes at action i: the rank stops for good (stall), fails
- * (error), or passes the action over (drop; returns 1). */
+ * (error), or passes the action over (drop; returns 1); or holds a send for
+ * three times the compute before it (late), and then runs it. */
 static int strike(pp_step *step, int i, pp_action a, pp_status *st)
 {
+    if (step->fault == PP_FAULT_LATE) *st = compute_until(step, since_start(step) + 3 * last_compute_s(step));
+    if (step->fault == PP_FAULT_LATE || step->fault == PP_FAULT_SLOW) return *st != PP_OK;
     if (step->fault == PP_FAULT_ERROR) *st = PP_EFAULT;
     if (step->fault == PP_FAULT_DROP) pp_watchdog_at(step, PP_AT_PASSED, i);
     if (step->fault != PP_FAULT_STALL) return 1;
@@ -352,6 +363,8 @@ static pp_status run_action(pp_step *step, int i)
     if (pp_kind_is_compute(a.kind)) st = compute(step, a, &e);
     else if (pp_is_send(a.kind)) st = send(step, i, a, &e);
     else st = receive(step, i, a, &e);
+    if (st == PP_OK && i == step->fault_at && step->fault == PP_FAULT_SLOW)   /* as long twice more */
+        st = compute_until(step, e.t0 + 3 * (since_start(step) - e.t0));
     step->open.type = -1;
     if (st != PP_OK) return st;
     if (e.type == PP_EV_SEND) e.t1 = -1;          /* a send's end: when it is seen complete */

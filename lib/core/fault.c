@@ -1,5 +1,6 @@
 /* fault.c -- bugs a rank runs on purpose, so that a student (or a test) can
- * watch the watchdog catch a stopped rank, a lost message and a deadlock.
+ * watch the watchdog catch a stopped rank, a lost message and a deadlock,
+ * or see a late message and an overrun compute named in the bubble's parts.
  *
  * Each strikes at micro-batch M/2 of the rank's lowered list (pp.h says what
  * each does); pp_fault_site finds where, and the executor acts on it.
@@ -20,26 +21,27 @@ static int ends(const char *text, int used)
 
 pp_status pp_fault_parse(const char *text, int nranks, pp_fault *f, char *err, size_t errlen)
 {
-    static const char *names[] = {"", "stall", "drop", "swap", "error"};
+    static const char *names[] = {"", "stall", "drop", "swap", "error", "late", "slow"};
+    const int n = (int)(sizeof names / sizeof *names);
     memset(f, 0, sizeof *f);
     f->action = -1;
     if (!text || !text[0] || strcmp(text, "none") == 0) return PP_OK;
     char kind[8] = "";
     int rank = 0, action = 0, used = 0;
     if (sscanf(text, "%7[a-z]:%d%n", kind, &rank, &used) == 2 && ends(text, used)) {   /* stall:1 */
-        for (int k = 1; k <= 3; k++)
-            if (strcmp(kind, names[k]) == 0) f->kind = (pp_fault_kind)k;
+        for (int k = 1; k < n; k++)
+            if (k != PP_FAULT_ERROR && strcmp(kind, names[k]) == 0) f->kind = (pp_fault_kind)k;
     } else if ((sscanf(text, "error:%d:%d%n", &rank, &action, &used) == 2 && ends(text, used)) ||
                (sscanf(text, "%d:%d%n", &rank, &action, &used) == 2 && ends(text, used))) {   /* error:1:5, 1:5 */
         if (action >= 0) f->kind = PP_FAULT_ERROR, f->action = action;
     }
     if (f->kind == PP_FAULT_NONE) {
         int k = 1;
-        while (k <= 4 && strcmp(text, names[k]) != 0) k++;
-        if (k <= 4) snprintf(err, errlen, "'%s' needs the rank that runs it: %s:RANK%s", text, text,
-                             k == 4 ? ":ACTION" : "");
-        else snprintf(err, errlen, "'%s' is not a fault: use stall:RANK, drop:RANK, swap:RANK, error:RANK:ACTION "
-                      "or none", text);
+        while (k < n && strcmp(text, names[k]) != 0) k++;
+        if (k < n) snprintf(err, errlen, "'%s' needs the rank that runs it: %s:RANK%s", text, text,
+                            k == PP_FAULT_ERROR ? ":ACTION" : "");
+        else snprintf(err, errlen, "'%s' is not a fault: use stall:RANK, drop:RANK, swap:RANK, late:RANK, slow:RANK, "
+                      "error:RANK:ACTION or none", text);
         return PP_EPARSE;
     }
     f->rank = rank;
@@ -70,10 +72,12 @@ int pp_fault_site(const pp_fault *f, const pp_sched *lo, int rank, int *at, int 
     *at = *from = -1;
     switch (f->kind) {
     case PP_FAULT_STALL:
+    case PP_FAULT_SLOW:
         for (int i = 0; i < lo->len[rank] && *at < 0; i++)
             if (pp_kind_is_compute(lo->acts[rank][i].kind) && lo->acts[rank][i].mb == m) *at = i;
         break;
-    case PP_FAULT_DROP: *at = find(lo, rank, m, -1, PP_SEND_F, PP_SEND_B, 0); break;
+    case PP_FAULT_DROP:
+    case PP_FAULT_LATE: *at = find(lo, rank, m, -1, PP_SEND_F, PP_SEND_B, 0); break;
     case PP_FAULT_SWAP:
         /* The first stage of this rank that gets micro-batch m's gradient
          * from another rank: its wait for it goes before the first message
@@ -102,14 +106,17 @@ pp_status pp_fault_check(const pp_fault *f, const pp_grid *g, const pp_sched *lo
         return PP_EARG;
     }
     if (pp_fault_site(f, lo, p, &at, &from)) return PP_OK;
+    const char *name = f->kind == PP_FAULT_LATE ? "late" : f->kind == PP_FAULT_SLOW ? "slow" : f->kind == PP_FAULT_DROP ? "drop" : "stall";
     switch (f->kind) {
     case PP_FAULT_STALL:
-        snprintf(err, errlen, "--fault stall:%d: rank %d computes nothing of micro-batch %d", f->rank, f->rank,
+    case PP_FAULT_SLOW:
+        snprintf(err, errlen, "--fault %s:%d: rank %d computes nothing of micro-batch %d", name, f->rank, f->rank,
                  lo->nmb / 2);
         break;
     case PP_FAULT_DROP:
-        snprintf(err, errlen, "--fault drop:%d: rank %d sends nothing of micro-batch %d (with one pipeline rank "
-                 "there are no messages): run 2 ranks or more", f->rank, f->rank, lo->nmb / 2);
+    case PP_FAULT_LATE:
+        snprintf(err, errlen, "--fault %s:%d: rank %d sends nothing of micro-batch %d (with one pipeline rank "
+                 "there are no messages): run 2 ranks or more", name, f->rank, f->rank, lo->nmb / 2);
         break;
     case PP_FAULT_SWAP:
         snprintf(err, errlen, "--fault swap:%d: rank %d receives no gradient of micro-batch %d from another rank "

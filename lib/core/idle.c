@@ -30,6 +30,7 @@ typedef struct {
     double gap;          /* the kit's own time before it, beyond what it waited for */
     double delay;        /* a receive: its message's delivery from the producing compute's end */
     int seen;            /* its event was found */
+    int waited;          /* a receive that waited for its message */
 } act;
 
 typedef struct {
@@ -113,15 +114,20 @@ static int read_row(trace *tr, const pp_evlist *row, int r, char *why, size_t n)
     return 1;
 }
 
-/* Each message's delivery: a receive that waited saw its message arrive when
- * it returned; one that did not found it there already, and is given the
- * median of those that waited (no later than the receive began). */
+/* Each message's delivery, from the end of the compute that made it.  A
+ * receive that began before the message was made and then waited saw it
+ * arrive when it returned: those give the median.  Any other receive waited
+ * for its message if it began before the median delivery was over, or
+ * waited longer than that (the message was late); else the message was
+ * there or nearly, and the short time the receive took is the kit's own (a
+ * rendezvous, a wake-up): its delivery is then the median, or less if the
+ * receive began sooner. */
 static void read_messages(trace *tr)
 {
     const pp_sched *lo = tr->lo;
-    int waited = 0;
+    int pure = 0;
     for (int pass = 0; pass < 2; pass++) {
-        double median = waited ? tr->delays[waited / 2] : 0;
+        double median = pure ? tr->delays[pure / 2] : 0;
         if (pass == 1) tr->nmsg = 0;
         for (int r = 0; r < lo->nranks; r++)
             for (int i = 0; i < lo->len[r]; i++) {
@@ -130,21 +136,22 @@ static void read_messages(trace *tr)
                 act *x = &tr->a[r][i];
                 int slot = producer_slot(lo, a);
                 double made = tr->a[tr->prod_r[slot]][tr->prod_i[slot]].end;
-                int w = x->end - x->begin > WAITED_S;
+                int waited = x->end - x->begin > WAITED_S;
                 if (pass == 0) {
-                    if (w) tr->delays[waited++] = x->end - made;
+                    if (waited && x->begin <= made) tr->delays[pure++] = x->end - made;
                     continue;
                 }
-                if (w) {
+                if (waited && (x->begin < made + median || x->end - x->begin > median)) {
                     x->delay = x->end - made;
-                } else {   /* all of its time is the kit's own */
+                    x->waited = 1;
+                } else {
                     double by = made + median < x->begin ? made + median : x->begin;
                     x->delay = by > made ? by - made : 0;
                     x->gap += x->end - x->begin;
                 }
                 tr->delays[tr->nmsg++] = x->delay;
             }
-        if (pass == 0) qsort(tr->delays, (size_t)waited, sizeof *tr->delays, cmp_double);
+        if (pass == 0) qsort(tr->delays, (size_t)pure, sizeof *tr->delays, cmp_double);
     }
 }
 

@@ -1,5 +1,6 @@
 /* pp_fault.h -- bugs a rank runs on purpose, and the watchdog's limit: for
- * the lessons that show a hang being caught (13) and for the tests.
+ * the lessons that show a hang being caught (13) or a delay explained, and
+ * for the tests.
  * The executor's options carry them (pp_exec_opts: fault, watchdog_s).
  */
 #ifndef PP_FAULT_H
@@ -14,14 +15,19 @@
  *   drop   the rank passes its first send of that micro-batch without making it;
  *   swap   the rank waits for that micro-batch's gradient before it has
  *          received (or sent) its activation: receives out of order, a deadlock;
- *   error  the rank fails at lowered action `action` (an ordinary error). */
-typedef enum { PP_FAULT_NONE, PP_FAULT_STALL, PP_FAULT_DROP, PP_FAULT_SWAP, PP_FAULT_ERROR } pp_fault_kind;
+ *   error  the rank fails at lowered action `action` (an ordinary error);
+ *   late   the rank holds its first send of that micro-batch for three times
+ *          the compute before it, then sends it (a slow link, once);
+ *   slow   the rank's first compute of that micro-batch takes three times
+ *          as long (a compute that overran, once). */
+typedef enum { PP_FAULT_NONE, PP_FAULT_STALL, PP_FAULT_DROP, PP_FAULT_SWAP, PP_FAULT_ERROR, PP_FAULT_LATE,
+               PP_FAULT_SLOW } pp_fault_kind;
 typedef struct {
     pp_fault_kind kind;
     int rank;     /* the rank of the job that runs it */
     int action;   /* error: the index in its lowered list */
 } pp_fault;
-/* Reads "stall:1", "drop:0", "swap:2" or "error:1:5" ("1:5" too) for a job of
+/* Reads "stall:1", "drop:0", "swap:2", "late:1", "slow:1" or "error:1:5" ("1:5" too) for a job of
  * `nranks` ranks (0: not known yet, any rank from 0 will do); "none" or an
  * empty text is no fault.  PP_EPARSE with a reason. */
 pp_status pp_fault_parse(const char *text, int nranks, pp_fault *f, char *err, size_t errlen);

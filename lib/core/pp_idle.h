@@ -33,7 +33,7 @@ typedef struct {
     double replayed;     /* the last replay's makespan (s): the measured one, rebuilt */
     int hops;            /* messages on the critical path */
     int path;            /* computes on the critical path */
-    double path_msg_s;   /* delivery summed over the critical path's messages (s) */
+    double path_msg_s;   /* their deliveries, summed (s) */
     int messages;        /* messages in the step */
     double delivery_s;   /* their median delivery (s) */
 } pp_idle;

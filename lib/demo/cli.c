@@ -451,7 +451,8 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
     opt(f, "--watchdog SECONDS", "stop a step in which no rank makes progress for this long, and show where each "
         "rank is stuck; 0 switches it off (default: %s)", wd);
     opt(f, "--fault KIND:RANK", "run a bug on purpose (or set PP_FAULT): stall (the rank stops), drop (it skips a "
-        "send), swap (it waits for a gradient before the activation: a deadlock), at micro-batch M/2; "
+        "send), swap (it waits for a gradient before the activation: a deadlock), late (it holds a send for 3 "
+        "times the compute before it), slow (a compute takes 3 times as long), at micro-batch M/2; "
         "error:RANK:ACTION (an error at that action of its list); none (default %s)",
         d->fault[0] ? d->fault : "none");
     if (!spec->no_schedule && !spec->real)

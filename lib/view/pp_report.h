@@ -14,7 +14,12 @@
  * micro-batch where it fits, '.' idle.  `slot` is seconds per column; width
  * caps the row length (longer runs are rescaled). */
 void pp_report_timeline(FILE *f, const pp_run *r, double slot, int width);
-/* The per-rank table and the measured / predicted / formula bubble lines. */
+/* The measured bubble taken apart (pp_idle.h): formula + each part =
+ * measured, the critical path's hops and the median delivery; `nominal`:
+ * the costs the step was meant to have. */
+void pp_report_parts(FILE *f, const pp_sched *s, const pp_run *m, const pp_costs *nominal);
+/* The per-rank table, the measured / predicted / formula bubble lines and
+ * the parts. */
 void pp_report_summary(FILE *f, const pp_run *measured, const pp_run *predicted, const pp_sched *s,
                        const pp_exec_opts *o);
 /* Writes `text` in lines of at most 79 columns, broken at spaces: the first

@@ -6,6 +6,7 @@
  * Left out on purpose: colour and live redraws (the ncurses view does those).
  */
 #include "view.h"
+#include "pp_idle.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -180,6 +181,33 @@ static void bubble_lines(FILE *f, const char *label, const char *text, double me
     fprintf(f, "\n");
 }
 
+/* A part in points, a tiny one (float noise) shown as +0.00. */
+static double points(double share)
+{
+    return fabs(share) < 5e-5 ? 0.0 : 100 * share;
+}
+
+void pp_report_parts(FILE *f, const pp_sched *s, const pp_run *m, const pp_costs *nominal)
+{
+    pp_idle x;
+    if (pp_idle_breakdown(s, nominal, m, &x) != PP_OK) return;
+    if (!x.ok) {
+        fprintf(f, "  the bubble is not taken apart: %s\n", x.why);
+        return;
+    }
+    fprintf(f, "  the bubble taken apart, in points of the step (idle.c; measured):\n");
+    if (x.formula >= 0) fprintf(f, "    formula %.2f + schedule %+.2f", 100 * x.formula, points(x.part[PP_PART_SCHEDULE]));
+    else fprintf(f, "    schedule %.2f (replayed: no formula)", 100 * x.base);
+    fprintf(f, " + imbalance %+.2f + overrun %+.2f\n", points(x.part[PP_PART_IMBALANCE]),
+            points(x.part[PP_PART_OVERRUN]));
+    fprintf(f, "    + late starts %+.2f + messages %+.2f + reaction %+.2f = measured %.2f %%\n",
+            points(x.part[PP_PART_LATE]), points(x.part[PP_PART_MESSAGES]), points(x.part[PP_PART_REACTION]),
+            100 * x.measured);
+    fprintf(f, "  critical path: %d computes and %d message hops (%.2f ms on their way);\n", x.path, x.hops,
+            x.path_msg_s * 1e3);
+    fprintf(f, "  median delivery %.0f us over the step's %d messages (measured)\n", x.delivery_s * 1e6, x.messages);
+}
+
 void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sched *s,
                        const pp_exec_opts *o)
 {
@@ -211,6 +239,7 @@ void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sc
     bubble_lines(f, "bubble over the ideal time = idle / busy", pp_theory_bubble_ideal_text(fam),
                  pp_run_bubble_ideal(m), pp_theory_bubble_ideal(fam, P, M, v), pp_run_bubble_ideal(pred));
     fprintf(f, "  (formula and predicted: computed; diff = measured - formula, in points)\n");
+    pp_report_parts(f, s, m, &o->costs);
     const char *broken = pp_theory_broken(fam, P, M, v, &o->costs);
     if (broken) pp_report_broken(f, broken, "note: ", "  ");
     else if (fam == PP_FAM_CUSTOM)
