@@ -48,4 +48,21 @@ pp_status pp_idle_breakdown(const pp_sched *lo, const pp_costs *nominal, const p
 /* The part's name as the summary prints it ("messages"). */
 const char *pp_part_name(pp_part p);
 
+/* What this machine adds to a step (probe.c), measured on every rank at
+ * once before the step, in about 50 ms: medians over every rank. */
+typedef struct {
+    double overshoot_s;  /* how late a timed compute (a sleep) ends */
+    double delivery_s;   /* a message of `payload` bytes, from its send to a waiting neighbour seeing it */
+    long payload;
+    double probe_s;      /* how long the probe took */
+} pp_machine;
+
+/* Collective over g->all, with o's payload and ways of waiting. */
+pp_status pp_probe_machine(const pp_grid *g, const pp_exec_opts *o, pp_machine *out);
+/* The costs of lowered schedule lo on this machine: nominal, each compute
+ * longer by the overshoot (timed mode only: real compute does not sleep) and
+ * each message by the delivery.  pp_simulate() with them predicts the step
+ * here. */
+void pp_costs_here(const pp_costs *nominal, const pp_machine *m, const pp_sched *lo, int timed, pp_costs *out);
+
 #endif /* PP_IDLE_H */

@@ -16,6 +16,7 @@
  */
 #include "view.h"
 #include "pp_demo.h"
+#include "pp_idle.h"
 #include "model.h"
 
 #include <sys/stat.h>
@@ -40,6 +41,8 @@ struct pp_demo_state {
     int guard;               /* rank 0 without the view: the guardian's pipe (-1: none) */
     char devices[400];       /* rank 0, GPU ranks: which rank computes on which GPU */
     int paced;               /* the live view's tick has been chosen (pace) */
+    pp_machine here;         /* what this machine adds (probed before the first step) */
+    int probed;
 };
 
 static const char *prog_name = "pp";
@@ -421,6 +424,8 @@ static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas
     pp_status sim = pp_simulate(s, &d->exec.costs, pred);
     if (sim != PP_OK && !(d->opt.no_validate && sim == PP_ESCHED))
         pp_die(__FILE__, __LINE__, "pp_simulate", sim, "the simulator could not replay a checked schedule");
+    if (!in->probed) PP_CHECK(pp_probe_machine(d->grid, &d->exec, &in->here), "probing this machine");
+    in->probed = 1;
     if (d->tui && !in->live) open_view(d);
     if (in->live) {
         PP_CHECK(pp_live_begin(in->live, *pred, d->exec.costs.tick_s), "out of memory");
@@ -453,6 +458,7 @@ void pp_demo_run_report(pp_demo *d, const pp_sched *s, double column_s, int firs
     printf("measured timeline:\n");
     pp_report_timeline(stdout, *meas, column_s, 80);
     pp_report_summary(stdout, *meas, *pred, s, &d->exec);
+    pp_report_here(stdout, s, *meas, &d->exec.costs, &d->in->here, 1);
     fflush(stdout);
 }
 

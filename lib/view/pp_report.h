@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "pp.h"
+#include "pp_idle.h"
 #include "pp_model.h"
 
 /* One row per rank, one character per time slot: F/B/I/W blocks with the
@@ -18,6 +19,10 @@ void pp_report_timeline(FILE *f, const pp_run *r, double slot, int width);
  * measured, the critical path's hops and the median delivery; `nominal`:
  * the costs the step was meant to have. */
 void pp_report_parts(FILE *f, const pp_sched *s, const pp_run *m, const pp_costs *nominal);
+/* The bubble predicted for this machine (the probe's figures added to the
+ * nominal costs; timed: computes overshoot too) beside the measured one. */
+void pp_report_here(FILE *f, const pp_sched *s, const pp_run *m, const pp_costs *nominal, const pp_machine *here,
+                    int timed);
 /* The per-rank table, the measured / predicted / formula bubble lines and
  * the parts. */
 void pp_report_summary(FILE *f, const pp_run *measured, const pp_run *predicted, const pp_sched *s,

@@ -208,6 +208,26 @@ void pp_report_parts(FILE *f, const pp_sched *s, const pp_run *m, const pp_costs
     fprintf(f, "  median delivery %.0f us over the step's %d messages (measured)\n", x.delivery_s * 1e6, x.messages);
 }
 
+void pp_report_here(FILE *f, const pp_sched *s, const pp_run *m, const pp_costs *nominal, const pp_machine *here,
+                    int timed)
+{
+    pp_costs c;
+    pp_run *pred = NULL;
+    pp_costs_here(nominal, here, s, timed, &c);
+    if (pp_simulate(s, &c, &pred) != PP_OK) return;
+    double want = pp_run_bubble_step(pred), got = pp_run_bubble_step(m);
+    pp_run_free(pred);
+    char sleep[64] = "";
+    if (timed) snprintf(sleep, sizeof sleep, "a timed compute ends %.0f us late, ", here->overshoot_s * 1e6);
+    char text[400];
+    snprintf(text, sizeof text, "this machine, probed before the step in %.0f ms: %sa %ld KiB message is seen "
+             "%.0f us after its send (medians over every rank):", here->probe_s * 1e3, sleep, here->payload / 1024,
+             here->delivery_s * 1e6);
+    pp_report_wrap(f, text, "  ", "  ");
+    fprintf(f, "    predicted here %.1f %%   measured %.1f %%   diff %+.2f points\n", 100 * want, 100 * got,
+            100 * (got - want));
+}
+
 void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sched *s,
                        const pp_exec_opts *o)
 {
