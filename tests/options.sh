@@ -26,7 +26,7 @@ bad_values() {
         --payload) echo "12Q|300M" ;;
         --csv | --save-schedule | --trace | --events | --svg) echo "|/no/such/dir/out.file" ;;
         --tty) echo "|/etc/hostname" ;;
-        --depth | --width | --hidden | --batch | --steps | --tp | --dp) echo "x|0" ;;
+        --depth | --width | --hidden | --batch | --steps | --tp | --dp | --repeat) echo "x|0" ;;
         --seed) echo "x|-1" ;;
         --lr) echo "x|0" ;;
         --partition) echo "middle|" ;;

@@ -35,6 +35,7 @@ typedef struct {
 
 typedef struct {
     const pp_sched *lo;
+    int *n;              /* [rank] the actions taken apart: all, or those done so far */
     act **a;             /* [rank][i] */
     double *start;       /* [rank] its first action's begin */
     int *prod_r, *prod_i;   /* [dir][stage x mb]: where the compute that made a message is */
@@ -82,24 +83,34 @@ static int cmp_double(const void *x, const void *y)
 }
 
 /* Finds each action's event in rank r's row; a compute without one means the
- * step did not run whole. */
-static int read_row(trace *tr, const pp_evlist *row, int r, char *why, size_t n)
+ * step did not run whole (so far: the rank has got that far). */
+static int read_row(trace *tr, const pp_evlist *row, int r, int so_far, char *why, size_t n)
 {
     const pp_sched *lo = tr->lo;
+    int len = lo->len[r], from = 0;
     for (int k = 0; k < row->n; k++) {
         const pp_event *e = &row->ev[k];
         if (e->type != PP_EV_COMPUTE && e->type != PP_EV_WAIT && e->type != PP_EV_SEND) continue;
-        int i = 0;
-        while (i < lo->len[r] && (tr->a[r][i].seen || !same(lo->acts[r][i], e))) i++;
-        if (i == lo->len[r]) return snprintf(why, n, "rank %d ran an action its list does not hold", r), 0;
+        int i = -1;   /* events come in their list's order: look on from the last one first */
+        for (int j = 0; j < len && i < 0; j++) {
+            int c = (from + j) % len;
+            if (!tr->a[r][c].seen && same(lo->acts[r][c], e)) i = c;
+        }
+        if (i < 0) return snprintf(why, n, "rank %d ran an action its list does not hold", r), 0;
         tr->a[r][i] = (act){.begin = e->t0, .end = e->type == PP_EV_SEND ? e->t0 : e->t1, .seen = 1};
         if (e->type == PP_EV_COMPUTE) tr->a[r][i].dur = e->t1 - e->t0;
+        from = i + 1;
     }
     double prev = -1;
-    for (int i = 0; i < lo->len[r]; i++) {
+    tr->n[r] = len;
+    for (int i = 0; i < len; i++) {
         act *x = &tr->a[r][i];
         pp_action a = lo->acts[r][i];
         if (a.kind == PP_IDLE) continue;
+        if (!x->seen && so_far) {
+            tr->n[r] = i;
+            break;
+        }
         if (!x->seen && pp_kind_is_compute(a.kind))
             return snprintf(why, n, "the step did not run whole (rank %d)", r), 0;
         if (!x->seen) x->begin = x->end = prev < 0 ? 0 : prev;   /* a replayed run keeps no empty waits */
@@ -130,7 +141,7 @@ static void read_messages(trace *tr)
         double median = pure ? tr->delays[pure / 2] : 0;
         if (pass == 1) tr->nmsg = 0;
         for (int r = 0; r < lo->nranks; r++)
-            for (int i = 0; i < lo->len[r]; i++) {
+            for (int i = 0; i < tr->n[r]; i++) {
                 pp_action a = lo->acts[r][i];
                 if (!pp_is_recv(a.kind)) continue;
                 act *x = &tr->a[r][i];
@@ -170,7 +181,7 @@ static pp_status replay(const trace *tr, const pp_costs *c, int use, replayed *o
     for (int moved = 1; st == PP_OK && moved;) {
         moved = 0;
         for (int r = 0; r < P; r++)
-            for (; pc[r] < lo->len[r]; pc[r]++, moved = 1) {
+            for (; pc[r] < tr->n[r]; pc[r]++, moved = 1) {
                 int i = pc[r];
                 pp_action a = lo->acts[r][i];
                 const act *x = &tr->a[r][i];
@@ -195,7 +206,7 @@ static pp_status replay(const trace *tr, const pp_costs *c, int use, replayed *o
             }
     }
     for (int r = 0; st == PP_OK && r < P; r++)
-        if (pc[r] < lo->len[r]) st = PP_ESCHED;   /* a validated schedule never gets here */
+        if (pc[r] < tr->n[r]) st = PP_ESCHED;   /* so far: a message not yet recorded as made */
     free(made), free(t), free(pc);
     return st;
 }
@@ -211,7 +222,7 @@ static void critical_path(const trace *tr, const replayed *full, pp_idle *out)
     const pp_sched *lo = tr->lo;
     int r = -1, i = -1;
     for (int q = 0; q < lo->nranks; q++)
-        for (int k = 0; k < lo->len[q]; k++)
+        for (int k = 0; k < tr->n[q]; k++)
             if (pp_kind_is_compute(lo->acts[q][k].kind) && (r < 0 || full->end[q][k] > full->end[r][i])) r = q, i = k;
     while (r >= 0 && i >= 0) {
         pp_action a = lo->acts[r][i];
@@ -252,22 +263,28 @@ static void tables_free(int P, act **a, double **end, char **by)
 }
 
 /* Why a run cannot be taken apart, or NULL. */
-static const char *refusal(const pp_sched *lo, const pp_run *m)
+static const char *refusal(const pp_sched *lo, const pp_run *m, int so_far)
 {
+    int held = m->paused, computes = 0;
+    for (int r = 0; r < m->nrows; r++)
+        for (int i = 0; i < m->ranks[r].n; i++) {
+            held |= m->ranks[r].ev[i].type == PP_EV_HOLD;
+            computes += m->ranks[r].ev[i].type == PP_EV_COMPUTE;
+        }
     if (!lo->lowered) return "the schedule was not validated";
     if (m->nrows != lo->nranks || m->T > 1 || m->D > 1) return "a grid's step (T or D > 1) is not taken apart";
-    if (m->paused) return "the step was paused in the live view";
+    if (held) return "the step was paused in the live view";
     if (m->quit) return "the step was cut short";
-    if (m->makespan <= 0) return "the step ran nothing";
+    if (computes == 0 || (!so_far && m->makespan <= 0)) return "the step ran nothing";
     return NULL;
 }
 
-pp_status pp_idle_breakdown(const pp_sched *lo, const pp_costs *nominal, const pp_run *m, pp_idle *out)
+static pp_status take_apart(const pp_sched *lo, const pp_costs *nominal, const pp_run *m, int so_far, pp_idle *out)
 {
     memset(out, 0, sizeof *out);
     out->formula = pp_theory_bubble_step(lo->family, lo->nranks, lo->nmb, lo->chunks);
     out->measured = pp_run_bubble_step(m);
-    const char *no = refusal(lo, m);
+    const char *no = refusal(lo, m, so_far);
     if (no) return snprintf(out->why, sizeof out->why, "%s", no), PP_OK;
 
     int P = lo->nranks > 0 ? lo->nranks : 1, n = 2 * lo->nstages * lo->nmb, total = 0;
@@ -275,11 +292,13 @@ pp_status pp_idle_breakdown(const pp_sched *lo, const pp_costs *nominal, const p
     trace tr = {.lo = lo};
     replayed full = {0};
     tr.start = calloc((size_t)P, sizeof *tr.start);
+    tr.n = calloc((size_t)P, sizeof *tr.n);
     tr.prod_r = malloc((size_t)n * sizeof *tr.prod_r), tr.prod_i = malloc((size_t)n * sizeof *tr.prod_i);
     tr.delays = malloc((size_t)(total > 0 ? total : 1) * sizeof *tr.delays);
-    pp_status st = tr.start && tr.prod_r && tr.prod_i && tr.delays ? tables(lo, &tr.a, &full.end, &full.by_msg) : PP_ENOMEM;
+    pp_status st = tr.start && tr.n && tr.prod_r && tr.prod_i && tr.delays ? tables(lo, &tr.a, &full.end, &full.by_msg)
+                                                                          : PP_ENOMEM;
     int ok = st == PP_OK;
-    for (int r = 0; ok && r < P; r++) ok = read_row(&tr, &m->ranks[r], r, out->why, sizeof out->why);
+    for (int r = 0; ok && r < P; r++) ok = read_row(&tr, &m->ranks[r], r, so_far, out->why, sizeof out->why);
     if (ok) read_messages(&tr);
 
     /* Flat: every stage at the stages' mean cost, the schedule alone. */
@@ -303,6 +322,7 @@ pp_status pp_idle_breakdown(const pp_sched *lo, const pp_costs *nominal, const p
     if (ok && st == PP_OK) {
         out->ok = 1;
         out->base = b[0];
+        if (so_far) out->measured = b[PP_NPARTS - 1], out->formula = -1;   /* the prefix's own replay */
         double ref = out->formula >= 0 ? out->formula : b[0];
         out->part[PP_PART_SCHEDULE] = b[0] - ref;
         for (int k = 1; k < PP_PART_REACTION; k++) out->part[k] = b[k] - b[k - 1];
@@ -312,8 +332,18 @@ pp_status pp_idle_breakdown(const pp_sched *lo, const pp_costs *nominal, const p
         qsort(tr.delays, (size_t)tr.nmsg, sizeof *tr.delays, cmp_double);
         out->delivery_s = tr.nmsg ? tr.delays[tr.nmsg / 2] : 0;
     }
-    if (ok && st == PP_ESCHED) snprintf(out->why, sizeof out->why, "the step could not be replayed");
+    if (ok && st == PP_ESCHED) snprintf(out->why, sizeof out->why, "a message not recorded yet");
     tables_free(P, tr.a, full.end, full.by_msg);
-    free(tr.start), free(tr.prod_r), free(tr.prod_i), free(tr.delays);
+    free(tr.start), free(tr.n), free(tr.prod_r), free(tr.prod_i), free(tr.delays);
     return st == PP_ESCHED ? PP_OK : st;
+}
+
+pp_status pp_idle_breakdown(const pp_sched *lo, const pp_costs *nominal, const pp_run *m, pp_idle *out)
+{
+    return take_apart(lo, nominal, m, 0, out);
+}
+
+pp_status pp_idle_so_far(const pp_sched *lo, const pp_costs *nominal, const pp_run *m, pp_idle *out)
+{
+    return take_apart(lo, nominal, m, 1, out);
 }

@@ -44,6 +44,10 @@ typedef struct {
  * was paused or cut short gets ok = 0 and a reason; PP_ENOMEM only if memory
  * runs out. */
 pp_status pp_idle_breakdown(const pp_sched *lo, const pp_costs *nominal, const pp_run *m, pp_idle *out);
+/* The same for a step under way (the live view): the actions each rank has
+ * done so far, replayed alone; formula = -1 and measured = their own bubble,
+ * so the parts say what each cause has added so far over the schedule. */
+pp_status pp_idle_so_far(const pp_sched *lo, const pp_costs *nominal, const pp_run *m, pp_idle *out);
 
 /* The part's name as the summary prints it ("messages"). */
 const char *pp_part_name(pp_part p);

@@ -37,6 +37,7 @@ void pp_cli_defaults(pp_opts *o)
     o->ticks[PP_W] = 1;
     o->ar_ticks = 0.5;
     o->watchdog_s = -1;
+    o->repeat = 1;
     snprintf(o->device, sizeof o->device, "cpu");
     pp_model_cfg_default(&o->model);
     snprintf(o->partition, sizeof o->partition, "front");
@@ -202,7 +203,7 @@ static const char *known[] = {"-m", "--microbatches", "--schedule", "--tick-ms",
                               "--cost", "--csv", "--save-schedule", "--tty", "--trace",
                               "--events", "--svg", "--depth", "--width", "--hidden", "--batch",
                               "--steps", "--seed", "--lr", "--partition", "--layers", "--dump",
-                              "--tp", "--dp", "--chunks", "--watchdog", "--fault", "--device"};
+                              "--tp", "--dp", "--chunks", "--watchdog", "--fault", "--device", "--repeat"};
 enum { NKNOWN = sizeof known / sizeof known[0] };
 
 int pp_cli_given(const pp_opts *o, const char *name)
@@ -223,6 +224,9 @@ static int not_here(const pp_demo_spec *spec, int k, const char *name, char *err
     if (k == 24 && spec->no_schedule)
         return fail(err, n, "--chunks: this demo chooses its own schedules and chunks; 04_bubble_efficiency and "
                     "02_microbatches take --schedule interleaved --chunks v") != PP_OK;
+    if (k == 28 && (spec->real || spec->no_steps || spec->plain))
+        return fail(err, n, "--repeat: this demo %s; the timed demos (04, 05, 07, 08) take --repeat N",
+                    spec->real ? "computes for real and takes --steps" : "runs no timed step to repeat") != PP_OK;
     if (k == 27 && spec->plain)
         return fail(err, n, "--device: this demo calls the core on the CPU only; demos 01 to 13 take --device gpu") != PP_OK;
     if (k >= 25 && k <= 26 && (spec->no_steps || spec->plain))
@@ -298,6 +302,13 @@ static pp_status parse_value(int k, const char *name, const char *v, const pp_de
         char why[200];
         if (pp_fault_parse(v, 0, &f, why, sizeof why) != PP_OK) return fail(err, n, "--fault: %s", why);
         snprintf(o->fault, sizeof o->fault, "%s", v);
+        break;
+    }
+    case 28: {
+        long x;
+        if (parse_int(v, 1, 1000, &x) != 0)
+            return fail(err, n, "--repeat: '%s' is not a number of steps: give a whole number from 1 to 1000", v);
+        o->repeat = (int)x;
         break;
     }
     case 27:
@@ -430,6 +441,9 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
                             "with one; with --dp, the step ends with the replicas' sum" : "");
         opt(f, "--payload SIZE", "bytes per activation or gradient message, like 4096, 64K, 1M (default %zuK)",
             d->payload / 1024);
+        if (!spec->no_steps && !spec->plain)
+            opt(f, "--repeat N", "run each step N times and show the one with the median measured bubble, with the "
+                "spread (steady figures on a busy machine) (default %d)", d->repeat);
     }
     if (spec->csv_ok) opt(f, "--csv FILE", "also write the results table as CSV, for plotting");
     if (!spec->plain)

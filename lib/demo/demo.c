@@ -43,6 +43,8 @@ struct pp_demo_state {
     int paced;               /* the live view's tick has been chosen (pace) */
     pp_machine here;         /* what this machine adds (probed before the first step) */
     int probed;
+    int repeats;             /* rank 0: the last pp_demo_run's steps (--repeat), 0 if one */
+    double spread[2];        /* their lowest and highest measured bubble */
 };
 
 static const char *prog_name = "pp";
@@ -441,12 +443,59 @@ static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas
         MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, d->grid->all);
         d->quit = any;
     }
-    if (in->exports && !d->quit) PP_CHECK(pp_export_run(in->exports, *meas, s, &d->exec, d->prog), "export failed");
 }
 
+static void export_step(pp_demo *d, const pp_sched *s, const pp_run *meas)
+{
+    if (d->in->exports && !d->quit) PP_CHECK(pp_export_run(d->in->exports, meas, s, &d->exec, d->prog), "export failed");
+}
+
+static int by_bubble(const void *x, const void *y)
+{
+    double a = pp_run_bubble_step(*(pp_run *const *)x), b = pp_run_bubble_step(*(pp_run *const *)y);
+    return (a > b) - (a < b);
+}
+
+/* --repeat N: the step run N times (fewer if q or Ctrl-C), the run with the
+ * median bubble kept, the spread noted. */
 void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
 {
-    run_step(d, s, pred, meas, NULL, NULL);
+    int n = d->opt.repeat > 1 ? d->opt.repeat : 1, got = 0;
+    pp_run **runs = calloc((size_t)n, sizeof *runs);
+    if (!runs) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
+    for (int k = 0; k < n && !d->quit; k++) {
+        if (k > 0) pp_run_free(*pred);
+        run_step(d, s, pred, &runs[k], NULL, NULL);
+        got = k + 1;
+    }
+    d->in->repeats = 0;
+    int keep = got - 1;   /* one step, or only cut-short ones (q): the last */
+    if (d->grid->rank == 0 && got > 1) {
+        int whole = 0;   /* a run cut short (q) is left out of the median */
+        for (int k = 0; k < got; k++)
+            if (!runs[k]->quit) {
+                pp_run *x = runs[whole];
+                runs[whole++] = runs[k], runs[k] = x;
+            }
+        qsort(runs, (size_t)whole, sizeof *runs, by_bubble);
+        if (whole > 1) {
+            d->in->repeats = whole;
+            d->in->spread[0] = pp_run_bubble_step(runs[0]);
+            d->in->spread[1] = pp_run_bubble_step(runs[whole - 1]);
+        }
+        if (whole > 0) keep = whole / 2;
+    }
+    for (int k = 0; k < got; k++)
+        if (k != keep) pp_run_free(runs[k]);
+    *meas = runs[keep];
+    free(runs);
+    if (*meas) export_step(d, s, *meas);
+}
+
+int pp_demo_spread(const pp_demo *d, double *lo, double *hi)
+{
+    *lo = d->in->spread[0], *hi = d->in->spread[1];
+    return d->in->repeats;
 }
 
 void pp_demo_run_report(pp_demo *d, const pp_sched *s, double column_s, int first, pp_run **pred, pp_run **meas)
@@ -459,6 +508,12 @@ void pp_demo_run_report(pp_demo *d, const pp_sched *s, double column_s, int firs
     pp_report_timeline(stdout, *meas, column_s, 80);
     pp_report_summary(stdout, *meas, *pred, s, &d->exec);
     pp_report_here(stdout, s, *meas, &d->exec.costs, &d->in->here, 1);
+    double lo, hi;
+    int n = pp_demo_spread(d, &lo, &hi);
+    if (n > 1)
+        printf("  --repeat %d: the step shown is the median of %d; the measured bubble ran\n"
+               "  from %.1f to %.1f %% (a spread of %.2f points)\n", d->opt.repeat, n, 100 * lo, 100 * hi,
+               100 * (hi - lo));
     fflush(stdout);
 }
 
@@ -671,6 +726,7 @@ void pp_demo_train(pp_demo *d, pp_trainer *t, const pp_sched *s, pp_run **pred, 
 {
     if (d->in->cost_M != s->nmb) measure_costs(d, s->nmb);
     run_step(d, s, pred, meas, t, loss);
+    if (*meas) export_step(d, s, *meas);
 }
 
 void pp_demo_train_steps(pp_demo *d, pp_trainer *t, const pp_sched *s, double *loss, pp_run **last)

@@ -68,6 +68,7 @@ typedef struct {
     char fault[64];          /* --fault KIND:RANK (or PP_FAULT): a bug run on purpose */
     int no_validate;         /* --no-validate: run a schedule whose order would deadlock */
     char device[8];          /* --device cpu|gpu: where every rank computes */
+    int repeat;              /* --repeat N: timed steps run N times, the median shown */
     unsigned long given;     /* bit k: the k-th option of pp_cli_given's list was given */
 } pp_opts;
 
@@ -109,8 +110,12 @@ pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M);
 void pp_demo_refuse_if(pp_demo *d, int bad, const char *fmt, ...);
 /* Predicts (the simulator) and runs (timed executor) one step of a lowered
  * schedule, with the live view and the exports.  Every rank gets *pred;
- * *meas is set on rank 0 only. */
+ * *meas is set on rank 0 only.  With --repeat N the step runs N times and
+ * *meas is the run whose bubble is the median. */
 void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas);
+/* Rank 0, after pp_demo_run: how many steps --repeat ran (0 if one), and
+ * their lowest and highest measured bubble (shares of the step). */
+int pp_demo_spread(const pp_demo *d, double *lo, double *hi);
 /* pp_demo_run, then on rank 0 the run in plain text: the header, the
  * measured timeline at column_s seconds a column, and the summary (after a
  * blank line unless `first`). */

@@ -111,11 +111,11 @@ static int legend_lines(const pp_view_model *m, int w)
 void pp_draw_min_size(const pp_view_model *m, int *h, int *w)
 {
     /* A row per rank, a panel line per rank (per tensor-parallel group on a
-     * grid), the legend, seven more, in real mode the note, and on GPUs
-     * the line saying which. */
+     * grid), the legend, seven more, in real mode the note, on GPUs the
+     * line saying which, and on one pipeline the bubble's parts. */
     *w = 80;
     *h = m->nrows + (m->T * m->D > 1 ? m->depth : m->nrows) + legend_lines(m, *w) + 7 + (m->real ? 1 : 0) +
-         (m->devices[0] ? 1 : 0);
+         (m->devices[0] ? 1 : 0) + (m->T * m->D == 1 ? 1 : 0);
 }
 
 /* ---- the timeline ------------------------------------------------------- */
@@ -277,6 +277,7 @@ static void draw_panel(const pp_view_model *m, int y, int w)
     else if (m->final && run->paused) snprintf(flag, sizeof flag, "   PAUSED: %.1f s held, left out", held);
     if (m->final && run->quit) snprintf(flag, sizeof flag, "   QUIT: the rest ran without its ticks");
     mvprintw(y++, 0, "compute actions done: %d of %d%s", done, m->computes_total, flag);
+    if (m->parts[0]) mvprintw(y++, 0, "%.*s", w, m->parts);
     if (m->note[0]) mvprintw(y++, 0, "%.*s", w, m->note);
     if (m->devices[0]) mvprintw(y, 0, "%.*s", w, m->devices);
 }

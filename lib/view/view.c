@@ -15,9 +15,11 @@
  * Left out on purpose: what the picture looks like (draw.c).
  */
 #include "view.h"
+#include "pp_idle.h"
 
 #include <curses.h>
 #include <poll.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,9 @@
 #include <unistd.h>
 
 enum { MAX_CMDS = 32 };
+
+/* How often the panel's parts are worked out again while a step runs. */
+static const double PARTS_EVERY_S = 0.25;
 
 struct pp_view {
     pthread_mutex_t mu;
@@ -51,6 +56,9 @@ struct pp_view {
     double start;           /* rank 0's clock at the step's start */
     int cmds[MAX_CMDS], ncmd;
     int want_key, key_done, key_quit;
+    const pp_sched *lo;     /* the step under way (NULL between steps): its parts */
+    pp_costs costs;
+    double parts_at;        /* when they were last worked out (pp_now) */
 };
 
 /* ---- the model, filled from the step's thread ------------------------------ */
@@ -213,12 +221,38 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
     m->held_since = -1;
     m->now = 0;
     m->started = m->final = m->paused = 0;
+    m->parts[0] = '\0';
+    v->lo = o->work ? NULL : s;   /* real compute: the nominal costs come after the step */
+    v->costs = o->costs;
+    v->parts_at = 0;
     v->cam = (pp_view_camera){0, 0, 1, 0};
     pthread_mutex_unlock(&v->mu);
     return PP_OK;
 }
 
 static void track_held(pp_view_model *m);
+
+/* The panel's line of parts (pp_idle.h): so far, over the schedule's own
+ * replay, or at the end, over the formula.  Called with the lock held. */
+static void work_out_parts(pp_view *v, int whole)
+{
+    pp_view_model *m = &v->m;
+    pp_idle x;
+    if (!v->lo || !m->run) return;
+    pp_status st = whole ? pp_idle_breakdown(v->lo, &v->costs, m->run, &x) : pp_idle_so_far(v->lo, &v->costs, m->run, &x);
+    v->parts_at = pp_now();
+    if (st != PP_OK || !x.ok) {
+        if (whole) snprintf(m->parts, sizeof m->parts, "bubble's parts: none (%.60s)", x.why);
+        return;
+    }
+    double pt[PP_NPARTS];   /* points, with -0.0 shown as +0.0 */
+    for (int k = 0; k < PP_NPARTS; k++) pt[k] = fabs(x.part[k]) < 5e-4 ? 0.0 : 100 * x.part[k];
+    char sched[24] = "";
+    if (whole) snprintf(sched, sizeof sched, " sched %+.1f", pt[PP_PART_SCHEDULE]);
+    snprintf(m->parts, sizeof m->parts, "excess%s, points:%s imbal %+.1f overrun %+.1f late %+.1f msg %+.1f kit %+.1f",
+             whole ? "" : " so far", sched, pt[PP_PART_IMBALANCE], pt[PP_PART_OVERRUN], pt[PP_PART_LATE],
+             pt[PP_PART_MESSAGES], pt[PP_PART_REACTION]);
+}
 
 pp_run *pp_view_end_run(pp_view *v, int retimed, int quit)
 {
@@ -230,6 +264,8 @@ pp_run *pp_view_end_run(pp_view *v, int retimed, int quit)
         run->quit = quit;
         pp_run_keep(run);
     }
+    work_out_parts(v, 1);
+    v->lo = NULL;   /* the demo may free the schedule now */
     v->m.paused = 0;
     track_held(&v->m);   /* a pause still open ends here */
     v->m.final = 1;
@@ -374,6 +410,7 @@ static void *draw_loop(void *arg)
         pp_view_model *m = &v->m;
         if (m->run) {
             if (m->started && !m->final && !m->alert[0]) m->now = pp_now() - v->start;   /* stuck: the clock stops */
+            if (m->started && !m->final && pp_now() - v->parts_at > PARTS_EVERY_S) work_out_parts(v, 0);
             track_held(m);
             if (v->cam.slot <= 0) choose_slot(v);
             pp_draw_screen(m, &v->cam, v->rows, v->cols, v->mono);

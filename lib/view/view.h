@@ -115,6 +115,7 @@ typedef struct {
     char alert[4096];       /* the watchdog's report, drawn in place of the panel ("" none) */
     char next[96];          /* paused: which action n runs next */
     int kinds[4];           /* which of F, B, I and W the schedule has */
+    char parts[96];         /* the bubble's parts so far (pp_idle.h), or "" */
 } pp_view_model;
 
 /* Where the timeline is looking: set by the keys, kept between frames. */
