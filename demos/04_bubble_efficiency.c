@@ -9,7 +9,9 @@
  *   mpiexec -n 4 ./demos/04_bubble_efficiency -m 1,2,4,8,16,32
  */
 #include "pp_demo.h"
+#include "pp_idle.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,7 +23,38 @@ typedef struct {
     double formula[2], predicted[2], measured[2]; /* [0] share of step, [1] over ideal */
     double pred_ms, meas_ms;
     const char *flag;   /* "" or why this step's bubble is not the schedule's alone */
+    double here;        /* predicted for this machine (the probe's figures added) */
+    pp_idle parts;      /* the measured bubble taken apart */
+    int repeats;        /* --repeat: steps run, and their lowest and highest bubble */
+    double lo, hi;
 } row;
+
+/* The second table: the measured bubble's parts, and the prediction for
+ * this machine, per M (pp_idle.h says what each part is). */
+static void parts_table(const row *rows, int n, int all)
+{
+    printf("\nwhere the measured bubble goes, points of the step (measured = formula +\n"
+           "parts), and the bubble predicted for this machine (a probe before the steps):\n");
+    printf("%s  here %%  meas %%   sched  imbal  overrun   late    msg    kit  hops\n", all ? "schedule      M" : "    M");
+    for (int i = 0; i < n; i++) {
+        const row *r = &rows[i];
+        const pp_idle *x = &r->parts;
+        if (all) printf("%-11s%4d", r->name, r->M);
+        else printf("%5d", r->M);
+        if (!x->ok) {
+            printf("  %6.1f  %6.1f   (%s)\n", 100 * r->here, 100 * r->measured[0], x->why);
+            continue;
+        }
+        double pt[PP_NPARTS];
+        for (int k = 0; k < PP_NPARTS; k++) pt[k] = fabs(x->part[k]) < 5e-5 ? 0.0 : 100 * x->part[k];
+        printf("  %6.1f  %6.1f  %+6.2f %+6.2f  %+6.2f  %+6.2f %+6.2f %+6.2f  %4d\n", 100 * r->here,
+               100 * r->measured[0], pt[PP_PART_SCHEDULE], pt[PP_PART_IMBALANCE], pt[PP_PART_OVERRUN],
+               pt[PP_PART_LATE], pt[PP_PART_MESSAGES], pt[PP_PART_REACTION], x->hops);
+    }
+    printf("imbal: stages' own costs; overrun: computes past their cost; late: ranks\n"
+           "starting after the common start; msg: deliveries; kit: the kit's own time\n"
+           "between actions; hops: messages on the critical path (all measured)\n");
+}
 
 /* "  27.3 %" or "    n/a" (no formula for a schedule from a file). */
 static void cell(double v)
@@ -42,6 +75,13 @@ static void print_row(const row *r, int k, int named)
     if (k == 0) printf("%11.1f%10.1f", r->pred_ms, r->meas_ms);
     printf("%s%s\n", r->broken ? " !" : "", r->flag);
     fflush(stdout);
+}
+
+static double max_spread(const row *rows, int n)
+{
+    double most = 0;
+    for (int i = 0; i < n; i++) most = rows[i].hi - rows[i].lo > most ? rows[i].hi - rows[i].lo : most;
+    return most;
 }
 
 static void heading(const pp_sched *s, int k, int all)
@@ -121,14 +161,25 @@ int main(int argc, char **argv)
                 r->meas_ms = meas->makespan * 1e3;
                 r->flag = pp_demo_disturbed(meas);
                 flagged |= r->flag[0] != 0;
+                r->here = pp_demo_here(&d, s);
+                pp_idle_breakdown(s, &d.exec.costs, meas, &r->parts);
+                r->repeats = pp_demo_spread(&d, &r->lo, &r->hi);
+                if (r->repeats < 2) r->lo = r->hi = r->measured[0];
                 print_row(r, 0, all);
+                const pp_idle *x = &r->parts;
                 pp_demo_csv_row(&d, "schedule,P,M,tick_ms,payload_bytes,formula_step,predicted_step,measured_step,"
                                     "formula_ideal,predicted_ideal,measured_ideal,predicted_makespan_ms,measured_makespan_ms,"
-                                    "paused,retimed",
-                                "%s,%d,%d,%g,%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.3f,%d,%d", s->name, s->nranks, r->M,
+                                    "paused,retimed,predicted_here_step,part_schedule,part_imbalance,part_overrun,"
+                                    "part_late,part_messages,part_reaction,hops,delivery_us,repeats,measured_lowest,"
+                                    "measured_highest",
+                                "%s,%d,%d,%g,%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.3f,%d,%d,%.6f,%.6f,%.6f,%.6f,%.6f,"
+                                "%.6f,%.6f,%d,%.1f,%d,%.6f,%.6f", s->name, s->nranks, r->M,
                                 d.exec.costs.tick_s * 1e3, d.exec.payload, r->formula[0], r->predicted[0], r->measured[0],
                                 r->formula[1], r->predicted[1], r->measured[1], r->pred_ms, r->meas_ms, meas->paused,
-                                meas->retimed);
+                                meas->retimed, r->here, x->part[PP_PART_SCHEDULE], x->part[PP_PART_IMBALANCE],
+                                x->part[PP_PART_OVERRUN], x->part[PP_PART_LATE], x->part[PP_PART_MESSAGES],
+                                x->part[PP_PART_REACTION], x->hops, x->delivery_s * 1e6, r->repeats > 1 ? r->repeats : 1,
+                                r->lo, r->hi);
             }
             if (!first) first = s;
             else pp_sched_free(s);
@@ -142,6 +193,10 @@ int main(int argc, char **argv)
         }
         printf("formula and predicted: computed; measured: this run, timed, on this machine;\n"
                "diff = measured - formula, in percentage points\n");
+        parts_table(rows, done, all);
+        if (rows[0].repeats > 1)
+            printf("--repeat %d: each M shows its median step; the measured bubble spread over\n"
+                   "the runs was at most %.2f points\n", d.opt.repeat, 100 * max_spread(rows, done));
         if (broken && all)
             pp_report_wrap(stdout, "! a row whose formula's condition does not hold (ZB-H1 needs M >= P, ZB-V M = P "
                            "or 2P or more, both F = I = W): there the prediction, which replays the schedule with "

@@ -492,6 +492,16 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
     if (*meas) export_step(d, s, *meas);
 }
 
+double pp_demo_here(const pp_demo *d, const pp_sched *s)
+{
+    pp_costs c;
+    pp_run *pred = NULL;
+    pp_costs_here(&d->exec.costs, &d->in->here, s, d->exec.work == NULL, &c);
+    double b = pp_simulate(s, &c, &pred) == PP_OK ? pp_run_bubble_step(pred) : -1;
+    pp_run_free(pred);
+    return b;
+}
+
 int pp_demo_spread(const pp_demo *d, double *lo, double *hi)
 {
     *lo = d->in->spread[0], *hi = d->in->spread[1];

@@ -116,6 +116,10 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas);
 /* Rank 0, after pp_demo_run: how many steps --repeat ran (0 if one), and
  * their lowest and highest measured bubble (shares of the step). */
 int pp_demo_spread(const pp_demo *d, double *lo, double *hi);
+/* The bubble (share of the step) that lowered schedule s is predicted to
+ * have on this machine: its costs with the probe's figures added (probed
+ * before the first step; timed mode adds the computes' overshoot too). */
+double pp_demo_here(const pp_demo *d, const pp_sched *s);
 /* pp_demo_run, then on rank 0 the run in plain text: the header, the
  * measured timeline at column_s seconds a column, and the summary (after a
  * blank line unless `first`). */
