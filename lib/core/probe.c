@@ -15,7 +15,7 @@
 
 enum { ROUNDS = 15 };
 /* How long each probed compute sleeps, and how long after the start of a
- * round a message is sent (its receiver is asleep by then, as in a step). */
+ * round its first message is sent (the receivers are asleep by then). */
 static const double COMPUTE_S = 1e-3, SEND_AFTER_S = 300e-6;
 
 static int cmp_double(const void *x, const void *y)
@@ -48,6 +48,17 @@ static pp_status seen_at(MPI_Request *rq, const pp_exec_opts *o, double offset, 
     }
 }
 
+/* Sends buf (its first bytes: now, on rank 0's clock) to rank `to`, and
+ * waits until it is gone. */
+static pp_status pass_on(char *buf, size_t bytes, int to, const pp_grid *g)
+{
+    double sent = pp_now() - g->clock_offset;
+    memcpy(buf, &sent, sizeof sent);
+    MPI_Request rq;
+    if (MPI_Isend(buf, (int)bytes, MPI_BYTE, to, 7, g->all, &rq) != MPI_SUCCESS) return PP_EMPI;
+    return pp_wait(&rq, 20e-6);
+}
+
 /* The median of n samples from every rank, on every rank. */
 static pp_status median_all(const pp_grid *g, double *mine, int n, double *out)
 {
@@ -72,26 +83,27 @@ pp_status pp_probe_machine(const pp_grid *g, const pp_exec_opts *o, pp_machine *
     pp_status st = in && msg ? pp_barrier(g->all, o->poll_wait_s) : PP_ENOMEM;
     double t0 = pp_now();
     for (int k = 0; k < ROUNDS && st == PP_OK; k++) late[k] = compute_late(o->spin_s);
-    /* A ring: each rank sends to the next and waits for the one before. */
+    /* A relay around the ring, as a micro-batch goes down a pipeline: each
+     * round one rank sends, and every rank passes the message on as soon as
+     * it sees it, while the others wait asleep for theirs. */
     for (int k = 0; k < ROUNDS && st == PP_OK; k++) {
         took[k] = 0;
         if (g->size == 1) continue;
-        MPI_Request rq[2];
-        if (MPI_Irecv(in, (int)bytes, MPI_BYTE, left, 7, g->all, &rq[0]) != MPI_SUCCESS) st = PP_EMPI;
+        MPI_Request rq;
+        int first = g->rank == k % g->size;
+        if (MPI_Irecv(in, (int)bytes, MPI_BYTE, left, 7, g->all, &rq) != MPI_SUCCESS) st = PP_EMPI;
         if (st == PP_OK) st = pp_barrier(g->all, o->poll_wait_s);
-        double start = pp_now(), sent = 0, at = 0;
-        if (st == PP_OK) {   /* the sender sleeps a little first, the receiver starts waiting */
-            pp_sleep_until(start + SEND_AFTER_S);
-            sent = pp_now() - g->clock_offset;
-            memcpy(msg, &sent, sizeof sent);
-            if (MPI_Isend(msg, (int)bytes, MPI_BYTE, right, 7, g->all, &rq[1]) != MPI_SUCCESS) st = PP_EMPI;
+        double sent = 0, at = 0;
+        if (st == PP_OK && first) {   /* the others are asleep in their waits by then */
+            pp_sleep_until(pp_now() + SEND_AFTER_S);
+            st = pass_on(msg, bytes, right, g);
         }
-        if (st == PP_OK) st = seen_at(&rq[0], o, g->clock_offset, &at);
-        if (st == PP_OK) st = pp_wait(&rq[1], o->poll_wait_s);
+        if (st == PP_OK) st = seen_at(&rq, o, g->clock_offset, &at);
         if (st == PP_OK) {
             memcpy(&sent, in, sizeof sent);
             took[k] = at - sent > 0 ? at - sent : 0;
         }
+        if (st == PP_OK && !first) st = pass_on(in, bytes, right, g);
     }
     if (st == PP_OK) st = median_all(g, late, ROUNDS, &out->overshoot_s);
     if (st == PP_OK) st = median_all(g, took, ROUNDS, &out->delivery_s);

@@ -11,9 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Rank 0 sets the common start this far ahead, so that every rank has the
- * time to hear of it. */
-static const double PP_START_AHEAD_S = 0.02;
+/* Rank 0 sets the common start this far ahead, and more with more ranks
+ * (16 on 2 cores take turns to wake), so that every rank has the time to
+ * hear of it. */
+static const double PP_START_AHEAD_S = 0.02, PP_START_PER_RANK_S = 0.002;
 
 /* Waits for the n requests of the step's setting up, one by one; each one
  * done is progress for the watchdog (setting up a step is not a hang). */
@@ -131,8 +132,11 @@ pp_status pp_step_prepare(pp_step *step)
 pp_status pp_step_start_together(pp_step *step)
 {
     const pp_grid *g = step->g;
-    double t0 = g->rank == 0 ? pp_now() + PP_START_AHEAD_S : 0;
-    if (MPI_Bcast(&t0, 1, MPI_DOUBLE, 0, g->all) != MPI_SUCCESS) return PP_EMPI;
+    double t0 = g->rank == 0 ? pp_now() + PP_START_AHEAD_S + PP_START_PER_RANK_S * g->size : 0;
+    MPI_Request rq;   /* waited for asleep: ranks spinning in a broadcast would keep rank 0 from the core */
+    if (MPI_Ibcast(&t0, 1, MPI_DOUBLE, 0, g->all, &rq) != MPI_SUCCESS) return PP_EMPI;
+    pp_status st = pp_wait_as(&rq, &step->waiter);
+    if (st != PP_OK) return st;
     step->start = t0 + g->clock_offset;
     if (step->view) step->view->start(step->view->ctx, step->start);
     /* A long sleep wakes up to a few hundred microseconds late here, and the
