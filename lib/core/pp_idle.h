@@ -52,16 +52,19 @@ pp_status pp_idle_so_far(const pp_sched *lo, const pp_costs *nominal, const pp_r
 /* The part's name as the summary prints it ("messages"). */
 const char *pp_part_name(pp_part p);
 
-/* What this machine adds to a step (probe.c), measured on every rank at
- * once before the step, in about 50 ms: medians over every rank. */
+/* What this machine adds to a step (probe.c), measured by a short step of
+ * its own on every rank of the run (GPipe, M = 4, 2 ms ticks: about
+ * (P + 3) x 6 ms). */
 typedef struct {
-    double overshoot_s;  /* how late a timed compute (a sleep) ends */
-    double delivery_s;   /* a message of `payload` bytes, from its send to a waiting neighbour seeing it */
+    double overshoot_s;  /* how much longer than its cost a timed compute took, on the mean */
+    double delivery_s;   /* median: a message of `payload` bytes, from the compute that made it to its
+                            receiver seeing it (0 on a grid) */
     long payload;
     double probe_s;      /* how long the probe took */
 } pp_machine;
 
-/* Collective over g->all, with o's payload and ways of waiting. */
+/* Collective over g->all, with o's payload and ways of waiting (its view,
+ * model, device and fault are left out). */
 pp_status pp_probe_machine(const pp_grid *g, const pp_exec_opts *o, pp_machine *out);
 /* The costs of lowered schedule lo on this machine: nominal, each compute
  * longer by the overshoot (timed mode only: real compute does not sleep) and
