@@ -10,6 +10,7 @@
  *   mpiexec -n 4 ./demos/02_microbatches -m 1,2,4,8,16,32,64
  */
 #include "pp_demo.h"
+#include "pp_idle.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -41,19 +42,44 @@ static void heading(const pp_sched *s, const pp_partition *part, const pp_model_
              "on %d rank%s%s (blocks%s %s), %d steps per M; %s", s->name, c->batch, c->depth, c->width,
              c->hidden, P, P == 1 ? "" : "s", chunks, chunks[0] ? " per stage" : "", parts, c->steps, pp_backend_name());
     pp_report_wrap(stdout, line, "", "");
-    snprintf(line, sizeof line, "all figures measured in this run except the formula column; step time: the median "
-             "over the steps; bubble: its share of the step, formula %s",
+    snprintf(line, sizeof line, "all figures measured in this run except the formula and here columns; step time: "
+             "the median over the steps; bubble: the last step's share, formula %s; here: predicted for this machine "
+             "(the blocks' measured costs, and the delivery a short probe step measured)",
              s->family == PP_FAM_CUSTOM ? "n/a (a schedule from a file has none)" : pp_theory_bubble_step_text(s->family));
     pp_report_wrap(stdout, line, "", "");
     printf("\n");
-    printf("%5s %8s %10s %10s %9s %9s %9s\n", "M", "samples", "step time", "samples/s", "bubble", "formula", "GFLOP/s");
-    printf("%5s %8s %10s %10s %9s %9s %9s\n", "", "per m.b.", "(ms)", "", "", "", "in comp.");
+    printf("%5s %8s %10s %10s %9s %9s %9s %9s\n", "M", "samples", "step time", "samples/s", "bubble", "here", "formula",
+           "GFLOP/s");
+    printf("%5s %8s %10s %10s %9s %9s %9s %9s\n", "", "per m.b.", "(ms)", "", "", "", "", "in comp.");
 }
 
 /* The losses of every M at each step, and how far each M's weights ended from
  * the first M's, or (a schedule from a file) from one process's at the same
  * M (at most 6 step columns: past that, the first three, "...", and the
  * last two). */
+/* Where each M's measured bubble goes (the last step's, pp_idle.h). */
+static void parts_table(const pp_demo *d, const pp_idle *parts, int n)
+{
+    printf("\nwhere each M's measured bubble goes (its last step; points of the step,\n"
+           "measured = formula + parts; each stage's cost: its blocks' measured cost):\n");
+    printf("%5s %7s %7s %8s %7s %7s %7s %5s\n", "M", "sched", "imbal", "overrun", "late", "msg", "kit", "hops");
+    for (int i = 0; i < n; i++) {
+        const pp_idle *x = &parts[i];
+        printf("%5d", d->opt.mb[i]);
+        if (!x->ok) {
+            printf("   (%s)\n", x->why);
+            continue;
+        }
+        double pt[PP_NPARTS];
+        for (int k = 0; k < PP_NPARTS; k++) pt[k] = fabs(x->part[k]) < 5e-5 ? 0.0 : 100 * x->part[k];
+        printf(" %+7.2f %+7.2f %+8.2f %+7.2f %+7.2f %+7.2f %5d\n", pt[PP_PART_SCHEDULE], pt[PP_PART_IMBALANCE],
+               pt[PP_PART_OVERRUN], pt[PP_PART_LATE], pt[PP_PART_MESSAGES], pt[PP_PART_REACTION], x->hops);
+    }
+    printf("sched: the schedule with every stage at the mean cost, against the formula;\n"
+           "imbal: stages' own costs; overrun: computes past their stage's cost; msg:\n"
+           "deliveries; kit: the kit's own time between actions (all measured)\n");
+}
+
 static void loss_table(const pp_demo *d, const double *losses, const double *maxdiff, int from_file)
 {
     int steps = d->opt.model.steps;
@@ -105,6 +131,7 @@ int main(int argc, char **argv)
     double *ms = malloc((size_t)c->steps * sizeof *ms);
     double *losses = calloc((size_t)d.opt.nmb * c->steps, sizeof *losses);   /* [M index][step] */
     double maxdiffs[PP_MAX_MB_LIST] = {0};
+    pp_idle parts[PP_MAX_MB_LIST];
     int flagged = 0;
     const char *broken = NULL;   /* a condition of the formula the measured costs break */
     if ((me == 0 && (!first_w || !w)) || !ms || !losses) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
@@ -116,6 +143,7 @@ int main(int argc, char **argv)
         PP_CHECK(pp_trainer_new(d.grid, c, &part, s->stage_rank, &t), "could not make this rank's blocks");
         double loss = 0, busy = 0, bubble = 0;
         int paused = 0;
+        memset(&parts[i], 0, sizeof parts[i]);
         for (int k = 0; k < c->steps && !d.quit; k++) {
             pp_run *pred = NULL, *meas = NULL;
             pp_demo_train(&d, t, s, &pred, &meas, &loss);
@@ -125,6 +153,7 @@ int main(int argc, char **argv)
                 busy = 0;
                 for (int p = 0; p < P; p++) busy += meas->busy[p];
                 bubble = pp_run_bubble_step(meas);
+                pp_idle_breakdown(s, &d.exec.costs, meas, &parts[i]);
                 paused |= meas->paused;
                 pp_demo_note(&d, "M=%d step %d of %d: loss %.6f, %.0f samples/s (measured)", M, k + 1, c->steps,
                              loss, c->batch / meas->makespan);
@@ -151,12 +180,18 @@ int main(int argc, char **argv)
                 double formula = pp_theory_bubble_step(s->family, s->nranks, M, s->chunks), gflops = step_flops(c) / busy * 1e-9;
                 char ftext[16] = "n/a";
                 if (formula >= 0) snprintf(ftext, sizeof ftext, "%.1f %%", 100 * formula);
-                printf("%5d %8d %10.2f %10.0f %7.1f %% %9s %9.2f%s\n", M, c->batch / M, med,
-                       c->batch / (med * 1e-3), 100 * bubble, ftext, gflops, paused ? " *paused" : "");
+                double here = pp_demo_here(&d, s);
+                printf("%5d %8d %10.2f %10.0f %7.1f %% %7.1f %% %9s %9.2f%s\n", M, c->batch / M, med,
+                       c->batch / (med * 1e-3), 100 * bubble, 100 * here, ftext, gflops, paused ? " *paused" : "");
+                const pp_idle *x = &parts[i];
                 pp_demo_csv_row(&d, "schedule,P,M,samples_per_microbatch,step_ms,samples_per_s,bubble_measured,"
-                                    "bubble_formula,gflops_in_compute,loss,max_weight_diff",
-                                "%s,%d,%d,%d,%.3f,%.1f,%.6f,%.6f,%.3f,%.8f,%.3e", s->name, P, M, c->batch / M, med,
-                                c->batch / (med * 1e-3), bubble, formula, gflops, loss, maxdiff);
+                                    "bubble_formula,gflops_in_compute,loss,max_weight_diff,bubble_here,part_schedule,"
+                                    "part_imbalance,part_overrun,part_late,part_messages,part_reaction,hops",
+                                "%s,%d,%d,%d,%.3f,%.1f,%.6f,%.6f,%.3f,%.8f,%.3e,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%d",
+                                s->name, P, M, c->batch / M, med, c->batch / (med * 1e-3), bubble, formula, gflops, loss,
+                                maxdiff, here, x->part[PP_PART_SCHEDULE], x->part[PP_PART_IMBALANCE],
+                                x->part[PP_PART_OVERRUN], x->part[PP_PART_LATE], x->part[PP_PART_MESSAGES],
+                                x->part[PP_PART_REACTION], x->hops);
                 fflush(stdout);
             }
         }
@@ -183,6 +218,7 @@ int main(int argc, char **argv)
         if (flagged)
             printf("* a step of this M was paused in the live view: its time held counts in\n"
                    "  the step time and the bubble\n");
+        parts_table(&d, parts, d.opt.nmb);
         loss_table(&d, losses, maxdiffs, from_file);
         if (from_file && maxdiffs[0] == 0)
             printf("\nThe weights equal one process's bit for bit (last column): this order\n"

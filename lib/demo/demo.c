@@ -426,7 +426,12 @@ static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas
     pp_status sim = pp_simulate(s, &d->exec.costs, pred);
     if (sim != PP_OK && !(d->opt.no_validate && sim == PP_ESCHED))
         pp_die(__FILE__, __LINE__, "pp_simulate", sim, "the simulator could not replay a checked schedule");
-    if (!in->probed) PP_CHECK(pp_probe_machine(d->grid, &d->exec, &in->here), "probing this machine");
+    /* What this machine adds, probed once per message size: real compute's
+     * messages carry a micro-batch's activations, which shrink as M grows. */
+    pp_exec_opts probe = d->exec;
+    if (t) probe.payload = (size_t)(d->opt.model.batch / s->nmb) * (size_t)d->opt.model.width * sizeof(float);
+    if (!in->probed || in->here.payload != (long)probe.payload)
+        PP_CHECK(pp_probe_machine(d->grid, &probe, &in->here), "probing this machine");
     in->probed = 1;
     if (d->tui && !in->live) open_view(d);
     if (in->live) {
