@@ -42,8 +42,18 @@ static const char *masks[][2] = {
     /* demo 04's rows: M, formula, predicted, then measured, diff (and makespans) */
     {"^( +[0-9]+) +([0-9.]+ %|n/a) +([0-9.]+ %|n/a) +[0-9.]+ % +([+-][0-9.]+|n/a)( +[0-9.]+ +[0-9.]+)?",
      "\\1 \\2 \\3 <n> % <n> <makespan>"},
-    /* demo 02's rows: M, samples, then step time, samples/s, bubble; formula; GFLOP/s */
-    {"^( +[0-9]+ +[0-9]+) +[0-9.]+ +[0-9]+ +[0-9.]+ % +([0-9.]+ %) +[0-9.]+", "\\1 <t> <n> <n> % \\2 <n>"},
+    /* demo 02's rows: M, samples, then step time, samples/s, bubble, here; formula; GFLOP/s */
+    {"^( +[0-9]+ +[0-9]+) +[0-9.]+ +[0-9]+ +[0-9.]+ % +[0-9.]+ % +([0-9.]+ %|n/a) +[0-9.]+",
+     "\\1 <t> <n> <n> % <n> % \\2 <n>"},
+    /* the bubble's parts (pp_idle.h): a table row of them (demos 02, 04), each
+     * one named in a summary, the critical path, the prediction for this
+     * machine, --repeat's spread */
+    {"^( *[a-z0-9]* *[0-9]+)( +[0-9]+\\.[0-9]+){0,2}( +[+-][0-9]+\\.[0-9]+){5,}( +[0-9]+)?$", "\\1 <parts>"},
+    {"(schedule|imbalance|overrun|late starts|messages|reaction) [+-][0-9.]+", "\\1 <n>"},
+    {"[0-9]+ computes and [0-9]+ message hops", "<n> computes and <n> message hops"},
+    {"predicted here [0-9.]+ %", "predicted here <n> %"},
+    {"from [0-9.]+ to [0-9.]+ %", "from <n> to <n> %"},
+    {"(spread of|at most) [0-9.]+ points", "\\1 <n> points"},
     /* the per-rank table: busy and idle */
     {"^( +[0-9]+) +[0-9.]+ % +[0-9.]+ % +([0-9]+ +([0-9]+|n/a) +[0-9]+)$", "\\1 <n> % <n> % \\2"},
     /* demo 01's rows: the time a stage took */

@@ -425,6 +425,18 @@ if [ "$1" = valid ] && [ "$3" = 4 ] && [ "$2" = "$rows" ]; then
 else
     bad "--trace: json_check says '$*', --events has $rows rows"
 fi
+# The critical path (the last column): it ends at the compute that ends
+# last, holds a compute on every rank (1F1B goes down and back up), and its
+# waits are for messages.
+crit=$(awk -F, 'NR > 1 { if ($5 == "compute" && $10 > last) { last = $10; lastcrit = $13 }
+                         if ($13 == 1) { n++; if ($5 == "compute") ranks[$4] = 1; else if ($5 != "wait") odd++ } }
+                END { k = 0; for (r in ranks) k++; print n + 0, k, odd + 0, lastcrit + 0 }' "$tmp/e.csv")
+set -- $crit
+if [ "$1" -gt 0 ] && [ "$2" = 4 ] && [ "$3" = 0 ] && [ "$4" = 1 ]; then
+    ok "--events: $1 events marked on the critical path, computes on all 4 ranks, the last compute among them"
+else
+    bad "--events: the critical path column is wrong (marked, ranks with a compute on it, others, last on it: $crit)"
+fi
 head -1 "$tmp/t.svg" | grep -q '^<svg' && tail -1 "$tmp/t.svg" | grep -q '^</svg>' &&
     [ "$(grep -c '<rect' "$tmp/t.svg")" -gt "$rows" ] && ok "--svg: a whole picture with a shape per event" ||
     bad "--svg: not a complete picture"

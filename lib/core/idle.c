@@ -30,6 +30,7 @@ typedef struct {
     double gap;          /* the kit's own time before it, beyond what it waited for */
     double delay;        /* a receive: its message's delivery from the producing compute's end */
     int seen;            /* its event was found */
+    int ev;              /* which event of its row it is (-1: none) */
     int waited;          /* a receive that waited for its message */
 } act;
 
@@ -97,7 +98,7 @@ static int read_row(trace *tr, const pp_evlist *row, int r, int so_far, char *wh
             if (!tr->a[r][c].seen && same(lo->acts[r][c], e)) i = c;
         }
         if (i < 0) return snprintf(why, n, "rank %d ran an action its list does not hold", r), 0;
-        tr->a[r][i] = (act){.begin = e->t0, .end = e->type == PP_EV_SEND ? e->t0 : e->t1, .seen = 1};
+        tr->a[r][i] = (act){.begin = e->t0, .end = e->type == PP_EV_SEND ? e->t0 : e->t1, .seen = 1, .ev = k};
         if (e->type == PP_EV_COMPUTE) tr->a[r][i].dur = e->t1 - e->t0;
         from = i + 1;
     }
@@ -216,8 +217,9 @@ static double bubble(const replayed *x, int P)
     return x->makespan > 0 ? 1.0 - x->busy / (P * x->makespan) : 0;
 }
 
-/* Walks the critical path back from the compute that ends last. */
-static void critical_path(const trace *tr, const replayed *full, pp_idle *out)
+/* Walks the critical path back from the compute that ends last, marking
+ * its events in on_path (if not NULL). */
+static void critical_path(const trace *tr, const replayed *full, pp_idle *out, unsigned char **on_path)
 {
     const pp_sched *lo = tr->lo;
     int r = -1, i = -1;
@@ -227,6 +229,7 @@ static void critical_path(const trace *tr, const replayed *full, pp_idle *out)
     while (r >= 0 && i >= 0) {
         pp_action a = lo->acts[r][i];
         if (pp_kind_is_compute(a.kind)) out->path++;
+        if (on_path && tr->a[r][i].seen && (pp_kind_is_compute(a.kind) || full->by_msg[r][i])) on_path[r][tr->a[r][i].ev] = 1;
         if (pp_is_recv(a.kind) && full->by_msg[r][i]) {
             int slot = producer_slot(lo, a);
             out->hops++;
@@ -279,7 +282,8 @@ static const char *refusal(const pp_sched *lo, const pp_run *m, int so_far)
     return NULL;
 }
 
-static pp_status take_apart(const pp_sched *lo, const pp_costs *nominal, const pp_run *m, int so_far, pp_idle *out)
+static pp_status take_apart(const pp_sched *lo, const pp_costs *nominal, const pp_run *m, int so_far, pp_idle *out,
+                            unsigned char **on_path)
 {
     memset(out, 0, sizeof *out);
     out->formula = pp_theory_bubble_step(lo->family, lo->nranks, lo->nmb, lo->chunks);
@@ -327,7 +331,7 @@ static pp_status take_apart(const pp_sched *lo, const pp_costs *nominal, const p
         out->part[PP_PART_SCHEDULE] = b[0] - ref;
         for (int k = 1; k < PP_PART_REACTION; k++) out->part[k] = b[k] - b[k - 1];
         out->part[PP_PART_REACTION] = out->measured - b[PP_PART_MESSAGES];
-        critical_path(&tr, &full, out);
+        critical_path(&tr, &full, out, on_path);
         out->messages = tr.nmsg;
         qsort(tr.delays, (size_t)tr.nmsg, sizeof *tr.delays, cmp_double);
         out->delivery_s = tr.nmsg ? tr.delays[tr.nmsg / 2] : 0;
@@ -340,10 +344,16 @@ static pp_status take_apart(const pp_sched *lo, const pp_costs *nominal, const p
 
 pp_status pp_idle_breakdown(const pp_sched *lo, const pp_costs *nominal, const pp_run *m, pp_idle *out)
 {
-    return take_apart(lo, nominal, m, 0, out);
+    return take_apart(lo, nominal, m, 0, out, NULL);
+}
+
+pp_status pp_idle_path(const pp_sched *lo, const pp_costs *nominal, const pp_run *m, pp_idle *out,
+                       unsigned char **on_path)
+{
+    return take_apart(lo, nominal, m, 0, out, on_path);
 }
 
 pp_status pp_idle_so_far(const pp_sched *lo, const pp_costs *nominal, const pp_run *m, pp_idle *out)
 {
-    return take_apart(lo, nominal, m, 1, out);
+    return take_apart(lo, nominal, m, 1, out, NULL);
 }

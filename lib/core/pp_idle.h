@@ -44,6 +44,11 @@ typedef struct {
  * was paused or cut short gets ok = 0 and a reason; PP_ENOMEM only if memory
  * runs out. */
 pp_status pp_idle_breakdown(const pp_sched *lo, const pp_costs *nominal, const pp_run *m, pp_idle *out);
+/* pp_idle_breakdown, marking the critical path: on_path[row][k] is set to
+ * 1 for each event k of m's row on it (a compute, or the wait for a message
+ * that came later than its rank got there); the caller zeroes it. */
+pp_status pp_idle_path(const pp_sched *lo, const pp_costs *nominal, const pp_run *m, pp_idle *out,
+                       unsigned char **on_path);
 /* The same for a step under way (the live view): the actions each rank has
  * done so far, replayed alone; formula = -1 and measured = their own bubble,
  * so the parts say what each cause has added so far over the schedule. */

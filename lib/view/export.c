@@ -12,6 +12,7 @@
  * Left out on purpose: reading these formats back.
  */
 #include "view.h"
+#include "pp_idle.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -63,7 +64,7 @@ pp_status pp_export_open(const char *trace, const char *events, const char *svg,
         return PP_EIO;
     }
     if (x->f[0]) fprintf(x->f[0], "{\"displayTimeUnit\": \"ms\", \"traceEvents\": [\n");
-    if (x->f[1]) fprintf(x->f[1], "run,schedule,M,rank,type,kind,stage,mb,t0_us,t1_us,bytes,inflight\n");
+    if (x->f[1]) fprintf(x->f[1], "run,schedule,M,rank,type,kind,stage,mb,t0_us,t1_us,bytes,inflight,critical\n");
     *out = x;
     return PP_OK;
 }
@@ -109,16 +110,26 @@ static void json_run(pp_export *x, const pp_run *r, const pp_sched *s)
     x->t_offset += r->makespan * 1e6 * 1.1;
 }
 
-static void csv_run(pp_export *x, const pp_run *r, const pp_sched *s)
+/* Every event, with a last column saying whether it lies on the step's
+ * critical path (pp_idle.h; 0 everywhere where the step is not taken apart). */
+static void csv_run(pp_export *x, const pp_run *r, const pp_sched *s, const pp_costs *nominal)
 {
+    unsigned char **on = calloc((size_t)r->nrows, sizeof *on);
+    int ok = on != NULL;
+    for (int p = 0; ok && p < r->nrows; p++) ok = (on[p] = calloc((size_t)r->ranks[p].n + 1, 1)) != NULL;
+    pp_idle parts;
+    if (ok) pp_idle_path(s, nominal, r, &parts, on);
     for (int p = 0; p < r->nrows; p++)
         for (int i = 0; i < r->ranks[p].n; i++) {
             const pp_event *e = &r->ranks[p].ev[i];
             char name[32];
             event_name(e, name, sizeof name);
-            fprintf(x->f[1], "%d,%s,%d,%d,%s,%s,%d,%d,%.3f,%.3f,%ld,%d\n", x->runs, s->name, s->nmb, p,
-                    TYPE[e->type], name, e->stage, e->mb, e->t0 * 1e6, e->t1 * 1e6, e->bytes, e->inflight);
+            fprintf(x->f[1], "%d,%s,%d,%d,%s,%s,%d,%d,%.3f,%.3f,%ld,%d,%d\n", x->runs, s->name, s->nmb, p,
+                    TYPE[e->type], name, e->stage, e->mb, e->t0 * 1e6, e->t1 * 1e6, e->bytes, e->inflight,
+                    ok && on[p][i]);
         }
+    for (int p = 0; on && p < r->nrows; p++) free(on[p]);
+    free(on);
 }
 
 static const char *svg_fill(const pp_event *e)
@@ -176,7 +187,7 @@ pp_status pp_export_run(pp_export *x, const pp_run *r, const pp_sched *s, const 
 {
     if (!x) return PP_OK;
     if (x->f[0]) json_run(x, r, s);
-    if (x->f[1]) csv_run(x, r, s);
+    if (x->f[1]) csv_run(x, r, s, &o->costs);
     if (x->f[2]) svg_run(x, r, s, o, prog);
     x->grid |= r->T * r->D > 1;
     x->runs++;

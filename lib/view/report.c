@@ -217,13 +217,10 @@ void pp_report_here(FILE *f, const pp_sched *s, const pp_run *m, const pp_costs 
     if (pp_simulate(s, &c, &pred) != PP_OK) return;
     double want = pp_run_bubble_step(pred), got = pp_run_bubble_step(m);
     pp_run_free(pred);
-    char sleep[80] = "";
-    if (timed) snprintf(sleep, sizeof sleep, "a timed compute ran %.0f us past its cost (mean), ", here->overshoot_s * 1e6);
-    char text[400];
-    snprintf(text, sizeof text, "this machine, probed by a short step of its own before this one (%.0f ms): %sa "
-             "%ld KiB message took %.0f us from its compute to its receiver (median):", here->probe_s * 1e3, sleep,
-             here->payload / 1024, here->delivery_s * 1e6);
-    pp_report_wrap(f, text, "  ", "  ");
+    fprintf(f, "  this machine (a short probe step before this one, %.0f ms, measured):\n", here->probe_s * 1e3);
+    if (timed) fprintf(f, "    a timed compute ran %.0f us past its cost (mean);\n", here->overshoot_s * 1e6);
+    fprintf(f, "    a %ld KiB message took %.0f us from its compute to its receiver (median)\n", here->payload / 1024,
+            here->delivery_s * 1e6);
     fprintf(f, "    predicted here %.1f %%   measured %.1f %%   diff %+.2f points\n", 100 * want, 100 * got,
             100 * (got - want));
 }
