@@ -233,7 +233,11 @@ static void critical_path(const trace *tr, const replayed *full, pp_idle *out, u
         if (pp_is_recv(a.kind) && full->by_msg[r][i]) {
             int slot = producer_slot(lo, a);
             out->hops++;
-            out->path_msg_s += tr->a[r][i].delay;
+            /* its delivery, but no more than the receiver waited for it (a
+             * message made long before, held up by a rendezvous, counts only
+             * the wait it caused) */
+            const act *x = &tr->a[r][i];
+            out->path_msg_s += x->delay < x->end - x->begin ? x->delay : x->end - x->begin;
             r = tr->prod_r[slot], i = tr->prod_i[slot];
         } else {
             i--;

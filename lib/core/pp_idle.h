@@ -33,7 +33,7 @@ typedef struct {
     double replayed;     /* the last replay's makespan (s): the measured one, rebuilt */
     int hops;            /* messages on the critical path */
     int path;            /* computes on the critical path */
-    double path_msg_s;   /* their deliveries, summed (s) */
+    double path_msg_s;   /* their deliveries, summed (s; each at most its receiver's wait) */
     int messages;        /* messages in the step */
     double delivery_s;   /* their median delivery (s) */
 } pp_idle;
