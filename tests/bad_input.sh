@@ -188,6 +188,13 @@ refuse "grid: T does not divide the hidden width" "the hidden width 512 does not
     mpiexec -n 6 ./demos/06_pp_tp --tp 3
 refuse "--chunks for a schedule without chunks" "only interleaved takes a number of chunks" \
     mpiexec -n 4 ./demos/04_bubble_efficiency --schedule zbh1 --chunks 3
+# The delays put in on purpose need something to delay.
+refuse "--fault late with one rank" "--fault late:0: rank 0 sends nothing of micro-batch 4 (with one pipeline rank there are no messages)" \
+    mpiexec -n 1 ./demos/04_bubble_efficiency -m 8 --fault late:0
+refuse "--fault slow naming a rank not in the job" "--fault: 'slow:9': rank 9 is not in the job" \
+    mpiexec -n 4 ./demos/04_bubble_efficiency --fault slow:9
+refuse "--repeat in a real demo" "--repeat: this demo computes for real and takes --steps" \
+    mpiexec -n 2 ./demos/02_microbatches --repeat 3
 # Costs that break the zero-bubble formulas: demo 08's table marks those
 # rows and says the prediction is the reference.
 if mpiexec -n 4 ./demos/08_zero_bubble -m 8 --cost B=1.5,I=1,W=0.5 --tick-ms 1 --no-tui >"$tmp/out" 2>&1 &&

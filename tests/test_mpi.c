@@ -440,6 +440,43 @@ static void delays(pp_grid *g, double tick_ms)
     pp_sched_free(s);
 }
 
+/* The probe (probe.c): every rank gets the same figures, a message takes
+ * some time and not forever, it takes well under a second, and the costs it
+ * gives predict at least the ideal machine's bubble (and exactly that with
+ * nothing added). */
+static void probe(pp_grid *g)
+{
+    pp_exec_opts o;
+    pp_exec_opts_default(&o);
+    pp_machine m;
+    double t0 = pp_now();
+    pp_status st = pp_probe_machine(g, &o, &m);
+    double took = pp_now() - t0, mine[2] = {m.overshoot_s, m.delivery_s}, lo[2], hi[2];
+    MPI_Allreduce(mine, lo, 2, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(mine, hi, 2, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    if (g->rank != 0) return;
+    CHECK(st == PP_OK && lo[0] == hi[0] && lo[1] == hi[1] && m.overshoot_s >= 0 && m.delivery_s > 0 &&
+              m.delivery_s < 0.05 && took < 1.0 && m.payload == (long)o.payload,
+          "P=%d: the probe step took %.0f ms; every rank has its figures: computes %.0f us past their cost, a 64 KiB "
+          "message %.0f us", g->size, took * 1e3, m.overshoot_s * 1e6, m.delivery_s * 1e6);
+    pp_sched *built = NULL, *lo_s = NULL;
+    pp_check c;
+    pp_run *ideal = NULL, *here = NULL, *none = NULL;
+    pp_costs with, without;
+    pp_machine zero = {0};
+    pp_sched_build("1f1b", g->size, 8, 0, &built, NULL, 0);
+    int ok = built && pp_sched_validate(built, &lo_s, &c) == PP_OK;
+    pp_costs_here(&o.costs, &m, lo_s, 1, &with);
+    pp_costs_here(&o.costs, &zero, lo_s, 1, &without);
+    ok = ok && pp_simulate(lo_s, &o.costs, &ideal) == PP_OK && pp_simulate(lo_s, &with, &here) == PP_OK &&
+         pp_simulate(lo_s, &without, &none) == PP_OK;
+    CHECK(ok && pp_run_bubble_step(here) > pp_run_bubble_step(ideal) && pp_run_bubble_step(none) == pp_run_bubble_step(ideal),
+          "P=%d, 1f1b M=8: predicted here %.2f %% against %.2f %% on an ideal machine (the same with nothing added)",
+          g->size, ok ? 100 * pp_run_bubble_step(here) : 0.0, ok ? 100 * pp_run_bubble_step(ideal) : 0.0);
+    pp_run_free(ideal), pp_run_free(here), pp_run_free(none);
+    pp_sched_free(built), pp_sched_free(lo_s);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -522,7 +559,8 @@ int main(int argc, char **argv)
             pp_sched_free(s);
         }
     if (!skew && P > 1) held_sends(g);
-    if (!skew && P > 1 && P <= 4) delays(g, tick_ms);   /* at P = 8 one late send is lost in the noise */
+    if (!skew && P > 1 && P <= 4) delays(g, tick_ms);
+    if (!skew && P > 1) probe(g);   /* at P = 8 one late send is lost in the noise */
     free(rtt);
     pp_grid_free(g);
     MPI_Finalize();

@@ -115,6 +115,13 @@ for size in $sizes; do
     grep -q 'forward' "$tmp/final" && grep -q 'wait msg' "$tmp/final" && ok "${w}x${h}: legend shown" || bad "${w}x${h}: no legend"
     grep -q 'formula (P-1)/(M+P-1) 27.3 %' "$tmp/final" && grep -q 'predicted 27.3 %' "$tmp/final" &&
         ok "${w}x${h}: formula and predicted figures shown" || bad "${w}x${h}: figures missing"
+    # The panel's line of parts (pp_idle.h), whole at the end: every part
+    # named, each a signed figure.
+    if grep -Eq '^excess, points: sched [+-][0-9.]+ imbal [+-][0-9.]+ overrun [+-][0-9.]+ late [+-][0-9.]+ msg [+-][0-9.]+ kit [+-][0-9.]+' "$tmp/final"; then
+        ok "${w}x${h}: the bubble's parts shown: $(grep '^excess' "$tmp/final")"
+    else
+        bad "${w}x${h}: no line of the bubble's parts"; grep -i 'excess\|parts' "$tmp/final" | sed 's/^/#   /'
+    fi
     widest=$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$tmp/final")
     [ "$widest" -gt $((w - 12)) ] && [ "$widest" -le "$w" ] && ok "${w}x${h}: uses the width ($widest of $w columns)" ||
         bad "${w}x${h}: widest line $widest of $w columns"
@@ -218,6 +225,13 @@ if [ -n "$t1" ] && [ "$t1" = "$t2" ] && [ "$f1" = "$f2" ]; then
     ok "paused: the clock ($t1 s) and the bubble so far ($f1 %) stand still"
 else
     bad "paused: clock '$t1' then '$t2', bubble '$f1' then '$f2'"; screen | sed 's/^/#   /'
+fi
+# Before the pause the panel worked out the bubble's parts so far (every
+# quarter second), over the schedule's own replay of what was done.
+if screen | grep -Eq '^excess so far, points: imbal [+-][0-9.]+ overrun [+-][0-9.]+ late [+-][0-9.]+ msg [+-][0-9.]+ kit [+-][0-9.]+'; then
+    ok "running: the panel shows the bubble's parts so far: $(screen | grep '^excess so far')"
+else
+    bad "running: no line of the bubble's parts so far"; screen | sed 's/^/#   /'
 fi
 # The key line names the action n runs next; after n it is on its rank's row.
 next=$(screen | sed -n 's/.*n runs \([0-9]*\)\([FBIW][0-9]*\) on rank \([0-9]*\) next.*/\2 \3/p')
