@@ -71,7 +71,7 @@ static void parts_table(const pp_demo *d, const pp_idle *parts, int n)
             continue;
         }
         double pt[PP_NPARTS];
-        for (int k = 0; k < PP_NPARTS; k++) pt[k] = fabs(x->part[k]) < 5e-5 ? 0.0 : 100 * x->part[k];
+        for (int k = 0; k < PP_NPARTS; k++) pt[k] = pp_part_points(x, (pp_part)k);
         printf(" %+7.2f %+7.2f %+8.2f %+7.2f %+7.2f %+7.2f %5d\n", pt[PP_PART_SCHEDULE], pt[PP_PART_IMBALANCE],
                pt[PP_PART_OVERRUN], pt[PP_PART_LATE], pt[PP_PART_MESSAGES], pt[PP_PART_REACTION], x->hops);
     }

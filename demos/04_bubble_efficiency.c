@@ -46,7 +46,7 @@ static void parts_table(const row *rows, int n, int all)
             continue;
         }
         double pt[PP_NPARTS];
-        for (int k = 0; k < PP_NPARTS; k++) pt[k] = fabs(x->part[k]) < 5e-5 ? 0.0 : 100 * x->part[k];
+        for (int k = 0; k < PP_NPARTS; k++) pt[k] = pp_part_points(x, (pp_part)k);
         printf("  %6.1f  %6.1f  %+6.2f %+6.2f  %+6.2f  %+6.2f %+6.2f %+6.2f  %4d\n", 100 * r->here,
                100 * r->measured[0], pt[PP_PART_SCHEDULE], pt[PP_PART_IMBALANCE], pt[PP_PART_OVERRUN],
                pt[PP_PART_LATE], pt[PP_PART_MESSAGES], pt[PP_PART_REACTION], x->hops);

@@ -59,6 +59,12 @@ const char *pp_part_name(pp_part p)
     return p >= 0 && p < PP_NPARTS ? names[p] : "?";
 }
 
+double pp_part_points(const pp_idle *x, pp_part p)
+{
+    double v = 100 * x->part[p];
+    return v < 0.005 && v > -0.005 ? 0.0 : v;
+}
+
 static int same(pp_action a, const pp_event *e)
 {
     return (int)a.kind == e->kind && a.stage == e->stage && a.mb == e->mb;

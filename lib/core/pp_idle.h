@@ -56,6 +56,8 @@ pp_status pp_idle_so_far(const pp_sched *lo, const pp_costs *nominal, const pp_r
 
 /* The part's name as the summary prints it ("messages"). */
 const char *pp_part_name(pp_part p);
+/* Part p in points of the step, float noise (below 0.005) shown as 0. */
+double pp_part_points(const pp_idle *x, pp_part p);
 
 /* What this machine adds to a step (probe.c), measured by a short step of
  * its own on every rank of the run (GPipe, M = 4, 2 ms ticks: about

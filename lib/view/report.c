@@ -181,12 +181,6 @@ static void bubble_lines(FILE *f, const char *label, const char *text, double me
     fprintf(f, "\n");
 }
 
-/* A part in points, a tiny one (float noise) shown as +0.00. */
-static double points(double share)
-{
-    return fabs(share) < 5e-5 ? 0.0 : 100 * share;
-}
-
 void pp_report_parts(FILE *f, const pp_sched *s, const pp_run *m, const pp_costs *nominal)
 {
     pp_idle x;
@@ -196,12 +190,12 @@ void pp_report_parts(FILE *f, const pp_sched *s, const pp_run *m, const pp_costs
         return;
     }
     fprintf(f, "  the bubble taken apart, in points of the step (idle.c; measured):\n");
-    if (x.formula >= 0) fprintf(f, "    formula %.2f + schedule %+.2f", 100 * x.formula, points(x.part[PP_PART_SCHEDULE]));
+    if (x.formula >= 0) fprintf(f, "    formula %.2f + schedule %+.2f", 100 * x.formula, pp_part_points(&x, PP_PART_SCHEDULE));
     else fprintf(f, "    schedule %.2f (replayed: no formula)", 100 * x.base);
-    fprintf(f, " + imbalance %+.2f + overrun %+.2f\n", points(x.part[PP_PART_IMBALANCE]),
-            points(x.part[PP_PART_OVERRUN]));
+    fprintf(f, " + imbalance %+.2f + overrun %+.2f\n", pp_part_points(&x, PP_PART_IMBALANCE),
+            pp_part_points(&x, PP_PART_OVERRUN));
     fprintf(f, "    + late starts %+.2f + messages %+.2f + reaction %+.2f = measured %.2f %%\n",
-            points(x.part[PP_PART_LATE]), points(x.part[PP_PART_MESSAGES]), points(x.part[PP_PART_REACTION]),
+            pp_part_points(&x, PP_PART_LATE), pp_part_points(&x, PP_PART_MESSAGES), pp_part_points(&x, PP_PART_REACTION),
             100 * x.measured);
     fprintf(f, "  critical path: %d computes and %d message hops (%.2f ms on their way);\n", x.path, x.hops,
             x.path_msg_s * 1e3);

@@ -245,8 +245,8 @@ static void work_out_parts(pp_view *v, int whole)
         if (whole) snprintf(m->parts, sizeof m->parts, "bubble's parts: none (%.60s)", x.why);
         return;
     }
-    double pt[PP_NPARTS];   /* points, with -0.0 shown as +0.0 */
-    for (int k = 0; k < PP_NPARTS; k++) pt[k] = fabs(x.part[k]) < 5e-4 ? 0.0 : 100 * x.part[k];
+    double pt[PP_NPARTS];   /* shown to 0.1 point: -0.04 reads +0.0 */
+    for (int k = 0; k < PP_NPARTS; k++) pt[k] = fabs(pp_part_points(&x, (pp_part)k)) < 0.05 ? 0.0 : pp_part_points(&x, (pp_part)k);
     char sched[24] = "";
     if (whole) snprintf(sched, sizeof sched, " sched %+.1f", pt[PP_PART_SCHEDULE]);
     snprintf(m->parts, sizeof m->parts, "excess%s, points:%s imbal %+.1f overrun %+.1f late %+.1f msg %+.1f kit %+.1f",
