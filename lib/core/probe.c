@@ -17,7 +17,7 @@
 /* The probe's own step: GPipe over every rank, PROBE_M micro-batches of
  * PROBE_TICK_S ticks, timed, with the run's payload and ways of waiting. */
 enum { PROBE_M = 4 };
-static const double PROBE_TICK_S = 2e-3;
+static const double PROBE_TICK_S = 1e-3;
 
 /* Rank 0: how much longer than their cost the computes of run r took, on
  * the mean (s). */
