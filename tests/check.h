@@ -5,6 +5,7 @@
 #define PP_CHECK_H
 
 #include "pp.h"
+#include "pp_idle.h"
 
 #include <stdio.h>
 
@@ -35,6 +36,15 @@ static inline pp_grid *first_ranks(int n, MPI_Comm *sub)
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
     return g;
+}
+
+/* The measured bubble as a breakdown rebuilds it: its reference (the
+ * formula, or the replayed schedule where there is none) plus every part. */
+static inline double parts_sum(const pp_idle *x)
+{
+    double s = x->formula >= 0 ? x->formula : x->base;
+    for (int p = 0; p < PP_NPARTS; p++) s += x->part[p];
+    return s;
 }
 
 #endif

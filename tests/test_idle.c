@@ -109,13 +109,6 @@ static int only_part(const pp_idle *x, int only, double want)
     return ok;
 }
 
-static double sum_of(const pp_idle *x)
-{
-    double ref = x->formula >= 0 ? x->formula : x->base, s = ref;
-    for (int p = 0; p < PP_NPARTS; p++) s += x->part[p];
-    return s;
-}
-
 static void parts_line(const pp_idle *x, char *buf, size_t n)
 {
     int k = snprintf(buf, n, "measured %.4f%%:", 100 * x->measured);
@@ -148,7 +141,7 @@ static void one_case(const char *name, const char *what, const knobs *k, const p
     CHECK(ran && x.ok && fabs(want) > 1e-4 && only_part(&x, only, want),
           "%s P=%d M=%d, %s: the %s part is the whole %+.4f points, the others 0 (%s)", name, P, M, what,
           pp_part_name(only), 100 * want, line);
-    CHECK(ran && fabs(sum_of(&x) - x.measured) < 1e-12 && fabs(x.replayed - step->makespan) < 1e-9,
+    CHECK(ran && fabs(parts_sum(&x) - x.measured) < 1e-12 && fabs(x.replayed - step->makespan) < 1e-9,
           "%s, %s: reference + parts = measured exactly, and the last replay rebuilds the makespan (%.6f s)",
           name, what, ran ? step->makespan : 0.0);
     if (ran && pp_simulate(lo, &fc, &flat) == PP_OK)

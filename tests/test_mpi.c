@@ -390,14 +390,6 @@ static void hang(pp_grid *g, double tick_ms, const char *how)
     for (;;) pp_sleep_until(pp_now() + 0.05);   /* rank 0 ends the job */
 }
 
-/* formula (or the replayed schedule) + every part */
-static double parts_sum(const pp_idle *x)
-{
-    double s = x->formula >= 0 ? x->formula : x->base;
-    for (int p = 0; p < PP_NPARTS; p++) s += x->part[p];
-    return s;
-}
-
 /* A delay put into a real step lands in its own part: a send held late in
  * messages, a compute that ran three times as long in overrun, a stage
  * twice as slow as the others in imbalance (1F1B, M = 8, faults on rank 1). */

@@ -17,9 +17,11 @@
  */
 #include "pp.h"
 #include "pp_build.h"
+#include "pp_idle.h"
 #include "pp_model.h"
 #include "check.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,7 +90,7 @@ static void one_case(pp_grid *g, const pp_model_cfg *c, const pp_sched *s, const
     pp_exec_opts_default(&o);
     pp_status st = pp_trainer_new(g, c, &part, s->stage_rank, &t);
     double loss[STEPS] = {0};
-    int peak_ok = 1, walk_ok = 1;
+    int peak_ok = 1, walk_ok = 1, parts_ok = 1;
     long peak = 0, want = 0, walk_a = 0, walk_iw = 0;
     for (int k = 0; k < STEPS && st == PP_OK; k++) {
         pp_run *run = NULL;
@@ -101,6 +103,12 @@ static void one_case(pp_grid *g, const pp_model_cfg *c, const pp_sched *s, const
         if (held >= 0 && s->chunks == 1 && peak != want) peak_ok = 0;
         if (held >= 0 && run && run->peak_inflight[g->rank] != held) peak_ok = 0;
         walk_peaks(s, g->rank, t, &walk_a, &walk_iw);
+        /* Real compute taken apart (rank 0 holds the run): the parts add up
+         * and the last replay rebuilds the step. */
+        pp_idle x;
+        if (run && (pp_idle_breakdown(s, &o.costs, run, &x) != PP_OK || !x.ok ||
+                    fabs(x.replayed - run->makespan) > 1e-9 || fabs(parts_sum(&x) - x.measured) > 1e-12))
+            parts_ok = 0;
         if (peak != walk_a || pp_trainer_mem(t)->peak[PP_MEM_IW] != walk_iw) walk_ok = 0;
         pp_run_free(run);
     }
@@ -123,6 +131,8 @@ static void one_case(pp_grid *g, const pp_model_cfg *c, const pp_sched *s, const
         if (s->family != PP_FAM_CUSTOM)
             CHECK(all_peak_ok, "%s: peak chunks held = formula on every rank%s", what,
                   s->chunks == 1 ? ", and in bytes: formula x one micro-batch's" : "");
+        CHECK(parts_ok, "%s: every step's bubble taken apart: the parts add up to the measured bubble, and the "
+              "last replay rebuilds the makespan", what);
         CHECK(all_walk_ok, "%s: peak stored activations (rank 0: %ld bytes) and I-to-W gradients (%ld) equal "
               "the walk of each rank's list", what, walk_a, walk_iw);
     }
