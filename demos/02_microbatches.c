@@ -71,7 +71,7 @@ static void parts_table(const pp_demo *d, const pp_idle *parts, int n)
             continue;
         }
         double pt[PP_NPARTS];
-        for (int k = 0; k < PP_NPARTS; k++) pt[k] = pp_part_points(x, (pp_part)k);
+        for (int k = 0; k < PP_NPARTS; k++) pt[k] = pp_part_points(x, (pp_part)k, 2);
         printf(" %+7.2f %+7.2f %+8.2f %+7.2f %+7.2f %+7.2f %5d\n", pt[PP_PART_SCHEDULE], pt[PP_PART_IMBALANCE],
                pt[PP_PART_OVERRUN], pt[PP_PART_LATE], pt[PP_PART_MESSAGES], pt[PP_PART_REACTION], x->hops);
     }
@@ -113,7 +113,7 @@ int main(int argc, char **argv)
     memcpy(d.opt.mb, defaults, sizeof defaults);
     d.opt.nmb = 7;
     d.opt.model.steps = 6;
-    static const pp_demo_spec spec = {.what = "Trains the same model with the batch split into M micro-batches, for each M.",
+    static const pp_demo_spec spec = {.here = 1, .what = "Trains the same model with the batch split into M micro-batches, for each M.",
                                       .real = 1, .mb_list_ok = 1, .csv_ok = 1};
     pp_demo_start(&d, &spec, &argc, &argv);
     /* The first M's schedule says how many stages the model is cut into
@@ -186,7 +186,7 @@ int main(int argc, char **argv)
                 const pp_idle *x = &parts[i];
                 pp_demo_csv_row(&d, "schedule,P,M,samples_per_microbatch,step_ms,samples_per_s,bubble_measured,"
                                     "bubble_formula,gflops_in_compute,loss,max_weight_diff,bubble_here,part_schedule,"
-                                    "part_imbalance,part_overrun,part_late,part_messages,part_reaction,hops",
+                                    "part_imbalance,part_overrun,part_late,part_messages,part_kit,hops",
                                 "%s,%d,%d,%d,%.3f,%.1f,%.6f,%.6f,%.3f,%.8f,%.3e,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%d",
                                 s->name, P, M, c->batch / M, med, c->batch / (med * 1e-3), bubble, formula, gflops, loss,
                                 maxdiff, here, x->part[PP_PART_SCHEDULE], x->part[PP_PART_IMBALANCE],

@@ -46,7 +46,7 @@ static void parts_table(const row *rows, int n, int all)
             continue;
         }
         double pt[PP_NPARTS];
-        for (int k = 0; k < PP_NPARTS; k++) pt[k] = pp_part_points(x, (pp_part)k);
+        for (int k = 0; k < PP_NPARTS; k++) pt[k] = pp_part_points(x, (pp_part)k, 2);
         printf("  %6.1f  %6.1f  %+6.2f %+6.2f  %+6.2f  %+6.2f %+6.2f %+6.2f  %4d\n", 100 * r->here,
                100 * r->measured[0], pt[PP_PART_SCHEDULE], pt[PP_PART_IMBALANCE], pt[PP_PART_OVERRUN],
                pt[PP_PART_LATE], pt[PP_PART_MESSAGES], pt[PP_PART_REACTION], x->hops);
@@ -111,7 +111,7 @@ int main(int argc, char **argv)
     int sweep[] = {1, 2, 4, 8, 16, 32};
     d.opt.nmb = 6;
     memcpy(d.opt.mb, sweep, sizeof sweep);
-    static const pp_demo_spec spec = {.what = "Sweeps the number of micro-batches M and compares the bubble with its "
+    static const pp_demo_spec spec = {.here = 1, .what = "Sweeps the number of micro-batches M and compares the bubble with its "
                                               "formula; --schedule all runs every builder on the same P and M.",
                                       .mb_list_ok = 1, .csv_ok = 1, .all_ok = 1};
     pp_demo_start(&d, &spec, &argc, &argv);
@@ -170,7 +170,7 @@ int main(int argc, char **argv)
                 pp_demo_csv_row(&d, "schedule,P,M,tick_ms,payload_bytes,formula_step,predicted_step,measured_step,"
                                     "formula_ideal,predicted_ideal,measured_ideal,predicted_makespan_ms,measured_makespan_ms,"
                                     "paused,retimed,predicted_here_step,part_schedule,part_imbalance,part_overrun,"
-                                    "part_late,part_messages,part_reaction,hops,delivery_us,repeats,measured_lowest,"
+                                    "part_late,part_messages,part_kit,hops,delivery_us,repeats,measured_lowest,"
                                     "measured_highest",
                                 "%s,%d,%d,%g,%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.3f,%d,%d,%.6f,%.6f,%.6f,%.6f,%.6f,"
                                 "%.6f,%.6f,%d,%.1f,%d,%.6f,%.6f", s->name, s->nranks, r->M,

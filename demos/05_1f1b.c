@@ -41,7 +41,7 @@ int main(int argc, char **argv)
     pp_demo d;
     pp_cli_defaults(&d.opt);
     /* --tp and --dp: the schedule on every pipeline of a grid, with all-reduce costs. */
-    static const pp_demo_spec spec = {.what = "Runs GPipe, then 1F1B, on the same stages and micro-batches.",
+    static const pp_demo_spec spec = {.here = 1, .what = "Runs GPipe, then 1F1B, on the same stages and micro-batches.",
                                       .no_schedule = 1, .grid_ok = 1};
     pp_demo_start(&d, &spec, &argc, &argv);
     int M = d.opt.mb[0];

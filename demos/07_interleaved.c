@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 {
     pp_demo d;
     pp_cli_defaults(&d.opt);
-    static const pp_demo_spec spec = {.what = "Runs 1F1B, then interleaved 1F1B with v = 2 and 4 chunks per rank, on "
+    static const pp_demo_spec spec = {.here = 1, .what = "Runs 1F1B, then interleaved 1F1B with v = 2 and 4 chunks per rank, on "
                                               "the same ranks and micro-batches.",
                                       .no_schedule = 1};
     pp_demo_start(&d, &spec, &argc, &argv);

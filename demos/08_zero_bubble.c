@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 {
     pp_demo d;
     pp_cli_defaults(&d.opt);
-    static const pp_demo_spec spec = {.what = "Runs 1F1B, then the zero-bubble schedules ZB-H1 and ZB-V, on the same "
+    static const pp_demo_spec spec = {.here = 1, .what = "Runs 1F1B, then the zero-bubble schedules ZB-H1 and ZB-V, on the same "
                                               "ranks and micro-batches.",
                                       .no_schedule = 1};
     pp_demo_start(&d, &spec, &argc, &argv);

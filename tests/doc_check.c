@@ -49,7 +49,7 @@ static const char *masks[][2] = {
      * one named in a summary, the critical path, the prediction for this
      * machine, --repeat's spread */
     {"^( *[a-z0-9]* *[0-9]+)( +[0-9]+\\.[0-9]+){0,2}( +[+-][0-9]+\\.[0-9]+){5,}( +[0-9]+)?$", "\\1 <parts>"},
-    {"(schedule|imbalance|overrun|late starts|messages|reaction) [+-][0-9.]+", "\\1 <n>"},
+    {"(schedule|imbalance|overrun|late starts|messages|kit) [+-][0-9.]+", "\\1 <n>"},
     {"[0-9]+ computes and [0-9]+ message hops", "<n> computes and <n> message hops"},
     {"predicted here [0-9.]+ %", "predicted here <n> %"},
     {"from [0-9.]+ to [0-9.]+ %", "from <n> to <n> %"},

@@ -78,9 +78,11 @@ try "every rank replayed from the common start" fail \
 try "the kit's own gaps left out of the last replay" fail \
     's|double gap = use \& USE_GAP ? x->gap : 0,|double gap = 0,|'
 try "the stages' own costs in the schedule's replay" fail \
-    's|        flat.stage_scale = NULL;|        ;|'
+    's|static const int steps\[PP_NPARTS\] = {0, USE_STAGE,|static const int steps[PP_NPARTS] = {USE_STAGE, USE_STAGE,|'
 try "the kit's own gaps counted with the messages" fail \
-    's|USE_DUR \| USE_START, USE_DUR \| USE_START \| USE_DELAY,|USE_DUR \| USE_START, USE_DUR \| USE_START \| USE_DELAY \| USE_GAP,|'
+    's|USE_STAGE \| USE_DUR \| USE_START \| USE_DELAY,$|USE_STAGE \| USE_DUR \| USE_START \| USE_DELAY \| USE_GAP,|'
+try "a receive that found its message there: its time not the kit's" fail \
+    's|                    x->gap += x->end - x->begin;|                    ;|'
 try "the critical path never crosses to a sender" fail \
     's|if (pp_is_recv(a.kind) \&\& full->by_msg\[r\]\[i\]) {|if (0) {|'
 cp "$out/idle.c.orig" "$out/lib/core/idle.c"

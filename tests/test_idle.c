@@ -24,6 +24,7 @@ typedef struct {
     int late_stage, late_mb;     /* the forward message this stage sends for this mb comes late_by late */
     double late_by;
     double latency;      /* every message's delivery (s) */
+    double found;        /* a receive whose message is there already takes this long (the kit's own, s) */
 } knobs;
 
 /* The time a message's maker ended: [dir][stage x mb], -1 not yet. */
@@ -57,7 +58,7 @@ static int play(const pp_sched *lo, const pp_costs *c, const knobs *k, const dou
                 double arrive = from + k->latency;
                 if (a.kind == PP_RECV_F && a.stage - 1 == k->late_stage && a.mb == k->late_mb) arrive += k->late_by;
                 e.type = PP_EV_WAIT;
-                e.t1 = t = arrive > t ? arrive : t;
+                e.t1 = t = arrive > t ? arrive : t + k->found;
             } else if (pp_is_send(a.kind)) {
                 e.type = PP_EV_SEND;
             } else {
@@ -167,6 +168,8 @@ static void test_parts(void)
         one_case(name, "rank 2 starts 4 ticks late", &k, &c, PP_PART_LATE);
         k = (knobs){.slow_rank = -1, .late_stage = -1, .gap = 0.05 * tick};
         one_case(name, "0.05 ticks of the kit's own before every compute", &k, &c, PP_PART_REACTION);
+        k = (knobs){.slow_rank = -1, .late_stage = -1, .found = 0.03 * tick};
+        one_case(name, "0.03 ticks to take a message that was there already", &k, &c, PP_PART_REACTION);
         k = (knobs){.slow_rank = 1, .slow_mb = 4, .slow_by = 3 * tick, .late_stage = -1};
         one_case(name, "one compute 3 ticks too long", &k, &c, PP_PART_OVERRUN);
         double scale[16] = {1, 2, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};

@@ -423,7 +423,7 @@ static void delays(pp_grid *g, double tick_ms)
         for (int p = 1; ok && p < PP_NPARTS; p++) top &= p == (int)cases[k].part || x.part[p] < x.part[cases[k].part];
         CHECK(ok && top && x.part[cases[k].part] > 0.5 * excess && excess > 0.01,
               "1f1b P=%d M=%d, %s: the %s part is the largest, %+.2f of the %+.2f points over the formula "
-              "(overrun %+.2f, late starts %+.2f, messages %+.2f, reaction %+.2f)", P, M, cases[k].what,
+              "(overrun %+.2f, late starts %+.2f, messages %+.2f, kit %+.2f)", P, M, cases[k].what,
               pp_part_name(cases[k].part), ok ? 100 * x.part[cases[k].part] : 0, 100 * excess,
               ok ? 100 * x.part[PP_PART_OVERRUN] : 0, ok ? 100 * x.part[PP_PART_LATE] : 0,
               ok ? 100 * x.part[PP_PART_MESSAGES] : 0, ok ? 100 * x.part[PP_PART_REACTION] : 0);

@@ -117,10 +117,10 @@ for size in $sizes; do
         ok "${w}x${h}: formula and predicted figures shown" || bad "${w}x${h}: figures missing"
     # The panel's line of parts (pp_idle.h), whole at the end: every part
     # named, each a signed figure.
-    if grep -Eq '^excess, points: sched [+-][0-9.]+ imbal [+-][0-9.]+ overrun [+-][0-9.]+ late [+-][0-9.]+ msg [+-][0-9.]+ kit [+-][0-9.]+' "$tmp/final"; then
-        ok "${w}x${h}: the bubble's parts shown: $(grep '^excess' "$tmp/final")"
+    if grep -Eq '^over the formula, pts: sched [+-][0-9.]+ imb [+-][0-9.]+ ovr [+-][0-9.]+ late [+-][0-9.]+ msg [+-][0-9.]+ kit [+-][0-9.]+' "$tmp/final"; then
+        ok "${w}x${h}: the bubble's parts shown: $(grep '^over the formula' "$tmp/final")"
     else
-        bad "${w}x${h}: no line of the bubble's parts"; grep -i 'excess\|parts' "$tmp/final" | sed 's/^/#   /'
+        bad "${w}x${h}: no line of the bubble's parts"; grep -i 'over the\|parts' "$tmp/final" | sed 's/^/#   /'
     fi
     widest=$(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$tmp/final")
     [ "$widest" -gt $((w - 12)) ] && [ "$widest" -le "$w" ] && ok "${w}x${h}: uses the width ($widest of $w columns)" ||
@@ -228,8 +228,8 @@ else
 fi
 # Before the pause the panel worked out the bubble's parts so far (every
 # quarter second), over the schedule's own replay of what was done.
-if screen | grep -Eq '^excess so far, points: imbal [+-][0-9.]+ overrun [+-][0-9.]+ late [+-][0-9.]+ msg [+-][0-9.]+ kit [+-][0-9.]+'; then
-    ok "running: the panel shows the bubble's parts so far: $(screen | grep '^excess so far')"
+if screen | grep -Eq '^over the schedule so far, pts: imb [+-][0-9.]+ ovr [+-][0-9.]+ late [+-][0-9.]+ msg [+-][0-9.]+ kit [+-][0-9.]+'; then
+    ok "running: the panel shows the bubble's parts so far: $(screen | grep '^over the schedule so far')"
 else
     bad "running: no line of the bubble's parts so far"; screen | sed 's/^/#   /'
 fi

@@ -172,6 +172,12 @@ void pp_run_summarize(pp_run *r);
  * (*out; NULL elsewhere). */
 pp_status pp_gather_run(const pp_grid *g, const pp_sched *s, const pp_evlist *mine, pp_run **out);
 
+/* ---- costs (costs.c) ---- */
+
+/* c with every stage at the stages' mean cost (stage_scale averaged over
+ * nstages into the ticks): the same step's work, spread evenly. */
+void pp_costs_flat(const pp_costs *c, int nstages, pp_costs *out);
+
 /* ---- waiting (clock.c) ---- */
 
 /* How a rank waits for a request: test, then sleep poll_s (0: test and

@@ -38,3 +38,14 @@ double pp_cost_s(const pp_costs *c, pp_kind k, int stage, double *sum)
     if (sum) *sum = ar * c->tick_s;
     return ticks * c->tick_s;
 }
+
+void pp_costs_flat(const pp_costs *c, int nstages, pp_costs *out)
+{
+    *out = *c;
+    if (!c->stage_scale || nstages <= 0) return;
+    double mean = 0;
+    for (int s = 0; s < nstages; s++) mean += c->stage_scale[s] / nstages;
+    for (int k = 0; k < 4; k++) out->ticks[k] *= mean;
+    out->allreduce *= mean;
+    out->stage_scale = NULL;
+}

@@ -363,8 +363,11 @@ static pp_status run_action(pp_step *step, int i)
     if (pp_kind_is_compute(a.kind)) st = compute(step, a, &e);
     else if (pp_is_send(a.kind)) st = send(step, i, a, &e);
     else st = receive(step, i, a, &e);
-    if (st == PP_OK && i == step->fault_at && step->fault == PP_FAULT_SLOW)   /* as long twice more */
-        st = compute_until(step, e.t0 + 3 * (since_start(step) - e.t0));
+    if (st == PP_OK && i == step->fault_at && step->fault == PP_FAULT_SLOW) {
+        /* computes on until it has taken three times as long (on a device too) */
+        st = compute_until(step, e.t0 + 3 * ((e.t1 >= 0 ? e.t1 : since_start(step)) - e.t0));
+        e.t1 = since_start(step);
+    }
     step->open.type = -1;
     if (st != PP_OK) return st;
     if (e.type == PP_EV_SEND) e.t1 = -1;          /* a send's end: when it is seen complete */

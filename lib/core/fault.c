@@ -19,9 +19,11 @@ static int ends(const char *text, int used)
     return used > 0 && text[used] == '\0';
 }
 
+/* The faults' names, in pp_fault_kind's order. */
+static const char *names[] = {"", "stall", "drop", "swap", "error", "late", "slow"};
+
 pp_status pp_fault_parse(const char *text, int nranks, pp_fault *f, char *err, size_t errlen)
 {
-    static const char *names[] = {"", "stall", "drop", "swap", "error", "late", "slow"};
     const int n = (int)(sizeof names / sizeof *names);
     memset(f, 0, sizeof *f);
     f->action = -1;
@@ -106,7 +108,7 @@ pp_status pp_fault_check(const pp_fault *f, const pp_grid *g, const pp_sched *lo
         return PP_EARG;
     }
     if (pp_fault_site(f, lo, p, &at, &from)) return PP_OK;
-    const char *name = f->kind == PP_FAULT_LATE ? "late" : f->kind == PP_FAULT_SLOW ? "slow" : f->kind == PP_FAULT_DROP ? "drop" : "stall";
+    const char *name = names[f->kind];
     switch (f->kind) {
     case PP_FAULT_STALL:
     case PP_FAULT_SLOW:

@@ -16,6 +16,7 @@
 #include "core.h"
 #include "pp_idle.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,15 +32,17 @@ typedef struct {
     double delay;        /* a receive: its message's delivery from the producing compute's end */
     int seen;            /* its event was found */
     int ev;              /* which event of its row it is (-1: none) */
-    int waited;          /* a receive that waited for its message */
 } act;
 
 typedef struct {
     const pp_sched *lo;
+    const pp_costs *nominal;   /* the costs the step was meant to have, stage by stage */
+    pp_costs flat;       /* the same with every stage at the stages' mean cost */
     int *n;              /* [rank] the actions taken apart: all, or those done so far */
     act **a;             /* [rank][i] */
     double *start;       /* [rank] its first action's begin */
     int *prod_r, *prod_i;   /* [dir][stage x mb]: where the compute that made a message is */
+    double *posted;      /* [dir][stage x mb]: when its send was handed to MPI (-1: not seen) */
     double *delays;      /* every message's delivery, for the median */
     int nmsg;
 } trace;
@@ -55,14 +58,14 @@ typedef struct {
 
 const char *pp_part_name(pp_part p)
 {
-    static const char *names[PP_NPARTS] = {"schedule", "imbalance", "overrun", "late starts", "messages", "reaction"};
+    static const char *names[PP_NPARTS] = {"schedule", "imbalance", "overrun", "late starts", "messages", "kit"};
     return p >= 0 && p < PP_NPARTS ? names[p] : "?";
 }
 
-double pp_part_points(const pp_idle *x, pp_part p)
+double pp_part_points(const pp_idle *x, pp_part p, int decimals)
 {
-    double v = 100 * x->part[p];
-    return v < 0.005 && v > -0.005 ? 0.0 : v;
+    double v = 100 * x->part[p], half = 0.5 * pow(10, -decimals);
+    return v < half && v > -half ? 0.0 : v;
 }
 
 static int same(pp_action a, const pp_event *e)
@@ -70,12 +73,19 @@ static int same(pp_action a, const pp_event *e)
     return (int)a.kind == e->kind && a.stage == e->stage && a.mb == e->mb;
 }
 
+/* Where a message's making is kept, [direction][stage x micro-batch]: a
+ * forward's result (F) or a backward's (B or I) of (stage, mb). */
+static int made_slot(const pp_sched *lo, int backward, int stage, int mb)
+{
+    return backward * lo->nstages * lo->nmb + pp_sm(lo, stage, mb);
+}
+
 /* The slot of the compute whose result a receive waits for: forward results
  * by stage - 1, backward ones (B or I) by stage + 1. */
 static int producer_slot(const pp_sched *lo, pp_action a)
 {
-    int dir = a.kind == PP_RECV_B;
-    return dir * lo->nstages * lo->nmb + pp_sm(lo, dir ? a.stage + 1 : a.stage - 1, a.mb);
+    int back = a.kind == PP_RECV_B;
+    return made_slot(lo, back, back ? a.stage + 1 : a.stage - 1, a.mb);
 }
 
 static int makes_message(pp_kind k)
@@ -125,21 +135,22 @@ static int read_row(trace *tr, const pp_evlist *row, int r, int so_far, char *wh
         else x->gap = x->begin - prev;
         prev = x->end;
         if (makes_message(a.kind)) {
-            int slot = (a.kind != PP_F) * lo->nstages * lo->nmb + pp_sm(lo, a.stage, a.mb);
+            int slot = made_slot(lo, a.kind != PP_F, a.stage, a.mb);
             tr->prod_r[slot] = r, tr->prod_i[slot] = i;
         }
+        if (pp_is_send(a.kind) && x->seen) tr->posted[made_slot(lo, a.kind == PP_SEND_B, a.stage, a.mb)] = x->begin;
     }
     return 1;
 }
 
-/* Each message's delivery, from the end of the compute that made it.  A
- * receive that began before the message was made and then waited saw it
- * arrive when it returned: those give the median.  Any other receive waited
- * for its message if it began before the median delivery was over, or
- * waited longer than that (the message was late); else the message was
- * there or nearly, and the short time the receive took is the kit's own (a
- * rendezvous, a wake-up): its delivery is then the median, or less if the
- * receive began sooner. */
+/* Each message's delivery, from the end of the compute that made it (a
+ * send held back counts in it).  A receive that began before the message
+ * was made and then waited saw it arrive when it returned: those give the
+ * median.  Any other receive waited for its message if it began before the
+ * message's send was posted plus the median; if it began later the message
+ * was there or nearly, and the time the receive took is the kit's own (a
+ * rendezvous, a wake-up): the message's delivery is then the median, or
+ * less if the receive began sooner. */
 static void read_messages(trace *tr)
 {
     const pp_sched *lo = tr->lo;
@@ -154,17 +165,17 @@ static void read_messages(trace *tr)
                 act *x = &tr->a[r][i];
                 int slot = producer_slot(lo, a);
                 double made = tr->a[tr->prod_r[slot]][tr->prod_i[slot]].end;
+                double posted = tr->posted[slot] > made ? tr->posted[slot] : made;
                 int waited = x->end - x->begin > WAITED_S;
                 if (pass == 0) {
                     if (waited && x->begin <= made) tr->delays[pure++] = x->end - made;
                     continue;
                 }
-                if (waited && (x->begin < made + median || x->end - x->begin > median)) {
+                if (waited && x->begin < posted + median) {
                     x->delay = x->end - made;
-                    x->waited = 1;
-                } else {
+                } else {   /* all of its time is the kit's own */
                     double by = made + median < x->begin ? made + median : x->begin;
-                    x->delay = by > made ? by - made : 0;
+                    x->delay = by - made;   /* below 0 only by clock error: kept, so the last replay stays exact */
                     x->gap += x->end - x->begin;
                 }
                 tr->delays[tr->nmsg++] = x->delay;
@@ -174,10 +185,11 @@ static void read_messages(trace *tr)
 }
 
 /* One replay: every rank's list with `use` taken from the measurement and
- * the rest from c. */
-static pp_status replay(const trace *tr, const pp_costs *c, int use, replayed *out)
+ * the rest from the costs (the stages' own with USE_STAGE, else flat). */
+static pp_status replay(const trace *tr, int use, replayed *out)
 {
     const pp_sched *lo = tr->lo;
+    const pp_costs *c = use & USE_STAGE ? tr->nominal : &tr->flat;
     int P = lo->nranks, n = 2 * lo->nstages * lo->nmb;
     double *made = malloc((size_t)n * sizeof *made), *t = calloc((size_t)P, sizeof *t);
     int *pc = calloc((size_t)P, sizeof *pc);
@@ -204,7 +216,7 @@ static pp_status replay(const trace *tr, const pp_costs *c, int use, replayed *o
                     at += d;
                     out->busy += d;
                     if (at > out->makespan) out->makespan = at;
-                    if (makes_message(a.kind)) made[(a.kind != PP_F) * lo->nstages * lo->nmb + pp_sm(lo, a.stage, a.mb)] = at;
+                    if (makes_message(a.kind)) made[made_slot(lo, a.kind != PP_F, a.stage, a.mb)] = at;
                 } else if (a.kind == PP_IDLE) {
                     at = t[r];
                 }
@@ -275,6 +287,34 @@ static void tables_free(int P, act **a, double **end, char **by)
     free(a), free(end), free(by);
 }
 
+/* Has every receive taken apart the compute that made its message among
+ * the actions taken apart?  (Always, for a whole step.) */
+static int producers_known(const trace *tr)
+{
+    const pp_sched *lo = tr->lo;
+    for (int r = 0; r < lo->nranks; r++)
+        for (int i = 0; i < tr->n[r]; i++) {
+            if (!pp_is_recv(lo->acts[r][i].kind)) continue;
+            int slot = producer_slot(lo, lo->acts[r][i]), q = tr->prod_r[slot];
+            if (q < 0 || tr->prod_i[slot] >= tr->n[q]) return 0;
+        }
+    return 1;
+}
+
+/* The parts from the replays' bubbles b: each what its replay added to the
+ * one before; the first against the formula (so far: against itself); the
+ * last, the rest up to the measured bubble. */
+static void parts_of(const double *b, int so_far, pp_idle *out)
+{
+    out->ok = 1;
+    out->base = b[0];
+    if (so_far) out->measured = b[PP_NPARTS - 1], out->formula = -1;   /* the prefix's own replay */
+    double ref = out->formula >= 0 ? out->formula : b[0];
+    out->part[PP_PART_SCHEDULE] = b[0] - ref;
+    for (int k = 1; k < PP_PART_REACTION; k++) out->part[k] = b[k] - b[k - 1];
+    out->part[PP_PART_REACTION] = out->measured - b[PP_PART_MESSAGES];
+}
+
 /* Why a run cannot be taken apart, or NULL. */
 static const char *refusal(const pp_sched *lo, const pp_run *m, int so_far)
 {
@@ -288,6 +328,7 @@ static const char *refusal(const pp_sched *lo, const pp_run *m, int so_far)
     if (m->nrows != lo->nranks || m->T > 1 || m->D > 1) return "a grid's step (T or D > 1) is not taken apart";
     if (held) return "the step was paused in the live view";
     if (m->quit) return "the step was cut short";
+    if (m->retimed) return "the tick was changed during the step";
     if (computes == 0 || (!so_far && m->makespan <= 0)) return "the step ran nothing";
     return NULL;
 }
@@ -308,47 +349,42 @@ static pp_status take_apart(const pp_sched *lo, const pp_costs *nominal, const p
     tr.start = calloc((size_t)P, sizeof *tr.start);
     tr.n = calloc((size_t)P, sizeof *tr.n);
     tr.prod_r = malloc((size_t)n * sizeof *tr.prod_r), tr.prod_i = malloc((size_t)n * sizeof *tr.prod_i);
+    tr.posted = malloc((size_t)n * sizeof *tr.posted);
     tr.delays = malloc((size_t)(total > 0 ? total : 1) * sizeof *tr.delays);
-    pp_status st = tr.start && tr.n && tr.prod_r && tr.prod_i && tr.delays ? tables(lo, &tr.a, &full.end, &full.by_msg)
-                                                                          : PP_ENOMEM;
+    pp_status st = tr.start && tr.n && tr.prod_r && tr.prod_i && tr.posted && tr.delays
+                       ? tables(lo, &tr.a, &full.end, &full.by_msg)
+                       : PP_ENOMEM;
     int ok = st == PP_OK;
+    for (int k = 0; ok && k < n; k++) tr.prod_r[k] = tr.prod_i[k] = -1, tr.posted[k] = -1;
     for (int r = 0; ok && r < P; r++) ok = read_row(&tr, &m->ranks[r], r, so_far, out->why, sizeof out->why);
-    if (ok) read_messages(&tr);
 
-    /* Flat: every stage at the stages' mean cost, the schedule alone. */
-    pp_costs flat = *nominal;
-    if (nominal->stage_scale) {
-        double mean = 0;
-        for (int s = 0; s < lo->nstages; s++) mean += nominal->stage_scale[s] / lo->nstages;
-        for (int k = 0; k < 4; k++) flat.ticks[k] *= mean;
-        flat.allreduce *= mean;
-        flat.stage_scale = NULL;
-    }
-    static const int steps[PP_NPARTS] = {0, USE_STAGE, USE_DUR, USE_DUR | USE_START, USE_DUR | USE_START | USE_DELAY,
-                                         USE_DUR | USE_START | USE_DELAY | USE_GAP};
+    if (ok && !producers_known(&tr))   /* so far: a receive's message is not yet recorded as made */
+        ok = 0, snprintf(out->why, sizeof out->why, "a message not recorded yet");
+    if (ok) read_messages(&tr);
+    tr.nominal = nominal;
+    pp_costs_flat(nominal, lo->nstages, &tr.flat);
+
+    /* The replays, each taking one more measured thing than the one before. */
+    static const int steps[PP_NPARTS] = {0, USE_STAGE, USE_STAGE | USE_DUR, USE_STAGE | USE_DUR | USE_START,
+                                         USE_STAGE | USE_DUR | USE_START | USE_DELAY,
+                                         USE_STAGE | USE_DUR | USE_START | USE_DELAY | USE_GAP};
     double b[PP_NPARTS];
     for (int k = 0; ok && st == PP_OK && k < PP_NPARTS; k++) {
         replayed x = k == PP_NPARTS - 1 ? full : (replayed){0};
-        st = replay(&tr, steps[k] & USE_STAGE || k > 1 ? nominal : &flat, steps[k], &x);
+        st = replay(&tr, steps[k], &x);
         b[k] = bubble(&x, P);
         if (k == PP_NPARTS - 1) full = x, out->replayed = x.makespan;
     }
     if (ok && st == PP_OK) {
-        out->ok = 1;
-        out->base = b[0];
-        if (so_far) out->measured = b[PP_NPARTS - 1], out->formula = -1;   /* the prefix's own replay */
-        double ref = out->formula >= 0 ? out->formula : b[0];
-        out->part[PP_PART_SCHEDULE] = b[0] - ref;
-        for (int k = 1; k < PP_PART_REACTION; k++) out->part[k] = b[k] - b[k - 1];
-        out->part[PP_PART_REACTION] = out->measured - b[PP_PART_MESSAGES];
+        parts_of(b, so_far, out);
         critical_path(&tr, &full, out, on_path);
         out->messages = tr.nmsg;
         qsort(tr.delays, (size_t)tr.nmsg, sizeof *tr.delays, cmp_double);
         out->delivery_s = tr.nmsg ? tr.delays[tr.nmsg / 2] : 0;
     }
-    if (ok && st == PP_ESCHED) snprintf(out->why, sizeof out->why, "a message not recorded yet");
+    if (ok && st == PP_ESCHED) snprintf(out->why, sizeof out->why, "the step could not be replayed");
     tables_free(P, tr.a, full.end, full.by_msg);
-    free(tr.start), free(tr.n), free(tr.prod_r), free(tr.prod_i), free(tr.delays);
+    free(tr.start), free(tr.n), free(tr.prod_r), free(tr.prod_i), free(tr.posted), free(tr.delays);
     return st == PP_ESCHED ? PP_OK : st;
 }
 

@@ -10,7 +10,7 @@
  *   late       each rank's first action when it really began;
  *   messages   each message's delivery, from the end of the compute that made
  *              it to when its receiver saw it (a late send counts here);
- *   reaction   the rest: the kit's own time between one action's end (or a
+ *   kit        the rest: the kit's own time between one action's end (or a
  *              message's arrival) and the next action's start.
  * The last replay, with every one of them, gives back the measured step.
  */
@@ -41,7 +41,7 @@ typedef struct {
 /* Takes measured run m of lowered schedule lo apart.  `nominal` are the
  * costs the step was meant to have: in timed mode the run's, in real mode
  * the ones measured per stage.  A run that is not one pipeline (T or D > 1),
- * was paused or cut short gets ok = 0 and a reason; PP_ENOMEM only if memory
+ * was paused, re-ticked or cut short gets ok = 0 and a reason; PP_ENOMEM only if memory
  * runs out. */
 pp_status pp_idle_breakdown(const pp_sched *lo, const pp_costs *nominal, const pp_run *m, pp_idle *out);
 /* pp_idle_breakdown, marking the critical path: on_path[row][k] is set to
@@ -56,12 +56,12 @@ pp_status pp_idle_so_far(const pp_sched *lo, const pp_costs *nominal, const pp_r
 
 /* The part's name as the summary prints it ("messages"). */
 const char *pp_part_name(pp_part p);
-/* Part p in points of the step, float noise (below 0.005) shown as 0. */
-double pp_part_points(const pp_idle *x, pp_part p);
+/* Part p in points of the step, for printing with `decimals` places: what
+ * would print as -0.00 (float noise) is 0. */
+double pp_part_points(const pp_idle *x, pp_part p, int decimals);
 
 /* What this machine adds to a step (probe.c), measured by a short step of
- * its own on every rank of the run (GPipe, M = 4, 2 ms ticks: about
- * (P + 3) x 6 ms). */
+ * its own on every rank of the run. */
 typedef struct {
     double overshoot_s;  /* how much longer than its cost a timed compute took, on the mean */
     double delivery_s;   /* median: a message of `payload` bytes, from the compute that made it to its

@@ -1,6 +1,6 @@
 /* probe.c -- what this machine adds to a step, measured before it runs
  * (pp_idle.h): a short step of the probe's own (GPipe over every rank of the
- * run, four micro-batches of 2 ms ticks, timed, the run's payload) run by the
+ * run, timed, the run's payload; PROBE_M and PROBE_TICK_S below) run by the
  * executor itself, so that a machine with fewer cores than ranks is as
  * crowded, and a rank waits and wakes, as in the step to come.  From its
  * trace: how much longer than their cost the computes took, on the mean,
@@ -15,7 +15,8 @@
 #include <string.h>
 
 /* The probe's own step: GPipe over every rank, PROBE_M micro-batches of
- * PROBE_TICK_S ticks, timed, with the run's payload and ways of waiting. */
+ * PROBE_TICK_S ticks (its overrun and delivery are per compute and per
+ * message, not per tick; about 90 ms in all at P = 4, setting up included). */
 enum { PROBE_M = 4 };
 static const double PROBE_TICK_S = 1e-3;
 
@@ -72,10 +73,12 @@ void pp_costs_here(const pp_costs *nominal, const pp_machine *m, const pp_sched 
 {
     *out = *nominal;
     if (nominal->tick_s <= 0) return;
-    double scale = 0;   /* the stages' mean scale: ticks are multiplied by a stage's own */
-    for (int s = 0; nominal->stage_scale && s < lo->nstages; s++) scale += nominal->stage_scale[s] / lo->nstages;
-    if (scale <= 0) scale = 1;
-    double late = timed ? m->overshoot_s / nominal->tick_s / scale : 0;
+    /* a compute's ticks are multiplied by its stage's scale: the overshoot is
+     * added in ticks of the stages' mean scale */
+    pp_costs flat;
+    pp_costs_flat(nominal, lo->nstages, &flat);
+    double scale = nominal->ticks[PP_F] > 0 ? flat.ticks[PP_F] / nominal->ticks[PP_F] : 1;
+    double late = timed ? m->overshoot_s / nominal->tick_s / (scale > 0 ? scale : 1) : 0;
     for (int k = 0; k < 4; k++) out->ticks[k] += late;
     out->latency += m->delivery_s / nominal->tick_s;
 }

@@ -12,8 +12,8 @@
 #include <string.h>
 
 /* Rank 0 sets the common start this far ahead, and more with more ranks
- * (16 on 2 cores take turns to wake), so that every rank has the time to
- * hear of it. */
+ * (on a machine with fewer cores than ranks they take turns to wake), so
+ * that every rank has the time to hear of it. */
 static const double PP_START_AHEAD_S = 0.02, PP_START_PER_RANK_S = 0.002;
 
 /* Waits for the n requests of the step's setting up, one by one; each one

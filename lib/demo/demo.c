@@ -430,7 +430,8 @@ static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas
      * messages carry a micro-batch's activations, which shrink as M grows. */
     pp_exec_opts probe = d->exec;
     if (t) probe.payload = (size_t)(d->opt.model.batch / s->nmb) * (size_t)d->opt.model.width * sizeof(float);
-    if (!in->probed || in->here.payload != (long)probe.payload)
+    int wanted = d->spec->here && d->grid->T * d->grid->D == 1;
+    if (wanted && (!in->probed || in->here.payload != (long)probe.payload))
         PP_CHECK(pp_probe_machine(d->grid, &probe, &in->here), "probing this machine");
     in->probed = 1;
     if (d->tui && !in->live) open_view(d);
@@ -466,6 +467,9 @@ static int by_bubble(const void *x, const void *y)
 void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
 {
     int n = d->opt.repeat > 1 ? d->opt.repeat : 1, got = 0;
+    *pred = *meas = NULL;
+    d->in->repeats = 0;
+    if (d->quit) return;
     pp_run **runs = calloc((size_t)n, sizeof *runs);
     if (!runs) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
     for (int k = 0; k < n && !d->quit; k++) {
@@ -473,7 +477,6 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
         run_step(d, s, pred, &runs[k], NULL, NULL);
         got = k + 1;
     }
-    d->in->repeats = 0;
     int keep = got - 1;   /* one step, or only cut-short ones (q): the last */
     if (d->grid->rank == 0 && got > 1) {
         int whole = 0;   /* a run cut short (q) is left out of the median */
@@ -527,7 +530,7 @@ void pp_demo_run_report(pp_demo *d, const pp_sched *s, double column_s, int firs
     int n = pp_demo_spread(d, &lo, &hi);
     if (n > 1)
         printf("  --repeat %d: the step shown is the median of %d; the measured bubble ran\n"
-               "  from %.1f to %.1f %% (a spread of %.2f points)\n", d->opt.repeat, n, 100 * lo, 100 * hi,
+               "  from %.2f to %.2f %% (a spread of %.2f points)\n", d->opt.repeat, n, 100 * lo, 100 * hi,
                100 * (hi - lo));
     fflush(stdout);
 }

@@ -31,6 +31,8 @@ typedef struct {
                                 --events and --svg are refused */
     int all_ok;              /* --schedule all: the demo runs every builder */
     const char *no_dump;     /* real compute that writes no .npy files: why --dump is refused */
+    int here;                /* it prints the bubble predicted for this machine: a probe step runs
+                                before its first step (on one pipeline: T = D = 1) */
 } pp_demo_spec;
 
 #define PP_MAX_MB_LIST 32

@@ -112,10 +112,11 @@ void pp_draw_min_size(const pp_view_model *m, int *h, int *w)
 {
     /* A row per rank, a panel line per rank (per tensor-parallel group on a
      * grid), the legend, seven more, in real mode the note, on GPUs the
-     * line saying which, and on one pipeline the bubble's parts. */
+     * line saying which.  (The bubble's parts take a line more where there
+     * is room: pp_draw_screen.) */
     *w = 80;
     *h = m->nrows + (m->T * m->D > 1 ? m->depth : m->nrows) + legend_lines(m, *w) + 7 + (m->real ? 1 : 0) +
-         (m->devices[0] ? 1 : 0) + (m->T * m->D == 1 ? 1 : 0);
+         (m->devices[0] ? 1 : 0);
 }
 
 /* ---- the timeline ------------------------------------------------------- */
@@ -221,7 +222,7 @@ static void draw_legend(const pp_view_model *m, int y, int w, int mono)
 
 /* ---- the panel ------------------------------------------------------------ */
 
-static void draw_panel(const pp_view_model *m, int y, int w)
+static void draw_panel(const pp_view_model *m, int y, int w, int parts)
 {
     const pp_run *run = m->run;
     double span = pp_view_shown(m, m->now);   /* the picture's time: held spans left out */
@@ -277,7 +278,7 @@ static void draw_panel(const pp_view_model *m, int y, int w)
     else if (m->final && run->paused) snprintf(flag, sizeof flag, "   PAUSED: %.1f s held, left out", held);
     if (m->final && run->quit) snprintf(flag, sizeof flag, "   QUIT: the rest ran without its ticks");
     mvprintw(y++, 0, "compute actions done: %d of %d%s", done, m->computes_total, flag);
-    if (m->parts[0]) mvprintw(y++, 0, "%.*s", w, m->parts);
+    if (parts) mvprintw(y++, 0, "%.*s", w, m->parts);
     if (m->note[0]) mvprintw(y++, 0, "%.*s", w, m->note);
     if (m->devices[0]) mvprintw(y, 0, "%.*s", w, m->devices);
 }
@@ -390,8 +391,9 @@ void pp_draw_screen(const pp_view_model *m, pp_view_camera *cam, int h, int w, i
     int y = 2 + m->nrows;
     draw_legend(m, y, w, mono);
     y += legend_lines(m, w);
-    if (h > min_h) y++;
+    int parts = m->parts[0] && h > min_h;   /* the bubble's parts, where there is a line for them */
+    if (h > min_h + parts) y++;
     if (m->alert[0]) draw_alert(m, y, h, w);
-    else draw_panel(m, y, w);
+    else draw_panel(m, y, w, parts);
     draw_keys(m, h, w);
 }

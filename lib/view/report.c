@@ -189,14 +189,14 @@ void pp_report_parts(FILE *f, const pp_sched *s, const pp_run *m, const pp_costs
         fprintf(f, "  the bubble is not taken apart: %s\n", x.why);
         return;
     }
-    fprintf(f, "  the bubble taken apart, in points of the step (idle.c; measured):\n");
-    if (x.formula >= 0) fprintf(f, "    formula %.2f + schedule %+.2f", 100 * x.formula, pp_part_points(&x, PP_PART_SCHEDULE));
+    double pt[PP_NPARTS];
+    for (int k = 0; k < PP_NPARTS; k++) pt[k] = pp_part_points(&x, (pp_part)k, 2);
+    fprintf(f, "  the bubble taken apart, in points of the step (measured):\n");
+    if (x.formula >= 0) fprintf(f, "    formula %.2f + schedule %+.2f", 100 * x.formula, pt[PP_PART_SCHEDULE]);
     else fprintf(f, "    schedule %.2f (replayed: no formula)", 100 * x.base);
-    fprintf(f, " + imbalance %+.2f + overrun %+.2f\n", pp_part_points(&x, PP_PART_IMBALANCE),
-            pp_part_points(&x, PP_PART_OVERRUN));
-    fprintf(f, "    + late starts %+.2f + messages %+.2f + reaction %+.2f = measured %.2f %%\n",
-            pp_part_points(&x, PP_PART_LATE), pp_part_points(&x, PP_PART_MESSAGES), pp_part_points(&x, PP_PART_REACTION),
-            100 * x.measured);
+    fprintf(f, " + imbalance %+.2f + overrun %+.2f\n", pt[PP_PART_IMBALANCE], pt[PP_PART_OVERRUN]);
+    fprintf(f, "    + late starts %+.2f + messages %+.2f + kit %+.2f = measured %.2f %%\n", pt[PP_PART_LATE],
+            pt[PP_PART_MESSAGES], pt[PP_PART_REACTION], 100 * x.measured);
     fprintf(f, "  critical path: %d computes and %d message hops (%.2f ms on their way);\n", x.path, x.hops,
             x.path_msg_s * 1e3);
     fprintf(f, "  median delivery %.0f us over the step's %d messages (measured)\n", x.delivery_s * 1e6, x.messages);

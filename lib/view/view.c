@@ -239,18 +239,25 @@ static void work_out_parts(pp_view *v, int whole)
     pp_view_model *m = &v->m;
     pp_idle x;
     if (!v->lo || !m->run) return;
-    pp_status st = whole ? pp_idle_breakdown(v->lo, &v->costs, m->run, &x) : pp_idle_so_far(v->lo, &v->costs, m->run, &x);
     v->parts_at = pp_now();
-    if (st != PP_OK || !x.ok) {
-        if (whole) snprintf(m->parts, sizeof m->parts, "bubble's parts: none (%.60s)", x.why);
+    if (m->tick_s != m->tick0_s) {   /* + or -: the step no longer has the costs it was meant to */
+        snprintf(m->parts, sizeof m->parts, "bubble's parts: none (the tick was changed)");
         return;
     }
-    double pt[PP_NPARTS];   /* shown to 0.1 point: -0.04 reads +0.0 */
-    for (int k = 0; k < PP_NPARTS; k++) pt[k] = fabs(pp_part_points(&x, (pp_part)k)) < 0.05 ? 0.0 : pp_part_points(&x, (pp_part)k);
+    pp_status st = whole ? pp_idle_breakdown(v->lo, &v->costs, m->run, &x) : pp_idle_so_far(v->lo, &v->costs, m->run, &x);
+    if (st != PP_OK || !x.ok) {   /* a message not recorded yet is a moment's gap: the last line stays */
+        if (st != PP_OK || whole || strcmp(x.why, "a message not recorded yet") != 0)
+            snprintf(m->parts, sizeof m->parts, "bubble's parts%s: none (%.60s)", whole ? "" : " so far", x.why);
+        return;
+    }
+    double pt[PP_NPARTS];
+    for (int k = 0; k < PP_NPARTS; k++) pt[k] = pp_part_points(&x, (pp_part)k, 1);
+    /* over the formula at the end, over the schedule's own replay so far
+     * (lesson 04 names each part; 79 columns at most) */
     char sched[24] = "";
     if (whole) snprintf(sched, sizeof sched, " sched %+.1f", pt[PP_PART_SCHEDULE]);
-    snprintf(m->parts, sizeof m->parts, "excess%s, points:%s imbal %+.1f overrun %+.1f late %+.1f msg %+.1f kit %+.1f",
-             whole ? "" : " so far", sched, pt[PP_PART_IMBALANCE], pt[PP_PART_OVERRUN], pt[PP_PART_LATE],
+    snprintf(m->parts, sizeof m->parts, "over the %s, pts:%s imb %+.1f ovr %+.1f late %+.1f msg %+.1f kit %+.1f",
+             whole ? "formula" : "schedule so far", sched, pt[PP_PART_IMBALANCE], pt[PP_PART_OVERRUN], pt[PP_PART_LATE],
              pt[PP_PART_MESSAGES], pt[PP_PART_REACTION]);
 }
 
