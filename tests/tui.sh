@@ -428,6 +428,18 @@ tm send-keys -t "$sess" q
 ended 5 || bad "08: still running after q"
 fi
 
+# ---- --repeat: the title says which run of the step is drawn ---------------
+if full; then
+start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 4 --tick-ms 60 --repeat 2 --exit"
+if wait_for "M=4 run 1/2" 20 && wait_for "M=4 run 2/2" 20; then
+    ok "--repeat 2: the title says run 1/2, then run 2/2"
+else
+    bad "--repeat 2: no run k/2 in the title"; screen | head -1 | sed 's/^/#   /'
+fi
+tm send-keys -t "$sess" q
+ended 10 || bad "--repeat 2: still running after q"
+fi
+
 # ---- exports ---------------------------------------------------------------
 if full; then
 mpiexec -n 4 ./demos/04_bubble_efficiency -m 4 --tick-ms 2 --trace "$tmp/t.json" --events "$tmp/e.csv" \

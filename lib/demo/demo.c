@@ -44,6 +44,7 @@ struct pp_demo_state {
     pp_machine here;         /* what this machine adds (probed before the first step) */
     int probed;
     int repeats;             /* rank 0: the last pp_demo_run's steps (--repeat), 0 if one */
+    int rep, reps;           /* --repeat: the step under way is run rep of reps */
     double spread[2];        /* their lowest and highest measured bubble */
 };
 
@@ -435,6 +436,7 @@ static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas
         PP_CHECK(pp_probe_machine(d->grid, &probe, &in->here), "probing this machine");
     in->probed = 1;
     if (d->tui && !in->live) open_view(d);
+    if (in->view) pp_view_repeat(in->view, in->rep, in->reps);
     if (in->live) {
         PP_CHECK(pp_live_begin(in->live, *pred, d->exec.costs.tick_s), "out of memory");
         if (in->view) PP_CHECK(pp_view_begin_run(in->view, s, *pred, &d->exec, d->grid->T, d->grid->D), "out of memory");
@@ -474,6 +476,7 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
     if (!runs) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
     for (int k = 0; k < n && !d->quit; k++) {
         if (k > 0) pp_run_free(*pred);
+        d->in->rep = k + 1, d->in->reps = n;   /* the view's title says which run this is */
         run_step(d, s, pred, &runs[k], NULL, NULL);
         got = k + 1;
     }

@@ -313,6 +313,7 @@ static void draw_title(const pp_view_model *m, int w)
     else snprintf(grid, sizeof grid, "P=%d", m->nrows);
     snprintf(parts[0], sizeof parts[0], "%s: %s", m->prog, m->name);
     snprintf(parts[1], sizeof parts[1], "%s M=%d", grid, m->M);
+    if (m->reps > 1) snprintf(parts[1] + strlen(parts[1]), sizeof parts[1] - strlen(parts[1]), " run %d/%d", m->rep, m->reps);
     double ms = m->tick0_s * 1e3;
     if (m->real && (m->kinds[PP_I] || m->kinds[PP_W]))
         snprintf(parts[3], sizeof parts[3], "real compute: F=%.2f I=%.2f W=%.2f ms a block", m->ticks[PP_F] * ms,
@@ -324,7 +325,8 @@ static void draw_title(const pp_view_model *m, int w)
         snprintf(parts[3], sizeof parts[3], "tick %.4g ms  F=%g I=%g W=%g ticks", m->tick_s * 1e3, m->ticks[PP_F],
                  m->ticks[PP_I], m->ticks[PP_W]);
     else snprintf(parts[3], sizeof parts[3], "tick %.4g ms  F=%g B=%g ticks", m->tick_s * 1e3, m->ticks[PP_F], m->ticks[PP_B]);
-    snprintf(parts[2], sizeof parts[2], "%.2f s", pp_view_shown(m, m->now));   /* the clock before the costs */
+    double clock = pp_view_shown(m, m->now);   /* the clock before the costs (not below 0 before the start) */
+    snprintf(parts[2], sizeof parts[2], "%.2f s", clock > 0 ? clock : 0.0);
     attron(A_BOLD);
     mvprintw(0, 0, "%s", state);
     attroff(A_BOLD);

@@ -109,6 +109,13 @@ void pp_view_set_next(pp_view *v, const char *text)
     pthread_mutex_unlock(&v->mu);
 }
 
+void pp_view_repeat(pp_view *v, int k, int n)
+{
+    pthread_mutex_lock(&v->mu);
+    v->m.rep = k, v->m.reps = n;
+    pthread_mutex_unlock(&v->mu);
+}
+
 void pp_view_note(pp_view *v, const char *text)
 {
     pthread_mutex_lock(&v->mu);

@@ -61,6 +61,8 @@ void pp_view_set_control(pp_view *v, int paused, double tick_s);
 void pp_view_set_next(pp_view *v, const char *text);
 /* A line the panel shows under the figures (loss, samples/s). */
 void pp_view_note(pp_view *v, const char *text);
+/* --repeat: the coming step is run k of n (the title says so; n < 2: none). */
+void pp_view_repeat(pp_view *v, int k, int n);
 /* A line saying where the ranks compute (GPU ranks), under the note. */
 void pp_view_devices(pp_view *v, const char *text);
 /* The watchdog's report (lines of text), shown in place of the panel. */
@@ -116,6 +118,7 @@ typedef struct {
     char next[96];          /* paused: which action n runs next */
     int kinds[4];           /* which of F, B, I and W the schedule has */
     char parts[96];         /* the bubble's parts so far (pp_idle.h), or "" */
+    int rep, reps;          /* --repeat: this step is run rep of reps (reps < 2: one run) */
 } pp_view_model;
 
 /* Where the timeline is looking: set by the keys, kept between frames. */
