@@ -528,7 +528,7 @@ void pp_demo_run_report(pp_demo *d, const pp_sched *s, double column_s, int firs
     printf("measured timeline:\n");
     pp_report_timeline(stdout, *meas, column_s, 80);
     pp_report_summary(stdout, *meas, *pred, s, &d->exec);
-    if (d->grid->T * d->grid->D == 1) pp_report_here(stdout, s, *meas, &d->exec.costs, &d->in->here, 1);
+    if (d->grid->T * d->grid->D == 1) pp_report_here(stdout, *meas, pp_demo_here(d, s), &d->in->here, 1);
     double lo, hi;
     int n = pp_demo_spread(d, &lo, &hi);
     if (n > 1)

@@ -19,10 +19,10 @@ void pp_report_timeline(FILE *f, const pp_run *r, double slot, int width);
  * measured, the critical path's hops and the median delivery; `nominal`:
  * the costs the step was meant to have. */
 void pp_report_parts(FILE *f, const pp_sched *s, const pp_run *m, const pp_costs *nominal);
-/* The bubble predicted for this machine (the probe's figures added to the
- * nominal costs; timed: computes overshoot too) beside the measured one. */
-void pp_report_here(FILE *f, const pp_sched *s, const pp_run *m, const pp_costs *nominal, const pp_machine *here,
-                    int timed);
+/* The bubble predicted for this machine before the step (`predicted`, a
+ * share of the step; pp_costs_here) and the probe's figures it came from,
+ * beside the measured bubble. */
+void pp_report_here(FILE *f, const pp_run *m, double predicted, const pp_machine *here, int timed);
 /* The per-rank table, the measured / predicted / formula bubble lines and
  * the parts. */
 void pp_report_summary(FILE *f, const pp_run *measured, const pp_run *predicted, const pp_sched *s,

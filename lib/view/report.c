@@ -202,21 +202,15 @@ void pp_report_parts(FILE *f, const pp_sched *s, const pp_run *m, const pp_costs
     fprintf(f, "  median delivery %.0f us over the step's %d messages (measured)\n", x.delivery_s * 1e6, x.messages);
 }
 
-void pp_report_here(FILE *f, const pp_sched *s, const pp_run *m, const pp_costs *nominal, const pp_machine *here,
-                    int timed)
+void pp_report_here(FILE *f, const pp_run *m, double predicted, const pp_machine *here, int timed)
 {
-    pp_costs c;
-    pp_run *pred = NULL;
-    pp_costs_here(nominal, here, s, timed, &c);
-    if (pp_simulate(s, &c, &pred) != PP_OK) return;
-    double want = pp_run_bubble_step(pred), got = pp_run_bubble_step(m);
-    pp_run_free(pred);
+    double got = pp_run_bubble_step(m);
     fprintf(f, "  this machine (a short probe step before this one, %.0f ms, measured):\n", here->probe_s * 1e3);
     if (timed) fprintf(f, "    a timed compute ran %.0f us past its cost (mean);\n", here->overshoot_s * 1e6);
     fprintf(f, "    a %ld KiB message took %.0f us from its compute to its receiver (median)\n", here->payload / 1024,
             here->delivery_s * 1e6);
-    fprintf(f, "    predicted here %.1f %%   measured %.1f %%   diff %+.2f points\n", 100 * want, 100 * got,
-            100 * (got - want));
+    fprintf(f, "    predicted here %.1f %%   measured %.1f %%   diff %+.2f points\n", 100 * predicted, 100 * got,
+            100 * (got - predicted));
 }
 
 void pp_report_summary(FILE *f, const pp_run *m, const pp_run *pred, const pp_sched *s,
