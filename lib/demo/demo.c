@@ -41,8 +41,7 @@ struct pp_demo_state {
     int guard;               /* rank 0 without the view: the guardian's pipe (-1: none) */
     char devices[400];       /* rank 0, GPU ranks: which rank computes on which GPU */
     int paced;               /* the live view's tick has been chosen (pace) */
-    pp_machine here;         /* what this machine adds (probed before the first step) */
-    int probed;
+    pp_machine here;         /* what this machine adds (probed before the first step; payload 0: not yet) */
     int repeats;             /* rank 0: the last pp_demo_run's steps (--repeat), 0 if one */
     int rep, reps;           /* --repeat: the step under way is run rep of reps */
     double spread[2];        /* their lowest and highest measured bubble */
@@ -432,9 +431,8 @@ static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas
     pp_exec_opts probe = d->exec;
     if (t) probe.payload = (size_t)(d->opt.model.batch / s->nmb) * (size_t)d->opt.model.width * sizeof(float);
     int wanted = d->spec->here && d->grid->T * d->grid->D == 1;
-    if (wanted && (!in->probed || in->here.payload != (long)probe.payload))
+    if (wanted && in->here.payload != (long)probe.payload)   /* not probed yet, or for another size */
         PP_CHECK(pp_probe_machine(d->grid, &probe, &in->here), "probing this machine");
-    in->probed = 1;
     if (d->tui && !in->live) open_view(d);
     if (in->view) pp_view_repeat(in->view, in->rep, in->reps);
     if (in->live) {
