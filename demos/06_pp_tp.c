@@ -8,8 +8,13 @@
  * ranks), counts every byte each rank hands to MPI and the time spent in the
  * calls, and puts the counts beside the formulas.
  *
+ * With --link GBPS[,US] every message between ranks crosses a modelled link
+ * of that speed: each shape trains on this machine's own links, then on the
+ * modelled one, and the step times are put side by side.
+ *
  *   mpiexec -n 8 ./demos/06_pp_tp            both shapes
  *   mpiexec -n 8 ./demos/06_pp_tp --tp 2     one shape (P = 8 / 2 = 4)
+ *   mpiexec -n 8 ./demos/06_pp_tp --link 0.1,100   on a slow link too
  */
 #include "pp_demo.h"
 
@@ -22,9 +27,9 @@ typedef struct {
     long tp_bytes, pipe_bytes;
 } shape_result;
 
-/* Trains on the grid as it is now shaped; prints the timeline (plain
- * text), the communication table and what it shows. */
-static void one_shape(pp_demo *d, shape_result *res)
+/* Trains on the grid as it is now shaped; if `report`, prints the timeline
+ * (plain text), the communication table and what it shows. */
+static void one_shape(pp_demo *d, shape_result *res, int report)
 {
     const pp_model_cfg *c = &d->opt.model;
     const pp_grid *g = d->grid;
@@ -41,7 +46,8 @@ static void one_shape(pp_demo *d, shape_result *res)
     pp_demo_train_steps(d, t, s, &loss, &last);
     double ms = last ? last->makespan * 1e3 : 0;
     if (!d->quit) PP_CHECK(pp_trainer_comm_all(t, all), "gathering the communication counts");
-    if (g->rank == 0 && !d->quit) {
+    if (g->rank == 0 && !d->quit && !report) res->P = P, res->T = T, res->D = D, res->step_ms = ms;
+    if (g->rank == 0 && !d->quit && report) {
         char parts[128];
         pp_partition_str(&part, parts, sizeof parts);
         pp_demo_grid_header(stdout, g);
@@ -52,6 +58,9 @@ static void one_shape(pp_demo *d, shape_result *res)
                  "micro-batch%s, %s, %d step%s", L, c->width, c->hidden, split, parts, c->batch, M, M == 1 ? "" : "es",
                  s->name, c->steps, c->steps == 1 ? "" : "s");
         pp_report_wrap(stdout, line, "", "");
+        /* a pipeline message: one micro-batch's activations, batch / M x width floats */
+        pp_demo_link_text(d, (long)(c->batch / M) * c->width * (long)sizeof(float), line, sizeof line);
+        if (line[0]) pp_report_wrap(stdout, line, "", "  ");
         if (!d->tui && last) {
             printf("\nlast step, measured (one row per rank; a tensor-parallel group is T rows):\n");
             pp_report_timeline(stdout, last, last->makespan / 60, 80);
@@ -101,13 +110,34 @@ int main(int argc, char **argv)
         shapes[1] = per / 4;
         nshapes = 2;
     }
-    shape_result res[2] = {{0}};
+    /* With --link, each shape trains first on this machine's own links (own[i],
+     * not reported), then on the modelled link. */
+    shape_result res[2] = {{0}}, own[2] = {{0}};
+    pp_link link = d.exec.link;
     for (int i = 0; i < nshapes && !d.quit; i++) {
         char err[400] = "";
         int bad = pp_grid_shape(d.grid, shapes[i], d.grid->D, err, sizeof err) != PP_OK;
         pp_demo_refuse_if(&d, bad, "%s", err);
-        one_shape(&d, &res[i]);
+        if (link.gbps > 0) {
+            d.exec.link.gbps = 0;
+            one_shape(&d, &own[i], 0);
+            d.exec.link = link;
+        }
+        if (!d.quit) one_shape(&d, &res[i], 1);
         if (i + 1 < nshapes && !d.quit) pp_demo_hold(&d, "next shape: press any key (q quits)");
+    }
+    if (d.grid->rank == 0 && !d.quit && link.gbps > 0) {
+        printf("\n=== step time on this machine's own links and on the modelled link (measured)\n");
+        printf("  shape      own links   modelled link   slower by\n");
+        printf("  P x T x D  ms          ms              ms\n");
+        for (int i = 0; i < nshapes; i++) {
+            char shape[32];
+            snprintf(shape, sizeof shape, "%d x %d x %d", res[i].P, res[i].T, res[i].D);
+            printf("  %-9s %9.1f %15.1f %11.1f\n", shape, own[i].step_ms, res[i].step_ms,
+                   res[i].step_ms - own[i].step_ms);
+        }
+        printf("A tensor-parallel sum crosses the link twice in every block; the pipeline\n"
+               "only at its stage edges, once per micro-batch each way.\n");
     }
     if (d.grid->rank == 0 && !d.quit && nshapes == 2) {
         printf("\n=== the two shapes side by side (measured)\n");

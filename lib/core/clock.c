@@ -45,11 +45,23 @@ pp_status pp_wait_as(MPI_Request *req, const pp_waiter *w)
         int done = 0;
         if (MPI_Test(req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
         if (done) return PP_OK;
-        pp_status st = w->look ? w->look(w->ctx) : PP_OK;
+        pp_status st = w->send ? w->send(w->step) : PP_OK;
+        if (st == PP_OK && w->look) st = w->look(w->ctx);
         if (st != PP_OK) return st;
         if (w->poll_s > 0) pp_sleep_until(pp_now() + w->poll_s);
         else sched_yield();
     }
+}
+
+pp_status pp_wait_until_as(double t, const pp_waiter *w)
+{
+    for (double now = pp_now(); now < t; now = pp_now()) {
+        pp_status st = w->send ? w->send(w->step) : PP_OK;
+        if (st == PP_OK && w->look) st = w->look(w->ctx);
+        if (st != PP_OK) return st;
+        pp_sleep_until(w->poll_s > 0 && now + w->poll_s < t ? now + w->poll_s : t);
+    }
+    return PP_OK;
 }
 
 pp_status pp_wait(MPI_Request *req, double poll_s)

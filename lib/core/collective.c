@@ -11,7 +11,10 @@
  * Each rank sends (T-1)/T of the vector in each step: 2 (T-1)/T in all, the
  * same as a ring.  Waiting is a test-and-sleep loop (pp_wait_as), so a
  * laptop can run more ranks than it has cores; inside a step the waiter
- * tells the watchdog the rank waits on its group.
+ * tells the watchdog the rank waits on its group.  With a link model (the
+ * waiter's link), each of the two steps lasts at least as long as this
+ * rank's link takes to carry what it sends in it, one message after another
+ * (pp_link_s per message).
  * Left out on purpose: overlapping the sum with compute.
  */
 #include "core.h"
@@ -22,6 +25,15 @@
 static long chunk_at(long n, int T, int j)
 {
     return n * j / T;
+}
+
+/* A step of a collective began at `t0` and MPI is done with it: with a link
+ * model, waits until the link could have carried this rank's `count`
+ * messages of `bytes` each, one after another. */
+static pp_status link_wait(const pp_waiter *w, double t0, int count, long bytes)
+{
+    if (!w->link || count <= 0) return PP_OK;
+    return pp_wait_until_as(t0 + count * pp_link_s(w->link, bytes), w);
 }
 
 /* The group's size and this rank's place.  Returns 1 when the caller is
@@ -59,8 +71,12 @@ pp_status pp_allreduce_ordered(float *buf, long n, MPI_Comm comm, const pp_waite
     MPI_Request rq;
     pp_status st = PP_OK;
     if (w->group) w->group(w->ctx, 1);   /* waiting on the group, not on one rank */
+    /* Each step sends T-1 chunks of about n / T floats (mine of them in step 2). */
+    long chunk = (n / T) * (long)sizeof(float);
+    double t0 = pp_now();
     if (MPI_Ialltoallv(buf, sc, sd, MPI_FLOAT, in, rc, rd, MPI_FLOAT, comm, &rq) != MPI_SUCCESS) st = PP_EMPI;
     if (st == PP_OK) st = pp_wait_as(&rq, w);
+    if (st == PP_OK) st = link_wait(w, t0, T - 1, chunk);
     if (st == PP_OK) {
         float *out = buf + mine0;
         for (long k = 0; k < mine; k++) {
@@ -68,9 +84,11 @@ pp_status pp_allreduce_ordered(float *buf, long n, MPI_Comm comm, const pp_waite
             for (int j = 1; j < T; j++) v += in[(long)j * mine + k];
             out[k] = v;
         }
+        t0 = pp_now();
         if (MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, buf, sc, sd, MPI_FLOAT, comm, &rq) != MPI_SUCCESS) st = PP_EMPI;
     }
     if (st == PP_OK) st = pp_wait_as(&rq, w);
+    if (st == PP_OK) st = link_wait(w, t0, T - 1, chunk);
     if (st == PP_OK && wire_bytes) *wire_bytes += sent * (long)sizeof(float);
     if (w->group) w->group(w->ctx, 0);
     free(sc), free(in);
@@ -91,9 +109,11 @@ pp_status pp_allgather_slices(float *buf, long n, MPI_Comm comm, const pp_waiter
     }
     MPI_Request rq;
     if (w->group) w->group(w->ctx, 1);
+    double t0 = pp_now();
     pp_status st = MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, buf, c, dsp, MPI_FLOAT, comm, &rq) == MPI_SUCCESS
                        ? pp_wait_as(&rq, w)
                        : PP_EMPI;
+    if (st == PP_OK) st = link_wait(w, t0, T - 1, (long)c[me] * (long)sizeof(float));
     if (w->group) w->group(w->ctx, 0);
     if (st == PP_OK && wire_bytes) *wire_bytes += (long)c[me] * (T - 1) * (long)sizeof(float);
     free(c);

@@ -183,14 +183,22 @@ void pp_costs_flat(const pp_costs *c, int nstages, pp_costs *out);
 /* How a rank waits for a request: test, then sleep poll_s (0: test and
  * yield).  Inside a step the waiter also asks the watchdog: `look` between
  * tests (anything but PP_OK ends the wait), `group` when a collective of a
- * group begins (1) and ends (0); either may be NULL. */
+ * group begins (1) and ends (0); either may be NULL.  `link`: the link model
+ * a collective's messages cross (NULL: none).  `send`: the step's held sends
+ * that may go now are posted between tests (NULL: none), so that a rank
+ * waiting in a collective does not keep back what its neighbours wait for. */
 typedef struct {
     double poll_s;
     void *ctx;
     pp_status (*look)(void *ctx);
     void (*group)(void *ctx, int entering);
+    const pp_link *link;
+    pp_status (*send)(pp_step *step);
+    pp_step *step;
 } pp_waiter;
 pp_status pp_wait_as(MPI_Request *req, const pp_waiter *w);
+/* Waits, as w waits, until pp_now() reads t. */
+pp_status pp_wait_until_as(double t, const pp_waiter *w);
 /* The waiter of the step under way: its collectives wait with it. */
 const pp_waiter *pp_step_waiter(const pp_step *step);
 pp_status pp_barrier_as(MPI_Comm comm, const pp_waiter *w);

@@ -1,8 +1,9 @@
 /* costs.c -- the cost model: what an action costs, in seconds.  pp_cost_s
  * is the one place a cost becomes seconds; the simulator, the executor's
  * timed mode and the watchdog's limit all ask it.
- * Left out on purpose: bandwidth models (a message costs a fixed latency, 0
- * by default).
+ * The simulator's message costs a fixed latency (0 by default); a link's
+ * bandwidth (pp_link_s) reaches a prediction through the probe, which runs
+ * on the same link (probe.c).
  */
 #include "core.h"
 
@@ -48,4 +49,10 @@ void pp_costs_flat(const pp_costs *c, int nstages, pp_costs *out)
     for (int k = 0; k < 4; k++) out->ticks[k] *= mean;
     out->allreduce *= mean;
     out->stage_scale = NULL;
+}
+
+double pp_link_s(const pp_link *l, long bytes)
+{
+    if (!l || l->gbps <= 0) return 0;
+    return l->latency_s + 8.0 * (double)bytes / (l->gbps * 1e9);
 }

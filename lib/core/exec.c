@@ -89,21 +89,52 @@ static pp_status post(pp_step *step, int i, double now)
     return PP_OK;
 }
 
-/* Gives MPI a chance to move messages: posts the held sends whose bytes are
- * now ready, tests every send on its way and the next receive (a send's
+/* May send i go now?  Its bytes are ready (a GPU has copied them out) and
+ * its link model lets it go. */
+static int may_post(const pp_step *step, int i)
+{
+    const pp_work *w = step->o->work;
+    if (since_start(step) < step->sends[i].due) return 0;
+    return !w || !w->ready || w->ready(w->ctx, step->lo->acts[step->me][i]);
+}
+
+/* With a link model: when send i, begun at t0, may go.  Its bytes cross the
+ * link to its partner after those sent there before them, then the latency
+ * passes (pp_link_s); 0 without a model. */
+static double link_due(pp_step *step, int i, pp_action a, double t0)
+{
+    const pp_link *l = &step->o->link;
+    if (l->gbps <= 0) return 0;
+    double *free_at = &step->link_free[pp_partner(step->lo, a)];
+    double from = *free_at > t0 ? *free_at : t0;
+    double wire = pp_link_s(l, (long)step->sends[i].bytes) - l->latency_s;   /* the bytes' own time */
+    *free_at = from + wire;
+    return *free_at + l->latency_s;
+}
+
+/* Posts the held sends that may go now (also between the tests of a
+ * collective's wait: the step's waiter). */
+static pp_status post_held(pp_step *step)
+{
+    int keep = 0;
+    for (int k = 0; k < step->nheld; k++) {
+        int i = step->held[k];
+        if (!may_post(step, i)) step->held[keep++] = i;
+        else if (post(step, i, since_start(step)) != PP_OK) return PP_EMPI;
+        else pp_watchdog_at(step, PP_AT_DONE, i);
+    }
+    step->nheld = keep;
+    return PP_OK;
+}
+
+/* Gives MPI a chance to move messages: posts the held sends that may go
+ * now, tests every send on its way and the next receive (a send's
  * event gets its t1 when it is seen complete), then lets the watchdog and
  * the view look. */
 static pp_status progress(pp_step *step)
 {
-    const pp_work *work = step->o->work;
+    if (post_held(step) != PP_OK) return PP_EMPI;
     int keep = 0;
-    for (int k = 0; k < step->nheld; k++) {
-        int i = step->held[k];
-        if (!work->ready(work->ctx, step->lo->acts[step->me][i])) step->held[keep++] = i;
-        else if (post(step, i, since_start(step)) != PP_OK) return PP_EMPI;
-        else pp_watchdog_at(step, PP_AT_DONE, i);
-    }
-    step->nheld = keep, keep = 0;
     for (int k = 0; k < step->n_on_way; k++) {
         pp_msg *m = &step->sends[step->on_way[k]];
         if (MPI_Test(&m->req, &m->done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
@@ -284,8 +315,9 @@ static pp_status compute(pp_step *step, pp_action a, pp_event *e)
 }
 
 /* A send: posted now, or held until the model says its bytes are ready
- * (a GPU copies them out to host memory beside the next compute; progress()
- * posts it then).  Its event's t1 is filled in when it is seen complete. */
+ * (a GPU copies them out to host memory beside the next compute) and its
+ * link model lets it go; progress() posts it then, while the rank goes on.
+ * Its event's t1 is filled in when it is seen complete. */
 static pp_status send(pp_step *step, int i, pp_action a, pp_event *e)
 {
     const pp_work *w = step->o->work;
@@ -295,7 +327,8 @@ static pp_status send(pp_step *step, int i, pp_action a, pp_event *e)
     m->ev = step->ev.n;
     e->type = PP_EV_SEND;
     e->bytes = (long)m->bytes;
-    if (w && w->ready && !w->ready(w->ctx, a)) {
+    m->due = link_due(step, i, a, e->t0);
+    if (!may_post(step, i)) {
         step->held[step->nheld++] = i;
         return PP_OK;
     }
@@ -413,6 +446,7 @@ static void step_free(pp_step *step)
         if (step->sends) free(step->sends[i].buf);
     }
     free(step->recvs), free(step->sends), free(step->on_way), free(step->held), free(step->order), free(step->arbuf);
+    free(step->link_free);
     pp_evlist_clear(&step->ev);
     pp_evlist_clear(&step->recorded);
 }
@@ -429,16 +463,19 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *lo, const pp_exec_opts 
     step.recvs = calloc(n, sizeof *step.recvs), step.sends = calloc(n, sizeof *step.sends);
     step.on_way = calloc(n, sizeof *step.on_way), step.held = calloc(n, sizeof *step.held);
     step.order = calloc(n, sizeof *step.order);
+    step.link_free = calloc((size_t)g->P, sizeof *step.link_free);
     int timed_sums = !o->work && ((g->T > 1 && o->costs.allreduce > 0) || (g->D > 1 && o->costs.dp_sum > 0));
     if (timed_sums) step.arbuf = calloc(o->payload / sizeof(float) + 1, sizeof(float));
     pp_status st = PP_ENOMEM;
-    if (!step.recvs || !step.sends || !step.on_way || !step.held || !step.order || (timed_sums && !step.arbuf))
+    if (!step.recvs || !step.sends || !step.on_way || !step.held || !step.order || !step.link_free || (timed_sums && !step.arbuf))
         goto done;
     pp_fault_plan(&step);
 
     /* 1. Warm up the connections, 2. make the buffers and post the receives,
      * 3. start together, 4. run the list. */
     pp_watchdog_at(&step, PP_AT_BEGIN, -1);   /* from here the waits in collectives ask it too */
+    if (o->link.gbps > 0) step.waiter.link = &o->link;
+    step.waiter.send = post_held, step.waiter.step = &step;
     if (o->device) o->device->step(o->device->ctx);
     if ((st = pp_step_warm_up(&step)) != PP_OK || (st = pp_step_prepare(&step)) != PP_OK ||
         (st = pp_step_start_together(&step)) != PP_OK || (st = run_list(&step)) != PP_OK)

@@ -170,6 +170,14 @@ typedef struct {
 
 void pp_costs_default(pp_costs *c);
 
+/* A link between ranks, as a model (--link): a message of n bytes is handed
+ * to MPI latency_s + 8 n / (gbps 1e9) seconds after its send begins, and the
+ * messages between one pair of ranks cross one after another.  The machine's
+ * own delivery comes on top.  gbps 0: no model. */
+typedef struct { double gbps, latency_s; } pp_link;
+/* Seconds a message of `bytes` takes to cross link l (0 without a model). */
+double pp_link_s(const pp_link *l, long bytes);
+
 /* ---- runs: what every rank did in one step ------------------------------ */
 
 typedef enum {
@@ -222,6 +230,7 @@ pp_status pp_simulate(const pp_sched *lowered, const pp_costs *c, pp_run **out);
 typedef struct {
     pp_costs costs;       /* what each action costs, and the tick */
     size_t payload;       /* bytes per activation or gradient message (default 64 KiB) */
+    pp_link link;         /* the link every message between ranks crosses (gbps 0: none) */
     double poll_wait_s, poll_busy_s;  /* sleep between tests: waiting, "computing" */
     double spin_s;        /* test-and-yield at the edges (exec.c's slice()) */
     const struct pp_watch *watch;    /* the live view, or NULL */

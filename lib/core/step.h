@@ -16,6 +16,7 @@ typedef struct {
     size_t bytes;
     int ev;           /* index of its SEND event, or -1 */
     int posted;       /* the send action has run (its bytes may not be ready yet: held) */
+    double due;       /* a send: when its link model lets it go (seconds since start; 0: at once) */
     int done;
 } pp_msg;
 
@@ -47,10 +48,11 @@ struct pp_step {
     pp_msg *sends;          /* [len] the send made by action i (SEND only) */
     int *on_way;            /* indices of the sends posted and not yet seen complete */
     int n_on_way;
-    int *held;              /* indices of the sends whose bytes are not ready yet */
+    int *held;              /* indices of the sends whose bytes are not ready yet, or not due */
     int nheld;
     int next_recv;          /* the next receive it will wait for, or len */
     double last_send;       /* when the latest send was posted (seconds since start) */
+    double *link_free;      /* [P] with a link model: when the link to each pipeline rank is free */
     /* What it records. */
     pp_evlist ev;           /* its events so far */
     pp_evlist recorded;     /* collectives real compute ran, to go after its event */
