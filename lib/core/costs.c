@@ -18,6 +18,7 @@ void pp_costs_default(pp_costs *c)
     c->latency = 0.0;
     c->allreduce = 0.0;
     c->dp_sum = 0.0;
+    c->release = NULL;
 }
 
 double pp_cost_s(const pp_costs *c, pp_kind k, int stage, double *sum)

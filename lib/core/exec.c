@@ -296,7 +296,7 @@ static pp_status compute(pp_step *step, pp_action a, pp_event *e)
     const pp_exec_opts *o = step->o;
     const pp_device *dev = o->device;
     pp_status st;
-    if (a.kind == PP_F) step->stored++;
+    if (a.kind == PP_F && step->lo->family != PP_FAM_FORWARD) step->stored++;   /* inference keeps none */
     if (dev) dev->begin(dev->ctx);
     if (o->work) {
         st = o->work->compute(o->work->ctx, step, a);
@@ -382,6 +382,16 @@ static int strike(pp_step *step, int i, pp_action a, pp_status *st)
         if (v) v->poll(v->ctx, &step->ev, &step->open, since_start(step), 0);
 }
 
+/* A request's first forward begins no sooner than it arrives (o->costs'
+ * release): until then the rank waits idle, moving its messages. */
+static pp_status arrival(pp_step *step, pp_action a)
+{
+    const double *release = step->o->costs.release;
+    if (!release || a.kind != PP_F || a.stage != 0) return PP_OK;
+    double at = release[a.mb] * pp_step_costs(step).tick_s;
+    return since_start(step) >= at ? PP_OK : compute_until(step, at);
+}
+
 /* Runs action i of this rank's list and records it. */
 static pp_status run_action(pp_step *step, int i)
 {
@@ -389,6 +399,7 @@ static pp_status run_action(pp_step *step, int i)
     pp_status st = PP_OK;
     if (a.kind == PP_IDLE || (i == step->fault_at && strike(step, i, a, &st))) return st;
     if (pp_kind_is_compute(a.kind) && (st = pause(step, a)) != PP_OK) return st;
+    if ((st = arrival(step, a)) != PP_OK) return st;
     step->peer = pp_is_recv(a.kind) ? peer_rank(step, a) : -1;
     pp_watchdog_at(step, PP_AT_ACTION, i);
     pp_event e = event_now(step, pp_is_recv(a.kind) ? PP_EV_WAIT : PP_EV_COMPUTE, a);

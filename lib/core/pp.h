@@ -103,7 +103,9 @@ typedef enum {
 typedef struct { int stage; pp_kind kind; int mb; } pp_action;
 
 /* Which formulas apply (they differ by family). */
-typedef enum { PP_FAM_CUSTOM, PP_FAM_NAIVE, PP_FAM_GPIPE, PP_FAM_1F1B, PP_FAM_INTERLEAVED, PP_FAM_ZBH1, PP_FAM_ZBV } pp_family;
+/* PP_FAM_FORWARD: inference, forward passes only (pp_sched_forward). */
+typedef enum { PP_FAM_CUSTOM, PP_FAM_NAIVE, PP_FAM_GPIPE, PP_FAM_1F1B, PP_FAM_INTERLEAVED, PP_FAM_ZBH1, PP_FAM_ZBV,
+               PP_FAM_FORWARD } pp_family;
 
 typedef struct {
     char name[32];      /* "gpipe", "1f1b", ... or the file it came from */
@@ -166,6 +168,8 @@ typedef struct {
     double latency;        /* ticks from a send to its receive being usable (default 0) */
     double allreduce;      /* ticks of the tensor-parallel sum ending each F, B, I (T > 1) */
     double dp_sum;         /* ticks of the replicas' gradient sum ending a step (default 0; D > 1) */
+    const double *release; /* [M] ticks after the start when micro-batch m arrives: its forward
+                              on stage 0 begins no sooner (requests in a stream), or NULL: at once */
 } pp_costs;
 
 void pp_costs_default(pp_costs *c);
@@ -266,6 +270,11 @@ const char *pp_theory_peak_text(pp_family f);
 /* The condition of f's formulas that this run breaks, in words ("F, I and
  * W do not cost the same"), or NULL when they hold. */
 const char *pp_theory_broken(pp_family f, int P, int M, int v, const pp_costs *c);
+
+/* Inference on P stages of stage_s seconds each, requests arriving every
+ * gap_s seconds (0: all waiting): requests per second at steady state, and
+ * one request's time from end to end without queueing (P stage_s). */
+void pp_theory_stream(int P, double stage_s, double gap_s, double *rate, double *latency_s);
 
 /* Measured from a run: idle / (rows x makespan), and idle / busy. */
 double pp_run_bubble_step(const pp_run *r);

@@ -18,6 +18,10 @@ pp_status pp_sched_interleaved(int P, int M, int v, pp_sched **out);
 pp_status pp_sched_zbh1(int P, int M, pp_sched **out);
 pp_status pp_sched_zbv(int P, int M, pp_sched **out);
 pp_status pp_sched_zbv_for(int P, int M, const pp_costs *c, pp_sched **out);
+/* Inference: M requests through S stages, forwards only, each stage taking
+ * them in order; S = P (one stage per rank) or 1 (the whole model on rank 0,
+ * the other ranks idle: the comparison). */
+pp_status pp_sched_forward(int P, int S, int M, pp_sched **out);
 /* pp_sched_build for the costs a run will have (NULL: F = I = W). */
 pp_status pp_sched_build_for(const char *name, int P, int M, int v, const pp_costs *c, pp_sched **out, char *err,
                              size_t errlen);

@@ -200,6 +200,18 @@ static pp_status end(pp_sched **out)
     return st;
 }
 
+pp_status pp_sched_forward(int P, int S, int M, pp_sched **out)
+{
+    if (S != 1 && S != P) return PP_EARG;
+    pp_status st = begin(S == 1 ? "one rank" : "stream", PP_FAM_FORWARD, P, M, out);
+    if (st != PP_OK) return st;
+    /* Every stage takes the requests in order; the messages do the rest
+     * (a rank takes request m + 1 as soon as it has passed m on). */
+    for (int r = 0; r < S; r++)
+        for (int m = 0; m < M; m++) pp_sched_push(*out, r, act(r, PP_F, m));
+    return end(out);
+}
+
 pp_status pp_sched_naive(int P, int M, pp_sched **out)
 {
     pp_status st = begin("naive", PP_FAM_NAIVE, P, M, out);

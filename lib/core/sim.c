@@ -86,8 +86,10 @@ static int take(const pp_sched *s, const pp_costs *c, replay_state *st, int r, i
             if (s->stage_rank[a.stage - 1] != r) need = (pp_action){a.stage, PP_RECV_F, a.mb};
             if (in < 0) return order_error(fail, r, i, a, need, "a forward needs its input first"), -1;
         }
+        if (a.stage == 0 && c->release && c->release[a.mb] * c->tick_s > t0)
+            t0 = c->release[a.mb] * c->tick_s;   /* the request has not arrived yet */
         st->fwd[k] = *t = t0 + pp_cost_s(c, a.kind, a.stage, NULL);
-        ++*inflight;
+        if (s->family != PP_FAM_FORWARD) ++*inflight;   /* inference keeps nothing for a backward */
         break;
     case PP_B:
     case PP_I:

@@ -19,6 +19,11 @@
  *     (P-1)/(6M+P-1), exact when M = P or M >= 2P (in between, for some M
  *     the unit-time order leaves a gap more); up to 2P half-size chunks held
  *     (P whole stages, as 1F1B's rank 0).
+ *   Inference (forwards only), P stages of F each: a stream of M requests
+ *     fills and drains the pipeline as GPipe's forwards do, (P-1)/(M+P-1);
+ *     at steady state a request leaves every F instead of every P F (up to
+ *     P times the rate of one rank holding the whole model), and each still
+ *     takes P F from end to end (pp_theory_stream).  Nothing is stored.
  * Where F, I and W differ or M breaks the condition, the simulator's
  * prediction is the reference and pp_theory_broken() says what failed.
  */
@@ -33,7 +38,8 @@ static double work_units(pp_family f, int M, int v)
 {
     switch (f) {
     case PP_FAM_GPIPE:
-    case PP_FAM_1F1B: return M;
+    case PP_FAM_1F1B:
+    case PP_FAM_FORWARD: return M;
     case PP_FAM_INTERLEAVED: return (double)v * M;
     case PP_FAM_ZBH1: return 3.0 * M;
     case PP_FAM_ZBV: return 6.0 * M;
@@ -75,6 +81,7 @@ int pp_theory_peak_inflight(pp_family f, int P, int M, int v, int rank)
     }
     case PP_FAM_ZBH1: return min_int(M, P);
     case PP_FAM_ZBV: return 2 * min_int(M, P);
+    case PP_FAM_FORWARD: return 0;
     default: return -1;
     }
 }
@@ -84,7 +91,8 @@ const char *pp_theory_bubble_step_text(pp_family f)
     switch (f) {
     case PP_FAM_NAIVE: return "(P-1)/P";
     case PP_FAM_GPIPE:
-    case PP_FAM_1F1B: return "(P-1)/(M+P-1)";
+    case PP_FAM_1F1B:
+    case PP_FAM_FORWARD: return "(P-1)/(M+P-1)";
     case PP_FAM_INTERLEAVED: return "(P-1)/(vM+P-1)";
     case PP_FAM_ZBH1: return "(P-1)/(3M+P-1)";
     case PP_FAM_ZBV: return "(P-1)/(6M+P-1)";
@@ -97,7 +105,8 @@ const char *pp_theory_bubble_ideal_text(pp_family f)
     switch (f) {
     case PP_FAM_NAIVE: return "P-1";
     case PP_FAM_GPIPE:
-    case PP_FAM_1F1B: return "(P-1)/M";
+    case PP_FAM_1F1B:
+    case PP_FAM_FORWARD: return "(P-1)/M";
     case PP_FAM_INTERLEAVED: return "(P-1)/(vM)";
     case PP_FAM_ZBH1: return "(P-1)/(3M)";
     case PP_FAM_ZBV: return "(P-1)/(6M)";
@@ -114,6 +123,7 @@ const char *pp_theory_peak_text(pp_family f)
     case PP_FAM_INTERLEAVED: return "min(vM,(v-1)g+2P-2r-1)";   /* g: pp_interleaved_round() */
     case PP_FAM_ZBH1: return "min(M, P)";
     case PP_FAM_ZBV: return "2 min(M, P)";
+    case PP_FAM_FORWARD: return "0";
     default: return "none";
     }
 }
@@ -169,4 +179,12 @@ double pp_median5(double *v)
             v[j] = v[j - 1], v[j - 1] = x;
         }
     return v[2];
+}
+
+void pp_theory_stream(int P, double stage_s, double gap_s, double *rate, double *latency_s)
+{
+    /* the slowest of: the pipeline's pace (one stage), and the arrivals */
+    double pace = gap_s > stage_s ? gap_s : stage_s;
+    *rate = pace > 0 ? 1.0 / pace : 0;
+    *latency_s = P * stage_s;
 }

@@ -2,9 +2,10 @@
  * --payload, --cost, --csv, --save-schedule, the live view's --no-tui, --tty
  * and --exit, the exports --trace, --events and --svg, and --help; in the
  * demos that compute for real, the model's --depth, --width, --hidden,
- * --batch, --steps, --lr, --seed, --partition, --layers and --dump; in the
- * grid demos, --tp and --dp; where a step runs, --watchdog, --fault and
- * --no-validate.  P is not an option: it is the number of ranks
+ * --batch, --steps, --lr, --seed, --partition, --layers, --dump and the
+ * switch --checkpoint; in the
+ * grid demos, --tp and --dp; where a step runs, --watchdog, --fault,
+ * --link and --no-validate.  P is not an option: it is the number of ranks
  * mpiexec started, divided by T x D.
  *
  * Every rank parses the same argv and so reaches the same verdict without
@@ -176,6 +177,22 @@ static pp_status parse_cost(const char *v, const pp_demo_spec *spec, pp_opts *o,
     return PP_OK;
 }
 
+/* "10" or "10,5": a link of 10 Gb/s, with 5 us of latency. */
+static pp_status parse_link(const char *v, pp_opts *o, char *err, size_t n)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", v);
+    char *comma = strchr(buf, ',');
+    if (comma) *comma++ = '\0';
+    double us = 0;
+    if (strlen(v) >= sizeof buf || parse_num(buf, 0.001, 100000, &o->link_gbps) != 0 ||
+        (comma && parse_num(comma, 0, 1e6, &us) != 0))
+        return fail(err, n, "--link: '%s' is not a link: give GBPS[,LATENCY_US], Gb/s from 0.001 to 100000 and "
+                    "microseconds from 0 to 1000000, like 100 or 1,50", v);
+    o->link_us = us;
+    return PP_OK;
+}
+
 static pp_status parse_schedule(const char *v, const pp_demo_spec *spec, pp_opts *o, char *err, size_t n)
 {
     if (spec->no_schedule)
@@ -203,7 +220,8 @@ static const char *known[] = {"-m", "--microbatches", "--schedule", "--tick-ms",
                               "--cost", "--csv", "--save-schedule", "--tty", "--trace",
                               "--events", "--svg", "--depth", "--width", "--hidden", "--batch",
                               "--steps", "--seed", "--lr", "--partition", "--layers", "--dump",
-                              "--tp", "--dp", "--chunks", "--watchdog", "--fault", "--device", "--repeat"};
+                              "--tp", "--dp", "--chunks", "--watchdog", "--fault", "--device", "--repeat",
+                              "--link", "--interval"};
 enum { NKNOWN = sizeof known / sizeof known[0] };
 
 int pp_cli_given(const pp_opts *o, const char *name)
@@ -227,6 +245,10 @@ static int not_here(const pp_demo_spec *spec, int k, const char *name, char *err
     if (k == 28 && (spec->real || spec->no_steps || spec->plain))
         return fail(err, n, "--repeat: this demo %s; the timed demos (04, 05, 07, 08) take --repeat N",
                     spec->real ? "computes for real and takes --steps" : "runs no timed step to repeat") != PP_OK;
+    if (k == 30 && !spec->stream)
+        return fail(err, n, "--interval: this demo has no stream of requests; 09_inference takes --interval") != PP_OK;
+    if (k == 29 && (spec->no_steps || spec->plain))
+        return fail(err, n, "--link: this demo sends no messages through a step; demos 02 to 12 take --link") != PP_OK;
     if (k == 27 && spec->plain)
         return fail(err, n, "--device: this demo calls the core on the CPU only; demos 01 to 13 take --device gpu") != PP_OK;
     if (k >= 25 && k <= 26 && (spec->no_steps || spec->plain))
@@ -311,6 +333,12 @@ static pp_status parse_value(int k, const char *name, const char *v, const pp_de
         o->repeat = (int)x;
         break;
     }
+    case 29: return parse_link(v, o, err, n);
+    case 30:
+        if (parse_num(v, 0, 100000, &o->interval) != 0)
+            return fail(err, n, "--interval: '%s' is not a time between requests: give ticks from 0 (all waiting "
+                        "at the start) to 100000", v);
+        break;
     case 27:
         if (strcmp(v, "cpu") != 0 && strcmp(v, "gpu") != 0)
             return fail(err, n, "--device: '%s' is not a device: use cpu or gpu", v);
@@ -318,6 +346,20 @@ static pp_status parse_value(int k, const char *name, const char *v, const pp_de
         break;
     default: return parse_model(k - 12, v, o, err, n);
     }
+    return PP_OK;
+}
+
+/* --checkpoint (a = what was typed), where a demo trains and does not
+ * choose it itself. */
+static pp_status checkpoint(const char *a, const pp_demo_spec *spec, pp_opts *o, char *err, size_t n)
+{
+    if (a[strlen("--checkpoint")] == '=')
+        return fail(err, n, "--checkpoint takes no value ('%s'): give --checkpoint alone to turn it on", a);
+    if (spec->no_checkpoint) return fail(err, n, "--checkpoint: %s", spec->no_checkpoint);
+    if (!spec->real || spec->no_steps)
+        return fail(err, n, "--checkpoint: this demo %s; demos 02, 03, 06 and 12 train and take --checkpoint",
+                    spec->real ? "trains nothing, so it keeps no activations" : "runs timed compute and has no model");
+    o->model.checkpoint = 1;
     return PP_OK;
 }
 
@@ -344,6 +386,11 @@ pp_status pp_cli_parse(int argc, char **argv, const pp_demo_spec *spec, pp_opts 
         }
         if (strcmp(a, "--no-tui") == 0 || strcmp(a, "--exit") == 0) {
             *(a[2] == 'n' ? &o->no_tui : &o->exit_at_end) = 1;
+            continue;
+        }
+        size_t ck = strlen("--checkpoint");   /* a switch: "--checkpoint=..." is refused by name */
+        if (strncmp(a, "--checkpoint", ck) == 0 && (a[ck] == '\0' || a[ck] == '=')) {
+            if (checkpoint(a, spec, o, err, n) != PP_OK) return PP_EARG;
             continue;
         }
         if (strcmp(a, "--no-validate") == 0) {
@@ -407,8 +454,13 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
         fprintf(f, "P, the number of pipeline ranks, is the number of ranks mpiexec starts; a\n"
                    "rank runs one stage, or several (interleaved, zbv, a schedule file).\n\n");
     }
-    opt(f, "-m, --microbatches M", "micro-batches per step%s (default %s)",
-        spec->mb_list_ok ? "; a list like 1,2,4 sweeps them" : "", mb);
+    if (spec->stream) {
+        opt(f, "-m, --microbatches M", "requests in the stream, each a micro-batch (default %s)", mb);
+        opt(f, "--interval TICKS", "ticks between two requests' arrivals: the arrival rate is 1/TICKS; 0: all "
+            "waiting at the start (default %g)", d->interval);
+    } else
+        opt(f, "-m, --microbatches M", "micro-batches per step%s (default %s)",
+            spec->mb_list_ok ? "; a list like 1,2,4 sweeps them" : "", mb);
     if (!spec->no_schedule) {
         opt(f, "--schedule NAME", "%s%s, or a CSV file (one row per rank; PyTorch's compute-only and comms forms too) "
             "(default %s)", pp_sched_names(), spec->all_ok ? ", all (every builder in turn)" : "", d->schedule);
@@ -426,6 +478,9 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
         if (!spec->no_steps) {
             opt(f, "--steps N", "training steps (default %d)", c->steps);
             opt(f, "--lr X", "SGD learning rate (default %g)", c->lr);
+            if (!spec->no_checkpoint)
+                opt(f, "--checkpoint", "activation checkpointing: a forward keeps only its stage's input, and the "
+                    "backward runs that forward again first (less memory, more compute)");
         }
         opt(f, "--seed S", "seed of the inputs, the teacher and the first weights (default %lu)", c->seed);
         opt(f, "--partition HOW", "front or back (equal shares, the remainder to the first or last stages), balanced "
@@ -471,6 +526,10 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
         d->fault[0] ? d->fault : "none");
     if (!spec->no_schedule && !spec->real)
         opt(f, "--no-validate", "run a schedule file even if its order would deadlock (the other checks stay)");
+    opt(f, "--link GBPS[,US]", "model a link of GBPS Gb/s and US microseconds of latency between ranks: each "
+        "message leaves US + bytes x 8 / GBPS e9 seconds after its send begins, one after another per pair of "
+        "ranks; a tensor-parallel sum waits as long for each piece it sends (default: no model, this machine's "
+        "own delivery)");
     opt(f, "--trace FILE.json", "write every event as a Chrome trace (open in ui.perfetto.dev)");
     opt(f, "--events FILE.csv", "write every event as CSV");
     opt(f, "--svg FILE.svg", "write the timeline as an SVG picture");

@@ -267,6 +267,7 @@ void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv
     pp_exec_opts_default(&d->exec);
     d->exec.costs.tick_s = d->opt.tick_ms * 1e-3;
     d->exec.payload = d->opt.payload;
+    d->exec.link = (pp_link){.gbps = d->opt.link_gbps, .latency_s = d->opt.link_us * 1e-6};
     for (int k = 0; k < 4; k++) d->exec.costs.ticks[k] = d->opt.ticks[k];
     if (!spec->real) {
         d->exec.costs.allreduce = d->grid->T > 1 ? d->opt.ar_ticks : 0;
@@ -577,6 +578,16 @@ static double time_allreduce(pp_demo *d, MPI_Comm comm, long n)
  * the exports print as ticks read as milliseconds. */
 static const double REAL_TICK_S = 1e-3;
 
+/* The simulator's ticks from the measured seconds: F, B, I, W per block
+ * (the stage's blocks multiply them); with --checkpoint a backward (B, or
+ * its input half I) runs the forward again first. */
+static void real_ticks(pp_demo *d)
+{
+    pp_costs *c = &d->exec.costs;
+    for (int k = 0; k < 4; k++) c->ticks[k] = d->in->cost[k] / REAL_TICK_S;
+    if (d->opt.model.checkpoint) c->ticks[PP_B] += c->ticks[PP_F], c->ticks[PP_I] += c->ticks[PP_F];
+}
+
 /* Rank 0 measures a block's costs for micro-batches of batch/M samples while
  * the others sleep (a rank spinning in a broadcast would share rank 0's core
  * and slow the measurement); every rank gets them.  They become the
@@ -597,7 +608,7 @@ static void measure_costs(pp_demo *d, int M)
     in->cost_M = M;
     pp_costs *c = &d->exec.costs;
     c->tick_s = REAL_TICK_S;
-    for (int k = 0; k < 4; k++) c->ticks[k] = in->cost[k] / REAL_TICK_S;
+    real_ticks(d);
     const pp_grid *g = d->grid;
     long rows = slice.batch / (g->D * M), fs = slice.hidden;
     c->allreduce = 0, c->dp_sum = 0;
@@ -727,10 +738,11 @@ void pp_demo_model(pp_demo *d, const pp_sched *s, pp_partition *part)
                           d->opt.dump, why);
     }
     measure_costs(d, d->opt.mb[0]);
-    /* Per block: forward and backward; the last also the loss. */
+    /* Per block: forward and backward (with --checkpoint, its recompute); the last also the loss. */
     double *cost = malloc((size_t)c->depth * sizeof *cost);
+    const double *ticks = d->exec.costs.ticks;
     if (!cost) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
-    for (int l = 0; l < c->depth; l++) cost[l] = d->in->cost[PP_COST_F] + d->in->cost[PP_COST_B];
+    for (int l = 0; l < c->depth; l++) cost[l] = (ticks[PP_F] + ticks[PP_B]) * REAL_TICK_S;
     cost[c->depth - 1] += d->in->cost[PP_COST_LOSS];
     char err[300];
     pp_status st = pp_partition_make(d->opt.layers[0] ? d->opt.layers : d->opt.partition, c->depth, S, cost, part,
@@ -744,6 +756,7 @@ void pp_demo_model(pp_demo *d, const pp_sched *s, pp_partition *part)
 void pp_demo_train(pp_demo *d, pp_trainer *t, const pp_sched *s, pp_run **pred, pp_run **meas, double *loss)
 {
     if (d->in->cost_M != s->nmb) measure_costs(d, s->nmb);
+    real_ticks(d);   /* --checkpoint may have changed (demo 10 runs without and with) */
     run_step(d, s, pred, meas, t, loss);
     if (*meas) export_step(d, s, *meas);
 }
@@ -814,6 +827,18 @@ void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m)
     else snprintf(line, sizeof line, "%s: %s%s; %s; %s messages", s->name, shape, mb, costs, size);
     pp_report_wrap(f, line, "", "  ");
     if (s->note[0]) pp_report_wrap(f, s->note, "  ", "  ");   /* how a file was read */
+    pp_demo_link_text(d, (long)d->exec.payload, line, sizeof line);
+    if (line[0]) pp_report_wrap(f, line, "  ", "  ");
+}
+
+void pp_demo_link_text(const pp_demo *d, long bytes, char *out, size_t n)
+{
+    const pp_link *l = &d->exec.link;
+    out[0] = '\0';
+    if (l->gbps <= 0) return;
+    snprintf(out, n, "link (a model, --link): %g Gb/s, %g us latency: a message leaves %g us + bytes x 8 / %g Gb/s "
+             "after its send begins, one after another per pair of ranks (%ld bytes: %.1f us, formula)", l->gbps,
+             l->latency_s * 1e6, l->latency_s * 1e6, l->gbps, bytes, pp_link_s(l, bytes) * 1e6);
 }
 
 void pp_demo_grid_header(FILE *f, const pp_grid *g)

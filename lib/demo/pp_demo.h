@@ -31,6 +31,8 @@ typedef struct {
                                 --events and --svg are refused */
     int all_ok;              /* --schedule all: the demo runs every builder */
     const char *no_dump;     /* real compute that writes no .npy files: why --dump is refused */
+    const char *no_checkpoint; /* real compute that chooses checkpointing itself: why --checkpoint is refused */
+    int stream;              /* inference: each micro-batch is a request; --interval is taken */
     int here;                /* it prints the bubble predicted for this machine: a probe step runs
                                 before its first step (on one pipeline: T = D = 1) */
 } pp_demo_spec;
@@ -61,7 +63,7 @@ typedef struct {
     char events[256];        /* --events FILE.csv: every event */
     char svg[256];           /* --svg FILE.svg: the timeline as a picture */
     int help;                /* --help given */
-    pp_model_cfg model;      /* --depth, --width, --hidden, --batch, --steps, --lr, --seed */
+    pp_model_cfg model;      /* --depth, --width, --hidden, --batch, --steps, --lr, --seed, --checkpoint */
     char partition[16];      /* --partition front|back|balanced */
     char layers[256];        /* --layers 3,5,4,4: blocks per stage (checked once P is known) */
     char dump[256];          /* --dump DIR: weights, inputs and outputs as .npy */
@@ -71,6 +73,8 @@ typedef struct {
     int no_validate;         /* --no-validate: run a schedule whose order would deadlock */
     char device[8];          /* --device cpu|gpu: where every rank computes */
     int repeat;              /* --repeat N: timed steps run N times, the median shown */
+    double link_gbps, link_us; /* --link GBPS[,US]: the link model (0: none) */
+    double interval;         /* --interval TICKS: between two requests' arrivals (0: all waiting) */
     unsigned long given;     /* bit k: the k-th option of pp_cli_given's list was given */
 } pp_opts;
 
@@ -143,7 +147,9 @@ int pp_demo_hold(pp_demo *d, const char *prompt);
  * NULL).  Every rank gets the same partition. */
 void pp_demo_model(pp_demo *d, const pp_sched *s, pp_partition *part);
 /* One training step of t under s, as pp_demo_run: *pred from the measured
- * costs, *meas (rank 0) the step's events, *loss the step's loss. */
+ * costs (a backward's with its recompute when d->opt.model.checkpoint is
+ * set, as it must be when t checkpoints), *meas (rank 0) the step's
+ * events, *loss the step's loss. */
 void pp_demo_train(pp_demo *d, pp_trainer *t, const pp_sched *s, pp_run **pred, pp_run **meas, double *loss);
 /* Trains t under s for --steps steps, showing each step's loss and
  * samples/s in the view.  Every rank gets the last loss; rank 0 the last
@@ -157,6 +163,9 @@ void pp_demo_note(pp_demo *d, const char *fmt, ...);
 void pp_demo_csv_row(pp_demo *d, const char *header, const char *fmt, ...);
 /* The schedule's one-line description: name, P, M (if show_m), costs, tick, payload. */
 void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m);
+/* With --link, the link model in words ("" without one), with what a
+ * message of `bytes` takes to cross it. */
+void pp_demo_link_text(const pp_demo *d, long bytes, char *out, size_t n);
 /* The grid demos' heading: the ranks as P x T x D and where rank k sits. */
 void pp_demo_grid_header(FILE *f, const pp_grid *g);
 /* Ends the demo: frees, MPI_Finalize, returns the exit status to use. */
