@@ -195,6 +195,17 @@ refuse "--fault slow naming a rank not in the job" "--fault: 'slow:9': rank 9 is
     mpiexec -n 4 ./demos/04_bubble_efficiency --fault slow:9
 refuse "--repeat in a real demo" "--repeat: this demo computes for real and takes --steps" \
     mpiexec -n 2 ./demos/02_microbatches --repeat 3
+refuse "--link not a speed" "--link: 'fast' is not a link: give GBPS" mpiexec -n 4 ./demos/04_bubble_efficiency --link fast
+full && refuse "--link of zero Gb/s" "--link: '0,5' is not a link" mpiexec -n 4 ./demos/05_1f1b --link 0,5
+full && refuse "--link latency negative" "--link: '10,-1' is not a link" mpiexec -n 8 ./demos/06_pp_tp --link 10,-1
+refuse "--link where no step runs" "--link: this demo sends no messages through a step" \
+    mpiexec -n 4 ./demos/01_forward_flow --link 10
+refuse "--interval negative" "--interval: '-1' is not a time between requests" \
+    mpiexec -n 4 ./demos/09_inference --interval -1
+refuse "--interval without a stream" "--interval: this demo has no stream of requests" \
+    mpiexec -n 4 ./demos/04_bubble_efficiency --interval 2
+refuse "a stream too short for a steady state" "-m 4: a stream needs at least 2P = 8 requests" \
+    mpiexec -n 4 ./demos/09_inference -m 4
 # Costs that break the zero-bubble formulas: demo 08's table marks those
 # rows and says the prediction is the reference.
 if mpiexec -n 4 ./demos/08_zero_bubble -m 8 --cost B=1.5,I=1,W=0.5 --tick-ms 1 --no-tui >"$tmp/out" 2>&1 &&

@@ -54,6 +54,11 @@ static const char *masks[][2] = {
     {"predicted here [0-9.]+ %", "predicted here <n> %"},
     {"from [0-9.]+ to [0-9.]+ %", "from <n> to <n> %"},
     {"(spread of|at most) [0-9.]+ points", "\\1 <n> points"},
+    /* demo 09's measured rows: throughput, the ratio, latencies, busy shares */
+    {"^(throughput, requests/s \\(measured\\)) +[0-9.]+ +[0-9.]+$", "\\1 <n> <n>"},
+    {"^(  P stages / one rank \\(measured\\)) +[0-9.]+x", "\\1 <n>x"},
+    {"^(  (median|90th percentile|largest)) +[0-9.]+ +[0-9.]+$", "\\1 <n> <n>"},
+    {"^(  (one rank|P stages))( +[0-9]+%)+$", "\\1 <shares>"},
     /* the per-rank table: busy and idle */
     {"^( +[0-9]+) +[0-9.]+ % +[0-9.]+ % +([0-9]+ +([0-9]+|n/a) +[0-9]+)$", "\\1 <n> % <n> % \\2"},
     /* demo 01's rows: the time a stage took */

@@ -18,6 +18,7 @@ step mpiexec -n 4 ./tests/test_mpi 4 skew
 step sh tests/deps.sh
 step sh tests/layers.sh
 step sh tests/bad_input.sh
+step sh tests/stream.sh
 step sh tests/hang.sh
 step sh tests/options.sh
 step sh tests/lessons.sh

@@ -1,0 +1,73 @@
+#!/bin/sh
+# stream.sh -- demo 09's headline figures against their formulas, and the
+# link model (--link) measured where it acts: every message leaves no sooner
+# than the link lets it, the delay shows up as messages in the breakdown,
+# and a slow link slows tensor parallelism far more than the pipeline.
+# Timed figures get up to three tries on a busy machine.
+cd "$(dirname "$0")/.." || exit 1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# figure LABEL COLUMN: the number in that column of the line starting LABEL.
+figure() { grep -F -- "$1" "$tmp/out" | head -1 | sed 's/x//g' | awk -v c="$2" '{ print $c }'; }
+
+# 1. All requests waiting: the pipelined stream runs P times the one-rank
+#    rate (within 10 %), and a request's own latency does not fall.
+tries=0
+while :; do
+    tries=$((tries + 1))
+    mpiexec -n 4 ./demos/09_inference --no-tui --tick-ms 5 >"$tmp/out" 2>&1
+    ratio=$(figure "  P stages / one rank (measured)" 7)
+    one=$(grep -A1 "^latency in service" "$tmp/out" >/dev/null; grep "^  median" "$tmp/out" | head -1 | awk '{print $2}')
+    pipe=$(grep "^  median" "$tmp/out" | head -1 | awk '{print $3}')
+    good=$(awk -v r="$ratio" -v a="$one" -v b="$pipe" 'BEGIN { print (r >= 3.6 && r <= 4.4 && b >= a) ? 1 : 0 }')
+    [ "$good" = 1 ] || [ $tries -ge 3 ] && break
+done
+if [ "$good" = 1 ]; then
+    echo "ok - 09: P=4 stages serve ${ratio} times the one-rank rate (formula 4, within 10 %); latency in service ${pipe} ms >= one rank's ${one} ms (try $tries)"
+else
+    echo "not ok - 09: ratio '$ratio' (want 3.6 to 4.4), latency in service '$pipe' ms against one rank's '$one' ms"
+    sed 's/^/#   /' "$tmp/out"
+fi
+
+# 2. Requests every 2 ticks: the arrivals set the pace of the pipeline (half
+#    its rate) but not of one rank, which is slower still: ratio 2.
+tries=0
+while :; do
+    tries=$((tries + 1))
+    mpiexec -n 4 ./demos/09_inference --no-tui --tick-ms 5 --interval 2 >"$tmp/out" 2>&1
+    ratio=$(figure "  P stages / one rank (measured)" 7)
+    good=$(awk -v r="$ratio" 'BEGIN { print (r >= 1.8 && r <= 2.2) ? 1 : 0 }')
+    [ "$good" = 1 ] || [ $tries -ge 3 ] && break
+done
+if [ "$good" = 1 ]; then echo "ok - 09 --interval 2: ratio $ratio (formula 2, within 10 %)"
+else echo "not ok - 09 --interval 2: ratio '$ratio', want 1.8 to 2.2"; sed 's/^/#   /' "$tmp/out"; fi
+
+# 3. A link of 1 Gb/s and 100 us: a 64 KiB message needs 624.3 us, so no
+#    send is seen complete sooner; and the delay is the breakdown's msg part.
+mpiexec -n 4 ./demos/04_bubble_efficiency --no-tui -m 8 --tick-ms 2 --link 1,100 --events "$tmp/ev.csv" \
+    >"$tmp/out" 2>&1
+sends=$(awk -F, '$5 == "send"' "$tmp/ev.csv" | wc -l)
+soon=$(awk -F, '$5 == "send" && $10 - $9 < 624.288 { n++ } END { print n + 0 }' "$tmp/ev.csv")
+msg=$(grep -A1 "^    M  here %" "$tmp/out" | tail -1 | awk '{ print $8 }')
+if [ "$sends" -gt 0 ] && [ "$soon" -eq 0 ] && awk -v m="$msg" 'BEGIN { exit !(m + 0 > 5) }'; then
+    echo "ok - --link 1,100: none of $sends sends complete before 624.3 us; the breakdown puts $msg points in messages"
+else
+    echo "not ok - --link 1,100: $soon of $sends sends complete too soon, msg part '$msg'"; sed 's/^/#   /' "$tmp/out" | tail -12
+fi
+
+# 4. Demo 06 on a slow link: the time a rank spends in tensor-parallel sums
+#    (measured, modelled link) grows with T: the shape with 4 TP ranks spends
+#    over twice what the one with 2 does (its sums cross the link 3 times a
+#    step each, 2 x 3 x 30 per rank; its pipeline messages fewer).  Step
+#    times alone are too noisy with 8 ranks on 2 cores.
+mpiexec -n 8 ./demos/06_pp_tp --no-tui --steps 2 --link 0.02,500 >"$tmp/out" 2>&1
+t4=$(grep -A4 "^=== the two shapes side by side" "$tmp/out" | grep "^  2 x 4 x 1" | awk '{ print $9 }')
+t2=$(grep -A4 "^=== the two shapes side by side" "$tmp/out" | grep "^  4 x 2 x 1" | awk '{ print $9 }')
+if grep -q "^=== step time on this machine's own links and on the modelled link" "$tmp/out" &&
+    awk -v a="$t4" -v b="$t2" 'BEGIN { exit !(a + 0 > 2 * (b + 0) && b + 0 > 0) }'; then
+    echo "ok - 06 --link 0.02,500: a rank spends $t4 ms in TP sums at T=4, $t2 ms at T=2 (measured)"
+else
+    echo "not ok - 06 --link: TP ms per rank '$t4' at T=4 against '$t2' at T=2: want over twice"
+    sed 's/^/#   /' "$tmp/out" | tail -20
+fi
