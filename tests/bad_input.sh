@@ -180,6 +180,16 @@ refuse "dump folder under a file" "--dump: cannot make the folder '$tmp/a_file/s
 refuse "tick in a real demo" "this demo computes for real" mpiexec -n 2 ./demos/02_microbatches --tick-ms 5
 refuse "model option in a timed demo" "this demo runs timed compute" mpiexec -n 2 ./demos/04_bubble_efficiency --depth 4
 refuse "list of M in demo 01" "demo 02 splits it" mpiexec -n 2 ./demos/01_forward_flow -m 4
+# --checkpoint is a switch, taken where a demo trains.
+refuse "--checkpoint in a timed demo" "--checkpoint: this demo runs timed compute and has no model" \
+    mpiexec -n 2 ./demos/04_bubble_efficiency --checkpoint
+refuse "--checkpoint with a value" "--checkpoint takes no value ('--checkpoint=yes')" \
+    mpiexec -n 2 ./demos/02_microbatches --checkpoint=yes
+full && refuse "--checkpoint in demo 01" "--checkpoint: this demo trains nothing" mpiexec -n 2 ./demos/01_forward_flow --checkpoint
+full && refuse "--checkpoint in demo 10" "--checkpoint: this demo runs every schedule both without and with" \
+    mpiexec -n 2 ./demos/10_checkpointing --checkpoint
+full && refuse "one step in demo 10" "--steps 1: this demo leaves each way's first step out" \
+    mpiexec -n 2 ./demos/10_checkpointing --steps 1
 
 # The grid (--tp, --dp): shapes that do not fit the ranks or the model.
 refuse "grid: ranks not a multiple of T x D" "8 ranks do not split into stages of T x D = 3 x 1 = 3 ranks (8 / 3 is not whole)" \
@@ -206,6 +216,14 @@ refuse "--interval without a stream" "--interval: this demo has no stream of req
     mpiexec -n 4 ./demos/04_bubble_efficiency --interval 2
 refuse "a stream too short for a steady state" "-m 4: a stream needs at least 2P = 8 requests" \
     mpiexec -n 4 ./demos/09_inference -m 4
+refuse "--slow-stage without a factor" "--slow-stage: '2' is not a stage and a factor" \
+    mpiexec -n 4 ./demos/04_bubble_efficiency --slow-stage 2
+full && refuse "--slow-stage factor of zero" "--slow-stage: '1:0' is not a stage and a factor" \
+    mpiexec -n 4 ./demos/11_balance --slow-stage 1:0
+refuse "--slow-stage past the last stage" "--slow-stage 5:2: the schedule has stages 0 to 3" \
+    mpiexec -n 4 ./demos/05_1f1b --slow-stage 5:2
+refuse "--slow-stage in a real demo" "--slow-stage: this demo computes for real" \
+    mpiexec -n 2 ./demos/02_microbatches --slow-stage 1:2
 # Costs that break the zero-bubble formulas: demo 08's table marks those
 # rows and says the prediction is the reference.
 if mpiexec -n 4 ./demos/08_zero_bubble -m 8 --cost B=1.5,I=1,W=0.5 --tick-ms 1 --no-tui >"$tmp/out" 2>&1 &&

@@ -39,6 +39,8 @@ void pp_cli_defaults(pp_opts *o)
     o->ar_ticks = 0.5;
     o->watchdog_s = -1;
     o->repeat = 1;
+    o->slow_stage = -1;
+    o->slow_factor = 1;
     snprintf(o->device, sizeof o->device, "cpu");
     pp_model_cfg_default(&o->model);
     snprintf(o->partition, sizeof o->partition, "front");
@@ -177,6 +179,22 @@ static pp_status parse_cost(const char *v, const pp_demo_spec *spec, pp_opts *o,
     return PP_OK;
 }
 
+/* "2:1.5": stage 2 costs 1.5 times the others. */
+static pp_status parse_slow(const char *v, pp_opts *o, char *err, size_t n)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", v);
+    char *colon = strchr(buf, ':');
+    if (colon) *colon++ = '\0';
+    long s;
+    if (strlen(v) >= sizeof buf || !colon || parse_int(buf, 0, PP_MAX_STAGES - 1, &s) != 0 ||
+        parse_num(colon, 0.01, 100, &o->slow_factor) != 0)
+        return fail(err, n, "--slow-stage: '%s' is not a stage and a factor: give S:FACTOR, a stage from 0 to %d "
+                    "and a factor from 0.01 to 100, like 2:1.5", v, PP_MAX_STAGES - 1);
+    o->slow_stage = (int)s;
+    return PP_OK;
+}
+
 /* "10" or "10,5": a link of 10 Gb/s, with 5 us of latency. */
 static pp_status parse_link(const char *v, pp_opts *o, char *err, size_t n)
 {
@@ -221,7 +239,7 @@ static const char *known[] = {"-m", "--microbatches", "--schedule", "--tick-ms",
                               "--events", "--svg", "--depth", "--width", "--hidden", "--batch",
                               "--steps", "--seed", "--lr", "--partition", "--layers", "--dump",
                               "--tp", "--dp", "--chunks", "--watchdog", "--fault", "--device", "--repeat",
-                              "--link", "--interval"};
+                              "--link", "--interval", "--slow-stage"};
 enum { NKNOWN = sizeof known / sizeof known[0] };
 
 int pp_cli_given(const pp_opts *o, const char *name)
@@ -245,6 +263,9 @@ static int not_here(const pp_demo_spec *spec, int k, const char *name, char *err
     if (k == 28 && (spec->real || spec->no_steps || spec->plain))
         return fail(err, n, "--repeat: this demo %s; the timed demos (04, 05, 07, 08) take --repeat N",
                     spec->real ? "computes for real and takes --steps" : "runs no timed step to repeat") != PP_OK;
+    if (k == 31 && (spec->real || spec->no_steps || spec->plain || spec->stream))
+        return fail(err, n, "--slow-stage: this demo %s; the timed demos (04, 05, 07, 08, 11) take --slow-stage",
+                    spec->real ? "computes for real: its stages cost what their blocks do" : "has no stages to slow") != PP_OK;
     if (k == 30 && !spec->stream)
         return fail(err, n, "--interval: this demo has no stream of requests; 09_inference takes --interval") != PP_OK;
     if (k == 29 && (spec->no_steps || spec->plain))
@@ -334,6 +355,7 @@ static pp_status parse_value(int k, const char *name, const char *v, const pp_de
         break;
     }
     case 29: return parse_link(v, o, err, n);
+    case 31: return parse_slow(v, o, err, n);
     case 30:
         if (parse_num(v, 0, 100000, &o->interval) != 0)
             return fail(err, n, "--interval: '%s' is not a time between requests: give ticks from 0 (all waiting "
@@ -496,6 +518,9 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
                             "with one; with --dp, the step ends with the replicas' sum" : "");
         opt(f, "--payload SIZE", "bytes per activation or gradient message, like 4096, 64K, 1M (default %zuK)",
             d->payload / 1024);
+        if (!spec->no_steps && !spec->plain && !spec->stream)
+            opt(f, "--slow-stage S:F", "stage S costs F times what the others do (a slower device, or more "
+                "layers): the slowest stage sets the pace");
         if (!spec->no_steps && !spec->plain)
             opt(f, "--repeat N", "run each step N times and show the one with the median measured bubble, with the "
                 "spread (steady figures on a busy machine) (default %d)", d->repeat);

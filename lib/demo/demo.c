@@ -38,6 +38,7 @@ struct pp_demo_state {
     double cost[PP_MODEL_NCOSTS]; /* seconds per block and per micro-batch, measured on rank 0 */
     int cost_M;              /* the M they were measured for (0: not yet) */
     double stage_scale[PP_MAX_STAGES]; /* blocks per stage: the simulator's per-stage cost */
+    double weight[PP_MAX_STAGES]; /* timed: each stage's cost against an even one's (--slow-stage) */
     int guard;               /* rank 0 without the view: the guardian's pipe (-1: none) */
     char devices[400];       /* rank 0, GPU ranks: which rank computes on which GPU */
     int paced;               /* the live view's tick has been chosen (pace) */
@@ -268,6 +269,7 @@ void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv
     d->exec.costs.tick_s = d->opt.tick_ms * 1e-3;
     d->exec.payload = d->opt.payload;
     d->exec.link = (pp_link){.gbps = d->opt.link_gbps, .latency_s = d->opt.link_us * 1e-6};
+    pp_demo_stage_costs(d, NULL, 0);   /* --slow-stage, or every stage the same */
     for (int k = 0; k < 4; k++) d->exec.costs.ticks[k] = d->opt.ticks[k];
     if (!spec->real) {
         d->exec.costs.allreduce = d->grid->T > 1 ? d->opt.ar_ticks : 0;
@@ -349,6 +351,11 @@ pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M)
         if (pp_sched_build_for(name, P, M, d->opt.chunks, &costs, &s, why, sizeof why) != PP_OK) refuse(d, "%s", why);
     }
 
+    if (d->opt.slow_stage >= s->nstages) {
+        int S = s->nstages;
+        pp_sched_free(s);
+        refuse(d, "--slow-stage %d:%g: the schedule has stages 0 to %d", d->opt.slow_stage, d->opt.slow_factor, S - 1);
+    }
     pp_check c;
     pp_sched *lowered = NULL;
     pp_status checked = d->opt.no_validate ? pp_sched_lower_unchecked(s, &lowered, &c) : pp_sched_validate(s, &lowered, &c);
@@ -414,9 +421,13 @@ static void pace(pp_demo *d, const pp_sched *s)
 static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas, pp_trainer *t, double *loss)
 {
     pp_demo_state *in = d->in;
-    if (!t) {   /* timed: a rank's share of the model is split among its chunks */
-        for (int k = 0; k < s->nstages && k < PP_MAX_STAGES; k++) in->stage_scale[k] = 1.0 / s->chunks;
-        d->exec.costs.stage_scale = s->chunks > 1 ? in->stage_scale : NULL;
+    if (!t) {   /* timed: a rank's share of the model is split among its chunks; a stage may weigh more */
+        int even = s->chunks == 1;
+        for (int k = 0; k < s->nstages && k < PP_MAX_STAGES; k++) {
+            in->stage_scale[k] = in->weight[k] / s->chunks;
+            even = even && in->weight[k] == 1;
+        }
+        d->exec.costs.stage_scale = even ? NULL : in->stage_scale;
     }
     if (!t && d->tui && !in->paced && !pp_cli_given(&d->opt, "--tick-ms")) pace(d, s);
     in->paced = 1;
@@ -829,6 +840,20 @@ void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m)
     if (s->note[0]) pp_report_wrap(f, s->note, "  ", "  ");   /* how a file was read */
     pp_demo_link_text(d, (long)d->exec.payload, line, sizeof line);
     if (line[0]) pp_report_wrap(f, line, "  ", "  ");
+    int even = 1;
+    for (int k = 0; k < s->nstages && k < PP_MAX_STAGES; k++) even = even && d->in->weight[k] == 1;
+    if (!even) {   /* some stage costs more (or less) than the others */
+        size_t n = (size_t)snprintf(line, sizeof line, "each stage's cost, times an even stage's:");
+        for (int k = 0; k < s->nstages && k < PP_MAX_STAGES && n < sizeof line - 16; k++)
+            n += (size_t)snprintf(line + n, sizeof line - n, "%s %g", k ? "," : "", d->in->weight[k]);
+        pp_report_wrap(f, line, "  ", "  ");
+    }
+}
+
+void pp_demo_stage_costs(pp_demo *d, const double *scale, int n)
+{
+    for (int k = 0; k < PP_MAX_STAGES; k++) d->in->weight[k] = k < n ? scale[k] : 1;
+    if (!scale && d->opt.slow_stage >= 0) d->in->weight[d->opt.slow_stage] = d->opt.slow_factor;
 }
 
 void pp_demo_link_text(const pp_demo *d, long bytes, char *out, size_t n)

@@ -75,6 +75,8 @@ typedef struct {
     int repeat;              /* --repeat N: timed steps run N times, the median shown */
     double link_gbps, link_us; /* --link GBPS[,US]: the link model (0: none) */
     double interval;         /* --interval TICKS: between two requests' arrivals (0: all waiting) */
+    int slow_stage;          /* --slow-stage S:FACTOR: stage S costs FACTOR times the others (-1: none) */
+    double slow_factor;
     unsigned long given;     /* bit k: the k-th option of pp_cli_given's list was given */
 } pp_opts;
 
@@ -163,6 +165,9 @@ void pp_demo_note(pp_demo *d, const char *fmt, ...);
 void pp_demo_csv_row(pp_demo *d, const char *header, const char *fmt, ...);
 /* The schedule's one-line description: name, P, M (if show_m), costs, tick, payload. */
 void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m);
+/* Timed mode: each of n stages' costs as a multiple of an even stage's (the
+ * others 1); scale NULL: --slow-stage's, or all 1.  From the next step on. */
+void pp_demo_stage_costs(pp_demo *d, const double *scale, int n);
 /* With --link, the link model in words ("" without one), with what a
  * message of `bytes` takes to cross it. */
 void pp_demo_link_text(const pp_demo *d, long bytes, char *out, size_t n);

@@ -17,14 +17,6 @@ const char *pp_mem_role_name(pp_mem_role r);   /* "parameters", ... */
 pp_status pp_model_teacher(const pp_model_cfg *c, pp_mem *mem, pp_tensor **A);
 void pp_model_targets(const pp_tensor *A, const pp_tensor *x, pp_tensor *t);
 
-/* Measures, on this rank, the seconds one block takes for a micro-batch of
- * `rows` samples: forward, backward (B), its input half (I) and weight half
- * (W); and the loss and its gradient, which the last stage's forward adds.
- * (Inputs and targets are made before the step starts, so they cost no
- * stage anything.)  Medians of five runs after one to warm up. */
-enum { PP_COST_F, PP_COST_B, PP_COST_I, PP_COST_W, PP_COST_LOSS, PP_MODEL_NCOSTS };
-pp_status pp_model_measure(const pp_model_cfg *c, int rows, double cost[PP_MODEL_NCOSTS]);
-
 /* The hooks pp_trainer_step gives the executor. */
 const pp_work *pp_trainer_work(pp_trainer *t);
 

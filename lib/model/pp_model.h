@@ -93,6 +93,8 @@ typedef struct {
     int steps;          /* training steps a demo runs */
     float lr;           /* SGD learning rate */
     unsigned long seed;
+    int checkpoint;     /* activation checkpointing: a forward keeps only its stage's input,
+                           and the backward runs the forward again to have the rest */
 } pp_model_cfg;
 
 void pp_model_cfg_default(pp_model_cfg *c);
@@ -123,6 +125,14 @@ pp_status pp_partition_make(const char *how, int depth, int S, const double *cos
                             char *err, size_t errlen);
 /* "0-2 | 3-7 | 8-11 | 12-15" */
 void pp_partition_str(const pp_partition *p, char *buf, size_t n);
+
+/* Measures, on this rank, the seconds one block takes for a micro-batch of
+ * `rows` samples: forward, backward (B), its input half (I) and weight half
+ * (W); and the loss and its gradient, which the last stage's forward adds.
+ * (Inputs and targets are made before the step starts, so they cost no
+ * stage anything.)  Medians of five runs after one to warm up. */
+enum { PP_COST_F, PP_COST_B, PP_COST_I, PP_COST_W, PP_COST_LOSS, PP_MODEL_NCOSTS };
+pp_status pp_model_measure(const pp_model_cfg *c, int rows, double cost[PP_MODEL_NCOSTS]);
 
 /* ---- the single-process reference --------------------------------------- */
 
@@ -187,6 +197,10 @@ pp_status pp_trainer_params_of(pp_trainer *t, int replica, float *params);
 /* This rank's communication in the last step; collective: rank 0 gets every rank's ([size]). */
 const pp_comm_stats *pp_trainer_comm(const pp_trainer *t);
 pp_status pp_trainer_comm_all(pp_trainer *t, pp_comm_stats *all);
+/* Seconds this rank's computes (F, B, I, W) ran on a CPU in the last step,
+ * by the thread's own clock: their work, without the time they waited for
+ * a core that other ranks held (on a GPU rank: the host's part alone). */
+double pp_trainer_cpu_s(const pp_trainer *t);
 /* This rank's memory, counted by role; collective: rank 0 gets every rank's ([P]). */
 pp_mem *pp_trainer_mem(pp_trainer *t);
 pp_status pp_trainer_mem_all(pp_trainer *t, pp_mem *all);
@@ -194,6 +208,16 @@ pp_status pp_trainer_mem_all(pp_trainer *t, pp_mem *all);
 int pp_trainer_blocks(const pp_trainer *t, int stage, int *first);
 /* Stored-activation bytes one micro-batch leaves on stage `stage` (formula). */
 long pp_trainer_act_bytes(const pp_trainer *t, int stage, int M);
+/* Bytes the stage's input takes for one micro-batch (formula): all that a
+ * forward keeps under checkpointing. */
+long pp_trainer_input_bytes(const pp_trainer *t, int stage, int M);
+/* Peak stored-activation bytes on stage `stage` while it holds `held`
+ * micro-batches at once (formula): held x pp_trainer_act_bytes; under
+ * checkpointing (held - 1) x pp_trainer_input_bytes for the inputs kept,
+ * plus one micro-batch's whole activations while its backward recomputes
+ * them (its input is their first x).  Holds where the peak comes with a
+ * backward that frees as soon as it ends (GPipe, 1F1B: not when W waits). */
+long pp_trainer_peak_act_bytes(const pp_trainer *t, int stage, int M, int held);
 /* Bytes an I of one micro-batch keeps on stage `stage` until its W (formula). */
 long pp_trainer_iw_bytes(const pp_trainer *t, int stage, int M);
 /* Collective: writes the weights (blockL_W1.npy ...) and the last step's
