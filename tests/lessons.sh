@@ -27,6 +27,7 @@ for lesson in lessons/*.md; do
             *0[123]_*|*06_*|*12_*) extra=""; want="measured" ;;
             *13_deadlock*) extra="--tick-ms 1"; want="^cause: |refused before running|ran to its end"; status=any ;;
             *09_inference*) extra="--tick-ms 1"; want="throughput" ;;
+            *11_balance*) extra="--tick-ms 1"; want="imbal" ;;
             *) extra="--tick-ms 1"; want="bubble" ;;
         esac
         out=$(cd "$scratch" && timeout 120 sh -c "$cmd $extra" </dev/null 2>&1)
@@ -49,7 +50,7 @@ done
 # Every demo's plain-text output at its default options, and its --help, fits
 # 80 columns (a classroom terminal), so nothing wraps.
 for demo in 00_anatomy:4 01_forward_flow:4 02_microbatches:2 03_memory_split:4 04_bubble_efficiency:4 \
-            05_1f1b:4 06_pp_tp:8 07_interleaved:4 08_zero_bubble:4 09_inference:4 12_3d:8 13_deadlock:4; do
+            05_1f1b:4 06_pp_tp:8 07_interleaved:4 08_zero_bubble:4 09_inference:4 11_balance:4 12_3d:8 13_deadlock:4; do
     name=${demo%:*} n=${demo#*:}
     for opt in "" --help; do
         if [ -z "$opt" ] && ! full; then case "$name" in 00_* | 04_* | 12_*) ;; *) continue ;; esac; fi
