@@ -70,6 +70,20 @@ static const char *masks[][2] = {
      "\\1 <n> % \\2 <t> \\3"},
     /* demo 08's comparison: bubble measured, idle ticks, makespan */
     {"^(  [a-z0-9]+) +[0-9.]+ % +(\\( *[0-9.]+ %\\)) +[0-9.]+ +(\\( *[0-9.]+\\)) +[0-9.]+$", "\\1 <n> % \\2 <n> \\3 <t>"},
+    /* demo 10's compute: each rank's CPU and busy times and the share more, the sums' shares, and
+     * the formula with this machine's measured block */
+    {"^( +[0-9]+)( +<n> ms){2} +-?[0-9.]+ %( +<n> ms){2} +-?[0-9.]+ %$", "\\1 <compute>"},
+    {"(CPU|busy) time -?[0-9.]+ % more", "\\1 time <n> % more"},
+    {"[0-9.]+ % with this machine's block", "<n> % with this machine's block"},
+    /* demo 06 with --link: each shape's step on its own links and the modelled one */
+    {"^(  [0-9]+ x [0-9]+ x [0-9]+) +[0-9.]+ +[0-9.]+ +-?[0-9.]+$", "\\1 <t> <t> <t>"},
+    /* demo 11: part 1's rows (step measured, bubble, imbalance), part 2's rows
+     * (all measured but M and the samples), the fitted optimum, the best M */
+    {"^((even|equal|by cost) +[0-9]+-[0-9]+( \\| [0-9]+-[0-9]+)* +[0-9.]+ +[0-9.]+) +[0-9.]+ +[0-9.]+% +([+-][0-9.]+|n/a)$",
+     "\\1 <n> <n>% <n>"},
+    {"^( +[0-9]+ +[0-9]+) +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9]+(  <- best)?$", "\\1 <row>"},
+    {"a sample: M = [0-9.]+", "a sample: M = <n>"},
+    {"measured best M = [0-9]+", "measured best M = <n>"},
     /* demo 06's shapes side by side: step, TP and pipeline times */
     {"^(  [0-9]+ x [0-9]+ x [0-9]+) +[0-9.]+ +([0-9]+) +([0-9]+) +[0-9.]+ +[0-9.]+$", "\\1 <t> \\2 \\3 <t> <t>"},
 };
