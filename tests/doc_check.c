@@ -76,7 +76,7 @@ static const char *masks[][2] = {
     {"(CPU|busy) time -?[0-9.]+ % more", "\\1 time <n> % more"},
     {"[0-9.]+ % with this machine's block", "<n> % with this machine's block"},
     /* demo 06 with --link: each shape's step on its own links and the modelled one */
-    {"^(  [0-9]+ x [0-9]+ x [0-9]+) +[0-9.]+ +[0-9.]+ +-?[0-9.]+$", "\\1 <t> <t> <t>"},
+    {"^(  [0-9]+ x [0-9]+ x [0-9]+)( +[0-9.]+){6}$", "\\1 <t>"},
     /* demo 11: part 1's rows (step measured, bubble, imbalance), part 2's rows
      * (all measured but M and the samples), the fitted optimum, the best M */
     {"^((even|equal|by cost) +[0-9]+-[0-9]+( \\| [0-9]+-[0-9]+)* +[0-9.]+ +[0-9.]+) +[0-9.]+ +[0-9.]+% +([+-][0-9.]+|n/a)$",
