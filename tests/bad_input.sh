@@ -214,6 +214,10 @@ refuse "--interval negative" "--interval: '-1' is not a time between requests" \
     mpiexec -n 4 ./demos/09_inference --interval -1
 refuse "--interval without a stream" "--interval: this demo has no stream of requests" \
     mpiexec -n 4 ./demos/04_bubble_efficiency --interval 2
+refuse "--fault in the stream" "--fault: this demo's first run leaves every rank but 0 idle" \
+    mpiexec -n 4 ./demos/09_inference --fault stall:2
+full && refuse "--save-schedule of a stream" "--save-schedule: a stream of requests runs forwards only" \
+    mpiexec -n 4 ./demos/09_inference --save-schedule s.csv
 refuse "a stream too short for a steady state" "-m 4: a stream needs at least 2P = 8 requests" \
     mpiexec -n 4 ./demos/09_inference -m 4
 refuse "--slow-stage without a factor" "--slow-stage: '2' is not a stage and a factor" \

@@ -296,7 +296,7 @@ static pp_status compute(pp_step *step, pp_action a, pp_event *e)
     const pp_exec_opts *o = step->o;
     const pp_device *dev = o->device;
     pp_status st;
-    if (a.kind == PP_F && step->lo->family != PP_FAM_FORWARD) step->stored++;   /* inference keeps none */
+    if (a.kind == PP_F && !step->lo->forward_only) step->stored++;   /* inference keeps none */
     if (dev) dev->begin(dev->ctx);
     if (o->work) {
         st = o->work->compute(o->work->ctx, step, a);

@@ -121,6 +121,7 @@ typedef struct {
     pp_status err;      /* the first failure while pushing (later pushes do nothing) */
     char note[640];     /* how a file was read, when it was not the kit's own form ("" else) */
     int lowered;        /* set by pp_sched_validate(): checked, sends and receives explicit */
+    int forward_only;   /* inference (pp_sched_forward): forwards only, no activation kept */
 } pp_sched;
 
 /* Builds by name for P ranks (build.c; each builder by itself, by hand or

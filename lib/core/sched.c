@@ -203,8 +203,10 @@ static pp_status end(pp_sched **out)
 pp_status pp_sched_forward(int P, int S, int M, pp_sched **out)
 {
     if (S != 1 && S != P) return PP_EARG;
-    pp_status st = begin(S == 1 ? "one rank" : "stream", PP_FAM_FORWARD, P, M, out);
+    /* the one-rank comparison is no pipeline: no formula (custom) */
+    pp_status st = begin(S == 1 ? "one rank" : "stream", S == 1 ? PP_FAM_CUSTOM : PP_FAM_FORWARD, P, M, out);
     if (st != PP_OK) return st;
+    (*out)->forward_only = 1;
     /* Every stage takes the requests in order; the messages do the rest
      * (a rank takes request m + 1 as soon as it has passed m on). */
     for (int r = 0; r < S; r++)
@@ -388,6 +390,7 @@ pp_status pp_sched_lower(const pp_sched *s, pp_sched **out, int ***src_index)
     memcpy(lo->name, s->name, sizeof lo->name);
     memcpy(lo->note, s->note, sizeof lo->note);
     lo->family = s->family;
+    lo->forward_only = s->forward_only;
     int **src = calloc((size_t)s->nranks, sizeof *src);
     int explicit_comm = pp_sched_has_comm(s);
     for (int r = 0; src && r < s->nranks; r++) {

@@ -89,7 +89,7 @@ static int take(const pp_sched *s, const pp_costs *c, replay_state *st, int r, i
         if (a.stage == 0 && c->release && c->release[a.mb] * c->tick_s > t0)
             t0 = c->release[a.mb] * c->tick_s;   /* the request has not arrived yet */
         st->fwd[k] = *t = t0 + pp_cost_s(c, a.kind, a.stage, NULL);
-        if (s->family != PP_FAM_FORWARD) ++*inflight;   /* inference keeps nothing for a backward */
+        if (!s->forward_only) ++*inflight;   /* inference keeps nothing for a backward */
         break;
     case PP_B:
     case PP_I:

@@ -202,7 +202,7 @@ static void check_complete(const pp_sched *s, const int *cnt, int explicit_comm,
 #define CNT(kind) cnt[(kind) * n + k]
             const char *missing = NULL;
             if (!CNT(PP_F)) missing = "F";
-            else if (s->family == PP_FAM_FORWARD) missing = NULL;   /* inference: forwards only */
+            else if (s->forward_only) missing = NULL;   /* inference: forwards only */
             else if (!CNT(PP_B) && !CNT(PP_I) && !CNT(PP_W)) missing = "B";
             else if (!CNT(PP_B) && !CNT(PP_I)) missing = "I";
             else if (!CNT(PP_B) && !CNT(PP_W)) missing = "W";

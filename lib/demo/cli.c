@@ -266,6 +266,12 @@ static int not_here(const pp_demo_spec *spec, int k, const char *name, char *err
     if (k == 31 && (spec->real || spec->no_steps || spec->plain || spec->stream))
         return fail(err, n, "--slow-stage: this demo %s; the timed demos (04, 05, 07, 08, 11) take --slow-stage",
                     spec->real ? "computes for real: its stages cost what their blocks do" : "has no stages to slow") != PP_OK;
+    if (k == 26 && spec->stream)
+        return fail(err, n, "--fault: this demo's first run leaves every rank but 0 idle, so a fault has no "
+                    "action to strike there; demos 04, 05 and 13 take --fault") != PP_OK;
+    if (k == 7 && spec->stream)
+        return fail(err, n, "--save-schedule: a stream of requests runs forwards only, which the CSV form "
+                    "cannot load back; 04_bubble_efficiency saves training schedules") != PP_OK;
     if (k == 30 && !spec->stream)
         return fail(err, n, "--interval: this demo has no stream of requests; 09_inference takes --interval") != PP_OK;
     if (k == 29 && (spec->no_steps || spec->plain))

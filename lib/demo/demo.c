@@ -350,7 +350,12 @@ pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M)
         costs.stage_scale = NULL;
         if (pp_sched_build_for(name, P, M, d->opt.chunks, &costs, &s, why, sizeof why) != PP_OK) refuse(d, "%s", why);
     }
+    return pp_demo_lower(d, s);
+}
 
+pp_sched *pp_demo_lower(pp_demo *d, pp_sched *s)
+{
+    char err[512] = "";
     if (d->opt.slow_stage >= s->nstages) {
         int S = s->nstages;
         pp_sched_free(s);

@@ -113,6 +113,9 @@ void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv
  * returns it lowered (pp_sched_validate); on failure reports and exits all
  * ranks (status 2).  With --save-schedule, the schedule is saved as given. */
 pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M);
+/* The second half of pp_demo_schedule, for a schedule the demo built
+ * itself: validates s (frees it) and returns it lowered, or refuses. */
+pp_sched *pp_demo_lower(pp_demo *d, pp_sched *s);
 /* Collective: rank 0's verdict `bad` is shared; if set, rank 0 prints the
  * message and every rank exits with status 2. */
 void pp_demo_refuse_if(pp_demo *d, int bad, const char *fmt, ...);
