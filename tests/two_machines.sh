@@ -80,7 +80,8 @@ across 60 mpiexec -n 4 sh -c "$whereami" sh ./demos/05_1f1b --no-tui -m 4 --tick
 ok=0
 why=$(placed "a a b b") && grep -q '^gpipe: P=4 stages on 4 ranks' "$tmp/out" &&
     grep -q '^1f1b: P=4 stages on 4 ranks' "$tmp/out" &&
-    grep -q '^Same bubble, different memory (P=4, M=4)' "$tmp/out" && [ $rc -eq 0 ] && ok=1
+    grep -q '^Same bubble, different memory (P=4, M=4)' "$tmp/out" &&
+    grep -q '^ranks by machine: 0-1 on a; 2-3 on b (the watchdog is off' "$tmp/out" && [ $rc -eq 0 ] && ok=1
 report "demo 05 across two machines (ranks 0-1 on a, 2-3 on b)" $ok \
     "${why:-$(grep -m 1 'bubble, share of the step: gpipe' "$tmp/out" | sed 's/^ *//')}"
 echo "# $(grep '^two_machines: the cable carried' "$tmp/out" | cut -c 15-)"

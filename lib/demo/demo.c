@@ -235,6 +235,38 @@ static void choose_device(pp_demo *d)
     free(all), free(flag);
 }
 
+/* Ranks on several machines: rank 0 says which ranks run where, and that
+ * the watchdog is off (it keeps every rank's state in one machine's shared
+ * memory). */
+static void say_machines(const pp_demo *d)
+{
+    enum { NAME = 64 };
+    int here, P = d->grid->size;
+    MPI_Comm_size(d->grid->node, &here);
+    if (here == P) return;   /* one machine (every rank decides the same) */
+    char mine[NAME] = "", *all = malloc((size_t)P * NAME), *flag = calloc((size_t)P, 1);
+    if (!all || !flag) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
+    gethostname(mine, NAME - 1);
+    MPI_Gather(mine, NAME, MPI_CHAR, all, NAME, MPI_CHAR, 0, d->grid->all);
+    char text[600] = "ranks by machine: ";
+    for (int r = 0; d->grid->rank == 0 && r < P; r++) {
+        int seen = 0;   /* this machine named already? */
+        for (int q = 0; q < r; q++) seen |= strcmp(all + (size_t)q * NAME, all + (size_t)r * NAME) == 0;
+        if (seen) continue;
+        for (int q = 0; q < P; q++) flag[q] = strcmp(all + (size_t)q * NAME, all + (size_t)r * NAME) == 0;
+        if (r > 0) snprintf(text + strlen(text), sizeof text - strlen(text), "; ");
+        rank_list(text, sizeof text, flag, P);
+        snprintf(text + strlen(text), sizeof text - strlen(text), " on %s", all + (size_t)r * NAME);
+    }
+    if (d->grid->rank == 0) {
+        snprintf(text + strlen(text), sizeof text - strlen(text), " (the watchdog is off: it needs every rank "
+                 "on one machine)");
+        pp_report_wrap(stdout, text, "", "  ");
+        fflush(stdout);
+    }
+    free(all), free(flag);
+}
+
 void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv)
 {
     int provided;
@@ -278,6 +310,7 @@ void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv
     d->exec.watchdog_s = d->opt.watchdog_s;
     d->exec.interrupted = &pp_interrupted;
     choose_device(d);
+    say_machines(d);
     /* --fault as typed, else PP_FAULT from the environment, else the demo's own. */
     const char *env = getenv("PP_FAULT");
     int from_env = !pp_cli_given(&d->opt, "--fault") && env && env[0];
