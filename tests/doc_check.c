@@ -135,14 +135,27 @@ static void normalize(char *line)
 }
 
 /* Runs cmd; its output's lines, normalized, into lines (count returned). */
+/* Runs cmd and reads its output.  With PP_DOC_CACHE set to a folder, a
+ * command another file's excerpt already ran there is read back instead of
+ * run again (tests/lessons.sh: one run per command in make test). */
 static int run(const char *cmd, char (*lines)[LINE])
 {
-    char full[LINE + 32];
-    snprintf(full, sizeof full, "%s </dev/null 2>&1", cmd);
-    FILE *f = popen(full, "r");
+    char full[2 * LINE + 64], saved[LINE + 256] = "";
+    const char *cache = getenv("PP_DOC_CACHE");
+    if (cache && cache[0]) {
+        size_t k = (size_t)snprintf(saved, sizeof saved, "%s/", cache);
+        for (const char *c = cmd; *c && k + 1 < sizeof saved; c++) saved[k++] = isalnum((unsigned char)*c) ? *c : '_';
+        saved[k] = '\0';
+    }
+    FILE *f = saved[0] ? fopen(saved, "r") : NULL;
+    if (!f && saved[0]) snprintf(full, sizeof full, "%s </dev/null 2>&1 | tee '%s'", cmd, saved);
+    else if (!f) snprintf(full, sizeof full, "%s </dev/null 2>&1", cmd);
+    int from_cache = f != NULL;
+    if (!f) f = popen(full, "r");
     int n = 0;
     while (f && n < MAXLINES && fgets(lines[n], LINE, f)) normalize(lines[n++]);
-    if (f) pclose(f);
+    if (f && from_cache) fclose(f);
+    else if (f) pclose(f);
     return n;
 }
 

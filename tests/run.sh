@@ -24,7 +24,6 @@ step sh tests/hang.sh
 step sh tests/options.sh
 step sh tests/lessons.sh
 step sh tests/tui.sh
-step sh tests/two_machines.sh
 step sh tests/gpu.sh
 
 tally

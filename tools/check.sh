@@ -59,7 +59,8 @@ step "test_grid" mpiexec -n 8 ./tests/test_grid
 step "test_random, other seeds" mpiexec -n 4 ./tests/test_random 100 4242
 step "test_mpi, 4 ranks" mpiexec -n 4 ./tests/test_mpi 4
 for demo in 00_anatomy:4 01_forward_flow:4 02_microbatches:2 03_memory_split:4 04_bubble_efficiency:4 \
-            05_1f1b:4 06_pp_tp:8 07_interleaved:4 08_zero_bubble:4 10_checkpointing:4 12_3d:8; do
+            05_1f1b:4 06_pp_tp:8 07_interleaved:4 08_zero_bubble:4 09_inference:4 10_checkpointing:4 \
+            11_balance:4 12_3d:8; do
     step "demo ${demo%:*}" mpiexec -n "${demo#*:}" "./demos/${demo%:*}" --no-tui
 done
 step "demo 13_deadlock, no fault" mpiexec -n 4 ./demos/13_deadlock --no-tui --fault none
@@ -68,6 +69,7 @@ step "hangs, every scenario" env PP_TEST_FULL=1 sh tests/hang.sh
 step "two simulated machines (ranks on a and b), every check" env PP_TEST_FULL=1 sh tests/two_machines.sh
 step "options (those refused once the ranks are set up), in every demo" env PP_OPTIONS_LATE=1 PP_TEST_FULL=1 sh tests/options.sh
 step "every option of every demo (the normal build)" env PP_TEST_FULL=1 sh "$top/tests/options.sh"
+step "demos 09 and 06 against their formulas, and the link model, every check (the normal build)" env PP_TEST_FULL=1 sh "$top/tests/stream.sh"
 step "every live-view session (the normal build)" env PP_TEST_FULL=1 sh "$top/tests/tui.sh"
 step "every lesson command, and every demo at 80 columns (the normal build)" env PP_TEST_FULL=1 sh "$top/tests/lessons.sh"
 step "lessons under other OpenBLAS kernels" sh "$top/tests/kernels.sh"
