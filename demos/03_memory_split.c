@@ -26,8 +26,10 @@ static double kib(long bytes)
 }
 
 /* Walks rank r's list: the peaks of stored activations and of what I keeps
- * for W, in bytes, and the most I's waiting for their W at once. */
-static void walk(const pp_sched *s, int r, const pp_trainer *t, long *acts, long *iw, int *kept)
+ * for W, in bytes, and the most I's waiting for their W at once.  With
+ * --checkpoint (ckpt) an F keeps only the stage's input, and the B or I
+ * makes the rest again. */
+static void walk(const pp_sched *s, int r, const pp_trainer *t, int ckpt, long *acts, long *iw, int *kept)
 {
     long a = 0, k = 0;
     int n = 0;
@@ -35,11 +37,13 @@ static void walk(const pp_sched *s, int r, const pp_trainer *t, long *acts, long
     for (int i = 0; i < s->len[r]; i++) {
         pp_action x = s->acts[r][i];
         long ab = pp_trainer_act_bytes(t, x.stage, s->nmb), kb = pp_trainer_iw_bytes(t, x.stage, s->nmb);
-        if (x.kind == PP_F) a += ab;
+        long in = ckpt ? pp_trainer_input_bytes(t, x.stage, s->nmb) : ab;
+        if (x.kind == PP_F) a += in;
+        if (x.kind == PP_B || x.kind == PP_I) a += ab - in;   /* the recompute (0 without --checkpoint) */
+        if (a > *acts) *acts = a;
         if (x.kind == PP_B || x.kind == PP_W) a -= ab;
         if (x.kind == PP_I) k += kb, n++;
         if (x.kind == PP_W) k -= kb, n--;
-        if (a > *acts) *acts = a;
         if (k > *iw) *iw = k;
         if (n > *kept) *kept = n;
     }
@@ -53,6 +57,9 @@ static void split_table(const pp_sched *s, const pp_trainer *t, const pp_mem *al
     printf("%s, M=%d: KiB per rank, measured from the allocations / predicted by\n"
            "walking the rank's list (an F stores a micro-batch's activations, its B or W\n"
            "frees them; an I keeps its gradients until its W)\n", s->name, M);
+    if (c->checkpoint)
+        printf("--checkpoint: an F stores only the stage's input; its B or I makes the rest\n"
+               "again, and B or W frees it all\n");
     printf("  rank %-9s parameters     stored activations, peak   kept from I for W\n", "blocks");
     printf("       %-9s meas./formula  meas./pred.  held/formula  meas./pred.  I's\n", "");
     for (int r = 0; r < P; r++) {
@@ -68,7 +75,7 @@ static void split_table(const pp_sched *s, const pp_trainer *t, const pp_mem *al
         }
         long acts, iw;
         int kept, held = pp_theory_peak_inflight(s->family, P, M, s->chunks, r);
-        walk(s, r, t, &acts, &iw, &kept);
+        walk(s, r, t, c->checkpoint, &acts, &iw, &kept);
         char hf[24], kf[16] = "";
         snprintf(hf, sizeof hf, "%d/%s", meas->peak_inflight[r], held >= 0 ? "" : "-");
         if (held >= 0) snprintf(hf + strlen(hf), sizeof hf - strlen(hf), "%d", held);
@@ -110,24 +117,36 @@ static void one_schedule(pp_demo *d, const pp_partition *part, pp_sched *s, cons
     } else if (d->grid->rank == 0 && !d->quit) {
         printf("%s%s, M=%d: KiB per rank, measured from the allocations / formula\n", name[0] == '1' ? "\n" : "", name, M);
         printf("  rank blocks  parameters     gradients      activations, peak       buffers\n");
-        printf("               meas./formula  meas./formula  meas./formula (held x 1)  meas.\n");
+        printf("               meas./formula  meas./formula  meas./formula %-10s  meas.\n",
+               c->checkpoint ? "(h-1 x in+1)" : "(held x 1)");
         for (int r = 0; r < P; r++) {
             int first, n = pp_trainer_blocks(t, r, &first);
             long want_p = n * pp_block_params(c) * 4L;
             int held = pp_theory_peak_inflight(s->family, P, M, s->chunks, r);
-            long per_mb = pp_trainer_act_bytes(t, r, M);
+            long per_mb = pp_trainer_act_bytes(t, r, M), want_a = pp_trainer_peak_act_bytes(t, r, M, held);
             char blocks[24];
             snprintf(blocks, sizeof blocks, "%d-%d", first, first + n - 1);
             char acts[48];
-            snprintf(acts, sizeof acts, "%5.1f/%-5.1f (%d x %.1f)", kib(all[r].peak[PP_MEM_ACTS]), kib(held * per_mb),
-                     held, kib(per_mb));
+            if (c->checkpoint)
+                snprintf(acts, sizeof acts, "%5.1f/%-5.1f (%dx%.1f+%.1f)", kib(all[r].peak[PP_MEM_ACTS]), kib(want_a),
+                         held - 1, kib(pp_trainer_input_bytes(t, r, M)), kib(per_mb));
+            else
+                snprintf(acts, sizeof acts, "%5.1f/%-5.1f (%d x %.1f)", kib(all[r].peak[PP_MEM_ACTS]), kib(want_a),
+                         held, kib(per_mb));
             printf("%6d %-7s %6.1f/%-6.1f  %6.1f/%-6.1f  %-23s %7.1f\n", r, blocks, kib(all[r].peak[PP_MEM_PARAMS]),
                    kib(want_p), kib(all[r].peak[PP_MEM_GRADS]), kib(want_p), acts, kib(all[r].peak[PP_MEM_COMM]));
         }
-        printf("  formulas: parameters and gradients = blocks x %ld floats x 4 bytes;\n"
-               "  stored activations = %s micro-batches held x one micro-batch's;\n"
-               "  buffers: the message buffers of the step (activations and gradients)\n", pp_block_params(c),
-               pp_theory_peak_text(s->family));
+        printf("  formulas: parameters and gradients = blocks x %ld floats x 4 bytes;\n", pp_block_params(c));
+        char text[300];
+        if (c->checkpoint)
+            snprintf(text, sizeof text, "stored activations (--checkpoint) = (h - 1) x the stage's input, h = %s "
+                     "micro-batches held, + one micro-batch's whole, made again by its backward;",
+                     pp_theory_peak_text(s->family));
+        else
+            snprintf(text, sizeof text, "stored activations = %s micro-batches held x one micro-batch's;",
+                     pp_theory_peak_text(s->family));
+        pp_report_wrap(stdout, text, "  ", "  ");
+        printf("  buffers: the message buffers of the step (activations and gradients)\n");
         fflush(stdout);
     }
     if (d->grid->rank == 0 && !d->quit && pp_backend_gpu() >= 0)

@@ -10,6 +10,12 @@
  * measured from the allocations, equal those worked out by walking the
  * rank's list (F adds a micro-batch's activations, B or W frees them; I adds
  * its gradients, W frees them), and for every named schedule the formula.
+ * A sample of the cases again with activation checkpointing (gpipe, 1f1b and
+ * zbh1 on 4 ranks): the same bits, and peaks that count each stage's input
+ * per micro-batch held plus one micro-batch recomputed (kept until its W
+ * under zbh1).  Last, the compute checkpointing adds, measured as the CPU
+ * time of the computes on 4 ranks, within a loose bound of the formula's
+ * third (this machine may be busy: up to three tries).
  *
  *   mpiexec -n 4 tests/test_train
  *
@@ -57,21 +63,33 @@ static pp_sched *split_b(const pp_sched *s, int late)
 
 /* The peaks of stored activations and of I-to-W gradients on this rank, in
  * bytes, worked out from its list (the builders run each stage's B's and W's
- * in micro-batch order, so each frees at once). */
-static void walk_peaks(const pp_sched *s, int rank, const pp_trainer *t, long *acts, long *iw)
+ * in micro-batch order, so each frees at once).  With checkpointing (ckpt)
+ * F stores the stage's input alone and B or I makes the rest again. */
+static void walk_peaks(const pp_sched *s, int rank, const pp_trainer *t, int ckpt, long *acts, long *iw)
 {
     long a = 0, k = 0;
     *acts = *iw = 0;
     for (int i = 0; i < s->len[rank]; i++) {
         pp_action x = s->acts[rank][i];
         long ab = pp_trainer_act_bytes(t, x.stage, s->nmb), kb = pp_trainer_iw_bytes(t, x.stage, s->nmb);
-        if (x.kind == PP_F) a += ab;
+        long in = ckpt ? pp_trainer_input_bytes(t, x.stage, s->nmb) : ab;
+        if (x.kind == PP_F) a += in;
+        if (x.kind == PP_B || x.kind == PP_I) a += ab - in;
+        if (a > *acts) *acts = a;
         if (x.kind == PP_B || x.kind == PP_W) a -= ab;
         if (x.kind == PP_I) k += kb;
         if (x.kind == PP_W) k -= kb;
-        if (a > *acts) *acts = a;
         if (k > *iw) *iw = k;
     }
+}
+
+/* Does any rank's list split a backward into I and W? */
+static int splits_b(const pp_sched *s)
+{
+    for (int r = 0; r < s->nranks; r++)
+        for (int i = 0; i < s->len[r]; i++)
+            if (s->acts[r][i].kind == PP_I) return 1;
+    return 0;
 }
 
 static void one_case(pp_grid *g, const pp_model_cfg *c, const pp_sched *s, const char *how,
@@ -98,11 +116,12 @@ static void one_case(pp_grid *g, const pp_model_cfg *c, const pp_sched *s, const
         st = pp_trainer_step(t, s, &o, &run, &loss[k]);
         int held = pp_theory_peak_inflight(s->family, P, M, s->chunks, g->rank);
         peak = pp_trainer_mem(t)->peak[PP_MEM_ACTS];
-        want = held * pp_trainer_act_bytes(t, g->rank, M);
-        /* in micro-batches (the formula) where one stage per rank; in bytes walked from the list always */
-        if (held >= 0 && s->chunks == 1 && peak != want) peak_ok = 0;
+        want = pp_trainer_peak_act_bytes(t, g->rank, M, held);
+        /* in micro-batches (the formula) where one stage per rank, in bytes too unless a
+         * recomputed micro-batch waits for its W; in bytes walked from the list always */
+        if (held >= 0 && s->chunks == 1 && !(c->checkpoint && splits_b(s)) && peak != want) peak_ok = 0;
         if (held >= 0 && run && run->peak_inflight[g->rank] != held) peak_ok = 0;
-        walk_peaks(s, g->rank, t, &walk_a, &walk_iw);
+        walk_peaks(s, g->rank, t, c->checkpoint, &walk_a, &walk_iw);
         /* Real compute taken apart (rank 0 holds the run): the parts add up
          * and the last replay rebuilds the step. */
         pp_idle x;
@@ -120,7 +139,8 @@ static void one_case(pp_grid *g, const pp_model_cfg *c, const pp_sched *s, const
     if (st == PP_OK) st = pp_trainer_params(t, got);
     if (g->rank == 0) {
         char what[200];
-        snprintf(what, sizeof what, "%s P=%d M=%d blocks %s", s->name, P, M, parts);
+        snprintf(what, sizeof what, "%s%s P=%d M=%d blocks %s", s->name, c->checkpoint ? " --checkpoint" : "", P, M,
+                 parts);
         CHECK(st == PP_OK, "%s: %d steps run", what, STEPS);
         long diff = 0;
         for (long i = 0; st == PP_OK && i < n; i++) diff += memcmp(&got[i], &ref[i], sizeof *got) != 0;
@@ -130,7 +150,9 @@ static void one_case(pp_grid *g, const pp_model_cfg *c, const pp_sched *s, const
               "%s: losses %.6f -> %.6f equal one process and go down", what, loss[0], loss[STEPS - 1]);
         if (s->family != PP_FAM_CUSTOM)
             CHECK(all_peak_ok, "%s: peak chunks held = formula on every rank%s", what,
-                  s->chunks == 1 ? ", and in bytes: formula x one micro-batch's" : "");
+                  s->chunks > 1 || (c->checkpoint && splits_b(s)) ? ""
+                  : c->checkpoint ? ", and in bytes: (formula - 1) x the stage's input + one micro-batch's"
+                                  : ", and in bytes: formula x one micro-batch's");
         CHECK(parts_ok, "%s: every step's bubble taken apart: the parts add up to the measured bubble, and the "
               "last replay rebuilds the makespan", what);
         CHECK(all_walk_ok, "%s: peak stored activations (rank 0: %ld bytes) and I-to-W gradients (%ld) equal "
@@ -138,6 +160,85 @@ static void one_case(pp_grid *g, const pp_model_cfg *c, const pp_sched *s, const
     }
     free(got);
     pp_trainer_free(t);
+}
+
+/* A sample of the cases, run again with checkpointing (make test's time is short). */
+static int checkpoint_too(int P, int M)
+{
+    return P == 4 && M >= 4;
+}
+
+/* Trains t[0] (without checkpointing) and t[1] (with) a step each in turn;
+ * rank 0 gets the computes' CPU seconds of every rank, summed over all but
+ * the first step of each (it touches fresh memory). */
+static pp_status cpu_both(pp_grid *g, const pp_sched *lowered, pp_trainer *t[2], int steps, double cpu[2])
+{
+    pp_exec_opts o;
+    pp_exec_opts_default(&o);
+    pp_status st = PP_OK;
+    cpu[0] = cpu[1] = 0;
+    for (int i = 0; i <= steps && st == PP_OK; i++) {
+        for (int k = 0; k < 2 && st == PP_OK; k++) {
+            pp_run *run = NULL;
+            double loss, mine, all = 0;
+            st = pp_trainer_step(t[k], lowered, &o, &run, &loss);
+            mine = pp_trainer_cpu_s(t[k]);
+            MPI_Reduce(&mine, &all, 1, MPI_DOUBLE, MPI_SUM, 0, g->pipe);
+            if (i > 0) cpu[k] += all;
+            pp_run_free(run);
+        }
+    }
+    return st;
+}
+
+/* The compute checkpointing adds, on 4 ranks: gpipe on the kit's default
+ * model, each rank's computes' CPU time summed (cpu_both).  CPU time, not
+ * the busy time: with more ranks than cores a compute's wall time also
+ * holds its waits for a core.  A busy machine still disturbs it, so up to
+ * three tries (as test_mpi's timed steps). */
+static void checkpoint_compute(pp_grid *g)
+{
+    enum { STEPS_COUNTED = 4, M = 8, TRIES = 3 };
+    pp_model_cfg c[2];
+    pp_model_cfg_default(&c[0]);
+    c[1] = c[0];
+    c[1].checkpoint = 1;
+    pp_sched *s = NULL, *lowered = NULL;
+    pp_check chk;
+    pp_partition part;
+    char err[200];
+    if (pp_sched_build("gpipe", g->size, M, 0, &s, NULL, 0) != PP_OK || pp_sched_validate(s, &lowered, &chk) != PP_OK ||
+        pp_partition_make("front", c[0].depth, g->size, NULL, &part, err, sizeof err) != PP_OK)
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    pp_sched_free(s);
+    pp_trainer *t[2] = {NULL, NULL};
+    double cpu[2] = {0, 0}, extra = 0, tried[TRIES];
+    int tries = 0, inside = 0;
+    pp_status st = PP_OK;
+    for (int k = 0; k < 2 && st == PP_OK; k++) st = pp_trainer_new(g, &c[k], &part, lowered->stage_rank, &t[k]);
+    while (st == PP_OK && !inside && tries < TRIES) {
+        st = cpu_both(g, lowered, t, STEPS_COUNTED, cpu);
+        extra = cpu[1] / cpu[0] - 1;
+        tried[tries++] = extra;
+        inside = extra > 0.15 && extra < 0.60;
+        MPI_Bcast(&inside, 1, MPI_INT, 0, g->pipe);   /* rank 0's verdict: every rank tries again, or none */
+    }
+    double cost[PP_MODEL_NCOSTS] = {0};   /* a block's, on rank 0: what F / (F + B) is on this machine */
+    if (g->rank == 0 && st == PP_OK) st = pp_model_measure(&c[0], c[0].batch / M, cost);
+    if (g->rank == 0) {
+        double F = cost[PP_COST_F], B = cost[PP_COST_B];
+        char seen[64] = "";
+        for (int k = 0; k + 1 < tries; k++)
+            snprintf(seen + strlen(seen), sizeof seen - strlen(seen), "%s%.1f %%", k ? ", " : "; tries before: ",
+                     100 * tried[k]);
+        CHECK(st == PP_OK && inside,
+              "gpipe --checkpoint P=%d M=%d, the default model: %.1f %% more compute (CPU time of the computes, "
+              "%.1f ms against %.1f ms over %d steps, measured%s; want 15 %% to 60 %%: formula F / (F + B) = "
+              "33.3 %% with B = 2F, %.1f %% with this machine's block)", g->size, M, 100 * extra, 1e3 * cpu[1],
+              1e3 * cpu[0], STEPS_COUNTED, seen, 100 * F / (F + B));
+    }
+    pp_trainer_free(t[0]), pp_trainer_free(t[1]);
+    pp_sched_free(lowered);
 }
 
 int main(int argc, char **argv)
@@ -149,6 +250,8 @@ int main(int argc, char **argv)
     pp_model_cfg c;
     pp_model_cfg_default(&c);
     c.depth = 6, c.width = 16, c.hidden = 32, c.batch = 16, c.lr = 0.2f;
+    pp_model_cfg ck = c;   /* the same, with activation checkpointing: the same bits */
+    ck.checkpoint = 1;
     static const char *builders[3] = {"naive", "gpipe", "1f1b"};
     static const int Ms[4] = {1, 2, 4, 8};
     static const char *uneven[5] = {"", "6", "1,5", "3,1,2", "1,2,2,1"};
@@ -177,14 +280,18 @@ int main(int argc, char **argv)
                 s = lowered;
                 one_case(g, &c, s, "front", ref, ref_loss);
                 if (P > 1 && (b == 2 || M == 4)) one_case(g, &c, s, uneven[P], ref, ref_loss);
+                if ((b == 1 || b == 2) && checkpoint_too(P, M)) one_case(g, &ck, s, b == 2 && M == 4 ? uneven[P] : "front",
+                                                                      ref, ref_loss);
                 pp_sched_free(s);
             }
             free(ref);
         }
         /* Several stages per rank, and B split: a deeper model so that every
          * stage has a block (up to 16 stages). */
-        pp_model_cfg deep = c;
+        pp_model_cfg deep = c, deep_ck;
         deep.depth = 16;
+        deep_ck = deep;
+        deep_ck.checkpoint = 1;
         static const char *more[] = {"interleaved", "interleaved", "interleaved", "zbh1", "zbv"};
         static const int vs[] = {2, 3, 4, 0, 0};
         for (int mi = 0; mi < 4; mi++) {
@@ -201,10 +308,12 @@ int main(int argc, char **argv)
                 pp_sched_free(s);
                 snprintf(lowered->name, sizeof lowered->name, "%s%s", more[b], b == 1 ? " v=3" : b == 2 ? " v=4" : "");
                 one_case(g, &deep, lowered, "front", ref, ref_loss);
+                if (b == 3 && checkpoint_too(P, M)) one_case(g, &deep_ck, lowered, "front", ref, ref_loss);
                 pp_sched_free(lowered);
             }
             free(ref);
         }
+        if (P == 4) checkpoint_compute(g);
         pp_grid_free(g);
         MPI_Comm_free(&sub);
     }

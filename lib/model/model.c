@@ -34,6 +34,7 @@ void pp_model_cfg_default(pp_model_cfg *c)
     c->steps = 10;
     c->lr = 0.1f;
     c->seed = 1;
+    c->checkpoint = 0;
 }
 
 long pp_block_params(const pp_model_cfg *c)

@@ -188,7 +188,7 @@ void pp_trainer_free(pp_trainer *t);
  * events in *meas (as pp_exec_step); every rank gets the step's loss. */
 pp_status pp_trainer_step(pp_trainer *t, const pp_sched *lowered, const pp_exec_opts *o, pp_run **meas,
                           double *loss);
-/* Runs stage `stage`'s blocks forward on x (rows x width) into y, storing nothing. */
+/* Runs stage `stage`'s blocks forward on x (rows x width) into y (not x), storing nothing. */
 pp_status pp_trainer_forward_stage(pp_trainer *t, int stage, const pp_tensor *x, pp_tensor *y);
 /* Collective: rank 0 receives every block's parameters (as pp_reference_train lays them out). */
 pp_status pp_trainer_params(pp_trainer *t, float *params);

@@ -8,7 +8,10 @@
  *   - for every block and micro-batch, what its forward stored for its
  *     backward (x, h, a): made by F, freed by B (or by W: h could go at I,
  *     but a stored micro-batch stays one size, so that memory counts in
- *     micro-batches held, as the formulas do);
+ *     micro-batches held, as the formulas do).  With checkpointing
+ *     (cfg.checkpoint) F stores only the stage's input, the first block's
+ *     x, and the B (or I) of that micro-batch first runs the forward again
+ *     to make the rest, which B (or W) frees as before;
  *   - between an I and its W, the gradients W needs (dy, dh): kept apart
  *     (PP_MEM_IW), freed by W;
  *   - gradients, added micro-batch by micro-batch in order 0, 1, 2, ...:
@@ -41,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static saved *sv(pp_trainer *tr, int l, int m)
 {
@@ -156,43 +160,115 @@ static const pp_reducer *reducer(const pp_trainer *tr)
     return tr->g->T > 1 ? &tr->tp : NULL;
 }
 
-static pp_status forward(pp_trainer *tr, int s, int m)
+/* Runs stage s's blocks forward on micro-batch m from its stored input
+ * (the first block's x) into y, storing what the backward needs: each
+ * block's h and a, and the next block's input.  An F does this, or with
+ * --checkpoint the recompute just before the backward. */
+static pp_status forward_stored(pp_trainer *tr, int s, int m, pp_tensor *y)
 {
     int first = tr->part.first[s], last = tr->part.first[s + 1] - 1, n = tr->rows;
     int d = tr->cfg.width, f = tr->cfg.hidden / tr->g->T;
-    pp_tensor in, out = {0};
     pp_status st;
     /* What a tensor allocated here holds is freed with the step (end_step), so a failure just returns. */
-    if ((st = input_of(tr, s, m, &in)) != PP_OK || (st = new_t(tr, PP_MEM_ACTS, n, d, &sv(tr, first, m)->x)) != PP_OK)
-        return st;
-    pp_ops_now()->copy(sv(tr, first, m)->x->data, in.data, pp_tensor_bytes(&in));
     for (int l = first; l <= last; l++) {
         saved *k = sv(tr, l, m);
         if ((st = new_t(tr, PP_MEM_ACTS, n, f, &k->h)) != PP_OK || (st = new_t(tr, PP_MEM_ACTS, n, f, &k->a)) != PP_OK)
             return st;
-        pp_tensor *y;
+        pp_tensor *out = y;
         if (l < last) {                     /* the next block's input: stored */
             if ((st = new_t(tr, PP_MEM_ACTS, n, d, &sv(tr, l + 1, m)->x)) != PP_OK) return st;
-            y = sv(tr, l + 1, m)->x;
-        } else if (s < tr->S - 1) {         /* the stage's output: into the send buffer */
-            y = *msg(tr, OUT_F, s, m);
-        } else {                            /* the model's output */
-            out = rows_of(tr->y, m * n, n);
-            y = &out;
+            out = sv(tr, l + 1, m)->x;
         }
-        if ((st = pp_block_forward(&tr->w[l], k->x, k->h, k->a, y, reducer(tr))) != PP_OK) return st;
+        if ((st = pp_block_forward(&tr->w[l], k->x, k->h, k->a, out, reducer(tr))) != PP_OK) return st;
         if (l < last && (st = between_blocks(tr)) != PP_OK) return st;   /* messages move between blocks */
     }
+    return PP_OK;
+}
+
+/* The same on x (rows x width) into y (not x), storing nothing: h, a and
+ * the outputs between blocks live in scratch space freed on return.  A
+ * forward under --checkpoint, and pp_trainer_forward_stage. */
+static pp_status forward_unstored(pp_trainer *tr, int s, const pp_tensor *x, pp_tensor *y)
+{
+    int first = tr->part.first[s], last = tr->part.first[s + 1] - 1, n = x->rows;
+    int d = tr->cfg.width, f = tr->cfg.hidden / tr->g->T;
+    pp_tensor *h = NULL, *a = NULL, *between[2] = {NULL, NULL};   /* between: two outputs, in turn */
+    pp_status st;
+    if ((st = new_t(tr, PP_MEM_OTHER, n, f, &h)) != PP_OK || (st = new_t(tr, PP_MEM_OTHER, n, f, &a)) != PP_OK ||
+        (st = new_t(tr, PP_MEM_OTHER, n, d, &between[0])) != PP_OK ||
+        (st = new_t(tr, PP_MEM_OTHER, n, d, &between[1])) != PP_OK)
+        goto done;
+    const pp_tensor *in = x;
+    for (int l = first; l <= last && st == PP_OK; l++) {
+        pp_tensor *out = l == last ? y : between[(l - first) % 2];
+        st = pp_block_forward(&tr->w[l], in, h, a, out, reducer(tr));
+        if (st == PP_OK && l < last) st = between_blocks(tr);
+        in = out;
+    }
+done:
+    pp_tensor_free(h), pp_tensor_free(a), pp_tensor_free(between[0]), pp_tensor_free(between[1]);
+    return st;
+}
+
+/* The last stage: micro-batch m's loss, from its output y, and the loss's
+ * gradient into dy (rows x width). */
+static void loss_of(pp_trainer *tr, int m, const pp_tensor *y, pp_tensor *dy)
+{
+    int n = tr->rows, d = tr->cfg.width;
+    pp_tensor target = rows_of(tr->targets, m * n, n);
+    tr->mb_loss[m] = pp_ops_now()->mse(dy->data, y->data, target.data, (long)n * d,
+                                       1.0f / ((float)tr->cfg.batch * (float)d));
+}
+
+/* F: the stage's input is stored (the first block's x), then the blocks
+ * run, storing the rest of what the backward needs, or with --checkpoint
+ * nothing more: the backward makes it again (recompute). */
+static pp_status forward(pp_trainer *tr, int s, int m)
+{
+    int first = tr->part.first[s], last = tr->part.first[s + 1] - 1, n = tr->rows, d = tr->cfg.width;
+    int keep = !tr->cfg.checkpoint;
+    saved *k = sv(tr, first, m);
+    pp_tensor in, out = {0}, *y;
+    pp_status st;
+    if ((st = input_of(tr, s, m, &in)) != PP_OK || (st = new_t(tr, PP_MEM_ACTS, n, d, &k->x)) != PP_OK) return st;
+    pp_ops_now()->copy(k->x->data, in.data, pp_tensor_bytes(&in));
+    if (s < tr->S - 1) {                    /* the stage's output: into the send buffer */
+        y = *msg(tr, OUT_F, s, m);
+    } else {                                /* the model's output */
+        out = rows_of(tr->y, m * n, n);
+        y = &out;
+    }
+    if ((st = keep ? forward_stored(tr, s, m, y) : forward_unstored(tr, s, k->x, y)) != PP_OK) return st;
     if (s < tr->S - 1) {
         message_out(tr, OUT_F, s, m);
         return PP_OK;
     }
-    /* The last stage turns the output into the loss and keeps its gradient. */
-    if ((st = new_t(tr, PP_MEM_ACTS, n, d, &sv(tr, last, m)->dy)) != PP_OK) return st;
-    pp_tensor target = rows_of(tr->targets, m * n, n);
-    tr->mb_loss[m] = pp_ops_now()->mse(sv(tr, last, m)->dy->data, out.data, target.data, (long)n * d,
-                                       1.0f / ((float)tr->cfg.batch * (float)d));
+    /* The last stage turns the output into the loss and keeps its gradient
+     * (with --checkpoint the recompute makes it again). */
+    saved *top = sv(tr, last, m);
+    if ((st = new_t(tr, keep ? PP_MEM_ACTS : PP_MEM_OTHER, n, d, &top->dy)) != PP_OK) return st;
+    loss_of(tr, m, y, top->dy);
+    if (!keep) pp_tensor_free(top->dy), top->dy = NULL;
     return PP_OK;
+}
+
+/* --checkpoint, just before micro-batch m's backward on stage s (B, or I):
+ * its forward again from the input its F kept, storing this time what the
+ * backward needs, freed by B or W as an F's would be (W needs each block's
+ * x and a, so they stay past I).  The same operations on the same numbers:
+ * the same bits.  The output is needed again only on the last stage, for
+ * the loss's gradient (the loss it also gives is the F's, bit for bit). */
+static pp_status recompute(pp_trainer *tr, int s, int m)
+{
+    if (!tr->cfg.checkpoint) return PP_OK;
+    pp_tensor *y = NULL;
+    pp_status st = new_t(tr, PP_MEM_OTHER, tr->rows, tr->cfg.width, &y);
+    if (st == PP_OK) st = forward_stored(tr, s, m, y);
+    saved *top = sv(tr, tr->part.first[s + 1] - 1, m);
+    if (st == PP_OK && s == tr->S - 1 && (st = new_t(tr, PP_MEM_ACTS, tr->rows, tr->cfg.width, &top->dy)) == PP_OK)
+        loss_of(tr, m, y, top->dy);
+    pp_tensor_free(y);
+    return st;
 }
 
 /* ---- backward ------------------------------------------------------------ */
@@ -302,16 +378,26 @@ static void weight_in_order(pp_trainer *tr, int s, int m)
 
 /* ---- the executor's hooks ------------------------------------------------ */
 
+/* Seconds this thread has run on a CPU (a rank computes on one thread). */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static pp_status compute(void *ctx, pp_step *step, pp_action a)
 {
     pp_trainer *tr = ctx;
     if (a.stage < 0 || a.stage >= tr->S || !mine(tr, a.stage) || a.mb < 0 || a.mb >= tr->M) return PP_ESCHED;
     tr->cur = a;
     tr->step_now = step;
+    double cpu0 = cpu_now();
     pp_status st = PP_ESCHED;
     switch (a.kind) {
     case PP_F: st = forward(tr, a.stage, a.mb); break;
     case PP_B:
+        if ((st = recompute(tr, a.stage, a.mb)) != PP_OK) break;
         if (tr->w_next[a.stage] == a.mb) {   /* its turn: input and weights at once */
             tr->w_next[a.stage]++;
             if ((st = backward_fused(tr, a.stage, a.mb)) == PP_OK) weights_due(tr, a.stage);
@@ -319,10 +405,13 @@ static pp_status compute(void *ctx, pp_step *step, pp_action a)
             weight_in_order(tr, a.stage, a.mb);
         }
         break;
-    case PP_I: st = backward_input(tr, a.stage, a.mb); break;
+    case PP_I:
+        if ((st = recompute(tr, a.stage, a.mb)) == PP_OK) st = backward_input(tr, a.stage, a.mb);
+        break;
     case PP_W: weight_in_order(tr, a.stage, a.mb); st = PP_OK; break;
     default: break;
     }
+    tr->cpu_s += cpu_now() - cpu0;
     return st == PP_OK ? pp_backend_status() : st;   /* a GPU's failure shows here */
 }
 
@@ -396,6 +485,7 @@ static pp_status begin_step(pp_trainer *tr, int M)
     tr->M = M;
     tr->rows = tr->share / M;
     tr->loss = 0;
+    tr->cpu_s = 0;
     memset(&tr->comm, 0, sizeof tr->comm);
     tr->step_now = NULL;
     free_batch(tr);
@@ -569,6 +659,11 @@ pp_status pp_trainer_mem_all(pp_trainer *tr, pp_mem *all)
     return rc == MPI_SUCCESS ? PP_OK : PP_EMPI;
 }
 
+double pp_trainer_cpu_s(const pp_trainer *tr)
+{
+    return tr->cpu_s;
+}
+
 const pp_comm_stats *pp_trainer_comm(const pp_trainer *tr)
 {
     return &tr->comm;
@@ -596,6 +691,19 @@ long pp_trainer_iw_bytes(const pp_trainer *tr, int s, int M)
     return (long)sizeof(float) * (blocks * dh + (blocks - (s == tr->S - 1)) * dy);
 }
 
+long pp_trainer_input_bytes(const pp_trainer *tr, int s, int M)
+{
+    (void)s;   /* every stage's input is a micro-batch of the model's width */
+    return (long)sizeof(float) * (tr->share / M) * tr->cfg.width;
+}
+
+long pp_trainer_peak_act_bytes(const pp_trainer *tr, int s, int M, int held)
+{
+    long whole = pp_trainer_act_bytes(tr, s, M);
+    if (held <= 0 || !tr->cfg.checkpoint) return held * whole;
+    return (held - 1) * pp_trainer_input_bytes(tr, s, M) + whole;
+}
+
 long pp_trainer_act_bytes(const pp_trainer *tr, int s, int M)
 {
     int blocks = tr->part.first[s + 1] - tr->part.first[s];
@@ -606,23 +714,8 @@ long pp_trainer_act_bytes(const pp_trainer *tr, int s, int M)
 
 pp_status pp_trainer_forward_stage(pp_trainer *tr, int s, const pp_tensor *x, pp_tensor *y)
 {
-    if (s < 0 || s >= tr->S || !mine(tr, s)) return PP_EARG;
-    int n = x->rows, d = tr->cfg.width, f = tr->cfg.hidden / tr->g->T;
-    pp_tensor *cur = NULL, *h = NULL, *a = NULL, *nxt = NULL;
-    pp_status st;
-    if ((st = new_t(tr, PP_MEM_OTHER, n, d, &cur)) != PP_OK || (st = new_t(tr, PP_MEM_OTHER, n, f, &h)) != PP_OK ||
-        (st = new_t(tr, PP_MEM_OTHER, n, f, &a)) != PP_OK || (st = new_t(tr, PP_MEM_OTHER, n, d, &nxt)) != PP_OK)
-        goto done;
-    pp_ops_now()->copy(cur->data, x->data, pp_tensor_bytes(x));
-    for (int l = tr->part.first[s]; l < tr->part.first[s + 1]; l++) {
-        if ((st = pp_block_forward(&tr->w[l], cur, h, a, nxt, reducer(tr))) != PP_OK) goto done;
-        pp_tensor *swap = cur;
-        cur = nxt, nxt = swap;
-    }
-    pp_ops_now()->copy(y->data, cur->data, pp_tensor_bytes(y));
+    if (s < 0 || s >= tr->S || !mine(tr, s) || x == y) return PP_EARG;
+    pp_status st = forward_unstored(tr, s, x, y);
     pp_ops_now()->sync();   /* done when it returns, on a GPU too (callers time it) */
-    if (st == PP_OK) st = pp_backend_status();
-done:
-    pp_tensor_free(cur), pp_tensor_free(h), pp_tensor_free(a), pp_tensor_free(nxt);
-    return st;
+    return st != PP_OK ? st : pp_backend_status();
 }

@@ -38,7 +38,8 @@ void pp_report_broken(FILE *f, const char *broken, const char *mark, const char 
 double pp_run_wait_s(const pp_run *r);
 /* The communication table of a grid's step (rank 0): every rank's counts
  * (all: [g->size]) summed, beside their formulas: pipeline bytes
- * 2(P-1) B d 4, tensor-parallel all-reduces T (2L-1) B d 4 and all-gathers
+ * 2(P-1) B d 4, tensor-parallel all-reduces T (2L-1) B d 4 (T (3L-1) B d 4
+ * with checkpointing: the recompute sums again) and all-gathers
  * T 2(P-1) B d 4, the data-parallel sum D params 4.  wait_ms: the pipeline's
  * waiting time per rank.  The sums go to *sum (may be NULL). */
 void pp_report_comm(FILE *f, const pp_comm_stats *all, const pp_grid *g, const pp_model_cfg *c, int edges, double wait_ms,

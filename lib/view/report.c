@@ -306,7 +306,10 @@ void pp_report_comm(FILE *f, const pp_comm_stats *all, const pp_grid *g, const p
     fprintf(f, "  %-17s %6s %-21s %-21s %6s\n", "", "calls", "    bytes", "    bytes sent", "ms per");
     fprintf(f, "  %-17s %6s %-21s %-21s %6s\n", "", "", " measured = formula", " measured = formula", "rank");
     comm_row(f, "pipeline sends", s.pipe_msgs, s.pipe_bytes, 2L * E * act, s.pipe_bytes, 2L * E * act, wait_ms);
-    long ar = (long)T * (2 * L - 1) * act, ga = (long)T * 2 * E * act;
+    /* Two all-reduces per block and sample (the model's first block needs no
+     * input gradient); with checkpointing a third: the recompute's forward. */
+    int per = c->checkpoint ? 3 : 2;
+    long ar = (long)T * (per * L - 1) * act, ga = (long)T * 2 * E * act;
     if (T > 1) {
         comm_row(f, "TP all-reduces", s.tp_calls, s.tp_size, ar, s.tp_sent, ar * 2 * (T - 1) / T, s.tp_s / n * 1e3);
         comm_row(f, "TP all-gathers", s.gather_calls, s.gather_size, ga, s.gather_sent, ga * (T - 1) / T,
@@ -322,9 +325,10 @@ void pp_report_comm(FILE *f, const pp_comm_stats *all, const pp_grid *g, const p
     else snprintf(edge, sizeof edge, "the E = %d edges between stages on different ranks", E);
     int k = snprintf(text, sizeof text, "Formulas: pipeline sends 2%s b w 4 bytes, at %s, each way", e, edge);
     if (T > 1)
-        k += snprintf(text + k, sizeof text - (size_t)k, "; TP all-reduces T (2L-1) b w 4 (two per block and sample, "
+        k += snprintf(text + k, sizeof text - (size_t)k, "; TP all-reduces T (%dL-1) b w 4 (%s per block and sample, "
                       "but the model's first block needs no input gradient), TP all-gathers of the slices a stage "
-                      "received T 2%s b w 4", e);
+                      "received T 2%s b w 4", per, c->checkpoint ? "three with --checkpoint, the recompute's forward "
+                      "summing again," : "two", e);
     if (D > 1)
         k += snprintf(text + k, sizeof text - (size_t)k, "; DP gradient sums D %s4",
                       T > 1 ? "(params + (T-1) L w) " : "params ");
