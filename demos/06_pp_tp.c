@@ -82,11 +82,14 @@ static void one_shape(pp_demo *d, shape_result *res, int report)
             snprintf(text, sizeof text, "One stage: no pipeline messages at all; every byte is a TP sum (%.0f calls "
                      "per rank per step).", calls);
         else
-            snprintf(text, sizeof text, "TP moved %.1f times the bytes of the pipeline (formula T(2L-1) / (2%s) = "
+            /* sums per block and micro-batch: forward and backward (not the first block's),
+             * and with --checkpoint the forward again */
+            snprintf(text, sizeof text, "TP moved %.1f times the bytes of the pipeline (formula T(%dL-1) / (2%s) = "
                      "%.1f), in %.0f calls per rank per step (mean) against %.0f pipeline messages: a TP sum sits "
                      "inside every block, and the compute waits for it.",
-                     (double)sum.tp_size / (sum.pipe_bytes ? sum.pipe_bytes : 1), edges == P - 1 ? "(P-1)" : "E",
-                     (double)T * (2 * L - 1) / (2.0 * (edges > 0 ? edges : 1)), calls, msgs);
+                     (double)sum.tp_size / (sum.pipe_bytes ? sum.pipe_bytes : 1), c->checkpoint ? 3 : 2,
+                     edges == P - 1 ? "(P-1)" : "E",
+                     (double)T * ((c->checkpoint ? 3 : 2) * L - 1) / (2.0 * (edges > 0 ? edges : 1)), calls, msgs);
         if (T > 1) pp_report_wrap(stdout, text, "", "");
         res->tp_bytes = sum.tp_size, res->pipe_bytes = sum.pipe_bytes, res->tp_calls = calls, res->pipe_msgs = msgs;
         fflush(stdout);
