@@ -218,6 +218,16 @@ refuse "--fault in the stream" "--fault: this demo's first run leaves every rank
     mpiexec -n 4 ./demos/09_inference --fault stall:2
 full && refuse "--save-schedule of a stream" "--save-schedule: a stream of requests runs forwards only" \
     mpiexec -n 4 ./demos/09_inference --save-schedule s.csv
+refuse "--real where a demo computes one way" "--real: this demo computes one way only" \
+    mpiexec -n 2 ./demos/04_bubble_efficiency --real
+refuse "a model option without --real" "--depth: the model's options need --real" \
+    mpiexec -n 2 ./demos/09_inference --depth 4
+full && refuse "a tick with --real" "--tick-ms: this demo computes for real" \
+    mpiexec -n 2 ./demos/09_inference --real --tick-ms 3
+full && refuse "--steps in inference" "--steps: inference trains nothing" \
+    mpiexec -n 2 ./demos/09_inference --real --steps 3
+full && refuse "--checkpoint in inference" "--checkpoint: inference runs no backward" \
+    mpiexec -n 2 ./demos/09_inference --real --checkpoint
 refuse "a stream too short for a steady state" "-m 4: a stream needs at least 2P = 8 requests" \
     mpiexec -n 4 ./demos/09_inference -m 4
 refuse "--slow-stage without a factor" "--slow-stage: '2' is not a stage and a factor" \

@@ -44,6 +44,28 @@ done
 if [ "$good" = 1 ]; then echo "ok - 09 --interval 2: ratio $ratio (formula 2, within 10 %)"
 else echo "not ok - 09 --interval 2: ratio '$ratio', want 1.8 to 2.2"; sed 's/^/#   /' "$tmp/out"; fi
 
+# 2b. --real: the model's blocks serve the stream; every request's output on
+#     2 stages equals the one-rank run's, bit for bit.  (The rate needs a core
+#     per rank: make check also asks 2 stages for more than 1.5 times one rank
+#     with requests of 16 samples.)
+mpiexec -n 2 ./demos/09_inference --real --no-tui >"$tmp/out" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && grep -q "^every request's output on P stages equals the one-rank run's bit for bit" "$tmp/out"; then
+    echo "ok - 09 --real: 2 stages' outputs equal one rank's bit for bit"
+else echo "not ok - 09 --real: exit $rc"; sed 's/^/#   /' "$tmp/out" | tail -8; fi
+if full; then
+    tries=0
+    while :; do
+        tries=$((tries + 1))
+        mpiexec -n 2 ./demos/09_inference --real --no-tui --batch 256 -m 16 >"$tmp/out" 2>&1
+        ratio=$(figure "  P stages / one rank (measured)" 7)
+        good=$(awk -v r="$ratio" 'BEGIN { print (r >= 1.5) ? 1 : 0 }')
+        [ "$good" = 1 ] || [ $tries -ge 3 ] && break
+    done
+    if [ "$good" = 1 ]; then echo "ok - 09 --real: 2 stages serve $ratio times one rank's rate (try $tries)"
+    else echo "not ok - 09 --real: ratio '$ratio', want 1.5 or more"; sed 's/^/#   /' "$tmp/out" | head -12; fi
+fi
+
 # 3. A link of 1 Gb/s and 100 us: a 64 KiB message needs 624.3 us, so no
 #    send is seen complete sooner; and the delay is the breakdown's msg part.
 mpiexec -n 4 ./demos/04_bubble_efficiency --no-tui -m 8 --tick-ms 2 --link 1,100 --events "$tmp/ev.csv" \

@@ -299,6 +299,8 @@ static int not_here(const pp_demo_spec *spec, int k, const char *name, char *err
         return fail(err, n, "%s: this demo prints plain text and writes no file; 04_bubble_efficiency and 05_1f1b "
                     "take %s", name, name) != PP_OK;
     if (k == 21 && spec->no_dump) return fail(err, n, "--dump: %s", spec->no_dump) != PP_OK;
+    if (!spec->real && spec->either && k >= 12 && k < 22)
+        return fail(err, n, "%s: the model's options need --real (this demo is timed without it)", name) != PP_OK;
     if (!spec->real && k >= 12 && k < 22)
         return fail(err, n, "%s: this demo runs timed compute and has no model; "
                     "the real-compute demos (01, 02, 03) take %s", name, name) != PP_OK;
@@ -406,10 +408,18 @@ static pp_status no_validate(const pp_demo_spec *spec, pp_opts *o, char *err, si
 
 pp_status pp_cli_parse(int argc, char **argv, const pp_demo_spec *spec, pp_opts *o, char *err, size_t n)
 {
+    pp_demo_spec either;   /* a demo that runs either way: with --real, judged as a real one */
+    for (int i = 1; spec->either && i < argc; i++) o->real |= strcmp(argv[i], "--real") == 0;
+    if (o->real) either = *spec, either.real = 1, spec = &either;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             o->help = 1;
+            continue;
+        }
+        if (strcmp(a, "--real") == 0) {
+            if (!spec->either)
+                return fail(err, n, "--real: this demo computes one way only; 09_inference takes --real");
             continue;
         }
         if (strcmp(a, "--no-tui") == 0 || strcmp(a, "--exit") == 0) {
@@ -495,6 +505,9 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
         opt(f, "--chunks v", "chunks (stages) per rank for --schedule interleaved; any M (below P the "
             "formula no longer holds) (default 2)");
     }
+    if (spec->either)
+        opt(f, "--real", "compute for real: the model below (%s) instead of timed ticks; a tick is then 1 ms "
+            "(for --interval)", spec->real ? "its options listed" : "--real --help lists its options");
     if (spec->real) {
         const pp_model_cfg *c = &d->model;
         fprintf(f, "the model: --depth blocks y = x + gelu(x W1 + b1) W2 + b2, trained with SGD\n"

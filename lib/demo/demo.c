@@ -39,6 +39,7 @@ struct pp_demo_state {
     int cost_M;              /* the M they were measured for (0: not yet) */
     double stage_scale[PP_MAX_STAGES]; /* blocks per stage: the simulator's per-stage cost */
     double weight[PP_MAX_STAGES]; /* timed: each stage's cost against an even one's (--slow-stage) */
+    pp_demo_spec spec;       /* a demo that runs either way, as --real made it */
     int guard;               /* rank 0 without the view: the guardian's pipe (-1: none) */
     char devices[400];       /* rank 0, GPU ranks: which rank computes on which GPU */
     int paced;               /* the live view's tick has been chosen (pace) */
@@ -284,6 +285,10 @@ void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv
     char err[512];
     pp_opts defaults = d->opt;
     int bad = pp_cli_parse(*argc, *argv, spec, &d->opt, err, sizeof err) != PP_OK, world_rank;
+    if (d->opt.real) {   /* --real: from here a real demo */
+        d->in->spec = *spec, d->in->spec.real = 1;
+        d->spec = spec = &d->in->spec;
+    }
     if (bad || d->opt.help) {
         MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
         if (world_rank == 0 && bad) fprintf(stderr, "%s: error: %s\n", d->prog, err);

@@ -33,6 +33,7 @@ typedef struct {
     const char *no_dump;     /* real compute that writes no .npy files: why --dump is refused */
     const char *no_checkpoint; /* real compute that chooses checkpointing itself: why --checkpoint is refused */
     int stream;              /* inference: each micro-batch is a request; --interval is taken */
+    int either;              /* timed, or with --real real compute (then as if .real were set) */
     int here;                /* it prints the bubble predicted for this machine: a probe step runs
                                 before its first step (on one pipeline: T = D = 1) */
 } pp_demo_spec;
@@ -73,6 +74,7 @@ typedef struct {
     int no_validate;         /* --no-validate: run a schedule whose order would deadlock */
     char device[8];          /* --device cpu|gpu: where every rank computes */
     int repeat;              /* --repeat N: timed steps run N times, the median shown */
+    int real;                /* --real: computes for real (a demo with spec.either) */
     double link_gbps, link_us; /* --link GBPS[,US]: the link model (0: none) */
     double interval;         /* --interval TICKS: between two requests' arrivals (0: all waiting) */
     int slow_stage;          /* --slow-stage S:FACTOR: stage S costs FACTOR times the others (-1: none) */

@@ -188,6 +188,9 @@ void pp_trainer_free(pp_trainer *t);
  * events in *meas (as pp_exec_step); every rank gets the step's loss. */
 pp_status pp_trainer_step(pp_trainer *t, const pp_sched *lowered, const pp_exec_opts *o, pp_run **meas,
                           double *loss);
+/* The last step's outputs (batch x width, micro-batch after micro-batch) on
+ * the rank that runs the last stage; NULL on the others. */
+const pp_tensor *pp_trainer_outputs(const pp_trainer *t);
 /* Runs stage `stage`'s blocks forward on x (rows x width) into y (not x), storing nothing. */
 pp_status pp_trainer_forward_stage(pp_trainer *t, int stage, const pp_tensor *x, pp_tensor *y);
 /* Collective: rank 0 receives every block's parameters (as pp_reference_train lays them out). */

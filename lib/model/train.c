@@ -712,6 +712,11 @@ long pp_trainer_act_bytes(const pp_trainer *tr, int s, int M)
     return (long)sizeof(float) * pp_stage_act_floats(&slice, blocks, s == tr->S - 1, tr->share / M);
 }
 
+const pp_tensor *pp_trainer_outputs(const pp_trainer *tr)
+{
+    return tr->y;
+}
+
 pp_status pp_trainer_forward_stage(pp_trainer *tr, int s, const pp_tensor *x, pp_tensor *y)
 {
     if (s < 0 || s >= tr->S || !mine(tr, s) || x == y) return PP_EARG;
