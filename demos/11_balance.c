@@ -84,7 +84,10 @@ static void weigh(pp_demo *d, const char *how, const double *cost, const double 
     char err[300] = "";
     int bad = pp_partition_make(how, L, P, cost, &part, err, sizeof err) != PP_OK;
     pp_demo_refuse_if(d, bad, "%s", err);
-    pp_partition_str(&part, row->blocks, sizeof row->blocks);
+    size_t k = 0;   /* blocks per stage as counts: "3,5,5,3" (ranges would not fit 80 columns at P = 8) */
+    for (int s = 0; s < P; s++)
+        k += (size_t)snprintf(row->blocks + k, sizeof row->blocks - k, "%s%d", s ? "," : "",
+                              part.first[s + 1] - part.first[s]);
     for (int s = 0; s < P; s++) {
         double sum = 0;
         for (int l = part.first[s]; l < part.first[s + 1]; l++) sum += cost[l];
@@ -118,7 +121,8 @@ static void part1_report(const pp_demo *d, const balance_row *rows, int n, int s
     printf("1f1b on P=%d stages, M=%d; an even stage: %d blocks, F=%g B=%g ticks of %.4g ms\n", P, M,
            BLOCKS_PER_STAGE, F, B, tick_ms);
     if (slow_stage >= 0)
-        printf("stage %d's rank is %g times slower than the others (--slow-stage)\n", slow_stage, d->opt.slow_factor);
+        printf("stage %d's rank takes %g times as long as the others for the same work\n(--slow-stage)\n", slow_stage,
+               d->opt.slow_factor);
     else
         printf("the embedding (before block 0) and the loss (after the last block) cost\n"
                "%d blocks' worth each (a stated model)\n", EXTRA_BLOCKS);
@@ -134,9 +138,10 @@ static void part1_report(const pp_demo *d, const balance_row *rows, int n, int s
                rows[i].meas_ms, 100 * rows[i].bubble, imbal);
     }
     printf("slowest: the slowest stage's cost over an even stage's (computed); predicted:\n"
-           "the simulator with those costs; imbal: the measured bubble's part that comes\n"
-           "from the stages' unequal costs (pp_idle.h; formula (P-1)/(M+P-1) = %.1f %%)\n",
-           100 * pp_theory_bubble_step(PP_FAM_1F1B, P, M, 1));
+           "the simulator with those costs; imbal: the part of the measured bubble that\n"
+           "the unequal costs make (the breakdown, pp_idle.h, replays the step with its\n"
+           "stages' costs and with their mean: computed, so the same in every run);\n"
+           "formula (P-1)/(M+P-1) = %.1f %%\n", 100 * pp_theory_bubble_step(PP_FAM_1F1B, P, M, 1));
 }
 
 /* Part 1: even, split equally with the extra work, split by cost. */
@@ -194,6 +199,8 @@ static void part2(pp_demo *d)
     pp_model_cfg c;
     pp_model_cfg_default(&c);
     c.batch = PART2_BATCH;
+    static const double even[1] = {1};
+    pp_demo_stage_costs(d, even, 0);   /* every stage the same (not --slow-stage's) */
     int P = d->grid->P, per = c.depth / P > 0 ? c.depth / P : 1, ms[MAX_SWEEP], n = 0;
     for (int M = 1; M <= c.batch && n < MAX_SWEEP; M *= 2)
         if (c.batch % M == 0) ms[n++] = M;
@@ -233,9 +240,9 @@ static void part2(pp_demo *d)
     fit(rows_b, slot_s, n, &t0[1], &k[1]);
     for (int j = 0; j < 2; j++) star[j] = t0[j] > 0 && k[j] > 0 ? sqrt((P - 1) * k[j] * c.batch / t0[j]) : 0;
     printf("\nthe batch-size constraint: a batch of %d samples in M micro-batches, 1f1b\n"
-           "on P=%d stages of %d blocks (width %d, hidden %d); each stage's F+B measured\n"
+           "on P=%d stages of %d block%s (width %d, hidden %d); each stage's F+B measured\n"
            "from the real model's block at that micro-batch size, then the step run timed\n\n", c.batch, P, per,
-           c.width, c.hidden);
+           per == 1 ? "" : "s", c.width, c.hidden);
     printf("%5s %9s %12s %10s %10s %10s\n", "M", "samples", "stage F+B", "step ms", "step ms", "samples/s");
     printf("%5s %9s %12s %10s %10s %10s\n", "", "per m.b.", "us, measured", "predicted", "measured", "measured");
     for (int i = 0; i < n; i++)

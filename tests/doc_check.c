@@ -79,8 +79,7 @@ static const char *masks[][2] = {
     {"^(  [0-9]+ x [0-9]+ x [0-9]+)( +[0-9.]+){6}$", "\\1 <t>"},
     /* demo 11: part 1's rows (step measured, bubble, imbalance), part 2's rows
      * (all measured but M and the samples), the fitted optimum, the best M */
-    {"^((even|equal|by cost) +[0-9]+-[0-9]+( \\| [0-9]+-[0-9]+)* +[0-9.]+ +[0-9.]+) +[0-9.]+ +[0-9.]+% +([+-][0-9.]+|n/a)$",
-     "\\1 <n> <n>% <n>"},
+    {"^((even|equal|by cost) +[0-9,]+ +[0-9.]+ +[0-9.]+) +[0-9.]+ +[0-9.]+% +([+-][0-9.]+|n/a)$", "\\1 <n> <n>% <n>"},
     {"^( +[0-9]+ +[0-9]+) +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9]+(  <- best)?$", "\\1 <row>"},
     {"a sample: M = [0-9.]+", "a sample: M = <n>"},
     {"measured best M = [0-9]+", "measured best M = <n>"},

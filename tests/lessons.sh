@@ -26,6 +26,7 @@ for lesson in lessons/*.md; do
         case "$cmd" in
             *0[123]_*|*06_*|*10_*|*12_*) extra=""; want="measured" ;;
             *13_deadlock*) extra="--tick-ms 1"; want="^cause: |refused before running|ran to its end"; status=any ;;
+            *09_inference*--real*) extra=""; want="bit for bit" ;;
             *09_inference*) extra="--tick-ms 1"; want="throughput" ;;
             *11_balance*) extra="--tick-ms 1"; want="imbal" ;;
             *) extra="--tick-ms 1"; want="bubble" ;;

@@ -325,7 +325,7 @@ static const char *refusal(const pp_sched *lo, const pp_run *m, int so_far)
             computes += m->ranks[r].ev[i].type == PP_EV_COMPUTE;
         }
     if (!lo->lowered) return "the schedule was not validated";
-    if (lo->forward_only) return "requests arriving over time are not taken apart";
+    if (lo->forward_only) return "a stream of requests, forwards only, is not taken apart";
     if (m->nrows != lo->nranks || m->T > 1 || m->D > 1) return "a grid's step (T or D > 1) is not taken apart";
     if (held) return "the step was paused in the live view";
     if (m->quit) return "the step was cut short";

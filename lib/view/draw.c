@@ -322,9 +322,12 @@ static void draw_title(const pp_view_model *m, int w)
         snprintf(parts[3], sizeof parts[3], "real compute: F=%.2f B=%.2f ms a block", m->ticks[PP_F] * ms,
                  m->ticks[PP_B] * ms);
     else if (m->kinds[PP_I] || m->kinds[PP_W])
-        snprintf(parts[3], sizeof parts[3], "tick %.4g ms  F=%g I=%g W=%g ticks", m->tick_s * 1e3, m->ticks[PP_F],
+        snprintf(parts[3], sizeof parts[3], "tick %.4g ms  F=%.3g I=%.3g W=%.3g ticks", m->tick_s * 1e3, m->ticks[PP_F],
                  m->ticks[PP_I], m->ticks[PP_W]);
-    else snprintf(parts[3], sizeof parts[3], "tick %.4g ms  F=%g B=%g ticks", m->tick_s * 1e3, m->ticks[PP_F], m->ticks[PP_B]);
+    else if (!m->kinds[PP_B])   /* forwards only (inference) */
+        snprintf(parts[3], sizeof parts[3], "tick %.4g ms  F=%.3g ticks", m->tick_s * 1e3, m->ticks[PP_F]);
+    else snprintf(parts[3], sizeof parts[3], "tick %.4g ms  F=%.3g B=%.3g ticks", m->tick_s * 1e3, m->ticks[PP_F],
+                  m->ticks[PP_B]);
     double clock = pp_view_shown(m, m->now);   /* the clock before the costs (not below 0 before the start) */
     snprintf(parts[2], sizeof parts[2], "%.2f s", clock > 0 ? clock : 0.0);
     attron(A_BOLD);

@@ -261,11 +261,13 @@ static void work_out_parts(pp_view *v, int whole)
     for (int k = 0; k < PP_NPARTS; k++) pt[k] = pp_part_points(&x, (pp_part)k, 1);
     /* over the formula at the end, over the schedule's own replay so far
      * (lesson 04 names each part; 79 columns at most) */
-    char sched[24] = "";
-    if (whole) snprintf(sched, sizeof sched, " sched %+.1f", pt[PP_PART_SCHEDULE]);
-    snprintf(m->parts, sizeof m->parts, "over the %s, pts:%s imb %+.1f ovr %+.1f late %+.1f msg %+.1f kit %+.1f",
-             whole ? "formula" : "schedule so far", sched, pt[PP_PART_IMBALANCE], pt[PP_PART_OVERRUN], pt[PP_PART_LATE],
-             pt[PP_PART_MESSAGES], pt[PP_PART_REACTION]);
+    char sched[24] = "", num[PP_NPARTS][12];
+    for (int k = 0; k < PP_NPARTS; k++)   /* one decimal below 10 points, none above: the line keeps its width */
+        snprintf(num[k], sizeof num[k], fabs(pt[k]) < 9.95 ? "%+.1f" : "%+.0f", pt[k]);
+    if (whole) snprintf(sched, sizeof sched, " sched %s", num[PP_PART_SCHEDULE]);
+    snprintf(m->parts, sizeof m->parts, "over the %s, pts:%.11s imb %.5s ovr %.5s late %.5s msg %.5s kit %.5s",
+             whole ? "formula" : "schedule so far", sched, num[PP_PART_IMBALANCE], num[PP_PART_OVERRUN], num[PP_PART_LATE],
+             num[PP_PART_MESSAGES], num[PP_PART_REACTION]);
 }
 
 pp_run *pp_view_end_run(pp_view *v, int retimed, int quit)
