@@ -230,14 +230,19 @@ static pp_status forward(pp_trainer *tr, int s, int m)
     saved *k = sv(tr, first, m);
     pp_tensor in, out = {0}, *y;
     pp_status st;
-    if ((st = input_of(tr, s, m, &in)) != PP_OK || (st = new_t(tr, PP_MEM_ACTS, n, d, &k->x)) != PP_OK) return st;
-    pp_ops_now()->copy(k->x->data, in.data, pp_tensor_bytes(&in));
+    if ((st = input_of(tr, s, m, &in)) != PP_OK) return st;
     if (s < tr->S - 1) {                    /* the stage's output: into the send buffer */
         y = *msg(tr, OUT_F, s, m);
     } else {                                /* the model's output */
         out = rows_of(tr->y, m * n, n);
         y = &out;
     }
+    if (tr->infer) {   /* inference: the output alone, nothing kept for a backward, no loss */
+        if ((st = forward_unstored(tr, s, &in, y)) == PP_OK && s < tr->S - 1) message_out(tr, OUT_F, s, m);
+        return st;
+    }
+    if ((st = new_t(tr, PP_MEM_ACTS, n, d, &k->x)) != PP_OK) return st;
+    pp_ops_now()->copy(k->x->data, in.data, pp_tensor_bytes(&in));
     if ((st = keep ? forward_stored(tr, s, m, y) : forward_unstored(tr, s, k->x, y)) != PP_OK) return st;
     if (s < tr->S - 1) {
         message_out(tr, OUT_F, s, m);
@@ -570,6 +575,7 @@ pp_status pp_trainer_step(pp_trainer *tr, const pp_sched *s, const pp_exec_opts 
         if (s->stage_rank[k] != tr->stage_rank[k]) return PP_EARG;
     pp_exec_opts real = *o;
     real.work = &tr->work;
+    tr->infer = s->forward_only;
     tr->plain_wait.poll_s = o->poll_wait_s;
     pp_status st;
     if ((st = begin_step(tr, s->nmb)) != PP_OK || (st = pp_exec_step(tr->g, s, &real, meas)) != PP_OK) goto done;
