@@ -39,8 +39,10 @@ static void heading(const pp_sched *s, const pp_partition *part, const pp_model_
     pp_partition_str(part, parts, sizeof parts);
     if (s->chunks > 1) snprintf(chunks, sizeof chunks, " x %d chunks = %d stages", s->chunks, s->nstages);
     snprintf(line, sizeof line, "the %s schedule; a batch of %d samples through %d blocks (width %d, hidden %d) "
-             "on %d rank%s%s (blocks%s %s), %d steps per M; %s", s->name, c->batch, c->depth, c->width,
-             c->hidden, P, P == 1 ? "" : "s", chunks, chunks[0] ? " per stage" : "", parts, c->steps, pp_backend_name());
+             "on %d rank%s%s (blocks%s %s), %d steps per M; %s%s", s->name, c->batch, c->depth, c->width,
+             c->hidden, P, P == 1 ? "" : "s", chunks, chunks[0] ? " per stage" : "", parts, c->steps, pp_backend_name(),
+             c->checkpoint ? "; with activation checkpointing (--checkpoint: each backward runs its forward again; "
+                             "GFLOP/s counts the model's multiplies only, not the recompute)" : "");
     pp_report_wrap(stdout, line, "", "");
     snprintf(line, sizeof line, "all figures measured in this run except the formula and here columns; step time: "
              "the median over the steps; bubble: the last step's share, formula %s; here: predicted for this machine "

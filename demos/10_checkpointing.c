@@ -43,17 +43,21 @@ static double sum(const double *x, int n)
     return s;
 }
 
-/* One training step of w; rank 0 adds each rank's busy and CPU time if
- * `count` (the first step is left out: it touches fresh memory). */
-static void step(pp_demo *d, way *w, const pp_sched *s, int ckpt, int count, double *cpu)
+/* Step i (from 0) of w, which trains with checkpointing if `ckpt`; rank 0
+ * adds each rank's busy and CPU time from the second step on (the first
+ * touches fresh memory).  The live view says which way this step runs. */
+static void step(pp_demo *d, way *w, const pp_sched *s, int ckpt, int i, double *cpu)
 {
     pp_run *pred = NULL, *meas = NULL;
     double loss, mine;
     d->opt.model.checkpoint = ckpt;   /* the costs the step is predicted with */
+    pp_demo_note(d, "%s, step %d of %d, %s", s->name, i + 1, d->opt.model.steps,
+                 ckpt ? "with checkpointing: each backward runs its forward again"
+                      : "without checkpointing: each forward keeps all it computes");
     pp_demo_train(d, w->t, s, &pred, &meas, &loss);
     mine = pp_trainer_cpu_s(w->t);
     MPI_Gather(&mine, 1, MPI_DOUBLE, cpu, 1, MPI_DOUBLE, 0, d->grid->all);
-    for (int r = 0; meas && count && r < meas->nrows; r++) w->busy[r] += meas->busy[r], w->cpu[r] += cpu[r];
+    for (int r = 0; meas && i > 0 && r < meas->nrows; r++) w->busy[r] += meas->busy[r], w->cpu[r] += cpu[r];
     if (meas) w->bubble = pp_run_bubble_step(meas);
     pp_run_free(pred), pp_run_free(meas);
 }
@@ -65,7 +69,7 @@ static void memory_table(const pp_sched *s, const way w[2], int M)
     printf("%s, M=%d: stored activations at peak, KiB per rank, measured from the\n"
            "allocations / formula (h: micro-batches held at once, formula %s)\n", s->name, M,
            pp_theory_peak_text(s->family));
-    printf("  rank   without checkpointing      with --checkpoint                saved\n");
+    printf("  rank   without checkpointing      with checkpointing               saved\n");
     printf("         meas./formula (h x 1)      meas./formula (h-1 x in + 1)     meas.\n");
     for (int r = 0; r < P; r++) {
         int held = pp_theory_peak_inflight(s->family, P, M, 1, r);
@@ -79,7 +83,7 @@ static void memory_table(const pp_sched *s, const way w[2], int M)
         printf("  %4d  %-26s %-30s %5.1f %%\n", r, a, b, plain ? 100.0 * (plain - ckpt) / plain : 0.0);
     }
     printf("  in: the stage's input, one micro-batch's (all a forward keeps with\n"
-           "  --checkpoint); 1: one micro-batch's whole activations (each block's x, h\n"
+           "  checkpointing); 1: one micro-batch's whole activations (each block's x, h\n"
            "  and gelu(h); the last stage also the loss gradient), which the backward\n"
            "  makes again\n");
 }
@@ -129,7 +133,7 @@ static void one_schedule(pp_demo *d, const pp_partition *part, const char *name,
         if (!w[k].busy || !w[k].mem || !w[k].cpu || !cpu) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
     }
     for (int i = 0; i < steps && !d->quit; i++)
-        for (int k = 0; k < 2 && !d->quit; k++) step(d, &w[k], s, k, i > 0, cpu);
+        for (int k = 0; k < 2 && !d->quit; k++) step(d, &w[k], s, k, i, cpu);
     long n = pp_model_params(&d->opt.model);
     float *got = me == 0 ? malloc((size_t)n * sizeof *got) : NULL;
     if (me == 0 && !got) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
@@ -163,7 +167,7 @@ int main(int argc, char **argv)
                 "allocations) and compute (measured), each beside its formula.",
         .real = 1, .no_schedule = 1, .no_dump = "this demo trains four times and writes no .npy files; demos 02 "
                                                  "and 03 take --dump (with --checkpoint too)",
-        .no_checkpoint = "this demo runs every schedule both without and with checkpointing"};
+        .no_checkpoint = "this demo trains both ways by itself"};
     snprintf(d.opt.schedule, sizeof d.opt.schedule, "gpipe, then 1f1b");
     pp_demo_start(&d, &spec, &argc, &argv);
     int M = d.opt.mb[0], me = d.grid->rank;
@@ -198,7 +202,7 @@ int main(int argc, char **argv)
                "the recompute repeats the same operations on the same numbers.\n", c->steps);
     else if (wrong)
         printf("THE WEIGHTS DIFFER from one process's (weights that differ: gpipe %ld, with\n"
-               "--checkpoint %ld; 1f1b %ld, with --checkpoint %ld): trained wrong.\n", diff[0][0], diff[0][1],
+               "checkpointing %ld; 1f1b %ld, with checkpointing %ld): trained wrong.\n", diff[0][0], diff[0][1],
                diff[1][0], diff[1][1]);
     free(ref);
     int status = pp_demo_end(&d);

@@ -213,6 +213,8 @@ static pp_status parse_link(const char *v, pp_opts *o, char *err, size_t n)
 
 static pp_status parse_schedule(const char *v, const pp_demo_spec *spec, pp_opts *o, char *err, size_t n)
 {
+    if (spec->no_schedule && spec->real)   /* short: the demo's name and "error:" come first */
+        return fail(err, n, "--schedule: fixed here; demos 02 and 03 take '%s'", v);
     if (spec->no_schedule)
         return fail(err, n, "--schedule: this demo chooses its own schedules; run 04_bubble_efficiency for '%s'", v);
     size_t len = strlen(v);
