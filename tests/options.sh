@@ -35,6 +35,9 @@ bad_values() {
         --watchdog) echo "soon|-1" ;;
         --fault) echo "explode:1|stall:99" ;;
         --device) echo "tpu|" ;;
+        --link) echo "fast|0,5" ;;
+        --slow-stage) echo "x|0:0" ;;
+        --interval) echo "soon|-1" ;;
         *) echo "" ;;
     esac
 }
