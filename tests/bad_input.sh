@@ -205,12 +205,12 @@ refuse "--fault slow naming a rank not in the job" "--fault: 'slow:9': rank 9 is
     mpiexec -n 4 ./demos/04_bubble_efficiency --fault slow:9
 refuse "--repeat in a real demo" "--repeat: this demo computes for real and takes --steps" \
     mpiexec -n 2 ./demos/02_microbatches --repeat 3
-refuse "--link not a speed" "--link: 'fast' is not a link: give GBPS" mpiexec -n 4 ./demos/04_bubble_efficiency --link fast
+full && refuse "--link not a speed" "--link: 'fast' is not a link: give GBPS" mpiexec -n 4 ./demos/04_bubble_efficiency --link fast
 full && refuse "--link of zero Gb/s" "--link: '0,5' is not a link" mpiexec -n 4 ./demos/05_1f1b --link 0,5
 full && refuse "--link latency negative" "--link: '10,-1' is not a link" mpiexec -n 8 ./demos/06_pp_tp --link 10,-1
 full && refuse "--link where no step runs" "--link: this demo sends no messages through a step" \
     mpiexec -n 4 ./demos/01_forward_flow --link 10
-refuse "--interval negative" "--interval: '-1' is not a time between requests" \
+full && refuse "--interval negative" "--interval: '-1' is not a time between requests" \
     mpiexec -n 4 ./demos/09_inference --interval -1
 full && refuse "--interval without a stream" "--interval: this demo has no stream of requests" \
     mpiexec -n 4 ./demos/04_bubble_efficiency --interval 2

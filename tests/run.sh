@@ -11,7 +11,7 @@ trap 'rm -f "$log"' EXIT
 step ./tests/test_sched
 step ./tests/test_idle
 step mpiexec -n 4 ./tests/test_train
-step mpiexec -n 4 ./tests/test_random 300
+step mpiexec -n 4 ./tests/test_random 200
 step mpiexec -n 8 ./tests/test_grid
 for P in 2 3 4 8; do step mpiexec -n $P ./tests/test_mpi 4; done
 step mpiexec -n 4 ./tests/test_mpi 4 skew

@@ -56,7 +56,7 @@ step() {
 step "test_sched" ./tests/test_sched
 step "test_train" mpiexec -n 4 ./tests/test_train
 step "test_grid" mpiexec -n 8 ./tests/test_grid
-step "test_random, other seeds" mpiexec -n 4 ./tests/test_random 100 4242
+step "test_random, other seeds" mpiexec -n 4 ./tests/test_random 200 4242
 step "test_mpi, 4 ranks" mpiexec -n 4 ./tests/test_mpi 4
 for demo in 00_anatomy:4 01_forward_flow:4 02_microbatches:2 03_memory_split:4 04_bubble_efficiency:4 \
             05_1f1b:4 06_pp_tp:8 07_interleaved:4 08_zero_bubble:4 09_inference:4 10_checkpointing:4 \
