@@ -12,7 +12,7 @@ step ./tests/test_sched
 step ./tests/test_idle
 step mpiexec -n 4 ./tests/test_train
 step mpiexec -n 4 ./tests/test_random 200
-step mpiexec -n 8 ./tests/test_grid
+step mpiexec -n 8 ./tests/test_grid sample
 for P in 2 3 4 8; do step mpiexec -n $P ./tests/test_mpi 4; done
 step mpiexec -n 4 ./tests/test_mpi 4 skew
 step sh tests/deps.sh
