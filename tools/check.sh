@@ -70,6 +70,7 @@ step "two simulated machines (ranks on a and b), every check" env PP_TEST_FULL=1
 step "options (those refused once the ranks are set up), in every demo" env PP_OPTIONS_LATE=1 PP_TEST_FULL=1 sh tests/options.sh
 step "every option of every demo (the normal build)" env PP_TEST_FULL=1 sh "$top/tests/options.sh"
 step "demos 09 and 06 against their formulas, and the link model, every check (the normal build)" env PP_TEST_FULL=1 sh "$top/tests/stream.sh"
+step "demo 11 against its predictions, every check (the normal build)" env PP_TEST_FULL=1 sh "$top/tests/balance.sh"
 step "every live-view session (the normal build)" env PP_TEST_FULL=1 sh "$top/tests/tui.sh"
 step "every lesson command, and every demo at 80 columns (the normal build)" env PP_TEST_FULL=1 sh "$top/tests/lessons.sh"
 step "lessons under other OpenBLAS kernels" sh "$top/tests/kernels.sh"
