@@ -64,9 +64,6 @@ static void one_shape(pp_demo *d, shape_result *res, int report)
                  "micro-batch%s, %s, %d step%s", L, c->width, c->hidden, split, parts, c->batch, M, M == 1 ? "" : "es",
                  s->name, c->steps, c->steps == 1 ? "" : "s");
         pp_report_wrap(stdout, line, "", "");
-        /* a pipeline message: one micro-batch's activations, batch / M x width floats */
-        pp_demo_link_text(d, (long)(c->batch / M) * c->width * (long)sizeof(float), line, sizeof line);
-        if (line[0]) pp_report_wrap(stdout, line, "", "  ");
         if (!d->tui && last) {
             printf("\nlast step, measured (one row per rank; a tensor-parallel group is T rows):\n");
             pp_report_timeline(stdout, last, last->makespan / 60, 80);

@@ -76,10 +76,13 @@ static void measure(const pp_sched *s, const pp_run *run, const double *arrive_s
         queued[m] = done[m] - arrive_s[m];
         if (in && in->t1 > t1) t1 = in->t1;
     }
-    double t0 = done[first], window = t1 - t0;
-    int n = 0;
-    for (int m = 0; m < M; m++) n += done[m] > t0 && done[m] <= t1;
-    x->rate = window > 0 ? n / window : 0;
+    /* The rate: requests leaving the last stage once the line is full (the
+     * line drains at the same pace).  The busy shares: until the first stage
+     * is done, or if the line runs slower than that stage, until the last. */
+    double t0 = done[first], out = done[M - 1] - t0;
+    x->rate = out > 0 ? (M - 1 - first) / out : -1;
+    if (t1 <= t0) t1 = done[M - 1];
+    double window = t1 - t0;
     x->n_busy = run->nrows < 64 ? run->nrows : 64;
     for (int r = 0; r < x->n_busy; r++) {
         double busy = 0;   /* compute inside the window */
@@ -183,10 +186,14 @@ static void report(const pp_demo *d, const stream_result x[2], double tick_s, lo
     printf("steady state: from request %d done (the line full) until the first stage ends\n"
            "the last request (then the line drains)\n\n", P - 1);
     printf("%-36s %10s %10s\n", "", "one rank", "P stages");
-    printf("%-36s %10.1f %10.1f\n", "throughput, requests/s (measured)", x[0].rate, x[1].rate);
+    if (x[0].rate > 0 && x[1].rate > 0)
+        printf("%-36s %10.1f %10.1f\n", "throughput, requests/s (measured)", x[0].rate, x[1].rate);
+    else   /* a clock that did not move between two departures: nothing to divide by */
+        printf("%-36s %10s %10s\n", "throughput, requests/s (measured)", "n/a", "n/a");
     printf("%-36s %10.1f %10.1f\n", "  formula: 1 / max(stage, interval)", rate[0], rate[1]);
-    printf("%-36s %10s %9.2fx  (formula %.2fx)\n", "  P stages / one rank (measured)", "",
-           x[0].rate > 0 ? x[1].rate / x[0].rate : 0, rate[0] > 0 ? rate[1] / rate[0] : 0);
+    if (x[0].rate > 0 && x[1].rate > 0)
+        printf("%-36s %10s %9.2fx  (formula %.2fx)\n", "  P stages / one rank (measured)", "", x[1].rate / x[0].rate,
+               rate[0] > 0 ? rate[1] / rate[0] : 0);
     printf("latency in service, ms (measured: the first stage starts the request, the last\n"
            "ends it):\n");
     const char *names[3] = {"median", "90th percentile", "largest"};
@@ -225,6 +232,12 @@ int main(int argc, char **argv)
     pp_demo_refuse_if(&d, M < 2 * P, "-m %d: a stream needs at least 2P = %d requests, so that a steady state "
                       "follows the line's filling", M, 2 * P);
     pp_demo_refuse_if(&d, P > 64, "%d ranks: this demo shows at most 64", P);
+    pp_demo_refuse_if(&d, pp_cli_given(&d.opt, "--layers"), "--layers: the one-rank run has one stage and the "
+                      "pipelined run P: give --partition front, back or balanced instead");
+    pp_demo_refuse_if(&d, pp_cli_given(&d.opt, "--repeat"), "--repeat: a stream has no bubble to take the median "
+                      "of; run the demo again to see how its figures vary");
+    pp_demo_refuse_if(&d, d.opt.ticks[PP_B] != 2 || d.opt.ticks[PP_I] != 1 || d.opt.ticks[PP_W] != 1,
+                      "--cost: a stream runs forwards only: give F alone, like --cost F=2");
     pp_demo_refuse_if(&d, pp_cli_given(&d.opt, "--steps") || pp_cli_given(&d.opt, "--lr"),
                       "%s: inference trains nothing: each run is one pass of forwards (demos 02 and 10 train)",
                       pp_cli_given(&d.opt, "--steps") ? "--steps" : "--lr");

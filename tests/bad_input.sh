@@ -228,6 +228,12 @@ full && refuse "--steps in inference" "--steps: inference trains nothing" \
     mpiexec -n 2 ./demos/09_inference --real --steps 3
 full && refuse "--checkpoint in inference" "--checkpoint: inference runs no backward" \
     mpiexec -n 2 ./demos/09_inference --real --checkpoint
+full && refuse "--link in the stream" "--link: the stream's formula has no link in it" \
+    mpiexec -n 4 ./demos/09_inference --link 10
+full && refuse "--layers in the stream" "--layers: the one-rank run has one stage" \
+    mpiexec -n 2 ./demos/09_inference --real --layers 4,4
+full && refuse "a backward's cost in the stream" "--cost: a stream runs forwards only" \
+    mpiexec -n 4 ./demos/09_inference --cost B=3
 refuse "a stream too short for a steady state" "-m 4: a stream needs at least 2P = 8 requests" \
     mpiexec -n 4 ./demos/09_inference -m 4
 full && refuse "--slow-stage without a factor" "--slow-stage: '2' is not a stage and a factor" \

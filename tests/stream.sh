@@ -1,8 +1,9 @@
 #!/bin/sh
-# stream.sh -- demo 09's headline figures against their formulas, and the
-# link model (--link) measured where it acts: every message leaves no sooner
-# than the link lets it, the delay shows up as messages in the breakdown,
-# and a slow link slows tensor parallelism far more than the pipeline.
+# stream.sh -- demo 09's headline figures against their formulas (timed and
+# --real), and the link model (--link) measured where it acts: every message
+# leaves no sooner than the link lets it, and the delay shows up as messages
+# in the breakdown; make check also: a slow link costs tensor parallelism far
+# more than the pipeline (demo 06), and --real's rate with a core per rank.
 # Timed figures get up to three tries on a busy machine.
 cd "$(dirname "$0")/.." || exit 1
 . tests/sample.sh
@@ -19,15 +20,17 @@ while :; do
     tries=$((tries + 1))
     mpiexec -n 4 ./demos/09_inference --no-tui --tick-ms 5 >"$tmp/out" 2>&1
     ratio=$(figure "  P stages / one rank (measured)" 7)
-    one=$(grep -A1 "^latency in service" "$tmp/out" >/dev/null; grep "^  median" "$tmp/out" | head -1 | awk '{print $2}')
+    one=$(grep "^  median" "$tmp/out" | head -1 | awk '{print $2}')
     pipe=$(grep "^  median" "$tmp/out" | head -1 | awk '{print $3}')
-    good=$(awk -v r="$ratio" -v a="$one" -v b="$pipe" 'BEGIN { print (r >= 3.6 && r <= 4.4 && b >= a) ? 1 : 0 }')
+    lat=$(grep "^  formula: P stages x F" "$tmp/out" | awk '{print $NF}')
+    good=$(awk -v r="$ratio" -v a="$one" -v b="$pipe" -v f="$lat" \
+        'BEGIN { print (r >= 3.6 && r <= 4.4 && b >= 0.95 * a && b >= 0.95 * f) ? 1 : 0 }')
     [ "$good" = 1 ] || [ $tries -ge 3 ] && break
 done
 if [ "$good" = 1 ]; then
-    echo "ok - 09: P=4 stages serve ${ratio} times the one-rank rate (formula 4, within 10 %); latency in service ${pipe} ms >= one rank's ${one} ms (try $tries)"
+    echo "ok - 09: P=4 stages serve ${ratio} times the one-rank rate (formula 4, within 10 %); latency in service ${pipe} ms, not below one rank's ${one} ms or the formula's ${lat} ms (5 % for the clock) (try $tries)"
 else
-    echo "not ok - 09: ratio '$ratio' (want 3.6 to 4.4), latency in service '$pipe' ms against one rank's '$one' ms"
+    echo "not ok - 09: ratio '$ratio' (want 3.6 to 4.4), latency in service '$pipe' ms against one rank's '$one' ms and the formula's '$lat' ms"
     sed 's/^/#   /' "$tmp/out"
 fi
 
@@ -89,7 +92,7 @@ full || exit 0
 mpiexec -n 8 ./demos/06_pp_tp --no-tui --steps 2 --link 0.02,500 >"$tmp/out" 2>&1
 t4=$(grep -A4 "^=== the two shapes side by side" "$tmp/out" | grep "^  2 x 4 x 1" | awk '{ print $9 }')
 t2=$(grep -A4 "^=== the two shapes side by side" "$tmp/out" | grep "^  4 x 2 x 1" | awk '{ print $9 }')
-if grep -q "^=== step time on this machine's own links and on the modelled link" "$tmp/out" &&
+if grep -q "^=== this machine's own links against the modelled link" "$tmp/out" &&
     awk -v a="$t4" -v b="$t2" 'BEGIN { exit !(a + 0 > 2 * (b + 0) && b + 0 > 0) }'; then
     echo "ok - 06 --link 0.02,500: a rank spends $t4 ms in TP sums at T=4, $t2 ms at T=2 (measured)"
 else

@@ -5,11 +5,11 @@
 # through a stand-in for ssh; the host file puts ranks 0-1 on a, 2-3 on b.
 # Every rank says where it runs (a line with its host name, printed by the
 # shell that then becomes the demo), so the test sees that the ranks really
-# were on both machines.  make test runs:
+# were on both machines.  Its short form (PP_TEST_FULL unset) runs:
 #   - mpiexec -n 4 hostname: two ranks on a, two on b;
 #   - demo 05 (timed, M=4, 2 ms ticks): GPipe and 1F1B run to the end;
 #   - demo 01 (real compute): the output equals one process's bit for bit.
-# make check (PP_TEST_FULL=1) adds:
+# make check runs it whole (PP_TEST_FULL=1), which adds:
 #   - demo 02 (real compute, one rank on each machine): its loss table
 #     equals the one the same run prints on one machine, digit for digit;
 #   - demo 05 with --tcp: the ranks' messages cross the cable, at least the

@@ -177,8 +177,10 @@ void pp_costs_default(pp_costs *c);
 
 /* A link between ranks, as a model (--link): a message of n bytes is handed
  * to MPI latency_s + 8 n / (gbps 1e9) seconds after its send begins, and the
- * messages between one pair of ranks cross one after another.  The machine's
- * own delivery comes on top.  gbps 0: no model. */
+ * messages between one pair of ranks cross one after another (exec.c); a
+ * collective's pieces leave one after another, each paying the whole of
+ * pp_link_s (collective.c).  The machine's own delivery comes on top.  gbps
+ * 0: no model. */
 typedef struct { double gbps, latency_s; } pp_link;
 /* Seconds a message of `bytes` takes to cross link l (0 without a model). */
 double pp_link_s(const pp_link *l, long bytes);

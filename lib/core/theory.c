@@ -130,6 +130,8 @@ const char *pp_theory_peak_text(pp_family f)
 
 const char *pp_theory_broken(pp_family f, int P, int M, int v, const pp_costs *c)
 {
+    for (int m = 0; c->release && m < M; m++)
+        if (c->release[m] > 0) return "requests arrive over time (the formula has them all waiting)";
     const double *t = c->ticks;
     int split = f == PP_FAM_ZBH1 || f == PP_FAM_ZBV;
     if (split && (fabs(t[PP_I] - t[PP_F]) > 1e-9 || fabs(t[PP_W] - t[PP_F]) > 1e-9))

@@ -206,6 +206,10 @@ static void bring_limit_up_to_date(pp_watchdog *w, const pp_step *step)
     pp_costs c = pp_step_costs(step);
     const pp_exec_opts *o = step->o;
     w->limit = o->watchdog_s < 0 ? pp_watchdog_limit(step->lo, &c) : o->watchdog_s;
+    /* A link model holds messages: a rank may wait for every message of its
+     * list to cross one link, and a sum for its pieces, and make no hang. */
+    if (o->watchdog_s < 0 && o->link.gbps > 0)
+        w->limit += (step->len + 2 * step->g->T) * pp_link_s(&o->link, (long)o->payload);
     w->interrupted = o->interrupted && *o->interrupted;
     double after = AFTER_CTRL_C_S + pp_watchdog_slowest(step->lo, &c);
     if (w->interrupted && (w->limit <= 0 || w->limit > after)) w->limit = after;

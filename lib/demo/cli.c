@@ -179,15 +179,22 @@ static pp_status parse_cost(const char *v, const pp_demo_spec *spec, pp_opts *o,
     return PP_OK;
 }
 
+/* Copies v into buf (cap bytes) cut at the first `sep`: *second is what
+ * followed it (NULL if v has none).  Returns -1 if v does not fit. */
+static int two_parts(const char *v, char sep, char *buf, size_t cap, char **second)
+{
+    snprintf(buf, cap, "%s", v);
+    *second = strchr(buf, sep);
+    if (*second) *(*second)++ = '\0';
+    return strlen(v) < cap ? 0 : -1;
+}
+
 /* "2:1.5": stage 2 costs 1.5 times the others. */
 static pp_status parse_slow(const char *v, pp_opts *o, char *err, size_t n)
 {
-    char buf[64];
-    snprintf(buf, sizeof buf, "%s", v);
-    char *colon = strchr(buf, ':');
-    if (colon) *colon++ = '\0';
+    char buf[64], *colon;
     long s;
-    if (strlen(v) >= sizeof buf || !colon || parse_int(buf, 0, PP_MAX_STAGES - 1, &s) != 0 ||
+    if (two_parts(v, ':', buf, sizeof buf, &colon) != 0 || !colon || parse_int(buf, 0, PP_MAX_STAGES - 1, &s) != 0 ||
         parse_num(colon, 0.01, 100, &o->slow_factor) != 0)
         return fail(err, n, "--slow-stage: '%s' is not a stage and a factor: give S:FACTOR, a stage from 0 to %d "
                     "and a factor from 0.01 to 100, like 2:1.5", v, PP_MAX_STAGES - 1);
@@ -198,12 +205,9 @@ static pp_status parse_slow(const char *v, pp_opts *o, char *err, size_t n)
 /* "10" or "10,5": a link of 10 Gb/s, with 5 us of latency. */
 static pp_status parse_link(const char *v, pp_opts *o, char *err, size_t n)
 {
-    char buf[64];
-    snprintf(buf, sizeof buf, "%s", v);
-    char *comma = strchr(buf, ',');
-    if (comma) *comma++ = '\0';
+    char buf[64], *comma;
     double us = 0;
-    if (strlen(v) >= sizeof buf || parse_num(buf, 0.001, 100000, &o->link_gbps) != 0 ||
+    if (two_parts(v, ',', buf, sizeof buf, &comma) != 0 || parse_num(buf, 0.001, 100000, &o->link_gbps) != 0 ||
         (comma && parse_num(comma, 0, 1e6, &us) != 0))
         return fail(err, n, "--link: '%s' is not a link: give GBPS[,LATENCY_US], Gb/s from 0.001 to 100000 and "
                     "microseconds from 0 to 1000000, like 100 or 1,50", v);
@@ -266,8 +270,10 @@ static int not_here(const pp_demo_spec *spec, int k, const char *name, char *err
         return fail(err, n, "--repeat: this demo %s; the timed demos (04, 05, 07, 08) take --repeat N",
                     spec->real ? "computes for real and takes --steps" : "runs no timed step to repeat") != PP_OK;
     if (k == 31 && (spec->real || spec->no_steps || spec->plain || spec->stream))
-        return fail(err, n, "--slow-stage: this demo %s; the timed demos (04, 05, 07, 08, 11) take --slow-stage",
-                    spec->real ? "computes for real: its stages cost what their blocks do" : "has no stages to slow") != PP_OK;
+        return fail(err, n, "--slow-stage: this demo %s; the timed demos (04, 05, 07, 08, 11, 13) take --slow-stage",
+                    spec->real     ? "computes for real: its stages cost what their blocks do"
+                    : spec->stream ? "gives every stage F ticks a request by design"
+                                   : "has no stages to slow") != PP_OK;
     if (k == 26 && spec->stream)
         return fail(err, n, "--fault: this demo's first run leaves every rank but 0 idle, so a fault has no "
                     "action to strike there; demos 04, 05 and 13 take --fault") != PP_OK;
@@ -277,7 +283,10 @@ static int not_here(const pp_demo_spec *spec, int k, const char *name, char *err
     if (k == 30 && !spec->stream)
         return fail(err, n, "--interval: this demo has no stream of requests; 09_inference takes --interval") != PP_OK;
     if (k == 29 && (spec->no_steps || spec->plain))
-        return fail(err, n, "--link: this demo sends no messages through a step; demos 02 to 12 take --link") != PP_OK;
+        return fail(err, n, "--link: this demo sends no messages through a step; demos 02 to 08 and 10 to 13 take "
+                    "--link") != PP_OK;
+    if (k == 29 && spec->stream)
+        return fail(err, n, "--link: the stream's formula has no link in it; demos 04 to 06 show a link's cost") != PP_OK;
     if (k == 27 && spec->plain)
         return fail(err, n, "--device: this demo calls the core on the CPU only; demos 01 to 13 take --device gpu") != PP_OK;
     if (k >= 25 && k <= 26 && (spec->no_steps || spec->plain))
@@ -572,10 +581,11 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
         d->fault[0] ? d->fault : "none");
     if (!spec->no_schedule && !spec->real)
         opt(f, "--no-validate", "run a schedule file even if its order would deadlock (the other checks stay)");
-    opt(f, "--link GBPS[,US]", "model a link of GBPS Gb/s and US microseconds of latency between ranks: each "
-        "message leaves US + bytes x 8 / GBPS e9 seconds after its send begins, one after another per pair of "
-        "ranks; a tensor-parallel sum waits as long for each piece it sends (default: no model, this machine's "
-        "own delivery)");
+    if (!spec->stream)
+        opt(f, "--link GBPS[,US]", "model a link of GBPS Gb/s and US microseconds of latency between ranks: "
+            "each message leaves US + bytes x 8 / GBPS e9 seconds after its send begins, one after another per "
+            "pair of ranks; a tensor-parallel sum waits as long for each piece it sends (default: no model, this "
+            "machine's own delivery)");
     opt(f, "--trace FILE.json", "write every event as a Chrome trace (open in ui.perfetto.dev)");
     opt(f, "--events FILE.csv", "write every event as CSV");
     opt(f, "--svg FILE.svg", "write the timeline as an SVG picture");

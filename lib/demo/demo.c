@@ -316,6 +316,14 @@ void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv
     d->exec.interrupted = &pp_interrupted;
     choose_device(d);
     say_machines(d);
+    if (spec->real && d->grid->rank == 0 && d->exec.link.gbps > 0) {   /* (timed demos: in each schedule's header) */
+        char line[400];   /* a pipeline message: a micro-batch's activations, batch / (D M) x width floats */
+        const pp_model_cfg *c = &d->opt.model;
+        pp_demo_link_text(d, (long)(c->batch / (d->grid->D * d->opt.mb[0])) * c->width * (long)sizeof(float), line,
+                          sizeof line);
+        pp_report_wrap(stdout, line, "", "  ");
+        fflush(stdout);
+    }
     /* --fault as typed, else PP_FAULT from the environment, else the demo's own. */
     const char *env = getenv("PP_FAULT");
     int from_env = !pp_cli_given(&d->opt, "--fault") && env && env[0];
@@ -460,17 +468,21 @@ static void pace(pp_demo *d, const pp_sched *s)
     d->exec.costs.tick_s = tick;
 }
 
+/* Timed: does every stage of s cost the same (no --slow-stage, no weights)? */
+static int weights_even(const pp_demo *d, const pp_sched *s)
+{
+    for (int k = 0; k < s->nstages && k < PP_MAX_STAGES; k++)
+        if (d->in->weight[k] != 1) return 0;
+    return 1;
+}
+
 /* One step, timed (t NULL) or training t: predicted, run with the view, exported. */
 static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas, pp_trainer *t, double *loss)
 {
     pp_demo_state *in = d->in;
     if (!t) {   /* timed: a rank's share of the model is split among its chunks; a stage may weigh more */
-        int even = s->chunks == 1;
-        for (int k = 0; k < s->nstages && k < PP_MAX_STAGES; k++) {
-            in->stage_scale[k] = in->weight[k] / s->chunks;
-            even = even && in->weight[k] == 1;
-        }
-        d->exec.costs.stage_scale = even ? NULL : in->stage_scale;
+        for (int k = 0; k < s->nstages && k < PP_MAX_STAGES; k++) in->stage_scale[k] = in->weight[k] / s->chunks;
+        d->exec.costs.stage_scale = s->chunks == 1 && weights_even(d, s) ? NULL : in->stage_scale;
     }
     if (!t && d->tui && !in->paced && !pp_cli_given(&d->opt, "--tick-ms")) pace(d, s);
     in->paced = 1;
@@ -883,9 +895,7 @@ void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m)
     if (s->note[0]) pp_report_wrap(f, s->note, "  ", "  ");   /* how a file was read */
     pp_demo_link_text(d, (long)d->exec.payload, line, sizeof line);
     if (line[0]) pp_report_wrap(f, line, "  ", "  ");
-    int even = 1;
-    for (int k = 0; k < s->nstages && k < PP_MAX_STAGES; k++) even = even && d->in->weight[k] == 1;
-    if (!even) {   /* some stage costs more (or less) than the others */
+    if (!weights_even(d, s)) {   /* some stage costs more (or less) than the others */
         size_t n = (size_t)snprintf(line, sizeof line, "each stage's cost, times an even stage's:");
         for (int k = 0; k < s->nstages && k < PP_MAX_STAGES && n < sizeof line - 16; k++)
             n += (size_t)snprintf(line + n, sizeof line - n, "%s %g", k ? "," : "", d->in->weight[k]);

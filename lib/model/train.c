@@ -517,9 +517,9 @@ static pp_status begin_step(pp_trainer *tr, int M)
             return st;
     }
     if (!mine(tr, S - 1)) return PP_OK;
-    if ((st = new_t(tr, PP_MEM_OTHER, tr->share, d, &tr->targets)) != PP_OK ||
-        (st = new_t(tr, PP_MEM_OTHER, tr->share, d, &tr->y)) != PP_OK)
-        return st;
+    if ((st = new_t(tr, PP_MEM_OTHER, tr->share, d, &tr->y)) != PP_OK) return st;
+    if (tr->infer) return PP_OK;   /* inference: no loss, no targets */
+    if ((st = new_t(tr, PP_MEM_OTHER, tr->share, d, &tr->targets)) != PP_OK) return st;
     /* One micro-batch at a time, as the single-process loop makes them. */
     for (int m = 0; m < M; m++) {
         pp_tensor xm = rows_of(tr->x, m * tr->rows, tr->rows), tm = rows_of(tr->targets, m * tr->rows, tr->rows);
@@ -585,7 +585,7 @@ pp_status pp_trainer_step(pp_trainer *tr, const pp_sched *s, const pp_exec_opts 
      * the losses are; then one SGD update. */
     for (int m = 0; m < tr->M; m++) tr->loss += tr->mb_loss[m];
     if (tr->g->D > 1 && (st = sum_loss(tr)) != PP_OK) goto done;
-    for (int l = 0; l < tr->cfg.depth; l++)
+    for (int l = 0; l < tr->cfg.depth && !tr->infer; l++)   /* inference: nothing to learn */
         if (tr->w[l].W1) pp_block_sgd(&tr->w[l], &tr->grad[l], tr->cfg.lr);
     if (MPI_Bcast(&tr->loss, 1, MPI_DOUBLE, tr->stage_rank[tr->S - 1], tr->g->pipe) != MPI_SUCCESS) st = PP_EMPI;
     if (st == PP_OK) st = pp_backend_status();   /* a GPU failure in the sums or the update */
