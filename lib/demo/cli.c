@@ -563,8 +563,9 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
         opt(f, "-h, --help", "this text");
         return;
     }
-    opt(f, "--save-schedule FILE", "write the schedule as CSV (one row per rank), to edit and load back; where the "
-        "demo runs several, the last one");
+    if (!spec->stream)   /* a stream's forwards-only schedule cannot be loaded back */
+        opt(f, "--save-schedule FILE", "write the schedule as CSV (one row per rank), to edit and load back; where "
+            "the demo runs several, the last one");
     opt(f, "--no-tui", "plain text, even on a terminal (also when the output is redirected)");
     opt(f, "--tty PATH", "the terminal to draw the live view on, the output of `tty` (or set PP_TTY); on Linux it is "
         "found without it");
@@ -574,11 +575,12 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
     else snprintf(wd, sizeof wd, "%s", pp_watchdog_limit_text());
     opt(f, "--watchdog SECONDS", "stop a step in which no rank makes progress for this long, and show where each "
         "rank is stuck; 0 switches it off (default: %s)", wd);
-    opt(f, "--fault KIND:RANK", "run a bug on purpose (or set PP_FAULT): stall (the rank stops), drop (it skips a "
-        "send), swap (it waits for a gradient before the activation: a deadlock), late (it holds a send for 3 "
-        "times the compute before it), slow (a compute takes 3 times as long), at micro-batch M/2; "
-        "error:RANK:ACTION (an error at that action of its list); none (default %s)",
-        d->fault[0] ? d->fault : "none");
+    if (!spec->stream)   /* a stream's first run leaves all ranks but 0 idle: nothing to strike */
+        opt(f, "--fault KIND:RANK", "run a bug on purpose (or set PP_FAULT): stall (the rank stops), drop (it skips "
+            "a send), swap (it waits for a gradient before the activation: a deadlock), late (it holds a send for 3 "
+            "times the compute before it), slow (a compute takes 3 times as long), at micro-batch M/2; "
+            "error:RANK:ACTION (an error at that action of its list); none (default %s)",
+            d->fault[0] ? d->fault : "none");
     if (!spec->no_schedule && !spec->real)
         opt(f, "--no-validate", "run a schedule file even if its order would deadlock (the other checks stay)");
     if (!spec->stream)
