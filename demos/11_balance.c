@@ -152,8 +152,6 @@ static void part1(pp_demo *d)
     for (int l = 0; l < L; l++) cost[l] = 1;
     for (int s = 0; s < P; s++) slow[s] = s == slow_stage ? d->opt.slow_factor : 1, flat[s] = 1;
     if (slow_stage < 0) cost[0] += EXTRA_BLOCKS, cost[L - 1] += EXTRA_BLOCKS;
-    pp_demo_refuse_if(d, slow_stage >= P, "--slow-stage %d:%g: the pipeline has stages 0 to %d", slow_stage,
-                      d->opt.slow_factor, P - 1);
     balance_row rows[3];
     memset(rows, 0, sizeof rows);
     double ones[BLOCKS_PER_STAGE * PP_MAX_STAGES];
