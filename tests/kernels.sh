@@ -53,7 +53,8 @@ for k in $kernels; do
         continue
     fi
     ran=$((ran + 1))
-    for lesson in lessons/00-*.md lessons/01-*.md lessons/02-*.md lessons/03-*.md lessons/06-*.md lessons/12-*.md; do
+    for lesson in lessons/00-*.md lessons/01-*.md lessons/02-*.md lessons/03-*.md lessons/06-*.md lessons/10-*.md \
+                  lessons/11-*.md lessons/12-*.md; do
         (cd "$scratch" && OPENBLAS_CORETYPE=$k "$top/tests/doc_check" "$top/$lesson") |
             sed -e "s|$top/||" -e "s|^\(\(not \)\{0,1\}ok - \)|\1[OpenBLAS $k] |"
     done
