@@ -7,6 +7,8 @@
  *     to each other, and equal to the single-process loop with the same
  *     replica grouping (pp_reference_train_dp): bit-for-bit when T = 1, and
  *     within the tolerance below when T > 1;
+ *   - the same for the model with end layers (an input layer on the first
+ *     stage, an output layer on the last), once per shape;
  *   - the bytes every rank handed to MPI in a step equal the formulas
  *     exactly: pipeline messages, tensor-parallel all-reduces, the
  *     all-gathers of received slices, the data-parallel gradient sum.
@@ -45,8 +47,9 @@ static void expected(const pp_model_cfg *c, const pp_partition *part, int P, int
     e->pipe_msgs = links * M;
     if (T > 1) {
         /* two all-reduces per block and micro-batch, less the very first
-         * block's backward one: nothing needs the model input's gradient */
-        e->tp_calls = (2 * blocks - (p == 0)) * M;
+         * block's backward one: nothing needs the model input's gradient
+         * (unless an input layer's weight gradient does) */
+        e->tp_calls = (2 * blocks - (p == 0 && c->features == 0)) * M;
         e->tp_size = e->tp_calls * act;
         e->tp_sent = e->tp_size * 2 * (T - 1) / T;
         e->gather_calls = links * M;
@@ -55,8 +58,9 @@ static void expected(const pp_model_cfg *c, const pp_partition *part, int P, int
     }
     if (D > 1) {
         long fs = c->hidden / T, floats = 2L * c->width * fs + fs + c->width;
-        e->dp_calls = 4 * blocks;
-        e->dp_size = blocks * floats * 4;
+        int ends = c->features > 0 ? (p == 0) + (p == P - 1) : 0;   /* Win, Wout: summed like a block's parts */
+        e->dp_calls = 4 * blocks + ends;
+        e->dp_size = (blocks * floats + ends * (long)c->features * c->width) * 4;
         e->dp_sent = e->dp_size * 2 * (D - 1) / D;
     }
 }
@@ -154,7 +158,7 @@ static void one_case(pp_grid *g, const pp_model_cfg *c, const char *sched, int M
 {
     int P = g->P, T = g->T, D = g->D;
     char err[256], what[160];
-    snprintf(what, sizeof what, "grid %dx%dx%d %s M=%d", P, T, D, sched, M);
+    snprintf(what, sizeof what, "grid %dx%dx%d %s M=%d%s", P, T, D, sched, M, c->features ? " with end layers" : "");
     pp_partition part;
     pp_sched *s = NULL;
     pp_trainer *t = NULL;
@@ -253,6 +257,9 @@ int main(int argc, char **argv)
         for (int si = 0; si < 2; si++)
             for (int mi = 0; mi < 3; mi++)
                 if (c.batch % (D * Ms[mi]) == 0 && (P > 1 || si == 0)) one_case(g, &c, scheds[si], Ms[mi]);
+        pp_model_cfg ends = c;   /* the model with an input and an output layer, once per shape */
+        ends.features = 24;
+        one_case(g, &ends, P > 1 ? "1f1b" : "gpipe", 2);
         pp_grid_free(g);
         MPI_Comm_free(&sub);
     }

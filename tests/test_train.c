@@ -16,6 +16,10 @@
  * under zbh1).  Last, the compute checkpointing adds, measured as the CPU
  * time of the computes on 4 ranks, within a loose bound of the formula's
  * third (this machine may be busy: up to three tries).
+ * And the model with end layers (features: an input layer on the first
+ * stage, an output layer on the last) under gpipe, 1f1b, its I/W splits,
+ * checkpointing, an uneven partition, interleaved and zbh1: the same bits
+ * as one process, and the same peaks.
  *
  *   mpiexec -n 4 tests/test_train
  *
@@ -241,6 +245,60 @@ static void checkpoint_compute(pp_grid *g)
     pp_sched_free(lowered);
 }
 
+/* Builds, splits (iw: 0 none, 1 W after I, 2 every W at the end), validates
+ * and lowers a schedule; aborts if it cannot. */
+static pp_sched *lowered_sched(const char *name, int P, int M, int v, int iw)
+{
+    pp_sched *s = NULL, *lowered = NULL;
+    pp_check chk;
+    if (pp_sched_build(name, P, M, v, &s, NULL, 0) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+    if (iw) {
+        pp_sched *split = split_b(s, iw == 2);
+        pp_sched_free(s);
+        s = split;
+    }
+    if (!s || pp_sched_validate(s, &lowered, &chk) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+    snprintf(lowered->name, sizeof lowered->name, "%s", s->name);
+    pp_sched_free(s);
+    return lowered;
+}
+
+/* The model with end layers (features wider than the blocks), under the
+ * schedules that each take a different path through the trainer's ends. */
+static void features_cases(pp_grid *g, const pp_model_cfg *base)
+{
+    static const char *uneven[5] = {"", "6", "1,5", "3,1,2", "1,2,2,1"};
+    int P = g->size;
+    pp_model_cfg f = *base, fck, deep;
+    f.features = 24;
+    fck = f, fck.checkpoint = 1;
+    deep = f, deep.depth = 16;
+    for (int M = 4; M <= 4; M++) {   /* one M: make test's time is short */
+        long n = pp_model_params(&deep);   /* the larger of the two */
+        float *ref = malloc((size_t)n * sizeof *ref);
+        double ref_loss[STEPS];
+        if (g->rank == 0 && pp_reference_train(&f, M, STEPS, ref, ref_loss, NULL) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+        static const char *names[5] = {"gpipe", "1f1b", "1f1b", "1f1b", "1f1b"};
+        for (int b = 0; b < 5; b++) {
+            pp_sched *s = lowered_sched(names[b], P, M, 0, b >= 3 ? b - 2 : 0);
+            char label[sizeof s->name];
+            memcpy(label, s->name, sizeof label);
+            snprintf(s->name, sizeof s->name, "%.16s, features 24", label);
+            one_case(g, b == 2 ? &fck : &f, s, b == 1 && P > 1 ? uneven[P] : "front", ref, ref_loss);
+            pp_sched_free(s);
+        }
+        if (g->rank == 0 && pp_reference_train(&deep, M, STEPS, ref, ref_loss, NULL) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
+        static const char *more[2] = {"interleaved", "zbh1"};
+        for (int b = 0; b < 2; b++) {
+            pp_sched *s = lowered_sched(more[b], P, M, b == 0 ? 2 : 0, 0);
+            snprintf(s->name, sizeof s->name, "%s, features 24", more[b]);
+            one_case(g, &deep, s, "front", ref, ref_loss);
+            pp_sched_free(s);
+        }
+        free(ref);
+    }
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -313,6 +371,7 @@ int main(int argc, char **argv)
             }
             free(ref);
         }
+        features_cases(g, &c);
         if (P == 4) checkpoint_compute(g);
         pp_grid_free(g);
         MPI_Comm_free(&sub);

@@ -28,6 +28,17 @@ static void place_slice(const pp_model_cfg *c, int T, int tp_rank, const float *
     memcpy(b2, slice, (size_t)d * sizeof *b2);
 }
 
+/* Sends tensor w's numbers to rank 0 of comm, from a host copy. */
+static pp_status send_host(const pp_tensor *w, int tag, MPI_Comm comm)
+{
+    float *host = malloc(pp_tensor_bytes(w) + 1);
+    if (!host) return PP_ENOMEM;
+    pp_ops_now()->to_host(host, w->data, pp_tensor_bytes(w));
+    int rc = MPI_Send(host, w->rows * w->cols, MPI_FLOAT, 0, tag, comm);
+    free(host);
+    return rc == MPI_SUCCESS ? PP_OK : PP_EMPI;
+}
+
 pp_status pp_trainer_params(pp_trainer *tr, float *params)
 {
     return pp_trainer_params_of(tr, 0, params);
@@ -57,6 +68,18 @@ pp_status pp_trainer_params_of(pp_trainer *tr, int replica, float *params)
                 if (g->rank == 0 && st == PP_OK) place_slice(&tr->cfg, tr->g->T, k, buf, params + l * per);
             }
     free(buf);
+    /* Then the end layers, after the blocks: Win from the first stage's
+     * rank, Wout from the last's (tensor-parallel slice 0 of the replica). */
+    for (int k = 0; k < 2 && tr->cfg.features > 0 && st == PP_OK; k++) {
+        int owner = pp_place_rank(g->P, g->T, tr->stage_rank[k ? tr->S - 1 : 0], 0, replica);
+        long n = (long)tr->cfg.features * tr->cfg.width;
+        float *at = params + (long)tr->cfg.depth * per + k * n;
+        pp_tensor *w = k ? tr->Wout : tr->Win;
+        if (owner == g->rank && g->rank == 0) pp_ops_now()->to_host(at, w->data, pp_tensor_bytes(w));
+        else if (owner == g->rank) st = send_host(w, tr->cfg.depth + k, g->all);
+        else if (g->rank == 0 && MPI_Recv(at, (int)n, MPI_FLOAT, owner, tr->cfg.depth + k, g->all, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            st = PP_EMPI;
+    }
     return st;
 }
 
@@ -123,6 +146,8 @@ static pp_status dump_mine(pp_trainer *tr, const char *dir, char names[][48], in
             if ((st = dump_part(dir, name, &tr->w[l], k, names, n)) != PP_OK) return st;
         }
     }
+    if (tr->Win && (st = dump_one(dir, "input_layer_W", tr->Win, names, n)) != PP_OK) return st;
+    if (tr->Wout && (st = dump_one(dir, "output_layer_W", tr->Wout, names, n)) != PP_OK) return st;
     if (mine(tr, 0) && tr->x && (st = dump_one(dir, "input", tr->x, names, n)) != PP_OK) return st;
     if (!mine(tr, tr->S - 1) || !tr->y) return PP_OK;
     if ((st = dump_one(dir, "target", tr->targets, names, n)) != PP_OK) return st;
@@ -135,7 +160,7 @@ pp_status pp_trainer_dump(pp_trainer *tr, const char *dir, char *err, size_t err
         snprintf(err, errlen, "--dump: writes whole blocks from one pipeline: run it with --tp 1 --dp 1");
         return PP_EARG;
     }
-    int cap = 4 * tr->cfg.depth + 3, n = 0;
+    int cap = 4 * tr->cfg.depth + 5, n = 0;
     char (*names)[48] = calloc((size_t)cap, sizeof *names);
     pp_status st = names ? dump_mine(tr, dir, names, &n) : PP_ENOMEM;
     /* Every rank's files go into place only if every rank wrote its own. */

@@ -35,6 +35,12 @@ void pp_model_cfg_default(pp_model_cfg *c)
     c->lr = 0.1f;
     c->seed = 1;
     c->checkpoint = 0;
+    c->features = 0;
+}
+
+int pp_model_io(const pp_model_cfg *c)
+{
+    return c->features > 0 ? c->features : c->width;
 }
 
 long pp_block_params(const pp_model_cfg *c)
@@ -44,7 +50,8 @@ long pp_block_params(const pp_model_cfg *c)
 
 long pp_stage_act_floats(const pp_model_cfg *c, int blocks, int last, int rows)
 {
-    return (long)rows * ((long)blocks * (c->width + 2L * c->hidden) + (last ? c->width : 0));
+    long top = c->features > 0 ? c->width + (long)c->features : c->width;   /* the output layer's input, the loss gradient */
+    return (long)rows * ((long)blocks * (c->width + 2L * c->hidden) + (last ? top : 0));
 }
 
 /* ---- numbers from the seed ------------------------------------------------ */
@@ -64,7 +71,7 @@ static float uniform(unsigned long seed, uint64_t stream, uint64_t i)
     return (float)((double)(h >> 40) / (double)(1ULL << 24) * 2.0 - 1.0);
 }
 
-enum { STREAM_INPUT = 1, STREAM_TEACHER = 2, STREAM_BLOCK = 16 };
+enum { STREAM_INPUT = 1, STREAM_TEACHER = 2, STREAM_IN_LAYER = 3, STREAM_OUT_LAYER = 4, STREAM_BLOCK = 16 };
 
 /* Fills a rows x cols host array with scale * uniform numbers of a stream,
  * starting at position first * cols. */
@@ -86,7 +93,7 @@ pp_status pp_model_inputs(const pp_model_cfg *c, int step, int first, pp_tensor 
 
 pp_status pp_model_teacher(const pp_model_cfg *c, pp_mem *mem, pp_tensor **A)
 {
-    int d = c->width;
+    int d = pp_model_io(c);
     pp_status st = pp_tensor_new(mem, PP_MEM_OTHER, d, d, A);
     if (st != PP_OK) return st;
     float *host = malloc(pp_tensor_bytes(*A));
@@ -264,6 +271,42 @@ pp_status pp_block_to_host(const pp_block *w, float *host)
     return st;
 }
 
+/* ---- the input and output layers -------------------------------------------- */
+
+pp_status pp_end_pair_new(const pp_model_cfg *c, int out, pp_mem *mem, pp_tensor **w, pp_tensor **g)
+{
+    *w = *g = NULL;
+    if (c->features <= 0) return PP_EARG;
+    int rows = out ? c->width : c->features, cols = out ? c->features : c->width;
+    float *host = malloc((size_t)rows * cols * sizeof *host);
+    pp_status st = host ? pp_tensor_new(mem, PP_MEM_PARAMS, rows, cols, w) : PP_ENOMEM;
+    if (st == PP_OK) st = pp_tensor_new(mem, PP_MEM_GRADS, rows, cols, g);
+    if (st == PP_OK) {   /* uniform in +-1/sqrt(rows): x W keeps about the scale of x */
+        fill(host, rows, cols, c->seed, out ? STREAM_OUT_LAYER : STREAM_IN_LAYER, 0, 1.0f / sqrtf((float)rows));
+        pp_ops_now()->from_host((*w)->data, host, pp_tensor_bytes(*w));
+    } else {
+        pp_tensor_free(*w), pp_tensor_free(*g);
+        *w = *g = NULL;
+    }
+    free(host);
+    return st;
+}
+
+void pp_end_forward(const pp_tensor *W, const pp_tensor *x, pp_tensor *y)
+{
+    pp_ops_now()->gemm(0, 0, x->rows, W->cols, W->rows, x->data, W->data, 0.0f, y->data);   /* y = x W */
+}
+
+void pp_end_backward_input(const pp_tensor *W, const pp_tensor *dy, pp_tensor *dx)
+{
+    pp_ops_now()->gemm(0, 1, dy->rows, W->rows, W->cols, dy->data, W->data, 0.0f, dx->data);   /* dx = dy W^T */
+}
+
+void pp_end_backward_weight(pp_tensor *g, const pp_tensor *x, const pp_tensor *dy)
+{
+    pp_ops_now()->gemm(1, 0, g->rows, g->cols, x->rows, x->data, dy->data, 1.0f, g->data);   /* g += x^T dy */
+}
+
 /* ---- partitions ----------------------------------------------------------- */
 
 /* Equal shares; the remainder one each to the first (front) or last stages. */
@@ -387,6 +430,45 @@ void pp_partition_str(const pp_partition *p, char *buf, size_t n)
 /* ---- measured costs ------------------------------------------------------- */
 
 
+/* The median of five rounds of each of the end layers' costs, after one
+ * to warm up: into cost[PP_COST_IN_F ..], and the loss over their width. */
+static pp_status measure_ends(const pp_model_cfg *c, int rows, double cost[PP_MODEL_NCOSTS])
+{
+    int K = c->features, d = c->width;
+    pp_tensor *Win = NULL, *gin = NULL, *Wout = NULL, *gout = NULL, *x = NULL, *h = NULL, *z = NULL, *dz = NULL;
+    pp_status st = pp_end_pair_new(c, 0, NULL, &Win, &gin);
+    if (st == PP_OK) st = pp_end_pair_new(c, 1, NULL, &Wout, &gout);
+    pp_tensor **all[4] = {&x, &h, &z, &dz};
+    int cols[4] = {K, d, K, K};
+    for (int k = 0; k < 4 && st == PP_OK; k++) st = pp_tensor_new(NULL, PP_MEM_OTHER, rows, cols[k], all[k]);
+    if (st == PP_OK) st = pp_model_inputs(c, 0, 0, x);
+    const pp_ops *op = pp_ops_now();
+    enum { IN_F, IN_B, OUT_F, OUT_B, LOSS, N };
+    double v[N][5];
+    for (int r = 0; r < 6 && st == PP_OK; r++) {
+        double t[N + 1];
+        op->sync(), t[0] = pp_now();
+        pp_end_forward(Win, x, h);                 /* input layer: x Win */
+        op->sync(), t[1] = pp_now();
+        pp_end_backward_weight(gin, x, h);         /* its W (no input gradient: the data needs none) */
+        op->sync(), t[2] = pp_now();
+        pp_end_forward(Wout, h, z);                /* output layer: h Wout */
+        op->sync(), t[3] = pp_now();
+        pp_end_backward_input(Wout, z, h);         /* its I, then its W */
+        pp_end_backward_weight(gout, h, z);
+        op->sync(), t[4] = pp_now();
+        op->mse(dz->data, z->data, z->data, (long)rows * K, 1.0f);
+        t[5] = pp_now();
+        for (int k = 0; k < N && r > 0; k++) v[k][r - 1] = t[k + 1] - t[k];
+    }
+    if (st == PP_OK) st = pp_backend_status();
+    int where[N] = {PP_COST_IN_F, PP_COST_IN_B, PP_COST_OUT_F, PP_COST_OUT_B, PP_COST_LOSS};
+    for (int k = 0; k < N && st == PP_OK; k++) cost[where[k]] = pp_median5(v[k]);
+    for (int k = 0; k < 4; k++) pp_tensor_free(*all[k]);
+    pp_tensor_free(Win), pp_tensor_free(gin), pp_tensor_free(Wout), pp_tensor_free(gout);
+    return st;
+}
+
 pp_status pp_model_measure(const pp_model_cfg *c, int rows, double cost[PP_MODEL_NCOSTS])
 {
     int d = c->width, f = c->hidden;
@@ -402,7 +484,7 @@ pp_status pp_model_measure(const pp_model_cfg *c, int rows, double cost[PP_MODEL
      * The loss is measured against y itself: the cost is the same.  On a GPU each part is waited for before the clock is read (sync), so
      * the times are the device's, not the launches'. */
     const pp_ops *op = pp_ops_now();
-    double v[PP_MODEL_NCOSTS][5];
+    double v[PP_COST_LOSS + 1][5];
     for (int r = 0; r < 6 && st == PP_OK; r++) {
         op->sync();
         double t0 = pp_now();
@@ -418,12 +500,21 @@ pp_status pp_model_measure(const pp_model_cfg *c, int rows, double cost[PP_MODEL
         op->mse(dx->data, y->data, y->data, (long)rows * d, 1.0f);
         double t4 = pp_now();
         if (r == 0) continue;
-        double span[PP_MODEL_NCOSTS] = {t1 - t0, t3 - t1, t2 - t1, t3 - t2, t4 - t3};
-        for (int k = 0; k < PP_MODEL_NCOSTS; k++) v[k][r - 1] = span[k];
+        double span[PP_COST_LOSS + 1] = {t1 - t0, t3 - t1, t2 - t1, t3 - t2, t4 - t3};
+        for (int k = 0; k <= PP_COST_LOSS; k++) v[k][r - 1] = span[k];
     }
     if (st == PP_OK) st = pp_backend_status();
-    for (int k = 0; k < PP_MODEL_NCOSTS && st == PP_OK; k++) cost[k] = pp_median5(v[k]);
+    for (int k = 0; k <= PP_COST_LOSS && st == PP_OK; k++) cost[k] = pp_median5(v[k]);
+    for (int k = PP_COST_LOSS + 1; k < PP_MODEL_NCOSTS; k++) cost[k] = 0;
     for (int k = 0; k < 6; k++) pp_tensor_free(*all[k]);
     pp_block_free(&w), pp_block_free(&g);
-    return st;
+    return st == PP_OK && c->features > 0 ? measure_ends(c, rows, cost) : st;
+}
+
+void pp_model_stage_s(const pp_partition *p, const double cost[PP_MODEL_NCOSTS], double *stage_s)
+{
+    int S = p->nstages;
+    for (int s = 0; s < S; s++) stage_s[s] = (p->first[s + 1] - p->first[s]) * (cost[PP_COST_F] + cost[PP_COST_B]);
+    stage_s[0] += cost[PP_COST_IN_F] + cost[PP_COST_IN_B];   /* 0 without features */
+    stage_s[S - 1] += cost[PP_COST_OUT_F] + cost[PP_COST_OUT_B] + cost[PP_COST_LOSS];
 }

@@ -12,8 +12,8 @@
 size_t pp_tensor_bytes(const pp_tensor *t);
 const char *pp_mem_role_name(pp_mem_role r);   /* "parameters", ... */
 
-/* The teacher's matrix A (width x width, made once from the seed, charged to
- * mem as OTHER), and targets t = tanh(x A). */
+/* The teacher's matrix A (io x io, pp_model_io; made once from the seed,
+ * charged to mem as OTHER), and targets t = tanh(x A). */
 pp_status pp_model_teacher(const pp_model_cfg *c, pp_mem *mem, pp_tensor **A);
 void pp_model_targets(const pp_tensor *A, const pp_tensor *x, pp_tensor *t);
 
@@ -112,5 +112,18 @@ void pp_block_backward_weight(pp_block *g, const pp_tensor *x, const pp_tensor *
                               const pp_tensor *dh);
 void pp_block_sgd(pp_block *w, pp_block *g, float lr);
 pp_status pp_block_to_host(const pp_block *w, float *host);
+
+/* ---- model.c: the input and output layers (cfg.features > 0) ---- */
+
+/* The input layer's Win (features x width, `out` 0) or the output layer's
+ * Wout (width x features, `out` 1), from the seed, charged as parameters,
+ * and its gradient, zeroed.  PP_EARG without features. */
+pp_status pp_end_pair_new(const pp_model_cfg *c, int out, pp_mem *mem, pp_tensor **w, pp_tensor **g);
+/* y = x W (rows of x by W's columns): either layer's forward. */
+void pp_end_forward(const pp_tensor *W, const pp_tensor *x, pp_tensor *y);
+/* dx = dy W^T: the gradient at the layer's input (the output layer's I). */
+void pp_end_backward_input(const pp_tensor *W, const pp_tensor *dy, pp_tensor *dx);
+/* g += x^T dy: the micro-batch's weight gradient (either layer's W). */
+void pp_end_backward_weight(pp_tensor *g, const pp_tensor *x, const pp_tensor *dy);
 
 #endif /* PP_MODEL_INTERNAL_H */

@@ -95,16 +95,26 @@ typedef struct {
     unsigned long seed;
     int checkpoint;     /* activation checkpointing: a forward keeps only its stage's input,
                            and the backward runs the forward again to have the rest */
+    int features;       /* 0: the model reads and predicts `width` numbers a sample.  K > 0:
+                           it reads K features and predicts K: an input layer x Win (Win:
+                           K x width) before the first block, on the first stage, and an
+                           output layer y Wout (Wout: width x K) before the loss, on the
+                           last: the extra work an embedding and an output head give
+                           the end stages of a real model.  Plain matrices, no biases. */
 } pp_model_cfg;
 
 void pp_model_cfg_default(pp_model_cfg *c);
 /* Floats in one block's parameters: 2*width*hidden + hidden + width. */
 long pp_block_params(const pp_model_cfg *c);
-/* Floats in the whole model's parameters. */
+/* Floats in the whole model's parameters: the blocks', then (features > 0)
+ * Win's and Wout's. */
 long pp_model_params(const pp_model_cfg *c);
+/* Numbers a sample has at the model's input and output: features, or width. */
+int pp_model_io(const pp_model_cfg *c);
 /* Floats a forward stores per micro-batch of `rows` samples for a stage of
  * `blocks` blocks: each block keeps its input x, h = x W1 + b1 and gelu(h);
- * the last stage also keeps the loss gradient. */
+ * the last stage also keeps the loss gradient (and with an output layer,
+ * its input). */
 long pp_stage_act_floats(const pp_model_cfg *c, int blocks, int last, int rows);
 /* The inputs of samples first .. first + x->rows - 1 of step `step` (x: rows x width). */
 pp_status pp_model_inputs(const pp_model_cfg *c, int step, int first, pp_tensor *x);
@@ -128,10 +138,17 @@ void pp_partition_str(const pp_partition *p, char *buf, size_t n);
 
 /* Measures, on this rank, the seconds one block takes for a micro-batch of
  * `rows` samples: forward, backward (B), its input half (I) and weight half
- * (W); and the loss and its gradient, which the last stage's forward adds.
- * (Inputs and targets are made before the step starts, so they cost no
- * stage anything.)  Medians of five runs after one to warm up. */
-enum { PP_COST_F, PP_COST_B, PP_COST_I, PP_COST_W, PP_COST_LOSS, PP_MODEL_NCOSTS };
+ * (W); the loss and its gradient, which the last stage's forward adds; and
+ * with features > 0 the input layer's forward and backward (first stage)
+ * and the output layer's (last stage; 0 without).  (Inputs and targets are
+ * made before the step starts, so they cost no stage anything.)  Medians
+ * of five runs after one to warm up. */
+enum { PP_COST_F, PP_COST_B, PP_COST_I, PP_COST_W, PP_COST_LOSS, PP_COST_IN_F, PP_COST_IN_B, PP_COST_OUT_F,
+       PP_COST_OUT_B, PP_MODEL_NCOSTS };
+/* Seconds each stage's share of one micro-batch's forward and backward
+ * takes, from measured costs: its blocks, and on the end stages the input
+ * layer, the output layer and the loss ([S]). */
+void pp_model_stage_s(const pp_partition *p, const double cost[PP_MODEL_NCOSTS], double *stage_s);
 pp_status pp_model_measure(const pp_model_cfg *c, int rows, double cost[PP_MODEL_NCOSTS]);
 
 /* ---- the single-process reference --------------------------------------- */

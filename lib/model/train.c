@@ -210,70 +210,105 @@ done:
     return st;
 }
 
-/* The last stage: micro-batch m's loss, from its output y, and the loss's
- * gradient into dy (rows x width). */
-static void loss_of(pp_trainer *tr, int m, const pp_tensor *y, pp_tensor *dy)
+/* The last stage: micro-batch m's loss, from the model's output (its rows
+ * of tr->y), and the loss's gradient, stored in the top block's saved
+ * (keep) or dropped (checkpointing's F: the recompute makes it again). */
+static pp_status loss_of(pp_trainer *tr, int m, int keep)
 {
-    int n = tr->rows, d = tr->cfg.width;
-    pp_tensor target = rows_of(tr->targets, m * n, n);
-    tr->mb_loss[m] = pp_ops_now()->mse(dy->data, y->data, target.data, (long)n * d,
-                                       1.0f / ((float)tr->cfg.batch * (float)d));
+    int n = tr->rows, io = pp_model_io(&tr->cfg);
+    saved *top = sv(tr, tr->part.first[tr->S] - 1, m);
+    pp_tensor **grad = tr->Wout ? &top->out_dy : &top->dy;   /* at the output layer's output, or the last block's */
+    pp_tensor y = rows_of(tr->y, m * n, n), target = rows_of(tr->targets, m * n, n);
+    pp_status st = new_t(tr, keep ? PP_MEM_ACTS : PP_MEM_OTHER, n, io, grad);
+    if (st != PP_OK) return st;
+    tr->mb_loss[m] = pp_ops_now()->mse((*grad)->data, y.data, target.data, (long)n * io,
+                                       1.0f / ((float)tr->cfg.batch * (float)io));
+    if (!keep) pp_tensor_free(*grad), *grad = NULL;
+    return PP_OK;
 }
 
-/* F: the stage's input is stored (the first block's x), then the blocks
- * run, storing the rest of what the backward needs, or with --checkpoint
- * nothing more: the backward makes it again (recompute). */
-static pp_status forward(pp_trainer *tr, int s, int m)
+/* Where stage s's blocks put micro-batch m's output: the send buffer; on
+ * the last stage the model's output rows, or with an output layer its
+ * input, made here (stored under `role`). */
+static pp_status blocks_out(pp_trainer *tr, int s, int m, pp_mem_role role, pp_tensor *rows, pp_tensor **y)
 {
-    int first = tr->part.first[s], last = tr->part.first[s + 1] - 1, n = tr->rows, d = tr->cfg.width;
-    int keep = !tr->cfg.checkpoint;
-    saved *k = sv(tr, first, m);
-    pp_tensor in, out = {0}, *y;
-    pp_status st;
-    if ((st = input_of(tr, s, m, &in)) != PP_OK) return st;
-    if (s < tr->S - 1) {                    /* the stage's output: into the send buffer */
-        y = *msg(tr, OUT_F, s, m);
-    } else {                                /* the model's output */
-        out = rows_of(tr->y, m * n, n);
-        y = &out;
-    }
-    if (tr->infer) {   /* inference: the output alone, nothing kept for a backward, no loss */
-        if ((st = forward_unstored(tr, s, &in, y)) == PP_OK && s < tr->S - 1) message_out(tr, OUT_F, s, m);
-        return st;
-    }
-    if ((st = new_t(tr, PP_MEM_ACTS, n, d, &k->x)) != PP_OK) return st;
-    pp_ops_now()->copy(k->x->data, in.data, pp_tensor_bytes(&in));
-    if ((st = keep ? forward_stored(tr, s, m, y) : forward_unstored(tr, s, k->x, y)) != PP_OK) return st;
     if (s < tr->S - 1) {
-        message_out(tr, OUT_F, s, m);
+        *y = *msg(tr, OUT_F, s, m);
         return PP_OK;
     }
-    /* The last stage turns the output into the loss and keeps its gradient
-     * (with --checkpoint the recompute makes it again). */
-    saved *top = sv(tr, last, m);
-    if ((st = new_t(tr, keep ? PP_MEM_ACTS : PP_MEM_OTHER, n, d, &top->dy)) != PP_OK) return st;
-    loss_of(tr, m, y, top->dy);
-    if (!keep) pp_tensor_free(top->dy), top->dy = NULL;
-    return PP_OK;
+    if (!tr->Wout) {
+        *rows = rows_of(tr->y, m * tr->rows, tr->rows);
+        *y = rows;
+        return PP_OK;
+    }
+    saved *top = sv(tr, tr->part.first[s + 1] - 1, m);
+    pp_status st = new_t(tr, role, tr->rows, tr->cfg.width, &top->out_x);
+    *y = top->out_x;
+    return st;
+}
+
+/* The last stage after its blocks: the output layer makes the model's
+ * output from what the blocks put out (without one they wrote it), then
+ * the loss (not in inference); what the output layer read stays only if
+ * `keep`. */
+static pp_status model_end(pp_trainer *tr, int m, int keep)
+{
+    saved *top = sv(tr, tr->part.first[tr->S] - 1, m);
+    pp_status st = PP_OK;
+    if (tr->Wout) {
+        pp_tensor z = rows_of(tr->y, m * tr->rows, tr->rows);
+        pp_end_forward(tr->Wout, top->out_x, &z);
+    }
+    if (!tr->infer) st = loss_of(tr, m, keep);
+    if (!keep || tr->infer) pp_tensor_free(top->out_x), top->out_x = NULL;
+    return st;
+}
+
+/* F: the stage's input is stored (the first block's x: what arrived, or on
+ * the first stage the batch, through the input layer if there is one),
+ * then the blocks run, storing the rest of what the backward needs, or
+ * with --checkpoint (and in inference) nothing more: a backward makes it
+ * again (recompute). */
+static pp_status forward(pp_trainer *tr, int s, int m)
+{
+    int first = tr->part.first[s], n = tr->rows, d = tr->cfg.width;
+    int keep = !tr->cfg.checkpoint && !tr->infer;
+    saved *k = sv(tr, first, m);
+    pp_tensor in, rows, *y;
+    pp_status st;
+    if ((st = input_of(tr, s, m, &in)) != PP_OK) return st;
+    if ((st = new_t(tr, tr->infer ? PP_MEM_OTHER : PP_MEM_ACTS, n, d, &k->x)) != PP_OK) return st;
+    if (s == 0 && tr->Win) pp_end_forward(tr->Win, &in, k->x);
+    else pp_ops_now()->copy(k->x->data, in.data, pp_tensor_bytes(&in));
+    if ((st = blocks_out(tr, s, m, keep ? PP_MEM_ACTS : PP_MEM_OTHER, &rows, &y)) != PP_OK ||
+        (st = keep ? forward_stored(tr, s, m, y) : forward_unstored(tr, s, k->x, y)) != PP_OK)
+        return st;
+    if (s < tr->S - 1) message_out(tr, OUT_F, s, m);
+    else st = model_end(tr, m, keep);
+    if (tr->infer) pp_tensor_free(k->x), k->x = NULL;   /* inference: nothing kept for a backward */
+    return st;
 }
 
 /* --checkpoint, just before micro-batch m's backward on stage s (B, or I):
  * its forward again from the input its F kept, storing this time what the
  * backward needs, freed by B or W as an F's would be (W needs each block's
  * x and a, so they stay past I).  The same operations on the same numbers:
- * the same bits.  The output is needed again only on the last stage, for
- * the loss's gradient (the loss it also gives is the F's, bit for bit). */
+ * the same bits.  On the last stage the output layer and the loss run
+ * again too, for the loss's gradient (the loss it also gives is the F's,
+ * bit for bit). */
 static pp_status recompute(pp_trainer *tr, int s, int m)
 {
     if (!tr->cfg.checkpoint) return PP_OK;
-    pp_tensor *y = NULL;
-    pp_status st = new_t(tr, PP_MEM_OTHER, tr->rows, tr->cfg.width, &y);
+    pp_tensor rows, *y = NULL;
+    pp_status st = blocks_out(tr, s, m, PP_MEM_ACTS, &rows, &y);
+    if (st == PP_OK && s < tr->S - 1) {   /* the output is not needed again: into scratch, not the sent buffer */
+        st = new_t(tr, PP_MEM_OTHER, tr->rows, tr->cfg.width, &y);
+        if (st == PP_OK) st = forward_stored(tr, s, m, y);
+        pp_tensor_free(y);
+        return st;
+    }
     if (st == PP_OK) st = forward_stored(tr, s, m, y);
-    saved *top = sv(tr, tr->part.first[s + 1] - 1, m);
-    if (st == PP_OK && s == tr->S - 1 && (st = new_t(tr, PP_MEM_ACTS, tr->rows, tr->cfg.width, &top->dy)) == PP_OK)
-        loss_of(tr, m, y, top->dy);
-    pp_tensor_free(y);
-    return st;
+    return st == PP_OK ? model_end(tr, m, 1) : st;
 }
 
 /* ---- backward ------------------------------------------------------------ */
@@ -292,16 +327,47 @@ static void free_saved(saved *k)
 {
     pp_tensor_free(k->x), pp_tensor_free(k->h), pp_tensor_free(k->a);
     pp_tensor_free(k->dy), pp_tensor_free(k->dh);
+    pp_tensor_free(k->out_x), pp_tensor_free(k->out_dy), pp_tensor_free(k->in_dy);
     memset(k, 0, sizeof *k);
 }
 
 /* Where block l's input gradient goes: the next block down (made here), the
- * send buffer (the stage's first block), or nowhere (the model's input). */
+ * send buffer (the stage's first block), the input layer's weight gradient
+ * (made here), or nowhere (the model's input). */
 static pp_status dx_for(pp_trainer *tr, int s, int l, int m, pp_mem_role r, pp_tensor **dx)
 {
-    if (l > tr->part.first[s]) return new_t(tr, r, tr->rows, tr->cfg.width, dx);
+    if (l > tr->part.first[s] || (s == 0 && tr->Win)) return new_t(tr, r, tr->rows, tr->cfg.width, dx);
     *dx = s > 0 ? *msg(tr, OUT_B, s, m) : NULL;
     return PP_OK;
+}
+
+/* The output layer's input half, on the last stage: the gradient at the
+ * last block's output, dy = out_dy Wout^T, made once per micro-batch under
+ * `role` (without an output layer the loss gave it). */
+static pp_status output_layer_input(pp_trainer *tr, int s, int m, pp_mem_role role)
+{
+    saved *top = sv(tr, tr->part.first[s + 1] - 1, m);
+    if (s < tr->S - 1 || !tr->Wout || top->dy) return PP_OK;
+    pp_status st = new_t(tr, role, tr->rows, tr->cfg.width, &top->dy);
+    if (st == PP_OK) pp_end_backward_input(tr->Wout, top->out_dy, top->dy);
+    return st;
+}
+
+/* The end layers' weight halves for micro-batch m, in its turn, each
+ * before its stage's blocks' own (which free what they read): Wout's from
+ * its input and the loss gradient (last stage); Win's from the batch's rows
+ * and dx0, the first block's dx (first stage). */
+static void output_layer_weight(pp_trainer *tr, int s, int m)
+{
+    saved *top = sv(tr, tr->part.first[s + 1] - 1, m);
+    if (s == tr->S - 1 && tr->Wout) pp_end_backward_weight(tr->gout, top->out_x, top->out_dy);
+}
+
+static void input_layer_weight(pp_trainer *tr, int s, int m, const pp_tensor *dx0)
+{
+    if (s > 0 || !tr->Win) return;
+    pp_tensor x = rows_of(tr->x, m * tr->rows, tr->rows);
+    pp_end_backward_weight(tr->gin, &x, dx0);
 }
 
 /* The whole backward of stage s for micro-batch m, block by block from the
@@ -310,8 +376,9 @@ static pp_status dx_for(pp_trainer *tr, int s, int l, int m, pp_mem_role r, pp_t
 static pp_status backward_fused(pp_trainer *tr, int s, int m)
 {
     int first = tr->part.first[s], last = tr->part.first[s + 1] - 1;
-    pp_status st = PP_OK;
-    pp_tensor *dy = grad_in(tr, s, m, &st), *dh = NULL, *dx = NULL;
+    pp_status st = output_layer_input(tr, s, m, PP_MEM_OTHER);
+    if (st == PP_OK) output_layer_weight(tr, s, m);
+    pp_tensor *dy = st == PP_OK ? grad_in(tr, s, m, &st) : NULL, *dh = NULL, *dx = NULL;
     for (int l = last; l >= first && st == PP_OK; l--) {
         saved *k = sv(tr, l, m);
         if ((st = new_t(tr, PP_MEM_OTHER, tr->rows, tr->cfg.hidden / tr->g->T, &dh)) != PP_OK ||
@@ -325,6 +392,10 @@ static pp_status backward_fused(pp_trainer *tr, int s, int m)
         dy = dx, dh = dx = NULL;
         if (st == PP_OK && l > first) st = between_blocks(tr);
     }
+    if (s == 0 && tr->Win) {   /* dy: the first block's dx, the input layer's output gradient */
+        if (st == PP_OK) input_layer_weight(tr, s, m, dy);
+        pp_tensor_free(dy);
+    }
     if (st == PP_OK && s > 0) message_out(tr, OUT_B, s, m);
     return st;
 }
@@ -335,8 +406,8 @@ static pp_status backward_input(pp_trainer *tr, int s, int m)
 {
     int first = tr->part.first[s], last = tr->part.first[s + 1] - 1;
     saved *top = sv(tr, last, m);
-    pp_status st = PP_OK;
-    if (!top->dy) {   /* a received gradient: copied, its buffer belongs to the step */
+    pp_status st = output_layer_input(tr, s, m, PP_MEM_IW);
+    if (st == PP_OK && !top->dy) {   /* a received gradient: copied, its buffer belongs to the step */
         pp_tensor *in = grad_in(tr, s, m, &st);
         if (st == PP_OK && (st = new_t(tr, PP_MEM_IW, tr->rows, tr->cfg.width, &top->dy)) == PP_OK)
             pp_ops_now()->copy(top->dy->data, in->data, pp_tensor_bytes(in));
@@ -349,6 +420,7 @@ static pp_status backward_input(pp_trainer *tr, int s, int m)
             break;
         st = pp_block_backward_input(&tr->w[l], k->h, k->dy, k->dh, dx, reducer(tr));
         if (l > first) sv(tr, l - 1, m)->dy = dx;
+        else if (s == 0 && tr->Win) k->in_dy = dx;   /* for the input layer's W */
     }
     if (st == PP_OK && s > 0) message_out(tr, OUT_B, s, m);
     return st;
@@ -357,6 +429,8 @@ static pp_status backward_input(pp_trainer *tr, int s, int m)
 /* The weight half (W) of micro-batch m on stage s, from what I kept. */
 static void backward_weight(pp_trainer *tr, int s, int m)
 {
+    output_layer_weight(tr, s, m);
+    input_layer_weight(tr, s, m, sv(tr, tr->part.first[s], m)->in_dy);
     for (int l = tr->part.first[s + 1] - 1; l >= tr->part.first[s]; l--) {
         saved *k = sv(tr, l, m);
         pp_block_backward_weight(&tr->grad[l], k->x, k->a, k->dy, k->dh);
@@ -511,15 +585,16 @@ static pp_status begin_step(pp_trainer *tr, int M)
                 if ((st = new_t(tr, PP_MEM_COMM, tr->rows, d, msg(tr, dir, s, m))) != PP_OK) return st;
     }
     if ((st = make_mirrors(tr)) != PP_OK) return st;
+    int io = pp_model_io(&tr->cfg);   /* the model's input and output: width, or the features */
     if (mine(tr, 0) || mine(tr, S - 1)) {
-        if ((st = new_t(tr, PP_MEM_OTHER, tr->share, d, &tr->x)) != PP_OK ||
+        if ((st = new_t(tr, PP_MEM_OTHER, tr->share, io, &tr->x)) != PP_OK ||
             (st = pp_model_inputs(&tr->cfg, tr->step, tr->g->dp_rank * tr->share, tr->x)) != PP_OK)
             return st;
     }
     if (!mine(tr, S - 1)) return PP_OK;
-    if ((st = new_t(tr, PP_MEM_OTHER, tr->share, d, &tr->y)) != PP_OK) return st;
+    if ((st = new_t(tr, PP_MEM_OTHER, tr->share, io, &tr->y)) != PP_OK) return st;
     if (tr->infer) return PP_OK;   /* inference: no loss, no targets */
-    if ((st = new_t(tr, PP_MEM_OTHER, tr->share, d, &tr->targets)) != PP_OK) return st;
+    if ((st = new_t(tr, PP_MEM_OTHER, tr->share, io, &tr->targets)) != PP_OK) return st;
     /* One micro-batch at a time, as the single-process loop makes them. */
     for (int m = 0; m < M; m++) {
         pp_tensor xm = rows_of(tr->x, m * tr->rows, tr->rows), tm = rows_of(tr->targets, m * tr->rows, tr->rows);
@@ -528,9 +603,21 @@ static pp_status begin_step(pp_trainer *tr, int M)
     return PP_OK;
 }
 
+/* One gradient summed over the replicas (in replica order), counted. */
+static pp_status sum_over_replicas(pp_trainer *tr, pp_tensor *g)
+{
+    long n = (long)g->rows * g->cols;
+    float *host = pp_host_vector(&tr->mirrors, g->data, n);
+    pp_status st = host ? pp_allreduce_ordered(host, n, tr->g->dp, waiter(tr), &tr->comm.dp_sent) : PP_ENOMEM;
+    if (st == PP_OK) pp_host_vector_back(g->data, host, n);
+    tr->comm.dp_size += n * (long)sizeof(float);
+    tr->comm.dp_calls++;
+    return st;
+}
+
 /* Data parallel, after this rank's last action (the executor's finish
- * hook): every gradient of this rank's blocks summed over the replicas (in
- * replica order). */
+ * hook): every gradient of this rank's blocks (and end layers) summed over
+ * the replicas. */
 static pp_status sum_replicas(void *ctx, pp_step *step)
 {
     pp_trainer *tr = ctx;
@@ -541,15 +628,10 @@ static pp_status sum_replicas(void *ctx, pp_step *step)
     for (int l = 0; l < tr->cfg.depth && st == PP_OK; l++) {
         if (!tr->grad[l].W1) continue;
         pp_tensor *g[4] = {tr->grad[l].W1, tr->grad[l].b1, tr->grad[l].W2t, tr->grad[l].b2};
-        for (int k = 0; k < 4 && st == PP_OK; k++) {
-            long n = (long)g[k]->rows * g[k]->cols;
-            float *host = pp_host_vector(&tr->mirrors, g[k]->data, n);
-            st = host ? pp_allreduce_ordered(host, n, tr->g->dp, waiter(tr), &tr->comm.dp_sent) : PP_ENOMEM;
-            if (st == PP_OK) pp_host_vector_back(g[k]->data, host, n);
-            tr->comm.dp_size += n * (long)sizeof(float);
-            tr->comm.dp_calls++;
-        }
+        for (int k = 0; k < 4 && st == PP_OK; k++) st = sum_over_replicas(tr, g[k]);
     }
+    if (st == PP_OK && tr->gin) st = sum_over_replicas(tr, tr->gin);
+    if (st == PP_OK && tr->gout) st = sum_over_replicas(tr, tr->gout);
     tr->comm.dp_s = pp_now() - t0;
     pp_status rec = span(tr, t0, tr->comm.dp_size, 1);
     tr->step_now = NULL;
@@ -587,6 +669,9 @@ pp_status pp_trainer_step(pp_trainer *tr, const pp_sched *s, const pp_exec_opts 
     if (tr->g->D > 1 && (st = sum_loss(tr)) != PP_OK) goto done;
     for (int l = 0; l < tr->cfg.depth && !tr->infer; l++)   /* inference: nothing to learn */
         if (tr->w[l].W1) pp_block_sgd(&tr->w[l], &tr->grad[l], tr->cfg.lr);
+    pp_tensor *end_w[2] = {tr->Win, tr->Wout}, *end_g[2] = {tr->gin, tr->gout};
+    for (int k = 0; k < 2 && !tr->infer; k++)
+        if (end_w[k]) pp_ops_now()->sgd(end_w[k]->data, end_g[k]->data, tr->cfg.lr, (long)end_w[k]->rows * end_w[k]->cols);
     if (MPI_Bcast(&tr->loss, 1, MPI_DOUBLE, tr->stage_rank[tr->S - 1], tr->g->pipe) != MPI_SUCCESS) st = PP_EMPI;
     if (st == PP_OK) st = pp_backend_status();   /* a GPU failure in the sums or the update */
 done:
@@ -602,7 +687,7 @@ pp_status pp_trainer_new(const pp_grid *g, const pp_model_cfg *c, const pp_parti
                          pp_trainer **out)
 {
     *out = NULL;
-    if (part->depth != c->depth || part->nstages < 1) return PP_EARG;
+    if (part->depth != c->depth || part->nstages < 1 || c->features < 0) return PP_EARG;
     pp_trainer *tr = calloc(1, sizeof *tr);
     if (!tr) return PP_ENOMEM;
     tr->g = g;
@@ -625,6 +710,9 @@ pp_status pp_trainer_new(const pp_grid *g, const pp_model_cfg *c, const pp_parti
     for (int s = 0; s < tr->S && st == PP_OK; s++)
         for (int l = part->first[s]; l < part->first[s + 1] && mine(tr, s) && st == PP_OK; l++)
             st = pp_block_pair_new(c, l, tr->g->T, g->tp_rank, &tr->mem, &tr->w[l], &tr->grad[l]);
+    if (st == PP_OK && mine(tr, 0) && c->features > 0) st = pp_end_pair_new(c, 0, &tr->mem, &tr->Win, &tr->gin);
+    if (st == PP_OK && mine(tr, tr->S - 1) && c->features > 0)
+        st = pp_end_pair_new(c, 1, &tr->mem, &tr->Wout, &tr->gout);
     if (st == PP_OK && mine(tr, tr->S - 1)) st = pp_model_teacher(c, &tr->mem, &tr->A);
     if (st != PP_OK) {
         pp_trainer_free(tr);
@@ -645,6 +733,7 @@ void pp_trainer_free(pp_trainer *tr)
     free_batch(tr);
     pp_mirrors_free(&tr->mirrors);
     pp_tensor_free(tr->A);
+    pp_tensor_free(tr->Win), pp_tensor_free(tr->gin), pp_tensor_free(tr->Wout), pp_tensor_free(tr->gout);
     free(tr->w), free(tr->grad);
     free(tr);
 }
@@ -693,8 +782,10 @@ long pp_trainer_iw_bytes(const pp_trainer *tr, int s, int M)
     long blocks = tr->part.first[s + 1] - tr->part.first[s], rows = tr->share / M;
     long dh = rows * (tr->cfg.hidden / tr->g->T), dy = rows * tr->cfg.width;
     /* dh for every block; dy for every block but the top one of the last
-     * stage, whose dy (the loss gradient) its forward stored */
-    return (long)sizeof(float) * (blocks * dh + (blocks - (s == tr->S - 1)) * dy);
+     * stage, whose dy (the loss gradient) its forward stored, unless an
+     * output layer made it; and the first block's dx for the input layer */
+    int stored = s == tr->S - 1 && !tr->Wout, in_layer = s == 0 && tr->Win;
+    return (long)sizeof(float) * (blocks * dh + (blocks - stored + in_layer) * dy);
 }
 
 long pp_trainer_input_bytes(const pp_trainer *tr, int s, int M)

@@ -28,6 +28,11 @@ typedef struct {
     pp_tensor *a;     /* gelu(h) (rows x hidden) */
     pp_tensor *dy;    /* gradient at the block output (rows x width), kept from I to W */
     pp_tensor *dh;    /* gradient at h (rows x hidden), kept from I to W */
+    /* with the end layers (cfg.features > 0): */
+    pp_tensor *out_x;  /* the last block's output, the output layer's input (rows x width) */
+    pp_tensor *out_dy; /* the loss gradient at the output layer's output (rows x features) */
+    pp_tensor *in_dy;  /* the gradient at the input layer's output, the first block's dx
+                          (rows x width), kept from I to W */
 } saved;
 
 /* Message buffers, by direction: received by stage s from s-1, sent by s to
@@ -50,13 +55,15 @@ struct pp_trainer {
     int stage_rank[PP_MAX_STAGES];
     pp_mem mem;
     pp_block *w, *grad;   /* [depth]: only this rank's blocks are allocated */
+    pp_tensor *Win, *gin;   /* first stage, with features: the input layer (features x width), its gradient */
+    pp_tensor *Wout, *gout; /* last stage, with features: the output layer (width x features), its gradient */
     /* the step under way */
     int step, M, rows;
-    pp_tensor *A;         /* last stage: the teacher's matrix (width x width), made once */
+    pp_tensor *A;         /* last stage: the teacher's matrix (io x io, pp_model_io), made once */
     /* x, targets and y are kept until the next step starts, for --dump */
-    pp_tensor *x;         /* first and last stage: the batch's inputs (batch x width) */
-    pp_tensor *targets;   /* last stage: targets (batch x width) */
-    pp_tensor *y;         /* last stage: the model's outputs (batch x width) */
+    pp_tensor *x;         /* first and last stage: the batch's inputs (batch x io) */
+    pp_tensor *targets;   /* last stage: targets (batch x io) */
+    pp_tensor *y;         /* last stage: the model's outputs (batch x io) */
     pp_tensor **msg;      /* [NDIRS][S*M] message buffers, NULL where none */
     pp_mirrors mirrors;   /* GPU ranks: the buffers messages travel in (mirror.c) */
     saved *sv;            /* [depth * M] */
