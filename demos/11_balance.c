@@ -10,7 +10,11 @@
  * world), the blocks split equally with the extra work on the end stages,
  * and the blocks split by cost (the balanced partitioner), and measures
  * each.  With --slow-stage S:FACTOR, stage S's rank is that much slower
- * instead, and the split by cost gives it fewer blocks.
+ * instead, and the split by cost gives it fewer blocks.  With --real the
+ * model trains for real: its end layers (an input layer of FEATURES
+ * features on the first stage, an output layer and the loss on the last)
+ * are the extra work, their costs measured, the split by cost made from
+ * those measurements, and every split's weights equal one process's.
  *
  * Part 2, the batch-size constraint: with the batch of a step fixed, more
  * micro-batches shrink the bubble but make each multiply smaller, and a
@@ -20,9 +24,10 @@
  *
  *   mpiexec -n 4 ./demos/11_balance
  *   mpiexec -n 4 ./demos/11_balance --slow-stage 1:2
+ *   mpiexec -n 2 ./demos/11_balance --real        (a rank per core)
  *
- * Left out on purpose: computing the embedding and loss for real (their
- * costs are a stated model here, in blocks), and uneven stages in part 2.
+ * Left out on purpose: uneven stages in part 2; a real embedding (a table
+ * lookup): its compute is small, and the input layer stands for the work.
  */
 #include "pp_demo.h"
 
@@ -35,6 +40,13 @@
  * blocks' worth. */
 enum { BLOCKS_PER_STAGE = 4, EXTRA_BLOCKS = 2 };
 
+/* --real: the end layers' width (features in and out), and the blocks'
+ * hidden width unless --hidden is given (narrower than the kit's default),
+ * so that the input layer weighs about one block and the output layer with
+ * the loss about two, as the stated model of the timed run says.  (Wider
+ * end layers would need a teacher of FEATURES squared numbers.) */
+enum { FEATURES = 2048, REAL_HIDDEN = 256 };
+
 /* Part 2: the model's default blocks with a batch of PART2_BATCH samples,
  * split into M = 1, 2, 4, ... micro-batches. */
 enum { PART2_BATCH = 256, MAX_SWEEP = 16 };
@@ -45,6 +57,7 @@ typedef struct {
     double weight[PP_MAX_STAGES];   /* each stage's cost, times an even stage's */
     double pred_ms, meas_ms, bubble, imbalance;
     int ok;                         /* the breakdown took the run apart */
+    long differ;                    /* --real: weights that differ from one process's (-1: not compared) */
 } balance_row;
 
 /* Blocks per stage in proportion to each rank's speed (1 / slow), rounded
@@ -114,6 +127,23 @@ static void run_row(pp_demo *d, balance_row *row)
     pp_sched_free(s);
 }
 
+/* Part 1's table, one row per split. */
+static void part1_table(const pp_demo *d, const balance_row *rows, int n)
+{
+    int P = d->grid->P;
+    printf("\n%-9s %-22s %8s %9s %9s %8s %7s\n", "split", "blocks per stage", "slowest", "step ms", "step ms",
+           "bubble", "imbal");
+    printf("%-9s %-22s %8s %9s %9s %8s %7s\n", "", "", "x even", "predicted", "measured", "measured", "points");
+    for (int i = 0; i < n; i++) {
+        double most = 0;
+        for (int s = 0; s < P; s++) most = rows[i].weight[s] > most ? rows[i].weight[s] : most;
+        char imbal[16] = "n/a";
+        if (rows[i].ok) snprintf(imbal, sizeof imbal, "%+.2f", rows[i].imbalance);
+        printf("%-9s %-22s %8.2f %9.1f %9.1f %7.1f%% %7s\n", rows[i].name, rows[i].blocks, most, rows[i].pred_ms,
+               rows[i].meas_ms, 100 * rows[i].bubble, imbal);
+    }
+}
+
 static void part1_report(const pp_demo *d, const balance_row *rows, int n, int slow_stage)
 {
     int P = d->grid->P, M = d->opt.mb[0];
@@ -126,17 +156,7 @@ static void part1_report(const pp_demo *d, const balance_row *rows, int n, int s
     else
         printf("the embedding (before block 0) and the loss (after the last block) cost\n"
                "%d blocks' worth each (a stated model)\n", EXTRA_BLOCKS);
-    printf("\n%-9s %-22s %8s %9s %9s %8s %7s\n", "split", "blocks per stage", "slowest", "step ms", "step ms",
-           "bubble", "imbal");
-    printf("%-9s %-22s %8s %9s %9s %8s %7s\n", "", "", "x even", "predicted", "measured", "measured", "points");
-    for (int i = 0; i < n; i++) {
-        double most = 0;
-        for (int s = 0; s < P; s++) most = rows[i].weight[s] > most ? rows[i].weight[s] : most;
-        char imbal[16] = "n/a";
-        if (rows[i].ok) snprintf(imbal, sizeof imbal, "%+.2f", rows[i].imbalance);
-        printf("%-9s %-22s %8.2f %9.1f %9.1f %7.1f%% %7s\n", rows[i].name, rows[i].blocks, most, rows[i].pred_ms,
-               rows[i].meas_ms, 100 * rows[i].bubble, imbal);
-    }
+    part1_table(d, rows, n);
     printf("slowest: the slowest stage's cost over an even stage's (computed); predicted:\n"
            "the simulator with those costs; imbal: the part of the measured bubble that\n"
            "the unequal costs make (the breakdown, pp_idle.h, replays the step with its\n"
@@ -175,6 +195,104 @@ static void part1(pp_demo *d)
     if (d->grid->rank == 0 && !d->quit) part1_report(d, rows, 3, slow_stage);
 }
 
+/* --real: the model of a row (its end layers, or none) split `how` over
+ * the stages, from costs measured now; trains --steps steps under 1F1B and
+ * compares the weights with one process's (rank 0 gets *ref the first time
+ * a model is seen: features says which). */
+static void real_row(pp_demo *d, int features, const char *how, balance_row *row, float *ref[2])
+{
+    pp_model_cfg *c = &d->opt.model;
+    int P = d->grid->P, M = d->opt.mb[0];
+    c->features = features;
+    snprintf(d->opt.partition, sizeof d->opt.partition, "%s", how);
+    pp_partition part;
+    pp_demo_model(d, NULL, &part);   /* measures the costs at this M, splits the blocks, sets the stages' costs */
+    size_t k = 0;
+    for (int s = 0; s < P; s++) {
+        k += (size_t)snprintf(row->blocks + k, sizeof row->blocks - k, "%s%d", s ? "," : "",
+                              part.first[s + 1] - part.first[s]);
+        row->weight[s] = d->exec.costs.stage_scale[s] / ((double)c->depth / P);   /* in blocks, over an even stage's */
+    }
+    pp_sched *s = pp_demo_schedule(d, "1f1b", M);
+    pp_trainer *t = NULL;
+    PP_CHECK(pp_trainer_new(d->grid, c, &part, s->stage_rank, &t), "could not make this rank's blocks");
+    pp_run *pred = NULL, *meas = NULL;
+    double loss = 0;
+    for (int i = 0; i < c->steps && !d->quit; i++) {
+        pp_run_free(pred), pp_run_free(meas);
+        pp_demo_note(d, "%s split, step %d of %d%s", row->name, i + 1, c->steps,
+                     features ? ": the end layers on the first and last stages" : "");
+        pp_demo_train(d, t, s, &pred, &meas, &loss);
+    }
+    if (d->grid->rank == 0 && meas && !d->quit) {
+        pp_idle parts;
+        row->pred_ms = pred->makespan * 1e3, row->meas_ms = meas->makespan * 1e3;
+        row->bubble = pp_run_bubble_step(meas);
+        row->ok = pp_idle_breakdown(s, &d->exec.costs, meas, &parts) == PP_OK && parts.ok;
+        row->imbalance = row->ok ? pp_part_points(&parts, PP_PART_IMBALANCE, 2) : 0;
+    }
+    /* The weights against one process's, trained the same steps (rank 0). */
+    long n = pp_model_params(c);
+    float *got = d->grid->rank == 0 ? malloc((size_t)n * sizeof *got) : NULL;
+    row->differ = -1;
+    if (!d->quit) PP_CHECK(pp_trainer_params(t, got), "could not gather the weights");
+    if (d->grid->rank == 0 && !d->quit) {
+        float **r = &ref[features > 0];
+        if (!*r && (*r = malloc((size_t)n * sizeof **r)) != NULL)
+            PP_CHECK(pp_reference_train(c, M, c->steps, *r, NULL, NULL), "could not train one process");
+        row->differ = 0;
+        for (long i = 0; *r && got && i < n; i++) row->differ += memcmp(&got[i], &(*r)[i], sizeof *got) != 0;
+    }
+    free(got);
+    pp_trainer_free(t);
+    pp_run_free(pred), pp_run_free(meas);
+    pp_sched_free(s);
+}
+
+/* --real, part 1: the model without end layers split equally (every stage
+ * the same), with them split equally, and with them split by cost. */
+static void real_part1(pp_demo *d)
+{
+    int P = d->grid->P, M = d->opt.mb[0];
+    pp_model_cfg *c = &d->opt.model;
+    balance_row rows[3];
+    memset(rows, 0, sizeof rows);
+    float *ref[2] = {NULL, NULL};
+    static const char *names[3] = {"even", "equal", "by cost"}, *how[3] = {"front", "front", "balanced"};
+    double cost[PP_MODEL_NCOSTS] = {0};   /* rank 0: the blocks' and end layers' measured costs, for the text */
+    for (int i = 0; i < 3 && !d->quit; i++) {
+        snprintf(rows[i].name, sizeof rows[i].name, "%s", names[i]);
+        real_row(d, i > 0 ? FEATURES : 0, how[i], &rows[i], ref);
+        if (i < 2 && !d->quit) pp_demo_hold(d, "press any key for the next split, q to quit");
+    }
+    if (d->grid->rank == 0 && !d->quit) PP_CHECK(pp_model_measure(c, c->batch / M, cost), "could not measure the model");
+    free(ref[0]), free(ref[1]);
+    if (d->grid->rank != 0 || d->quit) return;
+    double block = cost[PP_COST_F] + cost[PP_COST_B], in = cost[PP_COST_IN_F] + cost[PP_COST_IN_B];
+    double out = cost[PP_COST_OUT_F] + cost[PP_COST_OUT_B] + cost[PP_COST_LOSS];
+    printf("1f1b on P=%d stages, M=%d, real compute: %d blocks (width %d, hidden %d),\n"
+           "a batch of %d samples, %d steps each\n", P, M, c->depth, c->width, c->hidden, c->batch, c->steps);
+    printf("measured now for a micro-batch of %d samples: a block's F+B %.3f ms; the input\n"
+           "layer (%d features in) %.3f ms = %.1f blocks; the output layer and loss (%d\n"
+           "out) %.3f ms = %.1f blocks; 'even' runs without them\n", c->batch / M, block * 1e3, FEATURES, in * 1e3,
+           in / block, FEATURES, out * 1e3, out / block);
+    part1_table(d, rows, 3);
+    long differ = 0;
+    for (int i = 0; i < 3; i++) differ += rows[i].differ != 0;
+    printf("slowest: the slowest stage's measured cost over an even stage's; predicted:\n"
+           "the simulator with the measured costs; imbal: the part of the measured bubble\n"
+           "the unequal costs make (the breakdown, pp_idle.h); formula (P-1)/(M+P-1) = %.1f %%\n",
+           100 * pp_theory_bubble_step(PP_FAM_1F1B, P, M, 1));
+    if (strcmp(rows[1].blocks, rows[2].blocks) == 0)
+        printf("the split by cost kept the equal one: moving a whole block would not make the\n"
+               "slowest stage faster (the end layers' extra work sits on both end stages)\n");
+    if (differ == 0) printf("weights after %d steps: every split's equal one process's bit for bit\n", c->steps);
+    for (int i = 0; i < 3; i++)
+        if (rows[i].differ != 0)
+            printf("weights after %d steps: %s split: %ld differ from one process's (a bug)\n", c->steps, rows[i].name,
+                   rows[i].differ);
+}
+
 /* Part 2's fit: t(b) = t0 + c b over n points, least squares of the
  * relative error (weights 1 / t^2), so that the small micro-batches, where
  * t0 matters, count as much as the large ones. */
@@ -204,12 +322,13 @@ static void part2(pp_demo *d)
         if (c.batch % M == 0) ms[n++] = M;
     double stage_s[MAX_SWEEP], pred_ms[MAX_SWEEP], meas_ms[MAX_SWEEP], rows_b[MAX_SWEEP];
     pp_exec_opts saved = d->exec;
+    /* Every size measured first, on rank 0 while the others sleep. */
+    double costs[MAX_SWEEP][PP_MODEL_NCOSTS];
+    for (int i = 0; i < n && d->grid->rank == 0; i++)
+        PP_CHECK(pp_model_measure(&c, c.batch / ms[i], costs[i]), "could not measure the model");
+    pp_demo_share_measured(d, &costs[0][0], MAX_SWEEP * PP_MODEL_NCOSTS);
     for (int i = 0; i < n && !d->quit; i++) {
-        double cost[PP_MODEL_NCOSTS];
-        if (d->grid->rank == 0) PP_CHECK(pp_model_measure(&c, c.batch / ms[i], cost), "could not measure the model");
-        MPI_Request rq;
-        MPI_Ibcast(cost, PP_MODEL_NCOSTS, MPI_DOUBLE, 0, d->grid->all, &rq);
-        PP_CHECK(pp_wait(&rq, d->exec.poll_wait_s), "sharing the measured costs");
+        const double *cost = costs[i];
         /* a stage of `per` blocks, in ticks of 1 ms */
         d->exec.costs.tick_s = 1e-3;
         d->exec.costs.ticks[PP_F] = per * cost[PP_COST_F] / 1e-3;
@@ -264,11 +383,17 @@ int main(int argc, char **argv)
     static const pp_demo_spec spec = {
         .what = "Shows that the slowest stage sets the pace (uneven stages, then split by cost), and finds the best "
                 "number of micro-batches for a fixed batch.",
-        .no_schedule = 1};
+        .no_schedule = 1, .either = 1,
+        .no_dump = "this demo trains three models in turn; demos 02 and 03 write their weights and data",
+        .no_checkpoint = "this demo compares splits of the same work; demo 10 shows checkpointing",
+        .no_partition = "this demo makes its own splits (equal, then by cost); demos 02 and 03 take it"};
+    d.opt.model.depth = 16;   /* 4 blocks a stage on 4 ranks: fine enough to split by cost */
+    d.opt.model.hidden = REAL_HIDDEN;
     pp_demo_start(&d, &spec, &argc, &argv);
-    pp_demo_refuse_if(&d, d.grid->P > PP_MAX_STAGES, "%d ranks: this demo splits at most %d stages", d.grid->P,
-                      PP_MAX_STAGES);
-    part1(&d);
+    int P = d.grid->P;
+    pp_demo_refuse_if(&d, P > PP_MAX_STAGES, "%d ranks: this demo splits at most %d stages", P, PP_MAX_STAGES);
+    if (d.opt.real) real_part1(&d);
+    else part1(&d);
     if (!d.quit && !pp_demo_hold(&d, "part 1 done: press any key for the best M of a fixed batch, q to quit"))
         part2(&d);
     return pp_demo_end(&d);

@@ -242,6 +242,14 @@ full && refuse "--slow-stage factor of zero" "--slow-stage: '1:0' is not a stage
     mpiexec -n 4 ./demos/11_balance --slow-stage 1:0
 full && refuse "--slow-stage past the last stage" "--slow-stage 5:2: the schedule has stages 0 to 3" \
     mpiexec -n 4 ./demos/05_1f1b --slow-stage 5:2
+refuse "--layers where the demo splits" "--layers: this demo makes its own splits" \
+    mpiexec -n 2 ./demos/11_balance --real --layers 8,8
+full && refuse "--checkpoint in demo 11" "--checkpoint: this demo compares splits of the same work" \
+    mpiexec -n 2 ./demos/11_balance --real --checkpoint
+full && refuse "--dump in demo 11" "--dump: this demo trains three models in turn" \
+    mpiexec -n 2 ./demos/11_balance --real --dump /tmp/x
+full && refuse "--slow-stage with --real" "--slow-stage: this demo computes for real" \
+    mpiexec -n 2 ./demos/11_balance --real --slow-stage 1:2
 full && refuse "--slow-stage in a real demo" "--slow-stage: this demo computes for real" \
     mpiexec -n 2 ./demos/02_microbatches --slow-stage 1:2
 # Costs that break the zero-bubble formulas: demo 08's table marks those

@@ -47,6 +47,28 @@ part2() {
 }
 part2
 
+# --real: the model's end layers make the end stages slower (measured: the
+# equal split's slowest stage well over an even one's, and its imbalance
+# part above the even model's); the split by cost is no slower than the
+# equal one; every split's weights equal one process's bit for bit.  Two
+# ranks here (one a core); make check adds four, where the split by cost
+# must win back time.
+real_check() {
+    n=$1
+    mpiexec -n "$n" ./demos/11_balance --real --no-tui --steps 3 >"$tmp/out" 2>&1
+    se=$(col even 3) sq=$(col equal 3) sc=$(col by_cost 3) ie=$(col even 7) iq=$(col equal 7)
+    win=0
+    [ "$n" -gt 2 ] && win=0.1   # four stages: the middle ones take blocks from the ends
+    if grep -q "every split's equal one process's bit for bit" "$tmp/out" && [ "$se" = 1.00 ] &&
+        awk -v q="$sq" -v c="$sc" -v ie="$ie" -v iq="$iq" -v w="$win"             'BEGIN { exit !(q > 1.1 && c <= q + 0.03 - w && iq + 0 > ie + 1) }'; then
+        echo "ok - 11 --real on $n ranks: the end layers make the slowest stage $sq times an even one (imbalance $iq points), by cost $sc; weights bit for bit"
+    else
+        echo "not ok - 11 --real on $n ranks: slowest $se, $sq, $sc; imbalance $ie, $iq"
+        sed 's/^/#   /' "$tmp/out" | head -16
+    fi
+}
+real_check 2
+
 # --slow-stage 1:2 (make check): speeds 1, 1/2, 1, 1 give blocks 5, 2, 5, 4;
 # the slowest stage is then 5 blocks at full speed, 1.25 times an even one.
 full || exit 0
@@ -57,4 +79,4 @@ if grep -q "^stage 1's rank takes 2 times as long" "$tmp/out" && [ "$(col by_cos
 else
     echo "not ok - 11 --slow-stage 1:2"; sed 's/^/#   /' "$tmp/out" | head -14
 fi
-
+real_check 4

@@ -28,6 +28,7 @@ for lesson in lessons/*.md; do
             *13_deadlock*) extra="--tick-ms 1"; want="^cause: |refused before running|ran to its end"; status=any ;;
             *09_inference*--real*) extra=""; want="bit for bit" ;;
             *09_inference*) extra="--tick-ms 1"; want="throughput" ;;
+            *11_balance*--real*) extra=""; want="bit for bit" ;;
             *11_balance*) extra="--tick-ms 1"; want="imbal" ;;
             *) extra="--tick-ms 1"; want="bubble" ;;
         esac

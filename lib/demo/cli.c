@@ -310,6 +310,7 @@ static int not_here(const pp_demo_spec *spec, int k, const char *name, char *err
         return fail(err, n, "%s: this demo prints plain text and writes no file; 04_bubble_efficiency and 05_1f1b "
                     "take %s", name, name) != PP_OK;
     if (k == 21 && spec->no_dump) return fail(err, n, "--dump: %s", spec->no_dump) != PP_OK;
+    if ((k == 19 || k == 20) && spec->no_partition) return fail(err, n, "%s: %s", name, spec->no_partition) != PP_OK;
     if (!spec->real && spec->either && k >= 12 && k < 22)
         return fail(err, n, "%s: the model's options need --real (this demo is timed without it)", name) != PP_OK;
     if (!spec->real && k >= 12 && k < 22)
@@ -535,9 +536,11 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
                     "backward runs that forward again first (less memory, more compute)");
         }
         opt(f, "--seed S", "seed of the inputs, the teacher and the first weights (default %lu)", c->seed);
-        opt(f, "--partition HOW", "front or back (equal shares, the remainder to the first or last stages), balanced "
-            "(by the cost of each block, measured) (default %s)", d->partition);
-        opt(f, "--layers 3,5,4,4", "blocks per stage, one count per stage (instead of --partition)");
+        if (!spec->no_partition) {
+            opt(f, "--partition HOW", "front or back (equal shares, the remainder to the first or last stages), "
+                "balanced (by the cost of each block, measured) (default %s)", d->partition);
+            opt(f, "--layers 3,5,4,4", "blocks per stage, one count per stage (instead of --partition)");
+        }
         if (!spec->no_dump) opt(f, "--dump DIR", "write weights, inputs, targets and outputs as NumPy .npy files (the folder is made)");
     } else {
         opt(f, "--tick-ms MS", "length of one tick in milliseconds (default %g; in the live view, a tick that makes "

@@ -37,7 +37,9 @@ struct pp_demo_state {
     pp_export *exports;      /* rank 0 */
     double cost[PP_MODEL_NCOSTS]; /* seconds per block and per micro-batch, measured on rank 0 */
     int cost_M;              /* the M they were measured for (0: not yet) */
-    double stage_scale[PP_MAX_STAGES]; /* blocks per stage: the simulator's per-stage cost */
+    double stage_scale[PP_MAX_STAGES]; /* the simulator's per-stage cost: timed, the weights; real,
+                                          a stage's cost over one block's (stage_scales) */
+    pp_partition part;       /* real mode: the blocks of each stage */
     double weight[PP_MAX_STAGES]; /* timed: each stage's cost against an even one's (--slow-stage) */
     pp_demo_spec spec;       /* a demo that runs either way, as --real made it */
     int guard;               /* rank 0 without the view: the guardian's pipe (-1: none) */
@@ -654,6 +656,40 @@ static void real_ticks(pp_demo *d)
     if (d->opt.model.checkpoint) c->ticks[PP_B] += c->ticks[PP_F], c->ticks[PP_I] += c->ticks[PP_F];
 }
 
+/* Each block's measured cost with the end layers' and the loss's folded in
+ * (pp_model_block_s), [depth]; the caller frees it. */
+static double *block_costs(pp_demo *d)
+{
+    double *cost = malloc((size_t)d->opt.model.depth * sizeof *cost);
+    if (!cost) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
+    pp_model_block_s(&d->opt.model, d->in->cost, cost);
+    return cost;
+}
+
+/* The simulator's cost of each stage, as a multiple of one block's F and B
+ * (the ticks): its blocks, and on the end stages the end layers and the
+ * loss.  A stage's F and B grow together by that factor: an end layer's
+ * own split of F and B is not kept. */
+static void stage_scales(pp_demo *d)
+{
+    const pp_partition *p = &d->in->part;
+    double *cost = block_costs(d), one = (d->exec.costs.ticks[PP_F] + d->exec.costs.ticks[PP_B]) * REAL_TICK_S;
+    for (int s = 0; s < p->nstages; s++) {
+        double sum = 0;
+        for (int l = p->first[s]; l < p->first[s + 1]; l++) sum += cost[l];
+        d->in->stage_scale[s] = one > 0 ? sum / one : p->first[s + 1] - p->first[s];
+    }
+    free(cost);
+    d->exec.costs.stage_scale = d->in->stage_scale;
+}
+
+void pp_demo_share_measured(pp_demo *d, double *v, int n)
+{
+    MPI_Request rq;
+    MPI_Ibcast(v, n, MPI_DOUBLE, 0, d->grid->all, &rq);
+    PP_CHECK(pp_wait(&rq, 1e-3), "sharing the measured figures");
+}
+
 /* Rank 0 measures a block's costs for micro-batches of batch/M samples while
  * the others sleep (a rank spinning in a broadcast would share rank 0's core
  * and slow the measurement); every rank gets them.  They become the
@@ -661,7 +697,6 @@ static void real_ticks(pp_demo *d)
 static void measure_costs(pp_demo *d, int M)
 {
     pp_demo_state *in = d->in;
-    MPI_Request rq;
     /* On a grid: a replica's micro-batch, through one tensor-parallel slice
      * of a block; the group's all-reduce of that micro-batch's activation and
      * the replicas' gradient sum are timed apart, below. */
@@ -669,8 +704,7 @@ static void measure_costs(pp_demo *d, int M)
     slice.hidden /= d->grid->T;
     if (d->grid->rank == 0)
         PP_CHECK(pp_model_measure(&slice, slice.batch / (d->grid->D * M), in->cost), "could not measure the model");
-    MPI_Ibcast(in->cost, PP_MODEL_NCOSTS, MPI_DOUBLE, 0, d->grid->all, &rq);
-    PP_CHECK(pp_wait(&rq, d->exec.poll_wait_s), "sharing the measured costs");
+    pp_demo_share_measured(d, in->cost, PP_MODEL_NCOSTS);
     in->cost_M = M;
     pp_costs *c = &d->exec.costs;
     c->tick_s = REAL_TICK_S;
@@ -804,25 +838,21 @@ void pp_demo_model(pp_demo *d, const pp_sched *s, pp_partition *part)
                           d->opt.dump, why);
     }
     measure_costs(d, d->opt.mb[0]);
-    /* Per block: forward and backward (with --checkpoint, its recompute); the last also the loss. */
-    double *cost = malloc((size_t)c->depth * sizeof *cost);
-    const double *ticks = d->exec.costs.ticks;
-    if (!cost) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
-    for (int l = 0; l < c->depth; l++) cost[l] = (ticks[PP_F] + ticks[PP_B]) * REAL_TICK_S;
-    cost[c->depth - 1] += d->in->cost[PP_COST_LOSS];
+    double *cost = block_costs(d);
     char err[300];
     pp_status st = pp_partition_make(d->opt.layers[0] ? d->opt.layers : d->opt.partition, c->depth, S, cost, part,
                                       err, sizeof err);
     free(cost);
     if (st != PP_OK) refuse(d, "%s", err);
-    for (int s = 0; s < part->nstages; s++) d->in->stage_scale[s] = part->first[s + 1] - part->first[s];
-    d->exec.costs.stage_scale = d->in->stage_scale;
+    d->in->part = *part;
+    stage_scales(d);
 }
 
 void pp_demo_train(pp_demo *d, pp_trainer *t, const pp_sched *s, pp_run **pred, pp_run **meas, double *loss)
 {
     if (d->in->cost_M != s->nmb) measure_costs(d, s->nmb);
     real_ticks(d);   /* --checkpoint may have changed (demo 10 runs without and with) */
+    stage_scales(d);
     run_step(d, s, pred, meas, t, loss);
     if (*meas) export_step(d, s, *meas);
 }

@@ -32,6 +32,7 @@ typedef struct {
     int all_ok;              /* --schedule all: the demo runs every builder */
     const char *no_dump;     /* real compute that writes no .npy files: why --dump is refused */
     const char *no_checkpoint; /* real compute that chooses checkpointing itself: why --checkpoint is refused */
+    const char *no_partition;  /* real compute that makes its own splits: why --partition and --layers are refused */
     int stream;              /* inference: each micro-batch is a request; --interval is taken */
     int either;              /* timed, or with --real real compute (then as if .real were set) */
     int here;                /* it prints the bubble predicted for this machine: a probe step runs
@@ -153,6 +154,10 @@ int pp_demo_hold(pp_demo *d, const char *prompt);
  * makes the partition over the stages of schedule s (P stages when s is
  * NULL).  Every rank gets the same partition. */
 void pp_demo_model(pp_demo *d, const pp_sched *s, pp_partition *part);
+/* Collective: rank 0's measured figures v[n] reach every rank.  The others
+ * wait asleep, looking once a millisecond: a rank that looked every few
+ * microseconds would take turns on rank 0's core while it measures. */
+void pp_demo_share_measured(pp_demo *d, double *v, int n);
 /* One training step of t under s, as pp_demo_run: *pred from the measured
  * costs (a backward's with its recompute when d->opt.model.checkpoint is
  * set, as it must be when t checkpoints), *meas (rank 0) the step's

@@ -511,10 +511,10 @@ pp_status pp_model_measure(const pp_model_cfg *c, int rows, double cost[PP_MODEL
     return st == PP_OK && c->features > 0 ? measure_ends(c, rows, cost) : st;
 }
 
-void pp_model_stage_s(const pp_partition *p, const double cost[PP_MODEL_NCOSTS], double *stage_s)
+void pp_model_block_s(const pp_model_cfg *c, const double cost[PP_MODEL_NCOSTS], double *block_s)
 {
-    int S = p->nstages;
-    for (int s = 0; s < S; s++) stage_s[s] = (p->first[s + 1] - p->first[s]) * (cost[PP_COST_F] + cost[PP_COST_B]);
-    stage_s[0] += cost[PP_COST_IN_F] + cost[PP_COST_IN_B];   /* 0 without features */
-    stage_s[S - 1] += cost[PP_COST_OUT_F] + cost[PP_COST_OUT_B] + cost[PP_COST_LOSS];
+    int L = c->depth, again = c->checkpoint ? 1 : 0;   /* a forward run again before its backward */
+    for (int l = 0; l < L; l++) block_s[l] = (1 + again) * cost[PP_COST_F] + cost[PP_COST_B];
+    block_s[0] += cost[PP_COST_IN_F] + cost[PP_COST_IN_B];   /* 0 without features */
+    block_s[L - 1] += (1 + again) * (cost[PP_COST_OUT_F] + cost[PP_COST_LOSS]) + cost[PP_COST_OUT_B];
 }

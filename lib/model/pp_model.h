@@ -145,11 +145,14 @@ void pp_partition_str(const pp_partition *p, char *buf, size_t n);
  * of five runs after one to warm up. */
 enum { PP_COST_F, PP_COST_B, PP_COST_I, PP_COST_W, PP_COST_LOSS, PP_COST_IN_F, PP_COST_IN_B, PP_COST_OUT_F,
        PP_COST_OUT_B, PP_MODEL_NCOSTS };
-/* Seconds each stage's share of one micro-batch's forward and backward
- * takes, from measured costs: its blocks, and on the end stages the input
- * layer, the output layer and the loss ([S]). */
-void pp_model_stage_s(const pp_partition *p, const double cost[PP_MODEL_NCOSTS], double *stage_s);
 pp_status pp_model_measure(const pp_model_cfg *c, int rows, double cost[PP_MODEL_NCOSTS]);
+/* Seconds each block's forward and backward take for one micro-batch, from
+ * measured costs ([depth]): the input layer's are added to block 0's, the
+ * output layer's and the loss's to the last block's (each runs on that
+ * block's stage); with checkpointing a backward runs its forward again
+ * first (the output layer's and the loss too).  A stage costs its blocks'
+ * sum. */
+void pp_model_block_s(const pp_model_cfg *c, const double cost[PP_MODEL_NCOSTS], double *block_s);
 
 /* ---- the single-process reference --------------------------------------- */
 
