@@ -281,7 +281,8 @@ static void real_part1(pp_demo *d)
     for (int i = 0; i < 3; i++) differ += rows[i].differ != 0;
     printf("slowest: the slowest stage's measured cost over an even stage's; predicted:\n"
            "the simulator with the measured costs; imbal: the part of the measured bubble\n"
-           "the unequal costs make (the breakdown, pp_idle.h); formula (P-1)/(M+P-1) = %.1f %%\n",
+           "the unequal costs make (the breakdown, pp_idle.h);\n"
+           "formula (P-1)/(M+P-1) = %.1f %%\n",
            100 * pp_theory_bubble_step(PP_FAM_1F1B, P, M, 1));
     if (strcmp(rows[1].blocks, rows[2].blocks) == 0)
         printf("the split by cost kept the equal one: moving a whole block would not make the\n"
