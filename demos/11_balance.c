@@ -139,7 +139,8 @@ static void part1_table(const pp_demo *d, const balance_row *rows, int n)
         for (int s = 0; s < P; s++) most = rows[i].weight[s] > most ? rows[i].weight[s] : most;
         char imbal[16] = "n/a";
         if (rows[i].ok) snprintf(imbal, sizeof imbal, "%+.2f", rows[i].imbalance);
-        printf("%-9s %-22s %8.2f %9.1f %9.1f %7.1f%% %7s\n", rows[i].name, rows[i].blocks, most, rows[i].pred_ms,
+        int dp = d->opt.real ? 2 : 1;   /* real steps last milliseconds: two decimals */
+        printf("%-9s %-22s %8.2f %9.*f %9.*f %7.1f%% %7s\n", rows[i].name, rows[i].blocks, most, dp, rows[i].pred_ms, dp,
                rows[i].meas_ms, 100 * rows[i].bubble, imbal);
     }
 }
@@ -206,7 +207,7 @@ static void real_row(pp_demo *d, int features, const char *how, balance_row *row
     c->features = features;
     snprintf(d->opt.partition, sizeof d->opt.partition, "%s", how);
     pp_partition part;
-    pp_demo_model(d, NULL, &part);   /* measures the costs at this M, splits the blocks, sets the stages' costs */
+    pp_demo_model(d, NULL, &part);   /* splits the blocks by the measured costs, sets the stages' costs */
     size_t k = 0;
     for (int s = 0; s < P; s++) {
         k += (size_t)snprintf(row->blocks + k, sizeof row->blocks - k, "%s%d", s ? "," : "",
@@ -260,19 +261,24 @@ static void real_part1(pp_demo *d)
     float *ref[2] = {NULL, NULL};
     static const char *names[3] = {"even", "equal", "by cost"}, *how[3] = {"front", "front", "balanced"};
     double cost[PP_MODEL_NCOSTS] = {0};   /* rank 0: the blocks' and end layers' measured costs, for the text */
+    /* The costs are measured once, with the end layers, so that every row's
+     * prediction and weights come from the same measurement. */
+    pp_partition part;
+    c->features = FEATURES;
+    pp_demo_model(d, NULL, &part);
     for (int i = 0; i < 3 && !d->quit; i++) {
         snprintf(rows[i].name, sizeof rows[i].name, "%s", names[i]);
         real_row(d, i > 0 ? FEATURES : 0, how[i], &rows[i], ref);
         if (i < 2 && !d->quit) pp_demo_hold(d, "press any key for the next split, q to quit");
     }
-    if (d->grid->rank == 0 && !d->quit) PP_CHECK(pp_model_measure(c, c->batch / M, cost), "could not measure the model");
+    if (d->grid->rank == 0 && !d->quit) pp_demo_costs(d, cost);
     free(ref[0]), free(ref[1]);
     if (d->grid->rank != 0 || d->quit) return;
     double block = cost[PP_COST_F] + cost[PP_COST_B], in = cost[PP_COST_IN_F] + cost[PP_COST_IN_B];
-    double out = cost[PP_COST_OUT_F] + cost[PP_COST_OUT_B] + cost[PP_COST_LOSS];
+    double out = cost[PP_COST_OUT_F] + cost[PP_COST_OUT_B];
     printf("1f1b on P=%d stages, M=%d, real compute: %d blocks (width %d, hidden %d),\n"
            "a batch of %d samples, %d steps each\n", P, M, c->depth, c->width, c->hidden, c->batch, c->steps);
-    printf("measured now for a micro-batch of %d samples: a block's F+B %.3f ms; the input\n"
+    printf("measured once for a micro-batch of %d samples: a block's F+B %.3f ms; the input\n"
            "layer (%d features in) %.3f ms = %.1f blocks; the output layer and loss (%d\n"
            "out) %.3f ms = %.1f blocks; 'even' runs without them\n", c->batch / M, block * 1e3, FEATURES, in * 1e3,
            in / block, FEATURES, out * 1e3, out / block);

@@ -79,6 +79,10 @@ static const char *masks[][2] = {
     {"^(  [0-9]+ x [0-9]+ x [0-9]+)( +[0-9.]+){6}$", "\\1 <t>"},
     /* demo 11: part 1's rows (step measured, bubble, imbalance), part 2's rows
      * (all measured but M and the samples), the fitted optimum, the best M */
+    /* (with --real, two decimals: every column measured, the split by cost's blocks too) */
+    {"^(even|equal|by cost) +[0-9,]+ +[0-9.]+ +[0-9]+\\.[0-9]{2} +[0-9]+\\.[0-9]{2} +[0-9.]+% +([+-][0-9.]+|n/a)$",
+     "\\1 <measured row>"},
+    {"= [0-9.]+ blocks", "= <n> blocks"},
     {"^((even|equal|by cost) +[0-9,]+ +[0-9.]+ +[0-9.]+) +[0-9.]+ +[0-9.]+% +([+-][0-9.]+|n/a)$", "\\1 <n> <n>% <n>"},
     {"^( +[0-9]+ +[0-9]+) +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9]+(  <- best)?$", "\\1 <row>"},
     {"a sample: M = [0-9.]+", "a sample: M = <n>"},

@@ -37,6 +37,7 @@ struct pp_demo_state {
     pp_export *exports;      /* rank 0 */
     double cost[PP_MODEL_NCOSTS]; /* seconds per block and per micro-batch, measured on rank 0 */
     int cost_M;              /* the M they were measured for (0: not yet) */
+    pp_model_cfg cost_cfg;   /* and the model */
     double stage_scale[PP_MAX_STAGES]; /* the simulator's per-stage cost: timed, the weights; real,
                                           a stage's cost over one block's (stage_scales) */
     pp_partition part;       /* real mode: the blocks of each stage */
@@ -683,11 +684,26 @@ static void stage_scales(pp_demo *d)
     d->exec.costs.stage_scale = d->in->stage_scale;
 }
 
+void pp_demo_costs(const pp_demo *d, double *cost)
+{
+    memcpy(cost, d->in->cost, sizeof d->in->cost);
+}
+
 void pp_demo_share_measured(pp_demo *d, double *v, int n)
 {
     MPI_Request rq;
     MPI_Ibcast(v, n, MPI_DOUBLE, 0, d->grid->all, &rq);
     PP_CHECK(pp_wait(&rq, 1e-3), "sharing the measured figures");
+}
+
+/* Do the measured costs hold for the model now in d->opt.model at M?  The
+ * same M and blocks; end layers measured if it has them (costs measured
+ * with them hold without: pp_model_block_s leaves them out then). */
+static int costs_hold(const pp_demo *d, int M)
+{
+    const pp_model_cfg *now = &d->opt.model, *then = &d->in->cost_cfg;
+    return d->in->cost_M == M && now->width == then->width && now->hidden == then->hidden &&
+           now->batch == then->batch && (now->features == 0 || now->features == then->features);
 }
 
 /* Rank 0 measures a block's costs for micro-batches of batch/M samples while
@@ -706,6 +722,7 @@ static void measure_costs(pp_demo *d, int M)
         PP_CHECK(pp_model_measure(&slice, slice.batch / (d->grid->D * M), in->cost), "could not measure the model");
     pp_demo_share_measured(d, in->cost, PP_MODEL_NCOSTS);
     in->cost_M = M;
+    in->cost_cfg = d->opt.model;
     pp_costs *c = &d->exec.costs;
     c->tick_s = REAL_TICK_S;
     real_ticks(d);
@@ -837,7 +854,7 @@ void pp_demo_model(pp_demo *d, const pp_sched *s, pp_partition *part)
         pp_demo_refuse_if(d, bad, "--dump: cannot make the folder '%s' (%s): give a folder this program can write into",
                           d->opt.dump, why);
     }
-    measure_costs(d, d->opt.mb[0]);
+    if (!costs_hold(d, d->opt.mb[0])) measure_costs(d, d->opt.mb[0]);
     double *cost = block_costs(d);
     char err[300];
     pp_status st = pp_partition_make(d->opt.layers[0] ? d->opt.layers : d->opt.partition, c->depth, S, cost, part,
@@ -850,7 +867,7 @@ void pp_demo_model(pp_demo *d, const pp_sched *s, pp_partition *part)
 
 void pp_demo_train(pp_demo *d, pp_trainer *t, const pp_sched *s, pp_run **pred, pp_run **meas, double *loss)
 {
-    if (d->in->cost_M != s->nmb) measure_costs(d, s->nmb);
+    if (!costs_hold(d, s->nmb)) measure_costs(d, s->nmb);
     real_ticks(d);   /* --checkpoint may have changed (demo 10 runs without and with) */
     stage_scales(d);
     run_step(d, s, pred, meas, t, loss);

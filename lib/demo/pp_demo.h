@@ -154,6 +154,9 @@ int pp_demo_hold(pp_demo *d, const char *prompt);
  * makes the partition over the stages of schedule s (P stages when s is
  * NULL).  Every rank gets the same partition. */
 void pp_demo_model(pp_demo *d, const pp_sched *s, pp_partition *part);
+/* Real mode: the model's costs measured for the last step or partition
+ * (pp_model_measure's, seconds), into cost[PP_MODEL_NCOSTS]. */
+void pp_demo_costs(const pp_demo *d, double *cost);
 /* Collective: rank 0's measured figures v[n] reach every rank.  The others
  * wait asleep, looking once a millisecond: a rank that looked every few
  * microseconds would take turns on rank 0's core while it measures. */

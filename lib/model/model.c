@@ -431,7 +431,8 @@ void pp_partition_str(const pp_partition *p, char *buf, size_t n)
 
 
 /* The median of five rounds of each of the end layers' costs, after one
- * to warm up: into cost[PP_COST_IN_F ..], and the loss over their width. */
+ * to warm up: into cost[PP_COST_IN_F ..]; the output layer's F includes
+ * the loss over its width. */
 static pp_status measure_ends(const pp_model_cfg *c, int rows, double cost[PP_MODEL_NCOSTS])
 {
     int K = c->features, d = c->width;
@@ -462,8 +463,9 @@ static pp_status measure_ends(const pp_model_cfg *c, int rows, double cost[PP_MO
         for (int k = 0; k < N && r > 0; k++) v[k][r - 1] = t[k + 1] - t[k];
     }
     if (st == PP_OK) st = pp_backend_status();
-    int where[N] = {PP_COST_IN_F, PP_COST_IN_B, PP_COST_OUT_F, PP_COST_OUT_B, PP_COST_LOSS};
-    for (int k = 0; k < N && st == PP_OK; k++) cost[where[k]] = pp_median5(v[k]);
+    int where[N - 1] = {PP_COST_IN_F, PP_COST_IN_B, PP_COST_OUT_F, PP_COST_OUT_B};
+    for (int k = 0; k < N - 1 && st == PP_OK; k++) cost[where[k]] = pp_median5(v[k]);
+    if (st == PP_OK) cost[PP_COST_OUT_F] += pp_median5(v[LOSS]);
     for (int k = 0; k < 4; k++) pp_tensor_free(*all[k]);
     pp_tensor_free(Win), pp_tensor_free(gin), pp_tensor_free(Wout), pp_tensor_free(gout);
     return st;
@@ -515,6 +517,10 @@ void pp_model_block_s(const pp_model_cfg *c, const double cost[PP_MODEL_NCOSTS],
 {
     int L = c->depth, again = c->checkpoint ? 1 : 0;   /* a forward run again before its backward */
     for (int l = 0; l < L; l++) block_s[l] = (1 + again) * cost[PP_COST_F] + cost[PP_COST_B];
-    block_s[0] += cost[PP_COST_IN_F] + cost[PP_COST_IN_B];   /* 0 without features */
-    block_s[L - 1] += (1 + again) * (cost[PP_COST_OUT_F] + cost[PP_COST_LOSS]) + cost[PP_COST_OUT_B];
+    if (c->features <= 0) {   /* end layers measured for another model are not this one's */
+        block_s[L - 1] += (1 + again) * cost[PP_COST_LOSS];
+        return;
+    }
+    block_s[0] += cost[PP_COST_IN_F] + cost[PP_COST_IN_B];
+    block_s[L - 1] += (1 + again) * cost[PP_COST_OUT_F] + cost[PP_COST_OUT_B];   /* its F holds its loss */
 }

@@ -140,18 +140,19 @@ void pp_partition_str(const pp_partition *p, char *buf, size_t n);
  * `rows` samples: forward, backward (B), its input half (I) and weight half
  * (W); the loss and its gradient, which the last stage's forward adds; and
  * with features > 0 the input layer's forward and backward (first stage)
- * and the output layer's (last stage; 0 without).  (Inputs and targets are
+ * and the output layer's, its forward with the loss over its width (last
+ * stage; 0 without).  (Inputs and targets are
  * made before the step starts, so they cost no stage anything.)  Medians
  * of five runs after one to warm up. */
 enum { PP_COST_F, PP_COST_B, PP_COST_I, PP_COST_W, PP_COST_LOSS, PP_COST_IN_F, PP_COST_IN_B, PP_COST_OUT_F,
        PP_COST_OUT_B, PP_MODEL_NCOSTS };
 pp_status pp_model_measure(const pp_model_cfg *c, int rows, double cost[PP_MODEL_NCOSTS]);
 /* Seconds each block's forward and backward take for one micro-batch, from
- * measured costs ([depth]): the input layer's are added to block 0's, the
- * output layer's and the loss's to the last block's (each runs on that
- * block's stage); with checkpointing a backward runs its forward again
- * first (the output layer's and the loss too).  A stage costs its blocks'
- * sum. */
+ * measured costs ([depth]): the loss's are added to the last block's, and
+ * if c has end layers the input layer's to block 0's and the output
+ * layer's (with its loss) to the last block's; with checkpointing a
+ * backward runs its forward again first (the output layer's and the loss
+ * too).  A stage costs its blocks' sum. */
 void pp_model_block_s(const pp_model_cfg *c, const double cost[PP_MODEL_NCOSTS], double *block_s);
 
 /* ---- the single-process reference --------------------------------------- */
