@@ -538,6 +538,10 @@ static void test_one_path(void)
     double sum, f = pp_cost_s(&k, PP_F, 0, &sum), w = pp_cost_s(&k, PP_W, 0, NULL);
     CHECK(fabs(f - 1.5 * k.tick_s) < 1e-15 && fabs(sum - 0.5 * k.tick_s) < 1e-15 && fabs(w - k.tick_s) < 1e-15,
           "pp_cost_s: F with its all-reduce %.3f s (the sum %.3f s), W without one %.3f s", f, sum, w);
+    k.allreduce_again = 0.5;   /* checkpointing: B runs its forward again, with its sum */
+    double bsum, b = pp_cost_s(&k, PP_B, 0, &bsum), f2 = pp_cost_s(&k, PP_F, 0, NULL);
+    CHECK(fabs(b - 3.0 * k.tick_s) < 1e-15 && fabs(bsum - 1.0 * k.tick_s) < 1e-15 && f2 == f,
+          "pp_cost_s with the recompute's all-reduce: B %.3f s (two sums, %.3f s), F unchanged", b, bsum);
     pp_sched_free(lo);
     pp_sched_free(s);
 

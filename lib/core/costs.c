@@ -17,6 +17,7 @@ void pp_costs_default(pp_costs *c)
     c->stage_scale = NULL;
     c->latency = 0.0;
     c->allreduce = 0.0;
+    c->allreduce_again = 0.0;
     c->dp_sum = 0.0;
     c->release = NULL;
 }
@@ -27,8 +28,9 @@ double pp_cost_s(const pp_costs *c, pp_kind k, int stage, double *sum)
     switch (k) {
     case PP_F:
     case PP_B:
-    case PP_I:   /* these end with the tensor-parallel sum of their partial result */
-        ar = c->allreduce * scale;
+    case PP_I:   /* these end with the tensor-parallel sum of their partial result (a
+                    backward that runs its forward again first makes that one too) */
+        ar = (c->allreduce + (k == PP_F ? 0 : c->allreduce_again)) * scale;
         ticks = c->ticks[k] * scale + ar;
         break;
     case PP_W: ticks = c->ticks[k] * scale; break;
@@ -49,6 +51,7 @@ void pp_costs_flat(const pp_costs *c, int nstages, pp_costs *out)
     for (int s = 0; s < nstages; s++) mean += c->stage_scale[s] / nstages;
     for (int k = 0; k < 4; k++) out->ticks[k] *= mean;
     out->allreduce *= mean;
+    out->allreduce_again *= mean;
     out->stage_scale = NULL;
 }
 

@@ -168,6 +168,8 @@ typedef struct {
     const double *stage_scale; /* [nstages] multiplier per stage, or NULL: all 1 */
     double latency;        /* ticks from a send to its receive being usable (default 0) */
     double allreduce;      /* ticks of the tensor-parallel sum ending each F, B, I (T > 1) */
+    double allreduce_again; /* ticks a B or I adds when it runs its forward again first
+                               (checkpointing): that forward's sum (default 0) */
     double dp_sum;         /* ticks of the replicas' gradient sum ending a step (default 0; D > 1) */
     const double *release; /* [M] ticks after the start when micro-batch m arrives: its forward
                               on stage 0 begins no sooner (requests in a stream), or NULL: at once */

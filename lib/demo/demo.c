@@ -649,12 +649,15 @@ static const double REAL_TICK_S = 1e-3;
 
 /* The simulator's ticks from the measured seconds: F, B, I, W per block
  * (the stage's blocks multiply them); with --checkpoint a backward (B, or
- * its input half I) runs the forward again first. */
+ * its input half I) runs the forward again first, with its tensor-parallel
+ * sum. */
 static void real_ticks(pp_demo *d)
 {
     pp_costs *c = &d->exec.costs;
+    int again = d->opt.model.checkpoint;
     for (int k = 0; k < 4; k++) c->ticks[k] = d->in->cost[k] / REAL_TICK_S;
-    if (d->opt.model.checkpoint) c->ticks[PP_B] += c->ticks[PP_F], c->ticks[PP_I] += c->ticks[PP_F];
+    if (again) c->ticks[PP_B] += c->ticks[PP_F], c->ticks[PP_I] += c->ticks[PP_F];
+    c->allreduce_again = again ? c->allreduce : 0;
 }
 
 /* Each block's measured cost with the end layers' and the loss's folded in
@@ -725,7 +728,6 @@ static void measure_costs(pp_demo *d, int M)
     in->cost_cfg = d->opt.model;
     pp_costs *c = &d->exec.costs;
     c->tick_s = REAL_TICK_S;
-    real_ticks(d);
     const pp_grid *g = d->grid;
     long rows = slice.batch / (g->D * M), fs = slice.hidden;
     c->allreduce = 0, c->dp_sum = 0;
@@ -736,6 +738,7 @@ static void measure_costs(pp_demo *d, int M)
         long floats = most * (2L * slice.width * fs + fs + slice.width);
         c->dp_sum = time_allreduce(d, g->dp, floats) / REAL_TICK_S;
     }
+    real_ticks(d);
 }
 
 /* Bytes of memory the machine has free for new work (Linux: MemAvailable);
