@@ -10,7 +10,8 @@
  * and 1F1B without and with checkpointing (the steps of the two in turn, so
  * that a change in the machine's load falls on both), counts the memory from
  * the allocations and the compute from the computes' CPU time and busy time,
- * measured, puts each beside its formula, and checks that all four runs end
+ * measured, and from the multiplies' operations, counted; puts each beside
+ * its formula, and checks that all four runs end
  * with one process's weights, bit for bit.
  *
  *   mpiexec -n 4 ./demos/10_checkpointing -m 8
@@ -27,6 +28,7 @@ typedef struct {
     pp_trainer *t;
     double *busy;      /* rank 0: [P] seconds each rank computed, summed over the steps */
     double *cpu;       /* rank 0: [P] of them, the seconds its computes ran on a CPU */
+    double *flops;     /* rank 0: [P] the floating-point operations of its matrix multiplies */
     pp_mem *mem;       /* rank 0: [P] each rank's memory counts */
     double bubble;     /* rank 0: the last step's measured bubble (share of the step) */
 } way;
@@ -49,15 +51,20 @@ static double sum(const double *x, int n)
 static void step(pp_demo *d, way *w, const pp_sched *s, int ckpt, int i, double *cpu)
 {
     pp_run *pred = NULL, *meas = NULL;
-    double loss, mine;
+    double loss, mine, flops, seconds;
+    int P = d->grid->P;
     d->opt.model.checkpoint = ckpt;   /* the costs the step is predicted with */
     pp_demo_note(d, "%s, step %d of %d, %s", s->name, i + 1, d->opt.model.steps,
                  ckpt ? "with checkpointing: each backward runs its forward again"
                       : "without checkpointing: each forward keeps all it computes");
+    pp_backend_gemm_stats(&flops, &seconds, 1);   /* counting from here */
     pp_demo_train(d, w->t, s, &pred, &meas, &loss);
+    pp_backend_gemm_stats(&flops, &seconds, 1);
     mine = pp_trainer_cpu_s(w->t);
     MPI_Gather(&mine, 1, MPI_DOUBLE, cpu, 1, MPI_DOUBLE, 0, d->grid->all);
-    for (int r = 0; meas && i > 0 && r < meas->nrows; r++) w->busy[r] += meas->busy[r], w->cpu[r] += cpu[r];
+    MPI_Gather(&flops, 1, MPI_DOUBLE, cpu + P, 1, MPI_DOUBLE, 0, d->grid->all);
+    for (int r = 0; meas && i > 0 && r < meas->nrows; r++)
+        w->busy[r] += meas->busy[r], w->cpu[r] += cpu[r], w->flops[r] += cpu[P + r];
     if (meas) w->bubble = pp_run_bubble_step(meas);
     pp_run_free(pred), pp_run_free(meas);
 }
@@ -105,6 +112,12 @@ static void compute_table(const pp_sched *s, const way w[2], int steps, double F
            "  B = 2F, %.1f %% with this machine's block (F %.3f ms, B %.3f ms, measured)\n",
            100 * (sum(w[1].cpu, P) / sum(w[0].cpu, P) - 1), 100 * (sum(w[1].busy, P) / sum(w[0].busy, P) - 1),
            100.0 / 3, 100 * F / (F + B), 1e3 * F, 1e3 * B);
+    printf("  the work itself, floating-point operations in the matrix multiplies, counted\n"
+           "  as they ran: %.1f %% more.  A block's F is two multiplies and its B four of\n"
+           "  the same size, so in operations B = 2F and the formula's third holds (a bit\n"
+           "  over: the model's first block has no input gradient to make); their times\n"
+           "  need not keep that ratio, as multiplies of other shapes run at other speeds\n",
+           100 * (sum(w[1].flops, P) / sum(w[0].flops, P) - 1));
     if (pp_backend_gpu() >= 0)
         printf("  (--device gpu: the CPU time is the host's part of each compute; the busy\n"
                "  time is the GPU's own)\n");
@@ -120,7 +133,7 @@ static void one_schedule(pp_demo *d, const pp_partition *part, const char *name,
 {
     int P = d->grid->P, me = d->grid->rank, steps = d->opt.model.steps;
     pp_sched *s = pp_demo_schedule(d, name, M);
-    double *cpu = calloc((size_t)P, sizeof *cpu);   /* one step's, every rank's (rank 0) */
+    double *cpu = calloc(2 * (size_t)P, sizeof *cpu);   /* one step's CPU seconds and operations, every rank's (rank 0) */
     way w[2];
     memset(w, 0, sizeof w);
     for (int k = 0; k < 2; k++) {
@@ -130,7 +143,8 @@ static void one_schedule(pp_demo *d, const pp_partition *part, const char *name,
         w[k].busy = calloc((size_t)P, sizeof *w[k].busy);
         w[k].mem = calloc((size_t)P, sizeof *w[k].mem);
         w[k].cpu = calloc((size_t)P, sizeof *w[k].cpu);
-        if (!w[k].busy || !w[k].mem || !w[k].cpu || !cpu) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
+        w[k].flops = calloc((size_t)P, sizeof *w[k].flops);
+        if (!w[k].busy || !w[k].mem || !w[k].cpu || !w[k].flops || !cpu) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
     }
     for (int i = 0; i < steps && !d->quit; i++)
         for (int k = 0; k < 2 && !d->quit; k++) step(d, &w[k], s, k, i, cpu);
@@ -151,7 +165,7 @@ static void one_schedule(pp_demo *d, const pp_partition *part, const char *name,
     free(got);
     for (int k = 0; k < 2; k++) {
         pp_trainer_free(w[k].t);
-        free(w[k].busy), free(w[k].mem), free(w[k].cpu);
+        free(w[k].busy), free(w[k].mem), free(w[k].cpu), free(w[k].flops);
     }
     free(cpu);
     pp_sched_free(s);

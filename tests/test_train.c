@@ -15,7 +15,8 @@
  * per micro-batch held plus one micro-batch recomputed (kept until its W
  * under zbh1).  Last, the compute checkpointing adds, measured as the CPU
  * time of the computes on 4 ranks, within a loose bound of the formula's
- * third (this machine may be busy: up to three tries).
+ * third (this machine may be busy: up to three tries), and the operations
+ * of its matrix multiplies, counted, within 5 points of the third.
  * And the model with end layers (features: an input layer on the first
  * stage, an output layer on the last) under gpipe, 1f1b, its I/W splits,
  * checkpointing, an uneven partition, interleaved and zbh1: the same bits
@@ -175,20 +176,23 @@ static int checkpoint_too(int P, int M)
 /* Trains t[0] (without checkpointing) and t[1] (with) a step each in turn;
  * rank 0 gets the computes' CPU seconds of every rank, summed over all but
  * the first step of each (it touches fresh memory). */
-static pp_status cpu_both(pp_grid *g, const pp_sched *lowered, pp_trainer *t[2], int steps, double cpu[2])
+static pp_status cpu_both(pp_grid *g, const pp_sched *lowered, pp_trainer *t[2], int steps, double cpu[2],
+                          double flops[2])
 {
     pp_exec_opts o;
     pp_exec_opts_default(&o);
     pp_status st = PP_OK;
-    cpu[0] = cpu[1] = 0;
+    cpu[0] = cpu[1] = flops[0] = flops[1] = 0;
     for (int i = 0; i <= steps && st == PP_OK; i++) {
         for (int k = 0; k < 2 && st == PP_OK; k++) {
             pp_run *run = NULL;
-            double loss, mine, all = 0;
+            double loss, mine[2], all[2] = {0, 0}, seconds;
+            pp_backend_gemm_stats(&mine[1], &seconds, 1);   /* the multiplies' operations: counted from here */
             st = pp_trainer_step(t[k], lowered, &o, &run, &loss);
-            mine = pp_trainer_cpu_s(t[k]);
-            MPI_Reduce(&mine, &all, 1, MPI_DOUBLE, MPI_SUM, 0, g->pipe);
-            if (i > 0) cpu[k] += all;
+            mine[0] = pp_trainer_cpu_s(t[k]);
+            pp_backend_gemm_stats(&mine[1], &seconds, 1);
+            MPI_Reduce(mine, all, 2, MPI_DOUBLE, MPI_SUM, 0, g->pipe);
+            if (i > 0) cpu[k] += all[0], flops[k] += all[1];
             pp_run_free(run);
         }
     }
@@ -216,12 +220,12 @@ static void checkpoint_compute(pp_grid *g)
         MPI_Abort(MPI_COMM_WORLD, 1);
     pp_sched_free(s);
     pp_trainer *t[2] = {NULL, NULL};
-    double cpu[2] = {0, 0}, extra = 0, tried[TRIES];
+    double cpu[2] = {0, 0}, flops[2] = {0, 0}, extra = 0, tried[TRIES];
     int tries = 0, inside = 0;
     pp_status st = PP_OK;
     for (int k = 0; k < 2 && st == PP_OK; k++) st = pp_trainer_new(g, &c[k], &part, lowered->stage_rank, &t[k]);
     while (st == PP_OK && !inside && tries < TRIES) {
-        st = cpu_both(g, lowered, t, STEPS_COUNTED, cpu);
+        st = cpu_both(g, lowered, t, STEPS_COUNTED, cpu, flops);
         extra = cpu[1] / cpu[0] - 1;
         tried[tries++] = extra;
         inside = extra > 0.15 && extra < 0.60;
@@ -240,6 +244,10 @@ static void checkpoint_compute(pp_grid *g)
               "%.1f ms against %.1f ms over %d steps, measured%s; want 15 %% to 60 %%: formula F / (F + B) = "
               "33.3 %% with B = 2F, %.1f %% with this machine's block)", g->size, M, 100 * extra, 1e3 * cpu[1],
               1e3 * cpu[0], STEPS_COUNTED, seen, 100 * F / (F + B));
+        double more = flops[1] / flops[0] - 1;   /* counted, not timed: the same on any machine */
+        CHECK(st == PP_OK && fabs(more - 1.0 / 3) < 0.05,
+              "gpipe --checkpoint P=%d M=%d: the multiplies' operations, counted, %.1f %% more, within 5 points of "
+              "the formula's third (in operations B = 2F)", g->size, M, 100 * more);
     }
     pp_trainer_free(t[0]), pp_trainer_free(t[1]);
     pp_sched_free(lowered);
