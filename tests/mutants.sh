@@ -66,6 +66,11 @@ try "one W added twice (micro-batch 1)" fail \
     's|^        pp_block_backward_weight(&tr->grad\[l\], k->x, k->a, k->dy, k->dh);|        for (int twice = 0; twice < 1 + (m == 1); twice++) pp_block_backward_weight(\&tr->grad[l], k->x, k->a, k->dy, k->dh);|'
 try "W's added in the schedule's order, not the micro-batches'" fail \
     's|^    weights_due(tr, s);$|    backward_weight(tr, s, m), tr->w_next[s]++;|'
+# The end layers (every other random case has them).
+try "the input layer's gradient left out of a W that waited its turn" fail \
+    's|^    input_layer_weight(tr, s, m, sv(tr, tr->part.first\[s\], m)->in_dy);$|    ;|'
+try "the output layer's gradient taken before the loss's own" fail \
+    's|^    if (st == PP_OK) output_layer_weight(tr, s, m);$|    if (st == PP_OK \&\& m > 0) output_layer_weight(tr, s, m);|'
 cp "$out/train.c.orig" "$out/lib/model/train.c"
 
 # The breakdown of idle time (lib/core/idle.c), caught by test_idle.
