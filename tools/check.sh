@@ -64,6 +64,7 @@ for demo in 00_anatomy:4 01_forward_flow:4 02_microbatches:2 03_memory_split:4 0
     step "demo ${demo%:*}" mpiexec -n "${demo#*:}" "./demos/${demo%:*}" --no-tui
 done
 step "demo 13_deadlock, no fault" mpiexec -n 4 ./demos/13_deadlock --no-tui --fault none
+step "demo 11_balance --real (the end layers)" mpiexec -n 2 ./demos/11_balance --no-tui --real --steps 2
 step "bad input" sh tests/bad_input.sh
 step "hangs, every scenario" env PP_TEST_FULL=1 sh tests/hang.sh
 step "two simulated machines (ranks on a and b), every check" env PP_TEST_FULL=1 sh tests/two_machines.sh
