@@ -51,16 +51,14 @@ static double sum(const double *x, int n)
 static void step(pp_demo *d, way *w, const pp_sched *s, int ckpt, int i, double *cpu)
 {
     pp_run *pred = NULL, *meas = NULL;
-    double loss, mine, flops, seconds;
+    double loss, mine, flops;
     int P = d->grid->P;
     d->opt.model.checkpoint = ckpt;   /* the costs the step is predicted with */
     pp_demo_note(d, "%s, step %d of %d, %s", s->name, i + 1, d->opt.model.steps,
                  ckpt ? "with checkpointing: each backward runs its forward again"
                       : "without checkpointing: each forward keeps all it computes");
-    pp_backend_gemm_stats(&flops, &seconds, 1);   /* counting from here */
     pp_demo_train(d, w->t, s, &pred, &meas, &loss);
-    pp_backend_gemm_stats(&flops, &seconds, 1);
-    mine = pp_trainer_cpu_s(w->t);
+    mine = pp_trainer_cpu_s(w->t), flops = pp_trainer_flops(w->t);
     MPI_Gather(&mine, 1, MPI_DOUBLE, cpu, 1, MPI_DOUBLE, 0, d->grid->all);
     MPI_Gather(&flops, 1, MPI_DOUBLE, cpu + P, 1, MPI_DOUBLE, 0, d->grid->all);
     for (int r = 0; meas && i > 0 && r < meas->nrows; r++)
@@ -96,8 +94,8 @@ static void memory_table(const pp_sched *s, const way w[2], int M)
 }
 
 /* Rank 0: the compute each way, measured, against the formula's third;
- * F and B: a block's, measured before the runs (seconds). */
-static void compute_table(const pp_sched *s, const way w[2], int steps, double F, double B)
+ * L blocks; F and B: a block's, measured before the runs (seconds). */
+static void compute_table(const pp_sched *s, const way w[2], int steps, int L, double F, double B)
 {
     int P = s->nranks;
     printf("  compute over steps 2 to %d, per rank (measured): the CPU time of its\n"
@@ -112,12 +110,14 @@ static void compute_table(const pp_sched *s, const way w[2], int steps, double F
            "  B = 2F, %.1f %% with this machine's block (F %.3f ms, B %.3f ms, measured)\n",
            100 * (sum(w[1].cpu, P) / sum(w[0].cpu, P) - 1), 100 * (sum(w[1].busy, P) / sum(w[0].busy, P) - 1),
            100.0 / 3, 100 * F / (F + B), 1e3 * F, 1e3 * B);
-    printf("  the work itself, floating-point operations in the matrix multiplies, counted\n"
-           "  as they ran: %.1f %% more.  A block's F is two multiplies and its B four of\n"
-           "  the same size, so in operations B = 2F and the formula's third holds (a bit\n"
-           "  over: the model's first block has no input gradient to make); their times\n"
-           "  need not keep that ratio, as multiplies of other shapes run at other speeds\n",
-           100 * (sum(w[1].flops, P) / sum(w[0].flops, P) - 1));
+    double ops[2] = {sum(w[0].flops, P), sum(w[1].flops, P)};
+    printf("  the work itself, the matrix multiplies' floating-point operations, counted\n"
+           "  as they ran: %.3f against %.3f GFLOP, %.1f %% more.  A block's F is two\n"
+           "  multiplies and its B four of the same size (B = 2F in operations), less\n"
+           "  one for the model's first block, which makes no input gradient: formula\n"
+           "  2L / (6L - 1) = %.1f %% for L = %d blocks, a third as L grows.  Times need\n"
+           "  not keep that ratio: multiplies of other shapes run at other speeds\n",
+           ops[1] / 1e9, ops[0] / 1e9, 100 * (ops[1] / ops[0] - 1), 100.0 * 2 * L / (6 * L - 1), L);
     if (pp_backend_gpu() >= 0)
         printf("  (--device gpu: the CPU time is the host's part of each compute; the busy\n"
                "  time is the GPU's own)\n");
@@ -158,7 +158,7 @@ static void one_schedule(pp_demo *d, const pp_partition *part, const char *name,
     }
     if (me == 0 && !d->quit) {
         memory_table(s, w, M);
-        compute_table(s, w, steps, FB[0], FB[1]);
+        compute_table(s, w, steps, d->opt.model.depth, FB[0], FB[1]);
         printf("\n");
         fflush(stdout);
     }

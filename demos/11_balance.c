@@ -42,9 +42,9 @@ enum { BLOCKS_PER_STAGE = 4, EXTRA_BLOCKS = 2 };
 
 /* --real: the end layers' width (features in and out), and the blocks'
  * hidden width unless --hidden is given (narrower than the kit's default),
- * so that the input layer weighs about one block and the output layer with
- * the loss about two, as the stated model of the timed run says.  (Wider
- * end layers would need a teacher of FEATURES squared numbers.) */
+ * so that the end layers weigh one to two blocks each, measured, as the
+ * timed run's stated model (two each) roughly assumes.  (Wider end layers
+ * would need a teacher of FEATURES squared numbers.) */
 enum { FEATURES = 2048, REAL_HIDDEN = 256 };
 
 /* Part 2: the model's default blocks with a batch of PART2_BATCH samples,
@@ -88,6 +88,27 @@ static void by_speed(int L, int P, const double *slow, char *counts, size_t n)
     for (int s = 0; s < P; s++) k += (size_t)snprintf(counts + k, n - k, "%s%d", s ? "," : "", got[s]);
 }
 
+/* The row's blocks per stage as counts, "3,5,5,3" (ranges would not fit
+ * 80 columns at P = 8). */
+static void blocks_text(const pp_partition *part, balance_row *row)
+{
+    size_t k = 0;
+    for (int s = 0; s < part->nstages; s++)
+        k += (size_t)snprintf(row->blocks + k, sizeof row->blocks - k, "%s%d", s ? "," : "",
+                              part->first[s + 1] - part->first[s]);
+}
+
+/* Rank 0: a row's figures from a step of s, predicted and measured: the
+ * step's length, its bubble and the breakdown's imbalance part. */
+static void fill_row(pp_demo *d, const pp_sched *s, const pp_run *pred, const pp_run *meas, balance_row *row)
+{
+    pp_idle parts;
+    row->pred_ms = pred->makespan * 1e3, row->meas_ms = meas->makespan * 1e3;
+    row->bubble = pp_run_bubble_step(meas);
+    row->ok = pp_idle_breakdown(s, &d->exec.costs, meas, &parts) == PP_OK && parts.ok;
+    row->imbalance = row->ok ? pp_part_points(&parts, PP_PART_IMBALANCE, 2) : 0;
+}
+
 /* Each stage's weight under partition `how` of the L blocks: its blocks'
  * cost (cost[l], in blocks) times its rank's slowness, over an even stage's. */
 static void weigh(pp_demo *d, const char *how, const double *cost, const double *slow, balance_row *row)
@@ -97,10 +118,7 @@ static void weigh(pp_demo *d, const char *how, const double *cost, const double 
     char err[300] = "";
     int bad = pp_partition_make(how, L, P, cost, &part, err, sizeof err) != PP_OK;
     pp_demo_refuse_if(d, bad, "%s", err);
-    size_t k = 0;   /* blocks per stage as counts: "3,5,5,3" (ranges would not fit 80 columns at P = 8) */
-    for (int s = 0; s < P; s++)
-        k += (size_t)snprintf(row->blocks + k, sizeof row->blocks - k, "%s%d", s ? "," : "",
-                              part.first[s + 1] - part.first[s]);
+    blocks_text(&part, row);
     for (int s = 0; s < P; s++) {
         double sum = 0;
         for (int l = part.first[s]; l < part.first[s + 1]; l++) sum += cost[l];
@@ -116,13 +134,7 @@ static void run_row(pp_demo *d, balance_row *row)
     pp_sched *s = pp_demo_schedule(d, "1f1b", d->opt.mb[0]);
     pp_run *pred = NULL, *meas = NULL;
     pp_demo_run(d, s, &pred, &meas);
-    if (d->grid->rank == 0 && meas && !d->quit) {
-        pp_idle parts;
-        row->pred_ms = pred->makespan * 1e3, row->meas_ms = meas->makespan * 1e3;
-        row->bubble = pp_run_bubble_step(meas);
-        row->ok = pp_idle_breakdown(s, &d->exec.costs, meas, &parts) == PP_OK && parts.ok;
-        row->imbalance = row->ok ? pp_part_points(&parts, PP_PART_IMBALANCE, 2) : 0;
-    }
+    if (d->grid->rank == 0 && meas && !d->quit) fill_row(d, s, pred, meas, row);
     pp_run_free(pred), pp_run_free(meas);
     pp_sched_free(s);
 }
@@ -139,9 +151,9 @@ static void part1_table(const pp_demo *d, const balance_row *rows, int n)
         for (int s = 0; s < P; s++) most = rows[i].weight[s] > most ? rows[i].weight[s] : most;
         char imbal[16] = "n/a";
         if (rows[i].ok) snprintf(imbal, sizeof imbal, "%+.2f", rows[i].imbalance);
-        int dp = d->opt.real ? 2 : 1;   /* real steps last milliseconds: two decimals */
-        printf("%-9s %-22s %8.2f %9.*f %9.*f %7.1f%% %7s\n", rows[i].name, rows[i].blocks, most, dp, rows[i].pred_ms, dp,
-               rows[i].meas_ms, 100 * rows[i].bubble, imbal);
+        int dp = d->opt.real ? 2 : 1;   /* real steps last milliseconds, and small wins count: more decimals */
+        printf("%-9s %-22s %8.*f %9.*f %9.*f %7.1f%% %7s\n", rows[i].name, rows[i].blocks, dp + 1, most, dp,
+               rows[i].pred_ms, dp, rows[i].meas_ms, 100 * rows[i].bubble, imbal);
     }
 }
 
@@ -196,65 +208,120 @@ static void part1(pp_demo *d)
     if (d->grid->rank == 0 && !d->quit) part1_report(d, rows, 3, slow_stage);
 }
 
+static int by_makespan(const void *a, const void *b)
+{
+    double x = (*(pp_run *const *)a)->makespan, y = (*(pp_run *const *)b)->makespan;
+    return (x > y) - (x < y);
+}
+
+/* --real: trains t --steps steps under s; rank 0 fills the row from the
+ * step of median length among the second to the last (the first touches
+ * fresh memory), so that one disturbed step does not make the row. */
+static void train_row(pp_demo *d, pp_trainer *t, const pp_sched *s, balance_row *row)
+{
+    int steps = d->opt.model.steps, skip = steps > 1, n = 0;
+    pp_run **runs = calloc((size_t)steps, sizeof *runs), *pred = NULL;
+    if (!runs) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
+    double loss = 0;
+    for (int i = 0; i < steps && !d->quit; i++) {
+        pp_run *meas = NULL;
+        pp_run_free(pred);
+        pp_demo_note(d, "%s split (blocks %s), step %d of %d", row->name, row->blocks, i + 1, steps);
+        pp_demo_train(d, t, s, &pred, &meas, &loss);
+        if (meas && i >= skip) runs[n++] = meas;
+        else pp_run_free(meas);
+    }
+    if (d->grid->rank == 0 && n > 0 && !d->quit) {
+        qsort(runs, (size_t)n, sizeof *runs, by_makespan);
+        fill_row(d, s, pred, runs[n / 2], row);
+    }
+    for (int i = 0; i < n; i++) pp_run_free(runs[i]);
+    free(runs);
+    pp_run_free(pred);
+}
+
+/* Collective: how many of t's weights differ from one process's trained
+ * the same steps (rank 0; -1 elsewhere or if not compared).  *ref holds
+ * the single-process weights, made the first time. */
+static long differ_from_one(pp_demo *d, pp_trainer *t, float **ref)
+{
+    const pp_model_cfg *c = &d->opt.model;
+    long n = pp_model_params(c), differ = -1;
+    float *got = d->grid->rank == 0 ? malloc((size_t)n * sizeof *got) : NULL;
+    if (d->quit) return -1;
+    PP_CHECK(pp_trainer_params(t, got), "could not gather the weights");
+    if (d->grid->rank == 0) {
+        if (!*ref && (*ref = malloc((size_t)n * sizeof **ref)) != NULL)
+            PP_CHECK(pp_reference_train(c, d->opt.mb[0], c->steps, *ref, NULL, NULL), "could not train one process");
+        differ = 0;
+        for (long i = 0; *ref && got && i < n; i++) differ += memcmp(&got[i], &(*ref)[i], sizeof *got) != 0;
+    }
+    free(got);
+    return differ;
+}
+
 /* --real: the model of a row (its end layers, or none) split `how` over
- * the stages, from costs measured now; trains --steps steps under 1F1B and
- * compares the weights with one process's (rank 0 gets *ref the first time
- * a model is seen: features says which). */
+ * the stages by the costs measured before (pp_demo_model), trained under
+ * 1F1B and compared with one process (ref[0] without end layers, ref[1]
+ * with them). */
 static void real_row(pp_demo *d, int features, const char *how, balance_row *row, float *ref[2])
 {
     pp_model_cfg *c = &d->opt.model;
-    int P = d->grid->P, M = d->opt.mb[0];
+    int P = d->grid->P;
     c->features = features;
     snprintf(d->opt.partition, sizeof d->opt.partition, "%s", how);
     pp_partition part;
     pp_demo_model(d, NULL, &part);   /* splits the blocks by the measured costs, sets the stages' costs */
-    size_t k = 0;
-    for (int s = 0; s < P; s++) {
-        k += (size_t)snprintf(row->blocks + k, sizeof row->blocks - k, "%s%d", s ? "," : "",
-                              part.first[s + 1] - part.first[s]);
-        row->weight[s] = d->exec.costs.stage_scale[s] / ((double)c->depth / P);   /* in blocks, over an even stage's */
-    }
-    pp_sched *s = pp_demo_schedule(d, "1f1b", M);
+    blocks_text(&part, row);
+    for (int s = 0; s < P; s++)   /* in blocks, over an even stage's */
+        row->weight[s] = d->exec.costs.stage_scale[s] / ((double)c->depth / P);
+    pp_sched *s = pp_demo_schedule(d, "1f1b", d->opt.mb[0]);
     pp_trainer *t = NULL;
     PP_CHECK(pp_trainer_new(d->grid, c, &part, s->stage_rank, &t), "could not make this rank's blocks");
-    pp_run *pred = NULL, *meas = NULL;
-    double loss = 0;
-    for (int i = 0; i < c->steps && !d->quit; i++) {
-        pp_run_free(pred), pp_run_free(meas);
-        pp_demo_note(d, "%s split, step %d of %d%s", row->name, i + 1, c->steps,
-                     features ? ": the end layers on the first and last stages" : "");
-        pp_demo_train(d, t, s, &pred, &meas, &loss);
-    }
-    if (d->grid->rank == 0 && meas && !d->quit) {
-        pp_idle parts;
-        row->pred_ms = pred->makespan * 1e3, row->meas_ms = meas->makespan * 1e3;
-        row->bubble = pp_run_bubble_step(meas);
-        row->ok = pp_idle_breakdown(s, &d->exec.costs, meas, &parts) == PP_OK && parts.ok;
-        row->imbalance = row->ok ? pp_part_points(&parts, PP_PART_IMBALANCE, 2) : 0;
-    }
-    /* The weights against one process's, trained the same steps (rank 0). */
-    long n = pp_model_params(c);
-    float *got = d->grid->rank == 0 ? malloc((size_t)n * sizeof *got) : NULL;
-    row->differ = -1;
-    if (!d->quit) PP_CHECK(pp_trainer_params(t, got), "could not gather the weights");
-    if (d->grid->rank == 0 && !d->quit) {
-        float **r = &ref[features > 0];
-        if (!*r && (*r = malloc((size_t)n * sizeof **r)) != NULL)
-            PP_CHECK(pp_reference_train(c, M, c->steps, *r, NULL, NULL), "could not train one process");
-        row->differ = 0;
-        for (long i = 0; *r && got && i < n; i++) row->differ += memcmp(&got[i], &(*r)[i], sizeof *got) != 0;
-    }
-    free(got);
+    train_row(d, t, s, row);
+    row->differ = differ_from_one(d, t, &ref[features > 0]);
     pp_trainer_free(t);
-    pp_run_free(pred), pp_run_free(meas);
     pp_sched_free(s);
+}
+
+/* Rank 0: --real's part 1, from the rows and the costs measured for them. */
+static void real_report(const pp_demo *d, const balance_row *rows, const double cost[PP_MODEL_NCOSTS])
+{
+    const pp_model_cfg *c = &d->opt.model;
+    int P = d->grid->P, M = d->opt.mb[0];
+    double block = cost[PP_COST_F] + cost[PP_COST_B], in = cost[PP_COST_IN_F] + cost[PP_COST_IN_B];
+    double out = cost[PP_COST_OUT_F] + cost[PP_COST_OUT_B];
+    printf("1f1b on P=%d stages, M=%d, real compute: %d blocks (width %d, hidden %d),\n"
+           "a batch of %d samples, %d steps each", P, M, c->depth, c->width, c->hidden, c->batch, c->steps);
+    if (c->steps > 2) printf(" (the step shown: the median of steps\n2 to %d)", c->steps);
+    else if (c->steps == 2) printf(" (the step shown: the second)");
+    printf("\n");
+    printf("measured once for a micro-batch of %d samples: a block's F+B %.3f ms; the input\n"
+           "layer (%d features in) %.3f ms = %.1f blocks; the output layer and loss (%d\n"
+           "out) %.3f ms = %.1f blocks; 'even' runs without them\n", c->batch / M, block * 1e3, FEATURES, in * 1e3,
+           in / block, FEATURES, out * 1e3, out / block);
+    part1_table(d, rows, 3);
+    long differ = 0;
+    for (int i = 0; i < 3; i++) differ += rows[i].differ != 0;
+    printf("slowest: the slowest stage's measured cost over an even stage's; predicted:\n"
+           "the simulator with the measured costs; imbal: the part of the measured bubble\n"
+           "the unequal costs make (the breakdown, pp_idle.h, from the measured costs:\n"
+           "it moves with them); formula (P-1)/(M+P-1) = %.1f %%\n",
+           100 * pp_theory_bubble_step(PP_FAM_1F1B, P, M, 1));
+    if (strcmp(rows[1].blocks, rows[2].blocks) == 0)
+        printf("the split by cost kept the equal one: moving a whole block would not make the\n"
+               "slowest stage faster (the end layers' extra work sits on both end stages)\n");
+    if (differ == 0) printf("weights after %d steps: every split's equal one process's bit for bit\n", c->steps);
+    for (int i = 0; i < 3; i++)
+        if (rows[i].differ != 0)
+            printf("weights after %d steps: %s split: %ld differ from one process's (a bug)\n", c->steps, rows[i].name,
+                   rows[i].differ);
 }
 
 /* --real, part 1: the model without end layers split equally (every stage
  * the same), with them split equally, and with them split by cost. */
 static void real_part1(pp_demo *d)
 {
-    int P = d->grid->P, M = d->opt.mb[0];
     pp_model_cfg *c = &d->opt.model;
     balance_row rows[3];
     memset(rows, 0, sizeof rows);
@@ -273,31 +340,7 @@ static void real_part1(pp_demo *d)
     }
     if (d->grid->rank == 0 && !d->quit) pp_demo_costs(d, cost);
     free(ref[0]), free(ref[1]);
-    if (d->grid->rank != 0 || d->quit) return;
-    double block = cost[PP_COST_F] + cost[PP_COST_B], in = cost[PP_COST_IN_F] + cost[PP_COST_IN_B];
-    double out = cost[PP_COST_OUT_F] + cost[PP_COST_OUT_B];
-    printf("1f1b on P=%d stages, M=%d, real compute: %d blocks (width %d, hidden %d),\n"
-           "a batch of %d samples, %d steps each\n", P, M, c->depth, c->width, c->hidden, c->batch, c->steps);
-    printf("measured once for a micro-batch of %d samples: a block's F+B %.3f ms; the input\n"
-           "layer (%d features in) %.3f ms = %.1f blocks; the output layer and loss (%d\n"
-           "out) %.3f ms = %.1f blocks; 'even' runs without them\n", c->batch / M, block * 1e3, FEATURES, in * 1e3,
-           in / block, FEATURES, out * 1e3, out / block);
-    part1_table(d, rows, 3);
-    long differ = 0;
-    for (int i = 0; i < 3; i++) differ += rows[i].differ != 0;
-    printf("slowest: the slowest stage's measured cost over an even stage's; predicted:\n"
-           "the simulator with the measured costs; imbal: the part of the measured bubble\n"
-           "the unequal costs make (the breakdown, pp_idle.h);\n"
-           "formula (P-1)/(M+P-1) = %.1f %%\n",
-           100 * pp_theory_bubble_step(PP_FAM_1F1B, P, M, 1));
-    if (strcmp(rows[1].blocks, rows[2].blocks) == 0)
-        printf("the split by cost kept the equal one: moving a whole block would not make the\n"
-               "slowest stage faster (the end layers' extra work sits on both end stages)\n");
-    if (differ == 0) printf("weights after %d steps: every split's equal one process's bit for bit\n", c->steps);
-    for (int i = 0; i < 3; i++)
-        if (rows[i].differ != 0)
-            printf("weights after %d steps: %s split: %ld differ from one process's (a bug)\n", c->steps, rows[i].name,
-                   rows[i].differ);
+    if (d->grid->rank == 0 && !d->quit) real_report(d, rows, cost);
 }
 
 /* Part 2's fit: t(b) = t0 + c b over n points, least squares of the
@@ -324,6 +367,7 @@ static void part2(pp_demo *d)
     c.batch = PART2_BATCH;
     static const double even[1] = {1};
     pp_demo_stage_costs(d, even, 0);   /* every stage the same (not --slow-stage's) */
+    pp_demo_note(d, "part 2: a batch of %d in M micro-batches, even stages of the kit's default block", PART2_BATCH);
     int P = d->grid->P, per = c.depth / P > 0 ? c.depth / P : 1, ms[MAX_SWEEP], n = 0;
     for (int M = 1; M <= c.batch && n < MAX_SWEEP; M *= 2)
         if (c.batch % M == 0) ms[n++] = M;

@@ -8,7 +8,8 @@
  *     replica grouping (pp_reference_train_dp): bit-for-bit when T = 1, and
  *     within the tolerance below when T > 1;
  *   - the same for the model with end layers (an input layer on the first
- *     stage, an output layer on the last), once per shape;
+ *     stage, an output layer on the last), once per shape (with
+ *     checkpointing where T > 1);
  *   - the bytes every rank handed to MPI in a step equal the formulas
  *     exactly: pipeline messages, tensor-parallel all-reduces, the
  *     all-gathers of received slices, the data-parallel gradient sum.
@@ -49,7 +50,8 @@ static void expected(const pp_model_cfg *c, const pp_partition *part, int P, int
         /* two all-reduces per block and micro-batch, less the very first
          * block's backward one: nothing needs the model input's gradient
          * (unless an input layer's weight gradient does) */
-        e->tp_calls = (2 * blocks - (p == 0 && c->features == 0)) * M;
+        int per = c->checkpoint ? 3 : 2;   /* with checkpointing the recompute's forward sums again */
+        e->tp_calls = (per * blocks - (p == 0 && c->features == 0)) * M;
         e->tp_size = e->tp_calls * act;
         e->tp_sent = e->tp_size * 2 * (T - 1) / T;
         e->gather_calls = links * M;
@@ -158,7 +160,8 @@ static void one_case(pp_grid *g, const pp_model_cfg *c, const char *sched, int M
 {
     int P = g->P, T = g->T, D = g->D;
     char err[256], what[160];
-    snprintf(what, sizeof what, "grid %dx%dx%d %s M=%d%s", P, T, D, sched, M, c->features ? " with end layers" : "");
+    snprintf(what, sizeof what, "grid %dx%dx%d %s M=%d%s%s", P, T, D, sched, M, c->features ? " with end layers" : "",
+             c->checkpoint ? " and checkpointing" : "");
     pp_partition part;
     pp_sched *s = NULL;
     pp_trainer *t = NULL;
@@ -259,6 +262,7 @@ int main(int argc, char **argv)
                 if (c.batch % (D * Ms[mi]) == 0 && (P > 1 || si == 0)) one_case(g, &c, scheds[si], Ms[mi]);
         pp_model_cfg ends = c;   /* the model with an input and an output layer, once per shape */
         ends.features = 24;
+        ends.checkpoint = T > 1;   /* tensor parallel: the recompute's sums too */
         one_case(g, &ends, P > 1 ? "1f1b" : "gpipe", 2);
         pp_grid_free(g);
         MPI_Comm_free(&sub);

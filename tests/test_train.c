@@ -19,8 +19,9 @@
  * of its matrix multiplies, counted, within 5 points of the third.
  * And the model with end layers (features: an input layer on the first
  * stage, an output layer on the last) under gpipe, 1f1b, its I/W splits,
- * checkpointing, an uneven partition, interleaved and zbh1: the same bits
- * as one process, and the same peaks.
+ * checkpointing, an uneven partition, interleaved and zbh1 (also with
+ * checkpointing): the same bits as one process, and the same peaks; and
+ * its inference through P stages, the same bits as one process's forward.
  *
  *   mpiexec -n 4 tests/test_train
  *
@@ -186,11 +187,9 @@ static pp_status cpu_both(pp_grid *g, const pp_sched *lowered, pp_trainer *t[2],
     for (int i = 0; i <= steps && st == PP_OK; i++) {
         for (int k = 0; k < 2 && st == PP_OK; k++) {
             pp_run *run = NULL;
-            double loss, mine[2], all[2] = {0, 0}, seconds;
-            pp_backend_gemm_stats(&mine[1], &seconds, 1);   /* the multiplies' operations: counted from here */
+            double loss, mine[2], all[2] = {0, 0};
             st = pp_trainer_step(t[k], lowered, &o, &run, &loss);
-            mine[0] = pp_trainer_cpu_s(t[k]);
-            pp_backend_gemm_stats(&mine[1], &seconds, 1);
+            mine[0] = pp_trainer_cpu_s(t[k]), mine[1] = pp_trainer_flops(t[k]);
             MPI_Reduce(mine, all, 2, MPI_DOUBLE, MPI_SUM, 0, g->pipe);
             if (i > 0) cpu[k] += all[0], flops[k] += all[1];
             pp_run_free(run);
@@ -244,10 +243,13 @@ static void checkpoint_compute(pp_grid *g)
               "%.1f ms against %.1f ms over %d steps, measured%s; want 15 %% to 60 %%: formula F / (F + B) = "
               "33.3 %% with B = 2F, %.1f %% with this machine's block)", g->size, M, 100 * extra, 1e3 * cpu[1],
               1e3 * cpu[0], STEPS_COUNTED, seen, 100 * F / (F + B));
-        double more = flops[1] / flops[0] - 1;   /* counted, not timed: the same on any machine */
-        CHECK(st == PP_OK && fabs(more - 1.0 / 3) < 0.05,
-              "gpipe --checkpoint P=%d M=%d: the multiplies' operations, counted, %.1f %% more, within 5 points of "
-              "the formula's third (in operations B = 2F)", g->size, M, 100 * more);
+        /* Counted, not timed: the same on any machine.  F is two multiplies a
+         * block, B four, less the first block's input gradient: 2L / (6L - 1). */
+        double more = flops[1] / flops[0] - 1, L = c[0].depth, want = 2 * L / (6 * L - 1);
+        CHECK(st == PP_OK && fabs(more - want) < 1e-9 && fabs(more - 1.0 / 3) < 0.05,
+              "gpipe --checkpoint P=%d M=%d: the multiplies' operations, counted, %.2f %% more: the formula "
+              "2L/(6L-1) = %.2f %% for L = %.0f exactly, within 5 points of the third", g->size, M, 100 * more,
+              100 * want, L);
     }
     pp_trainer_free(t[0]), pp_trainer_free(t[1]);
     pp_sched_free(lowered);
@@ -271,16 +273,62 @@ static pp_sched *lowered_sched(const char *name, int P, int M, int v, int iw)
     return lowered;
 }
 
+/* Inference with end layers: P stages' outputs of one batch, forwards
+ * only, equal the single-process forward's bit for bit. */
+static void inference_case(pp_grid *g, const pp_model_cfg *c)
+{
+    int P = g->size, M = 4, last = P - 1;
+    pp_sched *s = NULL, *lo = NULL;
+    pp_check chk;
+    pp_partition part;
+    char err[200];
+    if (pp_sched_forward(P, P, M, &s) != PP_OK || pp_sched_validate(s, &lo, &chk) != PP_OK ||
+        pp_partition_make("front", c->depth, P, NULL, &part, err, sizeof err) != PP_OK)
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    pp_trainer *t = NULL;
+    pp_exec_opts o;
+    pp_exec_opts_default(&o);
+    pp_run *run = NULL;
+    double loss;
+    pp_status st = pp_trainer_new(g, c, &part, lo->stage_rank, &t);
+    if (st == PP_OK) st = pp_trainer_step(t, lo, &o, &run, &loss);
+    long n = (long)c->batch * pp_model_io(c), differ = -1;
+    float *got = malloc((size_t)n * sizeof *got), *want = malloc((size_t)n * sizeof *want);
+    if (g->rank == last && st == PP_OK) pp_tensor_to_host(pp_trainer_outputs(t), got);
+    if (last != 0 && g->rank == last) MPI_Send(got, (int)n, MPI_FLOAT, 0, 0, g->all);
+    if (last != 0 && g->rank == 0) MPI_Recv(got, (int)n, MPI_FLOAT, last, 0, g->all, MPI_STATUS_IGNORE);
+    if (g->rank == 0) {   /* one process, micro-batch by micro-batch (a multiply's bits depend on its rows) */
+        int rows = c->batch / M, io = pp_model_io(c);
+        pp_tensor *x = NULL, *y = NULL;
+        int ok = pp_tensor_new(NULL, PP_MEM_OTHER, rows, io, &x) == PP_OK &&
+                 pp_tensor_new(NULL, PP_MEM_OTHER, rows, io, &y) == PP_OK;
+        for (int m = 0; m < M && ok; m++) {
+            ok = pp_model_inputs(c, 0, m * rows, x) == PP_OK && pp_reference_forward(c, x, y) == PP_OK;
+            if (ok) pp_tensor_to_host(y, want + (long)m * rows * io);
+        }
+        if (ok) differ = 0;
+        for (long i = 0; ok && i < n; i++) differ += memcmp(&got[i], &want[i], sizeof *got) != 0;
+        pp_tensor_free(x), pp_tensor_free(y);
+        CHECK(st == PP_OK && differ == 0, "inference P=%d M=%d, features 24: the outputs equal one process's "
+              "forward bit for bit (%ld of %ld differ)", P, M, differ, n);
+    }
+    free(got), free(want);
+    pp_run_free(run);
+    pp_trainer_free(t);
+    pp_sched_free(s), pp_sched_free(lo);
+}
+
 /* The model with end layers (features wider than the blocks), under the
  * schedules that each take a different path through the trainer's ends. */
 static void features_cases(pp_grid *g, const pp_model_cfg *base)
 {
     static const char *uneven[5] = {"", "6", "1,5", "3,1,2", "1,2,2,1"};
     int P = g->size;
-    pp_model_cfg f = *base, fck, deep;
+    pp_model_cfg f = *base, fck, deep, deep_ck;
     f.features = 24;
     fck = f, fck.checkpoint = 1;
     deep = f, deep.depth = 16;
+    deep_ck = deep, deep_ck.checkpoint = 1;
     for (int M = 4; M <= 4; M++) {   /* one M: make test's time is short */
         long n = pp_model_params(&deep);   /* the larger of the two */
         float *ref = malloc((size_t)n * sizeof *ref);
@@ -301,10 +349,15 @@ static void features_cases(pp_grid *g, const pp_model_cfg *base)
             pp_sched *s = lowered_sched(more[b], P, M, b == 0 ? 2 : 0, 0);
             snprintf(s->name, sizeof s->name, "%s, features 24", more[b]);
             one_case(g, &deep, s, "front", ref, ref_loss);
+            if (b == 1) {   /* zbh1 with checkpointing: the recompute kept from I to W */
+                snprintf(s->name, sizeof s->name, "zbh1, features 24");
+                one_case(g, &deep_ck, s, "front", ref, ref_loss);
+            }
             pp_sched_free(s);
         }
         free(ref);
     }
+    inference_case(g, &f);
 }
 
 int main(int argc, char **argv)

@@ -40,7 +40,6 @@ struct pp_demo_state {
     pp_model_cfg cost_cfg;   /* and the model */
     double stage_scale[PP_MAX_STAGES]; /* the simulator's per-stage cost: timed, the weights; real,
                                           a stage's cost over one block's (stage_scales) */
-    pp_partition part;       /* real mode: the blocks of each stage */
     double weight[PP_MAX_STAGES]; /* timed: each stage's cost against an even one's (--slow-stage) */
     pp_demo_spec spec;       /* a demo that runs either way, as --real made it */
     int guard;               /* rank 0 without the view: the guardian's pipe (-1: none) */
@@ -674,9 +673,8 @@ static double *block_costs(pp_demo *d)
  * (the ticks): its blocks, and on the end stages the end layers and the
  * loss.  A stage's F and B grow together by that factor: an end layer's
  * own split of F and B is not kept. */
-static void stage_scales(pp_demo *d)
+static void stage_scales(pp_demo *d, const pp_partition *p)
 {
-    const pp_partition *p = &d->in->part;
     double *cost = block_costs(d), one = (d->exec.costs.ticks[PP_F] + d->exec.costs.ticks[PP_B]) * REAL_TICK_S;
     for (int s = 0; s < p->nstages; s++) {
         double sum = 0;
@@ -768,9 +766,11 @@ static void rank_bytes(const pp_demo *d, double bytes[3])
     slice.hidden /= g->T;
     int blocks = c->depth / g->P + (g->pipe_rank < c->depth % g->P), rows = c->batch / g->D, fewest = d->opt.mb[0];
     for (int i = 1; i < d->opt.nmb; i++) fewest = d->opt.mb[i] < fewest ? d->opt.mb[i] : fewest;
-    double wd = c->width, f = sizeof(float);
-    bytes[0] = f * 2 * blocks * (double)pp_block_params(&slice);
-    bytes[1] = f * ((double)pp_stage_act_floats(&slice, blocks, 1, rows) + 8 * rows * wd + wd * wd);
+    double wd = c->width, io = pp_model_io(c), f = sizeof(float);
+    double ends = c->features > 0 ? 2 * io * wd : 0;   /* Win or Wout with its gradient, on an end stage */
+    bytes[0] = f * (2 * blocks * (double)pp_block_params(&slice) + ends);
+    /* messages and scratch, the batch's inputs, targets and outputs, the teacher */
+    bytes[1] = f * ((double)pp_stage_act_floats(&slice, blocks, 1, rows) + 5 * rows * wd + 3 * rows * io + io * io);
     bytes[2] = g->rank != 0 ? 0
                             : f * (3 * (double)pp_model_params(c) +
                                    (double)pp_stage_act_floats(c, c->depth, 1, c->batch / fewest));
@@ -858,21 +858,26 @@ void pp_demo_model(pp_demo *d, const pp_sched *s, pp_partition *part)
                           d->opt.dump, why);
     }
     if (!costs_hold(d, d->opt.mb[0])) measure_costs(d, d->opt.mb[0]);
+    else real_ticks(d);   /* --checkpoint may differ from the costs' last use */
     double *cost = block_costs(d);
     char err[300];
     pp_status st = pp_partition_make(d->opt.layers[0] ? d->opt.layers : d->opt.partition, c->depth, S, cost, part,
                                       err, sizeof err);
     free(cost);
     if (st != PP_OK) refuse(d, "%s", err);
-    d->in->part = *part;
-    stage_scales(d);
+    stage_scales(d, part);
 }
 
 void pp_demo_train(pp_demo *d, pp_trainer *t, const pp_sched *s, pp_run **pred, pp_run **meas, double *loss)
 {
     if (!costs_hold(d, s->nmb)) measure_costs(d, s->nmb);
     real_ticks(d);   /* --checkpoint may have changed (demo 10 runs without and with) */
-    stage_scales(d);
+    pp_partition part = {.nstages = s->nstages, .depth = d->opt.model.depth};   /* t's own */
+    for (int k = 0; k < s->nstages; k++) {
+        int first, n = pp_trainer_blocks(t, k, &first);
+        part.first[k] = first, part.first[k + 1] = first + n;
+    }
+    stage_scales(d, &part);
     run_step(d, s, pred, meas, t, loss);
     if (*meas) export_step(d, s, *meas);
 }

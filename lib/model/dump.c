@@ -1,7 +1,8 @@
 /* dump.c -- what leaves the trainer: its parameters gathered whole on rank 0
  * (pp_trainer_params, for the check against one process), and --dump: the
  * trained model and the last batch as NumPy .npy files, one per block part
- * (W1, b1, W2, b2), and the batch's input, targets and outputs, so that a
+ * (W1, b1, W2, b2) and end layer (input_layer_W, output_layer_W), and the
+ * batch's input, targets and outputs, so that a
  * student can check the pipeline's model in Python.  Every rank's files go
  * into place only if every rank wrote its own.
  */
@@ -28,15 +29,15 @@ static void place_slice(const pp_model_cfg *c, int T, int tp_rank, const float *
     memcpy(b2, slice, (size_t)d * sizeof *b2);
 }
 
-/* Sends tensor w's numbers to rank 0 of comm, from a host copy. */
+/* Sends tensor w's numbers to rank 0 of comm, from a host copy; without
+ * memory for one, an empty message (the receive is always met). */
 static pp_status send_host(const pp_tensor *w, int tag, MPI_Comm comm)
 {
     float *host = malloc(pp_tensor_bytes(w) + 1);
-    if (!host) return PP_ENOMEM;
-    pp_ops_now()->to_host(host, w->data, pp_tensor_bytes(w));
-    int rc = MPI_Send(host, w->rows * w->cols, MPI_FLOAT, 0, tag, comm);
+    if (host) pp_ops_now()->to_host(host, w->data, pp_tensor_bytes(w));
+    int rc = MPI_Send(host, host ? w->rows * w->cols : 0, MPI_FLOAT, 0, tag, comm);
     free(host);
-    return rc == MPI_SUCCESS ? PP_OK : PP_EMPI;
+    return !host ? PP_ENOMEM : rc == MPI_SUCCESS ? PP_OK : PP_EMPI;
 }
 
 pp_status pp_trainer_params(pp_trainer *tr, float *params)
@@ -69,16 +70,19 @@ pp_status pp_trainer_params_of(pp_trainer *tr, int replica, float *params)
             }
     free(buf);
     /* Then the end layers, after the blocks: Win from the first stage's
-     * rank, Wout from the last's (tensor-parallel slice 0 of the replica). */
-    for (int k = 0; k < 2 && tr->cfg.features > 0 && st == PP_OK; k++) {
+     * rank, Wout from the last's (tensor-parallel slice 0 of the replica).
+     * Every send meets its receive whatever failed before. */
+    for (int k = 0; k < 2 && tr->cfg.features > 0; k++) {
         int owner = pp_place_rank(g->P, g->T, tr->stage_rank[k ? tr->S - 1 : 0], 0, replica);
         long n = (long)tr->cfg.features * tr->cfg.width;
-        float *at = params + (long)tr->cfg.depth * per + k * n;
+        float *at = params ? params + (long)tr->cfg.depth * per + k * n : NULL;
         pp_tensor *w = k ? tr->Wout : tr->Win;
+        pp_status got = PP_OK;
         if (owner == g->rank && g->rank == 0) pp_ops_now()->to_host(at, w->data, pp_tensor_bytes(w));
-        else if (owner == g->rank) st = send_host(w, tr->cfg.depth + k, g->all);
+        else if (owner == g->rank) got = send_host(w, tr->cfg.depth + k, g->all);
         else if (g->rank == 0 && MPI_Recv(at, (int)n, MPI_FLOAT, owner, tr->cfg.depth + k, g->all, MPI_STATUS_IGNORE) != MPI_SUCCESS)
-            st = PP_EMPI;
+            got = PP_EMPI;
+        if (st == PP_OK) st = got;
     }
     return st;
 }

@@ -76,6 +76,10 @@ long pp_backend_free_bytes(void);
  * rank since the last reset (reset: start counting again); on a GPU, the
  * device's own time for them. */
 void pp_backend_gemm_stats(double *flops, double *seconds, int reset);
+/* Floating-point operations of every matrix multiply on this rank since the
+ * start, counted as they are queued (no timing: on a GPU, asking changes
+ * nothing). */
+double pp_backend_gemm_ops(void);
 /* On a GPU: seconds one bare cuBLAS multiply of this shape takes (the
  * mean of `reps`), for make bench; -1 on the CPU. */
 double pp_backend_bare_gemm_s(int trans_a, int trans_b, int m, int n, int k, int reps);
@@ -116,7 +120,7 @@ int pp_model_io(const pp_model_cfg *c);
  * the last stage also keeps the loss gradient (and with an output layer,
  * its input). */
 long pp_stage_act_floats(const pp_model_cfg *c, int blocks, int last, int rows);
-/* The inputs of samples first .. first + x->rows - 1 of step `step` (x: rows x width). */
+/* The inputs of samples first .. first + x->rows - 1 of step `step` (x: rows x io, pp_model_io). */
 pp_status pp_model_inputs(const pp_model_cfg *c, int step, int first, pp_tensor *x);
 
 /* Which blocks each stage runs: stage s runs blocks first[s] .. first[s+1]-1. */
@@ -160,8 +164,8 @@ void pp_model_block_s(const pp_model_cfg *c, const double cost[PP_MODEL_NCOSTS],
 /* The whole model on this process, the same micro-batch loop with no
  * pipeline (each micro-batch forward through every block, then backward,
  * gradients added in micro-batch order, SGD after the last).  params (may be
- * NULL) receives depth x pp_block_params() floats, block by block as W1, b1,
- * W2, b2; losses (may be NULL) one loss per step; mem (may be NULL) counts
+ * NULL) receives pp_model_params() floats: block by block W1, b1, W2, b2,
+ * then (with end layers) Win and Wout; losses (may be NULL) one loss per step; mem (may be NULL) counts
  * its allocations. */
 pp_status pp_reference_train(const pp_model_cfg *c, int M, int steps, float *params, double *losses, pp_mem *mem);
 /* The same with D data-parallel replicas: replica r takes samples
@@ -209,12 +213,14 @@ void pp_trainer_free(pp_trainer *t);
  * events in *meas (as pp_exec_step); every rank gets the step's loss. */
 pp_status pp_trainer_step(pp_trainer *t, const pp_sched *lowered, const pp_exec_opts *o, pp_run **meas,
                           double *loss);
-/* The last step's outputs (batch x width, micro-batch after micro-batch) on
+/* The last step's outputs (batch x io, micro-batch after micro-batch) on
  * the rank that runs the last stage; NULL on the others. */
 const pp_tensor *pp_trainer_outputs(const pp_trainer *t);
-/* Runs stage `stage`'s blocks forward on x (rows x width) into y (not x), storing nothing. */
+/* Runs stage `stage`'s blocks forward on x (rows x width) into y (not x),
+ * storing nothing; the end layers are not run. */
 pp_status pp_trainer_forward_stage(pp_trainer *t, int stage, const pp_tensor *x, pp_tensor *y);
-/* Collective: rank 0 receives every block's parameters (as pp_reference_train lays them out). */
+/* Collective: rank 0 receives every parameter, the blocks' and the end
+ * layers' (as pp_reference_train lays them out). */
 pp_status pp_trainer_params(pp_trainer *t, float *params);
 /* The same from one replica (data parallel), put together from its slices. */
 pp_status pp_trainer_params_of(pp_trainer *t, int replica, float *params);
@@ -225,6 +231,10 @@ pp_status pp_trainer_comm_all(pp_trainer *t, pp_comm_stats *all);
  * by the thread's own clock: their work, without the time they waited for
  * a core that other ranks held (on a GPU rank: the host's part alone). */
 double pp_trainer_cpu_s(const pp_trainer *t);
+/* Floating-point operations of the matrix multiplies this rank's computes
+ * (F, B, I, W) made in the last step, counted as they ran: the model's work
+ * alone (the targets, made before the step, are not in it). */
+double pp_trainer_flops(const pp_trainer *t);
 /* This rank's memory, counted by role; collective: rank 0 gets every rank's ([P]). */
 pp_mem *pp_trainer_mem(pp_trainer *t);
 pp_status pp_trainer_mem_all(pp_trainer *t, pp_mem *all);
@@ -244,7 +254,8 @@ long pp_trainer_input_bytes(const pp_trainer *t, int stage, int M);
 long pp_trainer_peak_act_bytes(const pp_trainer *t, int stage, int M, int held);
 /* Bytes an I of one micro-batch keeps on stage `stage` until its W (formula). */
 long pp_trainer_iw_bytes(const pp_trainer *t, int stage, int M);
-/* Collective: writes the weights (blockL_W1.npy ...) and the last step's
+/* Collective: writes the weights (blockL_W1.npy ..., and input_layer_W.npy
+ * and output_layer_W.npy with end layers) and the last step's
  * input.npy, target.npy and output.npy into dir, each by the rank that holds
  * it, as NumPy files; into place only if every rank succeeded.  On failure
  * PP_EIO with the reason in err (rank 0). */

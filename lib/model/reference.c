@@ -133,41 +133,41 @@ typedef struct {
 } whole;
 
 /* One step over the batch: D replicas' shares in M micro-batches each;
- * replica 0 sums into m's gradients, the others into r's, added to m's in
- * order; the loss likewise. */
-static pp_status one_step(const pp_model_cfg *c, whole *m, whole *r, const pp_tensor *A, int step, int D, int M,
+ * replica 0 sums into model's gradients, the others into other's, added to
+ * model's in order; the loss likewise. */
+static pp_status one_step(const pp_model_cfg *c, whole *model, whole *other, const pp_tensor *A, int step, int D, int M,
                           keep *k, double *loss, pp_mem *mem)
 {
     int share = c->batch / D, rows = share / M, io = pp_model_io(c);
     pp_tensor *x = NULL, *t = NULL;
     pp_status st = PP_OK;
     for (int rep = 0; rep < D && st == PP_OK; rep++) {
-        whole *into = rep == 0 ? m : r;   /* the weights are always m's */
-        ends e = {m->e.Win, into->e.gin, m->e.Wout, into->e.gout};
+        whole *into = rep == 0 ? model : other;   /* the weights are always model's */
+        ends e = {model->e.Win, into->e.gin, model->e.Wout, into->e.gout};
         double part = 0;
         for (int mb = 0; mb < M && st == PP_OK; mb++) {
             if ((st = pp_tensor_new(mem, PP_MEM_OTHER, rows, io, &x)) == PP_OK &&
                 (st = pp_tensor_new(mem, PP_MEM_OTHER, rows, io, &t)) == PP_OK &&
                 (st = pp_model_inputs(c, step, rep * share + mb * rows, x)) == PP_OK &&
-                (st = forward_all(c, m->w, &e, x, k, mem)) == PP_OK &&
+                (st = forward_all(c, model->w, &e, x, k, mem)) == PP_OK &&
                 (st = pp_tensor_new(mem, PP_MEM_ACTS, rows, io, &k->dy)) == PP_OK) {
                 pp_model_targets(A, x, t);
                 part += pp_ops_now()->mse(k->dy->data, k->y->data, t->data, (long)rows * io,
                                           1.0f / ((float)c->batch * (float)io));
-                st = backward_all(c, m->w, into->g, &e, x, k, mem);
+                st = backward_all(c, model->w, into->g, &e, x, k, mem);
             }
             keep_free(k, c->depth);
             pp_tensor_free(x), pp_tensor_free(t);
             x = t = NULL;
         }
-        if (rep > 0 && st == PP_OK) add_grads(c, m->g, r->g, &m->e, &r->e);
+        if (rep > 0 && st == PP_OK) add_grads(c, model->g, other->g, &model->e, &other->e);
         *loss = rep == 0 ? part : *loss + part;
     }
-    for (int l = 0; l < c->depth && st == PP_OK; l++) pp_block_sgd(&m->w[l], &m->g[l], c->lr);
-    if (st == PP_OK && m->e.Win) {
+    for (int l = 0; l < c->depth && st == PP_OK; l++) pp_block_sgd(&model->w[l], &model->g[l], c->lr);
+    if (st == PP_OK && model->e.Win) {
         const pp_ops *op = pp_ops_now();
-        op->sgd(m->e.Win->data, m->e.gin->data, c->lr, (long)m->e.Win->rows * m->e.Win->cols);
-        op->sgd(m->e.Wout->data, m->e.gout->data, c->lr, (long)m->e.Wout->rows * m->e.Wout->cols);
+        op->sgd(model->e.Win->data, model->e.gin->data, c->lr, (long)model->e.Win->rows * model->e.Win->cols);
+        op->sgd(model->e.Wout->data, model->e.gout->data, c->lr, (long)model->e.Wout->rows * model->e.Wout->cols);
     }
     return st;
 }

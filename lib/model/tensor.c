@@ -128,8 +128,9 @@ static void cpu_copy(void *dst, const void *src, size_t bytes)
     memcpy(dst, src, bytes);
 }
 
-/* Matrix-multiply work done on this rank, for the benchmarks. */
-static double gemm_flops, gemm_seconds;
+/* Matrix-multiply work done on this rank, for the benchmarks; and every
+ * multiply's operations since the start (pp_backend_gemm_ops). */
+static double gemm_flops, gemm_seconds, gemm_ops;
 
 /* C (m x n) = op(A) op(B) + beta C; op(A) is m x k, op(B) is k x n; all packed row-major. */
 static void cpu_gemm(int ta, int tb, int m, int n, int k, const float *A, const float *B, float beta, float *C)
@@ -139,6 +140,7 @@ static void cpu_gemm(int ta, int tb, int m, int n, int k, const float *A, const 
                 ta ? m : k, B, tb ? k : n, beta, C, n);
     gemm_seconds += pp_now() - t0;
     gemm_flops += 2.0 * m * n * k;
+    gemm_ops += 2.0 * m * n * k;
 }
 
 static void cpu_add_bias(float *X, const float *b, int rows, int cols)
@@ -412,6 +414,14 @@ void pp_backend_gemm_stats(double *flops, double *seconds, int reset)
 #endif
     *flops = gemm_flops, *seconds = gemm_seconds;
     if (reset) gemm_flops = gemm_seconds = 0;
+}
+
+double pp_backend_gemm_ops(void)
+{
+#ifdef PP_GPU
+    if (pp_ops_now()->on_device) return pp_gpu_gemm_ops();
+#endif
+    return gemm_ops;
 }
 
 double pp_backend_bare_gemm_s(int ta, int tb, int m, int n, int k, int reps)

@@ -14,6 +14,11 @@
  *     to make the rest, which B (or W) frees as before;
  *   - between an I and its W, the gradients W needs (dy, dh): kept apart
  *     (PP_MEM_IW), freed by W;
+ *   - with the end layers (cfg.features): the output layer's input and the
+ *     loss gradient, made by the last stage's F and freed by its B (or W);
+ *     the gradient at the last block's output, made from them by B or I;
+ *     on the first stage the first block's dx, the input layer's weight
+ *     gradient's, made by B (freed at once) or I (freed by W);
  *   - gradients, added micro-batch by micro-batch in order 0, 1, 2, ...:
  *     a W that a schedule runs before its turn is kept (with what it needs)
  *     and done right after the one before it.  The sum of floats depends on
@@ -260,32 +265,35 @@ static pp_status model_end(pp_trainer *tr, int m, int keep)
         pp_end_forward(tr->Wout, top->out_x, &z);
     }
     if (!tr->infer) st = loss_of(tr, m, keep);
-    if (!keep || tr->infer) pp_tensor_free(top->out_x), top->out_x = NULL;
+    if (!keep) pp_tensor_free(top->out_x), top->out_x = NULL;
     return st;
 }
 
 /* F: the stage's input is stored (the first block's x: what arrived, or on
  * the first stage the batch, through the input layer if there is one),
  * then the blocks run, storing the rest of what the backward needs, or
- * with --checkpoint (and in inference) nothing more: a backward makes it
- * again (recompute). */
+ * with --checkpoint nothing more (the backward runs them again first).
+ * Inference stores nothing: the input layer's output, if any, lives only
+ * while the blocks read it. */
 static pp_status forward(pp_trainer *tr, int s, int m)
 {
     int first = tr->part.first[s], n = tr->rows, d = tr->cfg.width;
-    int keep = !tr->cfg.checkpoint && !tr->infer;
+    int keep = !tr->cfg.checkpoint && !tr->infer, in_layer = s == 0 && tr->Win;
     saved *k = sv(tr, first, m);
     pp_tensor in, rows, *y;
     pp_status st;
     if ((st = input_of(tr, s, m, &in)) != PP_OK) return st;
-    if ((st = new_t(tr, tr->infer ? PP_MEM_OTHER : PP_MEM_ACTS, n, d, &k->x)) != PP_OK) return st;
-    if (s == 0 && tr->Win) pp_end_forward(tr->Win, &in, k->x);
-    else pp_ops_now()->copy(k->x->data, in.data, pp_tensor_bytes(&in));
+    if (!tr->infer || in_layer) {
+        if ((st = new_t(tr, tr->infer ? PP_MEM_OTHER : PP_MEM_ACTS, n, d, &k->x)) != PP_OK) return st;
+        if (in_layer) pp_end_forward(tr->Win, &in, k->x);
+        else pp_ops_now()->copy(k->x->data, in.data, pp_tensor_bytes(&in));
+    }
     if ((st = blocks_out(tr, s, m, keep ? PP_MEM_ACTS : PP_MEM_OTHER, &rows, &y)) != PP_OK ||
-        (st = keep ? forward_stored(tr, s, m, y) : forward_unstored(tr, s, k->x, y)) != PP_OK)
+        (st = keep ? forward_stored(tr, s, m, y) : forward_unstored(tr, s, k->x ? k->x : &in, y)) != PP_OK)
         return st;
     if (s < tr->S - 1) message_out(tr, OUT_F, s, m);
     else st = model_end(tr, m, keep);
-    if (tr->infer) pp_tensor_free(k->x), k->x = NULL;   /* inference: nothing kept for a backward */
+    if (tr->infer) pp_tensor_free(k->x), k->x = NULL;
     return st;
 }
 
@@ -300,14 +308,13 @@ static pp_status recompute(pp_trainer *tr, int s, int m)
 {
     if (!tr->cfg.checkpoint) return PP_OK;
     pp_tensor rows, *y = NULL;
-    pp_status st = blocks_out(tr, s, m, PP_MEM_ACTS, &rows, &y);
-    if (st == PP_OK && s < tr->S - 1) {   /* the output is not needed again: into scratch, not the sent buffer */
-        st = new_t(tr, PP_MEM_OTHER, tr->rows, tr->cfg.width, &y);
-        if (st == PP_OK) st = forward_stored(tr, s, m, y);
+    pp_status st;
+    if (s < tr->S - 1) {   /* the output is not needed again: into scratch, not the sent buffer */
+        if ((st = new_t(tr, PP_MEM_OTHER, tr->rows, tr->cfg.width, &y)) == PP_OK) st = forward_stored(tr, s, m, y);
         pp_tensor_free(y);
         return st;
     }
-    if (st == PP_OK) st = forward_stored(tr, s, m, y);
+    if ((st = blocks_out(tr, s, m, PP_MEM_ACTS, &rows, &y)) == PP_OK) st = forward_stored(tr, s, m, y);
     return st == PP_OK ? model_end(tr, m, 1) : st;
 }
 
@@ -353,10 +360,10 @@ static pp_status output_layer_input(pp_trainer *tr, int s, int m, pp_mem_role ro
     return st;
 }
 
-/* The end layers' weight halves for micro-batch m, in its turn, each
- * before its stage's blocks' own (which free what they read): Wout's from
- * its input and the loss gradient (last stage); Win's from the batch's rows
- * and dx0, the first block's dx (first stage). */
+/* The end layers' weight halves for micro-batch m, in its turn.  Wout's,
+ * from its input and the loss gradient (last stage), comes before the
+ * blocks' own, which free what it reads.  Win's, from the batch's rows and
+ * dx0, the first block's dx (first stage), comes after the blocks made dx0. */
 static void output_layer_weight(pp_trainer *tr, int s, int m)
 {
     saved *top = sv(tr, tr->part.first[s + 1] - 1, m);
@@ -379,6 +386,7 @@ static pp_status backward_fused(pp_trainer *tr, int s, int m)
     pp_status st = output_layer_input(tr, s, m, PP_MEM_OTHER);
     if (st == PP_OK) output_layer_weight(tr, s, m);
     pp_tensor *dy = st == PP_OK ? grad_in(tr, s, m, &st) : NULL, *dh = NULL, *dx = NULL;
+    pp_tensor *given = dy, *sent = s > 0 ? *msg(tr, OUT_B, s, m) : NULL;   /* not this function's to free */
     for (int l = last; l >= first && st == PP_OK; l--) {
         saved *k = sv(tr, l, m);
         if ((st = new_t(tr, PP_MEM_OTHER, tr->rows, tr->cfg.hidden / tr->g->T, &dh)) != PP_OK ||
@@ -392,10 +400,8 @@ static pp_status backward_fused(pp_trainer *tr, int s, int m)
         dy = dx, dh = dx = NULL;
         if (st == PP_OK && l > first) st = between_blocks(tr);
     }
-    if (s == 0 && tr->Win) {   /* dy: the first block's dx, the input layer's output gradient */
-        if (st == PP_OK) input_layer_weight(tr, s, m, dy);
-        pp_tensor_free(dy);
-    }
+    if (st == PP_OK) input_layer_weight(tr, s, m, dy);   /* dy: the first block's dx */
+    if (dy != given && dy != sent) pp_tensor_free(dy);    /* scratch made here (or left by a failure) */
     if (st == PP_OK && s > 0) message_out(tr, OUT_B, s, m);
     return st;
 }
@@ -471,7 +477,7 @@ static pp_status compute(void *ctx, pp_step *step, pp_action a)
     if (a.stage < 0 || a.stage >= tr->S || !mine(tr, a.stage) || a.mb < 0 || a.mb >= tr->M) return PP_ESCHED;
     tr->cur = a;
     tr->step_now = step;
-    double cpu0 = cpu_now();
+    double cpu0 = cpu_now(), ops0 = pp_backend_gemm_ops();
     pp_status st = PP_ESCHED;
     switch (a.kind) {
     case PP_F: st = forward(tr, a.stage, a.mb); break;
@@ -491,6 +497,7 @@ static pp_status compute(void *ctx, pp_step *step, pp_action a)
     default: break;
     }
     tr->cpu_s += cpu_now() - cpu0;
+    tr->flops += pp_backend_gemm_ops() - ops0;
     return st == PP_OK ? pp_backend_status() : st;   /* a GPU's failure shows here */
 }
 
@@ -565,6 +572,7 @@ static pp_status begin_step(pp_trainer *tr, int M)
     tr->rows = tr->share / M;
     tr->loss = 0;
     tr->cpu_s = 0;
+    tr->flops = 0;
     memset(&tr->comm, 0, sizeof tr->comm);
     tr->step_now = NULL;
     free_batch(tr);
@@ -757,6 +765,11 @@ pp_status pp_trainer_mem_all(pp_trainer *tr, pp_mem *all)
 double pp_trainer_cpu_s(const pp_trainer *tr)
 {
     return tr->cpu_s;
+}
+
+double pp_trainer_flops(const pp_trainer *tr)
+{
+    return tr->flops;
 }
 
 const pp_comm_stats *pp_trainer_comm(const pp_trainer *tr)

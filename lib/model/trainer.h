@@ -48,6 +48,7 @@ struct pp_trainer {
     pp_reducer tp;        /* the group's sum (T > 1) */
     pp_comm_stats comm;   /* this step's communication */
     double cpu_s;         /* this step's computes: seconds on a CPU (the thread's clock) */
+    double flops;         /* and the operations of their matrix multiplies */
     int infer;            /* this step runs forwards only (inference): nothing is kept for a backward */
     pp_waiter plain_wait; /* how a collective waits outside a step (inside: the step's waiter) */
     pp_action cur;        /* the compute under way (for the collectives' events) */
