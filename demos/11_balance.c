@@ -246,9 +246,9 @@ static void train_row(pp_demo *d, pp_trainer *t, const pp_sched *s, balance_row 
 static long differ_from_one(pp_demo *d, pp_trainer *t, float **ref)
 {
     const pp_model_cfg *c = &d->opt.model;
+    if (d->quit) return -1;
     long n = pp_model_params(c), differ = -1;
     float *got = d->grid->rank == 0 ? malloc((size_t)n * sizeof *got) : NULL;
-    if (d->quit) return -1;
     PP_CHECK(pp_trainer_params(t, got), "could not gather the weights");
     if (d->grid->rank == 0) {
         if (!*ref && (*ref = malloc((size_t)n * sizeof **ref)) != NULL)
