@@ -3,8 +3,10 @@
 # matter most?  The random-schedule test (tests/test_random.c) must catch a
 # trainer that adds the weight gradients wrong, and the breakdown's test
 # (tests/test_idle.c) a breakdown that leaves a measured thing out or puts
-# it in the wrong part.  A copy of the kit in build/mutant is built once;
-# then for each mutant one line of the file is changed, the test rebuilt
+# it in the wrong part, and the executor's test (tests/test_mpi.c) a
+# waiting rank that sleeps past its message.  A copy of the kit in
+# build/mutant is built once; then for each mutant one line of the file is
+# changed, the test rebuilt
 # (only that object and the test are made again) and run.  The unchanged
 # copy must pass it and every mutant must fail it.  Run by make check
 # (tools/check.sh).
@@ -16,7 +18,7 @@ out=build/mutant
 sh tools/copy_tree.sh "$out" || exit 1
 cp "$out/lib/model/train.c" "$out/train.c.orig"
 cp "$out/lib/core/idle.c" "$out/idle.c.orig"
-if ! make -C "$out" -j2 tests/test_random tests/test_idle >"$out/build.log" 2>&1; then
+if ! make -C "$out" -j2 tests/test_random tests/test_idle tests/test_mpi >"$out/build.log" 2>&1; then
     tail -20 "$out/build.log"
     echo "not ok - mutants: the copy in $out does not build"
     exit 1
@@ -91,3 +93,17 @@ try "a receive that found its message there: its time not the kit's" fail \
 try "the critical path never crosses to a sender" fail \
     's|if (pp_is_recv(a.kind) \&\& full->by_msg\[r\]\[i\]) {|if (0) {|'
 cp "$out/idle.c.orig" "$out/lib/core/idle.c"
+
+# A waiting rank sleeps until shortly before its message can come (the
+# bound in lib/core/sim.c, the wait in lib/core/exec.c), caught by test_mpi.
+cp "$out/lib/core/sim.c" "$out/sim.c.orig"
+cp "$out/lib/core/exec.c" "$out/exec.c.orig"
+file=lib/core/sim.c orig=sim.c.orig test=test_mpi run="mpiexec -n 4 ./tests/test_mpi 4"
+try "the executor as it is" pass ""
+try "a message's earliest time put a tick late" fail \
+    's|^                not_before\[i\] = e->t0;$|                not_before[i] = e->t0 + c->tick_s;|'
+cp "$out/sim.c.orig" "$out/lib/core/sim.c"
+file=lib/core/exec.c orig=exec.c.orig
+try "a waiting rank asleep until 3 ms after its message can come" fail \
+    's|PP_QUIET_MARGIN_S = 1e-3;|PP_QUIET_MARGIN_S = -3e-3;|'
+cp "$out/exec.c.orig" "$out/lib/core/exec.c"

@@ -4,8 +4,9 @@
  * measured bubble is what the run's own compute times and message deliveries
  * explain, computes start when their rank is ready and last the ticks they
  * were given, the peak activations held and the bytes sent equal their
- * formulas exactly, and every message arrives after it was sent (on rank 0's
- * clock).
+ * formulas exactly, every message arrives after it was sent (on rank 0's
+ * clock), and none is sent before the replay with its costs says it can be
+ * (pp_sched_arrivals: a waiting rank sleeps until shortly before).
  *
  *   mpiexec -n 4 tests/test_mpi [TICK_MS] [skew]
  *
@@ -97,6 +98,34 @@ static int causal(const pp_run *r, const double *rtt, double slack)
     return 1;
 }
 
+/* Is no message sent before the time pp_sched_arrivals() says it cannot
+ * come before (a waiting rank sleeps until shortly before then)?  The same
+ * clock allowance as causal(). */
+static int never_early(const pp_run *r, const pp_sched *s, const pp_costs *c, const double *rtt, double slack)
+{
+    for (int p = 0; p < r->nrows; p++) {
+        double *nb = malloc(((size_t)s->len[p] + 1) * sizeof *nb);
+        if (!nb || pp_sched_arrivals(s, c, p, nb) != PP_OK) abort();
+        for (int i = 0; i < s->len[p]; i++) {
+            pp_action a = s->acts[p][i];
+            if (!pp_is_recv(a.kind)) continue;
+            int from = s->stage_rank[pp_peer_stage(a)], kind = a.kind == PP_RECV_F ? PP_SEND_F : PP_SEND_B;
+            for (int k = 0; k < r->ranks[from].n; k++) {
+                const pp_event *e = &r->ranks[from].ev[k];
+                if (e->type == PP_EV_SEND && e->kind == kind && e->stage == pp_peer_stage(a) && e->mb == a.mb &&
+                    e->t0 < nb[i] - 0.5 * (rtt[p] + rtt[from]) - slack) {
+                    printf("# rank %d sent micro-batch %d to rank %d at %.3f ms, before %.3f ms\n", from, a.mb, p,
+                           e->t0 * 1e3, nb[i] * 1e3);
+                    free(nb);
+                    return 0;
+                }
+            }
+        }
+        free(nb);
+    }
+    return 1;
+}
+
 /* The SEND event that the WAIT w of rank p waited for, or NULL. */
 static const pp_event *send_of(const pp_run *r, int p, const pp_event *w)
 {
@@ -129,7 +158,40 @@ typedef struct {
     double delivery;   /* median delivery of the messages a rank was waiting for */
     double late;       /* median time from a rank's previous action to its next compute */
     double overrun;    /* median time a compute lasted beyond its ticks */
+    double woke;       /* median delivery of the messages a rank waited for that were sent within
+                          a millisecond of the earliest they could be (pp_sched_arrivals): the
+                          waits a rank slept through until shortly before; 0 if none */
 } explained;
+
+/* The median delivery of the messages rank p waited for that were sent
+ * within TIGHT_S of the earliest pp_sched_arrivals() allows: a rank asleep
+ * until shortly before must still see them as soon as any other. */
+static const double TIGHT_S = 1e-3;
+static double woke_median(const pp_run *r, const pp_sched *s, const pp_costs *c)
+{
+    int cap = 0;
+    for (int p = 0; p < r->nrows; p++) cap += s->len[p];
+    double *d = malloc(((size_t)cap + 1) * sizeof *d);
+    int n = 0;
+    if (!d) abort();
+    for (int p = 0; p < r->nrows; p++) {
+        double *nb = malloc(((size_t)s->len[p] + 1) * sizeof *nb);
+        if (!nb || pp_sched_arrivals(s, c, p, nb) != PP_OK) abort();
+        int i = 0;   /* the receives of p's list and its WAIT events come in the same order */
+        for (int k = 0; k < r->ranks[p].n; k++) {
+            const pp_event *w = &r->ranks[p].ev[k], *snd;
+            if (w->type != PP_EV_WAIT) continue;
+            while (i < s->len[p] && !pp_is_recv(s->acts[p][i].kind)) i++;
+            if (i >= s->len[p]) break;
+            if (w->t1 - w->t0 > WAITED && (snd = send_of(r, p, w)) && snd->t0 - nb[i] < TIGHT_S) d[n++] = w->t1 - snd->t0;
+            i++;
+        }
+        free(nb);
+    }
+    double m = median(d, n);
+    free(d);
+    return m;
+}
 
 /* Replays the step from its events: each rank starts when it woke at the
  * start, every compute lasts what it measured, a message that found its
@@ -176,7 +238,7 @@ static double replay(const pp_run *r, double delivery)
     return end;
 }
 
-static explained explain(const pp_run *r, const pp_exec_opts *o)
+static explained explain(const pp_run *r, const pp_sched *s, const pp_exec_opts *o)
 {
     int cap = 0;
     for (int p = 0; p < r->nrows; p++) cap += r->ranks[p].n;
@@ -201,6 +263,7 @@ static explained explain(const pp_run *r, const pp_exec_opts *o)
     x.late = median(late, nl);
     x.overrun = median(over, no);
     x.replayed = replay(r, x.delivery);
+    x.woke = woke_median(r, s, &o->costs);
     free(deliv);
     free(late);
     free(over);
@@ -218,10 +281,11 @@ static double bubble_at(const pp_run *r, double makespan)
 /* Rank 0: are the step's timings its own?  Prints why not when `say`. */
 static int timings_hold(const pp_run *run, const pp_sched *s, const pp_exec_opts *o, int P, int M, int say)
 {
-    explained x = explain(run, o);
+    explained x = explain(run, s, o);
     double formula = 100 * pp_theory_bubble_step(s->family, P, M, s->chunks), measured = 100 * pp_run_bubble_step(run);
     double replayed = 100 * bubble_at(run, x.replayed), lost = measured - replayed, tick = o->costs.tick_s;
-    int ok = lost <= LOST_POINTS && x.late <= LATE_TICKS * tick && x.overrun <= LATE_TICKS * tick;
+    int ok = lost <= LOST_POINTS && x.late <= LATE_TICKS * tick && x.overrun <= LATE_TICKS * tick &&
+             x.woke <= LATE_TICKS * tick;
     if (ok || say) {
         printf("# %s P=%d M=%d: bubble measured %.2f %% = formula %.2f %% %+.2f points explained by this run's compute "
                "times and message deliveries (median %.0f us) %+.2f points lost between actions\n",
@@ -233,9 +297,13 @@ static int timings_hold(const pp_run *run, const pp_sched *s, const pp_exec_opts
               "the previous action, allowed %.0f us)", s->name, P, M, x.late * 1e6, LATE_TICKS * tick * 1e6);
         CHECK(x.overrun <= LATE_TICKS * tick, "%s P=%d M=%d: a compute lasts its ticks (median %.1f us over, allowed "
               "%.0f us)", s->name, P, M, x.overrun * 1e6, LATE_TICKS * tick * 1e6);
+        CHECK(x.woke <= LATE_TICKS * tick, "%s P=%d M=%d: a rank asleep until shortly before its message can come "
+              "sees it at once (median %.1f us from its send, allowed %.0f us)", s->name, P, M, x.woke * 1e6,
+              LATE_TICKS * tick * 1e6);
     } else {
-        printf("# %s P=%d M=%d: %+.2f points lost between actions, computes %.1f us late and %.1f us over (medians): "
-               "once more\n", s->name, P, M, lost, x.late * 1e6, x.overrun * 1e6);
+        printf("# %s P=%d M=%d: %+.2f points lost between actions, computes %.1f us late and %.1f us over, messages "
+               "seen %.1f us after the earliest send (medians): once more\n", s->name, P, M, lost, x.late * 1e6,
+               x.overrun * 1e6, x.woke * 1e6);
     }
     return ok;
 }
@@ -550,6 +618,8 @@ int main(int argc, char **argv)
                       P, M, o.payload);
                 CHECK(causal(run, rtt, 100e-6), "%s P=%d M=%d: every message arrives after it is sent, on rank 0's clock",
                       names[b], P, M);
+                CHECK(never_early(run, s, &o.costs, rtt, 100e-6), "%s P=%d M=%d: no message is sent before the replay "
+                      "says it can come (a waiting rank sleeps until shortly before)", names[b], P, M);
                 pp_idle x;
                 CHECK(pp_idle_breakdown(s, &o.costs, run, &x) == PP_OK && x.ok && fabs(parts_sum(&x) - x.measured) < 1e-12 &&
                           fabs(x.replayed - run->makespan) < 1e-9,

@@ -104,6 +104,11 @@ typedef struct {
  * never wait.  Fills `run` (may be NULL) with the predicted events.  Returns
  * PP_OK, or PP_ESCHED with `fail` filled in (the caller frees fail->blocked). */
 pp_status pp_replay(const pp_sched *lowered, const pp_costs *c, pp_run *run, int waits, pp_replay_fail *fail);
+/* For each action i of `rank`'s list in lowered schedule lo: a receive's
+ * not_before[i] is the earliest its message can be sent (seconds since the
+ * start, from the replay with costs c), every other action's 0.  Timed mode
+ * never beats it, so a waiting rank may sleep until shortly before. */
+pp_status pp_sched_arrivals(const pp_sched *lo, const pp_costs *c, int rank, double *not_before);
 
 /* ---- the executor's watcher ---- */
 

@@ -9,13 +9,17 @@
  *     arriving message always finds its buffer;
  *   - sends are non-blocking (MPI_Isend): a blocking send of a large message
  *     waits for the receiver to reach its receive and serializes the pipeline;
- *   - while "computing" a rank sleeps in short slices to an absolute deadline
- *     and tests its requests between slices, so MPI keeps moving messages;
+ *   - while "computing" a rank sleeps in slices to an absolute deadline and
+ *     tests its requests between slices, so MPI keeps moving messages;
  *   - while waiting for a message it tests, then sleeps a little: a rank that
  *     spins in MPI_Recv steals the core of a rank that has work to do.  Only
  *     in short windows (just after a send, at the start of a wait, at the end
  *     of a compute) does it stay awake, and then it yields the core between
- *     tests (see slice());
+ *     tests (see slice()).  In timed mode it knows when a message cannot
+ *     have come yet (pp_step_expect) and sleeps longer until then;
+ *   - a waiting rank whose message is there goes on at once: its sends on
+ *     their way are tested in its next compute, not first (a test can take
+ *     MPI tens of microseconds of work for them);
  *   - before the step, one message each way with every peer sets up the
  *     connections, and one message moves through every buffer of the step
  *     (see warm_buffers()), so that neither cost lands inside the step.
@@ -38,10 +42,14 @@
 
 /* A paused rank looks at the view this often. */
 static const double PP_PAUSE_SLICE_S = 2e-3;
+/* A rank waiting for a message that cannot have come yet (step->not_before)
+ * tests this often, and wakes PP_QUIET_MARGIN_S before it can come: a long
+ * sleep may end late by a few hundred microseconds on a busy machine. */
+static const double PP_QUIET_SLICE_S = 5e-3, PP_QUIET_MARGIN_S = 1e-3;
 
 void pp_exec_opts_default(pp_exec_opts *o)
 {
-    *o = (pp_exec_opts){.payload = 64 * 1024, .poll_wait_s = 20e-6, .poll_busy_s = 200e-6, .spin_s = 100e-6,
+    *o = (pp_exec_opts){.payload = 64 * 1024, .poll_wait_s = 20e-6, .poll_busy_s = 1e-3, .spin_s = 100e-6,
                         .watchdog_s = -1, .fault = {.kind = PP_FAULT_NONE}};
     pp_costs_default(&o->costs);
 }
@@ -128,25 +136,27 @@ static pp_status post_held(pp_step *step)
 }
 
 /* Gives MPI a chance to move messages: posts the held sends that may go
- * now, tests every send on its way and the next receive (a send's
- * event gets its t1 when it is seen complete), then lets the watchdog and
- * the view look. */
+ * now, tests the next receive and every send on its way (a send's event gets
+ * its t1 when it is seen complete; a waiting rank whose message is there
+ * leaves them to its next compute), then lets the watchdog and the view look. */
 static pp_status progress(pp_step *step)
 {
     if (post_held(step) != PP_OK) return PP_EMPI;
-    int keep = 0;
-    for (int k = 0; k < step->n_on_way; k++) {
-        pp_msg *m = &step->sends[step->on_way[k]];
-        if (MPI_Test(&m->req, &m->done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
-        if (m->done) step->ev.ev[m->ev].t1 = since_start(step);
-        else step->on_way[keep++] = step->on_way[k];
-    }
-    step->n_on_way = keep;
+    int got = 0;
     while (step->next_recv < step->len && !step->recvs[step->next_recv].buf) step->next_recv++;
     if (step->next_recv < step->len) {
         pp_msg *m = &step->recvs[step->next_recv];
         if (!m->done && MPI_Test(&m->req, &m->done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
+        got = m->done;
     }
+    int keep = 0;
+    for (int k = 0; k < step->n_on_way; k++) {
+        pp_msg *m = &step->sends[step->on_way[k]];
+        if (!(got && step->waiting) && MPI_Test(&m->req, &m->done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
+        if (m->done) step->ev.ev[m->ev].t1 = since_start(step);
+        else step->on_way[keep++] = step->on_way[k];
+    }
+    step->n_on_way = keep;
     pp_status st = pp_watchdog_poll(step);
     const pp_watch *v = step->view;
     if (st == PP_OK && v) st = v->poll(v->ctx, &step->ev, &step->open, since_start(step), step->waiting);
@@ -188,14 +198,16 @@ static pp_status take_recorded(pp_step *step)
  * sleeping rank wakes some microseconds late, and a large message moves only
  * while both sides call MPI, so a rank stays awake in short windows: just
  * after posting a send, and at the start of a wait for a message.  Otherwise
- * it sleeps: short slices while a send is on its way or a message is
- * awaited, long ones while it computes with nothing in flight. */
+ * it sleeps: short slices while a message is awaited or a held send is due,
+ * long ones while it computes.  Each wake-up costs a core some 15-20 us
+ * (measured on a 2-core VM), so with many ranks on few cores short slices in
+ * every compute took most of the machine and stretched the step. */
 static double slice(const pp_step *step, double now, double waiting_since)
 {
     const pp_exec_opts *o = step->o;
     int sending = step->n_on_way > 0 || step->nheld > 0;
     if ((sending && now - step->last_send < o->spin_s) || now - waiting_since < o->spin_s) return 0;
-    return sending || waiting_since >= 0 ? o->poll_wait_s : o->poll_busy_s;
+    return waiting_since >= 0 || step->nheld > 0 ? o->poll_wait_s : o->poll_busy_s;
 }
 
 /* "Computes" until `deadline` (seconds since start), progressing MPI all
@@ -214,11 +226,21 @@ static pp_status compute_until(pp_step *step, double deadline)
     }
 }
 
-/* Waits until *done is set by progress() (a receive or a send completing). */
-static pp_status wait_until_done(pp_step *step, const int *done)
+/* Waits until *done is set by progress() (a receive or a send completing).
+ * Before `quiet_to` (seconds since start; 0: none), when nothing can
+ * arrive, it tests only every PP_QUIET_SLICE_S. */
+static pp_status wait_until_done(pp_step *step, const int *done, double quiet_to)
 {
-    double since = since_start(step);
     step->waiting = 1;
+    for (double now = since_start(step); now < quiet_to && !*done; now = since_start(step)) {
+        pp_status st = progress(step);
+        if (st != PP_OK) {
+            step->waiting = 0;
+            return st;
+        }
+        pp_sleep_until(step->start + (now + PP_QUIET_SLICE_S < quiet_to ? now + PP_QUIET_SLICE_S : quiet_to));
+    }
+    double since = since_start(step);
     for (;;) {
         pp_status st = progress(step);
         if (st != PP_OK || *done) {
@@ -335,13 +357,22 @@ static pp_status send(pp_step *step, int i, pp_action a, pp_event *e)
     return post(step, i, e->t0);
 }
 
+/* Until when receive i's wait may test seldom: shortly before its message
+ * can come, while the tick is the one that bound was worked out at; 0: no
+ * such time. */
+static double quiet_until(const pp_step *step, int i)
+{
+    if (!step->not_before || pp_step_costs(step).tick_s != step->plan_tick_s) return 0;
+    return step->not_before[i] - PP_QUIET_MARGIN_S;
+}
+
 /* A receive: waits (asleep) until the message posted for it has arrived. */
 static pp_status receive(pp_step *step, int i, pp_action a, pp_event *e)
 {
     pp_msg *m = &step->recvs[i];
     step->next_recv = i;
     e->bytes = (long)m->bytes;
-    pp_status st = wait_until_done(step, &m->done);
+    pp_status st = wait_until_done(step, &m->done, quiet_until(step, i));
     if (st == PP_OK && !step->o->work && !stamp_ok(m->buf, m->bytes, pp_peer_stage(a), a.mb, a.kind == PP_RECV_B))
         st = PP_EMPI;
     step->next_recv = i + 1;
@@ -437,7 +468,7 @@ static pp_status run_list(pp_step *step)
         if (!step->sends[i].posted) continue;
         step->peer = peer_rank(step, step->lo->acts[step->me][i]);
         pp_watchdog_at(step, PP_AT_ACTION, i);
-        if ((st = wait_until_done(step, &step->sends[i].done)) != PP_OK) return st;
+        if ((st = wait_until_done(step, &step->sends[i].done, 0)) != PP_OK) return st;
     }
     pp_watchdog_at(step, PP_AT_LIST_DONE, -1);   /* the finish waits in the replicas' sum */
     if (o->work && o->work->finish && (st = o->work->finish(o->work->ctx, step)) != PP_OK) return st;
@@ -457,7 +488,7 @@ static void step_free(pp_step *step)
         if (step->sends) free(step->sends[i].buf);
     }
     free(step->recvs), free(step->sends), free(step->on_way), free(step->held), free(step->order), free(step->arbuf);
-    free(step->link_free);
+    free(step->link_free), free(step->not_before);
     pp_evlist_clear(&step->ev);
     pp_evlist_clear(&step->recorded);
 }
@@ -489,6 +520,7 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *lo, const pp_exec_opts 
     step.waiter.send = post_held, step.waiter.step = &step;
     if (o->device) o->device->step(o->device->ctx);
     if ((st = pp_step_warm_up(&step)) != PP_OK || (st = pp_step_prepare(&step)) != PP_OK ||
+        (st = pp_step_expect(&step)) != PP_OK ||
         (st = pp_step_start_together(&step)) != PP_OK || (st = run_list(&step)) != PP_OK)
         goto done;
     /* 5. Rank 0 gets every rank's events: from the view that streamed them

@@ -126,16 +126,42 @@ pp_status pp_step_prepare(pp_step *step)
     return st;
 }
 
+/* Timed mode: how long a waiting rank may sleep (see pp_sched_arrivals).
+ * No bound in real mode or on a device (a compute's time is not known),
+ * nor with a fault (it may reorder a list). */
+pp_status pp_step_expect(pp_step *step)
+{
+    const pp_exec_opts *o = step->o;
+    if (o->work || o->device || step->fault != PP_FAULT_NONE) return PP_OK;
+    pp_costs c = pp_step_costs(step);
+    if (!(step->not_before = calloc((size_t)step->len + 1, sizeof *step->not_before))) return PP_ENOMEM;
+    step->plan_tick_s = c.tick_s;
+    pp_status st = pp_sched_arrivals(step->lo, &c, step->me, step->not_before);
+    if (st == PP_ESCHED) {   /* an unchecked schedule may not replay: no bound */
+        free(step->not_before);
+        step->not_before = NULL;
+        return PP_OK;
+    }
+    return st;
+}
+
 /* Rank 0 picks a start a little in the future on its clock; every rank
  * converts it to its own clock with the measured offset and sleeps until
  * then, so all ranks start together even if their clocks disagree. */
 pp_status pp_step_start_together(pp_step *step)
 {
     const pp_grid *g = step->g;
+    /* Every rank ready first (asleep between tests): a rank still setting
+     * up when the start comes would begin late, and with many ranks on few
+     * cores setting up takes them turns. */
+    pp_waiter ready = step->waiter;
+    ready.poll_s = step->o->poll_busy_s;
+    pp_status st = pp_barrier_as(g->all, &ready);
+    if (st != PP_OK) return st;
     double t0 = g->rank == 0 ? pp_now() + PP_START_AHEAD_S + PP_START_PER_RANK_S * g->size : 0;
     MPI_Request rq;   /* waited for asleep: ranks spinning in a broadcast would keep rank 0 from the core */
     if (MPI_Ibcast(&t0, 1, MPI_DOUBLE, 0, g->all, &rq) != MPI_SUCCESS) return PP_EMPI;
-    pp_status st = pp_wait_as(&rq, &step->waiter);
+    st = pp_wait_as(&rq, &step->waiter);
     if (st != PP_OK) return st;
     step->start = t0 + g->clock_offset;
     if (step->view) step->view->start(step->view->ctx, step->start);

@@ -51,6 +51,9 @@ struct pp_step {
     int *held;              /* indices of the sends whose bytes are not ready yet, or not due */
     int nheld;
     int next_recv;          /* the next receive it will wait for, or len */
+    double *not_before;     /* [len] timed mode: the earliest receive i's message can come
+                               (seconds since start, pp_step_expect), or NULL: no bound */
+    double plan_tick_s;     /* the tick not_before was worked out at */
     double last_send;       /* when the latest send was posted (seconds since start) */
     double *link_free;      /* [P] with a link model: when the link to each pipeline rank is free */
     /* What it records. */
@@ -108,6 +111,8 @@ pp_status pp_watchdog_poll(pp_step *step);
 pp_status pp_step_warm_up(pp_step *step);
 pp_status pp_step_prepare(pp_step *step);
 pp_status pp_step_start_together(pp_step *step);
+/* Timed mode: step->not_before, from the schedule replayed with its costs. */
+pp_status pp_step_expect(pp_step *step);
 
 /* ---- a fault's side (fault.c) ---- */
 
