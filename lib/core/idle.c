@@ -45,6 +45,7 @@ typedef struct {
     double *posted;      /* [dir][stage x mb]: when its send was handed to MPI (-1: not seen) */
     double *delays;      /* every message's delivery, for the median */
     int nmsg;
+    double waited_mean;  /* the mean delivery of the messages a receive was there before */
 } trace;
 
 /* What a replay takes from the measurement. */
@@ -180,7 +181,12 @@ static void read_messages(trace *tr)
                 }
                 tr->delays[tr->nmsg++] = x->delay;
             }
-        if (pass == 0) qsort(tr->delays, (size_t)pure, sizeof *tr->delays, cmp_double);
+        if (pass == 0) {
+            double sum = 0;
+            for (int k = 0; k < pure; k++) sum += tr->delays[k];
+            tr->waited_mean = pure ? sum / pure : 0;
+            qsort(tr->delays, (size_t)pure, sizeof *tr->delays, cmp_double);
+        }
     }
 }
 
@@ -382,6 +388,7 @@ static pp_status take_apart(const pp_sched *lo, const pp_costs *nominal, const p
         out->messages = tr.nmsg;
         qsort(tr.delays, (size_t)tr.nmsg, sizeof *tr.delays, cmp_double);
         out->delivery_s = tr.nmsg ? tr.delays[tr.nmsg / 2] : 0;
+        out->waited_mean_s = tr.waited_mean;
     }
     if (ok && st == PP_ESCHED) snprintf(out->why, sizeof out->why, "the step could not be replayed");
     tables_free(P, tr.a, full.end, full.by_msg);

@@ -36,6 +36,8 @@ typedef struct {
     double path_msg_s;   /* their deliveries, summed (s; each at most its receiver's wait) */
     int messages;        /* messages in the step */
     double delivery_s;   /* their median delivery (s) */
+    double waited_mean_s; /* the mean delivery of those a receive was waiting for before they were
+                             made (s): what a message costs on the critical path, tail included */
 } pp_idle;
 
 /* Takes measured run m of lowered schedule lo apart.  `nominal` are the
@@ -64,8 +66,8 @@ double pp_part_points(const pp_idle *x, pp_part p, int decimals);
  * its own on every rank of the run. */
 typedef struct {
     double overshoot_s;  /* how much longer than its cost a timed compute took, on the mean */
-    double delivery_s;   /* median: a message of `payload` bytes, from the compute that made it to its
-                            receiver seeing it (0 on a grid) */
+    double delivery_s;   /* mean: a message of `payload` bytes that its receiver was waiting for,
+                            from the compute that made it to its receiver seeing it (0 on a grid) */
     long payload;
     double probe_s;      /* how long the probe took */
 } pp_machine;

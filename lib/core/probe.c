@@ -3,8 +3,9 @@
  * run, timed, the run's payload; PROBE_M and PROBE_TICK_S below) run by the
  * executor itself, so that a machine with fewer cores than ranks is as
  * crowded, and a rank waits and wakes, as in the step to come.  From its
- * trace: how much longer than their cost the computes took, on the mean,
- * and the median delivery of its messages (pp_idle_breakdown).  The
+ * trace: how much longer than their cost the computes took, and how long a
+ * message took to a receiver waiting for it, both on the mean (a step's
+ * length is a sum of them, so their tails count; pp_idle_breakdown).  The
  * simulator then replays the real step with both added (pp_costs_here).
  * Left out on purpose: the live view's and the watchdog's own cost.
  */
@@ -57,7 +58,7 @@ pp_status pp_probe_machine(const pp_grid *g, const pp_exec_opts *o, pp_machine *
         pp_idle parts;
         figures[0] = mean_overrun(run, &x.costs);
         if (g->T * g->D == 1 && pp_idle_breakdown(lo, &x.costs, run, &parts) == PP_OK && parts.ok)
-            figures[1] = parts.delivery_s;
+            figures[1] = parts.waited_mean_s;
     }
     if (st == PP_OK && MPI_Bcast(figures, 2, MPI_DOUBLE, 0, g->all) != MPI_SUCCESS) st = PP_EMPI;
     out->overshoot_s = figures[0] > 0 ? figures[0] : 0;

@@ -207,7 +207,7 @@ void pp_report_here(FILE *f, const pp_run *m, double predicted, const pp_machine
     double got = pp_run_bubble_step(m);
     fprintf(f, "  this machine (a short probe step before this one, %.0f ms, measured):\n", here->probe_s * 1e3);
     if (timed) fprintf(f, "    a timed compute ran %.0f us past its cost (mean);\n", here->overshoot_s * 1e6);
-    fprintf(f, "    a %ld KiB message took %.0f us from its compute to its receiver (median)\n", here->payload / 1024,
+    fprintf(f, "    a %ld KiB message took %.0f us from its compute to a waiting receiver (mean)\n", here->payload / 1024,
             here->delivery_s * 1e6);
     fprintf(f, "    predicted here %.1f %%   measured %.1f %%   diff %+.2f points\n", 100 * predicted, 100 * got,
             100 * (got - predicted));
