@@ -203,6 +203,36 @@ static void test_path(void)
     }
 }
 
+/* The probe's figure for a message (pp_machine.delivery_s): the mean
+ * delivery of the messages a receive waited for, each counted at most four
+ * medians.  GPipe P=4, every message 0.3 ticks on its way, and one of them
+ * (the first) later by `extra`. */
+static double waited_mean(double extra)
+{
+    pp_costs c;
+    pp_costs_default(&c);
+    pp_sched *lo = lowered("gpipe", 4, 8);
+    knobs k = {.slow_rank = -1, .late_stage = 0, .late_mb = 0, .late_by = extra * c.tick_s, .latency = 0.3 * c.tick_s};
+    pp_run *step = lo ? make_step(lo, &c, &k) : NULL;
+    pp_idle x = {0};
+    int ok = step && pp_idle_breakdown(lo, &c, step, &x) == PP_OK && x.ok;
+    pp_run_free(step);
+    pp_sched_free(lo);
+    return ok ? x.waited_mean_s / c.tick_s : -1;
+}
+
+static void test_waited_mean(void)
+{
+    double even = waited_mean(0), some = waited_mean(0.5), much = waited_mean(2.0);
+    /* n messages waited for: one 0.5 ticks later adds 0.5 / n to the mean;
+     * one 2 ticks later (2.3 > 4 x 0.3) adds only 4 x 0.3 - 0.3 = 0.9 / n */
+    double n = some > even ? 0.5 / (some - even) : 0;
+    CHECK(fabs(even - 0.3) < 1e-9 && n > 1 && fabs(n - round(n)) < 1e-6 && fabs(much - even - 0.9 / n) < 1e-9,
+          "gpipe P=4 M=8, messages 0.3 ticks: the probe's mean delivery is %.4f ticks; one message 0.5 ticks later "
+          "adds 0.5 / %.0f (waited for), one 2 ticks later only 0.9 / %.0f (counted as 4 medians): %.4f and %.4f",
+          even, n, n, some, much);
+}
+
 /* Runs it cannot take apart say why, and take nothing apart. */
 static void test_refusals(void)
 {
@@ -232,6 +262,7 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     test_parts();
     test_path();
+    test_waited_mean();
     test_refusals();
     MPI_Finalize();
     return check_failed != 0;

@@ -45,8 +45,12 @@ typedef struct {
     double *posted;      /* [dir][stage x mb]: when its send was handed to MPI (-1: not seen) */
     double *delays;      /* every message's delivery, for the median */
     int nmsg;
-    double waited_mean;  /* the mean delivery of the messages a receive was there before */
+    double waited_mean;  /* the mean delivery of the messages a receive was there before
+                            (each at most TAIL_CAP medians) */
 } trace;
+
+/* waited_mean counts a delivery as at most this many times the median. */
+static const double TAIL_CAP = 4.0;
 
 /* What a replay takes from the measurement. */
 enum { USE_STAGE = 1, USE_DUR = 2, USE_START = 4, USE_DELAY = 8, USE_GAP = 16 };
@@ -181,11 +185,12 @@ static void read_messages(trace *tr)
                 }
                 tr->delays[tr->nmsg++] = x->delay;
             }
-        if (pass == 0) {
-            double sum = 0;
-            for (int k = 0; k < pure; k++) sum += tr->delays[k];
-            tr->waited_mean = pure ? sum / pure : 0;
+        if (pass == 0) {   /* the mean, each at most TAIL_CAP medians: a short step holds few messages,
+                              and one held up by a rare stall would weigh far more than in a long one */
             qsort(tr->delays, (size_t)pure, sizeof *tr->delays, cmp_double);
+            double sum = 0, cap = pure ? TAIL_CAP * tr->delays[pure / 2] : 0;
+            for (int k = 0; k < pure; k++) sum += tr->delays[k] < cap ? tr->delays[k] : cap;
+            tr->waited_mean = pure ? sum / pure : 0;
         }
     }
 }
