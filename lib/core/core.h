@@ -105,10 +105,11 @@ typedef struct {
  * PP_OK, or PP_ESCHED with `fail` filled in (the caller frees fail->blocked). */
 pp_status pp_replay(const pp_sched *lowered, const pp_costs *c, pp_run *run, int waits, pp_replay_fail *fail);
 /* For each action i of `rank`'s list in lowered schedule lo: a receive's
- * not_before[i] is the earliest its message can be sent (seconds since the
- * start, from the replay with costs c), every other action's 0.  Timed mode
- * never beats it, so a waiting rank may sleep until shortly before. */
-pp_status pp_sched_arrivals(const pp_sched *lo, const pp_costs *c, int rank, double *not_before);
+ * not_before[i] is when its message is sent in the replay with costs c
+ * (seconds since the start), every other action's 0.  With c.latency 0 and
+ * the step's own ticks, timed mode never sends sooner, so a waiting rank may
+ * sleep until shortly before (exec.c). */
+pp_status pp_replay_sends(const pp_sched *lo, const pp_costs *c, int rank, double *not_before);
 
 /* ---- the executor's watcher ---- */
 

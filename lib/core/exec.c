@@ -43,9 +43,9 @@
 /* A paused rank looks at the view this often. */
 static const double PP_PAUSE_SLICE_S = 2e-3;
 /* A rank waiting for a message that cannot have come yet (step->not_before)
- * tests this often, and wakes PP_QUIET_MARGIN_S before it can come: a long
- * sleep may end late by a few hundred microseconds on a busy machine. */
-static const double PP_QUIET_SLICE_S = 5e-3, PP_QUIET_MARGIN_S = 1e-3;
+ * tests this often, and wakes PP_QUIET_MARGIN_S before it can come: a sleep
+ * now and then ends a millisecond or two late on a busy machine. */
+static const double PP_QUIET_SLICE_S = 1e-3, PP_QUIET_MARGIN_S = 2e-3;
 
 void pp_exec_opts_default(pp_exec_opts *o)
 {
@@ -152,7 +152,7 @@ static pp_status progress(pp_step *step)
     int keep = 0;
     for (int k = 0; k < step->n_on_way; k++) {
         pp_msg *m = &step->sends[step->on_way[k]];
-        if (!(got && step->waiting) && MPI_Test(&m->req, &m->done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
+        if (!(got && step->receiving) && MPI_Test(&m->req, &m->done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
         if (m->done) step->ev.ev[m->ev].t1 = since_start(step);
         else step->on_way[keep++] = step->on_way[k];
     }
@@ -198,16 +198,17 @@ static pp_status take_recorded(pp_step *step)
  * sleeping rank wakes some microseconds late, and a large message moves only
  * while both sides call MPI, so a rank stays awake in short windows: just
  * after posting a send, and at the start of a wait for a message.  Otherwise
- * it sleeps: short slices while a message is awaited or a held send is due,
- * long ones while it computes.  Each wake-up costs a core some 15-20 us
- * (measured on a 2-core VM), so with many ranks on few cores short slices in
- * every compute took most of the machine and stretched the step. */
+ * it sleeps: short slices while a send is on its way or a message is
+ * awaited, long ones while it computes with nothing in flight.  Every
+ * wake-up costs a core some time, so with many ranks on few cores short
+ * slices through every compute took much of the machine and stretched the
+ * step (make bench's scale rows). */
 static double slice(const pp_step *step, double now, double waiting_since)
 {
     const pp_exec_opts *o = step->o;
     int sending = step->n_on_way > 0 || step->nheld > 0;
     if ((sending && now - step->last_send < o->spin_s) || now - waiting_since < o->spin_s) return 0;
-    return waiting_since >= 0 || step->nheld > 0 ? o->poll_wait_s : o->poll_busy_s;
+    return sending || waiting_since >= 0 ? o->poll_wait_s : o->poll_busy_s;
 }
 
 /* "Computes" until `deadline` (seconds since start), progressing MPI all
@@ -226,19 +227,40 @@ static pp_status compute_until(pp_step *step, double deadline)
     }
 }
 
+/* Until when receive i's wait may test seldom: shortly before its message
+ * can come, while the tick is the one that bound was worked out at (once
+ * it changes, a q or the view's keys, never again this step); 0: no such
+ * time (i < 0: not a receive). */
+static double quiet_until(pp_step *step, int i)
+{
+    if (i < 0 || !step->not_before) return 0;
+    if (pp_step_costs(step).tick_s != step->plan_tick_s) {
+        free(step->not_before);
+        step->not_before = NULL;
+        return 0;
+    }
+    return step->not_before[i] - PP_QUIET_MARGIN_S;
+}
+
 /* Waits until *done is set by progress() (a receive or a send completing).
- * Before `quiet_to` (seconds since start; 0: none), when nothing can
- * arrive, it tests only every PP_QUIET_SLICE_S. */
-static pp_status wait_until_done(pp_step *step, const int *done, double quiet_to)
+ * For receive i (or -1), until shortly before its message can come it
+ * tests only every PP_QUIET_SLICE_S: not while a send of its own is on its
+ * way (a large message moves only while both sides call MPI), nor while a
+ * held send is due. */
+static pp_status wait_until_done(pp_step *step, const int *done, int i)
 {
     step->waiting = 1;
-    for (double now = since_start(step); now < quiet_to && !*done; now = since_start(step)) {
+    for (;;) {
+        double now = since_start(step), quiet_to = quiet_until(step, i);
+        if (*done || now >= quiet_to || step->nheld > 0) break;
         pp_status st = progress(step);
         if (st != PP_OK) {
             step->waiting = 0;
             return st;
         }
-        pp_sleep_until(step->start + (now + PP_QUIET_SLICE_S < quiet_to ? now + PP_QUIET_SLICE_S : quiet_to));
+        if (step->n_on_way > 0 && now - step->last_send < step->o->spin_s) sched_yield();
+        else if (step->n_on_way > 0) pp_sleep_until(step->start + now + step->o->poll_wait_s);
+        else pp_sleep_until(step->start + (now + PP_QUIET_SLICE_S < quiet_to ? now + PP_QUIET_SLICE_S : quiet_to));
     }
     double since = since_start(step);
     for (;;) {
@@ -357,22 +379,15 @@ static pp_status send(pp_step *step, int i, pp_action a, pp_event *e)
     return post(step, i, e->t0);
 }
 
-/* Until when receive i's wait may test seldom: shortly before its message
- * can come, while the tick is the one that bound was worked out at; 0: no
- * such time. */
-static double quiet_until(const pp_step *step, int i)
-{
-    if (!step->not_before || pp_step_costs(step).tick_s != step->plan_tick_s) return 0;
-    return step->not_before[i] - PP_QUIET_MARGIN_S;
-}
-
 /* A receive: waits (asleep) until the message posted for it has arrived. */
 static pp_status receive(pp_step *step, int i, pp_action a, pp_event *e)
 {
     pp_msg *m = &step->recvs[i];
     step->next_recv = i;
     e->bytes = (long)m->bytes;
-    pp_status st = wait_until_done(step, &m->done, quiet_until(step, i));
+    step->receiving = 1;
+    pp_status st = wait_until_done(step, &m->done, i);
+    step->receiving = 0;
     if (st == PP_OK && !step->o->work && !stamp_ok(m->buf, m->bytes, pp_peer_stage(a), a.mb, a.kind == PP_RECV_B))
         st = PP_EMPI;
     step->next_recv = i + 1;
@@ -468,7 +483,7 @@ static pp_status run_list(pp_step *step)
         if (!step->sends[i].posted) continue;
         step->peer = peer_rank(step, step->lo->acts[step->me][i]);
         pp_watchdog_at(step, PP_AT_ACTION, i);
-        if ((st = wait_until_done(step, &step->sends[i].done, 0)) != PP_OK) return st;
+        if ((st = wait_until_done(step, &step->sends[i].done, -1)) != PP_OK) return st;
     }
     pp_watchdog_at(step, PP_AT_LIST_DONE, -1);   /* the finish waits in the replicas' sum */
     if (o->work && o->work->finish && (st = o->work->finish(o->work->ctx, step)) != PP_OK) return st;

@@ -37,8 +37,8 @@ typedef struct {
     int messages;        /* messages in the step */
     double delivery_s;   /* their median delivery (s) */
     double waited_mean_s; /* the mean delivery of those a receive was waiting for before they were
-                             made (s), each at most 4 medians: what a message costs on the critical
-                             path, its tail included but not a rare stall */
+                             made (s), each capped at a few medians (idle.c): what a message costs on
+                             the critical path, its tail included but not a rare stall */
 } pp_idle;
 
 /* Takes measured run m of lowered schedule lo apart.  `nominal` are the

@@ -126,17 +126,19 @@ pp_status pp_step_prepare(pp_step *step)
     return st;
 }
 
-/* Timed mode: how long a waiting rank may sleep (see pp_sched_arrivals).
+/* Timed mode: how long a waiting rank may sleep (see pp_replay_sends).
  * No bound in real mode or on a device (a compute's time is not known),
- * nor with a fault (it may reorder a list). */
+ * nor with a fault (it may reorder a list).  The executor adds no latency
+ * of the costs' own: the replay adds none either. */
 pp_status pp_step_expect(pp_step *step)
 {
     const pp_exec_opts *o = step->o;
     if (o->work || o->device || step->fault != PP_FAULT_NONE) return PP_OK;
     pp_costs c = pp_step_costs(step);
+    c.latency = 0;
     if (!(step->not_before = calloc((size_t)step->len + 1, sizeof *step->not_before))) return PP_ENOMEM;
     step->plan_tick_s = c.tick_s;
-    pp_status st = pp_sched_arrivals(step->lo, &c, step->me, step->not_before);
+    pp_status st = pp_replay_sends(step->lo, &c, step->me, step->not_before);
     if (st == PP_ESCHED) {   /* an unchecked schedule may not replay: no bound */
         free(step->not_before);
         step->not_before = NULL;

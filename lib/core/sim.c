@@ -251,25 +251,22 @@ pp_status pp_simulate(const pp_sched *lo, const pp_costs *c, pp_run **out)
 /* A message cannot come before its send in the replay with the step's own
  * costs: in timed mode a compute never ends before its cost is up, and a
  * message never arrives before it is sent. */
-pp_status pp_sched_arrivals(const pp_sched *lo, const pp_costs *c, int rank, double *not_before)
+pp_status pp_replay_sends(const pp_sched *lo, const pp_costs *c, int rank, double *not_before)
 {
+    int n = lo->nstages * lo->nmb;
+    double *sent = malloc(2 * (size_t)(n > 0 ? n : 1) * sizeof *sent);   /* [dir][stage x mb] */
     pp_run *r = NULL;
-    pp_status st = pp_simulate(lo, c, &r);
-    if (st != PP_OK) return st;
-    for (int i = 0; i < lo->len[rank]; i++) {
-        pp_action a = lo->acts[rank][i];
-        not_before[i] = 0;
-        if (!pp_is_recv(a.kind)) continue;
-        int from = pp_peer_stage(a), send = a.kind == PP_RECV_F ? PP_SEND_F : PP_SEND_B;
-        const pp_evlist *row = &r->ranks[lo->stage_rank[from]];
-        for (int k = 0; k < row->n; k++) {
-            const pp_event *e = &row->ev[k];
-            if (e->type == PP_EV_SEND && e->kind == send && e->stage == from && e->mb == a.mb) {
-                not_before[i] = e->t0;
-                break;
-            }
+    pp_status st = sent ? pp_simulate(lo, c, &r) : PP_ENOMEM;
+    for (int q = 0; st == PP_OK && q < r->nrows; q++)
+        for (int k = 0; k < r->ranks[q].n; k++) {
+            const pp_event *e = &r->ranks[q].ev[k];
+            if (e->type == PP_EV_SEND) sent[(e->kind == PP_SEND_B) * n + pp_sm(lo, e->stage, e->mb)] = e->t0;
         }
+    for (int i = 0; st == PP_OK && i < lo->len[rank]; i++) {
+        pp_action a = lo->acts[rank][i];
+        not_before[i] = pp_is_recv(a.kind) ? sent[(a.kind == PP_RECV_B) * n + pp_sm(lo, pp_peer_stage(a), a.mb)] : 0;
     }
     pp_run_free(r);
-    return PP_OK;
+    free(sent);
+    return st;
 }

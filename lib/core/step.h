@@ -53,7 +53,8 @@ struct pp_step {
     int next_recv;          /* the next receive it will wait for, or len */
     double *not_before;     /* [len] timed mode: the earliest receive i's message can come
                                (seconds since start, pp_step_expect), or NULL: no bound */
-    double plan_tick_s;     /* the tick not_before was worked out at */
+    double plan_tick_s;     /* the tick not_before was worked out at (another: not_before dropped) */
+    int receiving;          /* set while it waits in a receive (its sends then wait for its next compute) */
     double last_send;       /* when the latest send was posted (seconds since start) */
     double *link_free;      /* [P] with a link model: when the link to each pipeline rank is free */
     /* What it records. */
