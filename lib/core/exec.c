@@ -198,17 +198,17 @@ static pp_status take_recorded(pp_step *step)
  * sleeping rank wakes some microseconds late, and a large message moves only
  * while both sides call MPI, so a rank stays awake in short windows: just
  * after posting a send, and at the start of a wait for a message.  Otherwise
- * it sleeps: short slices while a send is on its way or a message is
- * awaited, long ones while it computes with nothing in flight.  Every
- * wake-up costs a core some time, so with many ranks on few cores short
- * slices through every compute took much of the machine and stretched the
- * step (make bench's scale rows). */
+ * it sleeps: short slices while a message is awaited or a held send is
+ * due, long ones while it computes (a send of its own on its way moves on
+ * at those tests too).  Every wake-up costs a core some time, so with many
+ * ranks on few cores short slices through every compute took much of the
+ * machine and stretched the step (make bench's scale rows). */
 static double slice(const pp_step *step, double now, double waiting_since)
 {
     const pp_exec_opts *o = step->o;
     int sending = step->n_on_way > 0 || step->nheld > 0;
     if ((sending && now - step->last_send < o->spin_s) || now - waiting_since < o->spin_s) return 0;
-    return sending || waiting_since >= 0 ? o->poll_wait_s : o->poll_busy_s;
+    return waiting_since >= 0 || step->nheld > 0 ? o->poll_wait_s : o->poll_busy_s;
 }
 
 /* "Computes" until `deadline` (seconds since start), progressing MPI all

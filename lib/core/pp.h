@@ -240,7 +240,7 @@ typedef struct {
     pp_costs costs;       /* what each action costs, and the tick */
     size_t payload;       /* bytes per activation or gradient message (default 64 KiB) */
     pp_link link;         /* the link every message between ranks crosses (gbps 0: none) */
-    double poll_wait_s, poll_busy_s;  /* sleep between tests: waiting or sending, "computing" */
+    double poll_wait_s, poll_busy_s;  /* sleep between tests: waiting (or a held send due), "computing" */
     double spin_s;        /* test-and-yield at the edges (exec.c's slice()) */
     const struct pp_watch *watch;    /* the live view, or NULL */
     const struct pp_work *work;      /* real compute, or NULL for timed mode */
