@@ -17,7 +17,7 @@ out=build/mutant
 sh tools/copy_tree.sh "$out" || exit 1
 cp "$out/lib/model/train.c" "$out/train.c.orig"
 cp "$out/lib/core/idle.c" "$out/idle.c.orig"
-if ! make -C "$out" -j2 tests/test_random tests/test_idle tests/test_mpi >"$out/build.log" 2>&1; then
+if ! make -C "$out" -j2 tests/test_random tests/test_idle tests/test_mpi tests/test_sched >"$out/build.log" 2>&1; then
     tail -20 "$out/build.log"
     echo "not ok - mutants: the copy in $out does not build"
     exit 1
@@ -103,8 +103,15 @@ file=lib/core/sim.c orig=sim.c.orig test=test_mpi run="mpiexec -n 4 ./tests/test
 try "the executor as it is" pass ""
 try "a message's earliest time put a tick late" fail \
     's|pp_sm(lo, e->stage, e->mb)\] = e->t0;$|pp_sm(lo, e->stage, e->mb)] = e->t0 + c->tick_s;|'
+# Ranks sharing a machine's cores (real compute, more ranks than cores),
+# caught by test_sched.
+test=test_sched run=./tests/test_sched
+try "a compute at full speed on a machine with more computes than cores" fail \
+    's|left\[r\] -= rate \* (next - now);|left[r] -= 1.0 * (next - now);|'
+try "a compute started when its machine's next compute ends" fail \
+    's|double at = start\[r\] > now ? start\[r\] : now + left\[r\] / rate;|double at = now + left[r] / rate;|'
 cp "$out/sim.c.orig" "$out/lib/core/sim.c"
-file=lib/core/exec.c orig=exec.c.orig
+file=lib/core/exec.c orig=exec.c.orig test=test_mpi run="mpiexec -n 4 ./tests/test_mpi 4"
 try "a waiting rank asleep until 3 ms after its message can come" fail \
     's|PP_QUIET_MARGIN_S = 2e-3;|PP_QUIET_MARGIN_S = -3e-3;|'
 cp "$out/exec.c.orig" "$out/lib/core/exec.c"

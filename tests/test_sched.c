@@ -660,9 +660,9 @@ static void test_partition(void)
 /* End times of every compute of a compute-only schedule, worked out here
  * apart from the simulator: a compute starts when its rank is free and its
  * input is there (from another rank: `latency` after it was made), and
- * takes its cost.  end[r][i] for action i of rank r; 0 if some action could
- * never start. */
-static int own_replay(const pp_sched *s, const pp_costs *c, double **end)
+ * takes its cost, or dur[r][i] if dur is not NULL.  end[r][i] for action i
+ * of rank r; 0 if some action could never start. */
+static int own_replay(const pp_sched *s, const pp_costs *c, double **dur, double **end)
 {
     int S = s->nstages, M = s->nmb, left = 0;
     double *made = malloc((size_t)4 * S * M * sizeof *made);   /* [kind][stage][mb] when done, -1 not yet */
@@ -688,7 +688,7 @@ static int own_replay(const pp_sched *s, const pp_costs *c, double **end)
                     if (s->stage_rank[from] != r) in += pp_cost_s(c, PP_RECV_F, a.stage, NULL);
                     if (in > ready) ready = in;
                 }
-                t[r] = ready + pp_cost_s(c, a.kind, a.stage, NULL);
+                t[r] = ready + (dur ? dur[r][pc[r]] : pp_cost_s(c, a.kind, a.stage, NULL));
                 MADE(a.kind, a.stage, a.mb) = end[r][pc[r]++] = t[r];
                 left--, moved = 1;
             }
@@ -737,7 +737,7 @@ static void test_random(int cases)
         double **end = calloc((size_t)P, sizeof *end);
         for (int r = 0; end && r < P; r++) end[r] = malloc((size_t)(s->len[r] + 1) * sizeof **end);
         pp_run *run = NULL;
-        int ok = end && own_replay(s, &c, end) && pp_simulate(lo, &c, &run) == PP_OK;
+        int ok = end && own_replay(s, &c, NULL, end) && pp_simulate(lo, &c, &run) == PP_OK;
         for (int r = 0; ok && r < P; r++) {
             int j = 0;   /* rank r's next compute event */
             for (int i = 0; ok && i < s->len[r]; i++) {
@@ -758,6 +758,142 @@ static void test_random(int cases)
     CHECK(csv_bad == 0, "the same, written as CSV and read back: the same lists (%d differ)", csv_bad);
     CHECK(sim_bad == 0, "the same at random costs and latency: the simulator's end of every compute equals a replay "
           "worked out apart (%d differ)", sim_bad);
+}
+
+/* Compute event k of every rank's row, in order, against action i of the
+ * compute-only schedule s (idle cells have none): dur[r][i] = its length. */
+static int compute_lengths(const pp_sched *s, const pp_run *run, double **dur)
+{
+    for (int r = 0; r < s->nranks; r++) {
+        int j = 0;
+        for (int i = 0; i < s->len[r]; i++) {
+            dur[r][i] = 0;
+            if (s->acts[r][i].kind == PP_IDLE) continue;
+            while (j < run->ranks[r].n && run->ranks[r].ev[j].type != PP_EV_COMPUTE) j++;
+            if (j == run->ranks[r].n) return 0;
+            dur[r][i] = run->ranks[r].ev[j].t1 - run->ranks[r].ev[j].t0;
+            j++;
+        }
+    }
+    return 1;
+}
+
+/* The work a compute event got done on its machine: the integral over its
+ * time of min(1, cores / computes running there), the machine's cores
+ * shared evenly (worked out here from the events alone). */
+static double work_done(const pp_run *run, const pp_costs *c, int row, const pp_event *e)
+{
+    double got = 0, cut[2048];
+    int n = 0, m = c->machine[row];
+    for (int q = 0; q < run->nrows; q++)   /* the moments the count can change */
+        for (int k = 0; k < run->ranks[q].n && n < 2046; k++) {
+            const pp_event *o = &run->ranks[q].ev[k];
+            if (o->type != PP_EV_COMPUTE || c->machine[q] != m) continue;
+            if (o->t0 > e->t0 && o->t0 < e->t1) cut[n++] = o->t0;
+            if (o->t1 > e->t0 && o->t1 < e->t1) cut[n++] = o->t1;
+        }
+    cut[n++] = e->t0, cut[n++] = e->t1;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && cut[j] < cut[j - 1]; j--) {
+            double x = cut[j];
+            cut[j] = cut[j - 1], cut[j - 1] = x;
+        }
+    for (int i = 0; i + 1 < n; i++) {
+        double mid = (cut[i] + cut[i + 1]) / 2;
+        int running = 0;
+        for (int q = 0; q < run->nrows; q++)
+            for (int k = 0; k < run->ranks[q].n; k++) {
+                const pp_event *o = &run->ranks[q].ev[k];
+                running += o->type == PP_EV_COMPUTE && c->machine[q] == m && o->t0 < mid && o->t1 > mid;
+            }
+        got += (cut[i + 1] - cut[i]) * (running > c->cores[m] ? (double)c->cores[m] / running : 1.0);
+    }
+    return got;
+}
+
+/* Ranks sharing a machine's cores (pp_costs.machine: real compute on more
+ * ranks than cores): on random valid schedules, random machines and cores,
+ * every compute starts when its rank is free and its input is there, and
+ * gets exactly its cost done with the machine's cores shared evenly; with a
+ * core for every rank the replay is the plain one; on one core with no
+ * latency the step is all the work end to end. */
+static void test_shared_cores(int cases)
+{
+    int bad_start = 0, bad_work = 0, bad_plain = 0, bad_one = 0, slower = 0;
+    uint64_t base = 8800001;
+    for (int i = 0; i < cases; i++) {
+        int P, v, M;
+        uint64_t seed;
+        random_shape(base, i, 4, &P, &v, &M, &seed);
+        char what[200];
+        pp_sched *s = random_sched(seed, P, v, M, what, sizeof what), *lo = NULL;
+        pp_check chk = {0};
+        if (!s || pp_sched_validate(s, &lo, &chk) != PP_OK) {
+            pp_check_clear(&chk);
+            pp_sched_free(s);
+            continue;
+        }
+        pp_costs c;
+        pp_costs_default(&c);
+        uint64_t rs = seed ^ 0x7373;
+        c.tick_s = 1.0;
+        for (int k = PP_F; k <= PP_W; k++) c.ticks[k] = 0.5 * (1 + rnd_below(&rs, 4));
+        c.latency = 0.25 * rnd_below(&rs, 3);
+        int machine[4], cores[4], plenty[4] = {4, 4, 4, 4};
+        for (int r = 0; r < P; r++) machine[r] = rnd_below(&rs, 2) ? 0 : r, cores[r] = 1 + rnd_below(&rs, 2);
+        double **dur = calloc((size_t)P, sizeof *dur), **end = calloc((size_t)P, sizeof *end);
+        for (int r = 0; r < P; r++) dur[r] = malloc((size_t)(s->len[r] + 1) * sizeof **dur);
+        for (int r = 0; r < P; r++) end[r] = malloc((size_t)(s->len[r] + 1) * sizeof **end);
+        pp_run *plain = NULL, *shared = NULL, *roomy = NULL;
+        int ok = pp_simulate(lo, &c, &plain) == PP_OK;
+        c.machine = machine, c.cores = cores;
+        ok = ok && pp_simulate(lo, &c, &shared) == PP_OK && compute_lengths(s, shared, dur) && own_replay(s, &c, dur, end);
+        /* the starts: the plain rule with the lengths the shared replay gave */
+        int starts = ok, work = ok;
+        for (int r = 0; ok && r < P; r++) {
+            int j = 0;
+            for (int k = 0; k < s->len[r]; k++) {
+                if (s->acts[r][k].kind == PP_IDLE) continue;
+                while (j < shared->ranks[r].n && shared->ranks[r].ev[j].type != PP_EV_COMPUTE) j++;
+                const pp_event *e = &shared->ranks[r].ev[j++];
+                starts &= fabs(e->t1 - end[r][k]) < 1e-9;
+                work &= fabs(work_done(shared, &c, r, e) - pp_cost_s(&c, (pp_kind)e->kind, e->stage, NULL)) < 1e-9;
+            }
+        }
+        bad_start += !starts, bad_work += !work;
+        slower += ok && shared->makespan < plain->makespan - 1e-9;
+        /* a core for every rank: the plain replay, event for event */
+        c.cores = plenty;
+        int same = ok && pp_simulate(lo, &c, &roomy) == PP_OK && roomy->makespan == plain->makespan;
+        for (int r = 0; same && r < P; r++) {
+            same = roomy->ranks[r].n == plain->ranks[r].n;
+            for (int k = 0; same && k < roomy->ranks[r].n; k++)
+                same = roomy->ranks[r].ev[k].t0 == plain->ranks[r].ev[k].t0 && roomy->ranks[r].ev[k].t1 == plain->ranks[r].ev[k].t1;
+        }
+        bad_plain += !same;
+        /* one core, no latency: some rank can always compute, so the step is
+           every compute's cost added up */
+        int one[4] = {1, 1, 1, 1}, all0[4] = {0, 0, 0, 0};
+        pp_run *serial = NULL;
+        c.latency = 0, c.machine = all0, c.cores = one;
+        double sum = 0;
+        for (int r = 0; r < P; r++)
+            for (int k = 0; k < s->len[r]; k++)
+                if (s->acts[r][k].kind != PP_IDLE) sum += pp_cost_s(&c, s->acts[r][k].kind, s->acts[r][k].stage, NULL);
+        bad_one += !(ok && pp_simulate(lo, &c, &serial) == PP_OK && fabs(serial->makespan - sum) < 1e-9);
+        if ((!starts || !work || !same) && bad_start + bad_work + bad_plain <= 3) printf("# %s: shared cores wrong\n", what);
+        for (int r = 0; r < P; r++) free(dur[r]), free(end[r]);
+        free(dur), free(end);
+        pp_run_free(plain), pp_run_free(shared), pp_run_free(roomy), pp_run_free(serial);
+        pp_sched_free(s), pp_sched_free(lo);
+    }
+    CHECK(bad_start == 0 && slower == 0, "%d random schedules, ranks sharing 1 or 2 cores: every compute starts when its "
+          "rank is free and its input there, and no step is shorter than with a core each (%d, %d wrong)", cases,
+          bad_start, slower);
+    CHECK(bad_work == 0, "the same: every compute gets exactly its cost done, its machine's cores shared evenly with the "
+          "computes running there (%d wrong)", bad_work);
+    CHECK(bad_plain == 0, "the same with a core for every rank: the plain replay, event for event (%d differ)", bad_plain);
+    CHECK(bad_one == 0, "the same on one core with no latency: the step is every compute's cost added up (%d differ)", bad_one);
 }
 
 /* Each rank's compute actions (idle cells left out) equal in a and b? */
@@ -978,6 +1114,7 @@ int main(int argc, char **argv)
     test_validator();
     test_simulator();
     test_random(500);
+    test_shared_cores(300);
     test_pytorch_forms();
     test_zero_bubble_costs();
     test_one_path();

@@ -20,6 +20,8 @@ void pp_costs_default(pp_costs *c)
     c->allreduce_again = 0.0;
     c->dp_sum = 0.0;
     c->release = NULL;
+    c->machine = NULL;
+    c->cores = NULL;
 }
 
 double pp_cost_s(const pp_costs *c, pp_kind k, int stage, double *sum)

@@ -173,6 +173,10 @@ typedef struct {
     double dp_sum;         /* ticks of the replicas' gradient sum ending a step (default 0; D > 1) */
     const double *release; /* [M] ticks after the start when micro-batch m arrives: its forward
                               on stage 0 begins no sooner (requests in a stream), or NULL: at once */
+    const int *machine;    /* [nranks] the machine each rank computes on, numbered 0 to nranks - 1,
+                              or NULL: every rank has a core of its own (default) */
+    const int *cores;      /* [nranks] with machine: the cores of machine m, shared evenly by the
+                              ranks computing there at once (real compute, more ranks than cores) */
 } pp_costs;
 
 void pp_costs_default(pp_costs *c);

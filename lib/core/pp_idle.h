@@ -71,15 +71,20 @@ typedef struct {
                             from the compute that made it to its receiver seeing it (0 on a grid) */
     long payload;
     double probe_s;      /* how long the probe took */
+    int ranks;           /* one pipeline (T = D = 1): its ranks, for the two below; else 0 */
+    int *machine;        /* [ranks] the machine each rank runs on (the lowest rank there) */
+    int *cores;          /* [ranks] the cores of machine m: those its ranks may run on */
 } pp_machine;
 
 /* Collective over g->all, with o's payload and ways of waiting (its view,
  * model, device and fault are left out). */
 pp_status pp_probe_machine(const pp_grid *g, const pp_exec_opts *o, pp_machine *out);
+void pp_machine_free(pp_machine *m);   /* its arrays; the struct is zeroed */
 /* The costs of lowered schedule lo on this machine: nominal, each compute
  * longer by the overshoot (timed mode only: real compute does not sleep) and
- * each message by the delivery.  pp_simulate() with them predicts the step
- * here. */
+ * each message by the delivery; in real mode, the ranks of a machine share
+ * its cores (pp_costs.machine; out points into m).  pp_simulate() with them
+ * predicts the step here. */
 void pp_costs_here(const pp_costs *nominal, const pp_machine *m, const pp_sched *lo, int timed, pp_costs *out);
 
 #endif /* PP_IDLE_H */

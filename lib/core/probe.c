@@ -7,13 +7,19 @@
  * message took to a receiver waiting for it, both on the mean (a step's
  * length is a sum of them, so their tails count; pp_idle_breakdown).  The
  * simulator then replays the real step with both added (pp_costs_here).
- * Left out on purpose: the live view's and the watchdog's own cost.
+ * It also finds which ranks share a machine and how many cores that machine
+ * lets them run on: real compute on more ranks than cores shares them.
+ * Left out on purpose: the live view's and the watchdog's own cost, and
+ * other programs busy on the same cores.
  */
+#define _GNU_SOURCE   /* sched_getaffinity: the cores this process may run on */
 #include "core.h"
 #include "pp_idle.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The probe's own step: GPipe over every rank, PROBE_M micro-batches of
  * PROBE_TICK_S ticks (its overrun and delivery are per compute and per
@@ -35,6 +41,40 @@ static double mean_overrun(const pp_run *r, const pp_costs *c)
             n++;
         }
     return n ? sum / n : 0;
+}
+
+/* Every rank's machine (the lowest rank on it) and that machine's cores:
+ * those any of its ranks may run on (a job pinned to some cores gets those
+ * only); collective over g->all. */
+static pp_status find_machines(const pp_grid *g, pp_machine *out)
+{
+    int mine[2], lowest;
+    cpu_set_t set, all;
+    CPU_ZERO(&set);
+    int known = sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0;
+    if (MPI_Allreduce(&g->rank, &lowest, 1, MPI_INT, MPI_MIN, g->node) != MPI_SUCCESS ||
+        MPI_Allreduce(&set, &all, (int)sizeof set, MPI_BYTE, MPI_BOR, g->node) != MPI_SUCCESS ||
+        MPI_Allreduce(MPI_IN_PLACE, &known, 1, MPI_INT, MPI_LAND, g->node) != MPI_SUCCESS)
+        return PP_EMPI;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    mine[0] = lowest, mine[1] = known ? CPU_COUNT(&all) : online > 0 ? (int)online : 1;
+    int *both = malloc(2 * (size_t)g->size * sizeof *both);
+    out->machine = malloc((size_t)g->size * sizeof *out->machine);
+    out->cores = malloc((size_t)g->size * sizeof *out->cores);
+    pp_status st = both && out->machine && out->cores ? PP_OK : PP_ENOMEM;
+    if (st == PP_OK && MPI_Allgather(mine, 2, MPI_INT, both, 2, MPI_INT, g->all) != MPI_SUCCESS) st = PP_EMPI;
+    for (int r = 0; st == PP_OK && r < g->size; r++)
+        out->machine[r] = both[2 * r], out->cores[both[2 * r]] = both[2 * r + 1];
+    free(both);
+    if (st == PP_OK) out->ranks = g->size;
+    return st;
+}
+
+void pp_machine_free(pp_machine *m)
+{
+    free(m->machine);
+    free(m->cores);
+    memset(m, 0, sizeof *m);
 }
 
 pp_status pp_probe_machine(const pp_grid *g, const pp_exec_opts *o, pp_machine *out)
@@ -64,6 +104,7 @@ pp_status pp_probe_machine(const pp_grid *g, const pp_exec_opts *o, pp_machine *
     out->overshoot_s = figures[0] > 0 ? figures[0] : 0;
     out->delivery_s = figures[1];
     out->payload = (long)o->payload;
+    if (st == PP_OK && g->T * g->D == 1) st = find_machines(g, out);
     out->probe_s = pp_now() - t0;
     pp_run_free(run);
     pp_sched_free(built), pp_sched_free(lo);
@@ -82,4 +123,5 @@ void pp_costs_here(const pp_costs *nominal, const pp_machine *m, const pp_sched 
     double late = timed ? m->overshoot_s / nominal->tick_s / (scale > 0 ? scale : 1) : 0;
     for (int k = 0; k < 4; k++) out->ticks[k] += late;
     out->latency += m->delivery_s / nominal->tick_s;
+    if (!timed && m->ranks == lo->nranks) out->machine = m->machine, out->cores = m->cores;
 }

@@ -68,14 +68,26 @@ static double input_time(const pp_sched *s, const replay_state *st, int r, int f
     return dir == 0 ? st->got_f[here] : st->got_b[here];
 }
 
-/* Tries to take action i of rank r at time *t.  Returns 1 if taken, 0 if it
- * must wait for a message, -1 on an ordering error (fail filled in). */
+/* When a compute of action a can begin on a rank free at t: at t, or for a
+ * forward on stage 0 of a stream, once its request has arrived. */
+static double start_of(const pp_costs *c, pp_action a, double t)
+{
+    if (a.kind == PP_F && a.stage == 0 && c->release && c->release[a.mb] * c->tick_s > t)
+        return c->release[a.mb] * c->tick_s;   /* the request has not arrived yet */
+    return t;
+}
+
+/* Tries to take action i of rank r at time *t.  A compute ends at `end`
+ * when that is >= 0 (the shared-core replay found it), else when its cost
+ * is up.  Returns 1 if taken, 0 if it must wait for a message, -1 on an
+ * ordering error (fail filled in). */
 static int take(const pp_sched *s, const pp_costs *c, replay_state *st, int r, int i,
-                double *t, pp_run *run, int *inflight, int waits, pp_replay_fail *fail)
+                double *t, double end, pp_run *run, int *inflight, int waits, pp_replay_fail *fail)
 {
     pp_action a = s->acts[r][i];
     int k = pp_sm(s, a.stage, a.mb), S = s->nstages;
-    double t0 = *t, ready = *t;
+    double t0 = start_of(c, a, *t), ready = *t;
+    double done = end >= 0 ? end : t0 + pp_cost_s(c, a.kind, a.stage, NULL);
     pp_event ev = {PP_EV_COMPUTE, a.kind, a.stage, a.mb, 0, 0, 0, 0};
 
     switch (a.kind) {
@@ -86,9 +98,7 @@ static int take(const pp_sched *s, const pp_costs *c, replay_state *st, int r, i
             if (s->stage_rank[a.stage - 1] != r) need = (pp_action){a.stage, PP_RECV_F, a.mb};
             if (in < 0) return order_error(fail, r, i, a, need, "a forward needs its input first"), -1;
         }
-        if (a.stage == 0 && c->release && c->release[a.mb] * c->tick_s > t0)
-            t0 = c->release[a.mb] * c->tick_s;   /* the request has not arrived yet */
-        st->fwd[k] = *t = t0 + pp_cost_s(c, a.kind, a.stage, NULL);
+        st->fwd[k] = *t = done;
         if (!s->forward_only) ++*inflight;   /* inference keeps nothing for a backward */
         break;
     case PP_B:
@@ -102,14 +112,14 @@ static int take(const pp_sched *s, const pp_costs *c, replay_state *st, int r, i
             if (s->stage_rank[a.stage + 1] != r) need = (pp_action){a.stage, PP_RECV_B, a.mb};
             if (g < 0) return order_error(fail, r, i, a, need, "a backward needs the gradient from the next stage"), -1;
         }
-        st->bwd[k] = *t = t0 + pp_cost_s(c, a.kind, a.stage, NULL);
+        st->bwd[k] = *t = done;
         if (a.kind == PP_B) --*inflight;
         break;
     case PP_W:
         if (st->bwd[k] < 0)
             return order_error(fail, r, i, a, (pp_action){a.stage, PP_I, a.mb},
                                "the weight gradient uses what the input-gradient pass computed"), -1;
-        *t = t0 + pp_cost_s(c, a.kind, a.stage, NULL);
+        *t = done;
         st->weights[k] = 1;
         --*inflight;
         break;
@@ -182,6 +192,81 @@ static void describe_cycle(const pp_sched *s, const int *pc, int r0, pp_replay_f
     } while (r != start);
 }
 
+/* Runs every rank as far as it can go without a core: its sends and
+ * receives (whose times do not depend on the cores), up to its next compute,
+ * which is then due at start[r] with left[r] seconds of work.  Until no rank
+ * moves: a send lets another rank's receive go on.  Returns PP_ESCHED on an
+ * ordering error. */
+static pp_status settle(const pp_sched *s, const pp_costs *c, replay_state *st, pp_run *run, int *pc,
+                        int *inflight, double *t, double *start, double *left, pp_replay_fail *fail)
+{
+    for (int moved = 1; moved;) {
+        moved = 0;
+        for (int r = 0; r < s->nranks; r++)
+            while (left[r] < 0 && pc[r] < s->len[r]) {
+                pp_action a = s->acts[r][pc[r]];
+                if (pp_kind_is_compute(a.kind)) {
+                    start[r] = start_of(c, a, t[r]);
+                    left[r] = pp_cost_s(c, a.kind, a.stage, NULL);
+                    break;
+                }
+                int ok = take(s, c, st, r, pc[r], &t[r], -1, run, &inflight[r], 1, fail);
+                if (ok < 0) return PP_ESCHED;
+                if (ok == 0) break;
+                pc[r]++;
+                moved = 1;
+            }
+    }
+    return PP_OK;
+}
+
+/* The replay when ranks share their machines' cores (c->machine): in time
+ * order, each compute advancing at the speed its machine's cores allow,
+ * min(1, cores / computes running there) of its cost per second: a machine
+ * with fewer cores than busy ranks shares them evenly (the operating
+ * system's time slices, averaged).  Only computes take a core: a rank that
+ * waits for a message sleeps. */
+static pp_status replay_shared(const pp_sched *s, const pp_costs *c, replay_state *st, pp_run *run, int *pc,
+                               int *inflight, double *t, pp_replay_fail *fail)
+{
+    int P = s->nranks;
+    double *start = malloc((size_t)P * sizeof *start), *left = malloc((size_t)P * sizeof *left);
+    int *running = calloc((size_t)P, sizeof *running);   /* per machine */
+    pp_status rc = start && left && running ? PP_OK : PP_ENOMEM;
+    for (int r = 0; r < P && rc == PP_OK; r++) left[r] = -1;   /* < 0: not computing */
+    for (double now = 0; rc == PP_OK;) {
+        rc = settle(s, c, st, run, pc, inflight, t, start, left, fail);
+        for (int r = 0; r < P; r++) running[c->machine[r]] = 0;
+        for (int r = 0; r < P; r++) running[c->machine[r]] += left[r] >= 0 && start[r] <= now;
+        /* the next moment anything changes: a compute ends or one is due */
+        double next = -1;
+        for (int r = 0; r < P && rc == PP_OK; r++) {
+            if (left[r] < 0) continue;
+            int m = c->machine[r];
+            double rate = running[m] > c->cores[m] ? (double)c->cores[m] / running[m] : 1.0;
+            double at = start[r] > now ? start[r] : now + left[r] / rate;
+            if (next < 0 || at < next) next = at;
+        }
+        if (next < 0) break;   /* every rank done, or waiting for a message that cannot come */
+        for (int r = 0; r < P && rc == PP_OK; r++) {
+            if (left[r] < 0 || start[r] > now) continue;
+            int m = c->machine[r];
+            double rate = running[m] > c->cores[m] ? (double)c->cores[m] / running[m] : 1.0;
+            left[r] -= rate * (next - now);
+            if (left[r] > 1e-12 * (1 + next)) continue;
+            t[r] = start[r];
+            if (take(s, c, st, r, pc[r], &t[r], next, run, &inflight[r], 1, fail) < 0) rc = PP_ESCHED;
+            pc[r]++;
+            left[r] = -1;
+        }
+        now = next;
+    }
+    free(start);
+    free(left);
+    free(running);
+    return rc;
+}
+
 pp_status pp_replay(const pp_sched *s, const pp_costs *c, pp_run *run, int waits, pp_replay_fail *fail)
 {
     int P = s->nranks, n = s->nstages * s->nmb;
@@ -191,6 +276,7 @@ pp_status pp_replay(const pp_sched *s, const pp_costs *c, pp_run *run, int waits
     double *t = calloc((size_t)P, sizeof *t);
     pp_status rc = (pc && inflight && t) ? state_new(&st, n > 0 ? n : 1) : PP_ENOMEM;
 
+    if (rc == PP_OK && waits && c->machine && c->cores) rc = replay_shared(s, c, &st, run, pc, inflight, t, fail);
     /* Sweep the ranks, each as far as it can go, until all are done or a
      * sweep moves nobody.  The times do not depend on the sweep order: an
      * action's time depends only on the actions it waits for. */
@@ -198,7 +284,7 @@ pp_status pp_replay(const pp_sched *s, const pp_costs *c, pp_run *run, int waits
         moved = 0;
         for (int r = 0; r < P && rc == PP_OK; r++)
             while (pc[r] < s->len[r]) {
-                int ok = take(s, c, &st, r, pc[r], &t[r], run, &inflight[r], waits, fail);
+                int ok = take(s, c, &st, r, pc[r], &t[r], -1, run, &inflight[r], waits, fail);
                 if (ok < 0) rc = PP_ESCHED;
                 if (ok <= 0) break;
                 pc[r]++;

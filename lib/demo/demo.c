@@ -145,6 +145,7 @@ static void refuse(pp_demo *d, const char *fmt, ...)
         fprintf(stderr, "%s: error: %s\n", d->prog, msg);
     }
     pp_live_free(d->in->live);
+    pp_machine_free(&d->in->here);
     pp_grid_free(d->grid);
     free(d->in);
     MPI_Finalize();
@@ -500,8 +501,10 @@ static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas
     pp_exec_opts probe = d->exec;
     if (t) probe.payload = (size_t)(d->opt.model.batch / s->nmb) * (size_t)d->opt.model.width * sizeof(float);
     int wanted = d->spec->here && d->grid->T * d->grid->D == 1;
-    if (wanted && in->here.payload != (long)probe.payload)   /* not probed yet, or for another size */
+    if (wanted && in->here.payload != (long)probe.payload) {   /* not probed yet, or for another size */
+        pp_machine_free(&in->here);
         PP_CHECK(pp_probe_machine(d->grid, &probe, &in->here), "probing this machine");
+    }
     if (d->tui && !in->live) open_view(d);
     if (in->view) pp_view_repeat(in->view, in->rep, in->reps);
     if (in->live) {
@@ -1016,6 +1019,7 @@ int pp_demo_end(pp_demo *d)
     if (d->grid->rank == 0 && d->quit)
         fprintf(stderr, "%s: stopped (%s): nothing was exported\n", d->prog, pp_interrupted ? "Ctrl-C" : "q");
     pp_live_free(d->in->live);
+    pp_machine_free(&d->in->here);
     free(d->in);
     d->in = NULL;
     current = NULL;
