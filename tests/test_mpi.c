@@ -49,6 +49,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* The schedule under test: which rank runs each stage (messages go between
  * the ranks of neighbouring stages, not neighbouring ranks, when a rank
@@ -390,6 +391,81 @@ static void held_sends(pp_grid *g)
     free(h);
 }
 
+/* ---- doorbells: a waiting rank sleeps until its sender rings ---- */
+
+/* Real compute's stand-in for the bells: rank 0's first forward takes
+ * LONG_S (asleep, as a long multiply would keep the core), every other
+ * compute 1 ms; real compute has no bound on when a message can come, so
+ * the ranks after it wait the whole time on their bells. */
+static const double LONG_S = 0.5;
+static pp_status long_compute(void *ctx, pp_step *st, pp_action a)
+{
+    held_work *h = ctx;
+    pp_sleep_until(pp_now() + (h->me == 0 && a.kind == PP_F && a.mb == 0 ? LONG_S : 1e-3));
+    return pp_step_progress(st);
+}
+
+/* Voluntary context switches of this process so far: one per sleep. */
+static long switches(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_nvcsw;
+}
+
+/* GPipe, M = 1, every rank on this machine: each wait for a message ends
+ * soon after its send (its bell), and a rank that waited half a second
+ * slept through it instead of waking every few microseconds to look. */
+static void bells(pp_grid *g)
+{
+    pp_sched *built = NULL, *s = NULL;
+    pp_check c;
+    if (pp_sched_build("gpipe", g->P, 1, 0, &built, NULL, 0) != PP_OK || pp_sched_validate(built, &s, &c) != PP_OK ||
+        s->len[g->pipe_rank] > MAX_ACTS)
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    under_test = s;
+    held_work *h = calloc(1, sizeof *h);
+    h->lo = s, h->me = g->pipe_rank, h->never = -1;
+    pp_work w = {h, held_buffer, long_compute, NULL, NULL};
+    pp_exec_opts o;
+    pp_exec_opts_default(&o);
+    o.work = &w;
+    for (int attempt = 0, again = 1; again; attempt++) {   /* a busy machine may hold a wake-up once */
+        pp_run *run = NULL;
+        long before = switches();
+        pp_status st = pp_exec_step(g, s, &o, &run);
+        long mine = switches() - before, *all = calloc((size_t)g->size, sizeof *all);
+        MPI_Gather(&mine, 1, MPI_LONG, all, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+        if (g->rank == 0) {
+            double d[64], rate = 0;
+            int n = 0;
+            for (int r = 0; st == PP_OK && r < run->nrows; r++) {
+                double waited = 0;
+                for (int k = 0; k < run->ranks[r].n; k++) {
+                    const pp_event *e = &run->ranks[r].ev[k], *snd = send_of(run, r, e);
+                    if (e->type != PP_EV_WAIT) continue;
+                    waited += e->t1 - e->t0;
+                    if (snd && snd->t0 > e->t0 && n < 64) d[n++] = e->t1 - snd->t0;
+                }
+                if (waited > LONG_S / 2 && all[r] / waited > rate) rate = all[r] / waited;
+            }
+            double med = median(d, n);
+            again = st == PP_OK && (med > 1e-3 || rate > 2000) && attempt < 2;
+            if (!again)
+                CHECK(st == PP_OK && n >= g->P - 1 && med <= 1e-3 && rate > 0 && rate <= 2000,
+                      "gpipe P=%d M=1, real compute with a %.0f ms forward on rank 0: a waiting rank sees its message "
+                      "%.0f us after its send (median of %d; at most 1 ms: its bell rang), and slept through the wait "
+                      "(%.0f wake-ups a second at most, setting up included; at most 2000)",
+                      g->P, LONG_S * 1e3, med * 1e6, n, rate);
+        }
+        MPI_Bcast(&again, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        free(all);
+        pp_run_free(run);
+    }
+    pp_sched_free(built), pp_sched_free(s);
+    free(h);
+}
+
 /* ---- a device that never finishes a compute (device-hang) ---- */
 
 /* Runs each compute at once, except the third of rank `stuck`, which it
@@ -633,6 +709,7 @@ int main(int argc, char **argv)
             pp_sched_free(s);
         }
     if (!skew && P > 1) held_sends(g);
+    if (!skew && P > 1) bells(g);
     if (!skew && P > 1 && P <= 4) delays(g);
     if (!skew && P > 1) probe(g);   /* at P = 8 one late send is lost in the noise */
     free(rtt);

@@ -16,7 +16,12 @@
  *     in short windows (just after a send, at the start of a wait, at the end
  *     of a compute) does it stay awake, and then it yields the core between
  *     tests (see slice()).  In timed mode it knows when a message cannot
- *     have come yet (pp_step_expect) and sleeps longer until then;
+ *     have come yet (pp_step_expect) and sleeps longer until then.  When
+ *     its ranks share a machine, a sender rings its receiver's bell as it
+ *     posts (watchdog.c), and a waiting rank with no send of its own on its
+ *     way sleeps until then, looking only every few milliseconds: each
+ *     wake-up costs a core tens of microseconds, taken from a rank that
+ *     computes when ranks outnumber cores;
  *   - a waiting rank whose message is there goes on at once: its sends on
  *     their way are tested in its next compute, not first (a test can take
  *     MPI tens of microseconds of work for them);
@@ -46,6 +51,11 @@ static const double PP_PAUSE_SLICE_S = 2e-3;
  * tests this often, and wakes PP_QUIET_MARGIN_S before it can come: a sleep
  * now and then ends a millisecond or two late on a busy machine. */
 static const double PP_QUIET_SLICE_S = 1e-3, PP_QUIET_MARGIN_S = 2e-3;
+/* A rank waiting for a message from its own machine sleeps until its
+ * sender rings its bell, looking anyway every PP_BELL_SLICE_S (the view's
+ * keys, the watchdog); after a ring it tests at the short pace for
+ * PP_RUNG_S (a large message takes a few tests to move). */
+static const double PP_BELL_SLICE_S = 5e-3, PP_RUNG_S = 200e-6;
 
 void pp_exec_opts_default(pp_exec_opts *o)
 {
@@ -84,7 +94,15 @@ static int stamp_ok(const char *buf, size_t n, int stage, int mb, int dir)
 
 /* ---- messages ----------------------------------------------------------- */
 
-/* Hands send i's message to MPI at `now` (seconds since start). */
+/* The rank of the whole job at the other end of a send or receive. */
+static int peer_rank(const pp_step *step, pp_action a)
+{
+    const pp_grid *g = step->g;
+    return pp_place_rank(g->P, g->T, pp_partner(step->lo, a), g->tp_rank, g->dp_rank);
+}
+
+/* Hands send i's message to MPI at `now` (seconds since start), and rings
+ * its receiver's bell. */
 static pp_status post(pp_step *step, int i, double now)
 {
     pp_action a = step->lo->acts[step->me][i];
@@ -94,6 +112,7 @@ static pp_status post(pp_step *step, int i, double now)
         MPI_SUCCESS)
         return PP_EMPI;
     step->on_way[step->n_on_way++] = i;
+    pp_bell_ring(step->wd, peer_rank(step, a));
     return PP_OK;
 }
 
@@ -246,7 +265,8 @@ static double quiet_until(pp_step *step, int i)
  * For receive i (or -1), until shortly before its message can come it
  * tests only every PP_QUIET_SLICE_S: not while a send of its own is on its
  * way (a large message moves only while both sides call MPI), nor while a
- * held send is due. */
+ * held send is due.  After that, on one machine, it sleeps until its bell
+ * rings, with the same exceptions. */
 static pp_status wait_until_done(pp_step *step, const int *done, int i)
 {
     step->waiting = 1;
@@ -262,7 +282,8 @@ static pp_status wait_until_done(pp_step *step, const int *done, int i)
         else if (step->n_on_way > 0) pp_sleep_until(step->start + now + step->o->poll_wait_s);
         else pp_sleep_until(step->start + (now + PP_QUIET_SLICE_S < quiet_to ? now + PP_QUIET_SLICE_S : quiet_to));
     }
-    double since = since_start(step);
+    double since = since_start(step), rung = -1;
+    int bell = i >= 0 && pp_bell_ready(step->wd);
     for (;;) {
         pp_status st = progress(step);
         if (st != PP_OK || *done) {
@@ -270,7 +291,9 @@ static pp_status wait_until_done(pp_step *step, const int *done, int i)
             return st;
         }
         double now = since_start(step), s = slice(step, now, since);
-        if (s <= 0) sched_yield();
+        if (bell && step->n_on_way == 0 && step->nheld == 0 && (rung < 0 || now - rung >= PP_RUNG_S)) {
+            if (pp_bell_wait(step->wd, step->start + now + PP_BELL_SLICE_S)) rung = since_start(step);
+        } else if (s <= 0) sched_yield();
         else pp_sleep_until(step->start + now + s);
     }
 }
@@ -392,13 +415,6 @@ static pp_status receive(pp_step *step, int i, pp_action a, pp_event *e)
         st = PP_EMPI;
     step->next_recv = i + 1;
     return st;
-}
-
-/* The rank of the whole job at the other end of a send or receive. */
-static int peer_rank(const pp_step *step, pp_action a)
-{
-    const pp_grid *g = step->g;
-    return pp_place_rank(g->P, g->T, pp_partner(step->lo, a), g->tp_rank, g->dp_rank);
 }
 
 /* How long this rank's last compute took (s), 0 before its first. */

@@ -105,6 +105,14 @@ void pp_watchdog_at(pp_step *step, pp_moment m, int index);
  * asks whether the step is stuck (PP_EHANG). */
 pp_status pp_watchdog_poll(pp_step *step);
 
+/* Doorbells, for ranks that share a machine (the watchdog's table): can
+ * this rank's be rung; ring `rank`'s (a rank of g->all: a message to it has
+ * just been posted); sleep until it rings or pp_now() reaches `until`
+ * (returns 1 if it rang).  Without a shared table a wait just sleeps. */
+int pp_bell_ready(const pp_watchdog *w);
+void pp_bell_ring(pp_watchdog *w, int rank);
+int pp_bell_wait(pp_watchdog *w, double until);
+
 /* ---- before the step (setup.c) ---- */
 
 /* One message each way with every peer; a warmed buffer for every message

@@ -35,14 +35,21 @@
  * Left out on purpose: ranks on several machines share no memory, and a rank
  * cannot tell a stuck pipeline from a slow or paused one by its own wait
  * alone: there the watchdog is off.
+ *
+ * Each slot also holds its rank's doorbell (a semaphore the ranks of the
+ * machine share): a sender rings its receiver's bell as it posts a message,
+ * so a waiting rank can sleep until then instead of waking every few
+ * microseconds to look (pp_bell_wait; exec.c).
  */
 #include "step.h"
 
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { WD_OFF, WD_SETUP, WD_RUN, WD_WAIT, WD_COLL, WD_HOLD, WD_DONE, WD_DEVICE };
@@ -74,6 +81,7 @@ typedef struct {
     int index, peer, pipe_rank;
     int pid;               /* its process (to end rank 0 when it is the stopped one) */
     double since;
+    sem_t bell;            /* rung by a rank that has just sent it a message */
 } wd_slot;
 
 /* The table is shared between processes: its atomics must not hide a lock. */
@@ -83,6 +91,7 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2, "lock-f
 
 struct pp_watchdog {
     MPI_Win win;
+    MPI_Comm node;         /* the ranks that share the table (not owned) */
     int shared;            /* 1: every rank's slot is in reach (else the watchdog is off) */
     int me, size;
     pp_watchdog_board *head;
@@ -140,8 +149,13 @@ pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, pp_watchdog **out)
             w->slot = (wd_slot *)((char *)base + head);
             w->marks = (unsigned char *)(w->slot + w->size);
             w->shared = 1;
+            w->node = node;
             if (w->me == 0) memset(base, 0, (size_t)bytes);
             MPI_Barrier(node);
+            /* each rank sets up its own bell; nobody rings one before all are */
+            if (sem_init(&w->slot[w->me].bell, 1, 0) != 0) w->shared = 0;
+            MPI_Allreduce(MPI_IN_PLACE, &w->shared, 1, MPI_INT, MPI_LAND, node);
+            if (!w->shared) MPI_Win_free(&w->win);
         }
     }
     if (!w->shared) {
@@ -156,8 +170,39 @@ pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, pp_watchdog **out)
 void pp_watchdog_free(pp_watchdog *w)
 {
     if (!w) return;
-    if (w->shared) MPI_Win_free(&w->win);
+    if (w->shared) {
+        MPI_Barrier(w->node);   /* no rank rings a bell any more */
+        sem_destroy(&w->slot[w->me].bell);
+        MPI_Win_free(&w->win);
+    }
     free(w);
+}
+
+/* ---- doorbells ------------------------------------------------------------ */
+
+int pp_bell_ready(const pp_watchdog *w)
+{
+    return w && w->shared;
+}
+
+void pp_bell_ring(pp_watchdog *w, int rank)
+{
+    if (w && w->shared) sem_post(&w->slot[rank].bell);
+}
+
+int pp_bell_wait(pp_watchdog *w, double until)
+{
+    double left = until - pp_now();
+    if (!w || !w->shared) {
+        pp_sleep_until(until);
+        return 0;
+    }
+    if (left <= 0) return sem_trywait(&w->slot[w->me].bell) == 0;
+    struct timespec at;
+    clock_gettime(CLOCK_REALTIME, &at);   /* sem_timedwait's clock */
+    long long ns = at.tv_nsec + (long long)(left * 1e9);
+    at.tv_sec += (time_t)(ns / 1000000000), at.tv_nsec = (long)(ns % 1000000000);
+    return sem_timedwait(&w->slot[w->me].bell, &at) == 0;   /* a timeout or a signal: not rung */
 }
 
 static wd_slot *mine(pp_watchdog *w)
