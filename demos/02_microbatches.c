@@ -46,7 +46,7 @@ static void heading(const pp_sched *s, const pp_partition *part, const pp_model_
     pp_report_wrap(stdout, line, "", "");
     snprintf(line, sizeof line, "all figures measured in this run except the formula and here columns; step time: "
              "the median over the steps; bubble: the last step's share, formula %s; here: predicted for this machine "
-             "(the blocks' measured costs, and the delivery a short probe step measured)",
+             "(the blocks' measured costs, the delivery a short probe step measured, and the machine's cores)",
              s->family == PP_FAM_CUSTOM ? "n/a (a schedule from a file has none)" : pp_theory_bubble_step_text(s->family));
     pp_report_wrap(stdout, line, "", "");
     printf("\n");
@@ -215,6 +215,14 @@ int main(int argc, char **argv)
             snprintf(note, sizeof note, "note: the formula assumes what these runs do not (%s; measured here: F %.3f, "
                      "I %.3f, W %.3f ms a block): the measured bubble is the one to read", broken,
                      d.exec.costs.ticks[PP_F], d.exec.costs.ticks[PP_I], d.exec.costs.ticks[PP_W]);
+            pp_report_wrap(stdout, note, "", "  ");
+        }
+        int cores, sharing = pp_demo_sharing(&d, &cores);
+        if (sharing > cores) {
+            char note[400];
+            snprintf(note, sizeof note, "note: %d ranks share this machine's %d cores (found by the probe): a compute "
+                     "takes turns with the others for a core, and its turns count as busy time in the bubble and as "
+                     "overrun below; here shares the cores evenly among the ranks computing at once", sharing, cores);
             pp_report_wrap(stdout, note, "", "  ");
         }
         if (flagged)

@@ -80,6 +80,9 @@ typedef struct {
  * model, device and fault are left out). */
 pp_status pp_probe_machine(const pp_grid *g, const pp_exec_opts *o, pp_machine *out);
 void pp_machine_free(pp_machine *m);   /* its arrays; the struct is zeroed */
+/* How many of the pipeline's ranks run on rank r's machine (0: not known),
+ * and that machine's cores in *cores. */
+int pp_machine_sharing(const pp_machine *m, int r, int *cores);
 /* The costs of lowered schedule lo on this machine: nominal, each compute
  * longer by the overshoot (timed mode only: real compute does not sleep) and
  * each message by the delivery; in real mode, the ranks of a machine share

@@ -77,6 +77,14 @@ void pp_machine_free(pp_machine *m)
     memset(m, 0, sizeof *m);
 }
 
+int pp_machine_sharing(const pp_machine *m, int r, int *cores)
+{
+    int n = 0;
+    *cores = r >= 0 && r < m->ranks ? m->cores[m->machine[r]] : 0;
+    for (int q = 0; *cores && q < m->ranks; q++) n += m->machine[q] == m->machine[r];
+    return n;
+}
+
 pp_status pp_probe_machine(const pp_grid *g, const pp_exec_opts *o, pp_machine *out)
 {
     memset(out, 0, sizeof *out);

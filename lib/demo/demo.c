@@ -583,6 +583,11 @@ double pp_demo_here(const pp_demo *d, const pp_sched *s)
     return b;
 }
 
+int pp_demo_sharing(const pp_demo *d, int *cores)
+{
+    return pp_machine_sharing(&d->in->here, 0, cores);
+}
+
 int pp_demo_spread(const pp_demo *d, double *lo, double *hi)
 {
     *lo = d->in->spread[0], *hi = d->in->spread[1];

@@ -134,6 +134,9 @@ int pp_demo_spread(const pp_demo *d, double *lo, double *hi);
  * have on this machine: its costs with the probe's figures added (probed
  * before the first step; timed mode adds the computes' overshoot too). */
 double pp_demo_here(const pp_demo *d, const pp_sched *s);
+/* After the probe: how many ranks run on rank 0's machine (0: not known),
+ * and its cores in *cores (real compute shares them, pp_demo_here). */
+int pp_demo_sharing(const pp_demo *d, int *cores);
 /* pp_demo_run, then on rank 0 the run in plain text: the header, the
  * measured timeline at column_s seconds a column, and the summary (after a
  * blank line unless `first`). */

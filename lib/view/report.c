@@ -209,11 +209,6 @@ void pp_report_here(FILE *f, const pp_run *m, double predicted, const pp_machine
     if (timed) fprintf(f, "    a timed compute ran %.0f us past its cost (mean);\n", here->overshoot_s * 1e6);
     fprintf(f, "    a %ld KiB message took %.0f us from its compute to a waiting receiver (mean)\n", here->payload / 1024,
             here->delivery_s * 1e6);
-    int ranks = 0, at = here->ranks ? here->machine[0] : 0;
-    for (int r = 0; r < here->ranks; r++) ranks += here->machine[r] == at;
-    if (!timed && here->ranks && ranks > here->cores[at])
-        fprintf(f, "    rank 0's machine runs %d ranks on %d cores: computes take turns (predicted with\n"
-                   "    the cores shared evenly among the ranks computing at once)\n", ranks, here->cores[at]);
     fprintf(f, "    predicted here %.1f %%   measured %.1f %%   diff %+.2f points\n", 100 * predicted, 100 * got,
             100 * (got - predicted));
 }
