@@ -217,12 +217,15 @@ int main(int argc, char **argv)
                      d.exec.costs.ticks[PP_F], d.exec.costs.ticks[PP_I], d.exec.costs.ticks[PP_W]);
             pp_report_wrap(stdout, note, "", "  ");
         }
-        int cores, sharing = pp_demo_sharing(&d, &cores);
+        int cores;
+        double turn_s;
+        int sharing = pp_demo_sharing(&d, &cores, &turn_s);
         if (sharing > cores) {
             char note[400];
-            snprintf(note, sizeof note, "note: %d ranks share this machine's %d cores (found by the probe): a compute "
-                     "takes turns with the others for a core, and its turns count as busy time in the bubble and as "
-                     "overrun below; here shares the cores evenly among the ranks computing at once", sharing, cores);
+            snprintf(note, sizeof note, "note: %d ranks share this machine's %d cores (found by the probe): a rank "
+                     "whose message has come may wait for a core (idle: msg below), and a compute may lose its core "
+                     "part-way (busy: overrun below); here has the ranks take the cores in turns of %.2f ms, as long "
+                     "as the probe measured a rank keeps one", sharing, cores, 1e3 * turn_s);
             pp_report_wrap(stdout, note, "", "  ");
         }
         if (flagged)

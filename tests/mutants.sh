@@ -103,13 +103,15 @@ file=lib/core/sim.c orig=sim.c.orig test=test_mpi run="mpiexec -n 4 ./tests/test
 try "the executor as it is" pass ""
 try "a message's earliest time put a tick late" fail \
     's|pp_sm(lo, e->stage, e->mb)\] = e->t0;$|pp_sm(lo, e->stage, e->mb)] = e->t0 + c->tick_s;|'
-# Ranks sharing a machine's cores (real compute, more ranks than cores),
-# caught by test_sched.
+# Ranks taking a machine's cores in turns (real compute, more ranks than
+# cores), caught by test_sched.
 test=test_sched run=./tests/test_sched
-try "a compute at full speed on a machine with more computes than cores" fail \
-    's|left\[r\] -= rate \* (next - now);|left[r] -= 1.0 * (next - now);|'
-try "a compute started when its machine's next compute ends" fail \
-    's|double at = start\[r\] > now ? start\[r\] : now + left\[r\] / rate;|double at = now + left[r] / rate;|'
+try "a compute that keeps its core though a rank waits for one" fail \
+    's|if (state\[r\] == RUNNING \&\& turn > 0 \&\& waiting\[c->machine\[r\]\] > 0 \&\& turn_end\[r\] < at) at = turn_end\[r\];|;|'
+try "every compute gets a core at once, however many there are" fail \
+    's|^            if (running\[m\] >= c->cores\[m\]) {|            if (0) {|'
+try "a compute queued for its first core counted as begun" fail \
+    's|state\[first\] = QUEUED, queue\[nq++\] = first, waiting\[c->machine\[first\]\]++;|state[first] = QUEUED, queue[nq++] = first, waiting[c->machine[first]]++, began[first] = start[first];|'
 cp "$out/sim.c.orig" "$out/lib/core/sim.c"
 file=lib/core/exec.c orig=exec.c.orig test=test_mpi run="mpiexec -n 4 ./tests/test_mpi 4"
 try "a waiting rank asleep until 3 ms after its message can come" fail \

@@ -660,9 +660,9 @@ static void test_partition(void)
 /* End times of every compute of a compute-only schedule, worked out here
  * apart from the simulator: a compute starts when its rank is free and its
  * input is there (from another rank: `latency` after it was made), and
- * takes its cost, or dur[r][i] if dur is not NULL.  end[r][i] for action i
- * of rank r; 0 if some action could never start. */
-static int own_replay(const pp_sched *s, const pp_costs *c, double **dur, double **end)
+ * takes its cost.  end[r][i] for action i of rank r; 0 if some action could
+ * never start. */
+static int own_replay(const pp_sched *s, const pp_costs *c, double **end)
 {
     int S = s->nstages, M = s->nmb, left = 0;
     double *made = malloc((size_t)4 * S * M * sizeof *made);   /* [kind][stage][mb] when done, -1 not yet */
@@ -688,7 +688,7 @@ static int own_replay(const pp_sched *s, const pp_costs *c, double **dur, double
                     if (s->stage_rank[from] != r) in += pp_cost_s(c, PP_RECV_F, a.stage, NULL);
                     if (in > ready) ready = in;
                 }
-                t[r] = ready + (dur ? dur[r][pc[r]] : pp_cost_s(c, a.kind, a.stage, NULL));
+                t[r] = ready + pp_cost_s(c, a.kind, a.stage, NULL);
                 MADE(a.kind, a.stage, a.mb) = end[r][pc[r]++] = t[r];
                 left--, moved = 1;
             }
@@ -737,7 +737,7 @@ static void test_random(int cases)
         double **end = calloc((size_t)P, sizeof *end);
         for (int r = 0; end && r < P; r++) end[r] = malloc((size_t)(s->len[r] + 1) * sizeof **end);
         pp_run *run = NULL;
-        int ok = end && own_replay(s, &c, NULL, end) && pp_simulate(lo, &c, &run) == PP_OK;
+        int ok = end && own_replay(s, &c, end) && pp_simulate(lo, &c, &run) == PP_OK;
         for (int r = 0; ok && r < P; r++) {
             int j = 0;   /* rank r's next compute event */
             for (int i = 0; ok && i < s->len[r]; i++) {
@@ -760,66 +760,50 @@ static void test_random(int cases)
           "worked out apart (%d differ)", sim_bad);
 }
 
-/* Compute event k of every rank's row, in order, against action i of the
- * compute-only schedule s (idle cells have none): dur[r][i] = its length. */
-static int compute_lengths(const pp_sched *s, const pp_run *run, double **dur)
+/* How many computes of machine m's ranks are under way at time x in run
+ * (begun, not yet ended: holding a core, or queued between turns). */
+static int under_way(const pp_run *run, const pp_costs *c, int m, double x)
 {
-    for (int r = 0; r < s->nranks; r++) {
-        int j = 0;
-        for (int i = 0; i < s->len[r]; i++) {
-            dur[r][i] = 0;
-            if (s->acts[r][i].kind == PP_IDLE) continue;
-            while (j < run->ranks[r].n && run->ranks[r].ev[j].type != PP_EV_COMPUTE) j++;
-            if (j == run->ranks[r].n) return 0;
-            dur[r][i] = run->ranks[r].ev[j].t1 - run->ranks[r].ev[j].t0;
-            j++;
+    int n = 0;
+    for (int q = 0; q < run->nrows; q++)
+        for (int k = 0; k < run->ranks[q].n; k++) {
+            const pp_event *o = &run->ranks[q].ev[k];
+            n += o->type == PP_EV_COMPUTE && c->machine[q] == m && o->t0 <= x && o->t1 > x;
         }
-    }
+    return n;
+}
+
+/* Did compute k of row r wait for a core only while every core of its
+ * machine was held?  It could begin when its row's previous event ended
+ * (its rank free, its input there: a wait ends when the message comes);
+ * through every moment from then to its start, as many computes of the
+ * machine as it has cores were under way.  The moments checked: every
+ * start and end in between, and just after each. */
+static int waited_for_a_core_only(const pp_run *run, const pp_costs *c, int r, int k)
+{
+    const pp_event *e = &run->ranks[r].ev[k];
+    double ready = k > 0 ? run->ranks[r].ev[k - 1].t1 : 0;
+    int m = c->machine[r];
+    if (e->t0 <= ready + 1e-9) return 1;
+    if (under_way(run, c, m, ready + 1e-9) < c->cores[m]) return 0;
+    for (int q = 0; q < run->nrows; q++)
+        for (int j = 0; j < run->ranks[q].n; j++) {
+            const pp_event *o = &run->ranks[q].ev[j];
+            double at[2] = {o->t0, o->t1};
+            for (int w = 0; w < 2; w++)
+                if (o->type == PP_EV_COMPUTE && c->machine[q] == m && at[w] > ready && at[w] < e->t0 - 1e-9 &&
+                    under_way(run, c, m, at[w] + 1e-9) < c->cores[m])
+                    return 0;
+        }
     return 1;
 }
 
-/* The work a compute event got done on its machine: the integral over its
- * time of min(1, cores / computes running there), the machine's cores
- * shared evenly (worked out here from the events alone). */
-static double work_done(const pp_run *run, const pp_costs *c, int row, const pp_event *e)
-{
-    double got = 0, cut[2048];
-    int n = 0, m = c->machine[row];
-    for (int q = 0; q < run->nrows; q++)   /* the moments the count can change */
-        for (int k = 0; k < run->ranks[q].n && n < 2046; k++) {
-            const pp_event *o = &run->ranks[q].ev[k];
-            if (o->type != PP_EV_COMPUTE || c->machine[q] != m) continue;
-            if (o->t0 > e->t0 && o->t0 < e->t1) cut[n++] = o->t0;
-            if (o->t1 > e->t0 && o->t1 < e->t1) cut[n++] = o->t1;
-        }
-    cut[n++] = e->t0, cut[n++] = e->t1;
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && cut[j] < cut[j - 1]; j--) {
-            double x = cut[j];
-            cut[j] = cut[j - 1], cut[j - 1] = x;
-        }
-    for (int i = 0; i + 1 < n; i++) {
-        double mid = (cut[i] + cut[i + 1]) / 2;
-        int running = 0;
-        for (int q = 0; q < run->nrows; q++)
-            for (int k = 0; k < run->ranks[q].n; k++) {
-                const pp_event *o = &run->ranks[q].ev[k];
-                running += o->type == PP_EV_COMPUTE && c->machine[q] == m && o->t0 < mid && o->t1 > mid;
-            }
-        got += (cut[i + 1] - cut[i]) * (running > c->cores[m] ? (double)c->cores[m] / running : 1.0);
-    }
-    return got;
-}
-
-/* Ranks sharing a machine's cores (pp_costs.machine: real compute on more
- * ranks than cores): on random valid schedules, random machines and cores,
- * every compute starts when its rank is free and its input is there, and
- * gets exactly its cost done with the machine's cores shared evenly; with a
- * core for every rank the replay is the plain one; on one core with no
- * latency the step is all the work end to end. */
+/* Ranks sharing a machine's cores in turns (pp_costs.machine, cores,
+ * turn: real compute on more ranks than cores), on random valid schedules,
+ * random machines, cores and turns, and a step worked out by hand. */
 static void test_shared_cores(int cases)
 {
-    int bad_start = 0, bad_work = 0, bad_plain = 0, bad_one = 0, slower = 0;
+    int bad_wait = 0, bad_whole = 0, bad_plain = 0, bad_one = 0, faster = 0, turned = 0;
     uint64_t base = 8800001;
     for (int i = 0; i < cases; i++) {
         int P, v, M;
@@ -841,27 +825,23 @@ static void test_shared_cores(int cases)
         c.latency = 0.25 * rnd_below(&rs, 3);
         int machine[4], cores[4], plenty[4] = {4, 4, 4, 4};
         for (int r = 0; r < P; r++) machine[r] = rnd_below(&rs, 2) ? 0 : r, cores[r] = 1 + rnd_below(&rs, 2);
-        double **dur = calloc((size_t)P, sizeof *dur), **end = calloc((size_t)P, sizeof *end);
-        for (int r = 0; r < P; r++) dur[r] = malloc((size_t)(s->len[r] + 1) * sizeof **dur);
-        for (int r = 0; r < P; r++) end[r] = malloc((size_t)(s->len[r] + 1) * sizeof **end);
+        c.turn = i % 2 ? 0 : 0.1 * (1 + rnd_below(&rs, 10));   /* every other case: each compute to its end */
         pp_run *plain = NULL, *shared = NULL, *roomy = NULL;
         int ok = pp_simulate(lo, &c, &plain) == PP_OK;
         c.machine = machine, c.cores = cores;
-        ok = ok && pp_simulate(lo, &c, &shared) == PP_OK && compute_lengths(s, shared, dur) && own_replay(s, &c, dur, end);
-        /* the starts: the plain rule with the lengths the shared replay gave */
-        int starts = ok, work = ok;
-        for (int r = 0; ok && r < P; r++) {
-            int j = 0;
-            for (int k = 0; k < s->len[r]; k++) {
-                if (s->acts[r][k].kind == PP_IDLE) continue;
-                while (j < shared->ranks[r].n && shared->ranks[r].ev[j].type != PP_EV_COMPUTE) j++;
-                const pp_event *e = &shared->ranks[r].ev[j++];
-                starts &= fabs(e->t1 - end[r][k]) < 1e-9;
-                work &= fabs(work_done(shared, &c, r, e) - pp_cost_s(&c, (pp_kind)e->kind, e->stage, NULL)) < 1e-9;
+        ok = ok && pp_simulate(lo, &c, &shared) == PP_OK;
+        int waits = ok, whole = ok;
+        for (int r = 0; ok && r < P; r++)
+            for (int k = 0; k < shared->ranks[r].n; k++) {
+                const pp_event *e = &shared->ranks[r].ev[k];
+                if (e->type != PP_EV_COMPUTE) continue;
+                double cost = pp_cost_s(&c, (pp_kind)e->kind, e->stage, NULL), took = e->t1 - e->t0;
+                waits &= waited_for_a_core_only(shared, &c, r, k);
+                whole &= took >= cost - 1e-9 && (c.turn > 0 || fabs(took - cost) < 1e-9);
+                turned += took > cost + 1e-9;
             }
-        }
-        bad_start += !starts, bad_work += !work;
-        slower += ok && shared->makespan < plain->makespan - 1e-9;
+        bad_wait += !waits, bad_whole += !whole;
+        faster += ok && shared->makespan < plain->makespan - 1e-9;
         /* a core for every rank: the plain replay, event for event */
         c.cores = plenty;
         int same = ok && pp_simulate(lo, &c, &roomy) == PP_OK && roomy->makespan == plain->makespan;
@@ -872,7 +852,7 @@ static void test_shared_cores(int cases)
         }
         bad_plain += !same;
         /* one core, no latency: some rank can always compute, so the step is
-           every compute's cost added up */
+           every compute's cost added up, in turns or not */
         int one[4] = {1, 1, 1, 1}, all0[4] = {0, 0, 0, 0};
         pp_run *serial = NULL;
         c.latency = 0, c.machine = all0, c.cores = one;
@@ -881,19 +861,51 @@ static void test_shared_cores(int cases)
             for (int k = 0; k < s->len[r]; k++)
                 if (s->acts[r][k].kind != PP_IDLE) sum += pp_cost_s(&c, s->acts[r][k].kind, s->acts[r][k].stage, NULL);
         bad_one += !(ok && pp_simulate(lo, &c, &serial) == PP_OK && fabs(serial->makespan - sum) < 1e-9);
-        if ((!starts || !work || !same) && bad_start + bad_work + bad_plain <= 3) printf("# %s: shared cores wrong\n", what);
-        for (int r = 0; r < P; r++) free(dur[r]), free(end[r]);
-        free(dur), free(end);
+        if ((!waits || !whole || !same) && bad_wait + bad_whole + bad_plain <= 3) printf("# %s: shared cores wrong\n", what);
         pp_run_free(plain), pp_run_free(shared), pp_run_free(roomy), pp_run_free(serial);
         pp_sched_free(s), pp_sched_free(lo);
     }
-    CHECK(bad_start == 0 && slower == 0, "%d random schedules, ranks sharing 1 or 2 cores: every compute starts when its "
-          "rank is free and its input there, and no step is shorter than with a core each (%d, %d wrong)", cases,
-          bad_start, slower);
-    CHECK(bad_work == 0, "the same: every compute gets exactly its cost done, its machine's cores shared evenly with the "
-          "computes running there (%d wrong)", bad_work);
+    CHECK(bad_wait == 0 && faster == 0, "%d random schedules, ranks sharing 1 or 2 cores in turns: a compute waits for a "
+          "core only while every core of its machine is held, and no step is shorter than with a core each (%d, %d "
+          "wrong)", cases, bad_wait, faster);
+    CHECK(bad_whole == 0 && turned > 0, "the same: no compute is faster than its cost, and one that keeps its core to "
+          "the end (turn 0) takes exactly its cost (%d wrong; %d computes stretched by turns)", bad_whole, turned);
     CHECK(bad_plain == 0, "the same with a core for every rank: the plain replay, event for event (%d differ)", bad_plain);
     CHECK(bad_one == 0, "the same on one core with no latency: the step is every compute's cost added up (%d differ)", bad_one);
+
+    /* By hand: 1F1B, P = 2, M = 2 on one core, F = 1, B = 2.  At t = 1 rank
+     * 0's F1 and rank 1's F0 are both due; rank 0 is first in the queue.
+     * In turns of 0.25 they alternate: rank 1 first holds the core at 1.25,
+     * rank 0 ends at 2.75 (its fourth turn), rank 1 at 3.  To the end (turn
+     * 0): rank 0's F1 holds it from 1 to 2, rank 1's F0 from 2 to 3. */
+    pp_sched *b = NULL, *lo = NULL;
+    pp_check chk = {0};
+    pp_sched_build("1f1b", 2, 2, 0, &b, NULL, 0);
+    int hand = b && pp_sched_validate(b, &lo, &chk) == PP_OK;
+    const double want[2][4] = {{1, 2.75, 1.25, 3}, {1, 2, 2, 3}};
+    for (int k = 0; hand && k < 2; k++) {
+        pp_costs c;
+        pp_costs_default(&c);
+        int machine[2] = {0, 0}, cores[2] = {1, 0};
+        c.tick_s = 1.0, c.machine = machine, c.cores = cores, c.turn = k == 0 ? 0.25 : 0;
+        pp_run *run = NULL;
+        hand = pp_simulate(lo, &c, &run) == PP_OK;
+        const pp_event *f1 = NULL, *f0 = NULL;
+        for (int r = 0; hand && r < 2; r++)
+            for (int j = 0; j < run->ranks[r].n; j++) {
+                const pp_event *e = &run->ranks[r].ev[j];
+                if (e->type == PP_EV_COMPUTE && e->kind == PP_F && r == 0 && e->mb == 1) f1 = e;
+                if (e->type == PP_EV_COMPUTE && e->kind == PP_F && r == 1 && e->mb == 0) f0 = e;
+            }
+        hand = hand && f1 && f0 && fabs(f1->t0 - want[k][0]) < 1e-9 && fabs(f1->t1 - want[k][1]) < 1e-9 &&
+               fabs(f0->t0 - want[k][2]) < 1e-9 && fabs(f0->t1 - want[k][3]) < 1e-9;
+        if (!hand && f1 && f0)
+            printf("# turn %.2f: rank 0's F1 %.2f-%.2f, rank 1's F0 %.2f-%.2f\n", c.turn, f1->t0, f1->t1, f0->t0, f0->t1);
+        pp_run_free(run);
+    }
+    CHECK(hand, "1f1b P=2 M=2 on one core, worked out by hand: in turns of 0.25 ticks the two forwards due together "
+          "alternate and end at 2.75 and 3; each to its end, the second begins when the first ends");
+    pp_sched_free(b), pp_sched_free(lo);
 }
 
 /* Each rank's compute actions (idle cells left out) equal in a and b? */

@@ -22,6 +22,7 @@ void pp_costs_default(pp_costs *c)
     c->release = NULL;
     c->machine = NULL;
     c->cores = NULL;
+    c->turn = 0.0;
 }
 
 double pp_cost_s(const pp_costs *c, pp_kind k, int stage, double *sum)

@@ -175,8 +175,10 @@ typedef struct {
                               on stage 0 begins no sooner (requests in a stream), or NULL: at once */
     const int *machine;    /* [nranks] the machine each rank computes on, numbered 0 to nranks - 1,
                               or NULL: every rank has a core of its own (default) */
-    const int *cores;      /* [nranks] with machine: the cores of machine m, shared evenly by the
-                              ranks computing there at once (real compute, more ranks than cores) */
+    const int *cores;      /* [nranks] with machine: the cores of machine m, taken in turns by the
+                              ranks computing there (real compute, more ranks than cores) */
+    double turn;           /* with machine: ticks a compute keeps a core before a rank queued for one
+                              gets it (the operating system's time slice); 0: to its end */
 } pp_costs;
 
 void pp_costs_default(pp_costs *c);

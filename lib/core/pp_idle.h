@@ -74,6 +74,9 @@ typedef struct {
     int ranks;           /* one pipeline (T = D = 1): its ranks, for the two below; else 0 */
     int *machine;        /* [ranks] the machine each rank runs on (the lowest rank there) */
     int *cores;          /* [ranks] the cores of machine m: those its ranks may run on */
+    double turn_s;       /* real compute with more ranks than cores on a machine: how long a busy
+                            rank keeps a core before one waiting for it gets it (median, measured
+                            by every rank there computing at once); else 0 */
 } pp_machine;
 
 /* Collective over g->all, with o's payload and ways of waiting (its view,
@@ -85,9 +88,9 @@ void pp_machine_free(pp_machine *m);   /* its arrays; the struct is zeroed */
 int pp_machine_sharing(const pp_machine *m, int r, int *cores);
 /* The costs of lowered schedule lo on this machine: nominal, each compute
  * longer by the overshoot (timed mode only: real compute does not sleep) and
- * each message by the delivery; in real mode, the ranks of a machine share
- * its cores (pp_costs.machine; out points into m).  pp_simulate() with them
- * predicts the step here. */
+ * each message by the delivery; in real mode, the ranks of a machine take
+ * its cores in turns (pp_costs.machine, turn; out points into m).
+ * pp_simulate() with them predicts the step here. */
 void pp_costs_here(const pp_costs *nominal, const pp_machine *m, const pp_sched *lo, int timed, pp_costs *out);
 
 #endif /* PP_IDLE_H */

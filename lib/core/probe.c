@@ -70,6 +70,48 @@ static pp_status find_machines(const pp_grid *g, pp_machine *out)
     return st;
 }
 
+/* The median of v[n] (n > 0; sorts v). */
+static double median_of(double *v, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double x = v[j];
+            v[j] = v[j - 1], v[j - 1] = x;
+        }
+    return v[n / 2];
+}
+
+/* How long a rank keeps a core when its machine has more ranks than cores
+ * and all of them compute: each rank of such a machine spins for TURN_PROBE_S,
+ * reading the clock, and a gap of more than TURN_GAP_S between two readings
+ * is a time it was off its core; the median of its runs between gaps, and
+ * the median over those ranks (rank 0 works it out; every rank gets it).
+ * Collective over g->all. */
+static const double TURN_PROBE_S = 0.05, TURN_GAP_S = 30e-6;
+static pp_status measure_turn(const pp_grid *g, pp_machine *out)
+{
+    int cores, crowded = pp_machine_sharing(out, g->rank, &cores) > cores;
+    double mine = -1, *runs = malloc(4096 * sizeof *runs), *all = malloc((size_t)g->size * sizeof *all);
+    int n = 0, got = 0;
+    pp_status st = runs && all ? PP_OK : PP_ENOMEM;
+    if (st == PP_OK && pp_barrier(g->all, 1e-3) != PP_OK) st = PP_EMPI;
+    if (st == PP_OK && crowded) {
+        double t0 = pp_now(), last = t0, from = t0;
+        for (double now = t0; now - t0 < TURN_PROBE_S; now = pp_now()) {
+            if (now - last > TURN_GAP_S && n < 4096) runs[n++] = last - from, from = now;
+            last = now;
+        }
+        if (n > 0) mine = median_of(runs, n);   /* the run cut off at the end is left out */
+    }
+    if (st == PP_OK && MPI_Gather(&mine, 1, MPI_DOUBLE, all, 1, MPI_DOUBLE, 0, g->all) != MPI_SUCCESS) st = PP_EMPI;
+    for (int r = 0; st == PP_OK && g->rank == 0 && r < g->size; r++)
+        if (all[r] > 0) all[got++] = all[r];
+    out->turn_s = got ? median_of(all, got) : 0;
+    if (st == PP_OK && MPI_Bcast(&out->turn_s, 1, MPI_DOUBLE, 0, g->all) != MPI_SUCCESS) st = PP_EMPI;
+    free(runs), free(all);
+    return st;
+}
+
 void pp_machine_free(pp_machine *m)
 {
     free(m->machine);
@@ -113,6 +155,7 @@ pp_status pp_probe_machine(const pp_grid *g, const pp_exec_opts *o, pp_machine *
     out->delivery_s = figures[1];
     out->payload = (long)o->payload;
     if (st == PP_OK && g->T * g->D == 1) st = find_machines(g, out);
+    if (st == PP_OK && g->T * g->D == 1 && o->work) st = measure_turn(g, out);
     out->probe_s = pp_now() - t0;
     pp_run_free(run);
     pp_sched_free(built), pp_sched_free(lo);
@@ -131,5 +174,5 @@ void pp_costs_here(const pp_costs *nominal, const pp_machine *m, const pp_sched 
     double late = timed ? m->overshoot_s / nominal->tick_s / (scale > 0 ? scale : 1) : 0;
     for (int k = 0; k < 4; k++) out->ticks[k] += late;
     out->latency += m->delivery_s / nominal->tick_s;
-    if (!timed && m->ranks == lo->nranks) out->machine = m->machine, out->cores = m->cores;
+    if (!timed && m->ranks == lo->nranks) out->machine = m->machine, out->cores = m->cores, out->turn = m->turn_s / nominal->tick_s;
 }

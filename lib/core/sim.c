@@ -220,50 +220,83 @@ static pp_status settle(const pp_sched *s, const pp_costs *c, replay_state *st, 
     return PP_OK;
 }
 
+/* A compute of the shared-core replay: not under way, due at start[r] (its
+ * rank is free and its input there), queued for a core, or running. */
+enum { IDLE_CORE, DUE, QUEUED, RUNNING };
+
 /* The replay when ranks share their machines' cores (c->machine): in time
- * order, each compute advancing at the speed its machine's cores allow,
- * min(1, cores / computes running there) of its cost per second: a machine
- * with fewer cores than busy ranks shares them evenly (the operating
- * system's time slices, averaged).  Only computes take a core: a rank that
- * waits for a message sleeps. */
+ * order, the way an operating system shares them.  A compute that is due
+ * queues for a core of its machine; the first in the queue gets the next
+ * free one, and keeps it for a turn of c->turn ticks (or to its end, when
+ * turn is 0), then goes to the back of the queue if a rank is waiting for a
+ * core.  A compute runs at full speed while it holds a core.  Its event
+ * begins when it first gets one: a rank queued before that counts as idle
+ * (in the executor it has just woken from its wait), one queued between
+ * turns as busy.  Only computes take a core: a waiting rank sleeps. */
 static pp_status replay_shared(const pp_sched *s, const pp_costs *c, replay_state *st, pp_run *run, int *pc,
                                int *inflight, double *t, pp_replay_fail *fail)
 {
-    int P = s->nranks;
+    int P = s->nranks, nq = 0;
+    double turn = c->turn * c->tick_s;
     double *start = malloc((size_t)P * sizeof *start), *left = malloc((size_t)P * sizeof *left);
-    int *running = calloc((size_t)P, sizeof *running);   /* per machine */
-    pp_status rc = start && left && running ? PP_OK : PP_ENOMEM;
-    for (int r = 0; r < P && rc == PP_OK; r++) left[r] = -1;   /* < 0: not computing */
+    double *began = malloc((size_t)P * sizeof *began), *turn_end = malloc((size_t)P * sizeof *turn_end);
+    int *state = calloc((size_t)P, sizeof *state), *queue = malloc((size_t)P * sizeof *queue);
+    int *running = calloc((size_t)P, sizeof *running), *waiting = calloc((size_t)P, sizeof *waiting);   /* per machine */
+    pp_status rc = start && left && began && turn_end && state && queue && running && waiting ? PP_OK : PP_ENOMEM;
+    for (int r = 0; r < P && rc == PP_OK; r++) left[r] = -1;   /* < 0: no compute under way */
     for (double now = 0; rc == PP_OK;) {
         rc = settle(s, c, st, run, pc, inflight, t, start, left, fail);
-        for (int r = 0; r < P; r++) running[c->machine[r]] = 0;
-        for (int r = 0; r < P; r++) running[c->machine[r]] += left[r] >= 0 && start[r] <= now;
-        /* the next moment anything changes: a compute ends or one is due */
+        for (int r = 0; r < P; r++)
+            if (left[r] >= 0 && state[r] == IDLE_CORE) state[r] = DUE, began[r] = -1;
+        /* computes due by now join the queue, the earliest first */
+        for (;;) {
+            int first = -1;
+            for (int r = 0; r < P; r++)
+                if (state[r] == DUE && start[r] <= now && (first < 0 || start[r] < start[first])) first = r;
+            if (first < 0) break;
+            state[first] = QUEUED, queue[nq++] = first, waiting[c->machine[first]]++;
+        }
+        /* free cores go to the queue's first ranks, machine by machine */
+        int kept = 0;
+        for (int k = 0; k < nq; k++) {
+            int r = queue[k], m = c->machine[r];
+            if (running[m] >= c->cores[m]) {
+                queue[kept++] = r;
+                continue;
+            }
+            state[r] = RUNNING, running[m]++, waiting[m]--;
+            turn_end[r] = now + turn;
+            if (began[r] < 0) began[r] = now;
+        }
+        nq = kept;
+        /* the next moment anything changes: a compute ends, a turn ends with
+           a rank waiting for the core, or a compute is due */
         double next = -1;
-        for (int r = 0; r < P && rc == PP_OK; r++) {
-            if (left[r] < 0) continue;
-            int m = c->machine[r];
-            double rate = running[m] > c->cores[m] ? (double)c->cores[m] / running[m] : 1.0;
-            double at = start[r] > now ? start[r] : now + left[r] / rate;
-            if (next < 0 || at < next) next = at;
+        for (int r = 0; r < P; r++) {
+            double at = state[r] == DUE ? start[r] : state[r] == RUNNING ? now + left[r] : -1;
+            if (state[r] == RUNNING && turn > 0 && waiting[c->machine[r]] > 0 && turn_end[r] < at) at = turn_end[r];
+            if (at >= 0 && (next < 0 || at < next)) next = at;
         }
         if (next < 0) break;   /* every rank done, or waiting for a message that cannot come */
         for (int r = 0; r < P && rc == PP_OK; r++) {
-            if (left[r] < 0 || start[r] > now) continue;
+            if (state[r] != RUNNING) continue;
             int m = c->machine[r];
-            double rate = running[m] > c->cores[m] ? (double)c->cores[m] / running[m] : 1.0;
-            left[r] -= rate * (next - now);
-            if (left[r] > 1e-12 * (1 + next)) continue;
-            t[r] = start[r];
-            if (take(s, c, st, r, pc[r], &t[r], next, run, &inflight[r], 1, fail) < 0) rc = PP_ESCHED;
-            pc[r]++;
-            left[r] = -1;
+            left[r] -= next - now;
+            if (left[r] <= 1e-12 * (1 + next)) {   /* done */
+                t[r] = began[r];
+                if (take(s, c, st, r, pc[r], &t[r], next, run, &inflight[r], 1, fail) < 0) rc = PP_ESCHED;
+                pc[r]++;
+                left[r] = -1, state[r] = IDLE_CORE, running[m]--;
+            } else if (turn > 0 && waiting[m] > 0 && turn_end[r] <= next) {   /* its turn is over */
+                state[r] = QUEUED, running[m]--, waiting[m]++, queue[nq++] = r;
+            } else if (turn_end[r] <= next) {
+                turn_end[r] = next + turn;   /* nobody waits: another turn */
+            }
         }
         now = next;
     }
-    free(start);
-    free(left);
-    free(running);
+    free(start), free(left), free(began), free(turn_end);
+    free(state), free(queue), free(running), free(waiting);
     return rc;
 }
 

@@ -583,8 +583,9 @@ double pp_demo_here(const pp_demo *d, const pp_sched *s)
     return b;
 }
 
-int pp_demo_sharing(const pp_demo *d, int *cores)
+int pp_demo_sharing(const pp_demo *d, int *cores, double *turn_s)
 {
+    *turn_s = d->in->here.turn_s;
     return pp_machine_sharing(&d->in->here, 0, cores);
 }
 

@@ -135,8 +135,10 @@ int pp_demo_spread(const pp_demo *d, double *lo, double *hi);
  * before the first step; timed mode adds the computes' overshoot too). */
 double pp_demo_here(const pp_demo *d, const pp_sched *s);
 /* After the probe: how many ranks run on rank 0's machine (0: not known),
- * and its cores in *cores (real compute shares them, pp_demo_here). */
-int pp_demo_sharing(const pp_demo *d, int *cores);
+ * its cores in *cores, and in *turn_s how long a rank keeps a core when
+ * they are more than its cores (real compute takes them in turns,
+ * pp_demo_here). */
+int pp_demo_sharing(const pp_demo *d, int *cores, double *turn_s);
 /* pp_demo_run, then on rank 0 the run in plain text: the header, the
  * measured timeline at column_s seconds a column, and the summary (after a
  * blank line unless `first`). */
