@@ -50,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 /* The schedule under test: which rank runs each stage (messages go between
  * the ranks of neighbouring stages, not neighbouring ranks, when a rank
@@ -413,9 +414,10 @@ static long switches(void)
     return u.ru_nvcsw;
 }
 
-/* GPipe, M = 1, every rank on this machine: each wait for a message ends
- * soon after its send (its bell), and a rank that waited half a second
- * slept through it instead of waking every few microseconds to look. */
+/* GPipe, M = 1, every rank on this machine, more ranks than cores: each
+ * wait for a message ends soon after its send (its bell), and a rank that
+ * waited half a second slept through it instead of waking every few
+ * microseconds to look. */
 static void bells(pp_grid *g)
 {
     pp_sched *built = NULL, *s = NULL;
@@ -600,7 +602,27 @@ static void probe(pp_grid *g)
     double took = pp_now() - t0, mine[2] = {m.overshoot_s, m.delivery_s}, lo[2], hi[2];
     MPI_Allreduce(mine, lo, 2, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
     MPI_Allreduce(mine, hi, 2, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    if (g->rank != 0) return;
+    /* real compute: the probe also measures how long a rank keeps a core
+       when the machine has more ranks than cores */
+    pp_work real = {0};
+    pp_machine mr;
+    o.work = &real;
+    pp_status st_r = pp_probe_machine(g, &o, &mr);
+    o.work = NULL;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (g->rank != 0) {
+        pp_machine_free(&m), pp_machine_free(&mr);
+        return;
+    }
+    int one = m.ranks == g->size && m.cores[0] >= 1 && m.cores[0] <= online, cores = 0;
+    for (int r = 0; r < m.ranks; r++) one &= m.machine[r] == 0;
+    int sharing = pp_machine_sharing(&mr, 0, &cores), crowded = sharing > cores;
+    CHECK(st == PP_OK && one && m.turn_s == 0,
+          "P=%d: the probe finds every rank on one machine with %d of its %ld cores to run on (timed: no turn measured)",
+          g->size, m.ranks ? m.cores[0] : 0, online);
+    CHECK(st_r == PP_OK && sharing == g->size && (crowded ? mr.turn_s > 1e-4 && mr.turn_s < 0.05 : mr.turn_s == 0),
+          "P=%d on %d core%s, real compute: %s (%.2f ms)", g->size, cores, cores == 1 ? "" : "s",
+          crowded ? "a rank keeps a core for a turn between 0.1 and 50 ms, measured" : "no turns to measure", mr.turn_s * 1e3);
     CHECK(st == PP_OK && lo[0] == hi[0] && lo[1] == hi[1] && m.overshoot_s >= 0 && m.delivery_s > 0 &&
               m.delivery_s < 0.05 && took < 1.0 && m.payload == (long)o.payload,
           "P=%d: the probe step took %.0f ms; every rank has its figures: computes %.0f us past their cost, a 64 KiB "
@@ -621,6 +643,7 @@ static void probe(pp_grid *g)
           g->size, ok ? 100 * pp_run_bubble_step(here) : 0.0, ok ? 100 * pp_run_bubble_step(ideal) : 0.0);
     pp_run_free(ideal), pp_run_free(here), pp_run_free(none);
     pp_sched_free(built), pp_sched_free(lo_s);
+    pp_machine_free(&m), pp_machine_free(&mr);
 }
 
 int main(int argc, char **argv)
@@ -640,6 +663,18 @@ int main(int argc, char **argv)
     pp_grid *g;
     if (pp_grid_new(MPI_COMM_WORLD, &g) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
     if (hangs) hang(g, tick_ms, argv[2]);
+    int here = 0;
+    MPI_Comm_size(g->node, &here);
+    int crowded = here > g->cores;   /* more ranks than cores: waiting ranks sleep on their bells */
+    if (argc > 2 && strcmp(argv[2], "bells") == 0) {   /* run under taskset -c 0: one core for all */
+        if (rank == 0)
+            CHECK(crowded, "P=%d on %d core%s: the machine is crowded, so the bells ring", P, g->cores,
+                  g->cores == 1 ? "" : "s");
+        if (crowded) bells(g), probe(g);
+        pp_grid_free(g);
+        MPI_Finalize();
+        return 0;
+    }
     double err = fabs(g->clock_offset - injected), worst = 0;
     MPI_Reduce(&err, &worst, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
     double *rtt = malloc((size_t)P * sizeof *rtt);
@@ -709,7 +744,7 @@ int main(int argc, char **argv)
             pp_sched_free(s);
         }
     if (!skew && P > 1) held_sends(g);
-    if (!skew && P > 1) bells(g);
+    if (!skew && P > 1 && crowded) bells(g);
     if (!skew && P > 1 && P <= 4) delays(g);
     if (!skew && P > 1) probe(g);   /* at P = 8 one late send is lost in the noise */
     free(rtt);

@@ -132,8 +132,9 @@ struct pp_watch {
 /* ---- the watchdog (watchdog.c; step.h has its side of a step) ---- */
 
 typedef struct pp_watchdog pp_watchdog;
-/* Collective over `all`: the shared table (pp_grid_new makes it). */
-pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, pp_watchdog **out);
+/* Collective over `all`: the shared table (pp_grid_new makes it); on a
+ * `crowded` machine (more ranks than cores) it also rings bells (step.h). */
+pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, int crowded, pp_watchdog **out);
 void pp_watchdog_free(pp_watchdog *w);
 /* While waiting: PP_EHANG if another rank found the step stuck, or if no
  * rank has progressed for `limit` seconds (then this rank writes the report,

@@ -16,12 +16,14 @@
  *     in short windows (just after a send, at the start of a wait, at the end
  *     of a compute) does it stay awake, and then it yields the core between
  *     tests (see slice()).  In timed mode it knows when a message cannot
- *     have come yet (pp_step_expect) and sleeps longer until then.  When
- *     its ranks share a machine, a sender rings its receiver's bell as it
- *     posts (watchdog.c), and a waiting rank with no send of its own on its
- *     way sleeps until then, looking only every few milliseconds: each
- *     wake-up costs a core tens of microseconds, taken from a rank that
- *     computes when ranks outnumber cores;
+ *     have come yet (pp_step_expect) and sleeps longer until then.  On a
+ *     machine with more ranks than cores, a sender rings its receiver's
+ *     bell as it posts (watchdog.c), and a waiting rank with no send of its
+ *     own on its way sleeps until its message is on its way, looking only
+ *     every few milliseconds: each wake-up costs a core tens of
+ *     microseconds, taken from a rank that computes.  (With a core for
+ *     every rank the bells stay silent: a rank woken by another is moved to
+ *     the waker's core, and the two share it for milliseconds);
  *   - a waiting rank whose message is there goes on at once: its sends on
  *     their way are tested in its next compute, not first (a test can take
  *     MPI tens of microseconds of work for them);
@@ -53,9 +55,8 @@ static const double PP_PAUSE_SLICE_S = 2e-3;
 static const double PP_QUIET_SLICE_S = 1e-3, PP_QUIET_MARGIN_S = 2e-3;
 /* A rank waiting for a message from its own machine sleeps until its
  * sender rings its bell, looking anyway every PP_BELL_SLICE_S (the view's
- * keys, the watchdog); after a ring it tests at the short pace for
- * PP_RUNG_S (a large message takes a few tests to move). */
-static const double PP_BELL_SLICE_S = 5e-3, PP_RUNG_S = 200e-6;
+ * keys, the watchdog). */
+static const double PP_BELL_SLICE_S = 5e-3;
 
 void pp_exec_opts_default(pp_exec_opts *o)
 {
@@ -266,7 +267,7 @@ static double quiet_until(pp_step *step, int i)
  * tests only every PP_QUIET_SLICE_S: not while a send of its own is on its
  * way (a large message moves only while both sides call MPI), nor while a
  * held send is due.  After that, on one machine, it sleeps until its bell
- * rings, with the same exceptions. */
+ * rings and its message is on its way, with the same exceptions. */
 static pp_status wait_until_done(pp_step *step, const int *done, int i)
 {
     step->waiting = 1;
@@ -282,18 +283,19 @@ static pp_status wait_until_done(pp_step *step, const int *done, int i)
         else if (step->n_on_way > 0) pp_sleep_until(step->start + now + step->o->poll_wait_s);
         else pp_sleep_until(step->start + (now + PP_QUIET_SLICE_S < quiet_to ? now + PP_QUIET_SLICE_S : quiet_to));
     }
-    double since = since_start(step), rung = -1;
-    int bell = i >= 0 && pp_bell_ready(step->wd);
+    double since = since_start(step);
+    int bell = i >= 0 && step->posted_by;
     for (;;) {
         pp_status st = progress(step);
         if (st != PP_OK || *done) {
             step->waiting = 0;
             return st;
         }
+        /* once its message is on its way, it moves as both sides call MPI */
         double now = since_start(step), s = slice(step, now, since);
-        if (bell && step->n_on_way == 0 && step->nheld == 0 && (rung < 0 || now - rung >= PP_RUNG_S)) {
-            if (pp_bell_wait(step->wd, step->start + now + PP_BELL_SLICE_S)) rung = since_start(step);
-        } else if (s <= 0) sched_yield();
+        if (bell && step->n_on_way == 0 && step->nheld == 0 && pp_bell_posted(step->wd, step->peer) < step->posted_by[i])
+            pp_bell_wait(step->wd, step->start + now + PP_BELL_SLICE_S);
+        else if (s <= 0) sched_yield();
         else pp_sleep_until(step->start + now + s);
     }
 }
@@ -519,7 +521,7 @@ static void step_free(pp_step *step)
         if (step->sends) free(step->sends[i].buf);
     }
     free(step->recvs), free(step->sends), free(step->on_way), free(step->held), free(step->order), free(step->arbuf);
-    free(step->link_free), free(step->not_before);
+    free(step->link_free), free(step->not_before), free(step->posted_by);
     pp_evlist_clear(&step->ev);
     pp_evlist_clear(&step->recorded);
 }

@@ -12,10 +12,17 @@
  * place this is written): a tensor-parallel group is T neighbouring ranks,
  * which mpiexec places on one machine, because it talks on every block; the
  * pipeline's and the replicas' messages are fewer and may cross machines.
+ *
+ * It also counts the cores the ranks of each machine may run on: a machine
+ * with more ranks than cores is crowded, and there a waiting rank sleeps
+ * until its sender rings (watchdog.c's bells).
  */
+#define _GNU_SOURCE   /* sched_getaffinity: the cores this process may run on */
 #include "core.h"
 
+#include <sched.h>
 #include <stdlib.h>
+#include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
@@ -153,6 +160,21 @@ pp_status pp_grid_shape(pp_grid *g, int T, int D, char *err, size_t n)
     return st;
 }
 
+/* The cores any rank of this machine may run on (a job pinned to some
+ * cores gets those only); collective over node. */
+static pp_status machine_cores(MPI_Comm node, int *cores)
+{
+    cpu_set_t set, all;
+    CPU_ZERO(&set);
+    int known = sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0;
+    if (MPI_Allreduce(&set, &all, (int)sizeof set, MPI_BYTE, MPI_BOR, node) != MPI_SUCCESS ||
+        MPI_Allreduce(MPI_IN_PLACE, &known, 1, MPI_INT, MPI_LAND, node) != MPI_SUCCESS)
+        return PP_EMPI;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    *cores = known ? CPU_COUNT(&all) : online > 0 ? (int)online : 1;
+    return PP_OK;
+}
+
 pp_status pp_grid_new(MPI_Comm world, pp_grid **out)
 {
     *out = NULL;
@@ -177,7 +199,10 @@ pp_status pp_grid_new(MPI_Comm world, pp_grid **out)
                        ? split(g)
                        : PP_EMPI;
     if (st == PP_OK) st = estimate_offsets(g);
-    if (st == PP_OK) st = pp_watchdog_new(g->all, g->node, &g->wd);
+    if (st == PP_OK) st = machine_cores(g->node, &g->cores);
+    int here = 0;
+    if (st == PP_OK) MPI_Comm_size(g->node, &here);
+    if (st == PP_OK) st = pp_watchdog_new(g->all, g->node, here > g->cores, &g->wd);
     if (st != PP_OK) {
         pp_grid_free(g);
         return st;

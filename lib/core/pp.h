@@ -65,6 +65,7 @@ typedef struct {
     MPI_Comm tp;        /* its tensor-parallel group: the T ranks with its p and d */
     MPI_Comm dp;        /* its data-parallel group: the D replicas of its p and t */
     MPI_Comm node;      /* the ranks on this rank's machine (they share its memory), by rank */
+    int cores;          /* the cores the ranks of this machine may run on */
     int rank, size;     /* this rank and the number of ranks */
     int P, T, D;        /* the grid's shape */
     int pipe_rank, tp_rank, dp_rank;   /* p, t and d of this rank */

@@ -12,14 +12,11 @@
  * Left out on purpose: the live view's and the watchdog's own cost, and
  * other programs busy on the same cores.
  */
-#define _GNU_SOURCE   /* sched_getaffinity: the cores this process may run on */
 #include "core.h"
 #include "pp_idle.h"
 
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* The probe's own step: GPipe over every rank, PROBE_M micro-batches of
  * PROBE_TICK_S ticks (its overrun and delivery are per compute and per
@@ -43,21 +40,13 @@ static double mean_overrun(const pp_run *r, const pp_costs *c)
     return n ? sum / n : 0;
 }
 
-/* Every rank's machine (the lowest rank on it) and that machine's cores:
- * those any of its ranks may run on (a job pinned to some cores gets those
- * only); collective over g->all. */
+/* Every rank's machine (the lowest rank on it) and that machine's cores
+ * (pp_grid.cores); collective over g->all. */
 static pp_status find_machines(const pp_grid *g, pp_machine *out)
 {
     int mine[2], lowest;
-    cpu_set_t set, all;
-    CPU_ZERO(&set);
-    int known = sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0;
-    if (MPI_Allreduce(&g->rank, &lowest, 1, MPI_INT, MPI_MIN, g->node) != MPI_SUCCESS ||
-        MPI_Allreduce(&set, &all, (int)sizeof set, MPI_BYTE, MPI_BOR, g->node) != MPI_SUCCESS ||
-        MPI_Allreduce(MPI_IN_PLACE, &known, 1, MPI_INT, MPI_LAND, g->node) != MPI_SUCCESS)
-        return PP_EMPI;
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    mine[0] = lowest, mine[1] = known ? CPU_COUNT(&all) : online > 0 ? (int)online : 1;
+    if (MPI_Allreduce(&g->rank, &lowest, 1, MPI_INT, MPI_MIN, g->node) != MPI_SUCCESS) return PP_EMPI;
+    mine[0] = lowest, mine[1] = g->cores;
     int *both = malloc(2 * (size_t)g->size * sizeof *both);
     out->machine = malloc((size_t)g->size * sizeof *out->machine);
     out->cores = malloc((size_t)g->size * sizeof *out->cores);

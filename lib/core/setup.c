@@ -130,10 +130,37 @@ pp_status pp_step_prepare(pp_step *step)
  * No bound in real mode or on a device (a compute's time is not known),
  * nor with a fault (it may reorder a list).  The executor adds no latency
  * of the costs' own: the replay adds none either. */
+/* On one machine: for each receive i, the count of messages its sender
+ * has posted to this rank at which its message is on its way (the count
+ * now, before the common start, and its place among the sends to this rank
+ * in the sender's list). */
+static pp_status expect_posts(pp_step *step)
+{
+    const pp_sched *lo = step->lo;
+    const pp_grid *g = step->g;
+    if (!pp_bell_ready(step->wd)) return PP_OK;
+    if (!(step->posted_by = calloc((size_t)step->len + 1, sizeof *step->posted_by))) return PP_ENOMEM;
+    for (int i = 0; i < step->len; i++) {
+        pp_action a = lo->acts[step->me][i];
+        if (!pp_is_recv(a.kind)) continue;
+        int q = pp_partner(lo, a), send = a.kind == PP_RECV_F ? PP_SEND_F : PP_SEND_B;
+        unsigned nth = 0;
+        for (int k = 0; k < lo->len[q]; k++) {
+            pp_action b = lo->acts[q][k];
+            if (!pp_is_send(b.kind) || pp_partner(lo, b) != step->me) continue;
+            nth++;
+            if ((int)b.kind == send && b.stage == pp_peer_stage(a) && b.mb == a.mb) break;
+        }
+        step->posted_by[i] = pp_bell_posted(step->wd, pp_place_rank(g->P, g->T, q, g->tp_rank, g->dp_rank)) + nth;
+    }
+    return PP_OK;
+}
+
 pp_status pp_step_expect(pp_step *step)
 {
     const pp_exec_opts *o = step->o;
-    if (o->work || o->device || step->fault != PP_FAULT_NONE) return PP_OK;
+    pp_status st0 = expect_posts(step);
+    if (st0 != PP_OK || o->work || o->device || step->fault != PP_FAULT_NONE) return st0;
     pp_costs c = pp_step_costs(step);
     c.latency = 0;
     if (!(step->not_before = calloc((size_t)step->len + 1, sizeof *step->not_before))) return PP_ENOMEM;

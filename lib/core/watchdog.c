@@ -37,9 +37,10 @@
  * alone: there the watchdog is off.
  *
  * Each slot also holds its rank's doorbell (a semaphore the ranks of the
- * machine share): a sender rings its receiver's bell as it posts a message,
- * so a waiting rank can sleep until then instead of waking every few
- * microseconds to look (pp_bell_wait; exec.c).
+ * machine share).  On a machine with more ranks than cores, a sender rings its receiver's bell as it posts a message,
+ * and counts the messages it has posted to it, so a waiting rank can sleep
+ * until its message is on its way instead of waking every few microseconds
+ * to look (pp_bell_wait, pp_bell_posted; exec.c).
  */
 #include "step.h"
 
@@ -93,10 +94,12 @@ struct pp_watchdog {
     MPI_Win win;
     MPI_Comm node;         /* the ranks that share the table (not owned) */
     int shared;            /* 1: every rank's slot is in reach (else the watchdog is off) */
+    int crowded;           /* more ranks than cores on this machine: the bells ring */
     int me, size;
     pp_watchdog_board *head;
     wd_slot *slot;         /* [size] */
     unsigned char *marks;  /* [size][MARKS_PER_RANK] */
+    _Atomic unsigned *posted;  /* [size][size]: messages rank q has posted to rank r, at [r][q] */
     pp_watchdog_board local_head;    /* without shared memory: this rank's own */
     wd_slot local_slot;
     int saved_state;       /* while in a collective: the state to go back to */
@@ -122,23 +125,25 @@ static int frozen(const pp_watchdog *w)
     return atomic_load(&w->head->fired) != 0;
 }
 
-pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, pp_watchdog **out)
+pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, int crowded, pp_watchdog **out)
 {
     *out = NULL;
     pp_watchdog *w = calloc(1, sizeof *w);
     if (!w) return PP_ENOMEM;
     MPI_Comm_rank(all, &w->me);
     MPI_Comm_size(all, &w->size);
+    w->crowded = crowded;
     int nsize;
     MPI_Comm_size(node, &nsize);
     int everywhere = nsize == w->size, all_one = 0;
     MPI_Allreduce(&everywhere, &all_one, 1, MPI_INT, MPI_LAND, all);
     if (all_one) {
         /* One segment, on rank 0: the head, the slots (on a 64-byte
-         * boundary: they hold 8-byte values), the marks. */
+         * boundary: they hold 8-byte values), the marks, the bells' counts. */
         size_t head = (sizeof(pp_watchdog_board) + 63) / 64 * 64;
         MPI_Aint bytes = w->me == 0 ? (MPI_Aint)(head + (size_t)w->size * sizeof(wd_slot) +
-                                                 (size_t)w->size * MARKS_PER_RANK)
+                                                 (size_t)w->size * MARKS_PER_RANK +
+                                                 (size_t)w->size * w->size * sizeof(unsigned))
                                     : 0;
         void *base;
         if (MPI_Win_allocate_shared(bytes, 1, MPI_INFO_NULL, node, &base, &w->win) == MPI_SUCCESS) {
@@ -148,6 +153,7 @@ pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, pp_watchdog **out)
             w->head = base;
             w->slot = (wd_slot *)((char *)base + head);
             w->marks = (unsigned char *)(w->slot + w->size);
+            w->posted = (_Atomic unsigned *)(w->marks + (size_t)w->size * MARKS_PER_RANK);
             w->shared = 1;
             w->node = node;
             if (w->me == 0) memset(base, 0, (size_t)bytes);
@@ -182,18 +188,25 @@ void pp_watchdog_free(pp_watchdog *w)
 
 int pp_bell_ready(const pp_watchdog *w)
 {
-    return w && w->shared;
+    return w && w->shared && w->crowded;
 }
 
 void pp_bell_ring(pp_watchdog *w, int rank)
 {
-    if (w && w->shared) sem_post(&w->slot[rank].bell);
+    if (!pp_bell_ready(w)) return;
+    atomic_fetch_add(&w->posted[(size_t)rank * w->size + w->me], 1u);
+    sem_post(&w->slot[rank].bell);
+}
+
+unsigned pp_bell_posted(const pp_watchdog *w, int from)
+{
+    return pp_bell_ready(w) ? atomic_load(&w->posted[(size_t)w->me * w->size + from]) : 0;
 }
 
 int pp_bell_wait(pp_watchdog *w, double until)
 {
     double left = until - pp_now();
-    if (!w || !w->shared) {
+    if (!pp_bell_ready(w)) {
         pp_sleep_until(until);
         return 0;
     }
