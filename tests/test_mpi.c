@@ -744,7 +744,6 @@ int main(int argc, char **argv)
             pp_sched_free(s);
         }
     if (!skew && P > 1) held_sends(g);
-    if (!skew && P > 1 && crowded) bells(g);
     if (!skew && P > 1 && P <= 4) delays(g);
     if (!skew && P > 1) probe(g);   /* at P = 8 one late send is lost in the noise */
     free(rtt);
