@@ -698,6 +698,18 @@ static int own_replay(const pp_sched *s, const pp_costs *c, double **end)
     return left == 0;
 }
 
+/* Random case i from `base` (tests/random_sched.h): *s, its ranks in *P,
+ * its seed and `what` it is; *lo, the validated and lowered form, or NULL if
+ * the validator refused it (*chk says why; the caller clears it). */
+static void random_case(uint64_t base, int i, int *P, uint64_t *seed, char *what, size_t n, pp_sched **s,
+                        pp_sched **lo, pp_check *chk)
+{
+    int v, M;
+    random_shape(base, i, 4, P, &v, &M, seed);
+    *s = random_sched(*seed, *P, v, M, what, n), *lo = NULL;
+    if (*s && pp_sched_validate(*s, lo, chk) != PP_OK) *lo = NULL;
+}
+
 /* Random valid schedules (tests/random_sched.h): the validator accepts
  * them, the CSV form reads back the same lists, and the simulator's times
  * equal the ones worked out above, at random costs and latency. */
@@ -706,13 +718,13 @@ static void test_random(int cases)
     int refused = 0, csv_bad = 0, sim_bad = 0;
     uint64_t base = 7700001;
     for (int i = 0; i < cases; i++) {
-        int P, v, M;
+        int P;
         uint64_t seed;
-        random_shape(base, i, 4, &P, &v, &M, &seed);
         char what[200];
-        pp_sched *s = random_sched(seed, P, v, M, what, sizeof what), *lo = NULL, *back = NULL;
+        pp_sched *s, *lo, *back = NULL;
         pp_check chk = {0};
-        if (!s || pp_sched_validate(s, &lo, &chk) != PP_OK) {
+        random_case(base, i, &P, &seed, what, sizeof what, &s, &lo, &chk);
+        if (!lo) {
             if (refused++ < 3) printf("# %s refused: %s\n", what, s ? chk.msg : "out of memory");
             pp_check_clear(&chk);
             pp_sched_free(s);
@@ -806,13 +818,13 @@ static void test_shared_cores(int cases)
     int bad_wait = 0, bad_whole = 0, bad_plain = 0, bad_one = 0, faster = 0, turned = 0;
     uint64_t base = 8800001;
     for (int i = 0; i < cases; i++) {
-        int P, v, M;
+        int P;
         uint64_t seed;
-        random_shape(base, i, 4, &P, &v, &M, &seed);
         char what[200];
-        pp_sched *s = random_sched(seed, P, v, M, what, sizeof what), *lo = NULL;
+        pp_sched *s, *lo;
         pp_check chk = {0};
-        if (!s || pp_sched_validate(s, &lo, &chk) != PP_OK) {
+        random_case(base, i, &P, &seed, what, sizeof what, &s, &lo, &chk);
+        if (!lo) {
             pp_check_clear(&chk);
             pp_sched_free(s);
             continue;
