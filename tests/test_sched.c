@@ -710,6 +710,18 @@ static void random_case(uint64_t base, int i, int *P, uint64_t *seed, char *what
     if (*s && pp_sched_validate(*s, lo, chk) != PP_OK) *lo = NULL;
 }
 
+/* Random costs in ticks of 1 s, from *rs: F, B, I, W of 0.5 to 2 ticks, a
+ * latency of 0 to 0.5. */
+static pp_costs random_costs(uint64_t *rs)
+{
+    pp_costs c;
+    pp_costs_default(&c);
+    c.tick_s = 1.0;
+    for (int k = PP_F; k <= PP_W; k++) c.ticks[k] = 0.5 * (1 + rnd_below(rs, 4));
+    c.latency = 0.25 * rnd_below(rs, 3);
+    return c;
+}
+
 /* Random valid schedules (tests/random_sched.h): the validator accepts
  * them, the CSV form reads back the same lists, and the simulator's times
  * equal the ones worked out above, at random costs and latency. */
@@ -740,12 +752,8 @@ static void test_random(int cases)
         }
         if (!same && csv_bad++ < 3) printf("# %s: the CSV form reads back otherwise (%s)\n", what, err);
         /* The simulator against the replay worked out here. */
-        pp_costs c;
-        pp_costs_default(&c);
         uint64_t rs = seed ^ 0x5151;
-        c.tick_s = 1.0;
-        for (int k = PP_F; k <= PP_W; k++) c.ticks[k] = 0.5 * (1 + rnd_below(&rs, 4));
-        c.latency = 0.25 * rnd_below(&rs, 3);
+        pp_costs c = random_costs(&rs);
         double **end = calloc((size_t)P, sizeof *end);
         for (int r = 0; end && r < P; r++) end[r] = malloc((size_t)(s->len[r] + 1) * sizeof **end);
         pp_run *run = NULL;
@@ -829,12 +837,8 @@ static void test_shared_cores(int cases)
             pp_sched_free(s);
             continue;
         }
-        pp_costs c;
-        pp_costs_default(&c);
         uint64_t rs = seed ^ 0x7373;
-        c.tick_s = 1.0;
-        for (int k = PP_F; k <= PP_W; k++) c.ticks[k] = 0.5 * (1 + rnd_below(&rs, 4));
-        c.latency = 0.25 * rnd_below(&rs, 3);
+        pp_costs c = random_costs(&rs);
         int machine[4], cores[4], plenty[4] = {4, 4, 4, 4};
         for (int r = 0; r < P; r++) machine[r] = rnd_below(&rs, 2) ? 0 : r, cores[r] = 1 + rnd_below(&rs, 2);
         c.turn = i % 2 ? 0 : 0.1 * (1 + rnd_below(&rs, 10));   /* every other case: each compute to its end */
