@@ -53,9 +53,9 @@ static const double PP_PAUSE_SLICE_S = 2e-3;
  * tests this often, and wakes PP_QUIET_MARGIN_S before it can come: a sleep
  * now and then ends a millisecond or two late on a busy machine. */
 static const double PP_QUIET_SLICE_S = 1e-3, PP_QUIET_MARGIN_S = 2e-3;
-/* A rank waiting for a message from its own machine sleeps until its
- * sender rings its bell, looking anyway every PP_BELL_SLICE_S (the view's
- * keys, the watchdog). */
+/* On a crowded machine a waiting rank sleeps until its sender rings its
+ * bell, looking anyway every PP_BELL_SLICE_S (the view's keys, the
+ * watchdog). */
 static const double PP_BELL_SLICE_S = 5e-3;
 
 void pp_exec_opts_default(pp_exec_opts *o)
@@ -266,8 +266,8 @@ static double quiet_until(pp_step *step, int i)
  * For receive i (or -1), until shortly before its message can come it
  * tests only every PP_QUIET_SLICE_S: not while a send of its own is on its
  * way (a large message moves only while both sides call MPI), nor while a
- * held send is due.  After that, on one machine, it sleeps until its bell
- * rings and its message is on its way, with the same exceptions. */
+ * held send is due.  After that, on a crowded machine, it sleeps until its
+ * bell rings and its message is on its way, with the same exceptions. */
 static pp_status wait_until_done(pp_step *step, const int *done, int i)
 {
     step->waiting = 1;
@@ -285,6 +285,7 @@ static pp_status wait_until_done(pp_step *step, const int *done, int i)
     }
     double since = since_start(step);
     int bell = i >= 0 && step->posted_by;
+    if (bell) pp_bell_hush(step->wd);   /* rings for earlier messages: the count tells this one */
     for (;;) {
         pp_status st = progress(step);
         if (st != PP_OK || *done) {
@@ -293,7 +294,8 @@ static pp_status wait_until_done(pp_step *step, const int *done, int i)
         }
         /* once its message is on its way, it moves as both sides call MPI */
         double now = since_start(step), s = slice(step, now, since);
-        if (bell && step->n_on_way == 0 && step->nheld == 0 && pp_bell_posted(step->wd, step->peer) < step->posted_by[i])
+        if (bell && step->n_on_way == 0 && step->nheld == 0 &&
+            (int)(pp_bell_posted(step->wd, step->peer) - step->posted_by[i]) < 0)
             pp_bell_wait(step->wd, step->start + now + PP_BELL_SLICE_S);
         else if (s <= 0) sched_yield();
         else pp_sleep_until(step->start + now + s);

@@ -20,10 +20,10 @@
 #define _GNU_SOURCE   /* sched_getaffinity: the cores this process may run on */
 #include "core.h"
 
-#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <sched.h>
 #include <sys/prctl.h>
 #endif
 
@@ -164,14 +164,19 @@ pp_status pp_grid_shape(pp_grid *g, int T, int D, char *err, size_t n)
  * cores gets those only); collective over node. */
 static pp_status machine_cores(MPI_Comm node, int *cores)
 {
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    *cores = online > 0 ? (int)online : 1;
+#ifdef __linux__
     cpu_set_t set, all;
     CPU_ZERO(&set);
     int known = sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0;
     if (MPI_Allreduce(&set, &all, (int)sizeof set, MPI_BYTE, MPI_BOR, node) != MPI_SUCCESS ||
         MPI_Allreduce(MPI_IN_PLACE, &known, 1, MPI_INT, MPI_LAND, node) != MPI_SUCCESS)
         return PP_EMPI;
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    *cores = known ? CPU_COUNT(&all) : online > 0 ? (int)online : 1;
+    if (known) *cores = CPU_COUNT(&all);
+#else
+    (void)node;   /* elsewhere: every core it has */
+#endif
     return PP_OK;
 }
 

@@ -80,7 +80,8 @@ typedef struct {
 } pp_machine;
 
 /* Collective over g->all, with o's payload and ways of waiting (its view,
- * model, device and fault are left out). */
+ * model, device and fault are left out).  *out is written over, not freed:
+ * free it with pp_machine_free() before probing into it again. */
 pp_status pp_probe_machine(const pp_grid *g, const pp_exec_opts *o, pp_machine *out);
 void pp_machine_free(pp_machine *m);   /* its arrays; the struct is zeroed */
 /* How many of the pipeline's ranks run on rank r's machine (0: not known),

@@ -8,7 +8,9 @@
  * length is a sum of them, so their tails count; pp_idle_breakdown).  The
  * simulator then replays the real step with both added (pp_costs_here).
  * It also finds which ranks share a machine and how many cores that machine
- * lets them run on: real compute on more ranks than cores shares them.
+ * lets them run on, and, for real compute on the CPU where ranks outnumber
+ * cores, how long a rank keeps a core before another gets it (every rank of
+ * such a machine spins 50 ms, measure_turn): there computes take turns.
  * Left out on purpose: the live view's and the watchdog's own cost, and
  * other programs busy on the same cores.
  */
@@ -143,8 +145,9 @@ pp_status pp_probe_machine(const pp_grid *g, const pp_exec_opts *o, pp_machine *
     out->overshoot_s = figures[0] > 0 ? figures[0] : 0;
     out->delivery_s = figures[1];
     out->payload = (long)o->payload;
-    if (st == PP_OK && g->T * g->D == 1) st = find_machines(g, out);
-    if (st == PP_OK && g->T * g->D == 1 && o->work) st = measure_turn(g, out);
+    /* cores matter to real compute on the CPU (a device's computes take none) */
+    if (st == PP_OK && g->T * g->D == 1 && !o->device) st = find_machines(g, out);
+    if (st == PP_OK && g->T * g->D == 1 && !o->device && o->work) st = measure_turn(g, out);
     out->probe_s = pp_now() - t0;
     pp_run_free(run);
     pp_sched_free(built), pp_sched_free(lo);

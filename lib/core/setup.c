@@ -130,10 +130,12 @@ pp_status pp_step_prepare(pp_step *step)
  * No bound in real mode or on a device (a compute's time is not known),
  * nor with a fault (it may reorder a list).  The executor adds no latency
  * of the costs' own: the replay adds none either. */
-/* On one machine: for each receive i, the count of messages its sender
- * has posted to this rank at which its message is on its way (the count
- * now, before the common start, and its place among the sends to this rank
- * in the sender's list). */
+/* On a crowded machine: for each receive i, the count of messages its
+ * sender has posted to this rank at which its message is on its way (the
+ * count now, before the common start, and its place among the sends to this
+ * rank in the sender's list).  A send held for its bytes (a device) may go
+ * out of turn: its receiver then dozes in slices of a few milliseconds
+ * while its message is on its way, slower but never stuck. */
 static pp_status expect_posts(pp_step *step)
 {
     const pp_sched *lo = step->lo;

@@ -6,6 +6,11 @@
  * that would deadlock: if at some point no rank can take its next action, the
  * ranks are waiting on each other.  Left out on purpose: bandwidth models
  * (a message costs a fixed latency, 0 by default) and memory in bytes.
+ *
+ * Where ranks share a machine's cores (costs.machine: real compute on more
+ * ranks than cores), a second replay runs the step in time order instead:
+ * a compute queues for a core and holds it for the operating system's turn
+ * (replay_shared).
  */
 #include "core.h"
 

@@ -54,8 +54,9 @@ struct pp_step {
     double *not_before;     /* [len] timed mode: the earliest receive i's message can come
                                (seconds since start, pp_step_expect), or NULL: no bound */
     double plan_tick_s;     /* the tick not_before was worked out at (another: not_before dropped) */
-    unsigned *posted_by;    /* [len] on one machine: receive i's message is on its way once its
-                               sender's count of messages posted here (pp_bell_posted) reaches this */
+    unsigned *posted_by;    /* [len] on a crowded machine: receive i's message is on its way once
+                               its sender's count of messages posted here (pp_bell_posted) reaches
+                               this; else NULL */
     int receiving;          /* set while it waits in a receive (its sends then wait for its next compute) */
     double last_send;       /* when the latest send was posted (seconds since start) */
     double *link_free;      /* [P] with a link model: when the link to each pipeline rank is free */
@@ -107,15 +108,17 @@ void pp_watchdog_at(pp_step *step, pp_moment m, int index);
  * asks whether the step is stuck (PP_EHANG). */
 pp_status pp_watchdog_poll(pp_step *step);
 
-/* Doorbells, for ranks that share a machine (the watchdog's table): can
- * this rank's be rung; ring `rank`'s (a rank of g->all: a message to it has
- * just been posted, and is counted); how many messages rank `from` has
- * posted to this one so far; sleep until the bell rings or pp_now() reaches
- * `until` (returns 1 if it rang).  Without a shared table a wait just
- * sleeps, and nothing is counted. */
+/* Doorbells, for the ranks of a crowded machine (more ranks than cores;
+ * the watchdog's table): can this rank's be rung; ring `rank`'s (a rank of
+ * g->all: a message to it has just been posted, and is counted); how many
+ * messages rank `from` has posted to this one so far; forget the rings so
+ * far (before a wait: its message is then told by the count); sleep until
+ * the bell rings or pp_now() reaches `until` (returns 1 if it rang).
+ * Without bells a wait just sleeps, and nothing is counted. */
 int pp_bell_ready(const pp_watchdog *w);
 void pp_bell_ring(pp_watchdog *w, int rank);
 unsigned pp_bell_posted(const pp_watchdog *w, int from);
+void pp_bell_hush(pp_watchdog *w);
 int pp_bell_wait(pp_watchdog *w, double until);
 
 /* ---- before the step (setup.c) ---- */
@@ -126,7 +129,7 @@ pp_status pp_step_warm_up(pp_step *step);
 pp_status pp_step_prepare(pp_step *step);
 pp_status pp_step_start_together(pp_step *step);
 /* Timed mode: step->not_before, from the schedule replayed with its costs.
- * On one machine, every mode: step->posted_by, from the senders' lists. */
+ * On a crowded machine, every mode: step->posted_by, from the senders' lists. */
 pp_status pp_step_expect(pp_step *step);
 
 /* ---- a fault's side (fault.c) ---- */

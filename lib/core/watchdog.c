@@ -37,14 +37,17 @@
  * alone: there the watchdog is off.
  *
  * Each slot also holds its rank's doorbell (a semaphore the ranks of the
- * machine share).  On a machine with more ranks than cores, a sender rings its receiver's bell as it posts a message,
- * and counts the messages it has posted to it, so a waiting rank can sleep
- * until its message is on its way instead of waking every few microseconds
- * to look (pp_bell_wait, pp_bell_posted; exec.c).
+ * machine share; Linux).  On a machine with more ranks than cores, a sender
+ * counts each message it posts to a rank and rings that rank's bell, so a
+ * waiting rank can sleep until its message is on its way instead of waking
+ * every few microseconds to look (pp_bell_wait, pp_bell_posted; exec.c).
  */
+#define _GNU_SOURCE   /* sem_clockwait: a bell's wait on the monotonic clock */
 #include "step.h"
 
+#ifdef __linux__
 #include <semaphore.h>
+#endif
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -82,7 +85,9 @@ typedef struct {
     int index, peer, pipe_rank;
     int pid;               /* its process (to end rank 0 when it is the stopped one) */
     double since;
+#ifdef __linux__
     sem_t bell;            /* rung by a rank that has just sent it a message */
+#endif
 } wd_slot;
 
 /* The table is shared between processes: its atomics must not hide a lock. */
@@ -94,7 +99,8 @@ struct pp_watchdog {
     MPI_Win win;
     MPI_Comm node;         /* the ranks that share the table (not owned) */
     int shared;            /* 1: every rank's slot is in reach (else the watchdog is off) */
-    int crowded;           /* more ranks than cores on this machine: the bells ring */
+    int crowded;           /* more ranks than cores on this machine: the bells ring (Linux) */
+    int bell_made;         /* this rank's bell was set up (and is destroyed at the end) */
     int me, size;
     pp_watchdog_board *head;
     wd_slot *slot;         /* [size] */
@@ -158,16 +164,20 @@ pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, int crowded, pp_watchdog 
             w->node = node;
             if (w->me == 0) memset(base, 0, (size_t)bytes);
             MPI_Barrier(node);
-            /* each rank sets up its own bell; nobody rings one before all are */
-            if (sem_init(&w->slot[w->me].bell, 1, 0) != 0) w->shared = 0;
-            MPI_Allreduce(MPI_IN_PLACE, &w->shared, 1, MPI_INT, MPI_LAND, node);
-            if (!w->shared) MPI_Win_free(&w->win);
+            /* on a crowded machine each rank sets up its own bell; nobody
+             * rings one before all are (without them, no bells) */
+#ifdef __linux__
+            w->bell_made = w->crowded && sem_init(&w->slot[w->me].bell, 1, 0) == 0;
+#endif
+            w->crowded = w->bell_made;
+            MPI_Allreduce(MPI_IN_PLACE, &w->crowded, 1, MPI_INT, MPI_LAND, node);
         }
     }
     if (!w->shared) {
         w->head = &w->local_head;
         w->slot = &w->local_slot;
         w->marks = NULL;
+        w->crowded = 0;
     }
     *out = w;
     return PP_OK;
@@ -178,7 +188,9 @@ void pp_watchdog_free(pp_watchdog *w)
     if (!w) return;
     if (w->shared) {
         MPI_Barrier(w->node);   /* no rank rings a bell any more */
-        sem_destroy(&w->slot[w->me].bell);
+#ifdef __linux__
+        if (w->bell_made) sem_destroy(&w->slot[w->me].bell);
+#endif
         MPI_Win_free(&w->win);
     }
     free(w);
@@ -194,8 +206,10 @@ int pp_bell_ready(const pp_watchdog *w)
 void pp_bell_ring(pp_watchdog *w, int rank)
 {
     if (!pp_bell_ready(w)) return;
-    atomic_fetch_add(&w->posted[(size_t)rank * w->size + w->me], 1u);
+    atomic_fetch_add(&w->posted[(size_t)rank * w->size + w->me], 1u);   /* counted before it rings */
+#ifdef __linux__
     sem_post(&w->slot[rank].bell);
+#endif
 }
 
 unsigned pp_bell_posted(const pp_watchdog *w, int from)
@@ -203,19 +217,32 @@ unsigned pp_bell_posted(const pp_watchdog *w, int from)
     return pp_bell_ready(w) ? atomic_load(&w->posted[(size_t)w->me * w->size + from]) : 0;
 }
 
+void pp_bell_hush(pp_watchdog *w)
+{
+#ifdef __linux__
+    if (pp_bell_ready(w))
+        while (sem_trywait(&w->slot[w->me].bell) == 0) continue;
+#else
+    (void)w;
+#endif
+}
+
 int pp_bell_wait(pp_watchdog *w, double until)
 {
     double left = until - pp_now();
-    if (!pp_bell_ready(w)) {
+    if (!pp_bell_ready(w) || left <= 0) {
         pp_sleep_until(until);
         return 0;
     }
-    if (left <= 0) return sem_trywait(&w->slot[w->me].bell) == 0;
+#ifdef __linux__
     struct timespec at;
-    clock_gettime(CLOCK_REALTIME, &at);   /* sem_timedwait's clock */
+    clock_gettime(CLOCK_MONOTONIC, &at);
     long long ns = at.tv_nsec + (long long)(left * 1e9);
     at.tv_sec += (time_t)(ns / 1000000000), at.tv_nsec = (long)(ns % 1000000000);
-    return sem_timedwait(&w->slot[w->me].bell, &at) == 0;   /* a timeout or a signal: not rung */
+    return sem_clockwait(&w->slot[w->me].bell, CLOCK_MONOTONIC, &at) == 0;   /* a timeout or a signal: not rung */
+#else
+    return 0;
+#endif
 }
 
 static wd_slot *mine(pp_watchdog *w)
