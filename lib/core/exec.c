@@ -95,13 +95,6 @@ static int stamp_ok(const char *buf, size_t n, int stage, int mb, int dir)
 
 /* ---- messages ----------------------------------------------------------- */
 
-/* The rank of the whole job at the other end of a send or receive. */
-static int peer_rank(const pp_step *step, pp_action a)
-{
-    const pp_grid *g = step->g;
-    return pp_place_rank(g->P, g->T, pp_partner(step->lo, a), g->tp_rank, g->dp_rank);
-}
-
 /* Hands send i's message to MPI at `now` (seconds since start), and rings
  * its receiver's bell. */
 static pp_status post(pp_step *step, int i, double now)
@@ -113,7 +106,7 @@ static pp_status post(pp_step *step, int i, double now)
         MPI_SUCCESS)
         return PP_EMPI;
     step->on_way[step->n_on_way++] = i;
-    pp_bell_ring(step->wd, peer_rank(step, a));
+    pp_bell_ring(step->wd, pp_peer_rank(step, a));
     return PP_OK;
 }
 
@@ -466,7 +459,7 @@ static pp_status run_action(pp_step *step, int i)
     if (a.kind == PP_IDLE || (i == step->fault_at && strike(step, i, a, &st))) return st;
     if (pp_kind_is_compute(a.kind) && (st = pause(step, a)) != PP_OK) return st;
     if ((st = arrival(step, a)) != PP_OK) return st;
-    step->peer = pp_is_recv(a.kind) ? peer_rank(step, a) : -1;
+    step->peer = pp_is_recv(a.kind) ? pp_peer_rank(step, a) : -1;
     pp_watchdog_at(step, PP_AT_ACTION, i);
     pp_event e = event_now(step, pp_is_recv(a.kind) ? PP_EV_WAIT : PP_EV_COMPUTE, a);
     if (!pp_is_send(a.kind)) step->open = e;   /* a send takes no time of its own */
@@ -501,7 +494,7 @@ static pp_status run_list(pp_step *step)
         if ((st = run_action(step, step->order[k])) != PP_OK) return st;
     for (int i = 0; i < step->len; i++) {
         if (!step->sends[i].posted) continue;
-        step->peer = peer_rank(step, step->lo->acts[step->me][i]);
+        step->peer = pp_peer_rank(step, step->lo->acts[step->me][i]);
         pp_watchdog_at(step, PP_AT_ACTION, i);
         if ((st = wait_until_done(step, &step->sends[i].done, -1)) != PP_OK) return st;
     }

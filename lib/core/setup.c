@@ -126,10 +126,6 @@ pp_status pp_step_prepare(pp_step *step)
     return st;
 }
 
-/* Timed mode: how long a waiting rank may sleep (see pp_replay_sends).
- * No bound in real mode or on a device (a compute's time is not known),
- * nor with a fault (it may reorder a list).  The executor adds no latency
- * of the costs' own: the replay adds none either. */
 /* On a crowded machine: for each receive i, the count of messages its
  * sender has posted to this rank at which its message is on its way (the
  * count now, before the common start, and its place among the sends to this
@@ -139,7 +135,6 @@ pp_status pp_step_prepare(pp_step *step)
 static pp_status expect_posts(pp_step *step)
 {
     const pp_sched *lo = step->lo;
-    const pp_grid *g = step->g;
     if (!pp_bell_ready(step->wd)) return PP_OK;
     if (!(step->posted_by = calloc((size_t)step->len + 1, sizeof *step->posted_by))) return PP_ENOMEM;
     for (int i = 0; i < step->len; i++) {
@@ -153,11 +148,16 @@ static pp_status expect_posts(pp_step *step)
             nth++;
             if ((int)b.kind == send && b.stage == pp_peer_stage(a) && b.mb == a.mb) break;
         }
-        step->posted_by[i] = pp_bell_posted(step->wd, pp_place_rank(g->P, g->T, q, g->tp_rank, g->dp_rank)) + nth;
+        step->posted_by[i] = pp_bell_posted(step->wd, pp_peer_rank(step, a)) + nth;
     }
     return PP_OK;
 }
 
+/* Timed mode: how long a waiting rank may sleep (see pp_replay_sends).
+ * No bound in real mode or on a device (a compute's time is not known),
+ * nor with a fault (it may reorder a list).  The executor adds no latency
+ * of the costs' own: the replay adds none either.  First, in every mode,
+ * expect_posts. */
 pp_status pp_step_expect(pp_step *step)
 {
     const pp_exec_opts *o = step->o;

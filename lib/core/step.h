@@ -86,6 +86,14 @@ static inline int pp_partner(const pp_sched *lo, pp_action a)
     return lo->stage_rank[pp_peer_stage(a)];
 }
 
+/* The same rank in the whole job (g->all): the watchdog's slots and the
+ * bells are numbered so. */
+static inline int pp_peer_rank(const pp_step *step, pp_action a)
+{
+    const pp_grid *g = step->g;
+    return pp_place_rank(g->P, g->T, pp_partner(step->lo, a), g->tp_rank, g->dp_rank);
+}
+
 static inline int pp_tag_of(const pp_sched *lo, pp_action a)
 {
     int to = pp_is_send(a.kind) ? pp_peer_stage(a) : a.stage, gradient = a.kind == PP_SEND_B || a.kind == PP_RECV_B;
