@@ -114,7 +114,7 @@ static void timed_case(pp_grid *g)
     int P = g->P, T = g->T, D = g->D, M = 4;
     pp_sched *s = NULL;
     pp_exec_opts o;
-    pp_exec_opts_default(&o);
+    short_lead_opts(&o);
     o.costs.tick_s = 2e-3;
     o.payload = 4096;
     o.costs.allreduce = T > 1 ? 0.5 : 0;
@@ -166,7 +166,7 @@ static void one_case(pp_grid *g, const pp_model_cfg *c, const char *sched, int M
     pp_sched *s = NULL;
     pp_trainer *t = NULL;
     pp_exec_opts o;
-    pp_exec_opts_default(&o);
+    short_lead_opts(&o);
     if (pp_partition_make("front", c->depth, P, NULL, &part, err, sizeof err) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
     s = checked(sched, P, M);
     pp_status st = pp_trainer_new(g, c, &part, NULL, &t);

@@ -47,7 +47,7 @@ static long real_case(pp_grid *g, const pp_sched *lo, int M, int features, const
     pp_trainer *t = NULL;
     if (st == PP_OK) st = pp_trainer_new(g, &c, &part, lo->stage_rank, &t);
     pp_exec_opts o;
-    pp_exec_opts_default(&o);
+    short_lead_opts(&o);
     double loss[STEPS] = {0}, ref_loss[STEPS] = {0};
     for (int k = 0; k < STEPS && st == PP_OK; k++) {
         pp_run *run = NULL;
@@ -84,7 +84,7 @@ static long real_case(pp_grid *g, const pp_sched *lo, int M, int features, const
 static int timed_case(pp_grid *g, const pp_sched *lo, const char *what)
 {
     pp_exec_opts o;
-    pp_exec_opts_default(&o);
+    short_lead_opts(&o);
     o.costs.tick_s = 0.0005;
     o.payload = 4096;
     pp_run *pred = NULL, *meas = NULL;

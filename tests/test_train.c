@@ -111,7 +111,7 @@ static void one_case(pp_grid *g, const pp_model_cfg *c, const pp_sched *s, const
     pp_partition_str(&part, parts, sizeof parts);
     pp_trainer *t = NULL;
     pp_exec_opts o;
-    pp_exec_opts_default(&o);
+    short_lead_opts(&o);
     pp_status st = pp_trainer_new(g, c, &part, s->stage_rank, &t);
     double loss[STEPS] = {0};
     int peak_ok = 1, walk_ok = 1, parts_ok = 1;
@@ -181,7 +181,7 @@ static pp_status cpu_both(pp_grid *g, const pp_sched *lowered, pp_trainer *t[2],
                           double flops[2])
 {
     pp_exec_opts o;
-    pp_exec_opts_default(&o);
+    short_lead_opts(&o);
     pp_status st = PP_OK;
     cpu[0] = cpu[1] = flops[0] = flops[1] = 0;
     for (int i = 0; i <= steps && st == PP_OK; i++) {
@@ -287,7 +287,7 @@ static void inference_case(pp_grid *g, const pp_model_cfg *c)
         MPI_Abort(MPI_COMM_WORLD, 1);
     pp_trainer *t = NULL;
     pp_exec_opts o;
-    pp_exec_opts_default(&o);
+    short_lead_opts(&o);
     pp_run *run = NULL;
     double loss;
     pp_status st = pp_trainer_new(g, c, &part, lo->stage_rank, &t);

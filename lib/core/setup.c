@@ -13,7 +13,8 @@
 
 /* Rank 0 sets the common start this far ahead, and more with more ranks
  * (on a machine with fewer cores than ranks they take turns to wake), so
- * that every rank has the time to hear of it. */
+ * that every rank has the time to hear of it; unless pp_exec_opts sets its
+ * own lead. */
 static const double PP_START_AHEAD_S = 0.02, PP_START_PER_RANK_S = 0.002;
 
 /* Waits for the n requests of the step's setting up, one by one; each one
@@ -189,7 +190,8 @@ pp_status pp_step_start_together(pp_step *step)
     ready.poll_s = step->o->poll_busy_s;
     pp_status st = pp_barrier_as(g->all, &ready);
     if (st != PP_OK) return st;
-    double t0 = g->rank == 0 ? pp_now() + PP_START_AHEAD_S + PP_START_PER_RANK_S * g->size : 0;
+    double ahead = step->o->start_ahead_s > 0 ? step->o->start_ahead_s : PP_START_AHEAD_S + PP_START_PER_RANK_S * g->size;
+    double t0 = g->rank == 0 ? pp_now() + ahead : 0;
     MPI_Request rq;   /* waited for asleep: ranks spinning in a broadcast would keep rank 0 from the core */
     if (MPI_Ibcast(&t0, 1, MPI_DOUBLE, 0, g->all, &rq) != MPI_SUCCESS) return PP_EMPI;
     st = pp_wait_as(&rq, &step->waiter);
