@@ -94,7 +94,7 @@ echo "this machine: the simulator with the probe's compute overshoot and message
 echo
 echo "Real compute: prediction for this machine against measured (mean and worst of $RUNS runs)"
 echo "demo 02: batch 256, width 256, hidden 1024, 8 blocks; the last of 3 steps; $(nproc) cores on this machine"
-printf '%3s  %-11s %4s  %9s %9s %9s  %-16s  %s\n' P schedule M formula "this mach" measured "diff" "target 0.5"
+printf '%3s  %-11s %4s  %9s %9s %9s %7s  %-16s  %s\n' P schedule M formula "this mach" measured spread "diff" "target 0.5"
 for P in 2 4; do
     for sched in gpipe 1f1b interleaved zbh1; do
         for i in $(seq "$RUNS"); do
@@ -103,15 +103,19 @@ for P in 2 4; do
             tail -n +2 "$tmp/r-$P-$sched-$i.csv"
         done | awk -F, '
             { k = $3; d = 100 * ($7 - $12); n[k]++; f[k] = 100 * $8; h[k] += 100 * $12; m[k] += 100 * $7; s[k] += d
-              if (!(k in w) || (d < 0 ? -d : d) > (w[k] < 0 ? -w[k] : w[k])) w[k] = d; name = $1; P = $2 }
+              if (!(k in w) || (d < 0 ? -d : d) > (w[k] < 0 ? -w[k] : w[k])) w[k] = d; name = $1; P = $2
+              if (!(k in lo) || 100 * $7 < lo[k]) lo[k] = 100 * $7
+              if (!(k in hi) || 100 * $7 > hi[k]) hi[k] = 100 * $7 }
             END { for (k in n) { mean = s[k] / n[k]
-                      printf "%3d  %-11s %4d  %7.2f %% %7.2f %% %7.2f %%  %+5.2f (worst %+5.2f)  %s\n", P, name, k, f[k],
-                             h[k] / n[k], m[k] / n[k], mean, w[k], (mean <= 0.5 && mean >= -0.5) ? "met" : "missed" } }' | sort -k3n
+                      printf "%3d  %-11s %4d  %7.2f %% %7.2f %% %7.2f %% %7.2f  %+5.2f (worst %+5.2f)  %s\n", P, name, k, f[k],
+                             h[k] / n[k], m[k] / n[k], hi[k] - lo[k], mean, w[k],
+                             (mean <= 0.5 && mean >= -0.5) ? "met" : "missed" } }' | sort -k3n
     done
 done
 echo "measured: the step's bubble (a compute that lost its core part-way counts as busy, a rank waiting"
 echo "for its first turn as idle); this machine: the simulator with the blocks' measured costs, the"
-echo "probe's delivery and, with more ranks than cores, the cores taken in turns"
+echo "probe's delivery and, with more ranks than cores, the cores taken in turns; spread: the largest"
+echo "measured bubble of the runs minus the smallest, in points (the run-to-run noise the target sits in)"
 
 # Many ranks on few cores: P = 16 and 32, M = 32, 10 ms ticks, 1F1B.
 echo

@@ -221,13 +221,14 @@ int main(int argc, char **argv)
         double turn_s;
         int sharing = pp_demo_sharing(&d, &cores, &turn_s);
         if (sharing > cores) {
-            char note[400], turns[120] = "each compute keeping its core to its end (no turn was measured)";
+            char note[480], turns[120] = "each compute keeping its core to its end (no turn was measured)";
             if (turn_s > 0)
                 snprintf(turns, sizeof turns, "in turns of %.2f ms, as long as the probe measured a rank keeps one",
                          1e3 * turn_s);
             snprintf(note, sizeof note, "note: %d ranks share this machine's %d cores (found by the probe): a rank "
-                     "whose message has come may wait for a core (idle: msg below), and a compute may lose its core "
-                     "part-way (busy: overrun below); here has the ranks take the cores %s", sharing, cores, turns);
+                     "whose message has come, or between two actions, may wait for a core (idle: msg and kit "
+                     "below), and a compute may lose its core part-way (busy: overrun below); here has the ranks "
+                     "take the cores %s", sharing, cores, turns);
             pp_report_wrap(stdout, note, "", "  ");
         }
         if (flagged)

@@ -11,7 +11,8 @@
  *   messages   each message's delivery, from the end of the compute that made
  *              it to when its receiver saw it (a late send counts here);
  *   kit        the rest: the kit's own time between one action's end (or a
- *              message's arrival) and the next action's start.
+ *              message's arrival) and the next action's start (with more
+ *              ranks than cores, a rank waiting there for its core too).
  * The last replay, with every one of them, gives back the measured step.
  */
 #ifndef PP_IDLE_H
