@@ -187,6 +187,10 @@ void pp_costs_flat(const pp_costs *c, int nstages, pp_costs *out);
 
 /* ---- waiting (clock.c) ---- */
 
+/* How long a rank setting up (the grid, the watchdog's table) sleeps between
+ * the tests of its request. */
+static const double PP_SET_UP_POLL_S = 1e-4;
+
 /* How a rank waits for a request: test, then sleep poll_s (0: test and
  * yield).  Inside a step the waiter also asks the watchdog: `look` between
  * tests (anything but PP_OK ends the wait), `group` when a collective of a

@@ -142,7 +142,10 @@ pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, int crowded, pp_watchdog 
     int nsize;
     MPI_Comm_size(node, &nsize);
     int everywhere = nsize == w->size, all_one = 0;
-    MPI_Allreduce(&everywhere, &all_one, 1, MPI_INT, MPI_LAND, all);
+    MPI_Request rq;   /* the small collectives here wait asleep (grid.c says why) */
+    if (MPI_Iallreduce(&everywhere, &all_one, 1, MPI_INT, MPI_LAND, all, &rq) != MPI_SUCCESS ||
+        pp_wait(&rq, PP_SET_UP_POLL_S) != PP_OK)
+        all_one = 0;
     if (all_one) {
         /* One segment, on rank 0: the head, the slots (on a 64-byte
          * boundary: they hold 8-byte values), the marks, the bells' counts. */
@@ -163,14 +166,16 @@ pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, int crowded, pp_watchdog 
             w->shared = 1;
             w->node = node;
             if (w->me == 0) memset(base, 0, (size_t)bytes);
-            MPI_Barrier(node);
+            pp_barrier(node, PP_SET_UP_POLL_S);
             /* on a crowded machine each rank sets up its own bell; nobody
              * rings one before all are (without them, no bells) */
 #ifdef __linux__
             w->bell_made = w->crowded && sem_init(&w->slot[w->me].bell, 1, 0) == 0;
 #endif
             w->crowded = w->bell_made;
-            MPI_Allreduce(MPI_IN_PLACE, &w->crowded, 1, MPI_INT, MPI_LAND, node);
+            if (MPI_Iallreduce(MPI_IN_PLACE, &w->crowded, 1, MPI_INT, MPI_LAND, node, &rq) != MPI_SUCCESS ||
+                pp_wait(&rq, PP_SET_UP_POLL_S) != PP_OK)
+                w->crowded = 0;
         }
     }
     if (!w->shared) {
@@ -187,7 +192,7 @@ void pp_watchdog_free(pp_watchdog *w)
 {
     if (!w) return;
     if (w->shared) {
-        MPI_Barrier(w->node);   /* no rank rings a bell any more */
+        pp_barrier(w->node, PP_SET_UP_POLL_S);   /* no rank rings a bell any more */
 #ifdef __linux__
         if (w->bell_made) sem_destroy(&w->slot[w->me].bell);
 #endif
