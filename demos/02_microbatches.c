@@ -226,7 +226,7 @@ int main(int argc, char **argv)
                 snprintf(turns, sizeof turns, "in turns of %.2f ms, as long as the probe measured a rank keeps one",
                          1e3 * turn_s);
             snprintf(note, sizeof note, "note: %d ranks share this machine's %d cores (found by the probe): a rank "
-                     "whose message has come, or between two actions, may wait for a core (idle: msg and kit "
+                     "may wait for a core once its message has come, or between two actions (idle: msg and kit "
                      "below), and a compute may lose its core part-way (busy: overrun below); here has the ranks "
                      "take the cores %s", sharing, cores, turns);
             pp_report_wrap(stdout, note, "", "  ");

@@ -23,8 +23,8 @@ static int check_failed;
 
 /* Collective over MPI_COMM_WORLD: on the job's first n ranks, a plain grid
  * over them, made from *sub (which the caller frees after the grid); NULL
- * on the other ranks.  The job ends if the grid cannot be made.  The ranks
- * left out of the cases before wait for the others dozing (pp_barrier), not
+ * on the other ranks.  The job ends if the grid cannot be made.  Ranks that
+ * sat out the previous cases wait for the others asleep (pp_barrier), not
  * spinning in MPI: with more ranks than cores they would take the cores the
  * cases run on. */
 static inline pp_grid *first_ranks(int n, MPI_Comm *sub)
@@ -43,9 +43,9 @@ static inline pp_grid *first_ranks(int n, MPI_Comm *sub)
 }
 
 /* The executor's options for the checks of many short steps: the defaults,
- * with the common start set 3 ms ahead of its broadcast instead of 20 ms and
- * more a rank (pp_exec_opts.start_ahead_s); a rank told late begins late,
- * which these checks allow (nothing they check runs faster for it). */
+ * with the common start set 3 ms ahead of its broadcast instead of the
+ * executor's own lead (pp_exec_opts.start_ahead_s); a rank told late begins
+ * late, which these checks allow (nothing they check runs faster for it). */
 static inline void short_lead_opts(pp_exec_opts *o)
 {
     pp_exec_opts_default(o);

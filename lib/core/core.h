@@ -189,7 +189,7 @@ void pp_costs_flat(const pp_costs *c, int nstages, pp_costs *out);
 
 /* How long a rank setting up (the grid, the watchdog's table) sleeps between
  * the tests of its request. */
-static const double PP_SET_UP_POLL_S = 1e-4;
+#define PP_SET_UP_POLL_S 1e-4
 
 /* How a rank waits for a request: test, then sleep poll_s (0: test and
  * yield).  Inside a step the waiter also asks the watchdog: `look` between

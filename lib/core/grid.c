@@ -19,8 +19,8 @@
  *
  * Setting up waits asleep where MPI lets it (nonblocking calls and
  * pp_wait): on a crowded machine a rank spinning in a blocking collective
- * keeps its core from the rank it waits for, and each of them took 8 to
- * 16 ms at 4 ranks on 2 cores, against 1 to 3 ms asleep.
+ * keeps its core from the rank it waits for, which then runs only when the
+ * scheduler takes the core back.
  */
 #define _GNU_SOURCE   /* sched_getaffinity: the cores this process may run on */
 #include "core.h"
@@ -195,13 +195,19 @@ static pp_status machine_cores(MPI_Comm node, int *cores)
 /* The communicators of the plain shape (every rank a stage: P = size,
  * T = D = 1) without a blocking split: the pipeline is all of them in
  * order, a duplicate made asleep; the tensor- and data-parallel groups are
- * this rank alone. */
+ * this rank alone (made from MPI_COMM_SELF, whose error handler they take;
+ * the kit sets none).  On a failure g's are left as they were. */
 static pp_status plain_shape(pp_grid *g)
 {
+    MPI_Comm pipe = MPI_COMM_NULL, tp = MPI_COMM_NULL, dp = MPI_COMM_NULL;
     MPI_Request rq;
-    if (MPI_Comm_idup(g->all, &g->pipe, &rq) != MPI_SUCCESS || pp_wait(&rq, PP_SET_UP_POLL_S) != PP_OK ||
-        MPI_Comm_dup(MPI_COMM_SELF, &g->tp) != MPI_SUCCESS || MPI_Comm_dup(MPI_COMM_SELF, &g->dp) != MPI_SUCCESS)
+    if (MPI_Comm_idup(g->all, &pipe, &rq) != MPI_SUCCESS) return PP_EMPI;
+    if (pp_wait(&rq, PP_SET_UP_POLL_S) != PP_OK) return PP_EMPI;   /* a request that failed: pipe is not made */
+    if (MPI_Comm_dup(MPI_COMM_SELF, &tp) != MPI_SUCCESS || MPI_Comm_dup(MPI_COMM_SELF, &dp) != MPI_SUCCESS) {
+        free_comm(&pipe), free_comm(&tp);
         return PP_EMPI;
+    }
+    g->pipe = pipe, g->tp = tp, g->dp = dp;
     g->pipe_rank = g->rank, g->tp_rank = g->dp_rank = 0;
     return PP_OK;
 }

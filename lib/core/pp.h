@@ -249,9 +249,9 @@ typedef struct {
     pp_link link;         /* the link every message between ranks crosses (gbps 0: none) */
     double poll_wait_s, poll_busy_s;  /* sleep between tests: waiting (or a held send due), "computing" */
     double spin_s;        /* test-and-yield at the edges (exec.c's slice()) */
-    double start_ahead_s; /* the common start is set this far ahead of its broadcast (0: 20 ms
-                             and 2 ms a rank); a rank told later begins late.  Tests of many short
-                             steps shorten it */
+    double start_ahead_s; /* the common start is set this far ahead of its broadcast (0: the
+                             executor's own lead, setup.c); a rank told later begins late.  Tests
+                             of many short steps shorten it */
     const struct pp_watch *watch;    /* the live view, or NULL */
     const struct pp_work *work;      /* real compute, or NULL for timed mode */
     const struct pp_device *device;  /* the device computes run on, or NULL: the host's cores */

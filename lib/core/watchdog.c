@@ -144,8 +144,10 @@ pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, int crowded, pp_watchdog 
     int everywhere = nsize == w->size, all_one = 0;
     MPI_Request rq;   /* the small collectives here wait asleep (grid.c says why) */
     if (MPI_Iallreduce(&everywhere, &all_one, 1, MPI_INT, MPI_LAND, all, &rq) != MPI_SUCCESS ||
-        pp_wait(&rq, PP_SET_UP_POLL_S) != PP_OK)
-        all_one = 0;
+        pp_wait(&rq, PP_SET_UP_POLL_S) != PP_OK) {
+        free(w);   /* the others may go on to share memory: the caller ends the job */
+        return PP_EMPI;
+    }
     if (all_one) {
         /* One segment, on rank 0: the head, the slots (on a 64-byte
          * boundary: they hold 8-byte values), the marks, the bells' counts. */
