@@ -82,3 +82,11 @@ pp_status pp_barrier(MPI_Comm comm, double poll_s)
     pp_waiter w = {.poll_s = poll_s};
     return pp_barrier_as(comm, &w);
 }
+
+pp_status pp_allreduce_asleep(const void *mine, void *all, int count, MPI_Datatype type, MPI_Op op,
+                              MPI_Comm comm)
+{
+    MPI_Request rq;
+    if (MPI_Iallreduce(mine, all, count, type, op, comm, &rq) != MPI_SUCCESS) return PP_EMPI;
+    return pp_wait(&rq, PP_SET_UP_POLL_S);
+}

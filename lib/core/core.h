@@ -213,6 +213,10 @@ pp_status pp_wait_until_as(double t, const pp_waiter *w);
 /* The waiter of the step under way: its collectives wait with it. */
 const pp_waiter *pp_step_waiter(const pp_step *step);
 pp_status pp_barrier_as(MPI_Comm comm, const pp_waiter *w);
+/* MPI_Allreduce for setting up, waiting asleep (PP_SET_UP_POLL_S) so that a
+ * rank waiting for another does not keep that rank from a shared core. */
+pp_status pp_allreduce_asleep(const void *mine, void *all, int count, MPI_Datatype type, MPI_Op op,
+                              MPI_Comm comm);
 /* For tests: adds an artificial offset (seconds) to this process's clock. */
 void pp_clock_inject_offset(double seconds);
 

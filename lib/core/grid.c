@@ -181,9 +181,7 @@ static pp_status machine_cores(MPI_Comm node, int *cores)
     } mine, all;
     memset(&mine, 0, sizeof mine);
     mine.unknown = !(sched_getaffinity(0, sizeof mine.set, &mine.set) == 0 && CPU_COUNT(&mine.set) > 0);
-    MPI_Request rq;
-    if (MPI_Iallreduce(&mine, &all, (int)sizeof mine, MPI_BYTE, MPI_BOR, node, &rq) != MPI_SUCCESS ||
-        pp_wait(&rq, PP_SET_UP_POLL_S) != PP_OK)
+    if (pp_allreduce_asleep(&mine, &all, (int)sizeof mine, MPI_BYTE, MPI_BOR, node) != PP_OK)
         return PP_EMPI;
     if (!all.unknown) *cores = CPU_COUNT(&all.set);
 #else

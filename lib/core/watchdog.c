@@ -142,9 +142,8 @@ pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, int crowded, pp_watchdog 
     int nsize;
     MPI_Comm_size(node, &nsize);
     int everywhere = nsize == w->size, all_one = 0;
-    MPI_Request rq;   /* the small collectives here wait asleep (grid.c says why) */
-    if (MPI_Iallreduce(&everywhere, &all_one, 1, MPI_INT, MPI_LAND, all, &rq) != MPI_SUCCESS ||
-        pp_wait(&rq, PP_SET_UP_POLL_S) != PP_OK) {
+    /* the small collectives here wait asleep (grid.c says why) */
+    if (pp_allreduce_asleep(&everywhere, &all_one, 1, MPI_INT, MPI_LAND, all) != PP_OK) {
         free(w);   /* the others may go on to share memory: the caller ends the job */
         return PP_EMPI;
     }
@@ -175,8 +174,7 @@ pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, int crowded, pp_watchdog 
             w->bell_made = w->crowded && sem_init(&w->slot[w->me].bell, 1, 0) == 0;
 #endif
             w->crowded = w->bell_made;
-            if (MPI_Iallreduce(MPI_IN_PLACE, &w->crowded, 1, MPI_INT, MPI_LAND, node, &rq) != MPI_SUCCESS ||
-                pp_wait(&rq, PP_SET_UP_POLL_S) != PP_OK)
+            if (pp_allreduce_asleep(MPI_IN_PLACE, &w->crowded, 1, MPI_INT, MPI_LAND, node) != PP_OK)
                 w->crowded = 0;
         }
     }
