@@ -46,7 +46,9 @@ static void heading(const pp_sched *s, const pp_partition *part, const pp_model_
     pp_report_wrap(stdout, line, "", "");
     snprintf(line, sizeof line, "all figures measured in this run except the formula and here columns; step time: "
              "the median over the steps; bubble: the last step's share, formula %s; here: predicted for this machine "
-             "(the blocks' measured costs, the delivery a short probe step measured, and the machine's cores)",
+             "before the last step, from the step before it (each stage's computes as long as they took there) and the "
+             "delivery a short probe step measured; with one step, or more ranks than cores, from the blocks' "
+             "measured costs (the ranks then taking the cores in turns)",
              s->family == PP_FAM_CUSTOM ? "n/a (a schedule from a file has none)" : pp_theory_bubble_step_text(s->family));
     pp_report_wrap(stdout, line, "", "");
     printf("\n");

@@ -3,8 +3,9 @@
 # matter most?  The random-schedule test (tests/test_random.c) must catch a
 # trainer that adds the weight gradients wrong, and the breakdown's test
 # (tests/test_idle.c) a breakdown that leaves a measured thing out or puts
-# it in the wrong part, and the executor's test (tests/test_mpi.c) a
-# waiting rank that sleeps past its message.  A copy of the kit in
+# it in the wrong part, the executor's test (tests/test_mpi.c) a waiting
+# rank that sleeps past its message, and tests/predict.sh a prediction of
+# demo 02's last step that leaves out how the step before went.  A copy of the kit in
 # build/mutant is built once; then for each mutant one line of the file is
 # changed, the test rebuilt (only that object and the test are made again)
 # and run.  The unchanged copy must pass it and every mutant must fail it.
@@ -24,8 +25,8 @@ if ! make -C "$out" -j2 tests/test_random tests/test_idle tests/test_mpi tests/t
 fi
 
 # try NAME WANT SED: the file ($file, a copy kept as $orig) changed by SED
-# (nothing when SED is empty), $test rebuilt and run as $run; WANT is pass
-# or fail.
+# (nothing when SED is empty), $test (or the program $target) rebuilt and
+# $run run; WANT is pass or fail.
 file=lib/model/train.c orig=train.c.orig test=test_random run="mpiexec -n 4 ./tests/test_random $cases"
 try() {
     name=$1 want=$2 expr=$3
@@ -38,7 +39,7 @@ try() {
         fi
     fi
     touch "$out/$file"
-    if ! make -C "$out" "tests/$test" >"$out/build.log" 2>&1; then
+    if ! make -C "$out" "${target:-tests/$test}" >"$out/build.log" 2>&1; then
         tail -5 "$out/build.log"
         echo "not ok - mutant '$name' does not build"
         return
@@ -127,3 +128,12 @@ try "a waiting rank that looks every 20 us instead of sleeping on its bell" fail
     's|^    int bell = i >= 0 \&\& step->posted_by;|    int bell = 0;|'
 }
 cp "$out/exec.c.orig" "$out/lib/core/exec.c"
+
+# The prediction for this machine made before demo 02's last step, from the
+# step before (lib/demo/demo.c), caught by tests/predict.sh.
+cp "$out/lib/demo/demo.c" "$out/demo.c.orig"
+file=lib/demo/demo.c orig=demo.c.orig test=predict.sh target=demos/02_microbatches run="sh tests/predict.sh"
+try "the prediction as it is" pass ""
+try "the last step predicted from the blocks' costs alone" fail \
+    's|in->here_step = here_from(d, s, in->took);|in->here_step = here_from(d, s, NULL);|'
+cp "$out/demo.c.orig" "$out/lib/demo/demo.c"

@@ -24,6 +24,7 @@ step sh tests/layers.sh
 step sh tests/bad_input.sh
 step sh tests/stream.sh
 step sh tests/balance.sh
+step sh tests/predict.sh
 step sh tests/hang.sh
 step sh tests/options.sh
 step sh tests/lessons.sh

@@ -49,6 +49,13 @@ struct pp_demo_state {
     int repeats;             /* rank 0: the last pp_demo_run's steps (--repeat), 0 if one */
     int rep, reps;           /* --repeat: the step under way is run rep of reps */
     double spread[2];        /* their lowest and highest measured bubble */
+    /* rank 0, real mode: how many times their cost each stage's computes took
+     * in the last step (took_n stages at M = took_M; took_n 0: none yet), and
+     * the bubble predicted before that step (for here_M, here_n stages) */
+    double took[PP_MAX_STAGES];
+    int took_n, took_M, took_checkpoint;
+    double here_step;
+    int here_M, here_n;
 };
 
 static const char *prog_name = "pp";
@@ -573,14 +580,54 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
     if (*meas) export_step(d, s, *meas);
 }
 
-double pp_demo_here(const pp_demo *d, const pp_sched *s)
+/* More ranks than cores on some machine (known after the probe)? */
+static int crowded(const pp_demo *d)
 {
-    pp_costs c;
+    for (int r = 0; r < d->in->here.ranks; r++) {
+        int cores;
+        if (pp_machine_sharing(&d->in->here, r, &cores) > cores) return 1;
+    }
+    return 0;
+}
+
+/* The bubble predicted for this machine; `took` (or NULL) multiplies each
+ * stage's cost by how long its computes took in the step before. */
+static double here_from(const pp_demo *d, const pp_sched *s, const double *took)
+{
+    pp_costs nominal = d->exec.costs, c;
+    double scale[PP_MAX_STAGES];
+    for (int k = 0; took && k < s->nstages; k++)
+        scale[k] = (nominal.stage_scale ? nominal.stage_scale[k] : 1.0) * took[k];
+    if (took) nominal.stage_scale = scale;
     pp_run *pred = NULL;
-    pp_costs_here(&d->exec.costs, &d->in->here, s, d->exec.work == NULL, &c);
+    pp_costs_here(&nominal, &d->in->here, s, d->exec.work == NULL, &c);
     double b = pp_simulate(s, &c, &pred) == PP_OK ? pp_run_bubble_step(pred) : -1;
     pp_run_free(pred);
     return b;
+}
+
+double pp_demo_here(const pp_demo *d, const pp_sched *s)
+{
+    const pp_demo_state *in = d->in;
+    if (d->exec.work && in->here_M == s->nmb && in->here_n == s->nstages) return in->here_step;
+    return here_from(d, s, NULL);
+}
+
+/* Real mode, rank 0, after a step: how many times their cost each stage's
+ * computes took in it. */
+static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
+{
+    pp_demo_state *in = d->in;
+    double took[PP_MAX_STAGES] = {0}, cost[PP_MAX_STAGES] = {0};
+    for (int p = 0; p < meas->nrows; p++)
+        for (int i = 0; i < meas->ranks[p].n; i++) {
+            const pp_event *e = &meas->ranks[p].ev[i];
+            if (e->type != PP_EV_COMPUTE || e->stage < 0 || e->stage >= s->nstages) continue;
+            took[e->stage] += e->t1 - e->t0;
+            cost[e->stage] += pp_cost_s(&d->exec.costs, (pp_kind)e->kind, e->stage, NULL);
+        }
+    for (int k = 0; k < s->nstages; k++) in->took[k] = cost[k] > 0 ? took[k] / cost[k] : 1.0;
+    in->took_n = s->nstages, in->took_M = s->nmb, in->took_checkpoint = d->opt.model.checkpoint;
 }
 
 int pp_demo_sharing(const pp_demo *d, int *cores, double *turn_s)
@@ -731,6 +778,7 @@ static void measure_costs(pp_demo *d, int M)
     if (d->grid->rank == 0)
         PP_CHECK(pp_model_measure(&slice, slice.batch / (d->grid->D * M), in->cost), "could not measure the model");
     pp_demo_share_measured(d, in->cost, PP_MODEL_NCOSTS);
+    in->took_n = 0;   /* new costs: the last step's measure against the old ones */
     in->cost_M = M;
     in->cost_cfg = d->opt.model;
     pp_costs *c = &d->exec.costs;
@@ -887,8 +935,21 @@ void pp_demo_train(pp_demo *d, pp_trainer *t, const pp_sched *s, pp_run **pred, 
         part.first[k] = first, part.first[k + 1] = first + n;
     }
     stage_scales(d, &part);
+    /* Rank 0 predicts the step for this machine before it runs, where every
+     * rank has a core of its own and a step before it ran at this M: from how
+     * long each stage's computes took in that step (inside a step a compute
+     * may run slower than the block measured alone).  Else pp_demo_here
+     * predicts from the blocks' measured costs (with more ranks than cores,
+     * taking turns on the cores). */
+    pp_demo_state *in = d->in;
+    in->here_M = in->here_n = 0;   /* none made: pp_demo_here works it out from the blocks */
+    if (d->grid->rank == 0 && d->grid->T * d->grid->D == 1 && in->took_n == s->nstages && in->took_M == s->nmb &&
+        in->took_checkpoint == d->opt.model.checkpoint && !crowded(d)) {
+        in->here_step = here_from(d, s, in->took);
+        in->here_M = s->nmb, in->here_n = s->nstages;
+    }
     run_step(d, s, pred, meas, t, loss);
-    if (*meas) export_step(d, s, *meas);
+    if (*meas) note_took(d, s, *meas), export_step(d, s, *meas);
 }
 
 void pp_demo_train_steps(pp_demo *d, pp_trainer *t, const pp_sched *s, double *loss, pp_run **last)
