@@ -46,9 +46,9 @@ static void heading(const pp_sched *s, const pp_partition *part, const pp_model_
     pp_report_wrap(stdout, line, "", "");
     snprintf(line, sizeof line, "all figures measured in this run except the formula and here columns; step time: "
              "the median over the steps; bubble: the last step's share, formula %s; here: predicted for this machine "
-             "before the last step, from the step before it (each stage's computes as long as they took there) and the "
-             "delivery a short probe step measured; with one step, or more ranks than cores, from the blocks' "
-             "measured costs (the ranks then taking the cores in turns)",
+             "before the last step, from how long each stage's computes took in the step before and the delivery a "
+             "short probe step measured (with one step, or more ranks than cores: the blocks' costs measured alone "
+             "instead, and with more ranks than cores the ranks taking the cores in turns)",
              s->family == PP_FAM_CUSTOM ? "n/a (a schedule from a file has none)" : pp_theory_bubble_step_text(s->family));
     pp_report_wrap(stdout, line, "", "");
     printf("\n");

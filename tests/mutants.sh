@@ -4,8 +4,8 @@
 # trainer that adds the weight gradients wrong, and the breakdown's test
 # (tests/test_idle.c) a breakdown that leaves a measured thing out or puts
 # it in the wrong part, the executor's test (tests/test_mpi.c) a waiting
-# rank that sleeps past its message, and tests/predict.sh a prediction of
-# demo 02's last step that leaves out how the step before went.  A copy of the kit in
+# rank that sleeps past its message, and tests/predict.sh a prediction
+# of demo 02's last step that leaves out how the step before went.  A copy of the kit in
 # build/mutant is built once; then for each mutant one line of the file is
 # changed, the test rebuilt (only that object and the test are made again)
 # and run.  The unchanged copy must pass it and every mutant must fail it.
@@ -137,3 +137,4 @@ try "the prediction as it is" pass ""
 try "the last step predicted from the blocks' costs alone" fail \
     's|in->here_step = here_from(d, s, in->took);|in->here_step = here_from(d, s, NULL);|'
 cp "$out/demo.c.orig" "$out/lib/demo/demo.c"
+target=

@@ -2,9 +2,10 @@
 # predict.sh -- demo 02's prediction for this machine (the `here` column) in
 # real mode: before the last step it takes each stage's computes as long as
 # they took in the step before, so a compute that runs slow in every step
-# (--fault slow:1, three times its cost) is in the prediction, which a
-# prediction from the blocks' measured costs (one step) leaves out.  Up to
-# four tries on a busy machine, whose speed changes from step to step.
+# (--fault slow:1: rank 1's compute of micro-batch M/2 takes three times as
+# long) is in the prediction, which a prediction from the blocks' costs
+# measured alone (one step) leaves out.  Up to four tries on a busy
+# machine, whose speed changes from step to step.
 cd "$(dirname "$0")/.." || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -15,9 +16,10 @@ if [ "$cores" -lt 2 ]; then
     exit 0
 fi
 
-# run STEPS: demo 02's CSV row for M=8 (a wider model: a step of ~0.1 s)
+# run STEPS: demo 02's CSV row for M=4 (a wider model than the default, so
+# that a step is long beside the machine's noise)
 run() {
-    mpiexec -n 2 ./demos/02_microbatches --no-tui --schedule gpipe -m 8 --batch 256 --width 256 --hidden 1024 \
+    mpiexec -n 2 ./demos/02_microbatches --no-tui --schedule gpipe -m 4 --batch 256 --width 256 --hidden 1024 \
         --fault slow:1 --steps "$1" --csv "$tmp/$1.csv" >"$tmp/out" 2>&1 || return 1
     tail -n +2 "$tmp/$1.csv"
 }
@@ -31,7 +33,7 @@ while :; do
         exit 1
     }
     # fields of a row: 7 the measured bubble, 12 here (shares of the step);
-    # the second row's are 19 on
+    # the two rows joined, the second row's field n is field 19 + n
     set -- $(echo "$one,$three" | awk -F, '{ printf "%.2f %.2f %.2f", 100 * $12, 100 * $31, 100 * $26 }')
     blocks=$1 before=$2 measured=$3
     good=$(awk -v b="$blocks" -v p="$before" -v m="$measured" 'BEGIN {

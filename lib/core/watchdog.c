@@ -142,7 +142,6 @@ pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, int crowded, pp_watchdog 
     int nsize;
     MPI_Comm_size(node, &nsize);
     int everywhere = nsize == w->size, all_one = 0;
-    /* the small collectives here wait asleep (grid.c says why) */
     if (pp_allreduce_asleep(&everywhere, &all_one, 1, MPI_INT, MPI_LAND, all) != PP_OK) {
         free(w);   /* the others may go on to share memory: the caller ends the job */
         return PP_EMPI;

@@ -27,6 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Which schedule a figure was worked out for: its name, family and sizes. */
+typedef struct {
+    char name[sizeof ((pp_sched *)0)->name];
+    pp_family family;
+    int nranks, nstages, nmb, chunks;
+} sched_key;
+
 /* What the demos need and do not show: the live view, the export files, the
  * terminal until the view opens, and in real mode the measured costs. */
 struct pp_demo_state {
@@ -51,11 +58,12 @@ struct pp_demo_state {
     double spread[2];        /* their lowest and highest measured bubble */
     /* rank 0, real mode: how many times their cost each stage's computes took
      * in the last step (took_n stages at M = took_M; took_n 0: none yet), and
-     * the bubble predicted before that step (for here_M, here_n stages) */
+     * the bubble predicted before that step (for schedule here_for; its name
+     * empty: none) */
     double took[PP_MAX_STAGES];
     int took_n, took_M, took_checkpoint;
     double here_step;
-    int here_M, here_n;
+    sched_key here_for;
 };
 
 static const char *prog_name = "pp";
@@ -486,6 +494,69 @@ static int weights_even(const pp_demo *d, const pp_sched *s)
     return 1;
 }
 
+/* More ranks than cores on some machine (known after the probe)? */
+static int crowded(const pp_demo *d)
+{
+    for (int r = 0; r < d->in->here.ranks; r++) {
+        int cores;
+        if (pp_machine_sharing(&d->in->here, r, &cores) > cores) return 1;
+    }
+    return 0;
+}
+
+/* The bubble predicted for this machine; `took` (or NULL) multiplies each
+ * stage's cost by how long its computes took in the step before. */
+static double here_from(const pp_demo *d, const pp_sched *s, const double *took)
+{
+    pp_costs nominal = d->exec.costs, c;
+    double scale[PP_MAX_STAGES];
+    for (int k = 0; took && k < s->nstages && k < PP_MAX_STAGES; k++)
+        scale[k] = (nominal.stage_scale ? nominal.stage_scale[k] : 1.0) * took[k];
+    if (took) nominal.stage_scale = scale;
+    pp_run *pred = NULL;
+    pp_costs_here(&nominal, &d->in->here, s, d->exec.work == NULL, &c);
+    double b = pp_simulate(s, &c, &pred) == PP_OK ? pp_run_bubble_step(pred) : -1;
+    pp_run_free(pred);
+    return b;
+}
+
+/* Real mode, rank 0, after a step: how many times their cost each stage's
+ * computes took in it. */
+static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
+{
+    pp_demo_state *in = d->in;
+    double took[PP_MAX_STAGES] = {0}, cost[PP_MAX_STAGES] = {0};
+    for (int p = 0; p < meas->nrows; p++)
+        for (int i = 0; i < meas->ranks[p].n; i++) {
+            const pp_event *e = &meas->ranks[p].ev[i];
+            if (e->type != PP_EV_COMPUTE || e->stage < 0 || e->stage >= s->nstages || e->stage >= PP_MAX_STAGES)
+                continue;
+            took[e->stage] += e->t1 - e->t0;
+            cost[e->stage] += pp_cost_s(&d->exec.costs, (pp_kind)e->kind, e->stage, NULL);
+        }
+    for (int k = 0; k < s->nstages && k < PP_MAX_STAGES; k++) in->took[k] = cost[k] > 0 ? took[k] / cost[k] : 1.0;
+    in->took_n = s->nstages, in->took_M = s->nmb, in->took_checkpoint = d->opt.model.checkpoint;
+}
+
+/* Real mode, rank 0, after the probe: the bubble predicted for this machine
+ * before step s runs.  Where every rank has a core of its own and a step
+ * before ran at this M, from how long each stage's computes took in that
+ * step (inside a step a compute may run slower than the block measured
+ * alone); else none is kept, and pp_demo_here predicts from the blocks'
+ * measured costs (with more ranks than cores, taking turns on the cores). */
+static void predict_step(pp_demo *d, const pp_sched *s)
+{
+    pp_demo_state *in = d->in;
+    in->here_for.name[0] = 0;
+    if (in->took_n != s->nstages || in->took_M != s->nmb || in->took_checkpoint != d->opt.model.checkpoint ||
+        crowded(d))
+        return;
+    in->here_step = here_from(d, s, in->took);
+    memcpy(in->here_for.name, s->name, sizeof s->name);
+    in->here_for.family = s->family, in->here_for.nranks = s->nranks, in->here_for.nstages = s->nstages;
+    in->here_for.nmb = s->nmb, in->here_for.chunks = s->chunks;
+}
+
 /* One step, timed (t NULL) or training t: predicted, run with the view, exported. */
 static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas, pp_trainer *t, double *loss)
 {
@@ -512,6 +583,7 @@ static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas
         pp_machine_free(&in->here);
         PP_CHECK(pp_probe_machine(d->grid, &probe, &in->here), "probing this machine");
     }
+    if (t && wanted && d->grid->rank == 0) predict_step(d, s);
     if (d->tui && !in->live) open_view(d);
     if (in->view) pp_view_repeat(in->view, in->rep, in->reps);
     if (in->live) {
@@ -520,6 +592,7 @@ static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas
     }
     if (t) PP_CHECK(pp_trainer_step(t, s, &d->exec, meas, loss), "the training step failed");
     else PP_CHECK(pp_exec_step(d->grid, s, &d->exec, meas), "the timed run failed");
+    if (t && wanted && *meas) note_took(d, s, *meas);
     if (in->live) {
         d->quit = pp_live_quit(in->live);
     } else {
@@ -580,54 +653,13 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
     if (*meas) export_step(d, s, *meas);
 }
 
-/* More ranks than cores on some machine (known after the probe)? */
-static int crowded(const pp_demo *d)
-{
-    for (int r = 0; r < d->in->here.ranks; r++) {
-        int cores;
-        if (pp_machine_sharing(&d->in->here, r, &cores) > cores) return 1;
-    }
-    return 0;
-}
-
-/* The bubble predicted for this machine; `took` (or NULL) multiplies each
- * stage's cost by how long its computes took in the step before. */
-static double here_from(const pp_demo *d, const pp_sched *s, const double *took)
-{
-    pp_costs nominal = d->exec.costs, c;
-    double scale[PP_MAX_STAGES];
-    for (int k = 0; took && k < s->nstages; k++)
-        scale[k] = (nominal.stage_scale ? nominal.stage_scale[k] : 1.0) * took[k];
-    if (took) nominal.stage_scale = scale;
-    pp_run *pred = NULL;
-    pp_costs_here(&nominal, &d->in->here, s, d->exec.work == NULL, &c);
-    double b = pp_simulate(s, &c, &pred) == PP_OK ? pp_run_bubble_step(pred) : -1;
-    pp_run_free(pred);
-    return b;
-}
-
 double pp_demo_here(const pp_demo *d, const pp_sched *s)
 {
-    const pp_demo_state *in = d->in;
-    if (d->exec.work && in->here_M == s->nmb && in->here_n == s->nstages) return in->here_step;
+    const sched_key *f = &d->in->here_for;
+    if (d->exec.work && f->name[0] && strcmp(f->name, s->name) == 0 && f->family == s->family &&
+        f->nranks == s->nranks && f->nstages == s->nstages && f->nmb == s->nmb && f->chunks == s->chunks)
+        return d->in->here_step;
     return here_from(d, s, NULL);
-}
-
-/* Real mode, rank 0, after a step: how many times their cost each stage's
- * computes took in it. */
-static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
-{
-    pp_demo_state *in = d->in;
-    double took[PP_MAX_STAGES] = {0}, cost[PP_MAX_STAGES] = {0};
-    for (int p = 0; p < meas->nrows; p++)
-        for (int i = 0; i < meas->ranks[p].n; i++) {
-            const pp_event *e = &meas->ranks[p].ev[i];
-            if (e->type != PP_EV_COMPUTE || e->stage < 0 || e->stage >= s->nstages) continue;
-            took[e->stage] += e->t1 - e->t0;
-            cost[e->stage] += pp_cost_s(&d->exec.costs, (pp_kind)e->kind, e->stage, NULL);
-        }
-    for (int k = 0; k < s->nstages; k++) in->took[k] = cost[k] > 0 ? took[k] / cost[k] : 1.0;
-    in->took_n = s->nstages, in->took_M = s->nmb, in->took_checkpoint = d->opt.model.checkpoint;
 }
 
 int pp_demo_sharing(const pp_demo *d, int *cores, double *turn_s)
@@ -935,21 +967,8 @@ void pp_demo_train(pp_demo *d, pp_trainer *t, const pp_sched *s, pp_run **pred, 
         part.first[k] = first, part.first[k + 1] = first + n;
     }
     stage_scales(d, &part);
-    /* Rank 0 predicts the step for this machine before it runs, where every
-     * rank has a core of its own and a step before it ran at this M: from how
-     * long each stage's computes took in that step (inside a step a compute
-     * may run slower than the block measured alone).  Else pp_demo_here
-     * predicts from the blocks' measured costs (with more ranks than cores,
-     * taking turns on the cores). */
-    pp_demo_state *in = d->in;
-    in->here_M = in->here_n = 0;   /* none made: pp_demo_here works it out from the blocks */
-    if (d->grid->rank == 0 && d->grid->T * d->grid->D == 1 && in->took_n == s->nstages && in->took_M == s->nmb &&
-        in->took_checkpoint == d->opt.model.checkpoint && !crowded(d)) {
-        in->here_step = here_from(d, s, in->took);
-        in->here_M = s->nmb, in->here_n = s->nstages;
-    }
     run_step(d, s, pred, meas, t, loss);
-    if (*meas) note_took(d, s, *meas), export_step(d, s, *meas);
+    if (*meas) export_step(d, s, *meas);
 }
 
 void pp_demo_train_steps(pp_demo *d, pp_trainer *t, const pp_sched *s, double *loss, pp_run **last)

@@ -132,10 +132,11 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas);
 int pp_demo_spread(const pp_demo *d, double *lo, double *hi);
 /* The bubble (share of the step) that lowered schedule s is predicted to
  * have on this machine: its costs with the probe's figures added (probed
- * before the first step; timed mode adds the computes' overshoot too).  In
- * real mode, for the last step of pp_demo_train at s's M where every rank
- * has a core, each stage's cost is as long as its computes took in the step
- * before (the prediction made before that last step). */
+ * before the first step; timed mode adds the computes' overshoot too).  For
+ * the last step pp_demo_train ran, if it ran s, the prediction made before
+ * it: where that step had a step before it at the same M and --checkpoint,
+ * every rank a core of its own and T = D = 1, each stage's cost is as long
+ * as its computes took in the step before. */
 double pp_demo_here(const pp_demo *d, const pp_sched *s);
 /* After the probe: how many ranks run on rank 0's machine (0: not known),
  * its cores in *cores, and in *turn_s how long a rank keeps a core when
