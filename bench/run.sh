@@ -88,9 +88,11 @@ echo "this machine: the simulator with the probe's compute overshoot and message
 
 # Real compute (demo 02 training its model) on P = 2 ranks, one per core
 # here, and P = 4: the prediction for this machine, made before the last
-# step, from how long each stage's computes took in the step before and the
-# probe's delivery; where ranks outnumber cores, from the blocks' measured
-# costs, the cores taken in turns as long as the probe found a rank keeps one.
+# step, from how long each stage's computes and the messages waited for
+# took in the step before (the second of 3; the first warms the caches);
+# where ranks outnumber cores, from the blocks' measured costs and the
+# probe's delivery, the cores taken in turns as long as the probe found a
+# rank keeps one.
 # Target: within 0.5 points of the measured bubble.
 echo
 echo "Real compute: prediction for this machine against measured (mean and worst of $RUNS runs)"
@@ -115,9 +117,9 @@ for P in 2 4; do
 done
 echo "measured: the step's bubble (a compute that lost its core part-way counts as busy, a rank waiting"
 echo "for its first turn as idle); this machine: the simulator, before the last step, with each stage's"
-echo "computes as long as they took in the step before and the probe's delivery (with more ranks than"
-echo "cores: the blocks' measured costs, the cores taken in turns); spread: the largest measured bubble"
-echo "of the runs minus the smallest, in points (the run-to-run noise the target sits in)"
+echo "computes and each message as long as they took in the step before (with more ranks than cores: the"
+echo "blocks' measured costs, the probe's delivery, the cores taken in turns); spread: the largest measured"
+echo "bubble of the runs minus the smallest, in points (the run-to-run noise the target sits in)"
 
 # Many ranks on few cores: P = 16 and 32, M = 32, 10 ms ticks, 1F1B.
 echo

@@ -35,20 +35,22 @@ static int cmp(const void *a, const void *b)
  * view it comes after the picture, not under it). */
 static void heading(const pp_sched *s, const pp_partition *part, const pp_model_cfg *c, int P)
 {
-    char parts[128], line[512], chunks[64] = "";
+    char parts[128], line[768], chunks[64] = "";
     pp_partition_str(part, parts, sizeof parts);
     if (s->chunks > 1) snprintf(chunks, sizeof chunks, " x %d chunks = %d stages", s->chunks, s->nstages);
     snprintf(line, sizeof line, "the %s schedule; a batch of %d samples through %d blocks (width %d, hidden %d) "
-             "on %d rank%s%s (blocks%s %s), %d steps per M; %s%s", s->name, c->batch, c->depth, c->width,
-             c->hidden, P, P == 1 ? "" : "s", chunks, chunks[0] ? " per stage" : "", parts, c->steps, pp_backend_name(),
+             "on %d rank%s%s (blocks%s %s), %d step%s per M; %s%s", s->name, c->batch, c->depth, c->width,
+             c->hidden, P, P == 1 ? "" : "s", chunks, chunks[0] ? " per stage" : "", parts, c->steps,
+             c->steps == 1 ? "" : "s", pp_backend_name(),
              c->checkpoint ? "; with activation checkpointing (--checkpoint: each backward runs its forward again; "
                              "GFLOP/s counts the model's multiplies only, not the recompute)" : "");
     pp_report_wrap(stdout, line, "", "");
     snprintf(line, sizeof line, "all figures measured in this run except the formula and here columns; step time: "
              "the median over the steps; bubble: the last step's share, formula %s; here: predicted for this machine "
-             "before the last step, from how long each stage's computes took in the step before and the delivery a "
-             "short probe step measured (with one step, or more ranks than cores: the blocks' costs measured alone "
-             "instead, and with more ranks than cores the ranks taking the cores in turns)",
+             "before the last step, from the steps before it (the median over them, the first left out when there are "
+             "more): how long each stage's computes took, and a message waited for; with one step, or more ranks "
+             "than cores, from the blocks' costs measured alone and the delivery a short probe step measured (and "
+             "with more ranks than cores the ranks taking the cores in turns)",
              s->family == PP_FAM_CUSTOM ? "n/a (a schedule from a file has none)" : pp_theory_bubble_step_text(s->family));
     pp_report_wrap(stdout, line, "", "");
     printf("\n");
@@ -79,9 +81,11 @@ static void parts_table(const pp_demo *d, const pp_idle *parts, int n)
         printf(" %+7.2f %+7.2f %+8.2f %+7.2f %+7.2f %+7.2f %5d\n", pt[PP_PART_SCHEDULE], pt[PP_PART_IMBALANCE],
                pt[PP_PART_OVERRUN], pt[PP_PART_LATE], pt[PP_PART_MESSAGES], pt[PP_PART_REACTION], x->hops);
     }
-    printf("sched: the schedule with every stage at the mean cost, against the formula;\n"
-           "imbal: stages' own costs; overrun: computes past their stage's cost; msg:\n"
-           "deliveries; kit: the kit's own time between actions (all measured)\n");
+    printf("sched: the schedule with every stage at the mean cost, against the formula\n"
+           "(computed); measured: imbal: stages' own costs; overrun: computes past their\n"
+           "stage's cost (below 0: faster than the blocks measured alone); late: ranks\n"
+           "starting after the common start; msg: deliveries; kit: the kit's own time\n"
+           "between actions; hops: messages on the critical path (a count)\n");
 }
 
 static void loss_table(const pp_demo *d, const double *losses, const double *maxdiff, int from_file)

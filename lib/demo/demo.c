@@ -34,6 +34,9 @@ typedef struct {
     int nranks, nstages, nmb, chunks;
 } sched_key;
 
+/* The earlier steps' computes a prediction in real mode reads at most. */
+enum { TOOK_KEEP = 8 };
+
 /* What the demos need and do not show: the live view, the export files, the
  * terminal until the view opens, and in real mode the measured costs. */
 struct pp_demo_state {
@@ -56,12 +59,14 @@ struct pp_demo_state {
     int repeats;             /* rank 0: the last pp_demo_run's steps (--repeat), 0 if one */
     int rep, reps;           /* --repeat: the step under way is run rep of reps */
     double spread[2];        /* their lowest and highest measured bubble */
-    /* rank 0, real mode: how many times their cost each stage's computes took
-     * in the last step (took_n stages at M = took_M; took_n 0: none yet), and
-     * the bubble predicted before that step (for schedule here_for; its name
-     * empty: none) */
-    double took[PP_MAX_STAGES];
-    int took_n, took_M, took_checkpoint;
+    /* rank 0, real mode: for each step so far at M = took_M (took_steps of
+     * them, the first and the latest TOOK_KEEP - 1 after it), how many times
+     * its cost each of took_n stages' computes took (took_n 0: none yet);
+     * and the bubble predicted before the last step (for schedule here_for;
+     * its name empty: none) */
+    double took[TOOK_KEEP][PP_MAX_STAGES];
+    double took_delivery[TOOK_KEEP]; /* and the mean delivery of a message waited for (s; < 0: none) */
+    int took_steps, took_n, took_M, took_checkpoint;
     double here_step;
     sched_key here_for;
 };
@@ -505,23 +510,26 @@ static int crowded(const pp_demo *d)
 }
 
 /* The bubble predicted for this machine; `took` (or NULL) multiplies each
- * stage's cost by how long its computes took in the step before. */
-static double here_from(const pp_demo *d, const pp_sched *s, const double *took)
+ * stage's cost by how long its computes took in the steps before, and a
+ * message takes `delivery` seconds (below 0: as long as the probe found). */
+static double here_from(const pp_demo *d, const pp_sched *s, const double *took, double delivery)
 {
     pp_costs nominal = d->exec.costs, c;
     double scale[PP_MAX_STAGES];
     for (int k = 0; took && k < s->nstages && k < PP_MAX_STAGES; k++)
         scale[k] = (nominal.stage_scale ? nominal.stage_scale[k] : 1.0) * took[k];
     if (took) nominal.stage_scale = scale;
+    pp_machine m = d->in->here;
+    if (delivery >= 0) m.delivery_s = delivery;
     pp_run *pred = NULL;
-    pp_costs_here(&nominal, &d->in->here, s, d->exec.work == NULL, &c);
+    pp_costs_here(&nominal, &m, s, d->exec.work == NULL, &c);
     double b = pp_simulate(s, &c, &pred) == PP_OK ? pp_run_bubble_step(pred) : -1;
     pp_run_free(pred);
     return b;
 }
 
 /* Real mode, rank 0, after a step: how many times their cost each stage's
- * computes took in it. */
+ * computes took in it, and the mean delivery of a message waited for. */
 static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
 {
     pp_demo_state *in = d->in;
@@ -534,24 +542,60 @@ static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
             took[e->stage] += e->t1 - e->t0;
             cost[e->stage] += pp_cost_s(&d->exec.costs, (pp_kind)e->kind, e->stage, NULL);
         }
-    for (int k = 0; k < s->nstages && k < PP_MAX_STAGES; k++) in->took[k] = cost[k] > 0 ? took[k] / cost[k] : 1.0;
+    if (in->took_n != s->nstages || in->took_M != s->nmb || in->took_checkpoint != d->opt.model.checkpoint)
+        in->took_steps = 0;   /* the first step at this M */
+    if (in->took_steps == TOOK_KEEP) {   /* full: the oldest after the first makes room */
+        memmove(in->took[1], in->took[2], (TOOK_KEEP - 2) * sizeof in->took[0]);
+        memmove(&in->took_delivery[1], &in->took_delivery[2], (TOOK_KEEP - 2) * sizeof in->took_delivery[0]);
+        in->took_steps--;
+    }
+    pp_idle parts;
+    int waited = pp_idle_breakdown(s, &d->exec.costs, meas, &parts) == PP_OK && parts.ok && parts.waited_mean_s > 0;
+    in->took_delivery[in->took_steps] = waited ? parts.waited_mean_s : -1;
+    double *row = in->took[in->took_steps++];
+    for (int k = 0; k < s->nstages && k < PP_MAX_STAGES; k++) row[k] = cost[k] > 0 ? took[k] / cost[k] : 1.0;
     in->took_n = s->nstages, in->took_M = s->nmb, in->took_checkpoint = d->opt.model.checkpoint;
 }
 
+static int by_value(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* The median of v[n] (n > 0; sorts v). */
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, by_value);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /* Real mode, rank 0, after the probe: the bubble predicted for this machine
- * before step s runs.  Where every rank has a core of its own and a step
- * before ran at this M, from how long each stage's computes took in that
- * step (inside a step a compute may run slower than the block measured
- * alone); else none is kept, and pp_demo_here predicts from the blocks'
- * measured costs (with more ranks than cores, taking turns on the cores). */
+ * before step s runs.  Where every rank has a core of its own and steps
+ * before it ran at this M, from how long each stage's computes took in them
+ * (inside a step a compute may run slower than the block measured alone)
+ * and how long a message waited for took to arrive (a rank that has just
+ * begun to wait is still awake; the probe's ranks mostly slept): the median
+ * over those steps, leaving out the first when there are more (it warms the
+ * caches).  Else none is kept, and pp_demo_here predicts from the blocks'
+ * measured costs and the probe (with more ranks than cores, taking turns on
+ * the cores). */
 static void predict_step(pp_demo *d, const pp_sched *s)
 {
     pp_demo_state *in = d->in;
     in->here_for.name[0] = 0;
-    if (in->took_n != s->nstages || in->took_M != s->nmb || in->took_checkpoint != d->opt.model.checkpoint ||
-        crowded(d))
+    if (in->took_steps == 0 || in->took_n != s->nstages || in->took_M != s->nmb ||
+        in->took_checkpoint != d->opt.model.checkpoint || crowded(d))
         return;
-    in->here_step = here_from(d, s, in->took);
+    int first = in->took_steps > 1, n = in->took_steps - first, known = 0;
+    double took[PP_MAX_STAGES], v[TOOK_KEEP];
+    for (int k = 0; k < s->nstages && k < PP_MAX_STAGES; k++) {
+        for (int j = 0; j < n; j++) v[j] = in->took[first + j][k];
+        took[k] = median(v, n);
+    }
+    for (int j = 0; j < n; j++)
+        if (in->took_delivery[first + j] >= 0) v[known++] = in->took_delivery[first + j];
+    in->here_step = here_from(d, s, took, known ? median(v, known) : -1);
     memcpy(in->here_for.name, s->name, sizeof s->name);
     in->here_for.family = s->family, in->here_for.nranks = s->nranks, in->here_for.nstages = s->nstages;
     in->here_for.nmb = s->nmb, in->here_for.chunks = s->chunks;
@@ -659,7 +703,7 @@ double pp_demo_here(const pp_demo *d, const pp_sched *s)
     if (d->exec.work && f->name[0] && strcmp(f->name, s->name) == 0 && f->family == s->family &&
         f->nranks == s->nranks && f->nstages == s->nstages && f->nmb == s->nmb && f->chunks == s->chunks)
         return d->in->here_step;
-    return here_from(d, s, NULL);
+    return here_from(d, s, NULL, -1);
 }
 
 int pp_demo_sharing(const pp_demo *d, int *cores, double *turn_s)
@@ -810,7 +854,7 @@ static void measure_costs(pp_demo *d, int M)
     if (d->grid->rank == 0)
         PP_CHECK(pp_model_measure(&slice, slice.batch / (d->grid->D * M), in->cost), "could not measure the model");
     pp_demo_share_measured(d, in->cost, PP_MODEL_NCOSTS);
-    in->took_n = 0;   /* new costs: the last step's measure against the old ones */
+    in->took_n = 0;   /* new costs: the steps' measures were against the old ones */
     in->cost_M = M;
     in->cost_cfg = d->opt.model;
     pp_costs *c = &d->exec.costs;
