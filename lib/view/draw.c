@@ -316,10 +316,10 @@ static void draw_title(const pp_view_model *m, int w)
     if (m->reps > 1) snprintf(parts[1] + strlen(parts[1]), sizeof parts[1] - strlen(parts[1]), " run %d/%d", m->rep, m->reps);
     double ms = m->tick0_s * 1e3;
     if (m->real && (m->kinds[PP_I] || m->kinds[PP_W]))
-        snprintf(parts[3], sizeof parts[3], "real compute: F=%.2f I=%.2f W=%.2f ms a block", m->ticks[PP_F] * ms,
+        snprintf(parts[3], sizeof parts[3], "real compute: F=%.2f I=%.2f W=%.2f ms a block, measured", m->ticks[PP_F] * ms,
                  m->ticks[PP_I] * ms, m->ticks[PP_W] * ms);
     else if (m->real)
-        snprintf(parts[3], sizeof parts[3], "real compute: F=%.2f B=%.2f ms a block", m->ticks[PP_F] * ms,
+        snprintf(parts[3], sizeof parts[3], "real compute: F=%.2f B=%.2f ms a block, measured", m->ticks[PP_F] * ms,
                  m->ticks[PP_B] * ms);
     else if (m->kinds[PP_I] || m->kinds[PP_W])
         snprintf(parts[3], sizeof parts[3], "tick %.4g ms  F=%.3g I=%.3g W=%.3g ticks", m->tick_s * 1e3, m->ticks[PP_F],
@@ -329,7 +329,7 @@ static void draw_title(const pp_view_model *m, int w)
     else snprintf(parts[3], sizeof parts[3], "tick %.4g ms  F=%.3g B=%.3g ticks", m->tick_s * 1e3, m->ticks[PP_F],
                   m->ticks[PP_B]);
     double clock = pp_view_shown(m, m->now);   /* the clock before the costs (not below 0 before the start) */
-    snprintf(parts[2], sizeof parts[2], "%.2f s", clock > 0 ? clock : 0.0);
+    snprintf(parts[2], sizeof parts[2], "step %.2f s", clock > 0 ? clock : 0.0);
     attron(A_BOLD);
     mvprintw(0, 0, "%s", state);
     attroff(A_BOLD);
