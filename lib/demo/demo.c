@@ -575,7 +575,8 @@ static double median(double *v, int n)
  * before it ran at this M, from how long each stage's computes took in them
  * (inside a step a compute may run slower than the block measured alone)
  * and how long a message waited for took to arrive (a rank that has just
- * begun to wait is still awake; the probe's ranks mostly slept): the median
+ * begun to wait is awake; the probe's ranks wait longer, and one that has
+ * waited a while sleeps between looks): the median
  * over those steps, leaving out the first when there are more (it warms the
  * caches).  Else none is kept, and pp_demo_here predicts from the blocks'
  * measured costs and the probe (with more ranks than cores, taking turns on
