@@ -117,9 +117,10 @@ for P in 2 4; do
 done
 echo "measured: the step's bubble (a compute that lost its core part-way counts as busy, a rank waiting"
 echo "for its first turn as idle); this machine: the simulator, before the last step, with each stage's"
-echo "computes and each message as long as they took in the step before (with more ranks than cores: the"
-echo "blocks' measured costs, the probe's delivery, the cores taken in turns); spread: the largest measured"
-echo "bubble of the runs minus the smallest, in points (the run-to-run noise the target sits in)"
+echo "computes as long as they took in the step before, every message as long as the ones waited for took"
+echo "(with more ranks than cores: the blocks' measured costs, the probe's delivery, the cores taken in"
+echo "turns); spread: the largest measured bubble of the runs minus the smallest, in points (the"
+echo "run-to-run noise the target sits in)"
 
 # Many ranks on few cores: P = 16 and 32, M = 32, 10 ms ticks, 1F1B.
 echo

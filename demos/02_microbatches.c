@@ -48,8 +48,8 @@ static void heading(const pp_sched *s, const pp_partition *part, const pp_model_
     snprintf(line, sizeof line, "all figures measured in this run except the formula and here columns; step time: "
              "the median over the steps; bubble: the last step's share, formula %s; here: predicted for this machine "
              "before the last step, from the steps before it (the median over them, the first left out when there are "
-             "more): how long each stage's computes took, and a message waited for; with one step, or more ranks "
-             "than cores, from the blocks' costs measured alone and the delivery a short probe step measured (and "
+             "more): how long each stage's computes took, and how long a message waited for took to arrive (the "
+             "probe's delivery where none was); with one step, or more ranks than cores, from the blocks' costs measured alone and the delivery a short probe step measured (and "
              "with more ranks than cores the ranks taking the cores in turns)",
              s->family == PP_FAM_CUSTOM ? "n/a (a schedule from a file has none)" : pp_theory_bubble_step_text(s->family));
     pp_report_wrap(stdout, line, "", "");

@@ -5,8 +5,8 @@
 # (tests/test_idle.c) a breakdown that leaves a measured thing out or puts
 # it in the wrong part, the executor's test (tests/test_mpi.c) a waiting
 # rank that sleeps past its message, and tests/predict.sh a prediction
-# of demo 02's last step that leaves out how the step before went.  A copy of the kit in
-# build/mutant is built once; then for each mutant one line of the file is
+# of demo 02's last step that leaves out how the steps before went.  A
+# copy of the kit in build/mutant is built once; then for each mutant one line of the file is
 # changed, the test rebuilt (only that object and the test are made again)
 # and run.  The unchanged copy must pass it and every mutant must fail it.
 # Run by make check (tools/check.sh).
@@ -130,7 +130,7 @@ try "a waiting rank that looks every 20 us instead of sleeping on its bell" fail
 cp "$out/exec.c.orig" "$out/lib/core/exec.c"
 
 # The prediction for this machine made before demo 02's last step, from the
-# step before (lib/demo/demo.c), caught by tests/predict.sh.
+# steps before (lib/demo/demo.c), caught by tests/predict.sh.
 cp "$out/lib/demo/demo.c" "$out/demo.c.orig"
 file=lib/demo/demo.c orig=demo.c.orig test=predict.sh target=demos/02_microbatches run="sh tests/predict.sh"
 try "the prediction as it is" pass ""

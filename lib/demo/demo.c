@@ -34,7 +34,8 @@ typedef struct {
     int nranks, nstages, nmb, chunks;
 } sched_key;
 
-/* The earlier steps' computes a prediction in real mode reads at most. */
+/* Real mode: the steps at one M whose computes and messages are kept for
+ * the prediction (the first and the latest TOOK_KEEP - 1 after it). */
 enum { TOOK_KEEP = 8 };
 
 /* What the demos need and do not show: the live view, the export files, the
@@ -581,10 +582,11 @@ static double median(double *v, int n)
  * caches).  Else none is kept, and pp_demo_here predicts from the blocks'
  * measured costs and the probe (with more ranks than cores, taking turns on
  * the cores). */
-static void predict_step(pp_demo *d, const pp_sched *s)
+static void predict_step(pp_demo *d, const pp_sched *s, const pp_trainer *t)
 {
     pp_demo_state *in = d->in;
     in->here_for.name[0] = 0;
+    if (pp_trainer_flops(t) == 0) in->took_steps = 0;   /* a trainer's first step: the steps kept were another's */
     if (in->took_steps == 0 || in->took_n != s->nstages || in->took_M != s->nmb ||
         in->took_checkpoint != d->opt.model.checkpoint || crowded(d))
         return;
@@ -628,7 +630,7 @@ static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas
         pp_machine_free(&in->here);
         PP_CHECK(pp_probe_machine(d->grid, &probe, &in->here), "probing this machine");
     }
-    if (t && wanted && d->grid->rank == 0) predict_step(d, s);
+    if (t && wanted && d->grid->rank == 0) predict_step(d, s, t);
     if (d->tui && !in->live) open_view(d);
     if (in->view) pp_view_repeat(in->view, in->rep, in->reps);
     if (in->live) {

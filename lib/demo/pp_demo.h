@@ -138,7 +138,8 @@ int pp_demo_spread(const pp_demo *d, double *lo, double *hi);
  * every rank a core of its own and T = D = 1, each stage's cost is as long
  * as its computes took in them, and a message as long as one waited for
  * took to arrive (the median over those steps, the first left out when
- * there are more). */
+ * there are more; the probe's delivery where no message was waited for);
+ * only the latest steps count, with the first (TOOK_KEEP in demo.c). */
 double pp_demo_here(const pp_demo *d, const pp_sched *s);
 /* After the probe: how many ranks run on rank 0's machine (0: not known),
  * its cores in *cores, and in *turn_s how long a rank keeps a core when
