@@ -237,6 +237,9 @@ void pp_slice_of(long n, int T, int t, long *first, long *count);
 
 /* The median of five timings (sorts v in place). */
 double pp_median5(double *v);
+/* The median of v[n] (n > 0; sorts v in place; for an even n the mean of
+ * the middle two). */
+double pp_median(double *v, int n);
 /* Reads a whole file into a malloc'd, NUL-terminated text (its length in
  * *len if not NULL); NULL if it cannot be read. */
 char *pp_read_text(const char *path, long *len);

@@ -173,14 +173,19 @@ double pp_run_bubble_ideal(const pp_run *r)
     return exact((r->nrows * r->makespan - busy) / busy);
 }
 
-double pp_median5(double *v)
+double pp_median(double *v, int n)
 {
-    for (int i = 1; i < 5; i++)
+    for (int i = 1; i < n; i++)
         for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
             double x = v[j];
             v[j] = v[j - 1], v[j - 1] = x;
         }
-    return v[2];
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double pp_median5(double *v)
+{
+    return pp_median(v, 5);
 }
 
 void pp_theory_stream(int P, double stage_s, double gap_s, double *rate, double *latency_s)

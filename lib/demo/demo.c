@@ -558,19 +558,6 @@ static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
     in->took_n = s->nstages, in->took_M = s->nmb, in->took_checkpoint = d->opt.model.checkpoint;
 }
 
-static int by_value(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
-/* The median of v[n] (n > 0; sorts v). */
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, by_value);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* Real mode, rank 0, after the probe: the bubble predicted for this machine
  * before step s runs.  Where every rank has a core of its own and steps
  * before it ran at this M, from how long each stage's computes took in them
@@ -594,11 +581,11 @@ static void predict_step(pp_demo *d, const pp_sched *s, const pp_trainer *t)
     double took[PP_MAX_STAGES], v[TOOK_KEEP];
     for (int k = 0; k < s->nstages && k < PP_MAX_STAGES; k++) {
         for (int j = 0; j < n; j++) v[j] = in->took[first + j][k];
-        took[k] = median(v, n);
+        took[k] = pp_median(v, n);
     }
     for (int j = 0; j < n; j++)
         if (in->took_delivery[first + j] >= 0) v[known++] = in->took_delivery[first + j];
-    in->here_step = here_from(d, s, took, known ? median(v, known) : -1);
+    in->here_step = here_from(d, s, took, known ? pp_median(v, known) : -1);
     memcpy(in->here_for.name, s->name, sizeof s->name);
     in->here_for.family = s->family, in->here_for.nranks = s->nranks, in->here_for.nstages = s->nstages;
     in->here_for.nmb = s->nmb, in->here_for.chunks = s->chunks;
