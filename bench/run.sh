@@ -100,7 +100,7 @@ echo "this machine: the simulator with the probe's compute overshoot and message
 echo
 echo "Real compute: prediction for this machine against measured (mean and worst of $RUNS runs)"
 echo "demo 02: batch 256, width 256, hidden 1024, 8 blocks; the last of 3 steps; $(nproc) cores on this machine"
-printf '%3s  %-11s %4s  %9s %9s %9s %7s  %-16s  %s\n' P schedule M formula "this mach" measured spread "diff" "target 0.5"
+printf '%3s  %-11s %4s  %9s %9s %9s %7s  %-16s  %-10s %s\n' P schedule M formula "this mach" measured spread "diff" "target 0.5" "delivery"
 for P in 2 4; do
     for sched in gpipe 1f1b interleaved zbh1; do
         for i in $(seq "$RUNS"); do
@@ -111,11 +111,13 @@ for P in 2 4; do
             { k = $3; d = 100 * ($7 - $12); n[k]++; f[k] = 100 * $8; h[k] += 100 * $12; m[k] += 100 * $7; s[k] += d
               if (!(k in w) || (d < 0 ? -d : d) > (w[k] < 0 ? -w[k] : w[k])) w[k] = d; name = $1; P = $2
               if (!(k in lo) || 100 * $7 < lo[k]) lo[k] = 100 * $7
-              if (!(k in hi) || 100 * $7 > hi[k]) hi[k] = 100 * $7 }
+              if (!(k in hi) || 100 * $7 > hi[k]) hi[k] = 100 * $7
+              if ($20 > 0) { dl[k] += $20; nd[k]++ } }
             END { for (k in n) { mean = s[k] / n[k]
-                      printf "%3d  %-11s %4d  %7.2f %% %7.2f %% %7.2f %% %7.2f  %+5.2f (worst %+5.2f)  %s\n", P, name, k, f[k],
-                             h[k] / n[k], m[k] / n[k], hi[k] - lo[k], mean, w[k],
-                             (mean <= 0.5 && mean >= -0.5) ? "met" : "missed" } }' | sort -k3n
+                      printf "%3d  %-11s %4d  %7.2f %% %7.2f %% %7.2f %% %7.2f  %+5.2f (worst %+5.2f)  %-10s %s\n", P, name, k,
+                             f[k], h[k] / n[k], m[k] / n[k], hi[k] - lo[k], mean, w[k],
+                             (mean <= 0.5 && mean >= -0.5) ? "met" : "missed", nd[k] ? sprintf("%.0f us", dl[k] / nd[k]) : "-" } }' |
+                sort -k3n
     done
 done
 echo "measured: the step's bubble (a compute that lost its core part-way counts as busy, a rank waiting"
@@ -123,24 +125,27 @@ echo "for its first turn as idle); this machine: the simulator, before the last 
 echo "computes as long as they took in the step before, every message as long as the ones waited for took"
 echo "(with more ranks than cores: the blocks' measured costs, the probe's delivery, the cores taken in"
 echo "turns); spread: the largest measured bubble of the runs minus the smallest, in points (the"
-echo "run-to-run noise the target sits in)"
+echo "run-to-run noise the target sits in); delivery: the median delivery of a message (the machine's floor)"
 
 # Many ranks on few cores: P = 16 and 32, M = 32, 10 ms ticks, 1F1B.
 echo
 echo "Scale: 1f1b, M=32, tick 10 ms, 64 KiB; $(nproc) cores (mean of $RUNS runs, each the median of $REPEAT steps; points of the step)"
-printf '%3s  %9s %9s %9s  %8s %8s  %6s %6s %6s %6s  %s\n' P formula "this mach" measured "-formula" "-this" over late msg kit "targets 1.0"
+printf '%3s  %9s %9s %9s  %8s %8s  %6s %6s %6s %6s  %4s %8s  %s\n' P formula "this mach" measured "-formula" "-this" over late msg kit \
+    hops delivery "targets 1.0"
 for P in 16 32; do
     for i in $(seq "$RUNS"); do
         mpiexec -n "$P" ./demos/04_bubble_efficiency --schedule 1f1b -m 32 --tick-ms 10 --payload 64K \
             --repeat "$REPEAT" --csv "$tmp/s$P-$i.csv" >/dev/null || exit 1
         tail -n +2 "$tmp/s$P-$i.csv"
     done | awk -F, -v P="$P" '
-        { n++; f = 100 * $6; h += 100 * $16; m += 100 * $8; for (c = 19; c <= 22; c++) v[c] += 100 * $c }
+        { n++; f = 100 * $6; h += 100 * $16; m += 100 * $8; for (c = 19; c <= 22; c++) v[c] += 100 * $c
+          hops += $23; dl += $24 }
         END { h /= n; m /= n; df = m - f; dh = m - h
               ok = (dh <= 1 && dh >= -1) && (P != 16 || df <= 1)
-              printf "%3d  %7.2f %% %7.2f %% %7.2f %%  %+8.2f %+8.2f  %+6.2f %+6.2f %+6.2f %+6.2f  %s\n", P, f, h, m, df, dh,
-                     v[19] / n, v[20] / n, v[21] / n, v[22] / n, ok ? "met" : "missed" }'
+              printf "%3d  %7.2f %% %7.2f %% %7.2f %%  %+8.2f %+8.2f  %+6.2f %+6.2f %+6.2f %+6.2f  %4.0f %5.0f us  %s\n", P, f, h, m,
+                     df, dh, v[19] / n, v[20] / n, v[21] / n, v[22] / n, hops / n, dl / n, ok ? "met" : "missed" }'
 done
+echo "hops: messages on the critical path; delivery: the median delivery of a message (the machine's floor)"
 echo "targets: within 1 point of this machine's prediction; at P=16 also within 1 point of the formula"
 
 # The live view's cost: the same step with the view drawing (in a detached

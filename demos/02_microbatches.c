@@ -194,12 +194,12 @@ int main(int argc, char **argv)
                 const pp_idle *x = &parts[i];
                 pp_demo_csv_row(&d, "schedule,P,M,samples_per_microbatch,step_ms,samples_per_s,bubble_measured,"
                                     "bubble_formula,gflops_in_compute,loss,max_weight_diff,bubble_here,part_schedule,"
-                                    "part_imbalance,part_overrun,part_late,part_messages,part_kit,hops",
-                                "%s,%d,%d,%d,%.3f,%.1f,%.6f,%.6f,%.3f,%.8f,%.3e,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%d",
+                                    "part_imbalance,part_overrun,part_late,part_messages,part_kit,hops,delivery_us",
+                                "%s,%d,%d,%d,%.3f,%.1f,%.6f,%.6f,%.3f,%.8f,%.3e,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%.1f",
                                 s->name, P, M, c->batch / M, med, c->batch / (med * 1e-3), bubble, formula, gflops, loss,
                                 maxdiff, here, x->part[PP_PART_SCHEDULE], x->part[PP_PART_IMBALANCE],
                                 x->part[PP_PART_OVERRUN], x->part[PP_PART_LATE], x->part[PP_PART_MESSAGES],
-                                x->part[PP_PART_REACTION], x->hops);
+                                x->part[PP_PART_REACTION], x->hops, x->delivery_s * 1e6);
                 fflush(stdout);
             }
         }

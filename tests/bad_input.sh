@@ -135,18 +135,20 @@ if mpiexec -n 4 ./demos/04_bubble_efficiency -m 4 --schedule gpipe --save-schedu
 else
     echo "not ok - saving and loading a schedule failed"; sed 's/^/#   /' "$tmp/out"
 fi
-# The --csv table is complete: a header and one row per M.
+# The --csv table is complete: a header and one row per M, each row with a
+# value for every name in the header.
 if mpiexec -n 2 ./demos/04_bubble_efficiency -m 1,2,4 --tick-ms 2 --csv "$tmp/t.csv" >/dev/null 2>&1 &&
-    [ "$(wc -l <"$tmp/t.csv")" -eq 4 ] && ! [ -e "$tmp/t.csv.tmp" ]; then
+    [ "$(wc -l <"$tmp/t.csv")" -eq 4 ] && ! [ -e "$tmp/t.csv.tmp" ] &&
+    awk -F, 'NR == 1 { nf = NF } NF != nf { bad = 1 } END { exit bad }' "$tmp/t.csv"; then
     echo "ok - --csv writes a header and one row per M"
 else
     echo "not ok - --csv table incomplete"
 fi
-# Demo 02's table too: a header and one row per M, with the measured columns filled.
+# Demo 02's table too: a header and one row per M, every value there, the measured columns filled.
 if mpiexec -n 2 ./demos/02_microbatches -m 1,2 --depth 2 --steps 1 --no-tui --csv "$tmp/t2.csv" >/dev/null 2>&1 &&
     [ "$(wc -l <"$tmp/t2.csv")" -eq 3 ] && ! [ -e "$tmp/t2.csv.tmp" ] &&
-    awk -F, 'NR > 1 && $3 != NR - 1 { bad = 1 } NR > 1 && !($5 > 0 && $9 > 0) { bad = 1 }
-             END { exit bad }' "$tmp/t2.csv"; then
+    awk -F, 'NR == 1 { nf = NF } NF != nf { bad = 1 } NR > 1 && $3 != NR - 1 { bad = 1 }
+             NR > 1 && !($5 > 0 && $9 > 0) { bad = 1 } END { exit bad }' "$tmp/t2.csv"; then
     echo "ok - demo 02 --csv writes a header and one row per M"
 else
     echo "not ok - demo 02 --csv table incomplete"; sed 's/^/#   /' "$tmp/t2.csv"
