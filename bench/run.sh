@@ -5,10 +5,11 @@
 # (P-1)/(M+P-1), in percentage points, for GPipe and 1F1B at M = 8 and 32,
 # 5 ms ticks, 64 KiB messages, on P = 4 and P = 8 ranks; then interleaved
 # (v = 2) and ZB-H1 at P = 4 against their prediction.  Each figure is the
-# mean and the worst of RUNS runs, and each run's figure the median step of
-# REPEAT (--repeat: one step slowed by a busy moment, a sleep that ended a
-# millisecond late, is the machine's noise, not the schedule's bubble).  Target: within 0.5 points at P = 4 (1.0
-# for the two with more pieces per step).  Then, for the same runs, where
+# mean and the worst of RUNS runs, each run's figure the median of REPEAT
+# steps (demo 04's --repeat, here and at P = 16 and 32: a step slowed by a
+# busy moment, a sleep that ended a millisecond late, is the machine's
+# noise, not the schedule's bubble).  Target: within 0.5 points at P = 4
+# (1.0 for the two with more pieces per step).  Then, for the same runs, where
 # the excess goes (the measured bubble taken apart, pp_idle.h) and how far
 # the prediction for this machine (a probe before the steps) lies from the
 # measured bubble: target 0.5 points at P = 4; the same for real compute
@@ -23,7 +24,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 echo "Bubble fidelity: measured minus formula, percentage points (mean and worst of $RUNS runs, each the median of $REPEAT steps)"
 echo "tick 5 ms, 64 KiB messages, F=1 B=2 ticks; $(nproc) cores on this machine"
-printf '%3s  %-6s %4s  %9s %9s  %9s  %s\n' P schedule M formula measured "diff" "target 0.5"
+printf '%3s  %-6s %4s  %9s %9s  %-19s  %s\n' P schedule M formula measured "diff" "target 0.5"
 for P in 4 8; do
     for sched in gpipe 1f1b; do
         for i in $(seq "$RUNS"); do
@@ -46,7 +47,7 @@ echo "formula: computed; measured: timed runs on this machine, each rank sleepin
 # splits each backward in two: target within 1.0 point at P = 4.
 echo
 echo "Beyond 1F1B: measured minus predicted (simulator), percentage points (mean and worst of $RUNS runs, each the median of $REPEAT steps)"
-printf '%3s  %-11s %4s  %9s %9s  %9s  %s\n' P schedule M predicted measured "diff" "target 1.0"
+printf '%3s  %-11s %4s  %9s %9s  %-19s  %s\n' P schedule M predicted measured "diff" "target 1.0"
 for sched in interleaved zbh1; do
     for i in $(seq "$RUNS"); do
         mpiexec -n 4 ./demos/04_bubble_efficiency --schedule "$sched" -m 8,32 --tick-ms 5 \
@@ -66,7 +67,7 @@ echo "predicted: the simulator replaying the schedule with its ticks; measured: 
 # against the measured one.  The machine's floor is the delivery: a message
 # waited for arrives that long after the compute that made it.
 echo
-echo "Where the excess goes, points of the step (mean of $RUNS runs, each its median step; measured = formula + parts):"
+echo "Where the excess goes, points of the step (mean of $RUNS runs, each the median of $REPEAT steps; measured = formula + parts):"
 printf '%3s  %-11s %4s  %6s %6s %6s %6s %6s %6s  %4s  %s\n' P schedule M sched imbal over late msg kit hops "delivery"
 cat "$tmp"/[0-9x]*.csv | grep -v '^schedule' | awk -F, '
     { k = $2 " " $1 " " $3; n[k]++; for (c = 17; c <= 24; c++) v[k, c] += $c }
@@ -76,10 +77,11 @@ cat "$tmp"/[0-9x]*.csv | grep -v '^schedule' | awk -F, '
               printf "  %4.0f  %.0f us\n", v[k, 23] / n[k], v[k, 24] / n[k] } }' | sort -k1n -k2 -k3n
 echo "sched: the schedule replayed with nominal costs, against the formula; imbal: stages' own costs;"
 echo "over: computes past their cost; late: ranks starting late; msg: deliveries on the critical path;"
-echo "kit: the kit's own time between actions; hops: messages on the critical path; delivery: median"
+echo "kit: the kit's own time between actions; hops: messages on the critical path;"
+echo "delivery: the median delivery of a message (the machine's floor)"
 echo
 echo "Prediction for this machine (a probe before the steps) against measured (mean and worst of $RUNS runs, each the median of $REPEAT steps):"
-printf '%3s  %-11s %4s  %9s %9s %9s  %-16s  %s\n' P schedule M formula "this mach" measured "diff" "target 0.5"
+printf '%3s  %-11s %4s  %9s %9s %9s  %-19s  %s\n' P schedule M formula "this mach" measured "diff" "target 0.5"
 cat "$tmp"/[0-9x]*.csv | grep -v '^schedule' | awk -F, '
     { k = $2 " " $1 " " $3; d = 100 * ($8 - $16); n[k]++; f[k] = 100 * $6; h[k] += 100 * $16; m[k] += 100 * $8
       s[k] += d; if (!(k in w) || (d < 0 ? -d : d) > (w[k] < 0 ? -w[k] : w[k])) w[k] = d }
@@ -100,7 +102,8 @@ echo "this machine: the simulator with the probe's compute overshoot and message
 echo
 echo "Real compute: prediction for this machine against measured (mean and worst of $RUNS runs)"
 echo "demo 02: batch 256, width 256, hidden 1024, 8 blocks; the last of 3 steps; $(nproc) cores on this machine"
-printf '%3s  %-11s %4s  %9s %9s %9s %7s  %-16s  %-10s %s\n' P schedule M formula "this mach" measured spread "diff" "target 0.5" "delivery"
+printf '%3s  %-11s %4s  %9s %9s %9s %7s %8s  %-19s  %s\n' P schedule M formula "this mach" measured spread delivery "diff" \
+    "target 0.5"
 for P in 2 4; do
     for sched in gpipe 1f1b interleaved zbh1; do
         for i in $(seq "$RUNS"); do
@@ -114,9 +117,9 @@ for P in 2 4; do
               if (!(k in hi) || 100 * $7 > hi[k]) hi[k] = 100 * $7
               if ($20 > 0) { dl[k] += $20; nd[k]++ } }
             END { for (k in n) { mean = s[k] / n[k]
-                      printf "%3d  %-11s %4d  %7.2f %% %7.2f %% %7.2f %% %7.2f  %+5.2f (worst %+5.2f)  %-10s %s\n", P, name, k,
-                             f[k], h[k] / n[k], m[k] / n[k], hi[k] - lo[k], mean, w[k],
-                             (mean <= 0.5 && mean >= -0.5) ? "met" : "missed", nd[k] ? sprintf("%.0f us", dl[k] / nd[k]) : "-" } }' |
+                      printf "%3d  %-11s %4d  %7.2f %% %7.2f %% %7.2f %% %7.2f %8s  %+5.2f (worst %+5.2f)  %s\n", P, name, k,
+                             f[k], h[k] / n[k], m[k] / n[k], hi[k] - lo[k], nd[k] ? sprintf("%.0f us", dl[k] / nd[k]) : "-",
+                             mean, w[k], (mean <= 0.5 && mean >= -0.5) ? "met" : "missed" } }' |
                 sort -k3n
     done
 done

@@ -142,9 +142,10 @@ if mpiexec -n 2 ./demos/04_bubble_efficiency -m 1,2,4 --tick-ms 2 --csv "$tmp/t.
     awk -F, 'NR == 1 { nf = NF } NF != nf { bad = 1 } END { exit bad }' "$tmp/t.csv"; then
     echo "ok - --csv writes a header and one row per M"
 else
-    echo "not ok - --csv table incomplete"
+    echo "not ok - --csv table incomplete"; sed 's/^/#   /' "$tmp/t.csv"
 fi
-# Demo 02's table too: a header and one row per M, every value there, the measured columns filled.
+# Demo 02's table too: a header and one row per M, a value for every name,
+# the measured columns filled.
 if mpiexec -n 2 ./demos/02_microbatches -m 1,2 --depth 2 --steps 1 --no-tui --csv "$tmp/t2.csv" >/dev/null 2>&1 &&
     [ "$(wc -l <"$tmp/t2.csv")" -eq 3 ] && ! [ -e "$tmp/t2.csv.tmp" ] &&
     awk -F, 'NR == 1 { nf = NF } NF != nf { bad = 1 } NR > 1 && $3 != NR - 1 { bad = 1 }

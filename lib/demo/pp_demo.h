@@ -14,6 +14,13 @@
 #include "pp_model.h"
 #include "pp_report.h"
 
+/* The compiler checks a printf-style call's arguments against its format. */
+#if defined(__GNUC__)
+#define PP_DEMO_PRINTF(fmt, first) __attribute__((format(printf, fmt, first)))
+#else
+#define PP_DEMO_PRINTF(fmt, first)
+#endif
+
 /* ---- the command line ---------------------------------------------------- */
 
 /* What a demo says about itself: its description and the options it takes. */
@@ -121,7 +128,7 @@ pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M);
 pp_sched *pp_demo_lower(pp_demo *d, pp_sched *s);
 /* Collective: rank 0's verdict `bad` is shared; if set, rank 0 prints the
  * message and every rank exits with status 2. */
-void pp_demo_refuse_if(pp_demo *d, int bad, const char *fmt, ...);
+void pp_demo_refuse_if(pp_demo *d, int bad, const char *fmt, ...) PP_DEMO_PRINTF(3, 4);
 /* Predicts (the simulator) and runs (timed executor) one step of a lowered
  * schedule, with the live view and the exports.  Every rank gets *pred;
  * *meas is set on rank 0 only.  With --repeat N the step runs N times and
@@ -184,10 +191,10 @@ void pp_demo_train(pp_demo *d, pp_trainer *t, const pp_sched *s, pp_run **pred, 
  * stopped the demo before a step ran). */
 void pp_demo_train_steps(pp_demo *d, pp_trainer *t, const pp_sched *s, double *loss, pp_run **last);
 /* Rank 0: a line the live view shows under its figures (loss, samples/s). */
-void pp_demo_note(pp_demo *d, const char *fmt, ...);
+void pp_demo_note(pp_demo *d, const char *fmt, ...) PP_DEMO_PRINTF(2, 3);
 /* Rank 0, with --csv: one row of the demo's table (printf-style, no
  * newline), after `header` (the column names) if it is the first. */
-void pp_demo_csv_row(pp_demo *d, const char *header, const char *fmt, ...);
+void pp_demo_csv_row(pp_demo *d, const char *header, const char *fmt, ...) PP_DEMO_PRINTF(3, 4);
 /* The schedule's one-line description: name, P, M (if show_m), costs, tick, payload. */
 void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m);
 /* Timed mode: each of n stages' costs as a multiple of an even stage's (the
