@@ -32,10 +32,10 @@ while :; do
         sed 's/^/#   /' "$tmp/out" | tail -8
         exit 1
     }
-    # fields of a row: 7 the measured bubble, 12 here (shares of the step);
-    # the two rows joined, the second row's field n is field 19 + n
-    set -- $(echo "$one,$three" | awk -F, '{ printf "%.2f %.2f %.2f", 100 * $12, 100 * $31, 100 * $26 }')
-    blocks=$1 before=$2 measured=$3
+    # fields of a row: 7 the measured bubble, 12 here (shares of the step)
+    blocks=$(echo "$one" | awk -F, '{ printf "%.2f", 100 * $12 }')
+    set -- $(echo "$three" | awk -F, '{ printf "%.2f %.2f", 100 * $12, 100 * $7 }')
+    before=$1 measured=$2
     good=$(awk -v b="$blocks" -v p="$before" -v m="$measured" 'BEGIN {
         far = m - b; near = m - p; if (near < 0) near = -near
         print (far > 2 && p - b > 2 && near < far / 2) ? 1 : 0 }')
