@@ -31,6 +31,18 @@ static int cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Which of v[0..n-1] (n > 0) is the median: the (n/2)-th smallest, counting
+ * from 0 (for an even n the upper of the two middle ones, as --repeat keeps). */
+static int median_step(const double *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int place = 0;   /* where v[i] goes in v sorted (equal values in their order) */
+        for (int j = 0; j < n; j++) place += v[j] < v[i] || (v[j] == v[i] && j < i);
+        if (place == n / 2) return i;
+    }
+    return 0;
+}
+
 /* The table's heading (printed with the first row, so that with the live
  * view it comes after the picture, not under it). */
 static void heading(const pp_sched *s, const pp_partition *part, const pp_model_cfg *c, int P)
@@ -46,11 +58,12 @@ static void heading(const pp_sched *s, const pp_partition *part, const pp_model_
                              "GFLOP/s counts the model's multiplies only, not the recompute)" : "");
     pp_report_wrap(stdout, line, "", "");
     snprintf(line, sizeof line, "all figures measured in this run except the formula and here columns; step time: "
-             "the median over the steps; bubble: the last step's share, formula %s; here: predicted for this machine "
-             "before the last step, from the steps before it (the median over them, the first left out when there are "
-             "more): how long each stage's computes took, and how long a message waited for took to arrive (the "
-             "probe's delivery where none was); with one step, or more ranks than cores, from the blocks' costs measured alone and the delivery a short probe step measured (and "
-             "with more ranks than cores the ranks taking the cores in turns)",
+             "the median over the steps; bubble: the median of the steps' shares, the first step left out when there "
+             "are more (it warms the caches), formula %s; here: the median of the bubbles predicted for this machine "
+             "before those steps, each from the step before it: every compute as long as it took there, and a message "
+             "as long as one waited for took to arrive (the probe's delivery where none was); before the first step, "
+             "or with more ranks than cores, from the blocks' costs measured alone and the delivery a short probe step "
+             "measured (and with more ranks than cores the ranks taking the cores in turns)",
              s->family == PP_FAM_CUSTOM ? "n/a (a schedule from a file has none)" : pp_theory_bubble_step_text(s->family));
     pp_report_wrap(stdout, line, "", "");
     printf("\n");
@@ -63,11 +76,13 @@ static void heading(const pp_sched *s, const pp_partition *part, const pp_model_
  * the first M's, or (a schedule from a file) from one process's at the same
  * M (at most 6 step columns: past that, the first three, "...", and the
  * last two). */
-/* Where each M's measured bubble goes (the last step's, pp_idle.h). */
+/* Where each M's measured bubble goes (the step of the median bubble,
+ * pp_idle.h). */
 static void parts_table(const pp_demo *d, const pp_idle *parts, int n)
 {
-    printf("\nwhere each M's measured bubble goes (its last step; points of the step,\n"
-           "measured = formula + parts; each stage's cost: its blocks' measured cost):\n");
+    printf("\nwhere each M's measured bubble goes (the step of the bubble above; points of\n"
+           "the step, measured = formula + parts; each stage's cost: its blocks'\n"
+           "measured cost):\n");
     printf("%5s %7s %7s %8s %7s %7s %7s %5s\n", "M", "sched", "imbal", "overrun", "late", "msg", "kit", "hops");
     for (int i = 0; i < n; i++) {
         const pp_idle *x = &parts[i];
@@ -137,19 +152,24 @@ int main(int argc, char **argv)
     float *first_w = me == 0 ? malloc((size_t)nparams * sizeof(float)) : NULL;
     float *w = me == 0 ? malloc((size_t)nparams * sizeof(float)) : NULL;
     double *ms = malloc((size_t)c->steps * sizeof *ms);
+    /* each step's measured bubble, the bubble predicted before it, its busy time and its parts */
+    double *bubbles = malloc((size_t)c->steps * sizeof *bubbles), *heres = malloc((size_t)c->steps * sizeof *heres);
+    double *busies = malloc((size_t)c->steps * sizeof *busies);
+    pp_idle *step_parts = malloc((size_t)c->steps * sizeof *step_parts);
     double *losses = calloc((size_t)d.opt.nmb * c->steps, sizeof *losses);   /* [M index][step] */
     double maxdiffs[PP_MAX_MB_LIST] = {0};
     pp_idle parts[PP_MAX_MB_LIST];
     int flagged = 0;
     const char *broken = NULL;   /* a condition of the formula the measured costs break */
-    if ((me == 0 && (!first_w || !w)) || !ms || !losses) pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
+    if ((me == 0 && (!first_w || !w)) || !ms || !losses || !bubbles || !heres || !busies || !step_parts)
+        pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
 
     for (int i = 0; i < d.opt.nmb && !d.quit; i++) {
         int M = d.opt.mb[i];
         pp_sched *s = i == 0 ? first : pp_demo_schedule(&d, d.opt.schedule, M);
         pp_trainer *t = NULL;
         PP_CHECK(pp_trainer_new(d.grid, c, &part, s->stage_rank, &t), "could not make this rank's blocks");
-        double loss = 0, busy = 0, bubble = 0;
+        double loss = 0;
         int paused = 0;
         memset(&parts[i], 0, sizeof parts[i]);
         for (int k = 0; k < c->steps && !d.quit; k++) {
@@ -158,10 +178,11 @@ int main(int argc, char **argv)
             losses[i * c->steps + k] = loss;
             if (me == 0 && meas) {
                 ms[k] = meas->makespan * 1e3;
-                busy = 0;
-                for (int p = 0; p < P; p++) busy += meas->busy[p];
-                bubble = pp_run_bubble_step(meas);
-                pp_idle_breakdown(s, &d.exec.costs, meas, &parts[i]);
+                busies[k] = 0;
+                for (int p = 0; p < P; p++) busies[k] += meas->busy[p];
+                bubbles[k] = pp_run_bubble_step(meas);
+                heres[k] = pp_demo_here(&d, s);   /* the prediction made before this step */
+                pp_idle_breakdown(s, &d.exec.costs, meas, &step_parts[k]);
                 paused |= meas->paused;
                 pp_demo_note(&d, "M=%d step %d of %d: loss %.6f, %.0f samples/s (measured)", M, k + 1, c->steps,
                              loss, c->batch / meas->makespan);
@@ -185,10 +206,14 @@ int main(int argc, char **argv)
                 if (i == 0) heading(s, &part, c, P);
                 qsort(ms, (size_t)c->steps, sizeof *ms, cmp);
                 double med = ms[c->steps / 2];
-                double formula = pp_theory_bubble_step(s->family, s->nranks, M, s->chunks), gflops = step_flops(c) / busy * 1e-9;
+                /* the steps after the first (all, if one): the one of the median bubble, and the median prediction */
+                int from = c->steps > 1, mid = median_step(bubbles + from, c->steps - from) + from;
+                double bubble = bubbles[mid], here = heres[median_step(heres + from, c->steps - from) + from];
+                parts[i] = step_parts[mid];
+                double formula = pp_theory_bubble_step(s->family, s->nranks, M, s->chunks);
+                double gflops = step_flops(c) / busies[mid] * 1e-9;
                 char ftext[16] = "n/a";
                 if (formula >= 0) snprintf(ftext, sizeof ftext, "%.1f %%", 100 * formula);
-                double here = pp_demo_here(&d, s);
                 printf("%5d %8d %10.2f %10.0f %7.1f %% %7.1f %% %9s %9.2f%s\n", M, c->batch / M, med,
                        c->batch / (med * 1e-3), 100 * bubble, 100 * here, ftext, gflops, paused ? " *paused" : "");
                 const pp_idle *x = &parts[i];
@@ -255,7 +280,7 @@ int main(int argc, char **argv)
                    "too small (GFLOP/s falls).\n");
     }
     int wrong = me == 0 && !d.quit && from_file && maxdiffs[0] != 0;
-    free(first_w), free(w), free(ms), free(losses);
+    free(first_w), free(w), free(ms), free(losses), free(bubbles), free(heres), free(busies), free(step_parts);
     int status = pp_demo_end(&d);
     return status ? status : wrong;   /* weights trained wrong: status 1 */
 }

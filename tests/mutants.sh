@@ -4,8 +4,10 @@
 # trainer that adds the weight gradients wrong, and the breakdown's test
 # (tests/test_idle.c) a breakdown that leaves a measured thing out or puts
 # it in the wrong part, the executor's test (tests/test_mpi.c) a waiting
-# rank that sleeps past its message, and tests/predict.sh a prediction
-# of demo 02's last step that leaves out how the steps before went.  A
+# rank that sleeps past its message, the simulator's test
+# (tests/test_sched.c) a replay that leaves out the times computes took
+# in a step before, and tests/predict.sh a prediction of demo 02's steps
+# that leaves out how the step before went.  A
 # copy of the kit in build/mutant is built once; then for each mutant one line of the file is
 # changed, the test rebuilt (only that object and the test are made again)
 # and run.  The unchanged copy must pass it and every mutant must fail it.
@@ -113,6 +115,8 @@ try "every compute gets a core at once, however many there are" fail \
     's|^            if (running\[m\] >= c->cores\[m\]) {|            if (0) {|'
 try "a compute queued for its first core counted as begun" fail \
     's|state\[first\] = QUEUED, queue\[nq++\] = first, waiting\[c->machine\[first\]\]++;|state[first] = QUEUED, queue[nq++] = first, waiting[c->machine[first]]++, began[first] = start[first];|'
+try "a compute that took a measured time replayed at its cost" fail \
+    's|double done = end >= 0 ? end : t0 + pp_cost_took_s(c, s, a);|double done = end >= 0 ? end : t0 + pp_cost_s(c, a.kind, a.stage, NULL);|'
 cp "$out/sim.c.orig" "$out/lib/core/sim.c"
 file=lib/core/exec.c orig=exec.c.orig test=test_mpi run="mpiexec -n 4 ./tests/test_mpi 4"
 try "a waiting rank asleep until 3 ms after its message can come" fail \
@@ -129,12 +133,12 @@ try "a waiting rank that looks every 20 us instead of sleeping on its bell" fail
 }
 cp "$out/exec.c.orig" "$out/lib/core/exec.c"
 
-# The prediction for this machine made before demo 02's last step, from the
-# steps before (lib/demo/demo.c), caught by tests/predict.sh.
+# The prediction for this machine made before each of demo 02's steps, from
+# the step before (lib/demo/demo.c), caught by tests/predict.sh.
 cp "$out/lib/demo/demo.c" "$out/demo.c.orig"
 file=lib/demo/demo.c orig=demo.c.orig test=predict.sh target=demos/02_microbatches run="sh tests/predict.sh"
 try "the prediction as it is" pass ""
-try "the last step predicted from the blocks' costs alone" fail \
-    's|in->here_step = here_from(d, s, took, known ? pp_median(v, known) : -1);|in->here_step = here_from(d, s, NULL, -1);|'
+try "every step predicted from the blocks' costs alone" fail \
+    's|in->here_step = here_from(d, s, in->took, in->took_delivery);|in->here_step = here_from(d, s, NULL, -1);|'
 cp "$out/demo.c.orig" "$out/lib/demo/demo.c"
 target=

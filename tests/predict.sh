@@ -1,10 +1,11 @@
 #!/bin/sh
 # predict.sh -- demo 02's prediction for this machine (the `here` column) in
-# real mode: before the last step it takes each stage's computes as long as
-# they took in the steps before (here the second of three), so a compute
-# that runs slow in every step (--fault slow:1: rank 1's compute of
-# micro-batch M/2 takes three times as long) is in the prediction, which a
-# prediction from the blocks' costs measured alone (one step) leaves out.
+# real mode: before each step it takes each compute as long as it took in
+# the step before (with three steps, the median of the predictions for the
+# second and third), so a compute that runs slow in every step (--fault
+# slow:1: rank 1's compute of micro-batch M/2 takes three times as long) is
+# in the prediction, which a prediction from the blocks' costs measured
+# alone (one step) leaves out.
 # Up to four tries on a busy machine, whose speed changes from step to step.
 cd "$(dirname "$0")/.." || exit 1
 tmp=$(mktemp -d)

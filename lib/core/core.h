@@ -181,6 +181,10 @@ pp_status pp_gather_run(const pp_grid *g, const pp_sched *s, const pp_evlist *mi
 
 /* ---- costs (costs.c) ---- */
 
+/* The seconds action a of lowered schedule lo takes in the simulator: a
+ * compute as long as c->took says it took, where it says; else pp_cost_s. */
+double pp_cost_took_s(const pp_costs *c, const pp_sched *lo, pp_action a);
+
 /* c with every stage at the stages' mean cost (stage_scale averaged over
  * nstages into the ticks): the same step's work, spread evenly. */
 void pp_costs_flat(const pp_costs *c, int nstages, pp_costs *out);

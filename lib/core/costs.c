@@ -1,6 +1,8 @@
 /* costs.c -- the cost model: what an action costs, in seconds.  pp_cost_s
  * is the one place a cost becomes seconds; the simulator, the executor's
- * timed mode and the watchdog's limit all ask it.
+ * timed mode and the watchdog's limit all ask it.  The simulator asks
+ * through pp_cost_took_s, which gives a compute measured in a step before
+ * (pp_costs.took: real mode's prediction) the time it took there.
  * The simulator's message costs a fixed latency (0 by default); a link's
  * bandwidth (pp_link_s) reaches a prediction through the probe, which runs
  * on the same link (probe.c).
@@ -23,6 +25,7 @@ void pp_costs_default(pp_costs *c)
     c->machine = NULL;
     c->cores = NULL;
     c->turn = 0.0;
+    c->took = NULL;
 }
 
 double pp_cost_s(const pp_costs *c, pp_kind k, int stage, double *sum)
@@ -44,6 +47,15 @@ double pp_cost_s(const pp_costs *c, pp_kind k, int stage, double *sum)
     }
     if (sum) *sum = ar * c->tick_s;
     return ticks * c->tick_s;
+}
+
+double pp_cost_took_s(const pp_costs *c, const pp_sched *lo, pp_action a)
+{
+    if (c->took && pp_kind_is_compute(a.kind)) {
+        double x = c->took[(int)a.kind * lo->nstages * lo->nmb + pp_sm(lo, a.stage, a.mb)];
+        if (x >= 0) return x;
+    }
+    return pp_cost_s(c, a.kind, a.stage, NULL);
 }
 
 void pp_costs_flat(const pp_costs *c, int nstages, pp_costs *out)

@@ -92,7 +92,7 @@ static int take(const pp_sched *s, const pp_costs *c, replay_state *st, int r, i
     pp_action a = s->acts[r][i];
     int k = pp_sm(s, a.stage, a.mb), S = s->nstages;
     double t0 = start_of(c, a, *t), ready = *t;
-    double done = end >= 0 ? end : t0 + pp_cost_s(c, a.kind, a.stage, NULL);
+    double done = end >= 0 ? end : t0 + pp_cost_took_s(c, s, a);
     pp_event ev = {PP_EV_COMPUTE, a.kind, a.stage, a.mb, 0, 0, 0, 0};
 
     switch (a.kind) {
@@ -212,7 +212,7 @@ static pp_status settle(const pp_sched *s, const pp_costs *c, replay_state *st, 
                 pp_action a = s->acts[r][pc[r]];
                 if (pp_kind_is_compute(a.kind)) {
                     start[r] = start_of(c, a, t[r]);
-                    left[r] = pp_cost_s(c, a.kind, a.stage, NULL);
+                    left[r] = pp_cost_took_s(c, s, a);
                     break;
                 }
                 int ok = take(s, c, st, r, pc[r], &t[r], -1, run, &inflight[r], 1, fail);

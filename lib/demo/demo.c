@@ -34,10 +34,6 @@ typedef struct {
     int nranks, nstages, nmb, chunks;
 } sched_key;
 
-/* Real mode: the steps at one M whose computes and messages are kept for
- * the prediction (the first and the latest TOOK_KEEP - 1 after it). */
-enum { TOOK_KEEP = 8 };
-
 /* What the demos need and do not show: the live view, the export files, the
  * terminal until the view opens, and in real mode the measured costs. */
 struct pp_demo_state {
@@ -60,14 +56,13 @@ struct pp_demo_state {
     int repeats;             /* rank 0: the last pp_demo_run's steps (--repeat), 0 if one */
     int rep, reps;           /* --repeat: the step under way is run rep of reps */
     double spread[2];        /* their lowest and highest measured bubble */
-    /* rank 0, real mode: for each step so far at M = took_M (took_steps of
-     * them, the first and the latest TOOK_KEEP - 1 after it), how many times
-     * its cost each of took_n stages' computes took (took_n 0: none yet);
-     * and the bubble predicted before the last step (for schedule here_for;
-     * its name empty: none) */
-    double took[TOOK_KEEP][PP_MAX_STAGES];
-    double took_delivery[TOOK_KEEP]; /* and the mean delivery of a message waited for (s; < 0: none) */
-    int took_steps, took_n, took_M, took_checkpoint;
+    /* rank 0, real mode: the step before at M = took_M on took_S stages
+     * (took_S 0: none): how long each of its computes took (s; pp_costs.took's
+     * order; below 0: not seen) and the mean delivery of a message waited for
+     * (s; below 0: none); and the bubble predicted before the last step (for
+     * schedule here_for; its name empty: none) */
+    double *took, took_delivery;
+    int took_S, took_M, took_checkpoint;
     double here_step;
     sched_key here_for;
 };
@@ -510,16 +505,13 @@ static int crowded(const pp_demo *d)
     return 0;
 }
 
-/* The bubble predicted for this machine; `took` (or NULL) multiplies each
- * stage's cost by how long its computes took in the steps before, and a
+/* The bubble predicted for this machine; `took` (or NULL) gives each
+ * compute the time it took in the step before (pp_costs.took), and a
  * message takes `delivery` seconds (below 0: as long as the probe found). */
 static double here_from(const pp_demo *d, const pp_sched *s, const double *took, double delivery)
 {
     pp_costs nominal = d->exec.costs, c;
-    double scale[PP_MAX_STAGES];
-    for (int k = 0; took && k < s->nstages && k < PP_MAX_STAGES; k++)
-        scale[k] = (nominal.stage_scale ? nominal.stage_scale[k] : 1.0) * took[k];
-    if (took) nominal.stage_scale = scale;
+    nominal.took = took;
     pp_machine m = d->in->here;
     if (delivery >= 0) m.delivery_s = delivery;
     pp_run *pred = NULL;
@@ -529,63 +521,49 @@ static double here_from(const pp_demo *d, const pp_sched *s, const double *took,
     return b;
 }
 
-/* Real mode, rank 0, after a step: how many times their cost each stage's
- * computes took in it, and the mean delivery of a message waited for. */
+/* Real mode, rank 0, after a step: how long each of its computes took, and
+ * the mean delivery of a message waited for (for the next step's
+ * prediction). */
 static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
 {
     pp_demo_state *in = d->in;
-    double took[PP_MAX_STAGES] = {0}, cost[PP_MAX_STAGES] = {0};
+    int n = PP_W + 1, per = s->nstages * s->nmb;
+    double *took = realloc(in->took, (size_t)(n * per) * sizeof *took);
+    if (!took) pp_die(__FILE__, __LINE__, "realloc", PP_ENOMEM, "");
+    in->took = took;
+    for (int k = 0; k < n * per; k++) took[k] = -1;
     for (int p = 0; p < meas->nrows; p++)
         for (int i = 0; i < meas->ranks[p].n; i++) {
             const pp_event *e = &meas->ranks[p].ev[i];
-            if (e->type != PP_EV_COMPUTE || e->stage < 0 || e->stage >= s->nstages || e->stage >= PP_MAX_STAGES)
-                continue;
-            took[e->stage] += e->t1 - e->t0;
-            cost[e->stage] += pp_cost_s(&d->exec.costs, (pp_kind)e->kind, e->stage, NULL);
+            if (e->type == PP_EV_COMPUTE && e->kind <= PP_W && e->stage >= 0 && e->stage < s->nstages && e->mb >= 0 &&
+                e->mb < s->nmb)
+                took[e->kind * per + pp_sm(s, e->stage, e->mb)] = e->t1 - e->t0;
         }
-    if (in->took_n != s->nstages || in->took_M != s->nmb || in->took_checkpoint != d->opt.model.checkpoint)
-        in->took_steps = 0;   /* the first step at this M */
-    if (in->took_steps == TOOK_KEEP) {   /* full: the oldest after the first makes room */
-        memmove(in->took[1], in->took[2], (TOOK_KEEP - 2) * sizeof in->took[0]);
-        memmove(&in->took_delivery[1], &in->took_delivery[2], (TOOK_KEEP - 2) * sizeof in->took_delivery[0]);
-        in->took_steps--;
-    }
     pp_idle parts;
     int waited = pp_idle_breakdown(s, &d->exec.costs, meas, &parts) == PP_OK && parts.ok && parts.waited_mean_s > 0;
-    in->took_delivery[in->took_steps] = waited ? parts.waited_mean_s : -1;
-    double *row = in->took[in->took_steps++];
-    for (int k = 0; k < s->nstages && k < PP_MAX_STAGES; k++) row[k] = cost[k] > 0 ? took[k] / cost[k] : 1.0;
-    in->took_n = s->nstages, in->took_M = s->nmb, in->took_checkpoint = d->opt.model.checkpoint;
+    in->took_delivery = waited ? parts.waited_mean_s : -1;
+    in->took_S = s->nstages, in->took_M = s->nmb, in->took_checkpoint = d->opt.model.checkpoint;
 }
 
 /* Real mode, rank 0, after the probe: the bubble predicted for this machine
- * before step s runs.  Where every rank has a core of its own and steps
- * before it ran at this M, from how long each stage's computes took in them
- * (inside a step a compute may run slower than the block measured alone)
- * and how long a message waited for took to arrive (a rank that has just
- * begun to wait is awake; the probe's ranks wait longer, and one that has
- * waited a while sleeps between looks): the median
- * over those steps, leaving out the first when there are more (it warms the
- * caches).  Else none is kept, and pp_demo_here predicts from the blocks'
- * measured costs and the probe (with more ranks than cores, taking turns on
- * the cores). */
+ * before step s runs.  Where every rank has a core of its own and the step
+ * before ran at this M, each compute as long as it took there (inside a
+ * step a compute may run slower than the block measured alone, and one
+ * slower than its stage's mean on the critical path makes the whole step
+ * longer), and a message as long as one waited for took to arrive there (a
+ * rank that has just begun to wait is awake; the probe's ranks wait
+ * longer, and one that has waited a while sleeps between looks).  Else none
+ * is kept, and pp_demo_here predicts from the blocks' measured costs and
+ * the probe (with more ranks than cores, taking turns on the cores). */
 static void predict_step(pp_demo *d, const pp_sched *s, const pp_trainer *t)
 {
     pp_demo_state *in = d->in;
     in->here_for.name[0] = 0;
-    if (pp_trainer_flops(t) == 0) in->took_steps = 0;   /* a trainer's first step: the steps kept were another's */
-    if (in->took_steps == 0 || in->took_n != s->nstages || in->took_M != s->nmb ||
+    if (pp_trainer_flops(t) == 0) in->took_S = 0;   /* a trainer's first step: the step kept was another's */
+    if (in->took_S == 0 || in->took_S != s->nstages || in->took_M != s->nmb ||
         in->took_checkpoint != d->opt.model.checkpoint || crowded(d))
         return;
-    int first = in->took_steps > 1, n = in->took_steps - first, known = 0;
-    double took[PP_MAX_STAGES], v[TOOK_KEEP];
-    for (int k = 0; k < s->nstages && k < PP_MAX_STAGES; k++) {
-        for (int j = 0; j < n; j++) v[j] = in->took[first + j][k];
-        took[k] = pp_median(v, n);
-    }
-    for (int j = 0; j < n; j++)
-        if (in->took_delivery[first + j] >= 0) v[known++] = in->took_delivery[first + j];
-    in->here_step = here_from(d, s, took, known ? pp_median(v, known) : -1);
+    in->here_step = here_from(d, s, in->took, in->took_delivery);
     memcpy(in->here_for.name, s->name, sizeof s->name);
     in->here_for.family = s->family, in->here_for.nranks = s->nranks, in->here_for.nstages = s->nstages;
     in->here_for.nmb = s->nmb, in->here_for.chunks = s->chunks;
@@ -844,7 +822,7 @@ static void measure_costs(pp_demo *d, int M)
     if (d->grid->rank == 0)
         PP_CHECK(pp_model_measure(&slice, slice.batch / (d->grid->D * M), in->cost), "could not measure the model");
     pp_demo_share_measured(d, in->cost, PP_MODEL_NCOSTS);
-    in->took_n = 0;   /* new costs: the steps' measures were against the old ones */
+    in->took_S = 0;   /* new costs: the model or M changed since the step kept */
     in->cost_M = M;
     in->cost_cfg = d->opt.model;
     pp_costs *c = &d->exec.costs;
@@ -1140,6 +1118,7 @@ int pp_demo_end(pp_demo *d)
         fprintf(stderr, "%s: stopped (%s): nothing was exported\n", d->prog, pp_interrupted ? "Ctrl-C" : "q");
     pp_live_free(d->in->live);
     pp_machine_free(&d->in->here);
+    free(d->in->took);
     free(d->in);
     d->in = NULL;
     current = NULL;

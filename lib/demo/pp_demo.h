@@ -141,12 +141,10 @@ int pp_demo_spread(const pp_demo *d, double *lo, double *hi);
  * have on this machine: its costs with the probe's figures added (probed
  * before the first step; timed mode adds the computes' overshoot too).  For
  * the last step pp_demo_train ran, if it ran s, the prediction made before
- * it: where that step had steps before it at the same M and --checkpoint,
- * every rank a core of its own and T = D = 1, each stage's cost is as long
- * as its computes took in them, and a message as long as one waited for
- * took to arrive (the median over those steps, the first left out when
- * there are more; the probe's delivery where no message was waited for);
- * only the latest steps count, with the first (TOOK_KEEP in demo.c). */
+ * it: where that step had a step before it at the same M and --checkpoint,
+ * every rank a core of its own and T = D = 1, each compute is as long as it
+ * took in the step before, and a message as long as one waited for took to
+ * arrive there (the probe's delivery where no message was waited for). */
 double pp_demo_here(const pp_demo *d, const pp_sched *s);
 /* After the probe: how many ranks run on rank 0's machine (0: not known),
  * its cores in *cores, and in *turn_s how long a rank keeps a core when
