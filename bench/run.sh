@@ -96,12 +96,13 @@ echo "this machine: the simulator with the probe's compute overshoot and message
 # from how long each compute and the messages waited for took in the step
 # before; where ranks outnumber cores, from the blocks' measured costs and
 # the probe's delivery, the cores taken in turns as long as the probe found
-# a rank keeps one.  8 steps: the median of steps 2 to 8 (the first warms
-# the caches), measured and predicted, as demo 02 prints them.
+# a rank keeps one.  8 steps: the median of steps 2 to 8 measured (the
+# first warms the caches) and of the predictions for steps 3 to 8 (those
+# made from a warm step), as demo 02 prints them.
 # Target: within 0.5 points of the measured bubble.
 echo
 echo "Real compute: prediction for this machine against measured (mean and worst of $RUNS runs)"
-echo "demo 02: batch 256, width 256, hidden 1024, 8 blocks; the median of steps 2 to 8; $(nproc) cores on this machine"
+echo "demo 02: batch 256, width 256, hidden 1024, 8 blocks; the median of steps 2 to 8 (predicted: 3 to 8); $(nproc) cores"
 printf '%3s  %-11s %4s  %9s %9s %9s %7s %8s  %-19s  %s\n' P schedule M formula "this mach" measured spread delivery "diff" \
     "target 0.5"
 for P in 2 4; do
@@ -126,7 +127,7 @@ done
 echo "measured: the median step's bubble (a compute that lost its core part-way counts as busy, a rank"
 echo "waiting for its first turn as idle); this machine: the median of the predictions made before each"
 echo "step by the simulator, with each compute as long as it took in the step before, every message as"
-echo "long as the ones waited for took (with more ranks than cores: the blocks' measured costs, the probe's"
+echo "long as the ones waited for took on the mean (with more ranks than cores: the blocks' costs, the probe's"
 echo "delivery, the cores taken in turns); spread: the largest measured bubble of the runs minus the"
 echo "smallest, in points (the run-to-run noise the target sits in); delivery: the median delivery of a"
 echo "message (the machine's floor)"

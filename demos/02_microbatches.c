@@ -47,7 +47,7 @@ static int median_step(const double *v, int n)
  * view it comes after the picture, not under it). */
 static void heading(const pp_sched *s, const pp_partition *part, const pp_model_cfg *c, int P)
 {
-    char parts[128], line[768], chunks[64] = "";
+    char parts[128], line[1024], chunks[64] = "";
     pp_partition_str(part, parts, sizeof parts);
     if (s->chunks > 1) snprintf(chunks, sizeof chunks, " x %d chunks = %d stages", s->chunks, s->nstages);
     snprintf(line, sizeof line, "the %s schedule; a batch of %d samples through %d blocks (width %d, hidden %d) "
@@ -60,10 +60,11 @@ static void heading(const pp_sched *s, const pp_partition *part, const pp_model_
     snprintf(line, sizeof line, "all figures measured in this run except the formula and here columns; step time: "
              "the median over the steps; bubble: the median of the steps' shares, the first step left out when there "
              "are more (it warms the caches), formula %s; here: the median of the bubbles predicted for this machine "
-             "before those steps, each from the step before it: every compute as long as it took there, and a message "
-             "as long as one waited for took to arrive (the probe's delivery where none was); before the first step, "
-             "or with more ranks than cores, from the blocks' costs measured alone and the delivery a short probe step "
-             "measured (and with more ranks than cores the ranks taking the cores in turns)",
+             "before each step from the step before it (leaving out the one made from the first step when there "
+             "are more than two): every compute as long as it took there, and every message as long as the messages waited for took on "
+             "the mean (the probe's delivery where none was); with one step, or more ranks than cores, from the "
+             "blocks' costs measured alone and the delivery a short probe step measured (and with more ranks than "
+             "cores the ranks taking the cores in turns)",
              s->family == PP_FAM_CUSTOM ? "n/a (a schedule from a file has none)" : pp_theory_bubble_step_text(s->family));
     pp_report_wrap(stdout, line, "", "");
     printf("\n");
@@ -72,10 +73,6 @@ static void heading(const pp_sched *s, const pp_partition *part, const pp_model_
     printf("%5s %8s %10s %10s %9s %9s %9s %9s\n", "", "per m.b.", "(ms)", "", "", "", "", "in comp.");
 }
 
-/* The losses of every M at each step, and how far each M's weights ended from
- * the first M's, or (a schedule from a file) from one process's at the same
- * M (at most 6 step columns: past that, the first three, "...", and the
- * last two). */
 /* Where each M's measured bubble goes (the step of the median bubble,
  * pp_idle.h). */
 static void parts_table(const pp_demo *d, const pp_idle *parts, int n)
@@ -103,6 +100,10 @@ static void parts_table(const pp_demo *d, const pp_idle *parts, int n)
            "between actions; hops: messages on the critical path (a count)\n");
 }
 
+/* The losses of every M at each step, and how far each M's weights ended from
+ * the first M's, or (a schedule from a file) from one process's at the same
+ * M (at most 6 step columns: past that, the first three, "...", and the
+ * last two). */
 static void loss_table(const pp_demo *d, const double *losses, const double *maxdiff, int from_file)
 {
     int steps = d->opt.model.steps;
@@ -152,16 +153,17 @@ int main(int argc, char **argv)
     float *first_w = me == 0 ? malloc((size_t)nparams * sizeof(float)) : NULL;
     float *w = me == 0 ? malloc((size_t)nparams * sizeof(float)) : NULL;
     double *ms = malloc((size_t)c->steps * sizeof *ms);
-    /* each step's measured bubble, the bubble predicted before it, its busy time and its parts */
-    double *bubbles = malloc((size_t)c->steps * sizeof *bubbles), *heres = malloc((size_t)c->steps * sizeof *heres);
-    double *busies = malloc((size_t)c->steps * sizeof *busies);
+    /* each step's measured bubble, the bubble predicted before it, its ranks' busy seconds and its parts */
+    double *bubbles = malloc((size_t)c->steps * sizeof *bubbles);
+    double *predicted = malloc((size_t)c->steps * sizeof *predicted);
+    double *busy_s = malloc((size_t)c->steps * sizeof *busy_s);
     pp_idle *step_parts = malloc((size_t)c->steps * sizeof *step_parts);
     double *losses = calloc((size_t)d.opt.nmb * c->steps, sizeof *losses);   /* [M index][step] */
     double maxdiffs[PP_MAX_MB_LIST] = {0};
     pp_idle parts[PP_MAX_MB_LIST];
     int flagged = 0;
     const char *broken = NULL;   /* a condition of the formula the measured costs break */
-    if ((me == 0 && (!first_w || !w)) || !ms || !losses || !bubbles || !heres || !busies || !step_parts)
+    if ((me == 0 && (!first_w || !w)) || !ms || !losses || !bubbles || !predicted || !busy_s || !step_parts)
         pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
 
     for (int i = 0; i < d.opt.nmb && !d.quit; i++) {
@@ -178,10 +180,10 @@ int main(int argc, char **argv)
             losses[i * c->steps + k] = loss;
             if (me == 0 && meas) {
                 ms[k] = meas->makespan * 1e3;
-                busies[k] = 0;
-                for (int p = 0; p < P; p++) busies[k] += meas->busy[p];
+                busy_s[k] = 0;
+                for (int p = 0; p < P; p++) busy_s[k] += meas->busy[p];
                 bubbles[k] = pp_run_bubble_step(meas);
-                heres[k] = pp_demo_here(&d, s);   /* the prediction made before this step */
+                predicted[k] = pp_demo_here(&d, s);   /* the prediction made before this step */
                 pp_idle_breakdown(s, &d.exec.costs, meas, &step_parts[k]);
                 paused |= meas->paused;
                 pp_demo_note(&d, "M=%d step %d of %d: loss %.6f, %.0f samples/s (measured)", M, k + 1, c->steps,
@@ -206,12 +208,14 @@ int main(int argc, char **argv)
                 if (i == 0) heading(s, &part, c, P);
                 qsort(ms, (size_t)c->steps, sizeof *ms, cmp);
                 double med = ms[c->steps / 2];
-                /* the steps after the first (all, if one): the one of the median bubble, and the median prediction */
+                /* The first step warms the caches: with more steps it is left out, its bubble and the
+                 * prediction made from its times (with two steps that one is all there is). */
                 int from = c->steps > 1, mid = median_step(bubbles + from, c->steps - from) + from;
-                double bubble = bubbles[mid], here = heres[median_step(heres + from, c->steps - from) + from];
+                int pfrom = c->steps > 2 ? 2 : from;
+                double bubble = bubbles[mid], here = predicted[median_step(predicted + pfrom, c->steps - pfrom) + pfrom];
                 parts[i] = step_parts[mid];
                 double formula = pp_theory_bubble_step(s->family, s->nranks, M, s->chunks);
-                double gflops = step_flops(c) / busies[mid] * 1e-9;
+                double gflops = step_flops(c) / busy_s[mid] * 1e-9;
                 char ftext[16] = "n/a";
                 if (formula >= 0) snprintf(ftext, sizeof ftext, "%.1f %%", 100 * formula);
                 printf("%5d %8d %10.2f %10.0f %7.1f %% %7.1f %% %9s %9.2f%s\n", M, c->batch / M, med,
@@ -280,7 +284,7 @@ int main(int argc, char **argv)
                    "too small (GFLOP/s falls).\n");
     }
     int wrong = me == 0 && !d.quit && from_file && maxdiffs[0] != 0;
-    free(first_w), free(w), free(ms), free(losses), free(bubbles), free(heres), free(busies), free(step_parts);
+    free(first_w), free(w), free(ms), free(losses), free(bubbles), free(predicted), free(busy_s), free(step_parts);
     int status = pp_demo_end(&d);
     return status ? status : wrong;   /* weights trained wrong: status 1 */
 }

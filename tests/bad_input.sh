@@ -154,6 +154,16 @@ if mpiexec -n 2 ./demos/02_microbatches -m 1,2 --depth 2 --steps 1 --no-tui --cs
 else
     echo "not ok - demo 02 --csv table incomplete"; sed 's/^/#   /' "$tmp/t2.csv"
 fi
+# Over several steps demo 02 shows the step of the median bubble: the parts
+# it prints are that step's, so the formula and they add up to its bubble.
+if mpiexec -n 2 ./demos/02_microbatches -m 2,4 --depth 2 --steps 4 --no-tui --csv "$tmp/t3.csv" >/dev/null 2>&1 &&
+    awk -F, 'NR > 1 { n++; d = $8 + $13 + $14 + $15 + $16 + $17 + $18 - $7; if (d > 1e-5 || d < -1e-5) bad = 1 }
+             END { exit bad || n != 2 }' "$tmp/t3.csv"; then
+    echo "ok - demo 02 over 4 steps: formula + parts = the measured bubble of the step shown"
+else
+    echo "not ok - demo 02 over 4 steps: formula + parts differ from the measured bubble (fields 8 + 13..18 against 7)"
+    sed 's/^/#   /' "$tmp/t3.csv"
+fi
 # Options a demo cannot honour are refused, not ignored.
 refuse "--csv in a demo without a table" "this demo prints no table to plot" mpiexec -n 4 ./demos/05_1f1b --csv "$tmp/x.csv"
 refuse "--trace in demo 01" "--trace: this demo runs no training step" mpiexec -n 2 ./demos/01_forward_flow --trace "$tmp/x.json"

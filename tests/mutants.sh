@@ -115,8 +115,12 @@ try "every compute gets a core at once, however many there are" fail \
     's|^            if (running\[m\] >= c->cores\[m\]) {|            if (0) {|'
 try "a compute queued for its first core counted as begun" fail \
     's|state\[first\] = QUEUED, queue\[nq++\] = first, waiting\[c->machine\[first\]\]++;|state[first] = QUEUED, queue[nq++] = first, waiting[c->machine[first]]++, began[first] = start[first];|'
+# A compute of a step measured before replayed as long as it took there
+# (pp_costs.took), by each rank alone and by ranks sharing cores.
 try "a compute that took a measured time replayed at its cost" fail \
     's|double done = end >= 0 ? end : t0 + pp_cost_took_s(c, s, a);|double done = end >= 0 ? end : t0 + pp_cost_s(c, a.kind, a.stage, NULL);|'
+try "the same where ranks take cores in turns" fail \
+    's|left\[r\] = pp_cost_took_s(c, s, a);|left[r] = pp_cost_s(c, a.kind, a.stage, NULL);|'
 cp "$out/sim.c.orig" "$out/lib/core/sim.c"
 file=lib/core/exec.c orig=exec.c.orig test=test_mpi run="mpiexec -n 4 ./tests/test_mpi 4"
 try "a waiting rank asleep until 3 ms after its message can come" fail \

@@ -727,10 +727,11 @@ static pp_costs random_costs(uint64_t *rs)
  * them, the CSV form reads back the same lists, and the simulator's times
  * equal the ones worked out above, at random costs and latency, and in
  * every other case with a time of its own for three computes in four (a
- * step measured before: pp_costs.took). */
+ * step measured before: pp_costs.took); also where every rank has a core
+ * of its own that it takes in turns. */
 static void test_random(int cases)
 {
-    int refused = 0, csv_bad = 0, sim_bad = 0;
+    int refused = 0, csv_bad = 0, sim_bad = 0, alone_bad = 0;
     uint64_t base = 7700001;
     for (int i = 0; i < cases; i++) {
         int P;
@@ -763,21 +764,31 @@ static void test_random(int cases)
         c.took = took;
         double **end = calloc((size_t)P, sizeof *end);
         for (int r = 0; end && r < P; r++) end[r] = malloc((size_t)(s->len[r] + 1) * sizeof **end);
-        pp_run *run = NULL;
-        int ok = end && own_replay(s, &c, end) && pp_simulate(lo, &c, &run) == PP_OK;
-        for (int r = 0; ok && r < P; r++) {
-            int j = 0;   /* rank r's next compute event */
-            for (int i = 0; ok && i < s->len[r]; i++) {
-                if (s->acts[r][i].kind == PP_IDLE) continue;
-                while (j < run->ranks[r].n && run->ranks[r].ev[j].type != PP_EV_COMPUTE) j++;
-                ok = j < run->ranks[r].n && fabs(run->ranks[r].ev[j].t1 - end[r][i]) < 1e-9;
-                j++;
+        int mine = end && own_replay(s, &c, end);
+        /* then each rank on a machine of its own with one core, taken in
+         * turns (the replay of ranks sharing cores, with none to share) */
+        int machine[4] = {0, 1, 2, 3}, cores[4] = {1, 1, 1, 1};
+        for (int alone = 0; alone < 2; alone++) {
+            if (alone) c.machine = machine, c.cores = cores, c.turn = 0.1 * rnd_below(&rs, 10);
+            pp_run *run = NULL;
+            int ok = mine && pp_simulate(lo, &c, &run) == PP_OK;
+            for (int r = 0; ok && r < P; r++) {
+                int j = 0;   /* rank r's next compute event */
+                for (int i = 0; ok && i < s->len[r]; i++) {
+                    if (s->acts[r][i].kind == PP_IDLE) continue;
+                    while (j < run->ranks[r].n && run->ranks[r].ev[j].type != PP_EV_COMPUTE) j++;
+                    ok = j < run->ranks[r].n && fabs(run->ranks[r].ev[j].t1 - end[r][i]) < 1e-9;
+                    j++;
+                }
             }
+            int *bad = alone ? &alone_bad : &sim_bad;
+            if (!ok && (*bad)++ < 3)
+                printf("# %s: the simulator's times differ from the replay here%s\n", what,
+                       alone ? " (a core for each rank, taken in turns)" : "");
+            pp_run_free(run);
         }
-        if (!ok && sim_bad++ < 3) printf("# %s: the simulator's times differ from the replay here\n", what);
         for (int r = 0; end && r < P; r++) free(end[r]);
         free(end), free(csv), free(took);
-        pp_run_free(run);
         pp_sched_free(s), pp_sched_free(lo), pp_sched_free(back);
     }
     CHECK(refused == 0, "%d random valid schedules (P 1..4, v 1..3, M 1..8): the validator accepts every one (%d refused)",
@@ -785,6 +796,8 @@ static void test_random(int cases)
     CHECK(csv_bad == 0, "the same, written as CSV and read back: the same lists (%d differ)", csv_bad);
     CHECK(sim_bad == 0, "the same at random costs and latency, every other one with measured times for most computes: "
           "the simulator's end of every compute equals a replay worked out apart (%d differ)", sim_bad);
+    CHECK(alone_bad == 0, "the same with each rank on a core of its own, taken in turns (the replay of ranks sharing "
+          "cores, which real compute's prediction takes): the same times (%d differ)", alone_bad);
 }
 
 /* How many computes of machine m's ranks are under way at time x in run

@@ -61,6 +61,7 @@ double pp_cost_took_s(const pp_costs *c, const pp_sched *lo, pp_action a)
 void pp_costs_flat(const pp_costs *c, int nstages, pp_costs *out)
 {
     *out = *c;
+    out->took = NULL;   /* the stages evened out, not a measured step */
     if (!c->stage_scale || nstages <= 0) return;
     double mean = 0;
     for (int s = 0; s < nstages; s++) mean += c->stage_scale[s] / nstages;

@@ -182,7 +182,8 @@ typedef struct {
                               gets it (the operating system's time slice); 0: to its end */
     const double *took;    /* [4 x nstages x M] seconds each compute of a measured step took, by its
                               kind (F, B, I, W) and then stage x M + micro-batch, in place of its
-                              ticks in the simulator (below 0: its ticks), or NULL: the ticks */
+                              ticks in the simulator (below 0: its ticks), or NULL: the ticks;
+                              the caller's, only read */
 } pp_costs;
 
 void pp_costs_default(pp_costs *c);

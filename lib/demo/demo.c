@@ -34,6 +34,20 @@ typedef struct {
     int nranks, nstages, nmb, chunks;
 } sched_key;
 
+static sched_key key_of(const pp_sched *s)
+{
+    sched_key k = {.family = s->family, .nranks = s->nranks, .nstages = s->nstages, .nmb = s->nmb, .chunks = s->chunks};
+    memcpy(k.name, s->name, sizeof k.name);
+    return k;
+}
+
+/* Was a figure for key k worked out for s (k's name empty: for none)? */
+static int key_is(const sched_key *k, const pp_sched *s)
+{
+    return k->name[0] && strcmp(k->name, s->name) == 0 && k->family == s->family && k->nranks == s->nranks &&
+           k->nstages == s->nstages && k->nmb == s->nmb && k->chunks == s->chunks;
+}
+
 /* What the demos need and do not show: the live view, the export files, the
  * terminal until the view opens, and in real mode the measured costs. */
 struct pp_demo_state {
@@ -56,13 +70,18 @@ struct pp_demo_state {
     int repeats;             /* rank 0: the last pp_demo_run's steps (--repeat), 0 if one */
     int rep, reps;           /* --repeat: the step under way is run rep of reps */
     double spread[2];        /* their lowest and highest measured bubble */
-    /* rank 0, real mode: the step before at M = took_M on took_S stages
-     * (took_S 0: none): how long each of its computes took (s; pp_costs.took's
-     * order; below 0: not seen) and the mean delivery of a message waited for
-     * (s; below 0: none); and the bubble predicted before the last step (for
-     * schedule here_for; its name empty: none) */
-    double *took, took_delivery;
-    int took_S, took_M, took_checkpoint;
+    /* rank 0, real mode: the step before, of schedule took_for (its name
+     * empty: none) with --checkpoint as took_checkpoint: how long each of
+     * its computes took, in seconds (pp_costs.took's shape and order, 4 x
+     * nstages x M; below 0: not seen; the state's own, freed in
+     * pp_demo_end), and the mean delivery of the messages waited for (s;
+     * below 0: none) */
+    double *took;
+    double took_delivery;
+    sched_key took_for;
+    int took_checkpoint;
+    /* and the bubble predicted before the last step (for schedule here_for;
+     * its name empty: none) */
     double here_step;
     sched_key here_for;
 };
@@ -527,46 +546,45 @@ static double here_from(const pp_demo *d, const pp_sched *s, const double *took,
 static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
 {
     pp_demo_state *in = d->in;
-    int n = PP_W + 1, per = s->nstages * s->nmb;
-    double *took = realloc(in->took, (size_t)(n * per) * sizeof *took);
+    int kinds = PP_W + 1, per = s->nstages * s->nmb;   /* F, B, I, W; each (stage, micro-batch) */
+    double *took = realloc(in->took, (size_t)(kinds * per) * sizeof *took);
     if (!took) pp_die(__FILE__, __LINE__, "realloc", PP_ENOMEM, "");
     in->took = took;
-    for (int k = 0; k < n * per; k++) took[k] = -1;
+    for (int k = 0; k < kinds * per; k++) took[k] = -1;
     for (int p = 0; p < meas->nrows; p++)
         for (int i = 0; i < meas->ranks[p].n; i++) {
             const pp_event *e = &meas->ranks[p].ev[i];
-            if (e->type == PP_EV_COMPUTE && e->kind <= PP_W && e->stage >= 0 && e->stage < s->nstages && e->mb >= 0 &&
-                e->mb < s->nmb)
+            if (e->type == PP_EV_COMPUTE && e->kind >= 0 && e->kind < kinds && e->stage >= 0 && e->stage < s->nstages &&
+                e->mb >= 0 && e->mb < s->nmb)
                 took[e->kind * per + pp_sm(s, e->stage, e->mb)] = e->t1 - e->t0;
         }
     pp_idle parts;
     int waited = pp_idle_breakdown(s, &d->exec.costs, meas, &parts) == PP_OK && parts.ok && parts.waited_mean_s > 0;
     in->took_delivery = waited ? parts.waited_mean_s : -1;
-    in->took_S = s->nstages, in->took_M = s->nmb, in->took_checkpoint = d->opt.model.checkpoint;
+    in->took_for = key_of(s), in->took_checkpoint = d->opt.model.checkpoint;
 }
 
 /* Real mode, rank 0, after the probe: the bubble predicted for this machine
  * before step s runs.  Where every rank has a core of its own and the step
- * before ran at this M, each compute as long as it took there (inside a
- * step a compute may run slower than the block measured alone, and one
- * slower than its stage's mean on the critical path makes the whole step
- * longer), and a message as long as one waited for took to arrive there (a
- * rank that has just begun to wait is awake; the probe's ranks wait
- * longer, and one that has waited a while sleeps between looks).  Else none
- * is kept, and pp_demo_here predicts from the blocks' measured costs and
- * the probe (with more ranks than cores, taking turns on the cores). */
+ * before ran the same schedule, each compute as long as it took there, and
+ * every message as long as the messages waited for there took on the mean
+ * (a rank that has just begun to wait is awake; the probe's ranks wait
+ * longer, and one that has waited a while sleeps between looks).  Each
+ * compute, not its stage's mean: inside a step a compute may run slower
+ * than the block measured alone, some always do (the last micro-batches'),
+ * and the step is as long as its slowest chain of computes and messages, so
+ * a slow compute on it delays the end while a fast one off it gives nothing
+ * back.  Else none is kept, and pp_demo_here predicts from the blocks'
+ * measured costs and the probe (with more ranks than cores, taking turns on
+ * the cores). */
 static void predict_step(pp_demo *d, const pp_sched *s, const pp_trainer *t)
 {
     pp_demo_state *in = d->in;
     in->here_for.name[0] = 0;
-    if (pp_trainer_flops(t) == 0) in->took_S = 0;   /* a trainer's first step: the step kept was another's */
-    if (in->took_S == 0 || in->took_S != s->nstages || in->took_M != s->nmb ||
-        in->took_checkpoint != d->opt.model.checkpoint || crowded(d))
-        return;
+    if (pp_trainer_flops(t) == 0) in->took_for.name[0] = 0;   /* a trainer's first step: the step kept was another's */
+    if (!key_is(&in->took_for, s) || in->took_checkpoint != d->opt.model.checkpoint || crowded(d)) return;
     in->here_step = here_from(d, s, in->took, in->took_delivery);
-    memcpy(in->here_for.name, s->name, sizeof s->name);
-    in->here_for.family = s->family, in->here_for.nranks = s->nranks, in->here_for.nstages = s->nstages;
-    in->here_for.nmb = s->nmb, in->here_for.chunks = s->chunks;
+    in->here_for = key_of(s);
 }
 
 /* One step, timed (t NULL) or training t: predicted, run with the view, exported. */
@@ -667,10 +685,7 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
 
 double pp_demo_here(const pp_demo *d, const pp_sched *s)
 {
-    const sched_key *f = &d->in->here_for;
-    if (d->exec.work && f->name[0] && strcmp(f->name, s->name) == 0 && f->family == s->family &&
-        f->nranks == s->nranks && f->nstages == s->nstages && f->nmb == s->nmb && f->chunks == s->chunks)
-        return d->in->here_step;
+    if (d->exec.work && key_is(&d->in->here_for, s)) return d->in->here_step;
     return here_from(d, s, NULL, -1);
 }
 
@@ -822,7 +837,7 @@ static void measure_costs(pp_demo *d, int M)
     if (d->grid->rank == 0)
         PP_CHECK(pp_model_measure(&slice, slice.batch / (d->grid->D * M), in->cost), "could not measure the model");
     pp_demo_share_measured(d, in->cost, PP_MODEL_NCOSTS);
-    in->took_S = 0;   /* new costs: the model or M changed since the step kept */
+    in->took_for.name[0] = 0;   /* new costs: the model or M changed since the step kept */
     in->cost_M = M;
     in->cost_cfg = d->opt.model;
     pp_costs *c = &d->exec.costs;

@@ -143,8 +143,8 @@ int pp_demo_spread(const pp_demo *d, double *lo, double *hi);
  * the last step pp_demo_train ran, if it ran s, the prediction made before
  * it: where that step had a step before it at the same M and --checkpoint,
  * every rank a core of its own and T = D = 1, each compute is as long as it
- * took in the step before, and a message as long as one waited for took to
- * arrive there (the probe's delivery where no message was waited for). */
+ * took in the step before, and every message as long as the messages waited
+ * for there took on the mean (the probe's delivery where none was). */
 double pp_demo_here(const pp_demo *d, const pp_sched *s);
 /* After the probe: how many ranks run on rank 0's machine (0: not known),
  * its cores in *cores, and in *turn_s how long a rank keeps a core when
