@@ -58,13 +58,14 @@ static void heading(const pp_sched *s, const pp_partition *part, const pp_model_
                              "GFLOP/s counts the model's multiplies only, not the recompute)" : "");
     pp_report_wrap(stdout, line, "", "");
     snprintf(line, sizeof line, "all figures measured in this run except the formula and here columns; step time: "
-             "the median over the steps; bubble: the median of the steps' shares, the first step left out when there "
-             "are more (it warms the caches), formula %s; here: the median of the bubbles predicted for this machine "
-             "before each step from the step before it (leaving out the one made from the first step when there "
-             "are more than two): every compute as long as it took there, and every message as long as the messages waited for took on "
-             "the mean (the probe's delivery where none was); with one step, or more ranks than cores, from the "
-             "blocks' costs measured alone and the delivery a short probe step measured (and with more ranks than "
-             "cores the ranks taking the cores in turns)",
+             "the median over the steps; bubble: the median of the steps' shares, leaving out the first step (it warms "
+             "the caches) when there are two or more, formula %s; here: the median of the bubbles predicted for this "
+             "machine before each step from the step before it (leaving out the prediction made from the first step "
+             "when there are three steps or more): every compute as long as it took in the step before, and every "
+             "message as long as the messages waited for in that step took, on the mean (the probe's delivery if no "
+             "message was waited for); with one step, or more ranks than cores, from the blocks' costs measured alone "
+             "and the delivery a short probe step measured (and with more ranks than cores the ranks taking the cores "
+             "in turns)",
              s->family == PP_FAM_CUSTOM ? "n/a (a schedule from a file has none)" : pp_theory_bubble_step_text(s->family));
     pp_report_wrap(stdout, line, "", "");
     printf("\n");

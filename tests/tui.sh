@@ -76,10 +76,11 @@ ended() {
 }
 
 restored() {
-    if [ -s "$tmp/before" ] && [ -s "$tmp/after" ] && cmp -s "$tmp/before" "$tmp/after"; then
-        ok "$1: terminal settings restored (stty -g before = after)"
+    alt=$(tm display -p -t "$sess" '#{alternate_on}')
+    if [ -s "$tmp/before" ] && [ -s "$tmp/after" ] && cmp -s "$tmp/before" "$tmp/after" && [ "$alt" = 0 ]; then
+        ok "$1: terminal settings restored (stty -g before = after), on the normal screen"
     else
-        bad "$1: terminal settings differ after the run"
+        bad "$1: terminal settings differ after the run, or it is left on the alternate screen (alternate_on '$alt')"
     fi
 }
 

@@ -484,14 +484,23 @@ pp_status pp_view_open(int fd, int keys_stdin, const char *prog, const char *lat
     set_term(v->screen);
     /* Draw on the normal screen, not the alternate one: the final picture
      * stays in the terminal's scrollback, and whatever is printed after it
-     * (the report, mpiexec's messages when a rank fails) comes below it. */
-    if (exit_ca_mode) putp(exit_ca_mode);
+     * (the report, mpiexec's messages when a rank fails) comes below it.
+     * newterm has queued the switch to the alternate screen; the first
+     * refresh sends it, then the way back goes on the same stream after it
+     * (putp writes to stdout, which mpiexec forwards at its own pace: the
+     * way back came first in about a third of the runs, and the view stayed
+     * on the alternate screen), and the next refresh clears the normal one. */
+    const char *leave_alternate = exit_ca_mode;
     enter_ca_mode = NULL;
     exit_ca_mode = NULL;
     cbreak();
     noecho();
     nonl();
     curs_set(0);
+    refresh();
+    if (leave_alternate) fputs(leave_alternate, v->out);
+    fflush(v->out);
+    clearok(curscr, TRUE);
     typeahead(-1);   /* keys are read by this module, never waited for by ncurses */
     const char *no_color = getenv("NO_COLOR");
     v->mono = (no_color && no_color[0]) || !has_colors();
