@@ -76,11 +76,17 @@ static void heading(const pp_sched *s, const pp_partition *part, const pp_model_
 
 /* Where each M's measured bubble goes (the step of the median bubble,
  * pp_idle.h). */
-static void parts_table(const pp_demo *d, const pp_idle *parts, int n)
+static void parts_table(const pp_demo *d, const pp_idle *parts, int n, int from_file)
 {
-    printf("\nwhere each M's measured bubble goes (the step of the bubble above; points of\n"
-           "the step, measured = formula + parts; each stage's cost: its blocks'\n"
-           "measured cost):\n");
+    printf("\n");
+    if (from_file)   /* no formula: the parts start from the schedule's own replay */
+        pp_report_wrap(stdout, "where each M's measured bubble goes (the step of the bubble above; points of the step, "
+                       "measured = the schedule replayed with every stage at the mean cost (computed; a schedule from "
+                       "a file has no formula) + parts; each stage's cost: its blocks' measured cost):", "", "");
+    else
+        printf("where each M's measured bubble goes (the step of the bubble above; points of\n"
+               "the step, measured = formula + parts; each stage's cost: its blocks'\n"
+               "measured cost):\n");
     printf("%5s %7s %7s %8s %7s %7s %7s %5s\n", "M", "sched", "imbal", "overrun", "late", "msg", "kit", "hops");
     for (int i = 0; i < n; i++) {
         const pp_idle *x = &parts[i];
@@ -94,11 +100,20 @@ static void parts_table(const pp_demo *d, const pp_idle *parts, int n)
         printf(" %+7.2f %+7.2f %+8.2f %+7.2f %+7.2f %+7.2f %5d\n", pt[PP_PART_SCHEDULE], pt[PP_PART_IMBALANCE],
                pt[PP_PART_OVERRUN], pt[PP_PART_LATE], pt[PP_PART_MESSAGES], pt[PP_PART_REACTION], x->hops);
     }
-    printf("sched: the schedule with every stage at the mean cost, against the formula\n"
-           "(computed); measured: imbal: stages' own costs; overrun: computes past their\n"
-           "stage's cost (below 0: faster than the blocks measured alone); late: ranks\n"
-           "starting after the common start; msg: deliveries; kit: the kit's own time\n"
-           "between actions; hops: messages on the critical path (a count)\n");
+    const char *legend = "measured: imbal: stages' own costs; overrun: computes past their stage's cost (below 0: "
+                         "faster than the blocks measured alone); late: ranks starting after the common start; msg: "
+                         "deliveries; kit: the kit's own time between actions; hops: messages on the critical path (a "
+                         "count)";
+    if (from_file) {
+        char line[512];
+        snprintf(line, sizeof line, "sched: 0 (no formula to set the schedule against); %s", legend);
+        pp_report_wrap(stdout, line, "", "");
+    } else
+        printf("sched: the schedule with every stage at the mean cost, against the formula\n"
+               "(computed); measured: imbal: stages' own costs; overrun: computes past their\n"
+               "stage's cost (below 0: faster than the blocks measured alone); late: ranks\n"
+               "starting after the common start; msg: deliveries; kit: the kit's own time\n"
+               "between actions; hops: messages on the critical path (a count)\n");
 }
 
 /* The losses of every M at each step, and how far each M's weights ended from
@@ -270,7 +285,7 @@ int main(int argc, char **argv)
         if (flagged)
             printf("* a step of this M was paused in the live view: its time held counts in\n"
                    "  the step time and the bubble\n");
-        parts_table(&d, parts, d.opt.nmb);
+        parts_table(&d, parts, d.opt.nmb, from_file);
         loss_table(&d, losses, maxdiffs, from_file);
         if (from_file && maxdiffs[0] == 0)
             printf("\nThe weights equal one process's bit for bit (last column): this order\n"

@@ -31,10 +31,15 @@ typedef struct {
 
 /* The second table: the measured bubble's parts, and the prediction for
  * this machine, per M (pp_idle.h says what each part is). */
-static void parts_table(const row *rows, int n, int all)
+static void parts_table(const row *rows, int n, int all, int from_file)
 {
-    printf("\nwhere the measured bubble goes, points of the step (measured = formula +\n"
-           "parts), and the bubble predicted for this machine (a probe before the steps):\n");
+    if (from_file)   /* no formula: the parts start from the schedule's own replay */
+        printf("\nwhere the measured bubble goes, points of the step (measured = predicted +\n"
+               "parts: a schedule from a file has no formula), and the bubble predicted for\n"
+               "this machine (a probe before the steps):\n");
+    else
+        printf("\nwhere the measured bubble goes, points of the step (measured = formula +\n"
+               "parts), and the bubble predicted for this machine (a probe before the steps):\n");
     printf("%s  here %%  meas %%   sched  imbal  overrun   late    msg    kit  hops\n", all ? "schedule      M" : "    M");
     for (int i = 0; i < n; i++) {
         const row *r = &rows[i];
@@ -51,9 +56,11 @@ static void parts_table(const row *rows, int n, int all)
                100 * r->measured[0], pt[PP_PART_SCHEDULE], pt[PP_PART_IMBALANCE], pt[PP_PART_OVERRUN],
                pt[PP_PART_LATE], pt[PP_PART_MESSAGES], pt[PP_PART_REACTION], x->hops);
     }
-    printf("imbal: stages' own costs; overrun: computes past their cost; late: ranks\n"
-           "starting after the common start; msg: deliveries; kit: the kit's own time\n"
-           "between actions; hops: messages on the critical path (all measured)\n");
+    printf("sched: the schedule's own bubble (predicted) against the formula%s;\n"
+           "measured: imbal: stages' own costs; overrun: computes past their cost; late:\n"
+           "ranks starting after the common start; msg: deliveries; kit: the kit's own\n"
+           "time between actions; hops: messages on the critical path (a count)\n",
+           from_file ? " (0: none)" : "");
 }
 
 /* "  27.3 %" or "    n/a" (no formula for a schedule from a file). */
@@ -193,7 +200,7 @@ int main(int argc, char **argv)
         }
         printf("formula and predicted: computed; measured: this run, timed, on this machine;\n"
                "diff = measured - formula, in percentage points\n");
-        parts_table(rows, done, all);
+        parts_table(rows, done, all, from_file);
         if (rows[0].repeats > 1)
             printf("--repeat %d: each M shows its median step; the measured bubble spread over\n"
                    "the runs was at most %.2f points\n", d.opt.repeat, 100 * max_spread(rows, done));

@@ -164,6 +164,20 @@ else
     echo "not ok - demo 02 over 4 steps: formula + parts differ from the measured bubble (fields 8 + 13..18 against 7)"
     sed 's/^/#   /' "$tmp/t3.csv"
 fi
+# A schedule from a file has no formula: the parts start from its predicted
+# bubble (the schedule replayed), and the headings say so.
+if mpiexec -n 2 ./demos/04_bubble_efficiency --schedule tests/data/hand_2x2.csv --tick-ms 2 --no-tui \
+        --csv "$tmp/f4.csv" >"$tmp/f4.txt" 2>&1 &&
+    grep -q '(measured = predicted +$' "$tmp/f4.txt" && ! grep -q 'measured = formula' "$tmp/f4.txt" &&
+    awk -F, 'NR > 1 { n++; d = $7 + $17 + $18 + $19 + $20 + $21 + $22 - $8; if ($6 >= 0 || $17 != 0 || d > 1e-5 || d < -1e-5) bad = 1 }
+             END { exit bad || n != 1 }' "$tmp/f4.csv" &&
+    mpiexec -n 1 ./demos/02_microbatches --schedule tests/data/reversed_b.csv --steps 2 --no-tui >"$tmp/f2.txt" 2>&1 &&
+    grep -q 'has no formula) + parts' "$tmp/f2.txt" && ! grep -q 'measured = formula' "$tmp/f2.txt"; then
+    echo "ok - a schedule from a file: predicted + parts = measured, and the headings say there is no formula"
+else
+    echo "not ok - a schedule from a file: the parts' heading or sum is wrong"
+    sed 's/^/#   /' "$tmp/f4.txt" "$tmp/f4.csv" "$tmp/f2.txt"
+fi
 # Options a demo cannot honour are refused, not ignored.
 refuse "--csv in a demo without a table" "this demo prints no table to plot" mpiexec -n 4 ./demos/05_1f1b --csv "$tmp/x.csv"
 refuse "--trace in demo 01" "--trace: this demo runs no training step" mpiexec -n 2 ./demos/01_forward_flow --trace "$tmp/x.json"

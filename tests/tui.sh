@@ -218,12 +218,12 @@ held=$(screen | grep -c '^r[0-9] *s[0-9] .*[|.] *$')
     { bad "paused: $held of 4 rank rows end on their current state"; screen | sed 's/^/#   /'; }
 # Still, the picture stands still: the title's clock and the panel's bubble
 # are the same a second later.
-clock() { screen | head -1 | sed -n 's/.* \([0-9.]*\) s  tick .*/\1/p'; }
+clock() { screen | head -1 | sed -n 's/.* \([0-9.]*\) ms  tick .*/\1/p'; }
 t1=$(clock) f1=$(screen | figure)
 sleep 1
 t2=$(clock) f2=$(screen | figure)
 if [ -n "$t1" ] && [ "$t1" = "$t2" ] && [ "$f1" = "$f2" ]; then
-    ok "paused: the clock ($t1 s) and the bubble so far ($f1 %) stand still"
+    ok "paused: the clock ($t1 ms) and the bubble so far ($f1 %) stand still"
 else
     bad "paused: clock '$t1' then '$t2', bubble '$f1' then '$f2'"; screen | sed 's/^/#   /'
 fi
@@ -278,7 +278,7 @@ wait_for "RUNNING" 20 && sleep 1
 title=$(screen | head -1)
 keys=$(screen | tail -1)
 case "$title" in
-    "RUNNING  05_1f1b: gpipe  P=4 M=8  "*" s  tick 100 ms  F=1 B=2 ticks")
+    "RUNNING  05_1f1b: gpipe  P=4 M=8  "*" ms  tick 100 ms  F=1 B=2 ticks")
         ok "80x24: the whole title fits: $title" ;;
     *) bad "80x24: title cut: '$title'" ;;
 esac

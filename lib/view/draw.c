@@ -328,8 +328,10 @@ static void draw_title(const pp_view_model *m, int w)
         snprintf(parts[3], sizeof parts[3], "tick %.4g ms  F=%.3g ticks", m->tick_s * 1e3, m->ticks[PP_F]);
     else snprintf(parts[3], sizeof parts[3], "tick %.4g ms  F=%.3g B=%.3g ticks", m->tick_s * 1e3, m->ticks[PP_F],
                   m->ticks[PP_B]);
-    double clock = pp_view_shown(m, m->now);   /* the clock before the costs (not below 0 before the start) */
-    snprintf(parts[2], sizeof parts[2], "step %.2f s", clock > 0 ? clock : 0.0);
+    /* the clock before the costs, in ms as on the axis and in the tables (not below 0 before the start) */
+    double clock_ms = 1e3 * pp_view_shown(m, m->now);
+    if (clock_ms < 0) clock_ms = 0;
+    snprintf(parts[2], sizeof parts[2], clock_ms < 100 ? "step %.1f ms" : "step %.0f ms", clock_ms);
     attron(A_BOLD);
     mvprintw(0, 0, "%s", state);
     attroff(A_BOLD);
