@@ -127,6 +127,16 @@ for size in $sizes; do
     [ "$widest" -gt $((w - 12)) ] && [ "$widest" -le "$w" ] && ok "${w}x${h}: uses the width ($widest of $w columns)" ||
         bad "${w}x${h}: widest line $widest of $w columns"
     live=$(figure <"$tmp/final")
+    # At the final prompt the arrows scroll the picture; they do not leave.
+    axis0=$(screen | sed -n 2p)
+    tm send-keys -t "$sess" Right; sleep 0.5
+    axis1=$(screen | sed -n 2p)
+    tm send-keys -t "$sess" Home; sleep 0.5
+    if [ "$axis1" != "$axis0" ] && [ "$(screen | sed -n 2p)" = "$axis0" ] && screen | grep -q "press any key"; then
+        ok "${w}x${h}: at the final prompt the arrows scroll the picture (Right, then Home back) and do not leave"
+    else
+        bad "${w}x${h}: the arrows at the final prompt: axis '$axis0', after Right '$axis1'"; screen | sed 's/^/#   /'
+    fi
     tm send-keys -t "$sess" x
     if ended 5; then ok "${w}x${h}: a key ends the run"; else bad "${w}x${h}: still running 5 s after the key"; fi
     restored "${w}x${h}"

@@ -1112,7 +1112,7 @@ int pp_demo_end(pp_demo *d)
     /* The run is complete here, so any key leaves, q included, and the
      * exports are written; only Ctrl-C still means "stop". */
     if (d->in->live && !d->quit && !d->opt.exit_at_end) {
-        pp_live_hold(d->in->live, "done: press any key to leave (the text report is printed below the picture)");
+        pp_live_hold(d->in->live, "done: press any key to leave, the arrows to scroll (the text report follows)");
         d->quit = pp_interrupted != 0;
     }
     /* The shell's status for an interrupted command; 1 for a run that q cut

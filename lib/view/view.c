@@ -308,10 +308,14 @@ static void on_keys(pp_view *v, const unsigned char *k, int n)
     for (int i = 0; i < n; i++) {
         int c = k[i];
         if (c == 27 && i + 2 < n && (k[i + 1] == '[' || k[i + 1] == 'O')) {
-            c = k[i + 2] == 'C' ? KEY_RIGHT : k[i + 2] == 'D' ? KEY_LEFT : k[i + 2] == 'H' ? KEY_HOME : 0;
-            i += 2;
+            /* ESC [ or ESC O, digits, a final byte: C right, D left; H, 1~ or 7~ Home (terminals differ) */
+            int j = i + 2, num = 0;
+            while (j < n - 1 && k[j] >= '0' && k[j] <= '9') num = 10 * num + (k[j++] - '0');
+            int fin = k[j];
+            c = fin == 'C' ? KEY_RIGHT : fin == 'D' ? KEY_LEFT : fin == 'H' || (fin == '~' && (num == 1 || num == 7)) ? KEY_HOME : 0;
+            i = j;
         }
-        if (v->want_key) {
+        if (v->want_key && c != KEY_LEFT && c != KEY_RIGHT && c != KEY_HOME) {   /* the arrows still scroll */
             v->key_quit = c == 'q' || c == 'Q';
             v->key_done = 1;
             pthread_cond_broadcast(&v->key_cv);
