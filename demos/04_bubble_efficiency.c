@@ -57,7 +57,8 @@ static void parts_table(const row *rows, int n, int all, int from_file)
                pt[PP_PART_LATE], pt[PP_PART_MESSAGES], pt[PP_PART_REACTION], x->hops);
     }
     printf("sched: the schedule's own bubble (predicted) against the formula%s;\n"
-           "measured: imbal: stages' own costs; overrun: computes past their cost; late:\n"
+           "measured: imbal: stages' own costs; overrun: computes past their cost (below\n"
+           "0: the extra compute filled idle time more than it stretched the step); late:\n"
            "ranks starting after the common start; msg: deliveries; kit: the kit's own\n"
            "time between actions; hops: messages on the critical path (a count)\n",
            from_file ? " (0: none)" : "");

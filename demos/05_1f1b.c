@@ -50,7 +50,7 @@ int main(int argc, char **argv)
     pp_run *pred[2], *meas[2];
     for (int k = 0; k < 2; k++) {
         pp_sched *built = pp_demo_schedule(&d, names[k], M);
-        pp_demo_run_report(&d, built, d.exec.costs.tick_s / 2, k == 0, &pred[k], &meas[k]);
+        pp_demo_run_report(&d, built, 2, k == 0, &pred[k], &meas[k]);
         s[k] = built;
         if (k == 0 && (d.quit || pp_demo_hold(&d, "gpipe done: press any key to run 1f1b on the same P and M, q to quit"))) {
             s[1] = NULL, pred[1] = meas[1] = NULL;

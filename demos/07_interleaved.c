@@ -101,7 +101,7 @@ int main(int argc, char **argv)
         d.opt.chunks = k ? chunks[k] : 0;
         s[k] = pp_demo_schedule(&d, k ? "interleaved" : "1f1b", M);
         /* a chunk's forward (1/v of a tick) two columns wide, room for its number */
-        pp_demo_run_report(&d, s[k], d.exec.costs.tick_s / (2 * chunks[k]), k == 0, &pred[k], &meas[k]);
+        pp_demo_run_report(&d, s[k], 2 * chunks[k], k == 0, &pred[k], &meas[k]);
         char prompt[96];
         snprintf(prompt, sizeof prompt, "%s done: press any key to run interleaved with v=%d, q to quit",
                  k ? "interleaved" : "1f1b", k + 1 < RUNS ? chunks[k + 1] : 0);

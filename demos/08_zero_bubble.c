@@ -61,6 +61,11 @@ static void compare(pp_sched *const *s, pp_run *const *meas, const pp_costs *c, 
     }
     printf("  idle formulas: 1f1b (P-1)(F+B), zbh1 (P-1)F, zbv (P-1)F/2, with F = I = W\n");
     pp_demo_table_notes(stdout, disturbed, broken);
+    double B = c->ticks[PP_B], IW = c->ticks[PP_I] + c->ticks[PP_W];
+    if (B > IW + 1e-9 || B < IW - 1e-9)   /* --cost set B apart from its halves */
+        printf("  note: B (%g ticks) is not I + W (%g ticks): 1F1B's backwards do %s work than\n"
+               "  ZB-H1's and ZB-V's I and W, so the makespans are not like for like\n",
+               B, IW, B < IW ? "less" : "more");
     printf("per rank: peak activations held, in stages' worth (zbv: chunks / 2), measured\n"
            "(formula), and the W's a rank ran after its last I (the tail of the step)\n");
     printf("  rank         1f1b          zbh1           zbv      W's after last I\n");
@@ -93,7 +98,7 @@ int main(int argc, char **argv)
     for (int k = 0; k < RUNS && !d.quit; k++) {
         s[k] = pp_demo_schedule(&d, names[k], M);
         /* a column per half tick; ZB-V's chunks take half a tick: a quarter */
-        pp_demo_run_report(&d, s[k], d.exec.costs.tick_s / (2 * s[k]->chunks), k == 0, &pred[k], &meas[k]);
+        pp_demo_run_report(&d, s[k], 2 * s[k]->chunks, k == 0, &pred[k], &meas[k]);
         char prompt[96];
         snprintf(prompt, sizeof prompt, "%s done: press any key to run %s on the same P and M, q to quit", names[k],
                  k + 1 < RUNS ? names[k + 1] : "");

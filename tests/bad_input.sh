@@ -178,6 +178,15 @@ else
     echo "not ok - a schedule from a file: the parts' heading or sum is wrong"
     sed 's/^/#   /' "$tmp/f4.txt" "$tmp/f4.csv" "$tmp/f2.txt"
 fi
+# Demo 08 with a B apart from I + W says the runs do different work; with
+# the default costs it says nothing of the kind.
+if mpiexec -n 4 ./demos/08_zero_bubble -m 2 --tick-ms 1 --cost B=1,I=1,W=1 --no-tui 2>&1 |
+        grep -q "note: B (1 ticks) is not I + W (2 ticks): 1F1B's backwards do less work" &&
+    ! mpiexec -n 4 ./demos/08_zero_bubble -m 2 --tick-ms 1 --no-tui 2>&1 | grep -q "is not I + W"; then
+    echo "ok - demo 08: B apart from I + W (--cost B=1,I=1,W=1) gets a note that the work differs, the default none"
+else
+    echo "not ok - demo 08: no note for B apart from I + W, or one for the default costs"
+fi
 # Options a demo cannot honour are refused, not ignored.
 refuse "--csv in a demo without a table" "this demo prints no table to plot" mpiexec -n 4 ./demos/05_1f1b --csv "$tmp/x.csv"
 refuse "--trace in demo 01" "--trace: this demo runs no training step" mpiexec -n 2 ./demos/01_forward_flow --trace "$tmp/x.json"

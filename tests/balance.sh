@@ -49,8 +49,9 @@ part2
 
 # --real: the model's end layers make the end stages slower (measured: the
 # equal split's slowest stage well over an even one's, and its imbalance
-# part above the even model's); the split by cost is no slower than the
-# equal one; every split's weights equal one process's bit for bit.  Two
+# part at least half a point above the even model's: 1.0 to 2.7 points
+# over it in calm runs); the split by cost is no slower than the equal one;
+# every split's weights equal one process's bit for bit.  Two
 # ranks here (one a core); make check adds four, where the split by cost
 # must win back time.
 real_check() {
@@ -61,7 +62,7 @@ real_check() {
     [ "$n" -gt 2 ] && win=0.1   # four stages: the middle ones take blocks from the ends
     if grep -q "every split's equal one process's bit for bit" "$tmp/out" &&
         awk -v e="$se" -v q="$sq" -v c="$sc" -v ie="$ie" -v iq="$iq" -v w="$win" \
-            'BEGIN { exit !(e < 1.01 && q > 1.1 && c <= q + 0.03 - w && iq + 0 > ie + 1) }'; then
+            'BEGIN { exit !(e < 1.01 && q > 1.1 && c <= q + 0.03 - w && iq + 0 > ie + 0.5) }'; then
         echo "ok - 11 --real on $n ranks: the end layers make the slowest stage $sq times an even one (imbalance $iq points), by cost $sc; weights bit for bit"
     else
         echo "not ok - 11 --real on $n ranks: slowest $se, $sq, $sc; imbalance $ie, $iq"

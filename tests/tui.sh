@@ -193,12 +193,12 @@ fi
 
 # ---- q mid-step: flagged like a pause, and the status says the run was cut short ----
 if full; then
-start 120 40 "mpiexec -n 4 ./demos/04_bubble_efficiency -m 8 --tick-ms 150"
+start 120 40 "mpiexec -n 4 ./demos/04_bubble_efficiency -m 8 --tick-ms 150 --csv $tmp/quit.csv"
 wait_for "RUNNING" 20 && sleep 1.5
 tm send-keys -t "$sess" q
 if ended 10 && [ "$(cat "$tmp/rc")" = 1 ] && screen | grep -q "QUIT: the rest ran without its ticks" &&
-    screen | grep -q "stopped (q): nothing was exported"; then
-    ok "q mid-step: the final picture is flagged QUIT, and the command ends with status 1"
+    screen | grep -q "stopped (q): nothing was exported" && ! [ -e "$tmp/quit.csv" ]; then
+    ok "q mid-step: the final picture is flagged QUIT, --csv is not written (and the run says so), status 1"
 else
     bad "q mid-step: status '$(cat "$tmp/rc")', or no QUIT flag"; screen | sed 's/^/#   /'
 fi

@@ -701,14 +701,14 @@ int pp_demo_spread(const pp_demo *d, double *lo, double *hi)
     return d->in->repeats;
 }
 
-void pp_demo_run_report(pp_demo *d, const pp_sched *s, double column_s, int first, pp_run **pred, pp_run **meas)
+void pp_demo_run_report(pp_demo *d, const pp_sched *s, int per_tick, int first, pp_run **pred, pp_run **meas)
 {
     pp_demo_run(d, s, pred, meas);
     if (d->quit || d->grid->rank != 0) return;
     printf("%s", first ? "" : "\n");
     pp_demo_header(stdout, d, s, 1);
     printf("measured timeline:\n");
-    pp_report_timeline(stdout, *meas, column_s, 80);
+    pp_report_timeline(stdout, *meas, d->exec.costs.tick_s / per_tick, 80);
     pp_report_summary(stdout, *meas, *pred, s, &d->exec);
     if (d->grid->T * d->grid->D == 1) pp_report_here(stdout, *meas, pp_demo_here(d, s), &d->in->here, 1);
     double lo, hi;
@@ -1129,8 +1129,11 @@ int pp_demo_end(pp_demo *d)
         for (int k = 0; k < 5; k++)
             if (path[k][0]) printf("wrote %s to %s\n", what[k], path[k]);
     }
-    if (d->grid->rank == 0 && d->quit)
-        fprintf(stderr, "%s: stopped (%s): nothing was exported\n", d->prog, pp_interrupted ? "Ctrl-C" : "q");
+    if (d->grid->rank == 0 && d->quit) {
+        int asked = d->opt.save[0] || d->opt.csv[0] || d->opt.events[0] || d->opt.trace[0] || d->opt.svg[0] || d->opt.dump[0];
+        fprintf(stderr, "%s: stopped (%s): %s\n", d->prog, pp_interrupted ? "Ctrl-C" : "q",
+                asked ? "nothing was exported" : "the run was cut short");
+    }
     pp_live_free(d->in->live);
     pp_machine_free(&d->in->here);
     free(d->in->took);

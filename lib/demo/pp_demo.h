@@ -152,9 +152,10 @@ double pp_demo_here(const pp_demo *d, const pp_sched *s);
  * pp_demo_here). */
 int pp_demo_sharing(const pp_demo *d, int *cores, double *turn_s);
 /* pp_demo_run, then on rank 0 the run in plain text: the header, the
- * measured timeline at column_s seconds a column, and the summary (after a
- * blank line unless `first`). */
-void pp_demo_run_report(pp_demo *d, const pp_sched *s, double column_s, int first, pp_run **pred, pp_run **meas);
+ * measured timeline at `per_tick` columns a tick (the tick the run ended
+ * with: the live view may have paced it), and the summary (after a blank
+ * line unless `first`). */
+void pp_demo_run_report(pp_demo *d, const pp_sched *s, int per_tick, int first, pp_run **pred, pp_run **meas);
 /* A comparison table's marks for a run: " *paused", " *re-ticked", or both,
  * if the live view disturbed its timing; "" if not. */
 const char *pp_demo_disturbed(const pp_run *meas);

@@ -87,13 +87,13 @@ void pp_report_timeline(FILE *f, const pp_run *r, double slot, int width)
     int cols = (int)ceil(r->makespan / slot - 1e-9), room = width - prefix - 1;
     if (room < 20) room = 20;
     /* Too long for the width: the step in up to four bands, one after the
-     * other; longer still, fewer and wider columns. */
-    int bands = (cols + room - 1) / room;
-    if (bands > 4) {
-        bands = 4;
-        slot = r->makespan / (4.0 * room);
-        cols = 4 * room;
+     * other; longer still, columns twice, four times ... as wide (a tick
+     * still a whole number of columns, or a column a whole number of ticks). */
+    while (cols > 4 * room) {
+        slot *= 2;
+        cols = (int)ceil(r->makespan / slot - 1e-9);
     }
+    int bands = (cols + room - 1) / room;
     if (bands < 1) bands = 1;
     int bandw = (cols + bands - 1) / bands;
     if (bandw < 1) bandw = 1;
@@ -186,7 +186,9 @@ void pp_report_parts(FILE *f, const pp_sched *s, const pp_run *m, const pp_costs
     pp_idle x;
     if (pp_idle_breakdown(s, nominal, m, &x) != PP_OK) return;
     if (!x.ok) {
-        fprintf(f, "  the bubble is not taken apart: %s\n", x.why);
+        char line[256];
+        snprintf(line, sizeof line, "the bubble is not taken apart: %s", x.why);
+        pp_report_wrap(f, line, "  ", "    ");
         return;
     }
     double pt[PP_NPARTS];
