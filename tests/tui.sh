@@ -140,6 +140,11 @@ for size in $sizes; do
     tm send-keys -t "$sess" x
     if ended 5; then ok "${w}x${h}: a key ends the run"; else bad "${w}x${h}: still running 5 s after the key"; fi
     restored "${w}x${h}"
+    # The final picture is left once: the view's closing repaint does not
+    # clear the screen (a terminal keeps what a clear wipes in its scrollback).
+    n=$(tm capture-pane -p -S -300 -t "$sess" | grep -c '^DONE ')
+    [ "$n" = 1 ] && ok "${w}x${h}: the final picture stays once in the scrollback" ||
+        bad "${w}x${h}: the final picture is $n times in the scrollback"
     [ "$(cat "$tmp/rc")" = 0 ] && ok "${w}x${h}: exit status 0" || bad "${w}x${h}: exit status $(cat "$tmp/rc")"
     plain=$(mpiexec -n 4 ./demos/04_bubble_efficiency -m 8 --tick-ms 20 </dev/null | awk '$1 == 8 { print $6; exit }')
     if [ -n "$live" ] && [ -n "$plain" ] && awk -v a="$live" -v b="$plain" 'BEGIN { d = a - b; exit !(d < 3 && d > -3) }'; then

@@ -537,15 +537,18 @@ void pp_view_close(pp_view *v)
     pthread_cond_broadcast(&v->key_cv);
     pthread_mutex_unlock(&v->mu);
     if (v->thread_on) pthread_join(v->thread, NULL);
-    /* The picture stays on the screen, repainted whole (mpiexec may have
-     * written over it, as it does on Ctrl-C); the key line goes, and the
-     * cursor ends on it, so what is printed next starts on a clean line. */
+    /* The picture stays on the screen; the key line goes, and the cursor
+     * ends on it, so what is printed next starts on a clean line.  After
+     * Ctrl-C it is repainted whole (mpiexec may have written over it);
+     * otherwise only what changed is sent: a whole repaint clears the
+     * screen first, and terminals keep what a clear wipes in their
+     * scrollback, so the picture would be there twice. */
     if (v->m.run) {   /* the last state, which the thread may not have drawn yet */
         follow_size(v);
         if (v->cam.slot <= 0) choose_slot(v);
         pp_draw_screen(&v->m, &v->cam, v->rows, v->cols, v->mono);
     }
-    clearok(curscr, TRUE);
+    if (pp_interrupted) clearok(curscr, TRUE);
     move(v->rows - 1, 0);
     clrtoeol();
     refresh();
