@@ -16,6 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Weights that differ across M by more than this share of the largest
+ * weight were trained wrong: float rounding moves them far less (about
+ * 1e-7 of it after the default 6 steps). */
+static const double ROUNDING_SHARE = 1e-4;
+
 /* Matrix-multiply floating point operations in one step: per block and
  * sample, 2 x 2 d f in the forward and 4 x 2 d f in the backward, less the
  * input gradient of the very first block, which nothing needs. */
@@ -116,6 +121,52 @@ static void parts_table(const pp_demo *d, const pp_idle *parts, int n, int from_
                "between actions; hops: messages on the critical path (a count)\n");
 }
 
+/* What the table shows, from its own figures: whether the weights agree
+ * across M to float rounding (returns 1 if not: trained wrong), whether the
+ * measured bubble fell from the first M to the last, and whether GFLOP/s
+ * did (by a fifth or more). */
+static int summary(const pp_demo *d, const float *first_w, long nparams, const double *maxdiffs,
+                   const double *bubble_of, const double *gflops_of)
+{
+    int n = d->opt.nmb;
+    const int *mb = d->opt.mb;
+    double largest_w = 0, worst = 0;
+    for (long j = 0; j < nparams; j++) largest_w = fmax(largest_w, fabs((double)first_w[j]));
+    for (int i = 1; i < n; i++) worst = fmax(worst, maxdiffs[i]);
+    /* Rounding moves a weight by a few float epsilons of its size per step;
+     * a gradient lost or added twice moves it by a learning step. */
+    double allowed = ROUNDING_SHARE * largest_w;
+    int wrong = worst > allowed;
+    if (n < 2) return 0;   /* one M: nothing to set side by side */
+    printf("\n");
+    if (wrong) {
+        char line[400];
+        snprintf(line, sizeof line, "THE WEIGHTS DIFFER across M by up to %.2e (last column), more than float "
+                 "rounding explains (%.0e of the largest weight, %.2e): this schedule trained wrong.", worst,
+                 ROUNDING_SHARE, allowed);
+        pp_report_wrap(stdout, line, "", "");
+    } else
+        printf("The loss and the weights agree across M to float rounding (last column):\n"
+               "the same batch, the same gradient, summed in another grouping.\n");
+    /* From the smallest M to the largest; fixed lines (not wrapped), so
+     * that only the figures change from run to run. */
+    int lo = 0, hi = 0;
+    for (int i = 1; i < n; i++) lo = mb[i] < mb[lo] ? i : lo, hi = mb[i] > mb[hi] ? i : hi;
+    if (lo == hi) return wrong;
+    int slower = gflops_of[hi] < 0.8 * gflops_of[lo];
+    if (bubble_of[hi] < bubble_of[lo])
+        printf("More micro-batches shrink the measured bubble: %.1f %% at M=%d, %.1f %% at M=%d%s\n",
+               100 * bubble_of[lo], mb[lo], 100 * bubble_of[hi], mb[hi], slower ? ";" : ".");
+    else
+        printf("The measured bubble did not shrink: %.1f %% at M=%d, %.1f %% at M=%d, where\n"
+               "the formula falls; a busy machine can do that (compare the here column)%s\n",
+               100 * bubble_of[lo], mb[lo], 100 * bubble_of[hi], mb[hi], slower ? ";" : ".");
+    if (slower)
+        printf("too many make each matrix multiply too small: GFLOP/s in compute fell from\n"
+               "%.1f at M=%d to %.1f at M=%d.\n", gflops_of[lo], mb[lo], gflops_of[hi], mb[hi]);
+    return wrong;
+}
+
 /* The losses of every M at each step, and how far each M's weights ended from
  * the first M's, or (a schedule from a file) from one process's at the same
  * M (at most 6 step columns: past that, the first three, "...", and the
@@ -176,8 +227,9 @@ int main(int argc, char **argv)
     pp_idle *step_parts = malloc((size_t)c->steps * sizeof *step_parts);
     double *losses = calloc((size_t)d.opt.nmb * c->steps, sizeof *losses);   /* [M index][step] */
     double maxdiffs[PP_MAX_MB_LIST] = {0};
+    double bubble_of[PP_MAX_MB_LIST] = {0}, gflops_of[PP_MAX_MB_LIST] = {0};   /* each M's row, for the summary */
     pp_idle parts[PP_MAX_MB_LIST];
-    int flagged = 0;
+    int flagged = 0, wrong_across_m = 0;
     const char *broken = NULL;   /* a condition of the formula the measured costs break */
     if ((me == 0 && (!first_w || !w)) || !ms || !losses || !bubbles || !predicted || !busy_s || !step_parts)
         pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
@@ -232,6 +284,7 @@ int main(int argc, char **argv)
                 parts[i] = step_parts[mid];
                 double formula = pp_theory_bubble_step(s->family, s->nranks, M, s->chunks);
                 double gflops = step_flops(c) / busy_s[mid] * 1e-9;
+                bubble_of[i] = bubble, gflops_of[i] = gflops;
                 char ftext[16] = "n/a";
                 if (formula >= 0) snprintf(ftext, sizeof ftext, "%.1f %%", 100 * formula);
                 printf("%5d %8d %10.2f %10.0f %7.1f %% %7.1f %% %9s %9.2f%s\n", M, c->batch / M, med,
@@ -293,13 +346,11 @@ int main(int argc, char **argv)
         else if (from_file)
             printf("\nTHE WEIGHTS DIFFER from one process's (last column): this schedule was\n"
                    "trained wrong; the pipeline must add the same sums in the same order.\n");
-        else
-            printf("\nThe loss and the weights agree across M to float rounding (last column):\n"
-                   "the same batch, the same gradient, summed in another grouping.\n"
-                   "More micro-batches shrink the bubble; too many make each matrix multiply\n"
-                   "too small (GFLOP/s falls).\n");
+        else {
+            wrong_across_m = summary(&d, first_w, nparams, maxdiffs, bubble_of, gflops_of);
+        }
     }
-    int wrong = me == 0 && !d.quit && from_file && maxdiffs[0] != 0;
+    int wrong = me == 0 && !d.quit && ((from_file && maxdiffs[0] != 0) || wrong_across_m);
     free(first_w), free(w), free(ms), free(losses), free(bubbles), free(predicted), free(busy_s), free(step_parts);
     int status = pp_demo_end(&d);
     return status ? status : wrong;   /* weights trained wrong: status 1 */

@@ -164,6 +164,17 @@ else
     echo "not ok - demo 02 over 4 steps: formula + parts differ from the measured bubble (fields 8 + 13..18 against 7)"
     sed 's/^/#   /' "$tmp/t3.csv"
 fi
+# Demo 02's closing lines come from its table: the weights' agreement from
+# the last column, the bubble and GFLOP/s from the smallest and largest M.
+if mpiexec -n 2 ./demos/02_microbatches -m 4,1 --steps 2 --no-tui >"$tmp/s2.txt" 2>&1 &&
+    grep -q "^The loss and the weights agree across M to float rounding" "$tmp/s2.txt" &&
+    grep -Eq "^More micro-batches shrink the measured bubble: [0-9.]+ % at M=1, [0-9.]+ % at M=4" "$tmp/s2.txt" &&
+    awk '$1 == 1 && $6 == "%" { b1 = $5 } $1 == 4 && $6 == "%" { b4 = $5 }
+         /shrink the measured bubble/ { s = $0 } END { exit !(s ~ (b1 " % at M=1, " b4 " % at M=4")) }' "$tmp/s2.txt"; then
+    echo "ok - demo 02's summary: the weights agree, and the bubble shrank as its own table says (M=1 to 4)"
+else
+    echo "not ok - demo 02's summary does not follow its table"; sed 's/^/#   /' "$tmp/s2.txt"
+fi
 # A schedule from a file has no formula: the parts start from its predicted
 # bubble (the schedule replayed), and the headings say so.
 if mpiexec -n 2 ./demos/04_bubble_efficiency --schedule tests/data/hand_2x2.csv --tick-ms 2 --no-tui \

@@ -31,6 +31,7 @@ static const char *masks[][2] = {
     {"measured +[0-9.]+ %", "measured <n> %"},
     {"diff [+-][0-9.]+ points", "diff <n> points"},
     {"so far [0-9.]+ %", "so far <n> %"},
+    {"[0-9.]+ (% )?at M=", "<n> \\1at M="},   /* demo 02's summary: a bubble, GFLOP/s */
     /* A difference the lesson says is float rounding: its digits depend on
      * the kernel OpenBLAS picks for this CPU, so any figure below 1e-5, zero
      * included, reads the same.  (Bit-for-bit claims print words that stay

@@ -6,8 +6,9 @@
 # it in the wrong part, the executor's test (tests/test_mpi.c) a waiting
 # rank that sleeps past its message, the simulator's test
 # (tests/test_sched.c) a replay that leaves out the times computes took
-# in a step before, and tests/predict.sh a prediction of demo 02's steps
-# that leaves out how the step before went.  A
+# in a step before, tests/predict.sh a prediction of demo 02's steps
+# that leaves out how the step before went, and demo 02 itself weights
+# trained wrong across M.  A
 # copy of the kit in build/mutant is built once; then for each mutant one line of the file is
 # changed, the test rebuilt (only that object and the test are made again)
 # and run.  The unchanged copy must pass it and every mutant must fail it.
@@ -75,6 +76,14 @@ try "the input layer's gradient left out of a W that waited its turn" fail \
     's|^    input_layer_weight(tr, s, m, sv(tr, tr->part.first\[s\], m)->in_dy);$|    ;|'
 try "micro-batch 0's output-layer gradient dropped in a backward in its turn" fail \
     's|^    if (st == PP_OK) output_layer_weight(tr, s, m);$|    if (st == PP_OK \&\& m > 0) output_layer_weight(tr, s, m);|'
+# Demo 02 itself: weights that differ across M by more than rounding are
+# reported and end the run with status 1 (it said they agreed, whatever
+# they were).
+test="demo 02" target=demos/02_microbatches run="mpiexec -n 2 ./demos/02_microbatches -m 1,2 --steps 2 --no-tui"
+try "demo 02 with the trainer as it is" pass ""
+try "demo 02: a fused backward adds micro-batch 1's weight gradient twice" fail \
+    's|^        pp_block_backward_weight(&tr->grad\[l\], k->x, k->a, dy, dh);|        for (int twice = 0; twice < 1 + (m == 1); twice++) pp_block_backward_weight(\&tr->grad[l], k->x, k->a, dy, dh);|'
+target=
 cp "$out/train.c.orig" "$out/lib/model/train.c"
 
 # The breakdown of idle time (lib/core/idle.c), caught by test_idle.
