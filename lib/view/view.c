@@ -381,7 +381,7 @@ static void follow_size(pp_view *v)
 static void choose_slot(pp_view *v)
 {
     pp_view_model *m = &v->m;
-    int tw = v->cols - 9;
+    int tw = v->cols - 10;   /* the label column (draw.c) and one to spare */
     if (tw < 10) tw = 10;
     double whole = m->final ? pp_view_shown(m, m->run->makespan) * 1.02 : m->pred_makespan * 1.06;
     double slot = whole / tw;
