@@ -121,12 +121,17 @@ static void parts_table(const pp_demo *d, const pp_idle *parts, int n, int from_
                "between actions; hops: messages on the critical path (a count)\n");
 }
 
+/* One M's row of the table, as the summary reads it (shares of the step;
+ * formula < 0: none). */
+typedef struct {
+    double bubble, gflops, formula, here;
+} m_row;
+
 /* What the table shows, from its own figures: whether the weights agree
- * across M to float rounding (returns 1 if not: trained wrong), whether the
- * measured bubble fell from the first M to the last, and whether GFLOP/s
- * did (by a fifth or more). */
-static int summary(const pp_demo *d, const float *first_w, long nparams, const double *maxdiffs,
-                   const double *bubble_of, const double *gflops_of)
+ * across M to float rounding (returns 1 if not: trained wrong), and how the
+ * measured bubble and GFLOP/s went from the smallest M to the largest,
+ * beside the formula and this machine's prediction. */
+static int summary(const pp_demo *d, const float *first_w, long nparams, const double *maxdiffs, const m_row *row)
 {
     int n = d->opt.nmb;
     const int *mb = d->opt.mb;
@@ -153,17 +158,27 @@ static int summary(const pp_demo *d, const float *first_w, long nparams, const d
     int lo = 0, hi = 0;
     for (int i = 1; i < n; i++) lo = mb[i] < mb[lo] ? i : lo, hi = mb[i] > mb[hi] ? i : hi;
     if (lo == hi) return wrong;
-    int slower = gflops_of[hi] < 0.8 * gflops_of[lo];
-    if (bubble_of[hi] < bubble_of[lo])
-        printf("More micro-batches shrink the measured bubble: %.1f %% at M=%d, %.1f %% at M=%d%s\n",
-               100 * bubble_of[lo], mb[lo], 100 * bubble_of[hi], mb[hi], slower ? ";" : ".");
-    else
-        printf("The measured bubble did not shrink: %.1f %% at M=%d, %.1f %% at M=%d, where\n"
-               "the formula falls; a busy machine can do that (compare the here column)%s\n",
-               100 * bubble_of[lo], mb[lo], 100 * bubble_of[hi], mb[hi], slower ? ";" : ".");
+    const m_row *a = &row[lo], *b = &row[hi];
+    int slower = b->gflops < 0.8 * a->gflops;
+    const char *end = slower ? ";" : ".";
+    if (b->bubble < a->bubble)
+        printf("More micro-batches shrank the measured bubble: %.1f %% at M=%d, %.1f %% at M=%d%s\n",
+               100 * a->bubble, mb[lo], 100 * b->bubble, mb[hi], end);
+    else {
+        printf("The measured bubble did not shrink: %.1f %% at M=%d, %.1f %% at M=%d;\n", 100 * a->bubble, mb[lo],
+               100 * b->bubble, mb[hi]);
+        if (a->formula < 0 || b->formula >= a->formula)
+            printf("nor does this schedule's formula%s\n", end);
+        else if (b->here >= a->here)
+            printf("the formula falls, and this machine's prediction (here) did not%s\n", end);
+        else
+            printf("the formula and this machine's prediction (here) fall: a busy machine\n"
+                   "can do that%s\n", end);
+    }
     if (slower)
-        printf("too many make each matrix multiply too small: GFLOP/s in compute fell from\n"
-               "%.1f at M=%d to %.1f at M=%d.\n", gflops_of[lo], mb[lo], gflops_of[hi], mb[hi]);
+        printf("GFLOP/s in compute fell from %.1f at M=%d to %.1f at M=%d: the smaller each\n"
+               "multiply, the less of the core it uses (a busy machine lowers it too).\n", a->gflops, mb[lo],
+               b->gflops, mb[hi]);
     return wrong;
 }
 
@@ -227,7 +242,7 @@ int main(int argc, char **argv)
     pp_idle *step_parts = malloc((size_t)c->steps * sizeof *step_parts);
     double *losses = calloc((size_t)d.opt.nmb * c->steps, sizeof *losses);   /* [M index][step] */
     double maxdiffs[PP_MAX_MB_LIST] = {0};
-    double bubble_of[PP_MAX_MB_LIST] = {0}, gflops_of[PP_MAX_MB_LIST] = {0};   /* each M's row, for the summary */
+    m_row row_of[PP_MAX_MB_LIST] = {{0}};   /* each M's row, for the summary */
     pp_idle parts[PP_MAX_MB_LIST];
     int flagged = 0, wrong_across_m = 0;
     const char *broken = NULL;   /* a condition of the formula the measured costs break */
@@ -284,7 +299,7 @@ int main(int argc, char **argv)
                 parts[i] = step_parts[mid];
                 double formula = pp_theory_bubble_step(s->family, s->nranks, M, s->chunks);
                 double gflops = step_flops(c) / busy_s[mid] * 1e-9;
-                bubble_of[i] = bubble, gflops_of[i] = gflops;
+                row_of[i] = (m_row){.bubble = bubble, .gflops = gflops, .formula = formula, .here = here};
                 char ftext[16] = "n/a";
                 if (formula >= 0) snprintf(ftext, sizeof ftext, "%.1f %%", 100 * formula);
                 printf("%5d %8d %10.2f %10.0f %7.1f %% %7.1f %% %9s %9.2f%s\n", M, c->batch / M, med,
@@ -347,7 +362,7 @@ int main(int argc, char **argv)
             printf("\nTHE WEIGHTS DIFFER from one process's (last column): this schedule was\n"
                    "trained wrong; the pipeline must add the same sums in the same order.\n");
         else {
-            wrong_across_m = summary(&d, first_w, nparams, maxdiffs, bubble_of, gflops_of);
+            wrong_across_m = summary(&d, first_w, nparams, maxdiffs, row_of);
         }
     }
     int wrong = me == 0 && !d.quit && ((from_file && maxdiffs[0] != 0) || wrong_across_m);

@@ -97,7 +97,8 @@ static void split_table(const pp_sched *s, const pp_trainer *t, const pp_mem *al
 }
 
 /* One schedule: a training step, then every rank's counts on rank 0. */
-static void one_schedule(pp_demo *d, const pp_partition *part, pp_sched *s, const char *name, int M)
+static void one_schedule(pp_demo *d, const pp_partition *part, pp_sched *s, const char *name, int M, int *held_out,
+                         int *params_ok)
 {
     const pp_model_cfg *c = &d->opt.model;
     int P = d->grid->P;
@@ -122,6 +123,8 @@ static void one_schedule(pp_demo *d, const pp_partition *part, pp_sched *s, cons
         for (int r = 0; r < P; r++) {
             int first, n = pp_trainer_blocks(t, r, &first);
             long want_p = n * pp_block_params(c) * 4L;
+            if (held_out) held_out[r] = meas ? meas->peak_inflight[r] : -1;
+            if (params_ok) *params_ok &= all[r].peak[PP_MEM_PARAMS] == want_p && all[r].peak[PP_MEM_GRADS] == want_p;
             int held = pp_theory_peak_inflight(s->family, P, M, s->chunks, r);
             long per_mb = pp_trainer_act_bytes(t, r, M), want_a = pp_trainer_peak_act_bytes(t, r, M, held);
             char blocks[24];
@@ -203,26 +206,35 @@ int main(int argc, char **argv)
     pp_demo_model(&d, chosen, &part);
     const pp_model_cfg *c = &d.opt.model;
     int M = chosen ? chosen->nmb : d.opt.mb[0], P = d.grid->P;
+    int *held[2] = {NULL, NULL}, params_ok = 1;   /* gpipe's and 1f1b's peak micro-batches per rank (rank 0) */
     pp_mem one_rank = {0};
     if (d.grid->rank == 0)
         PP_CHECK(pp_reference_train(c, M, 1, NULL, NULL, &one_rank), "the single-process run failed");
     if (one) {
-        one_schedule(&d, &part, chosen, chosen->name, M);
+        one_schedule(&d, &part, chosen, chosen->name, M, NULL, NULL);
     } else {
-        one_schedule(&d, &part, NULL, "gpipe", M);
+        held[0] = calloc((size_t)P, sizeof *held[0]), held[1] = calloc((size_t)P, sizeof *held[1]);
+        if (!held[0] || !held[1]) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
+        one_schedule(&d, &part, NULL, "gpipe", M, held[0], &params_ok);
         if (!d.quit && !pp_demo_hold(&d, "gpipe done: press any key to run 1f1b (q quits)"))
-            one_schedule(&d, &part, NULL, "1f1b", M);
+            one_schedule(&d, &part, NULL, "1f1b", M, held[1], &params_ok);
     }
     if (d.grid->rank == 0 && !d.quit) {
         printf("\n");
         whole_model(c, M, &one_rank);
     }
-    if (d.grid->rank == 0 && !d.quit && !one) {
-        if (P == 1) printf("\nParameters and gradients all on one rank.\n");
-        else printf("\nParameters and gradients split %d ways.\n", P);
-        if (M == 1) printf("GPipe keeps its 1 micro-batch's activations on every stage;\n");
-        else printf("GPipe keeps all %d micro-batches' activations on every stage;\n", M);
-        printf("1F1B keeps at most P - stage.\n");
+    if (d.grid->rank == 0 && !d.quit && !one) {   /* what the tables measured, in a few words */
+        if (!params_ok) printf("\nParameters and gradients: some rank's measured figure is not its blocks' (above).\n");
+        else if (P == 1) printf("\nParameters and gradients all on one rank (measured).\n");
+        else printf("\nParameters and gradients split %d ways: each rank holds its blocks' (measured).\n", P);
+        int lo = held[0][0], hi = held[0][0];
+        for (int r = 1; r < P; r++) lo = held[0][r] < lo ? held[0][r] : lo, hi = held[0][r] > hi ? held[0][r] : hi;
+        const char *what = c->checkpoint ? "inputs (--checkpoint)" : "activations";
+        if (lo == hi) printf("GPipe held %d micro-batches' %s at its peak on every stage;\n", lo, what);
+        else printf("GPipe held %d to %d micro-batches' %s at its peak;\n", lo, hi, what);
+        if (P == 1) printf("1F1B held %d (all measured).\n", held[1][0]);
+        else printf("1F1B held %d on the first stage down to %d on the last (all measured).\n", held[1][0], held[1][P - 1]);
     }
+    free(held[0]), free(held[1]);
     return pp_demo_end(&d);
 }

@@ -92,14 +92,16 @@ static double max_spread(const row *rows, int n)
     return most;
 }
 
-static void heading(const pp_sched *s, int k, int all)
+/* The heading of the first table (k = 0) or the second; with all, v is
+ * interleaved's chunks per rank. */
+static void heading(const pp_sched *s, int k, int all, int chunks)
 {
     int file = s->family == PP_FAM_CUSTOM;
     const char *name = all ? "schedule      M" : "    M";
     if (k == 0) {
         if (all) printf("bubble as a share of the step = idle / (P x makespan), P ranks; formulas:\n"
-                        "gpipe, 1f1b (P-1)/(M+P-1), interleaved (P-1)/(vM+P-1) with v=2 chunks,\n"
-                        "zbh1 (P-1)/(3M+P-1), zbv (P-1)/(6M+P-1), naive (P-1)/P\n");
+                        "gpipe, 1f1b (P-1)/(M+P-1), interleaved (P-1)/(vM+P-1) with v=%d chunks,\n"
+                        "zbh1 (P-1)/(3M+P-1), zbv (P-1)/(6M+P-1), naive (P-1)/P\n", chunks);
         else printf("bubble as a share of the step = idle / (P x makespan), formula %s\n",
                     file ? "n/a (a file's\nschedule has none: the prediction is the reference)"
                          : pp_theory_bubble_step_text(s->family));
@@ -133,6 +135,12 @@ int main(int argc, char **argv)
     int done = 0, flagged = 0;
     const char *broken = NULL;
     pp_sched *first = NULL;
+    int chunks = 0;   /* with all: interleaved's chunks per rank, for the heading */
+    if (all) {
+        pp_sched *il = pp_demo_schedule(&d, "interleaved", d.opt.mb[0]);
+        chunks = il->chunks;
+        pp_sched_free(il);
+    }
     for (int b = 0; b < nsched && !d.quit; b++)
         for (int i = 0; i < n && !d.quit; i++) {
             const char *name = all ? every[b] : d.opt.schedule;
@@ -152,7 +160,7 @@ int main(int argc, char **argv)
                                     d.exec.costs.ticks[PP_I], d.exec.costs.ticks[PP_W], d.exec.costs.tick_s * 1e3,
                                     d.exec.payload / 1024);
                     else pp_demo_header(stdout, &d, s, from_file);
-                    heading(s, 0, all);
+                    heading(s, 0, all, chunks);
                 }
                 row *r = &rows[done++];
                 r->name = every[b];
@@ -196,7 +204,7 @@ int main(int argc, char **argv)
         }
     if (d.grid->rank == 0 && done > 0) {
         if (!all) {   /* the second definition; with all, the first one is enough to compare */
-            heading(first, 1, 0);
+            heading(first, 1, 0, 0);
             for (int i = 0; i < done; i++) print_row(&rows[i], 1, 0);
         }
         printf("formula and predicted: computed; measured: this run, timed, on this machine;\n"
@@ -205,10 +213,21 @@ int main(int argc, char **argv)
         if (rows[0].repeats > 1)
             printf("--repeat %d: each M shows its median step; the measured bubble spread over\n"
                    "the runs was at most %.2f points\n", d.opt.repeat, 100 * max_spread(rows, done));
-        if (broken && all)
-            pp_report_wrap(stdout, "! a row whose formula's condition does not hold (ZB-H1 needs M >= P, ZB-V M = P "
-                           "or 2P or more, both F = I = W): there the prediction, which replays the schedule with "
-                           "its costs, is the reference", "", "  ");
+        if (broken && all) {   /* each marked schedule once, with what its rows break */
+            char note[1200];
+            int n = snprintf(note, sizeof note, "! a row whose formula's condition does not hold:");
+            for (int i = 0; i < done && n < (int)sizeof note; i++) {
+                int seen = 0;
+                for (int j = 0; j < i; j++) seen |= rows[j].broken && strcmp(rows[j].name, rows[i].name) == 0;
+                if (rows[i].broken && !seen)
+                    n += snprintf(note + n, sizeof note - (size_t)n, " %s at M=%d (%s);", rows[i].name, rows[i].M,
+                                  rows[i].broken);
+            }
+            if (n < (int)sizeof note)
+                snprintf(note + n, sizeof note - (size_t)n, " there the prediction, which replays the schedule with "
+                         "its costs, is the reference");
+            pp_report_wrap(stdout, note, "", "  ");
+        }
         pp_demo_table_notes(stdout, flagged, all ? NULL : broken);
     }
     pp_sched_free(first);

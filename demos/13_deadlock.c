@@ -74,7 +74,8 @@ int main(int argc, char **argv)
         printf("measured timeline:\n");
         pp_report_timeline(stdout, meas, d.exec.costs.tick_s / 2, 80);
         pp_report_summary(stdout, meas, pred, s, &d.exec);
-        printf("the step ran to its end: the watchdog had nothing to report\n");
+        printf("the step ran to its end%s\n",
+               d.exec.watchdog_s > 0 ? ": the watchdog had nothing to report" : " (the watchdog was off)");
     }
     pp_sched_free(s);
     pp_run_free(pred);

@@ -168,9 +168,9 @@ fi
 # the last column, the bubble and GFLOP/s from the smallest and largest M.
 if mpiexec -n 2 ./demos/02_microbatches -m 4,1 --steps 2 --no-tui >"$tmp/s2.txt" 2>&1 &&
     grep -q "^The loss and the weights agree across M to float rounding" "$tmp/s2.txt" &&
-    grep -Eq "^More micro-batches shrink the measured bubble: [0-9.]+ % at M=1, [0-9.]+ % at M=4" "$tmp/s2.txt" &&
+    grep -Eq "^More micro-batches shrank the measured bubble: [0-9.]+ % at M=1, [0-9.]+ % at M=4" "$tmp/s2.txt" &&
     awk '$1 == 1 && $6 == "%" { b1 = $5 } $1 == 4 && $6 == "%" { b4 = $5 }
-         /shrink the measured bubble/ { s = $0 } END { exit !(s ~ (b1 " % at M=1, " b4 " % at M=4")) }' "$tmp/s2.txt"; then
+         /shrank the measured bubble/ { s = $0 } END { exit !(s ~ (b1 " % at M=1, " b4 " % at M=4")) }' "$tmp/s2.txt"; then
     echo "ok - demo 02's summary: the weights agree, and the bubble shrank as its own table says (M=1 to 4)"
 else
     echo "not ok - demo 02's summary does not follow its table"; sed 's/^/#   /' "$tmp/s2.txt"

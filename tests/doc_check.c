@@ -30,6 +30,7 @@ static const char *masks[][2] = {
     {"[0-9.]+ % measured", "<n> % measured"},
     {"measured +[0-9.]+ %", "measured <n> %"},
     {"diff [+-][0-9.]+ points", "diff <n> points"},
+    {"[0-9.]+ points apart", "<n> points apart"},
     {"so far [0-9.]+ %", "so far <n> %"},
     {"[0-9.]+ (% )?at M=", "<n> \\1at M="},   /* demo 02's summary: a bubble, GFLOP/s */
     /* A difference the lesson says is float rounding: its digits depend on

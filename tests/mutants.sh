@@ -7,8 +7,8 @@
 # rank that sleeps past its message, the simulator's test
 # (tests/test_sched.c) a replay that leaves out the times computes took
 # in a step before, tests/predict.sh a prediction of demo 02's steps
-# that leaves out how the step before went, and demo 02 itself weights
-# trained wrong across M.  A
+# that leaves out how the step before went, and demos 02 and 12 themselves
+# weights trained wrong.  A
 # copy of the kit in build/mutant is built once; then for each mutant one line of the file is
 # changed, the test rebuilt (only that object and the test are made again)
 # and run.  The unchanged copy must pass it and every mutant must fail it.
@@ -83,6 +83,12 @@ test="demo 02" target=demos/02_microbatches run="mpiexec -n 2 ./demos/02_microba
 try "demo 02 with the trainer as it is" pass ""
 try "demo 02: a fused backward adds micro-batch 1's weight gradient twice" fail \
     's|^        pp_block_backward_weight(&tr->grad\[l\], k->x, k->a, dy, dh);|        for (int twice = 0; twice < 1 + (m == 1); twice++) pp_block_backward_weight(\&tr->grad[l], k->x, k->a, dy, dh);|'
+# Demo 12 likewise: replicas whose weights differ, or differ from one
+# process's, end the run with status 1.
+test="demo 12" target=demos/12_3d run="mpiexec -n 4 ./demos/12_3d --tp 1 --dp 2 --no-tui"
+try "demo 12 with the trainer as it is" pass ""
+try "demo 12: the replicas' bias gradients (b2) not summed" fail \
+    's|for (int k = 0; k < 4 \&\& st == PP_OK; k++) st = sum_over_replicas(tr, g\[k\]);|for (int k = 0; k < 3 \&\& st == PP_OK; k++) st = sum_over_replicas(tr, g[k]);|'
 target=
 cp "$out/train.c.orig" "$out/lib/model/train.c"
 

@@ -80,7 +80,7 @@ across 60 mpiexec -n 4 sh -c "$whereami" sh ./demos/05_1f1b --no-tui -m 4 --tick
 ok=0
 why=$(placed "a a b b") && grep -q '^gpipe: P=4 stages on 4 ranks' "$tmp/out" &&
     grep -q '^1f1b: P=4 stages on 4 ranks' "$tmp/out" &&
-    grep -q '^Same bubble, different memory (P=4, M=4)' "$tmp/out" &&
+    grep -q '^GPipe and 1F1B, the same P=4 and M=4:' "$tmp/out" &&
     grep -q '^ranks by machine: 0-1 on a; 2-3 on b (the watchdog is off' "$tmp/out" && [ $rc -eq 0 ] && ok=1
 report "demo 05 across two machines (ranks 0-1 on a, 2-3 on b)" $ok \
     "${why:-$(grep -m 1 'bubble, share of the step: gpipe' "$tmp/out" | sed 's/^ *//')}"
@@ -127,7 +127,7 @@ else
     cable=$(sed -n 's/^two_machines: the cable carried \([0-9]*\) bytes from a to b and \([0-9]*\) from b to a.*/\1 \2/p' "$tmp/out")
     ab=${cable% *} ba=${cable#* }
     ok=0
-    why=$(placed "a a b b") && grep -q '^Same bubble, different memory (P=4, M=4)' "$tmp/out" &&
+    why=$(placed "a a b b") && grep -q '^GPipe and 1F1B, the same P=4 and M=4:' "$tmp/out" &&
         [ "${ab:-0}" -ge 524288 ] && [ "${ba:-0}" -ge 524288 ] && { [ $rc -eq 0 ] || [ $rc -eq 124 ]; } && ok=1
     note=""
     [ $rc -eq 124 ] && note="; MPI_Finalize did not return after the output (MPICH 4.0 over TCP), stopped at 15 s"
