@@ -175,13 +175,15 @@ static void report(const pp_demo *d, const stream_result x[2], double tick_s, lo
     const pp_model_cfg *c = &d->opt.model;
     if (d->opt.real)
         snprintf(line, sizeof line, "inference, real compute: %d requests of %d samples, %s, through %d blocks (width "
-                 "%d, hidden %d; %s); a forward measured at %.3f ms on the whole model, %.3f ms on the slowest of %d "
-                 "stages", M, c->batch / M, arrivals, c->depth, c->width, c->hidden, pp_backend_name(),
+                 "%d, hidden %d; %s); a block's forward measured at %.3f ms, so %.3f ms through the whole model "
+                 "and %.3f ms through the largest of %d stages (computed: its blocks x a block's)", M, c->batch / M,
+                 arrivals, c->depth, c->width, c->hidden, pp_backend_name(), x[0].stage_s / c->depth * 1e3,
                  x[0].stage_s * 1e3, x[1].stage_s * 1e3, P);
     else
         snprintf(line, sizeof line, "inference: %d requests, %s; each costs F=%g tick%s of %.4g ms per stage (the "
-                 "whole model: %d stages, %g ticks); %zu-byte messages", M, arrivals, d->opt.ticks[PP_F],
-                 d->opt.ticks[PP_F] == 1 ? "" : "s", tick_s * 1e3, P, P * d->opt.ticks[PP_F], d->exec.payload);
+                 "whole model: %d stage%s, %g tick%s); %zu-byte messages", M, arrivals, d->opt.ticks[PP_F],
+                 d->opt.ticks[PP_F] == 1 ? "" : "s", tick_s * 1e3, P, P == 1 ? "" : "s", P * d->opt.ticks[PP_F],
+                 P * d->opt.ticks[PP_F] == 1 ? "" : "s", d->exec.payload);
     pp_report_wrap(stdout, line, "", "");
     printf("steady state: from request %d done (the line full) until the first stage ends\n"
            "the last request (then the line drains)\n\n", P - 1);

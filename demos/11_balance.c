@@ -201,6 +201,7 @@ static void part1(pp_demo *d)
         weigh(d, counts, cost, slow, &rows[2]);
     }
     for (int i = 0; i < 3 && !d->quit; i++) {
+        pp_demo_note(d, "%s split (blocks %s), split %d of 3", rows[i].name, rows[i].blocks, i + 1);
         run_row(d, &rows[i]);
         if (i < 2 && !d->quit) pp_demo_hold(d, "press any key for the next split, q to quit");
     }

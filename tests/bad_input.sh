@@ -33,6 +33,7 @@ full && refuse "M not a number" "'many' is not a number" mpiexec -n 4 ./demos/05
 full && refuse "M list where one M is run" "is a list" mpiexec -n 4 ./demos/05_1f1b -m 4,8
 refuse "unknown schedule" "'zigzag' is not a schedule" mpiexec -n 4 ./demos/04_bubble_efficiency --schedule zigzag
 refuse "unknown option" "unknown option '--speed'" mpiexec -n 4 ./demos/05_1f1b --speed 3
+refuse "a compute costing 0 ticks" "'F=0': a compute must take some time" mpiexec -n 4 ./demos/11_balance --cost F=0,B=0
 full && refuse "--tty not a terminal" "--tty: '/etc/hostname' is not a terminal" mpiexec -n 4 ./demos/05_1f1b --tty /etc/hostname
 refuse "--trace not writable" "--trace: cannot write '/no/such/dir/t.json'" mpiexec -n 4 ./demos/05_1f1b --trace /no/such/dir/t.json
 full && refuse "option without its value" "needs a value" mpiexec -n 4 ./demos/04_bubble_efficiency --tick-ms

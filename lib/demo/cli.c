@@ -171,6 +171,9 @@ static pp_status parse_cost(const char *v, const pp_demo_spec *spec, pp_opts *o,
         double ticks;
         if ((!k && !ar) || (!ar && tok[1] != '=') || parse_num(tok + (ar ? 3 : 2), 0, 1000, &ticks) != 0)
             return fail(err, n, "--cost: '%s' is not a cost: give KIND=TICKS pairs like F=1,B=2 (kinds F, B, I, W, AR; ticks 0 to 1000)", tok);
+        if (!ar && ticks <= 0)   /* a compute that takes no time leaves nothing to measure */
+            return fail(err, n, "--cost: '%s': a compute must take some time: give F, B, I and W more than 0 ticks "
+                        "(up to 1000; AR may be 0)", tok);
         if (ar && !spec->grid_ok)
             return fail(err, n, "--cost: '%s': an all-reduce cost needs a grid; 05_1f1b takes it with --tp or --dp", tok);
         if (ar) o->ar_ticks = ticks;

@@ -65,6 +65,7 @@ struct pp_demo_state {
     pp_demo_spec spec;       /* a demo that runs either way, as --real made it */
     int guard;               /* rank 0 without the view: the guardian's pipe (-1: none) */
     char devices[400];       /* rank 0, GPU ranks: which rank computes on which GPU */
+    char note[160];          /* rank 0: a note given before the view opened, shown when it does */
     int paced;               /* the live view's tick has been chosen (pace) */
     pp_machine here;         /* what this machine adds (probed before the first step; payload 0: not yet) */
     int repeats;             /* rank 0: the last pp_demo_run's steps (--repeat), 0 if one */
@@ -480,6 +481,7 @@ static void open_view(pp_demo *d)
         if (ok) in->guard = -1;
         if (ok) in->tty_fd = -1;   /* the view owns it now */
         if (ok && in->devices[0]) pp_view_devices(in->view, in->devices);
+        if (ok && in->note[0]) pp_view_note(in->view, in->note);
     }
     MPI_Bcast(&ok, 1, MPI_INT, 0, d->grid->all);
     d->tui = ok;
@@ -1016,13 +1018,11 @@ void pp_demo_train_steps(pp_demo *d, pp_trainer *t, const pp_sched *s, double *l
 
 void pp_demo_note(pp_demo *d, const char *fmt, ...)
 {
-    if (!d->in->view) return;
-    char line[160];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    vsnprintf(d->in->note, sizeof d->in->note, fmt, ap);   /* kept for a view not open yet */
     va_end(ap);
-    pp_view_note(d->in->view, line);
+    if (d->in->view) pp_view_note(d->in->view, d->in->note);
 }
 
 int pp_demo_hold(pp_demo *d, const char *prompt)

@@ -266,8 +266,9 @@ static void draw_panel(const pp_view_model *m, int y, int w, int parts)
     double measured = span > 0 ? 1 - total_busy / (m->nrows * span) : 0;
     double formula = pp_theory_bubble_step(m->family, m->depth, m->M, m->chunks);
     char ftext[48] = "", ptext[48] = "";
-    if (formula >= 0) snprintf(ftext, sizeof ftext, "formula %s %.1f %%", pp_theory_bubble_step_text(m->family),
-                               100 * formula);
+    if (formula >= 0 && m->formula_off) snprintf(ftext, sizeof ftext, "formula: does not apply");   /* the report says why */
+    else if (formula >= 0)
+        snprintf(ftext, sizeof ftext, "formula %s %.1f %%", pp_theory_bubble_step_text(m->family), 100 * formula);
     else snprintf(ftext, sizeof ftext, "formula: none");
     if (m->pred_bubble >= 0) snprintf(ptext, sizeof ptext, "predicted %.1f %%", 100 * m->pred_bubble);
     mvprintw(y++, 0, "bubble%s %.1f %% measured  %s  %s", m->final ? "" : " so far", 100 * measured, ftext, ptext);

@@ -219,6 +219,7 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
     m->tick0_s = m->tick_s = o->costs.tick_s;
     m->real = o->work != NULL;
     m->pred_bubble = pred ? pp_run_bubble_step(pred) : -1;
+    m->formula_off = pp_theory_broken(s->family, s->nranks, s->nmb, s->chunks, &o->costs) != NULL;
     m->pred_makespan = pred ? pred->makespan : o->costs.tick_s;
     m->run = run;
     v->ok = 1;

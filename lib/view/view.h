@@ -97,6 +97,7 @@ typedef struct {
     double tick0_s;         /* the tick the step started with */
     double tick_s;          /* the tick in force now (+ and - change it) */
     double pred_bubble;     /* the simulator's prediction: bubble share of the step, or -1 */
+    int formula_off;        /* 1: the run breaks a condition of the formula (pp_theory_broken) */
     double pred_makespan;   /* and the makespan, in seconds */
     pp_run *run;            /* the step's events as they stream in: when final, the step's whole record */
     pp_event *open;         /* [nrows] each rank's action under way (type -1: none), drawn up to now */
