@@ -446,11 +446,17 @@ fi
 
 # ---- --repeat: the title says which run of the step is drawn ---------------
 if full; then
-start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 4 --tick-ms 60 --repeat 2 --exit"
+start 80 24 "mpiexec -n 4 ./demos/05_1f1b -m 4 --tick-ms 60 --repeat 2"
 if wait_for "M=4 run 1/2" 20 && wait_for "M=4 run 2/2" 20; then
     ok "--repeat 2: the title says run 1/2, then run 2/2"
 else
     bad "--repeat 2: no run k/2 in the title"; screen | head -1 | sed 's/^/#   /'
+fi
+# Then the picture shows the run the text reports, the median.
+if wait_for "M=4 median of 2" 20 && screen | grep -q "gpipe done: press any key"; then
+    ok "--repeat 2: once both ran, the picture shows the median run (the one the text reports)"
+else
+    bad "--repeat 2: the title does not say median of 2 at the prompt"; screen | head -1 | sed 's/^/#   /'
 fi
 tm send-keys -t "$sess" q
 ended 10 || bad "--repeat 2: still running after q"

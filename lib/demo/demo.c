@@ -677,6 +677,12 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
             d->in->spread[1] = pp_run_bubble_step(runs[whole - 1]);
         }
         if (whole > 0) keep = whole / 2;
+        /* The picture shows the run the text reports, where every run went
+         * as planned (no pause, no change of tick, none cut short). */
+        int plain = whole == got;
+        for (int k = 0; k < got; k++) plain &= !runs[k]->paused && !runs[k]->retimed;
+        if (d->in->view && plain && whole > 1 && !d->exec.work)
+            pp_view_show_run(d->in->view, runs[keep], s, &d->exec.costs, whole);
     }
     for (int k = 0; k < got; k++)
         if (k != keep) pp_run_free(runs[k]);

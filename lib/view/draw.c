@@ -314,7 +314,10 @@ static void draw_title(const pp_view_model *m, int w)
     else snprintf(grid, sizeof grid, "P=%d", m->nrows);
     snprintf(parts[0], sizeof parts[0], "%s: %s", m->prog, m->name);
     snprintf(parts[1], sizeof parts[1], "%s M=%d", grid, m->M);
-    if (m->reps > 1) snprintf(parts[1] + strlen(parts[1]), sizeof parts[1] - strlen(parts[1]), " run %d/%d", m->rep, m->reps);
+    if (m->reps > 1 && m->rep == 0)   /* pp_view_show_run */
+        snprintf(parts[1] + strlen(parts[1]), sizeof parts[1] - strlen(parts[1]), " median of %d", m->reps);
+    else if (m->reps > 1)
+        snprintf(parts[1] + strlen(parts[1]), sizeof parts[1] - strlen(parts[1]), " run %d/%d", m->rep, m->reps);
     double ms = m->tick0_s * 1e3;
     if (m->real && (m->kinds[PP_I] || m->kinds[PP_W]))
         snprintf(parts[3], sizeof parts[3], "real compute: F=%.2f I=%.2f W=%.2f ms a block, measured", m->ticks[PP_F] * ms,

@@ -295,6 +295,23 @@ pp_run *pp_view_end_run(pp_view *v, int retimed, int quit)
     return run;
 }
 
+void pp_view_show_run(pp_view *v, pp_run *r, const pp_sched *lo, const pp_costs *costs, int n)
+{
+    pthread_mutex_lock(&v->mu);
+    if (v->m.run != r) {
+        pp_run_free(v->m.run);
+        v->m.run = pp_run_keep(r);
+    }
+    v->lo = lo, v->costs = *costs;
+    work_out_parts(v, 1);
+    v->lo = NULL;
+    v->m.rep = 0, v->m.reps = n;   /* the title: "median of n" */
+    v->m.nheld = 0, v->m.held_since = -1;   /* the caller shows only a run that was never held */
+    v->m.now = r->makespan;
+    v->cam.slot = 0, v->cam.left = 0, v->cam.follow = 0;   /* refit to the whole step */
+    pthread_mutex_unlock(&v->mu);
+}
+
 /* ---- keys -------------------------------------------------------------- */
 
 static void push_cmd(pp_view *v, int cmd)

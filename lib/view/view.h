@@ -63,6 +63,10 @@ void pp_view_set_next(pp_view *v, const char *text);
 void pp_view_note(pp_view *v, const char *text);
 /* --repeat: the coming step is run k of n (the title says so; n < 2: none). */
 void pp_view_repeat(pp_view *v, int k, int n);
+/* --repeat: after the n runs of lowered schedule lo, the picture shows run r,
+ * the one kept (the median), its parts worked out with `costs` (timed mode);
+ * the title says "median of n".  The caller still owns r. */
+void pp_view_show_run(pp_view *v, pp_run *r, const pp_sched *lo, const pp_costs *costs, int n);
 /* A line saying where the ranks compute (GPU ranks), under the note. */
 void pp_view_devices(pp_view *v, const char *text);
 /* The watchdog's report (lines of text), shown in place of the panel. */
