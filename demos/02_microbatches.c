@@ -240,13 +240,14 @@ int main(int argc, char **argv)
     double *predicted = malloc((size_t)c->steps * sizeof *predicted);
     double *busy_s = malloc((size_t)c->steps * sizeof *busy_s);
     pp_idle *step_parts = malloc((size_t)c->steps * sizeof *step_parts);
+    pp_run **step_runs = calloc((size_t)c->steps, sizeof *step_runs);   /* rank 0: kept until the M is done */
     double *losses = calloc((size_t)d.opt.nmb * c->steps, sizeof *losses);   /* [M index][step] */
     double maxdiffs[PP_MAX_MB_LIST] = {0};
     m_row row_of[PP_MAX_MB_LIST] = {{0}};   /* each M's row, for the summary */
     pp_idle parts[PP_MAX_MB_LIST];
     int flagged = 0, wrong_across_m = 0;
     const char *broken = NULL;   /* a condition of the formula the measured costs break */
-    if ((me == 0 && (!first_w || !w)) || !ms || !losses || !bubbles || !predicted || !busy_s || !step_parts)
+    if ((me == 0 && (!first_w || !w)) || !ms || !losses || !bubbles || !predicted || !busy_s || !step_parts || !step_runs)
         pp_die(__FILE__, __LINE__, "malloc", PP_ENOMEM, "");
 
     for (int i = 0; i < d.opt.nmb && !d.quit; i++) {
@@ -272,7 +273,8 @@ int main(int argc, char **argv)
                 pp_demo_note(&d, "M=%d step %d of %d: loss %.6f, %.0f samples/s (measured)", M, k + 1, c->steps,
                              loss, c->batch / meas->makespan);
             }
-            pp_run_free(pred), pp_run_free(meas);
+            pp_run_free(pred);
+            step_runs[k] = meas;
         }
         if (!d.quit) {
             PP_CHECK(pp_trainer_params(t, i == 0 && !from_file ? first_w : w), "gathering the weights");
@@ -297,6 +299,11 @@ int main(int argc, char **argv)
                 int pfrom = c->steps > 2 ? 2 : from;
                 double bubble = bubbles[mid], here = predicted[median_step(predicted + pfrom, c->steps - pfrom) + pfrom];
                 parts[i] = step_parts[mid];
+                if (c->steps - from > 1 && !paused) {   /* the picture: the table's step, not the last */
+                    pp_demo_show(&d, step_runs[mid], s, c->steps - from);
+                    pp_demo_note(&d, "M=%d: the step of the median bubble (step %d of %d), as in the table", M,
+                                 mid + 1, c->steps);
+                }
                 double formula = pp_theory_bubble_step(s->family, s->nranks, M, s->chunks);
                 double gflops = step_flops(c) / busy_s[mid] * 1e-9;
                 row_of[i] = (m_row){.bubble = bubble, .gflops = gflops, .formula = formula, .here = here};
@@ -316,6 +323,7 @@ int main(int argc, char **argv)
                 fflush(stdout);
             }
         }
+        for (int k = 0; k < c->steps; k++) pp_run_free(step_runs[k]), step_runs[k] = NULL;
         if (d.opt.dump[0] && i + 1 == d.opt.nmb && !d.quit) {
             char err[400] = "";
             int bad = pp_trainer_dump(t, d.opt.dump, err, sizeof err) != PP_OK;
@@ -367,6 +375,7 @@ int main(int argc, char **argv)
     }
     int wrong = me == 0 && !d.quit && ((from_file && maxdiffs[0] != 0) || wrong_across_m);
     free(first_w), free(w), free(ms), free(losses), free(bubbles), free(predicted), free(busy_s), free(step_parts);
+    free(step_runs);
     int status = pp_demo_end(&d);
     return status ? status : wrong;   /* weights trained wrong: status 1 */
 }

@@ -534,6 +534,22 @@ wait_for "done: press any key" 30 && tm send-keys -t "$sess" x
 ended 20 && [ "$(cat "$tmp/rc")" = 0 ] && screen | grep -q "The loss and the weights agree" &&
     ok "real mode: ends on a key, exit 0, the text table follows the picture" || bad "real mode: did not end cleanly"
 restored "real mode"
+# Over three steps or more, the picture ends on the step the table reports
+# (the median bubble of steps 2 on), its bubble the table's.
+start 120 40 "mpiexec -n 2 ./demos/02_microbatches -m 4 --steps 3"
+if wait_for "done: press any key" 30 && screen | grep -q "M=4 median of 2" &&
+    screen | grep -q "M=4: the step of the median bubble (step [23] of 3), as in the table"; then
+    live=$(screen | figure)
+    tm send-keys -t "$sess" x
+    ended 20
+    table=$(tm capture-pane -p -S -200 -t "$sess" | awk '$1 == 4 && $6 == "%" { print $5; exit }')
+    [ -n "$live" ] && [ "$live" = "$table" ] &&
+        ok "real mode, 3 steps: the picture ends on the table's step (bubble $live % on both)" ||
+        bad "real mode, 3 steps: picture's bubble '$live', table's '$table'"
+else
+    bad "real mode, 3 steps: the picture does not name the median step"; screen | sed 's/^/#   /'
+fi
+restored "real mode, 3 steps"
 fi
 
 # ---- a grid (P x T x D) in the live view at 80x24 ----------------------------

@@ -681,8 +681,7 @@ void pp_demo_run(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas)
          * as planned (no pause, no change of tick, none cut short). */
         int plain = whole == got;
         for (int k = 0; k < got; k++) plain &= !runs[k]->paused && !runs[k]->retimed;
-        if (d->in->view && plain && whole > 1 && !d->exec.work)
-            pp_view_show_run(d->in->view, runs[keep], s, &d->exec.costs, whole);
+        if (plain && whole > 1 && !d->exec.work) pp_demo_show(d, runs[keep], s, whole);
     }
     for (int k = 0; k < got; k++)
         if (k != keep) pp_run_free(runs[k]);
@@ -1029,6 +1028,11 @@ void pp_demo_note(pp_demo *d, const char *fmt, ...)
     vsnprintf(d->in->note, sizeof d->in->note, fmt, ap);   /* kept for a view not open yet */
     va_end(ap);
     if (d->in->view) pp_view_note(d->in->view, d->in->note);
+}
+
+void pp_demo_show(pp_demo *d, pp_run *r, const pp_sched *s, int n)
+{
+    if (d->in->view && r) pp_view_show_run(d->in->view, r, s, &d->exec.costs, n);
 }
 
 int pp_demo_hold(pp_demo *d, const char *prompt)

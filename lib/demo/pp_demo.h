@@ -191,6 +191,10 @@ void pp_demo_train(pp_demo *d, pp_trainer *t, const pp_sched *s, pp_run **pred, 
 void pp_demo_train_steps(pp_demo *d, pp_trainer *t, const pp_sched *s, double *loss, pp_run **last);
 /* Rank 0: a line the live view shows under its figures (loss, samples/s). */
 void pp_demo_note(pp_demo *d, const char *fmt, ...) PP_DEMO_PRINTF(2, 3);
+/* Rank 0: the live view shows run r of schedule s, the one the text reports
+ * of the n steps or runs that preceded (their median), its parts worked out
+ * with d's costs now; no view: nothing. */
+void pp_demo_show(pp_demo *d, pp_run *r, const pp_sched *s, int n);
 /* Rank 0, with --csv: one row of the demo's table (printf-style, no
  * newline), after `header` (the column names) if it is the first. */
 void pp_demo_csv_row(pp_demo *d, const char *header, const char *fmt, ...) PP_DEMO_PRINTF(3, 4);
