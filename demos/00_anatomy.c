@@ -31,7 +31,7 @@ int main(int argc, char **argv)
     if (pp_grid_new(MPI_COMM_WORLD, &g) != PP_OK) MPI_Abort(MPI_COMM_WORLD, 1);
 
     static const pp_demo_spec spec = {
-        .what = "Builds, validates, simulates and runs one schedule, calling the core itself (a builder;\n"
+        .what = "Builds, validates, simulates and runs one schedule, calling the core itself (a builder; "
                 "04_bubble_efficiency runs CSV files).", .plain = 1};
     pp_opts o;
     char err[512] = "";
@@ -46,7 +46,7 @@ int main(int argc, char **argv)
 
     /* 1. Build: one list of actions per rank ("0F0 0F1 ... 0B0 ..."). */
     pp_sched *s = NULL;
-    snprintf(err, sizeof err, "--schedule: '%s' is a file; this demo builds its schedule: use one of %s "
+    snprintf(err, sizeof err, "--schedule: '%s' names a file; this demo builds its schedule: use one of %s "
              "(04_bubble_efficiency runs CSV files)", o.schedule, pp_sched_names());
     refuse_if(!pp_sched_is_builder(o.schedule), g, err);
     refuse_if(pp_sched_build(o.schedule, g->P, o.mb[0], o.chunks, &s, err, sizeof err) != PP_OK, g, err);

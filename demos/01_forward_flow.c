@@ -25,7 +25,9 @@ int main(int argc, char **argv)
                                       .what = "Sends one batch forward through the stages and checks the output.",
                                       .real = 1, .no_schedule = 1, .no_steps = 1};
     pp_demo_start(&d, &spec, &argc, &argv);
-    pp_demo_refuse_if(&d, d.opt.m_given, "-m: this demo sends the whole batch as one message; demo 02 splits it");
+    pp_demo_refuse_if(&d, d.opt.m_given && (d.opt.nmb != 1 || d.opt.mb[0] != 1),
+                      "-m %d%s: this demo sends the whole batch as one message, M = 1 only; demo 02 splits it",
+                      d.opt.mb[0], d.opt.nmb > 1 ? ",..." : "");
     pp_partition part;
     pp_demo_model(&d, NULL, &part);
     const pp_model_cfg *c = &d.opt.model;

@@ -230,9 +230,9 @@ int main(int argc, char **argv)
         int lo = held[0][0], hi = held[0][0];
         for (int r = 1; r < P; r++) lo = held[0][r] < lo ? held[0][r] : lo, hi = held[0][r] > hi ? held[0][r] : hi;
         const char *what = c->checkpoint ? "inputs (--checkpoint)" : "activations";
-        if (lo == hi) printf("GPipe held %d micro-batches' %s at its peak on every stage;\n", lo, what);
+        if (lo == hi) printf("GPipe held %d micro-batch%s %s at its peak on every stage;\n", lo, hi == 1 ? "'s" : "es'", what);
         else printf("GPipe held %d to %d micro-batches' %s at its peak;\n", lo, hi, what);
-        if (P == 1) printf("1F1B held %d (all measured).\n", held[1][0]);
+        if (P == 1 || held[1][0] == held[1][P - 1]) printf("1F1B held %d on every stage (all measured).\n", held[1][0]);
         else printf("1F1B held %d on the first stage down to %d on the last (all measured).\n", held[1][0], held[1][P - 1]);
     }
     free(held[0]), free(held[1]);

@@ -73,7 +73,8 @@ static void one_shape(pp_demo *d, shape_result *res, int report)
         double wait_ms = last ? pp_run_wait_s(last) * 1e3 : 0;
         int edges = pp_sched_edges(s);
         pp_report_comm(stdout, all, g, c, edges, wait_ms, &sum);
-        printf("step time %.1f ms (measured), loss %.6f after %d steps (measured)\n", ms, loss, c->steps);
+        printf("step time %.1f ms (measured), loss %.6f after %d step%s (measured)\n", ms, loss, c->steps,
+               c->steps == 1 ? "" : "s");
         char text[600];
         double calls = (double)sum.tp_calls / n, msgs = (double)sum.pipe_msgs / n;
         if (T > 1 && P == 1)
@@ -111,7 +112,7 @@ int main(int argc, char **argv)
     pp_demo_start(&d, &spec, &argc, &argv);
     /* Without --tp: the shapes the seeds compare, where the ranks allow them. */
     int shapes[2] = {d.grid->T, 0}, nshapes = 1;
-    if (d.opt.tp == 1 && d.grid->size % 4 == 0 && d.grid->size / d.grid->D >= 4) {
+    if (!pp_cli_given(&d.opt, "--tp") && d.grid->size % 4 == 0 && d.grid->size / d.grid->D >= 4) {
         int per = d.grid->size / d.grid->D;   /* ranks per replica */
         shapes[0] = per / 2;
         shapes[1] = per / 4;
@@ -144,7 +145,8 @@ int main(int argc, char **argv)
                    own[i].tp_ms, res[i].tp_ms, own[i].pipe_ms, res[i].pipe_ms);
         }
         printf("(TP sums and pipeline waits: per rank, mean.)  The link alone, per rank and\n"
-               "step (formula: the counts above, each message's pp_link_s):\n");
+               "step (formula: the counts above, each message at the modelled link's\n"
+               "latency plus its bytes over the bandwidth):\n");
         for (int i = 0; i < nshapes; i++) {
             const shape_result *r = &res[i];
             /* a sum: two steps of T-1 pieces of 1/T of its vector; a pipeline message whole */

@@ -111,7 +111,8 @@ int main(int argc, char **argv)
         PP_CHECK(pp_reference_train_dp(c, D, M, c->steps, wr, ref_loss, NULL), "the single-process run failed");
         double diff = 0, big = 0;
         for (long i = 0; i < np; i++) diff = fmax(diff, fabs((double)w0[i] - wr[i])), big = fmax(big, fabs((double)wr[i]));
-        printf("\nloss after %d steps: %.6f (measured), one process %.6f\n", c->steps, loss, ref_loss[c->steps - 1]);
+        printf("\nloss after %d step%s: %.6f (measured), one process %.6f\n", c->steps, c->steps == 1 ? "" : "s", loss,
+               ref_loss[c->steps - 1]);
         /* Every replica applies the same summed gradient: identical, bit
          * for bit.  One process: the same sums in the same order with T = 1,
          * with T > 1 the hidden sum added in pieces (rounding only). */

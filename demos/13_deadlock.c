@@ -48,6 +48,7 @@ int main(int argc, char **argv)
     pp_demo_start(&d, &spec, &argc, &argv);
     int M = d.opt.mb[0];
     pp_sched *s = pp_demo_schedule(&d, d.opt.schedule, M);
+    pp_demo_view_now(&d, s);   /* the heading below then follows the picture, not races it */
 
     if (d.grid->rank == 0) {
         pp_demo_header(stdout, &d, s, 1);

@@ -34,6 +34,7 @@ full && refuse "M list where one M is run" "is a list" mpiexec -n 4 ./demos/05_1
 refuse "unknown schedule" "'zigzag' is not a schedule" mpiexec -n 4 ./demos/04_bubble_efficiency --schedule zigzag
 refuse "unknown option" "unknown option '--speed'" mpiexec -n 4 ./demos/05_1f1b --speed 3
 refuse "a compute costing 0 ticks" "'F=0': a compute must take some time" mpiexec -n 4 ./demos/11_balance --cost F=0,B=0
+refuse "a watchdog shorter than 0.1 s" "--watchdog: '0.0001' is not a time" mpiexec -n 4 ./demos/13_deadlock --watchdog 0.0001
 full && refuse "--tty not a terminal" "--tty: '/etc/hostname' is not a terminal" mpiexec -n 4 ./demos/05_1f1b --tty /etc/hostname
 refuse "--trace not writable" "--trace: cannot write '/no/such/dir/t.json'" mpiexec -n 4 ./demos/05_1f1b --trace /no/such/dir/t.json
 full && refuse "option without its value" "needs a value" mpiexec -n 4 ./demos/04_bubble_efficiency --tick-ms
@@ -97,7 +98,7 @@ else
     echo "not ok - --save-schedule of a PyTorch-form schedule"; diff "$tmp/back.csv" "$tmp/kit.csv" | head -5 | sed 's/^/#   /'
 fi
 refuse "-m against a CSV" "disagrees with" mpiexec -n 2 ./demos/04_bubble_efficiency --schedule tests/data/hand_2x2.csv -m 8
-refuse "anatomy: a schedule file" "'tests/data/hand_2x2.csv' is a file; this demo builds its schedule" \
+refuse "anatomy: a schedule file" "'tests/data/hand_2x2.csv' names a file; this demo builds its schedule" \
     mpiexec -n 2 ./demos/00_anatomy --schedule tests/data/hand_2x2.csv
 refuse "anatomy: an export" "--trace: this demo prints plain text and writes no file" \
     mpiexec -n 2 ./demos/00_anatomy --trace "$tmp/t.json"
@@ -198,6 +199,14 @@ if mpiexec -n 4 ./demos/08_zero_bubble -m 2 --tick-ms 1 --cost B=1,I=1,W=1 --no-
     echo "ok - demo 08: B apart from I + W (--cost B=1,I=1,W=1) gets a note that the work differs, the default none"
 else
     echo "not ok - demo 08: no note for B apart from I + W, or one for the default costs"
+fi
+# Demo 06 with --tp 1 runs that one shape (it ran its two default shapes,
+# as if --tp were not given).
+if mpiexec -n 8 ./demos/06_pp_tp --tp 1 --steps 1 --no-tui >"$tmp/tp1.txt" 2>&1 &&
+    [ "$(grep -c '^=== 8 ranks as' "$tmp/tp1.txt")" = 1 ] && grep -q '^=== 8 ranks as P=8 stages x T=1 ' "$tmp/tp1.txt"; then
+    echo "ok - demo 06 --tp 1: one shape, 8 stages of one rank"
+else
+    echo "not ok - demo 06 --tp 1 did not run 8 x 1 alone"; grep '^===' "$tmp/tp1.txt" | sed 's/^/#   /'
 fi
 # Options a demo cannot honour are refused, not ignored.
 refuse "--csv in a demo without a table" "this demo prints no table to plot" mpiexec -n 4 ./demos/05_1f1b --csv "$tmp/x.csv"

@@ -360,8 +360,9 @@ static pp_status parse_value(int k, const char *name, const char *v, const pp_de
         break;
     }
     case 25:
-        if (parse_num(v, 0, 3600, &o->watchdog_s) != 0)
-            return fail(err, n, "--watchdog: '%s' is not a time: give seconds from 0 (off) to 3600", v);
+        if (parse_num(v, 0, 3600, &o->watchdog_s) != 0 || (o->watchdog_s > 0 && o->watchdog_s < 0.1))
+            return fail(err, n, "--watchdog: '%s' is not a time: give 0 (off) or seconds from 0.1 to 3600 (a "
+                        "rank's longest pause between two actions must fit in it)", v);
         break;
     case 26: {
         pp_fault f;
@@ -515,8 +516,11 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
         opt(f, "-m, --microbatches M", "micro-batches per step%s (default %s)",
             spec->mb_list_ok ? "; a list like 1,2,4 sweeps them" : "", mb);
     if (!spec->no_schedule) {
-        opt(f, "--schedule NAME", "%s%s, or a CSV file (one row per rank; PyTorch's compute-only and comms forms too) "
-            "(default %s)", pp_sched_names(), spec->all_ok ? ", all (every builder in turn)" : "", d->schedule);
+        if (spec->plain)   /* demo 00 builds its schedule: no file */
+            opt(f, "--schedule NAME", "%s (default %s)", pp_sched_names(), d->schedule);
+        else
+            opt(f, "--schedule NAME", "%s%s, or a CSV file (one row per rank; PyTorch's compute-only and comms forms "
+                "too) (default %s)", pp_sched_names(), spec->all_ok ? ", all (every builder in turn)" : "", d->schedule);
         opt(f, "--chunks v", "chunks (stages) per rank for --schedule interleaved; any M (below P the "
             "formula no longer holds) (default 2)");
     }
@@ -546,8 +550,11 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
         }
         if (!spec->no_dump) opt(f, "--dump DIR", "write weights, inputs, targets and outputs as NumPy .npy files (the folder is made)");
     } else {
-        opt(f, "--tick-ms MS", "length of one tick in milliseconds (default %g; in the live view, a tick that makes "
-            "the longest step last about %g s)", d->tick_ms, PP_LIVE_STEP_S);
+        if (spec->plain)
+            opt(f, "--tick-ms MS", "length of one tick in milliseconds (default %g)", d->tick_ms);
+        else
+            opt(f, "--tick-ms MS", "length of one tick in milliseconds (default %g; in the live view, a tick that "
+                "makes the longest step last about %g s)", d->tick_ms, PP_LIVE_STEP_S);
         opt(f, "--cost F=1,B=2", "ticks per forward, backward, I and W (default F=%g,B=%g,I=%g,W=%g)%s", d->ticks[PP_F],
             d->ticks[PP_B], d->ticks[PP_I], d->ticks[PP_W],
             spec->grid_ok ? "; and AR, ticks of one all-reduce (default AR=0.5): with --tp, every F, B and I ends "

@@ -598,7 +598,7 @@ static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas
         d->exec.costs.stage_scale = s->chunks == 1 && weights_even(d, s) ? NULL : in->stage_scale;
     }
     if (!t && d->tui && !in->paced && !pp_cli_given(&d->opt, "--tick-ms")) pace(d, s);
-    in->paced = 1;
+    in->paced = 1;   /* (pp_demo_view_now may have paced it already) */
     d->exec.work = t ? pp_trainer_work(t) : NULL;
     *pred = NULL;
     /* Unchecked (--no-validate), a schedule may deadlock: then there is no
@@ -1014,7 +1014,7 @@ void pp_demo_train_steps(pp_demo *d, pp_trainer *t, const pp_sched *s, double *l
         pp_demo_train(d, t, s, &pred, &meas, loss);
         if (meas)
             pp_demo_note(d, "step %d of %d: loss %.6f%s, %.0f samples/s (measured)", k + 1, c->steps, *loss,
-                         d->grid->D > 1 ? " (sum over replicas)" : "", c->batch / meas->makespan);
+                         d->grid->D > 1 ? " (the batch's: the replicas' shares added)" : "", c->batch / meas->makespan);
         pp_run_free(pred);
         pp_run_free(*last);
         *last = meas;
@@ -1028,6 +1028,15 @@ void pp_demo_note(pp_demo *d, const char *fmt, ...)
     vsnprintf(d->in->note, sizeof d->in->note, fmt, ap);   /* kept for a view not open yet */
     va_end(ap);
     if (d->in->view) pp_view_note(d->in->view, d->in->note);
+}
+
+void pp_demo_view_now(pp_demo *d, const pp_sched *s)
+{
+    pp_demo_state *in = d->in;
+    if (!d->tui || in->live) return;
+    if (!in->paced && !pp_cli_given(&d->opt, "--tick-ms")) pace(d, s);
+    in->paced = 1;
+    open_view(d);
 }
 
 void pp_demo_show(pp_demo *d, pp_run *r, const pp_sched *s, int n)

@@ -201,7 +201,9 @@ void pp_report_parts(FILE *f, const pp_sched *s, const pp_run *m, const pp_costs
             pt[PP_PART_MESSAGES], pt[PP_PART_REACTION], 100 * x.measured);
     fprintf(f, "  critical path: %d computes and %d message hops (%.2f ms on their way);\n", x.path, x.hops,
             x.path_msg_s * 1e3);
-    fprintf(f, "  median delivery %.0f us over the step's %d messages (measured)\n", x.delivery_s * 1e6, x.messages);
+    if (x.messages > 0)
+        fprintf(f, "  median delivery %.0f us over the step's %d messages (measured)\n", x.delivery_s * 1e6, x.messages);
+    else fprintf(f, "  no message in the step\n");
 }
 
 void pp_report_here(FILE *f, const pp_run *m, double predicted, const pp_machine *here, int timed)
