@@ -16,11 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Weights that differ across M by more than this share of the largest
- * weight were trained wrong: float rounding moves them far less (about
- * 1e-7 of it after the default 6 steps). */
-static const double ROUNDING_SHARE = 1e-4;
-
 /* Matrix-multiply floating point operations in one step: per block and
  * sample, 2 x 2 d f in the forward and 4 x 2 d f in the backward, less the
  * input gradient of the very first block, which nothing needs. */
@@ -131,24 +126,26 @@ typedef struct {
  * across M to float rounding (returns 1 if not: trained wrong), and how the
  * measured bubble and GFLOP/s went from the smallest M to the largest,
  * beside the formula and this machine's prediction. */
-static int summary(const pp_demo *d, const float *first_w, long nparams, const double *maxdiffs, const m_row *row)
+static int summary(const pp_demo *d, const float *first_w, long nparams, const double *maxdiffs,
+                   const double *losses, const m_row *row)
 {
-    int n = d->opt.nmb;
+    int n = d->opt.nmb, steps = d->opt.model.steps;
     const int *mb = d->opt.mb;
-    double largest_w = 0, worst = 0;
+    double largest_w = 0, worst = 0, loss_off = 0;
     for (long j = 0; j < nparams; j++) largest_w = fmax(largest_w, fabs((double)first_w[j]));
     for (int i = 1; i < n; i++) worst = fmax(worst, maxdiffs[i]);
-    /* Rounding moves a weight by a few float epsilons of its size per step;
-     * a gradient lost or added twice moves it by a learning step. */
-    double allowed = ROUNDING_SHARE * largest_w;
-    int wrong = worst > allowed;
+    for (int i = 1; i < n; i++)   /* each step's loss against the first M's, as a share of it */
+        for (int k = 0; k < steps; k++)
+            loss_off = fmax(loss_off, fabs(losses[i * steps + k] - losses[k]) / fmax(fabs(losses[k]), 1e-30));
+    double allowed = PP_ROUNDING_SHARE * largest_w;
+    int wrong = worst > allowed || loss_off > PP_ROUNDING_SHARE;
     if (n < 2) return 0;   /* one M: nothing to set side by side */
     printf("\n");
     if (wrong) {
         char line[400];
-        snprintf(line, sizeof line, "THE WEIGHTS DIFFER across M by up to %.2e (last column), more than float "
-                 "rounding explains (%.0e of the largest weight, %.2e): this schedule trained wrong.", worst,
-                 ROUNDING_SHARE, allowed);
+        snprintf(line, sizeof line, "THE WEIGHTS OR THE LOSSES DIFFER across M (weights by up to %.2e, last "
+                 "column; losses by up to %.1e of theirs), more than float rounding explains (%.0e of the largest "
+                 "weight, %.2e): this schedule trained wrong.", worst, loss_off, PP_ROUNDING_SHARE, allowed);
         pp_report_wrap(stdout, line, "", "");
     } else
         printf("The loss and the weights agree across M to float rounding (last column):\n"
@@ -167,7 +164,9 @@ static int summary(const pp_demo *d, const float *first_w, long nparams, const d
     else {
         printf("The measured bubble did not shrink: %.1f %% at M=%d, %.1f %% at M=%d;\n", 100 * a->bubble, mb[lo],
                100 * b->bubble, mb[hi]);
-        if (a->formula < 0 || b->formula >= a->formula)
+        if (a->formula < 0 || b->formula < 0)
+            printf("this schedule has no formula to set it against%s\n", end);
+        else if (b->formula >= a->formula)
             printf("nor does this schedule's formula%s\n", end);
         else if (b->here >= a->here)
             printf("the formula falls, and this machine's prediction (here) did not%s\n", end);
@@ -370,7 +369,7 @@ int main(int argc, char **argv)
             printf("\nTHE WEIGHTS DIFFER from one process's (last column): this schedule was\n"
                    "trained wrong; the pipeline must add the same sums in the same order.\n");
         else {
-            wrong_across_m = summary(&d, first_w, nparams, maxdiffs, row_of);
+            wrong_across_m = summary(&d, first_w, nparams, maxdiffs, losses, row_of);
         }
     }
     int wrong = me == 0 && !d.quit && ((from_file && maxdiffs[0] != 0) || wrong_across_m);

@@ -34,9 +34,10 @@ typedef struct {
 static void parts_table(const row *rows, int n, int all, int from_file)
 {
     if (from_file)   /* no formula: the parts start from the schedule's own replay */
-        printf("\nwhere the measured bubble goes, points of the step (measured = predicted +\n"
-               "parts: a schedule from a file has no formula), and the bubble predicted for\n"
-               "this machine (a probe before the steps):\n");
+        printf("\nwhere the measured bubble goes, points of the step (measured = the schedule\n"
+               "replayed with every stage at the same cost + parts: a schedule from a file has\n"
+               "no formula), and the bubble predicted for this machine (a probe before the\n"
+               "steps):\n");
     else
         printf("\nwhere the measured bubble goes, points of the step (measured = formula +\n"
                "parts), and the bubble predicted for this machine (a probe before the steps):\n");
@@ -56,7 +57,8 @@ static void parts_table(const row *rows, int n, int all, int from_file)
                100 * r->measured[0], pt[PP_PART_SCHEDULE], pt[PP_PART_IMBALANCE], pt[PP_PART_OVERRUN],
                pt[PP_PART_LATE], pt[PP_PART_MESSAGES], pt[PP_PART_REACTION], x->hops);
     }
-    printf("sched: the schedule's own bubble (predicted) against the formula%s;\n"
+    printf("sched: the schedule replayed with every stage at the same cost, against the\n"
+           "formula%s;\n"
            "measured: imbal: stages' own costs; overrun: computes past their cost (below\n"
            "0: the extra compute filled idle time more than it stretched the step); late:\n"
            "ranks starting after the common start; msg: deliveries; kit: the kit's own\n"

@@ -63,9 +63,9 @@ static void compare(pp_sched *const *s, pp_run *const *meas, const pp_costs *c, 
     pp_demo_table_notes(stdout, disturbed, broken);
     double B = c->ticks[PP_B], IW = c->ticks[PP_I] + c->ticks[PP_W];
     if (B > IW + 1e-9 || B < IW - 1e-9)   /* --cost set B apart from its halves */
-        printf("  note: B (%g ticks) is not I + W (%g ticks): 1F1B's backwards do %s work than\n"
+        printf("  note: B (%g tick%s) is not I + W (%g tick%s): 1F1B's backwards do %s work than\n"
                "  ZB-H1's and ZB-V's I and W, so the makespans are not like for like\n",
-               B, IW, B < IW ? "less" : "more");
+               B, B == 1 ? "" : "s", IW, IW == 1 ? "" : "s", B < IW ? "less" : "more");
     printf("per rank: peak activations held, in stages' worth (zbv: chunks / 2), measured\n"
            "(formula), and the W's a rank ran after its last I (the tail of the step)\n");
     printf("  rank         1f1b          zbh1           zbv      W's after last I\n");

@@ -36,10 +36,6 @@ static void dp_times(const pp_run *r, double *first, double *last, double *end)
     if (*first > *last) *first = *last;
 }
 
-/* Weights that differ from one process's by more than this share of the
- * largest weight (T > 1: the hidden sum added in pieces) were trained wrong. */
-static const double ROUNDING_SHARE = 1e-4;
-
 int main(int argc, char **argv)
 {
     pp_demo d;
@@ -122,14 +118,16 @@ int main(int argc, char **argv)
                                                      : "THEY DIFFER, though every replica applies the same sum");
             pp_report_wrap(stdout, line, "", "");
         }
-        int off = T == 1 ? diff != 0 : diff > ROUNDING_SHARE * big;
+        int off = T == 1 ? diff != 0 : diff > PP_ROUNDING_SHARE * big;
         wrong = replica_diff != 0 || off;
         const char *why = T == 1 ? (off ? "THEY DIFFER: with T = 1 they must be equal bit for bit"
                                         : "with T = 1 bit for bit is expected")
-                        : (off ? "THEY DIFFER by more than rounding explains (1e-4 of the largest weight)"
+                        : (off ? "THEY DIFFER by more than rounding explains (%.0e of the largest weight)"
                                : "with T > 1 the hidden sum is added in pieces, so the rounding may differ");
+        char verdict[120];
+        snprintf(verdict, sizeof verdict, why, PP_ROUNDING_SHARE);
         snprintf(line, sizeof line, "largest difference from one process's weights: %.2e of a largest weight %.3f "
-                 "(measured; %s)", diff, big, why);
+                 "(measured; %s)", diff, big, verdict);
         pp_report_wrap(stdout, line, "", "");
         if (wrong) printf("trained wrong: status 1\n");
     }

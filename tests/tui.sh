@@ -311,7 +311,7 @@ if screen | grep -q '^compute actions done: 64 of 64   QUIT: the rest ran withou
 else
     bad "Ctrl-C: the last frame is not whole"; screen | sed 's/^/#   /'
 fi
-if [ "$(cat "$tmp/rc")" = 130 ] && ! screen | grep -q "BAD TERMINATION" && screen | grep -q "stopped (Ctrl-C)"; then
+if [ "$(cat "$tmp/rc")" = 130 ] && ! screen | grep -q "BAD TERMINATION" && screen | grep -q "stopped (Ctrl-C): the run was cut short"; then
     ok "Ctrl-C: every rank ends cleanly (status 130, says so, no abnormal-termination banner from mpiexec)"
 else
     bad "Ctrl-C: status $(cat "$tmp/rc"), screen:"; screen | sed 's/^/#   /'

@@ -336,8 +336,8 @@ static const char *refusal(const pp_sched *lo, const pp_run *m, int so_far)
             computes += m->ranks[r].ev[i].type == PP_EV_COMPUTE;
         }
     if (!lo->lowered) return "the schedule was not validated";
-    if (lo->forward_only) return "the breakdown is of a training step, not of forwards alone";
-    if (m->nrows != lo->nranks || m->T > 1 || m->D > 1) return "the breakdown is of one pipeline, not of a grid (T or D > 1)";
+    if (lo->forward_only) return "it follows a training step, not forwards alone";
+    if (m->nrows != lo->nranks || m->T > 1 || m->D > 1) return "it follows one pipeline, not a grid (T or D > 1)";
     if (held) return "the step was paused in the live view";
     if (m->quit) return "the step was cut short";
     if (m->retimed) return "the tick was changed during the step";

@@ -589,16 +589,24 @@ static void predict_step(pp_demo *d, const pp_sched *s, const pp_trainer *t)
     in->here_for = key_of(s);
 }
 
+/* Timed schedule s: each stage's cost (a rank's share of the model is split
+ * among its chunks; a stage may weigh more), then, once per demo, the live
+ * view's pace. */
+static void timed_costs(pp_demo *d, const pp_sched *s)
+{
+    pp_demo_state *in = d->in;
+    for (int k = 0; k < s->nstages && k < PP_MAX_STAGES; k++) in->stage_scale[k] = in->weight[k] / s->chunks;
+    d->exec.costs.stage_scale = s->chunks == 1 && weights_even(d, s) ? NULL : in->stage_scale;
+    if (d->tui && !in->paced && !pp_cli_given(&d->opt, "--tick-ms")) pace(d, s);
+    in->paced = 1;
+}
+
 /* One step, timed (t NULL) or training t: predicted, run with the view, exported. */
 static void run_step(pp_demo *d, const pp_sched *s, pp_run **pred, pp_run **meas, pp_trainer *t, double *loss)
 {
     pp_demo_state *in = d->in;
-    if (!t) {   /* timed: a rank's share of the model is split among its chunks; a stage may weigh more */
-        for (int k = 0; k < s->nstages && k < PP_MAX_STAGES; k++) in->stage_scale[k] = in->weight[k] / s->chunks;
-        d->exec.costs.stage_scale = s->chunks == 1 && weights_even(d, s) ? NULL : in->stage_scale;
-    }
-    if (!t && d->tui && !in->paced && !pp_cli_given(&d->opt, "--tick-ms")) pace(d, s);
-    in->paced = 1;   /* (pp_demo_view_now may have paced it already) */
+    if (!t) timed_costs(d, s);
+    in->paced = 1;
     d->exec.work = t ? pp_trainer_work(t) : NULL;
     *pred = NULL;
     /* Unchecked (--no-validate), a schedule may deadlock: then there is no
@@ -1032,10 +1040,8 @@ void pp_demo_note(pp_demo *d, const char *fmt, ...)
 
 void pp_demo_view_now(pp_demo *d, const pp_sched *s)
 {
-    pp_demo_state *in = d->in;
-    if (!d->tui || in->live) return;
-    if (!in->paced && !pp_cli_given(&d->opt, "--tick-ms")) pace(d, s);
-    in->paced = 1;
+    if (!d->tui || d->in->live) return;
+    timed_costs(d, s);
     open_view(d);
 }
 

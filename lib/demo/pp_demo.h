@@ -52,6 +52,12 @@ typedef struct {
  * last about this many seconds, unless --tick-ms is given. */
 #define PP_LIVE_STEP_S 4.0
 
+/* Weights (or losses) that differ from the ones they must equal to
+ * rounding by more than this share of the largest were trained wrong:
+ * float rounding moves them by a few float epsilons of it a step, a
+ * gradient lost or added twice by a learning step (demos 02 and 12). */
+#define PP_ROUNDING_SHARE 1e-4
+
 /* What the user typed (or the demo's defaults for what was not). */
 typedef struct {
     int mb[PP_MAX_MB_LIST];  /* -m/--microbatches: one value or a list "1,2,4" */
@@ -152,9 +158,9 @@ double pp_demo_here(const pp_demo *d, const pp_sched *s);
  * pp_demo_here). */
 int pp_demo_sharing(const pp_demo *d, int *cores, double *turn_s);
 /* pp_demo_run, then on rank 0 the run in plain text: the header, the
- * measured timeline at `per_tick` columns a tick (the tick the run ended
- * with: the live view may have paced it), and the summary (after a blank
- * line unless `first`). */
+ * measured timeline at `per_tick` columns a tick (the run's tick: the live
+ * view may have paced it), and the summary (after a blank line unless
+ * `first`). */
 void pp_demo_run_report(pp_demo *d, const pp_sched *s, int per_tick, int first, pp_run **pred, pp_run **meas);
 /* A comparison table's marks for a run: " *paused", " *re-ticked", or both,
  * if the live view disturbed its timing; "" if not. */
@@ -198,8 +204,8 @@ void pp_demo_show(pp_demo *d, pp_run *r, const pp_sched *s, int n);
 /* Rank 0, with --csv: one row of the demo's table (printf-style, no
  * newline), after `header` (the column names) if it is the first. */
 void pp_demo_csv_row(pp_demo *d, const char *header, const char *fmt, ...) PP_DEMO_PRINTF(3, 4);
-/* Collective: with the live view, opens it now (its tick paced for timed
- * schedule s), so that what rank 0 prints next comes after the picture, in
+/* Collective: with the live view, opens it now (timed schedule s's stage
+ * costs set and the tick paced for it, as its first step would), so that what rank 0 prints next comes after the picture, in
  * order, instead of racing it to the terminal; no view: nothing. */
 void pp_demo_view_now(pp_demo *d, const pp_sched *s);
 /* The schedule's one-line description: name, P, M (if show_m), costs, tick, payload. */

@@ -45,7 +45,7 @@ static const char GLYPH[CELL_KINDS] = {' ', '~', '|', '.', '>', '<', '(', ')', '
 static const char *WORD[CELL_KINDS] = {"idle", "send", "held", "wait msg", "forward", "backward", "B input",
                                        "B weight", "all-reduce"};
 
-enum { LABEL_W = 9 };   /* "r12 s0,4+ " column: 8 characters and a space before the timeline */
+enum { LABEL_W = 9 };   /* "r1 s0,4+ " or "r12s0,4+ " (draw_rank): 8 characters and a space */
 
 void pp_draw_colors(void)
 {

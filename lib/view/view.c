@@ -188,14 +188,14 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
     for (int st = s->nstages - 1; st >= 0; st--)
         for (int r = 0; r < rows; r++)
             if (pp_run_pipe_rank(run, r) == s->stage_rank[st]) stage_of[r] = st;
-    /* ... and all of them as text, cut with '+' past 5 characters. */
+    /* ... and all of them as text, cut with '+' past 4 characters (the label's room). */
     for (int r = 0; r < rows; r++) {
         char all[64] = "";
         for (int st = 0; st < s->nstages && strlen(all) < 48; st++)
             if (pp_run_pipe_rank(run, r) == s->stage_rank[st])
                 snprintf(all + strlen(all), sizeof all - strlen(all), "%s%d", all[0] ? "," : "", st);
-        if (strlen(all) > 5) {
-            char *cut = all + 4;
+        if (strlen(all) > 4) {
+            char *cut = all + 3;
             while (cut > all && *cut != ',') cut--;
             snprintf(cut, 2, "+");
         }
@@ -332,6 +332,7 @@ static void on_keys(pp_view *v, const unsigned char *k, int n)
             int fin = k[j];
             c = fin == 'C' ? KEY_RIGHT : fin == 'D' ? KEY_LEFT : fin == 'H' || (fin == '~' && (num == 1 || num == 7)) ? KEY_HOME : 0;
             i = j;
+            if (!c) continue;   /* another key's sequence (up, End, F1): nothing to do, at a prompt too */
         }
         if (v->want_key && c != KEY_LEFT && c != KEY_RIGHT && c != KEY_HOME) {   /* the arrows still scroll */
             v->key_quit = c == 'q' || c == 'Q';
