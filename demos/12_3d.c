@@ -120,12 +120,14 @@ int main(int argc, char **argv)
         }
         int off = T == 1 ? diff != 0 : diff > PP_ROUNDING_SHARE * big;
         wrong = replica_diff != 0 || off;
-        const char *why = T == 1 ? (off ? "THEY DIFFER: with T = 1 they must be equal bit for bit"
-                                        : "with T = 1 bit for bit is expected")
-                        : (off ? "THEY DIFFER by more than rounding explains (%.0e of the largest weight)"
-                               : "with T > 1 the hidden sum is added in pieces, so the rounding may differ");
         char verdict[120];
-        snprintf(verdict, sizeof verdict, why, PP_ROUNDING_SHARE);
+        if (!off)
+            snprintf(verdict, sizeof verdict, "%s", T == 1 ? "with T = 1 bit for bit is expected"
+                     : "with T > 1 the hidden sum is added in pieces, so the rounding may differ");
+        else if (T == 1) snprintf(verdict, sizeof verdict, "THEY DIFFER: with T = 1 they must be equal bit for bit");
+        else
+            snprintf(verdict, sizeof verdict, "THEY DIFFER by more than rounding explains (%.0e of the largest weight)",
+                     PP_ROUNDING_SHARE);
         snprintf(line, sizeof line, "largest difference from one process's weights: %.2e of a largest weight %.3f "
                  "(measured; %s)", diff, big, verdict);
         pp_report_wrap(stdout, line, "", "");

@@ -205,8 +205,9 @@ void pp_demo_show(pp_demo *d, pp_run *r, const pp_sched *s, int n);
  * newline), after `header` (the column names) if it is the first. */
 void pp_demo_csv_row(pp_demo *d, const char *header, const char *fmt, ...) PP_DEMO_PRINTF(3, 4);
 /* Collective: with the live view, opens it now (timed schedule s's stage
- * costs set and the tick paced for it, as its first step would), so that what rank 0 prints next comes after the picture, in
- * order, instead of racing it to the terminal; no view: nothing. */
+ * costs set and the tick paced for it, as its first step would), so that
+ * what rank 0 prints next comes after the picture, in order, instead of
+ * racing it to the terminal; no view: nothing. */
 void pp_demo_view_now(pp_demo *d, const pp_sched *s);
 /* The schedule's one-line description: name, P, M (if show_m), costs, tick, payload. */
 void pp_demo_header(FILE *f, const pp_demo *d, const pp_sched *s, int show_m);
