@@ -353,8 +353,8 @@ int main(int argc, char **argv)
                          1e3 * turn_s);
             snprintf(note, sizeof note, "note: %d ranks share this machine's %d cores (found by the probe): a rank "
                      "may wait for a core once its message has come, or between two actions (idle: msg and kit "
-                     "below), and a compute may lose its core part-way (busy: overrun below); here has the ranks "
-                     "take the cores %s", sharing, cores, turns);
+                     "below), and a compute may lose its core part-way (busy: overrun below, and GFLOP/s in "
+                     "comp. counts that time too); here has the ranks take the cores %s", sharing, cores, turns);
             pp_report_wrap(stdout, note, "", "  ");
         }
         if (flagged)

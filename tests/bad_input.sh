@@ -38,6 +38,8 @@ refuse "a watchdog shorter than 0.1 s" "--watchdog: '0.0001' is not a time" mpie
 full && refuse "--tty not a terminal" "--tty: '/etc/hostname' is not a terminal" mpiexec -n 4 ./demos/05_1f1b --tty /etc/hostname
 refuse "--trace not writable" "--trace: cannot write '/no/such/dir/t.json'" mpiexec -n 4 ./demos/05_1f1b --trace /no/such/dir/t.json
 full && refuse "option without its value" "needs a value" mpiexec -n 4 ./demos/04_bubble_efficiency --tick-ms
+refuse "option whose value was left out" "option --tp needs a value before --no-tui" \
+    mpiexec -n 4 ./demos/06_pp_tp --tp --no-tui
 full && refuse "tick of zero" "--tick-ms: '0'" mpiexec -n 4 ./demos/04_bubble_efficiency --tick-ms 0
 full && refuse "bad payload" "--payload: '64Q'" mpiexec -n 4 ./demos/04_bubble_efficiency --payload 64Q
 refuse "CSV with a bad cell" "line 2, cell 2: '1Q0' is not an action" \

@@ -98,12 +98,6 @@ static int makes_message(pp_kind k)
     return k == PP_F || k == PP_B || k == PP_I;
 }
 
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
 /* Finds each action's event in rank r's row; a compute without one means the
  * step did not run whole (so far: the rank has got that far). */
 static int read_row(trace *tr, const pp_evlist *row, int r, int so_far, char *why, size_t n)
@@ -161,7 +155,7 @@ static void read_messages(trace *tr)
     const pp_sched *lo = tr->lo;
     int pure = 0;
     for (int pass = 0; pass < 2; pass++) {
-        double median = pure ? tr->delays[pure / 2] : 0;
+        double median = pure ? pp_median(tr->delays, pure) : 0;   /* sorted in pass 0 */
         if (pass == 1) tr->nmsg = 0;
         for (int r = 0; r < lo->nranks; r++)
             for (int i = 0; i < tr->n[r]; i++) {
@@ -187,8 +181,7 @@ static void read_messages(trace *tr)
             }
         if (pass == 0) {   /* the mean, each at most TAIL_CAP medians: a short step holds few messages,
                               and one held up by a rare stall would weigh far more than in a long one */
-            qsort(tr->delays, (size_t)pure, sizeof *tr->delays, cmp_double);
-            double sum = 0, cap = pure ? TAIL_CAP * tr->delays[pure / 2] : 0;
+            double sum = 0, cap = pure ? TAIL_CAP * pp_median(tr->delays, pure) : 0;
             for (int k = 0; k < pure; k++) sum += tr->delays[k] < cap ? tr->delays[k] : cap;
             tr->waited_mean = pure ? sum / pure : 0;
         }
@@ -391,8 +384,7 @@ static pp_status take_apart(const pp_sched *lo, const pp_costs *nominal, const p
         parts_of(b, so_far, out);
         critical_path(&tr, &full, out, on_path);
         out->messages = tr.nmsg;
-        qsort(tr.delays, (size_t)tr.nmsg, sizeof *tr.delays, cmp_double);
-        out->delivery_s = tr.nmsg ? tr.delays[tr.nmsg / 2] : 0;
+        out->delivery_s = tr.nmsg ? pp_median(tr.delays, tr.nmsg) : 0;
         out->waited_mean_s = tr.waited_mean;
     }
     if (ok && st == PP_ESCHED) snprintf(out->why, sizeof out->why, "the step could not be replayed");

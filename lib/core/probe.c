@@ -61,17 +61,6 @@ static pp_status find_machines(const pp_grid *g, pp_machine *out)
     return st;
 }
 
-/* The median of v[n] (n > 0; sorts v). */
-static double median_of(double *v, int n)
-{
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-            double x = v[j];
-            v[j] = v[j - 1], v[j - 1] = x;
-        }
-    return v[n / 2];
-}
-
 /* How long a rank keeps a core when its machine has more ranks than cores
  * and all of them compute: each rank of such a machine spins for TURN_PROBE_S,
  * reading the clock, and a gap of more than TURN_GAP_S between two readings
@@ -92,12 +81,12 @@ static pp_status measure_turn(const pp_grid *g, pp_machine *out)
             if (now - last > TURN_GAP_S && n < 4096) runs[n++] = last - from, from = now;
             last = now;
         }
-        if (n > 0) mine = median_of(runs, n);   /* the run cut off at the end is left out */
+        if (n > 0) mine = pp_median(runs, n);   /* the run cut off at the end is left out */
     }
     if (st == PP_OK && MPI_Gather(&mine, 1, MPI_DOUBLE, all, 1, MPI_DOUBLE, 0, g->all) != MPI_SUCCESS) st = PP_EMPI;
     for (int r = 0; st == PP_OK && g->rank == 0 && r < g->size; r++)
         if (all[r] > 0) all[got++] = all[r];
-    out->turn_s = got ? median_of(all, got) : 0;
+    out->turn_s = got ? pp_median(all, got) : 0;
     if (st == PP_OK && MPI_Bcast(&out->turn_s, 1, MPI_DOUBLE, 0, g->all) != MPI_SUCCESS) st = PP_EMPI;
     free(runs), free(all);
     return st;

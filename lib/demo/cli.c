@@ -467,6 +467,8 @@ pp_status pp_cli_parse(int argc, char **argv, const pp_demo_spec *spec, pp_opts 
         const char *v = eq && nlen == strlen(name) && a[1] == '-' ? eq + 1 : NULL;
         if (!v) {
             if (i + 1 >= argc) return fail(err, n, "option %s needs a value (try --help)", name);
+            if (strncmp(argv[i + 1], "--", 2) == 0)   /* "--tp --no-tui": the value was left out */
+                return fail(err, n, "option %s needs a value before %s (try --help)", name, argv[i + 1]);
             v = argv[++i];
         }
         o->given |= 1UL << k;
@@ -505,8 +507,11 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
         opt(f, "--tp T", "tensor-parallel ranks per stage (default %d)", d->tp);
         opt(f, "--dp D", "data-parallel replicas of the pipeline (default %d)", d->dp);
     } else {
-        fprintf(f, "P, the number of pipeline ranks, is the number of ranks mpiexec starts; a\n"
-                   "rank runs one stage, or several (interleaved, zbv, a schedule file).\n\n");
+        if (spec->no_schedule)   /* the demo's own schedules say how many stages a rank runs */
+            fprintf(f, "P, the number of pipeline ranks, is the number of ranks mpiexec starts.\n\n");
+        else
+            fprintf(f, "P, the number of pipeline ranks, is the number of ranks mpiexec starts; a\n"
+                       "rank runs one stage, or several (interleaved, zbv, a schedule file).\n\n");
     }
     if (spec->stream) {
         opt(f, "-m, --microbatches M", "requests in the stream, each a micro-batch (default %s)", mb);
@@ -525,8 +530,9 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
             "formula no longer holds) (default 2)");
     }
     if (spec->either)
-        opt(f, "--real", "compute for real: the model below (%s) instead of timed ticks; a tick is then 1 ms "
-            "(for --interval)", spec->real ? "its options listed" : "--real --help lists its options");
+        opt(f, "--real", "compute for real: the model below (%s) instead of timed ticks%s",
+            spec->real ? "its options listed" : "--real --help lists its options",
+            spec->stream ? "; a tick is then 1 ms (for --interval)" : "");
     if (spec->real) {
         const pp_model_cfg *c = &d->model;
         fprintf(f, "the model: --depth blocks y = x + gelu(x W1 + b1) W2 + b2, trained with SGD\n"
@@ -555,10 +561,13 @@ void pp_cli_usage(FILE *f, const char *prog, const pp_demo_spec *spec, const pp_
         else
             opt(f, "--tick-ms MS", "length of one tick in milliseconds (default %g; in the live view, a tick that "
                 "makes the longest step last about %g s)", d->tick_ms, PP_LIVE_STEP_S);
-        opt(f, "--cost F=1,B=2", "ticks per forward, backward, I and W (default F=%g,B=%g,I=%g,W=%g)%s", d->ticks[PP_F],
-            d->ticks[PP_B], d->ticks[PP_I], d->ticks[PP_W],
-            spec->grid_ok ? "; and AR, ticks of one all-reduce (default AR=0.5): with --tp, every F, B and I ends "
-                            "with one; with --dp, the step ends with the replicas' sum" : "");
+        if (spec->stream)
+            opt(f, "--cost F=1", "ticks per forward: a stream runs forwards only (default F=%g)", d->ticks[PP_F]);
+        else
+            opt(f, "--cost F=1,B=2", "ticks per forward, backward, I and W (default F=%g,B=%g,I=%g,W=%g)%s",
+                d->ticks[PP_F], d->ticks[PP_B], d->ticks[PP_I], d->ticks[PP_W],
+                spec->grid_ok ? "; and AR, ticks of one all-reduce (default AR=0.5): with --tp, every F, B and I "
+                                "ends with one; with --dp, the step ends with the replicas' sum" : "");
         opt(f, "--payload SIZE", "bytes per activation or gradient message, like 4096, 64K, 1M (default %zuK)",
             d->payload / 1024);
         if (!spec->no_steps && !spec->plain && !spec->stream)

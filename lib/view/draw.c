@@ -6,9 +6,10 @@
  *              what the rank was doing, with F3 / B3 labels where they fit;
  *              the action under way is drawn up to now
  *   legend     every symbol the rows can show
- *   panel      per rank: busy %, activations held now and peak against the
- *              formula, bytes sent; the bubble so far against the formula
- *              and the prediction; compute actions done; the demo's note;
+ *   panel      per rank: busy %, activations held now and peak (in
+ *              micro-batches) against the formula, bytes sent; the bubble
+ *              so far against the formula and the prediction; compute
+ *              actions done; the demo's note;
  *              on GPU ranks, which rank computes on which GPU
  *   key line   the keys, what n runs next while paused, or the question asked
  *
@@ -44,8 +45,6 @@ enum { CELL_IDLE, CELL_SEND, CELL_HOLD, CELL_WAIT, CELL_F, CELL_B, CELL_I, CELL_
 static const char GLYPH[CELL_KINDS] = {' ', '~', '|', '.', '>', '<', '(', ')', '#'};
 static const char *WORD[CELL_KINDS] = {"idle", "send", "held", "wait msg", "forward", "backward", "B input",
                                        "B weight", "all-reduce"};
-
-enum { LABEL_W = 9 };   /* "r1 s0,4+ " or "r12s0,4+ " (draw_rank): 8 characters and a space */
 
 void pp_draw_colors(void)
 {
@@ -176,7 +175,7 @@ static void draw_rank(const pp_view_model *m, int r, const pp_view_camera *cam, 
         mvprintw(y, 0, "%-5.5st%-2d", head, t);
     }
     paint_row(m, ev, open, cam, w, cells, start);
-    for (int c = 0; c < w; c++) mvaddch(y, LABEL_W + c, look(cells[c], mono));
+    for (int c = 0; c < w; c++) mvaddch(y, PP_LABEL_W + c, look(cells[c], mono));
     /* Labels: "F3" at the start of each compute block wide enough for it, the
      * letter alone where it is not; none on a cell an all-reduce took. */
     for (int c = 0; c < w; c++) {
@@ -189,7 +188,7 @@ static void draw_rank(const pp_view_model *m, int r, const pp_view_camera *cam, 
         if (width < len) len = 1;
         attr_t a = mono ? A_REVERSE | A_BOLD : COLOR_PAIR(1 + cells[c]) | A_BOLD;
         attron(a);
-        mvaddnstr(y, LABEL_W + c, label, len);
+        mvaddnstr(y, PP_LABEL_W + c, label, len);
         attroff(a);
     }
 }
@@ -198,13 +197,13 @@ static void draw_rank(const pp_view_model *m, int r, const pp_view_camera *cam, 
  * a round step (1, 2 or 5 times a power of ten) at least 8 columns apart. */
 static void draw_axis(const pp_view_camera *cam, int y, int w)
 {
-    mvprintw(y, 0, "%-*s", LABEL_W, "ms");
+    mvprintw(y, 0, "%-*s", PP_LABEL_W, "ms");
     double slot_ms = cam->slot * 1e3, step = pp_round_step(slot_ms * 8);
     double first = ceil(cam->left * 1e3 / step - 1e-9) * step;
     for (double t = first;; t += step) {
         int c = (int)floor((t - cam->left * 1e3) / slot_ms + 0.5);
         if (c + 6 >= w) break;
-        mvprintw(y, LABEL_W + c, "|%g", fabs(t) < 1e-9 ? 0.0 : t);
+        mvprintw(y, PP_LABEL_W + c, "|%g", fabs(t) < 1e-9 ? 0.0 : t);
     }
 }
 
@@ -238,10 +237,12 @@ static void draw_panel(const pp_view_model *m, int y, int w, int parts)
     int grid = m->T * m->D > 1, lines = grid ? m->depth : m->nrows;
     char ftitle[48];
     snprintf(ftitle, sizeof ftitle, "formula %s", m->family == PP_FAM_CUSTOM ? "" : pp_theory_peak_text(m->family));
-    if (54 + (int)strlen(ftitle) > w) snprintf(ftitle, sizeof ftitle, "formula");   /* its text is in the report */
+    if (52 + (int)strlen(ftitle) > w) snprintf(ftitle, sizeof ftitle, "formula");   /* its text is in the report */
     int fw = (int)strlen(ftitle);
-    mvprintw(y++, 0, "%-5s %5s  %6s  %15s %5s  %-*s %9s", grid ? "stage" : "rank", grid ? "ranks" : "stage", "busy",
-             "activations now", "peak", fw, ftitle, "sent KiB");
+    /* activations held, counted in micro-batches (m.b.): those whose forward
+       a rank has run and whose backward it has not */
+    mvprintw(y++, 0, "%-5s %5s  %6s  %13s %5s  %-*s %9s", grid ? "stage" : "rank", grid ? "ranks" : "stage", "busy",
+             "m.b. held now", "peak", fw, ftitle, "sent KiB");
     for (int i = 0; i < lines; i++) {
         int r = grid ? pp_place_rank(m->depth, m->T, i, 0, 0) : i;   /* the line's first rank */
         const pp_evlist *ev = &run->ranks[r];
@@ -260,7 +261,7 @@ static void draw_panel(const pp_view_model *m, int y, int w, int parts)
         char col2[16];
         if (grid) snprintf(col2, sizeof col2, "%d", n);
         else snprintf(col2, sizeof col2, "%s", m->stages[r]);
-        mvprintw(y++, 0, "%-5s %5s  %4.1f %%  %15d %5d  %-*s %9.0f", who, col2,
+        mvprintw(y++, 0, "%-5s %5s  %4.1f %%  %13d %5d  %-*s %9.0f", who, col2,
                  span > 0 ? 100 * busy / span : 0.0, now_held, run->peak_inflight[r], fw, f, sent / 1024.0);
     }
     double measured = span > 0 ? 1 - total_busy / (m->nrows * span) : 0;
@@ -314,8 +315,8 @@ static void draw_title(const pp_view_model *m, int w)
     else snprintf(grid, sizeof grid, "P=%d", m->nrows);
     snprintf(parts[0], sizeof parts[0], "%s: %s", m->prog, m->name);
     snprintf(parts[1], sizeof parts[1], "%s M=%d", grid, m->M);
-    if (m->reps > 1 && m->rep == 0)   /* pp_view_show_run */
-        snprintf(parts[1] + strlen(parts[1]), sizeof parts[1] - strlen(parts[1]), " median of %d", m->reps);
+    if (m->median_of > 1)
+        snprintf(parts[1] + strlen(parts[1]), sizeof parts[1] - strlen(parts[1]), " median of %d", m->median_of);
     else if (m->reps > 1)
         snprintf(parts[1] + strlen(parts[1]), sizeof parts[1] - strlen(parts[1]), " run %d/%d", m->rep, m->reps);
     double ms = m->tick0_s * 1e3;
@@ -395,7 +396,7 @@ void pp_draw_screen(const pp_view_model *m, pp_view_camera *cam, int h, int w, i
         return;
     }
     draw_title(m, w);
-    int tw = w - LABEL_W;
+    int tw = w - PP_LABEL_W;
     aim(m, cam, tw);
     draw_axis(cam, 1, tw);
     for (int r = 0; r < m->nrows; r++) draw_rank(m, r, cam, 2 + r, tw, mono);

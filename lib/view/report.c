@@ -87,7 +87,8 @@ void pp_report_timeline(FILE *f, const pp_run *r, double slot, int width)
     int cols = (int)ceil(r->makespan / slot - 1e-9), room = width - prefix - 1;
     if (room < 20) room = 20;
     /* Too long for the width: the step in up to four bands, one after the
-     * other; longer still, columns twice, four times ... as wide (a tick
+     * other; longer still, columns twice, four times ... as wide (with a
+     * slot that is a tick over a power of two, as the demos give, a tick is
      * still a whole number of columns, or a column a whole number of ticks). */
     while (cols > 4 * room) {
         slot *= 2;

@@ -113,6 +113,7 @@ void pp_view_repeat(pp_view *v, int k, int n)
 {
     pthread_mutex_lock(&v->mu);
     v->m.rep = k, v->m.reps = n;
+    v->m.median_of = 0;
     pthread_mutex_unlock(&v->mu);
 }
 
@@ -229,6 +230,7 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
     m->held_since = -1;
     m->now = 0;
     m->started = m->final = m->paused = 0;
+    m->median_of = 0;
     m->parts[0] = '\0';
     v->lo = o->work ? NULL : s;   /* real compute: the nominal costs come after the step */
     v->costs = o->costs;
@@ -305,7 +307,7 @@ void pp_view_show_run(pp_view *v, pp_run *r, const pp_sched *lo, const pp_costs 
     v->lo = lo, v->costs = *costs;
     work_out_parts(v, 1);
     v->lo = NULL;
-    v->m.rep = 0, v->m.reps = n;   /* the title: "median of n" */
+    v->m.median_of = n;   /* the title: "median of n" */
     v->m.nheld = 0, v->m.held_since = -1;   /* the caller shows only a run that was never held */
     v->m.now = r->makespan;
     v->cam.slot = 0, v->cam.left = 0, v->cam.follow = 0;   /* refit to the whole step */
@@ -400,7 +402,7 @@ static void follow_size(pp_view *v)
 static void choose_slot(pp_view *v)
 {
     pp_view_model *m = &v->m;
-    int tw = v->cols - 10;   /* the label column (draw.c) and one to spare */
+    int tw = v->cols - PP_LABEL_W - 1;   /* the label column and one to spare */
     if (tw < 10) tw = 10;
     double whole = m->final ? pp_view_shown(m, m->run->makespan) * 1.02 : m->pred_makespan * 1.06;
     double slot = whole / tw;

@@ -63,9 +63,9 @@ void pp_view_set_next(pp_view *v, const char *text);
 void pp_view_note(pp_view *v, const char *text);
 /* --repeat: the coming step is run k of n (the title says so; n < 2: none). */
 void pp_view_repeat(pp_view *v, int k, int n);
-/* --repeat: after the n runs of lowered schedule lo, the picture shows run r,
- * the one kept (the median), its parts worked out with `costs` (timed mode);
- * the title says "median of n".  The caller still owns r. */
+/* After n runs of lowered schedule lo (--repeat's runs, or demo 02's steps),
+ * the picture shows run r, the median one, its parts worked out with
+ * `costs`; the title says "median of n".  The caller still owns r. */
 void pp_view_show_run(pp_view *v, pp_run *r, const pp_sched *lo, const pp_costs *costs, int n);
 /* A line saying where the ranks compute (GPU ranks), under the note. */
 void pp_view_devices(pp_view *v, const char *text);
@@ -124,6 +124,7 @@ typedef struct {
     int kinds[4];           /* which of F, B, I and W the schedule has */
     char parts[96];         /* the bubble's parts so far (pp_idle.h), or "" */
     int rep, reps;          /* --repeat: this step is run rep of reps (reps < 2: one run) */
+    int median_of;          /* > 1: the picture shows the median of this many steps (pp_view_show_run) */
 } pp_view_model;
 
 /* Where the timeline is looking: set by the keys, kept between frames. */
@@ -162,6 +163,9 @@ static inline double pp_round_step(double least)
 /* A time of the step as the live picture shows it: with the spans left out
  * in which every rank was held by a pause (the text report keeps real time). */
 double pp_view_shown(const pp_view_model *m, double t);
+/* The columns left of the timeline: a row's label ("r1 s0,4+ " or
+ * "r12s0,4+ ", draw.c's draw_rank): 8 characters and a space. */
+enum { PP_LABEL_W = 9 };
 /* Draws the whole screen (h rows, w columns) from the model.  `mono`: no
  * colours, distinct glyphs.  Knows nothing of MPI or clocks. */
 void pp_draw_screen(const pp_view_model *m, pp_view_camera *cam, int h, int w, int mono);
