@@ -79,14 +79,12 @@ static void heading(const pp_sched *s, const pp_partition *part, const pp_model_
 static void parts_table(const pp_demo *d, const pp_idle *parts, int n, int from_file)
 {
     printf("\n");
-    if (from_file)   /* no formula: the parts start from the schedule's own replay */
-        pp_report_wrap(stdout, "where each M's measured bubble goes (the step of the bubble above; points of the step, "
-                       "measured = the schedule replayed with every stage at the mean cost (computed; a schedule from "
-                       "a file has no formula) + parts; each stage's cost: its blocks' measured cost):", "", "");
-    else
-        printf("where each M's measured bubble goes (the step of the bubble above; points of\n"
-               "the step, measured = formula + parts; each stage's cost: its blocks'\n"
-               "measured cost):\n");
+    char head[300];
+    snprintf(head, sizeof head, "where each M's measured bubble goes (the step of the bubble above; points of the step, "
+             "measured = %s + parts; each stage's cost: its blocks' measured cost):",
+             from_file ? "the schedule replayed with every stage at the mean cost (computed; a schedule from a file "
+                         "has no formula)" : "formula");   /* a file's schedule: the parts start from its own replay */
+    pp_report_wrap(stdout, head, "", "");
     printf("%5s %7s %7s %8s %7s %7s %7s %5s\n", "M", "sched", "imbal", "overrun", "late", "msg", "kit", "hops");
     for (int i = 0; i < n; i++) {
         const pp_idle *x = &parts[i];
@@ -104,16 +102,11 @@ static void parts_table(const pp_demo *d, const pp_idle *parts, int n, int from_
                          "faster than the blocks measured alone); late: ranks starting after the common start; msg: "
                          "deliveries; kit: the kit's own time between actions; hops: messages on the critical path (a "
                          "count)";
-    if (from_file) {
-        char line[512];
-        snprintf(line, sizeof line, "sched: 0 (no formula to set the schedule against); %s", legend);
-        pp_report_wrap(stdout, line, "", "");
-    } else
-        printf("sched: the schedule with every stage at the mean cost, against the formula\n"
-               "(computed); measured: imbal: stages' own costs; overrun: computes past their\n"
-               "stage's cost (below 0: faster than the blocks measured alone); late: ranks\n"
-               "starting after the common start; msg: deliveries; kit: the kit's own time\n"
-               "between actions; hops: messages on the critical path (a count)\n");
+    char line[512];
+    snprintf(line, sizeof line, "sched: %s; %s",
+             from_file ? "0 (no formula to set the schedule against)"
+                       : "the schedule with every stage at the mean cost, against the formula (computed)", legend);
+    pp_report_wrap(stdout, line, "", "");
 }
 
 /* One M's row of the table, as the summary reads it (shares of the step;
@@ -311,14 +304,17 @@ int main(int argc, char **argv)
                 printf("%5d %8d %10.2f %10.0f %7.1f %% %7.1f %% %9s %9.2f%s\n", M, c->batch / M, med,
                        c->batch / (med * 1e-3), 100 * bubble, 100 * here, ftext, gflops, paused ? " *paused" : "");
                 const pp_idle *x = &parts[i];
+                double sh[PP_NPARTS];   /* shares of the step, to the CSV's 6 places (no -0.000000) */
+                for (int k = 0; k < PP_NPARTS; k++) sh[k] = pp_part_points(x, (pp_part)k, 4) / 100;
                 pp_demo_csv_row(&d, "schedule,P,M,samples_per_microbatch,step_ms,samples_per_s,bubble_measured,"
-                                    "bubble_formula,gflops_in_compute,loss,max_weight_diff,bubble_here,part_schedule,"
-                                    "part_imbalance,part_overrun,part_late,part_messages,part_kit,hops,delivery_us",
+                                    "bubble_formula,gflops_in_compute,loss_last_step,max_weight_diff,bubble_here,"
+                                    "part_schedule,part_imbalance,part_overrun,part_late,part_messages,part_kit,hops,"
+                                    "delivery_us",
                                 "%s,%d,%d,%d,%.3f,%.1f,%.6f,%.6f,%.3f,%.8f,%.3e,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%.1f",
                                 s->name, P, M, c->batch / M, med, c->batch / (med * 1e-3), bubble, formula, gflops, loss,
-                                maxdiff, here, x->part[PP_PART_SCHEDULE], x->part[PP_PART_IMBALANCE],
-                                x->part[PP_PART_OVERRUN], x->part[PP_PART_LATE], x->part[PP_PART_MESSAGES],
-                                x->part[PP_PART_REACTION], x->hops, x->delivery_s * 1e6);
+                                maxdiff, here, sh[PP_PART_SCHEDULE], sh[PP_PART_IMBALANCE], sh[PP_PART_OVERRUN],
+                                sh[PP_PART_LATE], sh[PP_PART_MESSAGES], sh[PP_PART_REACTION], x->hops,
+                                x->delivery_s * 1e6);
                 fflush(stdout);
             }
         }

@@ -185,6 +185,8 @@ int main(int argc, char **argv)
                 if (r->repeats < 2) r->lo = r->hi = r->measured[0];
                 print_row(r, 0, all);
                 const pp_idle *x = &r->parts;
+                double sh[PP_NPARTS];   /* shares of the step, to the CSV's 6 places (no -0.000000) */
+                for (int k = 0; k < PP_NPARTS; k++) sh[k] = pp_part_points(x, (pp_part)k, 4) / 100;
                 pp_demo_csv_row(&d, "schedule,P,M,tick_ms,payload_bytes,formula_step,predicted_step,measured_step,"
                                     "formula_ideal,predicted_ideal,measured_ideal,predicted_makespan_ms,measured_makespan_ms,"
                                     "paused,retimed,predicted_here_step,part_schedule,part_imbalance,part_overrun,"
@@ -194,9 +196,8 @@ int main(int argc, char **argv)
                                 "%.6f,%.6f,%d,%.1f,%d,%.6f,%.6f", s->name, s->nranks, r->M,
                                 d.exec.costs.tick_s * 1e3, d.exec.payload, r->formula[0], r->predicted[0], r->measured[0],
                                 r->formula[1], r->predicted[1], r->measured[1], r->pred_ms, r->meas_ms, meas->paused,
-                                meas->retimed, r->here, x->part[PP_PART_SCHEDULE], x->part[PP_PART_IMBALANCE],
-                                x->part[PP_PART_OVERRUN], x->part[PP_PART_LATE], x->part[PP_PART_MESSAGES],
-                                x->part[PP_PART_REACTION], x->hops, x->delivery_s * 1e6, r->repeats > 1 ? r->repeats : 1,
+                                meas->retimed, r->here, sh[PP_PART_SCHEDULE], sh[PP_PART_IMBALANCE],
+                                sh[PP_PART_OVERRUN], sh[PP_PART_LATE], sh[PP_PART_MESSAGES], sh[PP_PART_REACTION], x->hops, x->delivery_s * 1e6, r->repeats > 1 ? r->repeats : 1,
                                 r->lo, r->hi);
             }
             if (!first) first = s;

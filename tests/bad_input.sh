@@ -46,6 +46,8 @@ refuse "CSV with a bad cell" "line 2, cell 2: '1Q0' is not an action" \
     mpiexec -n 2 ./demos/04_bubble_efficiency --schedule tests/data/bad_cell.csv
 refuse "CSV rows differ from ranks" "has 3 rows but mpiexec started 4 ranks" \
     mpiexec -n 4 ./demos/04_bubble_efficiency --schedule tests/data/three_rows.csv
+refuse "a list of M with a schedule file" "a list of 2 values, but tests/data/reversed_b.csv fixes M" \
+    mpiexec -n 1 ./demos/02_microbatches --schedule tests/data/reversed_b.csv -m 2,4
 refuse "CSV file missing" "cannot read schedule file 'tests/data/nowhere.csv'" \
     mpiexec -n 4 ./demos/04_bubble_efficiency --schedule tests/data/nowhere.csv
 refuse "CSV that deadlocks" "cycle of waits" mpiexec -n 2 ./demos/04_bubble_efficiency --schedule tests/data/deadlock.csv

@@ -144,3 +144,15 @@ if (cd "$scratch" && timeout 120 mpiexec -n 4 ./demos/04_bubble_efficiency -m 4,
 else
     echo "not ok - --repeat 3: $(cat "$scratch/r.csv" "$scratch/r.out" 2>/dev/null | tail -5 | tr '\n' '|')"
 fi
+
+# --help describes the demo it is asked of: a stream's --cost takes F alone;
+# --real's 1 ms tick is there for --interval only; a demo that picks its own
+# schedules lists no schedule files.
+h09=$(./demos/09_inference --help) h11=$(./demos/11_balance --help) h07=$(./demos/07_interleaved --help)
+if printf '%s\n' "$h09" | grep -q -- "--cost F=1 .*ticks per forward" && ! printf '%s\n' "$h09" | grep -q "I and W" &&
+    printf '%s\n' "$h09" | grep -q "a tick is then 1" && ! printf '%s\n' "$h11" | grep -q "a tick is then" &&
+    printf '%s\n' "$h07" | grep -q "mpiexec starts\.$" && ! printf '%s\n' "$h07" | grep -q "a schedule file"; then
+    echo "ok - --help fits its demo: 09's --cost takes F alone, --real's tick only with --interval, 07 lists no schedule files"
+else
+    echo "not ok - --help does not fit its demo"
+fi

@@ -233,6 +233,16 @@ static void test_waited_mean(void)
           even, n, n, some, much);
 }
 
+/* The median the breakdown and the probe use: the middle value, or for an
+ * even count the mean of the middle two, whatever the order given. */
+static void test_median(void)
+{
+    double odd[] = {5, 1, 4, 2, 3}, even[] = {0.4, 0.1, 0.3, 0.2}, one[] = {7};
+    double a = pp_median(odd, 5), b = pp_median(even, 4), c = pp_median(one, 1);
+    CHECK(a == 3 && fabs(b - 0.25) < 1e-12 && c == 7 && even[0] == 0.1 && even[3] == 0.4,
+          "median of 5 values %g (3), of 4 values %g (0.25), of one %g (7); the values left sorted", a, b, c);
+}
+
 /* Runs it cannot take apart say why, and take nothing apart. */
 static void test_refusals(void)
 {
@@ -263,6 +273,7 @@ int main(int argc, char **argv)
     test_parts();
     test_path();
     test_waited_mean();
+    test_median();
     test_refusals();
     MPI_Finalize();
     return check_failed != 0;

@@ -458,6 +458,13 @@ if wait_for "M=4 median of 2" 20 && screen | grep -q "gpipe done: press any key"
 else
     bad "--repeat 2: the title does not say median of 2 at the prompt"; screen | head -1 | sed 's/^/#   /'
 fi
+# The next schedule's runs are numbered again, not called the median.
+tm send-keys -t "$sess" x
+if wait_for "1f1b  P=4 M=4 run 1/2" 20 && ! screen | head -1 | grep -q "median"; then
+    ok "--repeat 2: the next schedule's runs say run k/2 again"
+else
+    bad "--repeat 2: the next schedule's title"; screen | head -1 | sed 's/^/#   /'
+fi
 tm send-keys -t "$sess" q
 ended 10 || bad "--repeat 2: still running after q"
 fi

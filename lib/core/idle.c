@@ -154,8 +154,8 @@ static void read_messages(trace *tr)
 {
     const pp_sched *lo = tr->lo;
     int pure = 0;
+    double median = 0;   /* of the pure deliveries (pass 0) */
     for (int pass = 0; pass < 2; pass++) {
-        double median = pure ? pp_median(tr->delays, pure) : 0;   /* sorted in pass 0 */
         if (pass == 1) tr->nmsg = 0;
         for (int r = 0; r < lo->nranks; r++)
             for (int i = 0; i < tr->n[r]; i++) {
@@ -181,7 +181,8 @@ static void read_messages(trace *tr)
             }
         if (pass == 0) {   /* the mean, each at most TAIL_CAP medians: a short step holds few messages,
                               and one held up by a rare stall would weigh far more than in a long one */
-            double sum = 0, cap = pure ? TAIL_CAP * pp_median(tr->delays, pure) : 0;
+            median = pure ? pp_median(tr->delays, pure) : 0;
+            double sum = 0, cap = TAIL_CAP * median;
             for (int k = 0; k < pure; k++) sum += tr->delays[k] < cap ? tr->delays[k] : cap;
             tr->waited_mean = pure ? sum / pure : 0;
         }

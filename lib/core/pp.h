@@ -212,7 +212,8 @@ typedef struct {
     int type;       /* pp_ev_type */
     int kind;       /* pp_kind of the action */
     int stage, mb;
-    int inflight;   /* micro-batches whose activations this rank stores after the event */
+    int inflight;   /* activations this rank stores after the event: forwards whose weight gradient
+                       (B or W) has not run, one per stage and micro-batch */
     double t0, t1;  /* seconds since the step started, on rank 0's clock */
     long bytes;     /* message size for WAIT and SEND events */
 } pp_event;
@@ -227,7 +228,7 @@ typedef struct {
     pp_evlist *ranks;     /* [nrows] */
     double makespan;
     double *busy;         /* [nrows] compute time per row */
-    int *peak_inflight;   /* [nrows] peak micro-batches whose activations are stored */
+    int *peak_inflight;   /* [nrows] peak activations stored (as pp_event.inflight counts them) */
     long *bytes_sent;     /* [nrows] */
     int paused, retimed, quit;  /* the live view paused it, changed the tick, or q cut it short */
     int refs;             /* owners: pp_run_free() drops one, the last frees */

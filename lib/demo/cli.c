@@ -251,6 +251,19 @@ static const char *known[] = {"-m", "--microbatches", "--schedule", "--tick-ms",
                               "--link", "--interval", "--slow-stage"};
 enum { NKNOWN = sizeof known / sizeof known[0] };
 
+/* Is `a` one of the options (a name that takes a value, with or without
+ * "=...", or a switch)?  Then it cannot be the value of the one before it. */
+static int is_option(const char *a)
+{
+    static const char *switches[] = {"-h", "--help", "--real", "--no-tui", "--exit", "--checkpoint", "--no-validate"};
+    size_t len = strcspn(a, "=");
+    for (size_t j = 0; j < sizeof switches / sizeof switches[0]; j++)
+        if (strcmp(a, switches[j]) == 0) return 1;
+    for (int j = 0; j < NKNOWN; j++)
+        if (strlen(known[j]) == len && strncmp(a, known[j], len) == 0) return 1;
+    return 0;
+}
+
 int pp_cli_given(const pp_opts *o, const char *name)
 {
     for (int k = 0; k < NKNOWN; k++)
@@ -467,7 +480,7 @@ pp_status pp_cli_parse(int argc, char **argv, const pp_demo_spec *spec, pp_opts 
         const char *v = eq && nlen == strlen(name) && a[1] == '-' ? eq + 1 : NULL;
         if (!v) {
             if (i + 1 >= argc) return fail(err, n, "option %s needs a value (try --help)", name);
-            if (strncmp(argv[i + 1], "--", 2) == 0)   /* "--tp --no-tui": the value was left out */
+            if (is_option(argv[i + 1]))   /* "--tp --no-tui": the value was left out */
                 return fail(err, n, "option %s needs a value before %s (try --help)", name, argv[i + 1]);
             v = argv[++i];
         }

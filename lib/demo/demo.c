@@ -424,6 +424,9 @@ pp_sched *pp_demo_schedule(pp_demo *d, const char *name, int M)
         if (s->nranks != P)
             refuse(d, "%s has %d rows but mpiexec started %d ranks: the schedule needs one row per rank", name,
                    s->nranks, P);
+        if (d->opt.m_given && d->opt.nmb > 1)   /* a sweep over M: the file's M is the only one */
+            refuse(d, "-m: a list of %d values, but %s fixes M at %d micro-batch%s (leave -m out)", d->opt.nmb, name,
+                   s->nmb, s->nmb == 1 ? "" : "es");
         if (d->opt.m_given && s->nmb != M)
             refuse(d, "-m %d disagrees with %s, which has %d micro-batch%s (leave -m out)", M, name, s->nmb,
                    s->nmb == 1 ? "" : "es");

@@ -7,9 +7,9 @@
  *              the action under way is drawn up to now
  *   legend     every symbol the rows can show
  *   panel      per rank: busy %, activations held now and peak (in
- *              micro-batches) against the formula, bytes sent; the bubble
- *              so far against the formula and the prediction; compute
- *              actions done; the demo's note;
+ *              micro-batches, or chunks) against the formula, bytes
+ *              sent; the bubble so far against the formula and the
+ *              prediction; compute actions done; the demo's note;
  *              on GPU ranks, which rank computes on which GPU
  *   key line   the keys, what n runs next while paused, or the question asked
  *
@@ -237,12 +237,16 @@ static void draw_panel(const pp_view_model *m, int y, int w, int parts)
     int grid = m->T * m->D > 1, lines = grid ? m->depth : m->nrows;
     char ftitle[48];
     snprintf(ftitle, sizeof ftitle, "formula %s", m->family == PP_FAM_CUSTOM ? "" : pp_theory_peak_text(m->family));
-    if (52 + (int)strlen(ftitle) > w) snprintf(ftitle, sizeof ftitle, "formula");   /* its text is in the report */
+    /* The activations a rank holds, each a forward of one micro-batch (m.b.)
+     * whose weight gradient (B, or W) has not run yet: counted in
+     * micro-batches, or where a rank runs several stages in chunks (one
+     * stage's activations of one micro-batch).  The header's width with the
+     * formula's column left out: */
+    const int header_w = 54;
+    if (header_w + (int)strlen(ftitle) > w) snprintf(ftitle, sizeof ftitle, "formula");   /* its text is in the report */
     int fw = (int)strlen(ftitle);
-    /* activations held, counted in micro-batches (m.b.): those whose forward
-       a rank has run and whose backward it has not */
-    mvprintw(y++, 0, "%-5s %5s  %6s  %13s %5s  %-*s %9s", grid ? "stage" : "rank", grid ? "ranks" : "stage", "busy",
-             "m.b. held now", "peak", fw, ftitle, "sent KiB");
+    mvprintw(y++, 0, "%-5s %5s  %6s  %15s %5s  %-*s %9s", grid ? "stage" : "rank", grid ? "ranks" : "stage", "busy",
+             m->chunks > 1 ? "chunks held now" : "m.b. held now", "peak", fw, ftitle, "sent KiB");
     for (int i = 0; i < lines; i++) {
         int r = grid ? pp_place_rank(m->depth, m->T, i, 0, 0) : i;   /* the line's first rank */
         const pp_evlist *ev = &run->ranks[r];
@@ -261,7 +265,7 @@ static void draw_panel(const pp_view_model *m, int y, int w, int parts)
         char col2[16];
         if (grid) snprintf(col2, sizeof col2, "%d", n);
         else snprintf(col2, sizeof col2, "%s", m->stages[r]);
-        mvprintw(y++, 0, "%-5s %5s  %4.1f %%  %13d %5d  %-*s %9.0f", who, col2,
+        mvprintw(y++, 0, "%-5s %5s  %4.1f %%  %15d %5d  %-*s %9.0f", who, col2,
                  span > 0 ? 100 * busy / span : 0.0, now_held, run->peak_inflight[r], fw, f, sent / 1024.0);
     }
     double measured = span > 0 ? 1 - total_busy / (m->nrows * span) : 0;
