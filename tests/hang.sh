@@ -162,9 +162,11 @@ fi
 
 # With the watchdog off a hang is the student's to end: SIGTERM to mpiexec
 # ends every rank within 5 s, with a non-zero status (Ctrl-C, sent from a
-# terminal, is in tui.sh).
+# terminal, is in tui.sh), and the trace being written is not left behind
+# half-written (nor its .tmp).
 for sig in TERM; do
-    mpiexec -n 4 ./demos/13_deadlock --fault stall:1 --watchdog 0 >"$tmp/out" 2>&1 &
+    rm -f "$tmp/cut.json" "$tmp/cut.json.tmp"
+    mpiexec -n 4 ./demos/13_deadlock --fault stall:1 --watchdog 0 --trace "$tmp/cut.json" >"$tmp/out" 2>&1 &
     job=$!
     sleep 2
     kill -s $sig $job
@@ -174,10 +176,10 @@ for sig in TERM; do
     rc=$?
     sleep 0.2
     left=$(leftovers)
-    if [ $i -lt 50 ] && [ "$rc" -ne 0 ] && [ -z "$left" ]; then
-        ok "watchdog off, one rank stopped: SIG$sig to mpiexec ends every rank in $((i / 10)).$((i % 10)) s (status $rc)"
+    if [ $i -lt 50 ] && [ "$rc" -ne 0 ] && [ -z "$left" ] && ! ls "$tmp"/cut.json* >/dev/null 2>&1; then
+        ok "watchdog off, one rank stopped: SIG$sig to mpiexec ends every rank in $((i / 10)).$((i % 10)) s (status $rc), no trace file left"
     else
-        bad "SIG$sig: still running after 5 s, or status $rc, ranks left: ${left:-none}"
+        bad "SIG$sig: still running after 5 s, or status $rc, ranks left: ${left:-none}, files: $(ls "$tmp"/cut.json* 2>/dev/null)"
         [ -n "$left" ] && kill -9 $left 2>/dev/null
     fi
 done

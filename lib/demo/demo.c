@@ -102,6 +102,7 @@ static pp_status close_view(pp_demo *d, int keep)
         char tmp[300];
         snprintf(tmp, sizeof tmp, "%s.tmp", d->opt.save);
         if (!keep || (saved = rename(tmp, d->opt.save) == 0) == 0) remove(tmp);
+        pp_term_doomed(tmp, 0);
     }
     if (in->view) pp_view_close(in->view);
     in->view = NULL;
@@ -466,6 +467,7 @@ pp_sched *pp_demo_lower(pp_demo *d, pp_sched *s)
     if (d->opt.save[0]) {   /* as given: compute-only, the form one edits; into place at a good end */
         char tmp[300];
         snprintf(tmp, sizeof tmp, "%s.tmp", d->opt.save);
+        if (d->grid->rank == 0) pp_term_doomed(tmp, 1);
         int bad = d->grid->rank == 0 && pp_sched_save(s, tmp) != PP_OK;
         pp_demo_refuse_if(d, bad, "--save-schedule: cannot write '%s'", d->opt.save);
     }

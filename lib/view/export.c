@@ -53,6 +53,7 @@ pp_status pp_export_open(const char *trace, const char *events, const char *svg,
         char tmp[300];
         snprintf(x->path[k], sizeof x->path[k], "%s", paths[k]);
         tmp_name(tmp, sizeof tmp, paths[k]);
+        pp_term_doomed(tmp, 1);
         if (!(x->f[k] = fopen(tmp, "w"))) {
             snprintf(err, errlen, "%s: cannot write '%s'", opt[k], paths[k]);
             pp_export_close(x, 0);
@@ -246,8 +247,12 @@ pp_status pp_export_close(pp_export *x, int keep)
         tmp_name(tmp, sizeof tmp, x->path[k]);
         int bad = ferror(x->f[k]);
         bad |= fclose(x->f[k]) != 0;
-        if (keep && !bad && rename(tmp, x->path[k]) == 0) continue;
+        if (keep && !bad && rename(tmp, x->path[k]) == 0) {
+            pp_term_doomed(tmp, 0);
+            continue;
+        }
         remove(tmp);
+        pp_term_doomed(tmp, 0);
         if (keep) st = PP_EIO;
     }
     if (x->svg_body) fclose(x->svg_body);

@@ -171,7 +171,12 @@ static void guard(int fd, int pipe_in, const struct termios *saved, const char *
 static int sig_fd = -1;
 static struct termios sig_saved;
 static char sig_restore[256];
-static char sig_line[4][160];   /* SIGTERM, SIGHUP, SIGQUIT, SIGINT; "" on the other ranks */
+static char sig_line[5][160];   /* SIGTERM, SIGHUP, SIGQUIT, SIGINT, SIGPIPE; "" on the other ranks */
+/* Files being written (FILE.tmp, renamed into place once whole): a rank
+ * ended by a signal removes them, so that nothing is left half-written. */
+enum { MAX_DOOMED = 8, DOOMED_PATH = 320 };
+static char doomed[MAX_DOOMED][DOOMED_PATH];
+static volatile sig_atomic_t doomed_set[MAX_DOOMED];
 static int guard_pipe = -1;     /* the guardian's: told all is well once the line is said */
 static const char *guard_late;  /* the text the guardian would print instead (shared memory) */
 
@@ -186,8 +191,10 @@ static void on_fatal(int sig)
         (void)w;
         tcsetattr(sig_fd, TCSANOW, &sig_saved);
     }
+    for (int k = 0; k < MAX_DOOMED; k++)
+        if (doomed_set[k]) unlink(doomed[k]);
     const char *line = sig == SIGTERM ? sig_line[0] : sig == SIGHUP ? sig_line[1] : sig == SIGQUIT ? sig_line[2]
-                     : sig == SIGINT  ? sig_line[3] : "";
+                     : sig == SIGINT  ? sig_line[3] : sig == SIGPIPE ? sig_line[4] : "";
     if (line[0] && guard_late && guard_late[0]) {
         /* Another rank's error (or the watchdog's report) is waiting to be
          * printed: that is the reason; the guardian prints it. */
@@ -238,12 +245,29 @@ void pp_term_catch_interrupt(const char *prog, int speaker)
     sa.sa_handler = on_alarm;
     sigaction(SIGALRM, &sa, NULL);
     const char *names[] = {"SIGTERM (sent to mpiexec, or to this rank)", "SIGHUP (the terminal closed)",
-                           "SIGQUIT", "Ctrl-C: the run had not stopped 5 s later"};
-    for (int k = 0; k < 4; k++)
+                           "SIGQUIT", "Ctrl-C: the run had not stopped 5 s later",
+                           "SIGPIPE (what read its output stopped reading)"};
+    for (int k = 0; k < 5; k++)
         if (speaker) snprintf(sig_line[k], sizeof sig_line[k], "%s: ended by %s\n", prog, names[k]);
     sa.sa_handler = on_fatal;
-    int fatal[] = {SIGTERM, SIGHUP, SIGQUIT};
-    for (int k = 0; k < 3; k++) sigaction(fatal[k], &sa, NULL);
+    int fatal[] = {SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
+    for (int k = 0; k < 4; k++) sigaction(fatal[k], &sa, NULL);
+}
+
+void pp_term_doomed(const char *path, int writing)
+{
+    int free_slot = -1;
+    for (int k = 0; k < MAX_DOOMED; k++) {
+        if (doomed_set[k] && strcmp(doomed[k], path) == 0) {
+            if (!writing) doomed_set[k] = 0;
+            return;   /* known already, or now forgotten */
+        }
+        if (!doomed_set[k] && free_slot < 0) free_slot = k;
+    }
+    if (writing && free_slot >= 0 && strlen(path) < DOOMED_PATH) {
+        memcpy(doomed[free_slot], path, strlen(path) + 1);
+        doomed_set[free_slot] = 1;   /* set last: a handler reads only whole names */
+    }
 }
 
 int pp_term_guard(int fd, const struct termios *saved, const char *restore, const char *prog, const char *late)

@@ -191,10 +191,14 @@ int pp_term_guard(int fd, const struct termios *saved, const char *restore, cons
 void pp_term_unguard(int pipe_fd);
 /* Ctrl-C (SIGINT) sets pp_interrupted instead of killing the rank; the demo
  * then ends as if q had been pressed.  A rank that has not ended 5 seconds
- * later (or gets a second Ctrl-C) dies, terminal restored.  SIGTERM, SIGHUP
- * and SIGQUIT end the rank as if uncaught, the terminal restored first, and
+ * later (or gets a second Ctrl-C) dies, terminal restored.  SIGTERM, SIGHUP,
+ * SIGQUIT and SIGPIPE end the rank as if uncaught, the terminal restored first, and
  * the `speaker` (rank 0) says in one line which signal it was. */
 void pp_term_catch_interrupt(const char *prog, int speaker);
+/* A file being written (writing 1) that a rank ended by one of those
+ * signals (or SIGPIPE: what read its output stopped) removes first; writing
+ * 0 once it is renamed into place or removed.  Up to 8 at once. */
+void pp_term_doomed(const char *path, int writing);
 extern volatile sig_atomic_t pp_interrupted;
 
 #endif /* PP_VIEW_H */
