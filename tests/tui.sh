@@ -541,6 +541,14 @@ wait_for "done: press any key" 30 && tm send-keys -t "$sess" x
 ended 20 && [ "$(cat "$tmp/rc")" = 0 ] && screen | grep -q "The loss and the weights agree" &&
     ok "real mode: ends on a key, exit 0, the text table follows the picture" || bad "real mode: did not end cleanly"
 restored "real mode"
+# Between the M the view scrolls no part of the screen: tmux keeps a line a
+# scroll region pushes off, and the first M's panel lines piled up above.
+start 120 40 "mpiexec -n 2 ./demos/02_microbatches -m 2,4 --steps 3 --exit"
+wait_for "next M: press any key" 30 && tm send-keys -t "$sess" x
+ended 30
+n=$(tm capture-pane -p -S -300 -t "$sess" | grep -c "^over the formula")
+[ "$n" = 1 ] && ok "real mode: one panel in the scrollback (the final picture's)" ||
+    bad "real mode: $n panels' parts lines in the scrollback, not 1"
 # Over three steps or more, the picture ends on the step the table reports
 # (the median bubble of steps 2 on), its bubble the table's.
 start 120 40 "mpiexec -n 2 ./demos/02_microbatches -m 4 --steps 3"

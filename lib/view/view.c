@@ -518,6 +518,10 @@ pp_status pp_view_open(int fd, int keys_stdin, const char *prog, const char *lat
     const char *leave_alternate = exit_ca_mode;
     enter_ca_mode = NULL;
     exit_ca_mode = NULL;
+    /* No scrolling of a part of the screen to save bytes: tmux keeps the
+     * line a scroll region pushes off in its history, so stale panel lines
+     * piled up above the picture. */
+    change_scroll_region = NULL;
     cbreak();
     noecho();
     nonl();
