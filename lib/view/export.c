@@ -7,24 +7,30 @@
  *   --csv FILE         the demo's own results table, a row at a time.
  * A demo may run several steps (GPipe then 1F1B, a sweep of M): each one is
  * appended, later steps placed after earlier ones in time (JSON) or below
- * them (SVG).  Everything is written to FILE.tmp and renamed into place only
- * when the demo ends well, so a file is never left half-written.
+ * them (SVG).  Everything is written to a file without a name (Linux's
+ * O_TMPFILE: a rank killed outright leaves nothing behind), or else to
+ * FILE.tmp (removed if a signal ends the rank, pp_term_doomed), and named
+ * FILE only when the demo ends well, so a file is never left half-written.
  * Left out on purpose: reading these formats back.
  */
+#define _GNU_SOURCE   /* O_TMPFILE, linkat */
 #include "view.h"
 #include "pp_idle.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { NFILES = 4 };   /* trace, events, svg, table */
 enum { SVG_LABEL = 90, SVG_W = 1000, SVG_ROW = 22, SVG_HEAD = 44, SVG_FOOT = 40 };
 
 struct pp_export {
     char path[NFILES][256]; /* trace, events, svg, table: final names ("" = not asked for) */
-    FILE *f[NFILES];      /* their .tmp files */
+    FILE *f[NFILES];      /* the files being written */
+    int unnamed[NFILES];  /* 1: f has no name yet (O_TMPFILE); 0: it is FILE.tmp */
     int table_rows;       /* rows written to the table */
     FILE *svg_body;       /* the SVG's runs, before the header that needs the height */
     int runs;
@@ -40,6 +46,48 @@ static void tmp_name(char *out, size_t n, const char *path)
     snprintf(out, n, "%s.tmp", path);
 }
 
+/* Opens the file that will become `path`: one without a name in its folder
+ * where the system has them (*unnamed = 1), else FILE.tmp. */
+static FILE *open_for(const char *path, int *unnamed)
+{
+    *unnamed = 0;
+#ifdef O_TMPFILE
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else slash[slash == dir] = '\0';   /* "/x": the root */
+    /* named at the end through /proc: without it, FILE.tmp */
+    int fd = access("/proc/self/fd", F_OK) == 0 ? open(dir, O_TMPFILE | O_WRONLY, 0666) : -1;
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f) {
+        *unnamed = 1;
+        return f;
+    }
+    if (fd >= 0) close(fd);
+#endif
+    char tmp[300];
+    tmp_name(tmp, sizeof tmp, path);
+    pp_term_doomed(tmp, 1);
+    return fopen(tmp, "w");
+}
+
+/* Gives an unnamed file the name FILE.tmp (written whole: the caller renames
+ * it at once).  0 on success. */
+static int name_tmp(FILE *f, const char *tmp)
+{
+#ifdef O_TMPFILE
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fileno(f));
+    pp_term_doomed(tmp, 1);
+    remove(tmp);   /* one left by a rank killed outright before it was renamed */
+    return linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW);
+#else
+    (void)f, (void)tmp;
+    return -1;
+#endif
+}
+
 pp_status pp_export_open(const char *trace, const char *events, const char *svg, const char *table, pp_export **out,
                          char *err, size_t errlen)
 {
@@ -50,11 +98,8 @@ pp_status pp_export_open(const char *trace, const char *events, const char *svg,
     x->first_event = 1;
     for (int k = 0; k < NFILES; k++) {
         if (!paths[k] || !paths[k][0]) continue;
-        char tmp[300];
         snprintf(x->path[k], sizeof x->path[k], "%s", paths[k]);
-        tmp_name(tmp, sizeof tmp, paths[k]);
-        pp_term_doomed(tmp, 1);
-        if (!(x->f[k] = fopen(tmp, "w"))) {
+        if (!(x->f[k] = open_for(paths[k], &x->unnamed[k]))) {
             snprintf(err, errlen, "%s: cannot write '%s'", opt[k], paths[k]);
             pp_export_close(x, 0);
             return PP_EIO;
@@ -245,13 +290,15 @@ pp_status pp_export_close(pp_export *x, int keep)
         if (!x->f[k]) continue;
         char tmp[300];
         tmp_name(tmp, sizeof tmp, x->path[k]);
-        int bad = ferror(x->f[k]);
+        int bad = fflush(x->f[k]) != 0 || ferror(x->f[k]);
+        int named = !x->unnamed[k];
+        if (keep && !bad && !named) bad = name_tmp(x->f[k], tmp) != 0, named = !bad;
         bad |= fclose(x->f[k]) != 0;
         if (keep && !bad && rename(tmp, x->path[k]) == 0) {
             pp_term_doomed(tmp, 0);
             continue;
         }
-        remove(tmp);
+        if (named) remove(tmp);
         pp_term_doomed(tmp, 0);
         if (keep) st = PP_EIO;
     }
