@@ -72,15 +72,14 @@ static FILE *open_for(const char *path, int *unnamed)
     return fopen(tmp, "w");
 }
 
-/* Gives an unnamed file the name FILE.tmp (written whole: the caller renames
- * it at once).  0 on success. */
+/* Gives an unnamed file a name of this process's own, tmp (written whole:
+ * the caller renames it at once).  0 on success. */
 static int name_tmp(FILE *f, const char *tmp)
 {
 #ifdef O_TMPFILE
     char proc[64];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fileno(f));
     pp_term_doomed(tmp, 1);
-    remove(tmp);   /* one left by a rank killed outright before it was renamed */
     return linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW);
 #else
     (void)f, (void)tmp;
@@ -289,7 +288,10 @@ pp_status pp_export_close(pp_export *x, int keep)
     for (int k = 0; k < NFILES; k++) {
         if (!x->f[k]) continue;
         char tmp[300];
-        tmp_name(tmp, sizeof tmp, x->path[k]);
+        if (x->unnamed[k])   /* its own name: another's FILE.tmp is left alone */
+            snprintf(tmp, sizeof tmp, "%s.%ld.tmp", x->path[k], (long)getpid());
+        else
+            tmp_name(tmp, sizeof tmp, x->path[k]);
         int bad = fflush(x->f[k]) != 0 || ferror(x->f[k]);
         int named = !x->unnamed[k];
         if (keep && !bad && !named) bad = name_tmp(x->f[k], tmp) != 0, named = !bad;
@@ -298,7 +300,7 @@ pp_status pp_export_close(pp_export *x, int keep)
             pp_term_doomed(tmp, 0);
             continue;
         }
-        if (named) remove(tmp);
+        if (named) unlink(tmp);
         pp_term_doomed(tmp, 0);
         if (keep) st = PP_EIO;
     }

@@ -518,10 +518,12 @@ pp_status pp_view_open(int fd, int keys_stdin, const char *prog, const char *lat
     const char *leave_alternate = exit_ca_mode;
     enter_ca_mode = NULL;
     exit_ca_mode = NULL;
-    /* No scrolling of a part of the screen to save bytes: tmux keeps the
-     * line a scroll region pushes off in its history, so stale panel lines
-     * piled up above the picture. */
+    /* No scrolling to save bytes, of a part of the screen or the whole: tmux
+     * keeps a line scrolled off in its history, so stale panel lines piled
+     * up above the picture.  A shifted line is written again instead. */
     change_scroll_region = NULL;
+    scroll_forward = NULL, parm_index = NULL;
+    scroll_reverse = NULL, parm_rindex = NULL;
     cbreak();
     noecho();
     nonl();
