@@ -104,7 +104,8 @@ int main(int argc, char **argv)
     c.depth = 8, c.width = 1024, c.hidden = 4096, c.batch = 2048;
     char devs[2][64];
     snprintf(devs[rank], sizeof devs[rank], "%s", pp_backend_device());
-    MPI_Gather(devs[rank], 64, MPI_CHAR, devs, 64, MPI_CHAR, 0, MPI_COMM_WORLD);
+    /* rank 0's name is in place already: MPI refuses a send buffer inside the receive one */
+    MPI_Gather(rank == 0 ? MPI_IN_PLACE : devs[rank], 64, MPI_CHAR, devs, 64, MPI_CHAR, 0, MPI_COMM_WORLD);
     int shared = rank == 0 && strcmp(devs[0], devs[1]) == 0;
     MPI_Bcast(&shared, 1, MPI_INT, 0, MPI_COMM_WORLD);
 
