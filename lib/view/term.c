@@ -171,6 +171,8 @@ static void guard(int fd, int pipe_in, const struct termios *saved, const char *
 static int sig_fd = -1;
 static struct termios sig_saved;
 static char sig_restore[256];
+/* The signals that end a rank through on_fatal. */
+static const int FATAL[] = {SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
 static char sig_line[5][160];   /* SIGTERM, SIGHUP, SIGQUIT, SIGINT, SIGPIPE; "" on the other ranks */
 /* Files being written (FILE.tmp, renamed into place once whole): a rank
  * ended by a signal removes them, so that nothing is left half-written. */
@@ -250,8 +252,7 @@ void pp_term_catch_interrupt(const char *prog, int speaker)
     for (int k = 0; k < 5; k++)
         if (speaker) snprintf(sig_line[k], sizeof sig_line[k], "%s: ended by %s\n", prog, names[k]);
     sa.sa_handler = on_fatal;
-    int fatal[] = {SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
-    for (int k = 0; k < 4; k++) sigaction(fatal[k], &sa, NULL);
+    for (size_t k = 0; k < sizeof FATAL / sizeof FATAL[0]; k++) sigaction(FATAL[k], &sa, NULL);
 }
 
 void pp_term_doomed(const char *path, int writing)
@@ -280,8 +281,7 @@ int pp_term_guard(int fd, const struct termios *saved, const char *restore, cons
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_fatal;
         sigemptyset(&sa.sa_mask);
-        int fatal[] = {SIGTERM, SIGHUP, SIGQUIT};
-        for (int k = 0; k < 3; k++) sigaction(fatal[k], &sa, NULL);
+        for (size_t k = 0; k < sizeof FATAL / sizeof FATAL[0]; k++) sigaction(FATAL[k], &sa, NULL);
     }
 
     int p[2];
