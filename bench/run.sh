@@ -124,13 +124,13 @@ for P in 2 4; do
                 sort -k3n
     done
 done
-echo "measured: the median step's bubble (a compute that lost its core part-way counts as busy, a rank"
-echo "waiting for its first turn as idle); this machine: the median of the predictions made before each"
-echo "step by the simulator, with each compute as long as it took in the step before, every message as"
-echo "long as the ones waited for took on the mean (with more ranks than cores: the blocks' costs, the probe's"
-echo "delivery, the cores taken in turns); spread: the largest measured bubble of the runs minus the"
-echo "smallest, in points (the run-to-run noise the target sits in); delivery: the median delivery of a"
-echo "message (the machine's floor)"
+echo "measured: the median step's bubble (with more ranks than cores, a rank waiting for its turn on a core"
+echo "counts as idle); this machine: the median of the predictions made before each step by the simulator,"
+echo "with each compute as long as it took in the step before, every message as long as the ones waited"
+echo "for took on the mean (with more ranks than cores: the cores taken in turn, a compute that waited for"
+echo "one starting the step before's mean handoff after the core's release); spread: the largest measured"
+echo "bubble of the runs minus the smallest, in points (the run-to-run noise the target sits in); delivery:"
+echo "the median delivery of a message (the machine's floor)"
 
 # Many ranks on few cores: P = 16 and 32, M = 32, 10 ms ticks, 1F1B.
 echo

@@ -63,9 +63,9 @@ static void heading(const pp_sched *s, const pp_partition *part, const pp_model_
              "machine before each step from the step before it (leaving out the prediction made from the first step "
              "when there are three steps or more): every compute as long as it took in the step before, and every "
              "message as long as the messages waited for in that step took, on the mean (the probe's delivery if no "
-             "message was waited for); with one step, or more ranks than cores, from the blocks' costs measured alone "
-             "and the delivery a short probe step measured (and with more ranks than cores the ranks taking the cores "
-             "in turns)",
+             "message was waited for), with more ranks than cores the ranks taking the cores in turn as there; with "
+             "one step (or more ranks than cores and no memory shared between them), from the blocks' costs measured "
+             "alone and the delivery a short probe step measured",
              s->family == PP_FAM_CUSTOM ? "n/a (a schedule from a file has none)" : pp_theory_bubble_step_text(s->family));
     pp_report_wrap(stdout, line, "", "");
     printf("\n");
@@ -339,14 +339,24 @@ int main(int argc, char **argv)
                      d.exec.costs.ticks[PP_F], d.exec.costs.ticks[PP_I], d.exec.costs.ticks[PP_W]);
             pp_report_wrap(stdout, note, "", "  ");
         }
-        int cores;
-        double turn_s;
-        int sharing = pp_demo_sharing(&d, &cores, &turn_s);
-        if (sharing > cores) {
+        int cores, gated;
+        double wait_s;
+        int sharing = pp_demo_sharing(&d, &cores, &gated, &wait_s);
+        if (sharing > cores && gated) {
+            char note[720];
+            snprintf(note, sizeof note, "note: %d ranks share this machine's %d cores (found by the probe), so they "
+                     "take the cores in turn, a whole compute each, the first to ask the first served. A rank waiting "
+                     "for its turn is idle (kit below); so is a rank whose message has come while every core "
+                     "computes, until the system lets it run to see it (msg below), and those moments slow the "
+                     "computes (overrun). A compute that waited for its turn began on the mean %.0f us after the "
+                     "core was freed (measured, the last step); here replays the same turns", sharing, cores,
+                     1e6 * wait_s);
+            pp_report_wrap(stdout, note, "", "  ");
+        } else if (sharing > cores) {
             char note[480], turns[120] = "each compute keeping its core to its end (no turn was measured)";
-            if (turn_s > 0)
+            if (wait_s > 0)
                 snprintf(turns, sizeof turns, "in turns of %.2f ms, as long as the probe measured a rank keeps one",
-                         1e3 * turn_s);
+                         1e3 * wait_s);
             snprintf(note, sizeof note, "note: %d ranks share this machine's %d cores (found by the probe): a rank "
                      "may wait for a core once its message has come, or between two actions (idle: msg and kit "
                      "below), and a compute may lose its core part-way (busy: overrun below, and GFLOP/s in "

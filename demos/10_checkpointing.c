@@ -99,7 +99,8 @@ static void compute_table(const pp_sched *s, const way w[2], int steps, int L, d
 {
     int P = s->nranks;
     printf("  compute over steps 2 to %d, per rank (measured): the CPU time of its\n"
-           "  computes, and its busy time (wall clock: also any wait for a core)\n", steps);
+           "  computes, and its busy time (wall clock: also any time its core ran\n"
+           "  another program)\n", steps);
     printf("  rank   CPU without      with   extra   busy without      with   extra\n");
     for (int r = 0; r < P; r++)
         printf("  %4d  %9.1f ms %6.1f ms %5.1f %%  %9.1f ms %6.1f ms %5.1f %%\n", r, 1e3 * w[0].cpu[r],

@@ -149,8 +149,16 @@ try "a waiting rank that sleeps on its bell with its message on its way" fail \
     's|(int)(pp_bell_posted(step->wd, step->peer) - step->posted_by\[i\]) < 0)|1)|'
 try "a waiting rank that looks every 20 us instead of sleeping on its bell" fail \
     's|^    int bell = i >= 0 \&\& step->posted_by;|    int bell = 0;|'
+try "real computes that do not take the cores in turn" fail \
+    's|return step->o->cores_in_turn \&\& !step->o->device|return 0 \&\& !step->o->device|'
 }
 cp "$out/exec.c.orig" "$out/lib/core/exec.c"
+cp "$out/lib/core/watchdog.c" "$out/watchdog.c.orig"
+file=lib/core/watchdog.c orig=watchdog.c.orig
+command -v taskset >/dev/null 2>&1 &&
+try "a core given back without waking the rank next in line (it finds it at its next look)" fail \
+    's|^        sem_post(\&w->slot\[atomic_load(\&w->asker\[next % (unsigned)w->size\])\].core);|        ;|'
+cp "$out/watchdog.c.orig" "$out/lib/core/watchdog.c"
 
 # The prediction for this machine made before each of demo 02's steps, from
 # the step before (lib/demo/demo.c), caught by tests/predict.sh.

@@ -486,6 +486,124 @@ static void bells(pp_grid *g, size_t size, double limit)
     free(h->bytes), free(h);
 }
 
+/* ---- the cores in turn: more ranks than cores, real computes ---- */
+
+/* Real compute's stand-in that keeps its core busy: every compute spins
+ * for SPIN_S, reading the clock. */
+static const double SPIN_S = 2e-3;
+/* A rank woken for its core starts within this of its release. */
+static const double HANDOFF_MAX_S = 1.5e-3;
+static pp_status spin_compute(void *ctx, pp_step *st, pp_action a)
+{
+    (void)ctx, (void)a;
+    for (double t0 = pp_now(); pp_now() - t0 < SPIN_S;) continue;
+    return pp_step_progress(st);
+}
+
+/* The most computes of run r under way at one moment (each trimmed by 20 us
+ * at both ends: the ranks' clocks are estimated to a few microseconds). */
+static int most_at_once(const pp_run *r)
+{
+    int most = 0;
+    for (int p = 0; p < r->nrows; p++)
+        for (int k = 0; k < r->ranks[p].n; k++) {
+            const pp_event *e = &r->ranks[p].ev[k];
+            if (e->type != PP_EV_COMPUTE) continue;
+            double at = e->t0 + 20e-6;   /* those under way just after e began */
+            int n = 0;
+            for (int q = 0; q < r->nrows; q++)
+                for (int j = 0; j < r->ranks[q].n; j++) {
+                    const pp_event *f = &r->ranks[q].ev[j];
+                    n += f->type == PP_EV_COMPUTE && f->t0 + 20e-6 <= at && at < f->t1 - 20e-6;
+                }
+            if (n > most) most = n;
+        }
+    return most;
+}
+
+/* The gate alone, on one core: rank 0 takes it, rank 1 asks after it and
+ * sleeps for up to a second; rank 0 gives the core back 20 ms later and
+ * sleeps, and rank 1 wakes within HANDOFF_MAX_S of the give (rung, not
+ * timed out). */
+static void gate_wakes(pp_grid *g)
+{
+    if (g->cores != 1 || g->size < 2) return;
+    unsigned long long k = 0;
+    double given = 0, woke = 0;
+    if (g->rank == 0) k = pp_core_ask(g->wd);
+    MPI_Barrier(MPI_COMM_WORLD);
+    int free_at_once = 0;
+    if (g->rank == 1) k = pp_core_ask(g->wd), free_at_once = pp_core_mine(g->wd, k);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (g->rank == 0) {
+        pp_sleep_until(pp_now() + 0.02);
+        given = pp_now();
+        pp_core_give(g->wd);
+        pp_sleep_until(pp_now() + 0.02);   /* off the core, as a rank waiting for its next message */
+        MPI_Send(&given, 1, MPI_DOUBLE, 1, 0, MPI_COMM_WORLD);
+    } else if (g->rank == 1) {
+        for (double until = pp_now() + 1.0; !pp_core_mine(g->wd, k) && pp_now() < until;) pp_core_wait(g->wd, until);
+        woke = pp_now();
+        int mine = pp_core_mine(g->wd, k);
+        if (mine) pp_core_give(g->wd);
+        MPI_Recv(&given, 1, MPI_DOUBLE, 0, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        CHECK(!free_at_once && mine && woke - given < HANDOFF_MAX_S,
+              "one core, the gate alone: rank 1 asks after rank 0 holds the core, waits, and is woken %.0f us after "
+              "rank 0 gives it back (at most %.0f us; unwoken it would sleep a second)", (woke - given) * 1e6,
+              HANDOFF_MAX_S * 1e6);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+}
+
+/* GPipe, M = 8, every rank on this machine, more ranks than cores, each
+ * compute spinning on its core: no more computes run at once than the
+ * machine has cores, and a compute that waited for its core began soon
+ * after one was freed (the gate's handoffs, counted in the run).  Left to
+ * the operating system (cores_in_turn 0), more run at once, each slowed. */
+static void cores_in_turn(pp_grid *g)
+{
+    pp_sched *built = NULL, *s = NULL;
+    pp_check c;
+    if (pp_sched_build("gpipe", g->P, 8, 0, &built, NULL, 0) != PP_OK || pp_sched_validate(built, &s, &c) != PP_OK ||
+        s->len[g->pipe_rank] > MAX_ACTS)
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    under_test = s;
+    bell_work *h = calloc(1, sizeof *h);
+    if (!h || !(h->bytes = calloc((size_t)s->len[g->pipe_rank], 4096))) MPI_Abort(MPI_COMM_WORLD, 1);
+    h->h.lo = s, h->h.me = g->pipe_rank, h->h.never = -1, h->size = 4096;
+    pp_work w = {h, bell_buffer, spin_compute, NULL, NULL};
+    pp_exec_opts o;
+    pp_exec_opts_default(&o);
+    o.work = &w;
+    int most[2] = {0, 0};
+    for (int turn = 1, attempt = 0; turn >= 0; turn--) {
+        o.cores_in_turn = turn;
+        pp_run *run = NULL;
+        pp_status st = pp_exec_step(g, s, &o, &run);
+        if (g->rank == 0 && st == PP_OK) most[turn] = most_at_once(run);
+        int again = 0;   /* a busy machine may hold a wake-up once */
+        if (g->rank == 0 && turn == 1) {
+            int ok = st == PP_OK && most[1] >= 1 && most[1] <= g->cores && run->handoffs > 0 && run->handoff_s > 0 &&
+                     run->handoff_s < 0.02;
+            again = !ok && attempt++ < 1;
+            if (!again)
+                CHECK(ok, "gpipe P=%d M=8 on %d core%s, real computes spinning %.0f ms each: at most %d at once (%d), "
+                      "and %d waited for a core, each beginning on the mean %.0f us after it was freed (at most 20 ms)",
+                      g->P, g->cores, g->cores == 1 ? "" : "s", SPIN_S * 1e3, g->cores, most[1],
+                      st == PP_OK ? run->handoffs : 0, st == PP_OK ? run->handoff_s * 1e6 : 0.0);
+        }
+        MPI_Bcast(&again, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        turn += again;
+        if (g->rank == 0 && turn == 0)
+            CHECK(st == PP_OK && most[0] > g->cores && run->handoffs == 0,
+                  "the same with the cores left to the operating system: %d computes at once (more than %d), none "
+                  "counted as waiting for a core", most[0], g->cores);
+        pp_run_free(run);
+    }
+    pp_sched_free(built), pp_sched_free(s);
+    free(h->bytes), free(h);
+}
+
 /* ---- a device that never finishes a compute (device-hang) ---- */
 
 /* Runs each compute at once, except the third of rank `stuck`, which it
@@ -620,16 +738,19 @@ static void probe(pp_grid *g)
     double took = pp_now() - t0, mine[2] = {m.overshoot_s, m.delivery_s}, lo[2], hi[2];
     MPI_Allreduce(mine, lo, 2, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
     MPI_Allreduce(mine, hi, 2, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    /* real compute: the probe also measures how long a rank keeps a core
-       when the machine has more ranks than cores */
+    /* real compute: with more ranks than cores the ranks take the cores in
+       turn (the gate), or, left to the operating system, the probe measures
+       how long a rank keeps a core */
     pp_work real = {0};
-    pp_machine mr;
+    pp_machine mr, mg;
     o.work = &real;
+    pp_status st_g = pp_probe_machine(g, &o, &mg);
+    o.cores_in_turn = 0;
     pp_status st_r = pp_probe_machine(g, &o, &mr);
-    o.work = NULL;
+    o.work = NULL, o.cores_in_turn = 1;
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     if (g->rank != 0) {
-        pp_machine_free(&m), pp_machine_free(&mr);
+        pp_machine_free(&m), pp_machine_free(&mr), pp_machine_free(&mg);
         return;
     }
     int one = m.ranks == g->size && m.cores[0] >= 1 && m.cores[0] <= online, cores = 0;
@@ -638,9 +759,14 @@ static void probe(pp_grid *g)
     CHECK(st == PP_OK && one && m.turn_s == 0,
           "P=%d: the probe finds every rank on one machine with %d of its %ld cores to run on (timed: no turn measured)",
           g->size, m.ranks ? m.cores[0] : 0, online);
-    CHECK(st_r == PP_OK && sharing == g->size && (crowded ? mr.turn_s > 1e-4 && mr.turn_s < 0.02 : mr.turn_s == 0),
-          "P=%d on %d core%s, real compute: %s (%.2f ms)", g->size, cores, cores == 1 ? "" : "s",
-          crowded ? "a rank keeps a core for a turn between 0.1 and 20 ms, measured" : "no turns to measure", mr.turn_s * 1e3);
+    CHECK(st_r == PP_OK && sharing == g->size && !mr.gated &&
+              (crowded ? mr.turn_s > 1e-4 && mr.turn_s < 0.02 : mr.turn_s == 0),
+          "P=%d on %d core%s, real compute, the cores left to the operating system: %s (%.2f ms)", g->size, cores,
+          cores == 1 ? "" : "s", crowded ? "a rank keeps a core for a turn between 0.1 and 20 ms, measured" :
+          "no turns to measure", mr.turn_s * 1e3);
+    CHECK(st_g == PP_OK && mg.gated == crowded && mg.turn_s == 0,
+          "P=%d on %d core%s, real compute: %s", g->size, cores, cores == 1 ? "" : "s",
+          crowded ? "the ranks take the cores in turn, whole computes (no turn to measure)" : "no turns to take");
     CHECK(st == PP_OK && lo[0] == hi[0] && lo[1] == hi[1] && m.overshoot_s >= 0 && m.delivery_s > 0 &&
               m.delivery_s < 0.05 && took < 1.0 && m.payload == (long)o.payload,
           "P=%d: the probe step took %.0f ms; every rank has its figures: computes %.0f us past their cost, a 64 KiB "
@@ -670,7 +796,7 @@ static void probe(pp_grid *g)
           "%.0f ms); a timed one leaves the cores out", g->size, mr.turn_s * 1e3, real_c.turn, o.costs.tick_s * 1e3);
     pp_run_free(ideal), pp_run_free(here), pp_run_free(none);
     pp_sched_free(built), pp_sched_free(lo_s);
-    pp_machine_free(&m), pp_machine_free(&mr);
+    pp_machine_free(&m), pp_machine_free(&mr), pp_machine_free(&mg);
 }
 
 int main(int argc, char **argv)
@@ -697,7 +823,7 @@ int main(int argc, char **argv)
         if (rank == 0)
             CHECK(crowded, "P=%d on %d core%s: the machine is crowded, so the bells ring", P, g->cores,
                   g->cores == 1 ? "" : "s");
-        if (crowded) bells(g, 4096, 1e-3), bells(g, 1 << 20, 3e-3), probe(g);
+        if (crowded) bells(g, 4096, 1e-3), bells(g, 1 << 20, 3e-3), gate_wakes(g), cores_in_turn(g), probe(g);
         pp_grid_free(g);
         MPI_Finalize();
         return check_failed ? 1 : 0;

@@ -918,12 +918,12 @@ static void test_shared_cores(int cases)
     pp_check chk = {0};
     pp_sched_build("1f1b", 2, 2, 0, &b, NULL, 0);
     int hand = b && pp_sched_validate(b, &lo, &chk) == PP_OK;
-    const double want[2][4] = {{1, 2.75, 1.25, 3}, {1, 2, 2, 3}};
-    for (int k = 0; hand && k < 2; k++) {
+    const double want[3][4] = {{1, 2.75, 1.25, 3}, {1, 2, 2, 3}, {1, 2, 2.1, 3.1}};
+    for (int k = 0; hand && k < 3; k++) {
         pp_costs c;
         pp_costs_default(&c);
         int machine[2] = {0, 0}, cores[2] = {1, 0};
-        c.tick_s = 1.0, c.machine = machine, c.cores = cores, c.turn = k == 0 ? 0.25 : 0;
+        c.tick_s = 1.0, c.machine = machine, c.cores = cores, c.turn = k == 0 ? 0.25 : 0, c.handoff = k == 2 ? 0.1 : 0;
         pp_run *run = NULL;
         hand = pp_simulate(lo, &c, &run) == PP_OK;
         const pp_event *f1 = NULL, *f0 = NULL;
@@ -936,11 +936,13 @@ static void test_shared_cores(int cases)
         hand = hand && f1 && f0 && fabs(f1->t0 - want[k][0]) < 1e-9 && fabs(f1->t1 - want[k][1]) < 1e-9 &&
                fabs(f0->t0 - want[k][2]) < 1e-9 && fabs(f0->t1 - want[k][3]) < 1e-9;
         if (!hand && f1 && f0)
-            printf("# turn %.2f: rank 0's F1 %.2f-%.2f, rank 1's F0 %.2f-%.2f\n", c.turn, f1->t0, f1->t1, f0->t0, f0->t1);
+            printf("# turn %.2f, handoff %.2f: rank 0's F1 %.2f-%.2f, rank 1's F0 %.2f-%.2f\n", c.turn, c.handoff,
+                   f1->t0, f1->t1, f0->t0, f0->t1);
         pp_run_free(run);
     }
     CHECK(hand, "1f1b P=2 M=2 on one core, worked out by hand: in turns of 0.25 ticks the two forwards due together "
-          "alternate and end at 2.75 and 3; each to its end, the second begins when the first ends");
+          "alternate and end at 2.75 and 3; each to its end, the second begins when the first ends, or with a "
+          "handoff of 0.1 ticks (the gate's), at 2.1, and ends at 3.1");
     pp_sched_free(b), pp_sched_free(lo);
 }
 

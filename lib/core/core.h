@@ -133,9 +133,24 @@ struct pp_watch {
 
 typedef struct pp_watchdog pp_watchdog;
 /* Collective over `all`: the shared table (pp_grid_new makes it); on a
- * `crowded` machine (more ranks than cores) it also rings bells (step.h). */
-pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, int crowded, pp_watchdog **out);
+ * crowded machine (more ranks on `node` than its `cores`) it also rings bells
+ * and gates the cores (step.h). */
+pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, int cores, pp_watchdog **out);
 void pp_watchdog_free(pp_watchdog *w);
+/* The cores of a crowded machine (with the bells, step.h), taken in turn by
+ * real computes, first asked first served, a whole compute each: are they
+ * gated; ask for one (returns the ask's number); is the core of ask k free
+ * for it now; sleep until a core is given to this rank, or until `until`;
+ * this rank waited for ask k's core and has it now (counts the handoff, from
+ * the give to now); give the core back once the compute is done; the
+ * handoffs counted so far on this machine (their sum in seconds, and *n). */
+int pp_core_gated(const pp_watchdog *w);
+unsigned long long pp_core_ask(pp_watchdog *w);
+int pp_core_mine(const pp_watchdog *w, unsigned long long k);
+void pp_core_wait(pp_watchdog *w, double until);
+void pp_core_got(pp_watchdog *w, unsigned long long k);
+void pp_core_give(pp_watchdog *w);
+double pp_core_handoffs(const pp_watchdog *w, long long *n);
 /* While waiting: PP_EHANG if another rank found the step stuck, or if no
  * rank has progressed for `limit` seconds (then this rank writes the report,
  * if it is the first, saying so if the user `interrupted` with Ctrl-C);

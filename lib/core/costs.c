@@ -25,6 +25,7 @@ void pp_costs_default(pp_costs *c)
     c->machine = NULL;
     c->cores = NULL;
     c->turn = 0.0;
+    c->handoff = 0.0;
     c->took = NULL;
 }
 

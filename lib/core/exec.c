@@ -32,7 +32,11 @@
  *     (see warm_buffers()), so that neither cost lands inside the step.
  * In real mode the model computes, messages travel in its own tensors, and
  * it calls pp_step_progress() between blocks, so messages keep moving during
- * a stage's compute.
+ * a stage's compute.  With more ranks than cores the ranks take the cores in
+ * turn, a whole compute each, first asked first served (take_core): left to
+ * the operating system, a compute would lose its core part-way to a rank
+ * just woken, its time would count another's work, and the measured bubble
+ * would depend on how the system happened to share the cores.
  * Beside this main path, each through one door: the watchdog is told of the
  * step's moments (pp_watchdog_at) and asked at every test (pp_watchdog_poll);
  * the live view (step->view) is polled, holds a paused rank and streams the
@@ -61,7 +65,7 @@ static const double PP_BELL_SLICE_S = 5e-3;
 void pp_exec_opts_default(pp_exec_opts *o)
 {
     *o = (pp_exec_opts){.payload = 64 * 1024, .poll_wait_s = 20e-6, .poll_busy_s = 1e-3, .spin_s = 100e-6,
-                        .watchdog_s = -1, .fault = {.kind = PP_FAULT_NONE}};
+                        .cores_in_turn = 1, .watchdog_s = -1, .fault = {.kind = PP_FAULT_NONE}};
     pp_costs_default(&o->costs);
 }
 
@@ -352,6 +356,36 @@ static pp_status device_done(pp_step *step, pp_event *e)
     return PP_OK;
 }
 
+/* Real compute on a crowded machine (more ranks than cores): the ranks take
+ * the cores in turn, a whole compute each, first asked first served, so that
+ * no compute loses its core part-way to another rank of the step and a rank
+ * waiting for a core is idle, not computing.  Not with a device (its
+ * computes take no core) nor on a grid (the ranks of a tensor-parallel
+ * group sum inside their computes, all at once). */
+static int gate_applies(const pp_step *step)
+{
+    return step->o->cores_in_turn && !step->o->device && step->g->T * step->g->D == 1 && pp_core_gated(step->wd);
+}
+
+/* Waits (idle, moving messages) until this rank has a core; the compute's
+ * event begins then.  On an error it has the core, for the caller to give. */
+static pp_status take_core(pp_step *step, pp_event *e)
+{
+    unsigned long long k = pp_core_ask(step->wd);
+    pp_status st = PP_OK;
+    int waited = 0;
+    step->waiting = 1;
+    while (st == PP_OK && !pp_core_mine(step->wd, k)) {
+        waited = 1;
+        st = progress(step);
+        pp_core_wait(step->wd, pp_now() + PP_BELL_SLICE_S);
+    }
+    step->waiting = 0;
+    if (waited) pp_core_got(step->wd, k);
+    e->t0 = step->open.t0 = since_start(step);
+    return st;
+}
+
 /* A compute action: the model computes it (real mode), or the rank sleeps
  * its cost at the tick in force (timed mode), ending on a grid with a real
  * all-reduce of the payload that takes the all-reduce's share of the cost. */
@@ -363,7 +397,13 @@ static pp_status compute(pp_step *step, pp_action a, pp_event *e)
     if (a.kind == PP_F && !step->lo->forward_only) step->stored++;   /* inference keeps none */
     if (dev) dev->begin(dev->ctx);
     if (o->work) {
-        st = o->work->compute(o->work->ctx, step, a);
+        int gated = gate_applies(step);
+        st = gated ? take_core(step, e) : PP_OK;
+        if (st == PP_OK) st = o->work->compute(o->work->ctx, step, a);
+        if (gated) {
+            if (st == PP_OK) e->t1 = since_start(step);
+            pp_core_give(step->wd);
+        }
         if (st == PP_OK) st = progress(step);   /* a send posted before a real compute moves on now */
     } else {
         pp_costs now = pp_step_costs(step);
@@ -547,6 +587,8 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *lo, const pp_exec_opts 
     if (o->link.gbps > 0) step.waiter.link = &o->link;
     step.waiter.send = post_held, step.waiter.step = &step;
     if (o->device) o->device->step(o->device->ctx);
+    long long handoffs_before;   /* the gate's handoffs on this machine, for this step's */
+    double handoff_before = pp_core_handoffs(g->wd, &handoffs_before);
     if ((st = pp_step_warm_up(&step)) != PP_OK || (st = pp_step_prepare(&step)) != PP_OK ||
         (st = pp_step_expect(&step)) != PP_OK ||
         (st = pp_step_start_together(&step)) != PP_OK || (st = run_list(&step)) != PP_OK)
@@ -561,6 +603,12 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *lo, const pp_exec_opts 
     end.poll_s = o->poll_busy_s;
     if ((st = pp_barrier_as(g->all, &end)) != PP_OK) goto done;
     if (!step.view) st = pp_gather_run(g, lo, &step.ev, out);
+    if (st == PP_OK && *out) {   /* rank 0, with every rank's computes done (the barrier) */
+        long long n;
+        double sum = pp_core_handoffs(g->wd, &n);
+        (*out)->handoffs = (int)(n - handoffs_before);
+        (*out)->handoff_s = n > handoffs_before ? (sum - handoff_before) / (double)(n - handoffs_before) : 0;
+    }
     pp_watchdog_at(&step, PP_AT_END, -1);
 done:
     /* A rank that failed inside the step leaves its partners waiting for

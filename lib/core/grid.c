@@ -236,9 +236,7 @@ pp_status pp_grid_new(MPI_Comm world, pp_grid **out)
                        : PP_EMPI;
     if (st == PP_OK) st = estimate_offsets(g);
     if (st == PP_OK) st = machine_cores(g->node, &g->cores);
-    int here = 0;
-    if (st == PP_OK) MPI_Comm_size(g->node, &here);
-    if (st == PP_OK) st = pp_watchdog_new(g->all, g->node, here > g->cores, &g->wd);
+    if (st == PP_OK) st = pp_watchdog_new(g->all, g->node, g->cores, &g->wd);
     if (st != PP_OK) {
         pp_grid_free(g);
         return st;

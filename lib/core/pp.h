@@ -180,6 +180,8 @@ typedef struct {
                               ranks computing there (real compute, more ranks than cores) */
     double turn;           /* with machine: ticks a compute keeps a core before a rank queued for one
                               gets it (the operating system's time slice); 0: to its end */
+    double handoff;        /* with machine: ticks from a core's release to the start of the compute
+                              that waited for it (the kit's gate, exec.c; default 0) */
     const double *took;    /* [4 x nstages x M] seconds each compute of a measured step took, by its
                               kind (F, B, I, W) and then stage x M + micro-batch, in place of its
                               ticks in the simulator (below 0: its ticks), or NULL: the ticks;
@@ -231,6 +233,9 @@ typedef struct {
     int *peak_inflight;   /* [nrows] peak activations stored (as pp_event.inflight counts them) */
     long *bytes_sent;     /* [nrows] */
     int paused, retimed, quit;  /* the live view paused it, changed the tick, or q cut it short */
+    int handoffs;         /* real compute with more ranks than cores: computes that waited for a
+                             core (exec.c's gate), and */
+    double handoff_s;     /* the mean time from a core's release to the start of such a compute */
     int refs;             /* owners: pp_run_free() drops one, the last frees */
 } pp_run;
 
@@ -260,6 +265,9 @@ typedef struct {
     const struct pp_watch *watch;    /* the live view, or NULL */
     const struct pp_work *work;      /* real compute, or NULL for timed mode */
     const struct pp_device *device;  /* the device computes run on, or NULL: the host's cores */
+    int cores_in_turn;    /* real compute on the host, one pipeline, more ranks than cores on a
+                             machine: 1 (default) the ranks take its cores in turn, a whole compute
+                             each (exec.c); 0 the operating system shares them out */
     double watchdog_s;      /* no progress for this long stops a step: 0 off, < 0 default */
     pp_fault fault;         /* a bug put in on purpose, for lessons and tests */
     const volatile sig_atomic_t *interrupted;  /* Ctrl-C (or NULL): a stuck step then stops */

@@ -75,9 +75,12 @@ typedef struct {
     int ranks;           /* one pipeline (T = D = 1): its ranks, for the two below; else 0 */
     int *machine;        /* [ranks] the machine each rank runs on (the lowest rank there) */
     int *cores;          /* [ranks] the cores of machine m: those its ranks may run on */
-    double turn_s;       /* real compute with more ranks than cores on a machine: how long a busy
+    double turn_s;       /* real compute with more ranks than cores on a machine, without the gate
+                            (below): how long a busy
                             rank keeps a core before one waiting for it gets it (median, measured
                             by every rank there computing at once); else 0 */
+    int gated;           /* real compute with more ranks than cores takes the cores in turn through
+                            the executor's gate, a whole compute each (turn_s 0: not measured) */
 } pp_machine;
 
 /* Collective over g->all, with o's payload and ways of waiting (its view,

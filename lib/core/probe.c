@@ -9,13 +9,17 @@
  * simulator then replays the real step with both added (pp_costs_here).
  * It also finds which ranks share a machine and how many cores that machine
  * lets them run on, and, for real compute on the CPU where ranks outnumber
- * cores, how long a rank keeps a core before another gets it (every rank of
- * such a machine spins 50 ms, measure_turn): there computes take turns.
+ * cores, how they take the cores: whole computes in turn through the
+ * executor's gate (exec.c), or, where the gate cannot be (no memory shared
+ * by the machine's ranks), as the operating system shares them, so the probe
+ * measures how long a rank keeps a core before another gets it (every rank
+ * of such a machine spins 50 ms, measure_turn).
  * Left out on purpose: the live view's and the watchdog's own cost, and
  * other programs busy on the same cores.
  */
 #include "core.h"
 #include "pp_idle.h"
+#include "step.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -136,7 +140,8 @@ pp_status pp_probe_machine(const pp_grid *g, const pp_exec_opts *o, pp_machine *
     out->payload = (long)o->payload;
     /* cores matter to real compute on the CPU (a device's computes take none) */
     if (st == PP_OK && g->T * g->D == 1 && !o->device) st = find_machines(g, out);
-    if (st == PP_OK && g->T * g->D == 1 && !o->device && o->work) st = measure_turn(g, out);
+    out->gated = g->T * g->D == 1 && !o->device && o->work && o->cores_in_turn && pp_core_gated(g->wd);
+    if (st == PP_OK && g->T * g->D == 1 && !o->device && o->work && !out->gated) st = measure_turn(g, out);
     out->probe_s = pp_now() - t0;
     pp_run_free(run);
     pp_sched_free(built), pp_sched_free(lo);
@@ -155,5 +160,5 @@ void pp_costs_here(const pp_costs *nominal, const pp_machine *m, const pp_sched 
     double late = timed ? m->overshoot_s / nominal->tick_s / (scale > 0 ? scale : 1) : 0;
     for (int k = 0; k < 4; k++) out->ticks[k] += late;
     out->latency += m->delivery_s / nominal->tick_s;
-    if (!timed && m->ranks == lo->nranks) out->machine = m->machine, out->cores = m->cores, out->turn = m->turn_s / nominal->tick_s;
+    if (!timed && m->ranks == lo->nranks) out->machine = m->machine, out->cores = m->cores, out->turn = m->gated ? 0 : m->turn_s / nominal->tick_s;
 }

@@ -237,7 +237,9 @@ enum { IDLE_CORE, DUE, QUEUED, RUNNING };
  * core.  A compute runs at full speed while it holds a core.  Its event
  * begins when it first gets one: a rank queued before that counts as idle
  * (in the executor it has just woken from its wait), one queued between
- * turns as busy.  Only computes take a core: a waiting rank sleeps. */
+ * turns as busy.  Only computes take a core: a waiting rank sleeps.  With
+ * turn 0 this is the executor's gate (exec.c): a compute that waited for its
+ * core begins c->handoff ticks after it was freed, the core held meanwhile. */
 static pp_status replay_shared(const pp_sched *s, const pp_costs *c, replay_state *st, pp_run *run, int *pc,
                                int *inflight, double *t, pp_replay_fail *fail)
 {
@@ -271,7 +273,10 @@ static pp_status replay_shared(const pp_sched *s, const pp_costs *c, replay_stat
             }
             state[r] = RUNNING, running[m]++, waiting[m]--;
             turn_end[r] = now + turn;
-            if (began[r] < 0) began[r] = now;
+            if (began[r] < 0) {   /* a rank that waited for this core starts a handoff later */
+                double h = start[r] < now ? c->handoff * c->tick_s : 0;
+                began[r] = now + h, left[r] += h;
+            }
         }
         nq = kept;
         /* the next moment anything changes: a compute ends, a turn ends with

@@ -87,8 +87,23 @@ typedef struct {
     double since;
 #ifdef __linux__
     sem_t bell;            /* rung by a rank that has just sent it a message */
+    sem_t core;            /* rung when a core of the machine is this rank's to take */
 #endif
 } wd_slot;
+
+/* The cores of a crowded machine, taken by real computes in the order they
+ * were asked for: ask k (the k-th since the start) may compute once fewer
+ * than `cores` asks before it still hold one, that is once k < given + cores.
+ * A give records, for the ask it frees, when it did (a ring, read by that
+ * ask's rank at once), and a rank that waited counts the handoff: from the
+ * give to its own start. */
+enum { GATE_RING = 64 };
+typedef struct {
+    _Atomic unsigned long long asked, given;
+    _Atomic unsigned long long freed[GATE_RING];   /* ask k + 1 at k mod GATE_RING: it was freed */
+    _Atomic long long freed_us[GATE_RING];         /* when (pp_now(), microseconds) */
+    _Atomic long long handoff_us, handoffs;
+} core_gate;
 
 /* The table is shared between processes: its atomics must not hide a lock. */
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2, "lock-free atomics needed");
@@ -106,6 +121,9 @@ struct pp_watchdog {
     wd_slot *slot;         /* [size] */
     unsigned char *marks;  /* [size][MARKS_PER_RANK] */
     _Atomic unsigned *posted;  /* [size][size]: messages rank q has posted to rank r, at [r][q] */
+    core_gate *gate;       /* the machine's cores, in turn (crowded only) */
+    _Atomic int *asker;    /* [size]: the rank that made ask k, at k mod size */
+    int cores;             /* the cores of this machine */
     pp_watchdog_board local_head;    /* without shared memory: this rank's own */
     wd_slot local_slot;
     int saved_state;       /* while in a collective: the state to go back to */
@@ -131,16 +149,17 @@ static int frozen(const pp_watchdog *w)
     return atomic_load(&w->head->fired) != 0;
 }
 
-pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, int crowded, pp_watchdog **out)
+pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, int cores, pp_watchdog **out)
 {
     *out = NULL;
     pp_watchdog *w = calloc(1, sizeof *w);
     if (!w) return PP_ENOMEM;
     MPI_Comm_rank(all, &w->me);
     MPI_Comm_size(all, &w->size);
-    w->crowded = crowded;
     int nsize;
     MPI_Comm_size(node, &nsize);
+    w->crowded = nsize > cores;
+    w->cores = cores;
     int everywhere = nsize == w->size, all_one = 0;
     if (pp_allreduce_asleep(&everywhere, &all_one, 1, MPI_INT, MPI_LAND, all) != PP_OK) {
         free(w);   /* the others may go on to share memory: the caller ends the job */
@@ -148,11 +167,13 @@ pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, int crowded, pp_watchdog 
     }
     if (all_one) {
         /* One segment, on rank 0: the head, the slots (on a 64-byte
-         * boundary: they hold 8-byte values), the marks, the bells' counts. */
+         * boundary: they hold 8-byte values), the marks, the bells' counts,
+         * the cores' gate (64-byte boundary again) and its askers. */
         size_t head = (sizeof(pp_watchdog_board) + 63) / 64 * 64;
+        size_t counts = ((size_t)w->size * w->size * sizeof(unsigned) + 63) / 64 * 64;
         MPI_Aint bytes = w->me == 0 ? (MPI_Aint)(head + (size_t)w->size * sizeof(wd_slot) +
-                                                 (size_t)w->size * MARKS_PER_RANK +
-                                                 (size_t)w->size * w->size * sizeof(unsigned))
+                                                 (size_t)w->size * MARKS_PER_RANK + counts +
+                                                 sizeof(core_gate) + (size_t)w->size * sizeof(int))
                                     : 0;
         void *base;
         if (MPI_Win_allocate_shared(bytes, 1, MPI_INFO_NULL, node, &base, &w->win) == MPI_SUCCESS) {
@@ -163,14 +184,21 @@ pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, int crowded, pp_watchdog 
             w->slot = (wd_slot *)((char *)base + head);
             w->marks = (unsigned char *)(w->slot + w->size);
             w->posted = (_Atomic unsigned *)(w->marks + (size_t)w->size * MARKS_PER_RANK);
+            w->gate = (core_gate *)((char *)w->posted + counts);
+            w->asker = (_Atomic int *)(w->gate + 1);
             w->shared = 1;
             w->node = node;
             if (w->me == 0) memset(base, 0, (size_t)bytes);
             pp_barrier(node, PP_SET_UP_POLL_S);
-            /* on a crowded machine each rank sets up its own bell; nobody
-             * rings one before all are (without them, no bells) */
+            /* on a crowded machine each rank sets up its own bell and its
+             * core's; nobody rings one before all are (without them, no
+             * bells and no gate) */
 #ifdef __linux__
             w->bell_made = w->crowded && sem_init(&w->slot[w->me].bell, 1, 0) == 0;
+            if (w->bell_made && sem_init(&w->slot[w->me].core, 1, 0) != 0) {
+                sem_destroy(&w->slot[w->me].bell);
+                w->bell_made = 0;
+            }
 #endif
             w->crowded = w->bell_made;
             if (pp_allreduce_asleep(MPI_IN_PLACE, &w->crowded, 1, MPI_INT, MPI_LAND, node) != PP_OK)
@@ -193,7 +221,7 @@ void pp_watchdog_free(pp_watchdog *w)
     if (w->shared) {
         pp_barrier(w->node, PP_SET_UP_POLL_S);   /* no rank rings a bell any more */
 #ifdef __linux__
-        if (w->bell_made) sem_destroy(&w->slot[w->me].bell);
+        if (w->bell_made) sem_destroy(&w->slot[w->me].bell), sem_destroy(&w->slot[w->me].core);
 #endif
         MPI_Win_free(&w->win);
     }
@@ -231,6 +259,19 @@ void pp_bell_hush(pp_watchdog *w)
 #endif
 }
 
+/* Sleeps until semaphore s is rung or `left` seconds have passed (returns
+ * 1 if it rang; a timeout or a signal: 0).  Without semaphores it sleeps. */
+#ifdef __linux__
+static int sem_wait_for(sem_t *s, double left)
+{
+    struct timespec at;
+    clock_gettime(CLOCK_MONOTONIC, &at);
+    long long ns = at.tv_nsec + (long long)(left * 1e9);
+    at.tv_sec += (time_t)(ns / 1000000000), at.tv_nsec = (long)(ns % 1000000000);
+    return sem_clockwait(s, CLOCK_MONOTONIC, &at) == 0;
+}
+#endif
+
 int pp_bell_wait(pp_watchdog *w, double until)
 {
     double left = until - pp_now();
@@ -239,14 +280,72 @@ int pp_bell_wait(pp_watchdog *w, double until)
         return 0;
     }
 #ifdef __linux__
-    struct timespec at;
-    clock_gettime(CLOCK_MONOTONIC, &at);
-    long long ns = at.tv_nsec + (long long)(left * 1e9);
-    at.tv_sec += (time_t)(ns / 1000000000), at.tv_nsec = (long)(ns % 1000000000);
-    return sem_clockwait(&w->slot[w->me].bell, CLOCK_MONOTONIC, &at) == 0;   /* a timeout or a signal: not rung */
+    return sem_wait_for(&w->slot[w->me].bell, left);
 #else
     return 0;
 #endif
+}
+
+/* ---- the cores of a crowded machine, in turn ------------------------------ */
+
+int pp_core_gated(const pp_watchdog *w)
+{
+    return pp_bell_ready(w);
+}
+
+unsigned long long pp_core_ask(pp_watchdog *w)
+{
+    unsigned long long k = atomic_fetch_add(&w->gate->asked, 1ull);
+    atomic_store(&w->asker[k % (unsigned)w->size], w->me);
+    return k;
+}
+
+int pp_core_mine(const pp_watchdog *w, unsigned long long k)
+{
+    return k < atomic_load(&w->gate->given) + (unsigned long long)w->cores;
+}
+
+void pp_core_wait(pp_watchdog *w, double until)
+{
+#ifdef __linux__
+    double left = until - pp_now();
+    if (left > 0) sem_wait_for(&w->slot[w->me].core, left);
+#else
+    pp_sleep_until(until);   /* no gate here (pp_core_gated): not reached */
+#endif
+}
+
+void pp_core_got(pp_watchdog *w, unsigned long long k)
+{
+    /* the give that freed ask k has recorded its time unless a give 64
+     * asks later has come already (then the handoff is not counted) */
+    if (atomic_load(&w->gate->freed[k % GATE_RING]) != k + 1) return;
+    long long since = us(pp_now()) - atomic_load(&w->gate->freed_us[k % GATE_RING]);
+    if (atomic_load(&w->gate->freed[k % GATE_RING]) != k + 1 || since < 0) return;
+    atomic_fetch_add(&w->gate->handoff_us, since);
+    atomic_fetch_add(&w->gate->handoffs, 1ll);
+}
+
+void pp_core_give(pp_watchdog *w)
+{
+    /* the ask this frees is given + cores, counting the gives before this
+     * one; its rank is woken if it has asked (else it finds the core free
+     * when it looks) */
+    long long now = us(pp_now());
+    unsigned long long next = atomic_fetch_add(&w->gate->given, 1ull) + (unsigned long long)w->cores;
+    atomic_store(&w->gate->freed_us[next % GATE_RING], now);
+    atomic_store(&w->gate->freed[next % GATE_RING], next + 1);
+    if (next < atomic_load(&w->gate->asked)) {
+#ifdef __linux__
+        sem_post(&w->slot[atomic_load(&w->asker[next % (unsigned)w->size])].core);
+#endif
+    }
+}
+
+double pp_core_handoffs(const pp_watchdog *w, long long *n)
+{
+    *n = pp_core_gated(w) ? atomic_load(&w->gate->handoffs) : 0;
+    return *n ? atomic_load(&w->gate->handoff_us) * 1e-6 : 0;
 }
 
 static wd_slot *mine(pp_watchdog *w)

@@ -79,6 +79,7 @@ struct pp_demo_state {
      * below 0: none) */
     double *took;
     double took_delivery;
+    double took_handoff;   /* with the cores gated: the mean handoff in that step (s) */
     sched_key took_for;
     int took_checkpoint;
     /* and the bubble predicted before the last step (for schedule here_for;
@@ -542,6 +543,7 @@ static double here_from(const pp_demo *d, const pp_sched *s, const double *took,
     if (delivery >= 0) m.delivery_s = delivery;
     pp_run *pred = NULL;
     pp_costs_here(&nominal, &m, s, d->exec.work == NULL, &c);
+    if (took && c.machine) c.handoff = d->in->took_handoff / c.tick_s;
     double b = pp_simulate(s, &c, &pred) == PP_OK ? pp_run_bubble_step(pred) : -1;
     pp_run_free(pred);
     return b;
@@ -568,28 +570,34 @@ static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
     pp_idle parts;
     int waited = pp_idle_breakdown(s, &d->exec.costs, meas, &parts) == PP_OK && parts.ok && parts.waited_mean_s > 0;
     in->took_delivery = waited ? parts.waited_mean_s : -1;
+    in->took_handoff = meas->handoffs > 0 ? meas->handoff_s : 0;
     in->took_for = key_of(s), in->took_checkpoint = d->opt.model.checkpoint;
 }
 
 /* Real mode, rank 0, after the probe: the bubble predicted for this machine
- * before step s runs.  Where every rank has a core of its own and the step
- * before ran the same schedule, each compute as long as it took there, and
- * every message as long as the messages waited for there took on the mean
- * (a rank that has just begun to wait is awake; the probe's ranks wait
- * longer, and one that has waited a while sleeps between looks).  Each
- * compute, not its stage's mean: inside a step a compute may run slower
- * than the block measured alone, some always do (the last micro-batches'),
- * and the step is as long as its slowest chain of computes and messages, so
- * a slow compute on it delays the end while a fast one off it gives nothing
- * back.  Else none is kept, and pp_demo_here predicts from the blocks'
- * measured costs and the probe (with more ranks than cores, taking turns on
- * the cores). */
+ * before step s runs.  Where the step before ran the same schedule, each
+ * compute as long as it took there, and every message as long as the
+ * messages waited for there took on the mean (a rank that has just begun to
+ * wait is awake; the probe's ranks wait longer, and one that has waited a
+ * while sleeps between looks).  Each compute, not its stage's mean: inside a
+ * step a compute may run slower than the block measured alone, some always
+ * do (the last micro-batches'), and the step is as long as its slowest chain
+ * of computes and messages, so a slow compute on it delays the end while a
+ * fast one off it gives nothing back.  With more ranks than cores the ranks
+ * take the cores in turn, a whole compute each (the executor's gate), and a
+ * compute that waited for its core starts as long after the core was freed
+ * as such computes did in the step before, on the mean.  Else none is kept,
+ * and pp_demo_here predicts from the blocks' measured costs and the probe
+ * (with more ranks than cores and no gate, taking turns on the cores as the
+ * probe found the operating system gives them). */
 static void predict_step(pp_demo *d, const pp_sched *s, const pp_trainer *t)
 {
     pp_demo_state *in = d->in;
     in->here_for.name[0] = 0;
     if (pp_trainer_flops(t) == 0) in->took_for.name[0] = 0;   /* a trainer's first step: the step kept was another's */
-    if (!key_is(&in->took_for, s) || in->took_checkpoint != d->opt.model.checkpoint || crowded(d)) return;
+    if (!key_is(&in->took_for, s) || in->took_checkpoint != d->opt.model.checkpoint ||
+        (crowded(d) && !in->here.gated))
+        return;
     in->here_step = here_from(d, s, in->took, in->took_delivery);
     in->here_for = key_of(s);
 }
@@ -709,9 +717,10 @@ double pp_demo_here(const pp_demo *d, const pp_sched *s)
     return here_from(d, s, NULL, -1);
 }
 
-int pp_demo_sharing(const pp_demo *d, int *cores, double *turn_s)
+int pp_demo_sharing(const pp_demo *d, int *cores, int *gated, double *wait_s)
 {
-    *turn_s = d->in->here.turn_s;
+    *gated = d->in->here.gated;
+    *wait_s = *gated ? d->in->took_handoff : d->in->here.turn_s;
     return pp_machine_sharing(&d->in->here, 0, cores);
 }
 

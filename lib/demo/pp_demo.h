@@ -153,10 +153,14 @@ int pp_demo_spread(const pp_demo *d, double *lo, double *hi);
  * for there took on the mean (the probe's delivery where none was). */
 double pp_demo_here(const pp_demo *d, const pp_sched *s);
 /* After the probe: how many ranks run on rank 0's machine (0: not known),
- * its cores in *cores, and in *turn_s how long a rank keeps a core when
- * they are more than its cores (real compute takes them in turns,
- * pp_demo_here). */
-int pp_demo_sharing(const pp_demo *d, int *cores, double *turn_s);
+ * its cores in *cores, and how real computes take them when the ranks are
+ * more: *gated 1, in turn through the executor's gate, a whole compute
+ * each, and *wait_s the mean time from a core's release to the start of a
+ * compute that waited for it, in the last real step (measured); *gated 0,
+ * as the operating system shares them, and *wait_s how long the probe
+ * measured a rank keeps a core (0: not measured).  pp_demo_here replays
+ * either way. */
+int pp_demo_sharing(const pp_demo *d, int *cores, int *gated, double *wait_s);
 /* pp_demo_run, then on rank 0 the run in plain text: the header, the
  * measured timeline at `per_tick` columns a tick (the run's tick: the live
  * view may have paced it), and the summary (after a blank line unless
