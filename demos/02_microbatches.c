@@ -344,23 +344,24 @@ int main(int argc, char **argv)
         int sharing = pp_demo_sharing(&d, &cores, &gated, &wait_s);
         if (sharing > cores && gated) {
             char note[720];
-            snprintf(note, sizeof note, "note: %d ranks share this machine's %d cores (found by the probe), so they "
-                     "take the cores in turn, a whole compute each, the first to ask the first served. A rank waiting "
+            snprintf(note, sizeof note, "note: %d ranks share this machine's %d core%s (found by the probe), so they "
+                     "take %s in turn, a whole compute each, the first to ask the first served. A rank waiting "
                      "for its turn is idle (kit below); so is a rank whose message has come while every core "
                      "computes, until the system lets it run to see it (msg below), and those moments slow the "
                      "computes (overrun). A compute that waited for its turn began on the mean %.0f us after the "
                      "core was freed (measured, the last step); here replays the same turns", sharing, cores,
-                     1e6 * wait_s);
+                     cores == 1 ? "" : "s", cores == 1 ? "it" : "the cores", 1e6 * wait_s);
             pp_report_wrap(stdout, note, "", "  ");
         } else if (sharing > cores) {
             char note[480], turns[120] = "each compute keeping its core to its end (no turn was measured)";
             if (wait_s > 0)
                 snprintf(turns, sizeof turns, "in turns of %.2f ms, as long as the probe measured a rank keeps one",
                          1e3 * wait_s);
-            snprintf(note, sizeof note, "note: %d ranks share this machine's %d cores (found by the probe): a rank "
+            snprintf(note, sizeof note, "note: %d ranks share this machine's %d core%s (found by the probe): a rank "
                      "may wait for a core once its message has come, or between two actions (idle: msg and kit "
                      "below), and a compute may lose its core part-way (busy: overrun below, and GFLOP/s in "
-                     "comp. counts that time too); here has the ranks take the cores %s", sharing, cores, turns);
+                     "comp. counts that time too); here has the ranks take the cores %s", sharing, cores,
+                     cores == 1 ? "" : "s", turns);
             pp_report_wrap(stdout, note, "", "  ");
         }
         if (flagged)
