@@ -94,21 +94,29 @@ echo "this machine: the simulator with the probe's compute overshoot and message
 # Real compute (demo 02 training its model) on P = 2 ranks, one per core
 # here, and P = 4: the prediction for this machine, made before each step
 # from how long each compute and the messages waited for took in the step
-# before; where ranks outnumber cores, from the blocks' measured costs and
-# the probe's delivery, the cores taken in turns as long as the probe found
-# a rank keeps one.  8 steps: the median of steps 2 to 8 measured (the
-# first warms the caches) and of the predictions for steps 3 to 8 (those
-# made from a warm step), as demo 02 prints them.
+# before; where ranks outnumber cores they take the cores in turn, a whole
+# compute each (the executor's gate), and the prediction replays those
+# turns, a compute that waited for its core starting as long after the
+# core's release as such computes did in the step before, on the mean.
+# There the batch is 2048: a compute of 64 rows (M = 32, two blocks) then
+# takes about 2 ms, long beside that handoff (tens to hundreds of
+# microseconds, changing from step to step), which at batch 256 is a tenth
+# to a third of a compute.  8 steps: the median of steps 2 to 8 measured
+# (the first warms the caches) and of the predictions for steps 3 to 8
+# (those made from a warm step), as demo 02 prints them.
 # Target: within 0.5 points of the measured bubble.
 echo
 echo "Real compute: prediction for this machine against measured (mean and worst of $RUNS runs)"
-echo "demo 02: batch 256, width 256, hidden 1024, 8 blocks; the median of steps 2 to 8 (predicted: 3 to 8); $(nproc) cores"
+echo "demo 02: width 256, hidden 1024, 8 blocks, batch 256 (2048 with more ranks than cores); the median of"
+echo "steps 2 to 8 (predicted: 3 to 8); $(nproc) cores"
 printf '%3s  %-11s %4s  %9s %9s %9s %7s %8s  %-19s  %s\n' P schedule M formula "this mach" measured spread delivery "diff" \
     "target 0.5"
 for P in 2 4; do
+    batch=256
+    [ "$P" -gt "$(nproc)" ] && batch=2048
     for sched in gpipe 1f1b interleaved zbh1; do
         for i in $(seq "$RUNS"); do
-            mpiexec -n "$P" ./demos/02_microbatches --no-tui --schedule "$sched" -m 8,32 --batch 256 --width 256 \
+            mpiexec -n "$P" ./demos/02_microbatches --no-tui --schedule "$sched" -m 8,32 --batch "$batch" --width 256 \
                 --hidden 1024 --steps 8 --csv "$tmp/r-$P-$sched-$i.csv" >/dev/null || exit 1
             tail -n +2 "$tmp/r-$P-$sched-$i.csv"
         done | awk -F, '

@@ -368,7 +368,8 @@ static int gate_applies(const pp_step *step)
 }
 
 /* Waits (idle, moving messages) until this rank has a core; the compute's
- * event begins then.  On an error it has the core, for the caller to give. */
+ * event begins then.  The caller gives it back even on an error: every ask
+ * is matched by one give, or the gate would be a core short from then on. */
 static pp_status take_core(pp_step *step, pp_event *e)
 {
     unsigned long long k = pp_core_ask(step->wd);
