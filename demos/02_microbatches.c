@@ -343,14 +343,16 @@ int main(int argc, char **argv)
         double wait_s;
         int sharing = pp_demo_sharing(&d, &cores, &gated, &wait_s);
         if (sharing > cores && gated) {
-            char note[720];
+            char note[720], waits[120] = "No compute of the last step waited for its turn (measured)";
+            if (wait_s > 0)
+                snprintf(waits, sizeof waits, "A compute that waited for its turn began on the mean %.0f us after the "
+                         "core was freed (measured, the last step)", 1e6 * wait_s);
             snprintf(note, sizeof note, "note: %d ranks share this machine's %d core%s (found by the probe), so they "
                      "take %s in turn, a whole compute each, the first to ask the first served. A rank waiting "
                      "for its turn is idle (kit below); so is a rank whose message has come while every core "
                      "computes, until the system lets it run to see it (msg below), and those moments slow the "
-                     "computes (overrun). A compute that waited for its turn began on the mean %.0f us after the "
-                     "core was freed (measured, the last step); here replays the same turns", sharing, cores,
-                     cores == 1 ? "" : "s", cores == 1 ? "it" : "the cores", 1e6 * wait_s);
+                     "computes (overrun). %s; here replays the same turns", sharing, cores, cores == 1 ? "" : "s",
+                     cores == 1 ? "it" : "the cores", waits);
             pp_report_wrap(stdout, note, "", "  ");
         } else if (sharing > cores) {
             char note[480], turns[120] = "each compute keeping its core to its end (no turn was measured)";

@@ -117,6 +117,13 @@ caught "a device that never finishes a compute" 1 \
 full && caught "a device that never finishes, on a rank alone" 1 \
     "^cause: rank 0's device has not finished 0F1 in [0-9.]+ s" \
     -- mpiexec -n 1 ./tests/test_mpi 4 device-hang
+# A rank stuck inside a real compute on a crowded machine, holding the one
+# core: the other rank waits for its turn on it, and the stuck rank is named.
+if command -v taskset >/dev/null 2>&1; then
+    caught "a rank stuck inside a compute, holding the one core the other waits for" 1 \
+        "^  rank 0 waits [0-9.]+ s for its turn on a core, to compute 0B0 " "^cause: rank 1 is silent" \
+        -- taskset -c 0 mpiexec -n 2 ./tests/test_mpi 4 core-hang
+fi
 # A message its device never copies out to host memory: the send is held
 # for its bytes, and the rank that needs it waits (not a cycle of waits).
 full && caught "a message its device never copies out" 1 \

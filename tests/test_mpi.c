@@ -15,13 +15,15 @@
  * that the offsets are estimated and removed.
  *
  *   mpiexec -n 4 tests/test_mpi [TICK_MS] device-hang|copy-hang|copy-stall
+ *   taskset -c 0 mpiexec -n 2 tests/test_mpi [TICK_MS] core-hang
  *
  * runs one step that never ends: device-hang on a stand-in device that never
  * finishes one compute of the last rank (a GPU kernel that never ends);
  * copy-hang with the bytes of the last rank's last send never ready (a copy
  * to host memory that never ends); copy-stall with those of its send of
- * micro-batch 1 never ready, and the rank stopped (--fault stall) soon after.
- * The watchdog must stop the step; rank 0 prints its report and ends the
+ * micro-batch 1 never ready, and the rank stopped (--fault stall) soon after;
+ * core-hang on a crowded machine, the last rank stuck inside a real compute
+ * holding a core that another rank waits for.  The watchdog must stop the step; rank 0 prints its report and ends the
  * job with status 3, as the demos do (tests/hang.sh checks that, and the
  * report names the right cause).
  *
@@ -351,6 +353,16 @@ static pp_status held_compute(void *ctx, pp_step *st, pp_action a)
     return pp_step_progress(st);
 }
 
+/* core-hang: the last rank never comes back from its forward of
+ * micro-batch 1 (stuck inside it, no progress), holding its core. */
+static pp_status stuck_compute(void *ctx, pp_step *st, pp_action a)
+{
+    held_work *h = ctx;
+    if (h->me == h->lo->nranks - 1 && a.kind == PP_F && a.mb == 1)
+        for (;;) pp_sleep_until(pp_now() + 0.05);
+    return held_compute(ctx, st, a);
+}
+
 static int held_ready(void *ctx, pp_action a)
 {
     held_work *h = ctx;
@@ -528,29 +540,36 @@ static int most_at_once(const pp_run *r)
 static void gate_wakes(pp_grid *g)
 {
     if (g->cores != 1 || g->size < 2) return;
-    unsigned long long k = 0;
-    double given = 0, woke = 0;
-    if (g->rank == 0) k = pp_core_ask(g->wd);
-    MPI_Barrier(MPI_COMM_WORLD);
-    int free_at_once = 0;
-    if (g->rank == 1) k = pp_core_ask(g->wd), free_at_once = pp_core_mine(g->wd, k);
-    MPI_Barrier(MPI_COMM_WORLD);
-    if (g->rank == 0) {
-        pp_sleep_until(pp_now() + 0.02);
-        given = pp_now();
-        pp_core_give(g->wd);
-        pp_sleep_until(pp_now() + 0.02);   /* off the core, as a rank waiting for its next message */
-        MPI_Send(&given, 1, MPI_DOUBLE, 1, 0, MPI_COMM_WORLD);
-    } else if (g->rank == 1) {
-        for (double until = pp_now() + 1.0; !pp_core_mine(g->wd, k) && pp_now() < until;) pp_core_wait(g->wd, until);
-        woke = pp_now();
-        int mine = pp_core_mine(g->wd, k);
-        if (mine) pp_core_give(g->wd);
-        MPI_Recv(&given, 1, MPI_DOUBLE, 0, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        CHECK(!free_at_once && mine && woke - given < HANDOFF_MAX_S,
-              "one core, the gate alone: rank 1 asks after rank 0 holds the core, waits, and is woken %.0f us after "
-              "rank 0 gives it back (at most %.0f us; unwoken it would sleep a second)", (woke - given) * 1e6,
-              HANDOFF_MAX_S * 1e6);
+    for (int attempt = 0, again = 1; again; attempt++) {   /* a busy machine may hold a wake-up once */
+        unsigned long long k = 0;
+        double given = 0, woke = 0;
+        if (g->rank == 0) k = pp_core_ask(g->wd);
+        MPI_Barrier(MPI_COMM_WORLD);
+        int free_at_once = 0;
+        if (g->rank == 1) k = pp_core_ask(g->wd), free_at_once = pp_core_mine(g->wd, k);
+        MPI_Barrier(MPI_COMM_WORLD);
+        again = 0;
+        if (g->rank == 0) {
+            pp_sleep_until(pp_now() + 0.02);
+            given = pp_now();
+            pp_core_give(g->wd);
+            pp_sleep_until(pp_now() + 0.02);   /* off the core, as a rank waiting for its next message */
+            MPI_Send(&given, 1, MPI_DOUBLE, 1, 0, MPI_COMM_WORLD);
+        } else if (g->rank == 1) {
+            for (double until = pp_now() + 1.0; !pp_core_mine(g->wd, k) && pp_now() < until;)
+                pp_core_wait(g->wd, until);
+            woke = pp_now();
+            int mine = pp_core_mine(g->wd, k);
+            if (mine) pp_core_give(g->wd);
+            MPI_Recv(&given, 1, MPI_DOUBLE, 0, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            int ok = !free_at_once && mine && woke - given < HANDOFF_MAX_S;
+            again = !ok && mine && attempt < 1;
+            if (!again)
+                CHECK(ok, "one core, the gate alone: rank 1 asks after rank 0 holds the core, waits, and is woken "
+                      "%.0f us after rank 0 gives it back (at most %.0f us; unwoken it would sleep a second)",
+                      (woke - given) * 1e6, HANDOFF_MAX_S * 1e6);
+        }
+        MPI_Bcast(&again, 1, MPI_INT, 1, MPI_COMM_WORLD);
     }
     MPI_Barrier(MPI_COMM_WORLD);
 }
@@ -631,11 +650,12 @@ static int hung_end(void *ctx, double *t0, double *t1)
     return 0;
 }
 
-/* A step that never ends (`how`: device-hang, copy-hang or copy-stall, as
- * at the top): only the watchdog stops it. */
+/* A step that never ends (`how`: device-hang, copy-hang, copy-stall or
+ * core-hang, as at the top): only the watchdog stops it. */
 static void hang(pp_grid *g, double tick_ms, const char *how)
 {
     int copy = strcmp(how, "device-hang") != 0, stall = strcmp(how, "copy-stall") == 0;
+    int core = strcmp(how, "core-hang") == 0;
     pp_sched *built = NULL, *s = NULL;
     pp_check c;
     if (pp_sched_build("1f1b", g->P, 4, 0, &built, NULL, 0) != PP_OK || pp_sched_validate(built, &s, &c) != PP_OK ||
@@ -646,9 +666,9 @@ static void hang(pp_grid *g, double tick_ms, const char *how)
     held_work *h = calloc(1, sizeof *h);
     if (!h) MPI_Abort(MPI_COMM_WORLD, 1);
     h->lo = s, h->me = g->pipe_rank, h->never = -1;
-    for (int i = 0; g->rank == g->size - 1 && i < s->len[h->me]; i++)   /* the last rank's last send (or of mb 1) */
+    for (int i = 0; !core && g->rank == g->size - 1 && i < s->len[h->me]; i++)   /* the last rank's last send (or of mb 1) */
         if (s->acts[h->me][i].kind == PP_SEND_B && (!stall || s->acts[h->me][i].mb == 1)) h->never = i;
-    pp_work w = {h, held_buffer, held_compute, NULL, held_ready};
+    pp_work w = {h, held_buffer, core ? stuck_compute : held_compute, NULL, core ? NULL : held_ready};
     pp_exec_opts o;
     pp_exec_opts_default(&o);
     o.costs.tick_s = tick_ms * 1e-3;
@@ -805,6 +825,7 @@ int main(int argc, char **argv)
     double tick_ms = argc > 1 ? atof(argv[1]) : 4.0;
     int skew = argc > 2 && strcmp(argv[2], "skew") == 0;
     int hangs = argc > 2 && (strcmp(argv[2], "device-hang") == 0 || strcmp(argv[2], "copy-hang") == 0 ||
+                             strcmp(argv[2], "core-hang") == 0 ||
                              strcmp(argv[2], "copy-stall") == 0);
     int rank, P;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);

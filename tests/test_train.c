@@ -200,8 +200,9 @@ static pp_status cpu_both(pp_grid *g, const pp_sched *lowered, pp_trainer *t[2],
 
 /* The compute checkpointing adds, on 4 ranks: gpipe on the kit's default
  * model, each rank's computes' CPU time summed (cpu_both).  CPU time, not
- * the busy time: with more ranks than cores a compute's wall time also
- * holds its waits for a core.  A busy machine still disturbs it, so up to
+ * the busy time: a compute's wall time also holds any time its core ran
+ * something else (a rank woken by its message, another program).  A busy
+ * machine still disturbs it, so up to
  * three tries (as test_mpi's timed steps). */
 static void checkpoint_compute(pp_grid *g)
 {

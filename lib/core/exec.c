@@ -176,7 +176,7 @@ static pp_status progress(pp_step *step)
     step->n_on_way = keep;
     pp_status st = pp_watchdog_poll(step);
     const pp_watch *v = step->view;
-    if (st == PP_OK && v) st = v->poll(v->ctx, &step->ev, &step->open, since_start(step), step->waiting);
+    if (st == PP_OK && v) st = v->poll(v->ctx, &step->ev, &step->open, since_start(step), step->waiting && !step->for_core);
     return st;
 }
 
@@ -358,7 +358,7 @@ static pp_status device_done(pp_step *step, pp_event *e)
 
 /* Real compute on a crowded machine (more ranks than cores): the ranks take
  * the cores in turn, a whole compute each, first asked first served, so that
- * no compute loses its core part-way to another rank of the step and a rank
+ * no compute loses its core part-way to another rank's compute and a rank
  * waiting for a core is idle, not computing.  Not with a device (its
  * computes take no core) nor on a grid (the ranks of a tensor-parallel
  * group sum inside their computes, all at once). */
@@ -368,23 +368,49 @@ static int gate_applies(const pp_step *step)
 }
 
 /* Waits (idle, moving messages) until this rank has a core; the compute's
- * event begins then.  The caller gives it back even on an error: every ask
- * is matched by one give, or the gate would be a core short from then on. */
+ * event begins then, and the view sees no action under way before.  It
+ * sleeps until the rank giving a core back wakes it, except while a send of
+ * its own is on its way or held (a large message moves only while both
+ * sides call MPI: then it tests and sleeps in short slices, as in a
+ * receive).  It holds the core even on an error (holds_core): every ask is
+ * matched by one give, or the gate would be a core short from then on
+ * (given back on an error, an ask not yet served lets the next one in
+ * early, once, in a step that is failing anyway). */
 static pp_status take_core(pp_step *step, pp_event *e)
 {
     unsigned long long k = pp_core_ask(step->wd);
     pp_status st = PP_OK;
     int waited = 0;
-    step->waiting = 1;
-    while (st == PP_OK && !pp_core_mine(step->wd, k)) {
+    step->holds_core = 1;
+    if (!pp_core_mine(step->wd, k)) {
         waited = 1;
-        st = progress(step);
-        pp_core_wait(step->wd, pp_now() + PP_BELL_SLICE_S);
+        pp_event open = step->open;
+        step->open.type = -1;
+        step->waiting = step->for_core = 1;
+        pp_watchdog_at(step, PP_AT_CORE, 1);
+        for (double since = since_start(step); st == PP_OK && !pp_core_mine(step->wd, k);) {
+            st = progress(step);
+            double now = since_start(step), s = slice(step, now, since);
+            if (step->n_on_way == 0 && step->nheld == 0) pp_core_wait(step->wd, pp_now() + PP_BELL_SLICE_S);
+            else if (s <= 0) sched_yield();
+            else pp_sleep_until(step->start + now + s);
+        }
+        pp_watchdog_at(step, PP_AT_CORE, 0);
+        step->waiting = step->for_core = 0;
+        step->open = open;
     }
-    step->waiting = 0;
     if (waited) pp_core_got(step->wd, k);
     e->t0 = step->open.t0 = since_start(step);
     return st;
+}
+
+/* A compute that held a core is done (and, with --fault slow, has taken its
+ * extra time on it): the core goes to the rank next in line. */
+static void give_core(pp_step *step)
+{
+    if (!step->holds_core) return;
+    pp_core_give(step->wd);
+    step->holds_core = 0;
 }
 
 /* A compute action: the model computes it (real mode), or the rank sleeps
@@ -401,10 +427,8 @@ static pp_status compute(pp_step *step, pp_action a, pp_event *e)
         int gated = gate_applies(step);
         st = gated ? take_core(step, e) : PP_OK;
         if (st == PP_OK) st = o->work->compute(o->work->ctx, step, a);
-        if (gated) {
-            if (st == PP_OK) e->t1 = since_start(step);
-            pp_core_give(step->wd);
-        }
+        if (gated && st == PP_OK) e->t1 = since_start(step);
+        if (!step->slow_now) give_core(step);   /* else run_action gives it, after the extra time */
         if (st == PP_OK) st = progress(step);   /* a send posted before a real compute moves on now */
     } else {
         pp_costs now = pp_step_costs(step);
@@ -504,14 +528,17 @@ static pp_status run_action(pp_step *step, int i)
     pp_watchdog_at(step, PP_AT_ACTION, i);
     pp_event e = event_now(step, pp_is_recv(a.kind) ? PP_EV_WAIT : PP_EV_COMPUTE, a);
     if (!pp_is_send(a.kind)) step->open = e;   /* a send takes no time of its own */
+    step->slow_now = i == step->fault_at && step->fault == PP_FAULT_SLOW;
     if (pp_kind_is_compute(a.kind)) st = compute(step, a, &e);
     else if (pp_is_send(a.kind)) st = send(step, i, a, &e);
     else st = receive(step, i, a, &e);
-    if (st == PP_OK && i == step->fault_at && step->fault == PP_FAULT_SLOW) {
-        /* computes on until it has taken three times as long (on a device too) */
+    if (st == PP_OK && step->slow_now) {
+        /* computes on until it has taken three times as long (on a device
+           too; on a crowded machine holding its core) */
         st = compute_until(step, e.t0 + 3 * ((e.t1 >= 0 ? e.t1 : since_start(step)) - e.t0));
         e.t1 = since_start(step);
     }
+    give_core(step);
     step->open.type = -1;
     if (st != PP_OK) return st;
     if (e.type == PP_EV_SEND) e.t1 = -1;          /* a send's end: when it is seen complete */

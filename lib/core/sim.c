@@ -274,7 +274,7 @@ static pp_status replay_shared(const pp_sched *s, const pp_costs *c, replay_stat
             state[r] = RUNNING, running[m]++, waiting[m]--;
             turn_end[r] = now + turn;
             if (began[r] < 0) {   /* a rank that waited for this core starts a handoff later */
-                double h = start[r] < now ? c->handoff * c->tick_s : 0;
+                double h = start[r] < now && turn == 0 ? c->handoff * c->tick_s : 0;
                 began[r] = now + h, left[r] += h;
             }
         }

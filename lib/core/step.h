@@ -30,6 +30,7 @@ typedef enum {
     PP_AT_HELD,      /* send `index` is held until its bytes are ready, then DONE */
     PP_AT_PAUSED,    /* the live view's pause goes on (1 in `index`), or is over (0) */
     PP_AT_DEVICE,    /* the compute is on the device (1 in `index`), or back (0) */
+    PP_AT_CORE,      /* it waits for its turn on a core (1 in `index`), or has it (0) */
     PP_AT_LIST_DONE, /* the list is run; the rank waits for the others */
     PP_AT_END        /* the rank leaves the step */
 } pp_moment;
@@ -66,7 +67,10 @@ struct pp_step {
     pp_event open;          /* the action under way (t1 -1), for the view; type -1: none */
     int stored;             /* micro-batches whose activations it stores now */
     /* What the watchdog reads. */
-    int waiting;            /* set while it waits for a message or is paused */
+    int waiting;            /* set while it waits for a message, is paused, or waits for a core */
+    int for_core;           /* set while it waits for its turn on a core (the view's pause leaves
+                               it be: it holds at its next compute) */
+    int holds_core;         /* it has a core of a crowded machine, until its compute is done */
     int on_device;          /* set while it waits for its device to finish a compute */
     int peer;               /* the rank it waits for, or -1 */
     pp_waiter waiter;       /* how its collectives wait: they ask the watchdog too */
@@ -76,6 +80,7 @@ struct pp_step {
     pp_watchdog *wd;        /* the watchdog (its table in shared memory), or NULL */
     pp_fault_kind fault;    /* the fault this rank runs, at action fault_at */
     int fault_at;
+    int slow_now;           /* the action under way is the one --fault slow stretches */
 };
 
 /* The pipeline rank at the other end of a send or receive, and the tag of

@@ -56,7 +56,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { WD_OFF, WD_SETUP, WD_RUN, WD_WAIT, WD_COLL, WD_HOLD, WD_DONE, WD_DEVICE };
+enum { WD_OFF, WD_SETUP, WD_RUN, WD_WAIT, WD_COLL, WD_HOLD, WD_DONE, WD_DEVICE, WD_CORE };
 /* An action's mark: none yet, then done, passed over, or a send held for its
  * bytes (done once they are copied out). */
 enum { MARK_NONE, MARK_DONE, MARK_SKIPPED, MARK_HELD };
@@ -168,7 +168,8 @@ pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, int cores, pp_watchdog **
     if (all_one) {
         /* One segment, on rank 0: the head, the slots (on a 64-byte
          * boundary: they hold 8-byte values), the marks, the bells' counts,
-         * the cores' gate (64-byte boundary again) and its askers. */
+         * the cores' gate (on an 8-byte boundary, as its counters need) and
+         * its askers. */
         size_t head = (sizeof(pp_watchdog_board) + 63) / 64 * 64;
         size_t counts = ((size_t)w->size * w->size * sizeof(unsigned) + 63) / 64 * 64;
         MPI_Aint bytes = w->me == 0 ? (MPI_Aint)(head + (size_t)w->size * sizeof(wd_slot) +
@@ -451,6 +452,10 @@ void pp_watchdog_at(pp_step *step, pp_moment m, int index)
         atomic_store(&mine(w)->beat_us, us(pp_now()));
         atomic_store(&mine(w)->state, index ? WD_DEVICE : WD_RUN);
         break;
+    case PP_AT_CORE:   /* queued for a core (a wait), or given one (progress) */
+        atomic_store(&mine(w)->beat_us, us(pp_now()));
+        atomic_store(&mine(w)->state, index ? WD_CORE : WD_RUN);
+        break;
     case PP_AT_LIST_DONE: set_slot(w, WD_DONE, -1, a, -1); break;
     case PP_AT_END: set_slot(w, WD_OFF, -1, a, -1); break;
     }
@@ -549,6 +554,10 @@ static void describe(const pp_watchdog *w, const wd_view *v, int r, double now, 
         else say(o, "is between actions and has not moved for %.1f s\n", still);
         break;
     case WD_DEVICE: say(o, "has waited %.1f s for its device to finish %s\n", still, act); break;
+    case WD_CORE:
+        say(o, "waits %.1f s for its turn on a core, to compute %s (the ranks of this machine take its cores in "
+               "turn)\n", still, act);
+        break;
     case WD_HOLD: say(o, "is held (the live view is paused)\n"); break;
     case WD_SETUP: say(o, "is setting up the step (buffers, first messages), no progress for %.1f s\n", still); break;
     case WD_DONE: say(o, "has run its whole list and waits %.1f s for the others\n", on); break;
@@ -599,7 +608,7 @@ static void find_cause(const pp_watchdog *w, const wd_view *v, const pp_sched *l
     int silent = -1, waiting = 0;   /* a rank that neither waits nor moves: the one still longest */
     for (int r = 0; r < n; r++) {
         int quiet = (v[r].state == WD_RUN || v[r].state == WD_SETUP) && now - v[r].beat_us * 1e-6 >= limit;
-        waiting += v[r].state == WD_WAIT || v[r].state == WD_COLL || v[r].state == WD_DONE;
+        waiting += v[r].state == WD_WAIT || v[r].state == WD_COLL || v[r].state == WD_DONE || v[r].state == WD_CORE;
         if (quiet && (silent < 0 || v[r].beat_us < v[silent].beat_us)) silent = r;
     }
     /* No rank waits for an action: the rank that looked waits inside the
