@@ -97,7 +97,10 @@ echo "this machine: the simulator with the probe's compute overshoot and message
 # before; where ranks outnumber cores they take the cores in turn, a whole
 # compute each (the executor's gate), and the prediction replays those
 # turns, a compute that waited for its core starting as long after the
-# core's release as such computes did in the step before, on the mean.
+# core's release as such computes did in the step before, on the mean, and
+# a message taking as long as those made while a core was free (a message
+# made while every core computes is seen late, but its compute would wait
+# for a core then anyway).
 # There the batch is 2048: a compute of 64 rows (M = 32, two blocks) then
 # takes about 2 ms, long beside that handoff (tens to hundreds of
 # microseconds, changing from step to step), which at batch 256 is a tenth
@@ -136,7 +139,8 @@ echo "measured: the median step's bubble (with more ranks than cores, a rank wai
 echo "counts as idle); this machine: the median of the predictions made before each step by the simulator,"
 echo "with each compute as long as it took in the step before, every message as long as the ones waited"
 echo "for took on the mean (with more ranks than cores: the cores taken in turn, a compute that waited for"
-echo "one starting the step before's mean handoff after the core's release); spread: the largest measured"
+echo "one starting the step before's mean handoff after the core's release, and a message as long as the"
+echo "median of those made while a core was free); spread: the largest measured"
 echo "bubble of the runs minus the smallest, in points (the run-to-run noise the target sits in); delivery:"
 echo "the median delivery of a message (the machine's floor)"
 

@@ -351,7 +351,8 @@ int main(int argc, char **argv)
                      "take %s in turn, a whole compute each, the first to ask the first served. A rank waiting "
                      "for its turn is idle (kit below); so is a rank whose message has come while every core "
                      "computes, until the system lets it run to see it (msg below), and those moments slow the "
-                     "computes (overrun). %s; here replays the same turns", sharing, cores, cores == 1 ? "" : "s",
+                     "computes (overrun). %s; here replays the same turns, each message as long as those made "
+                     "while a core was free took in the step before (median)", sharing, cores, cores == 1 ? "" : "s",
                      cores == 1 ? "it" : "the cores", waits);
             pp_report_wrap(stdout, note, "", "  ");
         } else if (sharing > cores) {

@@ -549,9 +549,49 @@ static double here_from(const pp_demo *d, const pp_sched *s, const double *took,
     return b;
 }
 
+/* With more ranks than cores taking them in turn: the median delivery of
+ * the messages that a rank waited for and that were made while a core was
+ * free (fewer computes under way than cores), or -1 if none was.  A message
+ * made while every core computes is seen late (its receiver waits for a
+ * moment on a core to wake), but its compute would wait for its turn then
+ * anyway; the one that counts is the one that finds a core free. */
+static double free_core_delivery(const pp_sched *s, const pp_run *meas, int cores)
+{
+    int cap = 0, n = 0;
+    for (int p = 0; p < meas->nrows; p++) cap += meas->ranks[p].n;
+    double *d = malloc((size_t)(cap > 0 ? cap : 1) * sizeof *d);
+    if (!d) return -1;
+    for (int p = 0; p < meas->nrows; p++)
+        for (int i = 0; i < meas->ranks[p].n; i++) {
+            const pp_event *e = &meas->ranks[p].ev[i];
+            if (e->type != PP_EV_WAIT || e->t1 - e->t0 < 50e-6) continue;   /* not waited for */
+            int fwd = e->kind == PP_RECV_F, from = fwd ? e->stage - 1 : e->stage + 1;
+            if (from < 0 || from >= s->nstages) continue;
+            int q = s->stage_rank[from];
+            const pp_event *made = NULL;
+            for (int j = 0; q < meas->nrows && j < meas->ranks[q].n && !made; j++) {
+                const pp_event *x = &meas->ranks[q].ev[j];
+                if (x->type == PP_EV_SEND && x->kind == (fwd ? PP_SEND_F : PP_SEND_B) && x->stage == from && x->mb == e->mb)
+                    made = x;
+            }
+            if (!made || made->t0 > e->t1) continue;
+            int running = 0;
+            for (int r = 0; r < meas->nrows; r++)
+                for (int j = 0; j < meas->ranks[r].n; j++) {
+                    const pp_event *x = &meas->ranks[r].ev[j];
+                    running += x->type == PP_EV_COMPUTE && x->t0 <= made->t0 && made->t0 < x->t1;
+                }
+            if (running < cores) d[n++] = e->t1 - made->t0;
+        }
+    double med = n ? pp_median(d, n) : -1;
+    free(d);
+    return med;
+}
+
 /* Real mode, rank 0, after a step: how long each of its computes took, and
- * the mean delivery of a message waited for (for the next step's
- * prediction). */
+ * the mean delivery of a message waited for (with the cores taken in turn:
+ * the median of those made while a core was free), for the next step's
+ * prediction. */
 static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
 {
     pp_demo_state *in = d->in;
@@ -571,6 +611,11 @@ static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
     int waited = pp_idle_breakdown(s, &d->exec.costs, meas, &parts) == PP_OK && parts.ok && parts.waited_mean_s > 0;
     in->took_delivery = waited ? parts.waited_mean_s : -1;
     in->took_handoff = meas->handoffs > 0 ? meas->handoff_s : 0;
+    int cores;
+    if (in->here.gated && pp_machine_sharing(&in->here, 0, &cores) > cores) {
+        double free_s = free_core_delivery(s, meas, cores);
+        if (free_s >= 0) in->took_delivery = free_s;
+    }
     in->took_for = key_of(s), in->took_checkpoint = d->opt.model.checkpoint;
 }
 
@@ -584,9 +629,11 @@ static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
  * do (the last micro-batches'), and the step is as long as its slowest chain
  * of computes and messages, so a slow compute on it delays the end while a
  * fast one off it gives nothing back.  With more ranks than cores the ranks
- * take the cores in turn, a whole compute each (the executor's gate), and a
+ * take the cores in turn, a whole compute each (the executor's gate), a
  * compute that waited for its core starts as long after the core was freed
- * as such computes did in the step before, on the mean.  Else none is kept,
+ * as such computes did in the step before, on the mean, and a message takes
+ * as long as those made while a core was free (free_core_delivery).  Else
+ * none is kept,
  * and pp_demo_here predicts from the blocks' measured costs and the probe
  * (with more ranks than cores and no gate, taking turns on the cores as the
  * probe found the operating system gives them). */
