@@ -371,13 +371,22 @@ static int held_ready(void *ctx, pp_action a)
     return i != h->never && pp_now() - h->asked[i] >= HOLD_S;
 }
 
-static void held_sends(pp_grid *g)
+/* Builder `name`'s schedule for g's pipeline with M micro-batches, lowered
+ * (the built one in *built, for the caller to free); the job is aborted if
+ * it cannot be, or if this rank's list is longer than MAX_ACTS. */
+static pp_sched *lowered(const pp_grid *g, const char *name, int M, pp_sched **built)
 {
-    pp_sched *built = NULL, *s = NULL;
+    pp_sched *s = NULL;
     pp_check c;
-    if (pp_sched_build("1f1b", g->P, 4, 0, &built, NULL, 0) != PP_OK || pp_sched_validate(built, &s, &c) != PP_OK ||
+    if (pp_sched_build(name, g->P, M, 0, built, NULL, 0) != PP_OK || pp_sched_validate(*built, &s, &c) != PP_OK ||
         s->len[g->pipe_rank] > MAX_ACTS)
         MPI_Abort(MPI_COMM_WORLD, 1);
+    return s;
+}
+
+static void held_sends(pp_grid *g)
+{
+    pp_sched *built = NULL, *s = lowered(g, "1f1b", 4, &built);
     held_work *h = calloc(1, sizeof *h);
     h->lo = s, h->me = g->pipe_rank, h->never = -1;
     pp_work w = {h, held_buffer, held_compute, NULL, held_ready};
@@ -448,11 +457,7 @@ static long switches(void)
  * microseconds to look. */
 static void bells(pp_grid *g, size_t size, double limit)
 {
-    pp_sched *built = NULL, *s = NULL;
-    pp_check c;
-    if (pp_sched_build("gpipe", g->P, 1, 0, &built, NULL, 0) != PP_OK || pp_sched_validate(built, &s, &c) != PP_OK ||
-        s->len[g->pipe_rank] > MAX_ACTS)
-        MPI_Abort(MPI_COMM_WORLD, 1);
+    pp_sched *built = NULL, *s = lowered(g, "gpipe", 1, &built);
     under_test = s;
     bell_work *h = calloc(1, sizeof *h);
     if (!h || !(h->bytes = calloc((size_t)s->len[g->pipe_rank], size))) MPI_Abort(MPI_COMM_WORLD, 1);
@@ -581,11 +586,7 @@ static void gate_wakes(pp_grid *g)
  * the operating system (cores_in_turn 0), more run at once, each slowed. */
 static void cores_in_turn(pp_grid *g)
 {
-    pp_sched *built = NULL, *s = NULL;
-    pp_check c;
-    if (pp_sched_build("gpipe", g->P, 8, 0, &built, NULL, 0) != PP_OK || pp_sched_validate(built, &s, &c) != PP_OK ||
-        s->len[g->pipe_rank] > MAX_ACTS)
-        MPI_Abort(MPI_COMM_WORLD, 1);
+    pp_sched *built = NULL, *s = lowered(g, "gpipe", 8, &built);
     under_test = s;
     bell_work *h = calloc(1, sizeof *h);
     if (!h || !(h->bytes = calloc((size_t)s->len[g->pipe_rank], 4096))) MPI_Abort(MPI_COMM_WORLD, 1);
@@ -656,11 +657,7 @@ static void hang(pp_grid *g, double tick_ms, const char *how)
 {
     int copy = strcmp(how, "device-hang") != 0, stall = strcmp(how, "copy-stall") == 0;
     int core = strcmp(how, "core-hang") == 0;
-    pp_sched *built = NULL, *s = NULL;
-    pp_check c;
-    if (pp_sched_build("1f1b", g->P, 4, 0, &built, NULL, 0) != PP_OK || pp_sched_validate(built, &s, &c) != PP_OK ||
-        s->len[g->pipe_rank] > MAX_ACTS)
-        MPI_Abort(MPI_COMM_WORLD, 1);
+    pp_sched *built = NULL, *s = lowered(g, "1f1b", 4, &built);
     hung_device d = {g->rank, g->size - 1, 0, 0};
     pp_device dev = {&d, hung_step, hung_begin, hung_occupy, hung_end};
     held_work *h = calloc(1, sizeof *h);
