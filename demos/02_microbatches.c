@@ -85,7 +85,11 @@ static void parts_table(const pp_demo *d, const pp_idle *parts, int n, int from_
              from_file ? "the schedule replayed with every stage at the mean cost (computed; a schedule from a file "
                          "has no formula)" : "formula");   /* a file's schedule: the parts start from its own replay */
     pp_report_wrap(stdout, head, "", "");
-    printf("%5s %7s %7s %8s %7s %7s %7s %5s\n", "M", "sched", "imbal", "overrun", "late", "msg", "kit", "hops");
+    int cores = 0;   /* a column for the computes' waits for a core, where some waited */
+    for (int i = 0; i < n; i++) cores |= parts[i].ok && pp_part_points(&parts[i], PP_PART_CORES, 2) != 0;
+    printf("%5s %7s %7s %8s %7s %7s", "M", "sched", "imbal", "overrun", "late", "msg");
+    if (cores) printf(" %7s", "cores");
+    printf(" %7s %5s\n", "kit", "hops");
     for (int i = 0; i < n; i++) {
         const pp_idle *x = &parts[i];
         printf("%5d", d->opt.mb[i]);
@@ -95,17 +99,21 @@ static void parts_table(const pp_demo *d, const pp_idle *parts, int n, int from_
         }
         double pt[PP_NPARTS];
         for (int k = 0; k < PP_NPARTS; k++) pt[k] = pp_part_points(x, (pp_part)k, 2);
-        printf(" %+7.2f %+7.2f %+8.2f %+7.2f %+7.2f %+7.2f %5d\n", pt[PP_PART_SCHEDULE], pt[PP_PART_IMBALANCE],
-               pt[PP_PART_OVERRUN], pt[PP_PART_LATE], pt[PP_PART_MESSAGES], pt[PP_PART_REACTION], x->hops);
+        printf(" %+7.2f %+7.2f %+8.2f %+7.2f %+7.2f", pt[PP_PART_SCHEDULE], pt[PP_PART_IMBALANCE], pt[PP_PART_OVERRUN],
+               pt[PP_PART_LATE], pt[PP_PART_MESSAGES]);
+        if (cores) printf(" %+7.2f", pt[PP_PART_CORES]);
+        printf(" %+7.2f %5d\n", pt[PP_PART_REACTION], x->hops);
     }
     const char *legend = "measured: imbal: stages' own costs; overrun: computes past their stage's cost (below 0: "
                          "faster than the blocks measured alone); late: ranks starting after the common start; msg: "
-                         "deliveries; kit: the kit's own time between actions; hops: messages on the critical path (a "
+                         "deliveries; %skit: the kit's own time between actions; hops: messages on the critical path (a "
                          "count)";
-    char line[512];
+    char line[600], parts_legend[400];
+    snprintf(parts_legend, sizeof parts_legend, legend,
+             cores ? "cores: ranks waiting for a core, to compute or to see a message; " : "");
     snprintf(line, sizeof line, "sched: %s; %s",
              from_file ? "0 (no formula to set the schedule against)"
-                       : "the schedule with every stage at the mean cost, against the formula (computed)", legend);
+                       : "the schedule with every stage at the mean cost, against the formula (computed)", parts_legend);
     pp_report_wrap(stdout, line, "", "");
 }
 
@@ -309,12 +317,13 @@ int main(int argc, char **argv)
                 pp_demo_csv_row(&d, "schedule,P,M,samples_per_microbatch,step_ms,samples_per_s,bubble_measured,"
                                     "bubble_formula,gflops_in_compute,loss_last_step,max_weight_diff,bubble_here,"
                                     "part_schedule,part_imbalance,part_overrun,part_late,part_messages,part_kit,hops,"
-                                    "delivery_us",
-                                "%s,%d,%d,%d,%.3f,%.1f,%.6f,%.6f,%.3f,%.8f,%.3e,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%.1f",
+                                    "delivery_us,part_cores",
+                                "%s,%d,%d,%d,%.3f,%.1f,%.6f,%.6f,%.3f,%.8f,%.3e,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%.1f,"
+                                "%.6f",
                                 s->name, P, M, c->batch / M, med, c->batch / (med * 1e-3), bubble, formula, gflops, loss,
                                 maxdiff, here, sh[PP_PART_SCHEDULE], sh[PP_PART_IMBALANCE], sh[PP_PART_OVERRUN],
                                 sh[PP_PART_LATE], sh[PP_PART_MESSAGES], sh[PP_PART_REACTION], x->hops,
-                                x->delivery_s * 1e6);
+                                x->delivery_s * 1e6, sh[PP_PART_CORES]);
                 fflush(stdout);
             }
         }
@@ -349,9 +358,9 @@ int main(int argc, char **argv)
                          "core was freed (measured, the last step)", 1e6 * wait_s);
             snprintf(note, sizeof note, "note: %d ranks share this machine's %d core%s (found by the probe), so they "
                      "take %s in turn, a whole compute each, the first to ask the first served. A rank waiting "
-                     "for its turn is idle (kit below); so is a rank whose message has come while every core "
-                     "computes, until the system lets it run to see it (msg below), and those moments slow the "
-                     "computes (overrun). %s; here replays the same turns, each message as long as those made "
+                     "for its turn is idle (cores below); so is a rank whose message has come while every core "
+                     "computes, until the system lets it run to see it (cores too, beyond what a message made "
+                     "while a core was free takes), and those moments slow the computes (overrun). %s; here replays the same turns, each message as long as those made "
                      "while a core was free took in the step before (median)", sharing, cores, cores == 1 ? "" : "s",
                      cores == 1 ? "it" : "the cores", waits);
             pp_report_wrap(stdout, note, "", "  ");

@@ -191,14 +191,14 @@ int main(int argc, char **argv)
                                     "formula_ideal,predicted_ideal,measured_ideal,predicted_makespan_ms,measured_makespan_ms,"
                                     "paused,retimed,predicted_here_step,part_schedule,part_imbalance,part_overrun,"
                                     "part_late,part_messages,part_kit,hops,delivery_us,repeats,measured_lowest,"
-                                    "measured_highest",
+                                    "measured_highest,part_cores",
                                 "%s,%d,%d,%g,%zu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f,%.3f,%d,%d,%.6f,%.6f,%.6f,%.6f,%.6f,"
-                                "%.6f,%.6f,%d,%.1f,%d,%.6f,%.6f", s->name, s->nranks, r->M,
+                                "%.6f,%.6f,%d,%.1f,%d,%.6f,%.6f,%.6f", s->name, s->nranks, r->M,
                                 d.exec.costs.tick_s * 1e3, d.exec.payload, r->formula[0], r->predicted[0], r->measured[0],
                                 r->formula[1], r->predicted[1], r->measured[1], r->pred_ms, r->meas_ms, meas->paused,
                                 meas->retimed, r->here, sh[PP_PART_SCHEDULE], sh[PP_PART_IMBALANCE],
                                 sh[PP_PART_OVERRUN], sh[PP_PART_LATE], sh[PP_PART_MESSAGES], sh[PP_PART_REACTION], x->hops, x->delivery_s * 1e6, r->repeats > 1 ? r->repeats : 1,
-                                r->lo, r->hi);
+                                r->lo, r->hi, sh[PP_PART_CORES]);
             }
             if (!first) first = s;
             else pp_sched_free(s);

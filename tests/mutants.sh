@@ -96,11 +96,19 @@ cp "$out/train.c.orig" "$out/lib/model/train.c"
 file=lib/core/idle.c orig=idle.c.orig test=test_idle run=./tests/test_idle
 try "the breakdown as it is" pass ""
 try "messages replayed at their nominal latency, never as measured" fail \
-    's|msg = from + (use \& USE_DELAY ? x->delay : |msg = from + (0 ? x->delay : |'
+    's|msg = from + (use \& USE_DELAY ? x->delay + core : |msg = from + (0 ? x->delay + core : |'
 try "every rank replayed from the common start" fail \
     's|t\[r\] = use \& USE_START ? tr->start\[r\] : 0;|t[r] = 0;|'
 try "the kit's own gaps left out of the last replay" fail \
-    's|double gap = use \& USE_GAP ? x->gap : 0,|double gap = 0,|'
+    's|double gap = use \& USE_GAP ? x->gap : use \& USE_CORE ? x->core : 0,|double gap = use \& USE_CORE ? x->core : 0,|'
+try "the waits for a core left out of the cores' replay" fail \
+    's|use \& USE_CORE ? x->core : 0,|0,|'
+try "a message seen late for want of a core counted whole as delivery" fail \
+    's|x->core_delay = full_within(tr, made + free_median, x->end), x->delay -= x->core_delay;|;|'
+try "a message's wait for a core counted from its making, not from a free core's delivery" fail \
+    's|full_within(tr, made + free_median, x->end)|full_within(tr, made, x->end)|'
+try "the kit's own time while every core computes left in kit" fail \
+    's|x->core += tr->cores > 0 ? full_within(tr, x->from, until) : 0;|x->core += 0;|'
 try "the stages' own costs in the schedule's replay" fail \
     's|static const int steps\[PP_NPARTS\] = {0, USE_STAGE,|static const int steps[PP_NPARTS] = {USE_STAGE, USE_STAGE,|'
 try "the kit's own gaps counted with the messages" fail \

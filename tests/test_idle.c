@@ -1,8 +1,8 @@
 /* test_idle.c -- the measured bubble taken apart (core/idle.c), on steps
  * whose delays are known because this file made them: a small timeline
  * maker of its own (passes over every rank until no time changes, unlike
- * the replay it checks) puts in a late start, the kit's own gaps, a slowed
- * compute, a slow stage or a late message, and each must come back whole in
+ * the replay it checks) puts in a late start, the kit's own gaps, waits for
+ * a core, a slowed compute, a slow stage or a late message, and each must come back whole in
  * its own part and nowhere else.  Runs as one process.
  */
 #include "pp.h"
@@ -19,6 +19,7 @@
 typedef struct {
     double start[8];     /* when each rank's first action begins (s) */
     double gap;          /* before every compute but a rank's first (s) */
+    double core;         /* then a wait for a core before each of those computes (s, in its event) */
     int slow_rank, slow_mb;      /* this rank's first forward of this mb runs slow_by longer */
     double slow_by;
     int late_stage, late_mb;     /* the forward message this stage sends for this mb comes late_by late */
@@ -49,7 +50,8 @@ static int play(const pp_sched *lo, const pp_costs *c, const knobs *k, const dou
             if (pp_kind_is_compute(a.kind)) {
                 double d = pp_cost_s(c, a.kind, a.stage, NULL) + (r == k->slow_rank && a.kind == PP_F && a.mb == k->slow_mb && !slowed++ ? k->slow_by : 0);
                 e.type = PP_EV_COMPUTE;
-                e.t0 = t + (first ? 0 : k->gap);
+                e.t0 = t + (first ? 0 : k->gap + k->core);
+                e.core_s = first ? 0 : k->core;
                 e.t1 = t = e.t0 + d;
                 if (a.kind != PP_W) next[(a.kind != PP_F) * lo->nstages * lo->nmb + pp_sm(lo, a.stage, a.mb)] = t;
             } else if (pp_is_recv(a.kind)) {
@@ -170,6 +172,8 @@ static void test_parts(void)
         one_case(name, "0.05 ticks of the kit's own before every compute", &k, &c, PP_PART_REACTION);
         k = (knobs){.slow_rank = -1, .late_stage = -1, .found = 0.03 * tick};
         one_case(name, "0.03 ticks to take a message that was there already", &k, &c, PP_PART_REACTION);
+        k = (knobs){.slow_rank = -1, .late_stage = -1, .core = 0.04 * tick};
+        one_case(name, "0.04 ticks waiting for a core before every compute", &k, &c, PP_PART_CORES);
         k = (knobs){.slow_rank = 1, .slow_mb = 4, .slow_by = 3 * tick, .late_stage = -1};
         one_case(name, "one compute 3 ticks too long", &k, &c, PP_PART_OVERRUN);
         double scale[16] = {1, 2, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
@@ -201,6 +205,81 @@ static void test_path(void)
         pp_run_free(step);
         pp_sched_free(lo);
     }
+}
+
+/* One event of a hand-made step, times in ms. */
+static void put(pp_run *run, int r, int type, pp_kind kind, int stage, int mb, double t0, double t1, double core)
+{
+    pp_evlist_push(&run->ranks[r], (pp_event){.type = type, .kind = kind, .stage = stage, .mb = mb, .t0 = t0 * 1e-3,
+                                             .t1 = t1 * 1e-3, .core_s = core * 1e-3});
+}
+
+/* Two ranks taking one core in turn, GPipe M=2 (F 1 ms, B 2 ms), made by
+ * hand.  The two forward messages are made while no compute runs and seen
+ * 0.05 and 0.20 ms later (their median, 0.125 ms, is what a message takes
+ * with a core free; the second is late with a core free: all delivery).
+ * Rank 0's B0 gradient, made as rank 1 takes the core for its B1, is seen
+ * 0.50 ms after it is made: 0.125 of it the delivery, 0.375 a wait for the
+ * core to see it on.  Rank 0's F1 and B0 wait 0.75 and 1.5 ms for their
+ * turn. */
+static pp_run *one_core_step(int cores)
+{
+    pp_run *run = NULL;
+    if (pp_run_new(2, 2, &run) != PP_OK) return NULL;
+    put(run, 0, PP_EV_COMPUTE, PP_F, 0, 0, 0, 1, 0);
+    put(run, 0, PP_EV_SEND, PP_SEND_F, 0, 0, 1, 1, 0);
+    put(run, 0, PP_EV_COMPUTE, PP_F, 0, 1, 2.05, 3.05, 0.75);   /* asked at 1.30 */
+    put(run, 0, PP_EV_SEND, PP_SEND_F, 0, 1, 3.05, 3.05, 0);
+    put(run, 0, PP_EV_WAIT, PP_RECV_B, 0, 0, 3.05, 6.75, 0);
+    put(run, 0, PP_EV_COMPUTE, PP_B, 0, 0, 8.25, 10.25, 1.5);   /* asked at 6.75 */
+    put(run, 0, PP_EV_WAIT, PP_RECV_B, 0, 1, 10.25, 10.25, 0);
+    put(run, 0, PP_EV_COMPUTE, PP_B, 0, 1, 10.25, 12.25, 0);
+    put(run, 1, PP_EV_WAIT, PP_RECV_F, 1, 0, 0, 1.05, 0);
+    put(run, 1, PP_EV_COMPUTE, PP_F, 1, 0, 1.05, 2.05, 0);
+    put(run, 1, PP_EV_WAIT, PP_RECV_F, 1, 1, 2.05, 3.25, 0);
+    put(run, 1, PP_EV_COMPUTE, PP_F, 1, 1, 3.25, 4.25, 0);
+    put(run, 1, PP_EV_COMPUTE, PP_B, 1, 0, 4.25, 6.25, 0);
+    put(run, 1, PP_EV_SEND, PP_SEND_B, 1, 0, 6.25, 6.25, 0);
+    put(run, 1, PP_EV_COMPUTE, PP_B, 1, 1, 6.25, 8.25, 0);
+    put(run, 1, PP_EV_SEND, PP_SEND_B, 1, 1, 8.25, 8.25, 0);
+    run->cores = cores;
+    pp_run_summarize(run);
+    return run;
+}
+
+/* The one-core step taken apart with the core known (cores 1) and not
+ * (cores 0).  Known, the 0.375 ms of the late gradient move from messages to
+ * cores, and so do 0.25 of the 0.30 ms rank 0 took before asking for its F1
+ * turn (rank 1 was computing from 1.05): the kit keeps 0.05 ms on the
+ * critical path, the step 12.25 ms instead of 12.20.  On the critical path
+ * (rank 0's B1, B0, rank 1's B0, F1, rank 0's F1, F0) two hops, the
+ * gradient's 0.125 ms and the late forward's whole 0.20 ms. */
+static void test_one_core(void)
+{
+    pp_costs c;
+    pp_costs_default(&c);
+    c.tick_s = 1e-3;
+    pp_sched *lo = lowered("gpipe", 2, 2);
+    pp_run *gated = lo ? one_core_step(1) : NULL, *plain = lo ? one_core_step(0) : NULL;
+    pp_idle x = {0}, y = {0};
+    int ok = gated && plain && pp_idle_breakdown(lo, &c, gated, &x) == PP_OK && x.ok &&
+             pp_idle_breakdown(lo, &c, plain, &y) == PP_OK && y.ok;
+    double mx = x.part[PP_PART_MESSAGES], cx = x.part[PP_PART_CORES], kx = x.part[PP_PART_REACTION],
+           my = y.part[PP_PART_MESSAGES], cy = y.part[PP_PART_CORES], ky = y.part[PP_PART_REACTION];
+    double kit = 12 / 24.4 - 12 / 24.5;   /* 12 ms busy on 2 ranks: the bubble of 12.25 ms less that of 12.20 */
+    CHECK(ok && cy > 0 && cx > cy && mx < my && kx < ky && fabs(mx + cx + kx - my - cy - ky) < 1e-12 &&
+              fabs(kx - kit) < 1e-12 && fabs(parts_sum(&x) - x.measured) < 1e-12 &&
+              fabs(x.replayed - gated->makespan) < 1e-12,
+          "two ranks on one core, GPipe M=2: the waits for the core move from messages (%+.2f -> %+.2f points) and "
+          "kit (%+.2f -> %+.2f, want %+.4f) to cores (%+.2f -> %+.2f), the three together unchanged, the sum exact",
+          100 * my, 100 * mx, 100 * ky, 100 * kx, 100 * kit, 100 * cy, 100 * cx);
+    CHECK(ok && x.hops == 2 && fabs(x.path_msg_s - 0.325e-3) < 1e-12 && fabs(y.path_msg_s - 0.70e-3) < 1e-12 &&
+              fabs(x.delivery_s - 0.2e-3) < 1e-12 && fabs(y.delivery_s - 0.2e-3) < 1e-12,
+          "two ranks on one core: %d hops on the critical path, their deliveries %.3f ms (want 0.325; the core not "
+          "known: %.3f, want 0.700); the median delivery %.3f ms either way (want 0.200)", x.hops, x.path_msg_s * 1e3,
+          y.path_msg_s * 1e3, x.delivery_s * 1e3);
+    pp_run_free(gated), pp_run_free(plain);
+    pp_sched_free(lo);
 }
 
 /* The probe's figure for a message (pp_machine.delivery_s): the mean
@@ -273,6 +352,7 @@ int main(int argc, char **argv)
     test_parts();
     test_path();
     test_waited_mean();
+    test_one_core();
     test_median();
     test_refusals();
     MPI_Finalize();

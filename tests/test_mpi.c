@@ -611,6 +611,15 @@ static void cores_in_turn(pp_grid *g)
                       "and %d waited for a core, each beginning on the mean %.0f us after it was freed (at most 20 ms)",
                       g->P, g->cores, g->cores == 1 ? "" : "s", SPIN_S * 1e3, g->cores, most[1],
                       st == PP_OK ? run->handoffs : 0, st == PP_OK ? run->handoff_s * 1e6 : 0.0);
+            pp_idle x = {0};   /* the waits for a core are a part of their own, and the replay still exact */
+            int parts = !again && st == PP_OK && pp_idle_breakdown(s, &o.costs, run, &x) == PP_OK && x.ok;
+            if (!again)
+                CHECK(parts && run->cores == g->cores && x.part[PP_PART_CORES] > 0 &&
+                          fabs(parts_sum(&x) - x.measured) < 1e-12 && fabs(x.replayed - run->makespan) < 1e-9,
+                      "the same step taken apart: its %d core%s known to the run (%d), the waits for them %+.2f points "
+                      "(cores), the parts add up to the measured %.2f %% and the last replay rebuilds the makespan",
+                      g->cores, g->cores == 1 ? "" : "s", st == PP_OK ? run->cores : -1, 100 * x.part[PP_PART_CORES],
+                      100 * x.measured);
         }
         MPI_Bcast(&again, 1, MPI_INT, 0, MPI_COMM_WORLD);
         turn += again;
@@ -734,9 +743,10 @@ static void delays(pp_grid *g)
         }
         if (g->rank != 0) continue;
         CHECK(ok, "1f1b P=%d M=%d, %s: the %s part is the largest, %+.2f of the %+.2f points over the formula "
-              "(overrun %+.2f, late starts %+.2f, messages %+.2f, kit %+.2f)", P, M, cases[k].what,
+              "(overrun %+.2f, late starts %+.2f, messages %+.2f, cores %+.2f, kit %+.2f)", P, M, cases[k].what,
               pp_part_name(cases[k].part), 100 * x.part[cases[k].part], 100 * excess, 100 * x.part[PP_PART_OVERRUN],
-              100 * x.part[PP_PART_LATE], 100 * x.part[PP_PART_MESSAGES], 100 * x.part[PP_PART_REACTION]);
+              100 * x.part[PP_PART_LATE], 100 * x.part[PP_PART_MESSAGES], 100 * x.part[PP_PART_CORES],
+              100 * x.part[PP_PART_REACTION]);
     }
     pp_sched_free(s);
 }

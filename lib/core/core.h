@@ -122,7 +122,8 @@ pp_status pp_replay_sends(const pp_sched *lo, const pp_costs *c, int rank, doubl
 typedef struct pp_watch pp_watch;
 struct pp_watch {
     void *ctx;
-    void (*start)(void *ctx, double t0);   /* the common start, this rank's clock */
+    void (*start)(void *ctx, double t0, int cores);   /* the common start, this rank's clock; the cores
+                                                         taken in turn (pp_run.cores) */
     pp_status (*poll)(void *ctx, const pp_evlist *mine, const pp_event *open, double now, int waiting);
     int (*hold)(void *ctx);                /* 1: paused, do not start the next compute */
     double (*tick)(void *ctx);             /* seconds per tick now */
@@ -139,12 +140,14 @@ pp_status pp_watchdog_new(MPI_Comm all, MPI_Comm node, int cores, pp_watchdog **
 void pp_watchdog_free(pp_watchdog *w);
 /* The cores of a crowded machine (with the bells, step.h), taken in turn by
  * real computes, first asked first served, a whole compute each: are they
- * gated; ask for one (returns the ask's number); is the core of ask k free
+ * gated, and how many (0: not gated; the gate is only where every rank of
+ * the job runs on the one machine); ask for one (returns the ask's number); is the core of ask k free
  * for it now; sleep until a core is given to this rank, or until `until`;
  * this rank waited for ask k's core and has it now (counts the handoff, from
  * the give to now); give the core back once the compute is done; the
  * handoffs counted so far on this machine (their sum in seconds, and *n). */
 int pp_core_gated(const pp_watchdog *w);
+int pp_core_count(const pp_watchdog *w);
 unsigned long long pp_core_ask(pp_watchdog *w);
 int pp_core_mine(const pp_watchdog *w, unsigned long long k);
 void pp_core_wait(pp_watchdog *w, double until);

@@ -381,6 +381,7 @@ static pp_status take_core(pp_step *step, pp_event *e)
     unsigned long long k = pp_core_ask(step->wd);
     pp_status st = PP_OK;
     int waited = 0;
+    double asked = since_start(step);
     step->holds_core = 1;
     if (!pp_core_mine(step->wd, k)) {
         waited = 1;
@@ -401,6 +402,7 @@ static pp_status take_core(pp_step *step, pp_event *e)
     }
     if (waited) pp_core_got(step->wd, k);
     e->t0 = step->open.t0 = since_start(step);
+    e->core_s = waited ? e->t0 - asked : 0;
     return st;
 }
 
@@ -615,6 +617,7 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *lo, const pp_exec_opts 
     if (o->link.gbps > 0) step.waiter.link = &o->link;
     step.waiter.send = post_held, step.waiter.step = &step;
     if (o->device) o->device->step(o->device->ctx);
+    step.cores = o->work && gate_applies(&step) ? pp_core_count(g->wd) : 0;   /* real computes only */
     long long handoffs_before;   /* the gate's handoffs on this machine, for this step's */
     double handoff_before = pp_core_handoffs(g->wd, &handoffs_before);
     if ((st = pp_step_warm_up(&step)) != PP_OK || (st = pp_step_prepare(&step)) != PP_OK ||
@@ -636,6 +639,7 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *lo, const pp_exec_opts 
         double sum = pp_core_handoffs(g->wd, &n);
         (*out)->handoffs = (int)(n - handoffs_before);
         (*out)->handoff_s = n > handoffs_before ? (sum - handoff_before) / (double)(n - handoffs_before) : 0;
+        (*out)->cores = step.cores;
     }
     pp_watchdog_at(&step, PP_AT_END, -1);
 done:

@@ -1,5 +1,5 @@
 /* idle.c -- where the idle time goes (pp_idle.h): the measured step read
- * back action by action, then replayed five times, each replay taking one
+ * back action by action, then replayed six times, each replay taking one
  * more thing from the measurement, so that each part is the bubble one
  * replay adds to the one before and the parts add up exactly.
  *
@@ -28,8 +28,14 @@ static const double WAITED_S = 5e-6;
 typedef struct {
     double begin, end;   /* measured, seconds since the start */
     double dur;          /* a compute's duration */
+    double from;         /* when the action before it ended (its gap's start) */
     double gap;          /* the kit's own time before it, beyond what it waited for */
+    double core;         /* of that gap, the time its rank waited for a core: a compute's turn,
+                            and any while every core was computing */
+    int found;           /* a receive whose message was there: its whole time is in gap */
     double delay;        /* a receive: its message's delivery from the producing compute's end */
+    double core_delay;   /* of that delivery, what its rank waited for a core to see it on (then
+                            not in delay) */
     int seen;            /* its event was found */
     int ev;              /* which event of its row it is (-1: none) */
 } act;
@@ -47,13 +53,17 @@ typedef struct {
     int nmsg;
     double waited_mean;  /* the mean delivery of the messages a receive was there before
                             (each at most TAIL_CAP medians) */
+    int cores;           /* the cores the ranks took in turn (pp_run.cores; 0: none) */
+    double *full;        /* [2 x nfull] the spans during which every core was computing */
+    int nfull;
+    double *free_d;      /* the deliveries of those made while a core was free (cores > 0) */
 } trace;
 
 /* waited_mean counts a delivery as at most this many times the median. */
 static const double TAIL_CAP = 4.0;
 
 /* What a replay takes from the measurement. */
-enum { USE_STAGE = 1, USE_DUR = 2, USE_START = 4, USE_DELAY = 8, USE_GAP = 16 };
+enum { USE_STAGE = 1, USE_DUR = 2, USE_START = 4, USE_DELAY = 8, USE_CORE = 16, USE_GAP = 32 };
 
 typedef struct {
     double makespan, busy;
@@ -63,7 +73,7 @@ typedef struct {
 
 const char *pp_part_name(pp_part p)
 {
-    static const char *names[PP_NPARTS] = {"schedule", "imbalance", "overrun", "late starts", "messages", "kit"};
+    static const char *names[PP_NPARTS] = {"schedule", "imbalance", "overrun", "late starts", "messages", "cores", "kit"};
     return p >= 0 && p < PP_NPARTS ? names[p] : "?";
 }
 
@@ -114,7 +124,7 @@ static int read_row(trace *tr, const pp_evlist *row, int r, int so_far, char *wh
         }
         if (i < 0) return snprintf(why, n, "rank %d ran an action its list does not hold", r), 0;
         tr->a[r][i] = (act){.begin = e->t0, .end = e->type == PP_EV_SEND ? e->t0 : e->t1, .seen = 1, .ev = k};
-        if (e->type == PP_EV_COMPUTE) tr->a[r][i].dur = e->t1 - e->t0;
+        if (e->type == PP_EV_COMPUTE) tr->a[r][i].dur = e->t1 - e->t0, tr->a[r][i].core = e->core_s;
         from = i + 1;
     }
     double prev = -1;
@@ -130,8 +140,8 @@ static int read_row(trace *tr, const pp_evlist *row, int r, int so_far, char *wh
         if (!x->seen && pp_kind_is_compute(a.kind))
             return snprintf(why, n, "the step did not run whole (rank %d)", r), 0;
         if (!x->seen) x->begin = x->end = prev < 0 ? 0 : prev;   /* a replayed run keeps no empty waits */
-        if (prev < 0) tr->start[r] = x->begin;
-        else x->gap = x->begin - prev;
+        if (prev < 0) tr->start[r] = x->from = x->begin;
+        else x->gap = x->begin - prev, x->from = prev;
         prev = x->end;
         if (makes_message(a.kind)) {
             int slot = made_slot(lo, a.kind != PP_F, a.stage, a.mb);
@@ -142,6 +152,61 @@ static int read_row(trace *tr, const pp_evlist *row, int r, int so_far, char *wh
     return 1;
 }
 
+/* One end of a compute: +1 at its begin, -1 at its end. */
+typedef struct { double t; int d; } edge;
+
+static int by_time(const void *a, const void *b)
+{
+    const edge *x = a, *y = b;
+    return x->t < y->t ? -1 : x->t > y->t ? 1 : x->d - y->d;   /* an end before a begin at the same time */
+}
+
+/* With the cores taken in turn: the spans during which every core was
+ * computing, in time order (a rank not computing then could not run at
+ * all, unless the system took a core from a compute for it). */
+static pp_status full_spans(trace *tr)
+{
+    const pp_sched *lo = tr->lo;
+    int n = 0;
+    for (int r = 0; r < lo->nranks; r++) n += tr->n[r];
+    edge *e = malloc((size_t)(2 * n + 1) * sizeof *e);
+    tr->full = malloc((size_t)(2 * n + 2) * sizeof *tr->full);
+    if (!e || !tr->full) return free(e), PP_ENOMEM;
+    int k = 0;
+    for (int r = 0; r < lo->nranks; r++)
+        for (int i = 0; i < tr->n[r]; i++)
+            if (tr->a[r][i].seen && pp_kind_is_compute(lo->acts[r][i].kind))
+                e[k++] = (edge){tr->a[r][i].begin, 1}, e[k++] = (edge){tr->a[r][i].end, -1};
+    qsort(e, (size_t)k, sizeof *e, by_time);
+    tr->nfull = 0;
+    for (int j = 0, on = 0; j < k && tr->cores > 0; j++) {
+        on += e[j].d;
+        if (e[j].d > 0 && on == tr->cores) tr->full[2 * tr->nfull] = e[j].t;
+        if (e[j].d < 0 && on == tr->cores - 1) tr->full[2 * tr->nfull++ + 1] = e[j].t;
+    }
+    free(e);
+    return PP_OK;
+}
+
+/* How long of [a, b] every core was computing. */
+static double full_within(const trace *tr, double a, double b)
+{
+    double sum = 0;
+    for (int k = 0; k < tr->nfull && tr->full[2 * k] < b; k++) {
+        double lo = tr->full[2 * k] > a ? tr->full[2 * k] : a, hi = tr->full[2 * k + 1] < b ? tr->full[2 * k + 1] : b;
+        if (hi > lo) sum += hi - lo;
+    }
+    return sum;
+}
+
+/* Was every core computing at time t? */
+static int full_at(const trace *tr, double t)
+{
+    for (int k = 0; k < tr->nfull && tr->full[2 * k] <= t; k++)
+        if (t < tr->full[2 * k + 1]) return 1;
+    return 0;
+}
+
 /* Each message's delivery, from the end of the compute that made it (a
  * send held back counts in it).  A receive that began before the message
  * was made and then waited saw it arrive when it returned: those give the
@@ -149,12 +214,16 @@ static int read_row(trace *tr, const pp_evlist *row, int r, int so_far, char *wh
  * message's send was posted plus the median; if it began later the message
  * was there or nearly, and the time the receive took is the kit's own (a
  * rendezvous, a wake-up): the message's delivery is then the median, or
- * less if the receive began sooner. */
+ * less if the receive began sooner.
+ * Where the ranks took the cores in turn, a message waited for that was
+ * seen later than those made while a core was free (their median) waited,
+ * for the time every core was computing after that median, for a core to
+ * be seen on: that time is its core_delay. */
 static void read_messages(trace *tr)
 {
     const pp_sched *lo = tr->lo;
-    int pure = 0;
-    double median = 0;   /* of the pure deliveries (pass 0) */
+    int pure = 0, nfree = 0;
+    double median = 0, free_median = 0;   /* of the pure deliveries (pass 0) */
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) tr->nmsg = 0;
         for (int r = 0; r < lo->nranks; r++)
@@ -167,26 +236,49 @@ static void read_messages(trace *tr)
                 double posted = tr->posted[slot] > made ? tr->posted[slot] : made;
                 int waited = x->end - x->begin > WAITED_S;
                 if (pass == 0) {
-                    if (waited && x->begin <= made) tr->delays[pure++] = x->end - made;
+                    if (waited && x->begin <= made) {
+                        tr->delays[pure++] = x->end - made;
+                        if (tr->cores > 0 && !full_at(tr, made)) tr->free_d[nfree++] = x->end - made;
+                    }
                     continue;
                 }
                 if (waited && x->begin < posted + median) {
                     x->delay = x->end - made;
+                    if (nfree > 0 && x->delay > free_median)
+                        x->core_delay = full_within(tr, made + free_median, x->end), x->delay -= x->core_delay;
                 } else {   /* all of its time is the kit's own */
                     double by = made + median < x->begin ? made + median : x->begin;
                     x->delay = by - made;   /* below 0 only by clock error: kept, so the last replay stays exact */
                     x->gap += x->end - x->begin;
+                    x->found = 1;
                 }
-                tr->delays[tr->nmsg++] = x->delay;
+                tr->delays[tr->nmsg++] = x->delay + x->core_delay;
             }
         if (pass == 0) {   /* the mean, each at most TAIL_CAP medians: a short step holds few messages,
                               and one held up by a rare stall would weigh far more than in a long one */
             median = pure ? pp_median(tr->delays, pure) : 0;
+            free_median = nfree ? pp_median(tr->free_d, nfree) : 0;
             double sum = 0, cap = TAIL_CAP * median;
             for (int k = 0; k < pure; k++) sum += tr->delays[k] < cap ? tr->delays[k] : cap;
             tr->waited_mean = pure ? sum / pure : 0;
         }
     }
+}
+
+/* With the cores taken in turn, each action's gap in two: the time its rank
+ * waited for a core (a compute's turn, from its ask to its start, and any
+ * other part of the gap while every core was computing) and the kit's own. */
+static void split_gaps(trace *tr)
+{
+    const pp_sched *lo = tr->lo;
+    for (int r = 0; r < lo->nranks; r++)
+        for (int i = 0; i < tr->n[r]; i++) {
+            act *x = &tr->a[r][i];
+            if (!x->seen || x->gap <= 0) continue;
+            double until = x->found ? x->end : x->begin - x->core;   /* x->core: the compute's turn, from its event */
+            x->core += tr->cores > 0 ? full_within(tr, x->from, until) : 0;
+            if (x->core > x->gap) x->core = x->gap;   /* clock error only */
+        }
 }
 
 /* One replay: every rank's list with `use` taken from the measurement and
@@ -209,11 +301,12 @@ static pp_status replay(const trace *tr, int use, replayed *out)
                 int i = pc[r];
                 pp_action a = lo->acts[r][i];
                 const act *x = &tr->a[r][i];
-                double gap = use & USE_GAP ? x->gap : 0, at = t[r] + gap, msg = 0;
+                double gap = use & USE_GAP ? x->gap : use & USE_CORE ? x->core : 0, at = t[r] + gap, msg = 0;   /* gap holds core */
                 if (pp_is_recv(a.kind)) {
                     double from = made[producer_slot(lo, a)];
                     if (from < 0) break;   /* the compute that makes it has not run yet */
-                    msg = from + (use & USE_DELAY ? x->delay : pp_cost_s(c, a.kind, a.stage, NULL));
+                    double core = use & USE_CORE ? x->core_delay : 0;
+                    msg = from + (use & USE_DELAY ? x->delay + core : pp_cost_s(c, a.kind, a.stage, NULL));
                     if (out->by_msg) out->by_msg[r][i] = msg > at;
                     if (msg > at) at = msg;
                 } else if (pp_kind_is_compute(a.kind)) {
@@ -317,7 +410,7 @@ static void parts_of(const double *b, int so_far, pp_idle *out)
     double ref = out->formula >= 0 ? out->formula : b[0];
     out->part[PP_PART_SCHEDULE] = b[0] - ref;
     for (int k = 1; k < PP_PART_REACTION; k++) out->part[k] = b[k] - b[k - 1];
-    out->part[PP_PART_REACTION] = out->measured - b[PP_PART_MESSAGES];
+    out->part[PP_PART_REACTION] = out->measured - b[PP_PART_REACTION - 1];
 }
 
 /* Why a run cannot be taken apart, or NULL. */
@@ -357,7 +450,9 @@ static pp_status take_apart(const pp_sched *lo, const pp_costs *nominal, const p
     tr.prod_r = malloc((size_t)n * sizeof *tr.prod_r), tr.prod_i = malloc((size_t)n * sizeof *tr.prod_i);
     tr.posted = malloc((size_t)n * sizeof *tr.posted);
     tr.delays = malloc((size_t)(total > 0 ? total : 1) * sizeof *tr.delays);
-    pp_status st = tr.start && tr.n && tr.prod_r && tr.prod_i && tr.posted && tr.delays
+    tr.free_d = malloc((size_t)(total > 0 ? total : 1) * sizeof *tr.free_d);
+    tr.cores = m->cores;
+    pp_status st = tr.start && tr.n && tr.prod_r && tr.prod_i && tr.posted && tr.delays && tr.free_d
                        ? tables(lo, &tr.a, &full.end, &full.by_msg)
                        : PP_ENOMEM;
     int ok = st == PP_OK;
@@ -366,14 +461,16 @@ static pp_status take_apart(const pp_sched *lo, const pp_costs *nominal, const p
 
     if (ok && !producers_known(&tr))   /* so far: a receive's message is not yet recorded as made */
         ok = 0, snprintf(out->why, sizeof out->why, "a message not recorded yet");
-    if (ok) read_messages(&tr);
+    if (ok) st = full_spans(&tr), ok = st == PP_OK;
+    if (ok) read_messages(&tr), split_gaps(&tr);
     tr.nominal = nominal;
     pp_costs_flat(nominal, lo->nstages, &tr.flat);
 
     /* The replays, each taking one more measured thing than the one before. */
     static const int steps[PP_NPARTS] = {0, USE_STAGE, USE_STAGE | USE_DUR, USE_STAGE | USE_DUR | USE_START,
                                          USE_STAGE | USE_DUR | USE_START | USE_DELAY,
-                                         USE_STAGE | USE_DUR | USE_START | USE_DELAY | USE_GAP};
+                                         USE_STAGE | USE_DUR | USE_START | USE_DELAY | USE_CORE,
+                                         USE_STAGE | USE_DUR | USE_START | USE_DELAY | USE_CORE | USE_GAP};
     double b[PP_NPARTS];
     for (int k = 0; ok && st == PP_OK && k < PP_NPARTS; k++) {
         replayed x = k == PP_NPARTS - 1 ? full : (replayed){0};
@@ -390,7 +487,7 @@ static pp_status take_apart(const pp_sched *lo, const pp_costs *nominal, const p
     }
     if (ok && st == PP_ESCHED) snprintf(out->why, sizeof out->why, "the step could not be replayed");
     tables_free(P, tr.a, full.end, full.by_msg);
-    free(tr.start), free(tr.n), free(tr.prod_r), free(tr.prod_i), free(tr.posted), free(tr.delays);
+    free(tr.start), free(tr.n), free(tr.prod_r), free(tr.prod_i), free(tr.posted), free(tr.delays), free(tr.free_d), free(tr.full);
     return st == PP_ESCHED ? PP_OK : st;
 }
 

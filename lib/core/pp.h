@@ -218,6 +218,8 @@ typedef struct {
                        (B or W) has not run, one per stage and micro-batch */
     double t0, t1;  /* seconds since the step started, on rank 0's clock */
     long bytes;     /* message size for WAIT and SEND events */
+    double core_s;  /* a real compute with more ranks than cores: how long it waited for its turn on
+                       a core before t0 (exec.c's gate; 0 else) */
 } pp_event;
 
 typedef struct { pp_event *ev; int n, cap; } pp_evlist;   /* one row's events, in order */
@@ -236,6 +238,7 @@ typedef struct {
     int handoffs;         /* real compute with more ranks than cores: computes that waited for a
                              core (exec.c's gate), and */
     double handoff_s;     /* the mean time from a core's release to the start of such a compute */
+    int cores;            /* the cores every rank took in turn (the one machine's), or 0: not so */
     int refs;             /* owners: pp_run_free() drops one, the last frees */
 } pp_run;
 

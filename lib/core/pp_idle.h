@@ -10,9 +10,13 @@
  *   late       each rank's first action when it really began;
  *   messages   each message's delivery, from the end of the compute that made
  *              it to when its receiver saw it (a late send counts here);
+ *   cores      with more ranks than cores, real computes taking the cores
+ *              in turn (exec.c's gate): each compute's wait for its turn,
+ *              and a message's delivery beyond what those made while a core
+ *              was free took, where every core was computing then (its
+ *              receiver waited for a core to see it on);
  *   kit        the rest: the kit's own time between one action's end (or a
- *              message's arrival) and the next action's start (with more
- *              ranks than cores, a rank waiting there for its core too).
+ *              message's arrival) and the next action's start.
  * The last replay, with every one of them, gives back the measured step.
  */
 #ifndef PP_IDLE_H
@@ -21,7 +25,7 @@
 #include "pp.h"
 
 typedef enum { PP_PART_SCHEDULE, PP_PART_IMBALANCE, PP_PART_OVERRUN, PP_PART_LATE, PP_PART_MESSAGES,
-               PP_PART_REACTION, PP_NPARTS } pp_part;
+               PP_PART_CORES, PP_PART_REACTION, PP_NPARTS } pp_part;
 
 typedef struct {
     int ok;              /* 0: no breakdown for this run, `why` says why */
@@ -34,9 +38,10 @@ typedef struct {
     double replayed;     /* the last replay's makespan (s): the measured one, rebuilt */
     int hops;            /* messages on the critical path */
     int path;            /* computes on the critical path */
-    double path_msg_s;   /* their deliveries, summed (s; each at most its receiver's wait) */
+    double path_msg_s;   /* their deliveries, summed (s; each at most its receiver's wait; the
+                            part of one counted in cores left out) */
     int messages;        /* messages in the step */
-    double delivery_s;   /* their median delivery (s) */
+    double delivery_s;   /* their median delivery (s; whole, the part in cores too) */
     double waited_mean_s; /* the mean delivery of those a receive was waiting for before they were
                              made (s), each capped at a few medians (idle.c): what a message costs on
                              the critical path, its tail included but not a rare stall */

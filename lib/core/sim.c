@@ -93,7 +93,7 @@ static int take(const pp_sched *s, const pp_costs *c, replay_state *st, int r, i
     int k = pp_sm(s, a.stage, a.mb), S = s->nstages;
     double t0 = start_of(c, a, *t), ready = *t;
     double done = end >= 0 ? end : t0 + pp_cost_took_s(c, s, a);
-    pp_event ev = {PP_EV_COMPUTE, a.kind, a.stage, a.mb, 0, 0, 0, 0};
+    pp_event ev = {.type = PP_EV_COMPUTE, .kind = a.kind, .stage = a.stage, .mb = a.mb};
 
     switch (a.kind) {
     case PP_F:
@@ -365,7 +365,7 @@ pp_status pp_simulate(const pp_sched *lo, const pp_costs *c, pp_run **out)
         double end = 0;
         for (int i = 0; i < (*out)->ranks[r].n; i++)
             if ((*out)->ranks[r].ev[i].t1 > end) end = (*out)->ranks[r].ev[i].t1;
-        pp_event e = {PP_EV_ALLREDUCE, PP_IDLE, -1, -1, 0, end, end + sum, 0};
+        pp_event e = {.type = PP_EV_ALLREDUCE, .kind = PP_IDLE, .stage = -1, .mb = -1, .t0 = end, .t1 = end + sum};
         st = pp_evlist_push(&(*out)->ranks[r], e);
     }
     if (st == PP_OK && sum > 0) pp_run_summarize(*out);

@@ -294,6 +294,11 @@ int pp_core_gated(const pp_watchdog *w)
     return pp_bell_ready(w);
 }
 
+int pp_core_count(const pp_watchdog *w)
+{
+    return pp_core_gated(w) ? w->cores : 0;
+}
+
 unsigned long long pp_core_ask(pp_watchdog *w)
 {
     unsigned long long k = atomic_fetch_add(&w->gate->asked, 1ull);

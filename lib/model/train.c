@@ -90,8 +90,8 @@ static void message_out(pp_trainer *tr, int dir, int s, int m)
  * the compute that ran it). */
 static pp_status span(pp_trainer *tr, double t0, long bytes, int end_of_step)
 {
-    pp_event e = {PP_EV_ALLREDUCE, end_of_step ? PP_IDLE : tr->cur.kind, tr->cur.stage, end_of_step ? -1 : tr->cur.mb,
-                  0, t0, pp_now(), bytes};
+    pp_event e = {.type = PP_EV_ALLREDUCE, .kind = end_of_step ? PP_IDLE : tr->cur.kind, .stage = tr->cur.stage,
+                  .mb = end_of_step ? -1 : tr->cur.mb, .t0 = t0, .t1 = pp_now(), .bytes = bytes};
     return tr->step_now ? pp_step_record(tr->step_now, e) : PP_OK;   /* outside a step: nothing to record */
 }
 

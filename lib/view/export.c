@@ -109,7 +109,7 @@ pp_status pp_export_open(const char *trace, const char *events, const char *svg,
         return PP_EIO;
     }
     if (x->f[0]) fprintf(x->f[0], "{\"displayTimeUnit\": \"ms\", \"traceEvents\": [\n");
-    if (x->f[1]) fprintf(x->f[1], "run,schedule,M,rank,type,kind,stage,mb,t0_us,t1_us,bytes,inflight,critical\n");
+    if (x->f[1]) fprintf(x->f[1], "run,schedule,M,rank,type,kind,stage,mb,t0_us,t1_us,bytes,inflight,critical,core_wait_us\n");
     *out = x;
     return PP_OK;
 }
@@ -169,9 +169,9 @@ static void csv_run(pp_export *x, const pp_run *r, const pp_sched *s, const pp_c
             const pp_event *e = &r->ranks[p].ev[i];
             char name[32];
             event_name(e, name, sizeof name);
-            fprintf(x->f[1], "%d,%s,%d,%d,%s,%s,%d,%d,%.3f,%.3f,%ld,%d,%d\n", x->runs, s->name, s->nmb, p,
+            fprintf(x->f[1], "%d,%s,%d,%d,%s,%s,%d,%d,%.3f,%.3f,%ld,%d,%d,%.3f\n", x->runs, s->name, s->nmb, p,
                     TYPE[e->type], name, e->stage, e->mb, e->t0 * 1e6, e->t1 * 1e6, e->bytes, e->inflight,
-                    ok && on[p][i]);
+                    ok && on[p][i], e->core_s * 1e6);
         }
     for (int p = 0; on && p < r->nrows; p++) free(on[p]);
     free(on);
@@ -251,9 +251,9 @@ static void svg_finish(pp_export *x)
     for (size_t n; (n = fread(buf, 1, sizeof buf, x->svg_body)) > 0;) fwrite(buf, 1, n, f);
     const char *names[] = {"forward F", "backward B", "backward for input I", "backward for weights W",
                            "waiting for a message", "message on its way"};
-    pp_event samples[6] = {{PP_EV_COMPUTE, PP_F, 0, 0, 0, 0, 0, 0}, {PP_EV_COMPUTE, PP_B, 0, 0, 0, 0, 0, 0},
-                           {PP_EV_COMPUTE, PP_I, 0, 0, 0, 0, 0, 0}, {PP_EV_COMPUTE, PP_W, 0, 0, 0, 0, 0, 0},
-                           {PP_EV_WAIT, PP_RECV_F, 0, 0, 0, 0, 0, 0}, {PP_EV_SEND, PP_SEND_F, 0, 0, 0, 0, 0, 0}};
+    pp_event samples[6] = {{.type = PP_EV_COMPUTE, .kind = PP_F}, {.type = PP_EV_COMPUTE, .kind = PP_B},
+                           {.type = PP_EV_COMPUTE, .kind = PP_I}, {.type = PP_EV_COMPUTE, .kind = PP_W},
+                           {.type = PP_EV_WAIT, .kind = PP_RECV_F}, {.type = PP_EV_SEND, .kind = PP_SEND_F}};
     for (int k = 0, lx = 8; k < 6; k++) {
         if (!x->shown[k]) continue;
         fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"12\" fill=\"%s\"/>\n", lx, legend + 4,
@@ -262,7 +262,7 @@ static void svg_finish(pp_export *x)
         lx += 175;
     }
     if (x->grid) {   /* a second line: the grid's collectives */
-        pp_event ar = {PP_EV_ALLREDUCE, PP_F, 0, 0, 0, 0, 0, 0};
+        pp_event ar = {.type = PP_EV_ALLREDUCE, .kind = PP_F};
         fprintf(f, "<rect x=\"8\" y=\"%d\" width=\"14\" height=\"12\" fill=\"%s\"/>\n", legend + 22, svg_fill(&ar));
         fprintf(f, "<text x=\"26\" y=\"%d\" font-size=\"11\">all-reduce or all-gather (tensor-parallel group, "
                    "or the replicas' gradient sum)</text>\n", legend + 32);

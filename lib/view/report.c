@@ -198,8 +198,10 @@ void pp_report_parts(FILE *f, const pp_sched *s, const pp_run *m, const pp_costs
     if (x.formula >= 0) fprintf(f, "    formula %.2f + schedule %+.2f", 100 * x.formula, pt[PP_PART_SCHEDULE]);
     else fprintf(f, "    schedule %.2f (replayed: no formula)", 100 * x.base);
     fprintf(f, " + imbalance %+.2f + overrun %+.2f\n", pt[PP_PART_IMBALANCE], pt[PP_PART_OVERRUN]);
-    fprintf(f, "    + late starts %+.2f + messages %+.2f + kit %+.2f = measured %.2f %%\n", pt[PP_PART_LATE],
-            pt[PP_PART_MESSAGES], pt[PP_PART_REACTION], 100 * x.measured);
+    fprintf(f, "    + late starts %+.2f + messages %+.2f", pt[PP_PART_LATE], pt[PP_PART_MESSAGES]);
+    if (pt[PP_PART_CORES] != 0)   /* only where computes waited for their turn on a core */
+        fprintf(f, " + cores %+.2f\n   ", pt[PP_PART_CORES]);
+    fprintf(f, " + kit %+.2f = measured %.2f %%\n", pt[PP_PART_REACTION], 100 * x.measured);
     fprintf(f, "  critical path: %d computes and %d message hops (%.2f ms on their way);\n", x.path, x.hops,
             x.path_msg_s * 1e3);
     if (x.messages > 0)
