@@ -112,8 +112,8 @@ echo
 echo "Real compute: prediction for this machine against measured (mean and worst of $RUNS runs)"
 echo "demo 02: width 256, hidden 1024, 8 blocks, batch 256 (2048 with more ranks than cores); the median of"
 echo "steps 2 to 8 (predicted: 3 to 8); $(nproc) cores"
-printf '%3s  %-11s %4s  %9s %9s %9s %7s %8s  %-19s  %s\n' P schedule M formula "this mach" measured spread delivery "diff" \
-    "target 0.5"
+printf '%3s  %-11s %4s  %9s %9s %9s %7s %8s %6s  %-19s  %s\n' P schedule M formula "this mach" measured spread delivery \
+    cores "diff" "target 0.5"
 for P in 2 4; do
     batch=256
     [ "$P" -gt "$(nproc)" ] && batch=2048
@@ -127,11 +127,13 @@ for P in 2 4; do
               if (!(k in w) || (d < 0 ? -d : d) > (w[k] < 0 ? -w[k] : w[k])) w[k] = d; name = $1; P = $2
               if (!(k in lo) || 100 * $7 < lo[k]) lo[k] = 100 * $7
               if (!(k in hi) || 100 * $7 > hi[k]) hi[k] = 100 * $7
-              if ($20 > 0) { dl[k] += $20; nd[k]++ } }
+              if ($20 > 0) { dl[k] += $20; nd[k]++ }
+              c[k] += 100 * $21 }
             END { for (k in n) { mean = s[k] / n[k]
-                      printf "%3d  %-11s %4d  %7.2f %% %7.2f %% %7.2f %% %7.2f %8s  %+5.2f (worst %+5.2f)  %s\n", P, name, k,
-                             f[k], h[k] / n[k], m[k] / n[k], hi[k] - lo[k], nd[k] ? sprintf("%.0f us", dl[k] / nd[k]) : "-",
-                             mean, w[k], (mean <= 0.5 && mean >= -0.5) ? "met" : "missed" } }' |
+                      printf "%3d  %-11s %4d  %7.2f %% %7.2f %% %7.2f %% %7.2f %8s %+6.2f  %+5.2f (worst %+5.2f)  %s\n", P, name,
+                             k, f[k], h[k] / n[k], m[k] / n[k], hi[k] - lo[k],
+                             nd[k] ? sprintf("%.0f us", dl[k] / nd[k]) : "-", c[k] / n[k], mean, w[k],
+                             (mean <= 0.5 && mean >= -0.5) ? "met" : "missed" } }' |
                 sort -k3n
     done
 done
@@ -142,7 +144,8 @@ echo "for took on the mean (with more ranks than cores: the cores taken in turn,
 echo "one starting the step before's mean handoff after the core's release, and a message as long as the"
 echo "median of those made while a core was free); spread: the largest measured"
 echo "bubble of the runs minus the smallest, in points (the run-to-run noise the target sits in); delivery:"
-echo "the median delivery of a message (the machine's floor)"
+echo "the median delivery of a message (the machine's floor); cores: the measured bubble's part that ranks"
+echo "spent waiting for a core (points of the step, 0 with a core for every rank)"
 
 # Many ranks on few cores: P = 16 and 32, M = 32, 10 ms ticks, 1F1B.
 echo
