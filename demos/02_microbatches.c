@@ -110,7 +110,8 @@ static void parts_table(const pp_demo *d, const pp_idle *parts, int n, int from_
                          "count)";
     char line[600], parts_legend[400];
     snprintf(parts_legend, sizeof parts_legend, legend,
-             cores ? "cores: ranks waiting for a core, to compute or to see a message; " : "");
+             cores ? "cores: ranks idle while no core was free (waiting for their turn, to see a message, or between "
+                     "actions); " : "");
     snprintf(line, sizeof line, "sched: %s; %s",
              from_file ? "0 (no formula to set the schedule against)"
                        : "the schedule with every stage at the mean cost, against the formula (computed)", parts_legend);

@@ -107,6 +107,8 @@ try "a message seen late for want of a core counted whole as delivery" fail \
     's|x->core_delay = full_within(tr, made + free_median, x->end), x->delay -= x->core_delay;|;|'
 try "a message's wait for a core counted from its making, not from a free core's delivery" fail \
     's|full_within(tr, made + free_median, x->end)|full_within(tr, made, x->end)|'
+try "a rank's first compute's wait for a core counted in cores as well as in its late start" fail \
+    's|                x->core = 0;|                ;|'
 try "the kit's own time while every core computes left in kit" fail \
     's|x->core += tr->cores > 0 ? full_within(tr, x->from, until) : 0;|x->core += 0;|'
 try "the stages' own costs in the schedule's replay" fail \

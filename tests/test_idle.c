@@ -207,11 +207,14 @@ static void test_path(void)
     }
 }
 
-/* One event of a hand-made step, times in ms. */
+/* One event of a hand-made step, times in ms, all but rank 1's first
+ * later by `shift` ms. */
+static double shift;
 static void put(pp_run *run, int r, int type, pp_kind kind, int stage, int mb, double t0, double t1, double core)
 {
-    pp_evlist_push(&run->ranks[r], (pp_event){.type = type, .kind = kind, .stage = stage, .mb = mb, .t0 = t0 * 1e-3,
-                                             .t1 = t1 * 1e-3, .core_s = core * 1e-3});
+    double by = r == 1 && run->ranks[1].n == 0 ? 0 : shift;
+    pp_evlist_push(&run->ranks[r], (pp_event){.type = type, .kind = kind, .stage = stage, .mb = mb,
+                                             .t0 = (t0 + by) * 1e-3, .t1 = (t1 + shift) * 1e-3, .core_s = core * 1e-3});
 }
 
 /* Two ranks taking one core in turn, GPipe M=2 (F 1 ms, B 2 ms), made by
@@ -226,7 +229,7 @@ static pp_run *one_core_step(int cores)
 {
     pp_run *run = NULL;
     if (pp_run_new(2, 2, &run) != PP_OK) return NULL;
-    put(run, 0, PP_EV_COMPUTE, PP_F, 0, 0, 0, 1, 0);
+    put(run, 0, PP_EV_COMPUTE, PP_F, 0, 0, 0, 1, shift);   /* with a shift, it waited for the core that long */
     put(run, 0, PP_EV_SEND, PP_SEND_F, 0, 0, 1, 1, 0);
     put(run, 0, PP_EV_COMPUTE, PP_F, 0, 1, 2.05, 3.05, 0.75);   /* asked at 1.30 */
     put(run, 0, PP_EV_SEND, PP_SEND_F, 0, 1, 3.05, 3.05, 0);
@@ -279,6 +282,19 @@ static void test_one_core(void)
           "known: %.3f, want 0.700); the median delivery %.3f ms either way (want 0.200)", x.hops, x.path_msg_s * 1e3,
           y.path_msg_s * 1e3, x.delivery_s * 1e3);
     pp_run_free(gated), pp_run_free(plain);
+    /* Rank 0 waited 0.5 ms for the core before its first compute: a late
+     * start (its first action), not a wait for a core in the step; the kit
+     * keeps its 0.05 ms, the step now 12.75 ms. */
+    shift = 0.5;
+    gated = lo ? one_core_step(1) : NULL;
+    shift = 0;
+    ok = gated && pp_idle_breakdown(lo, &c, gated, &x) == PP_OK && x.ok;
+    kit = 12 / 25.4 - 12 / 25.5;
+    CHECK(ok && fabs(x.part[PP_PART_REACTION] - kit) < 1e-12 && x.part[PP_PART_LATE] > 0 &&
+              fabs(parts_sum(&x) - x.measured) < 1e-12 && fabs(x.replayed - gated->makespan) < 1e-12,
+          "the same with rank 0's first compute waiting 0.5 ms for the core: a late start (%+.2f points), kit still "
+          "%+.4f (want %+.4f)", 100 * x.part[PP_PART_LATE], 100 * x.part[PP_PART_REACTION], 100 * kit);
+    pp_run_free(gated);
     pp_sched_free(lo);
 }
 

@@ -274,7 +274,10 @@ static void split_gaps(trace *tr)
     for (int r = 0; r < lo->nranks; r++)
         for (int i = 0; i < tr->n[r]; i++) {
             act *x = &tr->a[r][i];
-            if (!x->seen || x->gap <= 0) continue;
+            if (!x->seen || x->gap <= 0) {   /* a rank's first action: a late start, not a wait here */
+                x->core = 0;
+                continue;
+            }
             double until = x->found ? x->end : x->begin - x->core;   /* x->core: the compute's turn, from its event */
             x->core += tr->cores > 0 ? full_within(tr, x->from, until) : 0;
             if (x->core > x->gap) x->core = x->gap;   /* clock error only */

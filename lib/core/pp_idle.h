@@ -11,12 +11,19 @@
  *   messages   each message's delivery, from the end of the compute that made
  *              it to when its receiver saw it (a late send counts here);
  *   cores      with more ranks than cores, real computes taking the cores
- *              in turn (exec.c's gate): each compute's wait for its turn,
- *              and a message's delivery beyond what those made while a core
- *              was free took, where every core was computing then (its
- *              receiver waited for a core to see it on);
+ *              in turn (exec.c's gate): the time ranks sat idle while no
+ *              core was free: each compute's wait for its turn (not a
+ *              rank's first: that is a late start), the kit's own time
+ *              between actions while every core was computing, and a
+ *              message's delivery beyond what those made while a core was
+ *              free took, while every core was computing (its receiver could
+ *              not run to see it).  At most what the crowding cost: a large
+ *              message also waits for its sender's compute to end, with a
+ *              core for every rank too;
  *   kit        the rest: the kit's own time between one action's end (or a
- *              message's arrival) and the next action's start.
+ *              message's arrival) and the next action's start (with more
+ *              ranks than cores and no turns, as in timed mode, a rank
+ *              waiting there for a core too).
  * The last replay, with every one of them, gives back the measured step.
  */
 #ifndef PP_IDLE_H

@@ -74,11 +74,10 @@ void pp_view_add(pp_view *v, int rank, const pp_event *e, int n, const pp_event 
     pthread_mutex_unlock(&v->mu);
 }
 
-void pp_view_started(pp_view *v, double start, int cores)
+void pp_view_started(pp_view *v, double start)
 {
     pthread_mutex_lock(&v->mu);
     v->start = start;
-    if (v->m.run) v->m.run->cores = cores;
     v->m.started = 1;
     pthread_mutex_unlock(&v->mu);
 }
@@ -268,7 +267,8 @@ static void work_out_parts(pp_view *v, int whole)
     char sched[24] = "", num[PP_NPARTS][12];
     for (int k = 0; k < PP_NPARTS; k++)   /* one decimal below 10 points, none above: the line keeps its width */
         snprintf(num[k], sizeof num[k], fabs(pt[k]) < 9.95 ? "%+.1f" : "%+.0f", pt[k]);
-    if (pt[PP_PART_CORES] != 0) {   /* computes waited for a core: one part more, in the same width */
+    if (pt[PP_PART_CORES] != 0) {   /* ranks waited for a core (a real step shown whole): one part more,
+                                       in the same width */
         if (whole) snprintf(sched, sizeof sched, " sched%s", num[PP_PART_SCHEDULE]);
         snprintf(m->parts, sizeof m->parts, "pts over %s:%.10s imb%.5s ovr%.5s late%.5s msg%.5s core%.5s kit%.5s",
                  whole ? "formula" : "sched so far", sched, num[PP_PART_IMBALANCE], num[PP_PART_OVERRUN],
