@@ -119,6 +119,8 @@ try "a receive that found its message there: its time not the kit's" fail \
     's|                    x->gap += x->end - x->begin;|                    ;|'
 try "the probe's mean delivery with a rare stall counted whole" fail \
     's|sum += tr->delays\[k\] < cap ? tr->delays\[k\] : cap;|sum += tr->delays[k];|'
+try "a step under way not taken apart while a rank's events lag the others'" fail \
+    's|    if (ok \&\& so_far) trim_so_far(\&tr);|    ;|'
 try "the critical path never crosses to a sender" fail \
     's|if (pp_is_recv(a.kind) \&\& full->by_msg\[r\]\[i\]) {|if (0) {|'
 cp "$out/idle.c.orig" "$out/lib/core/idle.c"

@@ -298,6 +298,34 @@ static void test_one_core(void)
     pp_sched_free(lo);
 }
 
+/* A step under way, as the live view has it: the ranks' events come in at
+ * their own pace, so rank 0's row stops after its first two computes while
+ * the others' hold the whole step.  The receives of messages rank 0 has not
+ * made yet, and everything after them, wait; what is left is taken apart:
+ * the actions done so far replayed alone, their parts summing to their own
+ * bubble. */
+static void test_so_far(void)
+{
+    pp_costs c;
+    pp_costs_default(&c);
+    pp_sched *lo = lowered("gpipe", 4, 8);
+    knobs k = {.slow_rank = -1, .late_stage = -1, .latency = 0.1 * c.tick_s};
+    pp_run *whole = lo ? make_step(lo, &c, &k) : NULL, *part = NULL;
+    int ok = whole && pp_run_new(4, 8, &part) == PP_OK;
+    for (int r = 0; ok && r < 4; r++) {
+        int keep = r == 0 ? 3 : whole->ranks[r].n;   /* F0, its send, F1 */
+        for (int i = 0; i < keep; i++) pp_evlist_push(&part->ranks[r], whole->ranks[r].ev[i]);
+    }
+    pp_idle x = {0};
+    if (ok) pp_run_summarize(part);
+    ok = ok && pp_idle_so_far(lo, &c, part, &x) == PP_OK && x.ok;
+    CHECK(ok && fabs(parts_sum(&x) - x.measured) < 1e-12 && x.formula < 0,
+          "gpipe P=4 M=8 under way, rank 0's row behind the others': taken apart so far (%s), the parts summing to "
+          "the bubble of the actions done (%.2f %%)", ok ? "ok" : x.why, 100 * x.measured);
+    pp_run_free(whole), pp_run_free(part);
+    pp_sched_free(lo);
+}
+
 /* The probe's figure for a message (pp_machine.delivery_s): the mean
  * delivery of the messages a receive waited for, each counted at most four
  * medians.  GPipe P=4, every message 0.3 ticks on its way, and one of them
@@ -369,6 +397,7 @@ int main(int argc, char **argv)
     test_path();
     test_waited_mean();
     test_one_core();
+    test_so_far();
     test_median();
     test_refusals();
     MPI_Finalize();

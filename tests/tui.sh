@@ -541,6 +541,16 @@ wait_for "done: press any key" 30 && tm send-keys -t "$sess" x
 ended 20 && [ "$(cat "$tmp/rc")" = 0 ] && screen | grep -q "The loss and the weights agree" &&
     ok "real mode: ends on a key, exit 0, the text table follows the picture" || bad "real mode: did not end cleanly"
 restored "real mode"
+# The panel takes a real step's bubble apart as it runs too (a step of a
+# batch of 2048 in 32 micro-batches runs for a good part of a second; the
+# line is worked out every quarter second).
+start 120 40 "mpiexec -n 2 ./demos/02_microbatches -m 32 --batch 2048 --steps 2 --exit"
+if wait_for "^over the schedule so far, pts: imb\|^pts over sched so far: imb" 60; then
+    ok "real mode: the panel takes the bubble so far apart as the step runs: $(screen | grep 'so far, pts\|pts over sched so far')"
+else
+    bad "real mode: no line of the bubble's parts so far during the run"; screen | sed 's/^/#   /'
+fi
+ended 60 || bad "real mode: the run with --exit did not end"
 # Between the M the view scrolls no part of the screen: tmux keeps a line a
 # scroll region pushes off, and the first M's panel lines piled up above.
 start 120 40 "mpiexec -n 2 ./demos/02_microbatches -m 2,4 --steps 3 --exit"

@@ -122,7 +122,8 @@ pp_status pp_replay_sends(const pp_sched *lo, const pp_costs *c, int rank, doubl
 typedef struct pp_watch pp_watch;
 struct pp_watch {
     void *ctx;
-    void (*start)(void *ctx, double t0);   /* the common start, this rank's clock */
+    void (*start)(void *ctx, double t0, int cores);   /* the common start, this rank's clock; the cores
+                                                         its ranks take in turn (pp_run.cores) */
     pp_status (*poll)(void *ctx, const pp_evlist *mine, const pp_event *open, double now, int waiting);
     int (*hold)(void *ctx);                /* 1: paused, do not start the next compute */
     double (*tick)(void *ctx);             /* seconds per tick now */

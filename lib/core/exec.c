@@ -617,6 +617,7 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *lo, const pp_exec_opts 
     if (o->link.gbps > 0) step.waiter.link = &o->link;
     step.waiter.send = post_held, step.waiter.step = &step;
     if (o->device) o->device->step(o->device->ctx);
+    step.cores = o->work && gate_applies(&step) ? pp_core_count(g->wd) : 0;   /* real computes only */
     long long handoffs_before;   /* the gate's handoffs on this machine, for this step's */
     double handoff_before = pp_core_handoffs(g->wd, &handoffs_before);
     if ((st = pp_step_warm_up(&step)) != PP_OK || (st = pp_step_prepare(&step)) != PP_OK ||
@@ -638,7 +639,7 @@ pp_status pp_exec_step(const pp_grid *g, const pp_sched *lo, const pp_exec_opts 
         double sum = pp_core_handoffs(g->wd, &n);
         (*out)->handoffs = (int)(n - handoffs_before);
         (*out)->handoff_s = n > handoffs_before ? (sum - handoff_before) / (double)(n - handoffs_before) : 0;
-        (*out)->cores = o->work && gate_applies(&step) ? pp_core_count(g->wd) : 0;   /* real computes only */
+        (*out)->cores = step.cores;
     }
     pp_watchdog_at(&step, PP_AT_END, -1);
 done:

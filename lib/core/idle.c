@@ -388,6 +388,26 @@ static void tables_free(int P, act **a, double **end, char **by)
     free(a), free(end), free(by);
 }
 
+/* So far: each rank's actions up to its first receive whose message's
+ * making is not among the actions taken apart (the ranks' events come in at
+ * their own pace: a rank may have recorded a receive before its sender's
+ * compute has come in), until every receive's is. */
+static void trim_so_far(trace *tr)
+{
+    const pp_sched *lo = tr->lo;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int r = 0; r < lo->nranks; r++)
+            for (int i = 0; i < tr->n[r]; i++) {
+                if (!pp_is_recv(lo->acts[r][i].kind)) continue;
+                int slot = producer_slot(lo, lo->acts[r][i]), q = tr->prod_r[slot];
+                if (q >= 0 && tr->prod_i[slot] < tr->n[q]) continue;
+                tr->n[r] = i, changed = 1;
+                break;
+            }
+    }
+}
+
 /* Has every receive taken apart the compute that made its message among
  * the actions taken apart?  (Always, for a whole step.) */
 static int producers_known(const trace *tr)
@@ -462,6 +482,7 @@ static pp_status take_apart(const pp_sched *lo, const pp_costs *nominal, const p
     for (int k = 0; ok && k < n; k++) tr.prod_r[k] = tr.prod_i[k] = -1, tr.posted[k] = -1;
     for (int r = 0; ok && r < P; r++) ok = read_row(&tr, &m->ranks[r], r, so_far, out->why, sizeof out->why);
 
+    if (ok && so_far) trim_so_far(&tr);
     if (ok && !producers_known(&tr))   /* so far: a receive's message is not yet recorded as made */
         ok = 0, snprintf(out->why, sizeof out->why, "a message not recorded yet");
     if (ok) st = full_spans(&tr), ok = st == PP_OK;

@@ -197,7 +197,7 @@ pp_status pp_step_start_together(pp_step *step)
     st = pp_wait_as(&rq, &step->waiter);
     if (st != PP_OK) return st;
     step->start = t0 + g->clock_offset;
-    if (step->view) step->view->start(step->view->ctx, step->start);
+    if (step->view) step->view->start(step->view->ctx, step->start, step->cores);
     /* A long sleep wakes up to a few hundred microseconds late here, and the
      * step's clock runs from `start`: the last stretch is spent awake. */
     pp_sleep_until(step->start - step->o->spin_s);

@@ -71,6 +71,7 @@ struct pp_step {
     int for_core;           /* set while it waits for its turn on a core (the view's pause leaves
                                it be: it holds at its next compute) */
     int holds_core;         /* it has a core of a crowded machine, until its compute is done */
+    int cores;              /* the cores real computes take in turn with the other ranks' (0: none) */
     int on_device;          /* set while it waits for its device to finish a compute */
     int peer;               /* the rank it waits for, or -1 */
     pp_waiter waiter;       /* how its collectives wait: they ask the watchdog too */

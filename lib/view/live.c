@@ -81,7 +81,7 @@ struct pp_live {
     char next_shown[96];  /* what the view was last told runs next */
 };
 
-static void on_start(void *ctx, double start);
+static void on_start(void *ctx, double start, int cores);
 static pp_status on_poll(void *ctx, const pp_evlist *mine, const pp_event *open, double now, int waiting);
 static int on_hold(void *ctx);
 static double on_tick(void *ctx);
@@ -190,10 +190,10 @@ const pp_watch *pp_live_watch(pp_live *l)
     return &l->watch;
 }
 
-static void on_start(void *ctx, double start)
+static void on_start(void *ctx, double start, int cores)
 {
     pp_live *l = ctx;
-    if (l->rank == 0 && l->view) pp_view_started(l->view, start);
+    if (l->rank == 0 && l->view) pp_view_started(l->view, start, cores);
 }
 
 static double on_tick(void *ctx)

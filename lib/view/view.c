@@ -74,10 +74,12 @@ void pp_view_add(pp_view *v, int rank, const pp_event *e, int n, const pp_event 
     pthread_mutex_unlock(&v->mu);
 }
 
-void pp_view_started(pp_view *v, double start)
+void pp_view_started(pp_view *v, double start, int cores)
 {
     pthread_mutex_lock(&v->mu);
     v->start = start;
+    if (v->m.run) v->m.run->cores = cores;   /* for the parts (so far: the spans with every core
+                                                computing end at the last compute done) */
     v->m.started = 1;
     pthread_mutex_unlock(&v->mu);
 }
@@ -232,7 +234,7 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
     m->started = m->final = m->paused = 0;
     m->median_of = 0;
     m->parts[0] = '\0';
-    v->lo = o->work ? NULL : s;   /* real compute: the nominal costs come after the step */
+    v->lo = s;   /* real compute too: its nominal costs, the blocks' measured alone, come before the step */
     v->costs = o->costs;
     v->parts_at = 0;
     v->cam = (pp_view_camera){0, 0, 1, 0};
@@ -255,8 +257,10 @@ static void work_out_parts(pp_view *v, int whole)
         return;
     }
     pp_status st = whole ? pp_idle_breakdown(v->lo, &v->costs, m->run, &x) : pp_idle_so_far(v->lo, &v->costs, m->run, &x);
-    if (st != PP_OK || !x.ok) {   /* a message not recorded yet is a moment's gap: the last line stays */
-        if (st != PP_OK || whole || strcmp(x.why, "a message not recorded yet") != 0)
+    if (st != PP_OK || !x.ok) {   /* a message not recorded yet is a moment's gap, and before the first
+                                     compute is done there is nothing to take apart: the last line stays */
+        if (st != PP_OK || whole ||
+            (strcmp(x.why, "a message not recorded yet") != 0 && strcmp(x.why, "the step ran nothing") != 0))
             snprintf(m->parts, sizeof m->parts, "bubble's parts%s: none (%.60s)", whole ? "" : " so far", x.why);
         return;
     }
@@ -267,8 +271,7 @@ static void work_out_parts(pp_view *v, int whole)
     char sched[24] = "", num[PP_NPARTS][12];
     for (int k = 0; k < PP_NPARTS; k++)   /* one decimal below 10 points, none above: the line keeps its width */
         snprintf(num[k], sizeof num[k], fabs(pt[k]) < 9.95 ? "%+.1f" : "%+.0f", pt[k]);
-    if (pt[PP_PART_CORES] != 0) {   /* ranks waited for a core (a real step shown whole): one part more,
-                                       in the same width */
+    if (pt[PP_PART_CORES] != 0) {   /* ranks waited for a core: one part more, in the same width */
         if (whole) snprintf(sched, sizeof sched, " sched%s", num[PP_PART_SCHEDULE]);
         snprintf(m->parts, sizeof m->parts, "pts over %s:%.10s imb%.5s ovr%.5s late%.5s msg%.5s core%.5s kit%.5s",
                  whole ? "formula" : "sched so far", sched, num[PP_PART_IMBALANCE], num[PP_PART_OVERRUN],

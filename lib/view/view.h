@@ -51,7 +51,9 @@ pp_status pp_view_begin_run(pp_view *v, const pp_sched *s, const pp_run *pred, c
  * copy), and the action it has under way (t1 -1; type -1: none), which is
  * drawn up to now. */
 void pp_view_add(pp_view *v, int rank, const pp_event *e, int n, const pp_event *open);
-void pp_view_started(pp_view *v, double start);
+/* The step has started (rank 0's clock), its ranks taking `cores` cores in
+ * turn (pp_run.cores; 0: not so). */
+void pp_view_started(pp_view *v, double start, int cores);
 /* Every event is in: the run, summarized and flagged, with one more owner
  * (the view keeps drawing it as the final picture). */
 pp_run *pp_view_end_run(pp_view *v, int retimed, int quit);
