@@ -322,6 +322,16 @@ static void test_so_far(void)
     CHECK(ok && fabs(parts_sum(&x) - x.measured) < 1e-12 && x.formula < 0,
           "gpipe P=4 M=8 under way, rank 0's row behind the others': taken apart so far (%s), the parts summing to "
           "the bubble of the actions done (%.2f %%)", ok ? "ok" : x.why, 100 * x.measured);
+    pp_run_free(part), part = NULL;
+    /* nothing of rank 0's in yet: every other rank's computes lie past its
+     * first receive, and there is nothing to take apart */
+    ok = whole && pp_run_new(4, 8, &part) == PP_OK;
+    for (int r = 1; ok && r < 4; r++)
+        for (int i = 0; i < whole->ranks[r].n; i++) pp_evlist_push(&part->ranks[r], whole->ranks[r].ev[i]);
+    if (ok) pp_run_summarize(part);
+    ok = ok && pp_idle_so_far(lo, &c, part, &x) == PP_OK && !x.ok;
+    CHECK(ok && strcmp(x.why, "the step ran nothing") == 0,
+          "the same with none of rank 0's events in: nothing to take apart so far (%s)", x.why);
     pp_run_free(whole), pp_run_free(part);
     pp_sched_free(lo);
 }

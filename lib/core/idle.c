@@ -163,18 +163,20 @@ static int by_time(const void *a, const void *b)
 
 /* With the cores taken in turn: the spans during which every core was
  * computing, in time order (a rank not computing then could not run at
- * all, unless the system took a core from a compute for it). */
+ * all, unless the system took a core from a compute for it).  Every
+ * compute recorded counts, those past a rank's cut so far too: they held
+ * their cores. */
 static pp_status full_spans(trace *tr)
 {
     const pp_sched *lo = tr->lo;
     int n = 0;
-    for (int r = 0; r < lo->nranks; r++) n += tr->n[r];
+    for (int r = 0; r < lo->nranks; r++) n += lo->len[r];
     edge *e = malloc((size_t)(2 * n + 1) * sizeof *e);
     tr->full = malloc((size_t)(2 * n + 2) * sizeof *tr->full);
     if (!e || !tr->full) return free(e), PP_ENOMEM;
     int k = 0;
     for (int r = 0; r < lo->nranks; r++)
-        for (int i = 0; i < tr->n[r]; i++)
+        for (int i = 0; i < lo->len[r]; i++)
             if (tr->a[r][i].seen && pp_kind_is_compute(lo->acts[r][i].kind))
                 e[k++] = (edge){tr->a[r][i].begin, 1}, e[k++] = (edge){tr->a[r][i].end, -1};
     qsort(e, (size_t)k, sizeof *e, by_time);
@@ -408,6 +410,15 @@ static void trim_so_far(trace *tr)
     }
 }
 
+/* Is a compute among the actions taken apart? */
+static int computes_kept(const trace *tr)
+{
+    for (int r = 0; r < tr->lo->nranks; r++)
+        for (int i = 0; i < tr->n[r]; i++)
+            if (pp_kind_is_compute(tr->lo->acts[r][i].kind)) return 1;
+    return 0;
+}
+
 /* Has every receive taken apart the compute that made its message among
  * the actions taken apart?  (Always, for a whole step.) */
 static int producers_known(const trace *tr)
@@ -483,6 +494,8 @@ static pp_status take_apart(const pp_sched *lo, const pp_costs *nominal, const p
     for (int r = 0; ok && r < P; r++) ok = read_row(&tr, &m->ranks[r], r, so_far, out->why, sizeof out->why);
 
     if (ok && so_far) trim_so_far(&tr);
+    if (ok && so_far && !computes_kept(&tr))   /* the first computes in are past the cuts */
+        ok = 0, snprintf(out->why, sizeof out->why, "the step ran nothing");
     if (ok && !producers_known(&tr))   /* so far: a receive's message is not yet recorded as made */
         ok = 0, snprintf(out->why, sizeof out->why, "a message not recorded yet");
     if (ok) st = full_spans(&tr), ok = st == PP_OK;

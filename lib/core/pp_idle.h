@@ -67,7 +67,8 @@ pp_status pp_idle_path(const pp_sched *lo, const pp_costs *nominal, const pp_run
                        unsigned char **on_path);
 /* The same for a step under way (the live view): the actions each rank has
  * done so far, replayed alone, each rank's up to its first receive of a
- * message whose making has not come in yet; formula = -1 and measured =
+ * message whose making is not among the actions kept (not come in yet, or
+ * past its own rank's cut); formula = -1 and measured =
  * their own bubble, so the parts say what each cause has added so far over
  * the schedule. */
 pp_status pp_idle_so_far(const pp_sched *lo, const pp_costs *nominal, const pp_run *m, pp_idle *out);
