@@ -419,20 +419,6 @@ static int computes_kept(const trace *tr)
     return 0;
 }
 
-/* Has every receive taken apart the compute that made its message among
- * the actions taken apart?  (Always, for a whole step.) */
-static int producers_known(const trace *tr)
-{
-    const pp_sched *lo = tr->lo;
-    for (int r = 0; r < lo->nranks; r++)
-        for (int i = 0; i < tr->n[r]; i++) {
-            if (!pp_is_recv(lo->acts[r][i].kind)) continue;
-            int slot = producer_slot(lo, lo->acts[r][i]), q = tr->prod_r[slot];
-            if (q < 0 || tr->prod_i[slot] >= tr->n[q]) return 0;
-        }
-    return 1;
-}
-
 /* The parts from the replays' bubbles b: each what its replay added to the
  * one before; the first against the formula (so far: against itself); the
  * last, the rest up to the measured bubble. */
@@ -496,8 +482,6 @@ static pp_status take_apart(const pp_sched *lo, const pp_costs *nominal, const p
     if (ok && so_far) trim_so_far(&tr);
     if (ok && so_far && !computes_kept(&tr))   /* the first computes in are past the cuts */
         ok = 0, snprintf(out->why, sizeof out->why, "the step ran nothing");
-    if (ok && !producers_known(&tr))   /* so far: a receive's message is not yet recorded as made */
-        ok = 0, snprintf(out->why, sizeof out->why, "a message not recorded yet");
     if (ok) st = full_spans(&tr), ok = st == PP_OK;
     if (ok) read_messages(&tr), split_gaps(&tr);
     tr.nominal = nominal;
