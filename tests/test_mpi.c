@@ -506,8 +506,9 @@ static void bells(pp_grid *g, size_t size, double limit)
 /* ---- the cores in turn: more ranks than cores, real computes ---- */
 
 /* Real compute's stand-in that keeps its core busy: every compute spins
- * for SPIN_S, reading the clock. */
-static const double SPIN_S = 2e-3;
+ * for SPIN_S, reading the clock: longer than the system's time slice (a
+ * few ms), so that left to the system two ranks' computes overlap. */
+static const double SPIN_S = 5e-3;
 /* A rank woken for its core starts within this of its release. */
 static const double HANDOFF_MAX_S = 1.5e-3;
 static pp_status spin_compute(void *ctx, pp_step *st, pp_action a)
@@ -596,7 +597,7 @@ static void cores_in_turn(pp_grid *g)
     pp_exec_opts_default(&o);
     o.work = &w;
     int most[2] = {0, 0};
-    for (int turn = 1, attempt = 0; turn >= 0; turn--) {
+    for (int turn = 1, attempt = 0, attempt0 = 0; turn >= 0; turn--) {
         o.cores_in_turn = turn;
         pp_run *run = NULL;
         pp_status st = pp_exec_step(g, s, &o, &run);
@@ -621,6 +622,10 @@ static void cores_in_turn(pp_grid *g)
                       g->cores, g->cores == 1 ? "" : "s", st == PP_OK ? run->cores : -1, 100 * x.part[PP_PART_CORES],
                       100 * x.measured);
         }
+        /* left to it, the system may let each compute run to its end in a
+           step (a rank woken mid-compute waits for the end of the running
+           one's time slice, longer than a compute here): a step or two more */
+        if (g->rank == 0 && turn == 0) again = !(st == PP_OK && most[0] > g->cores) && attempt0++ < 2;
         MPI_Bcast(&again, 1, MPI_INT, 0, MPI_COMM_WORLD);
         turn += again;
         if (g->rank == 0 && turn == 0)
