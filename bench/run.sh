@@ -96,9 +96,7 @@ echo "this machine: the simulator with the probe's compute overshoot and message
 # from how long each compute and the messages waited for took in the step
 # before; where ranks outnumber cores they take the cores in turn, a whole
 # compute each (the executor's gate), and the prediction replays those
-# turns, a freed core going to the compute that had it first in the step
-# before (which of two ranks asking together asks first is the operating
-# system's doing), a compute that waited for its core starting as long after the
+# turns, a compute that waited for its core starting as long after the
 # core's release as such computes did in the step before, on the mean, and
 # a message taking as long as those made while a core was free (a message
 # made while every core computes is seen late, but its compute would wait
@@ -142,10 +140,9 @@ done
 echo "measured: the median step's bubble (with more ranks than cores, a rank waiting for its turn on a core"
 echo "counts as idle); this machine: the median of the predictions made before each step by the simulator,"
 echo "with each compute as long as it took in the step before, every message as long as the ones waited"
-echo "for took on the mean (with more ranks than cores: the cores taken in turn, a freed core going to the"
-echo "compute that had it first in the step before, a compute that waited for one starting the step before's"
-echo "mean handoff after the core's release, and a message as long as the median of those made while a core"
-echo "was free); spread: the largest measured"
+echo "for took on the mean (with more ranks than cores: the cores taken in turn, a compute that waited for"
+echo "one starting the step before's mean handoff after the core's release, and a message as long as the"
+echo "median of those made while a core was free); spread: the largest measured"
 echo "bubble of the runs minus the smallest, in points (the run-to-run noise the target sits in); delivery:"
 echo "the median delivery of a message (the machine's floor); cores: the measured bubble's part that ranks"
 echo "spent waiting for a core (points of the step, 0 with a core for every rank)"

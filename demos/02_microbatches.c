@@ -353,7 +353,7 @@ int main(int argc, char **argv)
         double wait_s;
         int sharing = pp_demo_sharing(&d, &cores, &gated, &wait_s);
         if (sharing > cores && gated) {
-            char note[900], waits[120] = "No compute of the last step waited for its turn (measured)";
+            char note[720], waits[120] = "No compute of the last step waited for its turn (measured)";
             if (wait_s > 0)
                 snprintf(waits, sizeof waits, "A compute that waited for its turn began on the mean %.0f us after the "
                          "core was freed (measured, the last step)", 1e6 * wait_s);
@@ -361,10 +361,8 @@ int main(int argc, char **argv)
                      "take %s in turn, a whole compute each, the first to ask the first served. A rank waiting "
                      "for its turn is idle (cores below); so is a rank whose message has come while every core "
                      "computes, until the system lets it run to see it (cores too, beyond what a message made "
-                     "while a core was free takes), and those moments slow the computes (overrun). %s; here replays the step "
-                     "before's turns, a freed core going where it went there (of two ranks asking together, the system "
-                     "decides which asks first), each message as long as those made while a core was free took there "
-                     "(median)", sharing, cores, cores == 1 ? "" : "s",
+                     "while a core was free takes), and those moments slow the computes (overrun). %s; here replays the same turns, each message as long as those made "
+                     "while a core was free took in the step before (median)", sharing, cores, cores == 1 ? "" : "s",
                      cores == 1 ? "it" : "the cores", waits);
             pp_report_wrap(stdout, note, "", "  ");
         } else if (sharing > cores) {

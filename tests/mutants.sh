@@ -6,7 +6,7 @@
 # it in the wrong part, the executor's test (tests/test_mpi.c) a waiting
 # rank that sleeps past its message, the simulator's test
 # (tests/test_sched.c) a replay that leaves out the times computes took
-# in a step before or the order their cores went in, tests/predict.sh a prediction of demo 02's steps
+# in a step before, tests/predict.sh a prediction of demo 02's steps
 # that leaves out how the step before went, and demos 02 and 12 themselves
 # weights trained wrong.  A
 # copy of the kit in build/mutant is built once; then for each mutant one line of the file is
@@ -148,9 +148,6 @@ try "a compute that took a measured time replayed at its cost" fail \
     's|double done = end >= 0 ? end : t0 + pp_cost_took_s(c, s, a);|double done = end >= 0 ? end : t0 + pp_cost_s(c, a.kind, a.stage, NULL);|'
 try "the same where ranks take cores in turns" fail \
     's|left\[r\] = pp_cost_took_s(c, s, a);|left[r] = pp_cost_s(c, a.kind, a.stage, NULL);|'
-# The gate's cores going in the order of the step measured (pp_costs.granted).
-try "the cores to the first queued, whatever order the step measured gave them in" fail \
-    's|for (int k = 1; c->granted \&\& turn == 0 \&\& k < nq; k++)|for (int k = nq; k < nq; k++)|'
 cp "$out/sim.c.orig" "$out/lib/core/sim.c"
 file=lib/core/exec.c orig=exec.c.orig test=test_mpi run="mpiexec -n 4 ./tests/test_mpi 4"
 try "a waiting rank asleep until 3 ms after its message can come" fail \

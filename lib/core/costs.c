@@ -27,7 +27,6 @@ void pp_costs_default(pp_costs *c)
     c->turn = 0.0;
     c->handoff = 0.0;
     c->took = NULL;
-    c->granted = NULL;
 }
 
 double pp_cost_s(const pp_costs *c, pp_kind k, int stage, double *sum)
@@ -63,7 +62,7 @@ double pp_cost_took_s(const pp_costs *c, const pp_sched *lo, pp_action a)
 void pp_costs_flat(const pp_costs *c, int nstages, pp_costs *out)
 {
     *out = *c;
-    out->took = NULL, out->granted = NULL;   /* the stages evened out, not a measured step */
+    out->took = NULL;   /* the stages evened out, not a measured step */
     if (!c->stage_scale || nstages <= 0) return;
     double mean = 0;
     for (int s = 0; s < nstages; s++) mean += c->stage_scale[s] / nstages;

@@ -186,10 +186,6 @@ typedef struct {
                               kind (F, B, I, W) and then stage x M + micro-batch, in place of its
                               ticks in the simulator (below 0: its ticks), or NULL: the ticks;
                               the caller's, only read */
-    const double *granted; /* with took, machine and turn 0: [4 x nstages x M] when each compute got
-                              its core in that step (s; below 0: not known): a free core goes to the
-                              queued compute that got one first there, or NULL: to the first queued;
-                              the caller's, only read */
 } pp_costs;
 
 void pp_costs_default(pp_costs *c);

@@ -10,13 +10,10 @@
  * Where ranks share a machine's cores (costs.machine: real compute on more
  * ranks than cores), a second replay runs the step in time order instead:
  * a compute queues for a core and holds it for the operating system's turn
- * (replay_shared), or, in the kit's gate, to its end, the cores going to
- * the computes in the order they got them in a step measured before, where
- * that is known (pp_costs.granted).
+ * (replay_shared).
  */
 #include "core.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -228,15 +225,6 @@ static pp_status settle(const pp_sched *s, const pp_costs *c, replay_state *st, 
     return PP_OK;
 }
 
-/* Rank r's compute under way in the shared-core replay: when it got its
- * core in the step measured (c->granted), or a time after every known one. */
-static double granted_at(const pp_sched *s, const pp_costs *c, const int *pc, int r)
-{
-    pp_action a = s->acts[r][pc[r]];
-    double g = c->granted[(int)a.kind * s->nstages * s->nmb + pp_sm(s, a.stage, a.mb)];
-    return g >= 0 ? g : HUGE_VAL;
-}
-
 /* A compute of the shared-core replay: not under way, due at start[r] (its
  * rank is free and its input there), queued for a core, or running. */
 enum { IDLE_CORE, DUE, QUEUED, RUNNING };
@@ -251,13 +239,7 @@ enum { IDLE_CORE, DUE, QUEUED, RUNNING };
  * (in the executor it has just woken from its wait), one queued between
  * turns as busy.  Only computes take a core: a waiting rank sleeps.  With
  * turn 0 this is the executor's gate (exec.c): a compute that waited for its
- * core begins c->handoff ticks after it was freed, the core held meanwhile;
- * and with c->granted a free core goes to the queued compute that got its
- * core first in the step measured, not to the first queued.  The gate
- * serves the first to ask, but which rank asks first when two ask within a
- * few milliseconds is the operating system's doing (which rank it runs
- * after a wake-up), not the schedule's; the step before shows what it did
- * on this machine.  A core still never stays free while a compute waits. */
+ * core begins c->handoff ticks after it was freed, the core held meanwhile. */
 static pp_status replay_shared(const pp_sched *s, const pp_costs *c, replay_state *st, pp_run *run, int *pc,
                                int *inflight, double *t, pp_replay_fail *fail)
 {
@@ -281,14 +263,7 @@ static pp_status replay_shared(const pp_sched *s, const pp_costs *c, replay_stat
             if (first < 0) break;
             state[first] = QUEUED, queue[nq++] = first, waiting[c->machine[first]]++;
         }
-        /* free cores go to the queue's first ranks, machine by machine (with
-           c->granted, the queue in the order of the step measured; a stable
-           sort, so those not known stay in the order they joined) */
-        for (int k = 1; c->granted && turn == 0 && k < nq; k++)
-            for (int j = k; j > 0 && granted_at(s, c, pc, queue[j]) < granted_at(s, c, pc, queue[j - 1]); j--) {
-                int x = queue[j];
-                queue[j] = queue[j - 1], queue[j - 1] = x;
-            }
+        /* free cores go to the queue's first ranks, machine by machine */
         int kept = 0;
         for (int k = 0; k < nq; k++) {
             int r = queue[k], m = c->machine[r];

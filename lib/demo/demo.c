@@ -78,8 +78,6 @@ struct pp_demo_state {
      * pp_demo_end), and the mean delivery of the messages waited for (s;
      * below 0: none) */
     double *took;
-    double *granted;       /* with the cores gated: when each compute got its core (s from the
-                              step's start; pp_costs.granted; the same shape; the state's own) */
     double took_delivery;
     double took_handoff;   /* with the cores gated: the mean handoff in that step (s) */
     sched_key took_for;
@@ -545,7 +543,7 @@ static double here_from(const pp_demo *d, const pp_sched *s, const double *took,
     if (delivery >= 0) m.delivery_s = delivery;
     pp_run *pred = NULL;
     pp_costs_here(&nominal, &m, s, d->exec.work == NULL, &c);
-    if (took && c.machine) c.handoff = d->in->took_handoff / c.tick_s, c.granted = d->in->granted;
+    if (took && c.machine) c.handoff = d->in->took_handoff / c.tick_s;
     double b = pp_simulate(s, &c, &pred) == PP_OK ? pp_run_bubble_step(pred) : -1;
     pp_run_free(pred);
     return b;
@@ -599,18 +597,15 @@ static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
     pp_demo_state *in = d->in;
     int kinds = PP_W + 1, per = s->nstages * s->nmb;   /* F, B, I, W; each (stage, micro-batch) */
     double *took = realloc(in->took, (size_t)(kinds * per) * sizeof *took);
-    if (took) in->took = took;
-    double *granted = took ? realloc(in->granted, (size_t)(kinds * per) * sizeof *granted) : NULL;
-    if (!granted) pp_die(__FILE__, __LINE__, "realloc", PP_ENOMEM, "");
-    in->granted = granted;
-    for (int k = 0; k < kinds * per; k++) took[k] = granted[k] = -1;
+    if (!took) pp_die(__FILE__, __LINE__, "realloc", PP_ENOMEM, "");
+    in->took = took;
+    for (int k = 0; k < kinds * per; k++) took[k] = -1;
     for (int p = 0; p < meas->nrows; p++)
         for (int i = 0; i < meas->ranks[p].n; i++) {
             const pp_event *e = &meas->ranks[p].ev[i];
             if (e->type == PP_EV_COMPUTE && e->kind >= 0 && e->kind < kinds && e->stage >= 0 && e->stage < s->nstages &&
                 e->mb >= 0 && e->mb < s->nmb)
-                took[e->kind * per + pp_sm(s, e->stage, e->mb)] = e->t1 - e->t0,
-                granted[e->kind * per + pp_sm(s, e->stage, e->mb)] = e->t0;   /* gated: when it got its core */
+                took[e->kind * per + pp_sm(s, e->stage, e->mb)] = e->t1 - e->t0;
         }
     pp_idle parts;
     int waited = pp_idle_breakdown(s, &d->exec.costs, meas, &parts) == PP_OK && parts.ok && parts.waited_mean_s > 0;
@@ -636,11 +631,8 @@ static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
  * fast one off it gives nothing back.  With more ranks than cores the ranks
  * take the cores in turn, a whole compute each (the executor's gate), a
  * compute that waited for its core starts as long after the core was freed
- * as such computes did in the step before, on the mean, a core that is
- * freed goes to the waiting compute that got its core first there (the
- * order in which the ranks asked was the operating system's: sim.c), and a
- * message takes as long as those made while a core was free
- * (free_core_delivery).  Else
+ * as such computes did in the step before, on the mean, and a message takes
+ * as long as those made while a core was free (free_core_delivery).  Else
  * none is kept,
  * and pp_demo_here predicts from the blocks' measured costs and the probe
  * (with more ranks than cores and no gate, taking turns on the cores as the
@@ -1231,7 +1223,6 @@ int pp_demo_end(pp_demo *d)
     pp_live_free(d->in->live);
     pp_machine_free(&d->in->here);
     free(d->in->took);
-    free(d->in->granted);
     free(d->in);
     d->in = NULL;
     current = NULL;
