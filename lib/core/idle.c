@@ -433,6 +433,8 @@ static void parts_of(const double *b, int so_far, pp_idle *out)
     out->part[PP_PART_REACTION] = out->measured - b[PP_PART_REACTION - 1];
 }
 
+static const char RAN_NOTHING[] = "the step ran nothing";
+
 /* Why a run cannot be taken apart, or NULL. */
 static const char *refusal(const pp_sched *lo, const pp_run *m, int so_far)
 {
@@ -448,7 +450,7 @@ static const char *refusal(const pp_sched *lo, const pp_run *m, int so_far)
     if (held) return "the step was paused in the live view";
     if (m->quit) return "the step was cut short";
     if (m->retimed) return "the tick was changed during the step";
-    if (computes == 0 || (!so_far && m->makespan <= 0)) return "the step ran nothing";
+    if (computes == 0 || (!so_far && m->makespan <= 0)) return RAN_NOTHING;
     return NULL;
 }
 
@@ -459,6 +461,7 @@ static pp_status take_apart(const pp_sched *lo, const pp_costs *nominal, const p
     out->formula = pp_theory_bubble_step(lo->family, lo->nranks, lo->nmb, lo->chunks);
     out->measured = pp_run_bubble_step(m);
     const char *no = refusal(lo, m, so_far);
+    out->ran_nothing = no == RAN_NOTHING;
     if (no) return snprintf(out->why, sizeof out->why, "%s", no), PP_OK;
 
     int P = lo->nranks > 0 ? lo->nranks : 1, n = 2 * lo->nstages * lo->nmb, total = 0;
@@ -481,7 +484,7 @@ static pp_status take_apart(const pp_sched *lo, const pp_costs *nominal, const p
 
     if (ok && so_far) trim_so_far(&tr);
     if (ok && so_far && !computes_kept(&tr))   /* the first computes in are past the cuts */
-        ok = 0, snprintf(out->why, sizeof out->why, "the step ran nothing");
+        ok = 0, out->ran_nothing = 1, snprintf(out->why, sizeof out->why, "%s", RAN_NOTHING);
     if (ok) st = full_spans(&tr), ok = st == PP_OK;
     if (ok) read_messages(&tr), split_gaps(&tr);
     tr.nominal = nominal;

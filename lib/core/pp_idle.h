@@ -37,6 +37,7 @@ typedef enum { PP_PART_SCHEDULE, PP_PART_IMBALANCE, PP_PART_OVERRUN, PP_PART_LAT
 typedef struct {
     int ok;              /* 0: no breakdown for this run, `why` says why */
     char why[96];
+    int ran_nothing;     /* with ok = 0: because no compute is done yet (so far: the step has just begun) */
     double formula;      /* the formula's bubble (share of the step), or < 0: none */
     double base;         /* the schedule's, simulated with flat nominal costs */
     double measured;     /* pp_run_bubble_step() of the measured run */

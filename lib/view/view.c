@@ -259,7 +259,7 @@ static void work_out_parts(pp_view *v, int whole)
     pp_status st = whole ? pp_idle_breakdown(v->lo, &v->costs, m->run, &x) : pp_idle_so_far(v->lo, &v->costs, m->run, &x);
     if (st != PP_OK || !x.ok) {   /* before the first compute is done there is nothing to take apart:
                                      the last line stays */
-        if (st != PP_OK || whole || strcmp(x.why, "the step ran nothing") != 0)
+        if (st != PP_OK || whole || !x.ran_nothing)
             snprintf(m->parts, sizeof m->parts, "bubble's parts%s: none (%.60s)", whole ? "" : " so far", x.why);
         return;
     }
