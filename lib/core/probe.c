@@ -68,10 +68,13 @@ static pp_status find_machines(const pp_grid *g, pp_machine *out)
 /* How long a rank keeps a core when its machine has more ranks than cores
  * and all of them compute: each rank of such a machine spins for TURN_PROBE_S,
  * reading the clock, and a gap of more than TURN_GAP_S between two readings
- * is a time it was off its core; the median of its runs between gaps, and
+ * is a time it was off its core (another rank's turn: milliseconds; a
+ * shorter gap is some other process woken for a moment, frequent on a busy
+ * machine, and cut the runs to tens of microseconds when it counted); the
+ * median of its runs between gaps, and
  * the median over those ranks (rank 0 works it out; every rank gets it).
  * Collective over g->all. */
-static const double TURN_PROBE_S = 0.05, TURN_GAP_S = 30e-6;
+static const double TURN_PROBE_S = 0.05, TURN_GAP_S = 100e-6;
 static pp_status measure_turn(const pp_grid *g, pp_machine *out)
 {
     int cores, crowded = pp_machine_sharing(out, g->rank, &cores) > cores;
