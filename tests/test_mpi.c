@@ -665,6 +665,66 @@ static int hung_end(void *ctx, double *t0, double *t1)
     return 0;
 }
 
+/* ---- a device whose clock is tied to the host's off by `off` seconds ---- */
+
+/* Each compute runs as long as its ticks on the host, and is reported that
+ * long, `off` late (or early): the executor keeps every compute's length. */
+typedef struct {
+    double off, began, length;
+} offset_device;
+
+static void offset_begin(void *ctx)
+{
+    offset_device *d = ctx;
+    d->began = pp_now();
+}
+
+static void offset_occupy(void *ctx, double seconds)
+{
+    ((offset_device *)ctx)->length = seconds;
+}
+
+static int offset_end(void *ctx, double *t0, double *t1)
+{
+    offset_device *d = ctx;
+    if (pp_now() < d->began + d->length) return 1;
+    *t0 = d->began + d->off, *t1 = d->began + d->length + d->off;
+    return 0;
+}
+
+static void device_clock(pp_grid *g)
+{
+    pp_sched *built = NULL, *s = lowered(g, "1f1b", 4, &built);
+    for (int late = 0; late < 2; late++) {
+        offset_device d = {late ? 1e-3 : -1e-3, 0, 0};
+        pp_device dev = {&d, hung_step, offset_begin, offset_occupy, offset_end};
+        pp_exec_opts o;
+        pp_exec_opts_default(&o);
+        o.costs.tick_s = 2e-3;
+        o.device = &dev;
+        pp_run *run = NULL;
+        pp_status st = pp_exec_step(g, s, &o, &run);
+        if (g->rank == 0) {
+            int n = 0, kept = 1, order = 1;
+            for (int r = 0; st == PP_OK && r < run->nrows; r++) {
+                double end = 0;
+                for (int i = 0; i < run->ranks[r].n; i++) {
+                    pp_event e = run->ranks[r].ev[i];
+                    if (e.type != PP_EV_COMPUTE) continue;
+                    n++;
+                    kept &= fabs(e.t1 - e.t0 - pp_cost_s(&o.costs, e.kind, e.stage, NULL)) < 1e-9;
+                    order &= e.t0 >= end - 1e-9;
+                    end = e.t1;
+                }
+            }
+            CHECK(st == PP_OK && n > 0 && kept && order, "P=%d: a device whose clock runs 1 ms %s the host's: its %d "
+                  "computes keep their lengths, in order", g->size, late ? "behind" : "ahead of", n);
+        }
+        pp_run_free(run);
+    }
+    pp_sched_free(built), pp_sched_free(s);
+}
+
 /* A step that never ends (`how`: device-hang, copy-hang, copy-stall or
  * core-hang, as at the top): only the watchdog stops it. */
 static void hang(pp_grid *g, double tick_ms, const char *how)
@@ -932,6 +992,7 @@ int main(int argc, char **argv)
     if (!skew && P > 1) held_sends(g);
     if (!skew && P > 1 && P <= 4) delays(g);
     if (!skew && P > 1) probe(g);   /* at P = 8 one late send is lost in the noise */
+    if (!skew && P > 1) device_clock(g);
     free(rtt);
     pp_grid_free(g);
     MPI_Finalize();

@@ -336,7 +336,10 @@ static pp_status timed_allreduce(pp_step *step, MPI_Comm comm, pp_action a, doub
 
 /* A compute on a device has been handed over: until the device is done MPI
  * moves messages, as in a compute on the host, and the action's times come
- * from the device's clock, within what the host saw. */
+ * from the device's clock, within what the host saw.  The device's length
+ * is kept whole: its clock is tied to the host's a few microseconds off
+ * (pp_device.step), so where its start or end falls outside the host's
+ * window the span moves inside, rather than being cut short. */
 static pp_status device_done(pp_step *step, pp_event *e)
 {
     const pp_device *dev = step->o->device;
@@ -350,9 +353,12 @@ static pp_status device_done(pp_step *step, pp_event *e)
     step->on_device = 0;
     pp_watchdog_at(step, PP_AT_DEVICE, 0);
     if (st != PP_OK || running < 0) return st != PP_OK ? st : PP_EDEVICE;
-    e->t0 = t0 - step->start > e->t0 ? t0 - step->start : e->t0;
-    e->t1 = t1 - step->start < since_start(step) ? t1 - step->start : since_start(step);
-    if (e->t0 > e->t1) e->t0 = e->t1;
+    double now = since_start(step), length = t1 - t0;
+    if (length > now - e->t0) length = now - e->t0;   /* (cannot be: the device began after it was asked) */
+    if (length < 0) length = 0;
+    double end = t1 - step->start < now ? t1 - step->start : now;
+    if (end - length < e->t0) end = e->t0 + length;
+    e->t0 = end - length, e->t1 = end;
     return PP_OK;
 }
 
