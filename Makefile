@@ -34,7 +34,10 @@ BELOW_model = core model
 BELOW_view  = core model view
 BELOW_demo  = core model view demo
 LIB_CFLAGS  = $(filter-out $(LAYERS:%=-Ilib/%),$(CFLAGS)) $(BELOW_$(1):%=-Ilib/%)
-LDLIBS  = $(SANITIZE) -lncurses -lopenblas -lpthread -lm
+# CURSES: how ncurses is linked; -lncursesw where a machine has only the
+# wide library beside its libtinfo (tools/gpu_remote.sh says so).
+CURSES  ?= -lncurses
+LDLIBS  = $(SANITIZE) $(CURSES) -lopenblas -lpthread -lm
 MPIEXEC = mpiexec
 
 # GPU=1: the CUDA backend too.  nvcc from the PATH, else CUDA's usual
@@ -49,6 +52,10 @@ CUDA_LIB := $(shell sh tools/cuda.sh lib $(NVCC))
 CFLAGS  += -DPP_GPU
 LDLIBS  += -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) -lcublas -lcudart -lstdc++
 GPU_OBJ  = lib/model/gpu.o
+endif
+
+ifeq ($(CURSES),-lncursesw)
+CFLAGS  += -DNCURSES_WIDECHAR=1   # the wide library's own layout of ncurses' structures
 endif
 
 LIB_SRC = $(foreach l,$(LAYERS),$(wildcard lib/$(l)/*.c))

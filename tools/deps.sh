@@ -13,7 +13,8 @@
 #   sh tools/deps.sh --fuzz    (with or without --check) also clang with libFuzzer,
 #                              for make check's fuzz targets
 #
-# CC names the compiler the checks use (default mpicc, as the Makefile's).
+# CC names the compiler the checks use (default mpicc, as the Makefile's),
+# CURSES how ncurses is linked (default -lncurses, as the Makefile's).
 # Elsewhere than Debian it prints the one line to run.
 check_only=0 fuzz=0
 for arg in "$@"; do
@@ -50,7 +51,7 @@ else
     missing="$missing mpich libmpich-dev"
     command -v "$cc" >/dev/null 2>&1 || cc=cc   # check the rest with the plain compiler
 fi
-if links ncurses -lncurses '#include <ncurses.h>
+if links ncurses "${CURSES:--lncurses}" '#include <ncurses.h>
 int main(void) { return curses_version() == NULL; }'; then have ncurses; else lack ncurses libncurses-dev ncurses; fi
 if links openblas -lopenblas '#include <cblas.h>
 int main(void) { float a = 1, b = 1, c = 0; cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, 1, 1, 1.0f, &a, 1, &b, 1, 0.0f, &c, 1); return c != 1.0f; }'; then

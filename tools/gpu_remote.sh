@@ -22,19 +22,26 @@ unpack() {
         *) ar p "$1" "$member" | tar -xz -C "$root" ;;
     esac
 }
+# The machine's own terminal and device libraries, where it has them, stay
+# its own: an older copy first on the loader's path could shadow them.  But
+# ncurses' libraries (libncurses, libncursesw, libtinfo) share their inner
+# structures, so the kit's must come from one build with the libtinfo that
+# gets loaded.  A machine with libtinfo and libncursesw but no libncurses
+# (ours beside its libtinfo crashed as the live view closed) links its own
+# wide library (CURSES, Makefile); one without libtinfo takes all of ours.
+has() { ldconfig -p | grep -q "^[[:space:]]*$1 "; }
+curses=ours
+if has libtinfo.so.6 && has libncurses.so.6; then curses=own
+elif has libtinfo.so.6 && has libncursesw.so.6; then curses=own; export CURSES=-lncursesw
+fi
 for f in "$debs"/*.deb; do
-    # The machine's own terminal and device libraries, where it has them,
-    # stay its own: an older copy first on the loader's path could shadow them.
     case $(basename "$f") in
-        libtinfo6_*) so=libtinfo.so.6 ;;
-        libncurses6_*) so=libncurses.so.6 ;;
-        libncursesw6_*) so=libncursesw.so.6 ;;
-        libudev1_*) so=libudev.so.1 ;;
-        *) so= ;;
+        libtinfo6_* | libncurses6_* | libncursesw6_*) [ $curses = own ] && continue ;;
+        libudev1_*) has libudev.so.1 && continue ;;
     esac
-    if [ -n "$so" ] && ldconfig -p | grep -q "$so"; then continue; fi
     unpack "$f" || { echo "gpu_remote: could not unpack $f" >&2; exit 1; }
 done
+echo "gpu_remote: ncurses: $([ $curses = own ] && echo "this machine's own" || echo 'unpacked'), linked with ${CURSES:--lncurses}"
 # What the packages' installers would have made: mpicc (its paths moved
 # into the folder) and mpiexec, with the proxy it starts beside it.
 sed -e "s|^prefix=/usr|prefix=$root/usr|" -e "s|^exec_prefix=/usr|exec_prefix=$root/usr|" \
