@@ -200,6 +200,7 @@ static void draw_axis(const pp_view_camera *cam, int y, int w)
     mvprintw(y, 0, "%-*s", PP_LABEL_W, "ms");
     double slot_ms = cam->slot * 1e3, step = pp_round_step(slot_ms * 8);
     double first = ceil(cam->left * 1e3 / step - 1e-9) * step;
+    if (!(step > 0) || !isfinite(first)) return;   /* no axis rather than no end */
     for (double t = first;; t += step) {
         int c = (int)floor((t - cam->left * 1e3) / slot_ms + 0.5);
         if (c + 6 >= w) break;

@@ -418,7 +418,7 @@ static void choose_slot(pp_view *v)
     double slot = whole / tw;
     if (!m->final && slot > m->tick0_s / 2) slot = m->tick0_s / 2;
     if (m->final && !m->real && slot > m->tick0_s) slot = m->tick0_s;
-    if (slot <= 0) slot = 1e-3;
+    if (!(slot > 0) || !isfinite(slot)) slot = 1e-3;   /* (a time not a number would draw the axis forever) */
     v->cam.slot = slot;
 }
 
