@@ -88,9 +88,19 @@ fi
 expect "a model too big for the GPU is refused" 2 "on one GPU" \
     mpiexec -n 2 ./demos/02_microbatches --device gpu --no-tui --depth 512 --width 8192 --hidden 32768
 
-# The live view, as a person sees it: 120 x 40, run to the end.
+# The live view, as a person sees it: 120 x 40, run to the end.  Where it
+# fails, what the screen does not show: whether tmux started, whether the
+# ranks still run (a hang) and what they wrote to stderr.
 tmux -L ppgpu$$ new-session -d -x 120 -y 40 -s gpu \
-    "mpiexec -n 4 ./demos/02_microbatches --device gpu -m 4 --steps 2 --exit; echo EXITED \$?; sleep 30"
+    "mpiexec -n 4 ./demos/02_microbatches --device gpu -m 4 --steps 2 --exit 2>$tmp/live.err; echo EXITED \$?; sleep 30" \
+    2>"$tmp/tmux.err"
+tmux_rc=$?
+live_why() {
+    sed 's/^/#   /' "$tmp/screen" | tail -12
+    echo "#   (tmux new-session: status $tmux_rc $(head -c 200 "$tmp/tmux.err"); session $(tmux -L ppgpu$$ has-session -t gpu 2>/dev/null && echo there || echo gone);" \
+        "ranks running: $(pgrep -f '02_microbatches --device gpu' 2>/dev/null | wc -l))"
+    [ -s "$tmp/live.err" ] && tail -8 "$tmp/live.err" | sed 's/^/#   stderr: /'
+}
 for i in $(seq 1 120); do
     tmux -L ppgpu$$ capture-pane -p -t gpu >"$tmp/screen" 2>/dev/null
     grep -q "GPU ranks:" "$tmp/screen" && break
@@ -100,7 +110,7 @@ if grep -q "GPU ranks: 0.* on GPU 0" "$tmp/screen"; then
     echo "ok - the live view names the GPUs: $(grep -m 1 'GPU ranks' "$tmp/screen" | cut -c 1-100)"
 else
     echo "not ok - the live view does not say which rank computes on which GPU:"
-    sed 's/^/#   /' "$tmp/screen" | tail -12
+    live_why
 fi
 for i in $(seq 1 120); do
     tmux -L ppgpu$$ capture-pane -p -t gpu >"$tmp/screen" 2>/dev/null
@@ -108,4 +118,4 @@ for i in $(seq 1 120); do
     sleep 0.5
 done
 if grep -q "EXITED 0" "$tmp/screen"; then echo "ok - the live view on GPU ranks ran to the end and gave the terminal back"
-else echo "not ok - the live view on GPU ranks did not end well:"; sed 's/^/#   /' "$tmp/screen" | tail -8; fi
+else echo "not ok - the live view on GPU ranks did not end well:"; live_why; fi
