@@ -199,7 +199,7 @@ echo
 echo "Throughput against micro-batch size (demo 02, 2 ranks, batch 256, width 256, hidden 1024):"
 mpiexec -n 2 ./demos/02_microbatches --no-tui --batch 256 --width 256 --hidden 1024 -m 1,2,4,8,16,32,64,128 --steps 4 || exit 1
 
-# GPU ranks (bench/gpu.c): a stage's multiplies against bare cuBLAS, and P=2
+# GPU ranks (bench/gpu.c): a stage's multiplies against the same called bare, and P=2
 # over P=1 on one GPU and on two.  It needs a GPU and a `make GPU=1` build
 # (make bench-gpu makes one); otherwise one line says which is missing.
 echo

@@ -310,29 +310,6 @@ void pp_gpu_gemm_stats(double *flops, double *seconds)
     gemm_flops_sum = gemm_seconds_sum = 0;
 }
 
-double pp_gpu_bare_gemm_s(int ta, int tb, int m, int n, int k, int reps)
-{
-    float *A = NULL, *B = NULL, *C = NULL;
-    cudaEvent_t t0, t1;
-    float ms = -1;
-    size_t a = (size_t)m * k * sizeof(float), b = (size_t)k * n * sizeof(float), c = (size_t)m * n * sizeof(float);
-    if (failed(cudaMalloc(&A, a), "cudaMalloc") || failed(cudaMalloc(&B, b), "cudaMalloc") ||
-        failed(cudaMalloc(&C, c), "cudaMalloc"))
-        goto done;
-    /* Not zeros (a GPU multiplies zeros faster): every float 0.0115. */
-    cudaMemsetAsync(A, 0x3c, a, work), cudaMemsetAsync(B, 0x3c, b, work);
-    if (failed(cudaEventCreate(&t0), "cudaEventCreate") || failed(cudaEventCreate(&t1), "cudaEventCreate")) goto done;
-    row_major_sgemm(ta, tb, m, n, k, A, B, 0.0f, C);   /* once to warm up */
-    cudaEventRecord(t0, work);
-    for (int i = 0; i < reps; i++) row_major_sgemm(ta, tb, m, n, k, A, B, 0.0f, C);
-    cudaEventRecord(t1, work);
-    if (!failed(cudaEventSynchronize(t1), "cudaEventSynchronize")) cudaEventElapsedTime(&ms, t0, t1);
-    cudaEventDestroy(t0), cudaEventDestroy(t1);
-done:
-    cudaFree(A), cudaFree(B), cudaFree(C);
-    return ms < 0 ? -1 : ms / 1e3 / reps;
-}
-
 /* ---- element-wise kernels ------------------------------------------------ */
 
 /* One thread per element, as many blocks as it takes. */

@@ -78,9 +78,6 @@ void pp_gpu_gemm_stats(double *flops, double *seconds);
 /* Floating-point operations of every multiply since the start; asking
  * starts no timing. */
 double pp_gpu_gemm_ops(void);
-/* A bare cuBLAS multiply of the same shape, `reps` times: seconds each
- * (for make bench, against the backend's own). */
-double pp_gpu_bare_gemm_s(int ta, int tb, int m, int n, int k, int reps);
 
 #ifdef __cplusplus
 }

@@ -80,9 +80,6 @@ void pp_backend_gemm_stats(double *flops, double *seconds, int reset);
  * start, counted as they are queued (no timing: on a GPU, asking changes
  * nothing). */
 double pp_backend_gemm_ops(void);
-/* On a GPU: seconds one bare cuBLAS multiply of this shape takes (the
- * mean of `reps`), for make bench; -1 on the CPU. */
-double pp_backend_bare_gemm_s(int trans_a, int trans_b, int m, int n, int k, int reps);
 
 /* ---- the model ---------------------------------------------------------- */
 

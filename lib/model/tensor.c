@@ -424,15 +424,6 @@ double pp_backend_gemm_ops(void)
     return gemm_ops;
 }
 
-double pp_backend_bare_gemm_s(int ta, int tb, int m, int n, int k, int reps)
-{
-#ifdef PP_GPU
-    if (pp_ops_now()->on_device) return pp_gpu_bare_gemm_s(ta, tb, m, n, k, reps);
-#endif
-    (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)reps;
-    return -1;
-}
-
 long pp_backend_free_bytes(void)
 {
 #ifdef PP_GPU
