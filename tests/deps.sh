@@ -136,3 +136,26 @@ else
         fi
     fi
 fi
+
+# tools/gpu_remote.sh's ncurses on a GPU machine, asked of a stand-in
+# ldconfig: the machine's own only as a whole set (libtinfo with libncurses,
+# or with libncursesw, then linked wide); else all of the unpacked ones.  (Our
+# libncurses beside another build's libtinfo crashed the live view.)
+mkdir -p "$tmp/ld"
+curses_on() {   # curses_on LIBS...: gpu_remote's answer on a machine with those libraries
+    { printf '#!/bin/sh\ncat <<LIST\n'; for l in "$@"; do printf '\t%s (libc6,x86-64) => /lib/%s\n' "$l" "$l"; done
+      printf 'LIST\n'; } >"$tmp/ld/ldconfig"
+    chmod +x "$tmp/ld/ldconfig"
+    PATH="$tmp/ld:$PATH" sh tools/gpu_remote.sh --curses
+}
+a=$(curses_on libtinfo.so.6 libncurses.so.6 libncursesw.so.6)
+b=$(curses_on libtinfo.so.6 libncursesw.so.6)
+c=$(curses_on libncursesw.so.6)
+d=$(curses_on libtinfo.so.6 libncurses.so.6.4)
+e=$(curses_on libncurses.so.6 libncursesw.so.6)
+if [ "$a" = "ncurses: own, linked with -lncurses" ] && [ "$b" = "ncurses: own, linked with -lncursesw" ] &&
+    [ "$c" = "ncurses: ours, linked with -lncurses" ] && [ "$d" = "ncurses: ours, linked with -lncurses" ] && [ "$e" = "$d" ]; then
+    echo "ok - gpu_remote.sh takes a GPU machine's ncurses only as a whole set (libtinfo with libncurses, or with libncursesw, linked wide), else the unpacked ones"
+else
+    echo "not ok - gpu_remote.sh's ncurses: all three: '$a'; libtinfo and libncursesw: '$b'; libncursesw alone: '$c'; libncurses.so.6.4 only: '$d'; libncurses and libncursesw, no libtinfo: '$e'"
+fi

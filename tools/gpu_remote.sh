@@ -6,8 +6,25 @@
 # machine's own files are left alone), puts it first on PATH and the
 # compiler's and loader's paths, then runs make test-gpu and make
 # bench-gpu.  With OUT set, the logs go there too.
+#   sh tools/gpu_remote.sh --curses   only says which ncurses it would use
 cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
+# The machine's own terminal and device libraries, where it has them, stay
+# its own: an older copy first on the loader's path could shadow them.  But
+# ncurses' libraries (libncurses, libncursesw, libtinfo) share their inner
+# structures, so the kit's must come from one build with the libtinfo that
+# gets loaded.  A machine with libtinfo and libncursesw but no libncurses
+# (ours beside its libtinfo crashed as the live view closed) links its own
+# wide library (CURSES, Makefile); one without libtinfo takes all of ours.
+has() { ldconfig -p | grep -q "^[[:space:]]*$1 "; }
+curses=ours
+if has libtinfo.so.6 && has libncurses.so.6; then curses=own
+elif has libtinfo.so.6 && has libncursesw.so.6; then curses=own; export CURSES=-lncursesw
+fi
+if [ "$1" = --curses ]; then
+    echo "ncurses: $curses, linked with ${CURSES:--lncurses}"
+    exit 0
+fi
 debs=${1:-.debs}
 root=${PP_ROOT:-/tmp/pp-root}
 ls "$debs"/*.deb >/dev/null 2>&1 || { echo "gpu_remote: no .deb files in $debs (run tools/gpu_pack.sh first)" >&2; exit 2; }
@@ -22,18 +39,6 @@ unpack() {
         *) ar p "$1" "$member" | tar -xz -C "$root" ;;
     esac
 }
-# The machine's own terminal and device libraries, where it has them, stay
-# its own: an older copy first on the loader's path could shadow them.  But
-# ncurses' libraries (libncurses, libncursesw, libtinfo) share their inner
-# structures, so the kit's must come from one build with the libtinfo that
-# gets loaded.  A machine with libtinfo and libncursesw but no libncurses
-# (ours beside its libtinfo crashed as the live view closed) links its own
-# wide library (CURSES, Makefile); one without libtinfo takes all of ours.
-has() { ldconfig -p | grep -q "^[[:space:]]*$1 "; }
-curses=ours
-if has libtinfo.so.6 && has libncurses.so.6; then curses=own
-elif has libtinfo.so.6 && has libncursesw.so.6; then curses=own; export CURSES=-lncursesw
-fi
 for f in "$debs"/*.deb; do
     case $(basename "$f") in
         libtinfo6_* | libncurses6_* | libncursesw6_*) [ $curses = own ] && continue ;;
