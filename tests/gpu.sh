@@ -62,6 +62,10 @@ cat "$tmp/unit"
 expect "01 on GPU ranks equals one process" 0 "equals the single-process output bit for bit" \
     mpiexec -n 4 ./demos/01_forward_flow --device gpu
 expect "01 says where each rank computes" 0 "GPU ranks: 0" mpiexec -n 4 ./demos/01_forward_flow --device gpu
+if [ "$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')" -lt 4 ]; then   # four ranks, fewer GPUs: some share one
+    expect "01 says that ranks sharing a GPU take turns on it" 0 "(ranks on one GPU take turns on it)" \
+        mpiexec -n 4 ./demos/01_forward_flow --device gpu
+fi
 expect "02 trains on GPU ranks" 0 "GPU ranks: 0" mpiexec -n 4 ./demos/02_microbatches --device gpu -m 1,4 --steps 3 --no-tui
 expect "03 counts device memory" 0 "memory allocated on the rank's GPU" \
     mpiexec -n 4 ./demos/03_memory_split --device gpu --no-tui

@@ -265,15 +265,19 @@ static void choose_device(pp_demo *d)
     char *text = d->in->devices;
     size_t n = sizeof d->in->devices;
     snprintf(text, n, "GPU ranks: ");
+    int shared = 0;   /* a GPU with two ranks or more */
     for (int r = 0; d->grid->rank == 0 && r < P; r++) {
-        int seen = 0;   /* this device named already? */
+        int seen = 0, on_it = 0;   /* this device named already? the ranks on it */
         for (int q = 0; q < r; q++) seen |= strcmp(all + (size_t)q * NAME, all + (size_t)r * NAME) == 0;
         if (seen) continue;
-        for (int q = 0; q < P; q++) flag[q] = strcmp(all + (size_t)q * NAME, all + (size_t)r * NAME) == 0;
+        for (int q = 0; q < P; q++) on_it += flag[q] = strcmp(all + (size_t)q * NAME, all + (size_t)r * NAME) == 0;
+        shared |= on_it > 1;
         if (r > 0) snprintf(text + strlen(text), n - strlen(text), "; ");
         rank_list(text, n, flag, P);
         snprintf(text + strlen(text), n - strlen(text), " on %s", all + (size_t)r * NAME);
     }
+    /* Processes on one GPU run their kernels by turns, not side by side (README, On GPU ranks). */
+    if (shared) snprintf(text + strlen(text), n - strlen(text), " (ranks on one GPU take turns on it)");
     free(all), free(flag);
 }
 
