@@ -668,7 +668,8 @@ static int hung_end(void *ctx, double *t0, double *t1)
 /* ---- a device whose clock is tied to the host's off by `off` seconds ---- */
 
 /* Each compute runs as long as its ticks on the host, and is reported that
- * long, `off` late (or early): the executor keeps every compute's length. */
+ * long, `off` late (a device clock ahead of the host's) or early (behind):
+ * the executor keeps every compute's length. */
 typedef struct {
     double off, began, length;
 } offset_device;
@@ -718,7 +719,7 @@ static void device_clock(pp_grid *g)
                 }
             }
             CHECK(st == PP_OK && n > 0 && kept && order, "P=%d: a device whose clock runs 1 ms %s the host's: its %d "
-                  "computes keep their lengths, in order", g->size, late ? "behind" : "ahead of", n);
+                  "computes keep their lengths, in order", g->size, late ? "ahead of" : "behind", n);
         }
         pp_run_free(run);
     }

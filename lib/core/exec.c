@@ -354,11 +354,11 @@ static pp_status device_done(pp_step *step, pp_event *e)
     pp_watchdog_at(step, PP_AT_DEVICE, 0);
     if (st != PP_OK || running < 0) return st != PP_OK ? st : PP_EDEVICE;
     double now = since_start(step), length = t1 - t0;
+    if (!(length >= 0)) length = 0;                   /* (and a time that is not a number) */
     if (length > now - e->t0) length = now - e->t0;   /* (cannot be: the device began after it was asked) */
-    if (length < 0) length = 0;
     double end = t1 - step->start < now ? t1 - step->start : now;
-    if (end - length < e->t0) end = e->t0 + length;
-    e->t0 = end - length, e->t1 = end;
+    if (end - length >= e->t0) e->t0 = end - length, e->t1 = end;
+    else e->t1 = e->t0 + length < now ? e->t0 + length : now;   /* starts where the host asked */
     return PP_OK;
 }
 
