@@ -23,7 +23,7 @@ WRAP
 
 # expect WHAT CC PACKAGE: deps.sh --check with CC reports PACKAGE missing, exit 1.
 expect() {
-    CC=$2 sh tools/deps.sh --check >"$tmp/out" 2>&1
+    CURSES= CC=$2 sh tools/deps.sh --check >"$tmp/out" 2>&1   # (-lncurses, what the wrappers hide)
     rc=$?
     if [ $rc -eq 1 ] && grep -q "missing:.* $3" "$tmp/out" && ! grep -q "installing" "$tmp/out"; then
         echo "ok - deps.sh reports $3 missing when $1 ($(grep 'missing:' "$tmp/out"))"
@@ -146,7 +146,7 @@ curses_on() {   # curses_on LIBS...: gpu_remote's answer on a machine with those
     { printf '#!/bin/sh\ncat <<LIST\n'; for l in "$@"; do printf '\t%s (libc6,x86-64) => /lib/%s\n' "$l" "$l"; done
       printf 'LIST\n'; } >"$tmp/ld/ldconfig"
     chmod +x "$tmp/ld/ldconfig"
-    PATH="$tmp/ld:$PATH" sh tools/gpu_remote.sh --curses
+    PATH="$tmp/ld:$PATH" CURSES=-lfrom-the-caller sh tools/gpu_remote.sh --curses   # (its own choice, whatever the caller's)
 }
 a=$(curses_on libtinfo.so.6 libncurses.so.6 libncursesw.so.6)
 b=$(curses_on libtinfo.so.6 libncursesw.so.6)

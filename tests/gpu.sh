@@ -102,7 +102,7 @@ tmux_rc=$?
 live_why() {
     sed 's/^/#   /' "$tmp/screen" | tail -12
     echo "#   (tmux new-session: status $tmux_rc $(head -c 200 "$tmp/tmux.err"); session $(tmux -L ppgpu$$ has-session -t gpu 2>/dev/null && echo there || echo gone);" \
-        "ranks running: $(pgrep -f '02_microbatches --device gpu' 2>/dev/null | wc -l))"
+        "ranks running: $(pgrep -f '^\./demos/02_microbatches --device gpu' 2>/dev/null | wc -l))"
     [ -s "$tmp/live.err" ] && tail -8 "$tmp/live.err" | sed 's/^/#   stderr: /'
 }
 for i in $(seq 1 120); do

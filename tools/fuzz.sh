@@ -48,7 +48,7 @@ status=0
 for target in $targets; do
     bin="$out/fuzz_$target"
     if ! clang -std=c11 -D_POSIX_C_SOURCE=200809L $san -fsanitize=fuzzer $inc $mpi_inc "tests/fuzz/fuzz_$target.c" $objs \
-        $mpi_lib -lncurses -lopenblas -lpthread -lm -o "$bin"; then
+        $mpi_lib ${CURSES:--lncurses} -lopenblas -lpthread -lm -o "$bin"; then
         echo "not ok - fuzz_$target does not build"
         status=1
         continue

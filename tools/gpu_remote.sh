@@ -16,13 +16,14 @@ top=$(pwd)
 # gets loaded.  A machine with libtinfo and libncursesw but no libncurses
 # (ours beside its libtinfo crashed as the live view closed) links its own
 # wide library (CURSES, Makefile); one without libtinfo takes all of ours.
-has() { ldconfig -p | grep -q "^[[:space:]]*$1 "; }
-curses=ours
+has() { ldconfig -p | grep -q "^[[:space:]]*$1 (.*x86-64"; }   # (the packages are amd64)
+curses=ours CURSES=-lncurses
 if has libtinfo.so.6 && has libncurses.so.6; then curses=own
-elif has libtinfo.so.6 && has libncursesw.so.6; then curses=own; export CURSES=-lncursesw
+elif has libtinfo.so.6 && has libncursesw.so.6; then curses=own CURSES=-lncursesw
 fi
+export CURSES
 if [ "$1" = --curses ]; then
-    echo "ncurses: $curses, linked with ${CURSES:--lncurses}"
+    echo "ncurses: $curses, linked with $CURSES"
     exit 0
 fi
 debs=${1:-.debs}
@@ -46,7 +47,7 @@ for f in "$debs"/*.deb; do
     esac
     unpack "$f" || { echo "gpu_remote: could not unpack $f" >&2; exit 1; }
 done
-echo "gpu_remote: ncurses: $([ $curses = own ] && echo "this machine's own" || echo 'unpacked'), linked with ${CURSES:--lncurses}"
+echo "gpu_remote: ncurses: $([ $curses = own ] && echo "this machine's own" || echo 'unpacked'), linked with $CURSES"
 # What the packages' installers would have made: mpicc (its paths moved
 # into the folder) and mpiexec, with the proxy it starts beside it.
 sed -e "s|^prefix=/usr|prefix=$root/usr|" -e "s|^exec_prefix=/usr|exec_prefix=$root/usr|" \
