@@ -179,7 +179,12 @@ for sig in TERM; do
     rm -f "$tmp/cut.json" "$tmp/cut.json.tmp"
     mpiexec -n 4 ./demos/13_deadlock --fault stall:1 --watchdog 0 --trace "$tmp/cut.json" >"$tmp/out" 2>&1 &
     job=$!
-    sleep 2
+    # Once the ranks run (the kit has said the watchdog is off), and a
+    # second into the step: a signal to an mpiexec still starting them ends
+    # it with status 0 (MPICH's launcher), which was seen on a loaded machine.
+    i=0
+    while ! grep -q "a hang lasts until" "$tmp/out" && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+    sleep 1
     kill -s $sig $job
     i=0
     while kill -0 $job 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
