@@ -18,7 +18,7 @@
  *   mpiexec -n 2 bench/gpu       (bench/gpu.sh runs it shared and, with two GPUs, apart)
  */
 #include "bench.h"
-#include "model.h"
+#include "model.h"   /* pp_ops_now: the backend's own multiply, called as a stage calls it */
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -525,19 +525,24 @@ pp_status pp_view_open(int fd, int keys_stdin, const char *prog, const char *lat
      * (putp writes to stdout, which mpiexec forwards at its own pace: the
      * way back came first in about a third of the runs, and the view stayed
      * on the alternate screen), and the next refresh clears the normal one. */
-    char leave_alternate[64] = "";
-    if (exit_ca_mode && strlen(exit_ca_mode) < sizeof leave_alternate) strcpy(leave_alternate, exit_ca_mode);
-    enter_ca_mode = NULL;
-    exit_ca_mode = NULL;
-    /* The wide library (ncursesw, with its numbers kept as int) reads its
-     * own copy of the terminal's capabilities, which the assignments above
-     * do not reach: there endwin would switch back again, and the terminal
-     * put the cursor back where the first switch left it, at the top, so
-     * what came next was printed over the picture.  The way back is emptied
-     * where that copy keeps it (tigetstr finds it; in the narrow library it
-     * is NULL by now). */
-    char *back = tigetstr((char *)"rmcup");
-    if (back && back != (char *)-1) back[0] = '\0';
+    char leave_alternate[128] = "";
+    if (!exit_ca_mode || strlen(exit_ca_mode) < sizeof leave_alternate) {   /* (else both ways stay ncurses') */
+        if (exit_ca_mode) strcpy(leave_alternate, exit_ca_mode);
+        enter_ca_mode = NULL;
+        exit_ca_mode = NULL;
+        /* The wide library (ncursesw, with its numbers kept as int) reads
+         * its own copy of the terminal's capabilities, which the assignments
+         * above do not reach: there endwin would switch back again, and the
+         * terminal put the cursor back where the first switch left it, at
+         * the top, so what came next was printed over the picture.  Both
+         * ways are emptied where the strings are kept (tigetstr finds them;
+         * the switch newterm queued is in ncurses' output already). */
+        const char *ways[] = {"smcup", "rmcup"};
+        for (int i = 0; i < 2; i++) {
+            char *way = tigetstr((char *)ways[i]);
+            if (way && way != (char *)-1) way[0] = '\0';
+        }
+    }
     /* No scrolling to save bytes, of a part of the screen or the whole: tmux
      * keeps a line scrolled off in its history, so stale panel lines piled
      * up above the picture.  A shifted line is written again instead. */
