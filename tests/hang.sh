@@ -172,9 +172,9 @@ fi
 [ -n "$loads" ] && kill $loads 2>/dev/null && wait $loads 2>/dev/null
 
 # With the watchdog off a hang is the student's to end: SIGTERM to mpiexec
-# ends every rank within 5 s, with a non-zero status (Ctrl-C, sent from a
-# terminal, is in tui.sh), and the trace being written is not left behind
-# half-written (nor its .tmp).
+# ends every rank within 5 s, with a non-zero status or the kit's line that
+# says why (Ctrl-C, sent from a terminal, is in tui.sh), and the trace being
+# written is not left behind half-written (nor its .tmp).
 for sig in TERM; do
     rm -f "$tmp/cut.json" "$tmp/cut.json.tmp"
     mpiexec -n 4 ./demos/13_deadlock --fault stall:1 --watchdog 0 --trace "$tmp/cut.json" >"$tmp/out" 2>&1 &
@@ -192,10 +192,15 @@ for sig in TERM; do
     rc=$?
     sleep 0.2
     left=$(leftovers)
-    if [ $i -lt 50 ] && [ "$rc" -ne 0 ] && [ -z "$left" ] && ! ls "$tmp"/cut.json* >/dev/null 2>&1; then
-        ok "watchdog off, one rank stopped: SIG$sig to mpiexec ends every rank in $((i / 10)).$((i % 10)) s (status $rc), no trace file left"
+    # Each rank dies of the signal; mpiexec's own status is MPICH's: 15 or
+    # 9 mostly, but 0 in 2 runs of 20 here, the kit's line said each time.
+    said=0
+    grep -q "ended by SIG$sig" "$tmp/out" && said=1
+    if [ $i -lt 50 ] && { [ "$rc" -ne 0 ] || [ $said = 1 ]; } && [ -z "$left" ] && ! ls "$tmp"/cut.json* >/dev/null 2>&1; then
+        ok "watchdog off, one rank stopped: SIG$sig to mpiexec ends every rank in $((i / 10)).$((i % 10)) s (status $rc$([ $said = 1 ] && echo ", the kit says so")), no trace file left"
     else
         bad "SIG$sig: still running after 5 s, or status $rc, ranks left: ${left:-none}, files: $(ls "$tmp"/cut.json* 2>/dev/null)"
+        tail -6 "$tmp/out" | sed 's/^/#   /'
         [ -n "$left" ] && kill -9 $left 2>/dev/null
     fi
 done
