@@ -12,6 +12,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The six multiplies of one block's forward and backward for one
+ * micro-batch, with the shapes, transposes and sums into the gradients
+ * (beta 1) of lib/model/model.c, through `gemm` (row-major, C = op(A) op(B)
+ * + beta C): x (n x d) and a (n x f) in, outputs of those sizes in y_d and
+ * y_f (they may be x and a), W1 and W2t (d x f, W2 kept transposed), their
+ * gradients g1 and g2t. */
+typedef void bench_gemm_fn(int ta, int tb, int m, int n, int k, const float *A, const float *B, float beta, float *C);
+static void bench_block_multiplies(bench_gemm_fn *gemm, int n, int d, int f, const float *x, const float *a, float *y_d,
+                                   float *y_f, const float *w1, const float *w2t, float *g1, float *g2t)
+{
+    gemm(0, 0, n, f, d, x, w1, 0.0f, y_f);    /* h = x W1 */
+    gemm(0, 1, n, d, f, a, w2t, 0.0f, y_d);   /* y = a W2 */
+    gemm(0, 0, n, f, d, x, w2t, 0.0f, y_f);   /* da = dy W2^T */
+    gemm(0, 1, n, d, f, a, w1, 0.0f, y_d);    /* dx = dh W1^T */
+    gemm(1, 0, d, f, n, x, a, 1.0f, g2t);     /* gW2 += a^T dy, stored transposed */
+    gemm(1, 0, d, f, n, x, a, 1.0f, g1);      /* gW1 += x^T dh */
+}
+
 static int bench_cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;

@@ -48,10 +48,9 @@ static pp_tensor *filled(int rows, int cols)
     return t;
 }
 
-/* The multiplies of a stage's forward and backward for one micro-batch,
- * called bare, as bench/real.c calls them on the CPU: the shapes,
- * transposes and sums into the gradients (beta 1) of lib/model/model.c,
- * over `blocks` distinct weight matrices (the stage's working set, larger
+/* The multiplies of a stage's forward and backward for one micro-batch
+ * (bench_block_multiplies), called bare, as bench/real.c calls them on the
+ * CPU, over `blocks` distinct weight matrices (the stage's working set, larger
  * than the GPU's cache), `reps` times, each multiply timed on the device as
  * the stage's are (pp_backend_gemm_stats); GFLOP/s. */
 static double bare_rate(const pp_model_cfg *c, int blocks, int reps)
@@ -66,14 +65,9 @@ static double bare_rate(const pp_model_cfg *c, int blocks, int reps)
     pp_backend_gemm_stats(&fl, &se, 1);   /* what ran before is not counted */
     for (int k = 0; k < reps; k++)
         for (int b = 0; b < blocks; b++) {
-            const float *W1 = W + (size_t)2 * b * d * f, *W2t = W1 + (size_t)d * f;
-            float *G1 = G + (size_t)2 * b * d * f, *G2t = G1 + (size_t)d * f;
-            op->gemm(0, 0, n, f, d, X, W1, 0.0f, Yf);    /* h = x W1 */
-            op->gemm(0, 1, n, d, f, A, W2t, 0.0f, Yd);   /* y = a W2 */
-            op->gemm(0, 0, n, f, d, X, W2t, 0.0f, Yf);   /* da = dy W2^T */
-            op->gemm(0, 1, n, d, f, A, W1, 0.0f, Yd);    /* dx = dh W1^T */
-            op->gemm(1, 0, d, f, n, X, A, 1.0f, G2t);    /* gW2 += a^T dy, stored transposed */
-            op->gemm(1, 0, d, f, n, X, A, 1.0f, G1);     /* gW1 += x^T dh */
+            const float *W1 = W + (size_t)2 * b * d * f;
+            float *G1 = G + (size_t)2 * b * d * f;
+            bench_block_multiplies(op->gemm, n, d, f, X, A, Yd, Yf, W1, W1 + (size_t)d * f, G1, G1 + (size_t)d * f);
         }
     pp_backend_gemm_stats(&fl, &se, 1);
     for (int i = 0; i < 6; i++) pp_tensor_free(t[i]);

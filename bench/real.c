@@ -33,8 +33,16 @@ static pp_tensor *zeroed(int rows, int cols)
     return t;
 }
 
-/* The multiplies of a stage's forward and backward for one micro-batch, with
- * the same shapes and transposes as lib/model.c (W2 kept transposed, as W2t),
+/* OpenBLAS's sgemm, called as lib/model/tensor.c calls it, with nothing
+ * around it (the library's own adds up its time). */
+static void bare_sgemm(int ta, int tb, int m, int n, int k, const float *A, const float *B, float beta, float *C)
+{
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, A,
+                ta ? m : k, B, tb ? k : n, beta, C, n);
+}
+
+/* The multiplies of a stage's forward and backward for one micro-batch
+ * (bench_block_multiplies, each output fed to the next as in a block),
  * called bare, over `blocks` distinct weight matrices (the stage's working
  * set); returns GFLOP/s. */
 static double bare_gemm(const pp_model_cfg *c, int blocks, double seconds)
@@ -45,14 +53,8 @@ static double bare_gemm(const pp_model_cfg *c, int blocks, double seconds)
     double flops = 0, t0 = pp_now();
     while (pp_now() - t0 < seconds)
         for (int b = 0; b < blocks; b++) {
-            float *W1 = W + (size_t)2 * b * d * f, *W2t = W1 + (size_t)d * f;
-            float *G1 = G + (size_t)2 * b * d * f, *G2 = G1 + (size_t)d * f;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, f, d, 1, X, d, W1, f, 0, A, f); /* x W1 */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d, f, 1, A, f, W2t, f, 0, X, d);  /* a W2 */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, f, d, 1, X, d, W2t, f, 0, A, f); /* dy W2^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d, f, 1, A, f, W1, f, 0, X, d);   /* dh W1^T */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, f, n, 1, X, d, A, f, 1, G2, f);   /* (a^T dy)^T = dy^T a */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, f, n, 1, X, d, A, f, 1, G1, f);   /* x^T dh */
+            float *W1 = W + (size_t)2 * b * d * f, *G1 = G + (size_t)2 * b * d * f;
+            bench_block_multiplies(bare_sgemm, n, d, f, X, A, X, A, W1, W1 + (size_t)d * f, G1, G1 + (size_t)d * f);
             flops += 6 * 2.0 * n * d * f;
         }
     double s = pp_now() - t0;
