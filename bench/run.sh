@@ -13,9 +13,9 @@
 # the excess goes (the measured bubble taken apart, pp_idle.h) and how far
 # the prediction for this machine (a probe before the steps) lies from the
 # measured bubble: target 0.5 points at P = 4; the same for real compute
-# (demo 02) on P = 2 and 4 ranks.  Then P = 16 and 32 (M = 32,
-# 10 ms ticks): within 1 point of the prediction for this machine, and at
-# P = 16 within 1 point of the formula.
+# (demo 02) on P = 2 and 4 ranks, and its bubble taken apart.  Then P = 16
+# and 32 (M = 32, 10 ms ticks): within 1 point of the prediction for this
+# machine, and at P = 16 within 1 point of the formula.
 cd "$(dirname "$0")/.." || exit 1
 RUNS=${RUNS:-3}
 REPEAT=${REPEAT:-3}
@@ -147,25 +147,46 @@ echo "bubble of the runs minus the smallest, in points (the run-to-run noise the
 echo "the median delivery of a message (the machine's floor); cores: the measured bubble's part that ranks"
 echo "spent waiting for a core (points of the step, 0 with a core for every rank)"
 
+# The same real-compute runs taken apart, as the timed ones above: the
+# median step's parts (demo 02's CSV), the mean over the runs.
+echo
+echo "Real compute, where the measured bubble goes, points of the step (mean of $RUNS runs; measured = formula + parts):"
+printf '%3s  %-11s %4s  %9s %9s  %6s %6s %6s %6s %6s %6s %6s  %4s  %s\n' P schedule M formula measured sched imbal over \
+    late msg cores kit hops delivery
+cat "$tmp"/r-*.csv | grep -v '^schedule' | awk -F, '
+    { k = $2 " " $1 " " $3; n[k]++; f[k] = 100 * $8; m[k] += 100 * $7; hops[k] += $19
+      split("13 14 15 16 17 21 18", col, " "); for (j = 1; j <= 7; j++) v[k, j] += 100 * $col[j]
+      if ($20 > 0) { dl[k] += $20; nd[k]++ } }
+    END { for (k in n) { split(k, a, " ")
+              printf "%3d  %-11s %4d  %7.2f %% %7.2f %% ", a[1], a[2], a[3], f[k], m[k] / n[k]
+              for (j = 1; j <= 7; j++) printf " %+6.2f", v[k, j] / n[k]
+              printf "  %4.0f  %s\n", hops[k] / n[k], nd[k] ? sprintf("%.0f us", dl[k] / nd[k]) : "-" } }' |
+    sort -k1n -k2 -k3n
+echo "sched: the schedule with every stage at the mean of its blocks' measured cost, against the formula; imbal:"
+echo "stages' own costs; over: computes past their stage's cost; late: ranks starting late; msg: deliveries on"
+echo "the critical path; cores: waits for a core; kit: the kit's own time between actions; hops: messages on"
+echo "the critical path; delivery: the median delivery of a message"
+
 # Many ranks on few cores: P = 16 and 32, M = 32, 10 ms ticks, 1F1B.
 echo
 echo "Scale: 1f1b, M=32, tick 10 ms, 64 KiB; $(nproc) cores (mean of $RUNS runs, each the median of $REPEAT steps; points of the step)"
-printf '%3s  %9s %9s %9s  %8s %8s  %6s %6s %6s %6s  %4s %8s  %s\n' P formula "this mach" measured "-formula" "-this" over late msg kit \
-    hops delivery "targets 1.0"
+printf '%3s  %9s %9s %9s  %8s %8s  %6s %6s %6s %6s %6s %6s  %4s %8s  %s\n' P formula "this mach" measured "-formula" "-this" sched \
+    imbal over late msg kit hops delivery "targets 1.0"
 for P in 16 32; do
     for i in $(seq "$RUNS"); do
         mpiexec -n "$P" ./demos/04_bubble_efficiency --schedule 1f1b -m 32 --tick-ms 10 --payload 64K \
             --repeat "$REPEAT" --csv "$tmp/s$P-$i.csv" >/dev/null || exit 1
         tail -n +2 "$tmp/s$P-$i.csv"
     done | awk -F, -v P="$P" '
-        { n++; f = 100 * $6; h += 100 * $16; m += 100 * $8; for (c = 19; c <= 22; c++) v[c] += 100 * $c
+        { n++; f = 100 * $6; h += 100 * $16; m += 100 * $8; for (c = 17; c <= 22; c++) v[c] += 100 * $c
           hops += $23; dl += $24 }
         END { h /= n; m /= n; df = m - f; dh = m - h
               ok = (dh <= 1 && dh >= -1) && (P != 16 || df <= 1)
-              printf "%3d  %7.2f %% %7.2f %% %7.2f %%  %+8.2f %+8.2f  %+6.2f %+6.2f %+6.2f %+6.2f  %4.0f %5.0f us  %s\n", P, f, h, m,
-                     df, dh, v[19] / n, v[20] / n, v[21] / n, v[22] / n, hops / n, dl / n, ok ? "met" : "missed" }'
+              printf "%3d  %7.2f %% %7.2f %% %7.2f %%  %+8.2f %+8.2f  %+6.2f %+6.2f %+6.2f %+6.2f %+6.2f %+6.2f  %4.0f %5.0f us  %s\n", P,
+                     f, h, m, df, dh, v[17] / n, v[18] / n, v[19] / n, v[20] / n, v[21] / n, v[22] / n, hops / n, dl / n,
+                     ok ? "met" : "missed" }'
 done
-echo "hops: messages on the critical path; delivery: the median delivery of a message (the machine's floor)"
+echo "sched to kit: the parts, as in the tables above; hops: messages on the critical path; delivery: the median delivery of a message (the machine's floor)"
 echo "targets: within 1 point of this machine's prediction; at P=16 also within 1 point of the formula"
 
 # The live view's cost: the same step with the view drawing (in a detached
