@@ -3,13 +3,17 @@
  * maker of its own (passes over every rank until no time changes, unlike
  * the replay it checks) puts in a late start, the kit's own gaps, waits for
  * a core, a slowed compute, a slow stage or a late message, and each must come back whole in
- * its own part and nowhere else.  Runs as one process.
+ * its own part and nowhere else; on the kit's own schedules, and on orders
+ * none of its builders made (random valid schedules, PyTorch's LoopedBFS,
+ * interleaved and ZBV orders).  Runs as one process.
  */
 #include "pp.h"
 #include "pp_build.h"
 #include "pp_idle.h"
 #include "core.h"
 #include "check.h"
+#include "pytorch_orders.h"
+#include "random_sched.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -24,6 +28,8 @@ typedef struct {
     double slow_by;
     int late_stage, late_mb;     /* the forward message this stage sends for this mb comes late_by late */
     double late_by;
+    int held;            /* ... because its send was handed over late_by late (the rank going on), as
+                            a link model holds one; else it was on its way that much longer */
     double latency;      /* every message's delivery (s) */
     double found;        /* a receive whose message is there already takes this long (the kit's own, s) */
 } knobs;
@@ -63,6 +69,8 @@ static int play(const pp_sched *lo, const pp_costs *c, const knobs *k, const dou
                 e.t1 = t = arrive > t ? arrive : t + k->found;
             } else if (pp_is_send(a.kind)) {
                 e.type = PP_EV_SEND;
+                if (k->held && a.kind == PP_SEND_F && a.stage == k->late_stage && a.mb == k->late_mb)
+                    e.t0 = e.t1 = t + k->late_by;
             } else {
                 continue;
             }
@@ -119,11 +127,13 @@ static void parts_line(const pp_idle *x, char *buf, size_t n)
         k += snprintf(buf + k, n - (size_t)k, " %s %+.4f", pp_part_name(p), 100 * x->part[p]);
 }
 
-/* One case: the knobs' step taken apart; `only` must hold all the excess. */
-static void one_case(const char *name, const char *what, const knobs *k, const pp_costs *c, int only)
+/* One case: the knobs' step of lowered schedule lo (`label` names it)
+ * taken apart; `only` must hold all the excess.  With must_cost 0 the knob
+ * may cost the step nothing (a delay off every chain that ends the step): then
+ * every part must stay 0.  Returns whether the knob cost something. */
+static int case_of(const pp_sched *lo, const char *label, const char *what, const knobs *k, const pp_costs *c, int only,
+                   int must_cost)
 {
-    int P = 4, M = 8;
-    pp_sched *lo = lowered(name, P, M);
     knobs nom = {.slow_rank = -1, .late_stage = -1};
     pp_run *step = lo ? make_step(lo, c, k) : NULL, *flat = NULL;
     pp_costs fc = *c;
@@ -141,16 +151,28 @@ static void one_case(const char *name, const char *what, const knobs *k, const p
     char line[400] = "";
     if (ran) parts_line(&x, line, sizeof line);
     double want = ran ? pp_run_bubble_step(step) - pp_run_bubble_step(plain) : 0;
-    CHECK(ran && x.ok && fabs(want) > 1e-4 && only_part(&x, only, want),
-          "%s P=%d M=%d, %s: the %s part is the whole %+.4f points, the others 0 (%s)", name, P, M, what,
-          pp_part_name(only), 100 * want, line);
+    int cost = fabs(want) > 1e-4;
+    CHECK(ran && x.ok && (cost || !must_cost) && only_part(&x, cost ? only : -1, cost ? want : 0),
+          "%s, %s: the %s part is the whole %+.4f points, the others 0 (%s)", label, what, pp_part_name(only),
+          100 * want, line);
     CHECK(ran && fabs(parts_sum(&x) - x.measured) < 1e-12 && fabs(x.replayed - step->makespan) < 1e-9,
           "%s, %s: reference + parts = measured exactly, and the last replay rebuilds the makespan (%.6f s)",
-          name, what, ran ? step->makespan : 0.0);
+          label, what, ran ? step->makespan : 0.0);
     if (ran && pp_simulate(lo, &fc, &flat) == PP_OK)
         CHECK(fabs(x.base - pp_run_bubble_step(flat)) < 1e-12, "%s, %s: the schedule's bubble is the simulator's (%.4f %%)",
-              name, what, 100 * x.base);
+              label, what, 100 * x.base);
     pp_run_free(step), pp_run_free(plain), pp_run_free(flat);
+    return ran && cost;
+}
+
+static void one_case(const char *name, const char *what, const knobs *k, const pp_costs *c, int only)
+{
+    int P = 4, M = 8;
+    pp_sched *lo = lowered(name, P, M);
+    char label[64];
+    snprintf(label, sizeof label, "%s P=%d M=%d", name, P, M);
+    if (lo) case_of(lo, label, what, k, c, only, 1);
+    else CHECK(0, "%s: built and checked", label);
     pp_sched_free(lo);
 }
 
@@ -182,6 +204,73 @@ static void test_parts(void)
         k = (knobs){.slow_rank = -1, .late_stage = -1};
         one_case(name, "stage 1 twice as slow", &k, &slow, PP_PART_IMBALANCE);
     }
+}
+
+static const char *const OUTSIDE_KNOB[8] = {
+    "every message 0.2 ticks on its way", "one send held 2 ticks", "the rank of stage 0 starts 4 ticks late",
+    "0.05 ticks of the kit's own before every compute", "0.03 ticks to take a message that was there already",
+    "0.04 ticks waiting for a core before every compute", "its first compute 3 ticks too long",
+    "stage 1 twice as slow"};
+
+/* The knobs on one order none of the kit's builders made, lowered by the
+ * validator; each knob sits where every order has it (the rank that runs
+ * stage 0, micro-batch 0, stage 1).  cost[j]: orders knob j cost something. */
+static void outside(pp_sched *o, const char *what, int *cost, int *orders)
+{
+    pp_sched *lo = NULL;
+    pp_check why = {0};
+    int ok = o && pp_sched_validate(o, &lo, &why) == PP_OK;
+    CHECK(ok, "%s: the validator takes it (%s)", what, ok ? "ok" : why.msg);
+    pp_check_clear(&why);
+    pp_sched_free(o);
+    if (!ok) return;
+    pp_costs c;
+    pp_costs_default(&c);
+    double tick = c.tick_s, scale[3 * 8] = {0};
+    for (int k = 0; k < 3 * 8; k++) scale[k] = k == 1 ? 2 : 1;
+    pp_costs slow = c;
+    slow.stage_scale = scale;
+    int r0 = lo->stage_rank[0];
+    knobs k[8];
+    for (int j = 0; j < 8; j++) k[j] = (knobs){.slow_rank = -1, .late_stage = -1};
+    k[0].latency = 0.2 * tick;
+    k[1].late_stage = 0, k[1].late_mb = 0, k[1].late_by = 2 * tick, k[1].held = 1;
+    k[2].start[r0] = 4 * tick;
+    k[3].gap = 0.05 * tick;
+    k[4].found = 0.03 * tick;
+    k[5].core = 0.04 * tick;
+    k[6].slow_rank = r0, k[6].slow_mb = 0, k[6].slow_by = 3 * tick;
+    static const int only[8] = {PP_PART_MESSAGES, PP_PART_MESSAGES, PP_PART_LATE, PP_PART_REACTION, PP_PART_REACTION,
+                                PP_PART_CORES, PP_PART_OVERRUN, PP_PART_IMBALANCE};
+    for (int j = 0; j < 8; j++)
+        if (j < 7 || lo->nstages > 1) cost[j] += case_of(lo, what, OUTSIDE_KNOB[j], &k[j], j == 7 ? &slow : &c, only[j], 0);
+    ++*orders;
+    pp_sched_free(lo);
+}
+
+/* The breakdown on orders from outside: random valid schedules of 2 to 4
+ * ranks, and PyTorch's LoopedBFS, interleaved 1F1B and ZBV orders.  Each
+ * knob must cost most of them something (or the check above proves
+ * nothing there). */
+static void test_parts_outside(void)
+{
+    int cost[8] = {0}, orders = 0;
+    for (int i = 0, n = 0; n < 16; i++) {
+        int P, v, M;
+        uint64_t seed;
+        random_shape(2025, i, 4, &P, &v, &M, &seed);
+        if (P < 2 || M < 2) continue;
+        char what[160];
+        pp_sched *o = random_sched(seed, P, v, M, what, sizeof what);
+        outside(o, what, cost, &orders);
+        n++;
+    }
+    outside(pt_looped_bfs(4, 2, 8), "PyTorch's LoopedBFS order P=4 v=2 M=8", cost, &orders);
+    outside(pt_interleaved(4, 2, 8), "PyTorch's interleaved 1F1B order P=4 v=2 M=8", cost, &orders);
+    outside(pt_zbv(4, 8), "PyTorch's ZBV order P=4 M=8", cost, &orders);
+    for (int j = 0; j < 8; j++)
+        CHECK(2 * cost[j] >= orders, "orders from outside, %s: it cost the step something in %d of %d orders",
+              OUTSIDE_KNOB[j], cost[j], orders);
 }
 
 /* The critical path of GPipe with messages that take time: down the
@@ -404,6 +493,7 @@ int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     test_parts();
+    test_parts_outside();
     test_path();
     test_waited_mean();
     test_one_core();
