@@ -41,7 +41,10 @@ static void parts_table(const row *rows, int n, int all, int from_file)
     else
         printf("\nwhere the measured bubble goes, points of the step (measured = formula +\n"
                "parts), and the bubble predicted for this machine (a probe before the steps):\n");
-    printf("%s  here %%  meas %%   sched  imbal  overrun   late    msg    kit  hops\n", all ? "schedule      M" : "    M");
+    /* With every schedule, a name column: the columns close up to fit 80. */
+    if (all) printf("%-11s%4s %6s %6s %6s %6s %7s %6s %6s %6s %4s\n", "schedule", "M", "here %", "meas %", "sched", "imbal",
+                    "overrun", "late", "msg", "kit", "hops");
+    else printf("    M  here %%  meas %%   sched  imbal  overrun   late    msg    kit  hops\n");
     for (int i = 0; i < n; i++) {
         const row *r = &rows[i];
         const pp_idle *x = &r->parts;
@@ -53,8 +56,9 @@ static void parts_table(const row *rows, int n, int all, int from_file)
         }
         double pt[PP_NPARTS];
         for (int k = 0; k < PP_NPARTS; k++) pt[k] = pp_part_points(x, (pp_part)k, 2);
-        printf("  %6.1f  %6.1f  %+6.2f %+6.2f  %+6.2f  %+6.2f %+6.2f %+6.2f  %4d\n", 100 * r->here,
-               100 * r->measured[0], pt[PP_PART_SCHEDULE], pt[PP_PART_IMBALANCE], pt[PP_PART_OVERRUN],
+        printf(all ? " %6.1f %6.1f %+6.2f %+6.2f %+7.2f %+6.2f %+6.2f %+6.2f %4d\n"
+                   : "  %6.1f  %6.1f  %+6.2f %+6.2f  %+6.2f  %+6.2f %+6.2f %+6.2f  %4d\n",
+               100 * r->here, 100 * r->measured[0], pt[PP_PART_SCHEDULE], pt[PP_PART_IMBALANCE], pt[PP_PART_OVERRUN],
                pt[PP_PART_LATE], pt[PP_PART_MESSAGES], pt[PP_PART_REACTION], x->hops);
     }
     printf("sched: the schedule replayed with every stage at the same cost, against the\n"

@@ -6,7 +6,8 @@
 # from the code.  The commands run in a scratch folder, so files they write
 # are not left in the checkout.  make test runs the commands whose output
 # a lesson shows once, in the excerpts' check, and one other command of
-# lesson 13 (the hangs); and checks the plain output of demos 00, 04 and 12 at 80 columns
+# lesson 13 (the hangs); and checks the plain output of demos 00, 04 (also with
+# every schedule) and 12 at 80 columns
 # (every --help too).  PP_TEST_FULL=1 (make check) runs every command, the
 # excerpts' twice, and every demo.
 cd "$(dirname "$0")/.." || exit 1
@@ -78,6 +79,15 @@ for demo in 00_anatomy:4 01_forward_flow:4 02_microbatches:2 03_memory_split:4 0
         fi
     done
 done
+# Every schedule at once (lesson 08's exercise) adds a name column to both tables.
+out=$(cd "$scratch" && timeout 120 mpiexec -n 4 ./demos/04_bubble_efficiency --schedule all -m 8,32 --tick-ms 1 </dev/null 2>&1)
+rc=$?
+wide=$(echo "$out" | awk 'length($0) > 80 { print length($0) ": " $0; exit }')
+if [ $rc -eq 0 ] && echo "$out" | grep -q '^schedule .*hops$' && [ -z "$wide" ]; then
+    echo "ok - 04_bubble_efficiency --schedule all: every line of its output fits 80 columns, the parts table too"
+else
+    echo "not ok - 04_bubble_efficiency --schedule all: status $rc, a line wider than 80 columns: ${wide:-none}"
+fi
 # The check itself: a copy of lesson 04 with one formula figure changed must fail.
 sed 's/^    4     42.9 %/    4     42.8 %/' lessons/04-bubble-efficiency.md >"$scratch/doctored.md"
 if cmp -s lessons/04-bubble-efficiency.md "$scratch/doctored.md"; then
