@@ -117,6 +117,8 @@ try "the kit's own gaps counted with the messages" fail \
     's|USE_STAGE \| USE_DUR \| USE_START \| USE_DELAY,$|USE_STAGE \| USE_DUR \| USE_START \| USE_DELAY \| USE_GAP,|'
 try "a receive that found its message there: its time not the kit's" fail \
     's|                    x->gap += x->end - x->begin;|                    ;|'
+try "whether a receive's message had come (pp_event.came) ignored: only the times tell" fail \
+    's|if (x->came == PP_CAME_AFTER \|\| (!x->came \&\& waited|if ((waited|'
 try "the probe's mean delivery with a rare stall counted whole" fail \
     's|sum += tr->delays\[k\] < cap ? tr->delays\[k\] : cap;|sum += tr->delays[k];|'
 try "a step under way not taken apart while a rank's events lag the others'" fail \

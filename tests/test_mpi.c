@@ -80,6 +80,34 @@ static const double WAITED = 20e-6;
 /* Does every WAIT end after its message's SEND began?  Each rank's clock
  * offset is known to within half its fastest ping-pong round trip (rtt[p],
  * s), so a pair of ranks is allowed the sum of their halves, plus `slack` s. */
+/* Every receive says whether its message had come when its rank got to
+ * it (pp_event.came), and one that says it had was sent before the rank got
+ * there (on rank 0's clock, within the clocks' error).  *before counts those. */
+static int came_known(const pp_run *r, const double *rtt, double slack, int *before)
+{
+    *before = 0;
+    for (int p = 0; p < r->nrows; p++)
+        for (int i = 0; i < r->ranks[p].n; i++) {
+            const pp_event *w = &r->ranks[p].ev[i];
+            if (w->type != PP_EV_WAIT) continue;
+            if (w->came != PP_CAME_BEFORE && w->came != PP_CAME_AFTER) return 0;
+            if (w->came == PP_CAME_AFTER) continue;
+            ++*before;
+            int st, from = sender(w, &st);
+            int kind = w->kind == PP_RECV_F ? PP_SEND_F : PP_SEND_B;
+            for (int k = 0; from >= 0 && k < r->ranks[from].n; k++) {
+                const pp_event *s = &r->ranks[from].ev[k];
+                if (s->type == PP_EV_SEND && s->kind == kind && s->stage == st && s->mb == w->mb &&
+                    s->t0 > w->t0 + 0.5 * (rtt[p] + rtt[from]) + slack) {
+                    printf("# rank %d found micro-batch %d there at %.3f ms, sent at %.3f ms\n", p, w->mb, w->t0 * 1e3,
+                           s->t0 * 1e3);
+                    return 0;
+                }
+            }
+        }
+    return 1;
+}
+
 static int causal(const pp_run *r, const double *rtt, double slack)
 {
     for (int p = 0; p < r->nrows; p++)
@@ -979,6 +1007,9 @@ int main(int argc, char **argv)
                       P, M, o.payload);
                 CHECK(causal(run, rtt, 100e-6), "%s P=%d M=%d: every message arrives after it is sent, on rank 0's clock",
                       names[b], P, M);
+                int before = 0;
+                CHECK(came_known(run, rtt, 100e-6, &before), "%s P=%d M=%d: every receive says whether its message had "
+                      "come when its rank got there (%d had), and none had before it was sent", names[b], P, M, before);
                 CHECK(never_early(run, s, &o.costs, rtt, 100e-6), "%s P=%d M=%d: no message is sent before the replay "
                       "says it can come (a waiting rank sleeps until shortly before)", names[b], P, M);
                 pp_idle x;

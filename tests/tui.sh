@@ -492,6 +492,16 @@ if [ "$1" -gt 0 ] && [ "$2" = 4 ] && [ "$3" = 0 ] && [ "$4" = 1 ]; then
 else
     bad "--events: the critical path column is wrong (marked, ranks with a compute on it, others, last on it: $crit)"
 fi
+# The last column: for every wait, whether its message had come (1 or 0);
+# empty for the rest.
+came=$(awk -F, 'NR > 1 { if ($5 == "wait") { if ($15 == "1") b++; else if ($15 == "0") a++; else odd++ }
+                         else if ($15 != "") odd++ } END { print b + 0, a + 0, odd + 0 }' "$tmp/e.csv")
+set -- $came
+if [ "$2" -gt 0 ] && [ "$3" = 0 ]; then
+    ok "--events: every wait says whether its message had come when its rank got there ($1 had, $2 had not)"
+else
+    bad "--events: the msg_had_come column is wrong (had, had not, others: $came)"
+fi
 head -1 "$tmp/t.svg" | grep -q '^<svg' && tail -1 "$tmp/t.svg" | grep -q '^</svg>' &&
     [ "$(grep -c '<rect' "$tmp/t.svg")" -gt "$rows" ] && ok "--svg: a whole picture with a shape per event" ||
     bad "--svg: not a complete picture"

@@ -478,6 +478,9 @@ static pp_status receive(pp_step *step, int i, pp_action a, pp_event *e)
     pp_msg *m = &step->recvs[i];
     step->next_recv = i;
     e->bytes = (long)m->bytes;
+    /* Had its message come?  (The tests during a compute before may have seen it.) */
+    if (!m->done && MPI_Test(&m->req, &m->done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return PP_EMPI;
+    e->came = m->done ? PP_CAME_BEFORE : PP_CAME_AFTER;
     step->receiving = 1;
     pp_status st = wait_until_done(step, &m->done, i);
     step->receiving = 0;

@@ -33,6 +33,7 @@ typedef struct {
     double core;         /* of that gap, the time its rank waited for a core: a compute's turn,
                             and any while every core was computing */
     int found;           /* a receive whose message was there: its whole time is in gap */
+    int came;            /* a receive: pp_event.came (0: not known) */
     double delay;        /* a receive: its message's delivery from the producing compute's end */
     double core_delay;   /* of that delivery, what its rank waited for a core to see it on (then
                             not in delay) */
@@ -125,6 +126,7 @@ static int read_row(trace *tr, const pp_evlist *row, int r, int so_far, char *wh
         if (i < 0) return snprintf(why, n, "rank %d ran an action its list does not hold", r), 0;
         tr->a[r][i] = (act){.begin = e->t0, .end = e->type == PP_EV_SEND ? e->t0 : e->t1, .seen = 1, .ev = k};
         if (e->type == PP_EV_COMPUTE) tr->a[r][i].dur = e->t1 - e->t0, tr->a[r][i].core = e->core_s;
+        if (e->type == PP_EV_WAIT) tr->a[r][i].came = e->came;
         from = i + 1;
     }
     double prev = -1;
@@ -212,11 +214,13 @@ static int full_at(const trace *tr, double t)
 /* Each message's delivery, from the end of the compute that made it (a
  * send held back counts in it).  A receive that began before the message
  * was made and then waited saw it arrive when it returned: those give the
- * median.  Any other receive waited for its message if it began before the
- * message's send was posted plus the median; if it began later the message
- * was there or nearly, and the time the receive took is the kit's own (a
- * rendezvous, a wake-up): the message's delivery is then the median, or
- * less if the receive began sooner.
+ * median.  Any other receive waited for its message if the executor saw
+ * that its message had not come when the rank got to it (pp_event.came);
+ * where that is not known, if it began before the message's send was posted
+ * plus the median.  Otherwise the message was there (or nearly), and the
+ * time the receive took is the kit's own (a rendezvous, a wake-up): the
+ * message's delivery is then the median, or less if the receive began
+ * sooner.
  * Where the ranks took the cores in turn, a message waited for that was
  * seen later than those made while a core was free (their median) waited,
  * for the time every core was computing after that median, for a core to
@@ -244,7 +248,7 @@ static void read_messages(trace *tr)
                     }
                     continue;
                 }
-                if (waited && x->begin < posted + median) {
+                if (x->came == PP_CAME_AFTER || (!x->came && waited && x->begin < posted + median)) {
                     x->delay = x->end - made;
                     if (nfree > 0 && x->delay > free_median)
                         x->core_delay = full_within(tr, made + free_median, x->end), x->delay -= x->core_delay;

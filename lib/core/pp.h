@@ -220,7 +220,11 @@ typedef struct {
     long bytes;     /* message size for WAIT and SEND events */
     double core_s;  /* a real compute with more ranks than cores: how long it waited for its turn on
                        a core before t0 (exec.c's gate; 0 else) */
+    int came;       /* a WAIT: PP_CAME_BEFORE if its message had come when the rank got to it (its
+                       first test found it), PP_CAME_AFTER if not; 0: not known (a made-up run) */
 } pp_event;
+
+enum { PP_CAME_BEFORE = 1, PP_CAME_AFTER = 2 };
 
 typedef struct { pp_event *ev; int n, cap; } pp_evlist;   /* one row's events, in order */
 

@@ -23,7 +23,9 @@
  *   kit        the rest: the kit's own time between one action's end (or a
  *              message's arrival) and the next action's start (with more
  *              ranks than cores and no turns, as in timed mode, a rank
- *              waiting there for a core too).
+ *              waiting there for a core too), and a receive's whole time
+ *              where its message had come when its rank got there
+ *              (pp_event.came).
  * The last replay, with every one of them, gives back the measured step.
  */
 #ifndef PP_IDLE_H

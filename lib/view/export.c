@@ -109,7 +109,8 @@ pp_status pp_export_open(const char *trace, const char *events, const char *svg,
         return PP_EIO;
     }
     if (x->f[0]) fprintf(x->f[0], "{\"displayTimeUnit\": \"ms\", \"traceEvents\": [\n");
-    if (x->f[1]) fprintf(x->f[1], "run,schedule,M,rank,type,kind,stage,mb,t0_us,t1_us,bytes,inflight,critical,core_wait_us\n");
+    if (x->f[1]) fprintf(x->f[1], "run,schedule,M,rank,type,kind,stage,mb,t0_us,t1_us,bytes,inflight,critical,core_wait_us,"
+                             "msg_had_come\n");
     *out = x;
     return PP_OK;
 }
@@ -155,8 +156,10 @@ static void json_run(pp_export *x, const pp_run *r, const pp_sched *s)
     x->t_offset += r->makespan * 1e6 * 1.1;
 }
 
-/* Every event, with a last column saying whether it lies on the step's
- * critical path (pp_idle.h; 0 everywhere where the step is not taken apart). */
+/* Every event, with a column saying whether it lies on the step's critical
+ * path (pp_idle.h; 0 everywhere where the step is not taken apart), and for
+ * a wait whether its message had come when its rank got there (1, 0; empty
+ * where not known). */
 static void csv_run(pp_export *x, const pp_run *r, const pp_sched *s, const pp_costs *nominal)
 {
     unsigned char **on = calloc((size_t)r->nrows, sizeof *on);
@@ -169,9 +172,10 @@ static void csv_run(pp_export *x, const pp_run *r, const pp_sched *s, const pp_c
             const pp_event *e = &r->ranks[p].ev[i];
             char name[32];
             event_name(e, name, sizeof name);
-            fprintf(x->f[1], "%d,%s,%d,%d,%s,%s,%d,%d,%.3f,%.3f,%ld,%d,%d,%.3f\n", x->runs, s->name, s->nmb, p,
+            const char *came = e->type != PP_EV_WAIT ? "" : e->came == PP_CAME_BEFORE ? "1" : e->came == PP_CAME_AFTER ? "0" : "";
+            fprintf(x->f[1], "%d,%s,%d,%d,%s,%s,%d,%d,%.3f,%.3f,%ld,%d,%d,%.3f,%s\n", x->runs, s->name, s->nmb, p,
                     TYPE[e->type], name, e->stage, e->mb, e->t0 * 1e6, e->t1 * 1e6, e->bytes, e->inflight,
-                    ok && on[p][i], e->core_s * 1e6);
+                    ok && on[p][i], e->core_s * 1e6, came);
         }
     for (int p = 0; on && p < r->nrows; p++) free(on[p]);
     free(on);
