@@ -160,7 +160,7 @@ static int summary(const pp_demo *d, const float *first_w, long nparams, const d
     const m_row *a = &row[lo], *b = &row[hi];
     int slower = b->gflops < 0.8 * a->gflops;
     const char *end = slower ? ";" : ".";
-    if (b->bubble < a->bubble - 0.01)   /* by a point or more: less is a step's noise */
+    if (b->bubble < a->bubble - 0.01)   /* by more than a point: less is a step's noise */
         printf("More micro-batches shrank the measured bubble: %.1f %% at M=%d, %.1f %% at M=%d%s\n",
                100 * a->bubble, mb[lo], 100 * b->bubble, mb[hi], end);
     else {

@@ -118,7 +118,7 @@ try "the kit's own gaps counted with the messages" fail \
 try "a receive that found its message there: its time not the kit's" fail \
     's|                    x->gap += x->end - x->begin;|                    ;|'
 try "whether a receive's message had come (pp_event.came) ignored: only the times tell" fail \
-    's|if (x->came == PP_CAME_AFTER \|\| (!x->came \&\& waited|if ((waited|'
+    's|int waited = x->came ? x->came == PP_CAME_AFTER : x->end|int waited = x->end|;s|if (waited \&\& (x->came \|\| x->begin|if (waited \&\& (0 \|\| x->begin|'
 try "the probe's mean delivery with a rare stall counted whole" fail \
     's|sum += tr->delays\[k\] < cap ? tr->delays\[k\] : cap;|sum += tr->delays[k];|'
 try "a step under way not taken apart while a rank's events lag the others'" fail \

@@ -28,8 +28,8 @@ typedef struct {
     double slow_by;
     int late_stage, late_mb;     /* the forward message this stage sends for this mb comes late_by late */
     double late_by;
-    int held;            /* ... because its send was handed over late_by late (the rank going on), as
-                            a link model holds one; else it was on its way that much longer */
+    int held;            /* ... because its send's event begins late_by late (the send made then, the
+                            rank going on); else it was on its way that much longer */
     double latency;      /* every message's delivery (s) */
     double found;        /* a receive whose message is there already takes this long (the kit's own, s) */
     int tell;            /* each receive says whether its message had come (pp_event.came), as the

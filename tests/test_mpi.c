@@ -80,34 +80,6 @@ static const double WAITED = 20e-6;
 /* Does every WAIT end after its message's SEND began?  Each rank's clock
  * offset is known to within half its fastest ping-pong round trip (rtt[p],
  * s), so a pair of ranks is allowed the sum of their halves, plus `slack` s. */
-/* Every receive says whether its message had come when its rank got to
- * it (pp_event.came), and one that says it had was sent before the rank got
- * there (on rank 0's clock, within the clocks' error).  *before counts those. */
-static int came_known(const pp_run *r, const double *rtt, double slack, int *before)
-{
-    *before = 0;
-    for (int p = 0; p < r->nrows; p++)
-        for (int i = 0; i < r->ranks[p].n; i++) {
-            const pp_event *w = &r->ranks[p].ev[i];
-            if (w->type != PP_EV_WAIT) continue;
-            if (w->came != PP_CAME_BEFORE && w->came != PP_CAME_AFTER) return 0;
-            if (w->came == PP_CAME_AFTER) continue;
-            ++*before;
-            int st, from = sender(w, &st);
-            int kind = w->kind == PP_RECV_F ? PP_SEND_F : PP_SEND_B;
-            for (int k = 0; from >= 0 && k < r->ranks[from].n; k++) {
-                const pp_event *s = &r->ranks[from].ev[k];
-                if (s->type == PP_EV_SEND && s->kind == kind && s->stage == st && s->mb == w->mb &&
-                    s->t0 > w->t0 + 0.5 * (rtt[p] + rtt[from]) + slack) {
-                    printf("# rank %d found micro-batch %d there at %.3f ms, sent at %.3f ms\n", p, w->mb, w->t0 * 1e3,
-                           s->t0 * 1e3);
-                    return 0;
-                }
-            }
-        }
-    return 1;
-}
-
 static int causal(const pp_run *r, const double *rtt, double slack)
 {
     for (int p = 0; p < r->nrows; p++)
@@ -170,6 +142,30 @@ static const pp_event *send_of(const pp_run *r, int p, const pp_event *w)
     }
     return NULL;
 }
+
+/* Every receive says whether its message had come when its rank got to
+ * it (pp_event.came), and one that says it had was sent before the rank got
+ * there (on rank 0's clock, within the clocks' error).  *before counts those. */
+static int came_known(const pp_run *r, const double *rtt, double slack, int *before)
+{
+    *before = 0;
+    for (int p = 0; p < r->nrows; p++)
+        for (int i = 0; i < r->ranks[p].n; i++) {
+            const pp_event *w = &r->ranks[p].ev[i], *s;
+            if (w->type != PP_EV_WAIT) continue;
+            if (w->came != PP_CAME_BEFORE && w->came != PP_CAME_AFTER) return 0;
+            if (w->came == PP_CAME_AFTER) continue;
+            ++*before;
+            int st, from = sender(w, &st);
+            if ((s = send_of(r, p, w)) && s->t0 > w->t0 + 0.5 * (rtt[p] + rtt[from]) + slack) {
+                printf("# rank %d found micro-batch %d there at %.3f ms, sent at %.3f ms\n", p, w->mb, w->t0 * 1e3,
+                       s->t0 * 1e3);
+                return 0;
+            }
+        }
+    return 1;
+}
+
 
 static int cmp_double(const void *a, const void *b)
 {

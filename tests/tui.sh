@@ -480,7 +480,7 @@ if [ "$1" = valid ] && [ "$3" = 4 ] && [ "$2" = "$rows" ]; then
 else
     bad "--trace: json_check says '$*', --events has $rows rows"
 fi
-# The critical path (the last column): it ends at the compute that ends
+# The critical path (column 13): it ends at the compute that ends
 # last, holds a compute on every rank (1F1B goes down and back up), and its
 # waits are for messages.
 crit=$(awk -F, 'NR > 1 { if ($5 == "compute" && $10 > last) { last = $10; lastcrit = $13 }

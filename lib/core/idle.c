@@ -214,13 +214,14 @@ static int full_at(const trace *tr, double t)
 /* Each message's delivery, from the end of the compute that made it (a
  * send held back counts in it).  A receive that began before the message
  * was made and then waited saw it arrive when it returned: those give the
- * median.  Any other receive waited for its message if the executor saw
- * that its message had not come when the rank got to it (pp_event.came);
- * where that is not known, if it began before the message's send was posted
- * plus the median.  Otherwise the message was there (or nearly), and the
- * time the receive took is the kit's own (a rendezvous, a wake-up): the
- * message's delivery is then the median, or less if the receive began
- * sooner.
+ * median.  A receive waited for its message if the executor saw that its
+ * message had not come when the rank got to it (pp_event.came: its first
+ * test did not complete it, a large message's rendezvous under way
+ * included); where that is not known (a made-up run), if it took longer than
+ * WAITED_S and began before the message's send was posted plus the median.
+ * Otherwise the message was there (or nearly), and the time the receive took
+ * is the kit's own (a wake-up): the message's delivery is then the median,
+ * or less if the receive began sooner.
  * Where the ranks took the cores in turn, a message waited for that was
  * seen later than those made while a core was free (their median) waited,
  * for the time every core was computing after that median, for a core to
@@ -240,7 +241,8 @@ static void read_messages(trace *tr)
                 int slot = producer_slot(lo, a);
                 double made = tr->a[tr->prod_r[slot]][tr->prod_i[slot]].end;
                 double posted = tr->posted[slot] > made ? tr->posted[slot] : made;
-                int waited = x->end - x->begin > WAITED_S;
+                /* did it wait for its message?  As the executor saw it, else from its length */
+                int waited = x->came ? x->came == PP_CAME_AFTER : x->end - x->begin > WAITED_S;
                 if (pass == 0) {
                     if (waited && x->begin <= made) {
                         tr->delays[pure++] = x->end - made;
@@ -248,7 +250,7 @@ static void read_messages(trace *tr)
                     }
                     continue;
                 }
-                if (x->came == PP_CAME_AFTER || (!x->came && waited && x->begin < posted + median)) {
+                if (waited && (x->came || x->begin < posted + median)) {
                     x->delay = x->end - made;
                     if (nfree > 0 && x->delay > free_median)
                         x->core_delay = full_within(tr, made + free_median, x->end), x->delay -= x->core_delay;
