@@ -93,12 +93,13 @@ echo "this machine: the simulator with the probe's compute overshoot and message
 
 # Real compute (demo 02 training its model) on P = 2 ranks, one per core
 # here, and P = 4: the prediction for this machine, made before each step
-# from how long each compute and the messages waited for took in the step
-# before; where ranks outnumber cores they take the cores in turn, a whole
-# compute each (the executor's gate), and the prediction replays those
-# turns, a compute that waited for its core starting as long after the
-# core's release as such computes did in the step before, on the mean, and
-# a message taking as long as those made while a core was free (a message
+# from how long each compute and each message waited for took in the step
+# before (a message that had come: the mean of those, or less); where ranks
+# outnumber cores they take the cores in turn, a whole compute each (the
+# executor's gate), and the prediction replays those turns, a compute that
+# waited for its core starting as long after the core's release as such
+# computes did in the step before, on the mean, and a message that had come
+# taking at most as long as those made while a core was free (a message
 # made while every core computes is seen late, but its compute would wait
 # for a core then anyway).
 # There the batch is 2048: a compute of 64 rows (M = 32, two blocks) then
@@ -139,10 +140,11 @@ for P in 2 4; do
 done
 echo "measured: the median step's bubble (with more ranks than cores, a rank waiting for its turn on a core"
 echo "counts as idle); this machine: the median of the predictions made before each step by the simulator,"
-echo "with each compute as long as it took in the step before, every message as long as the ones waited"
-echo "for took on the mean (with more ranks than cores: the cores taken in turn, a compute that waited for"
-echo "one starting the step before's mean handoff after the core's release, and a message as long as the"
-echo "median of those made while a core was free); spread: the largest measured"
+echo "with each compute and each message waited for as long as it took in the step before, and a message"
+echo "that had come as long as the ones waited for took on the mean, or less if it came sooner (with more"
+echo "ranks than cores: the cores taken in turn, a compute that waited for one starting the step before's"
+echo "mean handoff after the core's release, and a message that had come at most the median of those made"
+echo "while a core was free); spread: the largest measured"
 echo "bubble of the runs minus the smallest, in points (the run-to-run noise the target sits in); delivery:"
 echo "the median delivery of a message (the machine's floor); cores: the measured bubble's part that ranks"
 echo "spent waiting for a core (points of the step, 0 with a core for every rank)"

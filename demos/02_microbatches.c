@@ -47,7 +47,7 @@ static int median_step(const double *v, int n)
  * view it comes after the picture, not under it). */
 static void heading(const pp_sched *s, const pp_partition *part, const pp_model_cfg *c, int P)
 {
-    char parts[128], line[1024], chunks[64] = "";
+    char parts[128], line[1400], chunks[64] = "";
     pp_partition_str(part, parts, sizeof parts);
     if (s->chunks > 1) snprintf(chunks, sizeof chunks, " x %d chunks = %d stages", s->chunks, s->nstages);
     snprintf(line, sizeof line, "the %s schedule; a batch of %d samples through %d blocks (width %d, hidden %d) "
@@ -61,9 +61,10 @@ static void heading(const pp_sched *s, const pp_partition *part, const pp_model_
              "the median over the steps; bubble: the median of the steps' shares, leaving out the first step (it warms "
              "the caches) when there are two or more, formula %s; here: the median of the bubbles predicted for this "
              "machine before each step from the step before it (leaving out the prediction made from the first step "
-             "when there are three steps or more): every compute as long as it took in the step before, and every "
-             "message as long as the messages waited for in that step took, on the mean (the probe's delivery if no "
-             "message was waited for), with more ranks than cores the ranks taking the cores in turn as there; with "
+             "when there are three steps or more): every compute, and every message its receiver waited for, as long "
+             "as it took in the step before, and a message that was there already as long as the messages waited for "
+             "took on the mean, or less where it had come sooner (the probe's delivery if none was waited for), with "
+             "more ranks than cores the ranks taking the cores in turn as there; with "
              "one step (or more ranks than cores and no memory shared between them), from the blocks' costs measured "
              "alone and the delivery a short probe step measured",
              s->family == PP_FAM_CUSTOM ? "n/a (a schedule from a file has none)" : pp_theory_bubble_step_text(s->family));

@@ -127,6 +127,17 @@ try "the critical path never crosses to a sender" fail \
     's|if (pp_is_recv(a.kind) \&\& full->by_msg\[r\]\[i\]) {|if (0) {|'
 cp "$out/idle.c.orig" "$out/lib/core/idle.c"
 
+# What each compute and message of a step took, for the next step's
+# prediction (lib/core/costs.c, pp_run_took), caught by test_idle.
+cp "$out/lib/core/costs.c" "$out/costs.c.orig"
+file=lib/core/costs.c orig=costs.c.orig
+try "the replay's costs from a step as they are" pass ""
+try "a message waited for given the usual delivery, not the time it took" fail \
+    's|if (e->came == PP_CAME_AFTER) took_msg\[k\] = e->t1 - sent\[k\];|if (e->came == PP_CAME_AFTER) took_msg[k] = typical;|'
+try "a message that had come given the usual delivery, even where it came sooner" fail \
+    's|took_msg\[k\] = had < 0 ? 0 : had < typical ? had : typical;|took_msg[k] = typical;|'
+cp "$out/costs.c.orig" "$out/lib/core/costs.c"
+
 # A waiting rank sleeps until shortly before its message can come (the
 # bound in lib/core/sim.c, the wait in lib/core/exec.c), caught by test_mpi.
 cp "$out/lib/core/sim.c" "$out/sim.c.orig"

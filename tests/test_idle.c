@@ -472,6 +472,103 @@ static void test_median(void)
           "median of 5 values %g (3), of 4 values %g (0.25), of one %g (7); the values left sorted", a, b, c);
 }
 
+/* Does run `rep` have run `step`'s computes, each at the same times? */
+static int same_computes(const pp_run *step, const pp_run *rep)
+{
+    int same = step && rep && step->nrows == rep->nrows;
+    for (int r = 0; same && r < step->nrows; r++)
+        for (int i = 0, j = 0; same && i < step->ranks[r].n; i++) {
+            const pp_event *e = &step->ranks[r].ev[i];
+            if (e->type != PP_EV_COMPUTE) continue;
+            while (j < rep->ranks[r].n && rep->ranks[r].ev[j].type != PP_EV_COMPUTE) j++;
+            same = j < rep->ranks[r].n && fabs(rep->ranks[r].ev[j].t0 - e->t0) < 1e-9 &&
+                   fabs(rep->ranks[r].ev[j].t1 - e->t1) < 1e-9;
+            j++;
+        }
+    return same;
+}
+
+/* Real mode's prediction replays the step before with what each compute
+ * and each message took there (pp_run_took): on a step made here with only
+ * computes and messages delayed, that replay is the step, every compute at
+ * its times, on the kit's builders' orders and ones from outside; a replay
+ * that gives every message one delivery instead misses the message made
+ * late in most orders (so the check has teeth).  The usual delivery given
+ * is a whole tick, longer than any message here: a message that had come
+ * must take no longer than it had to come.  A made-up run that does
+ * not say which messages had come gives no message a time. */
+static void test_took(void)
+{
+    pp_costs c;
+    pp_costs_default(&c);
+    double tick = c.tick_s;
+    int orders = 0, wrong[3] = {0}, flat_differs = 0, unknown_bad = 0;
+    static const char *const what[3] = {"every message 0.2 ticks on its way",
+                                        "one message 2 ticks longer on its way (0.1 the others)",
+                                        "its first compute 3 ticks too long"};
+    for (int i = 0; i < 24; i++) {
+        pp_sched *o = NULL, *lo = NULL;
+        char name[160];
+        if (i < 16) {
+            int P, v, M;
+            uint64_t seed;
+            random_shape(4242, i, 4, &P, &v, &M, &seed);
+            if (P < 2 || M < 2) continue;
+            o = random_sched(seed, P, v, M, name, sizeof name);
+        } else if (i < 21) {
+            static const char *const b[] = {"gpipe", "1f1b", "interleaved", "zbh1", "zbv"};
+            lo = lowered(b[i - 16], 4, 8);
+        } else {
+            o = i == 21 ? pt_looped_bfs(4, 2, 8) : i == 22 ? pt_interleaved(4, 2, 8) : pt_zbv(4, 8);   /* to 23 */
+        }
+        if (o) {
+            pp_check why = {0};
+            if (pp_sched_validate(o, &lo, &why) != PP_OK) lo = NULL;
+            pp_check_clear(&why);
+            pp_sched_free(o);
+        }
+        if (!lo) {
+            CHECK(0, "test_took: order %d built and checked", i);
+            continue;
+        }
+        orders++;
+        int per = lo->nstages * lo->nmb, r0 = lo->stage_rank[0];
+        double *took = malloc(4 * (size_t)per * sizeof *took), *msg = malloc(2 * (size_t)per * sizeof *msg);
+        for (int j = 0; j < 3; j++) {
+            knobs k = {.slow_rank = -1, .late_stage = -1, .tell = 1, .latency = (j == 0 ? 0.2 : 0.1) * tick};
+            if (j == 1) k.late_stage = 0, k.late_mb = 0, k.late_by = 2 * tick;
+            if (j == 2) k.slow_rank = r0, k.slow_mb = 0, k.slow_by = 3 * tick;
+            pp_run *step = make_step(lo, &c, &k), *rep = NULL, *flat = NULL;
+            pp_costs again = c;
+            again.took = took, again.took_msg = msg;
+            int ok = step && took && msg && pp_run_took(lo, step, tick, took, msg) == PP_OK &&
+                     pp_simulate(lo, &again, &rep) == PP_OK && same_computes(step, rep);
+            wrong[j] += !ok;
+            if (j == 1 && ok) {   /* every message the typical delivery instead */
+                again.took_msg = NULL, again.latency = k.latency / tick;
+                flat_differs += pp_simulate(lo, &again, &flat) == PP_OK && !same_computes(step, flat);
+            }
+            if (j == 0 && step) {   /* not known which had come: no message gets a time */
+                for (int r = 0; r < step->nrows; r++)
+                    for (int e = 0; e < step->ranks[r].n; e++) step->ranks[r].ev[e].came = 0;
+                int none = took && msg && pp_run_took(lo, step, k.latency, took, msg) == PP_OK;
+                for (int m = 0; none && m < 2 * per; m++) none = msg[m] < 0;
+                unknown_bad += !none;
+            }
+            pp_run_free(step), pp_run_free(rep), pp_run_free(flat);
+        }
+        free(took), free(msg);
+        pp_sched_free(lo);
+    }
+    for (int j = 0; j < 3; j++)
+        CHECK(wrong[j] == 0, "%d orders (random, the builders', PyTorch's), %s: replayed with what each compute and "
+              "message took, every compute at its measured times (%d differ)", orders, what[j], wrong[j]);
+    CHECK(2 * flat_differs >= orders, "the same, one message late, replayed with every message at the usual delivery: "
+          "the computes' times differ in %d of %d orders (the check above has teeth)", flat_differs, orders);
+    CHECK(unknown_bad == 0, "a made-up run that does not say which messages had come: no message gets a time of its "
+          "own (%d wrong)", unknown_bad);
+}
+
 /* Runs it cannot take apart say why, and take nothing apart. */
 static void test_refusals(void)
 {
@@ -506,6 +603,7 @@ int main(int argc, char **argv)
     test_one_core();
     test_so_far();
     test_median();
+    test_took();
     test_refusals();
     MPI_Finalize();
     return check_failed != 0;

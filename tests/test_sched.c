@@ -660,7 +660,8 @@ static void test_partition(void)
 /* End times of every compute of a compute-only schedule, worked out here
  * apart from the simulator: a compute starts when its rank is free and its
  * input is there (from another rank: `latency` after it was made), and
- * takes its cost, or the time c->took gives it.  end[r][i] for action i of
+ * takes its cost, or the time c->took gives it; a message, the time
+ * c->took_msg gives it where it does.  end[r][i] for action i of
  * rank r; 0 if some action could never start. */
 static int own_replay(const pp_sched *s, const pp_costs *c, double **end)
 {
@@ -685,7 +686,8 @@ static int own_replay(const pp_sched *s, const pp_costs *c, double **end)
                 if (from >= 0) {
                     double in = MADE(k, from, a.mb);
                     if (in < 0) break;   /* not made yet: this rank waits */
-                    if (s->stage_rank[from] != r) in += pp_cost_s(c, PP_RECV_F, a.stage, NULL);
+                    double msg = c->took_msg ? c->took_msg[(from > a.stage) * S * M + from * M + a.mb] : -1;
+                    if (s->stage_rank[from] != r) in += msg >= 0 ? msg : pp_cost_s(c, PP_RECV_F, a.stage, NULL);
                     if (in > ready) ready = in;
                 }
                 double took = c->took && a.kind <= PP_W ? c->took[(a.kind * S + a.stage) * M + a.mb] : -1;
@@ -726,8 +728,8 @@ static pp_costs random_costs(uint64_t *rs)
 /* Random valid schedules (tests/random_sched.h): the validator accepts
  * them, the CSV form reads back the same lists, and the simulator's times
  * equal the ones worked out above, at random costs and latency, and in
- * every other case with a time of its own for three computes in four (a
- * step measured before: pp_costs.took); also where every rank has a core
+ * every other case with a time of its own for three computes and three
+ * messages in four (a step measured before: pp_costs.took, took_msg); also where every rank has a core
  * of its own that it takes in turns. */
 static void test_random(int cases)
 {
@@ -762,6 +764,9 @@ static void test_random(int cases)
         double *took = i % 2 ? malloc((size_t)n_took * sizeof *took) : NULL;
         for (int k = 0; took && k < n_took; k++) took[k] = rnd_below(&rs, 4) ? 0.1 * (1 + rnd_below(&rs, 30)) : -1;
         c.took = took;
+        double *took_msg = took ? malloc((size_t)n_took / 2 * sizeof *took_msg) : NULL;   /* forward, backward */
+        for (int k = 0; took_msg && k < n_took / 2; k++) took_msg[k] = rnd_below(&rs, 4) ? 0.05 * rnd_below(&rs, 20) : -1;
+        c.took_msg = took_msg;
         double **end = calloc((size_t)P, sizeof *end);
         for (int r = 0; end && r < P; r++) end[r] = malloc((size_t)(s->len[r] + 1) * sizeof **end);
         int mine = end && own_replay(s, &c, end);
@@ -788,13 +793,13 @@ static void test_random(int cases)
             pp_run_free(run);
         }
         for (int r = 0; end && r < P; r++) free(end[r]);
-        free(end), free(csv), free(took);
+        free(end), free(csv), free(took), free(took_msg);
         pp_sched_free(s), pp_sched_free(lo), pp_sched_free(back);
     }
     CHECK(refused == 0, "%d random valid schedules (P 1..4, v 1..3, M 1..8): the validator accepts every one (%d refused)",
           cases, refused);
     CHECK(csv_bad == 0, "the same, written as CSV and read back: the same lists (%d differ)", csv_bad);
-    CHECK(sim_bad == 0, "the same at random costs and latency, every other one with measured times for most computes: "
+    CHECK(sim_bad == 0, "the same at random costs and latency, every other one with measured times for most computes and messages: "
           "the simulator's end of every compute equals a replay worked out apart (%d differ)", sim_bad);
     CHECK(alone_bad == 0, "the same with each rank on a core of its own, taken in turns (the replay of ranks sharing "
           "cores, which real compute's prediction takes): the same times (%d differ)", alone_bad);

@@ -202,6 +202,22 @@ pp_status pp_gather_run(const pp_grid *g, const pp_sched *s, const pp_evlist *mi
 /* The seconds action a of lowered schedule lo takes in the simulator: a
  * compute as long as c->took says it took, where it says; else pp_cost_s. */
 double pp_cost_took_s(const pp_costs *c, const pp_sched *lo, pp_action a);
+/* The seconds the message of receive a takes from its send: as long as
+ * c->took_msg says it took, where it says; else c->latency. */
+double pp_cost_msg_s(const pp_costs *c, const pp_sched *lo, pp_action a);
+/* From step `meas` of lowered schedule lo, measured: how long each compute
+ * took (into took, pp_costs.took's shape and order) and each message (into
+ * took_msg, pp_costs.took_msg's), below 0 where not seen, for a replay of
+ * the next step (real mode's prediction).  A message its receiver waited
+ * for (pp_event.came) took from its send's start to the receive's end; one
+ * that had come when its receiver got there, `typical` seconds, or less
+ * where it had come sooner after its send than that; one not known either
+ * way (a made-up run), below 0.  Each message waited for as it took, not
+ * the mean of them all: on a busy machine a few take milliseconds (their
+ * receiver lost its core to another program), and the mean, given to every
+ * message, would put a share of those on every message of the critical
+ * path. */
+pp_status pp_run_took(const pp_sched *lo, const pp_run *meas, double typical, double *took, double *took_msg);
 
 /* c with every stage at the stages' mean cost (stage_scale averaged over
  * nstages into the ticks): the same step's work, spread evenly. */

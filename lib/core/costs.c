@@ -2,12 +2,15 @@
  * is the one place a cost becomes seconds; the simulator, the executor's
  * timed mode and the watchdog's limit all ask it.  The simulator asks
  * through pp_cost_took_s, which gives a compute measured in a step before
- * (pp_costs.took: real mode's prediction) the time it took there.
- * The simulator's message costs a fixed latency (0 by default); a link's
+ * (pp_costs.took: real mode's prediction) the time it took there, and
+ * through pp_cost_msg_s, which does the same for a message (took_msg).
+ * Otherwise a message costs a fixed latency (0 by default); a link's
  * bandwidth (pp_link_s) reaches a prediction through the probe, which runs
  * on the same link (probe.c).
  */
 #include "core.h"
+
+#include <stdlib.h>
 
 void pp_costs_default(pp_costs *c)
 {
@@ -27,6 +30,7 @@ void pp_costs_default(pp_costs *c)
     c->turn = 0.0;
     c->handoff = 0.0;
     c->took = NULL;
+    c->took_msg = NULL;
 }
 
 double pp_cost_s(const pp_costs *c, pp_kind k, int stage, double *sum)
@@ -59,10 +63,48 @@ double pp_cost_took_s(const pp_costs *c, const pp_sched *lo, pp_action a)
     return pp_cost_s(c, a.kind, a.stage, NULL);
 }
 
+double pp_cost_msg_s(const pp_costs *c, const pp_sched *lo, pp_action a)
+{
+    if (c->took_msg && pp_is_recv(a.kind)) {
+        double x = c->took_msg[(a.kind == PP_RECV_B) * lo->nstages * lo->nmb + pp_sm(lo, pp_peer_stage(a), a.mb)];
+        if (x >= 0) return x;
+    }
+    return pp_cost_s(c, a.kind, a.stage, NULL);
+}
+
+pp_status pp_run_took(const pp_sched *lo, const pp_run *meas, double typical, double *took, double *took_msg)
+{
+    int per = lo->nstages * lo->nmb;
+    double *sent = malloc(2 * (size_t)(per > 0 ? per : 1) * sizeof *sent);   /* each message's send, as took_msg */
+    if (!sent) return PP_ENOMEM;
+    for (int k = 0; k < (PP_W + 1) * per; k++) took[k] = -1;
+    for (int k = 0; k < 2 * per; k++) took_msg[k] = sent[k] = -1;
+    for (int pass = 0; pass < 2; pass++)   /* the computes and sends, then the receives */
+        for (int p = 0; p < meas->nrows; p++)
+            for (int i = 0; i < meas->ranks[p].n; i++) {
+                const pp_event *e = &meas->ranks[p].ev[i];
+                if (e->stage < 0 || e->stage >= lo->nstages || e->mb < 0 || e->mb >= lo->nmb) continue;
+                if (pass == 0 && e->type == PP_EV_COMPUTE && e->kind >= PP_F && e->kind <= PP_W)
+                    took[e->kind * per + pp_sm(lo, e->stage, e->mb)] = e->t1 - e->t0;
+                if (pass == 0 && e->type == PP_EV_SEND && (e->kind == PP_SEND_F || e->kind == PP_SEND_B))
+                    sent[(e->kind == PP_SEND_B) * per + pp_sm(lo, e->stage, e->mb)] = e->t0;
+                if (pass == 0 || e->type != PP_EV_WAIT || !pp_is_recv((pp_kind)e->kind)) continue;
+                int back = e->kind == PP_RECV_B, from = back ? e->stage + 1 : e->stage - 1;
+                if (from < 0 || from >= lo->nstages) continue;
+                int k = back * per + pp_sm(lo, from, e->mb);
+                double had = e->t0 - sent[k];   /* how long after its send its receiver got there */
+                if (sent[k] < 0) continue;
+                if (e->came == PP_CAME_AFTER) took_msg[k] = e->t1 - sent[k];
+                else if (e->came == PP_CAME_BEFORE) took_msg[k] = had < 0 ? 0 : had < typical ? had : typical;
+            }
+    free(sent);
+    return PP_OK;
+}
+
 void pp_costs_flat(const pp_costs *c, int nstages, pp_costs *out)
 {
     *out = *c;
-    out->took = NULL;   /* the stages evened out, not a measured step */
+    out->took = out->took_msg = NULL;   /* the stages evened out, not a measured step */
     if (!c->stage_scale || nstages <= 0) return;
     double mean = 0;
     for (int s = 0; s < nstages; s++) mean += c->stage_scale[s] / nstages;

@@ -186,6 +186,10 @@ typedef struct {
                               kind (F, B, I, W) and then stage x M + micro-batch, in place of its
                               ticks in the simulator (below 0: its ticks), or NULL: the ticks;
                               the caller's, only read */
+    const double *took_msg; /* [2 x nstages x M] seconds each message of a measured step took from its
+                              send to its receive being usable, forward messages then backward, by
+                              the sending stage x M + micro-batch, in place of latency (below 0:
+                              latency), or NULL: latency; the caller's, only read */
 } pp_costs;
 
 void pp_costs_default(pp_costs *c);

@@ -144,7 +144,7 @@ static int take(const pp_sched *s, const pp_costs *c, replay_state *st, int r, i
         double sent = f ? st->sent_f[pp_sm(s, a.stage - 1, a.mb)]
                         : st->sent_b[pp_sm(s, a.stage + 1, a.mb)];
         if (sent < 0 && waits) return 0; /* the sender has not got there yet: wait */
-        double arrives = sent + pp_cost_s(c, a.kind, a.stage, NULL);
+        double arrives = sent + pp_cost_msg_s(c, s, a);
         if (arrives > ready) ready = arrives;
         (f ? st->got_f : st->got_b)[k] = *t = ready;
         ev.type = PP_EV_WAIT;

@@ -75,9 +75,11 @@ struct pp_demo_state {
      * empty: none) with --checkpoint as took_checkpoint: how long each of
      * its computes took, in seconds (pp_costs.took's shape and order, 4 x
      * nstages x M; below 0: not seen; the state's own, freed in
-     * pp_demo_end), and the mean delivery of the messages waited for (s;
-     * below 0: none) */
+     * pp_demo_end), how long each of its messages took (pp_costs.took_msg's
+     * shape and order, 2 x nstages x M; freed there too), and the mean
+     * delivery of the messages waited for (s; below 0: none) */
     double *took;
+    double *took_msg;
     double took_delivery;
     double took_handoff;   /* with the cores gated: the mean handoff in that step (s) */
     sched_key took_for;
@@ -543,6 +545,7 @@ static double here_from(const pp_demo *d, const pp_sched *s, const double *took,
 {
     pp_costs nominal = d->exec.costs, c;
     nominal.took = took;
+    nominal.took_msg = took ? d->in->took_msg : NULL;
     pp_machine m = d->in->here;
     if (delivery >= 0) m.delivery_s = delivery;
     pp_run *pred = NULL;
@@ -592,25 +595,19 @@ static double free_core_delivery(const pp_sched *s, const pp_run *meas, int core
     return med;
 }
 
-/* Real mode, rank 0, after a step: how long each of its computes took, and
- * the mean delivery of a message waited for (with the cores taken in turn:
- * the median of those made while a core was free), for the next step's
- * prediction. */
+/* Real mode, rank 0, after a step: how long each of its computes and
+ * messages took, and the mean delivery of a message waited for (with the
+ * cores taken in turn: the median of those made while a core was free), for
+ * the next step's prediction. */
 static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
 {
     pp_demo_state *in = d->in;
-    int kinds = PP_W + 1, per = s->nstages * s->nmb;   /* F, B, I, W; each (stage, micro-batch) */
-    double *took = realloc(in->took, (size_t)(kinds * per) * sizeof *took);
-    if (!took) pp_die(__FILE__, __LINE__, "realloc", PP_ENOMEM, "");
-    in->took = took;
-    for (int k = 0; k < kinds * per; k++) took[k] = -1;
-    for (int p = 0; p < meas->nrows; p++)
-        for (int i = 0; i < meas->ranks[p].n; i++) {
-            const pp_event *e = &meas->ranks[p].ev[i];
-            if (e->type == PP_EV_COMPUTE && e->kind >= 0 && e->kind < kinds && e->stage >= 0 && e->stage < s->nstages &&
-                e->mb >= 0 && e->mb < s->nmb)
-                took[e->kind * per + pp_sm(s, e->stage, e->mb)] = e->t1 - e->t0;
-        }
+    int per = s->nstages * s->nmb;   /* each (stage, micro-batch) */
+    double *took = realloc(in->took, 4 * (size_t)per * sizeof *took);   /* F, B, I, W */
+    if (took) in->took = took;
+    double *msg = took ? realloc(in->took_msg, 2 * (size_t)per * sizeof *msg) : NULL;   /* forward, backward */
+    if (!msg) pp_die(__FILE__, __LINE__, "realloc", PP_ENOMEM, "");
+    in->took_msg = msg;
     pp_idle parts;
     int waited = pp_idle_breakdown(s, &d->exec.costs, meas, &parts) == PP_OK && parts.ok && parts.waited_mean_s > 0;
     in->took_delivery = waited ? parts.waited_mean_s : -1;
@@ -620,23 +617,27 @@ static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
         double free_s = free_core_delivery(s, meas, cores);
         if (free_s >= 0) in->took_delivery = free_s;
     }
+    PP_CHECK(pp_run_took(s, meas, in->took_delivery > 0 ? in->took_delivery : 0, took, msg), "out of memory");
     in->took_for = key_of(s), in->took_checkpoint = d->opt.model.checkpoint;
 }
 
 /* Real mode, rank 0, after the probe: the bubble predicted for this machine
  * before step s runs.  Where the step before ran the same schedule, each
- * compute as long as it took there, and every message as long as the
- * messages waited for there took on the mean (a rank that has just begun to
- * wait is awake; the probe's ranks wait longer, and one that has waited a
- * while sleeps between looks).  Each compute, not its stage's mean: inside a
+ * compute as long as it took there, each message waited for there as long
+ * as it took, and one that had come as long as the messages waited for took
+ * on the mean, or less where it had come sooner (pp_run_took; not the
+ * probe's delivery: a rank that has just begun to wait is awake, the probe's
+ * ranks wait longer, and one that has waited a while sleeps between looks).
+ * Each compute, not its stage's mean: inside a
  * step a compute may run slower than the block measured alone, some always
  * do (the last micro-batches'), and the step is as long as its slowest chain
  * of computes and messages, so a slow compute on it delays the end while a
  * fast one off it gives nothing back.  With more ranks than cores the ranks
  * take the cores in turn, a whole compute each (the executor's gate), a
  * compute that waited for its core starts as long after the core was freed
- * as such computes did in the step before, on the mean, and a message takes
- * as long as those made while a core was free (free_core_delivery).  Else
+ * as such computes did in the step before, on the mean, and a message that
+ * had come takes at most as long as those made while a core was free
+ * (free_core_delivery).  Else
  * none is kept,
  * and pp_demo_here predicts from the blocks' measured costs and the probe
  * (with more ranks than cores and no gate, taking turns on the cores as the
@@ -1227,6 +1228,7 @@ int pp_demo_end(pp_demo *d)
     pp_live_free(d->in->live);
     pp_machine_free(&d->in->here);
     free(d->in->took);
+    free(d->in->took_msg);
     free(d->in);
     d->in = NULL;
     current = NULL;

@@ -149,8 +149,10 @@ int pp_demo_spread(const pp_demo *d, double *lo, double *hi);
  * the last step pp_demo_train ran, if it ran s, the prediction made before
  * it: where that step had a step before it at the same M and --checkpoint,
  * every rank a core of its own and T = D = 1, each compute is as long as it
- * took in the step before, and every message as long as the messages waited
- * for there took on the mean (the probe's delivery where none was). */
+ * took in the step before, every message waited for there as long as it
+ * took, and one that had come as long as those took on the mean, or less
+ * where it had come sooner (the probe's delivery where none was waited for;
+ * pp_run_took). */
 double pp_demo_here(const pp_demo *d, const pp_sched *s);
 /* After the probe: how many ranks run on rank 0's machine (0: not known),
  * its cores in *cores, and how real computes take them when the ranks are
