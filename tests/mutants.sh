@@ -161,6 +161,11 @@ try "a compute that took a measured time replayed at its cost" fail \
     's|double done = end >= 0 ? end : t0 + pp_cost_took_s(c, s, a);|double done = end >= 0 ? end : t0 + pp_cost_s(c, a.kind, a.stage, NULL);|'
 try "the same where ranks take cores in turns" fail \
     's|left\[r\] = pp_cost_took_s(c, s, a);|left[r] = pp_cost_s(c, a.kind, a.stage, NULL);|'
+# With the cores taken whole, a rank woken by a message runs and asks first.
+try "a woken rank that asks for a core after its waker" fail \
+    's|                                ? from : -1;|                                ? -1 : -1;|'
+try "a waker that asks for its core as soon as the rank it woke, not after" fail \
+    's|start\[w\] = nextafter(start\[r\], INFINITY);|start[w] = start[w];|'
 cp "$out/sim.c.orig" "$out/lib/core/sim.c"
 file=lib/core/exec.c orig=exec.c.orig test=test_mpi run="mpiexec -n 4 ./tests/test_mpi 4"
 try "a waiting rank asleep until 3 ms after its message can come" fail \

@@ -818,16 +818,44 @@ static int under_way(const pp_run *run, const pp_costs *c, int m, double x)
     return n;
 }
 
+/* With the cores taken whole: until when may compute k of row r leave a
+ * free core to a rank that its sends since its previous compute woke (one
+ * waiting since before the send, on its machine, a compute next: it runs
+ * first and asks first, sim.c)?  That rank's ask, its wait's end; 0 if
+ * none. */
+static double woke_until(const pp_run *run, const pp_costs *c, int r, int k)
+{
+    double until = 0;
+    for (int j = k - 1; j >= 0 && run->ranks[r].ev[j].type != PP_EV_COMPUTE; j--) {
+        const pp_event *x = &run->ranks[r].ev[j];
+        if (x->type != PP_EV_SEND) continue;
+        int fwd = x->kind == PP_SEND_F;
+        for (int q = 0; q < run->nrows; q++)
+            for (int i = 0; c->machine[q] == c->machine[r] && i < run->ranks[q].n; i++) {
+                const pp_event *w = &run->ranks[q].ev[i];
+                if (w->type != PP_EV_WAIT || w->kind != (fwd ? PP_RECV_F : PP_RECV_B) ||
+                    w->stage != x->stage + (fwd ? 1 : -1) || w->mb != x->mb || !(w->t0 < x->t0))
+                    continue;
+                int n = i + 1;
+                while (n < run->ranks[q].n && run->ranks[q].ev[n].type == PP_EV_SEND) n++;
+                if (n < run->ranks[q].n && run->ranks[q].ev[n].type == PP_EV_COMPUTE && w->t1 > until) until = w->t1;
+            }
+    }
+    return until;
+}
+
 /* Did compute k of row r wait for a core only while every core of its
  * machine was held?  It could begin when its row's previous event ended
- * (its rank free, its input there: a wait ends when the message comes);
- * through every moment from then to its start, as many computes of the
- * machine as it has cores were under way.  The moments checked: every
- * start and end in between, and just after each. */
+ * (its rank free, its input there: a wait ends when the message comes),
+ * or, with the cores taken whole, once a rank its message woke has asked
+ * (woke_until); through every moment from then to its start, as many
+ * computes of the machine as it has cores were under way.  The moments
+ * checked: every start and end in between, and just after each. */
 static int waited_for_a_core_only(const pp_run *run, const pp_costs *c, int r, int k)
 {
     const pp_event *e = &run->ranks[r].ev[k];
-    double ready = k > 0 ? run->ranks[r].ev[k - 1].t1 : 0;
+    double ready = k > 0 ? run->ranks[r].ev[k - 1].t1 : 0, woke = c->turn == 0 ? woke_until(run, c, r, k) : 0;
+    if (woke > ready) ready = woke;
     int m = c->machine[r];
     if (e->t0 <= ready + 1e-9) return 1;
     if (under_way(run, c, m, ready + 1e-9) < c->cores[m]) return 0;
@@ -907,7 +935,8 @@ static void test_shared_cores(int cases)
         pp_sched_free(s), pp_sched_free(lo);
     }
     CHECK(bad_wait == 0 && faster == 0, "%d random schedules, ranks sharing 1 or 2 cores in turns: a compute waits for a "
-          "core only while every core of its machine is held, and no step is shorter than with a core each (%d, %d "
+          "core only while every core of its machine is held (or, cores taken whole, a rank its message woke asks "
+          "first), and no step is shorter than with a core each (%d, %d "
           "wrong)", cases, bad_wait, faster);
     CHECK(bad_whole == 0 && turned > 0, "the same: no compute is faster than its cost, and one that keeps its core to "
           "the end (turn 0) takes exactly its cost (%d wrong; %d computes stretched by turns)", bad_whole, turned);
@@ -918,12 +947,14 @@ static void test_shared_cores(int cases)
      * 0's F1 and rank 1's F0 are both due; rank 0 is first in the queue.
      * In turns of 0.25 they alternate: rank 1 first holds the core at 1.25,
      * rank 0 ends at 2.75 (its fourth turn), rank 1 at 3.  To the end (turn
-     * 0): rank 0's F1 holds it from 1 to 2, rank 1's F0 from 2 to 3. */
+     * 0): rank 0's message woke rank 1, asleep since the start, so rank 1
+     * runs first and its F0 holds the core from 1 to 2, rank 0's F1 from 2
+     * to 3 (with a handoff of 0.1: 2.1 to 3.1, as it waited for the core). */
     pp_sched *b = NULL, *lo = NULL;
     pp_check chk = {0};
     pp_sched_build("1f1b", 2, 2, 0, &b, NULL, 0);
     int hand = b && pp_sched_validate(b, &lo, &chk) == PP_OK;
-    const double want[3][4] = {{1, 2.75, 1.25, 3}, {1, 2, 2, 3}, {1, 2, 2.1, 3.1}};
+    const double want[3][4] = {{1, 2.75, 1.25, 3}, {2, 3, 1, 2}, {2.1, 3.1, 1, 2}};
     for (int k = 0; hand && k < 3; k++) {
         pp_costs c;
         pp_costs_default(&c);
@@ -946,8 +977,8 @@ static void test_shared_cores(int cases)
         pp_run_free(run);
     }
     CHECK(hand, "1f1b P=2 M=2 on one core, worked out by hand: in turns of 0.25 ticks the two forwards due together "
-          "alternate and end at 2.75 and 3; each to its end, the second begins when the first ends, or with a "
-          "handoff of 0.1 ticks (the gate's), at 2.1, and ends at 3.1");
+          "alternate and end at 2.75 and 3; each to its end, rank 1's, woken by rank 0's message, first, and rank "
+          "0's when it ends, or with a handoff of 0.1 ticks (the gate's), at 2.1, ending at 3.1");
     pp_sched_free(b), pp_sched_free(lo);
 }
 

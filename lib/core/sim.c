@@ -14,6 +14,8 @@
  */
 #include "core.h"
 
+#include <math.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,13 +199,26 @@ static void describe_cycle(const pp_sched *s, const int *pc, int r0, pp_replay_f
     } while (r != start);
 }
 
+/* With the cores taken whole (turn 0, the executor's gate): a rank whose
+ * message wakes a rank asleep waiting for it, on its machine, while every
+ * other core there computes, loses its CPU to that rank (the operating
+ * system runs a woken sleeper first); so the woken rank, if a compute comes
+ * next, asks for a core first, and the waker's next compute asks after it
+ * (in a trace: the waker's next bookkeeping held up for milliseconds, the
+ * woken rank's compute taking the core the waker had just given back). */
+typedef struct {
+    int *by;               /* [rank] the rank whose message woke it, its compute next; -1 none */
+    double *after;         /* [rank] its next compute asks after this time (the woken one's ask); -1 none */
+    const int *running;    /* [machine] computes holding a core */
+} woken;
+
 /* Runs every rank as far as it can go without a core: its sends and
  * receives (whose times do not depend on the cores), up to its next compute,
  * which is then due at start[r] with left[r] seconds of work.  Until no rank
  * moves: a send lets another rank's receive go on.  Returns PP_ESCHED on an
  * ordering error. */
 static pp_status settle(const pp_sched *s, const pp_costs *c, replay_state *st, pp_run *run, int *pc,
-                        int *inflight, double *t, double *start, double *left, pp_replay_fail *fail)
+                        int *inflight, double *t, double *start, double *left, woken *wk, pp_replay_fail *fail)
 {
     for (int moved = 1; moved;) {
         moved = 0;
@@ -213,11 +228,25 @@ static pp_status settle(const pp_sched *s, const pp_costs *c, replay_state *st, 
                 if (pp_kind_is_compute(a.kind)) {
                     start[r] = start_of(c, a, t[r]);
                     left[r] = pp_cost_took_s(c, s, a);
+                    if (wk->after[r] >= start[r]) start[r] = nextafter(wk->after[r], INFINITY);
+                    wk->after[r] = -1;
+                    int w = wk->by[r];   /* its waker asks after it: at once if its compute is due, else when it is */
+                    if (w >= 0 && left[w] >= 0 && start[w] <= start[r]) start[w] = nextafter(start[r], INFINITY);
+                    else if (w >= 0 && left[w] < 0) wk->after[w] = start[r];
+                    wk->by[r] = -1;
                     break;
                 }
+                int recv = pp_is_recv(a.kind), from = recv ? s->stage_rank[pp_peer_stage(a)] : -1;
+                double sent = !recv ? -1
+                              : a.kind == PP_RECV_F ? st->sent_f[pp_sm(s, a.stage - 1, a.mb)]
+                                                    : st->sent_b[pp_sm(s, a.stage + 1, a.mb)];
+                int asleep = t[r] < sent;   /* waiting since before the send */
                 int ok = take(s, c, st, r, pc[r], &t[r], -1, run, &inflight[r], 1, fail);
                 if (ok < 0) return PP_ESCHED;
                 if (ok == 0) break;
+                int m = c->machine[r];
+                wk->by[r] = recv && asleep && c->turn == 0 && c->machine[from] == m && wk->running[m] >= c->cores[m] - 1
+                                ? from : -1;
                 pc[r]++;
                 moved = 1;
             }
@@ -239,7 +268,8 @@ enum { IDLE_CORE, DUE, QUEUED, RUNNING };
  * (in the executor it has just woken from its wait), one queued between
  * turns as busy.  Only computes take a core: a waiting rank sleeps.  With
  * turn 0 this is the executor's gate (exec.c): a compute that waited for its
- * core begins c->handoff ticks after it was freed, the core held meanwhile. */
+ * core begins c->handoff ticks after it was freed, the core held meanwhile,
+ * and a rank woken by a message asks before its waker (woken, above). */
 static pp_status replay_shared(const pp_sched *s, const pp_costs *c, replay_state *st, pp_run *run, int *pc,
                                int *inflight, double *t, pp_replay_fail *fail)
 {
@@ -249,10 +279,12 @@ static pp_status replay_shared(const pp_sched *s, const pp_costs *c, replay_stat
     double *began = malloc((size_t)P * sizeof *began), *turn_end = malloc((size_t)P * sizeof *turn_end);
     int *state = calloc((size_t)P, sizeof *state), *queue = malloc((size_t)P * sizeof *queue);
     int *running = calloc((size_t)P, sizeof *running), *waiting = calloc((size_t)P, sizeof *waiting);   /* per machine */
-    pp_status rc = start && left && began && turn_end && state && queue && running && waiting ? PP_OK : PP_ENOMEM;
-    for (int r = 0; r < P && rc == PP_OK; r++) left[r] = -1;   /* < 0: no compute under way */
+    woken wk = {malloc((size_t)P * sizeof *wk.by), malloc((size_t)P * sizeof *wk.after), running};
+    pp_status rc = start && left && began && turn_end && state && queue && running && waiting && wk.by && wk.after
+                       ? PP_OK : PP_ENOMEM;
+    for (int r = 0; r < P && rc == PP_OK; r++) left[r] = -1, wk.by[r] = -1, wk.after[r] = -1;   /* < 0: none */
     for (double now = 0; rc == PP_OK;) {
-        rc = settle(s, c, st, run, pc, inflight, t, start, left, fail);
+        rc = settle(s, c, st, run, pc, inflight, t, start, left, &wk, fail);
         for (int r = 0; r < P; r++)
             if (left[r] >= 0 && state[r] == IDLE_CORE) state[r] = DUE, began[r] = -1;
         /* computes due by now join the queue, the earliest first */
@@ -306,7 +338,7 @@ static pp_status replay_shared(const pp_sched *s, const pp_costs *c, replay_stat
         now = next;
     }
     free(start), free(left), free(began), free(turn_end);
-    free(state), free(queue), free(running), free(waiting);
+    free(state), free(queue), free(running), free(waiting), free(wk.by), free(wk.after);
     return rc;
 }
 
