@@ -201,11 +201,16 @@ static void describe_cycle(const pp_sched *s, const int *pc, int r0, pp_replay_f
 
 /* With the cores taken whole (turn 0, the executor's gate): a rank whose
  * message wakes a rank asleep waiting for it, on its machine, while every
- * other core there computes, loses its CPU to that rank (the operating
- * system runs a woken sleeper first); so the woken rank, if a compute comes
- * next, asks for a core first, and the waker's next compute asks after it
- * (in a trace: the waker's next bookkeeping held up for milliseconds, the
- * woken rank's compute taking the core the waker had just given back). */
+ * other core there computes, races it for the core it has just given back.
+ * The replay gives every such race to the woken rank (its compute next):
+ * it asks for a core first, and the waker's next compute asks after it.
+ * The operating system decides the race: in traces of demo 02 (4 ranks on
+ * 2 cores) the woken rank won 10 to 33 % of them, and there the waker could
+ * sit off the CPU for milliseconds (a scheduler slice) before it asked,
+ * while a race the waker wins costs the woken rank only the wait for the
+ * next core; the waker first in every race predicted 1F1B's bubble 0.7 to
+ * 1 point too high, this order within half a point (make bench, its
+ * real-compute rows). */
 typedef struct {
     int *by;               /* [rank] the rank whose message woke it, its compute next; -1 none */
     double *after;         /* [rank] its next compute asks after this time (the woken one's ask); -1 none */
