@@ -98,10 +98,12 @@ echo "this machine: the simulator with the probe's compute overshoot and message
 # outnumber cores they take the cores in turn, a whole compute each (the
 # executor's gate), and the prediction replays those turns, a compute that
 # waited for its core starting as long after the core's release as such
-# computes did in the step before, on the mean, and a message that had come
+# computes did in the step before, on the mean, a message that had come
 # taking at most as long as those made while a core was free (a message
 # made while every core computes is seen late, but its compute would wait
-# for a core then anyway).
+# for a core then anyway), and the races for a core between a rank and the
+# rank its message woke replayed both ways, weighed by the share the woken
+# rank won in the step before (lib/core/sim.c).
 # There the batch is 2048: a compute of 64 rows (M = 32, two blocks) then
 # takes about 2 ms, long beside that handoff (tens to hundreds of
 # microseconds, changing from step to step), which at batch 256 is a tenth
@@ -143,8 +145,9 @@ echo "counts as idle); this machine: the median of the predictions made before e
 echo "with each compute and each message waited for as long as it took in the step before, and a message"
 echo "that had come as long as the ones waited for took on the mean, or less if it came sooner (with more"
 echo "ranks than cores: the cores taken in turn, a compute that waited for one starting the step before's"
-echo "mean handoff after the core's release, and a message that had come at most the median of those made"
-echo "while a core was free); spread: the largest measured"
+echo "mean handoff after the core's release, a message that had come at most the median of those made"
+echo "while a core was free, and a race for a core between a rank and the rank its message woke replayed"
+echo "both ways, weighed by how often the woken rank won in the step before); spread: the largest measured"
 echo "bubble of the runs minus the smallest, in points (the run-to-run noise the target sits in); delivery:"
 echo "the median delivery of a message (the machine's floor); cores: the measured bubble's part that ranks"
 echo "spent waiting for a core (points of the step, 0 with a core for every rank)"

@@ -354,17 +354,24 @@ int main(int argc, char **argv)
         double wait_s;
         int sharing = pp_demo_sharing(&d, &cores, &gated, &wait_s);
         if (sharing > cores && gated) {
-            char note[720], waits[120] = "No compute of the last step waited for its turn (measured)";
+            char note[1200], waits[120] = "No compute of the last step waited for its turn (measured)";
+            char races[240] = "no rank's message woke a rank that then raced it for a core (measured, the last step)";
             if (wait_s > 0)
                 snprintf(waits, sizeof waits, "A compute that waited for its turn began on the mean %.0f us after the "
                          "core was freed (measured, the last step)", 1e6 * wait_s);
+            double won = pp_demo_woken_share(&d);
+            if (won >= 0)
+                snprintf(races, sizeof races, "a rank woken by a message won %.0f %% of its races for a core with the "
+                         "rank that sent it (measured, the last step), and here weighs the two orders by that share",
+                         100 * won);
             snprintf(note, sizeof note, "note: %d ranks share this machine's %d core%s (found by the probe), so they "
                      "take %s in turn, a whole compute each, the first to ask the first served. A rank waiting "
                      "for its turn is idle (cores below); so is a rank whose message has come while every core "
                      "computes, until the system lets it run to see it (cores too, beyond what a message made "
-                     "while a core was free takes), and those moments slow the computes (overrun). %s; here replays the same turns, each message as long as those made "
-                     "while a core was free took in the step before (median)", sharing, cores, cores == 1 ? "" : "s",
-                     cores == 1 ? "it" : "the cores", waits);
+                     "while a core was free takes), and those moments slow the computes (overrun). %s; here "
+                     "replays the same turns, a message that had come no longer than those made while a core was "
+                     "free took in the step before (median); %s", sharing, cores, cores == 1 ? "" : "s",
+                     cores == 1 ? "it" : "the cores", waits, races);
             pp_report_wrap(stdout, note, "", "  ");
         } else if (sharing > cores) {
             char note[480], turns[120] = "each compute keeping its core to its end (no turn was measured)";

@@ -127,8 +127,9 @@ try "the critical path never crosses to a sender" fail \
     's|if (pp_is_recv(a.kind) \&\& full->by_msg\[r\]\[i\]) {|if (0) {|'
 cp "$out/idle.c.orig" "$out/lib/core/idle.c"
 
-# What each compute and message of a step took, for the next step's
-# prediction (lib/core/costs.c, pp_run_took), caught by test_idle.
+# What each compute and message of a step took, and how often a woken rank
+# won the race for a core, for the next step's prediction (lib/core/costs.c,
+# pp_run_took, pp_run_woken_share), caught by test_idle.
 cp "$out/lib/core/costs.c" "$out/costs.c.orig"
 file=lib/core/costs.c orig=costs.c.orig
 try "the replay's costs from a step as they are" pass ""
@@ -136,6 +137,10 @@ try "a message waited for given the usual delivery, not the time it took" fail \
     's|if (e->came == PP_CAME_AFTER) took_msg\[k\] = e->t1 - sent\[k\];|if (e->came == PP_CAME_AFTER) took_msg[k] = typical;|'
 try "a message that had come given the usual delivery, even where it came sooner" fail \
     's|took_msg\[k\] = had < 0 ? 0 : had < typical ? had : typical;|took_msg[k] = typical;|'
+try "a race for a core counted where the waker first waited for a message" fail \
+    's|else if (y->type == PP_EV_WAIT \&\& y->came == PP_CAME_AFTER \&\& y->t1 > ready) ready = y->t1;|else if (0) ready = y->t1;|'
+try "a race for a core counted with a core to spare for each" fail \
+    's|if (busy < cores - 1) continue;|if (0) continue;|'
 cp "$out/costs.c.orig" "$out/lib/core/costs.c"
 
 # A waiting rank sleeps until shortly before its message can come (the

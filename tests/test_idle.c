@@ -394,6 +394,30 @@ static void test_one_core(void)
     pp_sched_free(lo);
 }
 
+/* The races for a core in the one-core step (pp_run_woken_share): rank 0's
+ * F0 and F1 each wake rank 1, asleep for them, which asks for its core at
+ * 1.05 and 3.25 ms, before rank 0 asks for its F1 (1.30) and B0 (6.75):
+ * two won; rank 1's B0 gradient wakes rank 0, which asks at 6.75, after
+ * rank 1 asked for its B1 (6.25): lost; rank 1's B1 gradient wakes nobody
+ * (rank 0 got to it later).  2 of 3.  Where rank 0 had to wait for its B0
+ * gradient before it could ask (its receive says the message had not
+ * come), rank 1's F1 had the core to itself: no race, 1 of 2.  With two
+ * cores and nobody else computing, a core to spare each time: none. */
+static void test_woken_share(void)
+{
+    pp_sched *lo = lowered("gpipe", 2, 2);
+    pp_run *run = lo ? one_core_step(1) : NULL;
+    double all = run ? pp_run_woken_share(lo, run, 1) : -2, two = run ? pp_run_woken_share(lo, run, 2) : -2;
+    if (run) run->ranks[0].ev[4].came = PP_CAME_AFTER;   /* rank 0's wait for its B0 gradient */
+    double fewer = run ? pp_run_woken_share(lo, run, 1) : -2;
+    CHECK(fabs(all - 2.0 / 3) < 1e-12 && fabs(fewer - 0.5) < 1e-12 && two == -1,
+          "two ranks on one core, GPipe M=2: the woken rank won %.3f of the races for the core (want 2 of 3), %.3f "
+          "where the waker waited for a message in between (want 1 of 2), %.0f with two cores (want -1: none)", all,
+          fewer, two);
+    pp_run_free(run);
+    pp_sched_free(lo);
+}
+
 /* A step under way, as the live view has it: the ranks' events come in at
  * their own pace, so rank 0's row stops after its first two computes while
  * the others' hold the whole step.  The receives of messages rank 0 has not
@@ -601,6 +625,7 @@ int main(int argc, char **argv)
     test_path();
     test_waited_mean();
     test_one_core();
+    test_woken_share();
     test_so_far();
     test_median();
     test_took();

@@ -818,8 +818,9 @@ static int under_way(const pp_run *run, const pp_costs *c, int m, double x)
     return n;
 }
 
-/* With the cores taken whole: until when may compute k of row r leave a
- * free core to a rank that its sends since its previous compute woke (one
+/* With the races for a core given to the woken rank (pp_costs.woken_first):
+ * until when may compute k of row r leave a free core to a rank that its
+ * sends since its previous compute woke (one
  * waiting since before the send, on its machine, a compute next: it runs
  * first and asks first, sim.c)?  That rank's ask, its wait's end; 0 if
  * none. */
@@ -847,14 +848,14 @@ static double woke_until(const pp_run *run, const pp_costs *c, int r, int k)
 /* Did compute k of row r wait for a core only while every core of its
  * machine was held?  It could begin when its row's previous event ended
  * (its rank free, its input there: a wait ends when the message comes),
- * or, with the cores taken whole, once a rank its message woke has asked
+ * or, with woken_first, once a rank its message woke has asked
  * (woke_until); through every moment from then to its start, as many
  * computes of the machine as it has cores were under way.  The moments
  * checked: every start and end in between, and just after each. */
 static int waited_for_a_core_only(const pp_run *run, const pp_costs *c, int r, int k)
 {
     const pp_event *e = &run->ranks[r].ev[k];
-    double ready = k > 0 ? run->ranks[r].ev[k - 1].t1 : 0, woke = c->turn == 0 ? woke_until(run, c, r, k) : 0;
+    double ready = k > 0 ? run->ranks[r].ev[k - 1].t1 : 0, woke = c->woken_first ? woke_until(run, c, r, k) : 0;
     if (woke > ready) ready = woke;
     int m = c->machine[r];
     if (e->t0 <= ready + 1e-9) return 1;
@@ -895,6 +896,7 @@ static void test_shared_cores(int cases)
         int machine[4], cores[4], plenty[4] = {4, 4, 4, 4};
         for (int r = 0; r < P; r++) machine[r] = rnd_below(&rs, 2) ? 0 : r, cores[r] = 1 + rnd_below(&rs, 2);
         c.turn = i % 2 ? 0 : 0.1 * (1 + rnd_below(&rs, 10));   /* every other case: each compute to its end */
+        c.woken_first = i % 4 == 1;   /* and every other one of those: the races to the woken rank */
         pp_run *plain = NULL, *shared = NULL, *roomy = NULL;
         int ok = pp_simulate(lo, &c, &plain) == PP_OK;
         c.machine = machine, c.cores = cores;
@@ -935,8 +937,8 @@ static void test_shared_cores(int cases)
         pp_sched_free(s), pp_sched_free(lo);
     }
     CHECK(bad_wait == 0 && faster == 0, "%d random schedules, ranks sharing 1 or 2 cores in turns: a compute waits for a "
-          "core only while every core of its machine is held (or, cores taken whole, a rank its message woke asks "
-          "first), and no step is shorter than with a core each (%d, %d "
+          "core only while every core of its machine is held (or, the races given to the woken rank, until a rank "
+          "its message woke has asked), and no step is shorter than with a core each (%d, %d "
           "wrong)", cases, bad_wait, faster);
     CHECK(bad_whole == 0 && turned > 0, "the same: no compute is faster than its cost, and one that keeps its core to "
           "the end (turn 0) takes exactly its cost (%d wrong; %d computes stretched by turns)", bad_whole, turned);
@@ -947,19 +949,22 @@ static void test_shared_cores(int cases)
      * 0's F1 and rank 1's F0 are both due; rank 0 is first in the queue.
      * In turns of 0.25 they alternate: rank 1 first holds the core at 1.25,
      * rank 0 ends at 2.75 (its fourth turn), rank 1 at 3.  To the end (turn
-     * 0): rank 0's message woke rank 1, asleep since the start, so rank 1
-     * runs first and its F0 holds the core from 1 to 2, rank 0's F1 from 2
-     * to 3 (with a handoff of 0.1: 2.1 to 3.1, as it waited for the core). */
+     * 0): rank 0's F1 holds it from 1 to 2, rank 1's F0 from 2 to 3 (with a
+     * handoff of 0.1: 2.1 to 3.1, as it waited for the core).  With the
+     * races to the woken rank: rank 0's message woke rank 1, asleep since
+     * the start, so rank 1's F0 holds the core from 1 to 2, rank 0's F1 from
+     * 2 to 3 (2.1 to 3.1). */
     pp_sched *b = NULL, *lo = NULL;
     pp_check chk = {0};
     pp_sched_build("1f1b", 2, 2, 0, &b, NULL, 0);
     int hand = b && pp_sched_validate(b, &lo, &chk) == PP_OK;
-    const double want[3][4] = {{1, 2.75, 1.25, 3}, {2, 3, 1, 2}, {2.1, 3.1, 1, 2}};
-    for (int k = 0; hand && k < 3; k++) {
+    const double want[5][4] = {{1, 2.75, 1.25, 3}, {1, 2, 2, 3}, {1, 2, 2.1, 3.1}, {2, 3, 1, 2}, {2.1, 3.1, 1, 2}};
+    for (int k = 0; hand && k < 5; k++) {
         pp_costs c;
         pp_costs_default(&c);
         int machine[2] = {0, 0}, cores[2] = {1, 0};
-        c.tick_s = 1.0, c.machine = machine, c.cores = cores, c.turn = k == 0 ? 0.25 : 0, c.handoff = k == 2 ? 0.1 : 0;
+        c.tick_s = 1.0, c.machine = machine, c.cores = cores, c.turn = k == 0 ? 0.25 : 0, c.handoff = k % 2 == 0 && k ? 0.1 : 0;
+        c.woken_first = k >= 3;
         pp_run *run = NULL;
         hand = pp_simulate(lo, &c, &run) == PP_OK;
         const pp_event *f1 = NULL, *f0 = NULL;
@@ -977,8 +982,8 @@ static void test_shared_cores(int cases)
         pp_run_free(run);
     }
     CHECK(hand, "1f1b P=2 M=2 on one core, worked out by hand: in turns of 0.25 ticks the two forwards due together "
-          "alternate and end at 2.75 and 3; each to its end, rank 1's, woken by rank 0's message, first, and rank "
-          "0's when it ends, or with a handoff of 0.1 ticks (the gate's), at 2.1, ending at 3.1");
+          "alternate and end at 2.75 and 3; each to its end, the second begins when the first ends, or with a "
+          "handoff of 0.1 ticks (the gate's), at 2.1, ending at 3.1; the race given to the woken rank, rank 1's first");
     pp_sched_free(b), pp_sched_free(lo);
 }
 

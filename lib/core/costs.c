@@ -29,6 +29,7 @@ void pp_costs_default(pp_costs *c)
     c->cores = NULL;
     c->turn = 0.0;
     c->handoff = 0.0;
+    c->woken_first = 0;
     c->took = NULL;
     c->took_msg = NULL;
 }
@@ -99,6 +100,63 @@ pp_status pp_run_took(const pp_sched *lo, const pp_run *meas, double typical, do
             }
     free(sent);
     return PP_OK;
+}
+
+/* Rank r's next event after index i that is not a send, or NULL. */
+static const pp_event *next_not_send(const pp_run *run, int r, int i)
+{
+    for (int j = i + 1; j < run->ranks[r].n; j++)
+        if (run->ranks[r].ev[j].type != PP_EV_SEND) return &run->ranks[r].ev[j];
+    return NULL;
+}
+
+double pp_run_woken_share(const pp_sched *lo, const pp_run *meas, int cores)
+{
+    int per = lo->nstages * lo->nmb, races = 0, won = 0;
+    size_t n = 2 * (size_t)(per > 0 ? per : 1);
+    int *rank = malloc(n * sizeof *rank), *at = malloc(n * sizeof *at);
+    if (!rank || !at) {
+        free(rank), free(at);
+        return -1;
+    }
+    for (int k = 0; k < 2 * per; k++) rank[k] = at[k] = -1;   /* each message's receive: its rank and index */
+    for (int p = 0; p < meas->nrows; p++)
+        for (int i = 0; i < meas->ranks[p].n; i++) {
+            const pp_event *e = &meas->ranks[p].ev[i];
+            int back = e->kind == PP_RECV_B, from = back ? e->stage + 1 : e->stage - 1;
+            if (e->type == PP_EV_WAIT && pp_is_recv((pp_kind)e->kind) && from >= 0 && from < lo->nstages &&
+                e->mb >= 0 && e->mb < lo->nmb)
+                rank[back * per + pp_sm(lo, from, e->mb)] = p, at[back * per + pp_sm(lo, from, e->mb)] = i;
+        }
+    for (int a = 0; a < meas->nrows; a++)
+        for (int i = 0; i < meas->ranks[a].n; i++) {
+            const pp_event *x = &meas->ranks[a].ev[i];
+            if (x->type != PP_EV_SEND || x->stage < 0 || x->stage >= lo->nstages || x->mb < 0 || x->mb >= lo->nmb)
+                continue;
+            int k = (x->kind == PP_SEND_B) * per + pp_sm(lo, x->stage, x->mb), b = rank[k];
+            if (b < 0 || b == a) continue;
+            const pp_event *w = &meas->ranks[b].ev[at[k]], *theirs = next_not_send(meas, b, at[k]), *mine = NULL;
+            if (!(w->t0 < x->t0) || !theirs || theirs->type != PP_EV_COMPUTE)
+                continue;   /* not asleep for it, or no compute next */
+            double ready = x->t0;   /* the waker ready for its next compute: the messages it waited for in between */
+            for (int j = i + 1; j < meas->ranks[a].n && !mine; j++) {
+                const pp_event *y = &meas->ranks[a].ev[j];
+                if (y->type == PP_EV_COMPUTE) mine = y;
+                else if (y->type == PP_EV_WAIT && y->came == PP_CAME_AFTER && y->t1 > ready) ready = y->t1;
+            }
+            if (!mine || !(ready < w->t1)) continue;   /* no race: the woken rank's message came first */
+            int busy = 0;   /* computes of the other ranks under way as the send was made */
+            for (int r = 0; r < meas->nrows; r++)
+                for (int j = 0; r != a && r != b && j < meas->ranks[r].n; j++) {
+                    const pp_event *y = &meas->ranks[r].ev[j];
+                    busy += y->type == PP_EV_COMPUTE && y->t0 <= x->t0 && x->t0 < y->t1;
+                }
+            if (busy < cores - 1) continue;   /* a core to spare for each */
+            races++;
+            won += theirs->t0 - theirs->core_s < mine->t0 - mine->core_s;   /* it asked first */
+        }
+    free(rank), free(at);
+    return races ? (double)won / races : -1;
 }
 
 void pp_costs_flat(const pp_costs *c, int nstages, pp_costs *out)

@@ -182,6 +182,9 @@ typedef struct {
                               gets it (the operating system's time slice); 0: to its end */
     double handoff;        /* with machine: ticks from a core's release to the start of the compute
                               that waited for it (the kit's gate, exec.c; default 0) */
+    int woken_first;       /* with machine and turn 0: a race for a core just given back, between a
+                              rank and a rank its message woke, goes to the woken one (1) or to the
+                              waker (0, default); see sim.c */
     const double *took;    /* [4 x nstages x M] seconds each compute of a measured step took, by its
                               kind (F, B, I, W) and then stage x M + micro-batch, in place of its
                               ticks in the simulator (below 0: its ticks), or NULL: the ticks;

@@ -202,15 +202,14 @@ static void describe_cycle(const pp_sched *s, const int *pc, int r0, pp_replay_f
 /* With the cores taken whole (turn 0, the executor's gate): a rank whose
  * message wakes a rank asleep waiting for it, on its machine, while every
  * other core there computes, races it for the core it has just given back.
- * The replay gives every such race to the woken rank (its compute next):
- * it asks for a core first, and the waker's next compute asks after it.
- * The operating system decides the race: in traces of demo 02 (4 ranks on
- * 2 cores) the woken rank won 10 to 33 % of them, and there the waker could
- * sit off the CPU for milliseconds (a scheduler slice) before it asked,
- * while a race the waker wins costs the woken rank only the wait for the
- * next core; the waker first in every race predicted 1F1B's bubble 0.7 to
- * 1 point too high, this order within half a point (make bench, its
- * real-compute rows). */
+ * The operating system decides the race (in traces of demo 02, 4 ranks on
+ * 2 cores, the woken rank won 10 to 33 % of them, and there the waker could
+ * sit off the CPU for milliseconds, a scheduler slice, before it asked).
+ * By default the replay gives every race to the waker, whose compute is due
+ * first; with c->woken_first, to the woken rank (its compute next): it asks
+ * for a core first, and the waker's next compute asks after it.  Real
+ * mode's prediction weighs the two replays by the share of races the woken
+ * rank won in the step before (demo.c). */
 typedef struct {
     int *by;               /* [rank] the rank whose message woke it, its compute next; -1 none */
     double *after;         /* [rank] its next compute asks after this time (the woken one's ask); -1 none */
@@ -250,7 +249,8 @@ static pp_status settle(const pp_sched *s, const pp_costs *c, replay_state *st, 
                 if (ok < 0) return PP_ESCHED;
                 if (ok == 0) break;
                 int m = c->machine[r];
-                wk->by[r] = recv && asleep && c->turn == 0 && c->machine[from] == m && wk->running[m] >= c->cores[m] - 1
+                wk->by[r] = recv && asleep && c->woken_first && c->turn == 0 && c->machine[from] == m &&
+                                    wk->running[m] >= c->cores[m] - 1
                                 ? from : -1;
                 pc[r]++;
                 moved = 1;
@@ -274,7 +274,8 @@ enum { IDLE_CORE, DUE, QUEUED, RUNNING };
  * turns as busy.  Only computes take a core: a waiting rank sleeps.  With
  * turn 0 this is the executor's gate (exec.c): a compute that waited for its
  * core begins c->handoff ticks after it was freed, the core held meanwhile,
- * and a rank woken by a message asks before its waker (woken, above). */
+ * and with c->woken_first a rank woken by a message asks before its waker
+ * (woken, above). */
 static pp_status replay_shared(const pp_sched *s, const pp_costs *c, replay_state *st, pp_run *run, int *pc,
                                int *inflight, double *t, pp_replay_fail *fail)
 {

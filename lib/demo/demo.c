@@ -82,6 +82,8 @@ struct pp_demo_state {
     double *took_msg;
     double took_delivery;
     double took_handoff;   /* with the cores gated: the mean handoff in that step (s) */
+    double took_woken;     /* with the cores gated: the share of races for a core a woken rank won
+                              there (pp_run_woken_share; below 0: none raced) */
     sched_key took_for;
     int took_checkpoint;
     /* and the bubble predicted before the last step (for schedule here_for;
@@ -326,6 +328,7 @@ void pp_demo_start(pp_demo *d, const pp_demo_spec *spec, int *argc, char ***argv
     d->prog = prog_name = slash ? slash + 1 : (*argv)[0];
     if (!(d->in = calloc(1, sizeof *d->in))) pp_die(__FILE__, __LINE__, "calloc", PP_ENOMEM, "");
     d->in->tty_fd = d->in->guard = -1;
+    d->in->took_woken = -1;   /* no step yet */
     current = d;
     /* The options first: every rank reaches the same verdict on its own, so
      * a bad one (or --help) ends the job before the ranks set anything up. */
@@ -553,6 +556,13 @@ static double here_from(const pp_demo *d, const pp_sched *s, const double *took,
     if (took && c.machine) c.handoff = d->in->took_handoff / c.tick_s;
     double b = pp_simulate(s, &c, &pred) == PP_OK ? pp_run_bubble_step(pred) : -1;
     pp_run_free(pred);
+    double p = d->in->took_woken;   /* the races for a core: each order weighed by how often it won */
+    if (took && c.machine && c.turn == 0 && b >= 0 && p > 0) {
+        c.woken_first = 1;
+        double w = pp_simulate(s, &c, &pred) == PP_OK ? pp_run_bubble_step(pred) : -1;
+        pp_run_free(pred);
+        b = w >= 0 ? (1 - p) * b + p * w : -1;
+    }
     return b;
 }
 
@@ -613,9 +623,11 @@ static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
     in->took_delivery = waited ? parts.waited_mean_s : -1;
     in->took_handoff = meas->handoffs > 0 ? meas->handoff_s : 0;
     int cores;
+    in->took_woken = -1;
     if (in->here.gated && pp_machine_sharing(&in->here, 0, &cores) > cores) {
         double free_s = free_core_delivery(s, meas, cores);
         if (free_s >= 0) in->took_delivery = free_s;
+        in->took_woken = pp_run_woken_share(s, meas, cores);
     }
     PP_CHECK(pp_run_took(s, meas, in->took_delivery > 0 ? in->took_delivery : 0, took, msg), "out of memory");
     in->took_for = key_of(s), in->took_checkpoint = d->opt.model.checkpoint;
@@ -774,6 +786,11 @@ int pp_demo_sharing(const pp_demo *d, int *cores, int *gated, double *wait_s)
     *gated = d->in->here.gated;
     *wait_s = *gated ? d->in->took_handoff : d->in->here.turn_s;
     return pp_machine_sharing(&d->in->here, 0, cores);
+}
+
+double pp_demo_woken_share(const pp_demo *d)
+{
+    return d->in->here.gated ? d->in->took_woken : -1;
 }
 
 int pp_demo_spread(const pp_demo *d, double *lo, double *hi)

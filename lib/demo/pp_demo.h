@@ -163,6 +163,11 @@ double pp_demo_here(const pp_demo *d, const pp_sched *s);
  * measured a rank keeps a core (0: not measured).  pp_demo_here replays
  * either way. */
 int pp_demo_sharing(const pp_demo *d, int *cores, int *gated, double *wait_s);
+/* Real mode, the cores taken in turn: the share of its races for a core that
+ * a rank woken by a message won over the rank that sent it, in the last
+ * step (pp_run_woken_share), which the prediction for the next weighs the
+ * two orders by; below 0 if there was none. */
+double pp_demo_woken_share(const pp_demo *d);
 /* pp_demo_run, then on rank 0 the run in plain text: the header, the
  * measured timeline at `per_tick` columns a tick (the run's tick: the live
  * view may have paced it), and the summary (after a blank line unless
