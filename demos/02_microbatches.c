@@ -362,7 +362,8 @@ int main(int argc, char **argv)
             double won = pp_demo_woken_share(&d);
             if (won >= 0)
                 snprintf(races, sizeof races, "a rank woken by a message won %.0f %% of its races for a core with the "
-                         "rank that sent it (measured, the last step), and here weighs the two orders by that share",
+                         "rank that sent it (measured, the last step); each here replays the races both ways and weighs the "
+                         "two by the share of the step before it",
                          100 * won);
             snprintf(note, sizeof note, "note: %d ranks share this machine's %d core%s (found by the probe), so they "
                      "take %s in turn, a whole compute each, the first to ask the first served. A rank waiting "

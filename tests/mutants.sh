@@ -168,7 +168,9 @@ try "the same where ranks take cores in turns" fail \
     's|left\[r\] = pp_cost_took_s(c, s, a);|left[r] = pp_cost_s(c, a.kind, a.stage, NULL);|'
 # With the cores taken whole, a rank woken by a message runs and asks first.
 try "a woken rank that asks for a core after its waker" fail \
-    's|                                ? from : -1;|                                ? -1 : -1;|'
+    's|? from : -1;|? -1 : -1;|'
+try "a race for a core given to the woken rank with a core to spare for each" fail \
+    's|wk->running\[m\] >= c->cores\[m\] - 1|1|'
 try "a waker that asks for its core as soon as the rank it woke, not after" fail \
     's|start\[w\] = nextafter(start\[r\], INFINITY);|start[w] = start[w];|'
 cp "$out/sim.c.orig" "$out/lib/core/sim.c"

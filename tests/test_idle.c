@@ -402,18 +402,25 @@ static void test_one_core(void)
  * (rank 0 got to it later).  2 of 3.  Where rank 0 had to wait for its B0
  * gradient before it could ask (its receive says the message had not
  * come), rank 1's F1 had the core to itself: no race, 1 of 2.  With two
- * cores and nobody else computing, a core to spare each time: none. */
+ * cores and nobody else computing, a core to spare each time: none; nor
+ * with the two ranks on machines of their own. */
 static void test_woken_share(void)
 {
     pp_sched *lo = lowered("gpipe", 2, 2);
     pp_run *run = lo ? one_core_step(1) : NULL;
-    double all = run ? pp_run_woken_share(lo, run, 1) : -2, two = run ? pp_run_woken_share(lo, run, 2) : -2;
-    if (run) run->ranks[0].ev[4].came = PP_CAME_AFTER;   /* rank 0's wait for its B0 gradient */
-    double fewer = run ? pp_run_woken_share(lo, run, 1) : -2;
-    CHECK(fabs(all - 2.0 / 3) < 1e-12 && fabs(fewer - 0.5) < 1e-12 && two == -1,
+    int machine[2] = {0, 0}, one[1] = {1}, two_cores[1] = {2}, apart[2] = {0, 1}, each[2] = {1, 1};
+    double all = run ? pp_run_woken_share(lo, run, machine, one) : -2;
+    double two = run ? pp_run_woken_share(lo, run, machine, two_cores) : -2;
+    double alone = run ? pp_run_woken_share(lo, run, apart, each) : -2;
+    for (int i = 0; run && i < run->ranks[0].n; i++) {   /* rank 0's wait for its B0 gradient */
+        pp_event *e = &run->ranks[0].ev[i];
+        if (e->type == PP_EV_WAIT && e->kind == PP_RECV_B && e->mb == 0) e->came = PP_CAME_AFTER;
+    }
+    double fewer = run ? pp_run_woken_share(lo, run, machine, one) : -2;
+    CHECK(fabs(all - 2.0 / 3) < 1e-12 && fabs(fewer - 0.5) < 1e-12 && two == -1 && alone == -1,
           "two ranks on one core, GPipe M=2: the woken rank won %.3f of the races for the core (want 2 of 3), %.3f "
-          "where the waker waited for a message in between (want 1 of 2), %.0f with two cores (want -1: none)", all,
-          fewer, two);
+          "where the waker waited for a message in between (want 1 of 2), %.0f with two cores and %.0f with the "
+          "ranks on two machines (want -1: none)", all, fewer, two, alone);
     pp_run_free(run);
     pp_sched_free(lo);
 }

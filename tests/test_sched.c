@@ -820,7 +820,8 @@ static int under_way(const pp_run *run, const pp_costs *c, int m, double x)
 
 /* With the races for a core given to the woken rank (pp_costs.woken_first):
  * until when may compute k of row r leave a free core to a rank that its
- * sends since its previous compute woke (one
+ * sends since its previous compute woke, every other core of the machine
+ * computing as it sent (one
  * waiting since before the send, on its machine, a compute next: it runs
  * first and asks first, sim.c)?  That rank's ask, its wait's end; 0 if
  * none. */
@@ -832,14 +833,24 @@ static double woke_until(const pp_run *run, const pp_costs *c, int r, int k)
         if (x->type != PP_EV_SEND) continue;
         int fwd = x->kind == PP_SEND_F;
         for (int q = 0; q < run->nrows; q++)
-            for (int i = 0; c->machine[q] == c->machine[r] && i < run->ranks[q].n; i++) {
+            for (int i = 0; i < run->ranks[q].n; i++) {
+                if (c->machine[q] != c->machine[r]) break;
                 const pp_event *w = &run->ranks[q].ev[i];
                 if (w->type != PP_EV_WAIT || w->kind != (fwd ? PP_RECV_F : PP_RECV_B) ||
                     w->stage != x->stage + (fwd ? 1 : -1) || w->mb != x->mb || !(w->t0 < x->t0))
                     continue;
-                int n = i + 1;
+                int n = i + 1, busy = 0;   /* busy: the others' computes under way as the send was made */
                 while (n < run->ranks[q].n && run->ranks[q].ev[n].type == PP_EV_SEND) n++;
-                if (n < run->ranks[q].n && run->ranks[q].ev[n].type == PP_EV_COMPUTE && w->t1 > until) until = w->t1;
+                for (int o = 0; o < run->nrows; o++) {
+                    if (o == r || o == q || c->machine[o] != c->machine[r]) continue;
+                    for (int j = 0; j < run->ranks[o].n; j++) {
+                        const pp_event *y = &run->ranks[o].ev[j];
+                        busy += y->type == PP_EV_COMPUTE && y->t0 < x->t0 && x->t0 < y->t1;
+                    }
+                }
+                if (n < run->ranks[q].n && run->ranks[q].ev[n].type == PP_EV_COMPUTE && w->t1 > until &&
+                    busy >= c->cores[c->machine[r]] - 1)
+                    until = w->t1;
             }
     }
     return until;

@@ -218,16 +218,18 @@ double pp_cost_msg_s(const pp_costs *c, const pp_sched *lo, pp_action a);
  * message, would put a share of those on every message of the critical
  * path. */
 pp_status pp_run_took(const pp_sched *lo, const pp_run *meas, double typical, double *took, double *took_msg);
-/* Step `meas` of lowered schedule lo, measured with `cores` cores taken
- * whole (the executor's gate): the share of the races for a core that a
- * rank woken by a message won over the rank that sent it (pp_costs
- * woken_first; sim.c), -1 if none.  A race: a send to a rank waiting since
- * before it, a compute next for both, every core but one computing as the
- * send was made (the others' computes), and the waker ready for its next
- * compute (the messages it waited for in between there) before the woken
- * rank's message came.  Won if the woken rank asked for its core first (a
- * compute asks at its event's start less its wait for a core). */
-double pp_run_woken_share(const pp_sched *lo, const pp_run *meas, int cores);
+/* Step `meas` of lowered schedule lo, measured with the cores taken whole
+ * (the executor's gate), each rank r on machine[r] of cores[machine[r]]
+ * cores (pp_costs.machine, cores): the share of the races for a core that
+ * a rank woken by a message won over the rank that sent it (pp_costs
+ * woken_first; sim.c), -1 if none.  A race: a send to a rank of its
+ * machine waiting since before it, a compute next for both, every core of
+ * the machine but one computing as the send was made (the other ranks'
+ * computes), and the waker ready for its next compute (the messages it
+ * waited for in between there) before the woken rank's message came.  Won
+ * if the woken rank asked for its core first (a compute asks at its
+ * event's start less its wait for a core). */
+double pp_run_woken_share(const pp_sched *lo, const pp_run *meas, const int *machine, const int *cores);
 
 /* c with every stage at the stages' mean cost (stage_scale averaged over
  * nstages into the ticks): the same step's work, spread evenly. */

@@ -73,6 +73,22 @@ double pp_cost_msg_s(const pp_costs *c, const pp_sched *lo, pp_action a)
     return pp_cost_s(c, a.kind, a.stage, NULL);
 }
 
+/* Is event e's stage and micro-batch within lowered schedule lo? */
+static int in_sched(const pp_sched *lo, const pp_event *e)
+{
+    return e->stage >= 0 && e->stage < lo->nstages && e->mb >= 0 && e->mb < lo->nmb;
+}
+
+/* The index of receive e's message in [direction][stage x mb] arrays
+ * (pp_costs.took_msg's order: by its sending stage), or -1. */
+static int message_of(const pp_sched *lo, const pp_event *e)
+{
+    int back = e->kind == PP_RECV_B, from = back ? e->stage + 1 : e->stage - 1;
+    if (e->type != PP_EV_WAIT || !pp_is_recv((pp_kind)e->kind) || !in_sched(lo, e) || from < 0 || from >= lo->nstages)
+        return -1;
+    return back * lo->nstages * lo->nmb + pp_sm(lo, from, e->mb);
+}
+
 pp_status pp_run_took(const pp_sched *lo, const pp_run *meas, double typical, double *took, double *took_msg)
 {
     int per = lo->nstages * lo->nmb;
@@ -80,24 +96,26 @@ pp_status pp_run_took(const pp_sched *lo, const pp_run *meas, double typical, do
     if (!sent) return PP_ENOMEM;
     for (int k = 0; k < (PP_W + 1) * per; k++) took[k] = -1;
     for (int k = 0; k < 2 * per; k++) took_msg[k] = sent[k] = -1;
-    for (int pass = 0; pass < 2; pass++)   /* the computes and sends, then the receives */
-        for (int p = 0; p < meas->nrows; p++)
-            for (int i = 0; i < meas->ranks[p].n; i++) {
-                const pp_event *e = &meas->ranks[p].ev[i];
-                if (e->stage < 0 || e->stage >= lo->nstages || e->mb < 0 || e->mb >= lo->nmb) continue;
-                if (pass == 0 && e->type == PP_EV_COMPUTE && e->kind >= PP_F && e->kind <= PP_W)
-                    took[e->kind * per + pp_sm(lo, e->stage, e->mb)] = e->t1 - e->t0;
-                if (pass == 0 && e->type == PP_EV_SEND && (e->kind == PP_SEND_F || e->kind == PP_SEND_B))
-                    sent[(e->kind == PP_SEND_B) * per + pp_sm(lo, e->stage, e->mb)] = e->t0;
-                if (pass == 0 || e->type != PP_EV_WAIT || !pp_is_recv((pp_kind)e->kind)) continue;
-                int back = e->kind == PP_RECV_B, from = back ? e->stage + 1 : e->stage - 1;
-                if (from < 0 || from >= lo->nstages) continue;
-                int k = back * per + pp_sm(lo, from, e->mb);
-                double had = e->t0 - sent[k];   /* how long after its send its receiver got there */
-                if (sent[k] < 0) continue;
-                if (e->came == PP_CAME_AFTER) took_msg[k] = e->t1 - sent[k];
-                else if (e->came == PP_CAME_BEFORE) took_msg[k] = had < 0 ? 0 : had < typical ? had : typical;
-            }
+    /* the computes, and the sends */
+    for (int p = 0; p < meas->nrows; p++)
+        for (int i = 0; i < meas->ranks[p].n; i++) {
+            const pp_event *e = &meas->ranks[p].ev[i];
+            if (!in_sched(lo, e)) continue;
+            if (e->type == PP_EV_COMPUTE && e->kind >= PP_F && e->kind <= PP_W)
+                took[e->kind * per + pp_sm(lo, e->stage, e->mb)] = e->t1 - e->t0;
+            if (e->type == PP_EV_SEND && (e->kind == PP_SEND_F || e->kind == PP_SEND_B))
+                sent[(e->kind == PP_SEND_B) * per + pp_sm(lo, e->stage, e->mb)] = e->t0;
+        }
+    /* then the receives: how long each message took */
+    for (int p = 0; p < meas->nrows; p++)
+        for (int i = 0; i < meas->ranks[p].n; i++) {
+            const pp_event *e = &meas->ranks[p].ev[i];
+            int k = message_of(lo, e);
+            if (k < 0 || sent[k] < 0) continue;
+            double had = e->t0 - sent[k];   /* how long after its send its receiver got there */
+            if (e->came == PP_CAME_AFTER) took_msg[k] = e->t1 - sent[k];
+            else if (e->came == PP_CAME_BEFORE) took_msg[k] = had < 0 ? 0 : had < typical ? had : typical;
+        }
     free(sent);
     return PP_OK;
 }
@@ -110,31 +128,42 @@ static const pp_event *next_not_send(const pp_run *run, int r, int i)
     return NULL;
 }
 
-double pp_run_woken_share(const pp_sched *lo, const pp_run *meas, int cores)
+/* Computes of machine m's ranks other than a and b under way at time x
+ * (begun before it, not ended). */
+static int computing(const pp_run *run, const int *machine, int m, int a, int b, double x)
+{
+    int n = 0;
+    for (int r = 0; r < run->nrows; r++) {
+        if (r == a || r == b || machine[r] != m) continue;
+        for (int j = 0; j < run->ranks[r].n; j++) {
+            const pp_event *y = &run->ranks[r].ev[j];
+            n += y->type == PP_EV_COMPUTE && y->t0 < x && x < y->t1;
+        }
+    }
+    return n;
+}
+
+double pp_run_woken_share(const pp_sched *lo, const pp_run *meas, const int *machine, const int *cores)
 {
     int per = lo->nstages * lo->nmb, races = 0, won = 0;
     size_t n = 2 * (size_t)(per > 0 ? per : 1);
-    int *rank = malloc(n * sizeof *rank), *at = malloc(n * sizeof *at);
+    int *rank = malloc(n * sizeof *rank), *at = malloc(n * sizeof *at);   /* each message's receive: rank, index */
     if (!rank || !at) {
         free(rank), free(at);
         return -1;
     }
-    for (int k = 0; k < 2 * per; k++) rank[k] = at[k] = -1;   /* each message's receive: its rank and index */
+    for (int k = 0; k < 2 * per; k++) rank[k] = at[k] = -1;
     for (int p = 0; p < meas->nrows; p++)
         for (int i = 0; i < meas->ranks[p].n; i++) {
-            const pp_event *e = &meas->ranks[p].ev[i];
-            int back = e->kind == PP_RECV_B, from = back ? e->stage + 1 : e->stage - 1;
-            if (e->type == PP_EV_WAIT && pp_is_recv((pp_kind)e->kind) && from >= 0 && from < lo->nstages &&
-                e->mb >= 0 && e->mb < lo->nmb)
-                rank[back * per + pp_sm(lo, from, e->mb)] = p, at[back * per + pp_sm(lo, from, e->mb)] = i;
+            int k = message_of(lo, &meas->ranks[p].ev[i]);
+            if (k >= 0) rank[k] = p, at[k] = i;
         }
     for (int a = 0; a < meas->nrows; a++)
         for (int i = 0; i < meas->ranks[a].n; i++) {
             const pp_event *x = &meas->ranks[a].ev[i];
-            if (x->type != PP_EV_SEND || x->stage < 0 || x->stage >= lo->nstages || x->mb < 0 || x->mb >= lo->nmb)
-                continue;
+            if (x->type != PP_EV_SEND || !in_sched(lo, x)) continue;
             int k = (x->kind == PP_SEND_B) * per + pp_sm(lo, x->stage, x->mb), b = rank[k];
-            if (b < 0 || b == a) continue;
+            if (b < 0 || b == a || machine[b] != machine[a]) continue;
             const pp_event *w = &meas->ranks[b].ev[at[k]], *theirs = next_not_send(meas, b, at[k]), *mine = NULL;
             if (!(w->t0 < x->t0) || !theirs || theirs->type != PP_EV_COMPUTE)
                 continue;   /* not asleep for it, or no compute next */
@@ -145,13 +174,8 @@ double pp_run_woken_share(const pp_sched *lo, const pp_run *meas, int cores)
                 else if (y->type == PP_EV_WAIT && y->came == PP_CAME_AFTER && y->t1 > ready) ready = y->t1;
             }
             if (!mine || !(ready < w->t1)) continue;   /* no race: the woken rank's message came first */
-            int busy = 0;   /* computes of the other ranks under way as the send was made */
-            for (int r = 0; r < meas->nrows; r++)
-                for (int j = 0; r != a && r != b && j < meas->ranks[r].n; j++) {
-                    const pp_event *y = &meas->ranks[r].ev[j];
-                    busy += y->type == PP_EV_COMPUTE && y->t0 <= x->t0 && x->t0 < y->t1;
-                }
-            if (busy < cores - 1) continue;   /* a core to spare for each */
+            if (computing(meas, machine, machine[a], a, b, x->t0) < cores[machine[a]] - 1)
+                continue;   /* a core to spare for each */
             races++;
             won += theirs->t0 - theirs->core_s < mine->t0 - mine->core_s;   /* it asked first */
         }

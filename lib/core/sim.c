@@ -202,10 +202,9 @@ static void describe_cycle(const pp_sched *s, const int *pc, int r0, pp_replay_f
 /* With the cores taken whole (turn 0, the executor's gate): a rank whose
  * message wakes a rank asleep waiting for it, on its machine, while every
  * other core there computes, races it for the core it has just given back.
- * The operating system decides the race (in traces of demo 02, 4 ranks on
- * 2 cores, the woken rank won 10 to 33 % of them, and there the waker could
- * sit off the CPU for milliseconds, a scheduler slice, before it asked).
- * By default the replay gives every race to the waker, whose compute is due
+ * The operating system decides the race: the woken rank wins some (and
+ * there the waker can sit off the CPU for a scheduler slice, milliseconds,
+ * before it asks), the waker others.  By default the replay gives every race to the waker, whose compute is due
  * first; with c->woken_first, to the woken rank (its compute next): it asks
  * for a core first, and the waker's next compute asks after it.  Real
  * mode's prediction weighs the two replays by the share of races the woken
@@ -249,9 +248,10 @@ static pp_status settle(const pp_sched *s, const pp_costs *c, replay_state *st, 
                 if (ok < 0) return PP_ESCHED;
                 if (ok == 0) break;
                 int m = c->machine[r];
-                wk->by[r] = recv && asleep && c->woken_first && c->turn == 0 && c->machine[from] == m &&
-                                    wk->running[m] >= c->cores[m] - 1
-                                ? from : -1;
+                if (recv)   /* a send after it keeps the mark */
+                    wk->by[r] = asleep && c->woken_first && c->turn == 0 && c->machine[from] == m &&
+                                        wk->running[m] >= c->cores[m] - 1
+                                    ? from : -1;
                 pc[r]++;
                 moved = 1;
             }

@@ -542,8 +542,12 @@ static int crowded(const pp_demo *d)
 }
 
 /* The bubble predicted for this machine; `took` (or NULL) gives each
- * compute the time it took in the step before (pp_costs.took), and a
- * message takes `delivery` seconds (below 0: as long as the probe found). */
+ * compute and message the time it took in the step before (pp_costs.took,
+ * and the state's took_msg), and a message not seen there takes `delivery`
+ * seconds (below 0: as long as the probe found).  With the step before's
+ * times and the cores taken whole, the races for a core are replayed both
+ * ways (pp_costs.woken_first) and the two weighed by the share the woken
+ * rank won there (took_woken). */
 static double here_from(const pp_demo *d, const pp_sched *s, const double *took, double delivery)
 {
     pp_costs nominal = d->exec.costs, c;
@@ -561,7 +565,7 @@ static double here_from(const pp_demo *d, const pp_sched *s, const double *took,
         c.woken_first = 1;
         double w = pp_simulate(s, &c, &pred) == PP_OK ? pp_run_bubble_step(pred) : -1;
         pp_run_free(pred);
-        b = w >= 0 ? (1 - p) * b + p * w : -1;
+        if (w >= 0) b = (1 - p) * b + p * w;
     }
     return b;
 }
@@ -613,7 +617,7 @@ static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
 {
     pp_demo_state *in = d->in;
     int per = s->nstages * s->nmb;   /* each (stage, micro-batch) */
-    double *took = realloc(in->took, 4 * (size_t)per * sizeof *took);   /* F, B, I, W */
+    double *took = realloc(in->took, (PP_W + 1) * (size_t)per * sizeof *took);   /* F, B, I, W */
     if (took) in->took = took;
     double *msg = took ? realloc(in->took_msg, 2 * (size_t)per * sizeof *msg) : NULL;   /* forward, backward */
     if (!msg) pp_die(__FILE__, __LINE__, "realloc", PP_ENOMEM, "");
@@ -627,9 +631,10 @@ static void note_took(pp_demo *d, const pp_sched *s, const pp_run *meas)
     if (in->here.gated && pp_machine_sharing(&in->here, 0, &cores) > cores) {
         double free_s = free_core_delivery(s, meas, cores);
         if (free_s >= 0) in->took_delivery = free_s;
-        in->took_woken = pp_run_woken_share(s, meas, cores);
+        in->took_woken = pp_run_woken_share(s, meas, in->here.machine, in->here.cores);
     }
-    PP_CHECK(pp_run_took(s, meas, in->took_delivery > 0 ? in->took_delivery : 0, took, msg), "out of memory");
+    double typical = in->took_delivery >= 0 ? in->took_delivery : in->here.delivery_s;   /* none waited for: the probe's */
+    PP_CHECK(pp_run_took(s, meas, typical, took, msg), "out of memory");
     in->took_for = key_of(s), in->took_checkpoint = d->opt.model.checkpoint;
 }
 
