@@ -75,6 +75,14 @@ static inline int pp_peer_stage(pp_action a)
     return a.kind == PP_SEND_F || a.kind == PP_RECV_B ? a.stage + 1 : a.stage - 1;
 }
 
+/* Where receive a's message is kept in [direction][stage x micro-batch]
+ * arrays (pp_costs.took_msg's order): forward messages by the stage that
+ * sends them, then backward ones. */
+static inline int pp_msg_slot(const pp_sched *lo, pp_action a)
+{
+    return (a.kind == PP_RECV_B) * lo->nstages * lo->nmb + pp_sm(lo, pp_peer_stage(a), a.mb);
+}
+
 /* Micro-batches in the first round of the interleaved builder's order (P
  * when M is a multiple of P; the warm-up and the peak depend on it). */
 int pp_interleaved_round(int P, int M);

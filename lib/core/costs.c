@@ -67,7 +67,7 @@ double pp_cost_took_s(const pp_costs *c, const pp_sched *lo, pp_action a)
 double pp_cost_msg_s(const pp_costs *c, const pp_sched *lo, pp_action a)
 {
     if (c->took_msg && pp_is_recv(a.kind)) {
-        double x = c->took_msg[(a.kind == PP_RECV_B) * lo->nstages * lo->nmb + pp_sm(lo, pp_peer_stage(a), a.mb)];
+        double x = c->took_msg[pp_msg_slot(lo, a)];
         if (x >= 0) return x;
     }
     return pp_cost_s(c, a.kind, a.stage, NULL);
@@ -83,10 +83,11 @@ static int in_sched(const pp_sched *lo, const pp_event *e)
  * (pp_costs.took_msg's order: by its sending stage), or -1. */
 static int message_of(const pp_sched *lo, const pp_event *e)
 {
-    int back = e->kind == PP_RECV_B, from = back ? e->stage + 1 : e->stage - 1;
-    if (e->type != PP_EV_WAIT || !pp_is_recv((pp_kind)e->kind) || !in_sched(lo, e) || from < 0 || from >= lo->nstages)
+    pp_action a = {e->stage, (pp_kind)e->kind, e->mb};
+    if (e->type != PP_EV_WAIT || !pp_is_recv(a.kind) || !in_sched(lo, e) || pp_peer_stage(a) < 0 ||
+        pp_peer_stage(a) >= lo->nstages)
         return -1;
-    return back * lo->nstages * lo->nmb + pp_sm(lo, from, e->mb);
+    return pp_msg_slot(lo, a);
 }
 
 pp_status pp_run_took(const pp_sched *lo, const pp_run *meas, double typical, double *took, double *took_msg)

@@ -96,14 +96,6 @@ static int made_slot(const pp_sched *lo, int backward, int stage, int mb)
     return backward * lo->nstages * lo->nmb + pp_sm(lo, stage, mb);
 }
 
-/* The slot of the compute whose result a receive waits for: forward results
- * by stage - 1, backward ones (B or I) by stage + 1. */
-static int producer_slot(const pp_sched *lo, pp_action a)
-{
-    int back = a.kind == PP_RECV_B;
-    return made_slot(lo, back, back ? a.stage + 1 : a.stage - 1, a.mb);
-}
-
 static int makes_message(pp_kind k)
 {
     return k == PP_F || k == PP_B || k == PP_I;
@@ -238,7 +230,7 @@ static void read_messages(trace *tr)
                 pp_action a = lo->acts[r][i];
                 if (!pp_is_recv(a.kind)) continue;
                 act *x = &tr->a[r][i];
-                int slot = producer_slot(lo, a);
+                int slot = pp_msg_slot(lo, a);
                 double made = tr->a[tr->prod_r[slot]][tr->prod_i[slot]].end;
                 double posted = tr->posted[slot] > made ? tr->posted[slot] : made;
                 /* did it wait for its message?  As the executor saw it, else from its length */
@@ -314,7 +306,7 @@ static pp_status replay(const trace *tr, int use, replayed *out)
                 const act *x = &tr->a[r][i];
                 double gap = use & USE_GAP ? x->gap : use & USE_CORE ? x->core : 0, at = t[r] + gap, msg = 0;   /* gap holds core */
                 if (pp_is_recv(a.kind)) {
-                    double from = made[producer_slot(lo, a)];
+                    double from = made[pp_msg_slot(lo, a)];
                     if (from < 0) break;   /* the compute that makes it has not run yet */
                     double core = use & USE_CORE ? x->core_delay : 0;
                     msg = from + (use & USE_DELAY ? x->delay + core : pp_cost_s(c, a.kind, a.stage, NULL));
@@ -358,7 +350,7 @@ static void critical_path(const trace *tr, const replayed *full, pp_idle *out, u
         if (pp_kind_is_compute(a.kind)) out->path++;
         if (on_path && tr->a[r][i].seen && (pp_kind_is_compute(a.kind) || full->by_msg[r][i])) on_path[r][tr->a[r][i].ev] = 1;
         if (pp_is_recv(a.kind) && full->by_msg[r][i]) {
-            int slot = producer_slot(lo, a);
+            int slot = pp_msg_slot(lo, a);
             out->hops++;
             /* its delivery, but no more than the receiver waited for it (a
              * message made long before, held up by a rendezvous, counts only
@@ -408,7 +400,7 @@ static void trim_so_far(trace *tr)
         for (int r = 0; r < lo->nranks; r++)
             for (int i = 0; i < tr->n[r]; i++) {
                 if (!pp_is_recv(lo->acts[r][i].kind)) continue;
-                int slot = producer_slot(lo, lo->acts[r][i]), q = tr->prod_r[slot];
+                int slot = pp_msg_slot(lo, lo->acts[r][i]), q = tr->prod_r[slot];
                 if (q >= 0 && tr->prod_i[slot] < tr->n[q]) continue;
                 tr->n[r] = i, changed = 1;
                 break;

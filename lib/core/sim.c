@@ -84,6 +84,12 @@ static double start_of(const pp_costs *c, pp_action a, double t)
     return t;
 }
 
+/* When receive a's message was sent in the replay so far (-1: not yet). */
+static double sent_at(const pp_sched *s, const replay_state *st, pp_action a)
+{
+    return (a.kind == PP_RECV_F ? st->sent_f : st->sent_b)[pp_sm(s, pp_peer_stage(a), a.mb)];
+}
+
 /* Tries to take action i of rank r at time *t.  A compute ends at `end`
  * when that is >= 0 (the shared-core replay found it), else when its cost
  * is up.  Returns 1 if taken, 0 if it must wait for a message, -1 on an
@@ -143,8 +149,7 @@ static int take(const pp_sched *s, const pp_costs *c, replay_state *st, int r, i
     case PP_RECV_F:
     case PP_RECV_B: {
         int f = a.kind == PP_RECV_F;
-        double sent = f ? st->sent_f[pp_sm(s, a.stage - 1, a.mb)]
-                        : st->sent_b[pp_sm(s, a.stage + 1, a.mb)];
+        double sent = sent_at(s, st, a);
         if (sent < 0 && waits) return 0; /* the sender has not got there yet: wait */
         double arrives = sent + pp_cost_msg_s(c, s, a);
         if (arrives > ready) ready = arrives;
@@ -240,10 +245,7 @@ static pp_status settle(const pp_sched *s, const pp_costs *c, replay_state *st, 
                     break;
                 }
                 int recv = pp_is_recv(a.kind), from = recv ? s->stage_rank[pp_peer_stage(a)] : -1;
-                double sent = !recv ? -1
-                              : a.kind == PP_RECV_F ? st->sent_f[pp_sm(s, a.stage - 1, a.mb)]
-                                                    : st->sent_b[pp_sm(s, a.stage + 1, a.mb)];
-                int asleep = t[r] < sent;   /* waiting since before the send */
+                int asleep = recv && t[r] < sent_at(s, st, a);   /* waiting since before the send */
                 int ok = take(s, c, st, r, pc[r], &t[r], -1, run, &inflight[r], 1, fail);
                 if (ok < 0) return PP_ESCHED;
                 if (ok == 0) break;
